@@ -1,0 +1,132 @@
+/* Human names of PCI IDs through libpci's pci.ids parser (never a table of our own). */
+#include "vfioctl/pciids.h"
+
+#include <errno.h>
+#include <pci/pci.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+
+struct vfio_pci_names {
+        struct pci_access *pacc;
+        char *ids_path;
+};
+
+/* libpci's default error handler calls exit(); a missing pci.ids must only cost us the names. */
+static void PCI_NONRET names_error(char *msg, ...)
+{
+        va_list ap;
+
+        va_start(ap, msg);
+        if (log_debug_enabled())
+                vfprintf(stderr, msg, ap);
+        va_end(ap);
+        abort();
+}
+
+static void names_warning(char *msg, ...)
+{
+        va_list ap;
+
+        va_start(ap, msg);
+        if (log_debug_enabled()) {
+                fputs("debug libpci: ", stderr);
+                vfprintf(stderr, msg, ap);
+                fputc('\n', stderr);
+        }
+        va_end(ap);
+}
+
+static void names_debug(char *msg, ...)
+{
+        (void)msg;
+}
+
+int vfio_pci_names_new(const char *ids_path, vfio_pci_names **ret)
+{
+        vfio_pci_names *n;
+
+        n = calloc(1, sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        n->ids_path = strdup(ids_path ? ids_path : VFIOCTL_PCI_IDS);
+        if (!n->ids_path) {
+                free(n);
+                return -ENOMEM;
+        }
+        n->pacc = pci_alloc();
+        if (!n->pacc) {
+                free(n->ids_path);
+                free(n);
+                return -ENOMEM;
+        }
+        n->pacc->error = names_error;
+        n->pacc->warning = names_warning;
+        n->pacc->debug = names_debug;
+        /* Only pci.ids: the udev hwdb (and DNS, off unless asked) would make names depend on the machine. */
+        pci_set_name_list_path(n->pacc, n->ids_path, 0);
+        *ret = n;
+        return 0;
+}
+
+vfio_pci_names *vfio_pci_names_free(vfio_pci_names *n)
+{
+        if (!n)
+                return NULL;
+        if (n->pacc)
+                pci_cleanup(n->pacc);
+        free(n->ids_path);
+        free(n);
+        return NULL;
+}
+
+static char *lookup(vfio_pci_names *n, int flags, int a, int b, int c, int d)
+{
+        char buf[512], *s;
+
+        s = pci_lookup_name(n->pacc, buf, sizeof(buf),
+                            flags | PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB, a, b, c,
+                            d);
+        return s ? strdup(s) : NULL;
+}
+
+char *vfio_pci_names_vendor(vfio_pci_names *n, int32_t vendor)
+{
+        if (vendor < 0)
+                return NULL;
+        return lookup(n, PCI_LOOKUP_VENDOR, vendor, 0, 0, 0);
+}
+
+char *vfio_pci_names_device(vfio_pci_names *n, int32_t vendor, int32_t device)
+{
+        if (vendor < 0 || device < 0)
+                return NULL;
+        return lookup(n, PCI_LOOKUP_DEVICE, vendor, device, 0, 0);
+}
+
+char *vfio_pci_names_subsystem(vfio_pci_names *n, int32_t vendor, int32_t device, int32_t subvendor,
+                               int32_t subdevice)
+{
+        if (vendor < 0 || device < 0 || subvendor < 0 || subdevice < 0)
+                return NULL;
+        return lookup(n, PCI_LOOKUP_SUBSYSTEM | PCI_LOOKUP_DEVICE, vendor, device, subvendor, subdevice);
+}
+
+char *vfio_pci_names_class(vfio_pci_names *n, int32_t class)
+{
+        char *s;
+
+        if (class < 0)
+                return NULL;
+        s = lookup(n, PCI_LOOKUP_PROGIF, class >> 8, class & 0xff, 0, 0);
+        if (s)
+                return s;
+        s = lookup(n, PCI_LOOKUP_CLASS, class >> 8, 0, 0, 0);
+        if (s)
+                return s;
+        return lookup(n, PCI_LOOKUP_CLASS, (class >> 16) << 8, 0, 0, 0);
+}

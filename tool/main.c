@@ -1,0 +1,198 @@
+/* vfioctl: entry point, global options and the verb table. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "strv.h"
+#include "vfioctl/model.h"
+#include "tool.h"
+
+const char *arg_root;
+bool arg_json;
+int arg_color = -1;
+static const verb *current_verb;
+
+static const verb verbs[] = {
+        { "devices", 0, 0, verb_devices, "devices [--gpu] [--tree] [--json]",
+          "PCI devices by IOMMU group, with drivers, reset methods and a passthrough verdict" },
+};
+
+void tool_error(const char *fmt, ...)
+{
+        va_list ap;
+
+        fprintf(stderr, "%svfioctl: error:%s ", tool_color(stderr, ANSI_RED ANSI_BOLD), tool_color(stderr, ANSI_RESET));
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+void tool_warning(const char *fmt, ...)
+{
+        va_list ap;
+
+        fprintf(stderr, "%svfioctl: warning:%s ", tool_color(stderr, ANSI_YELLOW),
+                tool_color(stderr, ANSI_RESET));
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+bool tool_use_color(FILE *f)
+{
+        const char *nc;
+
+        if (arg_color >= 0)
+                return arg_color;
+        nc = getenv("NO_COLOR");
+        if (nc && *nc)
+                return false;
+        return isatty(fileno(f)) && getenv("TERM") && strcmp(getenv("TERM"), "dumb") != 0;
+}
+
+const char *tool_color(FILE *f, const char *ansi)
+{
+        return tool_use_color(f) ? ansi : "";
+}
+
+int tool_open_host(vfio_host **ret)
+{
+        int r;
+
+        r = vfio_host_open(arg_root, ret);
+        if (r < 0) {
+                tool_error("cannot open the host root %s: %s (--root must name a directory holding sys/, proc/)",
+                           arg_root ? arg_root : "/", strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
+int tool_check_arity(int nargs)
+{
+        if (nargs < (int)current_verb->min_args || nargs > (int)current_verb->max_args) {
+                tool_error("%s: expected %s%u argument%s; usage: vfioctl %s", current_verb->name,
+                           current_verb->min_args == current_verb->max_args ? "" : "at most ",
+                           current_verb->max_args, current_verb->max_args == 1 ? "" : "s", current_verb->synopsis);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int tool_load_model(const vfio_host *h, vfio_model **ret)
+{
+        _cleanup_(vfio_model_freep) vfio_model *m = NULL;
+        int r;
+
+        r = vfio_model_load(h, &m);
+        if (r < 0) {
+                tool_error("cannot read the host's PCI devices below %s: %s", vfio_host_root(h), strerror(-r));
+                return r;
+        }
+        STRV_FOREACH(p, m->problems)
+                tool_warning("%s%s%s (ignored; the listing may be incomplete)", vfio_host_is_live(h) ? "/" : vfio_host_root(h),
+                             vfio_host_is_live(h) ? "" : "/", *p);
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+static void help(FILE *f)
+{
+        fprintf(f,
+                "vfioctl %s: GPU passthrough (VFIO) from a bare host to a running VM\n\n"
+                "Usage: vfioctl [OPTIONS] VERB [ARGS...]\n\n"
+                "Verbs:\n",
+                VFIOCTL_VERSION);
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+                fprintf(f, "  %-40s %s\n", verbs[i].synopsis, verbs[i].help);
+        fprintf(f, "\nOptions:\n"
+                   "  --root DIR        read every host fact below DIR instead of / (also VFIOCTL_ROOT;\n"
+                   "                    both are ignored when vfioctl runs setuid)\n"
+                   "  --json            machine-readable output (stable keys, see vfioctl(1))\n"
+                   "  --color WHEN      auto (default), always or never; NO_COLOR is honoured\n"
+                   "  --debug           log library decisions to stderr\n"
+                   "  -h, --help        show this help\n"
+                   "  --version         show the version\n");
+}
+
+int main(int argc, char **argv)
+{
+        enum { OPT_ROOT = 0x100, OPT_JSON, OPT_COLOR, OPT_DEBUG, OPT_VERSION };
+        static const struct option options[] = {
+                { "root", required_argument, NULL, OPT_ROOT },
+                { "json", no_argument, NULL, OPT_JSON },
+                { "color", required_argument, NULL, OPT_COLOR },
+                { "debug", no_argument, NULL, OPT_DEBUG },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, OPT_VERSION },
+                {},
+        };
+        const verb *v = NULL;
+        int c;
+
+        /* secure_getenv: a setuid vfioctl must never let the caller redirect host writes. */
+        arg_root = secure_getenv("VFIOCTL_ROOT");
+        if (secure_getenv("VFIOCTL_DEBUG"))
+                log_set_debug(true);
+
+        /* Global options come before the verb; "+" stops at the first non-option (the verb). */
+        while ((c = getopt_long(argc, argv, "+h", options, NULL)) >= 0) {
+                switch (c) {
+                case OPT_ROOT:
+                        arg_root = optarg;
+                        break;
+                case OPT_JSON:
+                        arg_json = true;
+                        break;
+                case OPT_COLOR:
+                        if (strcmp(optarg, "auto") == 0)
+                                arg_color = -1;
+                        else if (strcmp(optarg, "always") == 0)
+                                arg_color = 1;
+                        else if (strcmp(optarg, "never") == 0)
+                                arg_color = 0;
+                        else {
+                                tool_error("--color: '%s' is not one of auto, always, never", optarg);
+                                return EXIT_USAGE;
+                        }
+                        break;
+                case OPT_DEBUG:
+                        log_set_debug(true);
+                        break;
+                case 'h':
+                        help(stdout);
+                        return EXIT_OK;
+                case OPT_VERSION:
+                        printf("vfioctl %s\n", VFIOCTL_VERSION);
+                        return EXIT_OK;
+                default:
+                        fprintf(stderr, "Try 'vfioctl --help'.\n");
+                        return EXIT_USAGE;
+                }
+        }
+        if (optind >= argc) {
+                help(stderr);
+                return EXIT_USAGE;
+        }
+        for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+                if (strcmp(argv[optind], verbs[i].name) == 0)
+                        v = &verbs[i];
+        if (!v) {
+                tool_error("unknown verb '%s'; 'vfioctl --help' lists them", argv[optind]);
+                return EXIT_USAGE;
+        }
+        /* The verb parses its own options; argv[0] becomes the verb name for its messages. */
+        current_verb = v;
+        argc -= optind;
+        argv += optind;
+        optind = 0;
+        return v->run(argc, argv);
+}

@@ -1,0 +1,50 @@
+/* Shared state and helpers of the vfioctl command-line tool. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "vfioctl/host.h"
+
+/* Exit codes, documented in vfioctl(1). */
+enum {
+        EXIT_OK = 0,
+        EXIT_FAILURE_GENERIC = 1, /* the operation failed; the message says why */
+        EXIT_USAGE = 64,          /* bad command line (sysexits EX_USAGE) */
+        EXIT_DATAERR = 65,        /* bad input data: config, sysfs content, XML */
+};
+
+typedef struct verb {
+        const char *name;
+        unsigned min_args, max_args; /* positional arguments after the verb */
+        int (*run)(int argc, char **argv);
+        const char *synopsis;
+        const char *help;
+} verb;
+
+/* Global options, set by main.c (command-line globals live in tool/ only). */
+extern const char *arg_root;
+extern bool arg_json;
+extern int arg_color; /* -1 auto, 0 never, 1 always */
+
+/* Opens the host root chosen by --root / VFIOCTL_ROOT, reporting failure to the user. */
+int tool_open_host(vfio_host **ret);
+bool tool_use_color(FILE *f);
+const char *tool_color(FILE *f, const char *ansi);
+#define ANSI_RED    "\033[31m"
+#define ANSI_GREEN  "\033[32m"
+#define ANSI_YELLOW "\033[33m"
+#define ANSI_BOLD   "\033[1m"
+#define ANSI_DIM    "\033[2m"
+#define ANSI_RESET  "\033[0m"
+
+void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void tool_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Checks the positional argument count left after a verb's options against the verb table. */
+int tool_check_arity(int nargs);
+/* Builds the model of the host, reporting problems as warnings; returns <0 after reporting failure. */
+struct vfio_model;
+int tool_load_model(const vfio_host *h, struct vfio_model **ret);
+
+int verb_devices(int argc, char **argv);

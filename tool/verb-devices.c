@@ -1,0 +1,510 @@
+/* vfioctl devices: PCI devices by IOMMU group with a passthrough verdict (table, tree or JSON). */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strv.h"
+#include "tool.h"
+#include "vfioctl/model.h"
+#include "vfioctl/pciids.h"
+
+static bool arg_gpu;
+static bool arg_tree;
+
+typedef struct names {
+        char *vendor, *device, *subsystem, *class;
+} names;
+
+static void names_done(names *n)
+{
+        free(n->vendor);
+        free(n->device);
+        free(n->subsystem);
+        free(n->class);
+}
+
+static void names_get(vfio_pci_names *db, const vfio_pci_dev *d, names *ret)
+{
+        *ret = (names){
+                .vendor = vfio_pci_names_vendor(db, d->vendor),
+                .device = vfio_pci_names_device(db, d->vendor, d->device),
+                .subsystem = vfio_pci_names_subsystem(db, d->vendor, d->device, d->subsystem_vendor,
+                                                      d->subsystem_device),
+                .class = vfio_pci_names_class(db, d->class),
+        };
+}
+
+/* "NVIDIA Corporation GP104 [GeForce GTX 1080]", as lspci prints it; "Device 1234" when unknown. */
+static char *display_name(const vfio_pci_dev *d, const names *n)
+{
+        char *s;
+        int r;
+
+        if (n->vendor && n->device)
+                r = asprintf(&s, "%s %s", n->vendor, n->device);
+        else if (n->vendor)
+                r = asprintf(&s, "%s Device %04x", n->vendor, (unsigned)d->device);
+        else if (d->vendor >= 0 && d->device >= 0)
+                r = asprintf(&s, "Device %04x:%04x", (unsigned)d->vendor, (unsigned)d->device);
+        else
+                r = asprintf(&s, "Unknown device");
+        return r < 0 ? NULL : s;
+}
+
+static bool group_has_display(const vfio_model *m, const vfio_iommu_group *g)
+{
+        STRV_FOREACH(member, g->members) {
+                const vfio_model_device *md = vfio_model_find_device(m, *member);
+
+                if (md && vfio_pci_dev_is_display(md->pci))
+                        return true;
+        }
+        return false;
+}
+
+static bool device_selected(const vfio_model *m, const vfio_model_device *md)
+{
+        const vfio_iommu_group *g;
+
+        if (!arg_gpu)
+                return true;
+        if (vfio_pci_dev_is_display(md->pci))
+                return true;
+        /* --gpu keeps everything that shares a group with a display device: it travels with the GPU. */
+        g = md->pci->iommu_group >= 0 ? vfio_iommu_find_group(m->iommu, md->pci->iommu_group) : NULL;
+        return g && group_has_display(m, g);
+}
+
+/* ---- JSON ---- */
+
+static json_object *json_strv(char *const *l)
+{
+        json_object *a = json_object_new_array();
+
+        STRV_FOREACH(s, l)
+                json_object_array_add(a, json_object_new_string(*s));
+        return a;
+}
+
+static json_object *json_hex(int32_t v, int digits)
+{
+        char buf[16];
+
+        if (v < 0)
+                return NULL;
+        snprintf(buf, sizeof(buf), "%0*x", digits, (unsigned)v);
+        return json_object_new_string(buf);
+}
+
+static json_object *json_str_or_null(const char *s)
+{
+        return s ? json_object_new_string(s) : NULL;
+}
+
+static json_object *json_int_or_null(long long v, bool present)
+{
+        return present ? json_object_new_int64(v) : NULL;
+}
+
+static json_object *device_json(const vfio_model_device *md, vfio_pci_names *db)
+{
+        const vfio_pci_dev *d = md->pci;
+        json_object *o = json_object_new_object(), *link;
+        _cleanup_free_ char *name = NULL;
+        static const char *const header_names[] = { "endpoint", "bridge", "cardbus" };
+        names n;
+
+        names_get(db, d, &n);
+        name = display_name(d, &n);
+        json_object_object_add(o, "address", json_object_new_string(d->name));
+        json_object_object_add(o, "vendor", json_hex(d->vendor, 4));
+        json_object_object_add(o, "device", json_hex(d->device, 4));
+        json_object_object_add(o, "subsystem_vendor", json_hex(d->subsystem_vendor, 4));
+        json_object_object_add(o, "subsystem_device", json_hex(d->subsystem_device, 4));
+        json_object_object_add(o, "revision", json_hex(d->revision, 2));
+        json_object_object_add(o, "class", json_hex(d->class, 6));
+        json_object_object_add(o, "name", json_str_or_null(name));
+        json_object_object_add(o, "vendor_name", json_str_or_null(n.vendor));
+        json_object_object_add(o, "device_name", json_str_or_null(n.device));
+        json_object_object_add(o, "subsystem_name", json_str_or_null(n.subsystem));
+        json_object_object_add(o, "class_name", json_str_or_null(n.class));
+        json_object_object_add(o, "driver", json_str_or_null(d->driver));
+        json_object_object_add(o, "driver_override", json_str_or_null(d->driver_override));
+        json_object_object_add(o, "iommu_group", json_int_or_null(d->iommu_group, d->iommu_group >= 0));
+        json_object_object_add(o, "group_peers", json_strv(md->group_peers));
+        json_object_object_add(o, "header_type",
+                               d->header >= 0 ? json_object_new_string(header_names[d->header]) : NULL);
+        json_object_object_add(o, "bridge", json_object_new_boolean(vfio_pci_dev_is_bridge(d)));
+        json_object_object_add(o, "boot_vga", d->boot_vga >= 0 ? json_object_new_boolean(d->boot_vga) : NULL);
+        json_object_object_add(o, "reset_methods", d->reset_methods ? json_strv(d->reset_methods) : NULL);
+        json_object_object_add(o, "numa_node", json_int_or_null(d->numa_node, d->numa_node >= 0));
+        if (d->link.max_width || d->link.max_speed || d->link.cur_width || d->link.cur_speed) {
+                link = json_object_new_object();
+                json_object_object_add(link, "speed_mts", json_int_or_null(d->link.cur_speed, d->link.cur_speed));
+                json_object_object_add(link, "width", json_int_or_null(d->link.cur_width, d->link.cur_width));
+                json_object_object_add(link, "max_speed_mts", json_int_or_null(d->link.max_speed, d->link.max_speed));
+                json_object_object_add(link, "max_width", json_int_or_null(d->link.max_width, d->link.max_width));
+                json_object_object_add(o, "link", link);
+        } else
+                json_object_object_add(o, "link", NULL);
+        json_object_object_add(o, "parents", json_strv(d->parents));
+        json_object_object_add(o, "verdict", json_object_new_string(vfio_verdict_to_string(md->verdict)));
+        json_object_object_add(o, "critical", json_strv(md->critical));
+        json_object_object_add(o, "blockers", json_strv(md->blockers));
+        names_done(&n);
+        return o;
+}
+
+static int print_json(const vfio_model *m, vfio_pci_names *db)
+{
+        json_object *root = json_object_new_object(), *groups = json_object_new_array(),
+                    *ungrouped = json_object_new_array();
+
+        json_object_object_add(root, "iommu", json_object_new_boolean(vfio_iommu_enabled(m->iommu)));
+        json_object_object_add(root, "iommu_units", json_strv(m->iommu->units));
+        for (size_t gi = 0; gi < m->iommu->n_groups; gi++) {
+                const vfio_model_group *mg = &m->groups[gi];
+                json_object *g, *devs;
+
+                if (arg_gpu && !group_has_display(m, mg->group))
+                        continue;
+                g = json_object_new_object();
+                devs = json_object_new_array();
+                json_object_object_add(g, "id", json_object_new_int(mg->group->id));
+                json_object_object_add(g, "type", json_str_or_null(mg->group->type));
+                json_object_object_add(g, "verdict", json_object_new_string(vfio_verdict_to_string(mg->verdict)));
+                STRV_FOREACH(member, mg->group->members) {
+                        const vfio_model_device *md = vfio_model_find_device(m, *member);
+
+                        if (md)
+                                json_object_array_add(devs, device_json(md, db));
+                }
+                json_object_object_add(g, "devices", devs);
+                json_object_array_add(groups, g);
+        }
+        for (size_t i = 0; i < m->pci->n; i++)
+                if (m->pci->devs[i]->iommu_group < 0 && device_selected(m, &m->devices[i]))
+                        json_object_array_add(ungrouped, device_json(&m->devices[i], db));
+        json_object_object_add(root, "groups", groups);
+        json_object_object_add(root, "ungrouped", ungrouped);
+        json_object_object_add(root, "problems", json_strv(m->problems));
+        puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(root);
+        return 0;
+}
+
+/* ---- table ---- */
+
+typedef struct row {
+        char *cells[6];
+} row;
+
+enum { COL_ADDR, COL_CLASS, COL_NAME, COL_DRIVER, COL_RESET, COL_LINK, N_COLS };
+
+static char *speed_str(unsigned mts)
+{
+        char *s;
+
+        if (asprintf(&s, "%u.%u", mts / 1000, (mts % 1000) / 100) < 0)
+                return NULL;
+        return s;
+}
+
+static char *link_cell(const vfio_pci_link *l)
+{
+        _cleanup_free_ char *cur = NULL, *max = NULL;
+        char *s;
+        int r;
+
+        if (!l->max_width && !l->max_speed)
+                return strdup("-");
+        cur = speed_str(l->cur_speed);
+        max = speed_str(l->max_speed);
+        if (!cur || !max)
+                return NULL;
+        if (l->cur_width == l->max_width && l->cur_speed == l->max_speed)
+                r = asprintf(&s, "x%u %s GT/s", l->cur_width, cur);
+        else
+                r = asprintf(&s, "x%u %s GT/s (max x%u %s)", l->cur_width, cur, l->max_width, max);
+        return r < 0 ? NULL : s;
+}
+
+static int make_row(const vfio_model_device *md, vfio_pci_names *db, row *ret)
+{
+        const vfio_pci_dev *d = md->pci;
+        _cleanup_free_ char *name = NULL;
+        names n;
+        int r;
+
+        names_get(db, d, &n);
+        name = display_name(d, &n);
+        ret->cells[COL_ADDR] = strdup(d->name);
+        ret->cells[COL_CLASS] = strdup(n.class ? n.class : "Unknown class");
+        r = asprintf(&ret->cells[COL_NAME], "%s [%04x:%04x]", name ? name : "?", (unsigned)(d->vendor & 0xffff),
+                     (unsigned)(d->device & 0xffff));
+        if (r < 0)
+                ret->cells[COL_NAME] = NULL;
+        ret->cells[COL_DRIVER] = strdup(d->driver ? d->driver : "-");
+        if (d->reset_methods)
+                ret->cells[COL_RESET] = strv_length(d->reset_methods) ? strv_join(d->reset_methods, ",")
+                                                                      : strdup("none");
+        else
+                ret->cells[COL_RESET] = strdup(d->has_reset ? "yes" : "-");
+        ret->cells[COL_LINK] = link_cell(&d->link);
+        names_done(&n);
+        for (int i = 0; i < N_COLS; i++)
+                if (!ret->cells[i])
+                        return -ENOMEM;
+        return 0;
+}
+
+static void row_done(row *r)
+{
+        for (int i = 0; i < N_COLS; i++)
+                free(r->cells[i]);
+}
+
+static void print_row(const row *r, const size_t *w, const char *indent)
+{
+        printf("%s", indent);
+        for (int i = 0; i < N_COLS; i++) {
+                if (i == N_COLS - 1)
+                        printf("%s\n", r->cells[i]);
+                else
+                        printf("%-*s  ", (int)w[i], r->cells[i]);
+        }
+}
+
+static void group_heading(const vfio_model *m, const vfio_model_group *mg)
+{
+        printf("%sIOMMU group %d%s  ", tool_color(stdout, ANSI_BOLD), mg->group->id, tool_color(stdout, ANSI_RESET));
+        switch (mg->verdict) {
+        case VFIO_VERDICT_ALONE:
+                printf("%spassable alone%s\n", tool_color(stdout, ANSI_GREEN), tool_color(stdout, ANSI_RESET));
+                break;
+        case VFIO_VERDICT_WITH_PEERS: {
+                _cleanup_strv_free_ char **eps = NULL;
+                _cleanup_free_ char *j = NULL;
+
+                STRV_FOREACH(member, mg->group->members) {
+                        const vfio_model_device *md = vfio_model_find_device(m, *member);
+
+                        if (!md || !vfio_pci_dev_is_bridge(md->pci))
+                                (void)strv_extend(&eps, *member);
+                }
+                j = strv_join(eps, ", ");
+                printf("%spassable together: %s%s\n", tool_color(stdout, ANSI_YELLOW), j ? j : "?",
+                       tool_color(stdout, ANSI_RESET));
+                break;
+        }
+        case VFIO_VERDICT_HOST_CRITICAL:
+                printf("%sholds a host-critical device%s\n", tool_color(stdout, ANSI_RED), tool_color(stdout, ANSI_RESET));
+                STRV_FOREACH(member, mg->group->members) {
+                        const vfio_model_device *md = vfio_model_find_device(m, *member);
+
+                        if (md)
+                                STRV_FOREACH(c, md->critical)
+                                        printf("    %s: %s\n", *member, *c);
+                }
+                break;
+        case VFIO_VERDICT_BRIDGE:
+                printf("%sbridges only%s\n", tool_color(stdout, ANSI_DIM), tool_color(stdout, ANSI_RESET));
+                break;
+        case VFIO_VERDICT_NO_IOMMU:
+                printf("\n");
+                break;
+        }
+}
+
+static const char *cpu_vendor_iommu_arg(const vfio_host *h)
+{
+        _cleanup_free_ char *cpuinfo = NULL;
+
+        if (vfio_host_read_attr(h, "proc/cpuinfo", 8u << 20, &cpuinfo) >= 0 && strstr(cpuinfo, "AuthenticAMD"))
+                return "amd_iommu=on iommu=pt";
+        return "intel_iommu=on iommu=pt";
+}
+
+static int print_table(const vfio_host *h, const vfio_model *m, vfio_pci_names *db)
+{
+        size_t w[N_COLS] = { 0 }, n = 0, shown = 0;
+        row *rows;
+        int r = 0;
+
+        rows = calloc(m->pci->n + 1, sizeof(row));
+        if (!rows)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->pci->n; i++) {
+                r = make_row(&m->devices[i], db, &rows[i]);
+                n = i + 1;
+                if (r < 0)
+                        goto finish;
+                if (!device_selected(m, &m->devices[i]))
+                        continue;
+                for (int c = 0; c < N_COLS; c++)
+                        if (strlen(rows[i].cells[c]) > w[c])
+                                w[c] = strlen(rows[i].cells[c]);
+        }
+
+        if (!vfio_iommu_enabled(m->iommu)) {
+                printf("%sNo IOMMU groups:%s the kernel runs without an IOMMU, so no device can be passed through.\n"
+                       "  Turn it on: enable VT-d (Intel) or AMD-Vi/IOMMU (AMD) in the firmware setup, add\n"
+                       "  '%s' to the kernel command line, and reboot. 'vfioctl check' names the exact\n"
+                       "  bootloader command for this system.\n\n",
+                       tool_color(stdout, ANSI_RED ANSI_BOLD), tool_color(stdout, ANSI_RESET), cpu_vendor_iommu_arg(h));
+        }
+        for (size_t gi = 0; gi < m->iommu->n_groups; gi++) {
+                const vfio_model_group *mg = &m->groups[gi];
+
+                if (arg_gpu && !group_has_display(m, mg->group))
+                        continue;
+                if (shown++)
+                        putchar('\n');
+                group_heading(m, mg);
+                STRV_FOREACH(member, mg->group->members) {
+                        ssize_t i = vfio_pci_list_index(m->pci, *member);
+
+                        if (i >= 0)
+                                print_row(&rows[i], w, "  ");
+                        else
+                                printf("  %s  (not a PCI device)\n", *member);
+                }
+        }
+        {
+                bool heading = false;
+
+                for (size_t i = 0; i < m->pci->n; i++) {
+                        if (m->pci->devs[i]->iommu_group >= 0 || !device_selected(m, &m->devices[i]))
+                                continue;
+                        if (!heading) {
+                                if (shown++)
+                                        putchar('\n');
+                                printf("%sNo IOMMU group%s\n", tool_color(stdout, ANSI_BOLD), tool_color(stdout, ANSI_RESET));
+                                heading = true;
+                        }
+                        print_row(&rows[i], w, "  ");
+                }
+        }
+        if (shown == 0)
+                printf(arg_gpu ? "No display devices found.\n" : "No PCI devices found.\n");
+finish:
+        for (size_t i = 0; i < n; i++)
+                row_done(&rows[i]);
+        free(rows);
+        return r;
+}
+
+/* ---- tree ---- */
+
+static void print_subtree(const vfio_model *m, vfio_pci_names *db, size_t idx, const char *prefix, bool last,
+                          bool top)
+{
+        const vfio_pci_dev *d = m->pci->devs[idx];
+        _cleanup_free_ char *name = NULL, *child_prefix = NULL;
+        size_t nchildren = 0, seen = 0;
+        names n;
+
+        names_get(db, d, &n);
+        name = display_name(d, &n);
+        printf("%s%s%s %s [%04x:%04x]", prefix, top ? "" : (last ? "\\-" : "+-"), d->name, name ? name : "?",
+               (unsigned)(d->vendor & 0xffff), (unsigned)(d->device & 0xffff));
+        if (d->iommu_group >= 0)
+                printf("  group %d", d->iommu_group);
+        printf("  %s\n", d->driver ? d->driver : "-");
+        names_done(&n);
+
+        if (asprintf(&child_prefix, "%s%s", prefix, top ? "" : (last ? "  " : "| ")) < 0)
+                return;
+        for (size_t i = 0; i < m->pci->n; i++) {
+                char *const *p = m->pci->devs[i]->parents;
+                size_t np = strv_length(p);
+
+                if (np > 0 && strcmp(p[np - 1], d->name) == 0)
+                        nchildren++;
+        }
+        for (size_t i = 0; i < m->pci->n; i++) {
+                char *const *p = m->pci->devs[i]->parents;
+                size_t np = strv_length(p);
+
+                if (np > 0 && strcmp(p[np - 1], d->name) == 0)
+                        print_subtree(m, db, i, child_prefix, ++seen == nchildren, false);
+        }
+}
+
+static int print_tree(const vfio_model *m, vfio_pci_names *db)
+{
+        for (size_t i = 0; i < m->pci->n; i++) {
+                char *const *p = m->pci->devs[i]->parents;
+                size_t np = strv_length(p);
+
+                /* Roots: no parent, or a parent we could not read (keep orphans visible). */
+                if (np == 0 || vfio_pci_list_index(m->pci, p[np - 1]) < 0)
+                        print_subtree(m, db, i, "", true, true);
+        }
+        return 0;
+}
+
+int verb_devices(int argc, char **argv)
+{
+        enum { OPT_GPU = 0x100, OPT_TREE, OPT_JSON };
+        static const struct option options[] = {
+                { "gpu", no_argument, NULL, OPT_GPU },
+                { "tree", no_argument, NULL, OPT_TREE },
+                { "json", no_argument, NULL, OPT_JSON },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        _cleanup_(vfio_host_freep) vfio_host *h = NULL;
+        _cleanup_(vfio_model_freep) vfio_model *m = NULL;
+        _cleanup_(vfio_pci_names_freep) vfio_pci_names *db = NULL;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case OPT_GPU:
+                        arg_gpu = true;
+                        break;
+                case OPT_TREE:
+                        arg_tree = true;
+                        break;
+                case OPT_JSON:
+                        arg_json = true;
+                        break;
+                case 'h':
+                        printf("vfioctl devices [--gpu] [--tree] [--json]\n\n"
+                               "  --gpu    only display devices and the groups they are in\n"
+                               "  --tree   the PCI hierarchy with bridges, groups and drivers\n"
+                               "  --json   the listing as JSON (keys documented in vfioctl(1))\n");
+                        return EXIT_OK;
+                default:
+                        return EXIT_USAGE;
+                }
+        if (tool_check_arity(argc - optind) < 0)
+                return EXIT_USAGE;
+        if (arg_tree && arg_json) {
+                tool_error("devices: --tree and --json do not combine; the JSON carries each device's parents");
+                return EXIT_USAGE;
+        }
+        if (tool_open_host(&h) < 0 || tool_load_model(h, &m) < 0)
+                return EXIT_FAILURE_GENERIC;
+        r = vfio_pci_names_new(NULL, &db);
+        if (r < 0) {
+                tool_error("out of memory");
+                return EXIT_FAILURE_GENERIC;
+        }
+        if (arg_json)
+                r = print_json(m, db);
+        else if (arg_tree)
+                r = print_tree(m, db);
+        else
+                r = print_table(h, m, db);
+        if (r < 0) {
+                tool_error("devices: %s", strerror(-r));
+                return EXIT_FAILURE_GENERIC;
+        }
+        return EXIT_OK;
+}
