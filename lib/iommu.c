@@ -12,8 +12,8 @@
 #include "parse-util.h"
 #include "strv.h"
 
-#define IOMMU_GROUPS_MAX   65536
-#define GROUP_MEMBERS_MAX  4096
+#define IOMMU_GROUPS_MAX  65536
+#define GROUP_MEMBERS_MAX 4096
 
 vfio_iommu *vfio_iommu_free(vfio_iommu *i)
 {

@@ -158,7 +158,8 @@ static int judge_group(vfio_model *m, size_t gi)
                             (r = strv_extend(&md->group_peers, *peer)) < 0)
                                 return r;
                 STRV_FOREACH(c, critical)
-                        if (strncmp(*c, *member, strlen(*member)) != 0 && (r = strv_extend(&md->blockers, *c)) < 0)
+                        if (strncmp(*c, *member, strlen(*member)) != 0 &&
+                            (r = strv_extend(&md->blockers, *c)) < 0)
                                 return r;
                 if (vfio_pci_dev_is_bridge(md->pci))
                         md->verdict = VFIO_VERDICT_BRIDGE;

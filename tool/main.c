@@ -10,8 +10,8 @@
 #include "config.h"
 #include "log.h"
 #include "strv.h"
-#include "vfioctl/model.h"
 #include "tool.h"
+#include "vfioctl/model.h"
 
 const char *arg_root;
 bool arg_json;
@@ -27,7 +27,8 @@ void tool_error(const char *fmt, ...)
 {
         va_list ap;
 
-        fprintf(stderr, "%svfioctl: error:%s ", tool_color(stderr, ANSI_RED ANSI_BOLD), tool_color(stderr, ANSI_RESET));
+        fprintf(stderr, "%svfioctl: error:%s ", tool_color(stderr, ANSI_RED ANSI_BOLD),
+                tool_color(stderr, ANSI_RESET));
         va_start(ap, fmt);
         vfprintf(stderr, fmt, ap);
         va_end(ap);
@@ -69,7 +70,8 @@ int tool_open_host(vfio_host **ret)
 
         r = vfio_host_open(arg_root, ret);
         if (r < 0) {
-                tool_error("cannot open the host root %s: %s (--root must name a directory holding sys/, proc/)",
+                tool_error("cannot open the host root %s: %s (--root must name a directory holding sys/, "
+                           "proc/)",
                            arg_root ? arg_root : "/", strerror(-r));
                 return r;
         }
@@ -81,7 +83,8 @@ int tool_check_arity(int nargs)
         if (nargs < (int)current_verb->min_args || nargs > (int)current_verb->max_args) {
                 tool_error("%s: expected %s%u argument%s; usage: vfioctl %s", current_verb->name,
                            current_verb->min_args == current_verb->max_args ? "" : "at most ",
-                           current_verb->max_args, current_verb->max_args == 1 ? "" : "s", current_verb->synopsis);
+                           current_verb->max_args, current_verb->max_args == 1 ? "" : "s",
+                           current_verb->synopsis);
                 return -EINVAL;
         }
         return 0;
@@ -94,12 +97,14 @@ int tool_load_model(const vfio_host *h, vfio_model **ret)
 
         r = vfio_model_load(h, &m);
         if (r < 0) {
-                tool_error("cannot read the host's PCI devices below %s: %s", vfio_host_root(h), strerror(-r));
+                tool_error("cannot read the host's PCI devices below %s: %s", vfio_host_root(h),
+                           strerror(-r));
                 return r;
         }
         STRV_FOREACH(p, m->problems)
-                tool_warning("%s%s%s (ignored; the listing may be incomplete)", vfio_host_is_live(h) ? "/" : vfio_host_root(h),
-                             vfio_host_is_live(h) ? "" : "/", *p);
+                tool_warning("%s%s%s (ignored; the listing may be incomplete)",
+                             vfio_host_is_live(h) ? "/" : vfio_host_root(h), vfio_host_is_live(h) ? "" : "/",
+                             *p);
         *ret = TAKE_PTR(m);
         return 0;
 }

@@ -31,5 +31,5 @@ DEFINE_POINTER_CLEANUP(vfio_critical_list, vfio_critical_list_free)
 
 const char *vfio_critical_kind_to_string(vfio_critical_kind k);
 /* Parses one /proc/self/mountinfo line into its major:minor, mount point, fstype and source. */
-int vfio_mountinfo_parse_line(const char *line, unsigned *ret_major, unsigned *ret_minor, char **ret_mountpoint,
-                              char **ret_fstype, char **ret_source);
+int vfio_mountinfo_parse_line(const char *line, unsigned *ret_major, unsigned *ret_minor,
+                              char **ret_mountpoint, char **ret_fstype, char **ret_source);

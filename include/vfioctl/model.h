@@ -19,11 +19,11 @@ typedef enum vfio_verdict {
 } vfio_verdict;
 
 typedef struct vfio_model_device {
-        vfio_pci_dev *pci;   /* borrowed from the model's PCI list */
-        char **group_peers;  /* other non-bridge members of its group */
+        vfio_pci_dev *pci;  /* borrowed from the model's PCI list */
+        char **group_peers; /* other non-bridge members of its group */
         vfio_verdict verdict;
-        char **critical;     /* why this device itself is host-critical ("storage: / (ext4 on vda1)") */
-        char **blockers;     /* host-critical devices of its group other than itself, as "ADDR: reason" */
+        char **critical; /* why this device itself is host-critical ("storage: / (ext4 on vda1)") */
+        char **blockers; /* host-critical devices of its group other than itself, as "ADDR: reason" */
 } vfio_model_device;
 
 typedef struct vfio_model_group {

@@ -33,26 +33,26 @@ static inline void fclosep(FILE **f)
 #define _cleanup_fclose_ _cleanup_(fclosep)
 
 /* Hands ownership on: returns the value and clears the variable so its cleanup is a no-op. */
-#define TAKE_PTR(p)                                                                                         \
-        ({                                                                                                  \
-                __typeof__(p) _taken = (p);                                                                 \
-                (p) = NULL;                                                                                 \
-                _taken;                                                                                     \
+#define TAKE_PTR(p)                         \
+        ({                                  \
+                __typeof__(p) _taken = (p); \
+                (p) = NULL;                 \
+                _taken;                     \
         })
 
-#define TAKE_FD(fd)                                                                                         \
-        ({                                                                                                  \
-                int _taken = (fd);                                                                          \
-                (fd) = -EBADF;                                                                              \
-                _taken;                                                                                     \
+#define TAKE_FD(fd)                \
+        ({                         \
+                int _taken = (fd); \
+                (fd) = -EBADF;     \
+                _taken;            \
         })
 
 /* Declares type_freep() for a destructor that accepts NULL, for use with _cleanup_(type_freep). */
-#define DEFINE_POINTER_CLEANUP(type, func)                                                                  \
-        static inline void func##p(type **p)                                                                \
-        {                                                                                                   \
-                if (*p)                                                                                     \
-                        func(*p);                                                                           \
+#define DEFINE_POINTER_CLEANUP(type, func)   \
+        static inline void func##p(type **p) \
+        {                                    \
+                if (*p)                      \
+                        func(*p);            \
         }
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))

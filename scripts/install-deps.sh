@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs what building and testing vfioctl needs on a fresh Debian 12 machine (run as root).
+set -eu
+PACKAGES="
+  build-essential meson ninja-build pkg-config clang libclang-rt-14-dev clang-format
+  libpci-dev pciutils pci.ids libjson-c-dev libinih-dev libxml2-dev libxml2-utils libcmocka-dev
+  qemu-system-x86 qemu-utils ovmf jq socat hyperfine
+  xz-utils cpio dpkg-dev util-linux
+"
+if [ "$(id -u)" != 0 ]; then
+  echo "install-deps: run as root (sudo $0)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+missing=""
+for p in $PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "install-deps: installing:$missing"
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+echo "install-deps: all packages present"
