@@ -48,3 +48,4 @@ struct vfio_model;
 int tool_load_model(const vfio_host *h, struct vfio_model **ret);
 
 int verb_devices(int argc, char **argv);
+int verb_check(int argc, char **argv);
