@@ -165,6 +165,16 @@ int vfio_account_lookup(const vfio_host *h, const char *user, vfio_account **ret
         /* Users from LDAP/sssd are only in NSS, and NSS describes the running system only. */
         if (vfio_host_is_live(h))
                 return lookup_nss(user, ret);
+        /* A captured tree may lack etc/passwd; root is uid 0 on every Linux system regardless. */
+        if (strcmp(user, "root") == 0) {
+                _cleanup_(vfio_account_freep) vfio_account *a = calloc(1, sizeof(vfio_account));
+
+                if (!a || !(a->name = strdup("root")) || !(a->where = strdup("implicit")) ||
+                    !(a->groups = calloc(1, sizeof(char *))) || add_group(a, "root", 0) < 0)
+                        return -ENOMEM;
+                *ret = TAKE_PTR(a);
+                return 0;
+        }
         return -ENOENT;
 }
 

@@ -210,7 +210,8 @@ static int check_kvm_module(ctx *c)
                 return add(c, "kvm.module", "cpu", VFIO_CHECK_PASS, "KVM enabled (kvm_intel / kvm_amd)",
                            fmt("%s is %s (sys/module/%s)", mod, vfio_module_state_to_string(st), mod), NULL, NULL);
         return add(c, "kvm.module", "cpu", VFIO_CHECK_FAIL, "KVM enabled (kvm_intel / kvm_amd)",
-                   fmt("%s is %s: no sys/module/%s%s%s", mod, vfio_module_state_to_string(st), mod,
+                   fmt("%s is %s: no sys/module/%s%s%s", mod,
+                       st == VFIO_MODULE_MISSING ? "missing from this kernel" : "not loaded", mod,
                        vfio_host_exists(c->h, "sys/module/kvm") > 0 ? ", although sys/module/kvm exists" : "",
                        c->k->have_proc_modules ? "" : ", and proc/modules is absent (no loadable modules)"),
                    fmt("run: sudo modprobe %s; if it says 'disabled by bios', enable %s in the firmware setup", mod,
@@ -286,12 +287,37 @@ static int check_kvm_device(ctx *c)
 
 /* ---- IOMMU ---- */
 
+/* AMD-Vi or Intel VT-d: by the units the kernel registered, else the ACPI table, else the CPU vendor. */
+static bool iommu_is_amd(const ctx *c)
+{
+        STRV_FOREACH(u, c->m->iommu->units) {
+                if (strncmp(*u, "dmar", 4) == 0)
+                        return false;
+                if (strncmp(*u, "ivhd", 4) == 0)
+                        return true;
+        }
+        if (vfio_firmware_has_acpi_table(c->fw, "DMAR"))
+                return false;
+        if (vfio_firmware_has_acpi_table(c->fw, "IVRS"))
+                return true;
+        return c->cpu && c->cpu->vendor == VFIO_CPU_VENDOR_AMD;
+}
+
 static int check_iommu_acpi(ctx *c)
 {
-        const char *want = c->cpu && c->cpu->vendor == VFIO_CPU_VENDOR_AMD ? "IVRS" : "DMAR";
+        const char *want = iommu_is_amd(c) ? "IVRS" : "DMAR";
         bool dmar = vfio_firmware_has_acpi_table(c->fw, "DMAR"), ivrs = vfio_firmware_has_acpi_table(c->fw, "IVRS");
         _cleanup_free_ char *list = NULL;
 
+        if (!c->fw->have_acpi_tables && strv_length(c->m->iommu->units) > 0) {
+                _cleanup_free_ char *u = strv_join(c->m->iommu->units, ", ");
+
+                return add(c, "iommu.acpi", "iommu", VFIO_CHECK_PASS, "Firmware describes an IOMMU (ACPI DMAR/IVRS)",
+                           fmt("sys/firmware/acpi/tables is not readable, but the kernel registered %s, which it "
+                               "only does from the firmware's %s table",
+                               u ? u : "?", want),
+                           NULL, NULL);
+        }
         if (!c->fw->have_acpi_tables)
                 return add(c, "iommu.acpi", "iommu", VFIO_CHECK_WARN, "Firmware describes an IOMMU (ACPI DMAR/IVRS)",
                            strdup("sys/firmware/acpi/tables is not readable: cannot tell whether the firmware "
@@ -316,7 +342,7 @@ static int check_iommu_acpi(ctx *c)
 
 static int check_iommu_cmdline(ctx *c)
 {
-        bool amd = c->cpu && c->cpu->vendor == VFIO_CPU_VENDOR_AMD;
+        bool amd = iommu_is_amd(c);
         const char *key = amd ? "amd_iommu" : "intel_iommu";
         const char *v = vfio_kernel_cmdline_value(c->k, key), *iommu = vfio_kernel_cmdline_value(c->k, "iommu");
         bool on = v && strstr(v, "on"), pt = iommu && strcmp(iommu, "pt") == 0;
@@ -347,7 +373,7 @@ static int check_iommu_groups(ctx *c)
 {
         const vfio_iommu *i = c->m->iommu;
         _cleanup_free_ char *units = NULL, *args = NULL;
-        bool amd = c->cpu && c->cpu->vendor == VFIO_CPU_VENDOR_AMD;
+        bool amd = iommu_is_amd(c);
         char *fix;
 
         if (vfio_iommu_enabled(i)) {
