@@ -82,6 +82,8 @@ static int conn_send(conn *c, const char *s)
                 n = write(c->out, s + off, len - off);
                 if (n < 0 && errno == EINTR)
                         continue;
+                if (n < 0 && errno == EPIPE)
+                        return -ECONNRESET; /* the same as reading EOF: QEMU went away */
                 if (n < 0)
                         return -errno;
                 off += (size_t)n;
@@ -177,7 +179,9 @@ static int execute(conn *c, const char *cmd, const char *args, json_object **ret
                 return -ENOMEM;
         r = conn_send(c, line);
         if (r < 0)
-                return set_error(ret_error, "%s: cannot send: %s", cmd, strerror(-r)), r;
+                return set_error(ret_error, "%s: %s", cmd,
+                                 r == -ECONNRESET ? "QEMU closed the connection" : strerror(-r)),
+                       r;
         for (unsigned i = 0; i < QMP_LINES_MAX; i++) {
                 json_object *o = NULL, *v;
 
