@@ -65,14 +65,16 @@ static int lookup_files(const vfio_host *h, const char *user, vfio_account **ret
         r = vfio_host_read_attr(h, "etc/passwd", DB_MAX, &passwd);
         if (r < 0)
                 return r;
-        for (const char *line = passwd; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        for (const char *line = passwd; line && *line;
+             line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
                 _cleanup_free_ char *name = colon_field(line, 0), *uid_s = colon_field(line, 2),
                                     *gid_s = colon_field(line, 3);
                 uint64_t uid, gid;
 
                 if (!name || !uid_s || !gid_s || strcmp(name, user) != 0)
                         continue;
-                if (parse_uint(uid_s, 10, UINT32_MAX, &uid) < 0 || parse_uint(gid_s, 10, UINT32_MAX, &gid) < 0)
+                if (parse_uint(uid_s, 10, UINT32_MAX, &uid) < 0 ||
+                    parse_uint(gid_s, 10, UINT32_MAX, &gid) < 0)
                         continue;
                 a = calloc(1, sizeof(*a));
                 if (!a)
@@ -184,7 +186,8 @@ static char *db_name(const vfio_host *h, const char *db, uint32_t id)
 
         if (vfio_host_read_attr(h, db, DB_MAX, &text) < 0)
                 return NULL;
-        for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        for (const char *line = text; line && *line;
+             line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
                 _cleanup_free_ char *name = colon_field(line, 0), *id_s = colon_field(line, 2);
                 uint64_t v;
 

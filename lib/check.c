@@ -17,6 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
+#include "parse-util.h"
+#include "strv.h"
 #include "vfioctl/account.h"
 #include "vfioctl/cpu.h"
 #include "vfioctl/distro.h"
@@ -25,9 +28,6 @@
 #include "vfioctl/memory.h"
 #include "vfioctl/pciids.h"
 #include "vfioctl/qmp-probe.h"
-#include "log.h"
-#include "parse-util.h"
-#include "strv.h"
 
 #define GiB (UINT64_C(1) << 30)
 #define MiB (UINT64_C(1) << 20)
@@ -114,8 +114,8 @@ static char *fmt(const char *f, ...)
 }
 
 /* Adds a check; takes evidence and fix (either may be NULL only for fix). Returns -ENOMEM on failure. */
-static int add(ctx *c, const char *id, const char *group, vfio_check_status st, const char *title, char *evidence,
-               char *fix, const char *device)
+static int add(ctx *c, const char *id, const char *group, vfio_check_status st, const char *title,
+               char *evidence, char *fix, const char *device)
 {
         vfio_check *n;
 
@@ -125,8 +125,13 @@ static int add(ctx *c, const char *id, const char *group, vfio_check_status st, 
         if (!n)
                 goto oom;
         c->R->checks = n;
-        n[c->R->n] = (vfio_check){ .id = id, .group = group, .status = st, .title = strdup(title), .evidence = evidence,
-                                   .fix = fix, .device = device ? strdup(device) : NULL };
+        n[c->R->n] = (vfio_check){ .id = id,
+                                   .group = group,
+                                   .status = st,
+                                   .title = strdup(title),
+                                   .evidence = evidence,
+                                   .fix = fix,
+                                   .device = device ? strdup(device) : NULL };
         if (!n[c->R->n].title || (device && !n[c->R->n].device)) {
                 free(n[c->R->n].title);
                 free(n[c->R->n].device);
@@ -173,26 +178,30 @@ static int check_cpu(ctx *c)
 
         if (!cpu)
                 return add(c, "cpu.virtualization", "cpu", VFIO_CHECK_WARN, "CPU virtualization extensions",
-                           strdup("proc/cpuinfo could not be read"), strdup("check that proc is mounted under the root"),
-                           NULL);
+                           strdup("proc/cpuinfo could not be read"),
+                           strdup("check that proc is mounted under the root"), NULL);
         amd = cpu->vendor == VFIO_CPU_VENDOR_AMD;
         if (cpu->vmx || cpu->svm)
                 return add(c, "cpu.virtualization", "cpu", VFIO_CHECK_PASS, "CPU virtualization extensions",
-                           fmt("proc/cpuinfo: %s flag on %s (%s)", cpu->vmx ? "vmx (Intel VT-x)" : "svm (AMD-V)",
-                               cpu->model_name ? cpu->model_name : "?", cpu->vendor_id ? cpu->vendor_id : "?"),
+                           fmt("proc/cpuinfo: %s flag on %s (%s)",
+                               cpu->vmx ? "vmx (Intel VT-x)" : "svm (AMD-V)",
+                               cpu->model_name ? cpu->model_name : "?",
+                               cpu->vendor_id ? cpu->vendor_id : "?"),
                            NULL, NULL);
         return add(c, "cpu.virtualization", "cpu", VFIO_CHECK_FAIL, "CPU virtualization extensions",
                    fmt("proc/cpuinfo: the flags of %s (%s) have neither vmx nor svm%s",
                        cpu->model_name ? cpu->model_name : "?", cpu->vendor_id ? cpu->vendor_id : "?",
-                       cpu->hypervisor ? "; the 'hypervisor' flag is set: this host is itself a virtual machine "
-                                         "without nested virtualization"
-                                       : ""),
-                   cpu->hypervisor ? fmt("enable nested virtualization on the outer host (options %s nested=1 in "
-                                         "its /etc/modprobe.d/kvm.conf, and -cpu host for this VM)",
-                                         amd ? "kvm_amd" : "kvm_intel")
-                                   : fmt("enable %s in the firmware setup (often under CPU or Advanced settings), "
-                                         "then power-cycle",
-                                         amd ? "SVM Mode (AMD-V)" : "Intel Virtualization Technology (VT-x)"),
+                       cpu->hypervisor
+                               ? "; the 'hypervisor' flag is set: this host is itself a virtual machine "
+                                 "without nested virtualization"
+                               : ""),
+                   cpu->hypervisor
+                           ? fmt("enable nested virtualization on the outer host (options %s nested=1 in "
+                                 "its /etc/modprobe.d/kvm.conf, and -cpu host for this VM)",
+                                 amd ? "kvm_amd" : "kvm_intel")
+                           : fmt("enable %s in the firmware setup (often under CPU or Advanced settings), "
+                                 "then power-cycle",
+                                 amd ? "SVM Mode (AMD-V)" : "Intel Virtualization Technology (VT-x)"),
                    NULL);
 }
 
@@ -203,20 +212,25 @@ static int check_kvm_module(ctx *c)
 
         if (!mod)
                 return add(c, "kvm.module", "cpu", VFIO_CHECK_WARN, "KVM enabled (kvm_intel / kvm_amd)",
-                           fmt("unknown CPU vendor '%s' in proc/cpuinfo", c->cpu && c->cpu->vendor_id ? c->cpu->vendor_id : ""),
+                           fmt("unknown CPU vendor '%s' in proc/cpuinfo",
+                               c->cpu && c->cpu->vendor_id ? c->cpu->vendor_id : ""),
                            strdup("vfioctl knows Intel and AMD x86-64 hosts only"), NULL);
         st = vfio_kernel_module_state(c->h, c->k, mod);
         if (st == VFIO_MODULE_LOADED || st == VFIO_MODULE_BUILTIN)
                 return add(c, "kvm.module", "cpu", VFIO_CHECK_PASS, "KVM enabled (kvm_intel / kvm_amd)",
-                           fmt("%s is %s (sys/module/%s)", mod, vfio_module_state_to_string(st), mod), NULL, NULL);
-        return add(c, "kvm.module", "cpu", VFIO_CHECK_FAIL, "KVM enabled (kvm_intel / kvm_amd)",
-                   fmt("%s is %s: no sys/module/%s%s%s", mod,
-                       st == VFIO_MODULE_MISSING ? "missing from this kernel" : "not loaded", mod,
-                       vfio_host_exists(c->h, "sys/module/kvm") > 0 ? ", although sys/module/kvm exists" : "",
-                       c->k->have_proc_modules ? "" : ", and proc/modules is absent (no loadable modules)"),
-                   fmt("run: sudo modprobe %s; if it says 'disabled by bios', enable %s in the firmware setup", mod,
-                       strcmp(mod, "kvm_amd") == 0 ? "SVM Mode (AMD-V)" : "Intel Virtualization Technology (VT-x)"),
-                   NULL);
+                           fmt("%s is %s (sys/module/%s)", mod, vfio_module_state_to_string(st), mod), NULL,
+                           NULL);
+        return add(
+                c, "kvm.module", "cpu", VFIO_CHECK_FAIL, "KVM enabled (kvm_intel / kvm_amd)",
+                fmt("%s is %s: no sys/module/%s%s%s", mod,
+                    st == VFIO_MODULE_MISSING ? "missing from this kernel" : "not loaded", mod,
+                    vfio_host_exists(c->h, "sys/module/kvm") > 0 ? ", although sys/module/kvm exists" : "",
+                    c->k->have_proc_modules ? "" : ", and proc/modules is absent (no loadable modules)"),
+                fmt("run: sudo modprobe %s; if it says 'disabled by bios', enable %s in the firmware setup",
+                    mod,
+                    strcmp(mod, "kvm_amd") == 0 ? "SVM Mode (AMD-V)"
+                                                : "Intel Virtualization Technology (VT-x)"),
+                NULL);
 }
 
 static int stat_at(ctx *c, const char *path, struct stat *st)
@@ -230,7 +244,8 @@ static int stat_at(ctx *c, const char *path, struct stat *st)
 
 static char *owner_str(ctx *c, const struct stat *st)
 {
-        _cleanup_free_ char *u = vfio_account_user_name(c->h, st->st_uid), *g = vfio_account_group_name(c->h, st->st_gid);
+        _cleanup_free_ char *u = vfio_account_user_name(c->h, st->st_uid),
+                            *g = vfio_account_group_name(c->h, st->st_gid);
         char ubuf[16], gbuf[16];
 
         snprintf(ubuf, sizeof(ubuf), "%u", (unsigned)st->st_uid);
@@ -244,10 +259,12 @@ static char *access_fix(ctx *c, const struct stat *st, const char *udev_match, c
         _cleanup_free_ char *g = vfio_account_group_name(c->h, st->st_gid);
 
         if (g && strcmp(g, "root") != 0 && (st->st_mode & 0060) == 0060)
-                return fmt("run: sudo usermod -aG %s %s, then log in again (or restart the session that starts "
-                           "the VM)",
-                           g, c->R->user);
-        return fmt("create %s containing: %s, GROUP=\"kvm\", MODE=\"0660\"; run: sudo udevadm control --reload-rules "
+                return fmt(
+                        "run: sudo usermod -aG %s %s, then log in again (or restart the session that starts "
+                        "the VM)",
+                        g, c->R->user);
+        return fmt("create %s containing: %s, GROUP=\"kvm\", MODE=\"0660\"; run: sudo udevadm control "
+                   "--reload-rules "
                    "&& sudo udevadm trigger; then: sudo usermod -aG kvm %s, and log in again",
                    rules_file, udev_match, c->R->user);
 }
@@ -262,18 +279,20 @@ static int check_kvm_device(ctx *c)
         if (r < 0)
                 return add(c, "kvm.device", "access", VFIO_CHECK_FAIL, "/dev/kvm usable by the VM user",
                            fmt("dev/kvm: %s", r == -ENOENT ? "does not exist" : strerror(-r)),
-                           fmt("load KVM (see kvm.module): sudo modprobe %s", c->cpu && vfio_cpu_kvm_module(c->cpu)
-                                                                                    ? vfio_cpu_kvm_module(c->cpu)
-                                                                                    : "kvm_intel"),
+                           fmt("load KVM (see kvm.module): sudo modprobe %s",
+                               c->cpu && vfio_cpu_kvm_module(c->cpu) ? vfio_cpu_kvm_module(c->cpu)
+                                                                     : "kvm_intel"),
                            NULL);
         own = owner_str(c, &st);
         if (!own)
                 return -ENOMEM;
         if (!c->acct)
-                return add(c, "kvm.device", "access", VFIO_CHECK_WARN, "/dev/kvm usable by the VM user",
-                           fmt("dev/kvm is %s; user '%s' is not in etc/passwd under the root", own, c->R->user),
-                           fmt("name an existing user with --user, or create it: sudo useradd -m -G kvm %s", c->R->user),
-                           NULL);
+                return add(
+                        c, "kvm.device", "access", VFIO_CHECK_WARN, "/dev/kvm usable by the VM user",
+                        fmt("dev/kvm is %s; user '%s' is not in etc/passwd under the root", own, c->R->user),
+                        fmt("name an existing user with --user, or create it: sudo useradd -m -G kvm %s",
+                            c->R->user),
+                        NULL);
         if (vfio_account_can_rw(c->acct, st.st_uid, st.st_gid, st.st_mode))
                 return add(c, "kvm.device", "access", VFIO_CHECK_PASS, "/dev/kvm usable by the VM user",
                            fmt("dev/kvm is %s; user %s (uid %u) can read and write it", own, c->acct->name,
@@ -306,63 +325,82 @@ static bool iommu_is_amd(const ctx *c)
 static int check_iommu_acpi(ctx *c)
 {
         const char *want = iommu_is_amd(c) ? "IVRS" : "DMAR";
-        bool dmar = vfio_firmware_has_acpi_table(c->fw, "DMAR"), ivrs = vfio_firmware_has_acpi_table(c->fw, "IVRS");
+        bool dmar = vfio_firmware_has_acpi_table(c->fw, "DMAR"),
+             ivrs = vfio_firmware_has_acpi_table(c->fw, "IVRS");
         _cleanup_free_ char *list = NULL;
 
         if (!c->fw->have_acpi_tables && strv_length(c->m->iommu->units) > 0) {
                 _cleanup_free_ char *u = strv_join(c->m->iommu->units, ", ");
 
-                return add(c, "iommu.acpi", "iommu", VFIO_CHECK_PASS, "Firmware describes an IOMMU (ACPI DMAR/IVRS)",
-                           fmt("sys/firmware/acpi/tables is not readable, but the kernel registered %s, which it "
+                return add(c, "iommu.acpi", "iommu", VFIO_CHECK_PASS,
+                           "Firmware describes an IOMMU (ACPI DMAR/IVRS)",
+                           fmt("sys/firmware/acpi/tables is not readable, but the kernel registered %s, "
+                               "which it "
                                "only does from the firmware's %s table",
                                u ? u : "?", want),
                            NULL, NULL);
         }
         if (!c->fw->have_acpi_tables)
-                return add(c, "iommu.acpi", "iommu", VFIO_CHECK_WARN, "Firmware describes an IOMMU (ACPI DMAR/IVRS)",
-                           strdup("sys/firmware/acpi/tables is not readable: cannot tell whether the firmware "
-                                  "describes an IOMMU"),
-                           strdup("run vfioctl check on the host itself (or capture sys/firmware/acpi/tables)"), NULL);
+                return add(
+                        c, "iommu.acpi", "iommu", VFIO_CHECK_WARN,
+                        "Firmware describes an IOMMU (ACPI DMAR/IVRS)",
+                        strdup("sys/firmware/acpi/tables is not readable: cannot tell whether the firmware "
+                               "describes an IOMMU"),
+                        strdup("run vfioctl check on the host itself (or capture sys/firmware/acpi/tables)"),
+                        NULL);
         if (dmar || ivrs)
-                return add(c, "iommu.acpi", "iommu", VFIO_CHECK_PASS, "Firmware describes an IOMMU (ACPI DMAR/IVRS)",
+                return add(c, "iommu.acpi", "iommu", VFIO_CHECK_PASS,
+                           "Firmware describes an IOMMU (ACPI DMAR/IVRS)",
                            fmt("sys/firmware/acpi/tables/%s present (%s)", dmar ? "DMAR" : "IVRS",
                                dmar ? "Intel VT-d" : "AMD-Vi"),
                            NULL, NULL);
         list = strv_join(c->fw->acpi_tables, " ");
-        return add(c, "iommu.acpi", "iommu", VFIO_CHECK_FAIL, "Firmware describes an IOMMU (ACPI DMAR/IVRS)",
-                   fmt("sys/firmware/acpi/tables has %s; no DMAR (Intel VT-d) or IVRS (AMD-Vi)",
-                       list && *list ? list : "no tables"),
-                   fmt("enable %s in the firmware setup (the option is often called '%s'), then power-cycle; "
-                       "without the %s table the kernel cannot use the IOMMU",
-                       strcmp(want, "IVRS") == 0 ? "the IOMMU (AMD-Vi)" : "VT-d",
-                       strcmp(want, "IVRS") == 0 ? "IOMMU' or 'AMD-Vi" : "VT-d' or 'Intel Virtualization Technology for Directed I/O",
-                       want),
-                   NULL);
+        return add(
+                c, "iommu.acpi", "iommu", VFIO_CHECK_FAIL, "Firmware describes an IOMMU (ACPI DMAR/IVRS)",
+                fmt("sys/firmware/acpi/tables has %s; no DMAR (Intel VT-d) or IVRS (AMD-Vi)",
+                    list && *list ? list : "no tables"),
+                fmt("enable %s in the firmware setup (the option is often called '%s'), then power-cycle; "
+                    "without the %s table the kernel cannot use the IOMMU",
+                    strcmp(want, "IVRS") == 0 ? "the IOMMU (AMD-Vi)" : "VT-d",
+                    strcmp(want, "IVRS") == 0 ? "IOMMU' or 'AMD-Vi"
+                                              : "VT-d' or 'Intel Virtualization Technology for Directed I/O",
+                    want),
+                NULL);
 }
 
 static int check_iommu_cmdline(ctx *c)
 {
         bool amd = iommu_is_amd(c);
         const char *key = amd ? "amd_iommu" : "intel_iommu";
-        const char *v = vfio_kernel_cmdline_value(c->k, key), *iommu = vfio_kernel_cmdline_value(c->k, "iommu");
+        const char *v = vfio_kernel_cmdline_value(c->k, key),
+                   *iommu = vfio_kernel_cmdline_value(c->k, "iommu");
         bool on = v && strstr(v, "on"), pt = iommu && strcmp(iommu, "pt") == 0;
         bool groups = vfio_iommu_enabled(c->m->iommu);
         _cleanup_free_ char *args = NULL;
 
         if ((v && strstr(v, "off")) || (iommu && strcmp(iommu, "off") == 0))
-                return add(c, "iommu.cmdline", "iommu", VFIO_CHECK_FAIL, "Kernel command line enables the IOMMU",
-                           fmt("proc/cmdline has %s=%s: the IOMMU is switched off", v && strstr(v, "off") ? key : "iommu",
-                               v && strstr(v, "off") ? v : iommu),
-                           fmt("remove '%s=%s' from the kernel command line (where it was added: /etc/default/grub, "
+                return add(c, "iommu.cmdline", "iommu", VFIO_CHECK_FAIL,
+                           "Kernel command line enables the IOMMU",
+                           fmt("proc/cmdline has %s=%s: the IOMMU is switched off",
+                               v && strstr(v, "off") ? key : "iommu", v && strstr(v, "off") ? v : iommu),
+                           fmt("remove '%s=%s' from the kernel command line (where it was added: "
+                               "/etc/default/grub, "
                                "/etc/kernel/cmdline or kernelstub), and add '%s=on iommu=pt'",
-                               v && strstr(v, "off") ? key : "iommu", v && strstr(v, "off") ? v : iommu, key),
+                               v && strstr(v, "off") ? key : "iommu", v && strstr(v, "off") ? v : iommu,
+                               key),
                            NULL);
         if (on || groups)
-                return add(c, "iommu.cmdline", "iommu", VFIO_CHECK_PASS, "Kernel command line enables the IOMMU",
-                           fmt("proc/cmdline: %s%s%s%s", on ? key : "", on ? "=on" : (amd ? "amd_iommu not set (AMD-Vi is on by default)" : "intel_iommu not set, IOMMU on by the kernel's default (CONFIG_INTEL_IOMMU_DEFAULT_ON)"),
-                               pt ? ", iommu=pt" : "",
-                               pt ? "" : "; iommu=pt is recommended: host devices then skip DMA translation"),
-                           NULL, NULL);
+                return add(
+                        c, "iommu.cmdline", "iommu", VFIO_CHECK_PASS,
+                        "Kernel command line enables the IOMMU",
+                        fmt("proc/cmdline: %s%s%s%s", on ? key : "",
+                            on ? "=on"
+                               : (amd ? "amd_iommu not set (AMD-Vi is on by default)"
+                                      : "intel_iommu not set, IOMMU on by the kernel's default "
+                                        "(CONFIG_INTEL_IOMMU_DEFAULT_ON)"),
+                            pt ? ", iommu=pt" : "",
+                            pt ? "" : "; iommu=pt is recommended: host devices then skip DMA translation"),
+                        NULL, NULL);
         args = fmt("%s=on iommu=pt", key);
         return add(c, "iommu.cmdline", "iommu", VFIO_CHECK_FAIL, "Kernel command line enables the IOMMU",
                    fmt("proc/cmdline has no %s=on%s", key, pt ? "" : " and no iommu=pt"),
@@ -386,10 +424,13 @@ static int check_iommu_groups(ctx *c)
         args = fmt("%s=on iommu=pt", amd ? "amd_iommu" : "intel_iommu");
         fix = args ? cmdline_fix(c, args) : NULL;
         return add(c, "iommu.groups", "iommu", VFIO_CHECK_FAIL, "IOMMU active with groups",
-                   fmt("sys/class/iommu has %s and sys/kernel/iommu_groups holds no groups: the kernel runs without "
+                   fmt("sys/class/iommu has %s and sys/kernel/iommu_groups holds no groups: the kernel runs "
+                       "without "
                        "an IOMMU, so no device can be passed through",
                        strv_length(i->units) ? "units but" : "no IOMMU units"),
-                   fix ? fmt("enable %s in the firmware setup; then %s", amd ? "the IOMMU (AMD-Vi)" : "VT-d", fix) : NULL,
+                   fix ? fmt("enable %s in the firmware setup; then %s", amd ? "the IOMMU (AMD-Vi)" : "VT-d",
+                             fix)
+                       : NULL,
                    NULL);
 }
 
@@ -401,9 +442,10 @@ static int check_interrupt_remapping(ctx *c)
         const char *intremap = vfio_kernel_cmdline_value(c->k, "intremap");
         bool unsafe_param, unsafe_conf = c->mp->allow_unsafe_interrupts, amd_units = false;
         const char *title = "Interrupt remapping (or the unsafe-interrupts fallback)";
-        const char *risk = "without interrupt remapping a guest can make its device write MSI messages the host "
-                           "takes as arbitrary interrupts (interrupt injection into the host); allowing it is "
-                           "only acceptable when the guest is trusted";
+        const char *risk =
+                "without interrupt remapping a guest can make its device write MSI messages the host "
+                "takes as arbitrary interrupts (interrupt injection into the host); allowing it is "
+                "only acceptable when the guest is trusted";
 
         if (!without || !with)
                 return -ENOMEM;
@@ -421,8 +463,8 @@ static int check_interrupt_remapping(ctx *c)
                         path = NULL;
                         if (asprintf(&path, "sys/class/iommu/%s/amd-iommu", *u) < 0)
                                 return -ENOMEM;
-                        /* AMD-Vi always includes interrupt remapping (AMD IOMMU spec 2.2.5); only intremap=off
-                         * or amd_iommu_intr=... turns it off. */
+                        /* AMD-Vi always includes interrupt remapping (AMD IOMMU spec 2.2.5); only
+                         * intremap=off or amd_iommu_intr=... turns it off. */
                         if (vfio_host_exists(c->h, path) > 0) {
                                 amd_units = true;
                                 if (strv_extend(&with, *u) < 0)
@@ -451,31 +493,41 @@ static int check_interrupt_remapping(ctx *c)
         jw = strv_join(with, ", ");
         jwo = strv_join(without, ", ");
         if (strv_length(without) == 0)
-                return add(c, "iommu.interrupt-remapping", "iommu", VFIO_CHECK_PASS, title,
-                           amd_units ? fmt("%s: AMD-Vi with interrupt remapping", jw)
-                                     : fmt("%s: ECAP bit 3 (IR) set in sys/class/iommu/*/intel-iommu/ecap", jw),
-                           NULL, NULL);
-        (void)vfio_host_read_attr(c->h, "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts", 16, &param);
+                return add(
+                        c, "iommu.interrupt-remapping", "iommu", VFIO_CHECK_PASS, title,
+                        amd_units ? fmt("%s: AMD-Vi with interrupt remapping", jw)
+                                  : fmt("%s: ECAP bit 3 (IR) set in sys/class/iommu/*/intel-iommu/ecap", jw),
+                        NULL, NULL);
+        (void)vfio_host_read_attr(c->h, "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts", 16,
+                                  &param);
         unsafe_param = param && (strcmp(param, "Y") == 0 || strcmp(param, "1") == 0);
         if (unsafe_param || unsafe_conf)
                 return add(c, "iommu.interrupt-remapping", "iommu", VFIO_CHECK_WARN, title,
                            fmt("%s: no interrupt remapping%s; the fallback is on (%s): %s", jwo,
-                               intremap && strcmp(intremap, "off") == 0 ? " (intremap=off on the command line)" : "",
-                               unsafe_param ? "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts=Y"
-                                            : "options vfio_iommu_type1 allow_unsafe_interrupts=1 in modprobe.d",
+                               intremap && strcmp(intremap, "off") == 0
+                                       ? " (intremap=off on the command line)"
+                                       : "",
+                               unsafe_param
+                                       ? "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts=Y"
+                                       : "options vfio_iommu_type1 allow_unsafe_interrupts=1 in modprobe.d",
                                risk),
-                           strdup("enable interrupt remapping (firmware: x2APIC / 'Interrupt Remapping' under VT-d; "
+                           strdup("enable interrupt remapping (firmware: x2APIC / 'Interrupt Remapping' "
+                                  "under VT-d; "
                                   "remove intremap=off) and then drop allow_unsafe_interrupts"),
                            NULL);
-        return add(c, "iommu.interrupt-remapping", "iommu", VFIO_CHECK_FAIL, title,
-                   fmt("%s: ECAP bit 3 (IR) clear%s, and vfio_iommu_type1 allow_unsafe_interrupts is %s: VFIO "
-                       "refuses to assign devices ('No interrupt remapping support')",
-                       jwo, intremap && strcmp(intremap, "off") == 0 ? " or intremap=off" : "", param ? param : "unset"),
-                   fmt("enable interrupt remapping in the firmware setup (x2APIC / 'Interrupt Remapping') and drop "
-                       "any intremap=off; failing that, as a fallback, write /etc/modprobe.d/vfio-unsafe.conf with "
-                       "'options vfio_iommu_type1 allow_unsafe_interrupts=1' and run: sudo %s. Risk: %s",
-                       vfio_distro_initramfs_cmd(c->d), risk),
-                   NULL);
+        return add(
+                c, "iommu.interrupt-remapping", "iommu", VFIO_CHECK_FAIL, title,
+                fmt("%s: ECAP bit 3 (IR) clear%s, and vfio_iommu_type1 allow_unsafe_interrupts is %s: VFIO "
+                    "refuses to assign devices ('No interrupt remapping support')",
+                    jwo, intremap && strcmp(intremap, "off") == 0 ? " or intremap=off" : "",
+                    param ? param : "unset"),
+                fmt("enable interrupt remapping in the firmware setup (x2APIC / 'Interrupt Remapping') and "
+                    "drop "
+                    "any intremap=off; failing that, as a fallback, write /etc/modprobe.d/vfio-unsafe.conf "
+                    "with "
+                    "'options vfio_iommu_type1 allow_unsafe_interrupts=1' and run: sudo %s. Risk: %s",
+                    vfio_distro_initramfs_cmd(c->d), risk),
+                NULL);
 }
 
 /* ---- VFIO ---- */
@@ -485,8 +537,10 @@ static const char *const vfio_modules[] = { "vfio", "vfio_iommu_type1", "vfio_pc
 /* A file under the root that loads module early (modules-load.d, initramfs configuration), or NULL. */
 static char *early_load_config(ctx *c, const char *module)
 {
-        static const char *const files[] = { "etc/modules", "etc/initramfs-tools/modules", "etc/mkinitcpio.conf" };
-        static const char *const dirs[] = { "etc/modules-load.d", "etc/dracut.conf.d", "etc/mkinitcpio.conf.d" };
+        static const char *const files[] = { "etc/modules", "etc/initramfs-tools/modules",
+                                             "etc/mkinitcpio.conf" };
+        static const char *const dirs[] = { "etc/modules-load.d", "etc/dracut.conf.d",
+                                            "etc/mkinitcpio.conf.d" };
         _cleanup_free_ char *dash = strdup(module);
 
         if (!dash)
@@ -552,8 +606,8 @@ static int check_vfio_modules(ctx *c)
                         if (!where)
                                 early = false;
                 }
-                s = fmt("%s %s%s%s%s", vfio_modules[i], vfio_module_state_to_string(st), where ? " (loaded early by " : "",
-                        where ? where : "", where ? ")" : "");
+                s = fmt("%s %s%s%s%s", vfio_modules[i], vfio_module_state_to_string(st),
+                        where ? " (loaded early by " : "", where ? where : "", where ? ")" : "");
                 if (!s || strv_push(&parts, s) < 0) {
                         free(s);
                         return -ENOMEM;
@@ -567,21 +621,25 @@ static int check_vfio_modules(ctx *c)
         if (!j)
                 return -ENOMEM;
         if (strv_length(missing))
-                return add(c, "vfio.modules", "vfio", VFIO_CHECK_FAIL, title,
-                           fmt("%s (sys/module, proc/modules, lib/modules/%s/modules.builtin and modules.dep)", j,
-                               c->k->release ? c->k->release : "?"),
-                           strdup("this kernel has no VFIO (CONFIG_VFIO, CONFIG_VFIO_PCI): boot the distribution's "
-                                  "standard kernel, or rebuild with CONFIG_VFIO_PCI=m"),
-                           NULL);
+                return add(
+                        c, "vfio.modules", "vfio", VFIO_CHECK_FAIL, title,
+                        fmt("%s (sys/module, proc/modules, lib/modules/%s/modules.builtin and modules.dep)",
+                            j, c->k->release ? c->k->release : "?"),
+                        strdup("this kernel has no VFIO (CONFIG_VFIO, CONFIG_VFIO_PCI): boot the "
+                               "distribution's "
+                               "standard kernel, or rebuild with CONFIG_VFIO_PCI=m"),
+                        NULL);
         if (strv_length(unknown))
                 return add(c, "vfio.modules", "vfio", VFIO_CHECK_WARN, title,
-                           fmt("%s: lib/modules/%s is not under the root to tell", j, c->k->release ? c->k->release : "?"),
+                           fmt("%s: lib/modules/%s is not under the root to tell", j,
+                               c->k->release ? c->k->release : "?"),
                            strdup("run vfioctl check on the host itself"), NULL);
         if (!early) {
                 _cleanup_free_ char *mods = strv_join(notloaded, " ");
 
                 return add(c, "vfio.modules", "vfio", VFIO_CHECK_WARN, title,
-                           fmt("%s: not loaded and not configured to load early, so a GPU driver may claim the card "
+                           fmt("%s: not loaded and not configured to load early, so a GPU driver may claim "
+                               "the card "
                                "first",
                                j),
                            mods ? vfio_distro_early_modules_fix(c->d, mods) : NULL, NULL);
@@ -618,8 +676,10 @@ static bool ids_configured(ctx *c, const char *id)
 
 static int check_vfio_softdep(ctx *c)
 {
-        _cleanup_strv_free_ char **ids = calloc(1, sizeof(char *)), **missing_ids = calloc(1, sizeof(char *)),
-                                  **missing_dep = calloc(1, sizeof(char *)), **seen = calloc(1, sizeof(char *));
+        _cleanup_strv_free_ char **ids = calloc(1, sizeof(char *)),
+                                 **missing_ids = calloc(1, sizeof(char *)),
+                                 **missing_dep = calloc(1, sizeof(char *)),
+                                 **seen = calloc(1, sizeof(char *));
         _cleanup_free_ char *jids = NULL, *jmi = NULL, *jmd = NULL, *conf = NULL, *deps = NULL;
         const char *title = "vfio-pci claims the devices before the GPU drivers";
         vfio_module_state st = vfio_kernel_module_state(c->h, c->k, "vfio_pci");
@@ -628,8 +688,8 @@ static int check_vfio_softdep(ctx *c)
         if (!ids || !missing_ids || !missing_dep || !seen)
                 return -ENOMEM;
         if (strv_length(c->R->to_pass) == 0)
-                return add(c, "vfio.early-binding", "vfio", VFIO_CHECK_SKIP, title, strdup("no device to pass"), NULL,
-                           NULL);
+                return add(c, "vfio.early-binding", "vfio", VFIO_CHECK_SKIP, title,
+                           strdup("no device to pass"), NULL, NULL);
         STRV_FOREACH(a, c->R->to_pass) {
                 const vfio_pci_dev *d = vfio_pci_list_find(c->m->pci, *a);
                 _cleanup_free_ char *id = NULL;
@@ -638,11 +698,12 @@ static int check_vfio_softdep(ctx *c)
                         continue;
                 if (!strv_contains(ids, id) && strv_extend(&ids, id) < 0)
                         return -ENOMEM;
-                if (!ids_configured(c, id) && !strv_contains(missing_ids, id) && strv_extend(&missing_ids, id) < 0)
+                if (!ids_configured(c, id) && !strv_contains(missing_ids, id) &&
+                    strv_extend(&missing_ids, id) < 0)
                         return -ENOMEM;
                 for (const char *const *drv = host_gpu_drivers(d); drv && *drv && !builtin; drv++)
-                        if (!vfio_modprobe_find_softdep(c->mp, *drv, "vfio_pci") && !strv_contains(missing_dep, *drv) &&
-                            strv_extend(&missing_dep, *drv) < 0)
+                        if (!vfio_modprobe_find_softdep(c->mp, *drv, "vfio_pci") &&
+                            !strv_contains(missing_dep, *drv) && strv_extend(&missing_dep, *drv) < 0)
                                 return -ENOMEM;
         }
         jids = strv_join(ids, ",");
@@ -681,11 +742,15 @@ static int check_vfio_softdep(ctx *c)
                         return -ENOMEM;
         }
         return add(c, "vfio.early-binding", "vfio", VFIO_CHECK_WARN, title,
-                   fmt("%s%s%s%s%s (read: %s)", strv_length(missing_ids) ? "no 'options vfio-pci ids=' for " : "",
-                       strv_length(missing_ids) ? jmi : "", strv_length(missing_ids) && strv_length(missing_dep) ? "; " : "",
+                   fmt("%s%s%s%s%s (read: %s)",
+                       strv_length(missing_ids) ? "no 'options vfio-pci ids=' for " : "",
+                       strv_length(missing_ids) ? jmi : "",
+                       strv_length(missing_ids) && strv_length(missing_dep) ? "; " : "",
                        strv_length(missing_dep) ? "no 'softdep X pre: vfio-pci' for " : "", jmd,
-                       strv_length(c->mp->files) ? (conf = strv_join(c->mp->files, ", ")) : "no modprobe.d files"),
-                   fmt("write /etc/modprobe.d/vfio.conf with the lines 'options vfio-pci ids=%s'%s%s%s, then run: sudo %s "
+                       strv_length(c->mp->files) ? (conf = strv_join(c->mp->files, ", "))
+                                                 : "no modprobe.d files"),
+                   fmt("write /etc/modprobe.d/vfio.conf with the lines 'options vfio-pci ids=%s'%s%s%s, "
+                       "then run: sudo %s "
                        "and reboot",
                        jids, *deps ? " and '" : "", deps, *deps ? "'" : "", vfio_distro_initramfs_cmd(c->d)),
                    NULL);
@@ -698,7 +763,8 @@ static int check_drivers(ctx *c)
 
         if (strv_length(c->R->to_pass) == 0)
                 return add(c, "vfio.driver", "vfio", VFIO_CHECK_SKIP, title,
-                           strdup("no device to pass: none is on vfio-pci or pci-stub or named in vfio-pci.ids; name "
+                           strdup("no device to pass: none is on vfio-pci or pci-stub or named in "
+                                  "vfio-pci.ids; name "
                                   "them with --pass"),
                            NULL, NULL);
         STRV_FOREACH(a, c->R->to_pass) {
@@ -715,15 +781,18 @@ static int check_drivers(ctx *c)
                                 fmt("%s [%s] is bound to vfio-pci", d->name, id), NULL, d->name);
                 else if (!d->driver)
                         r = add(c, "vfio.driver", "vfio", VFIO_CHECK_PASS, title,
-                                fmt("%s [%s] has no driver: vfio-pci can take it when the VM starts", d->name, id), NULL,
-                                d->name);
+                                fmt("%s [%s] has no driver: vfio-pci can take it when the VM starts",
+                                    d->name, id),
+                                NULL, d->name);
                 else
                         r = add(c, "vfio.driver", "vfio", VFIO_CHECK_WARN, title,
                                 fmt("%s [%s] is held by %s%s", d->name, id, d->driver,
-                                    strcmp(d->driver, "pci-stub") == 0 ? " (a placeholder: QEMU's vfio-pci needs the "
-                                                                        "vfio-pci driver)"
-                                                                      : ", a host driver"),
-                                fmt("bind it now with: vfioctl bind %s; to keep it off the host driver at boot see "
+                                    strcmp(d->driver, "pci-stub") == 0
+                                            ? " (a placeholder: QEMU's vfio-pci needs the "
+                                              "vfio-pci driver)"
+                                            : ", a host driver"),
+                                fmt("bind it now with: vfioctl bind %s; to keep it off the host driver at "
+                                    "boot see "
                                     "vfio.early-binding (options vfio-pci ids=%s)",
                                     d->name, id),
                                 d->name);
@@ -737,7 +806,7 @@ static int check_vfio_devices(ctx *c)
 {
         const char *title = "/dev/vfio nodes usable by the VM user";
         _cleanup_strv_free_ char **groups = calloc(1, sizeof(char *)), **bad = calloc(1, sizeof(char *)),
-                                  **absent = calloc(1, sizeof(char *)), **ok = calloc(1, sizeof(char *));
+                                 **absent = calloc(1, sizeof(char *)), **ok = calloc(1, sizeof(char *));
         _cleanup_free_ char *jb = NULL, *ja = NULL, *jo = NULL;
         struct stat st, bad_st = { 0 };
         int r;
@@ -747,14 +816,18 @@ static int check_vfio_devices(ctx *c)
         r = stat_at(c, "dev/vfio/vfio", &st);
         if (r < 0)
                 return add(c, "vfio.dev-permissions", "access", VFIO_CHECK_FAIL, title,
-                           fmt("dev/vfio/vfio: %s (the vfio module creates it)", r == -ENOENT ? "does not exist" : strerror(-r)),
-                           strdup("load VFIO: sudo modprobe vfio-pci (see vfio.modules to load it at boot)"), NULL);
+                           fmt("dev/vfio/vfio: %s (the vfio module creates it)",
+                               r == -ENOENT ? "does not exist" : strerror(-r)),
+                           strdup("load VFIO: sudo modprobe vfio-pci (see vfio.modules to load it at boot)"),
+                           NULL);
         if (c->acct && !vfio_account_can_rw(c->acct, st.st_uid, st.st_gid, st.st_mode)) {
                 _cleanup_free_ char *own = owner_str(c, &st);
 
-                return add(c, "vfio.dev-permissions", "access", VFIO_CHECK_FAIL, title,
-                           fmt("dev/vfio/vfio is %s; user %s cannot open it", own ? own : "?", c->acct->name),
-                           strdup("restore the default mode 0666 of /dev/vfio/vfio (a udev rule changed it)"), NULL);
+                return add(
+                        c, "vfio.dev-permissions", "access", VFIO_CHECK_FAIL, title,
+                        fmt("dev/vfio/vfio is %s; user %s cannot open it", own ? own : "?", c->acct->name),
+                        strdup("restore the default mode 0666 of /dev/vfio/vfio (a udev rule changed it)"),
+                        NULL);
         }
         STRV_FOREACH(a, c->R->to_pass) {
                 const vfio_pci_dev *d = vfio_pci_list_find(c->m->pci, *a);
@@ -792,23 +865,28 @@ static int check_vfio_devices(ctx *c)
                 _cleanup_free_ char *own = owner_str(c, &bad_st);
 
                 return add(c, "vfio.dev-permissions", "access", VFIO_CHECK_FAIL, title,
-                           fmt("%s: %s; user %s cannot open it (QEMU: 'vfio: error opening /dev/vfio/N: Permission "
+                           fmt("%s: %s; user %s cannot open it (QEMU: 'vfio: error opening /dev/vfio/N: "
+                               "Permission "
                                "denied')",
                                jb, own ? own : "?", c->R->user),
-                           access_fix(c, &bad_st, "SUBSYSTEM==\"vfio\", OWNER=\"root\"", "/etc/udev/rules.d/10-vfio.rules"),
+                           access_fix(c, &bad_st, "SUBSYSTEM==\"vfio\", OWNER=\"root\"",
+                                      "/etc/udev/rules.d/10-vfio.rules"),
                            NULL);
         }
         if (!c->acct)
                 return add(c, "vfio.dev-permissions", "access", VFIO_CHECK_WARN, title,
                            fmt("user '%s' is not in etc/passwd under the root", c->R->user),
-                           fmt("name an existing user with --user, or create it: sudo useradd -m -G kvm %s", c->R->user),
+                           fmt("name an existing user with --user, or create it: sudo useradd -m -G kvm %s",
+                               c->R->user),
                            NULL);
         if (strv_length(absent))
-                return add(c, "vfio.dev-permissions", "access", VFIO_CHECK_WARN, title,
-                           fmt("%s absent: the group node appears once every device of the group is bound to "
-                               "vfio-pci%s%s",
-                               ja, *jo ? "; usable: " : "", jo),
-                           strdup("bind the devices to vfio-pci (see vfio.driver), then re-run vfioctl check"), NULL);
+                return add(
+                        c, "vfio.dev-permissions", "access", VFIO_CHECK_WARN, title,
+                        fmt("%s absent: the group node appears once every device of the group is bound to "
+                            "vfio-pci%s%s",
+                            ja, *jo ? "; usable: " : "", jo),
+                        strdup("bind the devices to vfio-pci (see vfio.driver), then re-run vfioctl check"),
+                        NULL);
         return add(c, "vfio.dev-permissions", "access", VFIO_CHECK_PASS, title,
                    fmt("dev/vfio/vfio%s%s usable by %s", *jo ? ", " : "", jo, c->R->user), NULL, NULL);
 }
@@ -838,11 +916,13 @@ static int check_memlock(ctx *c)
         if (!c->acct)
                 return add(c, "memory.memlock", "memory", VFIO_CHECK_WARN, title,
                            fmt("user '%s' is not in etc/passwd under the root", c->R->user),
-                           fmt("name an existing user with --user, or create it: sudo useradd -m -G kvm %s", c->R->user),
+                           fmt("name an existing user with --user, or create it: sudo useradd -m -G kvm %s",
+                               c->R->user),
                            NULL);
         if (c->acct->uid == 0)
                 return add(c, "memory.memlock", "memory", VFIO_CHECK_PASS, title,
-                           strdup("the VM user is root: CAP_IPC_LOCK exempts it from the memlock limit"), NULL, NULL);
+                           strdup("the VM user is root: CAP_IPC_LOCK exempts it from the memlock limit"),
+                           NULL, NULL);
         r = vfio_memlock_read(c->h, c->acct->name, c->acct->uid, c->acct->groups, &ml);
         if (r < 0)
                 return r;
@@ -858,7 +938,9 @@ static int check_memlock(ctx *c)
                 }
         }
         if (ml.soft == VFIO_LIMIT_UNSET)
-                ml.soft = ml.hard != VFIO_LIMIT_UNSET && ml.hard < MEMLOCK_KERNEL_DEFAULT ? ml.hard : MEMLOCK_KERNEL_DEFAULT;
+                ml.soft = ml.hard != VFIO_LIMIT_UNSET && ml.hard < MEMLOCK_KERNEL_DEFAULT
+                                  ? ml.hard
+                                  : MEMLOCK_KERNEL_DEFAULT;
         if (ml.hard == VFIO_LIMIT_UNSET)
                 ml.hard = ml.soft > MEMLOCK_KERNEL_DEFAULT ? ml.soft : MEMLOCK_KERNEL_DEFAULT;
         /* The launcher raises the soft limit to the hard one before starting QEMU: the hard limit counts. */
@@ -867,7 +949,9 @@ static int check_memlock(ctx *c)
         hard_s = size_str(ml.hard);
         src = from_rlimit ? strdup("getrlimit(RLIMIT_MEMLOCK) of this session")
                           : fmt("%s%s%s", ml.hard_where ? ml.hard_where : "",
-                                ml.hard_where ? "" : "no memlock line in etc/security/limits.conf or limits.d applies",
+                                ml.hard_where
+                                        ? ""
+                                        : "no memlock line in etc/security/limits.conf or limits.d applies",
                                 ml.hard_where ? "" : " (kernel default 8 MiB)");
         vfio_memlock_done(&ml);
         if (!soft_s || !hard_s || !src)
@@ -875,23 +959,27 @@ static int check_memlock(ctx *c)
         if (!need) {
                 if (eff == VFIO_LIMIT_UNLIMITED)
                         return add(c, "memory.memlock", "memory", VFIO_CHECK_PASS, title,
-                                   fmt("memlock for %s: soft %s, hard %s (%s)", c->acct->name, soft_s, hard_s, src), NULL,
-                                   NULL);
-                return add(c, "memory.memlock", "memory", VFIO_CHECK_WARN, title,
-                           fmt("memlock for %s: soft %s, hard %s (%s); a VFIO guest needs its RAM + 1 GiB locked - "
-                               "pass --memory to compare",
-                               c->acct->name, soft_s, hard_s, src),
-                           fmt("add to /etc/security/limits.d/vfio.conf: '%s hard memlock <guest RAM in KiB + "
-                               "1048576>' and the same line with 'soft', then log in again",
-                               c->acct->name),
-                           NULL);
+                                   fmt("memlock for %s: soft %s, hard %s (%s)", c->acct->name, soft_s,
+                                       hard_s, src),
+                                   NULL, NULL);
+                return add(
+                        c, "memory.memlock", "memory", VFIO_CHECK_WARN, title,
+                        fmt("memlock for %s: soft %s, hard %s (%s); a VFIO guest needs its RAM + 1 GiB "
+                            "locked - "
+                            "pass --memory to compare",
+                            c->acct->name, soft_s, hard_s, src),
+                        fmt("add to /etc/security/limits.d/vfio.conf: '%s hard memlock <guest RAM in KiB + "
+                            "1048576>' and the same line with 'soft', then log in again",
+                            c->acct->name),
+                        NULL);
         }
         need_s = size_str(need);
         if (!need_s)
                 return -ENOMEM;
         if (eff != VFIO_LIMIT_UNLIMITED && eff < need)
                 return add(c, "memory.memlock", "memory", VFIO_CHECK_FAIL, title,
-                           fmt("memlock for %s: soft %s, hard %s (%s); the guest needs %s (RAM + 1 GiB): QEMU would "
+                           fmt("memlock for %s: soft %s, hard %s (%s); the guest needs %s (RAM + 1 GiB): "
+                               "QEMU would "
                                "fail with 'vfio_dma_map(...) = -12 (Cannot allocate memory)'",
                                c->acct->name, soft_s, hard_s, src, need_s),
                            fmt("add to /etc/security/limits.d/vfio.conf the lines '%s soft memlock %" PRIu64
@@ -899,8 +987,8 @@ static int check_memlock(ctx *c)
                                c->acct->name, need >> 10, c->acct->name, need >> 10),
                            NULL);
         return add(c, "memory.memlock", "memory", VFIO_CHECK_PASS, title,
-                   fmt("memlock for %s: soft %s, hard %s (%s); the guest needs %s", c->acct->name, soft_s, hard_s, src,
-                       need_s),
+                   fmt("memlock for %s: soft %s, hard %s (%s); the guest needs %s", c->acct->name, soft_s,
+                       hard_s, src, need_s),
                    NULL, NULL);
 }
 
@@ -920,7 +1008,8 @@ static int check_hugepages(ctx *c)
                 if (!sz)
                         return -ENOMEM;
                 s = p->node < 0 ? fmt("%s: %" PRIu64 " reserved, %" PRIu64 " free", sz, p->nr, p->free)
-                                : fmt("node%d %s: %" PRIu64 " reserved, %" PRIu64 " free", p->node, sz, p->nr, p->free);
+                                : fmt("node%d %s: %" PRIu64 " reserved, %" PRIu64 " free", p->node, sz,
+                                      p->nr, p->free);
                 if (!s || strv_push(&parts, s) < 0) {
                         free(s);
                         return -ENOMEM;
@@ -935,13 +1024,15 @@ static int check_hugepages(ctx *c)
         }
         if (c->mem->n_pools == 0)
                 return add(c, "memory.hugepages", "memory", VFIO_CHECK_SKIP, title,
-                           strdup("sys/kernel/mm/hugepages is absent: the kernel has no huge page support"), NULL, NULL);
+                           strdup("sys/kernel/mm/hugepages is absent: the kernel has no huge page support"),
+                           NULL, NULL);
         j = strv_join(parts, "; ");
         if (!j)
                 return -ENOMEM;
         if (!reserved)
                 return add(c, "memory.hugepages", "memory", VFIO_CHECK_PASS, title,
-                           fmt("none reserved (%s; sys/kernel/mm/hugepages): the guest uses normal pages, which is "
+                           fmt("none reserved (%s; sys/kernel/mm/hugepages): the guest uses normal pages, "
+                               "which is "
                                "fine; huge pages only speed it up",
                                j),
                            NULL, NULL);
@@ -949,12 +1040,14 @@ static int check_hugepages(ctx *c)
                 _cleanup_free_ char *need = size_str(c->o->memory), *have = size_str(best_free);
 
                 return add(c, "memory.hugepages", "memory", VFIO_CHECK_WARN, title,
-                           fmt("%s: %s free in huge pages, the guest has %s", j, have ? have : "?", need ? need : "?"),
+                           fmt("%s: %s free in huge pages, the guest has %s", j, have ? have : "?",
+                               need ? need : "?"),
                            ({
-                                   _cleanup_free_ char *a = fmt("hugepagesz=%s hugepages=%" PRIu64,
-                                                                best_size == GiB ? "1G" : "2M",
-                                                                (c->o->memory + (best_size ? best_size : 2 * MiB) - 1) /
-                                                                        (best_size ? best_size : 2 * MiB));
+                                   _cleanup_free_ char *a =
+                                           fmt("hugepagesz=%s hugepages=%" PRIu64,
+                                               best_size == GiB ? "1G" : "2M",
+                                               (c->o->memory + (best_size ? best_size : 2 * MiB) - 1) /
+                                                       (best_size ? best_size : 2 * MiB));
                                    _cleanup_free_ char *f = a ? cmdline_fix(c, a) : NULL;
                                    f ? fmt("reserve enough at boot: %s", f) : NULL;
                            }),
@@ -987,18 +1080,21 @@ static int check_fragmentation(ctx *c)
                 return -ENOMEM;
         if (in2m < c->o->memory)
                 return add(c, "memory.fragmentation", "memory", VFIO_CHECK_WARN, title,
-                           fmt("proc/buddyinfo: only %s free in blocks of 2 MiB or more, the guest has %s: reserving "
+                           fmt("proc/buddyinfo: only %s free in blocks of 2 MiB or more, the guest has %s: "
+                               "reserving "
                                "its huge pages now would fall short or stall on compaction",
                                have, need),
                            ({
                                    _cleanup_free_ char *a = fmt("hugepagesz=2M hugepages=%" PRIu64,
                                                                 (c->o->memory + 2 * MiB - 1) / (2 * MiB));
                                    _cleanup_free_ char *f = a ? cmdline_fix(c, a) : NULL;
-                                   f ? fmt("reserve them at boot instead: %s (or use normal pages)", f) : NULL;
+                                   f ? fmt("reserve them at boot instead: %s (or use normal pages)", f)
+                                     : NULL;
                            }),
                            NULL);
         return add(c, "memory.fragmentation", "memory", VFIO_CHECK_PASS, title,
-                   fmt("proc/buddyinfo: %s free in blocks of 2 MiB or more, enough for %s of 2 MiB pages", have, need),
+                   fmt("proc/buddyinfo: %s free in blocks of 2 MiB or more, enough for %s of 2 MiB pages",
+                       have, need),
                    NULL, NULL);
 }
 
@@ -1006,30 +1102,36 @@ static int check_fragmentation(ctx *c)
 
 static int check_firmware(ctx *c)
 {
-        const vfio_ovmf *o = vfio_firmware_pick_ovmf(c->fw, false), *sb = vfio_firmware_pick_ovmf(c->fw, true);
+        const vfio_ovmf *o = vfio_firmware_pick_ovmf(c->fw, false),
+                        *sb = vfio_firmware_pick_ovmf(c->fw, true);
         int r;
 
         if (!o && !sb)
-                r = add(c, "firmware.ovmf", "firmware", VFIO_CHECK_FAIL, "UEFI firmware for the guest (OVMF)",
-                        fmt("no OVMF code + vars pair in usr/share/OVMF, usr/share/edk2/ovmf, usr/share/edk2/x64, "
+                r = add(c, "firmware.ovmf", "firmware", VFIO_CHECK_FAIL,
+                        "UEFI firmware for the guest (OVMF)",
+                        fmt("no OVMF code + vars pair in usr/share/OVMF, usr/share/edk2/ovmf, "
+                            "usr/share/edk2/x64, "
                             "usr/share/edk2-ovmf/x64 or usr/share/qemu%s",
                             c->fw->n_ovmf ? " (a code image without its vars template was found)" : ""),
                         vfio_distro_install_cmd(c->d, "ovmf"), NULL);
         else
-                r = add(c, "firmware.ovmf", "firmware", VFIO_CHECK_PASS, "UEFI firmware for the guest (OVMF)",
+                r = add(c, "firmware.ovmf", "firmware", VFIO_CHECK_PASS,
+                        "UEFI firmware for the guest (OVMF)",
                         fmt("%s + %s", (o ? o : sb)->code, (o ? o : sb)->vars), NULL, NULL);
         if (r < 0)
                 return r;
         if (!o && !sb)
-                r = add(c, "firmware.secure-boot", "firmware", VFIO_CHECK_SKIP, "Secure Boot firmware variant",
-                        strdup("no OVMF found"), NULL, NULL);
+                r = add(c, "firmware.secure-boot", "firmware", VFIO_CHECK_SKIP,
+                        "Secure Boot firmware variant", strdup("no OVMF found"), NULL, NULL);
         else if (sb)
-                r = add(c, "firmware.secure-boot", "firmware", VFIO_CHECK_PASS, "Secure Boot firmware variant",
+                r = add(c, "firmware.secure-boot", "firmware", VFIO_CHECK_PASS,
+                        "Secure Boot firmware variant",
                         fmt("%s + %s%s", sb->code, sb->vars,
                             sb->ms_keys ? " (Microsoft keys enrolled: Windows 11 boots)" : ""),
                         NULL, NULL);
         else
-                r = add(c, "firmware.secure-boot", "firmware", VFIO_CHECK_WARN, "Secure Boot firmware variant",
+                r = add(c, "firmware.secure-boot", "firmware", VFIO_CHECK_WARN,
+                        "Secure Boot firmware variant",
                         strdup("no Secure Boot OVMF build (.secboot/.ms): Windows 11 requires Secure Boot"),
                         vfio_distro_install_cmd(c->d, "ovmf"), NULL);
         if (r < 0)
@@ -1054,15 +1156,17 @@ static int check_qemu(ctx *c)
                         strdup("no usr/bin/qemu-system-x86_64 or usr/libexec/qemu-kvm under the root"),
                         vfio_distro_install_cmd(c->d, "qemu-system-x86"), NULL);
         else
-                r = add(c, "qemu.binary", "qemu", VFIO_CHECK_PASS, "QEMU installed", fmt("%s present", c->fw->qemu),
-                        NULL, NULL);
+                r = add(c, "qemu.binary", "qemu", VFIO_CHECK_PASS, "QEMU installed",
+                        fmt("%s present", c->fw->qemu), NULL, NULL);
         if (r < 0 || !c->fw->qemu)
                 return r;
         if (!c->o->probe)
-                return add(c, "qemu.probe", "qemu", VFIO_CHECK_SKIP, title, strdup("not probed (--no-probe)"), NULL, NULL);
+                return add(c, "qemu.probe", "qemu", VFIO_CHECK_SKIP, title,
+                           strdup("not probed (--no-probe)"), NULL, NULL);
         if (!vfio_host_is_live(c->h))
                 return add(c, "qemu.probe", "qemu", VFIO_CHECK_SKIP, title,
-                           fmt("not probed: the root %s is not the running system", vfio_host_root(c->h)), NULL, NULL);
+                           fmt("not probed: the root %s is not the running system", vfio_host_root(c->h)),
+                           NULL, NULL);
         path = fmt("/%s", c->fw->qemu);
         if (!path)
                 return -ENOMEM;
@@ -1072,20 +1176,23 @@ static int check_qemu(ctx *c)
         if (r < 0)
                 return add(c, "qemu.probe", "qemu", VFIO_CHECK_WARN, title,
                            fmt("%s -machine none -qmp stdio: %s", path, err ? err : strerror(-r)),
-                           fmt("run '%s -machine none -nodefaults -display none -qmp stdio' by hand to see why it "
+                           fmt("run '%s -machine none -nodefaults -display none -qmp stdio' by hand to see "
+                               "why it "
                                "fails",
                                path),
                            NULL);
         {
-                bool vfio = vfio_qemu_info_has_type(q, "vfio-pci"), q35 = vfio_qemu_info_has_machine(q, "q35");
+                bool vfio = vfio_qemu_info_has_type(q, "vfio-pci"),
+                     q35 = vfio_qemu_info_has_machine(q, "q35");
                 bool old = q->major < 2 || (q->major == 2 && q->minor < 1);
-                _cleanup_free_ char *ev = fmt("QEMU %u.%u.%u%s%s%s; q35: %s, vfio-pci: %s, intel-iommu: %s, tpm-crb: %s, "
-                                              "ramfb: %s",
-                                              q->major, q->minor, q->micro, q->package ? " (" : "",
-                                              q->package ? q->package : "", q->package ? ")" : "", q35 ? "yes" : "no",
-                                              vfio ? "yes" : "no", vfio_qemu_info_has_type(q, "intel-iommu") ? "yes" : "no",
-                                              vfio_qemu_info_has_type(q, "tpm-crb") ? "yes" : "no",
-                                              vfio_qemu_info_has_type(q, "ramfb") ? "yes" : "no");
+                _cleanup_free_ char *ev =
+                        fmt("QEMU %u.%u.%u%s%s%s; q35: %s, vfio-pci: %s, intel-iommu: %s, tpm-crb: %s, "
+                            "ramfb: %s",
+                            q->major, q->minor, q->micro, q->package ? " (" : "",
+                            q->package ? q->package : "", q->package ? ")" : "", q35 ? "yes" : "no",
+                            vfio ? "yes" : "no", vfio_qemu_info_has_type(q, "intel-iommu") ? "yes" : "no",
+                            vfio_qemu_info_has_type(q, "tpm-crb") ? "yes" : "no",
+                            vfio_qemu_info_has_type(q, "ramfb") ? "yes" : "no");
 
                 if (!ev)
                         return -ENOMEM;
@@ -1113,8 +1220,8 @@ static int check_kernel(ctx *c)
 
         if (!v)
                 return add(c, "kernel.version", "kernel", VFIO_CHECK_WARN, title,
-                           strdup("proc/version unreadable or not understood"), strdup("run vfioctl check on the host"),
-                           NULL);
+                           strdup("proc/version unreadable or not understood"),
+                           strdup("run vfioctl check on the host"), NULL);
         ev = fmt("proc/version: %s; vfio-pci %s", c->k->release, vfio_module_state_to_string(st));
         if (!ev)
                 return -ENOMEM;
@@ -1122,17 +1229,20 @@ static int check_kernel(ctx *c)
          * driver_override binding at boot in 4.1 / 3.16 (seed 003, 'Dedicated GPU isolation'). */
         if (v < VFIO_KERNEL_VERSION(3, 12, 0))
                 return add(c, "kernel.version", "kernel", VFIO_CHECK_FAIL, title,
-                           fmt("%s: older than 3.12, no PCIe bus reset for assigned devices (the host freezes on "
+                           fmt("%s: older than 3.12, no PCIe bus reset for assigned devices (the host "
+                               "freezes on "
                                "the second VM start)",
                                ev),
                            strdup("upgrade to a kernel >= 3.12 (any supported distribution kernel)"), NULL);
         if (v < VFIO_KERNEL_VERSION(4, 1, 0))
                 return add(c, "kernel.version", "kernel", VFIO_CHECK_WARN, title,
-                           fmt("%s: older than 4.1, vfio-pci cannot claim devices at boot (ids=); pci-stub is needed",
+                           fmt("%s: older than 4.1, vfio-pci cannot claim devices at boot (ids=); pci-stub "
+                               "is needed",
                                ev),
                            strdup("upgrade to a kernel >= 4.1"), NULL);
         return add(c, "kernel.version", "kernel", VFIO_CHECK_PASS, title,
-                   fmt("%s (>= 3.12 PCIe reset, >= 4.1 vfio-pci ids=, >= 3.16 driver_override)", ev), NULL, NULL);
+                   fmt("%s (>= 3.12 PCIe reset, >= 4.1 vfio-pci ids=, >= 3.16 driver_override)", ev), NULL,
+                   NULL);
 }
 
 /* ---- devices to pass ---- */
@@ -1208,7 +1318,8 @@ static int derive_devices(ctx *c)
                         continue;
                 } else
                         continue;
-                if (!why || (r = strv_extend(&R->to_pass, d->name)) < 0 || (r = strv_push(&R->pass_why, why)) < 0) {
+                if (!why || (r = strv_extend(&R->to_pass, d->name)) < 0 ||
+                    (r = strv_push(&R->pass_why, why)) < 0) {
                         free(why);
                         return -ENOMEM;
                 }
@@ -1250,8 +1361,8 @@ static int check_selection(ctx *c)
         jc = strv_join(c->R->candidates, ", ");
         if (!j || !jc)
                 return -ENOMEM;
-        return add(c, "devices.selection", "devices", strv_length(c->R->to_pass) ? VFIO_CHECK_PASS : VFIO_CHECK_SKIP,
-                   "Devices to pass",
+        return add(c, "devices.selection", "devices",
+                   strv_length(c->R->to_pass) ? VFIO_CHECK_PASS : VFIO_CHECK_SKIP, "Devices to pass",
                    fmt("to pass: %s; display devices checked as candidates: %s", *j ? j : "none",
                        *jc ? jc : "none"),
                    NULL, NULL);
@@ -1270,7 +1381,8 @@ static char *default_user(const vfio_host *h)
         return pw ? strdup(pw->pw_name) : fmt("%u", (unsigned)getuid());
 }
 
-int vfio_check_run(const vfio_host *h, const vfio_check_options *o, vfio_check_report **ret, char **ret_bad_selector)
+int vfio_check_run(const vfio_host *h, const vfio_check_options *o, vfio_check_report **ret,
+                   char **ret_bad_selector)
 {
         _cleanup_(vfio_check_report_freep) vfio_check_report *R = calloc(1, sizeof(vfio_check_report));
         ctx c = { .h = h, .o = o, .R = R };
@@ -1316,10 +1428,11 @@ int vfio_check_run(const vfio_host *h, const vfio_check_options *o, vfio_check_r
                 goto finish;
 
         if ((r = check_cpu(&c)) < 0 || (r = check_kvm_module(&c)) < 0 || (r = check_kvm_device(&c)) < 0 ||
-            (r = check_iommu_acpi(&c)) < 0 || (r = check_iommu_cmdline(&c)) < 0 || (r = check_iommu_groups(&c)) < 0 ||
-            (r = check_interrupt_remapping(&c)) < 0 || (r = check_vfio_modules(&c)) < 0 ||
-            (r = check_vfio_softdep(&c)) < 0 || (r = check_drivers(&c)) < 0 || (r = check_vfio_devices(&c)) < 0 ||
-            (r = check_memlock(&c)) < 0 || (r = check_hugepages(&c)) < 0 || (r = check_fragmentation(&c)) < 0 ||
+            (r = check_iommu_acpi(&c)) < 0 || (r = check_iommu_cmdline(&c)) < 0 ||
+            (r = check_iommu_groups(&c)) < 0 || (r = check_interrupt_remapping(&c)) < 0 ||
+            (r = check_vfio_modules(&c)) < 0 || (r = check_vfio_softdep(&c)) < 0 ||
+            (r = check_drivers(&c)) < 0 || (r = check_vfio_devices(&c)) < 0 || (r = check_memlock(&c)) < 0 ||
+            (r = check_hugepages(&c)) < 0 || (r = check_fragmentation(&c)) < 0 ||
             (r = check_firmware(&c)) < 0 || (r = check_qemu(&c)) < 0 || (r = check_kernel(&c)) < 0 ||
             (r = check_selection(&c)) < 0 || (r = add_quirks(&c)) < 0)
                 goto finish;

@@ -86,7 +86,8 @@ int vfio_cpu_parse(const char *text, vfio_cpu **ret)
         }
         if (c->vendor_id && strcmp(c->vendor_id, "GenuineIntel") == 0)
                 c->vendor = VFIO_CPU_VENDOR_INTEL;
-        else if (c->vendor_id && (strcmp(c->vendor_id, "AuthenticAMD") == 0 || strcmp(c->vendor_id, "HygonGenuine") == 0))
+        else if (c->vendor_id &&
+                 (strcmp(c->vendor_id, "AuthenticAMD") == 0 || strcmp(c->vendor_id, "HygonGenuine") == 0))
                 c->vendor = VFIO_CPU_VENDOR_AMD;
         *ret = TAKE_PTR(c);
         return 0;
@@ -105,7 +106,9 @@ int vfio_cpu_read(const vfio_host *h, vfio_cpu **ret)
 
 const char *vfio_cpu_kvm_module(const vfio_cpu *c)
 {
-        return c->vendor == VFIO_CPU_VENDOR_INTEL ? "kvm_intel" : c->vendor == VFIO_CPU_VENDOR_AMD ? "kvm_amd" : NULL;
+        return c->vendor == VFIO_CPU_VENDOR_INTEL ? "kvm_intel"
+               : c->vendor == VFIO_CPU_VENDOR_AMD ? "kvm_amd"
+                                                  : NULL;
 }
 
 const char *vfio_cpu_iommu_param(const vfio_cpu *c)

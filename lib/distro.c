@@ -130,31 +130,36 @@ char *vfio_distro_cmdline_fix(const vfio_distro *d, const char *args)
                 break;
         }
         case VFIO_BOOT_SYSTEMD_BOOT:
-                r = asprintf(&s,
-                             "append '%s' to the single line in /etc/kernel/cmdline, then run: sudo kernel-install add "
-                             "\"$(uname -r)\" /lib/modules/\"$(uname -r)\"/vmlinuz (or 'sudo bootctl update' "
-                             "if your entries are hand-written), and reboot",
-                             args);
+                r = asprintf(
+                        &s,
+                        "append '%s' to the single line in /etc/kernel/cmdline, then run: sudo "
+                        "kernel-install add "
+                        "\"$(uname -r)\" /lib/modules/\"$(uname -r)\"/vmlinuz (or 'sudo bootctl update' "
+                        "if your entries are hand-written), and reboot",
+                        args);
                 break;
         case VFIO_BOOT_GRUB:
                 switch (d->family) {
                 case VFIO_FAMILY_FEDORA:
-                        r = asprintf(&s,
-                                     "run: sudo grubby --update-kernel=ALL --args=\"%s\" (or add it to "
-                                     "GRUB_CMDLINE_LINUX in /etc/default/grub and run: sudo grub2-mkconfig -o "
-                                     "/boot/grub2/grub.cfg), then reboot",
-                                     args);
+                        r = asprintf(
+                                &s,
+                                "run: sudo grubby --update-kernel=ALL --args=\"%s\" (or add it to "
+                                "GRUB_CMDLINE_LINUX in /etc/default/grub and run: sudo grub2-mkconfig -o "
+                                "/boot/grub2/grub.cfg), then reboot",
+                                args);
                         break;
                 case VFIO_FAMILY_ARCH:
                         r = asprintf(&s,
-                                     "add '%s' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then run: sudo "
+                                     "add '%s' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then "
+                                     "run: sudo "
                                      "grub-mkconfig -o /boot/grub/grub.cfg, and reboot",
                                      args);
                         break;
                 case VFIO_FAMILY_DEBIAN:
                 case VFIO_FAMILY_UNKNOWN:
                         r = asprintf(&s,
-                                     "add '%s' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then run: sudo "
+                                     "add '%s' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then "
+                                     "run: sudo "
                                      "update-grub, and reboot",
                                      args);
                         break;
@@ -171,20 +176,24 @@ char *vfio_distro_early_modules_fix(const vfio_distro *d, const char *modules)
 
         switch (d->family) {
         case VFIO_FAMILY_FEDORA:
-                r = asprintf(&s,
-                             "write /etc/dracut.conf.d/vfio.conf containing: force_drivers+=\" %s \", then run: "
-                             "sudo %s",
-                             modules, vfio_distro_initramfs_cmd(d));
+                r = asprintf(
+                        &s,
+                        "write /etc/dracut.conf.d/vfio.conf containing: force_drivers+=\" %s \", then run: "
+                        "sudo %s",
+                        modules, vfio_distro_initramfs_cmd(d));
                 break;
         case VFIO_FAMILY_ARCH:
-                r = asprintf(&s,
-                             "put them first in MODULES=(%s ...) in /etc/mkinitcpio.conf (and keep 'modconf' in "
-                             "HOOKS), then run: sudo %s",
-                             modules, vfio_distro_initramfs_cmd(d));
+                r = asprintf(
+                        &s,
+                        "put them first in MODULES=(%s ...) in /etc/mkinitcpio.conf (and keep 'modconf' in "
+                        "HOOKS), then run: sudo %s",
+                        modules, vfio_distro_initramfs_cmd(d));
                 break;
         case VFIO_FAMILY_DEBIAN:
         case VFIO_FAMILY_UNKNOWN:
-                r = asprintf(&s, "add these lines, one module per line, to /etc/initramfs-tools/modules: %s; then run: sudo %s",
+                r = asprintf(&s,
+                             "add these lines, one module per line, to /etc/initramfs-tools/modules: %s; "
+                             "then run: sudo %s",
                              modules, vfio_distro_initramfs_cmd(d));
                 break;
         }

@@ -53,14 +53,17 @@ static const struct {
         { "usr/share/OVMF/OVMF_CODE.fd", "usr/share/OVMF/OVMF_VARS.fd", false, false },
         { "usr/share/OVMF/OVMF_CODE.secboot.fd", "usr/share/OVMF/OVMF_VARS.ms.fd", true, true },
         { "usr/share/edk2/ovmf/OVMF_CODE.fd", "usr/share/edk2/ovmf/OVMF_VARS.fd", false, false },
-        { "usr/share/edk2/ovmf/OVMF_CODE.secboot.fd", "usr/share/edk2/ovmf/OVMF_VARS.secboot.fd", true, true },
+        { "usr/share/edk2/ovmf/OVMF_CODE.secboot.fd", "usr/share/edk2/ovmf/OVMF_VARS.secboot.fd", true,
+          true },
         { "usr/share/edk2/x64/OVMF_CODE.4m.fd", "usr/share/edk2/x64/OVMF_VARS.4m.fd", false, false },
         { "usr/share/edk2/x64/OVMF_CODE.secboot.4m.fd", "usr/share/edk2/x64/OVMF_VARS.4m.fd", true, false },
         { "usr/share/edk2/x64/OVMF_CODE.fd", "usr/share/edk2/x64/OVMF_VARS.fd", false, false },
         { "usr/share/edk2-ovmf/x64/OVMF_CODE.fd", "usr/share/edk2-ovmf/x64/OVMF_VARS.fd", false, false },
-        { "usr/share/edk2-ovmf/x64/OVMF_CODE.secboot.fd", "usr/share/edk2-ovmf/x64/OVMF_VARS.fd", true, false },
+        { "usr/share/edk2-ovmf/x64/OVMF_CODE.secboot.fd", "usr/share/edk2-ovmf/x64/OVMF_VARS.fd", true,
+          false },
         { "usr/share/qemu/ovmf-x86_64-4m-code.bin", "usr/share/qemu/ovmf-x86_64-4m-vars.bin", false, false },
-        { "usr/share/qemu/ovmf-x86_64-ms-4m-code.bin", "usr/share/qemu/ovmf-x86_64-ms-4m-vars.bin", true, true },
+        { "usr/share/qemu/ovmf-x86_64-ms-4m-code.bin", "usr/share/qemu/ovmf-x86_64-ms-4m-vars.bin", true,
+          true },
 };
 
 static const char *const qemu_paths[] = {

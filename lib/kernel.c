@@ -101,7 +101,8 @@ int vfio_kernel_parse_cmdline(const char *s, char ***ret)
         r = strv_split(s ? s : "", " \t\n", &l);
         if (r < 0)
                 return r;
-        /* The kernel hands everything after "--" to init (Documentation/admin-guide/kernel-parameters.rst). */
+        /* The kernel hands everything after "--" to init (Documentation/admin-guide/kernel-parameters.rst).
+         */
         for (size_t i = 0; l[i]; i++)
                 if (strcmp(l[i], "--") == 0) {
                         for (size_t j = i; l[j]; j++) {
@@ -366,7 +367,8 @@ static int parse_softdep(vfio_modprobe *m, char **w, const char *where)
         if (!n)
                 return -ENOMEM;
         m->softdeps = n;
-        n[m->n_softdeps++] = (vfio_softdep){ .module = TAKE_PTR(module), .pre = TAKE_PTR(pre), .where = TAKE_PTR(wh) };
+        n[m->n_softdeps++] =
+                (vfio_softdep){ .module = TAKE_PTR(module), .pre = TAKE_PTR(pre), .where = TAKE_PTR(wh) };
         return 0;
 }
 

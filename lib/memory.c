@@ -302,7 +302,8 @@ int vfio_memlock_parse(vfio_memlock *m, int *prio_soft, int *prio_hard, const ch
                 p = domain_prio(w[0], user, uid, groups);
                 if (p == 0)
                         continue;
-                if (strcmp(w[3], "unlimited") == 0 || strcmp(w[3], "infinity") == 0 || strcmp(w[3], "-1") == 0)
+                if (strcmp(w[3], "unlimited") == 0 || strcmp(w[3], "infinity") == 0 ||
+                    strcmp(w[3], "-1") == 0)
                         v = VFIO_LIMIT_UNLIMITED;
                 else if (parse_uint(w[3], 10, UINT64_MAX >> 10, &v) >= 0)
                         v <<= 10; /* memlock is in KiB (limits.conf(5)) */
@@ -322,7 +323,8 @@ int vfio_memlock_parse(vfio_memlock *m, int *prio_soft, int *prio_hard, const ch
         return 0;
 }
 
-int vfio_memlock_read(const vfio_host *h, const char *user, uint32_t uid, char *const *groups, vfio_memlock *ret)
+int vfio_memlock_read(const vfio_host *h, const char *user, uint32_t uid, char *const *groups,
+                      vfio_memlock *ret)
 {
         _cleanup_strv_free_ char **files = NULL, **names = NULL;
         vfio_memlock m = { .soft = VFIO_LIMIT_UNSET, .hard = VFIO_LIMIT_UNSET };

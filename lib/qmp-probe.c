@@ -169,13 +169,14 @@ static int set_error(char **ret_error, const char *fmt, ...)
 }
 
 /* Sends a command and returns its "return" member (owned by *ret_msg), skipping events. */
-static int execute(conn *c, const char *cmd, const char *args, json_object **ret_msg, json_object **ret_value,
-                   char **ret_error)
+static int execute(conn *c, const char *cmd, const char *args, json_object **ret_msg,
+                   json_object **ret_value, char **ret_error)
 {
         _cleanup_free_ char *line = NULL;
         int r;
 
-        if (asprintf(&line, "{\"execute\": \"%s\"%s%s}\n", cmd, args ? ", \"arguments\": " : "", args ? args : "") < 0)
+        if (asprintf(&line, "{\"execute\": \"%s\"%s%s}\n", cmd, args ? ", \"arguments\": " : "",
+                     args ? args : "") < 0)
                 return -ENOMEM;
         r = conn_send(c, line);
         if (r < 0)
@@ -188,7 +189,7 @@ static int execute(conn *c, const char *cmd, const char *args, json_object **ret
                 r = conn_recv(c, &o);
                 if (r < 0)
                         return set_error(ret_error, "%s: %s", cmd,
-                                         r == -ETIMEDOUT     ? "no reply before the timeout"
+                                         r == -ETIMEDOUT    ? "no reply before the timeout"
                                          : r == -ECONNRESET ? "QEMU closed the connection"
                                          : r == -EPROTO     ? "reply is not a JSON object"
                                                             : strerror(-r)),
@@ -236,7 +237,8 @@ static int add_string_member(char ***l, json_object *o, const char *key)
         return strv_extend(l, json_object_get_string(v));
 }
 
-int vfio_qmp_probe_session(int in_fd, int out_fd, unsigned timeout_ms, vfio_qemu_info **ret, char **ret_error)
+int vfio_qmp_probe_session(int in_fd, int out_fd, unsigned timeout_ms, vfio_qemu_info **ret,
+                           char **ret_error)
 {
         _cleanup_(vfio_qemu_info_freep) vfio_qemu_info *q = calloc(1, sizeof(vfio_qemu_info));
         conn c = { .in = in_fd, .out = out_fd, .deadline_ms = now_ms() + timeout_ms };
@@ -250,11 +252,14 @@ int vfio_qmp_probe_session(int in_fd, int out_fd, unsigned timeout_ms, vfio_qemu
         if (!q->machines || !q->types)
                 return -ENOMEM;
 
-        /* The greeting: {"QMP": {"version": ..., "capabilities": [...]}} (qmp-spec.rst, "Server Greeting"). */
+        /* The greeting: {"QMP": {"version": ..., "capabilities": [...]}} (qmp-spec.rst, "Server Greeting").
+         */
         r = conn_recv(&c, &msg);
         if (r < 0) {
                 set_error(ret_error, "greeting: %s",
-                          r == -ETIMEDOUT ? "none before the timeout" : r == -ECONNRESET ? "QEMU exited" : strerror(-r));
+                          r == -ETIMEDOUT    ? "none before the timeout"
+                          : r == -ECONNRESET ? "QEMU exited"
+                                             : strerror(-r));
                 goto finish;
         }
         if (!json_object_object_get_ex(msg, "QMP", NULL)) {
@@ -340,8 +345,10 @@ finish:
 int vfio_qmp_probe_run(const char *qemu, unsigned timeout_ms, vfio_qemu_info **ret, char **ret_error)
 {
         /* No guest, no devices, no user config, no KVM: nothing of the user's VM is ever started. */
-        const char *const argv[] = { qemu, "-machine", "none", "-accel", "tcg", "-nodefaults", "-no-user-config",
-                                     "-display", "none", "-qmp", "stdio", NULL };
+        const char *const argv[] = {
+                qemu,       "-machine", "none", "-accel", "tcg", "-nodefaults", "-no-user-config",
+                "-display", "none",     "-qmp", "stdio",  NULL
+        };
         int to_child[2] = { -EBADF, -EBADF }, from_child[2] = { -EBADF, -EBADF }, status = 0, r;
         long long deadline;
         pid_t pid;

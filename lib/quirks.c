@@ -12,14 +12,17 @@
 #include <string.h>
 #include <strings.h>
 
-#include "vfioctl/firmware.h"
-#include "vfioctl/kernel.h"
 #include "log.h"
 #include "strv.h"
+#include "vfioctl/firmware.h"
+#include "vfioctl/kernel.h"
 
 /* ---- the table ---- */
 
-#define PCI_ANY { .vendor = -1 }
+#define PCI_ANY              \
+        {                    \
+                .vendor = -1 \
+        }
 
 /* IDs checked against pci.ids 2023.04.10 (/usr/share/misc/pci.ids, vendor 1002). */
 static const uint16_t amd_reset_bug_ids[] = {
@@ -52,14 +55,16 @@ static const vfio_quirk quirks[] = {
                 .other = { .vendor = 0x10de, .devices = nf200_ids },
                 .action = VFIO_QUIRK_WARN,
                 .title = "Nvidia NF200 PCIe bridge above a device to pass",
-                .explanation = "NF200 bridges do not route all DMA through the upstream root port, so the "
-                               "IOMMU never sees it: guest memory between 1 GiB and 4 GiB that overlaps a host "
-                               "PCI MMIO range reaches the physical device instead, crashing the host or "
-                               "writing garbage through a disk controller. Keeping guest RAM out of that "
-                               "range (max-ram-below-4g=1G) works around it without losing memory.",
+                .explanation =
+                        "NF200 bridges do not route all DMA through the upstream root port, so the "
+                        "IOMMU never sees it: guest memory between 1 GiB and 4 GiB that overlaps a host "
+                        "PCI MMIO range reaches the physical device instead, crashing the host or "
+                        "writing garbage through a disk controller. Keeping guest RAM out of that "
+                        "range (max-ram-below-4g=1G) works around it without losing memory.",
                 .source = "seed 000, 'Virtualization With VT-d / IOMMU'; seed 001, 'Nvidia Bugs/Features "
                           "Workarounds'",
-                .fix = "run the VM with -machine ...,max-ram-below-4g=1G (vfioctl's VM configuration applies "
+                .fix = "run the VM with -machine ...,max-ram-below-4g=1G (vfioctl's VM configuration "
+                       "applies "
                        "it by itself), or move the device to a slot that is not behind the NF200",
                 .settings = settings_nf200,
         },
@@ -72,10 +77,11 @@ static const vfio_quirk quirks[] = {
                 .cond = VFIO_QUIRK_COND_IOMMU_ON,
                 .action = VFIO_QUIRK_WARN,
                 .title = "RAID/SAS controller on a board with NF200 bridges, with the IOMMU on",
-                .explanation = "On NF200 boards (EVGA SR-2) SAS and RAID controllers misbehave under VT-d even "
-                               "with the max-ram-below-4g workaround: disks missing with intel_iommu=on (older "
-                               "LSI, Adaptec) or random crashes while a passthrough VM runs (3Ware). Plain SATA "
-                               "(AHCI) controllers are not affected.",
+                .explanation =
+                        "On NF200 boards (EVGA SR-2) SAS and RAID controllers misbehave under VT-d even "
+                        "with the max-ram-below-4g workaround: disks missing with intel_iommu=on (older "
+                        "LSI, Adaptec) or random crashes while a passthrough VM runs (3Ware). Plain SATA "
+                        "(AHCI) controllers are not affected.",
                 .source = "seed 000, 'Virtualization With VT-d / IOMMU'",
                 .fix = "keep the host's disks on an AHCI SATA controller, or accept the risk knowingly",
         },
@@ -88,10 +94,11 @@ static const vfio_quirk quirks[] = {
                 .cond = VFIO_QUIRK_COND_IOMMU_ON,
                 .action = VFIO_QUIRK_WARN,
                 .title = "RAID/SAS controller on a board with NF200 bridges, with the IOMMU on",
-                .explanation = "On NF200 boards (EVGA SR-2) SAS and RAID controllers misbehave under VT-d even "
-                               "with the max-ram-below-4g workaround: disks missing with intel_iommu=on (older "
-                               "LSI, Adaptec) or random crashes while a passthrough VM runs (3Ware). Plain SATA "
-                               "(AHCI) controllers are not affected.",
+                .explanation =
+                        "On NF200 boards (EVGA SR-2) SAS and RAID controllers misbehave under VT-d even "
+                        "with the max-ram-below-4g workaround: disks missing with intel_iommu=on (older "
+                        "LSI, Adaptec) or random crashes while a passthrough VM runs (3Ware). Plain SATA "
+                        "(AHCI) controllers are not affected.",
                 .source = "seed 000, 'Virtualization With VT-d / IOMMU'",
                 .fix = "keep the host's disks on an AHCI SATA controller, or accept the risk knowingly",
         },
@@ -103,22 +110,27 @@ static const vfio_quirk quirks[] = {
                 .cmdline_absent = "pcie_ports",
                 .action = VFIO_QUIRK_WARN,
                 .title = "EVGA SR-2: PCIe hot-plug flapping",
-                .explanation = "An on-board device is wrongly marked hot-pluggable and, with ASPM, flaps between "
-                               "plugged and unplugged, flooding the console until the system grinds to a halt. "
-                               "Disabling ASPM in the BIOS is not enough; pcie_ports=compat is.",
+                .explanation =
+                        "An on-board device is wrongly marked hot-pluggable and, with ASPM, flaps between "
+                        "plugged and unplugged, flooding the console until the system grinds to a halt. "
+                        "Disabling ASPM in the BIOS is not enough; pcie_ports=compat is.",
                 .source = "seed 000, 'Linux / Hot-plug Flapping'",
                 .fix = "{cmdline:pcie_ports=compat}",
         },
         {
                 .id = "nvidia-geforce-code43",
                 .target = VFIO_QUIRK_TARGET_PASS,
-                .dev = { .vendor = 0x10de, .class = 0x030000, .class_mask = 0xff0000, .name_contains = "GeForce" },
+                .dev = { .vendor = 0x10de,
+                         .class = 0x030000,
+                         .class_mask = 0xff0000,
+                         .name_contains = "GeForce" },
                 .action = VFIO_QUIRK_INFO,
                 .title = "Nvidia GeForce: Code 43 in a VM with older drivers",
-                .explanation = "GeForce drivers before R465 stop the device (Windows 'Code 43') when they see a "
-                               "hypervisor. Hiding KVM (kvm=off) and setting a Hyper-V vendor id avoids it. "
-                               "Drivers from R465 on support GeForce passthrough and need neither; the settings "
-                               "are harmless with them.",
+                .explanation =
+                        "GeForce drivers before R465 stop the device (Windows 'Code 43') when they see a "
+                        "hypervisor. Hiding KVM (kvm=off) and setting a Hyper-V vendor id avoids it. "
+                        "Drivers from R465 on support GeForce passthrough and need neither; the settings "
+                        "are harmless with them.",
                 .source = "seed 001, 'Nvidia Bugs/Features Workarounds'; seed 000 blog part 2; seed 003, "
                           "'QEMU setup' (kvm=off); NVIDIA, 'GeForce GPU Passthrough for Windows Virtual "
                           "Machine (Beta)', R465 release",
@@ -132,13 +144,16 @@ static const vfio_quirk quirks[] = {
                 .dev = { .vendor = 0x1002, .devices = amd_reset_bug_ids },
                 .action = VFIO_QUIRK_WARN,
                 .title = "AMD GPU with a known reset bug",
-                .explanation = "Polaris, Vega and Navi 10/14 GPUs do not come back from the bus and FLR resets "
-                               "the kernel offers: the first VM start works, but after the VM shuts down the "
-                               "GPU stays hung, so the second start shows a black screen or hangs the guest "
-                               "(and sometimes the host) until the host reboots.",
+                .explanation =
+                        "Polaris, Vega and Navi 10/14 GPUs do not come back from the bus and FLR resets "
+                        "the kernel offers: the first VM start works, but after the VM shuts down the "
+                        "GPU stays hung, so the second start shows a black screen or hangs the guest "
+                        "(and sometimes the host) until the host reboots.",
                 .source = "seed 002, 'PCIe device reset'; device IDs from pci.ids 2023.04.10",
-                .fix = "install the vendor-reset module (https://github.com/gnif/vendor-reset, DKMS), load it "
-                       "early (add 'vendor-reset' to /etc/modules-load.d/vendor-reset.conf) and select it with: "
+                .fix = "install the vendor-reset module (https://github.com/gnif/vendor-reset, DKMS), load "
+                       "it "
+                       "early (add 'vendor-reset' to /etc/modules-load.d/vendor-reset.conf) and select it "
+                       "with: "
                        "echo device_specific | sudo tee /sys/bus/pci/devices/<ADDR>/reset_method",
         },
         {
@@ -148,12 +163,15 @@ static const vfio_quirk quirks[] = {
                 .cond = VFIO_QUIRK_COND_RESET_NO_FLR_BUS,
                 .action = VFIO_QUIRK_WARN,
                 .title = "GPU without a function-level or bus reset",
-                .explanation = "Between VM runs VFIO resets the device with a method from reset_method; with "
-                               "neither flr nor bus the GPU keeps its state from the last run, and a second VM "
-                               "start commonly freezes the guest or the host.",
-                .source = "seed 002, 'PCIe device reset'; Documentation/ABI/testing/sysfs-bus-pci (reset_method)",
+                .explanation =
+                        "Between VM runs VFIO resets the device with a method from reset_method; with "
+                        "neither flr nor bus the GPU keeps its state from the last run, and a second VM "
+                        "start commonly freezes the guest or the host.",
+                .source = "seed 002, 'PCIe device reset'; Documentation/ABI/testing/sysfs-bus-pci "
+                          "(reset_method)",
                 .fix = "for AMD GPUs install vendor-reset (https://github.com/gnif/vendor-reset) and write "
-                       "device_specific to the device's reset_method; otherwise reboot the host between VM runs",
+                       "device_specific to the device's reset_method; otherwise reboot the host between VM "
+                       "runs",
         },
         {
                 .id = "igpu-vga-arbitration",
@@ -164,11 +182,12 @@ static const vfio_quirk quirks[] = {
                 .cond = VFIO_QUIRK_COND_BOOT_VGA_OTHER,
                 .action = VFIO_QUIRK_INFO,
                 .title = "Intel iGPU is the boot VGA: VGA arbitration with x-vga",
-                .explanation = "Passing a discrete GPU with x-vga=on needs the host's VGA arbiter, but the i915 "
-                               "driver of the Intel iGPU claims the VGA ranges without taking part in "
-                               "arbitration: legacy VGA accesses go to the wrong card, breaking the host "
-                               "display and the guest's GPU. UEFI guests (OVMF) do not use legacy VGA, so "
-                               "vfioctl boots with OVMF and without x-vga.",
+                .explanation =
+                        "Passing a discrete GPU with x-vga=on needs the host's VGA arbiter, but the i915 "
+                        "driver of the Intel iGPU claims the VGA ranges without taking part in "
+                        "arbitration: legacy VGA accesses go to the wrong card, breaking the host "
+                        "display and the guest's GPU. UEFI guests (OVMF) do not use legacy VGA, so "
+                        "vfioctl boots with OVMF and without x-vga.",
                 .source = "seed 002, 'VGA arbiter and multiple GPUs'; seed 001 (UEFI does away with VGA "
                           "arbitration)",
                 .fix = "boot the guest with OVMF and leave x-vga off (vfioctl's default); with SeaBIOS and "
@@ -182,13 +201,16 @@ static const vfio_quirk quirks[] = {
                 .cond = VFIO_QUIRK_COND_GROUP_SHARED,
                 .action = VFIO_QUIRK_FAIL,
                 .title = "The device shares its IOMMU group with endpoints that stay on the host",
-                .explanation = "VFIO assigns whole IOMMU groups: every endpoint of the group must be bound to "
-                               "vfio-pci (or no driver) before the VM can open any of them, because without "
-                               "ACS (PCIe Access Control Services) between them the devices can reach each "
-                               "other's memory without passing the IOMMU.",
-                .source = "seed 001 ('all the available PCI lanes landed on the same IOMMU group', ACS "
-                          "override kernel); Documentation/driver-api/vfio.rst, 'Groups, Devices, and IOMMUs'",
-                .fix = "pass the other endpoints of the group too (vfioctl check --pass ADDR...), or move the "
+                .explanation =
+                        "VFIO assigns whole IOMMU groups: every endpoint of the group must be bound to "
+                        "vfio-pci (or no driver) before the VM can open any of them, because without "
+                        "ACS (PCIe Access Control Services) between them the devices can reach each "
+                        "other's memory without passing the IOMMU.",
+                .source =
+                        "seed 001 ('all the available PCI lanes landed on the same IOMMU group', ACS "
+                        "override kernel); Documentation/driver-api/vfio.rst, 'Groups, Devices, and IOMMUs'",
+                .fix = "pass the other endpoints of the group too (vfioctl check --pass ADDR...), or move "
+                       "the "
                        "card to a slot with its own group (one wired to the CPU's root ports), or - last "
                        "resort - boot a kernel with the ACS override patch (pcie_acs_override=downstream,"
                        "multifunction), which only pretends the devices are isolated: a guest could then "
@@ -201,12 +223,14 @@ static const vfio_quirk quirks[] = {
                 .cond = VFIO_QUIRK_COND_LINK_DEGRADED,
                 .action = VFIO_QUIRK_WARN,
                 .title = "The device's PCIe link runs below its maximum width or speed",
-                .explanation = "The guest gets no more bandwidth than the link carries. A link narrower than the "
-                               "device supports points at the slot (an x16 card in a slot wired x4 or x1, or "
-                               "behind a one-lane bridge like the Marvell 88SE9123 on the EVGA SR-2). A lower "
-                               "speed alone is often power saving of an idle GPU and returns under load.",
+                .explanation =
+                        "The guest gets no more bandwidth than the link carries. A link narrower than the "
+                        "device supports points at the slot (an x16 card in a slot wired x4 or x1, or "
+                        "behind a one-lane bridge like the Marvell 88SE9123 on the EVGA SR-2). A lower "
+                        "speed alone is often power saving of an idle GPU and returns under load.",
                 .source = "seed 000, 'Marvell 88SE9123 SATA-3 6 GBit controller'",
-                .fix = "move the card to a slot with the full link width (see the board manual), and compare "
+                .fix = "move the card to a slot with the full link width (see the board manual), and "
+                       "compare "
                        "current_link_speed under load before worrying about speed",
         },
         {
@@ -216,10 +240,11 @@ static const vfio_quirk quirks[] = {
                 .cond = VFIO_QUIRK_COND_HOST_CRITICAL,
                 .action = VFIO_QUIRK_FAIL,
                 .title = "The device, or its IOMMU group, is something the host needs",
-                .explanation = "Passing the boot display, the controller of a mounted disk or the NIC of the "
-                               "default route (or any device in their IOMMU group) takes it away from the host "
-                               "the moment the VM starts: no console, a root filesystem that vanishes, or a "
-                               "dropped network session.",
+                .explanation =
+                        "Passing the boot display, the controller of a mounted disk or the NIC of the "
+                        "default route (or any device in their IOMMU group) takes it away from the host "
+                        "the moment the VM starts: no console, a root filesystem that vanishes, or a "
+                        "dropped network session.",
                 .source = "seed 003, 'Hardware requirements' (one GPU for the host, one for the guest); "
                           "vfioctl host model (critical.c)",
                 .fix = "pass a different device, or move the host's disk/NIC/display elsewhere; --force "
@@ -231,9 +256,10 @@ static const vfio_quirk quirks[] = {
                 .dev = { .vendor = 0x10ec, .class = 0x020000, .class_mask = 0xffff00 },
                 .action = VFIO_QUIRK_WARN,
                 .title = "Realtek Ethernet controller chosen for passthrough",
-                .explanation = "Realtek NICs are the ones passthrough users report trouble with; Intel "
-                               "Ethernet controllers are the safe choice. A virtio-net NIC on a host bridge is "
-                               "usually just as fast.",
+                .explanation =
+                        "Realtek NICs are the ones passthrough users report trouble with; Intel "
+                        "Ethernet controllers are the safe choice. A virtio-net NIC on a host bridge is "
+                        "usually just as fast.",
                 .source = "seed 002, 'Build considerations & preparation'",
                 .fix = "pass an Intel Ethernet controller instead, or give the VM virtio-net",
         },
@@ -348,7 +374,8 @@ static bool board_matches(const vfio_quirk *q, const vfio_quirk_input *in)
 
 static const char *dev_str(const vfio_pci_dev *d, char buf[static 64])
 {
-        snprintf(buf, 64, "%s [%04x:%04x]", d->name, (unsigned)(d->vendor & 0xffff), (unsigned)(d->device & 0xffff));
+        snprintf(buf, 64, "%s [%04x:%04x]", d->name, (unsigned)(d->vendor & 0xffff),
+                 (unsigned)(d->device & 0xffff));
         return buf;
 }
 
@@ -397,8 +424,8 @@ static char *fmt(const char *f, ...)
 }
 
 /* Evaluates a cond for target device d; ret_evidence and ret_related describe what was seen. */
-static int cond_holds(const vfio_quirk *q, const vfio_quirk_input *in, const vfio_pci_dev *d, char **ret_evidence,
-                      char **ret_related)
+static int cond_holds(const vfio_quirk *q, const vfio_quirk_input *in, const vfio_pci_dev *d,
+                      char **ret_evidence, char **ret_related)
 {
         const vfio_model_device *md = d ? vfio_model_find_device(in->model, d->name) : NULL;
         char b[64];
@@ -434,7 +461,8 @@ static int cond_holds(const vfio_quirk *q, const vfio_quirk_input *in, const vfi
                         return 0;
                 j = strv_join(left, ", ");
                 *ret_related = j ? strdup(j) : NULL;
-                *ret_evidence = fmt("IOMMU group %d of %s also holds %s", d->iommu_group, d->name, j ? j : "?");
+                *ret_evidence =
+                        fmt("IOMMU group %d of %s also holds %s", d->iommu_group, d->name, j ? j : "?");
                 return *ret_evidence ? 1 : -ENOMEM;
         }
         case VFIO_QUIRK_COND_LINK_DEGRADED: {
@@ -444,10 +472,11 @@ static int cond_holds(const vfio_quirk *q, const vfio_quirk_input *in, const vfi
 
                 if (!narrow && !slow)
                         return 0;
-                *ret_evidence = fmt("%s: link x%u at %u.%u GT/s, the device supports x%u at %u.%u GT/s%s",
-                                    dev_str(d, b), l->cur_width, l->cur_speed / 1000, l->cur_speed % 1000 / 100,
-                                    l->max_width, l->max_speed / 1000, l->max_speed % 1000 / 100,
-                                    narrow ? "" : " (width is full: likely idle power saving)");
+                *ret_evidence =
+                        fmt("%s: link x%u at %u.%u GT/s, the device supports x%u at %u.%u GT/s%s",
+                            dev_str(d, b), l->cur_width, l->cur_speed / 1000, l->cur_speed % 1000 / 100,
+                            l->max_width, l->max_speed / 1000, l->max_speed % 1000 / 100,
+                            narrow ? "" : " (width is full: likely idle power saving)");
                 return *ret_evidence ? 1 : -ENOMEM;
         }
         case VFIO_QUIRK_COND_HOST_CRITICAL: {
@@ -514,8 +543,9 @@ static int match_device(vfio_quirk_matches *m, const vfio_quirk *q, const vfio_q
                         if (q->cond == VFIO_QUIRK_COND_BOOT_VGA_OTHER && o->boot_vga != 1)
                                 continue;
                         related = strdup(o->name);
-                        evidence = fmt(q->cond == VFIO_QUIRK_COND_BOOT_VGA_OTHER ? "%s is the boot VGA (boot_vga=1); %s is not"
-                                                                                 : "host has %s; matched %s",
+                        evidence = fmt(q->cond == VFIO_QUIRK_COND_BOOT_VGA_OTHER
+                                               ? "%s is the boot VGA (boot_vga=1); %s is not"
+                                               : "host has %s; matched %s",
                                        dev_str(o, b1), dev_str(d, b2));
                 }
                 if (!related)
@@ -538,7 +568,8 @@ static int match_device(vfio_quirk_matches *m, const vfio_quirk *q, const vfio_q
                 }
         }
         if (!evidence) {
-                _cleanup_free_ char *name = in->names ? vfio_pci_names_device(in->names, d->vendor, d->device) : NULL;
+                _cleanup_free_ char *name =
+                        in->names ? vfio_pci_names_device(in->names, d->vendor, d->device) : NULL;
 
                 evidence = name ? fmt("%s %s", dev_str(d, b1), name) : fmt("%s", dev_str(d, b1));
         }
@@ -569,11 +600,13 @@ int vfio_quirks_evaluate(const vfio_quirk_input *in, vfio_quirk_matches **ret)
                         if (!board_matches(q, in))
                                 continue;
                         if (q->kernel_below)
-                                ev = fmt("kernel %u.%u.%u", in->kernel_version >> 16, (in->kernel_version >> 8) & 0xff,
-                                         in->kernel_version & 0xff);
+                                ev = fmt("kernel %u.%u.%u", in->kernel_version >> 16,
+                                         (in->kernel_version >> 8) & 0xff, in->kernel_version & 0xff);
                         else
-                                ev = fmt("board '%s' '%s' (sys/class/dmi/id)%s%s%s", in->board_vendor ? in->board_vendor : "",
-                                         in->board_name ? in->board_name : "", q->cmdline_absent ? ", no " : "",
+                                ev = fmt("board '%s' '%s' (sys/class/dmi/id)%s%s%s",
+                                         in->board_vendor ? in->board_vendor : "",
+                                         in->board_name ? in->board_name : "",
+                                         q->cmdline_absent ? ", no " : "",
                                          q->cmdline_absent ? q->cmdline_absent : "",
                                          q->cmdline_absent ? "= on the kernel command line" : "");
                         r = add_match(m, q, q->action, false, NULL, NULL, ev);
@@ -596,7 +629,8 @@ int vfio_quirks_evaluate(const vfio_quirk_input *in, vfio_quirk_matches **ret)
                         STRV_FOREACH(a, in->candidates) {
                                 const vfio_pci_dev *d = vfio_pci_list_find(pci, *a);
 
-                                if (d && !strv_contains(in->to_pass, *a) && (r = match_device(m, q, in, d, true)) < 0)
+                                if (d && !strv_contains(in->to_pass, *a) &&
+                                    (r = match_device(m, q, in, d, true)) < 0)
                                         return r;
                         }
                         break;
@@ -606,7 +640,8 @@ int vfio_quirks_evaluate(const vfio_quirk_input *in, vfio_quirk_matches **ret)
         return 0;
 }
 
-int vfio_quirks_vm_settings(const vfio_host *h, const vfio_model *model, char *const *devices_to_pass, char ***ret)
+int vfio_quirks_vm_settings(const vfio_host *h, const vfio_model *model, char *const *devices_to_pass,
+                            char ***ret)
 {
         _cleanup_(vfio_quirk_matches_freep) vfio_quirk_matches *m = NULL;
         _cleanup_(vfio_firmware_freep) vfio_firmware *fw = NULL;

@@ -34,9 +34,11 @@ static int check_load_vm(const char *name, char ***ret_pass, uint64_t *ret_memor
 static const struct {
         const char *id, *heading;
 } groups[] = {
-        { "cpu", "CPU and KVM" },    { "iommu", "IOMMU" },       { "vfio", "VFIO" },
-        { "access", "Device access" }, { "memory", "Memory" },     { "firmware", "Guest firmware" },
-        { "qemu", "QEMU" },          { "kernel", "Kernel" },     { "devices", "Devices" },
+        { "cpu", "CPU and KVM" }, { "iommu", "IOMMU" },
+        { "vfio", "VFIO" },       { "access", "Device access" },
+        { "memory", "Memory" },   { "firmware", "Guest firmware" },
+        { "qemu", "QEMU" },       { "kernel", "Kernel" },
+        { "devices", "Devices" },
 };
 
 static json_object *jstr(const char *s)
@@ -47,10 +49,11 @@ static json_object *jstr(const char *s)
 static int print_json(const vfio_host *h, const vfio_check_report *R)
 {
         json_object *root = json_object_new_object(), *checks = json_object_new_array(),
-                    *quirks = json_object_new_array(), *devs = json_object_new_object(), *tp = json_object_new_array(),
-                    *cand = json_object_new_array();
+                    *quirks = json_object_new_array(), *devs = json_object_new_object(),
+                    *tp = json_object_new_array(), *cand = json_object_new_array();
 
-        json_object_object_add(root, "verdict", json_object_new_string(vfio_check_verdict_to_string(R->verdict)));
+        json_object_object_add(root, "verdict",
+                               json_object_new_string(vfio_check_verdict_to_string(R->verdict)));
         json_object_object_add(root, "user", jstr(R->user));
         for (size_t i = 0; R->to_pass[i]; i++) {
                 json_object *d = json_object_new_object();
@@ -142,14 +145,16 @@ static void print_text(const vfio_host *h, const vfio_check_report *R)
                 }
         }
         if (R->quirks->n) {
-                printf("\n%sKnown hardware quirks%s\n", tool_color(stdout, ANSI_BOLD), tool_color(stdout, ANSI_RESET));
+                printf("\n%sKnown hardware quirks%s\n", tool_color(stdout, ANSI_BOLD),
+                       tool_color(stdout, ANSI_RESET));
                 for (size_t i = 0; i < R->quirks->n; i++) {
                         const vfio_quirk_match *m = &R->quirks->items[i];
                         _cleanup_free_ char *fix = vfio_check_expand_fix(h, m->quirk->fix);
 
-                        printf("  %s%s%s %s  %s(%s%s)%s\n", tool_color(stdout, qcolors[m->action]), qtags[m->action],
-                               tool_color(stdout, ANSI_RESET), m->quirk->title, tool_color(stdout, ANSI_DIM),
-                               m->quirk->id, m->candidate ? ", candidate only" : "", tool_color(stdout, ANSI_RESET));
+                        printf("  %s%s%s %s  %s(%s%s)%s\n", tool_color(stdout, qcolors[m->action]),
+                               qtags[m->action], tool_color(stdout, ANSI_RESET), m->quirk->title,
+                               tool_color(stdout, ANSI_DIM), m->quirk->id,
+                               m->candidate ? ", candidate only" : "", tool_color(stdout, ANSI_RESET));
                         printf("         %s\n", m->evidence);
                         printf("         %s\n", m->quirk->explanation);
                         printf("         source: %s\n", m->quirk->source);
@@ -178,10 +183,14 @@ int verb_check(int argc, char **argv)
 {
         enum { OPT_JSON = 0x100, OPT_VM, OPT_USER, OPT_MEMORY, OPT_NO_PROBE, OPT_PASS, OPT_FORCE };
         static const struct option options[] = {
-                { "json", no_argument, NULL, OPT_JSON },         { "vm", required_argument, NULL, OPT_VM },
-                { "user", required_argument, NULL, OPT_USER },   { "memory", required_argument, NULL, OPT_MEMORY },
-                { "no-probe", no_argument, NULL, OPT_NO_PROBE }, { "pass", required_argument, NULL, OPT_PASS },
-                { "force", no_argument, NULL, OPT_FORCE },       { "help", no_argument, NULL, 'h' },
+                { "json", no_argument, NULL, OPT_JSON },
+                { "vm", required_argument, NULL, OPT_VM },
+                { "user", required_argument, NULL, OPT_USER },
+                { "memory", required_argument, NULL, OPT_MEMORY },
+                { "no-probe", no_argument, NULL, OPT_NO_PROBE },
+                { "pass", required_argument, NULL, OPT_PASS },
+                { "force", no_argument, NULL, OPT_FORCE },
+                { "help", no_argument, NULL, 'h' },
                 {},
         };
         _cleanup_(vfio_host_freep) vfio_host *h = NULL;
@@ -205,7 +214,8 @@ int verb_check(int argc, char **argv)
                         break;
                 case OPT_MEMORY:
                         if (parse_size(optarg, &o.memory) < 0 || o.memory == 0) {
-                                tool_error("check: --memory '%s' is not a size such as 16G or 16384M", optarg);
+                                tool_error("check: --memory '%s' is not a size such as 16G or 16384M",
+                                           optarg);
                                 return EXIT_USAGE;
                         }
                         break;
@@ -227,16 +237,21 @@ int verb_check(int argc, char **argv)
                         o.force = true;
                         break;
                 case 'h':
-                        printf("vfioctl check [--json] [--pass SELECTOR]... [--user USER] [--memory SIZE] [--no-probe] "
+                        printf("vfioctl check [--json] [--pass SELECTOR]... [--user USER] [--memory SIZE] "
+                               "[--no-probe] "
                                "[--force] [--vm NAME]\n\n"
-                               "  --pass SEL    a device to pass: PCI address (01:00.0) or vendor:device (10de:1b80);\n"
-                               "                repeat or separate with commas. Default: devices on vfio-pci or\n"
-                               "                pci-stub or named in vfio-pci ids=; display devices are candidates\n"
+                               "  --pass SEL    a device to pass: PCI address (01:00.0) or vendor:device "
+                               "(10de:1b80);\n"
+                               "                repeat or separate with commas. Default: devices on "
+                               "vfio-pci or\n"
+                               "                pci-stub or named in vfio-pci ids=; display devices are "
+                               "candidates\n"
                                "  --user USER   the user that runs the VM (default: SUDO_USER or you)\n"
                                "  --memory SIZE guest RAM (16G): compared with memlock and huge pages\n"
                                "  --no-probe    do not start QEMU to ask for its version and devices\n"
                                "  --force       accept devices the host needs (failures become warnings)\n"
-                               "  --vm NAME     check for a configured VM (needs VM configurations, not yet\n"
+                               "  --vm NAME     check for a configured VM (needs VM configurations, not "
+                               "yet\n"
                                "                available: use --pass and --memory)\n"
                                "  --json        the report as JSON (keys in docs/check.md)\n\n"
                                "Exit status: 0 ready, 1 warnings only, 2 not ready.\n");
@@ -252,7 +267,8 @@ int verb_check(int argc, char **argv)
 
                 r = check_load_vm(vm, &vm_pass, &vm_memory);
                 if (r < 0) {
-                        tool_error("check: --vm %s: VM configurations are not available in this build yet; name "
+                        tool_error("check: --vm %s: VM configurations are not available in this build yet; "
+                                   "name "
                                    "the devices with --pass ADDR and the guest RAM with --memory SIZE",
                                    vm);
                         return EXIT_USAGE;

@@ -9,9 +9,9 @@
 typedef struct vfio_account {
         char *name;
         uint32_t uid, gid;
-        char **groups;     /* names of the primary and supplementary groups */
-        uint32_t *gids;    /* their ids, parallel to groups */
-        char *where;       /* "etc/passwd" or "NSS" */
+        char **groups;  /* names of the primary and supplementary groups */
+        uint32_t *gids; /* their ids, parallel to groups */
+        char *where;    /* "etc/passwd" or "NSS" */
 } vfio_account;
 
 /* -ENOENT when the user is in neither etc/passwd under the root nor (on a live root) NSS. */

@@ -19,7 +19,8 @@ typedef enum vfio_check_status {
 
 typedef struct vfio_check {
         const char *id;    /* stable, documented in docs/check.md: "iommu.groups" */
-        const char *group; /* "cpu", "iommu", "vfio", "access", "memory", "firmware", "qemu", "kernel", "devices" */
+        const char *group; /* "cpu", "iommu", "vfio", "access", "memory", "firmware", "qemu", "kernel",
+                              "devices" */
         vfio_check_status status;
         char *title;
         char *evidence; /* what was read, with the file: "sys/kernel/iommu_groups holds no groups ..." */
@@ -28,22 +29,22 @@ typedef struct vfio_check {
 } vfio_check;
 
 typedef struct vfio_check_options {
-        const char *user;         /* the VM user; NULL: SUDO_USER or the caller (live), "root" otherwise */
-        uint64_t memory;          /* guest RAM in bytes; 0 when not known */
-        char *const *pass;        /* selectors (PCI addresses or vendor:device); NULL: derive from the host */
-        bool probe;               /* run the QEMU probe (only ever on a live root) */
+        const char *user;  /* the VM user; NULL: SUDO_USER or the caller (live), "root" otherwise */
+        uint64_t memory;   /* guest RAM in bytes; 0 when not known */
+        char *const *pass; /* selectors (PCI addresses or vendor:device); NULL: derive from the host */
+        bool probe;        /* run the QEMU probe (only ever on a live root) */
         unsigned probe_timeout_ms; /* 0: 10 s */
-        bool force;               /* accept host-critical devices (fail → warn) */
+        bool force;                /* accept host-critical devices (fail → warn) */
 } vfio_check_options;
 
 typedef struct vfio_check_report {
         vfio_check *checks;
         size_t n;
         vfio_quirk_matches *quirks;
-        char **to_pass;     /* resolved devices to pass */
-        char **pass_why;    /* parallel to to_pass: "bound to vfio-pci", "--pass 10de:1b80", ... */
-        char **candidates;  /* display devices checked as candidates */
-        char *user;         /* the VM user checked */
+        char **to_pass;    /* resolved devices to pass */
+        char **pass_why;   /* parallel to to_pass: "bound to vfio-pci", "--pass 10de:1b80", ... */
+        char **candidates; /* display devices checked as candidates */
+        char *user;        /* the VM user checked */
         vfio_check_status verdict;
 } vfio_check_report;
 
@@ -52,14 +53,15 @@ typedef struct vfio_check_report {
  * (o->probe, live root only); nothing on the host is changed. Fails only on allocation failure or a
  * selector that matches no device (-ENXIO, *ret_bad_selector names it).
  */
-int vfio_check_run(const vfio_host *h, const vfio_check_options *o, vfio_check_report **ret, char **ret_bad_selector);
+int vfio_check_run(const vfio_host *h, const vfio_check_options *o, vfio_check_report **ret,
+                   char **ret_bad_selector);
 vfio_check_report *vfio_check_report_free(vfio_check_report *r);
 DEFINE_POINTER_CLEANUP(vfio_check_report, vfio_check_report_free)
 
 /* Resolves selectors: a PCI address names one device, "vendor:device" every device with those IDs. */
 int vfio_check_resolve_selectors(const vfio_model *m, char *const *selectors, char ***ret, char **ret_bad);
 
-const char *vfio_check_status_to_string(vfio_check_status s); /* "pass", "skip", "warn", "fail" */
+const char *vfio_check_status_to_string(vfio_check_status s);  /* "pass", "skip", "warn", "fail" */
 const char *vfio_check_verdict_to_string(vfio_check_status s); /* "ready", "warnings", "not-ready" */
 const vfio_check *vfio_check_report_find(const vfio_check_report *r, const char *id);
 /* A quirk's fix with "{cmdline:ARGS}" expanded to this distribution's command-line edit; newly allocated. */

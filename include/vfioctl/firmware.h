@@ -8,8 +8,8 @@
 #include "vfioctl/host.h"
 
 typedef struct vfio_ovmf {
-        char *code; /* root-relative: "usr/share/OVMF/OVMF_CODE_4M.fd" */
-        char *vars; /* the matching variable store template, NULL when none is found */
+        char *code;       /* root-relative: "usr/share/OVMF/OVMF_CODE_4M.fd" */
+        char *vars;       /* the matching variable store template, NULL when none is found */
         bool secure_boot; /* a Secure Boot build (.secboot / .ms / secboot in the name) */
         bool ms_keys;     /* its vars template enrolls Microsoft's keys (.ms) */
 } vfio_ovmf;
@@ -20,8 +20,8 @@ typedef struct vfio_firmware {
         char **acpi_tables;    /* its entries: "APIC", "DMAR", "IVRS", ... */
         vfio_ovmf *ovmf;       /* every code image found, in search order */
         size_t n_ovmf;
-        char *swtpm;  /* root-relative path of swtpm, NULL when absent */
-        char *qemu;   /* root-relative path of qemu-system-x86_64 (or qemu-kvm), NULL when absent */
+        char *swtpm; /* root-relative path of swtpm, NULL when absent */
+        char *qemu;  /* root-relative path of qemu-system-x86_64 (or qemu-kvm), NULL when absent */
 } vfio_firmware;
 
 int vfio_firmware_read(const vfio_host *h, vfio_firmware **ret);

@@ -8,7 +8,8 @@
 #include "vfioctl/host.h"
 
 /* major << 16 | minor << 8 | patch (patch capped at 255), like the kernel's KERNEL_VERSION(). */
-#define VFIO_KERNEL_VERSION(a, b, c) (((unsigned)(a) << 16) | ((unsigned)(b) << 8) | ((c) > 255 ? 255u : (unsigned)(c)))
+#define VFIO_KERNEL_VERSION(a, b, c) \
+        (((unsigned)(a) << 16) | ((unsigned)(b) << 8) | ((c) > 255 ? 255u : (unsigned)(c)))
 
 typedef struct vfio_softdep {
         char *module; /* normalised: '-' → '_' */
@@ -19,22 +20,22 @@ typedef struct vfio_softdep {
 typedef struct vfio_modprobe {
         vfio_softdep *softdeps;
         size_t n_softdeps;
-        char **vfio_pci_ids;      /* "10de:1b80" from "options vfio-pci ids=", lower case */
-        char *vfio_pci_ids_where; /* first file:line that set them */
-        char **blacklist;         /* normalised names from "blacklist X" */
+        char **vfio_pci_ids;          /* "10de:1b80" from "options vfio-pci ids=", lower case */
+        char *vfio_pci_ids_where;     /* first file:line that set them */
+        char **blacklist;             /* normalised names from "blacklist X" */
         bool allow_unsafe_interrupts; /* "options vfio_iommu_type1 allow_unsafe_interrupts=1" */
-        char **files;             /* files read, in the order modprobe applies them */
+        char **files;                 /* files read, in the order modprobe applies them */
 } vfio_modprobe;
 
 typedef struct vfio_kernel {
-        char *release;   /* "6.1.0-18-amd64", from proc/version; NULL when unreadable */
+        char *release;    /* "6.1.0-18-amd64", from proc/version; NULL when unreadable */
         unsigned version; /* VFIO_KERNEL_VERSION(), 0 when unknown */
-        char **cmdline;  /* proc/cmdline split on blanks; the init's arguments after "--" are dropped */
+        char **cmdline;   /* proc/cmdline split on blanks; the init's arguments after "--" are dropped */
         bool have_proc_modules; /* false: the kernel has no loadable-module support (or no proc/) */
-        char **loaded;   /* module names from proc/modules, normalised */
-        char **builtin;  /* module names from lib/modules/<release>/modules.builtin, normalised */
-        bool have_modules_dir; /* lib/modules/<release> exists under the root */
-        char **available; /* module names of modules.dep, normalised */
+        char **loaded;          /* module names from proc/modules, normalised */
+        char **builtin;         /* module names from lib/modules/<release>/modules.builtin, normalised */
+        bool have_modules_dir;  /* lib/modules/<release> exists under the root */
+        char **available;       /* module names of modules.dep, normalised */
 } vfio_kernel;
 
 int vfio_kernel_read(const vfio_host *h, vfio_kernel **ret);

@@ -16,15 +16,15 @@ typedef struct vfio_hugepage_pool {
 
 typedef struct vfio_buddy_zone {
         int node;
-        char *zone;             /* "DMA", "DMA32", "Normal", "Movable" */
-        uint64_t free[16];      /* free blocks per order */
+        char *zone;        /* "DMA", "DMA32", "Normal", "Movable" */
+        uint64_t free[16]; /* free blocks per order */
         unsigned n_orders;
 } vfio_buddy_zone;
 
 typedef struct vfio_memory {
-        uint64_t total;     /* MemTotal, bytes; 0 when unknown */
-        uint64_t available; /* MemAvailable, bytes */
-        uint64_t page_size; /* base page size assumed for buddyinfo orders: 4 KiB on x86 */
+        uint64_t total;            /* MemTotal, bytes; 0 when unknown */
+        uint64_t available;        /* MemAvailable, bytes */
+        uint64_t page_size;        /* base page size assumed for buddyinfo orders: 4 KiB on x86 */
         vfio_hugepage_pool *pools; /* system pools first (by size), then per node (by node, size) */
         size_t n_pools;
         vfio_buddy_zone *zones;
@@ -56,7 +56,8 @@ typedef struct vfio_memlock {
  * etc/security/limits.d/NAME.conf in name order: a line for the user beats a @group line beats "*"; among
  * equals the later line wins; group and "*" lines do not apply to uid 0 (limits.conf(5)).
  */
-int vfio_memlock_read(const vfio_host *h, const char *user, uint32_t uid, char *const *groups, vfio_memlock *ret);
+int vfio_memlock_read(const vfio_host *h, const char *user, uint32_t uid, char *const *groups,
+                      vfio_memlock *ret);
 /* Applies one file's text (exported for tests). */
 int vfio_memlock_parse(vfio_memlock *m, int *prio_soft, int *prio_hard, const char *text, const char *where,
                        const char *user, uint32_t uid, char *const *groups);

@@ -45,8 +45,8 @@ typedef enum vfio_quirk_cond {
 } vfio_quirk_cond;
 
 typedef struct vfio_quirk_pci {
-        int32_t vendor;          /* -1: any */
-        const uint16_t *devices; /* 0-terminated list; NULL: any */
+        int32_t vendor;             /* -1: any */
+        const uint16_t *devices;    /* 0-terminated list; NULL: any */
         uint32_t class, class_mask; /* (class & mask) == class; mask 0: any */
         const char *name_contains;  /* in the pci.ids device name ("GeForce"); NULL: any */
 } vfio_quirk_pci;
@@ -58,10 +58,10 @@ typedef struct vfio_quirk {
         vfio_quirk_relation rel;
         vfio_quirk_pci other;
         vfio_quirk_cond cond;
-        const char *dmi_board_vendor;           /* exact (case-insensitive); NULL: any */
-        const char *const *dmi_board_names;     /* substrings, NULL-terminated; NULL: any */
-        unsigned kernel_below;                  /* VFIO_KERNEL_VERSION; 0: any */
-        const char *cmdline_absent;             /* matches only without this command-line argument */
+        const char *dmi_board_vendor;       /* exact (case-insensitive); NULL: any */
+        const char *const *dmi_board_names; /* substrings, NULL-terminated; NULL: any */
+        unsigned kernel_below;              /* VFIO_KERNEL_VERSION; 0: any */
+        const char *cmdline_absent;         /* matches only without this command-line argument */
         vfio_quirk_action action;
         const char *title;
         const char *explanation;
@@ -89,7 +89,7 @@ typedef struct vfio_quirk_match {
         bool candidate;           /* matched on a candidate, not on a device to pass */
         char *device;             /* the matched device, NULL for board quirks */
         char *related;            /* the bridge/peer/boot VGA that made it match, or NULL */
-        char *evidence;           /* what was seen: "0000:02:00.0 [10de:1b80] below 0000:01:00.0 [10de:05b1]" */
+        char *evidence; /* what was seen: "0000:02:00.0 [10de:1b80] below 0000:01:00.0 [10de:05b1]" */
 } vfio_quirk_match;
 
 typedef struct vfio_quirk_matches {
@@ -107,4 +107,5 @@ const char *vfio_quirk_action_to_string(vfio_quirk_action a);
  * deduplicated, in table order ("machine.max-ram-below-4g=1G", "cpu.kvm=off", ...). Reads DMI, kernel
  * version and command line from h.
  */
-int vfio_quirks_vm_settings(const vfio_host *h, const vfio_model *m, char *const *devices_to_pass, char ***ret);
+int vfio_quirks_vm_settings(const vfio_host *h, const vfio_model *m, char *const *devices_to_pass,
+                            char ***ret);

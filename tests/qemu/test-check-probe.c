@@ -13,14 +13,14 @@
 
 static int failed;
 
-#define EXPECT(cond, ...)                                                                                   \
-        do {                                                                                                \
-                if (!(cond)) {                                                                              \
-                        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                \
-                        fprintf(stderr, __VA_ARGS__);                                                       \
-                        fputc('\n', stderr);                                                                \
-                        failed = 1;                                                                         \
-                }                                                                                           \
+#define EXPECT(cond, ...)                                                    \
+        do {                                                                 \
+                if (!(cond)) {                                               \
+                        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+                        fprintf(stderr, __VA_ARGS__);                        \
+                        fputc('\n', stderr);                                 \
+                        failed = 1;                                          \
+                }                                                            \
         } while (0)
 
 int main(void)
@@ -56,10 +56,10 @@ int main(void)
                 return 1;
         }
         c = vfio_check_report_find(R, "qemu.probe");
-        EXPECT(c && c->status == VFIO_CHECK_PASS, "qemu.probe: %s: %s", c ? vfio_check_status_to_string(c->status) : "?",
-               c ? c->evidence : "missing");
-        EXPECT(c && strncmp(c->evidence, "QEMU ", 5) == 0 && strstr(c->evidence, "vfio-pci: yes"), "evidence: %s",
-               c ? c->evidence : "");
+        EXPECT(c && c->status == VFIO_CHECK_PASS, "qemu.probe: %s: %s",
+               c ? vfio_check_status_to_string(c->status) : "?", c ? c->evidence : "missing");
+        EXPECT(c && strncmp(c->evidence, "QEMU ", 5) == 0 && strstr(c->evidence, "vfio-pci: yes"),
+               "evidence: %s", c ? c->evidence : "");
         vfio_check_report_free(R);
         vfio_host_free(h);
         if (!failed)

@@ -57,9 +57,10 @@ static void test_warnings_exit_1_with_fix(void **state)
 
         variant_unlink(root, "usr/bin/swtpm");
         assert_int_equal(run_check(root, NULL, NULL, &out, &err), 1);
-        assert_non_null(strstr(out, "  [warn] TPM 2.0 emulator (swtpm)  (firmware.swtpm)\n"
-                                    "         no usr/bin/swtpm: guests get no TPM 2.0, which Windows 11 requires\n"
-                                    "         fix: sudo apt-get install swtpm swtpm-tools\n"));
+        assert_non_null(
+                strstr(out, "  [warn] TPM 2.0 emulator (swtpm)  (firmware.swtpm)\n"
+                            "         no usr/bin/swtpm: guests get no TPM 2.0, which Windows 11 requires\n"
+                            "         fix: sudo apt-get install swtpm swtpm-tools\n"));
         assert_non_null(strstr(out, "Verdict: ready, with warnings\n"));
         free(out);
         free(err);

@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "strv.h"
 #include "fixture.h"
+#include "strv.h"
 #include "variant.h"
 #include "vfioctl/check.h"
 #include "vfioctl/host.h"
@@ -86,8 +86,9 @@ static void assert_status(const vfio_check_report *R, const char *id, vfio_check
         const vfio_check *c = check(R, id);
 
         if (c->status != want)
-                fail_msg("%s: status %s, expected %s; evidence: %s; fix: %s", id, vfio_check_status_to_string(c->status),
-                         vfio_check_status_to_string(want), c->evidence, c->fix ? c->fix : "(none)");
+                fail_msg("%s: status %s, expected %s; evidence: %s; fix: %s", id,
+                         vfio_check_status_to_string(c->status), vfio_check_status_to_string(want),
+                         c->evidence, c->fix ? c->fix : "(none)");
 }
 
 static void assert_contains(const char *hay, const char *needle)
@@ -100,7 +101,8 @@ static const vfio_quirk_match *quirk(const vfio_check_report *R, const char *id,
 {
         for (size_t i = 0; i < R->quirks->n; i++)
                 if (strcmp(R->quirks->items[i].quirk->id, id) == 0 &&
-                    (!device || (R->quirks->items[i].device && strcmp(R->quirks->items[i].device, device) == 0)))
+                    (!device ||
+                     (R->quirks->items[i].device && strcmp(R->quirks->items[i].device, device) == 0)))
                         return &R->quirks->items[i];
         return NULL;
 }
@@ -110,7 +112,8 @@ static void assert_no_quirk(const vfio_check_report *R, const char *id)
         const vfio_quirk_match *m = quirk(R, id, NULL);
 
         if (m)
-                fail_msg("quirk %s matched unexpectedly on %s: %s", id, m->device ? m->device : "(board)", m->evidence);
+                fail_msg("quirk %s matched unexpectedly on %s: %s", id, m->device ? m->device : "(board)",
+                         m->evidence);
 }
 
 static const vfio_quirk_match *assert_quirk(const vfio_check_report *R, const char *id, const char *device,
@@ -129,7 +132,8 @@ static void add_vm_user(const char *root)
 {
         char line[128];
 
-        snprintf(line, sizeof(line), "vm:x:%u:%u::/home/vm:/bin/sh", (unsigned)getuid() + 4242, (unsigned)getgid() + 4242);
+        snprintf(line, sizeof(line), "vm:x:%u:%u::/home/vm:/bin/sh", (unsigned)getuid() + 4242,
+                 (unsigned)getgid() + 4242);
         variant_append(root, "etc/passwd", "root:x:0:0:root:/root:/bin/bash");
         variant_append(root, "etc/passwd", line);
         snprintf(line, sizeof(line), "kvm:x:%u:vm", (unsigned)getgid());
@@ -148,9 +152,10 @@ static void test_live_host(void **state)
         if (access("/sys/kernel/iommu_groups/0", F_OK) < 0) {
                 /* This Firecracker microVM: no IOMMU at all, so passthrough is impossible here. */
                 assert_int_equal(g->status, VFIO_CHECK_FAIL);
-                assert_string_equal(g->evidence, "sys/class/iommu has no IOMMU units and sys/kernel/iommu_groups "
-                                                 "holds no groups: the kernel runs without an IOMMU, so no device "
-                                                 "can be passed through");
+                assert_string_equal(g->evidence,
+                                    "sys/class/iommu has no IOMMU units and sys/kernel/iommu_groups "
+                                    "holds no groups: the kernel runs without an IOMMU, so no device "
+                                    "can be passed through");
                 assert_int_equal(R->verdict, VFIO_CHECK_FAIL);
                 assert_string_equal(vfio_check_verdict_to_string(R->verdict), "not-ready");
         } else
@@ -164,13 +169,15 @@ static void test_viommu_guest(void **state)
         vfio_check_report *R = run(root, NULL);
 
         assert_status(R, "iommu.groups", VFIO_CHECK_PASS);
-        assert_string_equal(check(R, "iommu.groups")->evidence, "sys/kernel/iommu_groups holds 16 groups; sys/class/iommu: dmar0");
+        assert_string_equal(check(R, "iommu.groups")->evidence,
+                            "sys/kernel/iommu_groups holds 16 groups; sys/class/iommu: dmar0");
         assert_status(R, "iommu.cmdline", VFIO_CHECK_PASS);
         assert_string_equal(check(R, "iommu.cmdline")->evidence, "proc/cmdline: intel_iommu=on, iommu=pt");
         assert_status(R, "iommu.interrupt-remapping", VFIO_CHECK_PASS);
         assert_status(R, "iommu.acpi", VFIO_CHECK_PASS);
         assert_status(R, "vfio.modules", VFIO_CHECK_PASS);
-        assert_string_equal(check(R, "vfio.modules")->evidence, "vfio loaded, vfio_iommu_type1 loaded, vfio_pci loaded");
+        assert_string_equal(check(R, "vfio.modules")->evidence,
+                            "vfio loaded, vfio_iommu_type1 loaded, vfio_pci loaded");
         assert_status(R, "kernel.version", VFIO_CHECK_PASS);
         assert_status(R, "qemu.binary", VFIO_CHECK_FAIL); /* the guest has no QEMU of its own */
         /* Both bochs VGAs are candidates; nothing is chosen, so no quirk fails the verdict. */
@@ -212,9 +219,10 @@ static void test_cpu_virtualization(void **state)
         assert_status(R, "cpu.virtualization", VFIO_CHECK_FAIL);
         assert_contains(check(R, "cpu.virtualization")->evidence, "neither vmx nor svm");
         assert_contains(check(R, "cpu.virtualization")->evidence, "the 'hypervisor' flag is set");
-        assert_string_equal(check(R, "cpu.virtualization")->fix,
-                            "enable nested virtualization on the outer host (options kvm_amd nested=1 in its "
-                            "/etc/modprobe.d/kvm.conf, and -cpu host for this VM)");
+        assert_string_equal(
+                check(R, "cpu.virtualization")->fix,
+                "enable nested virtualization on the outer host (options kvm_amd nested=1 in its "
+                "/etc/modprobe.d/kvm.conf, and -cpu host for this VM)");
         vfio_check_report_free(R);
         variant_free(root);
 }
@@ -225,8 +233,9 @@ static void test_kvm_module(void **state)
         vfio_check_report *R = run(root, NULL);
 
         assert_status(R, "kvm.module", VFIO_CHECK_FAIL);
-        assert_string_equal(check(R, "kvm.module")->fix, "run: sudo modprobe kvm_amd; if it says 'disabled by bios', "
-                                                         "enable SVM Mode (AMD-V) in the firmware setup");
+        assert_string_equal(check(R, "kvm.module")->fix,
+                            "run: sudo modprobe kvm_amd; if it says 'disabled by bios', "
+                            "enable SVM Mode (AMD-V) in the firmware setup");
         vfio_check_report_free(R);
         variant_append(root, "proc/modules", "kvm_amd 155648 0 - Live 0xffffffffc0a00000");
         variant_append(root, "proc/modules", "kvm 1146880 1 kvm_amd, Live 0xffffffffc0800000");
@@ -259,8 +268,9 @@ static void test_kvm_device(void **state)
         variant_chmod(root, "dev/kvm", 0600);
         R = run(root, &o);
         assert_status(R, "kvm.device", VFIO_CHECK_FAIL);
-        assert_contains(check(R, "kvm.device")->fix, "create /etc/udev/rules.d/65-kvm.rules containing: KERNEL==\"kvm\", "
-                                                     "GROUP=\"kvm\", MODE=\"0660\"");
+        assert_contains(check(R, "kvm.device")->fix,
+                        "create /etc/udev/rules.d/65-kvm.rules containing: KERNEL==\"kvm\", "
+                        "GROUP=\"kvm\", MODE=\"0660\"");
         assert_contains(check(R, "kvm.device")->fix, "sudo usermod -aG kvm vm");
         vfio_check_report_free(R);
         variant_free(root);
@@ -283,12 +293,14 @@ static void test_iommu_acpi(void **state)
         R = run(root, NULL);
         assert_status(R, "iommu.acpi", VFIO_CHECK_FAIL);
         assert_string_equal(check(R, "iommu.acpi")->evidence,
-                            "sys/firmware/acpi/tables has APIC DSDT FACP HPET MCFG WAET; no DMAR (Intel VT-d) or IVRS (AMD-Vi)");
+                            "sys/firmware/acpi/tables has APIC DSDT FACP HPET MCFG WAET; no DMAR (Intel "
+                            "VT-d) or IVRS (AMD-Vi)");
         vfio_check_report_free(R);
         variant_write(root, "sys/firmware/acpi/tables/DMAR", "");
         R = run(root, NULL);
         assert_status(R, "iommu.acpi", VFIO_CHECK_PASS);
-        assert_string_equal(check(R, "iommu.acpi")->evidence, "sys/firmware/acpi/tables/DMAR present (Intel VT-d)");
+        assert_string_equal(check(R, "iommu.acpi")->evidence,
+                            "sys/firmware/acpi/tables/DMAR present (Intel VT-d)");
         /* With DMAR the IOMMU is Intel's: the command-line fix names intel_iommu. */
         assert_contains(check(R, "iommu.cmdline")->fix, "intel_iommu=on iommu=pt");
         vfio_check_report_free(R);
@@ -304,18 +316,21 @@ static void test_iommu_groups_and_cmdline_per_distribution(void **state)
         R = run(root, NULL); /* Debian 12 (etc/os-release of the capture), GRUB */
         assert_status(R, "iommu.groups", VFIO_CHECK_FAIL);
         assert_status(R, "iommu.cmdline", VFIO_CHECK_FAIL);
-        assert_string_equal(check(R, "iommu.cmdline")->evidence, "proc/cmdline has no intel_iommu=on and no iommu=pt");
-        assert_string_equal(check(R, "iommu.cmdline")->fix,
-                            "add 'intel_iommu=on iommu=pt' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then "
-                            "run: sudo update-grub, and reboot");
+        assert_string_equal(check(R, "iommu.cmdline")->evidence,
+                            "proc/cmdline has no intel_iommu=on and no iommu=pt");
+        assert_string_equal(
+                check(R, "iommu.cmdline")->fix,
+                "add 'intel_iommu=on iommu=pt' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then "
+                "run: sudo update-grub, and reboot");
         vfio_check_report_free(R);
 
         variant_write(root, "etc/os-release", "NAME=\"Fedora Linux\"\nID=fedora\nVERSION_ID=40\n");
         R = run(root, NULL);
-        assert_string_equal(check(R, "iommu.cmdline")->fix,
-                            "run: sudo grubby --update-kernel=ALL --args=\"intel_iommu=on iommu=pt\" (or add it to "
-                            "GRUB_CMDLINE_LINUX in /etc/default/grub and run: sudo grub2-mkconfig -o "
-                            "/boot/grub2/grub.cfg), then reboot");
+        assert_string_equal(
+                check(R, "iommu.cmdline")->fix,
+                "run: sudo grubby --update-kernel=ALL --args=\"intel_iommu=on iommu=pt\" (or add it to "
+                "GRUB_CMDLINE_LINUX in /etc/default/grub and run: sudo grub2-mkconfig -o "
+                "/boot/grub2/grub.cfg), then reboot");
         vfio_check_report_free(R);
 
         variant_write(root, "etc/os-release", "NAME=\"Pop!_OS\"\nID=pop\nID_LIKE=\"ubuntu debian\"\n");
@@ -327,8 +342,9 @@ static void test_iommu_groups_and_cmdline_per_distribution(void **state)
         variant_write(root, "etc/os-release", "NAME=\"Arch Linux\"\nID=arch\n");
         variant_write(root, "etc/kernel/cmdline", "root=UUID=1 rw\n");
         R = run(root, NULL);
-        assert_contains(check(R, "iommu.cmdline")->fix, "append 'intel_iommu=on iommu=pt' to the single line in "
-                                                        "/etc/kernel/cmdline");
+        assert_contains(check(R, "iommu.cmdline")->fix,
+                        "append 'intel_iommu=on iommu=pt' to the single line in "
+                        "/etc/kernel/cmdline");
         vfio_check_report_free(R);
 
         /* Switched off explicitly: the fix is to remove it. */
@@ -352,7 +368,8 @@ static void test_interrupt_remapping(void **state)
         assert_status(R, "iommu.interrupt-remapping", VFIO_CHECK_FAIL);
         assert_contains(check(R, "iommu.interrupt-remapping")->evidence, "dmar0: ECAP bit 3 (IR) clear");
         assert_contains(check(R, "iommu.interrupt-remapping")->fix,
-                        "'options vfio_iommu_type1 allow_unsafe_interrupts=1' and run: sudo update-initramfs -u -k all");
+                        "'options vfio_iommu_type1 allow_unsafe_interrupts=1' and run: sudo "
+                        "update-initramfs -u -k all");
         assert_contains(check(R, "iommu.interrupt-remapping")->fix, "interrupt injection into the host");
         vfio_check_report_free(R);
 
@@ -361,7 +378,8 @@ static void test_interrupt_remapping(void **state)
         R = run(root, NULL);
         assert_status(R, "iommu.interrupt-remapping", VFIO_CHECK_WARN);
         assert_contains(check(R, "iommu.interrupt-remapping")->evidence, "allow_unsafe_interrupts=Y");
-        assert_contains(check(R, "iommu.interrupt-remapping")->evidence, "interrupt injection into the host");
+        assert_contains(check(R, "iommu.interrupt-remapping")->evidence,
+                        "interrupt injection into the host");
         vfio_check_report_free(R);
 
         /* intremap=off overrides what the hardware can do. */
@@ -411,7 +429,8 @@ static void test_vfio_modules(void **state)
         variant_write(root, "etc/initramfs-tools/modules", "vfio\nvfio_iommu_type1\nvfio_pci\n");
         R = run(root, NULL);
         assert_status(R, "vfio.modules", VFIO_CHECK_PASS);
-        assert_contains(check(R, "vfio.modules")->evidence, "vfio_pci available (loaded early by etc/initramfs-tools/modules)");
+        assert_contains(check(R, "vfio.modules")->evidence,
+                        "vfio_pci available (loaded early by etc/initramfs-tools/modules)");
         vfio_check_report_free(R);
 
         /* Built into the kernel image. */
@@ -421,7 +440,8 @@ static void test_vfio_modules(void **state)
                       "kernel/drivers/vfio/pci/vfio-pci.ko\n");
         R = run(root, NULL);
         assert_status(R, "vfio.modules", VFIO_CHECK_PASS);
-        assert_string_equal(check(R, "vfio.modules")->evidence, "vfio built-in, vfio_iommu_type1 built-in, vfio_pci built-in");
+        assert_string_equal(check(R, "vfio.modules")->evidence,
+                            "vfio built-in, vfio_iommu_type1 built-in, vfio_pci built-in");
         vfio_check_report_free(R);
         variant_free(root);
 
@@ -429,7 +449,8 @@ static void test_vfio_modules(void **state)
         root = variant_new("host-firecracker");
         R = run(root, NULL);
         assert_status(R, "vfio.modules", VFIO_CHECK_FAIL);
-        assert_contains(check(R, "vfio.modules")->evidence, "vfio missing, vfio_iommu_type1 missing, vfio_pci missing");
+        assert_contains(check(R, "vfio.modules")->evidence,
+                        "vfio missing, vfio_iommu_type1 missing, vfio_pci missing");
         vfio_check_report_free(R);
         variant_free(root);
 }
@@ -444,12 +465,15 @@ static void test_early_binding_softdep(void **state)
         variant_pci_ids(root, GPU_HDA, 0x10de, 0x10f0, 0); /* GP104 High Definition Audio Controller */
         R = run(root, &o);
         assert_status(R, "vfio.early-binding", VFIO_CHECK_WARN);
-        assert_contains(check(R, "vfio.early-binding")->evidence, "no 'options vfio-pci ids=' for 10de:1b80,10de:10f0");
-        assert_contains(check(R, "vfio.early-binding")->evidence, "no 'softdep X pre: vfio-pci' for nouveau, nvidia");
-        assert_string_equal(check(R, "vfio.early-binding")->fix,
-                            "write /etc/modprobe.d/vfio.conf with the lines 'options vfio-pci ids=10de:1b80,10de:10f0' "
-                            "and 'softdep nouveau pre: vfio-pci' and 'softdep nvidia pre: vfio-pci', then run: sudo "
-                            "update-initramfs -u -k all and reboot");
+        assert_contains(check(R, "vfio.early-binding")->evidence,
+                        "no 'options vfio-pci ids=' for 10de:1b80,10de:10f0");
+        assert_contains(check(R, "vfio.early-binding")->evidence,
+                        "no 'softdep X pre: vfio-pci' for nouveau, nvidia");
+        assert_string_equal(
+                check(R, "vfio.early-binding")->fix,
+                "write /etc/modprobe.d/vfio.conf with the lines 'options vfio-pci ids=10de:1b80,10de:10f0' "
+                "and 'softdep nouveau pre: vfio-pci' and 'softdep nvidia pre: vfio-pci', then run: sudo "
+                "update-initramfs -u -k all and reboot");
         vfio_check_report_free(R);
 
         variant_write(root, "etc/modprobe.d/vfio.conf",
@@ -475,7 +499,8 @@ static void test_driver_binding(void **state)
         vfio_check_report *R = run(root, &o);
 
         assert_status(R, "vfio.driver", VFIO_CHECK_WARN);
-        assert_string_equal(check(R, "vfio.driver")->evidence, "0000:01:00.0 [8086:10d3] is held by e1000e, a host driver");
+        assert_string_equal(check(R, "vfio.driver")->evidence,
+                            "0000:01:00.0 [8086:10d3] is held by e1000e, a host driver");
         assert_string_equal(check(R, "vfio.driver")->device, NIC);
         vfio_check_report_free(R);
 
@@ -496,7 +521,8 @@ static void test_dev_vfio_permissions(void **state)
         char g[32];
 
         add_vm_user(root);
-        variant_chmod(root, "dev/vfio/vfio", 0666); /* the mode the kernel gives it (capture keeps names only) */
+        variant_chmod(root, "dev/vfio/vfio",
+                      0666); /* the mode the kernel gives it (capture keeps names only) */
         variant_pci_driver(root, NIC, "vfio-pci");
         R = run(root, &o);
         assert_status(R, "vfio.dev-permissions", VFIO_CHECK_WARN); /* no group node yet */
@@ -508,9 +534,10 @@ static void test_dev_vfio_permissions(void **state)
         variant_chmod(root, g, 0600);
         R = run(root, &o);
         assert_status(R, "vfio.dev-permissions", VFIO_CHECK_FAIL);
-        assert_contains(check(R, "vfio.dev-permissions")->fix,
-                        "create /etc/udev/rules.d/10-vfio.rules containing: SUBSYSTEM==\"vfio\", OWNER=\"root\", "
-                        "GROUP=\"kvm\", MODE=\"0660\"");
+        assert_contains(
+                check(R, "vfio.dev-permissions")->fix,
+                "create /etc/udev/rules.d/10-vfio.rules containing: SUBSYSTEM==\"vfio\", OWNER=\"root\", "
+                "GROUP=\"kvm\", MODE=\"0660\"");
         vfio_check_report_free(R);
 
         variant_chmod(root, g, 0660);
@@ -531,17 +558,21 @@ static void test_memlock(void **state)
         add_vm_user(root);
         R = run(root, &o);
         assert_status(R, "memory.memlock", VFIO_CHECK_FAIL);
-        assert_contains(check(R, "memory.memlock")->evidence, "no memlock line in etc/security/limits.conf or limits.d applies");
-        assert_string_equal(check(R, "memory.memlock")->fix,
-                            "add to /etc/security/limits.d/vfio.conf the lines 'vm soft memlock 9437184' and 'vm hard "
-                            "memlock 9437184' (KiB), then log in again");
+        assert_contains(check(R, "memory.memlock")->evidence,
+                        "no memlock line in etc/security/limits.conf or limits.d applies");
+        assert_string_equal(
+                check(R, "memory.memlock")->fix,
+                "add to /etc/security/limits.d/vfio.conf the lines 'vm soft memlock 9437184' and 'vm hard "
+                "memlock 9437184' (KiB), then log in again");
         vfio_check_report_free(R);
 
         /* A group line for kvm is enough; the user line later beats it only when more specific. */
-        variant_write(root, "etc/security/limits.d/vfio.conf", "@kvm hard memlock 9437184\n@kvm soft memlock 9437184\n");
+        variant_write(root, "etc/security/limits.d/vfio.conf",
+                      "@kvm hard memlock 9437184\n@kvm soft memlock 9437184\n");
         R = run(root, &o);
         assert_status(R, "memory.memlock", VFIO_CHECK_PASS);
-        assert_contains(check(R, "memory.memlock")->evidence, "hard 9 GiB (etc/security/limits.d/vfio.conf:1)");
+        assert_contains(check(R, "memory.memlock")->evidence,
+                        "hard 9 GiB (etc/security/limits.d/vfio.conf:1)");
         vfio_check_report_free(R);
 
         /* 16 GiB guest: 9 GiB is too little. */
@@ -564,7 +595,8 @@ static void test_hugepages(void **state)
         variant_write(root, "sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "1024\n");
         R = run(root, &o);
         assert_status(R, "memory.hugepages", VFIO_CHECK_WARN);
-        assert_contains(check(R, "memory.hugepages")->evidence, "2 GiB free in huge pages, the guest has 4 GiB");
+        assert_contains(check(R, "memory.hugepages")->evidence,
+                        "2 GiB free in huge pages, the guest has 4 GiB");
         assert_contains(check(R, "memory.hugepages")->fix, "hugepagesz=2M hugepages=2048");
         vfio_check_report_free(R);
         variant_write(root, "sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", "2048\n");
@@ -587,7 +619,8 @@ static void test_fragmentation(void **state)
         o.memory = 2 * GiB;
         R = run(root, &o);
         assert_status(R, "memory.fragmentation", VFIO_CHECK_WARN);
-        assert_contains(check(R, "memory.fragmentation")->evidence, "only 848 MiB free in blocks of 2 MiB or more");
+        assert_contains(check(R, "memory.fragmentation")->evidence,
+                        "only 848 MiB free in blocks of 2 MiB or more");
         assert_contains(check(R, "memory.fragmentation")->fix, "hugepagesz=2M hugepages=1024");
         vfio_check_report_free(R);
         variant_free(root);
@@ -752,8 +785,9 @@ static void test_quirk_evga_sr2(void **state)
         assert_quirk(R, "evga-sr2-hotplug-flapping", NULL, VFIO_QUIRK_WARN);
         assert_int_equal(vfio_host_open(root, &h), 0);
         fix = vfio_check_expand_fix(h, quirk(R, "evga-sr2-hotplug-flapping", NULL)->quirk->fix);
-        assert_string_equal(fix, "add 'pcie_ports=compat' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then run: "
-                                 "sudo update-grub, and reboot");
+        assert_string_equal(
+                fix, "add 'pcie_ports=compat' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then run: "
+                     "sudo update-grub, and reboot");
         free(fix);
         vfio_host_free(h);
         vfio_check_report_free(R);
@@ -833,10 +867,12 @@ static void test_quirk_igpu_vga(void **state)
         /* The boot display becomes an Intel iGPU (CoffeeLake-S GT2 [UHD Graphics 630]). */
         variant_pci_ids(root, BOOT_VGA, 0x8086, 0x3e92, 0);
         R = run(root, &o);
-        assert_string_equal(assert_quirk(R, "igpu-vga-arbitration", GPU, VFIO_QUIRK_INFO)->evidence,
-                            "0000:00:01.0 [8086:3e92] is the boot VGA (boot_vga=1); 0000:03:00.0 [1234:1111] is not");
-        assert_true(strv_contains((char **)assert_quirk(R, "igpu-vga-arbitration", GPU, VFIO_QUIRK_INFO)->quirk->settings,
-                                  "vfio.x-vga=off"));
+        assert_string_equal(
+                assert_quirk(R, "igpu-vga-arbitration", GPU, VFIO_QUIRK_INFO)->evidence,
+                "0000:00:01.0 [8086:3e92] is the boot VGA (boot_vga=1); 0000:03:00.0 [1234:1111] is not");
+        assert_true(strv_contains(
+                (char **)assert_quirk(R, "igpu-vga-arbitration", GPU, VFIO_QUIRK_INFO)->quirk->settings,
+                "vfio.x-vga=off"));
         vfio_check_report_free(R);
         variant_free(root);
 }
@@ -870,8 +906,9 @@ static void test_quirk_link_degraded(void **state)
         vfio_check_report_free(R);
         variant_pci_attr(root, NIC, "max_link_width", "4\n");
         R = run(root, &o);
-        assert_string_equal(assert_quirk(R, "pcie-link-degraded", NIC, VFIO_QUIRK_WARN)->evidence,
-                            "0000:01:00.0 [8086:10d3]: link x1 at 2.5 GT/s, the device supports x4 at 2.5 GT/s");
+        assert_string_equal(
+                assert_quirk(R, "pcie-link-degraded", NIC, VFIO_QUIRK_WARN)->evidence,
+                "0000:01:00.0 [8086:10d3]: link x1 at 2.5 GT/s, the device supports x4 at 2.5 GT/s");
         vfio_check_report_free(R);
         variant_free(root);
 }
