@@ -150,6 +150,24 @@ static char *cmdline_fix(ctx *c, const char *args)
         return vfio_distro_cmdline_fix(c->d, args);
 }
 
+/* before + the distribution's edit for the formatted arguments + after. */
+static char *cmdline_fixf(ctx *c, const char *before, const char *after, const char *args_fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+static char *cmdline_fixf(ctx *c, const char *before, const char *after, const char *args_fmt, ...)
+{
+        _cleanup_free_ char *args = NULL, *edit = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, args_fmt);
+        r = vasprintf(&args, args_fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return NULL;
+        edit = cmdline_fix(c, args);
+        return edit ? fmt("%s%s%s", before, edit, after) : NULL;
+}
+
 char *vfio_check_expand_fix(const vfio_host *h, const char *fix)
 {
         _cleanup_(vfio_distro_freep) vfio_distro *d = NULL;
@@ -721,11 +739,7 @@ static int check_vfio_softdep(ctx *c)
         if (builtin)
                 return add(c, "vfio.early-binding", "vfio", VFIO_CHECK_WARN, title,
                            fmt("vfio-pci is built in, but the command line has no vfio-pci.ids for %s", jmi),
-                           ({
-                                   _cleanup_free_ char *a = fmt("vfio-pci.ids=%s", jids);
-                                   a ? cmdline_fix(c, a) : NULL;
-                           }),
-                           NULL);
+                           cmdline_fixf(c, "", "", "vfio-pci.ids=%s", jids), NULL);
         {
                 _cleanup_strv_free_ char **lines = NULL;
 
@@ -1042,15 +1056,10 @@ static int check_hugepages(ctx *c)
                 return add(c, "memory.hugepages", "memory", VFIO_CHECK_WARN, title,
                            fmt("%s: %s free in huge pages, the guest has %s", j, have ? have : "?",
                                need ? need : "?"),
-                           ({
-                                   _cleanup_free_ char *a =
-                                           fmt("hugepagesz=%s hugepages=%" PRIu64,
-                                               best_size == GiB ? "1G" : "2M",
-                                               (c->o->memory + (best_size ? best_size : 2 * MiB) - 1) /
-                                                       (best_size ? best_size : 2 * MiB));
-                                   _cleanup_free_ char *f = a ? cmdline_fix(c, a) : NULL;
-                                   f ? fmt("reserve enough at boot: %s", f) : NULL;
-                           }),
+                           cmdline_fixf(c, "reserve enough at boot: ", "",
+                                        "hugepagesz=%s hugepages=%" PRIu64, best_size == GiB ? "1G" : "2M",
+                                        (c->o->memory + (best_size ? best_size : 2 * MiB) - 1) /
+                                                (best_size ? best_size : 2 * MiB)),
                            NULL);
         }
         return add(c, "memory.hugepages", "memory", VFIO_CHECK_PASS, title, fmt("%s", j), NULL, NULL);
@@ -1084,13 +1093,9 @@ static int check_fragmentation(ctx *c)
                                "reserving "
                                "its huge pages now would fall short or stall on compaction",
                                have, need),
-                           ({
-                                   _cleanup_free_ char *a = fmt("hugepagesz=2M hugepages=%" PRIu64,
-                                                                (c->o->memory + 2 * MiB - 1) / (2 * MiB));
-                                   _cleanup_free_ char *f = a ? cmdline_fix(c, a) : NULL;
-                                   f ? fmt("reserve them at boot instead: %s (or use normal pages)", f)
-                                     : NULL;
-                           }),
+                           cmdline_fixf(c, "reserve them at boot instead: ", " (or use normal pages)",
+                                        "hugepagesz=2M hugepages=%" PRIu64,
+                                        (c->o->memory + 2 * MiB - 1) / (2 * MiB)),
                            NULL);
         return add(c, "memory.fragmentation", "memory", VFIO_CHECK_PASS, title,
                    fmt("proc/buddyinfo: %s free in blocks of 2 MiB or more, enough for %s of 2 MiB pages",
