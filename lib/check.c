@@ -428,9 +428,8 @@ static int check_iommu_cmdline(ctx *c)
 static int check_iommu_groups(ctx *c)
 {
         const vfio_iommu *i = c->m->iommu;
-        _cleanup_free_ char *units = NULL, *args = NULL;
+        _cleanup_free_ char *units = NULL, *args = NULL, *fix = NULL;
         bool amd = iommu_is_amd(c);
-        char *fix;
 
         if (vfio_iommu_enabled(i)) {
                 units = strv_join(i->units, ", ");
