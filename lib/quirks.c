@@ -200,7 +200,7 @@ static const vfio_quirk quirks[] = {
                 .dev = PCI_ANY,
                 .cond = VFIO_QUIRK_COND_GROUP_SHARED,
                 .action = VFIO_QUIRK_FAIL,
-                .title = "The device shares its IOMMU group with endpoints that stay on the host",
+                .title = "The device shares its IOMMU group with endpoints the host keeps",
                 .explanation =
                         "VFIO assigns whole IOMMU groups: every endpoint of the group must be bound to "
                         "vfio-pci (or no driver) before the VM can open any of them, because without "
@@ -454,15 +454,22 @@ static int cond_holds(const vfio_quirk *q, const vfio_quirk_input *in, const vfi
                         return -ENOMEM;
                 if (!md)
                         return 0;
-                STRV_FOREACH(p, md->group_peers)
-                        if (!strv_contains(in->to_pass, *p) && strv_extend(&left, *p) < 0)
+                /* Peers on vfio-pci, pci-stub or no driver keep the group viable; host drivers do not. */
+                STRV_FOREACH(p, md->group_peers) {
+                        const vfio_pci_dev *peer = vfio_pci_list_find(in->model->pci, *p);
+
+                        if (strv_contains(in->to_pass, *p) ||
+                            (peer && (!peer->driver || vfio_pci_driver_is_stub(peer->driver))))
+                                continue;
+                        if (strv_extend(&left, *p) < 0)
                                 return -ENOMEM;
+                }
                 if (strv_length(left) == 0)
                         return 0;
                 j = strv_join(left, ", ");
                 *ret_related = j ? strdup(j) : NULL;
-                *ret_evidence =
-                        fmt("IOMMU group %d of %s also holds %s", d->iommu_group, d->name, j ? j : "?");
+                *ret_evidence = fmt("IOMMU group %d of %s also holds %s, bound to a host driver",
+                                    d->iommu_group, d->name, j ? j : "?");
                 return *ret_evidence ? 1 : -ENOMEM;
         }
         case VFIO_QUIRK_COND_LINK_DEGRADED: {

@@ -884,12 +884,20 @@ static void test_quirk_group_shared(void **state)
         vfio_check_report *R = run(root, &o);
         const vfio_quirk_match *m = assert_quirk(R, "iommu-group-shared", GPU, VFIO_QUIRK_FAIL);
 
-        assert_string_equal(m->evidence, "IOMMU group 13 of 0000:03:00.0 also holds 0000:03:00.1");
+        assert_string_equal(
+                m->evidence,
+                "IOMMU group 13 of 0000:03:00.0 also holds 0000:03:00.1, bound to a host driver");
         assert_contains(m->quirk->fix, "ACS override patch");
         assert_contains(m->quirk->source, "seed 001");
         assert_int_equal(R->verdict, VFIO_CHECK_FAIL);
         vfio_check_report_free(R);
         o.pass[1] = GPU_HDA;
+        R = run(root, &o);
+        assert_no_quirk(R, "iommu-group-shared");
+        vfio_check_report_free(R);
+        /* Not passed, but parked on vfio-pci: the group stays viable. */
+        o.pass[1] = NULL;
+        variant_pci_driver(root, GPU_HDA, "vfio-pci");
         R = run(root, &o);
         assert_no_quirk(R, "iommu-group-shared");
         vfio_check_report_free(R);
