@@ -87,6 +87,7 @@ vfio_check_report *vfio_check_report_free(vfio_check_report *r)
         strv_free(r->to_pass);
         strv_free(r->pass_why);
         strv_free(r->candidates);
+        strv_free(r->problems);
         free(r->user);
         free(r);
         return NULL;
@@ -1397,8 +1398,9 @@ int vfio_check_run(const vfio_host *h, const vfio_check_options *o, vfio_check_r
         R->to_pass = calloc(1, sizeof(char *));
         R->pass_why = calloc(1, sizeof(char *));
         R->candidates = calloc(1, sizeof(char *));
+        R->problems = calloc(1, sizeof(char *));
         R->user = o->user ? strdup(o->user) : default_user(h);
-        if (!R->to_pass || !R->pass_why || !R->candidates || !R->user)
+        if (!R->to_pass || !R->pass_why || !R->candidates || !R->problems || !R->user)
                 return -ENOMEM;
 
         if ((r = vfio_model_load(h, &c.m)) < 0 || (r = vfio_kernel_read(h, &c.k)) < 0 ||
@@ -1412,6 +1414,9 @@ int vfio_check_run(const vfio_host *h, const vfio_check_options *o, vfio_check_r
         if (r == -ENOMEM)
                 goto finish;
         (void)vfio_pci_names_new(NULL, &c.names);
+        STRV_FOREACH(p, c.m->problems)
+                if ((r = strv_extend(&R->problems, *p)) < 0)
+                        goto finish;
 
         if (o->pass) {
                 _cleanup_strv_free_ char **l = NULL;

@@ -101,6 +101,13 @@ static int print_json(const vfio_host *h, const vfio_check_report *R)
                 json_object_array_add(quirks, o);
         }
         json_object_object_add(root, "checks", checks);
+        {
+                json_object *pr = json_object_new_array();
+
+                STRV_FOREACH(p, R->problems)
+                        json_object_array_add(pr, json_object_new_string(*p));
+                json_object_object_add(root, "problems", pr);
+        }
         json_object_object_add(root, "quirks", quirks);
         puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -287,6 +294,10 @@ int verb_check(int argc, char **argv)
                 tool_error("check: %s", strerror(-r));
                 return EXIT_CHECK_NOT_READY;
         }
+        STRV_FOREACH(p, R->problems)
+                tool_warning("%s%s%s (ignored; the report may be incomplete)",
+                             vfio_host_is_live(h) ? "/" : vfio_host_root(h), vfio_host_is_live(h) ? "" : "/",
+                             *p);
         if (arg_json)
                 print_json(h, R);
         else

@@ -45,6 +45,7 @@ typedef struct vfio_check_report {
         char **pass_why;   /* parallel to to_pass: "bound to vfio-pci", "--pass 10de:1b80", ... */
         char **candidates; /* display devices checked as candidates */
         char *user;        /* the VM user checked */
+        char **problems;   /* host facts that could not be read (the model's problems), for the tool */
         vfio_check_status verdict;
 } vfio_check_report;
 

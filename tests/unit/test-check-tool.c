@@ -167,6 +167,22 @@ static void test_color_only_when_asked(void **state)
         variant_free(root);
 }
 
+static void test_unreadable_facts_are_warned(void **state)
+{
+        char *root = variant_new("q35-viommu"), *out = NULL, *err = NULL;
+
+        variant_pci_attr(root, "0000:05:02.0", "vendor", "0xzzzz\n");
+        assert_int_equal(run_check(root, "--json", NULL, &out, &err), 2);
+        assert_non_null(
+                strstr(err, "sys/bus/pci/devices/0000:05:02.0/vendor: malformed (ignored; the report may be "
+                            "incomplete)"));
+        assert_non_null(strstr(
+                out, "\"problems\": [\n    \"sys/bus/pci/devices/0000:05:02.0/vendor: malformed\"\n  ]"));
+        free(out);
+        free(err);
+        variant_free(root);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -176,6 +192,7 @@ int main(void)
                 cmocka_unit_test(test_quirk_in_json_with_settings),
                 cmocka_unit_test(test_usage_errors),
                 cmocka_unit_test(test_color_only_when_asked),
+                cmocka_unit_test(test_unreadable_facts_are_warned),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
