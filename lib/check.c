@@ -1105,6 +1105,38 @@ static int check_fragmentation(ctx *c)
 
 /* ---- firmware and QEMU ---- */
 
+int vfio_check_judge_qemu(const vfio_qemu_info *q, vfio_check_status *ret_status, char **ret_evidence)
+{
+        /* vfio-pci is the point; q35 gives GPUs a PCIe topology; max-ram-below-4g (the NF200 workaround,
+         * seed 001) arrived in QEMU 2.1. */
+        bool vfio = vfio_qemu_info_has_type(q, "vfio-pci"), q35 = vfio_qemu_info_has_machine(q, "q35");
+        bool old = q->major < 2 || (q->major == 2 && q->minor < 1);
+        _cleanup_free_ char *ev =
+                fmt("QEMU %u.%u.%u%s%s%s; q35: %s, vfio-pci: %s, intel-iommu: %s, tpm-crb: %s, "
+                    "ramfb: %s",
+                    q->major, q->minor, q->micro, q->package ? " (" : "", q->package ? q->package : "",
+                    q->package ? ")" : "", q35 ? "yes" : "no", vfio ? "yes" : "no",
+                    vfio_qemu_info_has_type(q, "intel-iommu") ? "yes" : "no",
+                    vfio_qemu_info_has_type(q, "tpm-crb") ? "yes" : "no",
+                    vfio_qemu_info_has_type(q, "ramfb") ? "yes" : "no");
+        char *s;
+
+        if (!ev)
+                return -ENOMEM;
+        if (!vfio)
+                s = fmt("%s: this QEMU was built without VFIO", ev);
+        else if (!q35 || old)
+                s = fmt("%s%s%s", ev, q35 ? "" : "; no q35 machine (PCIe topology for GPUs)",
+                        old ? "; older than 2.1: no max-ram-below-4g" : "");
+        else
+                s = TAKE_PTR(ev);
+        if (!s)
+                return -ENOMEM;
+        *ret_status = !vfio ? VFIO_CHECK_FAIL : (!q35 || old) ? VFIO_CHECK_WARN : VFIO_CHECK_PASS;
+        *ret_evidence = s;
+        return 0;
+}
+
 static int check_firmware(ctx *c)
 {
         const vfio_ovmf *o = vfio_firmware_pick_ovmf(c->fw, false),
@@ -1187,30 +1219,15 @@ static int check_qemu(ctx *c)
                                path),
                            NULL);
         {
-                bool vfio = vfio_qemu_info_has_type(q, "vfio-pci"),
-                     q35 = vfio_qemu_info_has_machine(q, "q35");
-                bool old = q->major < 2 || (q->major == 2 && q->minor < 1);
-                _cleanup_free_ char *ev =
-                        fmt("QEMU %u.%u.%u%s%s%s; q35: %s, vfio-pci: %s, intel-iommu: %s, tpm-crb: %s, "
-                            "ramfb: %s",
-                            q->major, q->minor, q->micro, q->package ? " (" : "",
-                            q->package ? q->package : "", q->package ? ")" : "", q35 ? "yes" : "no",
-                            vfio ? "yes" : "no", vfio_qemu_info_has_type(q, "intel-iommu") ? "yes" : "no",
-                            vfio_qemu_info_has_type(q, "tpm-crb") ? "yes" : "no",
-                            vfio_qemu_info_has_type(q, "ramfb") ? "yes" : "no");
+                vfio_check_status st;
+                char *ev = NULL;
 
-                if (!ev)
-                        return -ENOMEM;
-                if (!vfio)
-                        return add(c, "qemu.probe", "qemu", VFIO_CHECK_FAIL, title,
-                                   fmt("%s: this QEMU was built without VFIO", ev),
-                                   vfio_distro_install_cmd(c->d, "qemu-system-x86"), NULL);
-                if (!q35 || old)
-                        return add(c, "qemu.probe", "qemu", VFIO_CHECK_WARN, title,
-                                   fmt("%s%s%s", ev, q35 ? "" : "; no q35 machine (PCIe topology for GPUs)",
-                                       old ? "; older than 2.1: no max-ram-below-4g" : ""),
-                                   vfio_distro_install_cmd(c->d, "qemu-system-x86"), NULL);
-                return add(c, "qemu.probe", "qemu", VFIO_CHECK_PASS, title, TAKE_PTR(ev), NULL, NULL);
+                r = vfio_check_judge_qemu(q, &st, &ev);
+                if (r < 0)
+                        return r;
+                return add(c, "qemu.probe", "qemu", st, title, ev,
+                           st == VFIO_CHECK_PASS ? NULL : vfio_distro_install_cmd(c->d, "qemu-system-x86"),
+                           NULL);
         }
 }
 

@@ -21,6 +21,7 @@
 #include "vfioctl/check.h"
 #include "vfioctl/host.h"
 #include "vfioctl/model.h"
+#include "vfioctl/qmp-probe.h"
 #include "vfioctl/quirks.h"
 
 #define VIOMMU  "q35-viommu"
@@ -687,6 +688,35 @@ static void test_firmware(void **state)
         variant_free(root);
 }
 
+static void test_qemu_judgement(void **state)
+{
+        char *types[] = { (char *)"intel-iommu", (char *)"vfio-pci", NULL },
+             *machines[] = { (char *)"q35", NULL };
+        char *no_types[] = { NULL }, *no_machines[] = { NULL };
+        vfio_qemu_info q = { .major = 7, .minor = 2, .micro = 22, .types = types, .machines = machines };
+        vfio_check_status st;
+        char *ev = NULL;
+
+        assert_int_equal(vfio_check_judge_qemu(&q, &st, &ev), 0);
+        assert_int_equal(st, VFIO_CHECK_PASS);
+        assert_string_equal(
+                ev, "QEMU 7.2.22; q35: yes, vfio-pci: yes, intel-iommu: yes, tpm-crb: no, ramfb: no");
+        free(ev);
+        /* Built without VFIO (--disable-vfio or a non-Linux build). */
+        q.types = no_types;
+        assert_int_equal(vfio_check_judge_qemu(&q, &st, &ev), 0);
+        assert_int_equal(st, VFIO_CHECK_FAIL);
+        assert_contains(ev, "this QEMU was built without VFIO");
+        free(ev);
+        /* QEMU 2.0: no q35 alias here and no max-ram-below-4g yet. */
+        q = (vfio_qemu_info){ .major = 2, .minor = 0, .types = types, .machines = no_machines };
+        assert_int_equal(vfio_check_judge_qemu(&q, &st, &ev), 0);
+        assert_int_equal(st, VFIO_CHECK_WARN);
+        assert_contains(ev,
+                        "; no q35 machine (PCIe topology for GPUs); older than 2.1: no max-ram-below-4g");
+        free(ev);
+}
+
 static void test_kernel_version(void **state)
 {
         char *root = variant_new(VIOMMU);
@@ -1010,6 +1040,7 @@ int main(void)
                 cmocka_unit_test(test_hugepages),
                 cmocka_unit_test(test_fragmentation),
                 cmocka_unit_test(test_firmware),
+                cmocka_unit_test(test_qemu_judgement),
                 cmocka_unit_test(test_kernel_version),
                 cmocka_unit_test(test_quirk_nf200_dma),
                 cmocka_unit_test(test_quirk_nf200_sas),
