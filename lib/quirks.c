@@ -61,8 +61,9 @@ static const vfio_quirk quirks[] = {
                         "PCI MMIO range reaches the physical device instead, crashing the host or "
                         "writing garbage through a disk controller. Keeping guest RAM out of that "
                         "range (max-ram-below-4g=1G) works around it without losing memory.",
-                .source = "seed 000, 'Virtualization With VT-d / IOMMU'; seed 001, 'Nvidia Bugs/Features "
-                          "Workarounds'",
+                .source = "seed 000, EVGA SR-2 review, 'Virtualization With VT-d / IOMMU', and Virtually "
+                          "Gaming "
+                          "part 2, 'Nvidia Bugs/Features Workarounds'",
                 .fix = "run the VM with -machine ...,max-ram-below-4g=1G (vfioctl's VM configuration "
                        "applies "
                        "it by itself), or move the device to a slot that is not behind the NF200",
@@ -131,9 +132,12 @@ static const vfio_quirk quirks[] = {
                         "hypervisor. Hiding KVM (kvm=off) and setting a Hyper-V vendor id avoids it. "
                         "Drivers from R465 on support GeForce passthrough and need neither; the settings "
                         "are harmless with them.",
-                .source = "seed 001, 'Nvidia Bugs/Features Workarounds'; seed 000 blog part 2; seed 003, "
-                          "'QEMU setup' (kvm=off); NVIDIA, 'GeForce GPU Passthrough for Windows Virtual "
-                          "Machine (Beta)', R465 release",
+                .source = "seed 001, 'Getting the GPU setup with VFIO' (Code 43, vendor_id + hidden); seed "
+                          "000, "
+                          "Virtually Gaming part 2, 'Nvidia Bugs/Features Workarounds' (kvm=off); seed 002 "
+                          "and "
+                          "seed 003, 'QEMU setup' (kvm=off); NVIDIA, 'GeForce GPU Passthrough for Windows "
+                          "Virtual Machine (Beta)', R465 release",
                 .fix = "use driver R465 or newer in the guest; otherwise run with -cpu host,kvm=off,"
                        "hv_vendor_id=... (vfioctl's VM configuration applies both)",
                 .settings = settings_code43,
@@ -188,8 +192,9 @@ static const vfio_quirk quirks[] = {
                         "arbitration: legacy VGA accesses go to the wrong card, breaking the host "
                         "display and the guest's GPU. UEFI guests (OVMF) do not use legacy VGA, so "
                         "vfioctl boots with OVMF and without x-vga.",
-                .source = "seed 002, 'VGA arbiter and multiple GPUs'; seed 001 (UEFI does away with VGA "
-                          "arbitration)",
+                .source =
+                        "seed 002, 'VGA arbiter and multiple GPUs'; seed 000, Virtually Gaming part 2 (UEFI "
+                        "OVMF 'does away with all of legacy VGA complications such as VGA arbitration')",
                 .fix = "boot the guest with OVMF and leave x-vga off (vfioctl's default); with SeaBIOS and "
                        "x-vga=on the i915 VGA-arbiter kernel patch is needed",
                 .settings = settings_no_xvga,
@@ -206,9 +211,10 @@ static const vfio_quirk quirks[] = {
                         "vfio-pci (or no driver) before the VM can open any of them, because without "
                         "ACS (PCIe Access Control Services) between them the devices can reach each "
                         "other's memory without passing the IOMMU.",
-                .source =
-                        "seed 001 ('all the available PCI lanes landed on the same IOMMU group', ACS "
-                        "override kernel); Documentation/driver-api/vfio.rst, 'Groups, Devices, and IOMMUs'",
+                .source = "seed 001, 'Getting the GPU setup with VFIO' ('all the available PCI lanes landed "
+                          "on "
+                          "the same IOMMU group', ACS override kernel builds); "
+                          "Documentation/driver-api/vfio.rst, 'Groups, Devices, and IOMMUs'",
                 .fix = "pass the other endpoints of the group too (vfioctl check --pass ADDR...), or move "
                        "the "
                        "card to a slot with its own group (one wired to the CPU's root ports), or - last "
