@@ -21,7 +21,7 @@ static const verb *current_verb;
 static const verb verbs[] = {
         { "devices", 0, 0, verb_devices, "devices [--gpu] [--tree] [--json]",
           "PCI devices by IOMMU group, with drivers, reset methods and a passthrough verdict" },
-        { "check", 0, 0, verb_check, "check [--json] [--pass SEL]... [--user U] [--memory SIZE] [--no-probe]",
+        { "check", 0, 64, verb_check, "check [--json] [--pass SEL...] [--user U] [--memory SIZE] [--no-probe]",
           "host readiness for passthrough: each check with evidence and fix, plus known hardware quirks" },
 };
 

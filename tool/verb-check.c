@@ -268,6 +268,15 @@ int verb_check(int argc, char **argv)
                 }
         if (tool_check_arity(argc - optind) < 0)
                 return EXIT_USAGE;
+        /* "--pass A B C": the words after the options are more selectors, and only with --pass. */
+        if (optind < argc && !pass) {
+                tool_error("check: unexpected argument '%s'; devices are named with --pass SELECTOR...",
+                           argv[optind]);
+                return EXIT_USAGE;
+        }
+        for (int i = optind; i < argc; i++)
+                if (strv_extend(&pass, argv[i]) < 0)
+                        return EXIT_FAILURE_GENERIC;
         if (vm) {
                 _cleanup_strv_free_ char **vm_pass = NULL;
                 uint64_t vm_memory = 0;

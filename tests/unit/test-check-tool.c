@@ -136,6 +136,26 @@ static void test_quirk_in_json_with_settings(void **state)
         variant_free(root);
 }
 
+static void test_pass_takes_several_selectors(void **state)
+{
+        char *root = variant_new("q35-viommu"), *out = NULL, *err = NULL;
+        const char *argv[] = { "--root", root,      "check",   "--no-probe", "--json",
+                               "--pass", "03:00.0", "03:00.1", NULL };
+        const char *stray[] = { "--root", root, "check", "--no-probe", "03:00.0", NULL };
+
+        fixture_run_tool(&out, &err, argv);
+        assert_non_null(strstr(out, "\"address\": \"0000:03:00.0\""));
+        assert_non_null(strstr(out, "\"address\": \"0000:03:00.1\""));
+        assert_null(strstr(out, "\"iommu-group-shared\"")); /* both functions of the group are passed */
+        free(out);
+        free(err);
+        assert_int_equal(fixture_run_tool(&out, &err, stray), 64);
+        assert_non_null(strstr(err, "unexpected argument '03:00.0'"));
+        free(out);
+        free(err);
+        variant_free(root);
+}
+
 static void test_usage_errors(void **state)
 {
         char *root = variant_new("q35-viommu"), *out = NULL, *err = NULL;
@@ -190,6 +210,7 @@ int main(void)
                 cmocka_unit_test(test_warnings_exit_1_with_fix),
                 cmocka_unit_test(test_not_ready_exits_2_json),
                 cmocka_unit_test(test_quirk_in_json_with_settings),
+                cmocka_unit_test(test_pass_takes_several_selectors),
                 cmocka_unit_test(test_usage_errors),
                 cmocka_unit_test(test_color_only_when_asked),
                 cmocka_unit_test(test_unreadable_facts_are_warned),
