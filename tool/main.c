@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -182,6 +183,12 @@ int main(int argc, char **argv)
                         fprintf(stderr, "Try 'vfioctl --help'.\n");
                         return EXIT_USAGE;
                 }
+        }
+        /* A setuid/setgid vfioctl must never let its caller redirect reads or writes (rdma-core does the
+         * same for its sysfs path): AT_SECURE covers setuid, setgid and file capabilities. */
+        if (getauxval(AT_SECURE) && arg_root) {
+                tool_warning("--root is ignored when vfioctl runs setuid or setgid; reading /");
+                arg_root = NULL;
         }
         if (optind >= argc) {
                 help(stderr);

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -182,6 +184,51 @@ static void test_problems_are_warnings_with_the_path(void **state)
         fixture_remove(root);
 }
 
+static void test_root_is_ignored_when_setuid(void **state)
+{
+        char dir[] = "/tmp/vfioctl-suid-XXXXXX", *copy, *root = fixture_root("q35-viommu"), *out = NULL,
+             *err = NULL, *src = NULL;
+        const char *bin = getenv("VFIOCTL_BIN");
+        const char *argv[] = { "--root", root, "devices", "--json", NULL };
+        int r;
+
+        if (geteuid() != 0)
+                skip(); /* needs chown to another user */
+        assert_non_null(bin);
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(chmod(dir, 0755), 0);
+        assert_true(asprintf(&copy, "%s/vfioctl", dir) > 0);
+        src = fixture_read(bin);
+        assert_non_null(src);
+        {
+                struct stat st;
+                FILE *f = fopen(copy, "we");
+
+                assert_int_equal(stat(bin, &st), 0);
+                assert_non_null(f);
+                assert_int_equal(fwrite(src, 1, (size_t)st.st_size, f), (size_t)st.st_size);
+                fclose(f);
+        }
+        /* Owned by nobody and setuid: the kernel sets AT_SECURE when root runs it. */
+        assert_int_equal(chown(copy, 65534, 65534), 0);
+        assert_int_equal(chmod(copy, 04755), 0);
+        setenv("VFIOCTL_BIN", copy, 1);
+        r = fixture_run_tool(&out, &err, argv);
+        setenv("VFIOCTL_BIN", bin, 1);
+        assert_int_equal(r, 0);
+        assert_non_null(strstr(err, "--root is ignored when vfioctl runs setuid"));
+        /* The live host is read instead: it is not the fixture (which has the q35 VGA at 00:01.0 in group
+         * 1). */
+        assert_null(strstr(out, "\"address\": \"0000:00:01.0\",\n      \"vendor\": \"1234\""));
+        free(out);
+        free(err);
+        unlink(copy);
+        rmdir(dir);
+        free(copy);
+        free(src);
+        free(root);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -197,6 +244,7 @@ int main(void)
                 cmocka_unit_test(test_json_is_valid_and_names_come_from_pci_ids),
                 cmocka_unit_test(test_bad_root_and_bad_usage_exit_codes),
                 cmocka_unit_test(test_problems_are_warnings_with_the_path),
+                cmocka_unit_test(test_root_is_ignored_when_setuid),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
