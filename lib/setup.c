@@ -487,14 +487,37 @@ static bool cmdline_has(char *const *words, const char *param)
 /* Edits GRUB_CMDLINE_LINUX_DEFAULT="..." in etc/default/grub, appending the missing parameters. */
 static int grub_edit(const char *grub, char *const *add, char **ret)
 {
-        _cleanup_free_ char *out = NULL, *joined = strv_join(add, " ");
+        _cleanup_free_ char *out = NULL, *joined = NULL;
+        _cleanup_strv_free_ char **words = NULL, **missing = NULL;
         const char *key = "GRUB_CMDLINE_LINUX_DEFAULT=\"", *p = grub, *line;
         bool done = false;
+        int r;
 
-        if (!joined)
+        /* Parameters already in the file (a second run, or added by hand) are not added again. */
+        r = strv_split(grub, " \t\n\"", &words);
+        if (r < 0)
+                return r;
+        missing = calloc(1, sizeof(char *));
+        if (!missing)
                 return -ENOMEM;
+        STRV_FOREACH(a, add) {
+                bool found = false;
+
+                STRV_FOREACH(w, words) {
+                        const char *eq = strchr(*w, '=');
+
+                        /* "GRUB_CMDLINE_LINUX_DEFAULT=quiet" splits with its key; compare what follows. */
+                        if (strcmp(*w, *a) == 0 || (eq && strncmp(*w, "GRUB_", 5) == 0 && strcmp(eq + 1, *a) == 0))
+                                found = true;
+                }
+                if (!found && (r = strv_extend(&missing, *a)) < 0)
+                        return r;
+        }
+        if (strv_length(missing) == 0)
+                return (*ret = strdup(grub)) ? 0 : -ENOMEM;
+        joined = strv_join(missing, " ");
         out = strdup("");
-        if (!out)
+        if (!joined || !out)
                 return -ENOMEM;
         while (*p) {
                 const char *nl = strchr(p, '\n');
@@ -589,8 +612,19 @@ static int plan_cmdline(const vfio_host *h, char *const *ids, const vfio_setup_o
                         return r;
                 while (*cur && (cur[strlen(cur) - 1] == '\n' || cur[strlen(cur) - 1] == ' '))
                         cur[strlen(cur) - 1] = 0;
-                if (asprintf(&next, "%s%s%s\n", cur, *cur ? " " : "", joined) < 0)
-                        return -ENOMEM;
+                {
+                        _cleanup_strv_free_ char **have = NULL, **missing = NULL;
+                        _cleanup_free_ char *mj = NULL;
+
+                        if (strv_split(cur, " \t", &have) < 0 || !(missing = calloc(1, sizeof(char *))))
+                                return -ENOMEM;
+                        STRV_FOREACH(a, p->cmdline_add)
+                                if (!strv_contains(have, *a) && strv_extend(&missing, *a) < 0)
+                                        return -ENOMEM;
+                        mj = strv_join(missing, " ");
+                        if (!mj || asprintf(&next, "%s%s%s\n", cur, *cur && *mj ? " " : "", mj) < 0)
+                                return -ENOMEM;
+                }
                 if (o->apply_cmdline)
                         r = plan_file(p, "etc/kernel/cmdline", TAKE_PTR(next), 0644, false);
                 else

@@ -1,0 +1,2 @@
+/* setup planning. */
+int main(void){return 0;}
