@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -457,7 +458,11 @@ static int do_write(exec_ctx *c, const char *path, const char *value)
                 return r;
         if (c->o->dry_run)
                 return 0;
-        if (c->o->fail_after && ++c->n_writes == c->o->fail_after)
+        c->n_writes++;
+        /* A kill -9 at the worst moment: no rollback runs; the next run must converge (state file). */
+        if (c->o->crash_after && c->n_writes == c->o->crash_after)
+                raise(SIGKILL);
+        if (c->o->fail_after && c->n_writes == c->o->fail_after)
                 return log_debug_errno(-EIO, "%s: injected failure (write %u)", path, c->n_writes);
         r = vfio_host_write_attr(c->h, path, value);
         return log_debug_errno(r, "%s <- %s: %s", path, value, r < 0 ? strerror(-r) : "ok");

@@ -138,6 +138,9 @@ static int run(int argc, char **argv, vfio_bind_action action)
         inject = secure_getenv("VFIOCTL_TEST_FAIL_WRITE");
         if (inject && parse_uint(inject, 10, 1000, &v) >= 0)
                 o.fail_after = (unsigned)v;
+        inject = secure_getenv("VFIOCTL_TEST_KILL_AT_WRITE");
+        if (inject && parse_uint(inject, 10, 1000, &v) >= 0)
+                o.crash_after = (unsigned)v;
         if (tool_load_model(h, &m) < 0)
                 return EXIT_FAILURE_GENERIC;
         r = tool_resolve_selection(h, m, argv + optind, flags, &sel);

@@ -24,6 +24,7 @@ typedef struct vfio_bind_opts {
         unsigned timeout_ms;   /* for /dev/vfio/N to appear and the driver to bind; 0: 5000 */
         const char *state_dir; /* below the root; NULL: "run/vfioctl/bind" (bindings die with a reboot) */
         unsigned fail_after;   /* test injection: fail the Nth sysfs write (1-based); 0: never */
+        unsigned crash_after;  /* test injection: SIGKILL ourselves instead of the Nth write (a kill -9) */
 } vfio_bind_opts;
 
 typedef struct vfio_bind_dev {
