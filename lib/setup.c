@@ -458,6 +458,17 @@ static int plan_hugepages(const vfio_host *h, const vfio_setup_opts *o, vfio_set
 static char *cpu_vendor(const vfio_host *h)
 {
         _cleanup_free_ char *cpuinfo = NULL;
+        _cleanup_strv_free_ char **units = NULL;
+
+        /* An IOMMU the kernel already drives says which one it is (VT-d "dmar", AMD-Vi "ivhd"); CPUID does
+         * not always (a QEMU guest's qemu64 CPU claims AuthenticAMD next to an emulated intel-iommu). */
+        if (vfio_host_list_dir(h, "sys/class/iommu", 256, &units) >= 0)
+                STRV_FOREACH (u, units) {
+                        if (strncmp(*u, "dmar", 4) == 0)
+                                return strdup("intel");
+                        if (strncmp(*u, "ivhd", 4) == 0)
+                                return strdup("amd");
+                }
 
         if (vfio_host_read_attr(h, "proc/cpuinfo", 4 * 1024 * 1024, &cpuinfo) < 0)
                 return NULL;
@@ -500,14 +511,15 @@ static int grub_edit(const char *grub, char *const *add, char **ret)
         missing = calloc(1, sizeof(char *));
         if (!missing)
                 return -ENOMEM;
-        STRV_FOREACH(a, add) {
+        STRV_FOREACH (a, add) {
                 bool found = false;
 
-                STRV_FOREACH(w, words) {
+                STRV_FOREACH (w, words) {
                         const char *eq = strchr(*w, '=');
 
                         /* "GRUB_CMDLINE_LINUX_DEFAULT=quiet" splits with its key; compare what follows. */
-                        if (strcmp(*w, *a) == 0 || (eq && strncmp(*w, "GRUB_", 5) == 0 && strcmp(eq + 1, *a) == 0))
+                        if (strcmp(*w, *a) == 0 ||
+                            (eq && strncmp(*w, "GRUB_", 5) == 0 && strcmp(eq + 1, *a) == 0))
                                 found = true;
                 }
                 if (!found && (r = strv_extend(&missing, *a)) < 0)
@@ -618,7 +630,7 @@ static int plan_cmdline(const vfio_host *h, char *const *ids, const vfio_setup_o
 
                         if (strv_split(cur, " \t", &have) < 0 || !(missing = calloc(1, sizeof(char *))))
                                 return -ENOMEM;
-                        STRV_FOREACH(a, p->cmdline_add)
+                        STRV_FOREACH (a, p->cmdline_add)
                                 if (!strv_contains(have, *a) && strv_extend(&missing, *a) < 0)
                                         return -ENOMEM;
                         mj = strv_join(missing, " ");

@@ -175,6 +175,7 @@ static int run(int argc, char **argv, vfio_bind_action action)
                 return r < 0 ? EXIT_FAILURE_GENERIC : EXIT_OK;
         }
         print_lines(stdout, boot ? "vfioctl: " : "", plan->log);
+        fflush(stdout); /* the log first, then the verdict, also when both go to one file */
         if (r < 0) {
                 if (r == -ENOENT && plan->load_vfio_pci)
                         tool_error("vfio-pci is not loaded%s: run 'modprobe vfio-pci' (or 'vfioctl setup')",

@@ -66,7 +66,7 @@ static void plan(env *e, const char *selector, vfio_bind_action action, const vf
 
 static bool any_contains(char *const *l, const char *needle)
 {
-        STRV_FOREACH(s, l)
+        STRV_FOREACH (s, l)
                 if (strstr(*s, needle))
                         return true;
         return false;
@@ -115,7 +115,8 @@ static void test_bind_writes_override_unbind_probe_in_order(void **state)
         s = fixture_read(e->dir, "run/vfioctl/bind/0000:01:00.0");
         assert_non_null(s);
         assert_non_null(strstr(s, "driver=e1000e\n"));
-        assert_non_null(strstr(s, "identity=8086:10d3:8086:0000@pci0000:00/10.0/00.0,dsn=52-54-00-ff-ff-e2-e0-01"));
+        assert_non_null(
+                strstr(s, "identity=8086:10d3:8086:0000@pci0000:00/10.0/00.0,dsn=52-54-00-ff-ff-e2-e0-01"));
         free(s);
 }
 
@@ -129,7 +130,8 @@ static void test_dry_run_writes_nothing(void **state)
         assert_int_equal(e->plan->n, 2); /* VGA + its HDA function */
         assert_int_equal(vfio_bind_execute(e->h, e->plan, &o), 0);
         assert_int_equal(strv_length(e->plan->writes), 6);
-        assert_string_equal(e->plan->writes[3], "sys/bus/pci/devices/0000:03:00.1/driver_override <- vfio-pci");
+        assert_string_equal(e->plan->writes[3],
+                            "sys/bus/pci/devices/0000:03:00.1/driver_override <- vfio-pci");
         s = fixture_read(e->dir, "sys/bus/pci/devices/0000:03:00.0/driver_override");
         assert_string_equal(s, "(null)");
         free(s);
@@ -208,10 +210,12 @@ static void test_processes_holding_the_gpu_are_named(void **state)
         fputs("Xorg\n", f);
         fclose(f);
         plan(e, "00:01.0", VFIO_BIND_TO_VFIO, &o);
-        assert_true(any_contains(e->plan->warnings, "0000:00:01.0: Xorg (pid 4242) has /dev/dri/card0 open"));
+        assert_true(
+                any_contains(e->plan->warnings, "0000:00:01.0: Xorg (pid 4242) has /dev/dri/card0 open"));
         o.force = false;
         plan(e, "00:01.0", VFIO_BIND_TO_VFIO, &o);
-        assert_true(any_contains(e->plan->refusals, "Xorg (pid 4242) has /dev/dri/card0 open; stop it first"));
+        assert_true(
+                any_contains(e->plan->refusals, "Xorg (pid 4242) has /dev/dri/card0 open; stop it first"));
         /* The second GPU's card node is a different one: no holder there. */
         plan(e, "03:00.0", VFIO_BIND_TO_VFIO, &o);
         assert_int_equal(strv_length(e->plan->refusals), 0);
@@ -226,7 +230,8 @@ static void test_failure_mid_way_rolls_back(void **state)
         /* Write 4 is 05:02.0's driver_override: 05:01.0 is moved already and must be put back. */
         plan(e, "05:01.0", VFIO_BIND_TO_VFIO, &o);
         assert_int_equal(vfio_bind_execute(e->h, e->plan, &o), -EIO);
-        assert_string_equal(e->plan->writes[3], "sys/bus/pci/devices/0000:05:02.0/driver_override <- vfio-pci");
+        assert_string_equal(e->plan->writes[3],
+                            "sys/bus/pci/devices/0000:05:02.0/driver_override <- vfio-pci");
         /* Rollback, newest first: 05:02.0 (no unbind: the failed write never moved it), then 05:01.0. */
         assert_string_equal(e->plan->writes[4], "sys/bus/pci/devices/0000:05:02.0/driver_override <- \\n");
         assert_string_equal(e->plan->writes[5], "sys/bus/pci/drivers_probe <- 0000:05:02.0");

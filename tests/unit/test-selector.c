@@ -65,7 +65,7 @@ static int resolve(env *e, const char *text, unsigned flags, char **ret_names, v
 
 static bool any_contains(char *const *l, const char *needle)
 {
-        STRV_FOREACH(s, l)
+        STRV_FOREACH (s, l)
                 if (strstr(*s, needle))
                         return true;
         return false;
@@ -98,7 +98,8 @@ static void test_parse_kinds(void **state)
         assert_string_equal(s->pattern, "GTX 780 Ti");
         assert_int_equal(s->nth, 2);
         s = vfio_selector_free(s);
-        assert_int_equal(vfio_selector_parse("8086:10d3:8086:0000@pci0000:00/11.0/00.0,dsn=52-54-00-ff-ff-e2-e0-02", &s),
+        assert_int_equal(vfio_selector_parse(
+                                 "8086:10d3:8086:0000@pci0000:00/11.0/00.0,dsn=52-54-00-ff-ff-e2-e0-02", &s),
                          0);
         assert_int_equal(s->kind, VFIO_SELECTOR_IDENTITY);
         assert_true(s->id.has_dsn);
@@ -244,16 +245,16 @@ static void test_identity_re_resolves(void **state)
         char *a = NULL;
         vfio_selection *sel = NULL;
 
-        assert_int_equal(resolve(e, "8086:10d3:8086:0000@pci0000:00/11.0/00.0,dsn=52-54-00-ff-ff-e2-e0-02", 0, &a,
-                                 &sel),
+        assert_int_equal(resolve(e, "8086:10d3:8086:0000@pci0000:00/11.0/00.0,dsn=52-54-00-ff-ff-e2-e0-02",
+                                 0, &a, &sel),
                          0);
         assert_string_equal(a, "0000:02:00.0");
         assert_int_equal(strv_length(sel->notes), 0);
         vfio_selection_free(sel);
         free(a);
         /* The card with serial ...01 was recorded in the other slot: it moved, and we say so. */
-        assert_int_equal(resolve(e, "8086:10d3:8086:0000@pci0000:00/11.0/00.0,dsn=52-54-00-ff-ff-e2-e0-01", 0, &a,
-                                 &sel),
+        assert_int_equal(resolve(e, "8086:10d3:8086:0000@pci0000:00/11.0/00.0,dsn=52-54-00-ff-ff-e2-e0-01",
+                                 0, &a, &sel),
                          0);
         assert_string_equal(a, "0000:01:00.0");
         assert_true(any_contains(sel->notes, "moved from pci0000:00/11.0/00.0 to pci0000:00/10.0/00.0"));
@@ -277,8 +278,9 @@ static void test_identity_stale_says_what_changed(void **state)
         vfio_selection_free(sel);
         free(a);
         /* A serial that is gone. */
-        assert_int_equal(resolve(e, "8086:10d3@pci0000:00/10.0/00.0,dsn=00-11-22-33-44-55-66-77", 0, &a, &sel),
-                         -ESTALE);
+        assert_int_equal(
+                resolve(e, "8086:10d3@pci0000:00/10.0/00.0,dsn=00-11-22-33-44-55-66-77", 0, &a, &sel),
+                -ESTALE);
         assert_true(any_contains(sel->problems, "serial 00-11-22-33-44-55-66-77"));
         assert_true(any_contains(sel->problems, "now at pci0000:00/10.0/00.0: 0000:01:00.0"));
         vfio_selection_free(sel);
@@ -289,7 +291,8 @@ static void test_topology_path(void **state)
 {
         char *p = NULL;
 
-        assert_int_equal(vfio_topology_path("devices/pci0000:00/0000:00:13.0/0000:04:00.0/0000:05:02.0", &p), 0);
+        assert_int_equal(vfio_topology_path("devices/pci0000:00/0000:00:13.0/0000:04:00.0/0000:05:02.0", &p),
+                         0);
         assert_string_equal(p, "pci0000:00/13.0/00.0/02.0");
         free(p);
         assert_int_equal(vfio_topology_path("devices/platform/foo", &p), -EINVAL);
@@ -302,13 +305,16 @@ int main(void)
                 cmocka_unit_test(test_parse_refuses_near_misses),
                 cmocka_unit_test(test_config_dsn_walk),
                 cmocka_unit_test(test_topology_path),
-                cmocka_unit_test_setup_teardown(test_address_forms_select_the_same_device, setup_env, teardown_env),
-                cmocka_unit_test_setup_teardown(test_functions_of_one_slot_travel_together, setup_env, teardown_env),
+                cmocka_unit_test_setup_teardown(test_address_forms_select_the_same_device, setup_env,
+                                                teardown_env),
+                cmocka_unit_test_setup_teardown(test_functions_of_one_slot_travel_together, setup_env,
+                                                teardown_env),
                 cmocka_unit_test_setup_teardown(test_identical_nics_need_a_choice, setup_env, teardown_env),
                 cmocka_unit_test_setup_teardown(test_name_patterns, setup_env, teardown_env),
                 cmocka_unit_test_setup_teardown(test_dsn_read_from_config, setup_env, teardown_env),
                 cmocka_unit_test_setup_teardown(test_identity_re_resolves, setup_env, teardown_env),
-                cmocka_unit_test_setup_teardown(test_identity_stale_says_what_changed, setup_env, teardown_env),
+                cmocka_unit_test_setup_teardown(test_identity_stale_says_what_changed, setup_env,
+                                                teardown_env),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
