@@ -785,10 +785,10 @@ char *vfio_setup_unified_diff(const char *path, const char *old, const char *new
         for (size_t i = 0, j = 0; i < na || j < nb;) {
                 if (i < na && j < nb && strcmp(a[i], b[j]) == 0)
                         ops[nops++] = '=', i++, j++;
-                else if (j < nb && (i == na || LCS(i, j + 1) >= LCS(i + 1, j)))
-                        ops[nops++] = '+', j++;
+                else if (i < na && (j == nb || LCS(i + 1, j) >= LCS(i, j + 1)))
+                        ops[nops++] = '-', i++; /* removals before additions, as diff(1) prints them */
                 else
-                        ops[nops++] = '-', i++;
+                        ops[nops++] = '+', j++;
         }
 #undef LCS
         out = strdup("");
