@@ -1046,7 +1046,7 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
         _cleanup_free_ char *old_manifest = NULL;
         manifest m = {};
         bool had_manifest;
-        size_t n_undo = 0;
+        size_t n_undo = 0, n_written = 0; /* files planned to change; files changed so far */
         int r;
 
         created = calloc(1, sizeof(char *));
@@ -1153,6 +1153,7 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
                 goto rollback;
 
         /* 2. The files, each atomically. */
+        n_written = n_undo;
         for (size_t i = 0; i < n_undo; i++) {
                 const vfio_setup_file *f = NULL;
 
@@ -1165,8 +1166,8 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
                         r = log_debug_errno(r, "%s: %s", f->path, strerror(-r));
                         if (log)
                                 (void)add_line(log, "FAILED writing /%s: %s", f->path, strerror(-r));
-                        n_undo = i +
-                                 1; /* this one may be half-created only as a temp file, removed already */
+                        n_written =
+                                i; /* the failed one is untouched: the atomic write removed its temp file */
                         goto rollback;
                 }
                 if (log)
@@ -1179,7 +1180,7 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
 
 rollback:
         /* Put back every file of this run, then the previous manifest, then the directories we made. */
-        for (size_t i = n_undo; i-- > 0;) {
+        for (size_t i = n_written; i-- > 0;) {
                 int q;
 
                 if (undo[i].old)
@@ -1192,8 +1193,9 @@ rollback:
                 }
                 if (log)
                         (void)add_line(log, "rolled back /%s%s", undo[i].path, q < 0 ? " FAILED" : "");
-                free(undo[i].old);
         }
+        for (size_t i = 0; i < n_undo; i++)
+                free(undo[i].old);
         if (had_manifest)
                 (void)vfio_hostfile_write_atomic(h, VFIO_SETUP_MANIFEST, old_manifest, strlen(old_manifest),
                                                  0644);
