@@ -56,7 +56,8 @@ static inline void fixture_remove(char *dir)
 {
         char *rm[] = { (char *)"rm", (char *)"-rf", dir, NULL };
 
-        if (dir && (strncmp(dir, "/tmp/vfioctl-test.", 18) == 0 || strncmp(dir, "/dev/shm/vfioctl-test.", 22) == 0))
+        if (dir &&
+            (strncmp(dir, "/tmp/vfioctl-test.", 18) == 0 || strncmp(dir, "/dev/shm/vfioctl-test.", 22) == 0))
                 run_argv(rm);
         free(dir);
 }

@@ -63,7 +63,7 @@ static const char *file(env *e, const char *path)
 
 static bool any_contains(char *const *l, const char *needle)
 {
-        STRV_FOREACH(s, l)
+        STRV_FOREACH (s, l)
                 if (strstr(*s, needle))
                         return true;
         return false;
@@ -75,10 +75,11 @@ static void test_unique_device_uses_vfio_pci_ids(void **state)
         vfio_setup_opts o = {};
 
         plan(e, "06:00.0", &o);
-        assert_non_null(strstr(file(e, "etc/modprobe.d/vfioctl.conf"), "\noptions vfio-pci ids=1b36:000d\n"));
+        assert_non_null(
+                strstr(file(e, "etc/modprobe.d/vfioctl.conf"), "\noptions vfio-pci ids=1b36:000d\n"));
         assert_null(file(e, "etc/systemd/system/vfioctl-bind.service"));
         assert_null(file(e, "etc/security/limits.d/90-vfioctl.conf")); /* no --user */
-        assert_null(file(e, "etc/sysctl.d/90-vfioctl.conf"));         /* no --hugepages */
+        assert_null(file(e, "etc/sysctl.d/90-vfioctl.conf"));          /* no --hugepages */
         /* The capture's kernel runs with intel_iommu=on iommu=pt: only the ids are missing. */
         assert_int_equal(strv_length(e->p->cmdline_add), 1);
         assert_string_equal(e->p->cmdline_add[0], "vfio-pci.ids=1b36:000d");
@@ -96,8 +97,9 @@ static void test_identical_twin_on_host_means_bind_by_identity(void **state)
         assert_null(file(e, "etc/modprobe.d/vfioctl.conf"));
         unit = file(e, "etc/systemd/system/vfioctl-bind.service");
         assert_non_null(unit);
-        assert_non_null(strstr(unit, "\nExecStart=/opt/bin/vfioctl bind --boot "
-                                     "8086:10d3:8086:0000@pci0000:00/11.0/00.0,dsn=52-54-00-ff-ff-e2-e0-02\n"));
+        assert_non_null(strstr(unit,
+                               "\nExecStart=/opt/bin/vfioctl bind --boot "
+                               "8086:10d3:8086:0000@pci0000:00/11.0/00.0,dsn=52-54-00-ff-ff-e2-e0-02\n"));
         assert_true(any_contains(e->p->notes, "is also at 0000:01:00.0, which stays with the host"));
         assert_int_equal(strv_length(e->p->cmdline_add), 0);
 }
@@ -108,7 +110,8 @@ static void test_gpu_audio_softdep(void **state)
         vfio_setup_opts o = {};
 
         plan(e, "03:00.0", &o); /* the VGA function brings its HDA function (same slot) */
-        assert_non_null(strstr(file(e, "etc/modprobe.d/vfioctl.conf"), "\nsoftdep snd_hda_intel pre: vfio-pci\n"));
+        assert_non_null(
+                strstr(file(e, "etc/modprobe.d/vfioctl.conf"), "\nsoftdep snd_hda_intel pre: vfio-pci\n"));
         /* Both functions have twins on the host (00:01.0, 00:1b.0): no ids= line at all. */
         assert_null(strstr(file(e, "etc/modprobe.d/vfioctl.conf"), "options vfio-pci"));
 }
@@ -140,10 +143,12 @@ static void test_user_memlock_and_hugepages(void **state)
 
         plan(e, NULL, &o);
         /* 16 GiB default + 1 GiB margin, in KiB. */
-        assert_non_null(strstr(file(e, "etc/security/limits.d/90-vfioctl.conf"), "\nvmuser soft memlock 17825792\n"
-                                                                                 "vmuser hard memlock 17825792\n"));
+        assert_non_null(strstr(file(e, "etc/security/limits.d/90-vfioctl.conf"),
+                               "\nvmuser soft memlock 17825792\n"
+                               "vmuser hard memlock 17825792\n"));
         assert_non_null(strstr(file(e, "etc/sysctl.d/90-vfioctl.conf"), "\nvm.nr_hugepages = 512\n"));
-        assert_non_null(strstr(file(e, "etc/udev/rules.d/90-vfioctl.rules"), "GROUP=\"vfio\", MODE=\"0660\""));
+        assert_non_null(
+                strstr(file(e, "etc/udev/rules.d/90-vfioctl.rules"), "GROUP=\"vfio\", MODE=\"0660\""));
         assert_true(any_contains(e->p->commands, "usermod -a -G vfio vmuser"));
         o.user = "bad user";
         e->sel = vfio_selection_free(e->sel);
@@ -165,11 +170,13 @@ static void test_unified_diff(void **state)
         assert_string_equal(d, "");
         free(d);
         /* One changed line among ten: three lines of context each side, one hunk. */
-        d = vfio_setup_unified_diff("f", "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n", "1\n2\n3\n4\n5\nsix\n7\n8\n9\n10\n");
+        d = vfio_setup_unified_diff("f", "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n",
+                                    "1\n2\n3\n4\n5\nsix\n7\n8\n9\n10\n");
         assert_string_equal(d, "--- a/f\n+++ b/f\n@@ -3,7 +3,7 @@\n 3\n 4\n 5\n-6\n+six\n 7\n 8\n 9\n");
         free(d);
         /* Two changes far apart: two hunks. */
-        d = vfio_setup_unified_diff("f", "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n", "one\n2\n3\n4\n5\n6\n7\n8\n9\nten\n");
+        d = vfio_setup_unified_diff("f", "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n",
+                                    "one\n2\n3\n4\n5\n6\n7\n8\n9\nten\n");
         assert_string_equal(d, "--- a/f\n+++ b/f\n@@ -1,4 +1,4 @@\n-1\n+one\n 2\n 3\n 4\n"
                                "@@ -7,4 +7,4 @@\n 7\n 8\n 9\n-10\n+ten\n");
         free(d);
