@@ -246,6 +246,17 @@ int verb_setup(int argc, char **argv)
                         if (r < 0)
                                 tool_warning("%s failed; create the user by hand (command below)",
                                              USERADD_PATH);
+                        else {
+                                printf("created user %s\n", o.user);
+                                /* Done: drop it from the commands left to the user. */
+                                for (char **cmd = plan->commands; cmd && *cmd; cmd++)
+                                        if (strncmp(*cmd, USERADD_PATH " ", strlen(USERADD_PATH) + 1) == 0) {
+                                                free(*cmd);
+                                                memmove(cmd, cmd + 1,
+                                                        (strv_length(cmd + 1) + 1) * sizeof(char *));
+                                                break;
+                                        }
+                        }
                 }
         }
         if (strv_length(plan->cmdline_add) > 0) {
