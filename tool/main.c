@@ -22,6 +22,14 @@ static const verb *current_verb;
 static const verb verbs[] = {
         { "devices", 0, 0, verb_devices, "devices [--gpu] [--tree] [--json]",
           "PCI devices by IOMMU group, with drivers, reset methods and a passthrough verdict" },
+        { "bind", 1, 64, verb_bind, "bind SELECTOR... [--with-group] [--force] [--dry-run]",
+          "hand devices to vfio-pci (driver_override), refusing host-critical devices and split groups" },
+        { "unbind", 1, 64, verb_unbind, "unbind SELECTOR... [--force] [--dry-run]",
+          "give devices back to the driver they had before 'bind'" },
+        { "rebind", 1, 64, verb_rebind, "rebind SELECTOR... [--force] [--dry-run]",
+          "clear driver_override and let the kernel probe the host driver again" },
+        { "setup", 0, 64, verb_setup, "setup [SELECTOR...] [--user U] [--dry-run] [--undo] [--apply-cmdline]",
+          "make the host configuration persistent: modprobe.d, udev, limits, hugepages, kernel command line" },
 };
 
 void tool_error(const char *fmt, ...)
