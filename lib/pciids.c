@@ -119,11 +119,9 @@ char *vfio_pci_names_class(vfio_pci_names *n, int32_t class)
 {
         char *s;
 
+        /* The subclass reads best ("PCI bridge", "VGA compatible controller"), as lspci prints it. */
         if (class < 0)
                 return NULL;
-        s = lookup(n, PCI_LOOKUP_PROGIF, class >> 8, class & 0xff, 0, 0);
-        if (s)
-                return s;
         s = lookup(n, PCI_LOOKUP_CLASS, class >> 8, 0, 0, 0);
         if (s)
                 return s;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -21,6 +22,14 @@ static const verb *current_verb;
 static const verb verbs[] = {
         { "devices", 0, 0, verb_devices, "devices [--gpu] [--tree] [--json]",
           "PCI devices by IOMMU group, with drivers, reset methods and a passthrough verdict" },
+        { "bind", 1, 64, verb_bind, "bind SELECTOR... [--with-group] [--force] [--dry-run]",
+          "hand devices to vfio-pci (driver_override), refusing host-critical devices and split groups" },
+        { "unbind", 1, 64, verb_unbind, "unbind SELECTOR... [--force] [--dry-run]",
+          "give devices back to the driver they had before 'bind'" },
+        { "rebind", 1, 64, verb_rebind, "rebind SELECTOR... [--force] [--dry-run]",
+          "clear driver_override and let the kernel probe the host driver again" },
+        { "setup", 0, 64, verb_setup, "setup [SELECTOR...] [--user U] [--dry-run] [--undo] [--apply-cmdline]",
+          "make the host configuration persistent: modprobe.d, udev, limits, hugepages, kernel command line" },
         { "check", 0, 64, verb_check, "check [--json] [--pass SEL...] [--user U] [--memory SIZE] [--no-probe]",
           "host readiness for passthrough: each check with evidence and fix, plus known hardware quirks" },
 };
@@ -184,6 +193,12 @@ int main(int argc, char **argv)
                         fprintf(stderr, "Try 'vfioctl --help'.\n");
                         return EXIT_USAGE;
                 }
+        }
+        /* A setuid/setgid vfioctl must never let its caller redirect reads or writes (rdma-core does the
+         * same for its sysfs path): AT_SECURE covers setuid, setgid and file capabilities. */
+        if (getauxval(AT_SECURE) && arg_root) {
+                tool_warning("--root is ignored when vfioctl runs setuid or setgid; reading /");
+                arg_root = NULL;
         }
         if (optind >= argc) {
                 help(stderr);

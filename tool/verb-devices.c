@@ -274,6 +274,9 @@ static void row_done(row *r)
                 free(r->cells[i]);
 }
 
+static const char *const column_titles[N_COLS] = { "ADDRESS", "CLASS", "NAME [VENDOR:DEVICE]", "DRIVER", "RESET",
+                                                    "LINK" };
+
 static void print_row(const row *r, const size_t *w, const char *indent)
 {
         printf("%s", indent);
@@ -359,6 +362,9 @@ static int print_table(const vfio_host *h, const vfio_model *m, vfio_pci_names *
                         if (strlen(rows[i].cells[c]) > w[c])
                                 w[c] = strlen(rows[i].cells[c]);
         }
+        for (int c = 0; c < N_COLS; c++)
+                if (strlen(column_titles[c]) > w[c])
+                        w[c] = strlen(column_titles[c]);
 
         if (!vfio_iommu_enabled(m->iommu)) {
                 printf("%sNo IOMMU groups:%s the kernel runs without an IOMMU, so no device can be passed "
@@ -368,6 +374,14 @@ static int print_table(const vfio_host *h, const vfio_model *m, vfio_pci_names *
                        "  bootloader command for this system.\n\n",
                        tool_color(stdout, ANSI_RED ANSI_BOLD), tool_color(stdout, ANSI_RESET),
                        cpu_vendor_iommu_arg(h));
+        }
+        {
+                row titles;
+
+                memcpy(titles.cells, column_titles, sizeof(titles.cells));
+                printf("%s", tool_color(stdout, ANSI_DIM));
+                print_row(&titles, w, "  ");
+                printf("%s\n", tool_color(stdout, ANSI_RESET));
         }
         for (size_t gi = 0; gi < m->iommu->n_groups; gi++) {
                 const vfio_model_group *mg = &m->groups[gi];
@@ -400,6 +414,9 @@ static int print_table(const vfio_host *h, const vfio_model *m, vfio_pci_names *
                                 heading = true;
                         }
                         print_row(&rows[i], w, "  ");
+                        STRV_FOREACH (c, m->devices[i].critical)
+                                printf("    %shost needs it:%s %s\n", tool_color(stdout, ANSI_RED),
+                                       tool_color(stdout, ANSI_RESET), *c);
                 }
         }
         if (shown == 0)

@@ -17,5 +17,5 @@ char *vfio_pci_names_vendor(vfio_pci_names *n, int32_t vendor);
 char *vfio_pci_names_device(vfio_pci_names *n, int32_t vendor, int32_t device);
 char *vfio_pci_names_subsystem(vfio_pci_names *n, int32_t vendor, int32_t device, int32_t subvendor,
                                int32_t subdevice);
-/* The most specific class name: prog-if, else subclass, else class. */
+/* The subclass name, else the class name. */
 char *vfio_pci_names_class(vfio_pci_names *n, int32_t class);

@@ -90,6 +90,19 @@ static size_t load_attrs(const char *dir, attr **ret)
                 snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
                 if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || strlen(de->d_name) >= sizeof(a->name))
                         continue;
+                if (getenv("GEN_SYSFS_ATTRS")) {
+                        char want[64 + 2];
+                        char *list;
+
+                        snprintf(want, sizeof(want), ",%s,", de->d_name);
+                        if (asprintf(&list, ",%s,", getenv("GEN_SYSFS_ATTRS")) < 0)
+                                abort();
+                        if (!strstr(list, want)) {
+                                free(list);
+                                continue;
+                        }
+                        free(list);
+                }
                 a = realloc(a, (n + 1) * sizeof(attr));
                 memcpy(a[n].name, de->d_name, strlen(de->d_name) + 1);
                 a[n].data = malloc((size_t)st.st_size + 1);

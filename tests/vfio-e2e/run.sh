@@ -1,10 +1,11 @@
 #!/bin/bash
+# shellcheck disable=SC2054  # commas inside QEMU option strings, not array separators
 # run.sh -- boot the outer guest of the VFIO test bed (TCG, q35, emulated Intel
 # IOMMU) with the project's device layout, run guest.sh in it, print its serial
 # console on stdout.
 #
 # usage: run.sh [--capture DEST] [--case NAME]... [--vfioctl PATH] [--no-iommu]
-#               [--timeout SEC] [--cache DIR] [--append "KERNEL ARGS"]
+#               [--timeout SEC] [--artifacts DIR] [--cache DIR] [--append "KERNEL ARGS"]
 #   --capture DEST  run tests/tools/capture-sysfs.sh in the guest right after all
 #                   drivers are loaded (before any binding) and unpack the tree
 #                   into DEST (must not exist or be empty). Without --case, only
@@ -17,6 +18,8 @@
 #   --no-iommu      no intel-iommu device and no intel_iommu=on (for the
 #                   q35-noiommu fixture; passthrough cases fail by design)
 #   --timeout SEC   kill QEMU (by PID) after SEC seconds (default 600)
+#   --artifacts DIR copy the guest's work files (vfioctl JSON, QEMU stderr, QMP
+#                   replies) into DIR
 #   --cache DIR     setup.sh's cache (default ${VFIOCTL_TESTBED_CACHE:-/var/cache/vfioctl-testbed})
 # Exit status: QEMU's (137 when killed on timeout, 2 on usage errors).
 set -euo pipefail
@@ -30,7 +33,8 @@ VFIOCTL="$REPO/build/tool/vfioctl"
 IOMMU=1
 TIMEOUT=600
 APPEND=""
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+ARTIFACTS=""
+usage() { awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --capture) CAPTURE=${2:?}; shift 2;;
@@ -39,8 +43,9 @@ while [ $# -gt 0 ]; do
     --no-iommu) IOMMU=0; shift;;
     --timeout) TIMEOUT=${2:?}; shift 2;;
     --cache) CACHE=${2:?}; shift 2;;
+    --artifacts) ARTIFACTS=${2:?}; shift 2;;
     --append) APPEND=${2:?}; shift 2;;
-    -h|--help) usage;;
+    -h|--help) usage 0;;
     *) echo "run.sh: unknown argument '$1'" >&2; usage;;
   esac
 done
@@ -57,20 +62,20 @@ for p in "$HERE" "$VFIOCTL" "${VFIOCTL_E2E_GUEST_SCRIPT:-}"; do
   case "$p" in *[[:space:]]*) echo "run.sh: path '$p' has whitespace (kernel command line)" >&2; exit 2;; esac
 done
 
-OUTDIR=""
-if [ -n "$CAPTURE" ]; then
-  if [ -e "$CAPTURE" ] && [ -n "$(ls -A "$CAPTURE" 2>/dev/null)" ]; then
-    echo "run.sh: capture destination $CAPTURE exists and is not empty" >&2; exit 2
-  fi
-  OUTDIR=$(mktemp -d "${TMPDIR:-/tmp}/vfioctl-e2e-out.XXXXXX")
+if [ -n "$CAPTURE" ] && [ -e "$CAPTURE" ] && [ -n "$(ls -A "$CAPTURE" 2>/dev/null)" ]; then
+  echo "run.sh: capture destination $CAPTURE exists and is not empty" >&2; exit 2
 fi
+# The writable "out" share is always attached (also without --capture) so that
+# every boot has the same PCI layout, and so the same IOMMU group numbers, as
+# the fixtures captured from it.
+OUTDIR=$(mktemp -d "${TMPDIR:-/tmp}/vfioctl-e2e-out.XXXXXX")
 
 KARGS="console=ttyS0 panic=-1 loglevel=4"
 [ "$IOMMU" = 1 ] && KARGS="$KARGS intel_iommu=on iommu=pt"
 GUEST_SCRIPT=${VFIOCTL_E2E_GUEST_SCRIPT:-$HERE/guest.sh}   # override: debugging only
 KARGS="$KARGS vfioctl.script=$GUEST_SCRIPT vfioctl.testdir=$HERE vfioctl.bin=$VFIOCTL"
 KARGS="$KARGS vfioctl.cases=$CASES vfioctl.capture=$([ -n "$CAPTURE" ] && echo 1 || echo 0)"
-KARGS="$KARGS vfioctl.out=$([ -n "$OUTDIR" ] && echo 1 || echo 0) $APPEND"
+KARGS="$KARGS vfioctl.out=1 $APPEND"
 
 RP="x-speed=2_5,x-width=1"   # 2.5 GT/s x1: see README (avoids 2 s link-up waits on bus reset)
 ARGS=(
@@ -81,22 +86,22 @@ ARGS=(
   # 1. boot VGA on the root complex
   -device VGA,bus=pcie.0,addr=0x1
   # 2. two identical NICs, each alone behind its own root port
-  -device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1,addr=0x10,$RP
+  -device "pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1,addr=0x10,$RP"
   -device e1000e,bus=rp1,mac=52:54:00:e2:e0:01
-  -device pcie-root-port,id=rp2,bus=pcie.0,chassis=2,slot=2,addr=0x11,$RP
+  -device "pcie-root-port,id=rp2,bus=pcie.0,chassis=2,slot=2,addr=0x11,$RP"
   -device e1000e,bus=rp2,mac=52:54:00:e2:e0:02
   # 3. multi-function "GPU": display at fn 0, HDMI-style audio at fn 1
-  -device pcie-root-port,id=rp3,bus=pcie.0,chassis=3,slot=3,addr=0x12,$RP
+  -device "pcie-root-port,id=rp3,bus=pcie.0,chassis=3,slot=3,addr=0x12,$RP"
   -device VGA,bus=rp3,addr=0x0.0x0,multifunction=on,id=gpu
   -device ich9-intel-hda,bus=rp3,addr=0x0.0x1,id=gpuaudio
   -device hda-duplex,bus=gpuaudio.0,audiodev=snd0
   # 4. PCIe-to-PCI bridge with two endpoints: one group, neither viable alone
-  -device pcie-root-port,id=rp4,bus=pcie.0,chassis=4,slot=4,addr=0x13,$RP
+  -device "pcie-root-port,id=rp4,bus=pcie.0,chassis=4,slot=4,addr=0x13,$RP"
   -device pcie-pci-bridge,id=br1,bus=rp4
   -device e1000,bus=br1,addr=0x1,mac=52:54:00:e2:e0:03
   -device virtio-rng-pci,bus=br1,addr=0x2
   # 5. USB controller alone behind a root port
-  -device pcie-root-port,id=rp5,bus=pcie.0,chassis=5,slot=5,addr=0x14,$RP
+  -device "pcie-root-port,id=rp5,bus=pcie.0,chassis=5,slot=5,addr=0x14,$RP"
   -device qemu-xhci,bus=rp5
   # on-board audio, left on its host driver
   -device ich9-intel-hda,bus=pcie.0,addr=0x1b,id=hda
@@ -106,7 +111,7 @@ ARGS=(
   -device virtio-9p-pci,fsdev=fsroot,mount_tag=hostroot,bus=pcie.0,addr=0x5
 )
 [ "$IOMMU" = 1 ] && ARGS+=(-device intel-iommu,intremap=on,caching-mode=on)
-[ -n "$OUTDIR" ] && ARGS+=(
+ARGS+=(
   -fsdev "local,id=fsout,path=$OUTDIR,security_model=none"
   -device virtio-9p-pci,fsdev=fsout,mount_tag=out,bus=pcie.0,addr=0x6
 )
@@ -128,7 +133,7 @@ echo "run.sh: qemu-system-x86_64 ${ARGS[*]}"
 qemu-system-x86_64 "${ARGS[@]}" </dev/null 2>&1 &
 QPID=$!
 ( s=""; trap '[ -n "$s" ] && kill "$s" 2>/dev/null; exit 0' TERM
-  sleep "$TIMEOUT" </dev/null >/dev/null 2>&1 & s=$!
+  sleep "$TIMEOUT" >/dev/null 2>&1 & s=$!
   wait "$s"
   echo "run.sh: TIMEOUT after ${TIMEOUT}s, killing QEMU pid $QPID" >&2
   kill -KILL "$QPID" 2>/dev/null ) &
@@ -138,6 +143,9 @@ QPID=""
 kill "$WPID" 2>/dev/null || true; wait "$WPID" 2>/dev/null || true; WPID=""
 echo "run.sh: QEMU exited rc=$rc"
 
+if [ -n "$ARTIFACTS" ] && [ -d "$OUTDIR/artifacts" ]; then
+  mkdir -p "$ARTIFACTS" && cp -r "$OUTDIR/artifacts/." "$ARTIFACTS/"
+fi
 if [ -n "$CAPTURE" ]; then
   if [ -s "$OUTDIR/capture.tar" ]; then
     mkdir -p "$CAPTURE"
