@@ -28,6 +28,7 @@
 #include "vfioctl/memory.h"
 #include "vfioctl/pciids.h"
 #include "vfioctl/qmp-probe.h"
+#include "vfioctl/selector.h"
 
 #define GiB (UINT64_C(1) << 30)
 #define MiB (UINT64_C(1) << 20)
@@ -1269,49 +1270,6 @@ static int check_kernel(ctx *c)
 
 /* ---- devices to pass ---- */
 
-int vfio_check_resolve_selectors(const vfio_model *m, char *const *selectors, char ***ret, char **ret_bad)
-{
-        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
-
-        if (!l)
-                return -ENOMEM;
-        STRV_FOREACH(s, selectors) {
-                vfio_pci_addr a;
-                bool found = false;
-
-                if (vfio_pci_addr_parse(*s, &a) >= 0) {
-                        const vfio_pci_dev *d = vfio_pci_list_find(m->pci, *s);
-
-                        if (d) {
-                                found = true;
-                                if (!strv_contains(l, d->name) && strv_extend(&l, d->name) < 0)
-                                        return -ENOMEM;
-                        }
-                } else {
-                        uint32_t ven, dev;
-                        const char *colon = strchr(*s, ':');
-                        _cleanup_free_ char *vs = colon ? strndup(*s, (size_t)(colon - *s)) : NULL;
-
-                        if (vs && parse_hex_id(vs, 16, &ven) >= 0 && parse_hex_id(colon + 1, 16, &dev) >= 0)
-                                for (size_t i = 0; i < m->pci->n; i++)
-                                        if (m->pci->devs[i]->vendor == (int32_t)ven &&
-                                            m->pci->devs[i]->device == (int32_t)dev) {
-                                                found = true;
-                                                if (!strv_contains(l, m->pci->devs[i]->name) &&
-                                                    strv_extend(&l, m->pci->devs[i]->name) < 0)
-                                                        return -ENOMEM;
-                                        }
-                }
-                if (!found) {
-                        if (ret_bad)
-                                *ret_bad = strdup(*s);
-                        return -ENXIO;
-                }
-        }
-        *ret = TAKE_PTR(l);
-        return 0;
-}
-
 static int derive_devices(ctx *c)
 {
         vfio_check_report *R = c->R;
@@ -1404,7 +1362,7 @@ static char *default_user(const vfio_host *h)
 }
 
 int vfio_check_run(const vfio_host *h, const vfio_check_options *o, vfio_check_report **ret,
-                   char **ret_bad_selector)
+                   char **ret_error)
 {
         _cleanup_(vfio_check_report_freep) vfio_check_report *R = calloc(1, sizeof(vfio_check_report));
         ctx c = { .h = h, .o = o, .R = R };
@@ -1436,15 +1394,22 @@ int vfio_check_run(const vfio_host *h, const vfio_check_options *o, vfio_check_r
                         goto finish;
 
         if (o->pass) {
-                _cleanup_strv_free_ char **l = NULL;
+                _cleanup_(vfio_selection_freep) vfio_selection *sel = NULL;
 
-                r = vfio_check_resolve_selectors(c.m, o->pass, &l, ret_bad_selector);
-                if (r < 0)
+                /* The same selectors as bind (selector.h); exactly the functions named, no slot companions:
+                 * the report must be about what the VM gets. */
+                r = vfio_selection_resolve(h, c.m, c.names, o->pass, VFIO_SELECT_FUNCTION_ONLY, &sel);
+                if (r < 0) {
+                        if (r != -ENOMEM && ret_error)
+                                *ret_error = sel ? strv_join(sel->problems, "\n") : NULL;
+                        r = r == -ENOMEM ? r : -ENXIO;
                         goto finish;
-                STRV_FOREACH(a, l) {
+                }
+                for (size_t i = 0; i < sel->n; i++) {
                         _cleanup_free_ char *why = fmt("--pass");
 
-                        if (!why || strv_extend(&R->to_pass, *a) < 0 || strv_push(&R->pass_why, why) < 0) {
+                        if (!why || strv_extend(&R->to_pass, sel->items[i].name) < 0 ||
+                            strv_push(&R->pass_why, why) < 0) {
                                 r = -ENOMEM;
                                 goto finish;
                         }

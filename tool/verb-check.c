@@ -295,8 +295,8 @@ int verb_check(int argc, char **argv)
                 return EXIT_CHECK_NOT_READY;
         r = vfio_check_run(h, &o, &R, &bad);
         if (r == -ENXIO) {
-                tool_error("check: --pass %s matches no PCI device below %s ('vfioctl devices' lists them)",
-                           bad ? bad : "?", vfio_host_root(h));
+                tool_error("check: --pass: %s",
+                           bad ? bad : "a selector does not resolve ('vfioctl devices' lists them)");
                 return EXIT_USAGE;
         }
         if (r < 0) {

@@ -31,7 +31,7 @@ typedef struct vfio_check {
 typedef struct vfio_check_options {
         const char *user;  /* the VM user; NULL: SUDO_USER or the caller (live), "root" otherwise */
         uint64_t memory;   /* guest RAM in bytes; 0 when not known */
-        char *const *pass; /* selectors (PCI addresses or vendor:device); NULL: derive from the host */
+        char *const *pass; /* selectors (selector.h: address, vendor:device, name, identity); NULL: derive */
         bool probe;        /* run the QEMU probe (only ever on a live root) */
         unsigned probe_timeout_ms; /* 0: 10 s */
         bool force;                /* accept host-critical devices (fail → warn) */
@@ -52,15 +52,13 @@ typedef struct vfio_check_report {
 /*
  * Runs every check against the host root. The only program it may run is QEMU for the capability probe
  * (o->probe, live root only); nothing on the host is changed. Fails only on allocation failure or a
- * selector that matches no device (-ENXIO, *ret_bad_selector names it).
+ * selector that does not resolve (-ENXIO; *ret_error holds the selector module's explanation, one line
+ * per problem).
  */
 int vfio_check_run(const vfio_host *h, const vfio_check_options *o, vfio_check_report **ret,
-                   char **ret_bad_selector);
+                   char **ret_error);
 vfio_check_report *vfio_check_report_free(vfio_check_report *r);
 DEFINE_POINTER_CLEANUP(vfio_check_report, vfio_check_report_free)
-
-/* Resolves selectors: a PCI address names one device, "vendor:device" every device with those IDs. */
-int vfio_check_resolve_selectors(const vfio_model *m, char *const *selectors, char ***ret, char **ret_bad);
 
 const char *vfio_check_status_to_string(vfio_check_status s);  /* "pass", "skip", "warn", "fail" */
 const char *vfio_check_verdict_to_string(vfio_check_status s); /* "ready", "warnings", "not-ready" */

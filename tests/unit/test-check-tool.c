@@ -161,7 +161,16 @@ static void test_usage_errors(void **state)
         char *root = variant_new("q35-viommu"), *out = NULL, *err = NULL;
 
         assert_int_equal(run_check(root, "--pass", "10de:ffff", &out, &err), 64);
-        assert_non_null(strstr(err, "--pass 10de:ffff matches no PCI device"));
+        assert_non_null(strstr(err, "check: --pass: 10de:ffff: no PCI device matches"));
+        free(out);
+        free(err);
+        /* The same selectors as bind: two identical NICs need "#N" (seed 000's two GTX 780 Ti). */
+        assert_int_equal(run_check(root, "--pass", "8086:10d3", &out, &err), 64);
+        assert_non_null(strstr(err, "8086:10d3 matches 2 devices in 2 slots; add #N to pick one"));
+        free(out);
+        free(err);
+        assert_int_equal(run_check(root, "--json", "--pass=8086:10d3#2", &out, &err), 2);
+        assert_non_null(strstr(out, "\"address\": \"0000:02:00.0\""));
         free(out);
         free(err);
         assert_int_equal(run_check(root, "--vm", "win10", &out, &err), 64);
