@@ -229,17 +229,11 @@ int verb_check(int argc, char **argv)
                 case OPT_NO_PROBE:
                         o.probe = false;
                         break;
-                case OPT_PASS: {
-                        _cleanup_strv_free_ char **l = NULL;
-
-                        /* --pass A --pass B and --pass A,B are the same. */
-                        if (strv_split(optarg, ",", &l) < 0)
+                case OPT_PASS:
+                        /* No comma splitting: identity selectors carry ",dsn=..." (selector.h). */
+                        if (strv_extend(&pass, optarg) < 0)
                                 return EXIT_FAILURE_GENERIC;
-                        STRV_FOREACH(s, l)
-                                if (strv_extend(&pass, *s) < 0)
-                                        return EXIT_FAILURE_GENERIC;
                         break;
-                }
                 case OPT_FORCE:
                         o.force = true;
                         break;
@@ -249,7 +243,7 @@ int verb_check(int argc, char **argv)
                                "[--force] [--vm NAME]\n\n"
                                "  --pass SEL    a device to pass: PCI address (01:00.0) or vendor:device "
                                "(10de:1b80);\n"
-                               "                repeat or separate with commas. Default: devices on "
+                               "                repeat it or list several after it. Default: devices on "
                                "vfio-pci or\n"
                                "                pci-stub or named in vfio-pci ids=; display devices are "
                                "candidates\n"
