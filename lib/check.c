@@ -676,6 +676,31 @@ static const char *const *host_gpu_drivers(const vfio_pci_dev *d)
         return d->vendor == 0x10de ? nvidia : d->vendor == 0x1002 ? amd : NULL;
 }
 
+/*
+ * Whether a softdep for this GPU driver matters here: it is bound to the device, or this kernel has it as
+ * a module (loaded or in modules.dep). Built-in drivers bind before any module, so no softdep helps them.
+ * When lib/modules is not there to tell, every driver of the vendor counts unless the device is already
+ * bound to one of them (then that one is the one installed).
+ */
+static bool gpu_driver_relevant(ctx *c, const vfio_pci_dev *d, const char *drv)
+{
+        _cleanup_free_ char *bound = d->driver ? strdup(d->driver) : NULL;
+        vfio_module_state st = vfio_kernel_module_state(c->h, c->k, drv);
+        bool bound_in_list = false;
+
+        vfio_module_name_normalize(bound);
+        if (bound && strcmp(bound, drv) == 0)
+                return true;
+        if (st == VFIO_MODULE_LOADED || st == VFIO_MODULE_AVAILABLE)
+                return true;
+        if (st != VFIO_MODULE_UNKNOWN)
+                return false;
+        for (const char *const *x = host_gpu_drivers(d); bound && x && *x; x++)
+                if (strcmp(*x, bound) == 0)
+                        bound_in_list = true;
+        return !bound_in_list;
+}
+
 static char *id_str(const vfio_pci_dev *d)
 {
         return fmt("%04x:%04x", (unsigned)(d->vendor & 0xffff), (unsigned)(d->device & 0xffff));
@@ -699,7 +724,8 @@ static int check_vfio_softdep(ctx *c)
                                  **missing_ids = calloc(1, sizeof(char *)),
                                  **missing_dep = calloc(1, sizeof(char *)),
                                  **seen = calloc(1, sizeof(char *));
-        _cleanup_free_ char *jids = NULL, *jmi = NULL, *jmd = NULL, *conf = NULL, *deps = NULL;
+        _cleanup_free_ char *jids = NULL, *jmi = NULL, *jmd = NULL, *conf = NULL, *deps = NULL,
+                            *jpass = NULL;
         const char *title = "vfio-pci claims the devices before the GPU drivers";
         vfio_module_state st = vfio_kernel_module_state(c->h, c->k, "vfio_pci");
         bool builtin = st == VFIO_MODULE_BUILTIN;
@@ -721,11 +747,13 @@ static int check_vfio_softdep(ctx *c)
                     strv_extend(&missing_ids, id) < 0)
                         return -ENOMEM;
                 for (const char *const *drv = host_gpu_drivers(d); drv && *drv && !builtin; drv++)
-                        if (!vfio_modprobe_find_softdep(c->mp, *drv, "vfio_pci") &&
+                        if (gpu_driver_relevant(c, d, *drv) &&
+                            !vfio_modprobe_find_softdep(c->mp, *drv, "vfio_pci") &&
                             !strv_contains(missing_dep, *drv) && strv_extend(&missing_dep, *drv) < 0)
                                 return -ENOMEM;
         }
         jids = strv_join(ids, ",");
+        jpass = strv_join(c->R->to_pass, " ");
         jmi = strv_join(missing_ids, ",");
         jmd = strv_join(missing_dep, ", ");
         if (!jids || !jmi || !jmd)
@@ -765,9 +793,9 @@ static int check_vfio_softdep(ctx *c)
                        strv_length(c->mp->files) ? (conf = strv_join(c->mp->files, ", "))
                                                  : "no modprobe.d files"),
                    fmt("write /etc/modprobe.d/vfio.conf with the lines 'options vfio-pci ids=%s'%s%s%s, "
-                       "then run: sudo %s "
-                       "and reboot",
-                       jids, *deps ? " and '" : "", deps, *deps ? "'" : "", vfio_distro_initramfs_cmd(c->d)),
+                       "then run: sudo %s and reboot (or let vfioctl write it: sudo vfioctl setup %s)",
+                       jids, *deps ? " and '" : "", deps, *deps ? "'" : "", vfio_distro_initramfs_cmd(c->d),
+                       jpass ? jpass : ""),
                    NULL);
 }
 
@@ -998,8 +1026,11 @@ static int check_memlock(ctx *c)
                                "fail with 'vfio_dma_map(...) = -12 (Cannot allocate memory)'",
                                c->acct->name, soft_s, hard_s, src, need_s),
                            fmt("add to /etc/security/limits.d/vfio.conf the lines '%s soft memlock %" PRIu64
-                               "' and '%s hard memlock %" PRIu64 "' (KiB), then log in again",
-                               c->acct->name, need >> 10, c->acct->name, need >> 10),
+                               "' and '%s hard memlock %" PRIu64
+                               "' (KiB), then log in again (or: sudo vfioctl "
+                               "setup --user %s --memory %" PRIu64 "M)",
+                               c->acct->name, need >> 10, c->acct->name, need >> 10, c->acct->name,
+                               (c->o->memory + MiB - 1) / MiB),
                            NULL);
         return add(c, "memory.memlock", "memory", VFIO_CHECK_PASS, title,
                    fmt("memlock for %s: soft %s, hard %s (%s); the guest needs %s", c->acct->name, soft_s,

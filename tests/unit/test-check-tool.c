@@ -156,6 +156,45 @@ static void test_pass_takes_several_selectors(void **state)
         variant_free(root);
 }
 
+/* The story the fixes tell: check names what is missing, 'vfioctl setup' writes it, check agrees. */
+static void test_check_setup_check(void **state)
+{
+        char *root = variant_new("q35-viommu"), *out = NULL, *err = NULL;
+        const char *check[] = { "--root",   root, "check",  "--no-probe", "--user",  "vm",
+                                "--memory", "8G", "--pass", "03:00.0",    "03:00.1", NULL };
+        const char *setup[] = { "--root", root, "setup",    "03:00.0", "03:00.1",
+                                "--user", "vm", "--memory", "8G",      NULL };
+
+        variant_append(root, "etc/passwd", "vm:x:1000:1000::/home/vm:/bin/sh");
+        variant_append(root, "etc/group", "kvm:x:994:vm");
+        variant_append(root, "etc/group", "vm:x:1000:");
+        /* A GeForce GTX 1080 with its HDMI audio, the GPU held by nouveau as on a fresh install. */
+        variant_pci_ids(root, "0000:03:00.0", 0x10de, 0x1b80, 0);
+        variant_pci_ids(root, "0000:03:00.1", 0x10de, 0x10f0, 0);
+        variant_pci_driver(root, "0000:03:00.0", "nouveau");
+
+        fixture_run_tool(&out, &err, check);
+        assert_non_null(strstr(out, "[warn] vfio-pci claims the devices before the GPU drivers"));
+        assert_non_null(
+                strstr(out, "(or let vfioctl write it: sudo vfioctl setup 0000:03:00.0 0000:03:00.1)"));
+        assert_non_null(strstr(out, "[FAIL] Locked-memory limit of the VM user"));
+        free(out);
+        free(err);
+
+        assert_int_equal(fixture_run_tool(&out, &err, setup), 0);
+        free(out);
+        free(err);
+
+        fixture_run_tool(&out, &err, check);
+        assert_non_null(strstr(out, "[ ok ] vfio-pci claims the devices before the GPU drivers"));
+        assert_non_null(strstr(out, "etc/modprobe.d/vfioctl.conf:3"));
+        assert_non_null(strstr(out, "[ ok ] Locked-memory limit of the VM user"));
+        assert_non_null(strstr(out, "(etc/security/limits.d/90-vfioctl.conf:"));
+        free(out);
+        free(err);
+        variant_free(root);
+}
+
 static void test_usage_errors(void **state)
 {
         char *root = variant_new("q35-viommu"), *out = NULL, *err = NULL;
@@ -220,6 +259,7 @@ int main(void)
                 cmocka_unit_test(test_not_ready_exits_2_json),
                 cmocka_unit_test(test_quirk_in_json_with_settings),
                 cmocka_unit_test(test_pass_takes_several_selectors),
+                cmocka_unit_test(test_check_setup_check),
                 cmocka_unit_test(test_usage_errors),
                 cmocka_unit_test(test_color_only_when_asked),
                 cmocka_unit_test(test_unreadable_facts_are_warned),

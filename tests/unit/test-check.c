@@ -474,8 +474,19 @@ static void test_early_binding_softdep(void **state)
                 check(R, "vfio.early-binding")->fix,
                 "write /etc/modprobe.d/vfio.conf with the lines 'options vfio-pci ids=10de:1b80,10de:10f0' "
                 "and 'softdep nouveau pre: vfio-pci' and 'softdep nvidia pre: vfio-pci', then run: sudo "
-                "update-initramfs -u -k all and reboot");
+                "update-initramfs -u -k all and reboot (or let vfioctl write it: sudo vfioctl setup "
+                "0000:03:00.0 0000:03:00.1)");
         vfio_check_report_free(R);
+
+        /* This kernel ships nouveau but not the proprietary nvidia module: only nouveau needs the softdep.
+         */
+        variant_write(root, "lib/modules/6.1.0-56-amd64/modules.dep",
+                      "kernel/drivers/gpu/drm/nouveau/nouveau.ko: kernel/drivers/gpu/drm/drm.ko\n");
+        R = run(root, &o);
+        assert_contains(check(R, "vfio.early-binding")->evidence,
+                        "no 'softdep X pre: vfio-pci' for nouveau (read");
+        vfio_check_report_free(R);
+        variant_unlink(root, "lib/modules/6.1.0-56-amd64/modules.dep");
 
         variant_write(root, "etc/modprobe.d/vfio.conf",
                       "options vfio-pci ids=10de:1b80,10de:10f0\nsoftdep nouveau pre: vfio-pci\n"
@@ -564,7 +575,8 @@ static void test_memlock(void **state)
         assert_string_equal(
                 check(R, "memory.memlock")->fix,
                 "add to /etc/security/limits.d/vfio.conf the lines 'vm soft memlock 9437184' and 'vm hard "
-                "memlock 9437184' (KiB), then log in again");
+                "memlock 9437184' (KiB), then log in again (or: sudo vfioctl setup --user vm --memory "
+                "8192M)");
         vfio_check_report_free(R);
 
         /* A group line for kvm is enough; the user line later beats it only when more specific. */
@@ -1000,7 +1012,8 @@ static void test_selector_errors(void **state)
         assert_int_equal(vfio_host_open(root, &h), 0);
         assert_int_equal(vfio_check_run(h, &co, &R, &bad), -ENXIO);
         assert_null(R);
-        assert_string_equal(bad, "10de:ffff: no PCI device matches (see 'vfioctl devices' for names and IDs)");
+        assert_string_equal(bad,
+                            "10de:ffff: no PCI device matches (see 'vfioctl devices' for names and IDs)");
         free(bad);
         vfio_host_free(h);
         variant_free(root);
