@@ -1318,6 +1318,8 @@ static int derive_devices(ctx *c)
                         return -ENOMEM;
                 if (vfio_pci_driver_is_stub(d->driver))
                         why = fmt("bound to %s", d->driver);
+                else if (vfio_pci_driver_is_stub(d->driver_override))
+                        why = fmt("driver_override %s", d->driver_override); /* set by 'vfioctl bind' */
                 else if (ids_configured(c, id))
                         why = fmt("%s named in vfio-pci ids (%s)", id,
                                   c->mp->vfio_pci_ids_where && strv_contains(c->mp->vfio_pci_ids, id)

@@ -516,6 +516,13 @@ static void test_driver_binding(void **state)
         assert_string_equal(check(R, "vfio.driver")->device, NIC);
         vfio_check_report_free(R);
 
+        /* driver_override set (as 'vfioctl bind' does before the driver moves): already chosen. */
+        variant_pci_attr(root, NIC, "driver_override", "vfio-pci\n");
+        R = run(root, NULL);
+        assert_string_equal(R->to_pass[0], NIC);
+        assert_string_equal(R->pass_why[0], "driver_override vfio-pci");
+        vfio_check_report_free(R);
+
         variant_pci_driver(root, NIC, "vfio-pci");
         R = run(root, NULL); /* derived: bound to vfio-pci */
         assert_string_equal(R->to_pass[0], NIC);
