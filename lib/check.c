@@ -561,12 +561,16 @@ static char *early_load_config(ctx *c, const char *module)
         static const char *const dirs[] = { "etc/modules-load.d", "etc/dracut.conf.d",
                                             "etc/mkinitcpio.conf.d" };
         _cleanup_free_ char *dash = strdup(module);
+        const char *pre = vfio_kernel_cmdline_value(c->k, "rd.driver.pre");
 
         if (!dash)
                 return NULL;
+        /* dracut loads rd.driver.pre= modules first thing in the initramfs (dracut.cmdline(7)). */
         for (char *p = dash; *p; p++)
                 if (*p == '_')
                         *p = '-';
+        if (pre && (strstr(pre, module) || strstr(pre, dash) || strstr(pre, "vfio")))
+                return strdup("proc/cmdline rd.driver.pre=");
         for (size_t i = 0; i < ELEMENTSOF(files) + ELEMENTSOF(dirs); i++) {
                 _cleanup_strv_free_ char **names = NULL;
 
@@ -611,7 +615,7 @@ static char *early_load_config(ctx *c, const char *module)
 static int check_vfio_modules(ctx *c)
 {
         _cleanup_strv_free_ char **parts = NULL, **missing = NULL, **unknown = NULL, **notloaded = NULL;
-        _cleanup_free_ char *ev = NULL, *j = NULL;
+        _cleanup_free_ char *j = NULL;
         const char *title = "VFIO modules present and loaded early";
         bool early = true;
 

@@ -434,8 +434,16 @@ static void test_vfio_modules(void **state)
                         "vfio_pci available (loaded early by etc/initramfs-tools/modules)");
         vfio_check_report_free(R);
 
-        /* Built into the kernel image. */
+        /* dracut's rd.driver.pre= loads them first thing in the initramfs. */
         variant_unlink(root, "etc/initramfs-tools/modules");
+        variant_replace(root, "proc/cmdline", "iommu=pt", "iommu=pt rd.driver.pre=vfio-pci");
+        R = run(root, NULL);
+        assert_status(R, "vfio.modules", VFIO_CHECK_PASS);
+        assert_contains(check(R, "vfio.modules")->evidence, "(loaded early by proc/cmdline rd.driver.pre=)");
+        vfio_check_report_free(R);
+        variant_replace(root, "proc/cmdline", " rd.driver.pre=vfio-pci", "");
+
+        /* Built into the kernel image. */
         variant_write(root, "lib/modules/6.1.0-56-amd64/modules.builtin",
                       "kernel/drivers/vfio/vfio.ko\nkernel/drivers/vfio/vfio_iommu_type1.ko\n"
                       "kernel/drivers/vfio/pci/vfio-pci.ko\n");
