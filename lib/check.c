@@ -1098,6 +1098,44 @@ static int check_hugepages(ctx *c)
                                                 (best_size ? best_size : 2 * MiB)),
                            NULL);
         }
+        /* Enough in total, but where? A guest whose RAM is on another NUMA node than its GPU pays for every
+         * DMA across the interconnect; the pages of the device's node are what the VM should use. */
+        STRV_FOREACH(a, c->R->to_pass) {
+                const vfio_pci_dev *d = vfio_pci_list_find(c->m->pci, *a);
+                uint64_t node_free = 0;
+                bool node_known = false;
+
+                if (!d || d->numa_node < 0 || !c->o->memory)
+                        continue;
+                for (size_t i = 0; i < c->mem->n_pools; i++) {
+                        const vfio_hugepage_pool *p = &c->mem->pools[i];
+
+                        if (p->node == d->numa_node && p->page_size == best_size) {
+                                node_known = true;
+                                node_free = p->free * p->page_size;
+                        }
+                }
+                if (node_known && node_free < c->o->memory) {
+                        _cleanup_free_ char *need = size_str(c->o->memory), *have = size_str(node_free),
+                                            *sz = size_str(best_size);
+
+                        return add(
+                                c, "memory.hugepages", "memory", VFIO_CHECK_WARN, title,
+                                fmt("%s: %s sits on NUMA node %d, which has only %s free in %s pages for a "
+                                    "guest of %s; its RAM would come from another node",
+                                    j, d->name, d->numa_node, have ? have : "?", sz ? sz : "?",
+                                    need ? need : "?"),
+                                fmt("reserve the pages on node %d: echo %" PRIu64
+                                    " | sudo tee "
+                                    "/sys/devices/system/node/node%d/hugepages/hugepages-%" PRIu64
+                                    "kB/nr_hugepages (at boot: a systemd unit or hugepages=%d:%" PRIu64
+                                    " on the kernel command line, Linux 5.13+)",
+                                    d->numa_node, (c->o->memory + best_size - 1) / best_size, d->numa_node,
+                                    best_size >> 10, d->numa_node,
+                                    (c->o->memory + best_size - 1) / best_size),
+                                NULL);
+                }
+        }
         return add(c, "memory.hugepages", "memory", VFIO_CHECK_PASS, title, fmt("%s", j), NULL, NULL);
 }
 

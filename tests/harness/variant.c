@@ -185,6 +185,18 @@ void variant_replace(const char *root, const char *rel, const char *from, const 
         free(p);
 }
 
+void variant_copy(const char *root, const char *from, const char *to)
+{
+        char *f = join(root, from), *t = join(root, to);
+        const char *argv[] = { "cp", "-a", f, t, NULL };
+
+        if (!is_variant_dir(root) || strstr(from, "..") || strstr(to, ".."))
+                die("refusing to copy outside a variant", f);
+        run(argv);
+        free(f);
+        free(t);
+}
+
 void variant_chmod(const char *root, const char *rel, mode_t mode)
 {
         char *p = join(root, rel);

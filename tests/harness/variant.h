@@ -19,6 +19,9 @@ void variant_write(const char *root, const char *rel, const char *content);
 void variant_append(const char *root, const char *rel, const char *line);
 /* Replaces the first occurrence of from with to in <root>/<rel>; aborts when from is not there. */
 void variant_replace(const char *root, const char *rel, const char *from, const char *to);
+/* Copies <root>/<from> to <root>/<to> with cp -a (a sibling of a kernel directory, e.g. a second NUMA node).
+ */
+void variant_copy(const char *root, const char *from, const char *to);
 void variant_chmod(const char *root, const char *rel, mode_t mode);
 /* Rewrites attributes of sys/bus/pci/devices/<addr>: "vendor" gets "0x10de" etc. */
 void variant_pci_attr(const char *root, const char *addr, const char *attr, const char *value);

@@ -632,6 +632,34 @@ static void test_hugepages(void **state)
         R = run(root, &o);
         assert_status(R, "memory.hugepages", VFIO_CHECK_PASS);
         vfio_check_report_free(R);
+
+        /* Two NUMA nodes (node1 a copy of the kernel's node0 directory): all pages on node 0, the GPU on 1.
+         */
+        variant_write(root, "sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages",
+                      "2048\n");
+        variant_write(root, "sys/devices/system/node/node0/hugepages/hugepages-2048kB/free_hugepages",
+                      "2048\n");
+        variant_copy(root, "sys/devices/system/node/node0", "sys/devices/system/node/node1");
+        variant_write(root, "sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages", "0\n");
+        variant_write(root, "sys/devices/system/node/node1/hugepages/hugepages-2048kB/free_hugepages",
+                      "0\n");
+        variant_pci_attr(root, GPU, "numa_node", "1\n");
+        o.pass[0] = GPU;
+        o.pass[1] = GPU_HDA;
+        R = run(root, &o);
+        assert_status(R, "memory.hugepages", VFIO_CHECK_WARN);
+        assert_contains(
+                check(R, "memory.hugepages")->evidence,
+                "0000:03:00.0 sits on NUMA node 1, which has only 0 KiB free in 2 MiB pages for a guest of "
+                "4 GiB");
+        assert_contains(check(R, "memory.hugepages")->fix,
+                        "echo 2048 | sudo tee "
+                        "/sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages");
+        vfio_check_report_free(R);
+        variant_pci_attr(root, GPU, "numa_node", "0\n");
+        R = run(root, &o);
+        assert_status(R, "memory.hugepages", VFIO_CHECK_PASS);
+        vfio_check_report_free(R);
         variant_free(root);
 }
 
