@@ -251,6 +251,54 @@ static void test_unreadable_facts_are_warned(void **state)
         variant_free(root);
 }
 
+/* Replaces every occurrence of from in s (the variant's random root path) with to. */
+static char *replace_all(const char *s, const char *from, const char *to)
+{
+        size_t n = 0, fl = strlen(from);
+        char *out, *o;
+
+        for (const char *p = s; (p = strstr(p, from)); p += fl)
+                n++;
+        out = malloc(strlen(s) + n * strlen(to) + 1);
+        assert_non_null(out);
+        o = out;
+        for (const char *p = s, *q; *p; p = q + fl) {
+                q = strstr(p, from);
+                if (!q) {
+                        strcpy(o, p);
+                        return out;
+                }
+                memcpy(o, p, (size_t)(q - p));
+                o += q - p;
+                strcpy(o, to);
+                o += strlen(to);
+        }
+        *o = 0;
+        return out;
+}
+
+/* The whole report on the emulated-IOMMU guest, text and JSON, reviewed as golden files. */
+static void test_golden_reports(void **state)
+{
+        char *root = variant_new("q35-viommu"), *out = NULL, *err = NULL, *norm;
+        const char *text[] = { "--root", root, "check", "--no-probe", "--pass", "03:00.0", NULL };
+        const char *json[] = { "--root", root, "check", "--no-probe", "--json", "--pass", "03:00.0", NULL };
+
+        assert_int_equal(fixture_run_tool(&out, &err, text), 2);
+        norm = replace_all(out, root, "ROOT");
+        assert_true(fixture_golden("golden/check-q35-viommu.txt", norm));
+        free(norm);
+        free(out);
+        free(err);
+        assert_int_equal(fixture_run_tool(&out, &err, json), 2);
+        norm = replace_all(out, root, "ROOT");
+        assert_true(fixture_golden("golden/check-q35-viommu.json", norm));
+        free(norm);
+        free(out);
+        free(err);
+        variant_free(root);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -261,6 +309,7 @@ int main(void)
                 cmocka_unit_test(test_pass_takes_several_selectors),
                 cmocka_unit_test(test_check_setup_check),
                 cmocka_unit_test(test_usage_errors),
+                cmocka_unit_test(test_golden_reports),
                 cmocka_unit_test(test_color_only_when_asked),
                 cmocka_unit_test(test_unreadable_facts_are_warned),
         };
