@@ -1125,8 +1125,7 @@ static int check_hugepages(ctx *c)
                                     "guest of %s; its RAM would come from another node",
                                     j, d->name, d->numa_node, have ? have : "?", sz ? sz : "?",
                                     need ? need : "?"),
-                                fmt("reserve the pages on node %d: echo %" PRIu64
-                                    " | sudo tee "
+                                fmt("reserve the pages on node %d: echo %" PRIu64 " | sudo tee "
                                     "/sys/devices/system/node/node%d/hugepages/hugepages-%" PRIu64
                                     "kB/nr_hugepages (at boot: a systemd unit or hugepages=%d:%" PRIu64
                                     " on the kernel command line, Linux 5.13+)",
