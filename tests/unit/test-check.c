@@ -1025,6 +1025,12 @@ static void test_quirk_host_critical(void **state)
         R = run(root, &o);
         assert_no_quirk(R, "host-critical-device");
         vfio_check_report_free(R);
+        /* The same NIC carrying the default route (the capture's route table had none). */
+        variant_append(root, "proc/net/route", "eth0\t00000000\t0202000A\t0003\t0\t0\t0\t00000000\t0\t0\t0");
+        R = run(root, &o);
+        assert_contains(assert_quirk(R, "host-critical-device", NIC, VFIO_QUIRK_FAIL)->evidence,
+                        "0000:01:00.0 is network: ");
+        vfio_check_report_free(R);
         variant_free(root);
 }
 
