@@ -7,8 +7,8 @@ summary() { # $1 = build dir: "passed failed skipped", counting each TAP test ca
   jq -rs '
     def cases: (.stdout // "") | split("\n")
       | { ok: map(select(test("^ok [0-9]+") and (test("# (SKIP|skip)") | not))) | length,
-          notok: map(select(test("^not ok [0-9]+"))) | length,
-          skip: map(select(test("^ok [0-9]+.*# (SKIP|skip)"))) | length };
+          notok: map(select(test("^not ok [0-9]+") and (test("# (SKIP|skip)") | not))) | length,
+          skip: map(select(test("^(not )?ok [0-9]+.*# (SKIP|skip)"))) | length };
     map(cases as $c
         | if ($c.ok + $c.notok + $c.skip) > 0 then
             [$c.ok, ($c.notok + (if (.result == "OK" or .result == "SKIP") or $c.notok > 0 then 0 else 1 end)), $c.skip]

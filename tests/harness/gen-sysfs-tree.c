@@ -215,5 +215,13 @@ int main(int argc, char **argv)
                         make_device(argv[4], epath, ename, "../../../../", ea, ne, edrv, group++);
                 }
         printf("generated %d devices in %d IOMMU groups below %s\n", group, group, argv[4]);
+        for (size_t i = 0; i < np; i++)
+                free(pa[i].data);
+        for (size_t i = 0; i < ne; i++)
+                free(ea[i].data);
+        free(pa);
+        free(ea);
+        free(pdrv);
+        free(edrv);
         return 0;
 }

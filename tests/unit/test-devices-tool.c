@@ -186,14 +186,13 @@ static void test_problems_are_warnings_with_the_path(void **state)
 
 static void test_root_is_ignored_when_setuid(void **state)
 {
-        char dir[] = "/tmp/vfioctl-suid-XXXXXX", *copy, *root = fixture_root("q35-viommu"), *out = NULL,
-             *err = NULL, *src = NULL;
+        char dir[] = "/tmp/vfioctl-suid-XXXXXX", *copy, *root, *out = NULL, *err = NULL, *src = NULL;
         const char *bin = getenv("VFIOCTL_BIN");
-        const char *argv[] = { "--root", root, "devices", "--json", NULL };
         int r;
 
-        if (geteuid() != 0)
-                skip(); /* needs chown to another user */
+        root = fixture_root("q35-viommu");
+        const char *argv[] = { "--root", root, "devices", "--json", NULL };
+
         assert_non_null(bin);
         assert_non_null(mkdtemp(dir));
         assert_int_equal(chmod(dir, 0755), 0);
@@ -231,7 +230,7 @@ static void test_root_is_ignored_when_setuid(void **state)
 
 int main(void)
 {
-        const struct CMUnitTest tests[] = {
+        struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_firecracker_json_golden),
                 cmocka_unit_test(test_firecracker_table_golden),
                 cmocka_unit_test(test_firecracker_tree_golden),
@@ -246,6 +245,19 @@ int main(void)
                 cmocka_unit_test(test_problems_are_warnings_with_the_path),
                 cmocka_unit_test(test_root_is_ignored_when_setuid),
         };
+        size_t n = sizeof(tests) / sizeof(tests[0]);
 
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        /* cmocka reports skip() as "not ok # SKIP", which TAP consumers count as failed: leave the setuid
+         * case out where it cannot run, saying why. It needs root (chown to another user), and the
+         * sanitizer runtimes refuse to run setuid (their options come from the environment). */
+#ifdef __SANITIZE_ADDRESS__
+        printf("# setuid test left out: sanitizer runtimes do not run setuid\n");
+        n--;
+#else
+        if (geteuid() != 0) {
+                printf("# setuid test left out: needs root to chown a copy of the tool\n");
+                n--;
+        }
+#endif
+        return _cmocka_run_group_tests("tests", tests, n, NULL, NULL);
 }
