@@ -49,6 +49,9 @@ static int resolve_one(const vm_config *c, const char *section, unsigned line, c
                 return push_msg(errors, "%s:%u: [%s] device: '%s' is not a selector; write a PCI address (01:00.0), "
                                 "vendor:device (10de:1b80) or a name pattern ('*GTX 1080*')",
                                 c->filename, line, section, text);
+        /* Without a host (validate) only literal addresses resolve; the rest waits for the real host. */
+        if (!m && sel->kind != VFIO_SELECTOR_ADDRESS)
+                return 0;
         r = m ? vfio_selector_resolve(sel, m, names, &found) : -ENXIO;
         if (r == -ENOMEM)
                 return r;
@@ -94,7 +97,7 @@ static int resolve_pci(vm_config *c, vm_pci *p, bool gpu, const vfio_model *m, v
         if (!p->device)
                 return 0; /* vm_config_check reported it */
         r = resolve_one(c, section, p->line, p->device, m, names, &out, warnings, errors);
-        if (r < 0 || strv_length(*errors) > nerr)
+        if (r < 0 || strv_length(*errors) > nerr || !out)
                 return r;
         if (gpu && p->functions_auto && m) {
                 /* Every function of the GPU's slot travels with it (HDMI audio, USB-C, UCSI). */

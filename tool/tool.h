@@ -48,3 +48,6 @@ struct vfio_model;
 int tool_load_model(const vfio_host *h, struct vfio_model **ret);
 
 int verb_devices(int argc, char **argv);
+int verb_create(int argc, char **argv);
+int verb_validate(int argc, char **argv);
+int verb_cmdline(int argc, char **argv);
