@@ -256,25 +256,32 @@ const vm_key_info *vm_config_keys(size_t *ret_n)
         return info;
 }
 
+/* Optimal string alignment distance: Levenshtein plus adjacent transpositions ("cahce"), case-blind. */
 static size_t edit_distance(const char *a, const char *b)
 {
-        size_t la = strlen(a), lb = strlen(b), prev[64], cur[64];
+        size_t la = strlen(a), lb = strlen(b), d[64][64];
 
         if (la >= 63 || lb >= 63)
                 return SIZE_MAX;
+        for (size_t i = 0; i <= la; i++)
+                d[i][0] = i;
         for (size_t j = 0; j <= lb; j++)
-                prev[j] = j;
-        for (size_t i = 1; i <= la; i++) {
-                cur[0] = i;
+                d[0][j] = j;
+        for (size_t i = 1; i <= la; i++)
                 for (size_t j = 1; j <= lb; j++) {
-                        size_t sub = prev[j - 1] + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
-                        size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+                        int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
+                        size_t v = d[i - 1][j - 1] + (ca != cb);
 
-                        cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+                        if (d[i - 1][j] + 1 < v)
+                                v = d[i - 1][j] + 1;
+                        if (d[i][j - 1] + 1 < v)
+                                v = d[i][j - 1] + 1;
+                        if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+                            tolower((unsigned char)a[i - 2]) == cb && d[i - 2][j - 2] + 1 < v)
+                                v = d[i - 2][j - 2] + 1;
+                        d[i][j] = v;
                 }
-                memcpy(prev, cur, sizeof(size_t) * (lb + 1));
-        }
-        return prev[lb];
+        return d[la][lb];
 }
 
 const char *vm_did_you_mean(const char *s, const char *const *candidates, size_t n)
@@ -285,8 +292,8 @@ const char *vm_did_you_mean(const char *s, const char *const *candidates, size_t
         for (size_t i = 0; i < n; i++) {
                 size_t d = edit_distance(s, candidates[i]);
 
-                /* A transposition ("cahce") costs 2 in plain Levenshtein; allow 2 for keys of 4+ letters. */
-                if (d < best_d && d <= (strlen(candidates[i]) >= 4 ? 2u : 1u)) {
+                /* Two edits for words of 5+ letters, one for shorter ones: "q53" -> q35, not "aio" -> "bus". */
+                if (d < best_d && d <= (strlen(candidates[i]) >= 5 ? 2u : 1u)) {
                         best = candidates[i];
                         best_d = d;
                 }
@@ -705,6 +712,13 @@ static void unknown_key(parse_state *st, const char *section, const char *kind, 
         cand[n] = NULL;
         list = join_values(cand);
         hint = vm_did_you_mean(key, cand, n);
+        if (!hint)
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                        if (strcmp(keys[i].key, key) == 0) {
+                                add_error(st, st->line, "[%s] unknown key '%s' ('%s' is a key of [%s]); keys in [%s]: %s",
+                                          section, key, key, keys[i].section, kind, list ? list : "");
+                                return;
+                        }
         if (hint)
                 add_error(st, st->line, "[%s] unknown key '%s' (did you mean '%s'?); keys in [%s]: %s", section, key,
                           hint, kind, list ? list : "");
@@ -1183,6 +1197,33 @@ static int apply_os_defaults(vm_config *c)
         return 0;
 }
 
+/* Every parse error starts with "FILENAME:"; the file name may itself hold colons. */
+static _Thread_local size_t error_prefix_len;
+
+static unsigned error_line(const char *e)
+{
+        char digits[16] = {};
+        size_t n;
+        uint64_t v;
+
+        if (strlen(e) <= error_prefix_len)
+                return 0;
+        e += error_prefix_len;
+        n = strspn(e, "0123456789");
+        if (n == 0 || n >= sizeof(digits))
+                return 0;
+        memcpy(digits, e, n);
+        return parse_uint(digits, 10, UINT32_MAX, &v) < 0 ? 0 : (unsigned)v;
+}
+
+static int cmp_error_line(const void *a, const void *b)
+{
+        unsigned x = error_line(*(char *const *)a), y = error_line(*(char *const *)b);
+
+        /* qsort is not stable; equal lines keep a fixed order by their text. */
+        return x != y ? (x > y) - (x < y) : strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 int vm_config_parse_string(const char *text, const char *filename, const char *name, vm_config **ret,
                            char ***ret_errors)
 {
@@ -1228,6 +1269,10 @@ int vm_config_parse_string(const char *text, const char *filename, const char *n
                 }
         } else if (r < 0)
                 return -ENOMEM;
+        /* Report in file order: inih tells us about syntax errors only at the end. */
+        error_prefix_len = strlen(st.filename) + 1;
+        if (errors)
+                qsort(errors, strv_length(errors), sizeof(char *), cmp_error_line);
         scan_empty_sections(&st);
         apply_os_defaults(c);
         if (!errors) {
