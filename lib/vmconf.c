@@ -1128,6 +1128,10 @@ int vm_config_check(const vm_config *c, char ***errors)
                             d->name);
                 if (d->media == VM_MEDIA_CDROM && d->bus == VM_DISK_VIRTIO_BLK)
                         ERR(l, "[disk \"%s\"] media = cdrom needs bus = sata, ide or virtio-scsi", d->name);
+                /* QEMU refuses read-only IDE/AHCI hard disks ("Block node is read-only"). */
+                if (d->readonly && d->media == VM_MEDIA_DISK && (d->bus == VM_DISK_SATA || d->bus == VM_DISK_IDE))
+                        ERR(l, "[disk \"%s\"] readonly needs bus = virtio-blk or virtio-scsi (QEMU cannot make SATA/IDE "
+                            "hard disks read-only); or use media = cdrom", d->name);
                 if (d->iothread && d->bus != VM_DISK_VIRTIO_BLK && d->bus != VM_DISK_VIRTIO_SCSI)
                         ERR(l, "[disk \"%s\"] iothread needs bus = virtio-blk or virtio-scsi", d->name);
                 /* Linux AIO only works on O_DIRECT files (QEMU docs, -drive aio=native). */
