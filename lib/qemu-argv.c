@@ -40,7 +40,8 @@ const char *vm_qemu_firmware_code(const vm_config *c)
         if (c->firmware.code)
                 return c->firmware.code;
         /* Debian's ovmf package: the secboot build carries SMM, which Secure Boot relies on. */
-        return c->firmware.secure_boot ? "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd" : "/usr/share/OVMF/OVMF_CODE_4M.fd";
+        return c->firmware.secure_boot ? "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
+                                       : "/usr/share/OVMF/OVMF_CODE_4M.fd";
 }
 
 const char *vm_qemu_firmware_vars_template(const vm_config *c)
@@ -48,7 +49,8 @@ const char *vm_qemu_firmware_vars_template(const vm_config *c)
         if (c->firmware.vars_template)
                 return c->firmware.vars_template;
         /* .ms.fd has Microsoft's keys enrolled, which Windows needs to boot with Secure Boot on. */
-        return c->firmware.secure_boot ? "/usr/share/OVMF/OVMF_VARS_4M.ms.fd" : "/usr/share/OVMF/OVMF_VARS_4M.fd";
+        return c->firmware.secure_boot ? "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"
+                                       : "/usr/share/OVMF/OVMF_VARS_4M.fd";
 }
 
 static char *path_join(const char *dir, const char *file)
@@ -206,7 +208,7 @@ static void build_cpu(builder *b, const vm_config *c)
                 opt_raw(&o, "hv-relaxed,hv-vapic,hv-spinlocks=0x1fff,hv-time");
                 if (c->cpu.hyperv_vendor_id)
                         opt_raw(&o, "hv-vendor-id=%s", c->cpu.hyperv_vendor_id);
-                STRV_FOREACH(f, c->cpu.hyperv_extra)
+                STRV_FOREACH (f, c->cpu.hyperv_extra)
                         opt_raw(&o, "%s", *f);
         }
         add_opt(b, "-cpu", &o);
@@ -227,7 +229,8 @@ static void build_memory(builder *b, const vm_config *c)
                 const char *path = c->memory.hugepage_path;
 
                 if (!path)
-                        path = c->memory.hugepages == VM_HUGEPAGES_1G ? "/dev/hugepages1G" : "/dev/hugepages";
+                        path = c->memory.hugepages == VM_HUGEPAGES_1G ? "/dev/hugepages1G"
+                                                                      : "/dev/hugepages";
                 opt_raw(&o, "memory-backend-file,id=mem,size=%s", sz);
                 opt_str(&o, "mem-path", path);
         } else if (c->memory.prealloc)
@@ -306,8 +309,8 @@ static void build_identity(builder *b, const vm_config *c)
                 smbios_field(&o, "family", s->system_family);
                 add_opt(b, "-smbios", &o);
         }
-        if (s->baseboard_manufacturer || s->baseboard_product || s->baseboard_version || s->baseboard_serial ||
-            s->baseboard_asset) {
+        if (s->baseboard_manufacturer || s->baseboard_product || s->baseboard_version ||
+            s->baseboard_serial || s->baseboard_asset) {
                 opt_raw(&o, "type=2");
                 smbios_field(&o, "manufacturer", s->baseboard_manufacturer);
                 smbios_field(&o, "product", s->baseboard_product);
@@ -395,8 +398,8 @@ static void build_passthrough(builder *b, const vm_config *c)
         for (size_t i = 0; i < c->n_pcis; i++)
                 build_hostdev(b, c, &c->pcis[i], false, &slot);
         for (unsigned i = 0; i < c->vm.spare_root_ports; i++, slot++) {
-                opt_raw(&o, "pcie-root-port,id=rp%u,bus=pcie.0,chassis=%u,port=0x%x,addr=0x%x", slot - 0x10 + 1,
-                        slot - 0x10 + 1, slot, slot);
+                opt_raw(&o, "pcie-root-port,id=rp%u,bus=pcie.0,chassis=%u,port=0x%x,addr=0x%x",
+                        slot - 0x10 + 1, slot - 0x10 + 1, slot, slot);
                 add_opt(b, "-device", &o);
         }
 }
@@ -468,8 +471,8 @@ static void build_disks(builder *b, const vm_config *c)
                         if (d->iothread)
                                 opt_raw(&o, "iothread=io-%s", d->name);
                         add_opt(b, "-device", &o);
-                        opt_raw(&o, "%s,bus=scsi-%s.0,drive=drive-%s,id=disk-%s", cdrom ? "scsi-cd" : "scsi-hd",
-                                d->name, d->name, d->name);
+                        opt_raw(&o, "%s,bus=scsi-%s.0,drive=drive-%s,id=disk-%s",
+                                cdrom ? "scsi-cd" : "scsi-hd", d->name, d->name, d->name);
                         break;
                 case VM_DISK_SATA:
                         if (c->vm.machine == VM_MACHINE_I440FX && !ahci_added) {
@@ -483,8 +486,8 @@ static void build_disks(builder *b, const vm_config *c)
                         break;
                 case VM_DISK_IDE:
                         /* PIIX IDE on i440fx: two buses, two units each. */
-                        opt_raw(&o, "%s,bus=ide.%u,unit=%u,drive=drive-%s,id=disk-%s", cdrom ? "ide-cd" : "ide-hd",
-                                ide / 2, ide % 2, d->name, d->name);
+                        opt_raw(&o, "%s,bus=ide.%u,unit=%u,drive=drive-%s,id=disk-%s",
+                                cdrom ? "ide-cd" : "ide-hd", ide / 2, ide % 2, d->name, d->name);
                         ide++;
                         break;
                 }
@@ -509,7 +512,7 @@ static void build_net(builder *b, const vm_config *c)
                 switch (n->type) {
                 case VM_NET_USER:
                         opt_raw(&o, "user,id=net-%s", n->name);
-                        STRV_FOREACH(f, n->hostfwd)
+                        STRV_FOREACH (f, n->hostfwd)
                                 opt_str(&o, "hostfwd", *f);
                         /* QEMU's SMB share runs smbd from samba; one directory per user netdev. */
                         for (size_t j = 0; j < c->n_shares && !smb_done; j++)
@@ -532,8 +535,8 @@ static void build_net(builder *b, const vm_config *c)
                         break;
                 }
                 add_opt(b, "-netdev", &o);
-                opt_raw(&o, "%s,netdev=net-%s,id=nic-%s", n->model == VM_NET_E1000E ? "e1000e" : "virtio-net-pci",
-                        n->name, n->name);
+                opt_raw(&o, "%s,netdev=net-%s,id=nic-%s",
+                        n->model == VM_NET_E1000E ? "e1000e" : "virtio-net-pci", n->name, n->name);
                 if (n->mac)
                         opt_raw(&o, "mac=%s", n->mac);
                 add_opt(b, "-device", &o);
@@ -615,8 +618,9 @@ static void build_display(builder *b, const vm_config *c, const vm_argv_paths *p
                 add(b, "none");
         }
         if (c->looking_glass.enabled) {
-                uint64_t size = c->looking_glass.size
-                                        ?: vm_looking_glass_size(c->looking_glass.width, c->looking_glass.height);
+                uint64_t size =
+                        c->looking_glass.size
+                                ?: vm_looking_glass_size(c->looking_glass.width, c->looking_glass.height);
                 char sz[32];
 
                 format_size(size, sz);
@@ -677,7 +681,8 @@ static void build_audio(builder *b, const vm_config *c, const vm_argv_paths *p)
         }
         opt_raw(&o, "%s,id=sound0", a->device == VM_AUDIO_ICH9_HDA ? "ich9-intel-hda" : "intel-hda");
         add_opt(b, "-device", &o);
-        opt_raw(&o, "%s,bus=sound0.0,audiodev=audio0", a->codec == VM_CODEC_OUTPUT ? "hda-output" : "hda-duplex");
+        opt_raw(&o, "%s,bus=sound0.0,audiodev=audio0",
+                a->codec == VM_CODEC_OUTPUT ? "hda-output" : "hda-duplex");
         add_opt(b, "-device", &o);
 }
 
@@ -722,8 +727,10 @@ static void build_misc(builder *b, const vm_config *c)
         for (size_t i = 0; i < c->n_shares; i++)
                 if (c->shares[i].type == VM_SHARE_VIRTIOFS)
                         note(b,
-                             "[share \"%s\"]: virtiofs needs virtiofsd running beside QEMU and shared memory; "
-                             "vfioctl does not start it. Add to extra_args: -chardev socket,id=fs0,path=SOCK "
+                             "[share \"%s\"]: virtiofs needs virtiofsd running beside QEMU and shared "
+                             "memory; "
+                             "vfioctl does not start it. Add to extra_args: -chardev "
+                             "socket,id=fs0,path=SOCK "
                              "-device vhost-user-fs-pci,chardev=fs0,tag=%s and run "
                              "/usr/libexec/virtiofsd --socket-path=SOCK --shared-dir=%s",
                              c->shares[i].name, c->shares[i].name, c->shares[i].path);
@@ -763,7 +770,7 @@ int vm_qemu_argv(const vm_config *c, const vm_argv_paths *p, char ***ret, char *
         build_audio(&b, c, p);
         build_tpm(&b, c, p);
         build_misc(&b, c);
-        STRV_FOREACH(a, c->vm.extra_args)
+        STRV_FOREACH (a, c->vm.extra_args)
                 add(&b, *a);
         if (b.error) {
                 strv_free(b.argv);

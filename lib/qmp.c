@@ -112,8 +112,9 @@ static int take_message(qmp_client *q, json_object **ret)
         if (!tok)
                 return -ENOMEM;
         o = json_tokener_parse_ex(tok, q->buf, (int)n);
-        if (o && json_tokener_get_parse_end(tok) < n && strspn(q->buf + json_tokener_get_parse_end(tok), "\r \t") !=
-                                                                  n - json_tokener_get_parse_end(tok)) {
+        if (o && json_tokener_get_parse_end(tok) < n &&
+            strspn(q->buf + json_tokener_get_parse_end(tok), "\r \t") !=
+                    n - json_tokener_get_parse_end(tok)) {
                 json_object_put(o);
                 o = NULL;
         }
@@ -139,7 +140,8 @@ static int read_message(qmp_client *q, long long deadline, json_object **ret)
                 if (r != 0)
                         return r;
                 if (q->len >= QMP_MESSAGE_MAX)
-                        return log_debug_errno(-EMSGSIZE, "qmp: message longer than %d bytes", QMP_MESSAGE_MAX);
+                        return log_debug_errno(-EMSGSIZE, "qmp: message longer than %d bytes",
+                                               QMP_MESSAGE_MAX);
                 if (q->cap - q->len < 4096) {
                         size_t cap = q->cap ? q->cap * 2 : 8192;
                         char *b;
@@ -289,7 +291,8 @@ int qmp_execute(qmp_client *q, const char *command, json_object *arguments, int 
                 }
                 if (!json_object_object_get_ex(o, "return", &v)) {
                         json_object_put(o);
-                        return log_debug_errno(-EPROTO, "qmp: reply to %s has neither return nor error", command);
+                        return log_debug_errno(-EPROTO, "qmp: reply to %s has neither return nor error",
+                                               command);
                 }
                 if (ret_return)
                         *ret_return = json_object_get(v);

@@ -71,7 +71,8 @@ static bool name_matches(const vfio_selector *s, const vfio_pci_dev *d, vfio_pci
         device = vfio_pci_names_device(names, d->vendor, d->device);
         if (asprintf(&full, "%s %s", vendor ? vendor : "", device ? device : "") < 0)
                 return false;
-        return fnmatch(s->text, full, FNM_CASEFOLD) == 0 || (device && fnmatch(s->text, device, FNM_CASEFOLD) == 0);
+        return fnmatch(s->text, full, FNM_CASEFOLD) == 0 ||
+               (device && fnmatch(s->text, device, FNM_CASEFOLD) == 0);
 }
 
 int vfio_selector_resolve(const vfio_selector *s, const vfio_model *m, vfio_pci_names *names, char ***ret)
@@ -88,7 +89,8 @@ int vfio_selector_resolve(const vfio_selector *s, const vfio_model *m, vfio_pci_
                         match = vfio_pci_addr_compare(&d->addr, &s->addr) == 0;
                         break;
                 case VFIO_SELECTOR_ID:
-                        match = !vfio_pci_dev_is_bridge(d) && d->vendor == s->vendor && d->device == s->device;
+                        match = !vfio_pci_dev_is_bridge(d) && d->vendor == s->vendor &&
+                                d->device == s->device;
                         break;
                 default:
                         match = !vfio_pci_dev_is_bridge(d) && name_matches(s, d, names);

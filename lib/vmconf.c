@@ -26,7 +26,7 @@ typedef enum key_type {
         K_HEX, /* unsigned, C prefixes allowed */
         K_SIZE,
         K_ENUM,
-        K_LIST,      /* whitespace-separated; repeated lines append */
+        K_LIST, /* whitespace-separated; repeated lines append */
         K_UUID,
         K_MAC,
         K_USB_ID,    /* vendor:product into vm_usb */
@@ -52,10 +52,13 @@ static const char *const bus_values[] = { "virtio-blk", "virtio-scsi", "sata", "
 static const char *const format_values[] = { "raw", "qcow2", NULL };
 static const char *const media_values[] = { "disk", "cdrom", NULL };
 static const char *const aio_values[] = { "threads", "native", "io_uring", NULL };
-static const char *const cache_values[] = { "none", "writeback", "writethrough", "directsync", "unsafe", NULL };
+static const char *const cache_values[] = {
+        "none", "writeback", "writethrough", "directsync", "unsafe", NULL
+};
 static const char *const discard_values[] = { "ignore", "unmap", NULL };
-static const char *const input_values[] = { "evdev", "virtio-keyboard", "virtio-mouse", "virtio-tablet", NULL };
-static const char *const toggle_values[] = { "ctrl-ctrl",   "alt-alt",        "shift-shift", "meta-meta",
+static const char *const input_values[] = { "evdev", "virtio-keyboard", "virtio-mouse", "virtio-tablet",
+                                            NULL };
+static const char *const toggle_values[] = { "ctrl-ctrl",  "alt-alt",         "shift-shift", "meta-meta",
                                              "scrolllock", "ctrl-scrolllock", NULL };
 static const char *const display_values[] = { "none", "virtio-vga", "qxl", "std", NULL };
 static const char *const protocol_values[] = { "none", "spice", "vnc", NULL };
@@ -80,14 +83,18 @@ static const char *const share_values[] = { "smb", "virtiofs", NULL };
 #define BOOL  "yes, no (also on/off, true/false, 1/0)"
 #define SIZE  "a size with unit K, M, G or T (16G, 16384M)"
 #define PATH  "an absolute path"
-#define SMBIOS(name) { "smbios", #name, K_STRING, SM(name), NULL, 0, 0, "text" }
+#define SMBIOS(name)                                                    \
+        {                                                               \
+                "smbios", #name, K_STRING, SM(name), NULL, 0, 0, "text" \
+        }
 
 static const key_def keys[] = {
         { "vm", "emulator", K_STRING, G(emulator), NULL, 0, 0, "the QEMU binary (qemu-system-x86_64)" },
         { "vm", "os", K_ENUM, G(os), os_values, 0, 0, NULL },
         { "vm", "machine", K_ENUM, G(machine), machine_values, 0, 0, NULL },
         { "vm", "accel", K_ENUM, G(accel), accel_values, 0, 0, NULL },
-        { "vm", "max_ram_below_4g", K_SIZE, G(max_ram_below_4g), NULL, 1, 4ULL << 30, "a size up to 4G (1G)" },
+        { "vm", "max_ram_below_4g", K_SIZE, G(max_ram_below_4g), NULL, 1, 4ULL << 30,
+          "a size up to 4G (1G)" },
         { "vm", "spare_root_ports", K_UINT, G(spare_root_ports), NULL, 0, 16, "0 to 16" },
         { "vm", "uuid", K_UUID, G(uuid), NULL, 0, 0, "a UUID (11111111-1111-1111-1111-111111111111)" },
         { "vm", "rtc_localtime", K_BOOL, G(rtc_localtime), NULL, 0, 0, BOOL },
@@ -111,7 +118,8 @@ static const key_def keys[] = {
         { "cpu", "hyperv_extra", K_LIST, C(hyperv_extra), NULL, 0, 0, "hv-* flags (hv-vpindex hv-synic)" },
         { "cpu", "pin", K_LIST, C(pin), NULL, 0, 0, "one host CPU number per vCPU (0 4 1 5)" },
         { "cpu", "emulator_pin", K_LIST, C(emulator_pin), NULL, 0, 0, "host CPU numbers (3 7)" },
-        { "memory", "size", K_SIZE, M(size), NULL, 64ULL << 20, 1ULL << 42, "a size from 64M (16G, 16384M)" },
+        { "memory", "size", K_SIZE, M(size), NULL, 64ULL << 20, 1ULL << 42,
+          "a size from 64M (16G, 16384M)" },
         { "memory", "hugepages", K_ENUM, M(hugepages), hugepages_values, 0, 0, NULL },
         { "memory", "hugepage_path", K_PATH, M(hugepage_path), NULL, 0, 0, PATH },
         { "memory", "prealloc", K_BOOL, M(prealloc), NULL, 0, 0, BOOL },
@@ -141,7 +149,8 @@ static const key_def keys[] = {
         { "display", "device", K_ENUM, offsetof(vm_display, device), display_values, 0, 0, NULL },
         { "display", "protocol", K_ENUM, offsetof(vm_display, protocol), protocol_values, 0, 0, NULL },
         { "display", "socket", K_PATH, offsetof(vm_display, socket), NULL, 0, 0, PATH },
-        { "looking-glass", "width", K_UINT, offsetof(vm_looking_glass, width), NULL, 320, 16384, "320 to 16384" },
+        { "looking-glass", "width", K_UINT, offsetof(vm_looking_glass, width), NULL, 320, 16384,
+          "320 to 16384" },
         { "looking-glass", "height", K_UINT, offsetof(vm_looking_glass, height), NULL, 200, 16384,
           "200 to 16384" },
         { "looking-glass", "size", K_SIZE, offsetof(vm_looking_glass, size), NULL, 1ULL << 20, 1ULL << 32,
@@ -154,20 +163,24 @@ static const key_def keys[] = {
         { "audio", "codec", K_ENUM, A(codec), codec_values, 0, 0, NULL },
         { "audio", "buffer_length", K_UINT, A(buffer_length), NULL, 1000, 1000000,
           "microseconds, 1000 to 1000000" },
-        { "audio", "timer_period", K_UINT, A(timer_period), NULL, 100, 1000000, "microseconds, 100 to 1000000" },
-        { "gpu", "device", K_STRING, P(device), NULL, 0, 0, "a selector: 01:00.0, 10de:1b80 or a name pattern" },
+        { "audio", "timer_period", K_UINT, A(timer_period), NULL, 100, 1000000,
+          "microseconds, 100 to 1000000" },
+        { "gpu", "device", K_STRING, P(device), NULL, 0, 0,
+          "a selector: 01:00.0, 10de:1b80 or a name pattern" },
         { "gpu", "functions", K_FUNCTIONS, 0, NULL, 0, 0, "auto or selectors (01:00.1 01:00.2)" },
         { "gpu", "x_vga", K_BOOL, P(x_vga), NULL, 0, 0, BOOL },
         { "gpu", "romfile", K_PATH, P(romfile), NULL, 0, 0, PATH },
         { "gpu", "rombar", K_BOOL, P(rombar), NULL, 0, 0, BOOL },
-        { "pci", "device", K_STRING, P(device), NULL, 0, 0, "a selector: 03:00.0, 1912:0014 or a name pattern" },
+        { "pci", "device", K_STRING, P(device), NULL, 0, 0,
+          "a selector: 03:00.0, 1912:0014 or a name pattern" },
         { "pci", "romfile", K_PATH, P(romfile), NULL, 0, 0, PATH },
         { "pci", "rombar", K_BOOL, P(rombar), NULL, 0, 0, BOOL },
         { "usb", "device", K_USB_ID, 0, NULL, 0, 0, "vendor:product in hex (046d:c52b)" },
         { "usb", "host_bus", K_UINT, U(host_bus), NULL, 1, 255, "1 to 255" },
         { "usb", "host_port", K_STRING, U(host_port), NULL, 0, 0, "a port path (2 or 2.3)" },
         { "input", "type", K_ENUM, I(type), input_values, 0, 0, NULL },
-        { "input", "evdev", K_PATH, I(evdev), NULL, 0, 0, "an absolute path (/dev/input/by-id/...-event-kbd)" },
+        { "input", "evdev", K_PATH, I(evdev), NULL, 0, 0,
+          "an absolute path (/dev/input/by-id/...-event-kbd)" },
         { "input", "grab_all", K_BOOL, I(grab_all), NULL, 0, 0, BOOL },
         { "input", "repeat", K_BOOL, I(repeat), NULL, 0, 0, BOOL },
         { "input", "grab_toggle", K_ENUM, I(grab_toggle), toggle_values, 0, 0, NULL },
@@ -188,7 +201,8 @@ static const key_def keys[] = {
         { "net", "bridge", K_STRING, N(bridge), NULL, 0, 0, "a bridge interface (br0)" },
         { "net", "helper", K_PATH, N(helper), NULL, 0, 0, PATH },
         { "net", "ifname", K_STRING, N(ifname), NULL, 0, 0, "a tap interface (tap0)" },
-        { "net", "hostfwd", K_LIST, N(hostfwd), NULL, 0, 0, "PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT" },
+        { "net", "hostfwd", K_LIST, N(hostfwd), NULL, 0, 0,
+          "PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT" },
         { "share", "type", K_ENUM, offsetof(vm_share, type), share_values, 0, 0, NULL },
         { "share", "path", K_PATH, offsetof(vm_share, path), NULL, 0, 0, PATH },
 };
@@ -209,8 +223,14 @@ typedef struct section_def {
         size_t item_size;
 } section_def;
 
-#define SINGLE(n, f)        { n, false, false, offsetof(vm_config, f), 0, 0 }
-#define MULTI(n, f, t, opt) { n, true, opt, offsetof(vm_config, f), offsetof(vm_config, n_##f), sizeof(t) }
+#define SINGLE(n, f)                                          \
+        {                                                     \
+                n, false, false, offsetof(vm_config, f), 0, 0 \
+        }
+#define MULTI(n, f, t, opt)                                                                 \
+        {                                                                                   \
+                n, true, opt, offsetof(vm_config, f), offsetof(vm_config, n_##f), sizeof(t) \
+        }
 
 static const section_def sections[] = {
         SINGLE("vm", vm),
@@ -292,7 +312,8 @@ const char *vm_did_you_mean(const char *s, const char *const *candidates, size_t
         for (size_t i = 0; i < n; i++) {
                 size_t d = edit_distance(s, candidates[i]);
 
-                /* Two edits for words of 5+ letters, one for shorter ones: "q53" -> q35, not "aio" -> "bus". */
+                /* Two edits for words of 5+ letters, one for shorter ones: "q53" -> q35, not "aio" -> "bus".
+                 */
                 if (d < best_d && d <= (strlen(candidates[i]) >= 5 ? 2u : 1u)) {
                         best = candidates[i];
                         best_d = d;
@@ -451,7 +472,8 @@ typedef struct parse_state {
         int oom;
 } parse_state;
 
-static void add_error(parse_state *st, unsigned line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void add_error(parse_state *st, unsigned line, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 static void add_error(parse_state *st, unsigned line, const char *fmt, ...)
 {
         _cleanup_free_ char *msg = NULL;
@@ -595,7 +617,8 @@ static void *section_item(parse_state *st, const section_def *s, const char *nam
 
 static int parse_bool(const char *v, bool *ret)
 {
-        static const char *const yes[] = { "yes", "on", "true", "1" }, *const no[] = { "no", "off", "false", "0" };
+        static const char *const yes[] = { "yes", "on", "true", "1" }, *const no[] = { "no", "off", "false",
+                                                                                       "0" };
 
         for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
                 if (strcasecmp(v, yes[i]) == 0) {
@@ -715,13 +738,14 @@ static void unknown_key(parse_state *st, const char *section, const char *kind, 
         if (!hint)
                 for (size_t i = 0; i < ELEMENTSOF(keys); i++)
                         if (strcmp(keys[i].key, key) == 0) {
-                                add_error(st, st->line, "[%s] unknown key '%s' ('%s' is a key of [%s]); keys in [%s]: %s",
+                                add_error(st, st->line,
+                                          "[%s] unknown key '%s' ('%s' is a key of [%s]); keys in [%s]: %s",
                                           section, key, key, keys[i].section, kind, list ? list : "");
                                 return;
                         }
         if (hint)
-                add_error(st, st->line, "[%s] unknown key '%s' (did you mean '%s'?); keys in [%s]: %s", section, key,
-                          hint, kind, list ? list : "");
+                add_error(st, st->line, "[%s] unknown key '%s' (did you mean '%s'?); keys in [%s]: %s",
+                          section, key, hint, kind, list ? list : "");
         else
                 add_error(st, st->line, "[%s] unknown key '%s'; keys in [%s]: %s", section, key, kind,
                           list ? list : "");
@@ -739,8 +763,8 @@ static void unknown_section(parse_state *st, const char *section, const char *ki
         list = join_values(cand);
         hint = vm_did_you_mean(kind, cand, ELEMENTSOF(sections));
         if (hint)
-                add_error(st, st->line, "unknown section [%s] (did you mean [%s]?); sections: %s", section, hint,
-                          list ? list : "");
+                add_error(st, st->line, "unknown section [%s] (did you mean [%s]?); sections: %s", section,
+                          hint, list ? list : "");
         else
                 add_error(st, st->line, "unknown section [%s]; sections: %s", section, list ? list : "");
 }
@@ -813,9 +837,9 @@ static int parse_value(parse_state *st, const char *section, const key_def *k, v
                         while (k->values[n])
                                 n++;
                         hint = vm_did_you_mean(v, k->values, n);
-                        add_error(st, st->line, "[%s] %s: '%s' is not allowed%s%s%s; use one of: %s", section, k->key,
-                                  v, hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "",
-                                  list ? list : "");
+                        add_error(st, st->line, "[%s] %s: '%s' is not allowed%s%s%s; use one of: %s",
+                                  section, k->key, v, hint ? " (did you mean '" : "", hint ? hint : "",
+                                  hint ? "'?)" : "", list ? list : "");
                         return 0;
                 }
         case K_LIST: {
@@ -828,7 +852,7 @@ static int parse_value(parse_state *st, const char *section, const key_def *k, v
                         return r;
                 if (!words || !words[0])
                         goto bad;
-                STRV_FOREACH(w, words) {
+                STRV_FOREACH (w, words) {
                         r = strv_extend(dst, *w);
                         if (r < 0)
                                 return r;
@@ -890,7 +914,8 @@ static int handler(void *user, const char *section, const char *key, const char 
         int r;
 
         if (!*section) {
-                add_error(st, st->line, "'%s' is outside any section; put it under [vm] or another section", key);
+                add_error(st, st->line, "'%s' is outside any section; put it under [vm] or another section",
+                          key);
                 return 1;
         }
         r = split_section(section, &kind, &name);
@@ -899,7 +924,8 @@ static int handler(void *user, const char *section, const char *key, const char 
                 return 0;
         }
         if (r < 0) {
-                add_error(st, st->line, "section [%s] is malformed; write [kind \"name\"], e.g. [disk \"system\"]",
+                add_error(st, st->line,
+                          "section [%s] is malformed; write [kind \"name\"], e.g. [disk \"system\"]",
                           section);
                 return 1;
         }
@@ -919,7 +945,8 @@ static int handler(void *user, const char *section, const char *key, const char 
         }
         if (name && !valid_item_name(name)) {
                 add_error(st, st->line,
-                          "section [%s]: the name '%s' may hold only letters, digits, '-' and '_' (at most 32)",
+                          "section [%s]: the name '%s' may hold only letters, digits, '-' and '_' (at most "
+                          "32)",
                           section, name);
                 return 1;
         }
@@ -936,7 +963,8 @@ static int handler(void *user, const char *section, const char *key, const char 
                 return 0;
         }
         if (prev && k->type != K_LIST) {
-                add_error(st, st->line, "[%s] %s is set twice (first on line %u); keep one", section, key, prev);
+                add_error(st, st->line, "[%s] %s is set twice (first on line %u); keep one", section, key,
+                          prev);
                 return 1;
         }
         item = section_item(st, s, name ? name : kind, st->line);
@@ -1025,9 +1053,9 @@ int vm_config_check(const vm_config *c, char ***errors)
                 ERR(LINE("cpu", "model") ?: LINE("vm", "accel"),
                     "[cpu] model = host needs accel = kvm; with accel = tcg set model = max or qemu64");
         if (c->firmware.secure_boot && c->vm.machine != VM_MACHINE_Q35)
-                ERR(LINE("firmware", "secure_boot"),
-                    "[firmware] secure_boot needs machine = q35 (OVMF Secure Boot requires SMM, which i440fx "
-                    "lacks)");
+                ERR(LINE("firmware", "secure_boot"), "[firmware] secure_boot needs machine = q35 (OVMF "
+                                                     "Secure Boot requires SMM, which i440fx "
+                                                     "lacks)");
         if (c->firmware.secure_boot && c->firmware.type != VM_FIRMWARE_OVMF)
                 ERR(LINE("firmware", "secure_boot"), "[firmware] secure_boot needs type = ovmf");
         if (c->cpu.hyperv_vendor_id && strlen(c->cpu.hyperv_vendor_id) > 12)
@@ -1038,29 +1066,34 @@ int vm_config_check(const vm_config *c, char ***errors)
         if (c->cpu.hyperv_vendor_id && strpbrk(c->cpu.hyperv_vendor_id, ",="))
                 ERR(LINE("cpu", "hyperv_vendor_id"), "[cpu] hyperv_vendor_id may not hold ',' or '='");
         if (strpbrk(c->cpu.model, ",= "))
-                ERR(LINE("cpu", "model"), "[cpu] model: '%s' is not a CPU model name; extra flags go in hyperv_extra",
+                ERR(LINE("cpu", "model"),
+                    "[cpu] model: '%s' is not a CPU model name; extra flags go in hyperv_extra",
                     c->cpu.model);
         if (c->vm.spare_root_ports && c->vm.machine != VM_MACHINE_Q35)
-                ERR(LINE("vm", "spare_root_ports"), "[vm] spare_root_ports needs machine = q35 (i440fx has no PCIe)");
+                ERR(LINE("vm", "spare_root_ports"),
+                    "[vm] spare_root_ports needs machine = q35 (i440fx has no PCIe)");
         if (c->cpu.hyperv_vendor_id && !c->cpu.hyperv)
                 ERR(LINE("cpu", "hyperv_vendor_id"), "[cpu] hyperv_vendor_id needs hyperv = yes");
-        STRV_FOREACH(f, c->cpu.hyperv_extra)
+        STRV_FOREACH (f, c->cpu.hyperv_extra)
                 if (strncmp(*f, "hv-", 3) != 0)
                         ERR(LINE("cpu", "hyperv_extra"), "[cpu] hyperv_extra: '%s' is not an hv-* flag", *f);
         if (c->cpu.pin && strv_length(c->cpu.pin) != vcpus)
-                ERR(LINE("cpu", "pin"), "[cpu] pin lists %zu host CPUs but the VM has %u vCPUs (sockets x cores x "
-                    "threads); list exactly one per vCPU", strv_length(c->cpu.pin), vcpus);
-        STRV_FOREACH(p, c->cpu.pin) {
+                ERR(LINE("cpu", "pin"),
+                    "[cpu] pin lists %zu host CPUs but the VM has %u vCPUs (sockets x cores x "
+                    "threads); list exactly one per vCPU",
+                    strv_length(c->cpu.pin), vcpus);
+        STRV_FOREACH (p, c->cpu.pin) {
                 uint64_t u;
 
                 if (parse_uint(*p, 10, 8191, &u) < 0)
                         ERR(LINE("cpu", "pin"), "[cpu] pin: '%s' is not a host CPU number", *p);
         }
-        STRV_FOREACH(p, c->cpu.emulator_pin) {
+        STRV_FOREACH (p, c->cpu.emulator_pin) {
                 uint64_t u;
 
                 if (parse_uint(*p, 10, 8191, &u) < 0)
-                        ERR(LINE("cpu", "emulator_pin"), "[cpu] emulator_pin: '%s' is not a host CPU number", *p);
+                        ERR(LINE("cpu", "emulator_pin"), "[cpu] emulator_pin: '%s' is not a host CPU number",
+                            *p);
         }
         if (c->memory.hugepages != VM_HUGEPAGES_NONE) {
                 uint64_t page = c->memory.hugepages == VM_HUGEPAGES_1G ? 1ULL << 30 : 2ULL << 20;
@@ -1090,7 +1123,8 @@ int vm_config_check(const vm_config *c, char ***errors)
                 const vm_pci *p = &c->gpus[i];
 
                 if (!p->device)
-                        ERR(p->line, "[gpu%s%s%s] needs device = SELECTOR (01:00.0, 10de:1b80 or 'NVIDIA*'), or "
+                        ERR(p->line,
+                            "[gpu%s%s%s] needs device = SELECTOR (01:00.0, 10de:1b80 or 'NVIDIA*'), or "
                             "'auto' via vfioctl create --gpu auto",
                             strcmp(p->name, "gpu") ? " \"" : "", strcmp(p->name, "gpu") ? p->name : "",
                             strcmp(p->name, "gpu") ? "\"" : "");
@@ -1103,20 +1137,24 @@ int vm_config_check(const vm_config *c, char ***errors)
                 const vm_usb *u = &c->usbs[i];
 
                 if (u->has_id == (u->host_bus || u->host_port))
-                        ERR(u->line, "[usb \"%s\"] needs either device = VENDOR:PRODUCT or host_bus and host_port",
+                        ERR(u->line,
+                            "[usb \"%s\"] needs either device = VENDOR:PRODUCT or host_bus and host_port",
                             u->name);
                 else if (!u->has_id && (!u->host_bus || !u->host_port))
-                        ERR(u->line, "[usb \"%s\"] needs both host_bus and host_port (see lsusb -t)", u->name);
+                        ERR(u->line, "[usb \"%s\"] needs both host_bus and host_port (see lsusb -t)",
+                            u->name);
         }
         for (size_t i = 0; i < c->n_inputs; i++) {
                 const vm_input *in = &c->inputs[i];
                 bool evdev = in->type == VM_INPUT_EVDEV;
 
                 if (evdev && !in->evdev)
-                        ERR(in->line, "[input \"%s\"] type = evdev needs evdev = /dev/input/by-id/...-event-kbd",
+                        ERR(in->line,
+                            "[input \"%s\"] type = evdev needs evdev = /dev/input/by-id/...-event-kbd",
                             in->name);
                 if (!evdev && (in->evdev || in->grab_all || in->repeat || in->grab_toggle))
-                        ERR(in->line, "[input \"%s\"] evdev, grab_all, repeat and grab_toggle need type = evdev",
+                        ERR(in->line,
+                            "[input \"%s\"] evdev, grab_all, repeat and grab_toggle need type = evdev",
                             in->name);
         }
         for (size_t i = 0; i < c->n_disks; i++) {
@@ -1124,14 +1162,19 @@ int vm_config_check(const vm_config *c, char ***errors)
                 unsigned l = section_line(c, "disk", d->name);
 
                 if (!d->path)
-                        ERR(d->line, "[disk \"%s\"] needs path = /absolute/path (image, block device or zvol)",
+                        ERR(d->line,
+                            "[disk \"%s\"] needs path = /absolute/path (image, block device or zvol)",
                             d->name);
                 if (d->media == VM_MEDIA_CDROM && d->bus == VM_DISK_VIRTIO_BLK)
                         ERR(l, "[disk \"%s\"] media = cdrom needs bus = sata, ide or virtio-scsi", d->name);
                 /* QEMU refuses read-only IDE/AHCI hard disks ("Block node is read-only"). */
-                if (d->readonly && d->media == VM_MEDIA_DISK && (d->bus == VM_DISK_SATA || d->bus == VM_DISK_IDE))
-                        ERR(l, "[disk \"%s\"] readonly needs bus = virtio-blk or virtio-scsi (QEMU cannot make SATA/IDE "
-                            "hard disks read-only); or use media = cdrom", d->name);
+                if (d->readonly && d->media == VM_MEDIA_DISK &&
+                    (d->bus == VM_DISK_SATA || d->bus == VM_DISK_IDE))
+                        ERR(l,
+                            "[disk \"%s\"] readonly needs bus = virtio-blk or virtio-scsi (QEMU cannot make "
+                            "SATA/IDE "
+                            "hard disks read-only); or use media = cdrom",
+                            d->name);
                 if (d->iothread && d->bus != VM_DISK_VIRTIO_BLK && d->bus != VM_DISK_VIRTIO_SCSI)
                         ERR(l, "[disk \"%s\"] iothread needs bus = virtio-blk or virtio-scsi", d->name);
                 /* Linux AIO only works on O_DIRECT files (QEMU docs, -drive aio=native). */
@@ -1139,7 +1182,8 @@ int vm_config_check(const vm_config *c, char ***errors)
                     !(d->cache && (strcmp(d->cache, "none") == 0 || strcmp(d->cache, "directsync") == 0)))
                         ERR(l, "[disk \"%s\"] aio = native needs cache = none or directsync", d->name);
                 if (d->serial && strlen(d->serial) > 20)
-                        ERR(l, "[disk \"%s\"] serial: '%s' is longer than the 20 characters virtio-blk allows",
+                        ERR(l,
+                            "[disk \"%s\"] serial: '%s' is longer than the 20 characters virtio-blk allows",
                             d->name, d->serial);
         }
         for (size_t i = 0; i < c->n_nets; i++) {
@@ -1156,9 +1200,10 @@ int vm_config_check(const vm_config *c, char ***errors)
                         ERR(l, "[net \"%s\"] ifname needs type = tap", n->name);
                 if (n->type != VM_NET_USER && n->hostfwd)
                         ERR(l, "[net \"%s\"] hostfwd needs type = user", n->name);
-                STRV_FOREACH(f, n->hostfwd)
+                STRV_FOREACH (f, n->hostfwd)
                         if ((strncmp(*f, "tcp:", 4) != 0 && strncmp(*f, "udp:", 4) != 0) || !strchr(*f, '-'))
-                                ERR(l, "[net \"%s\"] hostfwd: '%s' is not valid; expected "
+                                ERR(l,
+                                    "[net \"%s\"] hostfwd: '%s' is not valid; expected "
                                     "PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT (tcp::24800-:24800)",
                                     n->name, *f);
         }
@@ -1171,8 +1216,10 @@ int vm_config_check(const vm_config *c, char ***errors)
                 for (size_t j = 0; j < c->n_nets; j++)
                         user_net = user_net || c->nets[j].type == VM_NET_USER;
                 if (s->type == VM_SHARE_SMB && !user_net)
-                        ERR(s->line, "[share \"%s\"] type = smb needs a [net] with type = user (QEMU's built-in "
-                            "SMB server rides on user networking)", s->name);
+                        ERR(s->line,
+                            "[share \"%s\"] type = smb needs a [net] with type = user (QEMU's built-in "
+                            "SMB server rides on user networking)",
+                            s->name);
         }
         {
                 size_t smb = 0;
@@ -1180,7 +1227,8 @@ int vm_config_check(const vm_config *c, char ***errors)
                 for (size_t i = 0; i < c->n_shares; i++)
                         smb += c->shares[i].type == VM_SHARE_SMB;
                 if (smb > 1)
-                        ERR(c->shares[c->n_shares - 1].line, "only one [share] of type = smb is possible (QEMU's "
+                        ERR(c->shares[c->n_shares - 1].line,
+                            "only one [share] of type = smb is possible (QEMU's "
                             "-netdev user,smb= takes one directory)");
         }
         return ret;
@@ -1233,7 +1281,9 @@ int vm_config_parse_string(const char *text, const char *filename, const char *n
 {
         _cleanup_(vm_config_freep) vm_config *c = NULL;
         _cleanup_strv_free_ char **errors = NULL;
-        parse_state st = { .filename = filename ? filename : "<string>", .text = text, .at_line_start = true };
+        parse_state st = { .filename = filename ? filename : "<string>",
+                           .text = text,
+                           .at_line_start = true };
         int r;
 
         r = vm_config_new(name, &c);
@@ -1261,13 +1311,15 @@ int vm_config_parse_string(const char *text, const char *filename, const char *n
                 char prefix[64];
 
                 snprintf(prefix, sizeof(prefix), ":%d: ", r);
-                STRV_FOREACH(e, errors)
+                STRV_FOREACH (e, errors)
                         reported = reported || strstr(*e, prefix);
                 if (!reported) {
                         char *e;
 
-                        if (asprintf(&e, "%s:%d: syntax error: expected [section], key = value, or a comment "
-                                         "starting with # or ;", st.filename, r) < 0 ||
+                        if (asprintf(&e,
+                                     "%s:%d: syntax error: expected [section], key = value, or a comment "
+                                     "starting with # or ;",
+                                     st.filename, r) < 0 ||
                             strv_push(&errors, e) < 0)
                                 return -ENOMEM;
                 }

@@ -36,7 +36,8 @@ static int push_msg(char ***l, const char *fmt, ...)
 
 /* One selector to host names; a literal address missing from the host is used as written. */
 static int resolve_one(const vm_config *c, const char *section, unsigned line, const char *text,
-                       const vfio_model *m, vfio_pci_names *names, char ***out, char ***warnings, char ***errors)
+                       const vfio_model *m, vfio_pci_names *names, char ***out, char ***warnings,
+                       char ***errors)
 {
         _cleanup_(vfio_selector_freep) vfio_selector *sel = NULL;
         _cleanup_strv_free_ char **found = NULL;
@@ -46,7 +47,8 @@ static int resolve_one(const vm_config *c, const char *section, unsigned line, c
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return push_msg(errors, "%s:%u: [%s] device: '%s' is not a selector; write a PCI address (01:00.0), "
+                return push_msg(errors,
+                                "%s:%u: [%s] device: '%s' is not a selector; write a PCI address (01:00.0), "
                                 "vendor:device (10de:1b80) or a name pattern ('*GTX 1080*')",
                                 c->filename, line, section, text);
         /* Without a host (validate) only literal addresses resolve; the rest waits for the real host. */
@@ -59,8 +61,10 @@ static int resolve_one(const vm_config *c, const char *section, unsigned line, c
                 char buf[VFIO_PCI_ADDR_MAX];
 
                 if (m)
-                        r = push_msg(warnings, "%s:%u: [%s] device %s is not present on this host; using the "
-                                     "address as written", c->filename, line, section, text);
+                        r = push_msg(warnings,
+                                     "%s:%u: [%s] device %s is not present on this host; using the "
+                                     "address as written",
+                                     c->filename, line, section, text);
                 else
                         r = 0;
                 if (r < 0)
@@ -68,17 +72,21 @@ static int resolve_one(const vm_config *c, const char *section, unsigned line, c
                 return strv_extend(out, vfio_pci_addr_format(&sel->addr, buf));
         }
         if (r == -ENXIO)
-                return push_msg(errors, "%s:%u: [%s] device: selector '%s' matches no PCI device on this host; "
-                                "'vfioctl devices' lists them", c->filename, line, section, text);
+                return push_msg(errors,
+                                "%s:%u: [%s] device: selector '%s' matches no PCI device on this host; "
+                                "'vfioctl devices' lists them",
+                                c->filename, line, section, text);
         if (r < 0)
                 return r;
         if (found[1]) {
                 _cleanup_free_ char *list = strv_join(found, ", ");
 
-                return push_msg(errors, "%s:%u: [%s] device: selector '%s' matches %zu devices (%s); use one "
-                                "address", c->filename, line, section, text, strv_length(found), list ? list : "");
+                return push_msg(errors,
+                                "%s:%u: [%s] device: selector '%s' matches %zu devices (%s); use one "
+                                "address",
+                                c->filename, line, section, text, strv_length(found), list ? list : "");
         }
-        STRV_FOREACH(f, found)
+        STRV_FOREACH (f, found)
                 if (!strv_contains(*out, *f) && (r = strv_extend(out, *f)) < 0)
                         return r;
         return 0;
@@ -107,14 +115,15 @@ static int resolve_pci(vm_config *c, vm_pci *p, bool gpu, const vfio_model *m, v
                         for (size_t i = 0; i < m->pci->n; i++) {
                                 const vfio_pci_dev *d = m->pci->devs[i];
 
-                                if (d->addr.domain == a.domain && d->addr.bus == a.bus && d->addr.slot == a.slot &&
-                                    !strv_contains(out, d->name) && (r = strv_extend(&out, d->name)) < 0)
+                                if (d->addr.domain == a.domain && d->addr.bus == a.bus &&
+                                    d->addr.slot == a.slot && !strv_contains(out, d->name) &&
+                                    (r = strv_extend(&out, d->name)) < 0)
                                         return r;
                         }
         } else if (gpu)
-                STRV_FOREACH(f, p->functions) {
-                        r = resolve_one(c, section, vm_config_key_line(c, section, "functions") ?: p->line, *f, m,
-                                        names, &out, warnings, errors);
+                STRV_FOREACH (f, p->functions) {
+                        r = resolve_one(c, section, vm_config_key_line(c, section, "functions") ?: p->line,
+                                        *f, m, names, &out, warnings, errors);
                         if (r < 0)
                                 return r;
                 }
@@ -170,7 +179,7 @@ int vm_host_cpus(const vfio_host *h, vm_host_cpu **ret, size_t *ret_n)
         r = vfio_host_list_dir(h, "sys/devices/system/cpu", 65536, &entries);
         if (r < 0)
                 return r;
-        STRV_FOREACH(e, entries) {
+        STRV_FOREACH (e, entries) {
                 char path[128];
                 uint64_t id;
                 unsigned online = 1, v;
@@ -242,7 +251,8 @@ int vm_plan_pinning(const vm_host_cpu *cpus, size_t n, unsigned vcpus, char ***r
                         if (cores[j].package == cpus[i].package && cores[j].core == cpus[i].core)
                                 break;
                 if (j == ncores)
-                        cores[ncores++] = (core){ .package = cpus[i].package, .core = cpus[i].core, .l3 = cpus[i].l3 };
+                        cores[ncores++] =
+                                (core){ .package = cpus[i].package, .core = cpus[i].core, .l3 = cpus[i].l3 };
                 if (cores[j].n < ELEMENTSOF(cores[j].cpus))
                         cores[j].cpus[cores[j].n++] = cpus[i].cpu;
                 if (cores[j].n > smt)
@@ -253,7 +263,8 @@ int vm_plan_pinning(const vm_host_cpu *cpus, size_t n, unsigned vcpus, char ***r
         if (need > ncores - 1)
                 return -E2BIG;
         {
-                /* Prefer the L3 domain with the most cores free for the guest: one cache, no cross-CCX traffic. */
+                /* Prefer the L3 domain with the most cores free for the guest: one cache, no cross-CCX
+                 * traffic. */
                 size_t best = 0;
 
                 for (size_t i = 0; i < ncores; i++) {
@@ -360,7 +371,8 @@ static void list_line(FILE *f, const char *key, char **l)
 
 int vm_config_format(const vm_config *c, char **ret)
 {
-        static const char *const machines[] = { "q35", "i440fx" }, *const oses[] = { "other", "windows", "linux" },
+        static const char *const machines[] = { "q35", "i440fx" },
+                                 *const oses[] = { "other", "windows", "linux" },
                                  *const buses[] = { "virtio-blk", "virtio-scsi", "sata", "ide" },
                                  *const nets[] = { "user", "bridge", "tap" };
         _cleanup_free_ char *buf = NULL;
@@ -372,11 +384,14 @@ int vm_config_format(const vm_config *c, char **ret)
         if (!f)
                 return -ENOMEM;
         fprintf(f, "# VM \"%s\" for vfioctl. Every key is described in vfioctl.conf(5).\n", c->name);
-        fprintf(f, "# Check with: vfioctl validate %s    Show the QEMU command: vfioctl cmdline %s\n\n", c->name,
-                c->name);
-        fprintf(f, "[vm]\n# windows sets Windows defaults: rtc_localtime, hpet = no, [cpu] hyperv\nos = %s\n",
+        fprintf(f, "# Check with: vfioctl validate %s    Show the QEMU command: vfioctl cmdline %s\n\n",
+                c->name, c->name);
+        fprintf(f,
+                "[vm]\n# windows sets Windows defaults: rtc_localtime, hpet = no, [cpu] hyperv\nos = %s\n",
                 oses[c->vm.os]);
-        fprintf(f, "# q35 (PCIe, default) or i440fx (older guests, some GPUs behind PCIe switches)\nmachine = %s\n",
+        fprintf(f,
+                "# q35 (PCIe, default) or i440fx (older guests, some GPUs behind PCIe switches)\nmachine = "
+                "%s\n",
                 machines[c->vm.machine]);
         fprintf(f, "# kvm, or tcg (emulation, slow; needs [cpu] model = max)\naccel = %s\n",
                 c->vm.accel == VM_ACCEL_KVM ? "kvm" : "tcg");
@@ -386,18 +401,22 @@ int vm_config_format(const vm_config *c, char **ret)
         fprintf(f, "# max_ram_below_4g = 1G   (works around PCIe bridges that mishandle high MMIO)\n");
         fprintf(f, "# debugcon = /tmp/%s-ovmf.log   (OVMF's debug log)\n\n", c->name);
 
-        fprintf(f, "[firmware]\n# UEFI (ovmf) is what GPU passthrough needs: the card's UEFI GOP ROM runs under it\n");
-        fprintf(f, "type = %s\nsecure_boot = %s\n", c->firmware.type == VM_FIRMWARE_OVMF ? "ovmf" : "seabios",
-                yn(c->firmware.secure_boot));
-        fprintf(f, "code = %s\nvars_template = %s\n", vm_qemu_firmware_code(c), vm_qemu_firmware_vars_template(c));
+        fprintf(f, "[firmware]\n# UEFI (ovmf) is what GPU passthrough needs: the card's UEFI GOP ROM runs "
+                   "under it\n");
+        fprintf(f, "type = %s\nsecure_boot = %s\n",
+                c->firmware.type == VM_FIRMWARE_OVMF ? "ovmf" : "seabios", yn(c->firmware.secure_boot));
+        fprintf(f, "code = %s\nvars_template = %s\n", vm_qemu_firmware_code(c),
+                vm_qemu_firmware_vars_template(c));
         fprintf(f, "# vars = per-VM copy of vars_template (default: the VM's state directory)\n\n");
         if (c->tpm.enabled)
                 fprintf(f, "# TPM 2.0 through swtpm (Windows 11 requires it)\n[tpm]\n\n");
 
-        fprintf(f, "[cpu]\n# host = host-passthrough (KVM); with accel = tcg use max\nmodel = %s\n", c->cpu.model);
+        fprintf(f, "[cpu]\n# host = host-passthrough (KVM); with accel = tcg use max\nmodel = %s\n",
+                c->cpu.model);
         fprintf(f, "# Desktop Windows uses at most 2 sockets: keep 1 and raise cores\n");
         fprintf(f, "sockets = %u\ncores = %u\nthreads = %u\n", c->cpu.sockets, c->cpu.cores, c->cpu.threads);
-        fprintf(f, "# hide_kvm = yes clears the KVM signature (old NVIDIA drivers: code 43)\nhide_kvm = %s\n",
+        fprintf(f,
+                "# hide_kvm = yes clears the KVM signature (old NVIDIA drivers: code 43)\nhide_kvm = %s\n",
                 yn(c->cpu.hide_kvm));
         fprintf(f, "hyperv = %s\n", yn(c->cpu.hyperv));
         if (c->cpu.hyperv_vendor_id)
@@ -414,8 +433,10 @@ int vm_config_format(const vm_config *c, char **ret)
         size_str(c->memory.size, sz);
         fprintf(f, "[memory]\nsize = %s\n", sz);
         fprintf(f, "# none, 2M or 1G: reserve them first (vm.nr_hugepages or hugepagesz= hugepages=)\n");
-        fprintf(f, "hugepages = %s\n", c->memory.hugepages == VM_HUGEPAGES_NONE ? "none"
-                                       : c->memory.hugepages == VM_HUGEPAGES_2M ? "2M" : "1G");
+        fprintf(f, "hugepages = %s\n",
+                c->memory.hugepages == VM_HUGEPAGES_NONE ? "none"
+                : c->memory.hugepages == VM_HUGEPAGES_2M ? "2M"
+                                                         : "1G");
         fprintf(f, "prealloc = %s\n", yn(c->memory.prealloc));
         if (c->memory.prealloc_threads)
                 fprintf(f, "prealloc_threads = %u\n", c->memory.prealloc_threads);
@@ -432,11 +453,13 @@ int vm_config_format(const vm_config *c, char **ret)
                 fprintf(f, "# PCI address, vendor:device or a name pattern; see: vfioctl devices --gpu\n");
                 fprintf(f, "device = %s\n", p->device);
                 if (p->functions_auto)
-                        fprintf(f, "# auto: every function of the card's slot (HDMI audio, USB-C) goes along\n"
-                                   "functions = auto\n");
+                        fprintf(f,
+                                "# auto: every function of the card's slot (HDMI audio, USB-C) goes along\n"
+                                "functions = auto\n");
                 else
                         list_line(f, "functions", p->functions);
-                fprintf(f, "# x_vga = yes only for legacy VGA (SeaBIOS, old cards)\nx_vga = %s\n", yn(p->x_vga));
+                fprintf(f, "# x_vga = yes only for legacy VGA (SeaBIOS, old cards)\nx_vga = %s\n",
+                        yn(p->x_vga));
                 fprintf(f, "# romfile = /path/to/vbios.rom\n\n");
         }
         for (size_t i = 0; i < c->n_disks; i++) {
@@ -445,7 +468,8 @@ int vm_config_format(const vm_config *c, char **ret)
                 fprintf(f, "[disk \"%s\"]\npath = %s\n", d->name, d->path);
                 fprintf(f, "format = %s\nmedia = %s\n", d->format == VM_DISK_QCOW2 ? "qcow2" : "raw",
                         d->media == VM_MEDIA_CDROM ? "cdrom" : "disk");
-                fprintf(f, "# virtio-blk or virtio-scsi need the virtio drivers in Windows; sata works out of the box\n");
+                fprintf(f, "# virtio-blk or virtio-scsi need the virtio drivers in Windows; sata works out "
+                           "of the box\n");
                 fprintf(f, "bus = %s\n", buses[d->bus]);
                 if (d->media == VM_MEDIA_DISK)
                         fprintf(f, "iothread = %s\n", yn(d->iothread));
@@ -462,7 +486,8 @@ int vm_config_format(const vm_config *c, char **ret)
         for (size_t i = 0; i < c->n_nets; i++) {
                 const vm_net *n = &c->nets[i];
 
-                fprintf(f, "[net \"%s\"]\n# user (no setup), bridge (qemu-bridge-helper) or tap\ntype = %s\n",
+                fprintf(f,
+                        "[net \"%s\"]\n# user (no setup), bridge (qemu-bridge-helper) or tap\ntype = %s\n",
                         n->name, nets[n->type]);
                 fprintf(f, "model = %s\n", n->model == VM_NET_E1000E ? "e1000e" : "virtio");
                 if (n->mac)
@@ -473,21 +498,29 @@ int vm_config_format(const vm_config *c, char **ret)
                 fprintf(f, "[input \"%s\"]\ntype = %s\n\n", c->inputs[i].name,
                         c->inputs[i].type == VM_INPUT_VIRTIO_KEYBOARD ? "virtio-keyboard"
                         : c->inputs[i].type == VM_INPUT_VIRTIO_MOUSE  ? "virtio-mouse"
-                                                                       : "virtio-tablet");
+                                                                      : "virtio-tablet");
         fprintf(f, "# Pass host keyboard/mouse with evdev (left+right Ctrl toggles):\n"
                    "# [input \"keyboard\"]\n# type = evdev\n# evdev = /dev/input/by-id/YOUR-event-kbd\n"
                    "# grab_all = yes\n# repeat = yes\n# grab_toggle = ctrl-ctrl\n\n");
-        fprintf(f, "[display]\n# none: the passed GPU is the display; virtio-vga/qxl/std with spice or vnc for a window\n");
+        fprintf(f, "[display]\n# none: the passed GPU is the display; virtio-vga/qxl/std with spice or vnc "
+                   "for a window\n");
         fprintf(f, "device = %s\nprotocol = %s\n\n",
-                c->display.device == VM_DISPLAY_NONE ? "none" : c->display.device == VM_DISPLAY_QXL ? "qxl"
-                : c->display.device == VM_DISPLAY_STD ? "std" : "virtio-vga",
-                c->display.protocol == VM_PROTOCOL_NONE ? "none"
-                : c->display.protocol == VM_PROTOCOL_SPICE ? "spice" : "vnc");
+                c->display.device == VM_DISPLAY_NONE  ? "none"
+                : c->display.device == VM_DISPLAY_QXL ? "qxl"
+                : c->display.device == VM_DISPLAY_STD ? "std"
+                                                      : "virtio-vga",
+                c->display.protocol == VM_PROTOCOL_NONE    ? "none"
+                : c->display.protocol == VM_PROTOCOL_SPICE ? "spice"
+                                                           : "vnc");
         if (c->audio.enabled)
-                fprintf(f, "[audio]\n# pa also serves PipeWire (pipewire-pulse)\nbackend = %s\ndevice = %s\n\n",
-                        c->audio.backend == VM_AUDIO_PA ? "pa" : c->audio.backend == VM_AUDIO_ALSA ? "alsa" : "none",
-                        c->audio.device == VM_AUDIO_AC97 ? "ac97"
-                        : c->audio.device == VM_AUDIO_INTEL_HDA ? "intel-hda" : "ich9-intel-hda");
+                fprintf(f,
+                        "[audio]\n# pa also serves PipeWire (pipewire-pulse)\nbackend = %s\ndevice = %s\n\n",
+                        c->audio.backend == VM_AUDIO_PA     ? "pa"
+                        : c->audio.backend == VM_AUDIO_ALSA ? "alsa"
+                                                            : "none",
+                        c->audio.device == VM_AUDIO_AC97        ? "ac97"
+                        : c->audio.device == VM_AUDIO_INTEL_HDA ? "intel-hda"
+                                                                : "ich9-intel-hda");
         if (fclose(f) != 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(buf);

@@ -73,7 +73,8 @@ static int write_atomic(const char *path, const char *text, bool replace)
                 }
                 done += (size_t)w;
         }
-        if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || (replace ? rename(tmp, path) : renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE)) < 0) {
+        if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 ||
+            (replace ? rename(tmp, path) : renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE)) < 0) {
                 int e = -errno;
 
                 (void)unlink(tmp);
@@ -92,7 +93,7 @@ static int create_image(const char *path, const char *size)
                 return -errno;
         if (pid == 0) {
                 char *const args[] = { (char *)"qemu-img", (char *)"create", (char *)"-q", (char *)"-f",
-                                       (char *)"qcow2", (char *)path, (char *)size, NULL };
+                                       (char *)"qcow2",    (char *)path,     (char *)size, NULL };
 
                 execvp(args[0], args);
                 _exit(127);
@@ -121,14 +122,28 @@ static int add_item(void **array, size_t *n, size_t size, const char *name, void
 
 static int parse_options(int argc, char **argv)
 {
-        enum { OPT_GPU = 0x100, OPT_MEMORY, OPT_CPUS, OPT_DISK, OPT_ISO, OPT_WINDOWS, OPT_FORCE, OPT_DRY_RUN,
-               OPT_OUTPUT };
+        enum {
+                OPT_GPU = 0x100,
+                OPT_MEMORY,
+                OPT_CPUS,
+                OPT_DISK,
+                OPT_ISO,
+                OPT_WINDOWS,
+                OPT_FORCE,
+                OPT_DRY_RUN,
+                OPT_OUTPUT
+        };
         static const struct option options[] = {
-                { "gpu", required_argument, NULL, OPT_GPU },      { "memory", required_argument, NULL, OPT_MEMORY },
-                { "cpus", required_argument, NULL, OPT_CPUS },    { "disk", required_argument, NULL, OPT_DISK },
-                { "iso", required_argument, NULL, OPT_ISO },      { "windows", no_argument, NULL, OPT_WINDOWS },
-                { "force", no_argument, NULL, OPT_FORCE },        { "dry-run", no_argument, NULL, OPT_DRY_RUN },
-                { "output", required_argument, NULL, OPT_OUTPUT }, {},
+                { "gpu", required_argument, NULL, OPT_GPU },
+                { "memory", required_argument, NULL, OPT_MEMORY },
+                { "cpus", required_argument, NULL, OPT_CPUS },
+                { "disk", required_argument, NULL, OPT_DISK },
+                { "iso", required_argument, NULL, OPT_ISO },
+                { "windows", no_argument, NULL, OPT_WINDOWS },
+                { "force", no_argument, NULL, OPT_FORCE },
+                { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+                { "output", required_argument, NULL, OPT_OUTPUT },
+                {},
         };
         int c;
 
@@ -185,7 +200,8 @@ static int pick_gpu(vm_config *c, const vfio_model *m, vfio_pci_names *names)
         } else {
                 r = vfio_selector_parse(arg_gpu, &sel);
                 if (r < 0) {
-                        tool_error("--gpu: '%s' is not a selector (01:00.0, 10de:1b80 or a name pattern)", arg_gpu);
+                        tool_error("--gpu: '%s' is not a selector (01:00.0, 10de:1b80 or a name pattern)",
+                                   arg_gpu);
                         return r;
                 }
                 r = vfio_selector_resolve(sel, m, names, &found);
@@ -205,7 +221,8 @@ static int pick_gpu(vm_config *c, const vfio_model *m, vfio_pci_names *names)
         p->functions_auto = true;
         p->rombar = true;
         if (d->verdict == VFIO_VERDICT_WITH_PEERS)
-                tool_warning("GPU %s shares its IOMMU group with other devices; they must all be bound to vfio-pci",
+                tool_warning("GPU %s shares its IOMMU group with other devices; they must all be bound to "
+                             "vfio-pci",
                              d->pci->name);
         return 0;
 }
@@ -221,8 +238,8 @@ static int host_defaults(vm_config *c, const vfio_host *h)
 
         r = vm_host_cpus(h, &cpus, &n);
         if (r < 0)
-                tool_warning("cannot read the CPU topology below %s: %s; no pinning planned", vfio_host_root(h),
-                             strerror(-r));
+                tool_warning("cannot read the CPU topology below %s: %s; no pinning planned",
+                             vfio_host_root(h), strerror(-r));
         if (arg_cpus) {
                 if (parse_uint(arg_cpus, 10, 256, &v) < 0 || v == 0) {
                         tool_error("--cpus: '%s' is not a count from 1 to 256", arg_cpus);
@@ -237,14 +254,16 @@ static int host_defaults(vm_config *c, const vfio_host *h)
                 c->cpu.emulator_pin = TAKE_PTR(emu);
         } else if (n > 0)
                 tool_warning("this host has %zu CPUs: too few to pin %u vCPUs and keep a core for itself; "
-                             "no pinning planned", n, vcpus);
+                             "no pinning planned",
+                             n, vcpus);
         c->cpu.threads = threads;
         c->cpu.cores = vcpus / threads;
         c->cpu.sockets = 1;
 
         if (arg_memory) {
                 if (parse_size(arg_memory, &v) < 0 || v < (256ULL << 20)) {
-                        tool_error("--memory: '%s' is not a size of at least 256M (16G, 16384M)", arg_memory);
+                        tool_error("--memory: '%s' is not a size of at least 256M (16G, 16384M)",
+                                   arg_memory);
                         return -EINVAL;
                 }
                 c->memory.size = v;
@@ -359,7 +378,8 @@ int verb_create(int argc, char **argv)
                 return EXIT_USAGE;
         name = argv[optind];
         if (!vm_name_valid(name)) {
-                tool_error("'%s' is not a VM name: use letters, digits, '-', '_' and '.' (at most 64)", name);
+                tool_error("'%s' is not a VM name: use letters, digits, '-', '_' and '.' (at most 64)",
+                           name);
                 return EXIT_USAGE;
         }
         if (vm_config_new(name, &c) < 0 || tool_open_host(&h) < 0)
@@ -386,7 +406,7 @@ int verb_create(int argc, char **argv)
         }
         /* What we write must pass our own parser: a create that writes an invalid file is a bug. */
         r = vm_config_parse_string(text, "<generated>", name, &check, &errors);
-        STRV_FOREACH(e, errors)
+        STRV_FOREACH (e, errors)
                 tool_error("internal: generated config is invalid: %s", *e);
         if (r < 0) {
                 vm_paths_done(&paths);
@@ -399,7 +419,8 @@ int verb_create(int argc, char **argv)
         }
         if (arg_output)
                 path = strdup(arg_output);
-        else if (vm_user_config_dir(&dir) < 0 || mkdir_p(dir) < 0 || asprintf(&path, "%s/%s.conf", dir, name) < 0)
+        else if (vm_user_config_dir(&dir) < 0 || mkdir_p(dir) < 0 ||
+                 asprintf(&path, "%s/%s.conf", dir, name) < 0)
                 path = NULL;
         if (!path) {
                 tool_error("cannot make the config directory %s; set XDG_CONFIG_HOME or use --output FILE",

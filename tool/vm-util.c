@@ -68,8 +68,8 @@ int vm_find_config(const char *arg, char **ret)
                 *ret = TAKE_PTR(path);
                 return 0;
         }
-        tool_error("no VM '%s': neither %s/%s.conf nor %s exists; create one with: vfioctl create %s",
-                   arg, user ? user : "$XDG_CONFIG_HOME/vfioctl/vms", arg, path, arg);
+        tool_error("no VM '%s': neither %s/%s.conf nor %s exists; create one with: vfioctl create %s", arg,
+                   user ? user : "$XDG_CONFIG_HOME/vfioctl/vms", arg, path, arg);
         return -ENOENT;
 }
 
@@ -84,7 +84,7 @@ int vm_load_config(const char *arg, vm_config **ret)
                 return r;
         r = vm_config_load(path, ret, &errors);
         if (r == -EINVAL) {
-                STRV_FOREACH(e, errors)
+                STRV_FOREACH (e, errors)
                         tool_error("%s", *e);
                 return r;
         }
@@ -97,7 +97,8 @@ int vm_load_config(const char *arg, vm_config **ret)
 
 int vm_default_paths(const vm_config *c, vm_paths_buf *b)
 {
-        const char *rt = getenv("XDG_RUNTIME_DIR"), *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+        const char *rt = getenv("XDG_RUNTIME_DIR"), *state = getenv("XDG_STATE_HOME"),
+                   *home = getenv("HOME");
 
         b->paths.uid = (unsigned)getuid();
         if (rt && rt[0] == '/') {
@@ -108,8 +109,8 @@ int vm_default_paths(const vm_config *c, vm_paths_buf *b)
         if (state && state[0] == '/') {
                 if (asprintf(&b->state_dir, "%s/vfioctl/%s", state, c->name) < 0)
                         return -ENOMEM;
-        } else if (asprintf(&b->state_dir, "%s/.local/state/vfioctl/%s", home && home[0] == '/' ? home : "/root",
-                            c->name) < 0)
+        } else if (asprintf(&b->state_dir, "%s/.local/state/vfioctl/%s",
+                            home && home[0] == '/' ? home : "/root", c->name) < 0)
                 return -ENOMEM;
         b->paths.runtime_dir = b->runtime_dir;
         b->paths.state_dir = b->state_dir;
@@ -127,7 +128,8 @@ char *shell_quote(const char *s)
         size_t n = 3;
         char *out, *o;
 
-        if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_@%+=:,./-") == strlen(s))
+        if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_@%+=:,./-") ==
+                          strlen(s))
                 return strdup(s);
         for (const char *p = s; *p; p++)
                 n += *p == '\'' ? 4 : 1;

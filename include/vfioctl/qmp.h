@@ -1,4 +1,5 @@
-/* A QMP client over a file descriptor (QEMU docs/interop/qmp-spec.txt): greeting, capabilities, commands, events. */
+/* A QMP client over a file descriptor (QEMU docs/interop/qmp-spec.txt): greeting, capabilities, commands,
+ * events. */
 #pragma once
 
 #include <json-c/json.h>

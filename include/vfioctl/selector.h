@@ -12,7 +12,7 @@
 typedef enum vfio_selector_kind {
         VFIO_SELECTOR_ADDRESS, /* 01:00.0 or 0000:01:00.0 */
         VFIO_SELECTOR_ID,      /* 10de:1b80 */
-        VFIO_SELECTOR_NAME,    /* a shell pattern over "Vendor Device" names, case-insensitive: '*GTX 1080*' */
+        VFIO_SELECTOR_NAME, /* a shell pattern over "Vendor Device" names, case-insensitive: '*GTX 1080*' */
 } vfio_selector_kind;
 
 typedef struct vfio_selector {

@@ -26,8 +26,17 @@ typedef enum vm_input_type {
         VM_INPUT_VIRTIO_MOUSE,
         VM_INPUT_VIRTIO_TABLET,
 } vm_input_type;
-typedef enum vm_display_device { VM_DISPLAY_NONE, VM_DISPLAY_VIRTIO_VGA, VM_DISPLAY_QXL, VM_DISPLAY_STD } vm_display_device;
-typedef enum vm_display_protocol { VM_PROTOCOL_NONE, VM_PROTOCOL_SPICE, VM_PROTOCOL_VNC } vm_display_protocol;
+typedef enum vm_display_device {
+        VM_DISPLAY_NONE,
+        VM_DISPLAY_VIRTIO_VGA,
+        VM_DISPLAY_QXL,
+        VM_DISPLAY_STD
+} vm_display_device;
+typedef enum vm_display_protocol {
+        VM_PROTOCOL_NONE,
+        VM_PROTOCOL_SPICE,
+        VM_PROTOCOL_VNC
+} vm_display_protocol;
 typedef enum vm_net_type { VM_NET_USER, VM_NET_BRIDGE, VM_NET_TAP } vm_net_type;
 typedef enum vm_net_model { VM_NET_VIRTIO, VM_NET_E1000E } vm_net_model;
 typedef enum vm_audio_backend { VM_AUDIO_NONE, VM_AUDIO_PA, VM_AUDIO_ALSA } vm_audio_backend;
@@ -36,7 +45,7 @@ typedef enum vm_audio_codec { VM_CODEC_DUPLEX, VM_CODEC_OUTPUT } vm_audio_codec;
 typedef enum vm_share_type { VM_SHARE_SMB, VM_SHARE_VIRTIOFS } vm_share_type;
 
 typedef struct vm_general {
-        char *emulator;          /* QEMU binary, argv[0] */
+        char *emulator; /* QEMU binary, argv[0] */
         vm_os os;
         vm_machine machine;
         vm_accel accel;

@@ -243,9 +243,11 @@ static json_object *pci_find_in(json_object *devices, const char *qdev_id)
         for (size_t i = 0; i < n; i++) {
                 json_object *d = json_object_array_get_idx(devices, i), *id, *br, *sub;
 
-                if (json_object_object_get_ex(d, "qdev_id", &id) && strcmp(json_object_get_string(id), qdev_id) == 0)
+                if (json_object_object_get_ex(d, "qdev_id", &id) &&
+                    strcmp(json_object_get_string(id), qdev_id) == 0)
                         return d;
-                if (json_object_object_get_ex(d, "pci_bridge", &br) && json_object_object_get_ex(br, "devices", &sub)) {
+                if (json_object_object_get_ex(d, "pci_bridge", &br) &&
+                    json_object_object_get_ex(br, "devices", &sub)) {
                         json_object *r = pci_find_in(sub, qdev_id);
 
                         if (r)
@@ -262,7 +264,8 @@ json_object *pci_find(json_object *query_pci, const char *qdev_id)
         for (size_t i = 0; i < n; i++) {
                 json_object *devices, *r;
 
-                if (json_object_object_get_ex(json_object_array_get_idx(query_pci, i), "devices", &devices) &&
+                if (json_object_object_get_ex(json_object_array_get_idx(query_pci, i), "devices",
+                                              &devices) &&
                     (r = pci_find_in(devices, qdev_id)))
                         return r;
         }
@@ -280,7 +283,8 @@ static int pci_count_in(json_object *devices, int vendor, int device)
                 if (json_object_object_get_ex(d, "id", &id) && jint(id, "vendor") == vendor &&
                     jint(id, "device") == device)
                         k++;
-                if (json_object_object_get_ex(d, "pci_bridge", &br) && json_object_object_get_ex(br, "devices", &sub))
+                if (json_object_object_get_ex(d, "pci_bridge", &br) &&
+                    json_object_object_get_ex(br, "devices", &sub))
                         k += pci_count_in(sub, vendor, device);
         }
         return k;

@@ -154,7 +154,8 @@ static void test_memory_hugepages_prealloc_locked(void **state)
         huge = path_in(v, "huge");
         hugetlbfs_mount(v, huge);
         snprintf(text, sizeof(text),
-                 "[memory]\nsize = 128M\nhugepages = 2M\nhugepage_path = %s\nprealloc = yes\nprealloc_threads = 2\n"
+                 "[memory]\nsize = 128M\nhugepages = 2M\nhugepage_path = %s\nprealloc = "
+                 "yes\nprealloc_threads = 2\n"
                  "locked = yes\n",
                  huge);
         qvm_config(v, text);
@@ -203,22 +204,26 @@ static json_object *inserted(json_object *blk, const char *device)
 static void test_disks_buses_options_and_odd_paths(void **state)
 {
         qvm *v = qvm_new();
-        char *sys = path_in(v, "sys,tem disk.img"), *data = path_in(v, "data.img"), *games = path_in(v, "games.qcow2"),
-             *iso = path_in(v, "install.iso");
-        char *const qemu_img[] = { (char *)"qemu-img", (char *)"create", (char *)"-q", (char *)"-f",
-                                   (char *)"qcow2",    games,            (char *)"64M", NULL };
+        char *sys = path_in(v, "sys,tem disk.img"), *data = path_in(v, "data.img"),
+             *games = path_in(v, "games.qcow2"), *iso = path_in(v, "install.iso");
+        char *const qemu_img[] = { (char *)"qemu-img", (char *)"create",
+                                   (char *)"-q",       (char *)"-f",
+                                   (char *)"qcow2",    games,
+                                   (char *)"64M",      NULL };
         json_object *blk, *ins, *cache, *io, *pci, *o;
 
         make_file(sys, 64 << 20);
         make_file(data, 64 << 20);
         make_file(iso, 1 << 20);
         run_ok(qemu_img);
-        qvm_config(v, "[disk \"system\"]\npath = @DIR@/sys,tem disk.img\nbus = virtio-blk\niothread = yes\n"
-                      "cache = none\naio = native\ndiscard = unmap\nserial = 1\nbootindex = 1\n"
-                      "[disk \"data\"]\npath = @DIR@/data.img\nbus = virtio-scsi\niothread = yes\ncache = writeback\nreadonly = yes\n"
-                      "[disk \"games\"]\npath = @DIR@/games.qcow2\nformat = qcow2\nbus = sata\n"
-                      "[disk \"install\"]\npath = @DIR@/install.iso\nmedia = cdrom\nbus = sata\nbootindex = 2\n"
-                      "[disk \"drivers\"]\npath = @DIR@/install.iso\nmedia = cdrom\nbus = virtio-scsi\n");
+        qvm_config(v,
+                   "[disk \"system\"]\npath = @DIR@/sys,tem disk.img\nbus = virtio-blk\niothread = yes\n"
+                   "cache = none\naio = native\ndiscard = unmap\nserial = 1\nbootindex = 1\n"
+                   "[disk \"data\"]\npath = @DIR@/data.img\nbus = virtio-scsi\niothread = yes\ncache = "
+                   "writeback\nreadonly = yes\n"
+                   "[disk \"games\"]\npath = @DIR@/games.qcow2\nformat = qcow2\nbus = sata\n"
+                   "[disk \"install\"]\npath = @DIR@/install.iso\nmedia = cdrom\nbus = sata\nbootindex = 2\n"
+                   "[disk \"drivers\"]\npath = @DIR@/install.iso\nmedia = cdrom\nbus = virtio-scsi\n");
         qvm_start(v);
         blk = qvm_qmp(v, "query-block", NULL);
         ins = inserted(blk, "drive-system");
@@ -299,8 +304,14 @@ static pid_t start_swtpm(const char *dir, const char *sock)
         pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-                char *const argv[] = { (char *)"swtpm", (char *)"socket", (char *)"--tpm2", (char *)"--tpmstate",
-                                       tpmstate,        (char *)"--ctrl", ctrl,           NULL };
+                char *const argv[] = { (char *)"swtpm",
+                                       (char *)"socket",
+                                       (char *)"--tpm2",
+                                       (char *)"--tpmstate",
+                                       tpmstate,
+                                       (char *)"--ctrl",
+                                       ctrl,
+                                       NULL };
 
                 execvp(argv[0], argv);
                 _exit(127);
@@ -346,7 +357,8 @@ static void test_firmware_secure_boot_and_tpm(void **state)
         assert_string_equal(json_object_get_string(o), "on");
         json_object_put(o);
         blk = qvm_qmp(v, "query-block", NULL);
-        assert_string_equal(jstr(inserted(blk, "pflash0"), "file"), "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd");
+        assert_string_equal(jstr(inserted(blk, "pflash0"), "file"),
+                            "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd");
         json_object_put(blk);
         o = qvm_qom_get(v, "/machine/system.flash0", "secure");
         assert_true(json_object_get_boolean(o));
@@ -468,8 +480,10 @@ static void test_input_virtio_and_evdev(void **state)
                 {
                         char text[600];
 
-                        snprintf(text, sizeof(text), "[input \"kbd\"]\ntype = evdev\nevdev = %s\nrepeat = yes\n"
-                                                     "grab_toggle = ctrl-ctrl\n", evdev);
+                        snprintf(text, sizeof(text),
+                                 "[input \"kbd\"]\ntype = evdev\nevdev = %s\nrepeat = yes\n"
+                                 "grab_toggle = ctrl-ctrl\n",
+                                 evdev);
                         qvm_config(v, text);
                 }
                 qvm_start(v);
@@ -491,7 +505,8 @@ static void test_usb_host_devices(void **state)
         json_object *pci, *o;
 
         /* usb-host waits for absent devices, so vendor:product and bus/port both start here. */
-        qvm_config(v, "[usb \"mouse\"]\ndevice = 046d:c52b\n[usb \"port\"]\nhost_bus = 3\nhost_port = 2.1\n");
+        qvm_config(v,
+                   "[usb \"mouse\"]\ndevice = 046d:c52b\n[usb \"port\"]\nhost_bus = 3\nhost_port = 2.1\n");
         qvm_start(v);
         pci = qvm_qmp(v, "query-pci", NULL);
         assert_non_null(pci_find(pci, "xhci"));
@@ -600,7 +615,8 @@ static void test_audio_hda_and_ac97(void **state)
         json_object *pci, *snd;
 
         /* backend none: there is no PulseAudio server here; pa's argv is in the goldens. */
-        qvm_config(v, "[audio]\nbackend = none\ndevice = ich9-intel-hda\ncodec = hda-duplex\nbuffer_length = 10000\n");
+        qvm_config(v, "[audio]\nbackend = none\ndevice = ich9-intel-hda\ncodec = hda-duplex\nbuffer_length "
+                      "= 10000\n");
         qvm_start(v);
         pci = qvm_qmp(v, "query-pci", NULL);
         snd = pci_find(pci, "sound0");
@@ -610,7 +626,8 @@ static void test_audio_hda_and_ac97(void **state)
         qvm_free(v);
 
         v = qvm_new();
-        qvm_config(v, "[vm]\nmachine = i440fx\n[firmware]\ntype = seabios\n[audio]\nbackend = none\ndevice = ac97\n");
+        qvm_config(v, "[vm]\nmachine = i440fx\n[firmware]\ntype = seabios\n[audio]\nbackend = none\ndevice "
+                      "= ac97\n");
         qvm_start(v);
         pci = qvm_qmp(v, "query-pci", NULL);
         assert_int_equal(pci_count(pci, 0x8086, 0x2415), 1); /* 82801AA AC'97 */
@@ -625,7 +642,9 @@ static void test_debugcon_chardev_and_extra_args(void **state)
         char *log = path_in(v, "ovmf,debug log.txt");
         struct stat st;
 
-        qvm_config(v, "[vm]\ndebugcon = @DIR@/ovmf,debug log.txt\nextra_args = -device virtio-rng-pci,id=rng0\n");
+        qvm_config(
+                v,
+                "[vm]\ndebugcon = @DIR@/ovmf,debug log.txt\nextra_args = -device virtio-rng-pci,id=rng0\n");
         qvm_start(v);
         chr = qvm_qmp(v, "query-chardev", NULL);
         assert_non_null(json_find(chr, "label", "debugcon"));

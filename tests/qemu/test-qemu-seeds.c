@@ -58,7 +58,8 @@ static qvm *seed_vm(const char *file)
         drop_pci(&c->pcis, &c->n_pcis);
         for (size_t i = 0; i < c->n_inputs; i++) {
                 if (c->inputs[i].type == VM_INPUT_EVDEV) {
-                        print_message("%s: dropping evdev input %s (no /dev/input here)\n", file, c->inputs[i].name);
+                        print_message("%s: dropping evdev input %s (no /dev/input here)\n", file,
+                                      c->inputs[i].name);
                         free(c->inputs[i].name);
                         free(c->inputs[i].evdev);
                         free(c->inputs[i].grab_toggle);
@@ -84,7 +85,8 @@ static qvm *seed_vm(const char *file)
         }
         for (size_t i = 0; i < c->n_nets; i++)
                 if (c->nets[i].type == VM_NET_BRIDGE) {
-                        print_message("%s: net %s: bridge %s -> user\n", file, c->nets[i].name, c->nets[i].bridge);
+                        print_message("%s: net %s: bridge %s -> user\n", file, c->nets[i].name,
+                                      c->nets[i].bridge);
                         c->nets[i].type = VM_NET_USER;
                         free(c->nets[i].bridge);
                         c->nets[i].bridge = NULL;
@@ -171,7 +173,8 @@ static void test_seed_000_edi(void **state)
         assert_string_equal(json_object_get_string(o), "52:54:00:11:22:33");
         json_object_put(o);
         /* The SMBIOS GENERIC values: accepted by QEMU (there is no query for the tables). */
-        assert_true(strv_contains(v->argv, "type=0,vendor=GENERIC,version=GENERIC,date=01/01/2014,release=0.91"));
+        assert_true(strv_contains(v->argv,
+                                  "type=0,vendor=GENERIC,version=GENERIC,date=01/01/2014,release=0.91"));
         qvm_free(v);
 }
 
