@@ -25,7 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(text, data, size);
         text[size] = 0;
         if (vm_config_parse_string(text, "fuzz.conf", "f", &c, &errors) >= 0 &&
-            vm_config_resolve(c, NULL, NULL, &warnings, &errors) >= 0 && vm_qemu_argv(c, &p, &argv, &notes) >= 0) {
+            vm_config_resolve(c, NULL, NULL, &warnings, &errors) >= 0 &&
+            vm_qemu_argv(c, &p, &argv, &notes) >= 0) {
                 char *formatted = NULL;
 
                 (void)vm_config_format(c, &formatted);

@@ -421,10 +421,89 @@ bool hugepages_reserve(unsigned n)
         return now >= (long)n;
 }
 
+long free_hugepages(unsigned size_kb)
+{
+        char path[128], *s = NULL;
+        long v;
+        int fd;
+
+        snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%ukB/free_hugepages", size_kb);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || read_full_fd(fd, 64, &s, NULL) < 0)
+                return -1;
+        close(fd);
+        v = strtol(s, NULL, 10);
+        free(s);
+        return v;
+}
+
+static long gigantic_orig = -1;
+
+static void gigantic_restore(void)
+{
+        FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages", "we");
+
+        if (f) {
+                fprintf(f, "%ld\n", gigantic_orig);
+                fclose(f);
+        }
+}
+
+bool hugepages_1g_reserve(void)
+{
+        FILE *f;
+        long cur;
+
+        if (geteuid() != 0)
+                return false;
+        cur = free_hugepages(1048576);
+        if (cur < 0)
+                return false;
+        if (cur >= 1)
+                return true;
+        if (gigantic_orig < 0) {
+                gigantic_orig = 0;
+                atexit(gigantic_restore);
+        }
+        /* The kernel finds a free, aligned 1G range at run time or refuses; either is fine. */
+        f = fopen("/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages", "we");
+        if (!f)
+                return false;
+        fprintf(f, "1\n");
+        fclose(f);
+        return free_hugepages(1048576) >= 1;
+}
+
+long qvm_locked_kb(const qvm *v)
+{
+        char path[64], *s = NULL, *l;
+        long kb = -1;
+        int fd;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)v->pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || read_full_fd(fd, 1 << 16, &s, NULL) < 0)
+                return -1;
+        close(fd);
+        l = strstr(s, "\nVmLck:");
+        if (l)
+                kb = strtol(l + 8, NULL, 10);
+        free(s);
+        return kb;
+}
+
 void hugetlbfs_mount(qvm *v, const char *path)
 {
+        hugetlbfs_mount_size(v, path, "2M");
+}
+
+void hugetlbfs_mount_size(qvm *v, const char *path, const char *pagesize)
+{
+        char opts[64];
+
+        snprintf(opts, sizeof(opts), "pagesize=%s", pagesize);
         assert_int_equal(mkdir(path, 0700), 0);
-        if (mount("hugetlbfs", path, "hugetlbfs", 0, "pagesize=2M") < 0)
+        if (mount("hugetlbfs", path, "hugetlbfs", 0, opts) < 0)
                 fail_msg("mount hugetlbfs at %s: %s", path, strerror(errno));
         v->mounted = strdup(path);
 }

@@ -52,5 +52,12 @@ void make_file(const char *path, off_t size);
 void run_ok(char *const argv[]);
 /* True when running as root with hugetlbfs available: reserves n 2M pages (restored at exit). */
 bool hugepages_reserve(unsigned n);
-/* Mounts hugetlbfs at path for v (root only). */
+/* Mounts hugetlbfs (2M pages, or pagesize "1G") at path for v (root only). */
 void hugetlbfs_mount(qvm *v, const char *path);
+void hugetlbfs_mount_size(qvm *v, const char *path, const char *pagesize);
+/* Free hugepages of a size (kB), -1 when unknown. */
+long free_hugepages(unsigned size_kb);
+/* Root only: makes one 1G page available (restored at exit); false when the kernel cannot. */
+bool hugepages_1g_reserve(void);
+/* VmLck of the running QEMU in kB (-overcommit mem-lock=on), -1 when unknown. */
+long qvm_locked_kb(const qvm *v);

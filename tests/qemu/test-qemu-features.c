@@ -145,6 +145,7 @@ static void test_memory_hugepages_prealloc_locked(void **state)
         qvm *v;
         json_object *mem, *m, *o;
         char *huge, text[1024];
+        long before;
 
         if (!hugepages_reserve(64)) {
                 print_message("skipped: needs root and 64 free 2M hugepages (this is a real dependency)\n");
@@ -159,7 +160,12 @@ static void test_memory_hugepages_prealloc_locked(void **state)
                  "locked = yes\n",
                  huge);
         qvm_config(v, text);
+        before = free_hugepages(2048);
         qvm_start(v);
+        /* prealloc: the 64 pages are taken at start, not on first touch. */
+        assert_int_equal(free_hugepages(2048), before - 64);
+        /* locked: -overcommit mem-lock=on made QEMU mlockall() the guest RAM. */
+        assert_true(qvm_locked_kb(v) >= 128 * 1024);
         mem = qvm_qmp(v, "query-memdev", NULL);
         m = json_find(mem, "id", "mem");
         assert_non_null(m);
@@ -171,6 +177,32 @@ static void test_memory_hugepages_prealloc_locked(void **state)
         json_object_put(o);
         o = qvm_qom_get(v, "/objects/mem", "prealloc-threads");
         assert_int_equal(json_object_get_int64(o), 2);
+        json_object_put(o);
+        free(huge);
+        qvm_free(v);
+}
+
+static void test_memory_hugepages_1g(void **state)
+{
+        qvm *v;
+        json_object *mem, *o;
+        char *huge;
+
+        if (!hugepages_1g_reserve()) {
+                print_message("skipped: needs root and a free 1G hugepage (the kernel found no 1G range)\n");
+                skip();
+        }
+        v = qvm_new();
+        huge = path_in(v, "huge1g");
+        hugetlbfs_mount_size(v, huge, "1G");
+        qvm_config(v, "[memory]\nsize = 1G\nhugepages = 1G\nhugepage_path = @DIR@/huge1g\n");
+        qvm_start(v);
+        assert_int_equal(free_hugepages(1048576), 0); /* hugepages imply prealloc: the page is in use */
+        mem = qvm_qmp(v, "query-memdev", NULL);
+        assert_int_equal(jint(json_find(mem, "id", "mem"), "size"), 1 << 30);
+        json_object_put(mem);
+        o = qvm_qom_get(v, "/objects/mem", "mem-path");
+        assert_string_equal(json_object_get_string(o), huge);
         json_object_put(o);
         free(huge);
         qvm_free(v);
@@ -665,6 +697,7 @@ int main(void)
                 cmocka_unit_test(test_machine_q35_root_ports_and_ovmf),
                 cmocka_unit_test(test_cpu_topology_hyperv_hidden),
                 cmocka_unit_test(test_memory_hugepages_prealloc_locked),
+                cmocka_unit_test(test_memory_hugepages_1g),
                 cmocka_unit_test(test_memory_prealloc_ram),
                 cmocka_unit_test(test_disks_buses_options_and_odd_paths),
                 cmocka_unit_test(test_disks_ide_on_i440fx),

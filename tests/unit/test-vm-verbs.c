@@ -112,8 +112,8 @@ static void test_validate_good_and_bad(void **state)
 static void test_validate_needs_no_host(void **state)
 {
         char *conf = write_temp("[gpu]\ndevice = 10de:1b80\n[pci \"x\"]\ndevice = '*GTX*'\n");
-        result r = run((char *const[]){ (char *)bin(), (char *)"--root", (char *)"/nonexistent", (char *)"validate",
-                                        conf, NULL },
+        result r = run((char *const[]){ (char *)bin(), (char *)"--root", (char *)"/nonexistent",
+                                        (char *)"validate", conf, NULL },
                        NULL);
 
         assert_int_equal(r.status, 0);
@@ -125,27 +125,32 @@ static void test_validate_needs_no_host(void **state)
 static void test_cmdline_resolves_selectors_on_the_root(void **state)
 {
         char root[4096];
-        char *conf = write_temp("[vm]\naccel = tcg\n[cpu]\nmodel = max\n[pci \"rng\"]\ndevice = 1af4:1044\n"
-                                "[pci \"byname\"]\ndevice = *Virtio 1.0 RNG*\n[pci \"lit\"]\ndevice = 00:07.0\n");
+        char *conf =
+                write_temp("[vm]\naccel = tcg\n[cpu]\nmodel = max\n[pci \"rng\"]\ndevice = 1af4:1044\n"
+                           "[pci \"byname\"]\ndevice = *Virtio 1.0 RNG*\n[pci \"lit\"]\ndevice = 00:07.0\n");
         result r;
 
         /* root-rng: two devices of this machine's sysfs (a KVM guest), copied with their links. */
         snprintf(root, sizeof(root), "%s/vm/root-rng", getenv("VFIOCTL_TEST_DATA"));
-        r = run((char *const[]){ (char *)bin(), (char *)"--root", root, (char *)"cmdline", conf, NULL }, NULL);
+        r = run((char *const[]){ (char *)bin(), (char *)"--root", root, (char *)"cmdline", conf, NULL },
+                NULL);
         assert_int_equal(r.status, 0);
         assert_non_null(strstr(r.out, "-device vfio-pci,host=0000:00:05.0,id=hostdev-rng-0,"));
         assert_non_null(strstr(r.out, "-device vfio-pci,host=0000:00:05.0,id=hostdev-byname-0,"));
         assert_non_null(strstr(r.out, "-device vfio-pci,host=0000:00:07.0,id=hostdev-lit-0,"));
-        assert_non_null(strstr(r.err, ":10: [pci \"lit\"] device 00:07.0 is not present on this host; using the "
-                                      "address as written"));
+        assert_non_null(strstr(r.err,
+                               ":10: [pci \"lit\"] device 00:07.0 is not present on this host; using the "
+                               "address as written"));
         result_done(&r);
         unlink(conf);
         free(conf);
 
         conf = write_temp("[gpu]\ndevice = 10de:1b80\n");
-        r = run((char *const[]){ (char *)bin(), (char *)"--root", root, (char *)"cmdline", conf, NULL }, NULL);
+        r = run((char *const[]){ (char *)bin(), (char *)"--root", root, (char *)"cmdline", conf, NULL },
+                NULL);
         assert_int_equal(r.status, 65);
-        assert_non_null(strstr(r.err, ":2: [gpu] device: selector '10de:1b80' matches no PCI device on this host"));
+        assert_non_null(
+                strstr(r.err, ":2: [gpu] device: selector '10de:1b80' matches no PCI device on this host"));
         result_done(&r);
         unlink(conf);
         free(conf);
@@ -160,18 +165,23 @@ static void test_cmdline_quoting_round_trips_through_a_shell(void **state)
         int fd = mkostemp(out_path, O_CLOEXEC);
 
         assert_int_equal(r.status, 0);
-        assert_non_null(strstr(r.out, "# The last 2 arguments come from [vm] extra_args, passed unchecked."));
+        assert_non_null(
+                strstr(r.out, "# The last 2 arguments come from [vm] extra_args, passed unchecked."));
         assert_int_equal(write(fd, r.out, strlen(r.out)), (ssize_t)strlen(r.out));
         close(fd);
-        /* The printed command (less its comment line), read back by a real shell, gives back each argument. */
-        sh = run((char *const[]){ (char *)"/bin/sh", (char *)"-c",
-                                  (char *)"eval \"set -- $(grep -v '^#')\"; for a; do printf '%s\\n' \"$a\"; done",
-                                  NULL },
-                 out_path);
+        /* The printed command (less its comment line), read back by a real shell, gives back each argument.
+         */
+        sh = run(
+                (char *const[]){
+                        (char *)"/bin/sh", (char *)"-c",
+                        (char *)"eval \"set -- $(grep -v '^#')\"; for a; do printf '%s\\n' \"$a\"; done",
+                        NULL },
+                out_path);
         assert_int_equal(sh.status, 0);
         if (!strstr(sh.out, "drive-d,file=/srv/it"))
                 print_error("shell read back:\n%s\nstderr: %s\n", sh.out, sh.err);
-        assert_non_null(strstr(sh.out, "\nif=none,id=drive-d,file=/srv/it's a \"dir\",,x/$HOME`x`.img,format=raw\n"));
+        assert_non_null(strstr(
+                sh.out, "\nif=none,id=drive-d,file=/srv/it's a \"dir\",,x/$HOME`x`.img,format=raw\n"));
         assert_non_null(strstr(sh.out, "\n-msg\ntimestamp=on\n"));
         result_done(&sh);
         result_done(&r);
@@ -211,7 +221,9 @@ static void test_create_writes_a_valid_config_once(void **state)
                 free(text);
         }
         /* A second create must not clobber the file. */
-        r = run((char *const[]){ (char *)bin(), (char *)"create", (char *)"--output", out, (char *)"win", NULL }, NULL);
+        r = run((char *const[]){ (char *)bin(), (char *)"create", (char *)"--output", out, (char *)"win",
+                                 NULL },
+                NULL);
         assert_int_equal(r.status, 1);
         assert_non_null(strstr(r.err, "exists; edit it, or overwrite with: vfioctl create --force win"));
         result_done(&r);
