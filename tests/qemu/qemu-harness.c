@@ -147,6 +147,8 @@ void qvm_start(qvm *v)
                 lfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
                 if (lfd < 0 || dup2(lfd, 1) < 0 || dup2(lfd, 2) < 0)
                         _exit(126);
+                /* Nine hours east of UTC, so an RTC in local time differs from one in UTC. */
+                setenv("TZ", "JST-9", 1);
                 execvp(v->argv[0], v->argv);
                 _exit(127);
         }

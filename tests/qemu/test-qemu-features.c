@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -401,24 +402,65 @@ static void test_firmware_secure_boot_and_tpm(void **state)
         free(sock);
 }
 
+/* The guest RTC's hour as QEMU set it, and the host's UTC hour read right after. */
+static void rtc_hours(qvm *v, int *ret_rtc, int *ret_utc)
+{
+        json_object *o = qvm_qom_get(v, "/machine", "rtc-time");
+        time_t now = time(NULL);
+        struct tm tm;
+
+        gmtime_r(&now, &tm);
+        *ret_rtc = (int)jint(o, "tm_hour");
+        *ret_utc = tm.tm_hour;
+        json_object_put(o);
+}
+
+static void test_rtc_utc_by_default(void **state)
+{
+        qvm *v = qvm_new();
+        int rtc, utc;
+
+        qvm_config(v, "[firmware]\ntype = seabios\n");
+        qvm_start(v);
+        rtc_hours(v, &rtc, &utc);
+        assert_int_equal(rtc, utc);
+        qvm_free(v);
+}
+
 static void test_smbios_uuid_rtc(void **state)
 {
         qvm *v = qvm_new();
         json_object *o;
 
         /* QEMU has no query for SMBIOS tables: acceptance of every field (commas included) is the check. */
-        qvm_config(v, "[vm]\nuuid = 11111111-1111-1111-1111-111111111111\nrtc_localtime = yes\n"
-                      "[smbios]\nbios_vendor = GENERIC\nbios_version = GENERIC\nbios_date = 01/01/2014\n"
-                      "bios_release = 0.91\nsystem_manufacturer = GENERIC\nsystem_product = GENERIC\n"
-                      "system_version = GENERIC\nsystem_serial = 1\n"
-                      "system_uuid = 11111111-1111-1111-1111-111111111111\nsystem_sku = GENERIC\n"
-                      "system_family = GENERIC\nbaseboard_manufacturer = ASUSTeK COMPUTER INC.\n"
-                      "baseboard_product = PRIME X570-P\nchassis_manufacturer = Generic, Inc.\n"
-                      "chassis_serial = 12345\n");
+        qvm_config(
+                v,
+                "[vm]\nuuid = 11111111-1111-1111-1111-111111111111\nrtc_localtime = yes\nrtc_catchup = yes\n"
+                "pit_delay = yes\n"
+                "[smbios]\nbios_vendor = GENERIC\nbios_version = GENERIC\nbios_date = 01/01/2014\n"
+                "bios_release = 0.91\nsystem_manufacturer = GENERIC\nsystem_product = GENERIC\n"
+                "system_version = GENERIC\nsystem_serial = 1\n"
+                "system_uuid = 11111111-1111-1111-1111-111111111111\nsystem_sku = GENERIC\n"
+                "system_family = GENERIC\nbaseboard_manufacturer = ASUSTeK COMPUTER INC.\n"
+                "baseboard_product = PRIME X570-P\nchassis_manufacturer = Generic, Inc.\n"
+                "chassis_serial = 12345\n");
         qvm_start(v);
         o = qvm_qmp(v, "query-uuid", NULL);
         assert_string_equal(jstr(o, "UUID"), "11111111-1111-1111-1111-111111111111");
         json_object_put(o);
+        {
+                /* QEMU runs with TZ=JST-9 (UTC+9): base=localtime puts the RTC nine hours ahead of UTC. */
+                int rtc, utc;
+                json_object *path;
+
+                rtc_hours(v, &rtc, &utc);
+                assert_int_equal(rtc, (utc + 9) % 24);
+                path = qvm_qom_get(v, "/machine", "rtc_state");
+                o = qvm_qom_get(v, json_object_get_string(path), "lost_tick_policy");
+                assert_string_equal(json_object_get_string(o), "slew"); /* rtc_catchup */
+                json_object_put(o);
+                json_object_put(path);
+        }
         qvm_free(v);
 }
 
@@ -703,6 +745,7 @@ int main(void)
                 cmocka_unit_test(test_disks_ide_on_i440fx),
                 cmocka_unit_test(test_firmware_secure_boot_and_tpm),
                 cmocka_unit_test(test_smbios_uuid_rtc),
+                cmocka_unit_test(test_rtc_utc_by_default),
                 cmocka_unit_test(test_net_user_hostfwd_mac_models),
                 cmocka_unit_test(test_net_tap),
                 cmocka_unit_test(test_input_virtio_and_evdev),
