@@ -94,7 +94,7 @@ static char *last_pci_component(const char *target)
 
         if (strv_split(target, "/", &parts) < 0)
                 return NULL;
-        STRV_FOREACH (c, parts) {
+        STRV_FOREACH(c, parts) {
                 vfio_pci_addr a;
 
                 if (strchr(*c, ':') != strrchr(*c, ':') && vfio_pci_addr_parse(*c, &a) >= 0)
@@ -107,8 +107,8 @@ static char *last_pci_component(const char *target)
  * Resolves a sysfs class entry (block or net) to the PCI functions below it. Stacked devices (dm, md,
  * bridges, bonds) have no PCI parent of their own; their lower devices are followed instead.
  */
-static int resolve_to_pci(const vfio_host *h, const char *entry, const char *lower_dir,
-                          const char *lower_prefix, unsigned depth, char ***devices)
+static int resolve_to_pci(const vfio_host *h, const char *entry, const char *lower_dir, const char *lower_prefix,
+                          unsigned depth, char ***devices)
 {
         _cleanup_free_ char *target = NULL, *pci = NULL, *dir = NULL;
         _cleanup_strv_free_ char **lowers = NULL;
@@ -130,7 +130,7 @@ static int resolve_to_pci(const vfio_host *h, const char *entry, const char *low
         r = vfio_host_list_dir(h, dir, 256, &lowers);
         if (r < 0)
                 return r == -ENOENT ? 0 : r;
-        STRV_FOREACH (l, lowers) {
+        STRV_FOREACH(l, lowers) {
                 _cleanup_free_ char *sub = NULL;
 
                 if (lower_prefix && strncmp(*l, lower_prefix, strlen(lower_prefix)) != 0)
@@ -151,8 +151,8 @@ static void unescape_octal(char *s)
         char *w = s;
 
         for (char *p = s; *p; p++) {
-                if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
-                    p[3] >= '0' && p[3] <= '7') {
+                if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' &&
+                    p[3] <= '7') {
                         *w++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
                         p += 3;
                 } else
@@ -161,8 +161,8 @@ static void unescape_octal(char *s)
         *w = 0;
 }
 
-int vfio_mountinfo_parse_line(const char *line, unsigned *ret_major, unsigned *ret_minor,
-                              char **ret_mountpoint, char **ret_fstype, char **ret_source)
+int vfio_mountinfo_parse_line(const char *line, unsigned *ret_major, unsigned *ret_minor, char **ret_mountpoint,
+                              char **ret_fstype, char **ret_source)
 {
         _cleanup_strv_free_ char **f = NULL;
         size_t n, sep = 0;
@@ -219,7 +219,7 @@ static int add_block_users(const vfio_host *h, vfio_critical_list *l, const char
                 return r;
         if (r < 0)
                 return add_problem(l, "%s: block device not found in sysfs", what);
-        STRV_FOREACH (d, devs) {
+        STRV_FOREACH(d, devs) {
                 r = add_item(l, *d, VFIO_CRITICAL_STORAGE, what);
                 if (r < 0)
                         return r;
@@ -241,7 +241,7 @@ static int scan_mounts(const vfio_host *h, vfio_critical_list *l)
         r = strv_split(text, "\n", &lines);
         if (r < 0)
                 return r;
-        STRV_FOREACH (line, lines) {
+        STRV_FOREACH(line, lines) {
                 _cleanup_free_ char *mnt = NULL, *fstype = NULL, *source = NULL, *entry = NULL, *what = NULL;
                 unsigned maj, min;
 
@@ -282,7 +282,7 @@ static int scan_swaps(const vfio_host *h, vfio_critical_list *l)
         r = strv_split(text, "\n", &lines);
         if (r < 0)
                 return r;
-        STRV_FOREACH (line, lines) {
+        STRV_FOREACH(line, lines) {
                 _cleanup_free_ char *dev = NULL, *entry = NULL, *what = NULL;
                 size_t n = strcspn(*line, " \t");
 
@@ -293,8 +293,7 @@ static int scan_swaps(const vfio_host *h, vfio_critical_list *l)
                         return -ENOMEM;
                 if (strchr(dev + 5, '/'))
                         continue;
-                if (asprintf(&entry, "sys/class/block/%s", dev + 5) < 0 ||
-                    asprintf(&what, "swap on %s", dev) < 0)
+                if (asprintf(&entry, "sys/class/block/%s", dev + 5) < 0 || asprintf(&what, "swap on %s", dev) < 0)
                         return -ENOMEM;
                 if (vfio_host_exists(h, entry) <= 0)
                         continue;
@@ -313,8 +312,7 @@ static int add_route_iface(const vfio_host *h, vfio_critical_list *l, const char
 
         if (strchr(iface, '/') || strcmp(iface, ".") == 0 || strcmp(iface, "..") == 0)
                 return 0;
-        if (asprintf(&entry, "sys/class/net/%s", iface) < 0 ||
-            asprintf(&what, "default route via %s", iface) < 0)
+        if (asprintf(&entry, "sys/class/net/%s", iface) < 0 || asprintf(&what, "default route via %s", iface) < 0)
                 return -ENOMEM;
         devs = calloc(1, sizeof(char *));
         if (!devs)
@@ -325,7 +323,7 @@ static int add_route_iface(const vfio_host *h, vfio_critical_list *l, const char
                 return r;
         if (r < 0)
                 return add_problem(l, "%s: interface not found in sys/class/net", iface);
-        STRV_FOREACH (d, devs) {
+        STRV_FOREACH(d, devs) {
                 r = add_item(l, *d, VFIO_CRITICAL_NETWORK, what);
                 if (r < 0)
                         return r;
@@ -346,15 +344,13 @@ static int scan_routes(const vfio_host *h, vfio_critical_list *l)
                 r = strv_split(v4, "\n", &lines);
                 if (r < 0)
                         return r;
-                STRV_FOREACH (line, lines) {
+                STRV_FOREACH(line, lines) {
                         _cleanup_strv_free_ char **f = NULL;
 
-                        /* Iface Destination Gateway Flags RefCnt Use Metric Mask ...: default = dest 0, mask
-                         * 0 */
+                        /* Iface Destination Gateway Flags RefCnt Use Metric Mask ...: default = dest 0, mask 0 */
                         if (strv_split(*line, " \t", &f) < 0)
                                 return -ENOMEM;
-                        if (strv_length(f) < 8 || strcmp(f[1], "00000000") != 0 ||
-                            strcmp(f[7], "00000000") != 0)
+                        if (strv_length(f) < 8 || strcmp(f[1], "00000000") != 0 || strcmp(f[7], "00000000") != 0)
                                 continue;
                         r = add_route_iface(h, l, f[0]);
                         if (r < 0)
@@ -368,7 +364,7 @@ static int scan_routes(const vfio_host *h, vfio_critical_list *l)
                 r = strv_split(v6, "\n", &lines6);
                 if (r < 0)
                         return r;
-                STRV_FOREACH (line, lines6) {
+                STRV_FOREACH(line, lines6) {
                         _cleanup_strv_free_ char **f = NULL;
 
                         /* dest prefixlen src srcprefixlen nexthop metric refcnt use flags iface */
@@ -403,8 +399,7 @@ int vfio_critical_scan(const vfio_host *h, const vfio_pci_list *pci, vfio_critic
                 /* A boot VGA without a driver still shows the firmware framebuffer (efifb/simplefb). */
                 if (d->boot_vga != 1 || vfio_pci_driver_is_stub(d->driver))
                         continue;
-                if (asprintf(&what, "boot display (boot_vga=1, driver %s)", d->driver ? d->driver : "none") <
-                    0)
+                if (asprintf(&what, "boot display (boot_vga=1, driver %s)", d->driver ? d->driver : "none") < 0)
                         return -ENOMEM;
                 r = add_item(l, d->name, VFIO_CRITICAL_BOOT_DISPLAY, what);
                 if (r < 0)

@@ -12,8 +12,8 @@
 #include "parse-util.h"
 #include "strv.h"
 
-#define IOMMU_GROUPS_MAX  65536
-#define GROUP_MEMBERS_MAX 4096
+#define IOMMU_GROUPS_MAX   65536
+#define GROUP_MEMBERS_MAX  4096
 
 vfio_iommu *vfio_iommu_free(vfio_iommu *i)
 {
@@ -87,7 +87,7 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
         i->groups = calloc(strv_length(names) + 1, sizeof(vfio_iommu_group));
         if (!i->groups)
                 return -ENOMEM;
-        STRV_FOREACH (n, names) {
+        STRV_FOREACH(n, names) {
                 _cleanup_free_ char *path = NULL;
                 vfio_iommu_group *g = &i->groups[i->n_groups];
                 int64_t id;

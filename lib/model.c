@@ -74,7 +74,7 @@ static bool member_is_bridge(const vfio_model *m, const char *name)
 
 static int append_problems(char ***dst, char *const *src, const char *prefix)
 {
-        STRV_FOREACH (p, src) {
+        STRV_FOREACH(p, src) {
                 char *s;
 
                 if (asprintf(&s, "%s%s", prefix, *p) < 0)
@@ -117,14 +117,14 @@ static int judge_group(vfio_model *m, size_t gi)
         critical = calloc(1, sizeof(char *));
         if (!critical)
                 return -ENOMEM;
-        STRV_FOREACH (member, g->members) {
+        STRV_FOREACH(member, g->members) {
                 ssize_t i = vfio_pci_list_index(m->pci, *member);
 
                 if (!member_is_bridge(m, *member))
                         mg->n_endpoints++;
                 if (i < 0)
                         continue;
-                STRV_FOREACH (c, m->devices[i].critical) {
+                STRV_FOREACH(c, m->devices[i].critical) {
                         char *s;
 
                         if (asprintf(&s, "%s: %s", *member, *c) < 0)
@@ -144,7 +144,7 @@ static int judge_group(vfio_model *m, size_t gi)
         else
                 mg->verdict = VFIO_VERDICT_WITH_PEERS;
 
-        STRV_FOREACH (member, g->members) {
+        STRV_FOREACH(member, g->members) {
                 ssize_t i = vfio_pci_list_index(m->pci, *member);
                 vfio_model_device *md;
 
@@ -153,13 +153,12 @@ static int judge_group(vfio_model *m, size_t gi)
                 md = &m->devices[i];
                 if (md->pci->iommu_group != g->id)
                         continue; /* a stale group entry; the device's own link wins */
-                STRV_FOREACH (peer, g->members)
+                STRV_FOREACH(peer, g->members)
                         if (strcmp(*peer, *member) != 0 && !member_is_bridge(m, *peer) &&
                             (r = strv_extend(&md->group_peers, *peer)) < 0)
                                 return r;
-                STRV_FOREACH (c, critical)
-                        if (strncmp(*c, *member, strlen(*member)) != 0 &&
-                            (r = strv_extend(&md->blockers, *c)) < 0)
+                STRV_FOREACH(c, critical)
+                        if (strncmp(*c, *member, strlen(*member)) != 0 && (r = strv_extend(&md->blockers, *c)) < 0)
                                 return r;
                 if (vfio_pci_dev_is_bridge(md->pci))
                         md->verdict = VFIO_VERDICT_BRIDGE;

@@ -48,9 +48,7 @@ int vfio_pci_addr_parse(const char *s, vfio_pci_addr *ret)
                 return -EINVAL;
         if (slot > 0x1f || func > 7)
                 return -EINVAL;
-        *ret = (vfio_pci_addr){
-                .domain = domain, .bus = (uint8_t)bus, .slot = (uint8_t)slot, .func = (uint8_t)func
-        };
+        *ret = (vfio_pci_addr){ .domain = domain, .bus = (uint8_t)bus, .slot = (uint8_t)slot, .func = (uint8_t)func };
         return 0;
 }
 
@@ -172,8 +170,8 @@ static const char *errno_what(int r)
 }
 
 /* Reads "<dir>/<attr>"; *ret is NULL and a problem is noted when it is absent but `required`. */
-static int read_dev_attr(const vfio_host *h, vfio_pci_dev *d, const char *dir, const char *attr,
-                         bool required, char **ret)
+static int read_dev_attr(const vfio_host *h, vfio_pci_dev *d, const char *dir, const char *attr, bool required,
+                         char **ret)
 {
         _cleanup_free_ char *path = NULL;
         int r;
@@ -189,8 +187,8 @@ static int read_dev_attr(const vfio_host *h, vfio_pci_dev *d, const char *dir, c
         return 0;
 }
 
-static int read_hex_attr(const vfio_host *h, vfio_pci_dev *d, const char *dir, const char *attr,
-                         unsigned bits, int32_t *ret)
+static int read_hex_attr(const vfio_host *h, vfio_pci_dev *d, const char *dir, const char *attr, unsigned bits,
+                         int32_t *ret)
 {
         _cleanup_free_ char *s = NULL;
         uint32_t v;
@@ -288,7 +286,7 @@ static int parse_device_path(const char *target, const char *name, char **ret_pa
         parents = calloc(1, sizeof(char *));
         if (!parents)
                 return -ENOMEM;
-        STRV_FOREACH (c, parts) {
+        STRV_FOREACH(c, parts) {
                 vfio_pci_addr a;
 
                 /* Skip "devices", "pci0000:00" roots and VMD's nested "pci10000:00" buses. */
@@ -460,7 +458,7 @@ int vfio_pci_scan(const vfio_host *h, vfio_pci_list **ret)
         l->devs = calloc(strv_length(names) + 1, sizeof(vfio_pci_dev *));
         if (!l->devs)
                 return -ENOMEM;
-        STRV_FOREACH (n, names) {
+        STRV_FOREACH(n, names) {
                 vfio_pci_dev *d;
                 char *msg;
 
@@ -469,7 +467,7 @@ int vfio_pci_scan(const vfio_host *h, vfio_pci_list **ret)
                         return r;
                 if (r < 0) {
                         if (asprintf(&msg, "sys/bus/pci/devices/%s: %s", *n,
-                                     r == -ENOENT   ? "dangling link (device directory missing)"
+                                     r == -ENOENT ? "dangling link (device directory missing)"
                                      : r == -EINVAL ? "not a PCI device link"
                                                     : strerror(-r)) < 0)
                                 return -ENOMEM;

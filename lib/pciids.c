@@ -88,8 +88,9 @@ static char *lookup(vfio_pci_names *n, int flags, int a, int b, int c, int d)
 {
         char buf[512], *s;
 
-        s = pci_lookup_name(n->pacc, buf, sizeof(buf), flags | PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB, a,
-                            b, c, d);
+        s = pci_lookup_name(n->pacc, buf, sizeof(buf),
+                            flags | PCI_LOOKUP_NO_NUMBERS | PCI_LOOKUP_NO_HWDB, a, b, c,
+                            d);
         return s ? strdup(s) : NULL;
 }
 
