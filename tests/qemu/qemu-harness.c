@@ -25,6 +25,42 @@
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/vmdefaults.h"
 
+/*
+ * What a failed assertion leaves behind (cmocka longjmps out of the test): VMs and helper processes are
+ * tracked here and cleaned up by harness_teardown, so no QEMU or swtpm outlives its test.
+ */
+static qvm *live_vms[16];
+static pid_t live_pids[16];
+
+void harness_track_pid(pid_t pid)
+{
+        for (size_t i = 0; i < 16; i++)
+                if (live_pids[i] <= 0) {
+                        live_pids[i] = pid;
+                        return;
+                }
+}
+
+void harness_reap_pid(pid_t pid)
+{
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        for (size_t i = 0; i < 16; i++)
+                if (live_pids[i] == pid)
+                        live_pids[i] = 0;
+}
+
+int harness_teardown(void **state)
+{
+        for (size_t i = 0; i < 16; i++)
+                if (live_vms[i])
+                        qvm_free(live_vms[i]);
+        for (size_t i = 0; i < 16; i++)
+                if (live_pids[i] > 0)
+                        harness_reap_pid(live_pids[i]);
+        return 0;
+}
+
 qvm *qvm_new(void)
 {
         qvm *v = calloc(1, sizeof(*v));
@@ -35,6 +71,11 @@ qvm *qvm_new(void)
         assert_non_null(mkdtemp(tmpl));
         v->dir = strdup(tmpl);
         v->pid = -1;
+        for (size_t i = 0; i < 16; i++)
+                if (!live_vms[i]) {
+                        live_vms[i] = v;
+                        break;
+                }
         return v;
 }
 
@@ -172,11 +213,52 @@ void qvm_start(qvm *v)
                 }
         }
         assert_int_equal(qmp_client_new(fd, &v->qmp), 0);
-        r = qmp_handshake(v->qmp, 10000);
+        /* The greeting comes after device init (e.g. the TPM's handshake with swtpm): allow for a loaded
+         * host. */
+        r = qmp_handshake(v->qmp, 60000);
         if (r < 0) {
                 print_log(v);
                 fail_msg("QMP handshake failed: %s", strerror(-r));
         }
+}
+
+void pulseaudio_start(qvm *v)
+{
+        char sock[4096], load[4200];
+        pid_t pa;
+
+        snprintf(sock, sizeof(sock), "%s/native", v->dir);
+        snprintf(load, sizeof(load), "module-native-protocol-unix socket=%s auth-anonymous=1", sock);
+        pa = fork();
+        assert_true(pa >= 0);
+        if (pa == 0) {
+                char *const argv[] = { (char *)"pulseaudio",
+                                       (char *)"--daemonize=no",
+                                       (char *)"-n",
+                                       (char *)"--use-pid-file=no",
+                                       (char *)"--exit-idle-time=-1",
+                                       (char *)"-L",
+                                       load,
+                                       (char *)"-L",
+                                       (char *)"module-null-sink",
+                                       NULL };
+                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+                /* Its cookie and runtime files stay in the test directory. */
+                setenv("HOME", v->dir, 1);
+                setenv("XDG_RUNTIME_DIR", v->dir, 1);
+                if (null >= 0) {
+                        dup2(null, 1);
+                        dup2(null, 2);
+                }
+                execvp(argv[0], argv);
+                _exit(127);
+        }
+        v->pulseaudio = pa;
+        for (int i = 0; i < 100 && access(sock, F_OK) < 0; i++)
+                usleep(50 * 1000);
+        if (access(sock, F_OK) < 0)
+                fail_msg("pulseaudio did not create %s", sock);
 }
 
 json_object *qvm_qmp(qvm *v, const char *cmd, json_object *args)
@@ -209,6 +291,9 @@ void qvm_free(qvm *v)
 {
         if (!v)
                 return;
+        for (size_t i = 0; i < 16; i++)
+                if (live_vms[i] == v)
+                        live_vms[i] = NULL;
         if (v->qmp) {
                 (void)qmp_execute(v->qmp, "quit", NULL, 5000, NULL, NULL);
                 v->qmp = qmp_client_free(v->qmp);
@@ -225,6 +310,10 @@ void qvm_free(qvm *v)
                         kill(v->pid, SIGKILL);
                         waitpid(v->pid, NULL, 0);
                 }
+        }
+        if (v->pulseaudio > 0) {
+                kill(v->pulseaudio, SIGTERM);
+                waitpid(v->pulseaudio, NULL, 0);
         }
         if (v->mounted) {
                 umount2(v->mounted, MNT_DETACH);

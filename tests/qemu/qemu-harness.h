@@ -15,6 +15,7 @@ typedef struct qvm {
         qmp_client *qmp;
         char **argv;
         char *mounted; /* a hugetlbfs mount to undo */
+        pid_t pulseaudio;
 } qvm;
 
 /* A temporary directory for a VM-to-be (so a test can put files there before writing the config). */
@@ -33,6 +34,15 @@ void qvm_start(qvm *v);
 json_object *qvm_qmp(qvm *v, const char *cmd, json_object *args);
 /* qom-get */
 json_object *qvm_qom_get(qvm *v, const char *path, const char *property);
+/* Starts a private PulseAudio server listening on DIR/native (as pipewire-pulse would), stopped by qvm_free.
+ */
+void pulseaudio_start(qvm *v);
+/* Helper processes of a test (swtpm), killed by harness_teardown if the test fails first. */
+void harness_track_pid(pid_t pid);
+/* SIGTERM, reap, untrack. */
+void harness_reap_pid(pid_t pid);
+/* cmocka teardown for every test: frees VMs and helpers a failed assertion left behind. */
+int harness_teardown(void **state);
 /* quit, reap, unmount, remove the directory. */
 void qvm_free(qvm *v);
 

@@ -346,9 +346,18 @@ static pid_t start_swtpm(const char *dir, const char *sock)
                                        ctrl,
                                        NULL };
 
+                char log[4200];
+                int lfd;
+
+                /* Not the test's stdout: a helper holding meson's pipe would stall the whole run. */
+                snprintf(log, sizeof(log), "%s/swtpm.log", dir);
+                lfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+                if (lfd < 0 || dup2(lfd, 1) < 0 || dup2(lfd, 2) < 0)
+                        _exit(126);
                 execvp(argv[0], argv);
                 _exit(127);
         }
+        harness_track_pid(pid);
         for (int i = 0; i < 100; i++) {
                 struct stat st;
 
@@ -397,8 +406,7 @@ static void test_firmware_secure_boot_and_tpm(void **state)
         assert_true(json_object_get_boolean(o));
         json_object_put(o);
         qvm_free(v);
-        kill(swtpm, SIGTERM);
-        waitpid(swtpm, NULL, 0);
+        harness_reap_pid(swtpm);
         free(sock);
 }
 
@@ -688,7 +696,7 @@ static void test_audio_hda_and_ac97(void **state)
         qvm *v = qvm_new();
         json_object *pci, *snd;
 
-        /* backend none: there is no PulseAudio server here; pa's argv is in the goldens. */
+        /* backend none here; test_audio_pulseaudio_socket runs pa against a real server. */
         qvm_config(v, "[audio]\nbackend = none\ndevice = ich9-intel-hda\ncodec = hda-duplex\nbuffer_length "
                       "= 10000\n");
         qvm_start(v);
@@ -705,6 +713,29 @@ static void test_audio_hda_and_ac97(void **state)
         qvm_start(v);
         pci = qvm_qmp(v, "query-pci", NULL);
         assert_int_equal(pci_count(pci, 0x8086, 0x2415), 1); /* 82801AA AC'97 */
+        json_object_put(pci);
+        qvm_free(v);
+}
+
+static void test_audio_pulseaudio_socket(void **state)
+{
+        qvm *v;
+        json_object *pci;
+
+        if (access("/usr/bin/pulseaudio", X_OK) < 0) {
+                print_message("skipped: pulseaudio is not installed (apt-get install pulseaudio)\n");
+                skip();
+        }
+        v = qvm_new();
+        pulseaudio_start(v);
+        qvm_config(
+                v,
+                "[audio]\nbackend = pa\nserver = @DIR@/native\ndevice = ich9-intel-hda\ncodec = hda-duplex\n"
+                "buffer_length = 10000\ntimer_period = 1000\n");
+        /* QEMU's pa driver connects at start and refuses to start without a server (checked by hand). */
+        qvm_start(v);
+        pci = qvm_qmp(v, "query-pci", NULL);
+        assert_non_null(pci_find(pci, "sound0"));
         json_object_put(pci);
         qvm_free(v);
 }
@@ -735,27 +766,28 @@ static void test_debugcon_chardev_and_extra_args(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_machine_i440fx_max_ram_below_4g),
-                cmocka_unit_test(test_machine_q35_root_ports_and_ovmf),
-                cmocka_unit_test(test_cpu_topology_hyperv_hidden),
-                cmocka_unit_test(test_memory_hugepages_prealloc_locked),
-                cmocka_unit_test(test_memory_hugepages_1g),
-                cmocka_unit_test(test_memory_prealloc_ram),
-                cmocka_unit_test(test_disks_buses_options_and_odd_paths),
-                cmocka_unit_test(test_disks_ide_on_i440fx),
-                cmocka_unit_test(test_firmware_secure_boot_and_tpm),
-                cmocka_unit_test(test_smbios_uuid_rtc),
-                cmocka_unit_test(test_rtc_utc_by_default),
-                cmocka_unit_test(test_net_user_hostfwd_mac_models),
-                cmocka_unit_test(test_net_tap),
-                cmocka_unit_test(test_input_virtio_and_evdev),
-                cmocka_unit_test(test_usb_host_devices),
-                cmocka_unit_test(test_display_spice_qxl),
-                cmocka_unit_test(test_display_vnc_std_odd_socket),
-                cmocka_unit_test(test_display_none_virtio_vga),
-                cmocka_unit_test(test_looking_glass_ivshmem),
-                cmocka_unit_test(test_audio_hda_and_ac97),
-                cmocka_unit_test(test_debugcon_chardev_and_extra_args),
+                cmocka_unit_test_teardown(test_machine_i440fx_max_ram_below_4g, harness_teardown),
+                cmocka_unit_test_teardown(test_machine_q35_root_ports_and_ovmf, harness_teardown),
+                cmocka_unit_test_teardown(test_cpu_topology_hyperv_hidden, harness_teardown),
+                cmocka_unit_test_teardown(test_memory_hugepages_prealloc_locked, harness_teardown),
+                cmocka_unit_test_teardown(test_memory_hugepages_1g, harness_teardown),
+                cmocka_unit_test_teardown(test_memory_prealloc_ram, harness_teardown),
+                cmocka_unit_test_teardown(test_disks_buses_options_and_odd_paths, harness_teardown),
+                cmocka_unit_test_teardown(test_disks_ide_on_i440fx, harness_teardown),
+                cmocka_unit_test_teardown(test_firmware_secure_boot_and_tpm, harness_teardown),
+                cmocka_unit_test_teardown(test_smbios_uuid_rtc, harness_teardown),
+                cmocka_unit_test_teardown(test_rtc_utc_by_default, harness_teardown),
+                cmocka_unit_test_teardown(test_net_user_hostfwd_mac_models, harness_teardown),
+                cmocka_unit_test_teardown(test_net_tap, harness_teardown),
+                cmocka_unit_test_teardown(test_input_virtio_and_evdev, harness_teardown),
+                cmocka_unit_test_teardown(test_usb_host_devices, harness_teardown),
+                cmocka_unit_test_teardown(test_display_spice_qxl, harness_teardown),
+                cmocka_unit_test_teardown(test_display_vnc_std_odd_socket, harness_teardown),
+                cmocka_unit_test_teardown(test_display_none_virtio_vga, harness_teardown),
+                cmocka_unit_test_teardown(test_looking_glass_ivshmem, harness_teardown),
+                cmocka_unit_test_teardown(test_audio_hda_and_ac97, harness_teardown),
+                cmocka_unit_test_teardown(test_audio_pulseaudio_socket, harness_teardown),
+                cmocka_unit_test_teardown(test_debugcon_chardev_and_extra_args, harness_teardown),
         };
 
         if (access("/usr/bin/qemu-system-x86_64", X_OK) < 0) {
