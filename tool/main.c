@@ -22,7 +22,8 @@ static const verb verbs[] = {
         { "devices", 0, 0, verb_devices, "devices [--gpu] [--tree] [--json]",
           "PCI devices by IOMMU group, with drivers, reset methods and a passthrough verdict" },
         { "create", 1, 1, verb_create,
-          "create NAME [--gpu SEL|auto] [--memory 16G] [--cpus 8] [--disk PATH|SIZE] [--iso FILE] [--windows]",
+          "create NAME [--gpu SEL|auto] [--memory 16G] [--cpus 8] [--disk PATH|SIZE] [--iso FILE] [--windows] "
+          "[--dry-run] [--output FILE] [--force]",
           "write a complete, commented VM config with defaults from this host" },
         { "validate", 1, 1, verb_validate, "validate NAME|FILE", "check a VM config by itself (no host needed)" },
         { "cmdline", 1, 1, verb_cmdline, "cmdline NAME|FILE", "print the exact QEMU command line for a VM" },

@@ -231,6 +231,82 @@ static void test_create_writes_a_valid_config_once(void **state)
         rmdir(dir);
 }
 
+static void test_create_gpu_from_the_host_model(void **state)
+{
+        char root[4096];
+        result r;
+
+        snprintf(root, sizeof(root), "%s/vm/root-rng", getenv("VFIOCTL_TEST_DATA"));
+        /* The fixture (a KVM guest) has no display device at all. */
+        r = run((char *const[]){ (char *)bin(), (char *)"--root", root, (char *)"create", (char *)"--gpu",
+                                 (char *)"auto", (char *)"--dry-run", (char *)"g", NULL },
+                NULL);
+        assert_int_equal(r.status, 65);
+        assert_non_null(strstr(r.err, "--gpu auto: no display device on this host can be passed through"));
+        result_done(&r);
+        r = run((char *const[]){ (char *)bin(), (char *)"--root", root, (char *)"create", (char *)"--gpu",
+                                 (char *)"1af4:1044", (char *)"--dry-run", (char *)"g", NULL },
+                NULL);
+        assert_int_equal(r.status, 0);
+        assert_non_null(strstr(r.out, "[gpu]\n"));
+        assert_non_null(strstr(r.out, "device = 0000:00:05.0\n"));
+        assert_non_null(strstr(r.out, "functions = auto\n"));
+        result_done(&r);
+        r = run((char *const[]){ (char *)bin(), (char *)"--root", root, (char *)"create", (char *)"--gpu",
+                                 (char *)"10de:1b80", (char *)"--dry-run", (char *)"g", NULL },
+                NULL);
+        assert_int_equal(r.status, 65);
+        assert_non_null(strstr(r.err, "--gpu: '10de:1b80' matches no PCI device on this host"));
+        result_done(&r);
+}
+
+static void test_names_live_in_xdg_config_home(void **state)
+{
+        char dir[] = "/tmp/vfioctl-xdg-XXXXXX", path[4200];
+        result r;
+
+        assert_non_null(mkdtemp(dir));
+        setenv("XDG_CONFIG_HOME", dir, 1);
+        setenv("XDG_STATE_HOME", dir, 1);
+        r = run((char *const[]){ (char *)bin(), (char *)"create", (char *)"--memory", (char *)"8G",
+                                 (char *)"--disk", (char *)"1G", (char *)"mine", NULL },
+                NULL);
+        assert_int_equal(r.status, 0);
+        snprintf(path, sizeof(path), "%s/vfioctl/vms/mine.conf", dir);
+        assert_non_null(strstr(r.out, path));
+        result_done(&r);
+        {
+                /* --disk SIZE: a qcow2 image made with qemu-img in the VM's state directory, named in the
+                 * config. */
+                char img[4200], want[4300], *conf = slurp(path);
+
+                snprintf(img, sizeof(img), "%s/vfioctl/mine/system.qcow2", dir);
+                assert_int_equal(access(img, R_OK), 0);
+                snprintf(want, sizeof(want), "path = %s\nformat = qcow2\n", img);
+                assert_non_null(strstr(conf, want));
+                free(conf);
+                unlink(img);
+                snprintf(img, sizeof(img), "%s/vfioctl/mine", dir);
+                rmdir(img);
+        }
+        r = run((char *const[]){ (char *)bin(), (char *)"validate", (char *)"mine", NULL }, NULL);
+        assert_int_equal(r.status, 0);
+        result_done(&r);
+        r = run((char *const[]){ (char *)bin(), (char *)"validate", (char *)"nosuchvm", NULL }, NULL);
+        assert_int_equal(r.status, 1);
+        assert_non_null(strstr(r.err, "no VM 'nosuchvm'"));
+        assert_non_null(strstr(r.err, "create one with: vfioctl create nosuchvm"));
+        result_done(&r);
+        unsetenv("XDG_CONFIG_HOME");
+        unsetenv("XDG_STATE_HOME");
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/vfioctl/vms", dir);
+        rmdir(path);
+        snprintf(path, sizeof(path), "%s/vfioctl", dir);
+        rmdir(path);
+        rmdir(dir);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -239,6 +315,8 @@ int main(void)
                 cmocka_unit_test(test_cmdline_resolves_selectors_on_the_root),
                 cmocka_unit_test(test_cmdline_quoting_round_trips_through_a_shell),
                 cmocka_unit_test(test_create_writes_a_valid_config_once),
+                cmocka_unit_test(test_create_gpu_from_the_host_model),
+                cmocka_unit_test(test_names_live_in_xdg_config_home),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
