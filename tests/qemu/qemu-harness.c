@@ -175,6 +175,8 @@ void qvm_start(qvm *v)
         }
         assert_int_equal(vm_qemu_argv(v->cfg, &p, &v->argv, &notes), 0);
         assert_int_equal(strv_extend(&v->argv, "-S"), 0);
+        if (v->rewrite)
+                v->rewrite(v->argv);
         strv_free(notes);
         strv_free(warnings);
 

@@ -16,6 +16,8 @@ typedef struct qvm {
         char **argv;
         char *mounted; /* a hugetlbfs mount to undo */
         pid_t pulseaudio;
+        /* Optional: rewrites vfioctl's argv before exec (only to swap in stand-ins for vfio-pci). */
+        void (*rewrite)(char **argv);
 } qvm;
 
 /* A temporary directory for a VM-to-be (so a test can put files there before writing the config). */

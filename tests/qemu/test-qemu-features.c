@@ -1,7 +1,8 @@
 /*
  * Every VM feature, proven in the real qemu-system-x86_64: vfioctl's argv for a config is started
  * (TCG, paused) and QMP shows the VM has the feature. vfio-pci passthrough cannot run on this host (no
- * IOMMU, no spare device): it is covered by the golden argv only, and by the vfio-e2e test bed.
+ * IOMMU, no spare device): its options are covered by the golden argv and the vfio-e2e test bed; its
+ * PCI layout (root ports, one multifunction slot per GPU) is tested here with emulated stand-ins.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -581,6 +582,91 @@ static void test_input_virtio_and_evdev(void **state)
         }
 }
 
+/*
+ * vfio-pci cannot run here, but where vfioctl puts passed devices can: each "vfio-pci,host=..." becomes
+ * an emulated stand-in with the same id, bus, address and multifunction flag (VGA for a GPU's function 0,
+ * HDA for its audio, e1000e for a NIC), as the vfio-e2e test bed does in hardware terms. x-vga is
+ * vfio-only and dropped. Everything else in the argv is vfioctl's.
+ */
+static void stand_ins(char **argv)
+{
+        for (char **a = argv; *a; a++) {
+                const char *rest, *drv;
+                char *n;
+
+                if (strncmp(*a, "vfio-pci,host=", 14) != 0)
+                        continue;
+                rest = strchr(*a + 14, ','); /* after host=ADDR */
+                drv = strstr(*a, "id=hostdev-gpu-0")   ? "VGA"
+                      : strstr(*a, "id=hostdev-gpu-1") ? "ich9-intel-hda"
+                                                       : "e1000e";
+                assert_true(asprintf(&n, "%s%s", drv, rest) > 0);
+                if (strstr(n, ",x-vga=on"))
+                        memmove(strstr(n, ",x-vga=on"), strstr(n, ",x-vga=on") + 9,
+                                strlen(strstr(n, ",x-vga=on") + 9) + 1);
+                free(*a);
+                *a = n;
+        }
+}
+
+/* Where QOM says a device sits: its parent bus and devfn (slot << 3 | function). */
+static void assert_place(qvm *v, const char *id, const char *bus, int slot, int function)
+{
+        char path[256];
+        json_object *o;
+
+        snprintf(path, sizeof(path), "/machine/peripheral/%s", id);
+        o = qvm_qom_get(v, path, "parent_bus");
+        assert_string_equal(json_object_get_string(o), bus);
+        json_object_put(o);
+        o = qvm_qom_get(v, path, "addr");
+        assert_int_equal(json_object_get_int64(o), slot << 3 | function);
+        json_object_put(o);
+}
+
+static void test_passthrough_layout_q35(void **state)
+{
+        qvm *v = qvm_new();
+        json_object *o;
+
+        v->rewrite = stand_ins;
+        qvm_config(v, "[gpu]\ndevice = 01:00.0\nfunctions = 01:00.1\nrombar = no\n[pci \"nic\"]\ndevice = "
+                      "03:00.0\n");
+        qvm_start(v);
+        /* Each passed device below its own root port on pcie.0 slots 0x10, 0x11... */
+        assert_place(v, "rp1", "/machine/q35/pcie.0", 0x10, 0);
+        assert_place(v, "rp2", "/machine/q35/pcie.0", 0x11, 0);
+        /* ...the GPU's functions together on one slot behind rp1, function 0 multifunction. */
+        assert_place(v, "hostdev-gpu-0", "/machine/peripheral/rp1/rp1", 0, 0);
+        assert_place(v, "hostdev-gpu-1", "/machine/peripheral/rp1/rp1", 0, 1);
+        assert_place(v, "hostdev-nic-0", "/machine/peripheral/rp2/rp2", 0, 0);
+        o = qvm_qom_get(v, "/machine/peripheral/hostdev-gpu-0", "multifunction");
+        assert_true(json_object_get_boolean(o));
+        json_object_put(o);
+        o = qvm_qom_get(v, "/machine/peripheral/hostdev-gpu-0", "rombar");
+        assert_int_equal(json_object_get_int64(o), 0);
+        json_object_put(o);
+        qvm_free(v);
+}
+
+static void test_passthrough_layout_i440fx(void **state)
+{
+        qvm *v = qvm_new();
+        json_object *pci;
+
+        v->rewrite = stand_ins;
+        qvm_config(v, "[vm]\nmachine = i440fx\n[firmware]\ntype = seabios\n"
+                      "[gpu]\ndevice = 07:00.0\nfunctions = 07:00.1\nx_vga = yes\n");
+        qvm_start(v);
+        pci = qvm_qmp(v, "query-pci", NULL);
+        assert_int_equal(jint(pci_find(pci, "hostdev-gpu-0"), "slot"), 0x10);
+        assert_int_equal(jint(pci_find(pci, "hostdev-gpu-1"), "function"), 1);
+        json_object_put(pci);
+        assert_place(v, "hostdev-gpu-0", "/machine/i440fx/pci.0", 0x10, 0);
+        assert_place(v, "hostdev-gpu-1", "/machine/i440fx/pci.0", 0x10, 1);
+        qvm_free(v);
+}
+
 static void test_usb_host_devices(void **state)
 {
         qvm *v = qvm_new();
@@ -780,6 +866,8 @@ int main(void)
                 cmocka_unit_test_teardown(test_net_user_hostfwd_mac_models, harness_teardown),
                 cmocka_unit_test_teardown(test_net_tap, harness_teardown),
                 cmocka_unit_test_teardown(test_input_virtio_and_evdev, harness_teardown),
+                cmocka_unit_test_teardown(test_passthrough_layout_q35, harness_teardown),
+                cmocka_unit_test_teardown(test_passthrough_layout_i440fx, harness_teardown),
                 cmocka_unit_test_teardown(test_usb_host_devices, harness_teardown),
                 cmocka_unit_test_teardown(test_display_spice_qxl, harness_teardown),
                 cmocka_unit_test_teardown(test_display_vnc_std_odd_socket, harness_teardown),
