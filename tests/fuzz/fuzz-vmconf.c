@@ -1,4 +1,8 @@
-/* libFuzzer target: the VM config parser, its consistency checks and the argv builder on what parses. */
+/*
+ * libFuzzer target: the VM config parser, its consistency checks and the argv builder on what parses.
+ * Build: CC=clang CFLAGS=-fsanitize=fuzzer-no-link,address,undefined meson setup build-fuzz -Dfuzz=true
+ * Run:   build-fuzz/tests/fuzz-vmconf -max_len=4096 CORPUS tests/data/vm docs/examples
+ */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
