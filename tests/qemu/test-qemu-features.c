@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "cleanup.h"
 #include "qemu-harness.h"
 #include "strv.h"
 
@@ -849,6 +850,29 @@ static void test_debugcon_chardev_and_extra_args(void **state)
         qvm_free(v);
 }
 
+/* lib/qmp.c against the real QEMU: events arrive between replies and are queued in order. */
+static void test_qmp_events_from_real_qemu(void **state)
+{
+        qvm *v = qvm_new();
+        json_object *o, *ev, *name;
+        const char *want[] = { "RESUME", "STOP" };
+
+        qvm_config(v, "[vm]\nmachine = i440fx\n[firmware]\ntype = seabios\n");
+        qvm_start(v);
+        json_object_put(qvm_qmp(v, "cont", NULL));
+        json_object_put(qvm_qmp(v, "stop", NULL));
+        for (size_t i = 0; i < ELEMENTSOF(want); i++) {
+                assert_int_equal(qmp_next_event(v->qmp, 5000, &ev), 0);
+                assert_true(json_object_object_get_ex(ev, "event", &name));
+                assert_string_equal(json_object_get_string(name), want[i]);
+                json_object_put(ev);
+        }
+        o = qvm_qmp(v, "query-status", NULL);
+        assert_string_equal(jstr(o, "status"), "paused");
+        json_object_put(o);
+        qvm_free(v);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -876,6 +900,7 @@ int main(void)
                 cmocka_unit_test_teardown(test_audio_hda_and_ac97, harness_teardown),
                 cmocka_unit_test_teardown(test_audio_pulseaudio_socket, harness_teardown),
                 cmocka_unit_test_teardown(test_debugcon_chardev_and_extra_args, harness_teardown),
+                cmocka_unit_test_teardown(test_qmp_events_from_real_qemu, harness_teardown),
         };
 
         if (access("/usr/bin/qemu-system-x86_64", X_OK) < 0) {
