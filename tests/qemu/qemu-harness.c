@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -190,6 +191,8 @@ void qvm_start(qvm *v)
                 lfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
                 if (lfd < 0 || dup2(lfd, 1) < 0 || dup2(lfd, 2) < 0)
                         _exit(126);
+                /* A test killed by its timeout must not leave QEMU running. */
+                (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
                 /* Nine hours east of UTC, so an RTC in local time differs from one in UTC. */
                 setenv("TZ", "JST-9", 1);
                 execvp(v->argv[0], v->argv);
@@ -246,6 +249,7 @@ void pulseaudio_start(qvm *v)
                                        NULL };
                 int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 
+                (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
                 /* Its cookie and runtime files stay in the test directory. */
                 setenv("HOME", v->dir, 1);
                 setenv("XDG_RUNTIME_DIR", v->dir, 1);

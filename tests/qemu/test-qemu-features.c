@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -351,6 +352,7 @@ static pid_t start_swtpm(const char *dir, const char *sock)
                 char log[4200];
                 int lfd;
 
+                (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
                 /* Not the test's stdout: a helper holding meson's pipe would stall the whole run. */
                 snprintf(log, sizeof(log), "%s/swtpm.log", dir);
                 lfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
