@@ -307,6 +307,69 @@ static void test_disks_buses_options_and_odd_paths(void **state)
         qvm_free(v);
 }
 
+/* A real block device, as a zvol or partition would be: a loop device over a file (root only). */
+static void test_disks_block_device(void **state)
+{
+        qvm *v;
+        char *img, text[512], loopdev[64] = "";
+        json_object *blk, *nodes, *ins, *cache;
+        int fd[2];
+        pid_t pid;
+        ssize_t n;
+
+        if (geteuid() != 0 || access("/dev/loop-control", R_OK | W_OK) < 0) {
+                print_message("skipped: a loop block device needs root and /dev/loop-control\n");
+                skip();
+        }
+        v = qvm_new();
+        img = path_in(v, "backing.img");
+        make_file(img, 64 << 20);
+        assert_int_equal(pipe2(fd, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                char *const argv[] = { (char *)"losetup", (char *)"--find", (char *)"--show", img, NULL };
+
+                dup2(fd[1], 1);
+                execvp(argv[0], argv);
+                _exit(127);
+        }
+        close(fd[1]);
+        n = read(fd[0], loopdev, sizeof(loopdev) - 1);
+        close(fd[0]);
+        waitpid(pid, NULL, 0);
+        if (n <= 0 || strncmp(loopdev, "/dev/loop", 9) != 0) {
+                print_message("skipped: losetup could not attach a loop device here\n");
+                qvm_free(v);
+                free(img);
+                skip();
+        }
+        loopdev[strcspn(loopdev, "\n")] = 0;
+        snprintf(text, sizeof(text),
+                 "[disk \"zvol\"]\npath = %s\nbus = virtio-blk\ncache = none\naio = native\ndiscard = "
+                 "unmap\n",
+                 loopdev);
+        qvm_config(v, text);
+        qvm_start(v);
+        blk = qvm_qmp(v, "query-block", NULL);
+        ins = inserted(blk, "drive-zvol");
+        assert_string_equal(jstr(ins, "file"), loopdev);
+        json_object_object_get_ex(ins, "cache", &cache);
+        assert_true(jbool(cache, "direct"));
+        json_object_put(blk);
+        /* QEMU picked its block-device protocol driver for the path, not a plain file. */
+        nodes = qvm_qmp(v, "query-named-block-nodes", NULL);
+        assert_non_null(json_find(nodes, "drv", "host_device"));
+        json_object_put(nodes);
+        qvm_free(v);
+        {
+                char *const argv[] = { (char *)"losetup", (char *)"-d", loopdev, NULL };
+
+                run_ok(argv);
+        }
+        free(img);
+}
+
 static void test_disks_ide_on_i440fx(void **state)
 {
         qvm *v = qvm_new();
@@ -885,6 +948,7 @@ int main(void)
                 cmocka_unit_test_teardown(test_memory_hugepages_1g, harness_teardown),
                 cmocka_unit_test_teardown(test_memory_prealloc_ram, harness_teardown),
                 cmocka_unit_test_teardown(test_disks_buses_options_and_odd_paths, harness_teardown),
+                cmocka_unit_test_teardown(test_disks_block_device, harness_teardown),
                 cmocka_unit_test_teardown(test_disks_ide_on_i440fx, harness_teardown),
                 cmocka_unit_test_teardown(test_firmware_secure_boot_and_tpm, harness_teardown),
                 cmocka_unit_test_teardown(test_smbios_uuid_rtc, harness_teardown),
