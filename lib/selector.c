@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -501,7 +502,12 @@ static bool name_matches(vfio_pci_names *names, const vfio_pci_dev *d, const cha
 {
         _cleanup_free_ char *n = vfio_selector_device_name(names, d);
 
-        return n && strcasestr(n, pattern);
+        if (!n)
+                return false;
+        /* VM configs may write a shell pattern ('*GTX 1080*'); a bare phrase is a substring. */
+        if (strpbrk(pattern, "*?["))
+                return fnmatch(pattern, n, FNM_CASEFOLD) == 0;
+        return strcasestr(n, pattern);
 }
 
 /* Same domain, bus and slot: the functions of one card (GPU, its HDMI audio, its USB-C controller). */
@@ -779,5 +785,49 @@ int vfio_selection_resolve(const vfio_host *h, const vfio_model *m, vfio_pci_nam
                 return first_error;
         }
         *ret = TAKE_PTR(sel);
+        return 0;
+}
+
+int vfio_selector_resolve(const vfio_selector *s, const vfio_model *m, vfio_pci_names *names, char ***ret)
+{
+        _cleanup_strv_free_ char **found = NULL;
+        _cleanup_free_ const vfio_pci_dev **v = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!m || !m->pci)
+                return -ENXIO;
+        if (s->kind == VFIO_SELECTOR_ADDRESS || s->kind == VFIO_SELECTOR_IDENTITY) {
+                for (size_t i = 0; i < m->pci->n; i++) {
+                        const vfio_pci_dev *d = m->pci->devs[i];
+                        bool match;
+
+                        if (s->kind == VFIO_SELECTOR_ADDRESS)
+                                match = vfio_pci_addr_compare(&d->addr, &s->addr) == 0;
+                        else {
+                                _cleanup_free_ char *path = NULL;
+
+                                match = ids_match(&s->id, d) && (!s->id.path ||
+                                                                 (vfio_topology_path(d->sysfs_path, &path) >= 0 &&
+                                                                  strcmp(path, s->id.path) == 0));
+                        }
+                        if (match && (r = strv_extend(&found, d->name)) < 0)
+                                return r;
+                }
+        } else {
+                r = match_all(m, names, s, &v, &n);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n; i++) {
+                        if (s->nth > 0 && i + 1 != s->nth)
+                                continue;
+                        r = strv_extend(&found, v[i]->name);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        if (!found)
+                return log_debug_errno(-ENXIO, "selector '%s' matches no PCI device", s->text);
+        *ret = TAKE_PTR(found);
         return 0;
 }

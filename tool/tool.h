@@ -57,3 +57,6 @@ struct vfio_selection;
 int tool_resolve_selection(const vfio_host *h, const struct vfio_model *m, char *const *selectors, unsigned flags,
                            struct vfio_selection **ret);
 int verb_check(int argc, char **argv);
+int verb_create(int argc, char **argv);
+int verb_validate(int argc, char **argv);
+int verb_cmdline(int argc, char **argv);

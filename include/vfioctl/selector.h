@@ -97,3 +97,10 @@ int vfio_selection_add(vfio_selection *s, const vfio_host *h, const vfio_model *
 
 /* Name of a device as lspci prints it ("Intel Corporation 82574L Gigabit Network Connection"). */
 char *vfio_selector_device_name(vfio_pci_names *names, const vfio_pci_dev *d);
+
+/*
+ * Resolves one selector into the sysfs names it matches ("0000:01:00.0"), in address order, without the
+ * slot companions and without refusing ambiguity (VM configs list each function they pass). Bridges never
+ * match IDs or names. names may be NULL (name patterns then match nothing). -ENXIO when nothing matches.
+ */
+int vfio_selector_resolve(const vfio_selector *s, const vfio_model *m, vfio_pci_names *names, char ***ret);

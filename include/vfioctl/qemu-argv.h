@@ -1,0 +1,29 @@
+/* VM model (with resolved host devices) to the QEMU 7.2 command line: a pure function, golden-tested. */
+#pragma once
+
+#include "vfioctl/vmconf.h"
+
+typedef struct vm_argv_paths {
+        const char *runtime_dir; /* sockets: qmp.sock, spice.sock, vnc.sock, swtpm.sock */
+        const char *state_dir;   /* per-VM files: OVMF_VARS.fd */
+        unsigned uid;            /* for the default PulseAudio server /run/user/UID/pulse/native */
+} vm_argv_paths;
+
+/* The one place QEMU option values are escaped: ',' becomes ",," (QEMU docs, "Invocation", options). */
+char *vm_qemu_escape(const char *s);
+
+/* Firmware images in effect (the config's, else Debian's OVMF 4M builds). */
+const char *vm_qemu_firmware_code(const vm_config *c);
+const char *vm_qemu_firmware_vars_template(const vm_config *c);
+/* The per-VM vars copy: [firmware] vars, else STATE_DIR/OVMF_VARS.fd. */
+char *vm_qemu_firmware_vars(const vm_config *c, const vm_argv_paths *p);
+/* RUNTIME_DIR/qmp.sock */
+char *vm_qemu_qmp_socket(const vm_argv_paths *p);
+char *vm_qemu_tpm_socket(const vm_config *c, const vm_argv_paths *p);
+
+/*
+ * Builds argv (argv[0] is [vm] emulator). Every [gpu]/[pci] must be resolved (vm_config_resolve);
+ * -EINVAL otherwise. ret_notes (optional) receives remarks for the user, e.g. how to run virtiofsd.
+ * [vm] extra_args come last, unchanged: the caller can tell them apart by their count.
+ */
+int vm_qemu_argv(const vm_config *c, const vm_argv_paths *p, char ***ret, char ***ret_notes);

@@ -1,0 +1,37 @@
+/* A QMP client over a file descriptor (QEMU docs/interop/qmp-spec.txt): greeting, capabilities, commands,
+ * events. */
+#pragma once
+
+#include <json-c/json.h>
+
+#include "cleanup.h"
+
+/* QMP replies (query-pci on a big VM) are tens of KiB; anything past this is not a sane peer. */
+#define QMP_MESSAGE_MAX (16 * 1024 * 1024)
+/* Events kept while waiting for a reply; the oldest are dropped beyond this. */
+#define QMP_EVENTS_MAX 256
+
+typedef struct qmp_client qmp_client;
+
+/* Takes ownership of fd (a connected stream socket, or a pipe pair's read end when write_fd differs). */
+int qmp_client_new(int fd, qmp_client **ret);
+qmp_client *qmp_client_free(qmp_client *q);
+DEFINE_POINTER_CLEANUP(qmp_client, qmp_client_free)
+
+/* Connects to a QMP unix socket, retrying until it appears or timeout_ms passes. */
+int qmp_connect_unix(const char *path, int timeout_ms, int *ret_fd);
+
+/* Reads the greeting and negotiates capabilities (qmp_capabilities). */
+int qmp_handshake(qmp_client *q, int timeout_ms);
+/* The greeting's "QMP" object (version, capabilities), borrowed; NULL before the handshake. */
+json_object *qmp_greeting(qmp_client *q);
+
+/*
+ * Runs command with arguments (borrowed, may be NULL). On success *ret_return (optional) holds the
+ * "return" value (caller puts it). A QMP error gives -EREMOTEIO and its class and desc in *ret_error.
+ * -ETIMEDOUT after timeout_ms, -ECONNRESET when the peer hangs up, -EMSGSIZE / -EBADMSG on bad input.
+ */
+int qmp_execute(qmp_client *q, const char *command, json_object *arguments, int timeout_ms,
+                json_object **ret_return, char **ret_error);
+/* The oldest queued event, else waits up to timeout_ms for one. -ETIMEDOUT when none came. */
+int qmp_next_event(qmp_client *q, int timeout_ms, json_object **ret);

@@ -1,0 +1,265 @@
+/* The VM model: one INI file per VM (vfioctl.conf(5)) parsed into plain data, with file:line errors. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cleanup.h"
+
+/* A config is read whole; anything larger is not a hand-written VM definition. */
+#define VM_CONFIG_MAX_SIZE (1024 * 1024)
+/* Caps on repeated sections, so a runaway file cannot make an unbounded argv. */
+#define VM_CONFIG_MAX_ITEMS 64
+
+typedef enum vm_machine { VM_MACHINE_Q35, VM_MACHINE_I440FX } vm_machine;
+typedef enum vm_accel { VM_ACCEL_KVM, VM_ACCEL_TCG } vm_accel;
+typedef enum vm_os { VM_OS_OTHER, VM_OS_WINDOWS, VM_OS_LINUX } vm_os;
+typedef enum vm_firmware { VM_FIRMWARE_OVMF, VM_FIRMWARE_SEABIOS } vm_firmware;
+typedef enum vm_hugepages { VM_HUGEPAGES_NONE, VM_HUGEPAGES_2M, VM_HUGEPAGES_1G } vm_hugepages;
+typedef enum vm_disk_bus { VM_DISK_VIRTIO_BLK, VM_DISK_VIRTIO_SCSI, VM_DISK_SATA, VM_DISK_IDE } vm_disk_bus;
+typedef enum vm_disk_format { VM_DISK_RAW, VM_DISK_QCOW2 } vm_disk_format;
+typedef enum vm_disk_media { VM_MEDIA_DISK, VM_MEDIA_CDROM } vm_disk_media;
+typedef enum vm_input_type {
+        VM_INPUT_EVDEV,
+        VM_INPUT_VIRTIO_KEYBOARD,
+        VM_INPUT_VIRTIO_MOUSE,
+        VM_INPUT_VIRTIO_TABLET,
+} vm_input_type;
+typedef enum vm_display_device {
+        VM_DISPLAY_NONE,
+        VM_DISPLAY_VIRTIO_VGA,
+        VM_DISPLAY_QXL,
+        VM_DISPLAY_STD
+} vm_display_device;
+typedef enum vm_display_protocol {
+        VM_PROTOCOL_NONE,
+        VM_PROTOCOL_SPICE,
+        VM_PROTOCOL_VNC
+} vm_display_protocol;
+typedef enum vm_net_type { VM_NET_USER, VM_NET_BRIDGE, VM_NET_TAP } vm_net_type;
+typedef enum vm_net_model { VM_NET_VIRTIO, VM_NET_E1000E } vm_net_model;
+typedef enum vm_audio_backend { VM_AUDIO_NONE, VM_AUDIO_PA, VM_AUDIO_ALSA } vm_audio_backend;
+typedef enum vm_audio_device { VM_AUDIO_ICH9_HDA, VM_AUDIO_INTEL_HDA, VM_AUDIO_AC97 } vm_audio_device;
+typedef enum vm_audio_codec { VM_CODEC_DUPLEX, VM_CODEC_OUTPUT } vm_audio_codec;
+typedef enum vm_share_type { VM_SHARE_SMB, VM_SHARE_VIRTIOFS } vm_share_type;
+
+typedef struct vm_general {
+        char *emulator; /* QEMU binary, argv[0] */
+        vm_os os;
+        vm_machine machine;
+        vm_accel accel;
+        uint64_t max_ram_below_4g; /* 0: QEMU's default */
+        unsigned spare_root_ports; /* q35: empty PCIe root ports for hotplug */
+        char *uuid;
+        bool rtc_localtime;
+        bool rtc_catchup; /* driftfix=slew: the RTC catches up on missed ticks */
+        bool pit_delay;   /* kvm-pit.lost_tick_policy=delay */
+        bool hpet;
+        bool vmport;
+        char *debugcon; /* OVMF debug log file */
+        char **extra_args;
+} vm_general;
+
+typedef struct vm_firmware_conf {
+        vm_firmware type;
+        bool secure_boot;
+        char *code;          /* read-only pflash image */
+        char *vars_template; /* copied once per VM */
+        char *vars;          /* the per-VM copy; NULL: STATE_DIR/NAME/OVMF_VARS.fd */
+} vm_firmware_conf;
+
+typedef struct vm_tpm {
+        bool enabled;
+        char *socket; /* swtpm control socket; NULL: RUNTIME_DIR/swtpm.sock */
+} vm_tpm;
+
+typedef struct vm_cpu {
+        char *model; /* "host" (passthrough) or a QEMU CPU model */
+        unsigned sockets, cores, threads;
+        bool hide_kvm; /* kvm=off: hides the KVM signature (NVIDIA error 43 before driver 465) */
+        bool hyperv;
+        char *hyperv_vendor_id;
+        char **hyperv_extra; /* more hv-* flags, "hv-vpindex" */
+        char **pin;          /* host CPU for each vCPU, in vCPU order (applied by the launcher) */
+        char **emulator_pin; /* host CPUs for QEMU's other threads */
+} vm_cpu;
+
+typedef struct vm_memory {
+        uint64_t size;
+        vm_hugepages hugepages;
+        char *hugepage_path; /* NULL: /dev/hugepages (2M) or /dev/hugepages1G (1G) */
+        bool prealloc;
+        unsigned prealloc_threads;
+        bool locked;
+} vm_memory;
+
+typedef struct vm_smbios {
+        char *bios_vendor, *bios_version, *bios_date, *bios_release;
+        char *system_manufacturer, *system_product, *system_version, *system_serial, *system_uuid,
+                *system_sku, *system_family;
+        char *baseboard_manufacturer, *baseboard_product, *baseboard_version, *baseboard_serial,
+                *baseboard_asset;
+        char *chassis_manufacturer, *chassis_version, *chassis_serial, *chassis_asset, *chassis_sku;
+} vm_smbios;
+
+typedef struct vm_display {
+        vm_display_device device; /* NONE: no emulated display; "-display none" */
+        vm_display_protocol protocol;
+        char *socket; /* NULL: RUNTIME_DIR/spice.sock or vnc.sock */
+} vm_display;
+
+typedef struct vm_looking_glass {
+        bool enabled;
+        unsigned width, height;
+        uint64_t size; /* 0: computed from width x height */
+        char *path;    /* NULL: /dev/shm/looking-glass */
+} vm_looking_glass;
+
+typedef struct vm_audio {
+        bool enabled; /* the [audio] section is present */
+        vm_audio_backend backend;
+        char *server; /* PulseAudio/PipeWire socket; NULL: /run/user/UID/pulse/native */
+        char *alsa_device;
+        vm_audio_device device;
+        vm_audio_codec codec;
+        unsigned buffer_length; /* microseconds, 0: QEMU's default */
+        unsigned timer_period;  /* microseconds, 0: QEMU's default */
+} vm_audio;
+
+/* Passthrough of a GPU with its functions, or of any other PCI device. */
+typedef struct vm_pci {
+        char *name;
+        unsigned line;
+        char *device;     /* selector: 01:00.0, 10de:1b80 or a name pattern */
+        char **functions; /* extra selectors; "auto" = every function of the device's slot */
+        bool functions_auto;
+        bool x_vga;
+        char *romfile;
+        bool rombar;
+        char **resolved; /* host addresses after vm_config_resolve(), function 0 first */
+} vm_pci;
+
+typedef struct vm_usb {
+        char *name;
+        unsigned line;
+        uint16_t vendor, product;
+        bool has_id;
+        unsigned host_bus;
+        char *host_port; /* "2.3" */
+} vm_usb;
+
+typedef struct vm_input {
+        char *name;
+        unsigned line;
+        vm_input_type type;
+        char *evdev;
+        bool grab_all;
+        bool repeat;
+        char *grab_toggle;
+} vm_input;
+
+typedef struct vm_disk {
+        char *name;
+        unsigned line;
+        char *path;
+        vm_disk_format format;
+        vm_disk_media media;
+        vm_disk_bus bus;
+        bool iothread;
+        char *aio;
+        char *cache;
+        char *discard;
+        char *serial;
+        bool readonly;
+        unsigned bootindex;
+} vm_disk;
+
+typedef struct vm_net {
+        char *name;
+        unsigned line;
+        vm_net_type type;
+        vm_net_model model;
+        char *mac;
+        char *bridge;
+        char *helper;
+        char *ifname;
+        char **hostfwd;
+} vm_net;
+
+typedef struct vm_share {
+        char *name;
+        unsigned line;
+        vm_share_type type;
+        char *path;
+} vm_share;
+
+typedef struct vm_key_line {
+        char *section; /* as written: disk "system" */
+        char *key;
+        unsigned line;
+} vm_key_line;
+
+typedef struct vm_config {
+        char *name;
+        char *filename; /* for messages */
+        vm_general vm;
+        vm_firmware_conf firmware;
+        vm_tpm tpm;
+        vm_cpu cpu;
+        vm_memory memory;
+        vm_smbios smbios;
+        vm_display display;
+        vm_looking_glass looking_glass;
+        vm_audio audio;
+        vm_pci *gpus;
+        size_t n_gpus;
+        vm_pci *pcis;
+        size_t n_pcis;
+        vm_usb *usbs;
+        size_t n_usbs;
+        vm_input *inputs;
+        size_t n_inputs;
+        vm_disk *disks;
+        size_t n_disks;
+        vm_net *nets;
+        size_t n_nets;
+        vm_share *shares;
+        size_t n_shares;
+        vm_key_line *lines;
+        size_t n_lines;
+} vm_config;
+
+/* A config with every default set and no sections. */
+int vm_config_new(const char *name, vm_config **ret);
+vm_config *vm_config_free(vm_config *c);
+DEFINE_POINTER_CLEANUP(vm_config, vm_config_free)
+
+/*
+ * Parses text (the contents of filename, which is only used in messages). On failure returns -EINVAL
+ * and every problem as "FILE:LINE: message" in *ret_errors (which is set on failure only).
+ */
+int vm_config_parse_string(const char *text, const char *filename, const char *name, vm_config **ret,
+                           char ***ret_errors);
+/* Reads and parses a file (at most VM_CONFIG_MAX_SIZE); the VM name is the file's base name less .conf. */
+int vm_config_load(const char *path, vm_config **ret, char ***ret_errors);
+/* Checks consistency across keys; appends "FILE:LINE: message" to *errors; returns -EINVAL if any. */
+int vm_config_check(const vm_config *c, char ***errors);
+/* The line a key was set on (0 when it was not set). */
+unsigned vm_config_key_line(const vm_config *c, const char *section, const char *key);
+
+/* Number of vCPUs: sockets * cores * threads. */
+unsigned vm_config_vcpus(const vm_config *c);
+/* Looking Glass shared memory: w*h*4*2 + 10 MiB rounded up to a power of two (its docs, "IVSHMEM"). */
+uint64_t vm_looking_glass_size(unsigned width, unsigned height);
+
+/* Every key, for documentation and did-you-mean: section kind ("disk"), key, type and allowed values. */
+typedef struct vm_key_info {
+        const char *section;
+        const char *key;
+        const char *allowed; /* human text: "q35, i440fx", "size (16G, 16384M)" */
+} vm_key_info;
+const vm_key_info *vm_config_keys(size_t *ret_n);
+
+/* Finds the closest known word to s (edit distance at most 2, or a shared prefix), or NULL. */
+const char *vm_did_you_mean(const char *s, const char *const *candidates, size_t n);

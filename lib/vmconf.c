@@ -1,0 +1,1391 @@
+/*
+ * VM config files: INI (inih) into the VM model. One table describes every key, so parsing, the
+ * did-you-mean hints and vfioctl.conf(5) cannot drift apart.
+ */
+#include "vfioctl/vmconf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "parse-util.h"
+#include "strv.h"
+
+typedef enum key_type {
+        K_STRING,
+        K_PATH, /* absolute path */
+        K_BOOL,
+        K_UINT,
+        K_HEX, /* unsigned, C prefixes allowed */
+        K_SIZE,
+        K_ENUM,
+        K_LIST, /* whitespace-separated; repeated lines append */
+        K_UUID,
+        K_MAC,
+        K_USB_ID,    /* vendor:product into vm_usb */
+        K_FUNCTIONS, /* "auto" or selectors into vm_pci */
+} key_type;
+
+typedef struct key_def {
+        const char *section;
+        const char *key;
+        key_type type;
+        size_t offset;
+        const char *const *values; /* K_ENUM: index = enum value */
+        uint64_t min, max;         /* K_UINT, K_HEX, K_SIZE */
+        const char *allowed;
+} key_def;
+
+static const char *const machine_values[] = { "q35", "i440fx", NULL };
+static const char *const accel_values[] = { "kvm", "tcg", NULL };
+static const char *const os_values[] = { "other", "windows", "linux", NULL };
+static const char *const firmware_values[] = { "ovmf", "seabios", NULL };
+static const char *const hugepages_values[] = { "none", "2M", "1G", NULL };
+static const char *const bus_values[] = { "virtio-blk", "virtio-scsi", "sata", "ide", NULL };
+static const char *const format_values[] = { "raw", "qcow2", NULL };
+static const char *const media_values[] = { "disk", "cdrom", NULL };
+static const char *const aio_values[] = { "threads", "native", "io_uring", NULL };
+static const char *const cache_values[] = {
+        "none", "writeback", "writethrough", "directsync", "unsafe", NULL
+};
+static const char *const discard_values[] = { "ignore", "unmap", NULL };
+static const char *const input_values[] = { "evdev", "virtio-keyboard", "virtio-mouse", "virtio-tablet",
+                                            NULL };
+static const char *const toggle_values[] = { "ctrl-ctrl",  "alt-alt",         "shift-shift", "meta-meta",
+                                             "scrolllock", "ctrl-scrolllock", NULL };
+static const char *const display_values[] = { "none", "virtio-vga", "qxl", "std", NULL };
+static const char *const protocol_values[] = { "none", "spice", "vnc", NULL };
+static const char *const net_values[] = { "user", "bridge", "tap", NULL };
+static const char *const net_model_values[] = { "virtio", "e1000e", NULL };
+static const char *const audio_values[] = { "none", "pa", "alsa", NULL };
+static const char *const audio_device_values[] = { "ich9-intel-hda", "intel-hda", "ac97", NULL };
+static const char *const codec_values[] = { "hda-duplex", "hda-output", NULL };
+static const char *const share_values[] = { "smb", "virtiofs", NULL };
+
+#define G(f)  offsetof(vm_general, f)
+#define FW(f) offsetof(vm_firmware_conf, f)
+#define C(f)  offsetof(vm_cpu, f)
+#define M(f)  offsetof(vm_memory, f)
+#define SM(f) offsetof(vm_smbios, f)
+#define P(f)  offsetof(vm_pci, f)
+#define D(f)  offsetof(vm_disk, f)
+#define N(f)  offsetof(vm_net, f)
+#define I(f)  offsetof(vm_input, f)
+#define U(f)  offsetof(vm_usb, f)
+#define A(f)  offsetof(vm_audio, f)
+#define BOOL  "yes, no (also on/off, true/false, 1/0)"
+#define SIZE  "a size with unit K, M, G or T (16G, 16384M)"
+#define PATH  "an absolute path"
+#define SMBIOS(name)                                                    \
+        {                                                               \
+                "smbios", #name, K_STRING, SM(name), NULL, 0, 0, "text" \
+        }
+
+static const key_def keys[] = {
+        { "vm", "emulator", K_STRING, G(emulator), NULL, 0, 0, "the QEMU binary (qemu-system-x86_64)" },
+        { "vm", "os", K_ENUM, G(os), os_values, 0, 0, NULL },
+        { "vm", "machine", K_ENUM, G(machine), machine_values, 0, 0, NULL },
+        { "vm", "accel", K_ENUM, G(accel), accel_values, 0, 0, NULL },
+        { "vm", "max_ram_below_4g", K_SIZE, G(max_ram_below_4g), NULL, 1, 4ULL << 30,
+          "a size up to 4G (1G)" },
+        { "vm", "spare_root_ports", K_UINT, G(spare_root_ports), NULL, 0, 16, "0 to 16" },
+        { "vm", "uuid", K_UUID, G(uuid), NULL, 0, 0, "a UUID (11111111-1111-1111-1111-111111111111)" },
+        { "vm", "rtc_localtime", K_BOOL, G(rtc_localtime), NULL, 0, 0, BOOL },
+        { "vm", "rtc_catchup", K_BOOL, G(rtc_catchup), NULL, 0, 0, BOOL },
+        { "vm", "pit_delay", K_BOOL, G(pit_delay), NULL, 0, 0, BOOL },
+        { "vm", "hpet", K_BOOL, G(hpet), NULL, 0, 0, BOOL },
+        { "vm", "vmport", K_BOOL, G(vmport), NULL, 0, 0, BOOL },
+        { "vm", "debugcon", K_PATH, G(debugcon), NULL, 0, 0, PATH },
+        { "vm", "extra_args", K_LIST, G(extra_args), NULL, 0, 0, "raw QEMU arguments, unchecked" },
+        { "firmware", "type", K_ENUM, FW(type), firmware_values, 0, 0, NULL },
+        { "firmware", "secure_boot", K_BOOL, FW(secure_boot), NULL, 0, 0, BOOL },
+        { "firmware", "code", K_PATH, FW(code), NULL, 0, 0, PATH },
+        { "firmware", "vars_template", K_PATH, FW(vars_template), NULL, 0, 0, PATH },
+        { "firmware", "vars", K_PATH, FW(vars), NULL, 0, 0, PATH },
+        { "tpm", "socket", K_PATH, offsetof(vm_tpm, socket), NULL, 0, 0, PATH },
+        { "cpu", "model", K_STRING, C(model), NULL, 0, 0, "host or a QEMU CPU model (qemu64, max)" },
+        { "cpu", "sockets", K_UINT, C(sockets), NULL, 1, 16, "1 to 16" },
+        { "cpu", "cores", K_UINT, C(cores), NULL, 1, 256, "1 to 256" },
+        { "cpu", "threads", K_UINT, C(threads), NULL, 1, 2, "1 or 2" },
+        { "cpu", "hide_kvm", K_BOOL, C(hide_kvm), NULL, 0, 0, BOOL },
+        { "cpu", "hyperv", K_BOOL, C(hyperv), NULL, 0, 0, BOOL },
+        { "cpu", "hyperv_vendor_id", K_STRING, C(hyperv_vendor_id), NULL, 0, 0, "1 to 12 characters" },
+        { "cpu", "hyperv_extra", K_LIST, C(hyperv_extra), NULL, 0, 0, "hv-* flags (hv-vpindex hv-synic)" },
+        { "cpu", "pin", K_LIST, C(pin), NULL, 0, 0, "one host CPU number per vCPU (0 4 1 5)" },
+        { "cpu", "emulator_pin", K_LIST, C(emulator_pin), NULL, 0, 0, "host CPU numbers (3 7)" },
+        { "memory", "size", K_SIZE, M(size), NULL, 64ULL << 20, 1ULL << 42,
+          "a size from 64M (16G, 16384M)" },
+        { "memory", "hugepages", K_ENUM, M(hugepages), hugepages_values, 0, 0, NULL },
+        { "memory", "hugepage_path", K_PATH, M(hugepage_path), NULL, 0, 0, PATH },
+        { "memory", "prealloc", K_BOOL, M(prealloc), NULL, 0, 0, BOOL },
+        { "memory", "prealloc_threads", K_UINT, M(prealloc_threads), NULL, 1, 256, "1 to 256" },
+        { "memory", "locked", K_BOOL, M(locked), NULL, 0, 0, BOOL },
+        SMBIOS(bios_vendor),
+        SMBIOS(bios_version),
+        SMBIOS(bios_date),
+        SMBIOS(bios_release),
+        SMBIOS(system_manufacturer),
+        SMBIOS(system_product),
+        SMBIOS(system_version),
+        SMBIOS(system_serial),
+        { "smbios", "system_uuid", K_UUID, SM(system_uuid), NULL, 0, 0, "a UUID" },
+        SMBIOS(system_sku),
+        SMBIOS(system_family),
+        SMBIOS(baseboard_manufacturer),
+        SMBIOS(baseboard_product),
+        SMBIOS(baseboard_version),
+        SMBIOS(baseboard_serial),
+        SMBIOS(baseboard_asset),
+        SMBIOS(chassis_manufacturer),
+        SMBIOS(chassis_version),
+        SMBIOS(chassis_serial),
+        SMBIOS(chassis_asset),
+        SMBIOS(chassis_sku),
+        { "display", "device", K_ENUM, offsetof(vm_display, device), display_values, 0, 0, NULL },
+        { "display", "protocol", K_ENUM, offsetof(vm_display, protocol), protocol_values, 0, 0, NULL },
+        { "display", "socket", K_PATH, offsetof(vm_display, socket), NULL, 0, 0, PATH },
+        { "looking-glass", "width", K_UINT, offsetof(vm_looking_glass, width), NULL, 320, 16384,
+          "320 to 16384" },
+        { "looking-glass", "height", K_UINT, offsetof(vm_looking_glass, height), NULL, 200, 16384,
+          "200 to 16384" },
+        { "looking-glass", "size", K_SIZE, offsetof(vm_looking_glass, size), NULL, 1ULL << 20, 1ULL << 32,
+          "a size from 1M to 4G (32M)" },
+        { "looking-glass", "path", K_PATH, offsetof(vm_looking_glass, path), NULL, 0, 0, PATH },
+        { "audio", "backend", K_ENUM, A(backend), audio_values, 0, 0, NULL },
+        { "audio", "server", K_PATH, A(server), NULL, 0, 0, PATH },
+        { "audio", "alsa_device", K_STRING, A(alsa_device), NULL, 0, 0, "an ALSA PCM name (default, hw:0)" },
+        { "audio", "device", K_ENUM, A(device), audio_device_values, 0, 0, NULL },
+        { "audio", "codec", K_ENUM, A(codec), codec_values, 0, 0, NULL },
+        { "audio", "buffer_length", K_UINT, A(buffer_length), NULL, 1000, 1000000,
+          "microseconds, 1000 to 1000000" },
+        { "audio", "timer_period", K_UINT, A(timer_period), NULL, 100, 1000000,
+          "microseconds, 100 to 1000000" },
+        { "gpu", "device", K_STRING, P(device), NULL, 0, 0,
+          "a selector: 01:00.0, 10de:1b80 or a name pattern" },
+        { "gpu", "functions", K_FUNCTIONS, 0, NULL, 0, 0, "auto or selectors (01:00.1 01:00.2)" },
+        { "gpu", "x_vga", K_BOOL, P(x_vga), NULL, 0, 0, BOOL },
+        { "gpu", "romfile", K_PATH, P(romfile), NULL, 0, 0, PATH },
+        { "gpu", "rombar", K_BOOL, P(rombar), NULL, 0, 0, BOOL },
+        { "pci", "device", K_STRING, P(device), NULL, 0, 0,
+          "a selector: 03:00.0, 1912:0014 or a name pattern" },
+        { "pci", "romfile", K_PATH, P(romfile), NULL, 0, 0, PATH },
+        { "pci", "rombar", K_BOOL, P(rombar), NULL, 0, 0, BOOL },
+        { "usb", "device", K_USB_ID, 0, NULL, 0, 0, "vendor:product in hex (046d:c52b)" },
+        { "usb", "host_bus", K_UINT, U(host_bus), NULL, 1, 255, "1 to 255" },
+        { "usb", "host_port", K_STRING, U(host_port), NULL, 0, 0, "a port path (2 or 2.3)" },
+        { "input", "type", K_ENUM, I(type), input_values, 0, 0, NULL },
+        { "input", "evdev", K_PATH, I(evdev), NULL, 0, 0,
+          "an absolute path (/dev/input/by-id/...-event-kbd)" },
+        { "input", "grab_all", K_BOOL, I(grab_all), NULL, 0, 0, BOOL },
+        { "input", "repeat", K_BOOL, I(repeat), NULL, 0, 0, BOOL },
+        { "input", "grab_toggle", K_ENUM, I(grab_toggle), toggle_values, 0, 0, NULL },
+        { "disk", "path", K_PATH, D(path), NULL, 0, 0, "an absolute path (image file, block device, zvol)" },
+        { "disk", "format", K_ENUM, D(format), format_values, 0, 0, NULL },
+        { "disk", "media", K_ENUM, D(media), media_values, 0, 0, NULL },
+        { "disk", "bus", K_ENUM, D(bus), bus_values, 0, 0, NULL },
+        { "disk", "iothread", K_BOOL, D(iothread), NULL, 0, 0, BOOL },
+        { "disk", "aio", K_ENUM, D(aio), aio_values, 0, 0, NULL },
+        { "disk", "cache", K_ENUM, D(cache), cache_values, 0, 0, NULL },
+        { "disk", "discard", K_ENUM, D(discard), discard_values, 0, 0, NULL },
+        { "disk", "serial", K_STRING, D(serial), NULL, 0, 0, "up to 20 characters" },
+        { "disk", "readonly", K_BOOL, D(readonly), NULL, 0, 0, BOOL },
+        { "disk", "bootindex", K_UINT, D(bootindex), NULL, 1, 99, "1 to 99" },
+        { "net", "type", K_ENUM, N(type), net_values, 0, 0, NULL },
+        { "net", "model", K_ENUM, N(model), net_model_values, 0, 0, NULL },
+        { "net", "mac", K_MAC, N(mac), NULL, 0, 0, "a unicast MAC (52:54:00:12:34:56)" },
+        { "net", "bridge", K_STRING, N(bridge), NULL, 0, 0, "a bridge interface (br0)" },
+        { "net", "helper", K_PATH, N(helper), NULL, 0, 0, PATH },
+        { "net", "ifname", K_STRING, N(ifname), NULL, 0, 0, "a tap interface (tap0)" },
+        { "net", "hostfwd", K_LIST, N(hostfwd), NULL, 0, 0,
+          "PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT" },
+        { "share", "type", K_ENUM, offsetof(vm_share, type), share_values, 0, 0, NULL },
+        { "share", "path", K_PATH, offsetof(vm_share, path), NULL, 0, 0, PATH },
+};
+
+/* Which enum keys hold a string (the QEMU spelling) rather than an index. */
+static bool enum_is_string(const key_def *k)
+{
+        return k->values == aio_values || k->values == cache_values || k->values == discard_values ||
+               k->values == toggle_values;
+}
+
+typedef struct section_def {
+        const char *name;
+        bool repeated;
+        bool name_optional; /* [gpu] may go without a name */
+        size_t cfg_offset;  /* singleton struct, or the array pointer */
+        size_t count_offset;
+        size_t item_size;
+} section_def;
+
+#define SINGLE(n, f)                                          \
+        {                                                     \
+                n, false, false, offsetof(vm_config, f), 0, 0 \
+        }
+#define MULTI(n, f, t, opt)                                                                 \
+        {                                                                                   \
+                n, true, opt, offsetof(vm_config, f), offsetof(vm_config, n_##f), sizeof(t) \
+        }
+
+static const section_def sections[] = {
+        SINGLE("vm", vm),
+        SINGLE("firmware", firmware),
+        SINGLE("tpm", tpm),
+        SINGLE("cpu", cpu),
+        SINGLE("memory", memory),
+        SINGLE("smbios", smbios),
+        SINGLE("display", display),
+        SINGLE("looking-glass", looking_glass),
+        SINGLE("audio", audio),
+        MULTI("gpu", gpus, vm_pci, true),
+        MULTI("pci", pcis, vm_pci, false),
+        MULTI("usb", usbs, vm_usb, false),
+        MULTI("input", inputs, vm_input, false),
+        MULTI("disk", disks, vm_disk, false),
+        MULTI("net", nets, vm_net, false),
+        MULTI("share", shares, vm_share, false),
+};
+
+const vm_key_info *vm_config_keys(size_t *ret_n)
+{
+        static vm_key_info info[ELEMENTSOF(keys)];
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                static char buf[ELEMENTSOF(keys)][256];
+
+                info[i].section = keys[i].section;
+                info[i].key = keys[i].key;
+                if (keys[i].allowed)
+                        info[i].allowed = keys[i].allowed;
+                else {
+                        size_t n = 0;
+
+                        buf[i][0] = 0;
+                        for (const char *const *v = keys[i].values; *v; v++)
+                                n += (size_t)snprintf(buf[i] + n, sizeof(buf[i]) - n, "%s%s",
+                                                      v == keys[i].values ? "" : ", ", *v);
+                        info[i].allowed = buf[i];
+                }
+        }
+        *ret_n = ELEMENTSOF(keys);
+        return info;
+}
+
+/* Optimal string alignment distance: Levenshtein plus adjacent transpositions ("cahce"), case-blind. */
+static size_t edit_distance(const char *a, const char *b)
+{
+        size_t la = strlen(a), lb = strlen(b), d[64][64];
+
+        if (la >= 63 || lb >= 63)
+                return SIZE_MAX;
+        for (size_t i = 0; i <= la; i++)
+                d[i][0] = i;
+        for (size_t j = 0; j <= lb; j++)
+                d[0][j] = j;
+        for (size_t i = 1; i <= la; i++)
+                for (size_t j = 1; j <= lb; j++) {
+                        int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
+                        size_t v = d[i - 1][j - 1] + (ca != cb);
+
+                        if (d[i - 1][j] + 1 < v)
+                                v = d[i - 1][j] + 1;
+                        if (d[i][j - 1] + 1 < v)
+                                v = d[i][j - 1] + 1;
+                        if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+                            tolower((unsigned char)a[i - 2]) == cb && d[i - 2][j - 2] + 1 < v)
+                                v = d[i - 2][j - 2] + 1;
+                        d[i][j] = v;
+                }
+        return d[la][lb];
+}
+
+const char *vm_did_you_mean(const char *s, const char *const *candidates, size_t n)
+{
+        const char *best = NULL;
+        size_t best_d = SIZE_MAX;
+
+        for (size_t i = 0; i < n; i++) {
+                size_t d = edit_distance(s, candidates[i]);
+
+                /* Two edits for words of 5+ letters, one for shorter ones: "q53" -> q35, not "aio" -> "bus".
+                 */
+                if (d < best_d && d <= (strlen(candidates[i]) >= 5 ? 2u : 1u)) {
+                        best = candidates[i];
+                        best_d = d;
+                }
+        }
+        if (!best && strlen(s) >= 3)
+                for (size_t i = 0; i < n; i++)
+                        if (strncmp(candidates[i], s, strlen(s)) == 0)
+                                return candidates[i];
+        return best;
+}
+
+uint64_t vm_looking_glass_size(unsigned width, unsigned height)
+{
+        uint64_t need = (uint64_t)width * height * 4 * 2 + (10ULL << 20), size = 1ULL << 20;
+
+        while (size < need)
+                size <<= 1;
+        return size;
+}
+
+unsigned vm_config_vcpus(const vm_config *c)
+{
+        return c->cpu.sockets * c->cpu.cores * c->cpu.threads;
+}
+
+static void pci_init(vm_pci *p)
+{
+        p->rombar = true;
+        p->functions_auto = true;
+}
+
+int vm_config_new(const char *name, vm_config **ret)
+{
+        _cleanup_(vm_config_freep) vm_config *c = NULL;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->name = strdup(name ? name : "vm");
+        c->vm.emulator = strdup("qemu-system-x86_64");
+        c->cpu.model = strdup("host");
+        if (!c->name || !c->vm.emulator || !c->cpu.model)
+                return -ENOMEM;
+        c->vm.machine = VM_MACHINE_Q35;
+        c->vm.accel = VM_ACCEL_KVM;
+        c->vm.hpet = true;
+        c->cpu.sockets = 1;
+        c->cpu.cores = 2;
+        c->cpu.threads = 1;
+        c->memory.size = 4ULL << 30;
+        c->audio.backend = VM_AUDIO_PA;
+        c->audio.device = VM_AUDIO_ICH9_HDA;
+        c->looking_glass.width = 1920;
+        c->looking_glass.height = 1080;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+static void pci_done(vm_pci *p)
+{
+        free(p->name);
+        free(p->device);
+        strv_free(p->functions);
+        free(p->romfile);
+        strv_free(p->resolved);
+}
+
+vm_config *vm_config_free(vm_config *c)
+{
+        if (!c)
+                return NULL;
+        free(c->name);
+        free(c->filename);
+        free(c->vm.emulator);
+        free(c->vm.uuid);
+        free(c->vm.debugcon);
+        strv_free(c->vm.extra_args);
+        free(c->firmware.code);
+        free(c->firmware.vars_template);
+        free(c->firmware.vars);
+        free(c->tpm.socket);
+        free(c->cpu.model);
+        free(c->cpu.hyperv_vendor_id);
+        strv_free(c->cpu.hyperv_extra);
+        strv_free(c->cpu.pin);
+        strv_free(c->cpu.emulator_pin);
+        free(c->memory.hugepage_path);
+        for (char **s = &c->smbios.bios_vendor; s <= &c->smbios.chassis_sku; s++)
+                free(*s);
+        free(c->display.socket);
+        free(c->looking_glass.path);
+        free(c->audio.server);
+        free(c->audio.alsa_device);
+        for (size_t i = 0; i < c->n_gpus; i++)
+                pci_done(&c->gpus[i]);
+        free(c->gpus);
+        for (size_t i = 0; i < c->n_pcis; i++)
+                pci_done(&c->pcis[i]);
+        free(c->pcis);
+        for (size_t i = 0; i < c->n_usbs; i++) {
+                free(c->usbs[i].name);
+                free(c->usbs[i].host_port);
+        }
+        free(c->usbs);
+        for (size_t i = 0; i < c->n_inputs; i++) {
+                free(c->inputs[i].name);
+                free(c->inputs[i].evdev);
+                free(c->inputs[i].grab_toggle);
+        }
+        free(c->inputs);
+        for (size_t i = 0; i < c->n_disks; i++) {
+                vm_disk *d = &c->disks[i];
+
+                free(d->name);
+                free(d->path);
+                free(d->aio);
+                free(d->cache);
+                free(d->discard);
+                free(d->serial);
+        }
+        free(c->disks);
+        for (size_t i = 0; i < c->n_nets; i++) {
+                vm_net *n = &c->nets[i];
+
+                free(n->name);
+                free(n->mac);
+                free(n->bridge);
+                free(n->helper);
+                free(n->ifname);
+                strv_free(n->hostfwd);
+        }
+        free(c->nets);
+        for (size_t i = 0; i < c->n_shares; i++) {
+                free(c->shares[i].name);
+                free(c->shares[i].path);
+        }
+        free(c->shares);
+        for (size_t i = 0; i < c->n_lines; i++) {
+                free(c->lines[i].section);
+                free(c->lines[i].key);
+        }
+        free(c->lines);
+        free(c);
+        return NULL;
+}
+
+typedef struct parse_state {
+        vm_config *cfg;
+        const char *filename;
+        const char *text;
+        size_t pos;
+        unsigned line;
+        bool at_line_start;
+        char **errors;
+        int oom;
+} parse_state;
+
+static void add_error(parse_state *st, unsigned line, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void add_error(parse_state *st, unsigned line, const char *fmt, ...)
+{
+        _cleanup_free_ char *msg = NULL;
+        char *full;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (r < 0 || asprintf(&full, "%s:%u: %s", st->filename, line, msg) < 0) {
+                st->oom = -ENOMEM;
+                return;
+        }
+        if (strv_push(&st->errors, full) < 0) {
+                free(full);
+                st->oom = -ENOMEM;
+        }
+}
+
+/* inih reads through here, so we know the line of every key: a chunk starts a line after a newline. */
+static char *reader(char *str, int num, void *stream)
+{
+        parse_state *st = stream;
+        size_t n = 0;
+
+        if (!st->text[st->pos] || num < 2)
+                return NULL;
+        if (st->at_line_start)
+                st->line++;
+        while (st->text[st->pos] && n < (size_t)num - 1) {
+                char ch = st->text[st->pos++];
+
+                str[n++] = ch;
+                if (ch == '\n')
+                        break;
+        }
+        str[n] = 0;
+        st->at_line_start = n > 0 && str[n - 1] == '\n';
+        return str;
+}
+
+static const section_def *find_section(const char *kind)
+{
+        for (size_t i = 0; i < ELEMENTSOF(sections); i++)
+                if (strcmp(sections[i].name, kind) == 0)
+                        return &sections[i];
+        return NULL;
+}
+
+static bool valid_item_name(const char *s)
+{
+        if (!*s || strlen(s) > 32)
+                return false;
+        for (; *s; s++)
+                if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_')
+                        return false;
+        return true;
+}
+
+/* Splits 'disk "system"' into kind and name; name is NULL for a plain [vm]. */
+static int split_section(const char *section, char **ret_kind, char **ret_name)
+{
+        const char *sp = strchr(section, ' ');
+        _cleanup_free_ char *kind = NULL, *name = NULL;
+        size_t n;
+
+        if (!sp) {
+                kind = strdup(section);
+                if (!kind)
+                        return -ENOMEM;
+                *ret_kind = TAKE_PTR(kind);
+                *ret_name = NULL;
+                return 0;
+        }
+        kind = strndup(section, (size_t)(sp - section));
+        if (!kind)
+                return -ENOMEM;
+        sp += strspn(sp, " ");
+        n = strlen(sp);
+        if (n < 2 || sp[0] != '"' || sp[n - 1] != '"')
+                return -EINVAL;
+        name = strndup(sp + 1, n - 2);
+        if (!name)
+                return -ENOMEM;
+        *ret_kind = TAKE_PTR(kind);
+        *ret_name = TAKE_PTR(name);
+        return 0;
+}
+
+static void *section_item(parse_state *st, const section_def *s, const char *name, unsigned line)
+{
+        char *base = (char *)st->cfg + s->cfg_offset;
+        size_t *count;
+        char **array;
+        char *item;
+
+        if (!s->repeated)
+                return base;
+        array = (char **)base;
+        count = (size_t *)((char *)st->cfg + s->count_offset);
+        for (size_t i = 0; i < *count; i++) {
+                item = *array + i * s->item_size;
+                /* Every item struct starts with char *name. */
+                if (strcmp(*(char **)item, name) == 0)
+                        return item;
+        }
+        if (*count >= VM_CONFIG_MAX_ITEMS) {
+                add_error(st, line, "more than %d [%s] sections", VM_CONFIG_MAX_ITEMS, s->name);
+                return NULL;
+        }
+        item = realloc(*array, (*count + 1) * s->item_size);
+        if (!item) {
+                st->oom = -ENOMEM;
+                return NULL;
+        }
+        *array = item;
+        item += *count * s->item_size;
+        memset(item, 0, s->item_size);
+        *(char **)item = strdup(name);
+        if (!*(char **)item) {
+                st->oom = -ENOMEM;
+                return NULL;
+        }
+        (*count)++;
+        if (strcmp(s->name, "gpu") == 0 || strcmp(s->name, "pci") == 0) {
+                ((vm_pci *)item)->line = line;
+                pci_init((vm_pci *)item);
+        } else if (strcmp(s->name, "usb") == 0)
+                ((vm_usb *)item)->line = line;
+        else if (strcmp(s->name, "input") == 0)
+                ((vm_input *)item)->line = line;
+        else if (strcmp(s->name, "disk") == 0)
+                ((vm_disk *)item)->line = line;
+        else if (strcmp(s->name, "net") == 0)
+                ((vm_net *)item)->line = line;
+        else if (strcmp(s->name, "share") == 0)
+                ((vm_share *)item)->line = line;
+        return item;
+}
+
+static int parse_bool(const char *v, bool *ret)
+{
+        static const char *const yes[] = { "yes", "on", "true", "1" }, *const no[] = { "no", "off", "false",
+                                                                                       "0" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                if (strcasecmp(v, yes[i]) == 0) {
+                        *ret = true;
+                        return 0;
+                }
+                if (strcasecmp(v, no[i]) == 0) {
+                        *ret = false;
+                        return 0;
+                }
+        }
+        return -EINVAL;
+}
+
+static bool valid_uuid(const char *s)
+{
+        if (strlen(s) != 36)
+                return false;
+        for (size_t i = 0; i < 36; i++) {
+                if (i == 8 || i == 13 || i == 18 || i == 23) {
+                        if (s[i] != '-')
+                                return false;
+                } else if (!isxdigit((unsigned char)s[i]))
+                        return false;
+        }
+        return true;
+}
+
+static bool valid_mac(const char *s)
+{
+        uint32_t first;
+        char b[3] = {};
+
+        if (strlen(s) != 17)
+                return false;
+        for (size_t i = 0; i < 17; i++)
+                if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
+                        return false;
+        memcpy(b, s, 2);
+        /* Bit 0 of the first octet marks multicast, which a NIC cannot own (IEEE 802, 9.2). */
+        return parse_hex_id(b, 8, &first) == 0 && !(first & 1);
+}
+
+static bool valid_text(const char *s)
+{
+        /* QEMU option values can hold anything but control characters; commas are escaped later. */
+        for (; *s; s++)
+                if ((unsigned char)*s < 0x20)
+                        return false;
+        return true;
+}
+
+static int record_line(parse_state *st, const char *section, const char *key, unsigned *ret_prev)
+{
+        vm_config *c = st->cfg;
+        vm_key_line *l;
+
+        for (size_t i = 0; i < c->n_lines; i++)
+                if (strcmp(c->lines[i].section, section) == 0 && strcmp(c->lines[i].key, key) == 0) {
+                        *ret_prev = c->lines[i].line;
+                        return 0;
+                }
+        l = realloc(c->lines, (c->n_lines + 1) * sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        c->lines = l;
+        l = &c->lines[c->n_lines];
+        l->section = strdup(section);
+        l->key = strdup(key);
+        l->line = st->line;
+        if (!l->section || !l->key) {
+                free(l->section);
+                free(l->key);
+                return -ENOMEM;
+        }
+        c->n_lines++;
+        *ret_prev = 0;
+        return 0;
+}
+
+unsigned vm_config_key_line(const vm_config *c, const char *section, const char *key)
+{
+        for (size_t i = 0; i < c->n_lines; i++)
+                if (strcmp(c->lines[i].section, section) == 0 && strcmp(c->lines[i].key, key) == 0)
+                        return c->lines[i].line;
+        return 0;
+}
+
+static char *join_values(const char *const *v)
+{
+        _cleanup_free_ char *s = NULL;
+
+        for (; v && *v; v++) {
+                char *n;
+
+                if (asprintf(&n, "%s%s%s", s ? s : "", s ? ", " : "", *v) < 0)
+                        return NULL;
+                free(s);
+                s = n;
+        }
+        return TAKE_PTR(s);
+}
+
+static void unknown_key(parse_state *st, const char *section, const char *kind, const char *key)
+{
+        const char *cand[ELEMENTSOF(keys)];
+        _cleanup_free_ char *list = NULL;
+        const char *hint;
+        size_t n = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (strcmp(keys[i].section, kind) == 0)
+                        cand[n++] = keys[i].key;
+        cand[n] = NULL;
+        list = join_values(cand);
+        hint = vm_did_you_mean(key, cand, n);
+        if (!hint)
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                        if (strcmp(keys[i].key, key) == 0) {
+                                add_error(st, st->line,
+                                          "[%s] unknown key '%s' ('%s' is a key of [%s]); keys in [%s]: %s",
+                                          section, key, key, keys[i].section, kind, list ? list : "");
+                                return;
+                        }
+        if (hint)
+                add_error(st, st->line, "[%s] unknown key '%s' (did you mean '%s'?); keys in [%s]: %s",
+                          section, key, hint, kind, list ? list : "");
+        else
+                add_error(st, st->line, "[%s] unknown key '%s'; keys in [%s]: %s", section, key, kind,
+                          list ? list : "");
+}
+
+static void unknown_section(parse_state *st, const char *section, const char *kind)
+{
+        const char *cand[ELEMENTSOF(sections) + 1];
+        _cleanup_free_ char *list = NULL;
+        const char *hint;
+
+        for (size_t i = 0; i < ELEMENTSOF(sections); i++)
+                cand[i] = sections[i].name;
+        cand[ELEMENTSOF(sections)] = NULL;
+        list = join_values(cand);
+        hint = vm_did_you_mean(kind, cand, ELEMENTSOF(sections));
+        if (hint)
+                add_error(st, st->line, "unknown section [%s] (did you mean [%s]?); sections: %s", section,
+                          hint, list ? list : "");
+        else
+                add_error(st, st->line, "unknown section [%s]; sections: %s", section, list ? list : "");
+}
+
+static int set_string(char **dst, const char *v)
+{
+        char *s = strdup(v);
+
+        if (!s)
+                return -ENOMEM;
+        free(*dst);
+        *dst = s;
+        return 0;
+}
+
+static int parse_value(parse_state *st, const char *section, const key_def *k, void *item, const char *v)
+{
+        void *dst = (char *)item + k->offset;
+        uint64_t u;
+        bool b;
+        int r;
+
+        switch (k->type) {
+        case K_STRING:
+                if (!*v || !valid_text(v))
+                        goto bad;
+                return set_string(dst, v);
+        case K_PATH:
+                if (v[0] != '/' || !valid_text(v))
+                        goto bad;
+                return set_string(dst, v);
+        case K_UUID:
+                if (!valid_uuid(v))
+                        goto bad;
+                return set_string(dst, v);
+        case K_MAC:
+                if (!valid_mac(v))
+                        goto bad;
+                return set_string(dst, v);
+        case K_BOOL:
+                if (parse_bool(v, &b) < 0)
+                        goto bad;
+                *(bool *)dst = b;
+                return 0;
+        case K_UINT:
+        case K_HEX:
+                r = parse_uint(v, k->type == K_HEX ? 0 : 10, k->max, &u);
+                if (r < 0 || u < k->min)
+                        goto bad;
+                *(unsigned *)dst = (unsigned)u;
+                return 0;
+        case K_SIZE:
+                if (parse_size(v, &u) < 0 || u < k->min || u > k->max)
+                        goto bad;
+                *(uint64_t *)dst = u;
+                return 0;
+        case K_ENUM:
+                for (size_t i = 0; k->values[i]; i++)
+                        if (strcmp(v, k->values[i]) == 0) {
+                                if (enum_is_string(k))
+                                        return set_string(dst, v);
+                                *(int *)dst = (int)i;
+                                return 0;
+                        }
+                {
+                        _cleanup_free_ char *list = join_values(k->values);
+                        size_t n = 0;
+                        const char *hint;
+
+                        while (k->values[n])
+                                n++;
+                        hint = vm_did_you_mean(v, k->values, n);
+                        add_error(st, st->line, "[%s] %s: '%s' is not allowed%s%s%s; use one of: %s",
+                                  section, k->key, v, hint ? " (did you mean '" : "", hint ? hint : "",
+                                  hint ? "'?)" : "", list ? list : "");
+                        return 0;
+                }
+        case K_LIST: {
+                _cleanup_strv_free_ char **words = NULL;
+
+                if (!valid_text(v))
+                        goto bad;
+                r = strv_split(v, " \t", &words);
+                if (r < 0)
+                        return r;
+                if (!words || !words[0])
+                        goto bad;
+                STRV_FOREACH (w, words) {
+                        r = strv_extend(dst, *w);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        }
+        case K_USB_ID: {
+                vm_usb *usb = item;
+                const char *colon = strchr(v, ':');
+                char vid[8] = {};
+                uint32_t a, p;
+
+                if (!colon || colon - v > 4 || colon == v)
+                        goto bad;
+                memcpy(vid, v, (size_t)(colon - v));
+                if (parse_hex_id(vid, 16, &a) < 0 || parse_hex_id(colon + 1, 16, &p) < 0 ||
+                    strncasecmp(colon + 1, "0x", 2) == 0 || strncasecmp(vid, "0x", 2) == 0)
+                        goto bad;
+                usb->vendor = (uint16_t)a;
+                usb->product = (uint16_t)p;
+                usb->has_id = true;
+                return 0;
+        }
+        case K_FUNCTIONS: {
+                vm_pci *p = item;
+                _cleanup_strv_free_ char **words = NULL;
+
+                r = strv_split(v, " \t,", &words);
+                if (r < 0)
+                        return r;
+                if (!words || !words[0])
+                        goto bad;
+                if (strcmp(words[0], "auto") == 0 && !words[1]) {
+                        p->functions_auto = true;
+                        return 0;
+                }
+                if (strv_contains(words, "auto"))
+                        goto bad;
+                p->functions_auto = false;
+                strv_free(p->functions);
+                p->functions = TAKE_PTR(words);
+                return 0;
+        }
+        }
+bad:
+        add_error(st, st->line, "[%s] %s: '%s' is not valid; expected %s", section, k->key, v,
+                  k->allowed ? k->allowed : "a value");
+        return 0;
+}
+
+static int handler(void *user, const char *section, const char *key, const char *value)
+{
+        parse_state *st = user;
+        _cleanup_free_ char *kind = NULL, *name = NULL;
+        const section_def *s;
+        const key_def *k = NULL;
+        unsigned prev;
+        void *item;
+        int r;
+
+        if (!*section) {
+                add_error(st, st->line, "'%s' is outside any section; put it under [vm] or another section",
+                          key);
+                return 1;
+        }
+        r = split_section(section, &kind, &name);
+        if (r == -ENOMEM) {
+                st->oom = r;
+                return 0;
+        }
+        if (r < 0) {
+                add_error(st, st->line,
+                          "section [%s] is malformed; write [kind \"name\"], e.g. [disk \"system\"]",
+                          section);
+                return 1;
+        }
+        s = find_section(kind);
+        if (!s) {
+                unknown_section(st, section, kind);
+                return 1;
+        }
+        if (!s->repeated && name) {
+                add_error(st, st->line, "section [%s] takes no name; write [%s]", section, kind);
+                return 1;
+        }
+        if (s->repeated && !name && !s->name_optional) {
+                add_error(st, st->line, "section [%s] needs a name, e.g. [%s \"%s\"]", section, kind,
+                          strcmp(kind, "disk") == 0 ? "system" : "main");
+                return 1;
+        }
+        if (name && !valid_item_name(name)) {
+                add_error(st, st->line,
+                          "section [%s]: the name '%s' may hold only letters, digits, '-' and '_' (at most "
+                          "32)",
+                          section, name);
+                return 1;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                if (strcmp(keys[i].section, kind) == 0 && strcmp(keys[i].key, key) == 0)
+                        k = &keys[i];
+        if (!k) {
+                unknown_key(st, section, kind, key);
+                return 1;
+        }
+        r = record_line(st, section, key, &prev);
+        if (r < 0) {
+                st->oom = r;
+                return 0;
+        }
+        if (prev && k->type != K_LIST) {
+                add_error(st, st->line, "[%s] %s is set twice (first on line %u); keep one", section, key,
+                          prev);
+                return 1;
+        }
+        item = section_item(st, s, name ? name : kind, st->line);
+        if (!item)
+                return st->oom ? 0 : 1;
+        if (strcmp(kind, "tpm") == 0)
+                st->cfg->tpm.enabled = true;
+        else if (strcmp(kind, "audio") == 0)
+                st->cfg->audio.enabled = true;
+        else if (strcmp(kind, "looking-glass") == 0)
+                st->cfg->looking_glass.enabled = true;
+        r = parse_value(st, section, k, item, value);
+        if (r < 0) {
+                st->oom = r;
+                return 0;
+        }
+        return 1;
+}
+
+/* Sections with no keys never reach the handler; note them here so "[tpm]" alone enables a TPM. */
+static void scan_empty_sections(parse_state *st)
+{
+        const char *p = st->text;
+
+        while (p && *p) {
+                const char *eol = strchr(p, '\n');
+                size_t n = eol ? (size_t)(eol - p) : strlen(p);
+
+                while (n > 0 && (*p == ' ' || *p == '\t')) {
+                        p++;
+                        n--;
+                }
+                if (n >= 5 && strncmp(p, "[tpm]", 5) == 0)
+                        st->cfg->tpm.enabled = true;
+                else if (n >= 7 && strncmp(p, "[audio]", 7) == 0)
+                        st->cfg->audio.enabled = true;
+                else if (n >= 15 && strncmp(p, "[looking-glass]", 15) == 0)
+                        st->cfg->looking_glass.enabled = true;
+                p = eol ? eol + 1 : NULL;
+        }
+}
+
+static void check_error(char ***errors, int *ret, const vm_config *c, unsigned line, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+static void check_error(char ***errors, int *ret, const vm_config *c, unsigned line, const char *fmt, ...)
+{
+        _cleanup_free_ char *msg = NULL;
+        char *full = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (r >= 0)
+                r = asprintf(&full, "%s:%u: %s", c->filename ? c->filename : c->name, line, msg);
+        if (r < 0 || strv_push(errors, full) < 0) {
+                free(full);
+                *ret = -ENOMEM;
+                return;
+        }
+        if (*ret == 0)
+                *ret = -EINVAL;
+}
+
+#define ERR(line, ...) check_error(errors, &ret, c, (line), __VA_ARGS__)
+#define LINE(sec, key) vm_config_key_line(c, (sec), (key))
+
+static unsigned section_line(const vm_config *c, const char *kind, const char *name)
+{
+        char sec[64];
+
+        snprintf(sec, sizeof(sec), name ? "%s \"%s\"" : "%s", kind, name);
+        for (size_t i = 0; i < c->n_lines; i++)
+                if (strcmp(c->lines[i].section, sec) == 0)
+                        return c->lines[i].line;
+        return 0;
+}
+
+int vm_config_check(const vm_config *c, char ***errors)
+{
+        unsigned vcpus = vm_config_vcpus(c);
+        int ret = 0;
+
+        if (c->vm.accel == VM_ACCEL_TCG && strcmp(c->cpu.model, "host") == 0)
+                ERR(LINE("cpu", "model") ?: LINE("vm", "accel"),
+                    "[cpu] model = host needs accel = kvm; with accel = tcg set model = max or qemu64");
+        if (c->firmware.secure_boot && c->vm.machine != VM_MACHINE_Q35)
+                ERR(LINE("firmware", "secure_boot"), "[firmware] secure_boot needs machine = q35 (OVMF "
+                                                     "Secure Boot requires SMM, which i440fx "
+                                                     "lacks)");
+        if (c->firmware.secure_boot && c->firmware.type != VM_FIRMWARE_OVMF)
+                ERR(LINE("firmware", "secure_boot"), "[firmware] secure_boot needs type = ovmf");
+        if (c->cpu.hyperv_vendor_id && strlen(c->cpu.hyperv_vendor_id) > 12)
+                ERR(LINE("cpu", "hyperv_vendor_id"),
+                    "[cpu] hyperv_vendor_id: '%s' is longer than 12 characters (the CPUID leaf holds 12)",
+                    c->cpu.hyperv_vendor_id);
+        /* -cpu splits features on ',' without an escape (x86_cpu_parse_featurestr). */
+        if (c->cpu.hyperv_vendor_id && strpbrk(c->cpu.hyperv_vendor_id, ",="))
+                ERR(LINE("cpu", "hyperv_vendor_id"), "[cpu] hyperv_vendor_id may not hold ',' or '='");
+        if (strpbrk(c->cpu.model, ",= "))
+                ERR(LINE("cpu", "model"),
+                    "[cpu] model: '%s' is not a CPU model name; extra flags go in hyperv_extra",
+                    c->cpu.model);
+        if (c->vm.spare_root_ports && c->vm.machine != VM_MACHINE_Q35)
+                ERR(LINE("vm", "spare_root_ports"),
+                    "[vm] spare_root_ports needs machine = q35 (i440fx has no PCIe)");
+        /* Passed devices take slots 0x10 upward of the root bus; q35's LPC/SATA/SMBus sit at 0x1f. */
+        {
+                size_t used = c->n_gpus + c->n_pcis + c->vm.spare_root_ports;
+                size_t max = c->vm.machine == VM_MACHINE_Q35 ? 15 : 16;
+
+                if (used > max)
+                        ERR(LINE("vm", "spare_root_ports") ?: (c->n_pcis ? c->pcis[c->n_pcis - 1].line : 1),
+                            "%zu passed-through devices and spare root ports do not fit the %zu slots "
+                            "vfioctl lays "
+                            "out (0x10 upward); pass fewer or lower spare_root_ports",
+                            used, max);
+        }
+        if (c->cpu.hyperv_vendor_id && !c->cpu.hyperv)
+                ERR(LINE("cpu", "hyperv_vendor_id"), "[cpu] hyperv_vendor_id needs hyperv = yes");
+        STRV_FOREACH (f, c->cpu.hyperv_extra)
+                if (strncmp(*f, "hv-", 3) != 0)
+                        ERR(LINE("cpu", "hyperv_extra"), "[cpu] hyperv_extra: '%s' is not an hv-* flag", *f);
+        if (c->cpu.pin && strv_length(c->cpu.pin) != vcpus)
+                ERR(LINE("cpu", "pin"),
+                    "[cpu] pin lists %zu host CPUs but the VM has %u vCPUs (sockets x cores x "
+                    "threads); list exactly one per vCPU",
+                    strv_length(c->cpu.pin), vcpus);
+        STRV_FOREACH (p, c->cpu.pin) {
+                uint64_t u;
+
+                if (parse_uint(*p, 10, 8191, &u) < 0)
+                        ERR(LINE("cpu", "pin"), "[cpu] pin: '%s' is not a host CPU number", *p);
+        }
+        STRV_FOREACH (p, c->cpu.emulator_pin) {
+                uint64_t u;
+
+                if (parse_uint(*p, 10, 8191, &u) < 0)
+                        ERR(LINE("cpu", "emulator_pin"), "[cpu] emulator_pin: '%s' is not a host CPU number",
+                            *p);
+        }
+        if (c->memory.hugepages != VM_HUGEPAGES_NONE) {
+                uint64_t page = c->memory.hugepages == VM_HUGEPAGES_1G ? 1ULL << 30 : 2ULL << 20;
+
+                if (c->memory.size % page)
+                        ERR(LINE("memory", "size") ?: LINE("memory", "hugepages"),
+                            "[memory] size must be a multiple of the %s hugepage size",
+                            c->memory.hugepages == VM_HUGEPAGES_1G ? "1G" : "2M");
+        }
+        if (c->memory.prealloc_threads && !c->memory.prealloc && c->memory.hugepages == VM_HUGEPAGES_NONE)
+                ERR(LINE("memory", "prealloc_threads"), "[memory] prealloc_threads needs prealloc = yes");
+        if (c->memory.hugepage_path && c->memory.hugepages == VM_HUGEPAGES_NONE)
+                ERR(LINE("memory", "hugepage_path"), "[memory] hugepage_path needs hugepages = 2M or 1G");
+        if (c->display.protocol != VM_PROTOCOL_NONE && c->display.device == VM_DISPLAY_NONE)
+                ERR(LINE("display", "protocol"),
+                    "[display] protocol = %s needs a display device: set device = virtio-vga, qxl or std",
+                    c->display.protocol == VM_PROTOCOL_SPICE ? "spice" : "vnc");
+        if (c->display.socket && c->display.protocol == VM_PROTOCOL_NONE)
+                ERR(LINE("display", "socket"), "[display] socket needs protocol = spice or vnc");
+        if (c->audio.enabled && c->audio.codec == VM_CODEC_OUTPUT && c->audio.device == VM_AUDIO_AC97)
+                ERR(LINE("audio", "codec"), "[audio] codec applies to HDA devices only, not ac97");
+        if (c->audio.server && c->audio.backend != VM_AUDIO_PA)
+                ERR(LINE("audio", "server"), "[audio] server needs backend = pa");
+        if (c->audio.alsa_device && c->audio.backend != VM_AUDIO_ALSA)
+                ERR(LINE("audio", "alsa_device"), "[audio] alsa_device needs backend = alsa");
+        for (size_t i = 0; i < c->n_gpus; i++) {
+                const vm_pci *p = &c->gpus[i];
+
+                if (!p->device)
+                        ERR(p->line,
+                            "[gpu%s%s%s] needs device = SELECTOR (01:00.0, 10de:1b80 or 'NVIDIA*'), or "
+                            "'auto' via vfioctl create --gpu auto",
+                            strcmp(p->name, "gpu") ? " \"" : "", strcmp(p->name, "gpu") ? p->name : "",
+                            strcmp(p->name, "gpu") ? "\"" : "");
+        }
+        for (size_t i = 0; i < c->n_pcis; i++)
+                if (!c->pcis[i].device)
+                        ERR(c->pcis[i].line, "[pci \"%s\"] needs device = SELECTOR (03:00.0 or 1912:0014)",
+                            c->pcis[i].name);
+        for (size_t i = 0; i < c->n_usbs; i++) {
+                const vm_usb *u = &c->usbs[i];
+
+                if (u->has_id == (u->host_bus || u->host_port))
+                        ERR(u->line,
+                            "[usb \"%s\"] needs either device = VENDOR:PRODUCT or host_bus and host_port",
+                            u->name);
+                else if (!u->has_id && (!u->host_bus || !u->host_port))
+                        ERR(u->line, "[usb \"%s\"] needs both host_bus and host_port (see lsusb -t)",
+                            u->name);
+        }
+        for (size_t i = 0; i < c->n_inputs; i++) {
+                const vm_input *in = &c->inputs[i];
+                bool evdev = in->type == VM_INPUT_EVDEV;
+
+                if (evdev && !in->evdev)
+                        ERR(in->line,
+                            "[input \"%s\"] type = evdev needs evdev = /dev/input/by-id/...-event-kbd",
+                            in->name);
+                if (!evdev && (in->evdev || in->grab_all || in->repeat || in->grab_toggle))
+                        ERR(in->line,
+                            "[input \"%s\"] evdev, grab_all, repeat and grab_toggle need type = evdev",
+                            in->name);
+        }
+        for (size_t i = 0; i < c->n_disks; i++) {
+                const vm_disk *d = &c->disks[i];
+                unsigned l = section_line(c, "disk", d->name);
+
+                if (!d->path)
+                        ERR(d->line,
+                            "[disk \"%s\"] needs path = /absolute/path (image, block device or zvol)",
+                            d->name);
+                if (d->media == VM_MEDIA_CDROM && d->bus == VM_DISK_VIRTIO_BLK)
+                        ERR(l, "[disk \"%s\"] media = cdrom needs bus = sata, ide or virtio-scsi", d->name);
+                /* QEMU refuses read-only IDE/AHCI hard disks ("Block node is read-only"). */
+                if (d->readonly && d->media == VM_MEDIA_DISK &&
+                    (d->bus == VM_DISK_SATA || d->bus == VM_DISK_IDE))
+                        ERR(l,
+                            "[disk \"%s\"] readonly needs bus = virtio-blk or virtio-scsi (QEMU cannot make "
+                            "SATA/IDE "
+                            "hard disks read-only); or use media = cdrom",
+                            d->name);
+                if (d->iothread && d->bus != VM_DISK_VIRTIO_BLK && d->bus != VM_DISK_VIRTIO_SCSI)
+                        ERR(l, "[disk \"%s\"] iothread needs bus = virtio-blk or virtio-scsi", d->name);
+                /* Linux AIO only works on O_DIRECT files (QEMU docs, -drive aio=native). */
+                if (d->aio && strcmp(d->aio, "native") == 0 &&
+                    !(d->cache && (strcmp(d->cache, "none") == 0 || strcmp(d->cache, "directsync") == 0)))
+                        ERR(l, "[disk \"%s\"] aio = native needs cache = none or directsync", d->name);
+                if (d->serial && strlen(d->serial) > 20)
+                        ERR(l,
+                            "[disk \"%s\"] serial: '%s' is longer than the 20 characters virtio-blk allows",
+                            d->name, d->serial);
+        }
+        for (size_t i = 0; i < c->n_nets; i++) {
+                const vm_net *n = &c->nets[i];
+                unsigned l = section_line(c, "net", n->name);
+
+                if (n->type == VM_NET_BRIDGE && !n->bridge)
+                        ERR(l, "[net \"%s\"] type = bridge needs bridge = br0", n->name);
+                if (n->type != VM_NET_BRIDGE && (n->bridge || n->helper))
+                        ERR(l, "[net \"%s\"] bridge and helper need type = bridge", n->name);
+                if (n->type == VM_NET_TAP && !n->ifname)
+                        ERR(l, "[net \"%s\"] type = tap needs ifname = tap0", n->name);
+                if (n->type != VM_NET_TAP && n->ifname)
+                        ERR(l, "[net \"%s\"] ifname needs type = tap", n->name);
+                if (n->type != VM_NET_USER && n->hostfwd)
+                        ERR(l, "[net \"%s\"] hostfwd needs type = user", n->name);
+                STRV_FOREACH (f, n->hostfwd)
+                        if ((strncmp(*f, "tcp:", 4) != 0 && strncmp(*f, "udp:", 4) != 0) || !strchr(*f, '-'))
+                                ERR(l,
+                                    "[net \"%s\"] hostfwd: '%s' is not valid; expected "
+                                    "PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT (tcp::24800-:24800)",
+                                    n->name, *f);
+        }
+        for (size_t i = 0; i < c->n_shares; i++) {
+                const vm_share *s = &c->shares[i];
+                bool user_net = false;
+
+                if (!s->path)
+                        ERR(s->line, "[share \"%s\"] needs path = /absolute/dir", s->name);
+                for (size_t j = 0; j < c->n_nets; j++)
+                        user_net = user_net || c->nets[j].type == VM_NET_USER;
+                if (s->type == VM_SHARE_SMB && !user_net)
+                        ERR(s->line,
+                            "[share \"%s\"] type = smb needs a [net] with type = user (QEMU's built-in "
+                            "SMB server rides on user networking)",
+                            s->name);
+        }
+        {
+                size_t smb = 0;
+
+                for (size_t i = 0; i < c->n_shares; i++)
+                        smb += c->shares[i].type == VM_SHARE_SMB;
+                if (smb > 1)
+                        ERR(c->shares[c->n_shares - 1].line,
+                            "only one [share] of type = smb is possible (QEMU's "
+                            "-netdev user,smb= takes one directory)");
+        }
+        return ret;
+}
+
+/* [cpu] and friends take defaults from [vm] os unless set explicitly. */
+static int apply_os_defaults(vm_config *c)
+{
+        if (c->vm.os != VM_OS_WINDOWS)
+                return 0;
+        /*
+         * Windows keeps the RTC in local time, counts missed timer ticks (so the RTC catches up and the PIT
+         * delays), and runs best with Hyper-V enlightenments and no HPET: libvirt's Windows defaults.
+         */
+        if (!vm_config_key_line(c, "vm", "rtc_localtime"))
+                c->vm.rtc_localtime = true;
+        if (!vm_config_key_line(c, "vm", "rtc_catchup"))
+                c->vm.rtc_catchup = true;
+        if (!vm_config_key_line(c, "vm", "pit_delay"))
+                c->vm.pit_delay = true;
+        if (!vm_config_key_line(c, "vm", "hpet"))
+                c->vm.hpet = false;
+        if (!vm_config_key_line(c, "cpu", "hyperv"))
+                c->cpu.hyperv = true;
+        return 0;
+}
+
+/* Every parse error starts with "FILENAME:"; the file name may itself hold colons. */
+static _Thread_local size_t error_prefix_len;
+
+static unsigned error_line(const char *e)
+{
+        char digits[16] = {};
+        size_t n;
+        uint64_t v;
+
+        if (strlen(e) <= error_prefix_len)
+                return 0;
+        e += error_prefix_len;
+        n = strspn(e, "0123456789");
+        if (n == 0 || n >= sizeof(digits))
+                return 0;
+        memcpy(digits, e, n);
+        return parse_uint(digits, 10, UINT32_MAX, &v) < 0 ? 0 : (unsigned)v;
+}
+
+static int cmp_error_line(const void *a, const void *b)
+{
+        unsigned x = error_line(*(char *const *)a), y = error_line(*(char *const *)b);
+
+        /* qsort is not stable; equal lines keep a fixed order by their text. */
+        return x != y ? (x > y) - (x < y) : strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int vm_config_parse_string(const char *text, const char *filename, const char *name, vm_config **ret,
+                           char ***ret_errors)
+{
+        _cleanup_(vm_config_freep) vm_config *c = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        parse_state st = { .filename = filename ? filename : "<string>",
+                           .text = text,
+                           .at_line_start = true };
+        int r;
+
+        r = vm_config_new(name, &c);
+        if (r < 0)
+                return r;
+        c->filename = strdup(st.filename);
+        if (!c->filename)
+                return -ENOMEM;
+        st.cfg = c;
+        /* Debian's inih exposes its build options at run time; pin the ones this format relies on. */
+        ini_allow_multiline = false;
+        ini_allow_inline_comments = true;
+        ini_use_stack = false;
+        ini_allow_realloc = true;
+        ini_max_line = 64 * 1024;
+        ini_stop_on_first_error = false;
+        r = ini_parse_stream(reader, &st, handler, &st);
+        if (st.oom < 0) {
+                strv_free(st.errors);
+                return st.oom;
+        }
+        errors = TAKE_PTR(st.errors);
+        if (r > 0) {
+                bool reported = false;
+                char prefix[64];
+
+                snprintf(prefix, sizeof(prefix), ":%d: ", r);
+                STRV_FOREACH (e, errors)
+                        reported = reported || strstr(*e, prefix);
+                if (!reported) {
+                        char *e;
+
+                        if (asprintf(&e,
+                                     "%s:%d: syntax error: expected [section], key = value, or a comment "
+                                     "starting with # or ;",
+                                     st.filename, r) < 0 ||
+                            strv_push(&errors, e) < 0)
+                                return -ENOMEM;
+                }
+        } else if (r < 0)
+                return -ENOMEM;
+        /* Report in file order: inih tells us about syntax errors only at the end. */
+        error_prefix_len = strlen(st.filename) + 1;
+        if (errors)
+                qsort(errors, strv_length(errors), sizeof(char *), cmp_error_line);
+        scan_empty_sections(&st);
+        apply_os_defaults(c);
+        if (!errors) {
+                r = vm_config_check(c, &errors);
+                if (r == -ENOMEM)
+                        return r;
+        }
+        if (errors) {
+                log_debug("%s: %zu errors", st.filename, strv_length(errors));
+                *ret_errors = TAKE_PTR(errors);
+                return -EINVAL;
+        }
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int vm_config_load(const char *path, vm_config **ret, char ***ret_errors)
+{
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *text = NULL, *name = NULL;
+        const char *base = strrchr(path, '/');
+        size_t n;
+        int r;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        r = read_full_fd(fd, VM_CONFIG_MAX_SIZE, &text, NULL);
+        if (r < 0)
+                return r;
+        base = base ? base + 1 : path;
+        n = strlen(base);
+        if (n > 5 && strcmp(base + n - 5, ".conf") == 0)
+                n -= 5;
+        name = strndup(base, n);
+        if (!name)
+                return -ENOMEM;
+        return vm_config_parse_string(text, path, name, ret, ret_errors);
+}

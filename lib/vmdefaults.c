@@ -1,0 +1,529 @@
+/* Where VM configs meet the host: selector resolution, CPU pinning plan, hugepages, the config writer. */
+#include "vfioctl/vmdefaults.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "parse-util.h"
+#include "strv.h"
+#include "vfioctl/qemu-argv.h"
+#include "vfioctl/selector.h"
+
+static int push_msg(char ***l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int push_msg(char ***l, const char *fmt, ...)
+{
+        char *s;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        if (strv_push(l, s) < 0) {
+                free(s);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* One selector to host names; a literal address missing from the host is used as written. */
+static int resolve_one(const vm_config *c, const char *section, unsigned line, const char *text,
+                       const vfio_model *m, vfio_pci_names *names, char ***out, char ***warnings,
+                       char ***errors)
+{
+        _cleanup_(vfio_selector_freep) vfio_selector *sel = NULL;
+        _cleanup_strv_free_ char **found = NULL;
+        int r;
+
+        r = vfio_selector_parse(text, &sel);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return push_msg(errors,
+                                "%s:%u: [%s] device: '%s' is not a selector; write a PCI address (01:00.0), "
+                                "vendor:device (10de:1b80) or a name pattern ('*GTX 1080*')",
+                                c->filename, line, section, text);
+        /* Without a host (validate) only literal addresses resolve; the rest waits for the real host. */
+        if (!m && sel->kind != VFIO_SELECTOR_ADDRESS)
+                return 0;
+        r = m ? vfio_selector_resolve(sel, m, names, &found) : -ENXIO;
+        if (r == -ENOMEM)
+                return r;
+        if (r == -ENXIO && sel->kind == VFIO_SELECTOR_ADDRESS) {
+                char buf[VFIO_PCI_ADDR_MAX];
+
+                if (m)
+                        r = push_msg(warnings,
+                                     "%s:%u: [%s] device %s is not present on this host; using the "
+                                     "address as written",
+                                     c->filename, line, section, text);
+                else
+                        r = 0;
+                if (r < 0)
+                        return r;
+                return strv_extend(out, vfio_pci_addr_format(&sel->addr, buf));
+        }
+        if (r == -ENXIO)
+                return push_msg(errors,
+                                "%s:%u: [%s] device: selector '%s' matches no PCI device on this host; "
+                                "'vfioctl devices' lists them",
+                                c->filename, line, section, text);
+        if (r < 0)
+                return r;
+        if (found[1]) {
+                _cleanup_free_ char *list = strv_join(found, ", ");
+
+                return push_msg(errors,
+                                "%s:%u: [%s] device: selector '%s' matches %zu devices (%s); use one "
+                                "address",
+                                c->filename, line, section, text, strv_length(found), list ? list : "");
+        }
+        STRV_FOREACH (f, found)
+                if (!strv_contains(*out, *f) && (r = strv_extend(out, *f)) < 0)
+                        return r;
+        return 0;
+}
+
+static int resolve_pci(vm_config *c, vm_pci *p, bool gpu, const vfio_model *m, vfio_pci_names *names,
+                       char ***warnings, char ***errors)
+{
+        _cleanup_strv_free_ char **out = NULL;
+        char section[64];
+        size_t nerr = strv_length(*errors);
+        int r;
+
+        snprintf(section, sizeof(section), gpu && strcmp(p->name, "gpu") == 0 ? "%s" : "%s \"%s\"",
+                 gpu ? "gpu" : "pci", p->name);
+        if (!p->device)
+                return 0; /* vm_config_check reported it */
+        r = resolve_one(c, section, p->line, p->device, m, names, &out, warnings, errors);
+        if (r < 0 || strv_length(*errors) > nerr || !out)
+                return r;
+        if (gpu && p->functions_auto && m) {
+                /* Every function of the GPU's slot travels with it (HDMI audio, USB-C, UCSI). */
+                vfio_pci_addr a;
+
+                if (vfio_pci_addr_parse(out[0], &a) == 0)
+                        for (size_t i = 0; i < m->pci->n; i++) {
+                                const vfio_pci_dev *d = m->pci->devs[i];
+
+                                if (d->addr.domain == a.domain && d->addr.bus == a.bus &&
+                                    d->addr.slot == a.slot && !strv_contains(out, d->name) &&
+                                    (r = strv_extend(&out, d->name)) < 0)
+                                        return r;
+                        }
+        } else if (gpu)
+                STRV_FOREACH (f, p->functions) {
+                        r = resolve_one(c, section, vm_config_key_line(c, section, "functions") ?: p->line,
+                                        *f, m, names, &out, warnings, errors);
+                        if (r < 0)
+                                return r;
+                }
+        strv_free(p->resolved);
+        p->resolved = TAKE_PTR(out);
+        return 0;
+}
+
+int vm_config_resolve(vm_config *c, const vfio_model *m, vfio_pci_names *names, char ***warnings,
+                      char ***errors)
+{
+        int r;
+
+        for (size_t i = 0; i < c->n_gpus; i++)
+                if ((r = resolve_pci(c, &c->gpus[i], true, m, names, warnings, errors)) < 0)
+                        return r;
+        for (size_t i = 0; i < c->n_pcis; i++)
+                if ((r = resolve_pci(c, &c->pcis[i], false, m, names, warnings, errors)) < 0)
+                        return r;
+        return *errors ? -EINVAL : 0;
+}
+
+static int read_uint_attr(const vfio_host *h, const char *path, uint64_t max, unsigned *ret)
+{
+        _cleanup_free_ char *s = NULL;
+        uint64_t v;
+        int r;
+
+        r = vfio_host_read_attr(h, path, 64, &s);
+        if (r < 0)
+                return r;
+        r = parse_uint(s, 10, max, &v);
+        if (r < 0)
+                return r;
+        *ret = (unsigned)v;
+        return 0;
+}
+
+static int cmp_cpu(const void *a, const void *b)
+{
+        const vm_host_cpu *x = a, *y = b;
+
+        return (x->cpu > y->cpu) - (x->cpu < y->cpu);
+}
+
+int vm_host_cpus(const vfio_host *h, vm_host_cpu **ret, size_t *ret_n)
+{
+        _cleanup_strv_free_ char **entries = NULL;
+        _cleanup_free_ vm_host_cpu *cpus = NULL;
+        size_t n = 0;
+        int r;
+
+        r = vfio_host_list_dir(h, "sys/devices/system/cpu", 65536, &entries);
+        if (r < 0)
+                return r;
+        STRV_FOREACH (e, entries) {
+                char path[128];
+                uint64_t id;
+                unsigned online = 1, v;
+                vm_host_cpu *t;
+
+                if (strncmp(*e, "cpu", 3) != 0 || parse_uint(*e + 3, 10, 65535, &id) < 0)
+                        continue;
+                /* cpu0 often has no "online" file: it cannot go offline. */
+                snprintf(path, sizeof(path), "sys/devices/system/cpu/%s/online", *e);
+                (void)read_uint_attr(h, path, 1, &online);
+                if (!online)
+                        continue;
+                t = realloc(cpus, (n + 1) * sizeof(*cpus));
+                if (!t)
+                        return -ENOMEM;
+                cpus = t;
+                t = &cpus[n++];
+                *t = (vm_host_cpu){ .cpu = (unsigned)id, .core = (unsigned)id, .l3 = -1 };
+                snprintf(path, sizeof(path), "sys/devices/system/cpu/%s/topology/core_id", *e);
+                if (read_uint_attr(h, path, UINT32_MAX, &v) == 0)
+                        t->core = v;
+                snprintf(path, sizeof(path), "sys/devices/system/cpu/%s/topology/physical_package_id", *e);
+                if (read_uint_attr(h, path, UINT32_MAX, &v) == 0)
+                        t->package = v;
+                snprintf(path, sizeof(path), "sys/devices/system/cpu/%s/cache/index3/shared_cpu_list", *e);
+                {
+                        _cleanup_free_ char *l3 = NULL;
+
+                        if (vfio_host_read_attr(h, path, 4096, &l3) == 0) {
+                                l3[strspn(l3, "0123456789")] = 0;
+                                if (parse_uint(l3, 10, 65535, &id) == 0)
+                                        t->l3 = (int)id;
+                        }
+                }
+        }
+        if (n == 0)
+                return -ENOENT;
+        qsort(cpus, n, sizeof(*cpus), cmp_cpu);
+        *ret_n = n;
+        *ret = TAKE_PTR(cpus);
+        return 0;
+}
+
+typedef struct core {
+        unsigned package, core;
+        int l3;
+        unsigned cpus[8];
+        size_t n;
+} core;
+
+int vm_plan_pinning(const vm_host_cpu *cpus, size_t n, unsigned vcpus, char ***ret_pin, char ***ret_emulator,
+                    unsigned *ret_threads)
+{
+        _cleanup_free_ core *cores = NULL;
+        _cleanup_strv_free_ char **pin = NULL, **emu = NULL;
+        size_t ncores = 0, host = 0, smt = 1, need;
+        int best_l3 = -1;
+        bool *used = NULL;
+        char buf[16];
+        int r = 0;
+
+        cores = calloc(n, sizeof(*cores));
+        if (!cores)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                size_t j;
+
+                for (j = 0; j < ncores; j++)
+                        if (cores[j].package == cpus[i].package && cores[j].core == cpus[i].core)
+                                break;
+                if (j == ncores)
+                        cores[ncores++] =
+                                (core){ .package = cpus[i].package, .core = cpus[i].core, .l3 = cpus[i].l3 };
+                if (cores[j].n < ELEMENTSOF(cores[j].cpus))
+                        cores[j].cpus[cores[j].n++] = cpus[i].cpu;
+                if (cores[j].n > smt)
+                        smt = cores[j].n;
+        }
+        /* The core of the lowest CPU stays with the host: interrupts and housekeeping land there. */
+        need = (vcpus + smt - 1) / smt;
+        if (need > ncores - 1)
+                return -E2BIG;
+        {
+                /* Prefer the L3 domain with the most cores free for the guest: one cache, no cross-CCX
+                 * traffic. */
+                size_t best = 0;
+
+                for (size_t i = 0; i < ncores; i++) {
+                        size_t k = 0;
+
+                        for (size_t j = 0; j < ncores; j++)
+                                k += j != host && cores[j].l3 == cores[i].l3;
+                        if (k > best) {
+                                best = k;
+                                best_l3 = cores[i].l3;
+                        }
+                }
+        }
+        used = calloc(ncores, sizeof(bool));
+        if (!used)
+                return -ENOMEM;
+        used[host] = true;
+        for (int pass = 0; pass < 2 && strv_length(pin) < vcpus; pass++)
+                for (size_t j = 0; j < ncores && strv_length(pin) < vcpus; j++) {
+                        if (used[j] || (pass == 0 && cores[j].l3 != best_l3))
+                                continue;
+                        used[j] = true;
+                        for (size_t k = 0; k < cores[j].n && strv_length(pin) < vcpus; k++) {
+                                snprintf(buf, sizeof(buf), "%u", cores[j].cpus[k]);
+                                if ((r = strv_extend(&pin, buf)) < 0)
+                                        goto finish;
+                        }
+                }
+        for (size_t k = 0; k < cores[host].n; k++) {
+                snprintf(buf, sizeof(buf), "%u", cores[host].cpus[k]);
+                if ((r = strv_extend(&emu, buf)) < 0)
+                        goto finish;
+        }
+        *ret_threads = smt >= 2 && vcpus % 2 == 0 ? 2 : 1;
+        *ret_pin = TAKE_PTR(pin);
+        *ret_emulator = TAKE_PTR(emu);
+finish:
+        free(used);
+        return r;
+}
+
+int vm_host_hugepages_free(const vfio_host *h, unsigned size_kb, uint64_t *ret)
+{
+        char path[96];
+        unsigned v;
+        int r;
+
+        snprintf(path, sizeof(path), "sys/kernel/mm/hugepages/hugepages-%ukB/free_hugepages", size_kb);
+        r = read_uint_attr(h, path, UINT32_MAX, &v);
+        if (r < 0)
+                return r;
+        *ret = v;
+        return 0;
+}
+
+const vfio_model_device *vm_pick_gpu(const vfio_model *m)
+{
+        const vfio_model_device *fallback = NULL;
+
+        for (size_t i = 0; i < m->pci->n; i++) {
+                const vfio_model_device *d = &m->devices[i];
+
+                if (!vfio_pci_dev_is_display(d->pci) || d->pci->addr.func != 0)
+                        continue;
+                if (d->verdict != VFIO_VERDICT_ALONE && d->verdict != VFIO_VERDICT_WITH_PEERS)
+                        continue;
+                /* The boot VGA usually drives the host console: take another card when there is one. */
+                if (d->pci->boot_vga == 1) {
+                        fallback = fallback ?: d;
+                        continue;
+                }
+                return d;
+        }
+        return fallback;
+}
+
+/* --- the config writer ------------------------------------------------------------------------- */
+
+typedef struct writer {
+        FILE *f;
+} writer;
+
+static const char *yn(bool b)
+{
+        return b ? "yes" : "no";
+}
+
+static void size_str(uint64_t v, char buf[static 32])
+{
+        if (v % (1ULL << 30) == 0)
+                snprintf(buf, 32, "%" PRIu64 "G", v >> 30);
+        else if (v % (1ULL << 20) == 0)
+                snprintf(buf, 32, "%" PRIu64 "M", v >> 20);
+        else
+                snprintf(buf, 32, "%" PRIu64, v);
+}
+
+static void list_line(FILE *f, const char *key, char **l)
+{
+        _cleanup_free_ char *s = strv_join(l, " ");
+
+        fprintf(f, "%s = %s\n", key, s ? s : "");
+}
+
+int vm_config_format(const vm_config *c, char **ret)
+{
+        static const char *const machines[] = { "q35", "i440fx" },
+                                 *const oses[] = { "other", "windows", "linux" },
+                                 *const buses[] = { "virtio-blk", "virtio-scsi", "sata", "ide" },
+                                 *const nets[] = { "user", "bridge", "tap" };
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+        char sz[32];
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        fprintf(f, "# VM \"%s\" for vfioctl. Every key is described in vfioctl.conf(5).\n", c->name);
+        fprintf(f, "# Check with: vfioctl validate %s    Show the QEMU command: vfioctl cmdline %s\n\n",
+                c->name, c->name);
+        fprintf(f,
+                "[vm]\n# windows sets Windows defaults: rtc_localtime, hpet = no, [cpu] hyperv\nos = %s\n",
+                oses[c->vm.os]);
+        fprintf(f,
+                "# q35 (PCIe, default) or i440fx (older guests, some GPUs behind PCIe switches)\nmachine = "
+                "%s\n",
+                machines[c->vm.machine]);
+        fprintf(f, "# kvm, or tcg (emulation, slow; needs [cpu] model = max)\naccel = %s\n",
+                c->vm.accel == VM_ACCEL_KVM ? "kvm" : "tcg");
+        if (c->vm.uuid)
+                fprintf(f, "uuid = %s\n", c->vm.uuid);
+        fprintf(f, "rtc_localtime = %s\nrtc_catchup = %s\npit_delay = %s\nhpet = %s\n",
+                yn(c->vm.rtc_localtime), yn(c->vm.rtc_catchup), yn(c->vm.pit_delay), yn(c->vm.hpet));
+        fprintf(f, "# max_ram_below_4g = 1G   (works around PCIe bridges that mishandle high MMIO)\n");
+        fprintf(f, "# debugcon = /tmp/%s-ovmf.log   (OVMF's debug log)\n\n", c->name);
+
+        fprintf(f, "[firmware]\n# UEFI (ovmf) is what GPU passthrough needs: the card's UEFI GOP ROM runs "
+                   "under it\n");
+        fprintf(f, "type = %s\nsecure_boot = %s\n",
+                c->firmware.type == VM_FIRMWARE_OVMF ? "ovmf" : "seabios", yn(c->firmware.secure_boot));
+        fprintf(f, "code = %s\nvars_template = %s\n", vm_qemu_firmware_code(c),
+                vm_qemu_firmware_vars_template(c));
+        fprintf(f, "# vars = per-VM copy of vars_template (default: the VM's state directory)\n\n");
+        if (c->tpm.enabled)
+                fprintf(f, "# TPM 2.0 through swtpm (Windows 11 requires it)\n[tpm]\n\n");
+
+        fprintf(f, "[cpu]\n# host = host-passthrough (KVM); with accel = tcg use max\nmodel = %s\n",
+                c->cpu.model);
+        fprintf(f, "# Desktop Windows uses at most 2 sockets: keep 1 and raise cores\n");
+        fprintf(f, "sockets = %u\ncores = %u\nthreads = %u\n", c->cpu.sockets, c->cpu.cores, c->cpu.threads);
+        fprintf(f,
+                "# hide_kvm = yes clears the KVM signature (old NVIDIA drivers: code 43)\nhide_kvm = %s\n",
+                yn(c->cpu.hide_kvm));
+        fprintf(f, "hyperv = %s\n", yn(c->cpu.hyperv));
+        if (c->cpu.hyperv_vendor_id)
+                fprintf(f, "hyperv_vendor_id = %s\n", c->cpu.hyperv_vendor_id);
+        if (c->cpu.pin) {
+                fprintf(f, "# Host CPU per vCPU, from this host's topology (SMT siblings together, one L3,\n"
+                           "# the first core left to the host). The launcher applies it.\n");
+                list_line(f, "pin", c->cpu.pin);
+        }
+        if (c->cpu.emulator_pin)
+                list_line(f, "emulator_pin", c->cpu.emulator_pin);
+        fputc('\n', f);
+
+        size_str(c->memory.size, sz);
+        fprintf(f, "[memory]\nsize = %s\n", sz);
+        fprintf(f, "# none, 2M or 1G: reserve them first (vm.nr_hugepages or hugepagesz= hugepages=)\n");
+        fprintf(f, "hugepages = %s\n",
+                c->memory.hugepages == VM_HUGEPAGES_NONE ? "none"
+                : c->memory.hugepages == VM_HUGEPAGES_2M ? "2M"
+                                                         : "1G");
+        fprintf(f, "prealloc = %s\n", yn(c->memory.prealloc));
+        if (c->memory.prealloc_threads)
+                fprintf(f, "prealloc_threads = %u\n", c->memory.prealloc_threads);
+        fprintf(f, "# locked = yes keeps guest memory out of swap (needs RLIMIT_MEMLOCK)\nlocked = %s\n\n",
+                yn(c->memory.locked));
+
+        for (size_t i = 0; i < c->n_gpus; i++) {
+                const vm_pci *p = &c->gpus[i];
+
+                if (strcmp(p->name, "gpu") == 0)
+                        fprintf(f, "[gpu]\n");
+                else
+                        fprintf(f, "[gpu \"%s\"]\n", p->name);
+                fprintf(f, "# PCI address, vendor:device or a name pattern; see: vfioctl devices --gpu\n");
+                fprintf(f, "device = %s\n", p->device);
+                if (p->functions_auto)
+                        fprintf(f,
+                                "# auto: every function of the card's slot (HDMI audio, USB-C) goes along\n"
+                                "functions = auto\n");
+                else
+                        list_line(f, "functions", p->functions);
+                fprintf(f, "# x_vga = yes only for legacy VGA (SeaBIOS, old cards)\nx_vga = %s\n",
+                        yn(p->x_vga));
+                fprintf(f, "# romfile = /path/to/vbios.rom\n\n");
+        }
+        for (size_t i = 0; i < c->n_disks; i++) {
+                const vm_disk *d = &c->disks[i];
+
+                fprintf(f, "[disk \"%s\"]\npath = %s\n", d->name, d->path);
+                fprintf(f, "format = %s\nmedia = %s\n", d->format == VM_DISK_QCOW2 ? "qcow2" : "raw",
+                        d->media == VM_MEDIA_CDROM ? "cdrom" : "disk");
+                fprintf(f, "# virtio-blk or virtio-scsi need the virtio drivers in Windows; sata works out "
+                           "of the box\n");
+                fprintf(f, "bus = %s\n", buses[d->bus]);
+                if (d->media == VM_MEDIA_DISK)
+                        fprintf(f, "iothread = %s\n", yn(d->iothread));
+                if (d->cache)
+                        fprintf(f, "cache = %s\n", d->cache);
+                if (d->aio)
+                        fprintf(f, "aio = %s\n", d->aio);
+                if (d->discard)
+                        fprintf(f, "discard = %s\n", d->discard);
+                if (d->bootindex)
+                        fprintf(f, "bootindex = %u\n", d->bootindex);
+                fputc('\n', f);
+        }
+        for (size_t i = 0; i < c->n_nets; i++) {
+                const vm_net *n = &c->nets[i];
+
+                fprintf(f,
+                        "[net \"%s\"]\n# user (no setup), bridge (qemu-bridge-helper) or tap\ntype = %s\n",
+                        n->name, nets[n->type]);
+                fprintf(f, "model = %s\n", n->model == VM_NET_E1000E ? "e1000e" : "virtio");
+                if (n->mac)
+                        fprintf(f, "mac = %s\n", n->mac);
+                fprintf(f, "# hostfwd = tcp::24800-:24800   (e.g. Synergy/Barrier)\n\n");
+        }
+        for (size_t i = 0; i < c->n_inputs; i++)
+                fprintf(f, "[input \"%s\"]\ntype = %s\n\n", c->inputs[i].name,
+                        c->inputs[i].type == VM_INPUT_VIRTIO_KEYBOARD ? "virtio-keyboard"
+                        : c->inputs[i].type == VM_INPUT_VIRTIO_MOUSE  ? "virtio-mouse"
+                                                                      : "virtio-tablet");
+        fprintf(f, "# Pass host keyboard/mouse with evdev (left+right Ctrl toggles):\n"
+                   "# [input \"keyboard\"]\n# type = evdev\n# evdev = /dev/input/by-id/YOUR-event-kbd\n"
+                   "# grab_all = yes\n# repeat = yes\n# grab_toggle = ctrl-ctrl\n\n");
+        fprintf(f, "[display]\n# none: the passed GPU is the display; virtio-vga/qxl/std with spice or vnc "
+                   "for a window\n");
+        fprintf(f, "device = %s\nprotocol = %s\n\n",
+                c->display.device == VM_DISPLAY_NONE  ? "none"
+                : c->display.device == VM_DISPLAY_QXL ? "qxl"
+                : c->display.device == VM_DISPLAY_STD ? "std"
+                                                      : "virtio-vga",
+                c->display.protocol == VM_PROTOCOL_NONE    ? "none"
+                : c->display.protocol == VM_PROTOCOL_SPICE ? "spice"
+                                                           : "vnc");
+        if (c->audio.enabled)
+                fprintf(f,
+                        "[audio]\n# pa also serves PipeWire (pipewire-pulse)\nbackend = %s\ndevice = %s\n\n",
+                        c->audio.backend == VM_AUDIO_PA     ? "pa"
+                        : c->audio.backend == VM_AUDIO_ALSA ? "alsa"
+                                                            : "none",
+                        c->audio.device == VM_AUDIO_AC97        ? "ac97"
+                        : c->audio.device == VM_AUDIO_INTEL_HDA ? "intel-hda"
+                                                                : "ich9-intel-hda");
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}

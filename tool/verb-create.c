@@ -1,0 +1,457 @@
+/* vfioctl create NAME: writes a complete, commented VM config with defaults chosen from this host. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "parse-util.h"
+#include "strv.h"
+#include "tool.h"
+#include "vfioctl/model.h"
+#include "vfioctl/pciids.h"
+#include "vfioctl/qemu-argv.h"
+#include "vfioctl/selector.h"
+#include "vfioctl/vmdefaults.h"
+#include "vm-util.h"
+
+static const char *arg_gpu;
+static const char *arg_memory;
+static const char *arg_cpus;
+static const char *arg_disk;
+static const char *arg_iso;
+static const char *arg_output;
+static bool arg_windows;
+static bool arg_force;
+static bool arg_dry_run;
+
+static int mkdir_p(const char *path)
+{
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++)
+                if (*s == '/') {
+                        *s = 0;
+                        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                                return -errno;
+                        *s = '/';
+                }
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+/* Temp file in the same directory, then rename(): readers see the old file or the new, never half. */
+static int write_atomic(const char *path, const char *text, bool replace)
+{
+        _cleanup_free_ char *tmp = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        size_t n = strlen(text), done = 0;
+        struct stat st;
+
+        if (!replace && stat(path, &st) == 0)
+                return -EEXIST;
+        if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
+                return -ENOMEM;
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        while (done < n) {
+                ssize_t w = write(fd, text + done, n - done);
+
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        (void)unlink(tmp);
+                        return -errno;
+                }
+                done += (size_t)w;
+        }
+        if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 ||
+            (replace ? rename(tmp, path) : renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE)) < 0) {
+                int e = -errno;
+
+                (void)unlink(tmp);
+                return e;
+        }
+        return 0;
+}
+
+/* qemu-img create -f qcow2 PATH SIZE, by fork+exec (no shell). */
+static int create_image(const char *path, const char *size)
+{
+        int status;
+        pid_t pid = fork();
+
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                char *const args[] = { (char *)"qemu-img", (char *)"create", (char *)"-q", (char *)"-f",
+                                       (char *)"qcow2",    (char *)path,     (char *)size, NULL };
+
+                execvp(args[0], args);
+                _exit(127);
+        }
+        if (waitpid(pid, &status, 0) < 0)
+                return -errno;
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+static int add_item(void **array, size_t *n, size_t size, const char *name, void **ret)
+{
+        char *a = realloc(*array, (*n + 1) * size);
+
+        if (!a)
+                return -ENOMEM;
+        *array = a;
+        a += *n * size;
+        memset(a, 0, size);
+        *(char **)a = strdup(name);
+        if (!*(char **)a)
+                return -ENOMEM;
+        (*n)++;
+        *ret = a;
+        return 0;
+}
+
+static int parse_options(int argc, char **argv)
+{
+        enum {
+                OPT_GPU = 0x100,
+                OPT_MEMORY,
+                OPT_CPUS,
+                OPT_DISK,
+                OPT_ISO,
+                OPT_WINDOWS,
+                OPT_FORCE,
+                OPT_DRY_RUN,
+                OPT_OUTPUT
+        };
+        static const struct option options[] = {
+                { "gpu", required_argument, NULL, OPT_GPU },
+                { "memory", required_argument, NULL, OPT_MEMORY },
+                { "cpus", required_argument, NULL, OPT_CPUS },
+                { "disk", required_argument, NULL, OPT_DISK },
+                { "iso", required_argument, NULL, OPT_ISO },
+                { "windows", no_argument, NULL, OPT_WINDOWS },
+                { "force", no_argument, NULL, OPT_FORCE },
+                { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+                { "output", required_argument, NULL, OPT_OUTPUT },
+                {},
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (c) {
+                case OPT_GPU:
+                        arg_gpu = optarg;
+                        break;
+                case OPT_MEMORY:
+                        arg_memory = optarg;
+                        break;
+                case OPT_CPUS:
+                        arg_cpus = optarg;
+                        break;
+                case OPT_DISK:
+                        arg_disk = optarg;
+                        break;
+                case OPT_ISO:
+                        arg_iso = optarg;
+                        break;
+                case OPT_WINDOWS:
+                        arg_windows = true;
+                        break;
+                case OPT_FORCE:
+                        arg_force = true;
+                        break;
+                case OPT_DRY_RUN:
+                        arg_dry_run = true;
+                        break;
+                case OPT_OUTPUT:
+                        arg_output = optarg;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        return 0;
+}
+
+static int pick_gpu(vm_config *c, const vfio_model *m, vfio_pci_names *names)
+{
+        _cleanup_(vfio_selector_freep) vfio_selector *sel = NULL;
+        _cleanup_strv_free_ char **found = NULL;
+        const vfio_model_device *d = NULL;
+        vm_pci *p;
+        int r;
+
+        if (strcmp(arg_gpu, "auto") == 0) {
+                d = vm_pick_gpu(m);
+                if (!d) {
+                        tool_error("--gpu auto: no display device on this host can be passed through; "
+                                   "'vfioctl devices --gpu' shows why");
+                        return -ENXIO;
+                }
+        } else {
+                r = vfio_selector_parse(arg_gpu, &sel);
+                if (r < 0) {
+                        tool_error("--gpu: '%s' is not a selector (01:00.0, 10de:1b80 or a name pattern)",
+                                   arg_gpu);
+                        return r;
+                }
+                r = vfio_selector_resolve(sel, m, names, &found);
+                if (r < 0 || found[1]) {
+                        tool_error("--gpu: '%s' matches %s on this host; 'vfioctl devices --gpu' lists them",
+                                   arg_gpu, r < 0 ? "no PCI device" : "several devices");
+                        return -ENXIO;
+                }
+                d = vfio_model_find_device(m, found[0]);
+        }
+        r = add_item((void **)&c->gpus, &c->n_gpus, sizeof(vm_pci), "gpu", (void **)&p);
+        if (r < 0)
+                return r;
+        p->device = strdup(d->pci->name);
+        if (!p->device)
+                return -ENOMEM;
+        p->functions_auto = true;
+        p->rombar = true;
+        if (d->verdict == VFIO_VERDICT_WITH_PEERS)
+                tool_warning("GPU %s shares its IOMMU group with other devices; they must all be bound to "
+                             "vfio-pci",
+                             d->pci->name);
+        return 0;
+}
+
+static int host_defaults(vm_config *c, const vfio_host *h)
+{
+        _cleanup_free_ vm_host_cpu *cpus = NULL;
+        _cleanup_strv_free_ char **pin = NULL, **emu = NULL;
+        size_t n = 0;
+        unsigned vcpus, threads = 1;
+        uint64_t v, pages;
+        int r;
+
+        r = vm_host_cpus(h, &cpus, &n);
+        if (r < 0)
+                tool_warning("cannot read the CPU topology below %s: %s; no pinning planned",
+                             vfio_host_root(h), strerror(-r));
+        if (arg_cpus) {
+                if (parse_uint(arg_cpus, 10, 256, &v) < 0 || v == 0) {
+                        tool_error("--cpus: '%s' is not a count from 1 to 256", arg_cpus);
+                        return -EINVAL;
+                }
+                vcpus = (unsigned)v;
+        } else
+                /* Leave one core to the host; cap at 8 vCPUs, plenty for a desktop guest. */
+                vcpus = n > 2 ? (unsigned)(n - 2 < 8 ? n - 2 : 8) : 1;
+        if (n > 0 && vm_plan_pinning(cpus, n, vcpus, &pin, &emu, &threads) == 0) {
+                c->cpu.pin = TAKE_PTR(pin);
+                c->cpu.emulator_pin = TAKE_PTR(emu);
+        } else if (n > 0)
+                tool_warning("this host has %zu CPUs: too few to pin %u vCPUs and keep a core for itself; "
+                             "no pinning planned",
+                             n, vcpus);
+        c->cpu.threads = threads;
+        c->cpu.cores = vcpus / threads;
+        c->cpu.sockets = 1;
+
+        if (arg_memory) {
+                if (parse_size(arg_memory, &v) < 0 || v < (256ULL << 20)) {
+                        tool_error("--memory: '%s' is not a size of at least 256M (16G, 16384M)",
+                                   arg_memory);
+                        return -EINVAL;
+                }
+                c->memory.size = v;
+        } else
+                c->memory.size = 8ULL << 30;
+        /* Use hugepages only when enough are already reserved: reserving them is a host change. */
+        if (vm_host_hugepages_free(h, 1048576, &pages) == 0 && pages * (1ULL << 30) >= c->memory.size &&
+            c->memory.size % (1ULL << 30) == 0)
+                c->memory.hugepages = VM_HUGEPAGES_1G;
+        else if (vm_host_hugepages_free(h, 2048, &pages) == 0 && pages * (2ULL << 20) >= c->memory.size &&
+                 c->memory.size % (2ULL << 20) == 0)
+                c->memory.hugepages = VM_HUGEPAGES_2M;
+        return 0;
+}
+
+static int build(vm_config *c, const vfio_host *h, vm_paths_buf *paths)
+{
+        vm_disk *d;
+        vm_net *net;
+        int r;
+
+        if (arg_windows) {
+                c->vm.os = VM_OS_WINDOWS;
+                c->vm.rtc_localtime = true;
+                c->vm.rtc_catchup = true;
+                c->vm.pit_delay = true;
+                c->vm.hpet = false;
+                c->cpu.hyperv = true;
+                /* Windows 11 requires TPM 2.0 and Secure Boot. */
+                c->tpm.enabled = true;
+                c->firmware.secure_boot = true;
+        }
+        r = host_defaults(c, h);
+        if (r < 0)
+                return r;
+        if (arg_disk) {
+                uint64_t size;
+
+                r = add_item((void **)&c->disks, &c->n_disks, sizeof(vm_disk), "system", (void **)&d);
+                if (r < 0)
+                        return r;
+                /* Windows setup has no virtio drivers: SATA installs out of the box. */
+                d->bus = arg_windows ? VM_DISK_SATA : VM_DISK_VIRTIO_BLK;
+                d->bootindex = 1;
+                if (arg_disk[0] != '/' && parse_size(arg_disk, &size) == 0) {
+                        if (asprintf(&d->path, "%s/system.qcow2", paths->state_dir) < 0)
+                                return -ENOMEM;
+                        d->format = VM_DISK_QCOW2;
+                        d->discard = strdup("unmap");
+                        if (!d->discard)
+                                return -ENOMEM;
+                } else if (arg_disk[0] == '/') {
+                        d->path = strdup(arg_disk);
+                        if (!d->path)
+                                return -ENOMEM;
+                        if (strlen(arg_disk) > 6 && strcmp(arg_disk + strlen(arg_disk) - 6, ".qcow2") == 0)
+                                d->format = VM_DISK_QCOW2;
+                        else if (strncmp(arg_disk, "/dev/", 5) == 0) {
+                                /* Block devices and zvols: no host page cache, native AIO. */
+                                d->cache = strdup("none");
+                                d->aio = strdup("native");
+                                if (!d->cache || !d->aio)
+                                        return -ENOMEM;
+                        }
+                } else {
+                        tool_error("--disk: '%s' is neither an absolute path nor a size (64G)", arg_disk);
+                        return -EINVAL;
+                }
+        }
+        if (arg_iso) {
+                if (arg_iso[0] != '/') {
+                        tool_error("--iso: '%s' must be an absolute path", arg_iso);
+                        return -EINVAL;
+                }
+                r = add_item((void **)&c->disks, &c->n_disks, sizeof(vm_disk), "install", (void **)&d);
+                if (r < 0)
+                        return r;
+                d->media = VM_MEDIA_CDROM;
+                d->bus = VM_DISK_SATA;
+                d->bootindex = 2;
+                d->path = strdup(arg_iso);
+                if (!d->path)
+                        return -ENOMEM;
+        }
+        r = add_item((void **)&c->nets, &c->n_nets, sizeof(vm_net), "lan", (void **)&net);
+        if (r < 0)
+                return r;
+        net->model = arg_windows ? VM_NET_E1000E : VM_NET_VIRTIO;
+        c->audio.enabled = true;
+        if (c->n_gpus == 0) {
+                /* Without a passed GPU the guest needs a screen of its own. */
+                c->display.device = VM_DISPLAY_VIRTIO_VGA;
+                c->display.protocol = VM_PROTOCOL_SPICE;
+        }
+        return 0;
+}
+
+int verb_create(int argc, char **argv)
+{
+        _cleanup_(vm_config_freep) vm_config *c = NULL;
+        _cleanup_(vfio_host_freep) vfio_host *h = NULL;
+        _cleanup_(vfio_model_freep) vfio_model *m = NULL;
+        _cleanup_(vfio_pci_names_freep) vfio_pci_names *names = NULL;
+        _cleanup_free_ char *text = NULL, *dir = NULL, *path = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        _cleanup_(vm_config_freep) vm_config *check = NULL;
+        vm_paths_buf paths = {};
+        const char *name;
+        int r;
+
+        if (parse_options(argc, argv) < 0)
+                return EXIT_USAGE;
+        if (tool_check_arity(argc - optind) < 0)
+                return EXIT_USAGE;
+        name = argv[optind];
+        if (!vm_name_valid(name)) {
+                tool_error("'%s' is not a VM name: use letters, digits, '-', '_' and '.' (at most 64)",
+                           name);
+                return EXIT_USAGE;
+        }
+        if (vm_config_new(name, &c) < 0 || tool_open_host(&h) < 0)
+                return EXIT_FAILURE_GENERIC;
+        if (arg_gpu) {
+                if (tool_load_model(h, &m) < 0)
+                        return EXIT_FAILURE_GENERIC;
+                (void)vfio_pci_names_new(NULL, &names);
+                r = pick_gpu(c, m, names);
+                if (r < 0)
+                        return r == -ENOMEM ? EXIT_FAILURE_GENERIC : EXIT_DATAERR;
+        }
+        if (vm_default_paths(c, &paths) < 0)
+                return EXIT_FAILURE_GENERIC;
+        r = build(c, h, &paths);
+        if (r < 0) {
+                vm_paths_done(&paths);
+                return r == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_GENERIC;
+        }
+        r = vm_config_format(c, &text);
+        if (r < 0) {
+                vm_paths_done(&paths);
+                return EXIT_FAILURE_GENERIC;
+        }
+        /* What we write must pass our own parser: a create that writes an invalid file is a bug. */
+        r = vm_config_parse_string(text, "<generated>", name, &check, &errors);
+        STRV_FOREACH (e, errors)
+                tool_error("internal: generated config is invalid: %s", *e);
+        if (r < 0) {
+                vm_paths_done(&paths);
+                return EXIT_FAILURE_GENERIC;
+        }
+        if (arg_dry_run) {
+                fputs(text, stdout);
+                vm_paths_done(&paths);
+                return EXIT_OK;
+        }
+        if (arg_output)
+                path = strdup(arg_output);
+        else if (vm_user_config_dir(&dir) < 0 || mkdir_p(dir) < 0 ||
+                 asprintf(&path, "%s/%s.conf", dir, name) < 0)
+                path = NULL;
+        if (!path) {
+                tool_error("cannot make the config directory %s; set XDG_CONFIG_HOME or use --output FILE",
+                           dir ? dir : "$XDG_CONFIG_HOME/vfioctl/vms");
+                vm_paths_done(&paths);
+                return EXIT_FAILURE_GENERIC;
+        }
+        if (arg_disk && arg_disk[0] != '/') {
+                r = mkdir_p(paths.state_dir);
+                if (r >= 0)
+                        r = create_image(c->disks[0].path, arg_disk);
+                if (r < 0) {
+                        tool_error("cannot create the disk image %s: run: qemu-img create -f qcow2 %s %s",
+                                   c->disks[0].path, c->disks[0].path, arg_disk);
+                        vm_paths_done(&paths);
+                        return EXIT_FAILURE_GENERIC;
+                }
+                printf("Created disk image %s (%s, qcow2)\n", c->disks[0].path, arg_disk);
+        }
+        vm_paths_done(&paths);
+        r = write_atomic(path, text, arg_force);
+        if (r == -EEXIST) {
+                tool_error("%s exists; edit it, or overwrite with: vfioctl create --force %s", path, name);
+                return EXIT_FAILURE_GENERIC;
+        }
+        if (r < 0) {
+                tool_error("cannot write %s: %s", path, strerror(-r));
+                return EXIT_FAILURE_GENERIC;
+        }
+        printf("Wrote %s\nNext: vfioctl validate %s && vfioctl cmdline %s\n", path, name, name);
+        return EXIT_OK;
+}

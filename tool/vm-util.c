@@ -1,0 +1,151 @@
+/* Helpers shared by the VM verbs (create, validate, cmdline): where configs live, loading, quoting. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "strv.h"
+#include "tool.h"
+#include "vm-util.h"
+
+bool vm_name_valid(const char *s)
+{
+        /* The name becomes a file name, a directory name and QEMU's -name guest=. */
+        if (!s || !*s || strlen(s) > 64 || s[0] == '.' || s[0] == '-')
+                return false;
+        for (; *s; s++)
+                if (!(('a' <= *s && *s <= 'z') || ('A' <= *s && *s <= 'Z') || ('0' <= *s && *s <= '9') ||
+                      strchr("-_.", *s)))
+                        return false;
+        return true;
+}
+
+int vm_user_config_dir(char **ret)
+{
+        const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+        char *s;
+
+        if (xdg && xdg[0] == '/')
+                return asprintf(&s, "%s/vfioctl/vms", xdg) < 0 ? -ENOMEM : (*ret = s, 0);
+        if (!home || home[0] != '/')
+                return -ENOENT;
+        return asprintf(&s, "%s/.config/vfioctl/vms", home) < 0 ? -ENOMEM : (*ret = s, 0);
+}
+
+int vm_find_config(const char *arg, char **ret)
+{
+        _cleanup_free_ char *user = NULL, *path = NULL;
+        struct stat st;
+
+        /* A path (has a slash or ends in .conf) is used as it is. */
+        if (strchr(arg, '/') || (strlen(arg) > 5 && strcmp(arg + strlen(arg) - 5, ".conf") == 0)) {
+                path = strdup(arg);
+                if (!path)
+                        return -ENOMEM;
+                *ret = TAKE_PTR(path);
+                return 0;
+        }
+        if (!vm_name_valid(arg)) {
+                tool_error("'%s' is neither a VM name (letters, digits, - _ .) nor a config file path", arg);
+                return -EINVAL;
+        }
+        /* The user's own definition wins over the system's, as with systemd units. */
+        if (vm_user_config_dir(&user) == 0) {
+                if (asprintf(&path, "%s/%s.conf", user, arg) < 0)
+                        return -ENOMEM;
+                if (stat(path, &st) == 0) {
+                        *ret = TAKE_PTR(path);
+                        return 0;
+                }
+                free(path);
+                path = NULL;
+        }
+        if (asprintf(&path, "/etc/vfioctl/vms/%s.conf", arg) < 0)
+                return -ENOMEM;
+        if (stat(path, &st) == 0) {
+                *ret = TAKE_PTR(path);
+                return 0;
+        }
+        tool_error("no VM '%s': neither %s/%s.conf nor %s exists; create one with: vfioctl create %s", arg,
+                   user ? user : "$XDG_CONFIG_HOME/vfioctl/vms", arg, path, arg);
+        return -ENOENT;
+}
+
+int vm_load_config(const char *arg, vm_config **ret)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        int r;
+
+        r = vm_find_config(arg, &path);
+        if (r < 0)
+                return r;
+        r = vm_config_load(path, ret, &errors);
+        if (r == -EINVAL) {
+                STRV_FOREACH (e, errors)
+                        tool_error("%s", *e);
+                return r;
+        }
+        if (r < 0) {
+                tool_error("cannot read %s: %s", path, strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
+int vm_default_paths(const vm_config *c, vm_paths_buf *b)
+{
+        const char *rt = getenv("XDG_RUNTIME_DIR"), *state = getenv("XDG_STATE_HOME"),
+                   *home = getenv("HOME");
+
+        b->paths.uid = (unsigned)getuid();
+        if (rt && rt[0] == '/') {
+                if (asprintf(&b->runtime_dir, "%s/vfioctl/%s", rt, c->name) < 0)
+                        return -ENOMEM;
+        } else if (asprintf(&b->runtime_dir, "/run/user/%u/vfioctl/%s", b->paths.uid, c->name) < 0)
+                return -ENOMEM;
+        if (state && state[0] == '/') {
+                if (asprintf(&b->state_dir, "%s/vfioctl/%s", state, c->name) < 0)
+                        return -ENOMEM;
+        } else if (asprintf(&b->state_dir, "%s/.local/state/vfioctl/%s",
+                            home && home[0] == '/' ? home : "/root", c->name) < 0)
+                return -ENOMEM;
+        b->paths.runtime_dir = b->runtime_dir;
+        b->paths.state_dir = b->state_dir;
+        return 0;
+}
+
+void vm_paths_done(vm_paths_buf *b)
+{
+        free(b->runtime_dir);
+        free(b->state_dir);
+}
+
+char *shell_quote(const char *s)
+{
+        size_t n = 3;
+        char *out, *o;
+
+        if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_@%+=:,./-") ==
+                          strlen(s))
+                return strdup(s);
+        for (const char *p = s; *p; p++)
+                n += *p == '\'' ? 4 : 1;
+        out = malloc(n);
+        if (!out)
+                return NULL;
+        o = out;
+        *o++ = '\'';
+        for (const char *p = s; *p; p++) {
+                if (*p == '\'') {
+                        memcpy(o, "'\\''", 4);
+                        o += 4;
+                } else
+                        *o++ = *p;
+        }
+        *o++ = '\'';
+        *o = 0;
+        return out;
+}

@@ -1,0 +1,26 @@
+/* Helpers shared by the VM verbs: config lookup and loading, runtime paths, shell quoting. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "vfioctl/qemu-argv.h"
+#include "vfioctl/vmconf.h"
+
+bool vm_name_valid(const char *s);
+/* $XDG_CONFIG_HOME/vfioctl/vms, else ~/.config/vfioctl/vms. */
+int vm_user_config_dir(char **ret);
+/* NAME -> user or system config path; a FILE argument is taken as it is. Reports failure. */
+int vm_find_config(const char *arg, char **ret);
+/* Finds and parses; reports every error (file:line) itself. */
+int vm_load_config(const char *arg, vm_config **ret);
+
+typedef struct vm_paths_buf {
+        vm_argv_paths paths;
+        char *runtime_dir, *state_dir;
+} vm_paths_buf;
+/* $XDG_RUNTIME_DIR/vfioctl/NAME and $XDG_STATE_HOME/vfioctl/NAME (with the XDG fallbacks). */
+int vm_default_paths(const vm_config *c, vm_paths_buf *b);
+void vm_paths_done(vm_paths_buf *b);
+
+/* Quotes for a POSIX shell only when needed. */
+char *shell_quote(const char *s);
