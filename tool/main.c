@@ -22,6 +22,10 @@ static const verb *current_verb;
 static const verb verbs[] = {
         { "devices", 0, 0, verb_devices, "devices [--gpu] [--tree] [--json]",
           "PCI devices by IOMMU group, with drivers, reset methods and a passthrough verdict" },
+        { "disk", 2, 3, verb_disk, "disk create|import|info ARGS...",
+          "create a VM disk (qcow2/raw image, ZFS dataset, zvol), import one, show its backend facts" },
+        { "snapshot", 1, 2, verb_snapshot, "snapshot create|list|rollback|delete [NAME] --disk PATH...",
+          "snapshots of a stopped VM's disks and OVMF vars (ZFS or qcow2)" },
 };
 
 void tool_error(const char *fmt, ...)

@@ -48,3 +48,9 @@ struct vfio_model;
 int tool_load_model(const vfio_host *h, struct vfio_model **ret);
 
 int verb_devices(int argc, char **argv);
+int verb_disk(int argc, char **argv);
+int verb_snapshot(int argc, char **argv);
+
+/* The storage helpers by absolute path; a progress bar labelled progress_label on a TTY (NULL: none). */
+struct vfio_storage_tools;
+void tool_storage_tools(struct vfio_storage_tools *t, const char *progress_label);
