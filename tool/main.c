@@ -26,6 +26,8 @@ static const verb verbs[] = {
           "create a VM disk (qcow2/raw image, ZFS dataset, zvol), import one, show its backend facts" },
         { "snapshot", 1, 2, verb_snapshot, "snapshot create|list|rollback|delete [NAME] --disk PATH...",
           "snapshots of a stopped VM's disks and OVMF vars (ZFS or qcow2)" },
+        { "input", 1, 1, verb_input, "input list|relay [--json] [--grab DEV... --out NAME]",
+          "keyboards and mice with stable paths; the relay that keeps them in the VM across replugs" },
 };
 
 void tool_error(const char *fmt, ...)

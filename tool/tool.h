@@ -12,6 +12,7 @@ enum {
         EXIT_FAILURE_GENERIC = 1, /* the operation failed; the message says why */
         EXIT_USAGE = 64,          /* bad command line (sysexits EX_USAGE) */
         EXIT_DATAERR = 65,        /* bad input data: config, sysfs content, XML */
+        EXIT_UNAVAILABLE = 69,    /* a needed service is missing, e.g. uinput (sysexits EX_UNAVAILABLE) */
 };
 
 typedef struct verb {
@@ -50,6 +51,7 @@ int tool_load_model(const vfio_host *h, struct vfio_model **ret);
 int verb_devices(int argc, char **argv);
 int verb_disk(int argc, char **argv);
 int verb_snapshot(int argc, char **argv);
+int verb_input(int argc, char **argv);
 
 /* The storage helpers by absolute path; a progress bar labelled progress_label on a TTY (NULL: none). */
 struct vfio_storage_tools;
