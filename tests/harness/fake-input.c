@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int kbd = -1;
+static int kbd = -1, mouse = -1;
 
 static int emit(int type, int code, int value)
 {
@@ -87,6 +87,35 @@ static int create(const char *name)
         return 0;
 }
 
+static int create_mouse(const char *name)
+{
+        struct uinput_setup s = { .id = { .bustype = BUS_USB, .vendor = 0x1234, .product = 0x5679, .version = 1 } };
+        static const int rels[] = { REL_X, REL_Y, REL_WHEEL, REL_HWHEEL };
+        static const int btns[] = { BTN_LEFT, BTN_RIGHT, BTN_MIDDLE, BTN_SIDE, BTN_EXTRA };
+        char sysname[64], node[300];
+
+        mouse = open("/dev/uinput", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (mouse < 0)
+                return -errno;
+        if (ioctl(mouse, UI_SET_EVBIT, EV_KEY) < 0 || ioctl(mouse, UI_SET_EVBIT, EV_REL) < 0 ||
+            ioctl(mouse, UI_SET_EVBIT, EV_MSC) < 0 || ioctl(mouse, UI_SET_MSCBIT, MSC_SCAN) < 0)
+                return -errno;
+        for (size_t i = 0; i < sizeof(rels) / sizeof(rels[0]); i++)
+                if (ioctl(mouse, UI_SET_RELBIT, rels[i]) < 0)
+                        return -errno;
+        for (size_t i = 0; i < sizeof(btns) / sizeof(btns[0]); i++)
+                if (ioctl(mouse, UI_SET_KEYBIT, btns[i]) < 0)
+                        return -errno;
+        snprintf(s.name, sizeof(s.name), "%s mouse", name);
+        if (ioctl(mouse, UI_DEV_SETUP, &s) < 0 || ioctl(mouse, UI_DEV_CREATE) < 0)
+                return -errno;
+        if (ioctl(mouse, UI_GET_SYSNAME(sizeof(sysname)), sysname) < 0 ||
+            event_node(sysname, node, sizeof(node)) < 0)
+                return -EIO;
+        printf("created-mouse %s\n", node);
+        return 0;
+}
+
 static int destroy(void)
 {
         if (kbd < 0)
@@ -124,6 +153,8 @@ static int keyboard(const char *name)
                         continue;
                 if (strcmp(cmd, "create") == 0)
                         r = create(name);
+                else if (strcmp(cmd, "create-mouse") == 0)
+                        r = create_mouse(name);
                 else if (strcmp(cmd, "destroy") == 0)
                         r = destroy();
                 else if (strcmp(cmd, "quit") == 0) {
