@@ -89,7 +89,9 @@ static int create(const char *name)
 
 static int create_mouse(const char *name)
 {
-        struct uinput_setup s = { .id = { .bustype = BUS_USB, .vendor = 0x1234, .product = 0x5679, .version = 1 } };
+        struct uinput_setup s = {
+                .id = { .bustype = BUS_USB, .vendor = 0x1234, .product = 0x5679, .version = 1 }
+        };
         static const int rels[] = { REL_X, REL_Y, REL_WHEEL, REL_HWHEEL };
         static const int btns[] = { BTN_LEFT, BTN_RIGHT, BTN_MIDDLE, BTN_SIDE, BTN_EXTRA };
         char sysname[64], node[300];
@@ -153,12 +155,29 @@ static int keyboard(const char *name)
                         continue;
                 if (strcmp(cmd, "create") == 0)
                         r = create(name);
-                else if (strcmp(cmd, "create-mouse") == 0)
+                else if (strcmp(cmd, "move") == 0) {
+                        int dx = 0, dy = 0;
+
+                        r = sscanf(line, "move %d %d", &dx, &dy) == 2 && mouse >= 0 ? 0 : -EINVAL;
+                        if (r == 0) {
+                                int saved = kbd;
+
+                                kbd = mouse; /* emit() writes to kbd */
+                                r = emit(EV_REL, REL_X, dx);
+                                if (r == 0)
+                                        r = emit(EV_REL, REL_Y, dy);
+                                if (r == 0)
+                                        r = emit(EV_SYN, SYN_REPORT, 0);
+                                kbd = saved;
+                        }
+                } else if (strcmp(cmd, "create-mouse") == 0)
                         r = create_mouse(name);
                 else if (strcmp(cmd, "destroy") == 0)
                         r = destroy();
                 else if (strcmp(cmd, "quit") == 0) {
                         destroy();
+                        if (mouse >= 0)
+                                close(mouse);
                         printf("ok quit\n");
                         return 0;
                 } else if ((r = parse_code(arg, &code)) < 0)
