@@ -392,6 +392,12 @@ int vfio_storage_zfs_create_dataset(const vfio_storage_tools *t, const char *dat
         return vfio_storage_zfs_mountpoint(t, dataset, ret_mountpoint);
 }
 
+int vfio_storage_zfs_destroy(const vfio_storage_tools *t, const char *dataset, char **ret_error)
+{
+        return run_helper((char *const[]){ (char *)t->zfs, (char *)"destroy", (char *)dataset, NULL }, NULL,
+                          NULL, ret_error);
+}
+
 int vfio_storage_zfs_create_zvol(const vfio_storage_tools *t, const char *dataset, uint64_t size,
                                  bool sparse, char **ret_error)
 {

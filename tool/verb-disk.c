@@ -129,8 +129,8 @@ static int disk_create(const char *target)
 {
         _cleanup_free_ char *path = NULL, *mountpoint = NULL, *err = NULL, *dataset = NULL;
         vfio_storage_tools t;
-        uint64_t avail;
-        bool is_dataset;
+        uint64_t avail = 0;
+        bool is_dataset, created = false;
         int r;
 
         tool_storage_tools(&t, "preallocating");
@@ -141,6 +141,11 @@ static int disk_create(const char *target)
 
                 if (tool_open_host(&h) < 0)
                         return EXIT_FAILURE_GENERIC;
+                if (!strchr(target, '/') || target[0] == '/') {
+                        tool_error("--format zvol: name the volume as POOL/NAME (it appears as "
+                                   "/dev/zvol/POOL/NAME)");
+                        return EXIT_USAGE;
+                }
                 if (!vfio_storage_zfs_is_kernel(h)) {
                         tool_error("zvols need OpenZFS (the zfs kernel module; /sys/module/zfs is missing): "
                                    "zfs-fuse has no volumes. Use a dataset holding an image instead: "
@@ -171,24 +176,41 @@ static int disk_create(const char *target)
 
         if (is_dataset || arg_on) {
                 const char *ds = is_dataset ? target : arg_on;
+                _cleanup_free_ char *existing = strdup(ds), *mp = NULL;
 
-                if (check_pool(&t, ds) < 0)
+                if (!existing || check_pool(&t, ds) < 0)
+                        return EXIT_FAILURE_GENERIC;
+                /* Space is checked on the closest existing dataset before anything is created. */
+                while ((r = vfio_storage_zfs_mountpoint(&t, existing, &mp)) == -ENOENT &&
+                       strchr(existing, '/'))
+                        *strrchr(existing, '/') = 0;
+                if (r >= 0)
+                        r = vfio_storage_zfs_available(&t, existing, &avail);
+                if (r < 0) {
+                        tool_error("cannot read the free space of %s (zfs get available): %s", existing,
+                                   strerror(-r));
+                        return EXIT_FAILURE_GENERIC;
+                }
+                if (check_space(arg_size, avail, !arg_prealloc, existing) < 0)
                         return EXIT_FAILURE_GENERIC;
                 if (arg_dry_run) {
                         printf("would run: zfs create -p %s, then qemu-img create -f %s in it\n", ds,
                                vfio_disk_format_to_string(arg_format));
                         return EXIT_OK;
                 }
+                created = strcmp(existing, ds) != 0;
                 r = vfio_storage_zfs_create_dataset(&t, ds, &mountpoint, &err);
                 if (r < 0)
                         return report_failure("zfs create", ds, r, TAKE_PTR(err));
+                dataset = strdup(ds);
+                if (!dataset)
+                        return EXIT_FAILURE_GENERIC;
                 if (mountpoint[0] != '/') {
                         tool_error("dataset %s has mountpoint '%s'; the image needs a mounted dataset: "
                                    "zfs set mountpoint=/PATH %s",
                                    ds, mountpoint, ds);
-                        return EXIT_FAILURE_GENERIC;
+                        goto undo;
                 }
-                dataset = strdup(ds);
                 /* DATASET alone: one dataset per disk, the image inside named after the format. */
                 if (is_dataset)
                         r = asprintf(&path, "%s/disk.%s", mountpoint,
@@ -196,21 +218,20 @@ static int disk_create(const char *target)
                 else
                         r = asprintf(&path, "%s/%s", mountpoint,
                                      strrchr(target, '/') ? strrchr(target, '/') + 1 : target);
-                if (r < 0 || !dataset)
-                        return EXIT_FAILURE_GENERIC;
-                r = vfio_storage_zfs_available(&t, dataset, &avail);
+                if (r < 0)
+                        goto undo;
         } else {
                 path = strdup(target);
                 if (!path)
                         return EXIT_FAILURE_GENERIC;
                 r = vfio_storage_free_bytes(path, &avail);
+                if (r < 0) {
+                        tool_error("cannot read the free space for %s: %s", path, strerror(-r));
+                        return EXIT_FAILURE_GENERIC;
+                }
+                if (check_space(arg_size, avail, !arg_prealloc, path) < 0)
+                        return EXIT_FAILURE_GENERIC;
         }
-        if (r < 0) {
-                tool_error("cannot read the free space for %s: %s", path, strerror(-r));
-                return EXIT_FAILURE_GENERIC;
-        }
-        if (check_space(arg_size, avail, !arg_prealloc, dataset ? dataset : path) < 0)
-                return EXIT_FAILURE_GENERIC;
         if (arg_dry_run) {
                 printf("would run: qemu-img create -f %s -o preallocation=%s %s %llu\n",
                        vfio_disk_format_to_string(arg_format), arg_prealloc ? "full" : "off", path,
@@ -218,14 +239,27 @@ static int disk_create(const char *target)
                 return EXIT_OK;
         }
         r = vfio_storage_create_image(&t, path, arg_format, arg_size, arg_prealloc, &err);
-        if (r < 0)
-                return report_failure("qemu-img create", path, r, TAKE_PTR(err));
+        if (r < 0) {
+                (void)report_failure("qemu-img create", path, r, TAKE_PTR(err));
+                goto undo;
+        }
         printf("%s\n", path);
         r = vfio_storage_supports_odirect(path);
         if (r == 0)
                 tool_warning("%s does not support O_DIRECT: the VM must use cache=writeback, not cache=none",
                              path);
         return EXIT_OK;
+undo:
+        /* Never leave half a disk: a dataset this command created goes again. */
+        if (created && dataset) {
+                _cleanup_free_ char *e = NULL;
+
+                if (vfio_storage_zfs_destroy(&t, dataset, &e) < 0)
+                        tool_warning("could not remove the dataset %s created for the disk: %s; run zfs "
+                                     "destroy %s",
+                                     dataset, e ? e : "failed", dataset);
+        }
+        return EXIT_FAILURE_GENERIC;
 }
 
 static int disk_import(const char *src, const char *dst)

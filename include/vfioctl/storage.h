@@ -77,6 +77,8 @@ int vfio_storage_create_image(const vfio_storage_tools *t, const char *path, vfi
 /* `zfs create -p DATASET`; returns its mountpoint. */
 int vfio_storage_zfs_create_dataset(const vfio_storage_tools *t, const char *dataset, char **ret_mountpoint,
                                     char **ret_error);
+/* `zfs destroy DATASET` (not recursive: refuses a dataset with children or snapshots). */
+int vfio_storage_zfs_destroy(const vfio_storage_tools *t, const char *dataset, char **ret_error);
 /* `zfs create [-s] -V SIZE DATASET`: OpenZFS only (zfs-fuse has no zvols: "Function not implemented"). */
 int vfio_storage_zfs_create_zvol(const vfio_storage_tools *t, const char *dataset, uint64_t size,
                                  bool sparse, char **ret_error);

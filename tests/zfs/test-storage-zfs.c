@@ -317,6 +317,26 @@ static void test_on_dataset_and_zvol(void **state)
                 assert_non_null(strstr(err, "zvols need OpenZFS"));
                 free(err);
         }
+        /* A dataset that cannot hold an image (mountpoint=none): refused, and the dataset it made is gone.
+         */
+        {
+                char *nomount = fmt("%s/nomount", pool), *child = fmt("%s/nomount/vm", pool);
+
+                assert_int_equal(
+                        run_cmd(NULL, NULL,
+                                (const char *[]){ ZFS, "create", "-o", "mountpoint=none", nomount, NULL }),
+                        0);
+                assert_int_equal(run_vfioctl(NULL, &err,
+                                             (const char *[]){ "disk", "create", "x.qcow2", "--on", child,
+                                                               "--size", "8M", NULL }),
+                                 1);
+                assert_non_null(strstr(err, "mountpoint"));
+                free(err);
+                assert_int_not_equal(run_cmd(NULL, NULL, (const char *[]){ ZFS, "list", "-H", child, NULL }),
+                                     0);
+                free(nomount);
+                free(child);
+        }
         /* A pool too small for a preallocated disk: refused before anything is written. */
         assert_int_equal(run_vfioctl(NULL, &err,
                                      (const char *[]){ "disk", "create", "big.raw", "--on", ds, "--format",
