@@ -153,7 +153,8 @@ static void on_notice(vfio_input_notice what, const char *detail, void *userdata
                         detail);
                 break;
         case VFIO_INPUT_NOTICE_BACK:
-                fprintf(stderr, "vfioctl: input: source back as %s%s\n", detail[0] == '/' ? "" : "/", detail);
+                fprintf(stderr, "vfioctl: input: source back as %s%s\n", detail[0] == '/' ? "" : "/",
+                        detail);
                 break;
         case VFIO_INPUT_NOTICE_TO_HOST:
                 fprintf(stderr, "vfioctl: input: toggled to the host (%s again gives it back to the VM)\n",

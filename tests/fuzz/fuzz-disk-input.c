@@ -1,4 +1,5 @@
-/* Fuzz target: the parsers of the storage and input modules (qemu-img progress, sysfs bitmaps, hotkeys, names). */
+/* Fuzz target: the parsers of the storage and input modules (qemu-img progress, sysfs bitmaps, hotkeys,
+ * names). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
