@@ -171,17 +171,17 @@ static const char *errno_what(int r)
         }
 }
 
-/* Reads "<dir>/<attr>"; *ret is NULL and a problem is noted when it is absent but `required`. */
-static int read_dev_attr(const vfio_host *h, vfio_pci_dev *d, const char *dir, const char *attr,
-                         bool required, char **ret)
+/*
+ * Reads attr of the device directory dfd; *ret is NULL and a problem is noted when it is absent but
+ * `required`. Attribute names are plain file names: opening them relative to the device's own directory
+ * fd cannot leave the root, and saves resolving the whole path for each of a device's ~15 attributes.
+ */
+static int read_dev_attr(int dfd, vfio_pci_dev *d, const char *attr, bool required, char **ret)
 {
-        _cleanup_free_ char *path = NULL;
         int r;
 
         *ret = NULL;
-        if (asprintf(&path, "%s/%s", dir, attr) < 0)
-                return -ENOMEM;
-        r = vfio_host_read_attr(h, path, ATTR_MAX_DEFAULT, ret);
+        r = read_attr_at(dfd, attr, ATTR_MAX_DEFAULT, ret);
         if (r == -ENOMEM)
                 return r;
         if (r < 0 && (required || r != -ENOENT))
@@ -189,15 +189,14 @@ static int read_dev_attr(const vfio_host *h, vfio_pci_dev *d, const char *dir, c
         return 0;
 }
 
-static int read_hex_attr(const vfio_host *h, vfio_pci_dev *d, const char *dir, const char *attr,
-                         unsigned bits, int32_t *ret)
+static int read_hex_attr(int dfd, vfio_pci_dev *d, const char *attr, unsigned bits, int32_t *ret)
 {
         _cleanup_free_ char *s = NULL;
         uint32_t v;
         int r;
 
         *ret = -1;
-        r = read_dev_attr(h, d, dir, attr, true, &s);
+        r = read_dev_attr(dfd, d, attr, true, &s);
         if (r < 0 || !s)
                 return r;
         if (parse_hex_id(s, bits, &v) < 0)
@@ -206,15 +205,14 @@ static int read_hex_attr(const vfio_host *h, vfio_pci_dev *d, const char *dir, c
         return 0;
 }
 
-static int read_int_attr(const vfio_host *h, vfio_pci_dev *d, const char *dir, const char *attr, int64_t min,
-                         int64_t max, int *ret)
+static int read_int_attr(int dfd, vfio_pci_dev *d, const char *attr, int64_t min, int64_t max, int *ret)
 {
         _cleanup_free_ char *s = NULL;
         int64_t v;
         int r;
 
         *ret = -1;
-        r = read_dev_attr(h, d, dir, attr, false, &s);
+        r = read_dev_attr(dfd, d, attr, false, &s);
         if (r < 0 || !s)
                 return r;
         if (parse_int(s, min, max, &v) < 0)
@@ -224,13 +222,13 @@ static int read_int_attr(const vfio_host *h, vfio_pci_dev *d, const char *dir, c
 }
 
 /* The last path component of a link such as "../../../bus/pci/drivers/e1000e". */
-static int read_link_basename(const vfio_host *h, const char *path, char **ret)
+static int read_link_basename(int dfd, const char *name, char **ret)
 {
         _cleanup_free_ char *target = NULL;
         const char *b;
         int r;
 
-        r = vfio_host_read_link(h, path, &target);
+        r = read_link_at(dfd, name, &target);
         if (r < 0)
                 return r;
         b = strrchr(target, '/');
@@ -241,19 +239,16 @@ static int read_link_basename(const vfio_host *h, const char *path, char **ret)
         return *ret ? 0 : -ENOMEM;
 }
 
-static int read_header_type(const vfio_host *h, const char *dir, vfio_pci_header *ret)
+static int read_header_type(int dfd, vfio_pci_header *ret)
 {
-        _cleanup_free_ char *path = NULL;
         _cleanup_close_ int fd = -EBADF;
         unsigned char b;
         ssize_t n;
 
         /* Config offset 0x0e, bits 0-6 (PCI Local Bus spec 3.0, 6.2.1); readable by anyone. */
-        if (asprintf(&path, "%s/config", dir) < 0)
-                return -ENOMEM;
-        fd = vfio_host_open_path(h, path, O_RDONLY);
+        fd = openat(dfd, "config", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
-                return fd;
+                return -errno;
         n = pread(fd, &b, 1, 0x0e);
         if (n != 1)
                 return n < 0 ? -errno : -ENODATA;
@@ -310,7 +305,8 @@ static int parse_device_path(const char *target, const char *name, char **ret_pa
 int vfio_pci_read_device(const vfio_host *h, const char *name, vfio_pci_dev **ret)
 {
         _cleanup_(vfio_pci_dev_freep) vfio_pci_dev *d = NULL;
-        _cleanup_free_ char *dir = NULL, *target = NULL, *s = NULL, *path = NULL;
+        _cleanup_free_ char *dir = NULL, *target = NULL, *s = NULL;
+        _cleanup_close_ int dfd = -EBADF;
         int r;
 
         d = calloc(1, sizeof(*d));
@@ -332,34 +328,26 @@ int vfio_pci_read_device(const vfio_host *h, const char *name, vfio_pci_dev **re
         r = parse_device_path(target, name, &d->sysfs_path, &d->parents);
         if (r < 0)
                 return log_debug_errno(r, "%s: unexpected link target %s", dir, target);
-        r = vfio_host_exists(h, dir);
-        if (r <= 0)
-                return r < 0 ? r : -ENOENT; /* dangling: the device directory is gone */
+        dfd = vfio_host_open_path(h, dir, O_PATH | O_DIRECTORY);
+        if (dfd < 0)
+                return dfd == -ENOTDIR ? -ENOENT : dfd; /* dangling: the device directory is gone */
 
-        if ((r = read_hex_attr(h, d, dir, "vendor", 16, &d->vendor)) < 0 ||
-            (r = read_hex_attr(h, d, dir, "device", 16, &d->device)) < 0 ||
-            (r = read_hex_attr(h, d, dir, "subsystem_vendor", 16, &d->subsystem_vendor)) < 0 ||
-            (r = read_hex_attr(h, d, dir, "subsystem_device", 16, &d->subsystem_device)) < 0 ||
-            (r = read_hex_attr(h, d, dir, "revision", 8, &d->revision)) < 0 ||
-            (r = read_hex_attr(h, d, dir, "class", 24, &d->class)) < 0)
+        if ((r = read_hex_attr(dfd, d, "vendor", 16, &d->vendor)) < 0 ||
+            (r = read_hex_attr(dfd, d, "device", 16, &d->device)) < 0 ||
+            (r = read_hex_attr(dfd, d, "subsystem_vendor", 16, &d->subsystem_vendor)) < 0 ||
+            (r = read_hex_attr(dfd, d, "subsystem_device", 16, &d->subsystem_device)) < 0 ||
+            (r = read_hex_attr(dfd, d, "revision", 8, &d->revision)) < 0 ||
+            (r = read_hex_attr(dfd, d, "class", 24, &d->class)) < 0)
                 return r;
-        if ((r = read_int_attr(h, d, dir, "boot_vga", 0, 1, &d->boot_vga)) < 0 ||
-            (r = read_int_attr(h, d, dir, "numa_node", -1, 4095, &d->numa_node)) < 0)
+        if ((r = read_int_attr(dfd, d, "boot_vga", 0, 1, &d->boot_vga)) < 0 ||
+            (r = read_int_attr(dfd, d, "numa_node", -1, 4095, &d->numa_node)) < 0)
                 return r;
 
-        free(path);
-        path = NULL;
-        if (asprintf(&path, "%s/driver", dir) < 0)
-                return -ENOMEM;
-        r = read_link_basename(h, path, &d->driver);
+        r = read_link_basename(dfd, "driver", &d->driver);
         if (r < 0 && r != -ENOENT && (r = add_problem(&d->problems, "driver", errno_what(r))) < 0)
                 return r;
 
-        free(path);
-        path = NULL;
-        if (asprintf(&path, "%s/iommu_group", dir) < 0)
-                return -ENOMEM;
-        r = read_link_basename(h, path, &s);
+        r = read_link_basename(dfd, "iommu_group", &s);
         if (r >= 0) {
                 int64_t g;
 
@@ -372,7 +360,7 @@ int vfio_pci_read_device(const vfio_host *h, const char *name, vfio_pci_dev **re
         free(s);
         s = NULL;
 
-        r = read_dev_attr(h, d, dir, "driver_override", false, &s);
+        r = read_dev_attr(dfd, d, "driver_override", false, &s);
         if (r < 0)
                 return r;
         if (s && *s && strcmp(s, "(null)") != 0)
@@ -380,17 +368,12 @@ int vfio_pci_read_device(const vfio_host *h, const char *name, vfio_pci_dev **re
         free(s);
         s = NULL;
 
-        r = read_dev_attr(h, d, dir, "reset_method", false, &s);
+        r = read_dev_attr(dfd, d, "reset_method", false, &s);
         if (r < 0)
                 return r;
         if (s && (r = strv_split(s, " \t", &d->reset_methods)) < 0)
                 return r;
-        free(path);
-        path = NULL;
-        if (asprintf(&path, "%s/reset", dir) < 0)
-                return -ENOMEM;
-        r = vfio_host_exists(h, path);
-        d->has_reset = r > 0;
+        d->has_reset = faccessat(dfd, "reset", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 
         {
                 static const struct {
@@ -409,7 +392,7 @@ int vfio_pci_read_device(const vfio_host *h, const char *name, vfio_pci_dev **re
 
                         free(s);
                         s = NULL;
-                        r = read_dev_attr(h, d, dir, link_attrs[i].attr, false, &s);
+                        r = read_dev_attr(dfd, d, link_attrs[i].attr, false, &s);
                         if (r < 0)
                                 return r;
                         if (!s)
@@ -422,7 +405,7 @@ int vfio_pci_read_device(const vfio_host *h, const char *name, vfio_pci_dev **re
                 }
         }
 
-        r = read_header_type(h, dir, &d->header);
+        r = read_header_type(dfd, &d->header);
         if (r == -ENOMEM)
                 return r;
 

@@ -49,6 +49,15 @@ struct vfio_model;
 int tool_load_model(const vfio_host *h, struct vfio_model **ret);
 
 int verb_devices(int argc, char **argv);
+int verb_bind(int argc, char **argv);
+int verb_unbind(int argc, char **argv);
+int verb_rebind(int argc, char **argv);
+int verb_setup(int argc, char **argv);
+/* Resolves device selectors against the model, reporting problems; returns an exit code. */
+struct vfio_selection;
+int tool_resolve_selection(const vfio_host *h, const struct vfio_model *m, char *const *selectors, unsigned flags,
+                           struct vfio_selection **ret);
+int verb_check(int argc, char **argv);
 int verb_disk(int argc, char **argv);
 int verb_snapshot(int argc, char **argv);
 int verb_input(int argc, char **argv);

@@ -122,6 +122,16 @@ void fixture_rmtree(const char *root, const char *rel)
         free(p);
 }
 
+void fixture_mkdir(const char *root, const char *rel)
+{
+        char *p = join(root, rel);
+        const char *argv[] = { "mkdir", "-p", "--", p, NULL };
+
+        if (run_argv(argv) != 0)
+                fail("mkdir -p", p);
+        free(p);
+}
+
 void fixture_symlink(const char *root, const char *rel, const char *target)
 {
         char *p = join(root, rel);

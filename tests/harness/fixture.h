@@ -14,6 +14,8 @@ void fixture_unlink(const char *root, const char *rel);
 /* Removes <root>/<rel> recursively. */
 void fixture_rmtree(const char *root, const char *rel);
 void fixture_symlink(const char *root, const char *rel, const char *target);
+/* mkdir -p <root>/<rel>. */
+void fixture_mkdir(const char *root, const char *rel);
 /* Reads a file entirely; NULL when it does not exist. */
 char *fixture_read(const char *path);
 /*

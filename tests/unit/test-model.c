@@ -176,6 +176,47 @@ static void test_missing_pci_bus_is_an_empty_list(void **state)
         fixture_remove(root);
 }
 
+static void test_root_on_dm_crypt_is_traced_through_slaves(void **state)
+{
+        char *root = fixture_clone("host-firecracker");
+        vfio_model *m;
+
+        /* The same machine with / on /dev/mapper/root (dm-0) stacked on vda, as with LUKS or LVM. */
+        fixture_write(root, "proc/self/mountinfo",
+                      "21 1 253:0 / / rw,relatime shared:1 - ext4 /dev/mapper/root rw\n"
+                      "22 21 0:21 / /proc rw,relatime - proc proc rw\n");
+        fixture_write(root, "proc/swaps", "Filename Type Size Used Priority\n");
+        fixture_mkdir(root, "sys/devices/virtual/block/dm-0/slaves");
+        fixture_symlink(root, "sys/devices/virtual/block/dm-0/slaves/vda",
+                        "../../../../pci0000:00/0000:00:02.0/virtio1/block/vda");
+        fixture_symlink(root, "sys/dev/block/253:0", "../../devices/virtual/block/dm-0");
+        m = load(root);
+        assert_int_equal(strv_length(dev(m, "0000:00:02.0")->critical), 1);
+        assert_string_equal(dev(m, "0000:00:02.0")->critical[0], "storage: / (ext4 on /dev/mapper/root)");
+        vfio_model_free(m);
+        fixture_remove(root);
+}
+
+static void test_default_route_over_a_bridge_is_traced_to_its_port(void **state)
+{
+        char *root = fixture_clone("host-firecracker");
+        vfio_model *m;
+
+        /* Seed 000's host: a bridge br0 carries the default route, eth0 (virtio-net 00:03.0) is its port. */
+        fixture_write(root, "proc/net/route",
+                      "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+                      "br0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n");
+        fixture_mkdir(root, "sys/devices/virtual/net/br0");
+        fixture_symlink(root, "sys/devices/virtual/net/br0/lower_eth0",
+                        "../../../pci0000:00/0000:00:03.0/virtio2/net/eth0");
+        fixture_symlink(root, "sys/class/net/br0", "../../devices/virtual/net/br0");
+        m = load(root);
+        assert_int_equal(strv_length(dev(m, "0000:00:03.0")->critical), 1);
+        assert_string_equal(dev(m, "0000:00:03.0")->critical[0], "network: default route via br0");
+        vfio_model_free(m);
+        fixture_remove(root);
+}
+
 /* ---- q35 guest with an emulated Intel IOMMU (tests/data/sysfs/README.md has the QEMU layout) ---- */
 
 static void test_q35_groups_and_verdicts(void **state)
@@ -387,6 +428,8 @@ int main(void)
                 cmocka_unit_test(test_nul_bytes_and_oversized_attributes_are_refused),
                 cmocka_unit_test(test_dangling_device_link_is_skipped_and_named),
                 cmocka_unit_test(test_missing_pci_bus_is_an_empty_list),
+                cmocka_unit_test(test_root_on_dm_crypt_is_traced_through_slaves),
+                cmocka_unit_test(test_default_route_over_a_bridge_is_traced_to_its_port),
                 cmocka_unit_test(test_q35_groups_and_verdicts),
                 cmocka_unit_test(test_q35_boot_vga_is_host_critical),
                 cmocka_unit_test(test_q35_identical_nics_are_alone_and_told_apart_by_path),

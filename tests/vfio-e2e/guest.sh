@@ -351,6 +351,9 @@ case_capture() {
 }
 
 # ---------------------------------------------------------------------------------
+# Cases of other verbs live in cases-*.sh beside this script (bind, run, input...).
+for f in "$R$TESTDIR"/cases-*.sh; do [ -f "$f" ] && . "$f"; done
+
 selected() {
   case ",$CASES," in *,all,*|*",$1,"*) return 0;; esac
   return 1

@@ -1,0 +1,71 @@
+/* Host readiness for VFIO passthrough: every check with its status, evidence and exact fix, plus quirks. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cleanup.h"
+#include "vfioctl/host.h"
+#include "vfioctl/model.h"
+#include "vfioctl/quirks.h"
+
+typedef enum vfio_check_status {
+        VFIO_CHECK_PASS,
+        VFIO_CHECK_SKIP, /* not applicable here (no device to pass, --no-probe, not a live root) */
+        VFIO_CHECK_WARN,
+        VFIO_CHECK_FAIL,
+} vfio_check_status;
+
+typedef struct vfio_check {
+        const char *id;    /* stable, documented in docs/check.md: "iommu.groups" */
+        const char *group; /* "cpu", "iommu", "vfio", "access", "memory", "firmware", "qemu", "kernel",
+                              "devices" */
+        vfio_check_status status;
+        char *title;
+        char *evidence; /* what was read, with the file: "sys/kernel/iommu_groups holds no groups ..." */
+        char *fix;      /* the exact command or file edit for this distribution; NULL when nothing to fix */
+        char *device;   /* the PCI device a per-device check is about, else NULL */
+} vfio_check;
+
+typedef struct vfio_check_options {
+        const char *user;  /* the VM user; NULL: SUDO_USER or the caller (live), "root" otherwise */
+        uint64_t memory;   /* guest RAM in bytes; 0 when not known */
+        char *const *pass; /* selectors (selector.h: address, vendor:device, name, identity); NULL: derive */
+        bool probe;        /* run the QEMU probe (only ever on a live root) */
+        unsigned probe_timeout_ms; /* 0: 10 s */
+        bool force;                /* accept host-critical devices (fail → warn) */
+} vfio_check_options;
+
+typedef struct vfio_check_report {
+        vfio_check *checks;
+        size_t n;
+        vfio_quirk_matches *quirks;
+        char **to_pass;    /* resolved devices to pass */
+        char **pass_why;   /* parallel to to_pass: "bound to vfio-pci", "--pass 10de:1b80", ... */
+        char **candidates; /* display devices checked as candidates */
+        char *user;        /* the VM user checked */
+        char **problems;   /* host facts that could not be read (the model's problems), for the tool */
+        vfio_check_status verdict;
+} vfio_check_report;
+
+/*
+ * Runs every check against the host root. The only program it may run is QEMU for the capability probe
+ * (o->probe, live root only); nothing on the host is changed. Fails only on allocation failure or a
+ * selector that does not resolve (-ENXIO; *ret_error holds the selector module's explanation, one line
+ * per problem).
+ */
+int vfio_check_run(const vfio_host *h, const vfio_check_options *o, vfio_check_report **ret,
+                   char **ret_error);
+vfio_check_report *vfio_check_report_free(vfio_check_report *r);
+DEFINE_POINTER_CLEANUP(vfio_check_report, vfio_check_report_free)
+
+const char *vfio_check_status_to_string(vfio_check_status s);  /* "pass", "skip", "warn", "fail" */
+const char *vfio_check_verdict_to_string(vfio_check_status s); /* "ready", "warnings", "not-ready" */
+const vfio_check *vfio_check_report_find(const vfio_check_report *r, const char *id);
+/* Judges a QEMU probe result (qemu.probe): fail without vfio-pci, warn without q35 or before 2.1. */
+struct vfio_qemu_info;
+int vfio_check_judge_qemu(const struct vfio_qemu_info *q, vfio_check_status *ret_status,
+                          char **ret_evidence);
+/* A quirk's fix with "{cmdline:ARGS}" expanded to this distribution's command-line edit; newly allocated. */
+char *vfio_check_expand_fix(const vfio_host *h, const char *fix);

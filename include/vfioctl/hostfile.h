@@ -1,0 +1,20 @@
+/* Files vfioctl writes below the host root (state, setup files): created atomically, never via a shell. */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "vfioctl/host.h"
+
+/* Creates dir and its missing parents below the root; appends each directory it created to *created. */
+int vfio_hostfile_mkdir_p(const vfio_host *h, const char *dir, mode_t mode, char ***created);
+/*
+ * Replaces path with data: a temporary file in the same directory, fsync, rename over path, fsync of the
+ * directory (so the rename is durable). Readers see the old or the new content, never a mix.
+ */
+int vfio_hostfile_write_atomic(const vfio_host *h, const char *path, const void *data, size_t len,
+                               mode_t mode);
+/* Whole regular file, at most max bytes (-EFBIG beyond); -ENOENT when missing. */
+int vfio_hostfile_read(const vfio_host *h, const char *path, size_t max, char **ret, size_t *ret_len);
+int vfio_hostfile_unlink(const vfio_host *h, const char *path);
+int vfio_hostfile_rmdir(const vfio_host *h, const char *path);

@@ -1,0 +1,36 @@
+/*
+ * A small, self-contained QMP client that asks a throwaway QEMU ("-machine none") what it is and what it
+ * can do. Separate from the full QMP client (qmp.h) on purpose: it only ever runs this one probe.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "cleanup.h"
+
+typedef struct vfio_qemu_info {
+        unsigned major, minor, micro;
+        char *package;         /* "Debian 1:7.2+dfsg-7+deb12u18"; NULL when empty */
+        char **machines;       /* machine names and their aliases ("pc-q35-7.2", "q35") */
+        char *default_machine; /* NULL when none is marked default */
+        char **types;          /* concrete QOM types ("vfio-pci", "intel-iommu", "tpm-crb") */
+} vfio_qemu_info;
+
+vfio_qemu_info *vfio_qemu_info_free(vfio_qemu_info *q);
+DEFINE_POINTER_CLEANUP(vfio_qemu_info, vfio_qemu_info_free)
+bool vfio_qemu_info_has_type(const vfio_qemu_info *q, const char *type);
+bool vfio_qemu_info_has_machine(const vfio_qemu_info *q, const char *machine);
+
+/*
+ * Speaks QMP over in_fd (QEMU's output) and out_fd (its input): greeting, qmp_capabilities, query-version,
+ * query-machines, qom-list-types, quit. Gives up with -ETIMEDOUT after timeout_ms in total, -EPROTO on
+ * a malformed or error reply (*ret_error, when given, says which command and why).
+ */
+int vfio_qmp_probe_session(int in_fd, int out_fd, unsigned timeout_ms, vfio_qemu_info **ret,
+                           char **ret_error);
+
+/*
+ * Starts `qemu -machine none -accel tcg -nodefaults -no-user-config -display none -qmp stdio` (no guest,
+ * no devices, no KVM), runs the session and makes sure the process is gone before returning.
+ */
+int vfio_qmp_probe_run(const char *qemu, unsigned timeout_ms, vfio_qemu_info **ret, char **ret_error);

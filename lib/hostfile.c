@@ -1,0 +1,158 @@
+/* Atomic file replacement and directory creation below the host root (house rule 14). */
+#include "vfioctl/hostfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "strv.h"
+
+/* Splits "a/b/c" into a parent directory fd (resolved inside the root) and "c". */
+static int open_parent(const vfio_host *h, const char *path, int flags, const char **ret_base)
+{
+        _cleanup_free_ char *parent = NULL;
+        const char *slash;
+
+        while (*path == '/')
+                path++;
+        slash = strrchr(path, '/');
+        if (!slash) {
+                *ret_base = path;
+                return vfio_host_open_path(h, ".", flags | O_DIRECTORY);
+        }
+        if (!slash[1])
+                return -EINVAL;
+        parent = strndup(path, (size_t)(slash - path));
+        if (!parent)
+                return -ENOMEM;
+        *ret_base = slash + 1;
+        return vfio_host_open_path(h, parent, flags | O_DIRECTORY);
+}
+
+int vfio_hostfile_mkdir_p(const vfio_host *h, const char *dir, mode_t mode, char ***created)
+{
+        _cleanup_free_ char *p = NULL;
+        char *s;
+        int r;
+
+        while (*dir == '/')
+                dir++;
+        p = strdup(dir);
+        if (!p)
+                return -ENOMEM;
+        for (s = p;; s++) {
+                char saved = *s;
+
+                if (*s != '/' && *s != 0)
+                        continue;
+                *s = 0;
+                r = vfio_host_exists(h, p);
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        _cleanup_close_ int fd = -EBADF;
+                        const char *base;
+
+                        fd = open_parent(h, p, O_PATH, &base);
+                        if (fd < 0)
+                                return fd;
+                        if (mkdirat(fd, base, mode) < 0 && errno != EEXIST)
+                                return -errno;
+                        if (created && (r = strv_extend(created, p)) < 0)
+                                return r;
+                }
+                *s = saved;
+                if (!saved)
+                        break;
+        }
+        return 0;
+}
+
+int vfio_hostfile_write_atomic(const vfio_host *h, const char *path, const void *data, size_t len,
+                               mode_t mode)
+{
+        _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
+        char tmp[64];
+        const char *base;
+        uint64_t rnd;
+        ssize_t n;
+        int r;
+
+        dfd = open_parent(h, path, O_RDONLY, &base);
+        if (dfd < 0)
+                return dfd;
+        if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+                return -EIO;
+        snprintf(tmp, sizeof(tmp), ".#vfioctl.%016llx", (unsigned long long)rnd);
+        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (fd < 0)
+                return -errno;
+        /* umask must not narrow what we promise (limits.d and udev rules are read by other users). */
+        if (fchmod(fd, mode) < 0)
+                goto fail_errno;
+        for (size_t off = 0; off < len; off += (size_t)n) {
+                n = write(fd, (const char *)data + off, len - off);
+                if (n < 0) {
+                        if (errno == EINTR) {
+                                n = 0;
+                                continue;
+                        }
+                        goto fail_errno;
+                }
+        }
+        if (fsync(fd) < 0)
+                goto fail_errno;
+        if (renameat(dfd, tmp, dfd, base) < 0)
+                goto fail_errno;
+        (void)fsync(dfd);
+        return 0;
+fail_errno:
+        r = -errno;
+        (void)unlinkat(dfd, tmp, 0);
+        return log_debug_errno(r, "writing %s failed: %s", path, strerror(-r));
+}
+
+int vfio_hostfile_read(const vfio_host *h, const char *path, size_t max, char **ret, size_t *ret_len)
+{
+        _cleanup_close_ int fd = -EBADF;
+        struct stat st;
+
+        fd = vfio_host_open_path(h, path, O_RDONLY | O_NOCTTY | O_NOFOLLOW);
+        if (fd < 0)
+                return fd;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return S_ISDIR(st.st_mode) ? -EISDIR : -EBADF;
+        return read_full_fd(fd, max, ret, ret_len);
+}
+
+int vfio_hostfile_unlink(const vfio_host *h, const char *path)
+{
+        _cleanup_close_ int dfd = -EBADF;
+        const char *base;
+
+        dfd = open_parent(h, path, O_PATH, &base);
+        if (dfd < 0)
+                return dfd;
+        return unlinkat(dfd, base, 0) < 0 ? -errno : 0;
+}
+
+int vfio_hostfile_rmdir(const vfio_host *h, const char *path)
+{
+        _cleanup_close_ int dfd = -EBADF;
+        const char *base;
+
+        dfd = open_parent(h, path, O_PATH, &base);
+        if (dfd < 0)
+                return dfd;
+        return unlinkat(dfd, base, AT_REMOVEDIR) < 0 ? -errno : 0;
+}

@@ -1,0 +1,198 @@
+/* setup planning on the q35-viommu capture (read-only) and the unified diff it prints for --dry-run. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fixture-copy.h"
+#include "strv.h"
+#include "vfioctl/setup.h"
+
+typedef struct env {
+        vfio_host *h;
+        vfio_model *m;
+        vfio_selection *sel;
+        vfio_setup_plan *p;
+} env;
+
+static int setup_env(void **state)
+{
+        char dir[4096];
+        env *e = calloc(1, sizeof(*e));
+
+        assert_non_null(e);
+        assert_int_equal(vfio_host_open(fixture_dir("q35-viommu", dir, sizeof(dir)), &e->h), 0);
+        assert_int_equal(vfio_model_load(e->h, &e->m), 0);
+        *state = e;
+        return 0;
+}
+
+static int teardown_env(void **state)
+{
+        env *e = *state;
+
+        vfio_setup_plan_free(e->p);
+        vfio_selection_free(e->sel);
+        vfio_model_free(e->m);
+        vfio_host_free(e->h);
+        free(e);
+        return 0;
+}
+
+static void plan(env *e, const char *selector, const vfio_setup_opts *o)
+{
+        char *v[] = { (char *)selector, NULL };
+
+        e->p = vfio_setup_plan_free(e->p);
+        e->sel = vfio_selection_free(e->sel);
+        assert_int_equal(vfio_selection_resolve(e->h, e->m, NULL, selector ? v : v + 1, 0, &e->sel), 0);
+        assert_int_equal(vfio_setup_plan_new(e->h, e->m, e->sel, o, &e->p), 0);
+}
+
+static const char *file(env *e, const char *path)
+{
+        for (size_t i = 0; i < e->p->n; i++)
+                if (strcmp(e->p->files[i].path, path) == 0)
+                        return e->p->files[i].content;
+        return NULL;
+}
+
+static bool any_contains(char *const *l, const char *needle)
+{
+        STRV_FOREACH (s, l)
+                if (strstr(*s, needle))
+                        return true;
+        return false;
+}
+
+static void test_unique_device_uses_vfio_pci_ids(void **state)
+{
+        env *e = *state;
+        vfio_setup_opts o = {};
+
+        plan(e, "06:00.0", &o);
+        assert_non_null(
+                strstr(file(e, "etc/modprobe.d/vfioctl.conf"), "\noptions vfio-pci ids=1b36:000d\n"));
+        assert_null(file(e, "etc/systemd/system/vfioctl-bind.service"));
+        assert_null(file(e, "etc/security/limits.d/90-vfioctl.conf")); /* no --user */
+        assert_null(file(e, "etc/sysctl.d/90-vfioctl.conf"));          /* no --hugepages */
+        /* The capture's kernel runs with intel_iommu=on iommu=pt: only the ids are missing. */
+        assert_int_equal(strv_length(e->p->cmdline_add), 1);
+        assert_string_equal(e->p->cmdline_add[0], "vfio-pci.ids=1b36:000d");
+        assert_true(any_contains(e->p->commands, "update-initramfs -u")); /* etc/os-release: Debian */
+}
+
+static void test_identical_twin_on_host_means_bind_by_identity(void **state)
+{
+        env *e = *state;
+        vfio_setup_opts o = { .vfioctl_path = "/opt/bin/vfioctl" };
+        const char *unit;
+
+        plan(e, "8086:10d3#2", &o);
+        /* ids=8086:10d3 would take NIC 1 as well: a unit binds NIC 2 by path and serial instead. */
+        assert_null(file(e, "etc/modprobe.d/vfioctl.conf"));
+        unit = file(e, "etc/systemd/system/vfioctl-bind.service");
+        assert_non_null(unit);
+        assert_non_null(strstr(unit,
+                               "\nExecStart=/opt/bin/vfioctl bind --boot "
+                               "8086:10d3:8086:0000@pci0000:00/11.0/00.0,dsn=52-54-00-ff-ff-e2-e0-02\n"));
+        assert_true(any_contains(e->p->notes, "is also at 0000:01:00.0, which stays with the host"));
+        assert_int_equal(strv_length(e->p->cmdline_add), 0);
+}
+
+static void test_gpu_audio_softdep(void **state)
+{
+        env *e = *state;
+        vfio_setup_opts o = {};
+
+        plan(e, "03:00.0", &o); /* the VGA function brings its HDA function (same slot) */
+        assert_non_null(
+                strstr(file(e, "etc/modprobe.d/vfioctl.conf"), "\nsoftdep snd_hda_intel pre: vfio-pci\n"));
+        /* Both functions have twins on the host (00:01.0, 00:1b.0): no ids= line at all. */
+        assert_null(strstr(file(e, "etc/modprobe.d/vfioctl.conf"), "options vfio-pci"));
+}
+
+static void test_group_and_safety_refusals(void **state)
+{
+        env *e = *state;
+        vfio_setup_opts o = {};
+
+        plan(e, "05:01.0", &o);
+        assert_true(any_contains(e->p->refusals, "IOMMU group 14 with 0000:05:02.0"));
+        o.with_group = true;
+        plan(e, "05:01.0", &o);
+        assert_int_equal(strv_length(e->p->refusals), 0);
+        assert_non_null(strstr(file(e, "etc/modprobe.d/vfioctl.conf"), "ids=8086:100e,1af4:1005\n"));
+        o.with_group = false;
+        plan(e, "00:01.0", &o);
+        assert_true(any_contains(e->p->refusals, "boot display"));
+        o.force = true;
+        plan(e, "00:01.0", &o);
+        assert_int_equal(strv_length(e->p->refusals), 0);
+        assert_true(any_contains(e->p->notes, "boot display"));
+}
+
+static void test_user_memlock_and_hugepages(void **state)
+{
+        env *e = *state;
+        vfio_setup_opts o = { .user = "vmuser", .hugepages = UINT64_C(1) << 30, .group = "vfio" };
+
+        plan(e, NULL, &o);
+        /* 16 GiB default + 1 GiB margin, in KiB. */
+        assert_non_null(strstr(file(e, "etc/security/limits.d/90-vfioctl.conf"),
+                               "\nvmuser soft memlock 17825792\n"
+                               "vmuser hard memlock 17825792\n"));
+        assert_non_null(strstr(file(e, "etc/sysctl.d/90-vfioctl.conf"), "\nvm.nr_hugepages = 512\n"));
+        assert_non_null(
+                strstr(file(e, "etc/udev/rules.d/90-vfioctl.rules"), "GROUP=\"vfio\", MODE=\"0660\""));
+        assert_true(any_contains(e->p->commands, "usermod -a -G vfio vmuser"));
+        o.user = "bad user";
+        e->sel = vfio_selection_free(e->sel);
+        assert_int_equal(vfio_selection_resolve(e->h, e->m, NULL, (char *[]){ NULL }, 0, &e->sel), 0);
+        assert_int_equal(vfio_setup_plan_new(e->h, e->m, e->sel, &o, &e->p), -EINVAL);
+}
+
+static void test_unified_diff(void **state)
+{
+        char *d;
+
+        d = vfio_setup_unified_diff("etc/x.conf", NULL, "a\nb\n");
+        assert_string_equal(d, "--- /dev/null\n+++ b/etc/x.conf\n@@ -0,0 +1,2 @@\n+a\n+b\n");
+        free(d);
+        d = vfio_setup_unified_diff("etc/x.conf", "a\nb\n", NULL);
+        assert_string_equal(d, "--- a/etc/x.conf\n+++ /dev/null\n@@ -1,2 +0,0 @@\n-a\n-b\n");
+        free(d);
+        d = vfio_setup_unified_diff("etc/x.conf", "same\n", "same\n");
+        assert_string_equal(d, "");
+        free(d);
+        /* One changed line among ten: three lines of context each side, one hunk. */
+        d = vfio_setup_unified_diff("f", "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n",
+                                    "1\n2\n3\n4\n5\nsix\n7\n8\n9\n10\n");
+        assert_string_equal(d, "--- a/f\n+++ b/f\n@@ -3,7 +3,7 @@\n 3\n 4\n 5\n-6\n+six\n 7\n 8\n 9\n");
+        free(d);
+        /* Two changes far apart: two hunks. */
+        d = vfio_setup_unified_diff("f", "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n",
+                                    "one\n2\n3\n4\n5\n6\n7\n8\n9\nten\n");
+        assert_string_equal(d, "--- a/f\n+++ b/f\n@@ -1,4 +1,4 @@\n-1\n+one\n 2\n 3\n 4\n"
+                               "@@ -7,4 +7,4 @@\n 7\n 8\n 9\n-10\n+ten\n");
+        free(d);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_env, teardown_env)
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_unified_diff),
+                T(test_unique_device_uses_vfio_pci_ids),
+                T(test_identical_twin_on_host_means_bind_by_identity),
+                T(test_gpu_audio_softdep),
+                T(test_group_and_safety_refusals),
+                T(test_user_memlock_and_hugepages),
+        };
+#undef T
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,311 @@
+/* vfioctl check: host readiness for passthrough, grouped checks with evidence and fixes, plus quirks. */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parse-util.h"
+#include "strv.h"
+#include "tool.h"
+#include "vfioctl/check.h"
+
+/* Exit codes of check (docs/check.md): the verdict, so scripts can gate on it. */
+enum {
+        EXIT_CHECK_READY = 0,
+        EXIT_CHECK_WARNINGS = 1,
+        EXIT_CHECK_NOT_READY = 2,
+};
+
+/*
+ * Hook for --vm NAME: once the VM configuration module (vmconf) is merged, this loads the named VM and
+ * returns the PCI devices it passes and its memory, exactly what --pass and --memory give today. Until then
+ * it reports that VM configurations are not available, and the caller asks for --pass/--memory.
+ */
+static int check_load_vm(const char *name, char ***ret_pass, uint64_t *ret_memory)
+{
+        (void)name;
+        (void)ret_pass;
+        (void)ret_memory;
+        return -EOPNOTSUPP;
+}
+
+static const struct {
+        const char *id, *heading;
+} groups[] = {
+        { "cpu", "CPU and KVM" }, { "iommu", "IOMMU" },
+        { "vfio", "VFIO" },       { "access", "Device access" },
+        { "memory", "Memory" },   { "firmware", "Guest firmware" },
+        { "qemu", "QEMU" },       { "kernel", "Kernel" },
+        { "devices", "Devices" },
+};
+
+static json_object *jstr(const char *s)
+{
+        return s ? json_object_new_string(s) : NULL;
+}
+
+static int print_json(const vfio_host *h, const vfio_check_report *R)
+{
+        json_object *root = json_object_new_object(), *checks = json_object_new_array(),
+                    *quirks = json_object_new_array(), *devs = json_object_new_object(),
+                    *tp = json_object_new_array(), *cand = json_object_new_array();
+
+        json_object_object_add(root, "verdict",
+                               json_object_new_string(vfio_check_verdict_to_string(R->verdict)));
+        json_object_object_add(root, "user", jstr(R->user));
+        for (size_t i = 0; R->to_pass[i]; i++) {
+                json_object *d = json_object_new_object();
+
+                json_object_object_add(d, "address", jstr(R->to_pass[i]));
+                json_object_object_add(d, "why", jstr(R->pass_why[i]));
+                json_object_array_add(tp, d);
+        }
+        STRV_FOREACH(c, R->candidates)
+                json_object_array_add(cand, json_object_new_string(*c));
+        json_object_object_add(devs, "to_pass", tp);
+        json_object_object_add(devs, "candidates", cand);
+        json_object_object_add(root, "devices", devs);
+        for (size_t i = 0; i < R->n; i++) {
+                const vfio_check *c = &R->checks[i];
+                json_object *o = json_object_new_object();
+
+                json_object_object_add(o, "id", jstr(c->id));
+                json_object_object_add(o, "group", jstr(c->group));
+                json_object_object_add(o, "status", jstr(vfio_check_status_to_string(c->status)));
+                json_object_object_add(o, "title", jstr(c->title));
+                json_object_object_add(o, "evidence", jstr(c->evidence));
+                json_object_object_add(o, "fix", jstr(c->fix));
+                json_object_object_add(o, "device", jstr(c->device));
+                json_object_array_add(checks, o);
+        }
+        for (size_t i = 0; i < R->quirks->n; i++) {
+                const vfio_quirk_match *m = &R->quirks->items[i];
+                json_object *o = json_object_new_object(), *settings = json_object_new_array();
+                _cleanup_free_ char *fix = vfio_check_expand_fix(h, m->quirk->fix);
+
+                json_object_object_add(o, "id", jstr(m->quirk->id));
+                json_object_object_add(o, "action", jstr(vfio_quirk_action_to_string(m->action)));
+                json_object_object_add(o, "candidate", json_object_new_boolean(m->candidate));
+                json_object_object_add(o, "device", jstr(m->device));
+                json_object_object_add(o, "related", jstr(m->related));
+                json_object_object_add(o, "title", jstr(m->quirk->title));
+                json_object_object_add(o, "evidence", jstr(m->evidence));
+                json_object_object_add(o, "explanation", jstr(m->quirk->explanation));
+                json_object_object_add(o, "source", jstr(m->quirk->source));
+                json_object_object_add(o, "fix", jstr(fix));
+                for (const char *const *s = m->quirk->settings; s && *s; s++)
+                        json_object_array_add(settings, json_object_new_string(*s));
+                json_object_object_add(o, "settings", settings);
+                json_object_array_add(quirks, o);
+        }
+        json_object_object_add(root, "checks", checks);
+        {
+                json_object *pr = json_object_new_array();
+
+                STRV_FOREACH(p, R->problems)
+                        json_object_array_add(pr, json_object_new_string(*p));
+                json_object_object_add(root, "problems", pr);
+        }
+        json_object_object_add(root, "quirks", quirks);
+        puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(root);
+        return 0;
+}
+
+static void status_tag(vfio_check_status s)
+{
+        static const char *const tags[] = { "[ ok ]", "[skip]", "[warn]", "[FAIL]" };
+        static const char *const colors[] = { ANSI_GREEN, ANSI_DIM, ANSI_YELLOW, ANSI_RED ANSI_BOLD };
+
+        printf("  %s%s%s ", tool_color(stdout, colors[s]), tags[s], tool_color(stdout, ANSI_RESET));
+}
+
+static void print_text(const vfio_host *h, const vfio_check_report *R)
+{
+        static const char *const qtags[] = { "[info]", "[warn]", "[FAIL]" };
+        static const char *const qcolors[] = { ANSI_DIM, ANSI_YELLOW, ANSI_RED ANSI_BOLD };
+
+        printf("Host readiness for VFIO passthrough (root %s, VM user %s)\n", vfio_host_root(h), R->user);
+        for (size_t g = 0; g < ELEMENTSOF(groups); g++) {
+                bool heading = false;
+
+                for (size_t i = 0; i < R->n; i++) {
+                        const vfio_check *c = &R->checks[i];
+
+                        if (strcmp(c->group, groups[g].id) != 0)
+                                continue;
+                        if (!heading) {
+                                printf("\n%s%s%s\n", tool_color(stdout, ANSI_BOLD), groups[g].heading,
+                                       tool_color(stdout, ANSI_RESET));
+                                heading = true;
+                        }
+                        status_tag(c->status);
+                        printf("%s  %s(%s)%s\n", c->title, tool_color(stdout, ANSI_DIM), c->id,
+                               tool_color(stdout, ANSI_RESET));
+                        printf("         %s\n", c->evidence);
+                        if (c->fix && c->status >= VFIO_CHECK_WARN)
+                                printf("         %sfix:%s %s\n", tool_color(stdout, ANSI_BOLD),
+                                       tool_color(stdout, ANSI_RESET), c->fix);
+                }
+        }
+        if (R->quirks->n) {
+                printf("\n%sKnown hardware quirks%s\n", tool_color(stdout, ANSI_BOLD),
+                       tool_color(stdout, ANSI_RESET));
+                for (size_t i = 0; i < R->quirks->n; i++) {
+                        const vfio_quirk_match *m = &R->quirks->items[i];
+                        _cleanup_free_ char *fix = vfio_check_expand_fix(h, m->quirk->fix);
+
+                        printf("  %s%s%s %s  %s(%s%s)%s\n", tool_color(stdout, qcolors[m->action]),
+                               qtags[m->action], tool_color(stdout, ANSI_RESET), m->quirk->title,
+                               tool_color(stdout, ANSI_DIM), m->quirk->id,
+                               m->candidate ? ", candidate only" : "", tool_color(stdout, ANSI_RESET));
+                        printf("         %s\n", m->evidence);
+                        printf("         %s\n", m->quirk->explanation);
+                        printf("         source: %s\n", m->quirk->source);
+                        if (fix)
+                                printf("         %sfix:%s %s\n", tool_color(stdout, ANSI_BOLD),
+                                       tool_color(stdout, ANSI_RESET), fix);
+                        if (m->quirk->settings) {
+                                printf("         VM settings applied by vfioctl:");
+                                for (const char *const *s = m->quirk->settings; *s; s++)
+                                        printf(" %s", *s);
+                                putchar('\n');
+                        }
+                }
+        }
+        printf("\nVerdict: %s%s%s\n",
+               tool_color(stdout, R->verdict == VFIO_CHECK_FAIL   ? ANSI_RED ANSI_BOLD
+                                  : R->verdict == VFIO_CHECK_WARN ? ANSI_YELLOW
+                                                                  : ANSI_GREEN),
+               R->verdict == VFIO_CHECK_FAIL   ? "not ready"
+               : R->verdict == VFIO_CHECK_WARN ? "ready, with warnings"
+                                               : "ready",
+               tool_color(stdout, ANSI_RESET));
+}
+
+int verb_check(int argc, char **argv)
+{
+        enum { OPT_JSON = 0x100, OPT_VM, OPT_USER, OPT_MEMORY, OPT_NO_PROBE, OPT_PASS, OPT_FORCE };
+        static const struct option options[] = {
+                { "json", no_argument, NULL, OPT_JSON },
+                { "vm", required_argument, NULL, OPT_VM },
+                { "user", required_argument, NULL, OPT_USER },
+                { "memory", required_argument, NULL, OPT_MEMORY },
+                { "no-probe", no_argument, NULL, OPT_NO_PROBE },
+                { "pass", required_argument, NULL, OPT_PASS },
+                { "force", no_argument, NULL, OPT_FORCE },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        _cleanup_(vfio_host_freep) vfio_host *h = NULL;
+        _cleanup_(vfio_check_report_freep) vfio_check_report *R = NULL;
+        _cleanup_strv_free_ char **pass = NULL;
+        _cleanup_free_ char *bad = NULL;
+        vfio_check_options o = { .probe = true };
+        const char *vm = NULL;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case OPT_JSON:
+                        arg_json = true;
+                        break;
+                case OPT_VM:
+                        vm = optarg;
+                        break;
+                case OPT_USER:
+                        o.user = optarg;
+                        break;
+                case OPT_MEMORY:
+                        if (parse_size(optarg, &o.memory) < 0 || o.memory == 0) {
+                                tool_error("check: --memory '%s' is not a size such as 16G or 16384M",
+                                           optarg);
+                                return EXIT_USAGE;
+                        }
+                        break;
+                case OPT_NO_PROBE:
+                        o.probe = false;
+                        break;
+                case OPT_PASS:
+                        /* No comma splitting: identity selectors carry ",dsn=..." (selector.h). */
+                        if (strv_extend(&pass, optarg) < 0)
+                                return EXIT_FAILURE_GENERIC;
+                        break;
+                case OPT_FORCE:
+                        o.force = true;
+                        break;
+                case 'h':
+                        printf("vfioctl check [--json] [--pass SELECTOR]... [--user USER] [--memory SIZE] "
+                               "[--no-probe] "
+                               "[--force] [--vm NAME]\n\n"
+                               "  --pass SEL    a device to pass: PCI address (01:00.0) or vendor:device "
+                               "(10de:1b80);\n"
+                               "                repeat it or list several after it. Default: devices on "
+                               "vfio-pci or\n"
+                               "                pci-stub or named in vfio-pci ids=; display devices are "
+                               "candidates\n"
+                               "  --user USER   the user that runs the VM (default: SUDO_USER or you)\n"
+                               "  --memory SIZE guest RAM (16G): compared with memlock and huge pages\n"
+                               "  --no-probe    do not start QEMU to ask for its version and devices\n"
+                               "  --force       accept devices the host needs (failures become warnings)\n"
+                               "  --vm NAME     check for a configured VM (needs VM configurations, not "
+                               "yet\n"
+                               "                available: use --pass and --memory)\n"
+                               "  --json        the report as JSON (keys in docs/check.md)\n\n"
+                               "Exit status: 0 ready, 1 warnings only, 2 not ready.\n");
+                        return EXIT_OK;
+                default:
+                        return EXIT_USAGE;
+                }
+        if (tool_check_arity(argc - optind) < 0)
+                return EXIT_USAGE;
+        /* "--pass A B C": the words after the options are more selectors, and only with --pass. */
+        if (optind < argc && !pass) {
+                tool_error("check: unexpected argument '%s'; devices are named with --pass SELECTOR...",
+                           argv[optind]);
+                return EXIT_USAGE;
+        }
+        for (int i = optind; i < argc; i++)
+                if (strv_extend(&pass, argv[i]) < 0)
+                        return EXIT_FAILURE_GENERIC;
+        if (vm) {
+                _cleanup_strv_free_ char **vm_pass = NULL;
+                uint64_t vm_memory = 0;
+
+                r = check_load_vm(vm, &vm_pass, &vm_memory);
+                if (r < 0) {
+                        tool_error("check: --vm %s: VM configurations are not available in this build yet; "
+                                   "name "
+                                   "the devices with --pass ADDR and the guest RAM with --memory SIZE",
+                                   vm);
+                        return EXIT_USAGE;
+                }
+        }
+        o.pass = pass;
+        if (tool_open_host(&h) < 0)
+                return EXIT_CHECK_NOT_READY;
+        r = vfio_check_run(h, &o, &R, &bad);
+        if (r == -ENXIO) {
+                tool_error("check: --pass: %s",
+                           bad ? bad : "a selector does not resolve ('vfioctl devices' lists them)");
+                return EXIT_USAGE;
+        }
+        if (r < 0) {
+                tool_error("check: %s", strerror(-r));
+                return EXIT_CHECK_NOT_READY;
+        }
+        STRV_FOREACH(p, R->problems)
+                tool_warning("%s%s%s (ignored; the report may be incomplete)",
+                             vfio_host_is_live(h) ? "/" : vfio_host_root(h), vfio_host_is_live(h) ? "" : "/",
+                             *p);
+        if (arg_json)
+                print_json(h, R);
+        else
+                print_text(h, R);
+        return R->verdict == VFIO_CHECK_FAIL   ? EXIT_CHECK_NOT_READY
+               : R->verdict == VFIO_CHECK_WARN ? EXIT_CHECK_WARNINGS
+                                               : EXIT_CHECK_READY;
+}
