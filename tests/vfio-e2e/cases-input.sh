@@ -1,7 +1,6 @@
 # shellcheck shell=sh
 # cases-input.sh -- the input relay's case for the VFIO test bed, sourced by guest.sh
-# (busybox sh, as root, in the outer guest). guest.sh needs one line, after TESTDIR is set:
-#   [ -f "$R$TESTDIR/cases-input.sh" ] && . "$R$TESTDIR/cases-input.sh"
+# (busybox sh, as root, in the outer guest) like every tests/vfio-e2e/cases-*.sh.
 #
 # case input-relay: a fake USB keyboard made with uinput (tests/harness/fake-input.c, run
 # through the chroot like every host binary) is grabbed by `vfioctl input relay`, whose
