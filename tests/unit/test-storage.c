@@ -111,6 +111,22 @@ static void test_plan_without_zfs(void **state)
         free(vars);
 }
 
+/* O_DIRECT is probed, not assumed: a real answer for an existing file and a directory, an error for neither.
+ */
+static void test_odirect_probe(void **state)
+{
+        char *f = temp_file("0123456789abcdef", 16);
+        int a = vfio_storage_supports_odirect(f), b = vfio_storage_supports_odirect("/tmp"),
+            c = vfio_storage_supports_odirect("/tmp/vfioctl-not-here-yet.qcow2");
+
+        assert_true(a == 0 || a == 1);
+        assert_true(b == 0 || b == 1);
+        assert_int_equal(c, b); /* a file to be created is probed in its directory */
+        assert_int_equal(vfio_storage_supports_odirect("/nonexistent-dir/x.qcow2"), -ENOENT);
+        unlink(f);
+        free(f);
+}
+
 static void test_running(void **state)
 {
         assert_int_equal(vfio_storage_vm_running(0, NULL), 0);
@@ -160,7 +176,8 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_parse_progress), cmocka_unit_test(test_snapshot_names),
                 cmocka_unit_test(test_formats),        cmocka_unit_test(test_plan_without_zfs),
-                cmocka_unit_test(test_running),        cmocka_unit_test(test_exec),
+                cmocka_unit_test(test_running),        cmocka_unit_test(test_odirect_probe),
+                cmocka_unit_test(test_exec),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
