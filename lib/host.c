@@ -80,7 +80,13 @@ int vfio_host_open_path(const vfio_host *h, const char *path, int flags)
                         .flags = (unsigned)(flags | O_CLOEXEC),
                         .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
                 };
-                fd = (int)syscall(SYS_openat2, h->root_fd, path, &how, sizeof(how));
+                /* openat2(2): EAGAIN means a rename or mount anywhere on the system raced the lookup;
+                 * the kernel asks the caller to retry. */
+                for (unsigned attempt = 0; attempt < 64; attempt++) {
+                        fd = (int)syscall(SYS_openat2, h->root_fd, path, &how, sizeof(how));
+                        if (fd >= 0 || errno != EAGAIN)
+                                break;
+                }
                 if (fd >= 0)
                         return fd;
                 if (errno != ENOSYS)

@@ -38,6 +38,12 @@ static const verb verbs[] = {
           "write a complete, commented VM config with defaults from this host" },
         { "validate", 1, 1, verb_validate, "validate NAME|FILE", "check a VM config by itself (no host needed)" },
         { "cmdline", 1, 1, verb_cmdline, "cmdline NAME|FILE", "print the exact QEMU command line for a VM" },
+        { "disk", 2, 3, verb_disk, "disk create|import|info ARGS...",
+          "create a VM disk (qcow2/raw image, ZFS dataset, zvol), import one, show its backend facts" },
+        { "snapshot", 1, 2, verb_snapshot, "snapshot create|list|rollback|delete [NAME] --disk PATH...",
+          "snapshots of a stopped VM's disks and OVMF vars (ZFS or qcow2)" },
+        { "input", 1, 1, verb_input, "input list|relay [--json] [--grab DEV... --out NAME]",
+          "keyboards and mice with stable paths; the relay that keeps them in the VM across replugs" },
 };
 
 void tool_error(const char *fmt, ...)

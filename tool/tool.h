@@ -12,6 +12,7 @@ enum {
         EXIT_FAILURE_GENERIC = 1, /* the operation failed; the message says why */
         EXIT_USAGE = 64,          /* bad command line (sysexits EX_USAGE) */
         EXIT_DATAERR = 65,        /* bad input data: config, sysfs content, XML */
+        EXIT_UNAVAILABLE = 69,    /* a needed service is missing, e.g. uinput (sysexits EX_UNAVAILABLE) */
 };
 
 typedef struct verb {
@@ -60,3 +61,10 @@ int verb_check(int argc, char **argv);
 int verb_create(int argc, char **argv);
 int verb_validate(int argc, char **argv);
 int verb_cmdline(int argc, char **argv);
+int verb_disk(int argc, char **argv);
+int verb_snapshot(int argc, char **argv);
+int verb_input(int argc, char **argv);
+
+/* The storage helpers by absolute path; a progress bar labelled progress_label on a TTY (NULL: none). */
+struct vfio_storage_tools;
+void tool_storage_tools(struct vfio_storage_tools *t, const char *progress_label);

@@ -20,7 +20,7 @@ CACHE=${1:-${VFIOCTL_TESTBED_CACHE:-/var/cache/vfioctl-testbed}}
 # Modules of the outer guest: transport (9p over virtio), vfio, and a driver for
 # every device of the layout (run.sh) so the captured view has all drivers bound.
 MODULES="9p 9pnet_virtio virtio_pci virtio-rng vfio vfio-pci vfio_iommu_type1
- e1000e e1000 xhci-pci snd-hda-intel snd-hda-codec-generic bochs uinput
+ e1000e e1000 xhci-pci snd-hda-intel snd-hda-codec-generic bochs uinput evdev
  ahci lpc_ich i2c-i801"
 
 T0=$(date +%s.%N)
