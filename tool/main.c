@@ -27,6 +27,11 @@ static const verb verbs[] = {
           "write a complete, commented VM config with defaults from this host" },
         { "validate", 1, 1, verb_validate, "validate NAME|FILE", "check a VM config by itself (no host needed)" },
         { "cmdline", 1, 1, verb_cmdline, "cmdline NAME|FILE", "print the exact QEMU command line for a VM" },
+        { "import-libvirt", 1, 1, verb_import_libvirt,
+          "import-libvirt FILE.xml [--name NAME | -o FILE] [--dry-run] [--strict] [--keep-unknown-args]",
+          "turn a libvirt domain XML into a VM config, listing every part not imported" },
+        { "export-libvirt", 1, 1, verb_export_libvirt, "export-libvirt NAME|FILE [-o FILE.xml]",
+          "write a VM as a libvirt domain XML (virsh define)" },
 };
 
 void tool_error(const char *fmt, ...)

@@ -51,3 +51,5 @@ int verb_devices(int argc, char **argv);
 int verb_create(int argc, char **argv);
 int verb_validate(int argc, char **argv);
 int verb_cmdline(int argc, char **argv);
+int verb_import_libvirt(int argc, char **argv);
+int verb_export_libvirt(int argc, char **argv);
