@@ -861,11 +861,23 @@ static void export_devices(writer *w, xmlNode *root, const vm_config *c)
                         snprintf(sz, sizeof(sz), "%" PRIu64, size >> 20);
                         x = el(w, n, "size", sz);
                         at(w, x, "unit", "M");
-                } else
-                        lost(w,
-                             "[looking-glass] path %s is outside /dev/shm: put it in qemu:commandline by "
-                             "hand",
-                             path);
+                } else {
+                        /* kvmfr (/dev/kvmfr0) and other paths: the Looking Glass docs' qemu:commandline
+                         * form. */
+                        _cleanup_free_ char *e = vm_qemu_escape(path), *v = NULL;
+
+                        if (!e || asprintf(&v,
+                                           "memory-backend-file,id=looking-glass,mem-path=%s,size=%" PRIu64
+                                           "M,share=yes",
+                                           e, size >> 20) < 0) {
+                                w->error = -ENOMEM;
+                                return;
+                        }
+                        qemu_arg(w, root, "-device");
+                        qemu_arg(w, root, "ivshmem-plain,id=shmem0,memdev=looking-glass");
+                        qemu_arg(w, root, "-object");
+                        qemu_arg(w, root, v);
+                }
         }
         for (size_t i = 0; i < c->n_shares; i++) {
                 const vm_share *s = &c->shares[i];
@@ -945,7 +957,8 @@ int vm_libvirt_export(const vm_config *c, char **ret_xml, char ***ret_lost)
                 }
                 if (c->n_shares)
                         at(&w, el(&w, mb, "access", NULL), "mode", "shared");
-                if (c->memory.prealloc || c->memory.hugepages != VM_HUGEPAGES_NONE) {
+                /* libvirt preallocates hugepage memory by itself, as vfioctl does. */
+                if (c->memory.prealloc) {
                         n = el(&w, mb, "allocation", NULL);
                         at(&w, n, "mode", "immediate");
                         if (c->memory.prealloc_threads)

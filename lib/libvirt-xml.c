@@ -108,16 +108,18 @@ static unsigned line_of(xmlNode *n)
         return l > 0 ? (unsigned)l : 0;
 }
 
+/* Marks n and everything inside it (not its siblings). */
 static void mark_tree(xmlNode *n)
 {
-        for (; n; n = n->next) {
-                n->_private = USED;
-                if (n->type == XML_ELEMENT_NODE) {
-                        for (xmlAttr *a = n->properties; a; a = a->next)
-                                a->_private = USED;
-                        mark_tree(n->children);
-                }
-        }
+        if (!n)
+                return;
+        n->_private = USED;
+        if (n->type != XML_ELEMENT_NODE)
+                return;
+        for (xmlAttr *a = n->properties; a; a = a->next)
+                a->_private = USED;
+        for (xmlNode *ch = n->children; ch; ch = ch->next)
+                mark_tree(ch);
 }
 
 static bool is_elem(xmlNode *n, const char *name)
@@ -1782,6 +1784,25 @@ static void map_devices(state *st, xmlNode *dom)
         }
 }
 
+/* "ua-gpu-NAME-F" (written by export) to NAME, for prefix "ua-gpu-"; NULL when it has another form. */
+static char *hostdev_alias_name(const char *alias, const char *prefix)
+{
+        size_t n = strlen(prefix), len;
+        _cleanup_free_ char *s = NULL;
+        char *dash;
+
+        if (!alias || strncmp(alias, prefix, n) != 0)
+                return NULL;
+        s = strdup(alias + n);
+        if (!s)
+                return NULL;
+        dash = strrchr(s, '-');
+        if (dash && dash[1] && strspn(dash + 1, "0123456789") == strlen(dash + 1))
+                *dash = 0;
+        len = strlen(s);
+        return len ? section_name(s, prefix, 0) : NULL;
+}
+
 /* Groups the passed-through functions by slot: several functions make a [gpu], one a [pci]. */
 static void map_hostdev_groups(state *st)
 {
@@ -1833,17 +1854,14 @@ static void map_hostdev_groups(state *st)
                         char def[16];
 
                         snprintf(def, sizeof(def), n_gpu ? "gpu%u" : "gpu", n_gpu + 1);
-                        name = first->alias && strncmp(first->alias, "ua-gpu-", 7) == 0
-                                       ? section_name(first->alias + 7, "gpu", n_gpu)
-                                       : strdup(def);
+                        name = hostdev_alias_name(first->alias, "ua-gpu-") ?: strdup(def);
                         if (!name)
                                 goto nomem;
                         p = PUSH(st, gpus, name, first->line);
                         n_gpu++;
                 } else {
-                        name = first->alias && strncmp(first->alias, "ua-pci-", 7) == 0
-                                       ? section_name(first->alias + 7, "hostdev", n_pci)
-                                       : section_name(NULL, "hostdev", n_pci);
+                        name = hostdev_alias_name(first->alias, "ua-pci-")
+                                       ?: section_name(NULL, "hostdev", n_pci);
                         if (!name)
                                 goto nomem;
                         p = PUSH(st, pcis, name, first->line);
