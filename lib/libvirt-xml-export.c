@@ -586,6 +586,7 @@ static void export_disks(writer *w, xmlNode *devs, const vm_config *c)
         static const char prefix[4][3] = { "vd", "sd", "sd", "hd" };
         static const char *const bus[4] = { "virtio", "scsi", "sata", "ide" };
         bool scsi = false;
+        unsigned scsi_iothread = 0;
 
         for (size_t i = 0; i < c->n_disks; i++) {
                 const vm_disk *d = &c->disks[i];
@@ -608,8 +609,11 @@ static void export_disks(writer *w, xmlNode *devs, const vm_config *c)
                         at(w, n, "io", d->aio);
                 if (d->discard)
                         at(w, n, "discard", d->discard);
-                if (d->iothread)
+                /* virtio-scsi disks take their I/O thread from the controller (formatdomain.rst). */
+                if (d->iothread && b != VM_DISK_VIRTIO_SCSI)
                         atf(w, n, "iothread", "%zu", i + 1);
+                if (d->iothread && b == VM_DISK_VIRTIO_SCSI)
+                        scsi_iothread = (unsigned)i + 1;
                 n = el(w, disk, "source", NULL);
                 at(w, n, block ? "dev" : "file", d->path);
                 snprintf(dev, sizeof(dev), "%s%c", prefix[b], 'a' + (char)(k % 26));
@@ -633,6 +637,8 @@ static void export_disks(writer *w, xmlNode *devs, const vm_config *c)
                 at(w, ctl, "type", "scsi");
                 at(w, ctl, "index", "0");
                 at(w, ctl, "model", "virtio-scsi");
+                if (scsi_iothread)
+                        atf(w, el(w, ctl, "driver", NULL), "iothread", "%u", scsi_iothread);
                 lost(w, "virtio-scsi disks share one controller in libvirt (vfioctl: one per disk)");
         }
 }

@@ -69,6 +69,7 @@ typedef struct state {
         size_t n_hds;
         bool hyperv_time;     /* <timer name='hypervclock' present='yes'> */
         bool smbios_sysinfo;  /* <os><smbios mode='sysinfo'> */
+        bool scsi_iothread;   /* <controller type='scsi'><driver iothread=...> */
         xmlNode *sysinfo;     /* applied after <os> is read */
         char **boot_order;    /* <os><boot dev=...> in order */
         bool any_boot_order;  /* some device has <boot order=...> */
@@ -1765,6 +1766,12 @@ static void map_devices(state *st, xmlNode *dom)
                         else if (attr_is(d, "type", "scsi") && attr(d, "model") &&
                                  !attr_is(d, "model", "virtio-scsi"))
                                 drop(st, d, "SCSI disks go on virtio-scsi in vfioctl");
+                        else if (attr_is(d, "type", "scsi") && child(d, "driver") &&
+                                 attr(child(d, "driver"), "iothread")) {
+                                /* The controller's I/O thread serves its disks: iothread = yes on each. */
+                                st->scsi_iothread = true;
+                                ignore(st, d, "virtio-scsi controller with an I/O thread: iothread = yes on its disks");
+                        }
                         else
                                 ignore(st, d,
                                        "controllers are added by QEMU and vfioctl as the devices need them");
@@ -2312,6 +2319,9 @@ static void parse_domain(state *st, xmlNode *dom, const char *name)
         if (st->c->cpu.hyperv && !st->hyperv_time)
                 add_item(st, false, line_of(dom), strdup("<features><hyperv>"),
                          "vfioctl's Hyper-V set adds hv-time (the hypervclock timer)");
+        for (size_t i = 0; i < st->c->n_disks && st->scsi_iothread; i++)
+                if (st->c->disks[i].bus == VM_DISK_VIRTIO_SCSI && st->c->disks[i].media == VM_MEDIA_DISK)
+                        st->c->disks[i].iothread = true;
         /* SPICE/VNC with <video model='none'>: nothing to show, the display has no device to serve. */
         if (st->c->display.protocol != VM_PROTOCOL_NONE && st->c->display.device == VM_DISPLAY_NONE) {
                 add_item(
