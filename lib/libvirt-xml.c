@@ -503,8 +503,8 @@ static void map_memory(state *st, xmlNode *dom)
                 fail(st, line_of(m), "<memory>: %" PRIu64 " bytes is outside 64M to 4T", size);
                 return;
         }
-        /* Whole MiB, as QEMU's -m takes it without surprises. */
-        st->c->memory.size = size & ~((1ULL << 20) - 1);
+        /* Whole MiB, rounded up as libvirt does (qemuDomainAlignMemorySizes). */
+        st->c->memory.size = (size + (1ULL << 20) - 1) & ~((1ULL << 20) - 1);
         if (cur && scaled_elem(st, cur, 1024, &current) && current != size)
                 note(st, cur,
                      "balloon target differs from <memory>: vfioctl gives the guest all of <memory> (no "
@@ -845,7 +845,9 @@ static void map_os(state *st, xmlNode *dom)
                 if (is_elem(n, "boot")) {
                         const char *dev = attr(use(n), "dev");
 
-                        if (dev && strv_extend(&st->boot_order, dev) < 0)
+                        if (dev && strcmp(dev, "hd") && strcmp(dev, "cdrom"))
+                                drop(st, n, "vfioctl boots from disks and CD-ROMs only (bootindex)");
+                        else if (dev && strv_extend(&st->boot_order, dev) < 0)
                                 oom(st);
                 }
         if ((n = child(os, "smbios"))) {
@@ -1064,8 +1066,17 @@ static void map_cpu(state *st, xmlNode *dom)
         xmlNode *cpu = child(dom, "cpu"), *n;
         const char *mode;
 
-        if (!cpu)
-                return;
+        if (!cpu || (!attr(cpu, "mode") && !child(cpu, "model"))) {
+                /* No CPU model: libvirt leaves QEMU's default, qemu64. Under KVM vfioctl keeps host. */
+                if (st->c->vm.accel == VM_ACCEL_TCG)
+                        set_str(st, &st->c->cpu.model, "qemu64");
+                else
+                        note(st, cpu ?: dom,
+                             "no CPU model: QEMU's default would be qemu64; vfioctl passes the host CPU "
+                             "through");
+                if (!cpu)
+                        return;
+        }
         mode = attr(cpu, "mode");
         attr(cpu, "check");
         attr(cpu, "migratable");
@@ -1770,9 +1781,10 @@ static void map_devices(state *st, xmlNode *dom)
                                  attr(child(d, "driver"), "iothread")) {
                                 /* The controller's I/O thread serves its disks: iothread = yes on each. */
                                 st->scsi_iothread = true;
-                                ignore(st, d, "virtio-scsi controller with an I/O thread: iothread = yes on its disks");
-                        }
-                        else
+                                ignore(st, d,
+                                       "virtio-scsi controller with an I/O thread: iothread = yes on its "
+                                       "disks");
+                        } else
                                 ignore(st, d,
                                        "controllers are added by QEMU and vfioctl as the devices need them");
                 } else if (is_elem(d, "memballoon")) {
