@@ -652,21 +652,14 @@ static void map_vcpus(state *st, xmlNode *dom)
         }
 }
 
-static void map_cputune(state *st, xmlNode *dom)
+static void map_cputune_into(state *st, xmlNode *dom, char **pin, unsigned vcpus)
 {
         xmlNode *ct = child(dom, "cputune");
-        unsigned vcpus = vm_config_vcpus(st->c);
-        _cleanup_strv_free_ char **pin = NULL;
         bool pin_ok = true, any_pin = false;
         int r;
 
         if (!ct)
                 return;
-        pin = calloc(vcpus + 1, sizeof(char *));
-        if (!pin) {
-                oom(st);
-                return;
-        }
         for (xmlNode *n = ct->children; n; n = n->next) {
                 if (n->type != XML_ELEMENT_NODE)
                         continue;
@@ -729,9 +722,35 @@ static void map_cputune(state *st, xmlNode *dom)
                         pin_ok = false;
                 }
         if (any_pin && pin_ok) {
+                /* Every slot is set: hand the strings over, the caller frees the array only. */
                 strv_free(st->c->cpu.pin);
-                st->c->cpu.pin = TAKE_PTR(pin);
+                st->c->cpu.pin = calloc(vcpus + 1, sizeof(char *));
+                if (!st->c->cpu.pin) {
+                        oom(st);
+                        return;
+                }
+                for (unsigned i = 0; i < vcpus; i++)
+                        st->c->cpu.pin[i] = TAKE_PTR(pin[i]);
         }
+}
+
+static void map_cputune(state *st, xmlNode *dom)
+{
+        unsigned vcpus = vm_config_vcpus(st->c);
+        char **pin;
+
+        if (!child(dom, "cputune"))
+                return;
+        /* One slot per vCPU; pins may arrive in any order and leave holes, so free slot by slot. */
+        pin = calloc(vcpus + 1, sizeof(char *));
+        if (!pin) {
+                oom(st);
+                return;
+        }
+        map_cputune_into(st, dom, pin, vcpus);
+        for (unsigned i = 0; i < vcpus; i++)
+                free(pin[i]);
+        free(pin);
 }
 
 /* ---- <os>, <sysinfo>, <features>, <cpu>, <clock> -------------------------------------------------- */
