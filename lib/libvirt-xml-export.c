@@ -98,7 +98,8 @@ int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
         if (c->vm.spare_root_ports)
                 fprintf(f, "spare_root_ports = %u\n", c->vm.spare_root_ports);
         kv_str(f, "uuid", c->vm.uuid);
-        fprintf(f, "rtc_localtime = %s\nhpet = %s\nvmport = %s\n", yn(c->vm.rtc_localtime), yn(c->vm.hpet),
+        fprintf(f, "rtc_localtime = %s\nrtc_catchup = %s\npit_delay = %s\nhpet = %s\nvmport = %s\n",
+                yn(c->vm.rtc_localtime), yn(c->vm.rtc_catchup), yn(c->vm.pit_delay), yn(c->vm.hpet),
                 yn(c->vm.vmport));
         kv_str(f, "debugcon", c->vm.debugcon);
         kv_list(f, "extra_args", c->vm.extra_args);
@@ -570,6 +571,16 @@ static void export_clock(writer *w, xmlNode *root, const vm_config *c)
         xmlNode *clk = el(w, root, "clock", NULL), *t;
 
         at(w, clk, "offset", c->vm.rtc_localtime ? "localtime" : "utc");
+        if (c->vm.rtc_catchup) {
+                t = el(w, clk, "timer", NULL);
+                at(w, t, "name", "rtc");
+                at(w, t, "tickpolicy", "catchup");
+        }
+        if (c->vm.pit_delay) {
+                t = el(w, clk, "timer", NULL);
+                at(w, t, "name", "pit");
+                at(w, t, "tickpolicy", "delay");
+        }
         t = el(w, clk, "timer", NULL);
         at(w, t, "name", "hpet");
         at(w, t, "present", c->vm.hpet ? "yes" : "no");

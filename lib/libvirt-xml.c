@@ -1150,6 +1150,12 @@ static void map_clock(state *st, xmlNode *dom)
                 name = attr(use(t), "name");
                 if (name && strcmp(name, "hpet") == 0)
                         st->c->vm.hpet = !attr_is(t, "present", "no");
+                else if (name && strcmp(name, "rtc") == 0 && attr_is(t, "tickpolicy", "catchup") &&
+                         !attr(t, "track") && !attr(t, "present"))
+                        st->c->vm.rtc_catchup = true; /* -rtc driftfix=slew */
+                else if (name && strcmp(name, "pit") == 0 && attr_is(t, "tickpolicy", "delay") &&
+                         !attr(t, "present"))
+                        st->c->vm.pit_delay = true; /* -global kvm-pit.lost_tick_policy=delay */
                 else if (name && strcmp(name, "hypervclock") == 0)
                         st->hyperv_time = attr_is(t, "present", "yes");
                 else if (name && strcmp(name, "kvmclock") == 0 && !attr_is(t, "present", "no"))

@@ -193,7 +193,10 @@ static void test_seed001_repaired(void **state)
         assert_int_equal(c->audio.device, VM_AUDIO_ICH9_HDA);
         assert_int_equal(c->display.device, VM_DISPLAY_STD); /* cirrus -> std VGA */
         assert_string_equal(c->gpus[0].device, "02:00.0");
-        assert_true(dropped_at(imp, 37, "<timer name='rtc' tickpolicy='catchup'/>"));
+        /* <timer name='rtc' tickpolicy='catchup'/> and <timer name='pit' tickpolicy='delay'/>. */
+        assert_true(c->vm.rtc_catchup);
+        assert_true(c->vm.pit_delay);
+        assert_false(dropped_at(imp, 37, "<timer"));
         assert_true(dropped_at(imp, 148, "<redirdev"));
         assert_null(c->vm.extra_args);
         args = argv_of(c);
