@@ -2394,6 +2394,60 @@ static void xml_error(void *ctx, xmlErrorPtr e)
                 xmlCopyError(e, first);
 }
 
+/* The XML line of the device a config message is about ("[net \"net0\"] mac: ..."), or 0. */
+static unsigned message_line(const vm_config *c, const char *msg)
+{
+#define FIND(kind, arr)                                                                 \
+        for (size_t i = 0; i < c->n_##arr; i++) {                                       \
+                char sec[128];                                                          \
+                snprintf(sec, sizeof(sec), "[%s \"%s\"]", kind, c->arr[i].name);        \
+                if (strstr(msg, sec) || (!strcmp(kind, "gpu") && strstr(msg, "[gpu]"))) \
+                        return c->arr[i].line;                                          \
+        }
+        FIND("gpu", gpus);
+        FIND("pci", pcis);
+        FIND("usb", usbs);
+        FIND("input", inputs);
+        FIND("disk", disks);
+        FIND("net", nets);
+        FIND("share", shares);
+#undef FIND
+        return 0;
+}
+
+/*
+ * Every value must also pass the config parser (a MAC, a UUID, a path): the config text is parsed back and
+ * its first complaint becomes the import's error, at the device's XML line where there is one.
+ */
+static int check_values(const vm_config *c, const char *filename, char **ret_error)
+{
+        _cleanup_free_ char *text = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        _cleanup_(vm_config_freep) vm_config *back = NULL;
+        const char *msg;
+        unsigned line;
+        int r;
+
+        r = vm_libvirt_config_text(c, NULL, &text);
+        if (r < 0)
+                return r;
+        r = vm_config_parse_string(text, "<imported>", c->name, &back, &errors);
+        if (r != -EINVAL)
+                return r;
+        msg = errors && errors[0] ? errors[0] : "not accepted";
+        /* "<imported>:LINE: message": the generated file's line means nothing to the user. */
+        if (strncmp(msg, "<imported>:", 11) == 0) {
+                const char *colon = strchr(msg + 11, ':');
+
+                msg = colon ? colon + 1 + (colon[1] == ' ') : msg;
+        }
+        line = message_line(c, msg);
+        if ((line ? asprintf(ret_error, "%s:%u: %s", filename, line, msg)
+                  : asprintf(ret_error, "%s: %s", filename, msg)) < 0)
+                *ret_error = NULL;
+        return -EINVAL;
+}
+
 int vm_libvirt_import_string(const char *xml, size_t size, const char *filename, const char *name,
                              unsigned flags, vm_libvirt_import **ret, char **ret_error)
 {
@@ -2479,6 +2533,9 @@ int vm_libvirt_import_string(const char *xml, size_t size, const char *filename,
                         *ret_error = NULL;
                 return -EINVAL;
         }
+        if (r < 0)
+                return r;
+        r = check_values(imp->config, filename, ret_error);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(imp);

@@ -266,6 +266,15 @@ static void test_bad_values(void **state)
                   "function='0'/></source></hostdev></devices></domain>",
                   "t.xml:3: <hostdev type='pci'> source address bus='0x1ff'" },
                 { "<config/>", "t.xml:1: the root element is <config>" },
+                /* Values the config would refuse are refused here, at the device's line. */
+                { "<domain "
+                  "type='kvm'><name>x</name><memory>4194304</memory><os><type>hvm</type></os>\n<devices>\n"
+                  "<interface type='user'><mac address='52:54:00:zz:0d:6c'/></interface></devices></domain>",
+                  "t.xml:3: [net \"net0\"] mac: '52:54:00:zz:0d:6c' is not valid" },
+                { "<domain "
+                  "type='kvm'><name>x</name><uuid>not-a-uuid</uuid><memory>4194304</memory><os><type>hvm</"
+                  "type></os></domain>",
+                  "t.xml: [vm] uuid: 'not-a-uuid' is not valid" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
