@@ -465,6 +465,74 @@ static void test_tool(void **state)
                          65);
 }
 
+/* The CLI round trip: import -o FILE.conf, then export-libvirt that file; no overwrite without --force. */
+static void test_tool_export(void **state)
+{
+        _cleanup_free_ char *seed = data_path("seed001-repaired.xml"), *conf = NULL, *xml = NULL, *o1 = NULL,
+                            *o2 = NULL, *o3 = NULL, *o4 = NULL, *text = NULL;
+        char dir[] = "/tmp/vfioctl-test-XXXXXX";
+        _cleanup_close_ int fd = -EBADF;
+
+        assert_non_null(mkdtemp(dir));
+        assert_true(asprintf(&conf, "%s/overwatch.conf", dir) > 0);
+        assert_true(asprintf(&xml, "%s/overwatch.xml", dir) > 0);
+        assert_int_equal(run_tool((const char *const[]){ "import-libvirt", "-o", conf, seed, NULL }, &o1),
+                         0);
+        assert_int_equal(run_tool((const char *const[]){ "import-libvirt", "-o", conf, seed, NULL }, &o2),
+                         1);
+        assert_int_equal(run_tool((const char *const[]){ "export-libvirt", "-o", xml, conf, NULL }, &o3), 0);
+        fd = open(xml, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(read_full_fd(fd, 1 << 20, &text, NULL), 0);
+        assert_non_null(strstr(text, "<vendor_id state=\"on\" value=\"whatever\"/>"));
+        assert_non_null(strstr(text, "<source dev=\"/dev/input/event10\" grab=\"all\" repeat=\"on\"/>"));
+        assert_int_equal(run_tool((const char *const[]){ "export-libvirt", "-o", xml, conf, NULL }, &o4), 1);
+        unlink(conf);
+        unlink(xml);
+        rmdir(dir);
+}
+
+/* The copies in tests/data/libvirt/users/ are the shared files byte for byte (when shared/ is beside us). */
+static void test_users_match_shared(void **state)
+{
+        _cleanup_free_ char *shared = NULL;
+        struct dirent **ents = NULL;
+        int n;
+
+        assert_true(asprintf(&shared, "%s/../../../shared/libvirt-xml", getenv("VFIOCTL_TEST_DATA")) > 0);
+        n = scandir(shared, &ents, NULL, alphasort);
+        if (n < 0) {
+                print_message("%s is not here (CI has it beside the checkout); copies not compared\n",
+                              shared);
+                skip();
+        }
+        for (int i = 0; i < n; i++) {
+                const char *name = ents[i]->d_name;
+                size_t l = strlen(name);
+
+                if (l > 4 && strcmp(name + l - 4, ".xml") == 0) {
+                        _cleanup_free_ char *a = NULL, *b = NULL, *pa = NULL, *pb = NULL;
+                        _cleanup_close_ int fa = -EBADF, fb = -EBADF;
+                        size_t na = 0, nb = 0;
+
+                        assert_true(asprintf(&pa, "%s/%s", shared, name) > 0);
+                        assert_true(asprintf(&pb, "%s/libvirt/users/%s", getenv("VFIOCTL_TEST_DATA"), name) >
+                                    0);
+                        fa = open(pa, O_RDONLY | O_CLOEXEC);
+                        fb = open(pb, O_RDONLY | O_CLOEXEC);
+                        if (fb < 0)
+                                fail_msg("%s is in shared/ but not copied to %s", name, pb);
+                        assert_true(fa >= 0);
+                        assert_int_equal(read_full_fd(fa, 1 << 20, &a, &na), 0);
+                        assert_int_equal(read_full_fd(fb, 1 << 20, &b, &nb), 0);
+                        if (na != nb || memcmp(a, b, na) != 0)
+                                fail_msg("%s differs from %s", pb, pa);
+                }
+                free(ents[i]);
+        }
+        free(ents);
+}
+
 int main(void)
 {
         const char *data = getenv("VFIOCTL_TEST_DATA");
@@ -488,6 +556,8 @@ int main(void)
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_unknown_listed);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_keep_unknown_args);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_tool);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_tool_export);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_users_match_shared);
         if (asprintf(&users, "%s/libvirt/users", data) < 0)
                 return 1;
         k = scandir(users, &ents, NULL, alphasort);
