@@ -692,14 +692,58 @@ static void export_nets(writer *w, xmlNode *devs, const vm_config *c)
         }
 }
 
-static void export_hostdev(writer *w, xmlNode *devs, const vm_pci *p, bool gpu)
+static void pci_address(writer *w, xmlNode *parent, unsigned bus, unsigned slot, unsigned fn, bool multi)
+{
+        xmlNode *a = el(w, parent, "address", NULL);
+
+        at(w, a, "type", "pci");
+        at(w, a, "domain", "0x0000");
+        atf(w, a, "bus", "0x%02x", bus);
+        atf(w, a, "slot", "0x%02x", slot);
+        atf(w, a, "function", "0x%x", fn);
+        if (multi)
+                at(w, a, "multifunction", "on");
+}
+
+/*
+ * A PCIe root port at slot 0x10+k of pcie.0 (q35), as vfioctl's argv puts one before each passed-through
+ * device: controller index k+1, chassis k+1, port 0x10+k.
+ */
+static void root_port(writer *w, xmlNode *devs, unsigned k, const char *alias)
+{
+        xmlNode *n = el(w, devs, "controller", NULL), *x;
+
+        at(w, n, "type", "pci");
+        atf(w, n, "index", "%u", k + 1);
+        at(w, n, "model", "pcie-root-port");
+        at(w, el(w, n, "model", NULL), "name", "pcie-root-port");
+        x = el(w, n, "target", NULL);
+        atf(w, x, "chassis", "%u", k + 1);
+        atf(w, x, "port", "0x%x", 0x10 + k);
+        if (alias)
+                ua_alias(w, n, "", alias);
+        pci_address(w, n, 0, 0x10 + k, 0, false);
+}
+
+/*
+ * vfioctl's layout, which libvirt would not choose by itself: a device's functions share one guest slot
+ * (function 0 multifunction), as on the card, since GPU drivers look for the HDMI audio function there.
+ * k counts the passed-through devices (and then the spare ports), as build_passthrough does.
+ */
+static void export_hostdev(writer *w, xmlNode *devs, const vm_config *c, const vm_pci *p, bool gpu,
+                           unsigned *k)
 {
         size_t n = strv_length(p->resolved);
+        bool q35 = c->vm.machine == VM_MACHINE_Q35;
+        unsigned slot = *k;
 
         if (!n) {
                 lost(w, "[%s \"%s\"] is not resolved to a host address", gpu ? "gpu" : "pci", p->name);
                 return;
         }
+        (*k)++;
+        if (q35)
+                root_port(w, devs, slot, NULL);
         for (size_t f = 0; f < n; f++) {
                 vfio_pci_addr a;
                 xmlNode *h, *src, *x;
@@ -731,6 +775,10 @@ static void export_hostdev(writer *w, xmlNode *devs, const vm_pci *p, bool gpu)
                 }
                 snprintf(name, sizeof(name), "%s-%s-%zu", gpu ? "gpu" : "pci", p->name, f);
                 ua_alias(w, h, "", name);
+                if (q35)
+                        pci_address(w, h, slot + 1, 0, (unsigned)f, f == 0 && n > 1);
+                else
+                        pci_address(w, h, 0, 0x10 + slot, (unsigned)f, f == 0 && n > 1);
                 if (f == 0 && gpu && p->x_vga)
                         lost(w, "[gpu \"%s\"] x_vga: libvirt has no setting for it", p->name);
         }
@@ -739,6 +787,7 @@ static void export_hostdev(writer *w, xmlNode *devs, const vm_pci *p, bool gpu)
 static void export_devices(writer *w, xmlNode *root, const vm_config *c)
 {
         xmlNode *devs = el(w, root, "devices", NULL), *n, *x;
+        unsigned k = 0;
         const char *emu = c->vm.emulator;
         _cleanup_free_ char *emu_path = NULL;
 
@@ -749,16 +798,6 @@ static void export_devices(writer *w, xmlNode *root, const vm_config *c)
         }
         el(w, devs, "emulator", emu_path ?: emu);
         export_disks(w, devs, c);
-        for (unsigned i = 0; i < c->vm.spare_root_ports; i++) {
-                char name[32];
-
-                n = el(w, devs, "controller", NULL);
-                at(w, n, "type", "pci");
-                atf(w, n, "index", "%u", 100 + i);
-                at(w, n, "model", "pcie-root-port");
-                snprintf(name, sizeof(name), "spare%u", i);
-                ua_alias(w, n, "", name);
-        }
         export_nets(w, devs, c);
         for (size_t i = 0; i < c->n_inputs; i++) {
                 const vm_input *in = &c->inputs[i];
@@ -831,9 +870,16 @@ static void export_devices(writer *w, xmlNode *root, const vm_config *c)
            : c->display.device == VM_DISPLAY_STD ? "vga"
                                                  : "virtio");
         for (size_t i = 0; i < c->n_gpus; i++)
-                export_hostdev(w, devs, &c->gpus[i], true);
+                export_hostdev(w, devs, c, &c->gpus[i], true, &k);
         for (size_t i = 0; i < c->n_pcis; i++)
-                export_hostdev(w, devs, &c->pcis[i], false);
+                export_hostdev(w, devs, c, &c->pcis[i], false, &k);
+        /* Spare hotplug ports follow the devices' ports, as in vfioctl's argv. */
+        for (unsigned i = 0; i < c->vm.spare_root_ports; i++, k++) {
+                char name[32];
+
+                snprintf(name, sizeof(name), "spare%u", i);
+                root_port(w, devs, k, name);
+        }
         for (size_t i = 0; i < c->n_usbs; i++) {
                 const vm_usb *u = &c->usbs[i];
 

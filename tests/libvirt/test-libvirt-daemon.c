@@ -396,6 +396,31 @@ static const char *on(const char *v)
         return !v || !strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "yes") ? "on" : "off";
 }
 
+/*
+ * Where a device sits in the guest: bus "pci.0"/"pcie.0" is 0, libvirt's "pci.N" and vfioctl's "rpN" are
+ * both the root port of controller index N; addr "0x10", "0x10.1" or libvirt's "0x10.0x1".
+ */
+static const char *guest_slot(const char *bus, const char *addr, bool multi)
+{
+        static char buf[64];
+        unsigned long b = 0, sl = 0, fn = 0;
+        const char *dot;
+
+        if (bus && !strncmp(bus, "rp", 2))
+                b = strtoul(bus + 2, NULL, 10);
+        else if (bus && strchr(bus, '.'))
+                b = strtoul(strchr(bus, '.') + 1, NULL, 10);
+        if (addr) {
+                sl = strtoul(addr, NULL, 16);
+                dot = strchr(addr, '.');
+                if (dot)
+                        fn = strtoul(dot + 1, NULL, 16);
+        }
+        snprintf(buf, sizeof(buf), "bus %lu slot 0x%lx function %lu%s", b, sl, fn,
+                 multi ? " multifunction" : "");
+        return buf;
+}
+
 /* The facts an argv states about the VM, for the features both vfioctl and libvirt generate. */
 static char **facts_of(char **argv)
 {
@@ -556,6 +581,9 @@ static char **facts_of(char **argv)
                                 ; /* controllers: placement, by design (see the header) */
                         else if (!strcmp(drv, "vfio-pci")) {
                                 fact(&facts, "vfio-pci host=%s", kv_get(&o, "host"));
+                                fact(&facts, "vfio-pci host=%s at %s", kv_get(&o, "host"),
+                                     guest_slot(kv_get(&o, "bus"), kv_get(&o, "addr"),
+                                                !strcmp(on(kv_get(&o, "multifunction") ?: "off"), "on")));
                                 if (kv_get(&o, "romfile"))
                                         fact(&facts, "vfio-pci host=%s romfile=%s", kv_get(&o, "host"),
                                              kv_get(&o, "romfile"));
@@ -648,6 +676,8 @@ static void compare(const char *name, char **mine, char **theirs, char ***report
                 bool expected = false;
 
                 if (c == 0) {
+                        if (getenv("VFIOCTL_TEST_VERBOSE"))
+                                print_message("%s: same in both: %s\n", name, mine[i]);
                         i++, j++;
                         continue;
                 }
