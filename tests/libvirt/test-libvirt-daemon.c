@@ -858,6 +858,35 @@ static void test_vm(void **state)
         compare(t->name, mine, theirs, &report);
 }
 
+/* Every exported golden (tests/data/libvirt/golden/, from the seeds and the 24 users' XMLs) is valid. */
+static void test_golden_exports(void **state)
+{
+        _cleanup_free_ char *gdir = NULL;
+        struct dirent **ents = NULL;
+        int n, checked = 0;
+
+        assert_true(asprintf(&gdir, "%s/libvirt/golden", getenv("VFIOCTL_TEST_DATA")) > 0);
+        n = scandir(gdir, &ents, NULL, alphasort);
+        assert_true(n > 0);
+        for (int i = 0; i < n; i++) {
+                const char *name = ents[i]->d_name;
+                size_t l = strlen(name);
+
+                if (l > 11 && strcmp(name + l - 11, ".export.xml") == 0) {
+                        _cleanup_free_ char *path = NULL, *out = NULL;
+
+                        assert_true(asprintf(&path, "%s/%s", gdir, name) > 0);
+                        if (run((const char *const[]){ "/usr/bin/virt-xml-validate", path, "domain", NULL },
+                                &out) != 0)
+                                fail_msg("%s: virt-xml-validate refused it:\n%s", path, out);
+                        checked++;
+                }
+                free(ents[i]);
+        }
+        free(ents);
+        assert_int_equal(checked, 26);
+}
+
 int main(void)
 {
         static const vm_case cases[] = {
@@ -898,7 +927,7 @@ int main(void)
                 /* A session libvirtd refuses virtiofs: schema only. */
                 { "share-virtiofs", "vm/share-virtiofs.conf", false, true, false },
         };
-        static struct CMUnitTest tests[ELEMENTSOF(cases)];
+        static struct CMUnitTest tests[ELEMENTSOF(cases) + 1];
         const char *data = getenv("VFIOCTL_TEST_DATA");
         size_t n = 0;
 
@@ -926,5 +955,6 @@ int main(void)
                                                   .test_func = test_vm,
                                                   .initial_state = (void *)&cases[i] };
         }
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_golden_exports);
         return _cmocka_run_group_tests("libvirt-daemon", tests, n, start_daemon, stop_daemon);
 }

@@ -111,6 +111,8 @@ static void assert_round_trip(const char *label, vm_libvirt_import *imp)
         assert_string_equal(t1, t3);
 }
 
+static void assert_goldens(const char *xml_path, const vm_libvirt_import *imp);
+
 static void test_seed000(void **state)
 {
         _cleanup_free_ char *path = data_path("seed000-edi.xml");
@@ -160,6 +162,7 @@ static void test_seed000(void **state)
         assert_true(strv_contains(args, "pc,max-ram-below-4g=1G,vmport=off"));
         assert_true(strv_contains(args, "host,kvm=off"));
         assert_round_trip("seed000", imp);
+        assert_goldens(path, imp);
 }
 
 static void test_seed001_repaired(void **state)
@@ -205,6 +208,7 @@ static void test_seed001_repaired(void **state)
         assert_true(argv_has_prefix(
                 args, "input-linux,id=input-kbd1,evdev=/dev/input/event10,grab_all=on,repeat=on"));
         assert_round_trip("seed001", imp);
+        assert_goldens(path, imp);
 }
 
 static void test_seed001_as_printed(void **state)
@@ -349,6 +353,57 @@ static void test_keep_unknown_args(void **state)
         assert_false(dropped_at(b, 4, "-acpitable"));
 }
 
+/*
+ * Golden files, reviewed in diffs like code: the config an XML imports to (with its list of what was not
+ * imported) and the XML that config exports to, in tests/data/libvirt/golden/. VFIOCTL_TEST_REGENERATE=1
+ * rewrites them.
+ */
+static void check_golden(const char *name, const char *suffix, const char *got)
+{
+        _cleanup_free_ char *path = NULL, *want = NULL;
+        _cleanup_close_ int fd = -EBADF;
+
+        assert_true(asprintf(&path, "%s/libvirt/golden/%s%s", getenv("VFIOCTL_TEST_DATA"), name, suffix) >
+                    0);
+        if (getenv("VFIOCTL_TEST_REGENERATE")) {
+                FILE *f = fopen(path, "we");
+
+                assert_non_null(f);
+                fputs(got, f);
+                assert_int_equal(fclose(f), 0);
+                return;
+        }
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                fail_msg("%s is missing; run with VFIOCTL_TEST_REGENERATE=1 and review it", path);
+        assert_int_equal(read_full_fd(fd, 1 << 20, &want, NULL), 0);
+        if (strcmp(got, want) != 0)
+                fail_msg("%s differs; VFIOCTL_TEST_REGENERATE=1 rewrites it (then review the diff)", path);
+}
+
+static void assert_goldens(const char *xml_path, const vm_libvirt_import *imp)
+{
+        _cleanup_free_ char *base = strdup(strrchr(xml_path, '/') + 1), *header = NULL, *text = NULL,
+                            *xml = NULL;
+        _cleanup_strv_free_ char **lost = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        assert_non_null(base);
+        base[strlen(base) - 4] = 0; /* .xml */
+        f = open_memstream(&header, &size);
+        assert_non_null(f);
+        fprintf(f, "Imported from %s.xml; not imported (%zu):\n", base, imp->n_dropped);
+        for (size_t i = 0; i < imp->n_dropped; i++)
+                fprintf(f, "  line %u: %s: %s\n", imp->dropped[i].line, imp->dropped[i].what,
+                        imp->dropped[i].reason);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(vm_libvirt_config_text(imp->config, header, &text), 0);
+        check_golden(base, ".conf", text);
+        assert_int_equal(vm_libvirt_export(imp->config, &xml, &lost), 0);
+        check_golden(base, ".export.xml", xml);
+}
+
 /* The PCI host addresses of every <hostdev type='pci'>, read independently with XPath. */
 static char **xml_hostdev_addrs(const char *path)
 {
@@ -415,6 +470,7 @@ static void test_user_xml(void **state)
         print_message("%s: %zu PCI functions, %zu parts not imported\n", strrchr(path, '/') + 1,
                       strv_length(want), imp->n_dropped);
         assert_round_trip(path, imp);
+        assert_goldens(path, imp);
 }
 
 /* The tool: --strict refuses what would be dropped; --dry-run writes nothing and prints the config. */
