@@ -224,6 +224,8 @@ static void note(state *st, xmlNode *n, const char *fmt, ...)
                 return;
         }
         add_item(st, false, line_of(n), describe(n), "%s", msg);
+        if (st->imp->n_ignored && st->r >= 0)
+                st->imp->ignored[st->imp->n_ignored - 1].approximate = true;
 }
 
 static void drop_attr(state *st, xmlNode *n, const char *attr, const char *why)
@@ -1759,6 +1761,8 @@ static void map_devices(state *st, xmlNode *dom)
                 if (d->type != XML_ELEMENT_NODE)
                         continue;
                 use(d);
+                /* Every device's <alias> is libvirt's naming (user aliases become section names below). */
+                (void)user_alias(d);
                 if (is_elem(d, "emulator")) {
                         _cleanup_free_ char *e = text(d);
 

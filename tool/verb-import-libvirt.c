@@ -98,6 +98,7 @@ int verb_import_libvirt(int argc, char **argv)
         _cleanup_strv_free_ char **errors = NULL;
         _cleanup_free_ char *error = NULL, *text = NULL, *head = NULL, *path = NULL, *dir = NULL;
         const char *file;
+        size_t n_housekeeping = 0;
         int r;
 
         if (parse_options(argc, argv) < 0)
@@ -138,13 +139,18 @@ int verb_import_libvirt(int argc, char **argv)
                 fprintf(stderr, "%s:%u: %s%s: %s\n", file, imp->dropped[i].line,
                         arg_strict ? "error: not imported: " : "not imported: ", imp->dropped[i].what,
                         imp->dropped[i].reason);
-        if (arg_verbose)
-                for (size_t i = 0; i < imp->n_ignored; i++)
+        /* Approximations always (the VM differs a little); libvirt housekeeping only when asked. */
+        for (size_t i = 0; i < imp->n_ignored; i++)
+                if (arg_verbose || imp->ignored[i].approximate)
                         fprintf(stderr, "%s:%u: note: %s: %s\n", file, imp->ignored[i].line,
                                 imp->ignored[i].what, imp->ignored[i].reason);
-        else if (imp->n_ignored)
-                fprintf(stderr, "%zu libvirt-only parts ignored or approximated (--verbose lists them)\n",
-                        imp->n_ignored);
+                else
+                        n_housekeeping++;
+        if (n_housekeeping)
+                fprintf(stderr,
+                        "%zu libvirt-only parts ignored (aliases, guest addresses, controllers; --verbose "
+                        "lists them)\n",
+                        n_housekeeping);
         if (arg_strict && imp->n_dropped) {
                 tool_error("--strict: %zu part%s of %s would not be imported (listed above)", imp->n_dropped,
                            imp->n_dropped == 1 ? "" : "s", file);

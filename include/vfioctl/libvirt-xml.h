@@ -17,8 +17,9 @@ typedef enum vm_libvirt_flags {
 /* One part of the XML that did not become config: where, what, and why. */
 typedef struct vm_libvirt_item {
         unsigned line;
-        char *what;   /* "<timer name='rtc' tickpolicy='catchup'>" or "qemu:arg -overcommit cpu-pm=on" */
-        char *reason; /* why it was not mapped, or what it became */
+        char *what;       /* "<timer name='rtc' tickpolicy='catchup'>" or "qemu:arg -overcommit cpu-pm=on" */
+        char *reason;     /* why it was not mapped, or what it became */
+        bool approximate; /* in ignored: mapped, but not exactly (the user should read it) */
 } vm_libvirt_item;
 
 typedef struct vm_libvirt_import {
