@@ -6,6 +6,7 @@
  */
 #include "vfioctl/libvirt-xml.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -313,30 +314,35 @@ static void set_str(state *st, char **dst, const char *v)
         *dst = s;
 }
 
-/* libvirt "scaled integer" units (formatdomain.rst, "Memory Allocation"): decimal and binary. */
+/*
+ * libvirt "scaled integer" units (formatdomain.rst, "Memory Allocation"; virScaleInteger): b/bytes, then
+ * k, M, G, T, P, E alone or with "iB" for powers of 1024, with "B" for powers of 1000; case-insensitive.
+ */
 static int scaled(const char *value, const char *unit, uint64_t default_mult, uint64_t *ret)
 {
-        static const struct {
-                const char *name;
-                uint64_t mult;
-        } units[] = {
-                { "b", 1 },          { "bytes", 1 },        { "KB", 1000ULL },
-                { "k", 1ULL << 10 }, { "KiB", 1ULL << 10 }, { "MB", 1000000ULL },
-                { "M", 1ULL << 20 }, { "MiB", 1ULL << 20 }, { "GB", 1000000000ULL },
-                { "G", 1ULL << 30 }, { "GiB", 1ULL << 30 }, { "TB", 1000000000000ULL },
-                { "T", 1ULL << 40 }, { "TiB", 1ULL << 40 },
-        };
         uint64_t mult = default_mult, v;
 
-        if (unit) {
-                mult = 0;
-                for (size_t i = 0; i < ELEMENTSOF(units); i++)
-                        if (strcasecmp(unit, units[i].name) == 0 &&
-                            (strlen(unit) > 1 || units[i].name[0] == unit[0] || unit[0] == 'K' ||
-                             unit[0] == 'm' || unit[0] == 'g' || unit[0] == 't'))
-                                mult = units[i].mult;
-                if (!mult)
-                        return -EINVAL;
+        if (unit && *unit) {
+                static const char prefixes[] = "kmgtpe";
+                const char *q;
+                uint64_t base;
+
+                if (!strcasecmp(unit, "b") || !strcasecmp(unit, "byte") || !strcasecmp(unit, "bytes"))
+                        mult = 1;
+                else {
+                        q = strchr(prefixes, tolower((unsigned char)unit[0]));
+                        if (!q || !unit[0])
+                                return -EINVAL;
+                        if (!unit[1] || !strcasecmp(unit + 1, "iB"))
+                                base = 1024;
+                        else if (tolower((unsigned char)unit[1]) == 'b' && !unit[2])
+                                base = 1000;
+                        else
+                                return -EINVAL;
+                        mult = 1;
+                        for (const char *p = prefixes; p <= q; p++)
+                                mult *= base; /* at most 1024^6 = 2^60 */
+                }
         }
         if (parse_uint(value, 10, UINT64_MAX, &v) < 0 || (v && mult > UINT64_MAX / v))
                 return -EINVAL;

@@ -294,6 +294,34 @@ static void test_bad_values(void **state)
         }
 }
 
+/* libvirt's units: binary and decimal, any case; rounded up to whole MiB as libvirt does. */
+static void test_units(void **state)
+{
+        static const struct {
+                const char *mem;
+                uint64_t want;
+        } cases[] = {
+                { "<memory unit='GiB'>16</memory>", 16ULL << 30 },
+                { "<memory unit='g'>2</memory>", 2ULL << 30 },
+                { "<memory unit='M'>4096</memory>", 4096ULL << 20 },
+                { "<memory unit='MB'>4096</memory>", 3907ULL << 20 },
+                { "<memory>219100</memory>", 214ULL << 20 },
+                { "<memory unit='bytes'>1073741824</memory>", 1ULL << 30 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(vm_libvirt_import_freep) vm_libvirt_import *imp = NULL;
+                _cleanup_free_ char *xml = NULL, *err = NULL;
+
+                assert_true(asprintf(&xml,
+                                     "<domain type='kvm'><name>u</name>%s<os><type>hvm</type></os></domain>",
+                                     cases[i].mem) > 0);
+                if (vm_libvirt_import_string(xml, strlen(xml), "t.xml", NULL, 0, &imp, &err) < 0)
+                        fail_msg("%s: %s", cases[i].mem, err);
+                assert_int_equal(imp->config->memory.size, cases[i].want);
+        }
+}
+
 /* No entity is substituted and nothing outside the document is read (XML_PARSE_NOENT is off). */
 static void test_no_entities(void **state)
 {
@@ -609,6 +637,7 @@ int main(void)
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_malformed);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_bad_values);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_no_entities);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_units);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_unknown_listed);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_keep_unknown_args);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_tool);
