@@ -1,6 +1,7 @@
 /*
  * libvirt domain XMLs imported by vfioctl and started in the real QEMU (TCG, paused), checked over QMP:
- * the seeds' XMLs (tests/data/libvirt/seed000-edi.xml, seed001-repaired.xml) and one user's q35 domain.
+ * the seeds' XMLs (tests/data/libvirt/seed000-edi.xml, seed001-repaired.xml), one user's q35 domain and
+ * one user's Looking Glass (kvmfr) domain.
  * What cannot exist on this test host is replaced by fixtures, each change printed:
  *   - passed-through PCI functions are dropped: vfio-pci needs an IOMMU and a spare device (the unit test
  *     test-libvirt-xml checks that every one reaches the argv as -device vfio-pci,host=...);
@@ -11,7 +12,11 @@
  *     and their per-VM vars copies a copy of OVMF_VARS_4M.fd in the test directory;
  *   - the emulator becomes qemu-system-x86_64 (seed 000 named RHEL's /usr/libexec/qemu-kvm);
  *   - bridge networking becomes user networking, the PulseAudio backend none (no bridge or server here);
- *   - hugepages shrink to 256M on a hugetlbfs mounted for the test (root only; else dropped, said so).
+ *   - hugepages shrink to 256M on a hugetlbfs mounted for the test (root only; else dropped, said so);
+ *   - USB host devices are dropped, and Looking Glass memory (/dev/kvmfr0) becomes a file in the test
+ *     directory, size and sharing kept;
+ *   - Hyper-V flags beyond vfioctl's base set (hv-vpindex, hv-synic, ...) are left out after checking they
+ *     were imported: TCG refuses them ("kernel doesn't allow setting HyperV VP_INDEX").
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -118,6 +123,24 @@ static qvm *imported_vm(const char *rel)
                 print_message("%s: fixture: audio backend pa -> none\n", rel);
                 c->audio.backend = VM_AUDIO_NONE;
                 set(&c->audio.server, NULL);
+        }
+        if (c->n_usbs) {
+                print_message("%s: fixture: dropping %zu [usb] (the devices are not on this host)\n", rel,
+                              c->n_usbs);
+                for (size_t i = 0; i < c->n_usbs; i++) {
+                        free(c->usbs[i].name);
+                        free(c->usbs[i].host_port);
+                }
+                c->n_usbs = 0;
+        }
+        if (c->looking_glass.enabled && c->looking_glass.path) {
+                char *lg;
+
+                assert_true(asprintf(&lg, "%s/looking-glass", v->dir) > 0);
+                print_message("%s: fixture: Looking Glass memory %s -> %s\n", rel, c->looking_glass.path,
+                              lg);
+                free(c->looking_glass.path);
+                c->looking_glass.path = lg;
         }
         if (c->memory.hugepages != VM_HUGEPAGES_NONE) {
                 if (c->memory.hugepages == VM_HUGEPAGES_2M && hugepages_reserve(128)) {
@@ -311,12 +334,38 @@ static void test_user_q35(void **state)
         qvm_free(v);
 }
 
+/* Looking Glass over kvmfr from qemu:commandline (-object memory-backend-file + -device ivshmem-plain). */
+static void test_user_looking_glass(void **state)
+{
+        qvm *v = imported_vm("users/kinsteen-win10.xml");
+        json_object *o, *pci, *m;
+
+        assert_int_equal(v->cfg->looking_glass.size, 32ULL << 20);
+        assert_true(strv_contains(v->cfg->cpu.hyperv_extra, "hv-synic"));
+        print_message("fixture: hyperv_extra left out: TCG has no Hyper-V synthetic MSRs\n");
+        v->cfg->cpu.hyperv_extra = strv_free(v->cfg->cpu.hyperv_extra);
+        qvm_start(v);
+        pci = qvm_qmp(v, "query-pci", NULL);
+        assert_non_null(pci_find(pci, "shmem0"));
+        assert_int_equal(pci_count(pci, 0x1af4, 0x1110), 1); /* Red Hat ivshmem */
+        json_object_put(pci);
+        o = qvm_qmp(v, "query-memdev", NULL);
+        m = json_find(o, "id", "looking-glass");
+        assert_non_null(m);
+        assert_int_equal(jint(m, "size"), 32LL << 20);
+        assert_true(jbool(m, "share"));
+        json_object_put(o);
+        assert_topology(v, 1, 6, 2);
+        qvm_free(v);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_seed000_edi),
                 cmocka_unit_test(test_seed001_overwatch),
                 cmocka_unit_test(test_user_q35),
+                cmocka_unit_test(test_user_looking_glass),
         };
 
         if (access("/usr/bin/qemu-system-x86_64", X_OK) < 0) {
