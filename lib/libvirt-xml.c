@@ -277,6 +277,19 @@ static const char *attr(xmlNode *n, const char *name)
         return NULL;
 }
 
+/* An attribute read but deliberately not mapped: listed among the ignored parts (--verbose). */
+static void ignore_attr(state *st, xmlNode *n, const char *name, const char *why)
+{
+        const char *v = attr(n, name);
+        char *what = NULL;
+
+        if (!v)
+                return;
+        if (asprintf(&what, "%s='%s' on <%s>", name, v, qname(n)) < 0)
+                what = NULL;
+        add_item(st, false, line_of(n), what, "%s", why);
+}
+
 static bool attr_is(xmlNode *n, const char *name, const char *value)
 {
         const char *v = attr(n, name);
@@ -1057,7 +1070,7 @@ static void map_features(state *st, xmlNode *dom)
                 if (is_elem(f, "acpi") || is_elem(f, "apic") || is_elem(f, "pae")) {
                         /* Always on in vfioctl's machines (ACPI is QEMU's default; APIC and PAE are x86_64).
                          */
-                        attr(f, "eoi");
+                        drop_attr(st, f, "eoi", "the paravirtual EOI CPU flag is not set by vfioctl");
                 } else if (is_elem(f, "hyperv"))
                         map_hyperv(st, f);
                 else if (is_elem(f, "kvm")) {
@@ -1106,7 +1119,9 @@ static void map_cpu(state *st, xmlNode *dom)
         }
         mode = attr(cpu, "mode");
         attr(cpu, "check");
-        attr(cpu, "migratable");
+        if (attr_is(cpu, "migratable", "off"))
+                ignore_attr(st, cpu, "migratable",
+                            "vfioctl's -cpu host keeps QEMU's default (migratable=on)");
         attr(cpu, "match");
         if (!mode || strcmp(mode, "custom") == 0) {
                 xmlNode *model = child(cpu, "model");
@@ -1408,7 +1423,8 @@ static void map_hostdev(state *st, xmlNode *h)
                 drop(st, h, "only subsystem host devices are supported");
                 return;
         }
-        attr(h, "managed"); /* vfioctl binds devices itself: `vfioctl bind` / the launcher */
+        /* vfioctl binds devices to vfio-pci itself (vfioctl bind), not at each VM start. */
+        ignore_attr(st, h, "managed", "vfioctl binds the device to vfio-pci itself (vfioctl bind)");
         if (type && strcmp(type, "pci") == 0) {
                 xmlNode *a = child(src, "address"), *rom = child(h, "rom");
                 const char *fields[] = { "domain", "bus", "slot", "function" };
@@ -1468,7 +1484,8 @@ static void map_hostdev(state *st, xmlNode *h)
                 _cleanup_free_ char *name = NULL;
                 vm_usb *u;
 
-                attr(src, "startupPolicy");
+                ignore_attr(st, src, "startupPolicy",
+                            "vfioctl's launcher checks USB devices before starting");
                 if (!vid || !pid || parse_hex_id(vid, 16, &vv) < 0 || parse_hex_id(pid, 16, &pp) < 0) {
                         drop(st, h,
                              "a USB device by bus/device number (changes at every plug); vfioctl needs "
@@ -1584,10 +1601,12 @@ static void map_video(state *st, xmlNode *v, bool *seen)
                 st->c->display.device = VM_DISPLAY_STD;
                 note(st, model, "video model '%s' became std VGA", type);
         }
+        /* Video memory sizes and heads: QEMU's defaults fit one display. */
         for (const char *const *a =
-                     (const char *const[]){ "ram", "vram", "vram64", "vgamem", "heads", "primary", NULL };
+                     (const char *const[]){ "ram", "vram", "vram64", "vgamem", "heads", NULL };
              *a; a++)
-                attr(model, *a); /* sizes: QEMU's defaults fit one display */
+                ignore_attr(st, model, *a, "video memory and heads are QEMU's defaults in vfioctl");
+        attr(model, "primary");
         if ((n = child(model, "acceleration")))
                 drop(st, n, "3D acceleration (virgl) is not set by vfioctl");
         if ((n = child(v, "address")))
