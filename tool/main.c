@@ -44,6 +44,11 @@ static const verb verbs[] = {
           "snapshots of a stopped VM's disks and OVMF vars (ZFS or qcow2)" },
         { "input", 1, 1, verb_input, "input list|relay [--json] [--grab DEV... --out NAME]",
           "keyboards and mice with stable paths; the relay that keeps them in the VM across replugs" },
+        { "import-libvirt", 1, 1, verb_import_libvirt,
+          "import-libvirt FILE.xml [--name NAME | -o FILE] [--dry-run] [--strict] [--keep-unknown-args]",
+          "turn a libvirt domain XML into a VM config, listing every part not imported" },
+        { "export-libvirt", 1, 1, verb_export_libvirt, "export-libvirt NAME|FILE [-o FILE.xml]",
+          "write a VM as a libvirt domain XML (virsh define)" },
 };
 
 void tool_error(const char *fmt, ...)

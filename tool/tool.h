@@ -68,3 +68,5 @@ int verb_input(int argc, char **argv);
 /* The storage helpers by absolute path; a progress bar labelled progress_label on a TTY (NULL: none). */
 struct vfio_storage_tools;
 void tool_storage_tools(struct vfio_storage_tools *t, const char *progress_label);
+int verb_import_libvirt(int argc, char **argv);
+int verb_export_libvirt(int argc, char **argv);

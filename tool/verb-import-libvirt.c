@@ -1,0 +1,197 @@
+/* vfioctl import-libvirt FILE.xml: a libvirt domain XML as a vfioctl config, listing what did not map. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strv.h"
+#include "tool.h"
+#include "vfioctl/libvirt-xml.h"
+#include "vm-util.h"
+#include "write-util.h"
+
+static const char *arg_name;
+static const char *arg_output;
+static bool arg_dry_run;
+static bool arg_strict;
+static bool arg_keep_unknown;
+static bool arg_force;
+static bool arg_verbose;
+
+static int parse_options(int argc, char **argv)
+{
+        enum { OPT_NAME = 0x100, OPT_DRY_RUN, OPT_STRICT, OPT_KEEP, OPT_FORCE, OPT_VERBOSE };
+        static const struct option options[] = {
+                { "name", required_argument, NULL, OPT_NAME },
+                { "output", required_argument, NULL, 'o' },
+                { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+                { "strict", no_argument, NULL, OPT_STRICT },
+                { "keep-unknown-args", no_argument, NULL, OPT_KEEP },
+                { "force", no_argument, NULL, OPT_FORCE },
+                { "verbose", no_argument, NULL, OPT_VERBOSE },
+                {},
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "o:v", options, NULL)) >= 0)
+                switch (c) {
+                case OPT_NAME:
+                        arg_name = optarg;
+                        break;
+                case 'o':
+                        arg_output = optarg;
+                        break;
+                case OPT_DRY_RUN:
+                        arg_dry_run = true;
+                        break;
+                case OPT_STRICT:
+                        arg_strict = true;
+                        break;
+                case OPT_KEEP:
+                        arg_keep_unknown = true;
+                        break;
+                case OPT_FORCE:
+                        arg_force = true;
+                        break;
+                case 'v':
+                case OPT_VERBOSE:
+                        arg_verbose = true;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        if (arg_name && !vm_name_valid(arg_name)) {
+                tool_error("--name '%s': a VM name is letters, digits, '-', '_' and '.'", arg_name);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* The config's own header: where it came from and what was left behind. */
+static char *header(const char *file, const vm_libvirt_import *imp)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                return NULL;
+        fprintf(f, "VM \"%s\", imported from %s by vfioctl import-libvirt.\n", imp->config->name, file);
+        fprintf(f, "Every key is described in vfioctl.conf(5). Check: vfioctl validate %s\n",
+                imp->config->name);
+        if (imp->n_dropped) {
+                fprintf(f, "Not imported (%zu; the line is the XML's):\n", imp->n_dropped);
+                for (size_t i = 0; i < imp->n_dropped; i++)
+                        fprintf(f, "  line %u: %s: %s\n", imp->dropped[i].line, imp->dropped[i].what,
+                                imp->dropped[i].reason);
+        }
+        if (fclose(f) != 0)
+                return NULL;
+        return TAKE_PTR(buf);
+}
+
+int verb_import_libvirt(int argc, char **argv)
+{
+        _cleanup_(vm_libvirt_import_freep) vm_libvirt_import *imp = NULL;
+        _cleanup_(vm_config_freep) vm_config *check = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        _cleanup_free_ char *error = NULL, *text = NULL, *head = NULL, *path = NULL, *dir = NULL;
+        const char *file;
+        size_t n_housekeeping = 0;
+        int r;
+
+        if (parse_options(argc, argv) < 0)
+                return EXIT_USAGE;
+        if (tool_check_arity(argc - optind) < 0)
+                return EXIT_USAGE;
+        if (arg_name && arg_output) {
+                tool_error("import-libvirt: --name and -o both say where the config goes; give one");
+                return EXIT_USAGE;
+        }
+        file = argv[optind];
+        r = vm_libvirt_import_file(file, arg_name, arg_keep_unknown ? VM_LIBVIRT_KEEP_UNKNOWN_ARGS : 0, &imp,
+                                   &error);
+        if (r == -EBADMSG) {
+                tool_error("%s (not well-formed XML; fix it at that line and column)", error ? error : file);
+                return EXIT_DATAERR;
+        }
+        if (r == -EINVAL) {
+                tool_error("%s", error ? error : file);
+                return EXIT_DATAERR;
+        }
+        if (r == -EFBIG) {
+                tool_error("%s is larger than %d MiB; a domain XML is a few KiB", file,
+                           VM_LIBVIRT_MAX_SIZE >> 20);
+                return EXIT_DATAERR;
+        }
+        if (r < 0) {
+                tool_error("cannot read %s: %s", file, strerror(-r));
+                return EXIT_FAILURE_GENERIC;
+        }
+        if (!vm_name_valid(imp->config->name)) {
+                tool_error(
+                        "%s: the domain's <name> '%s' is not a vfioctl VM name; give one with --name NAME",
+                        file, imp->config->name);
+                return EXIT_DATAERR;
+        }
+        for (size_t i = 0; i < imp->n_dropped; i++)
+                fprintf(stderr, "%s:%u: %s%s: %s\n", file, imp->dropped[i].line,
+                        arg_strict ? "error: not imported: " : "not imported: ", imp->dropped[i].what,
+                        imp->dropped[i].reason);
+        /* Approximations always (the VM differs a little); libvirt housekeeping only when asked. */
+        for (size_t i = 0; i < imp->n_ignored; i++)
+                if (arg_verbose || imp->ignored[i].approximate)
+                        fprintf(stderr, "%s:%u: note: %s: %s\n", file, imp->ignored[i].line,
+                                imp->ignored[i].what, imp->ignored[i].reason);
+                else
+                        n_housekeeping++;
+        if (n_housekeeping)
+                fprintf(stderr,
+                        "%zu libvirt-only parts ignored (aliases, guest addresses, controllers; --verbose "
+                        "lists them)\n",
+                        n_housekeeping);
+        if (arg_strict && imp->n_dropped) {
+                tool_error("--strict: %zu part%s of %s would not be imported (listed above)", imp->n_dropped,
+                           imp->n_dropped == 1 ? "" : "s", file);
+                return EXIT_DATAERR;
+        }
+        head = header(file, imp);
+        if (!head || vm_libvirt_config_text(imp->config, head, &text) < 0) {
+                tool_error("out of memory");
+                return EXIT_FAILURE_GENERIC;
+        }
+        /* What we write must pass our own parser: an import that writes an invalid file is a bug. */
+        r = vm_config_parse_string(text, "<imported>", imp->config->name, &check, &errors);
+        STRV_FOREACH (e, errors)
+                tool_error("internal: imported config is invalid: %s", *e);
+        if (r < 0)
+                return EXIT_FAILURE_GENERIC;
+        if (arg_dry_run) {
+                fputs(text, stdout);
+                return EXIT_OK;
+        }
+        if (arg_output)
+                path = strdup(arg_output);
+        else if (vm_user_config_dir(&dir) < 0 || tool_mkdir_p(dir) < 0 ||
+                 asprintf(&path, "%s/%s.conf", dir, imp->config->name) < 0)
+                path = NULL;
+        if (!path) {
+                tool_error("cannot make the config directory %s; set XDG_CONFIG_HOME or use -o FILE",
+                           dir ? dir : "$XDG_CONFIG_HOME/vfioctl/vms");
+                return EXIT_FAILURE_GENERIC;
+        }
+        r = tool_write_atomic(path, text, arg_force);
+        if (r == -EEXIST) {
+                tool_error("%s exists; overwrite with: vfioctl import-libvirt --force %s", path, file);
+                return EXIT_FAILURE_GENERIC;
+        }
+        if (r < 0) {
+                tool_error("cannot write %s: %s", path, strerror(-r));
+                return EXIT_FAILURE_GENERIC;
+        }
+        printf("Wrote %s (%zu part%s not imported)\nNext: vfioctl validate %s && vfioctl cmdline %s\n", path,
+               imp->n_dropped, imp->n_dropped == 1 ? "" : "s", arg_output ? path : imp->config->name,
+               arg_output ? path : imp->config->name);
+        return EXIT_OK;
+}
