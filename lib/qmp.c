@@ -97,6 +97,22 @@ int qmp_connect_unix(const char *path, int timeout_ms, int *ret_fd)
         }
 }
 
+int qmp_check_peer_pid(int fd, pid_t pid)
+{
+        struct ucred cred = {};
+        socklen_t len = sizeof(cred);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                return -errno;
+        if (len != sizeof(cred))
+                return -ENOTSOCK;
+        if (pid <= 0 || cred.pid != pid) {
+                log_debug("qmp: socket peer is pid %d, expected QEMU's pid %d", (int)cred.pid, (int)pid);
+                return -EPERM;
+        }
+        return 0;
+}
+
 /* Takes one complete line out of the buffer and parses it; 0 when no full line is buffered. */
 static int take_message(qmp_client *q, json_object **ret)
 {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <json-c/json.h>
+#include <sys/types.h>
 
 #include "cleanup.h"
 
@@ -20,6 +21,13 @@ DEFINE_POINTER_CLEANUP(qmp_client, qmp_client_free)
 
 /* Connects to a QMP unix socket, retrying until it appears or timeout_ms passes. */
 int qmp_connect_unix(const char *path, int timeout_ms, int *ret_fd);
+
+/*
+ * The peer of a connected unix socket must be the process we started: SO_PEERCRED's pid (taken by the
+ * kernel at connect/listen time, unix(7)) equals pid. A socket path another process replaced gives
+ * -EPERM; a socket without credentials (not AF_UNIX) -ENOTSOCK or the getsockopt error.
+ */
+int qmp_check_peer_pid(int fd, pid_t pid);
 
 /* Reads the greeting and negotiates capabilities (qmp_capabilities). */
 int qmp_handshake(qmp_client *q, int timeout_ms);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -244,6 +245,67 @@ static void test_greeting_required(void **state)
         finish_peer(pid);
 }
 
+/* A QMP socket path that another process bound (the real QEMU's replaced) is told apart by the peer's pid.
+ */
+static void test_peer_pid(void **state)
+{
+        char dir[] = "/tmp/test-qmp-peer-XXXXXX", path[64];
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int sync[2], sp[2], p[2], fd, lfd;
+        pid_t impostor, qemu;
+        char c;
+
+        (void)state;
+        /* socketpair: the peer is this very process. */
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+        assert_int_equal(qmp_check_peer_pid(sp[0], getpid()), 0);
+        assert_int_equal(qmp_check_peer_pid(sp[0], getppid()), -EPERM);
+        assert_int_equal(qmp_check_peer_pid(sp[0], 0), -EPERM);
+        close(sp[0]);
+        close(sp[1]);
+        assert_int_equal(pipe(p), 0);
+        assert_int_equal(qmp_check_peer_pid(p[0], getpid()), -ENOTSOCK);
+        close(p[0]);
+        close(p[1]);
+
+        /* "QEMU" is a process that never listens; the impostor owns the socket at QEMU's path. */
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/qmp.sock", dir);
+        strcpy(sa.sun_path, path);
+        qemu = fork();
+        assert_true(qemu >= 0);
+        if (qemu == 0) {
+                pause();
+                _exit(0);
+        }
+        assert_int_equal(pipe(sync), 0);
+        impostor = fork();
+        assert_true(impostor >= 0);
+        if (impostor == 0) {
+                lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+                if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0)
+                        _exit(1);
+                if (write(sync[1], "x", 1) != 1)
+                        _exit(1);
+                fd = accept(lfd, NULL, NULL);
+                pause();
+                _exit(fd < 0);
+        }
+        assert_int_equal(read(sync[0], &c, 1), 1);
+        assert_int_equal(qmp_connect_unix(path, 1000, &fd), 0);
+        assert_int_equal(qmp_check_peer_pid(fd, qemu), -EPERM);
+        assert_int_equal(qmp_check_peer_pid(fd, impostor), 0);
+        close(fd);
+        close(sync[0]);
+        close(sync[1]);
+        kill(impostor, SIGKILL);
+        kill(qemu, SIGKILL);
+        waitpid(impostor, NULL, 0);
+        waitpid(qemu, NULL, 0);
+        unlink(path);
+        rmdir(dir);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -254,6 +316,7 @@ int main(void)
                 cmocka_unit_test(test_bad_message),
                 cmocka_unit_test(test_message_size_capped),
                 cmocka_unit_test(test_greeting_required),
+                cmocka_unit_test(test_peer_pid),
         };
 
         signal(SIGPIPE, SIG_IGN);
