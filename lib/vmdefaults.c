@@ -13,6 +13,7 @@
 #include "parse-util.h"
 #include "strv.h"
 #include "vfioctl/qemu-argv.h"
+#include "vfioctl/quirks.h"
 #include "vfioctl/selector.h"
 
 static int push_msg(char ***l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -86,7 +87,7 @@ static int resolve_one(const vm_config *c, const char *section, unsigned line, c
                                 "address",
                                 c->filename, line, section, text, strv_length(found), list ? list : "");
         }
-        STRV_FOREACH (f, found)
+        STRV_FOREACH(f, found)
                 if (!strv_contains(*out, *f) && (r = strv_extend(out, *f)) < 0)
                         return r;
         return 0;
@@ -121,7 +122,7 @@ static int resolve_pci(vm_config *c, vm_pci *p, bool gpu, const vfio_model *m, v
                                         return r;
                         }
         } else if (gpu)
-                STRV_FOREACH (f, p->functions) {
+                STRV_FOREACH(f, p->functions) {
                         r = resolve_one(c, section, vm_config_key_line(c, section, "functions") ?: p->line,
                                         *f, m, names, &out, warnings, errors);
                         if (r < 0)
@@ -129,6 +130,64 @@ static int resolve_pci(vm_config *c, vm_pci *p, bool gpu, const vfio_model *m, v
                 }
         strv_free(p->resolved);
         p->resolved = TAKE_PTR(out);
+        return 0;
+}
+
+/* The quirk setting that keeps guest RAM out of the host's PCI MMIO hole (NF200-class bridges). */
+#define DMA_RANGE_SETTING "machine.max-ram-below-4g=1G"
+#define DMA_RANGE_LIMIT   (1ULL << 30)
+
+/*
+ * Host safety, not a preference: a device below a bridge that lets DMA bypass the IOMMU (quirk
+ * nf200-dma-bypass, seed 000 "Virtualization With VT-d / IOMMU") must not see guest RAM between 1 GiB and
+ * 4 GiB, or guest writes land on host devices. So whenever a quirk asks for max-ram-below-4g=1G the
+ * config gets it (or keeps a lower value it already has), whatever the file says, with a warning.
+ */
+static int apply_dma_quirks(vm_config *c, const vfio_model *m, vfio_pci_names *names, char ***warnings)
+{
+        _cleanup_(vfio_quirk_matches_freep) vfio_quirk_matches *qm = NULL;
+        _cleanup_strv_free_ char **pass = NULL;
+        vfio_quirk_input in;
+        int r;
+
+        for (size_t i = 0; i < c->n_gpus; i++)
+                STRV_FOREACH(a, c->gpus[i].resolved)
+                        if ((r = strv_extend(&pass, *a)) < 0)
+                                return r;
+        for (size_t i = 0; i < c->n_pcis; i++)
+                STRV_FOREACH(a, c->pcis[i].resolved)
+                        if ((r = strv_extend(&pass, *a)) < 0)
+                                return r;
+        if (!pass)
+                return 0;
+        /* Board and kernel facts are not needed for topology quirks; quirks that need them do not match. */
+        in = (vfio_quirk_input){ .model = m, .to_pass = pass, .names = names };
+        r = vfio_quirks_evaluate(&in, &qm);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < qm->n; i++) {
+                const vfio_quirk_match *x = &qm->items[i];
+                bool wants = false;
+
+                if (x->candidate)
+                        continue;
+                for (const char *const *s = x->quirk->settings; s && *s; s++)
+                        wants |= strcmp(*s, DMA_RANGE_SETTING) == 0;
+                if (!wants || (c->vm.max_ram_below_4g && c->vm.max_ram_below_4g <= DMA_RANGE_LIMIT))
+                        continue;
+                if (c->vm.max_ram_below_4g)
+                        r = push_msg(
+                                warnings,
+                                "%s: [vm] max_ram_below_4g lowered to 1G: %s (quirk %s); a larger value "
+                                "lets guest DMA reach host devices",
+                                c->filename, x->evidence ? x->evidence : "", x->quirk->id);
+                else
+                        r = push_msg(warnings, "%s: max-ram-below-4g=1G applied: %s (quirk %s)", c->filename,
+                                     x->evidence ? x->evidence : "", x->quirk->id);
+                if (r < 0)
+                        return r;
+                c->vm.max_ram_below_4g = DMA_RANGE_LIMIT;
+        }
         return 0;
 }
 
@@ -143,7 +202,11 @@ int vm_config_resolve(vm_config *c, const vfio_model *m, vfio_pci_names *names, 
         for (size_t i = 0; i < c->n_pcis; i++)
                 if ((r = resolve_pci(c, &c->pcis[i], false, m, names, warnings, errors)) < 0)
                         return r;
-        return *errors ? -EINVAL : 0;
+        if (*errors)
+                return -EINVAL;
+        if (m && (r = apply_dma_quirks(c, m, names, warnings)) < 0)
+                return r;
+        return 0;
 }
 
 static int read_uint_attr(const vfio_host *h, const char *path, uint64_t max, unsigned *ret)
@@ -179,7 +242,7 @@ int vm_host_cpus(const vfio_host *h, vm_host_cpu **ret, size_t *ret_n)
         r = vfio_host_list_dir(h, "sys/devices/system/cpu", 65536, &entries);
         if (r < 0)
                 return r;
-        STRV_FOREACH (e, entries) {
+        STRV_FOREACH(e, entries) {
                 char path[128];
                 uint64_t id;
                 unsigned online = 1, v;

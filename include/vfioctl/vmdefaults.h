@@ -10,7 +10,9 @@
  * Resolves every [gpu]/[pci] selector into host addresses (vm_pci.resolved). m may be NULL (no host):
  * literal addresses are then used as written. A literal address the host lacks is used as written with
  * a warning; any other selector that resolves to nothing is an error naming it. Messages are
- * "FILE:LINE: ..." strings; returns -EINVAL when there are errors.
+ * "FILE:LINE: ..." strings; returns -EINVAL when there are errors. With a host model, quirks that keep
+ * guest RAM out of the PCI hole (NF200-class bridges above a passed device: max-ram-below-4g=1G) are
+ * applied to c->vm, overriding a larger value, with a warning each.
  */
 int vm_config_resolve(vm_config *c, const vfio_model *m, vfio_pci_names *names, char ***warnings,
                       char ***errors);

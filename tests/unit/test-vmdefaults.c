@@ -10,6 +10,9 @@
 #include <cmocka.h>
 
 #include "strv.h"
+#include "variant.h"
+#include "vfioctl/model.h"
+#include "vfioctl/qemu-argv.h"
 #include "vfioctl/vmdefaults.h"
 
 /* A Ryzen 7 3700X as the kernel numbers it: 8 cores in two CCXs of 4 (one L3 each), SMT sibling n+8. */
@@ -84,6 +87,90 @@ static void test_pinning_too_few_cpus(void **state)
         assert_int_equal(threads, 7);
 }
 
+/* Resolves text against the fixture at root; returns the config, warnings joined in *ret_warn. */
+static vm_config *resolve_on(const char *root, const char *text, char **ret_warn)
+{
+        _cleanup_(vfio_host_freep) vfio_host *h = NULL;
+        _cleanup_(vfio_model_freep) vfio_model *m = NULL;
+        char **errors = NULL, **warnings = NULL;
+        vm_config *c = NULL;
+
+        assert_int_equal(vm_config_parse_string(text, "t.conf", "t", &c, &errors), 0);
+        assert_int_equal(vfio_host_open(root, &h), 0);
+        assert_int_equal(vfio_model_load(h, &m), 0);
+        assert_int_equal(vm_config_resolve(c, m, NULL, &warnings, &errors), 0);
+        assert_null(errors);
+        *ret_warn = warnings ? strv_join(warnings, "\n") : strdup("");
+        strv_free(warnings);
+        return c;
+}
+
+static bool argv_has(const vm_config *c, const char *needle)
+{
+        vm_argv_paths p = { .runtime_dir = "/run/vfioctl/t",
+                            .state_dir = "/var/lib/vfioctl/t",
+                            .uid = 1000 };
+        char **args = NULL, **notes = NULL;
+        bool found = false;
+
+        assert_int_equal(vm_qemu_argv(c, &p, &args, &notes), 0);
+        STRV_FOREACH(a, args)
+                found |= strstr(*a, needle) != NULL;
+        strv_free(args);
+        strv_free(notes);
+        return found;
+}
+
+/* seed 000: a device below an NF200 bridge gets max-ram-below-4g=1G whatever the config says. */
+static void test_nf200_dma_range_applied(void **state)
+{
+        const char *conf = "[pci \"nic\"]\ndevice = 05:01.0\n";
+        const char *conf_big = "[vm]\nmax_ram_below_4g = 2G\n[pci \"nic\"]\ndevice = 05:01.0\n";
+        const char *conf_low = "[vm]\nmax_ram_below_4g = 512M\n[pci \"nic\"]\ndevice = 05:01.0\n";
+        const char *conf_other = "[pci \"nic\"]\ndevice = 01:00.0\n";
+        char *root = variant_new("q35-viommu");
+        vm_config *c;
+        char *w;
+
+        (void)state;
+        /* An ordinary bridge: nothing changes. */
+        c = resolve_on(root, conf, &w);
+        assert_int_equal(c->vm.max_ram_below_4g, 0);
+        assert_false(argv_has(c, "max-ram-below-4g"));
+        assert_string_equal(w, "");
+        free(w);
+        vm_config_free(c);
+
+        /* The PCIe-to-PCI bridge above the e1000 at 05:01.0 becomes an NF200 (10de:05b1). */
+        variant_pci_ids(root, "0000:04:00.0", 0x10de, 0x05b1, 0);
+        c = resolve_on(root, conf, &w);
+        assert_int_equal(c->vm.max_ram_below_4g, 1ULL << 30);
+        assert_true(argv_has(c, "max-ram-below-4g=1G"));
+        assert_non_null(strstr(w, "max-ram-below-4g=1G applied"));
+        assert_non_null(strstr(w, "nf200-dma-bypass"));
+        free(w);
+        vm_config_free(c);
+
+        /* A larger value from the file is lowered (with a warning); a lower one is kept. */
+        c = resolve_on(root, conf_big, &w);
+        assert_int_equal(c->vm.max_ram_below_4g, 1ULL << 30);
+        assert_non_null(strstr(w, "lowered to 1G"));
+        free(w);
+        vm_config_free(c);
+        c = resolve_on(root, conf_low, &w);
+        assert_int_equal(c->vm.max_ram_below_4g, 512ULL << 20);
+        assert_string_equal(w, "");
+        free(w);
+        vm_config_free(c);
+
+        /* A device elsewhere on the same host is not affected. */
+        c = resolve_on(root, conf_other, &w);
+        assert_int_equal(c->vm.max_ram_below_4g, 0);
+        free(w);
+        vm_config_free(c);
+        variant_free(root);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -92,6 +179,7 @@ int main(void)
                 cmocka_unit_test(test_pinning_odd_count_without_smt_pairs),
                 cmocka_unit_test(test_pinning_no_smt),
                 cmocka_unit_test(test_pinning_too_few_cpus),
+                cmocka_unit_test(test_nf200_dma_range_applied),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
