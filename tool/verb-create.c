@@ -83,7 +83,8 @@ static int write_atomic(const char *path, const char *text, bool replace)
         return 0;
 }
 
-/* qemu-img create -f qcow2 PATH SIZE, by fork+exec (no shell). */
+/* qemu-img create -f qcow2 PATH SIZE, by fork+exec (no shell). By absolute path and with a fixed PATH:
+ * create may run as root, and a PATH lookup would run whatever qemu-img the caller's PATH names first. */
 static int create_image(const char *path, const char *size)
 {
         int status;
@@ -95,7 +96,9 @@ static int create_image(const char *path, const char *size)
                 char *const args[] = { (char *)"qemu-img", (char *)"create", (char *)"-q", (char *)"-f",
                                        (char *)"qcow2",    (char *)path,     (char *)size, NULL };
 
-                execvp(args[0], args);
+                char *const envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+
+                execve("/usr/bin/qemu-img", args, envp);
                 _exit(127);
         }
         if (waitpid(pid, &status, 0) < 0)
@@ -408,7 +411,7 @@ int verb_create(int argc, char **argv)
         }
         /* What we write must pass our own parser: a create that writes an invalid file is a bug. */
         r = vm_config_parse_string(text, "<generated>", name, &check, &errors);
-        STRV_FOREACH (e, errors)
+        STRV_FOREACH(e, errors)
                 tool_error("internal: generated config is invalid: %s", *e);
         if (r < 0) {
                 vm_paths_done(&paths);
