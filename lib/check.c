@@ -1424,7 +1424,7 @@ static int check_selection(ctx *c)
 
 static char *default_user(const vfio_host *h)
 {
-        const char *s = getenv("SUDO_USER");
+        const char *s = secure_getenv("SUDO_USER");
         struct passwd *pw;
 
         if (!vfio_host_is_live(h))

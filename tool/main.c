@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <unistd.h>
@@ -171,6 +172,9 @@ int main(int argc, char **argv)
         const verb *v = NULL;
         int c;
 
+        /* Nothing vfioctl (or the QEMU it starts) creates is group- or world-writable, whatever umask the
+         * caller left; wider modes are set explicitly where they are meant (hostfile.c). */
+        umask(022);
         /* secure_getenv: a setuid vfioctl must never let the caller redirect host writes. */
         arg_root = secure_getenv("VFIOCTL_ROOT");
         if (secure_getenv("VFIOCTL_DEBUG"))

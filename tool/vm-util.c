@@ -22,9 +22,10 @@ bool vm_name_valid(const char *s)
         return true;
 }
 
+/* secure_getenv here and below: under setuid the caller's environment must not choose where files go. */
 int vm_user_config_dir(char **ret)
 {
-        const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+        const char *xdg = secure_getenv("XDG_CONFIG_HOME"), *home = secure_getenv("HOME");
         char *s;
 
         if (xdg && xdg[0] == '/')
@@ -97,8 +98,8 @@ int vm_load_config(const char *arg, vm_config **ret)
 
 int vm_default_paths(const vm_config *c, vm_paths_buf *b)
 {
-        const char *rt = getenv("XDG_RUNTIME_DIR"), *state = getenv("XDG_STATE_HOME"),
-                   *home = getenv("HOME");
+        const char *rt = secure_getenv("XDG_RUNTIME_DIR"), *state = secure_getenv("XDG_STATE_HOME"),
+                   *home = secure_getenv("HOME");
 
         b->paths.uid = (unsigned)getuid();
         if (rt && rt[0] == '/') {
