@@ -1,0 +1,106 @@
+/* Fuzz target: the QMP client (lib/qmp.c) against a hostile peer on a socketpair: any bytes, truncated
+ * lines, events in between, messages past QMP_MESSAGE_MAX. The client ends each call with a result or an
+ * error, within its caps, never a crash or a hang. Input: the peer's whole output; a leading "HUGE\n"
+ * makes the peer first send one line longer than QMP_MESSAGE_MAX (too big for libFuzzer's max_len). */
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "vfioctl/qmp.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+typedef struct peer {
+        int fd;
+        const uint8_t *data;
+        size_t size;
+        size_t huge;
+} peer;
+
+static int write_all(int fd, const void *p, size_t n)
+{
+        const char *c = p;
+
+        while (n > 0) {
+                ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+
+                if (w <= 0)
+                        return -1;
+                c += w;
+                n -= (size_t)w;
+        }
+        return 0;
+}
+
+/* The peer writes its script and hangs up; a client that stops reading (message too big) makes the
+ * writes fail, which ends the script early. */
+static void *peer_main(void *arg)
+{
+        peer *p = arg;
+
+        if (p->huge) {
+                static char chunk[65536];
+
+                memset(chunk, 'A', sizeof(chunk));
+                chunk[0] = '"';
+                for (size_t done = 0; done < p->huge; done += sizeof(chunk))
+                        if (write_all(p->fd, chunk, sizeof(chunk)) < 0)
+                                goto out;
+        }
+        (void)write_all(p->fd, p->data, p->size);
+out:
+        shutdown(p->fd, SHUT_WR);
+        return NULL;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        peer p = { .data = data, .size = size };
+        qmp_client *q = NULL;
+        json_object *ret = NULL, *ev = NULL;
+        char *err = NULL;
+        pthread_t th;
+        int sp[2];
+
+        if (size >= 5 && memcmp(data, "HUGE\n", 5) == 0) {
+                p.huge = QMP_MESSAGE_MAX + 65536;
+                p.data += 5;
+                p.size -= 5;
+        }
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+                return 0;
+        p.fd = sp[1];
+        if (qmp_client_new(sp[0], &q) < 0) {
+                close(sp[0]);
+                close(sp[1]);
+                return 0;
+        }
+        if (pthread_create(&th, NULL, peer_main, &p) != 0) {
+                qmp_client_free(q);
+                close(sp[1]);
+                return 0;
+        }
+        /* The launcher's sequence: greeting, capabilities, a command, then events until the peer is gone. */
+        if (qmp_handshake(q, 200) >= 0) {
+                (void)qmp_greeting(q);
+                if (qmp_execute(q, "query-status", NULL, 200, &ret, &err) >= 0)
+                        json_object_put(ret);
+                free(err);
+                err = NULL;
+                ret = NULL;
+                if (qmp_execute(q, "cont", NULL, 200, &ret, &err) >= 0)
+                        json_object_put(ret);
+                free(err);
+                for (unsigned i = 0; i < 2 * QMP_EVENTS_MAX && qmp_next_event(q, 50, &ev) >= 0; i++)
+                        json_object_put(ev);
+        }
+        /* Closing our end makes a peer still writing (huge message) fail and finish. */
+        qmp_client_free(q);
+        pthread_join(th, NULL);
+        close(sp[1]);
+        return 0;
+}
