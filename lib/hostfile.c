@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,36 @@
 #include "fileio.h"
 #include "log.h"
 #include "strv.h"
+
+static unsigned kill_at, steps;
+
+void vfio_hostfile_set_kill_at(unsigned step)
+{
+        kill_at = step;
+        steps = 0;
+}
+
+void vfio_hostfile_fault_point(void)
+{
+        if (kill_at && ++steps == kill_at)
+                (void)raise(SIGKILL);
+}
+
+/* Writes all of data, retrying on EINTR. */
+static int write_full(int fd, const char *data, size_t len)
+{
+        for (size_t off = 0; off < len;) {
+                ssize_t n = write(fd, data + off, len - off);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                off += (size_t)n;
+        }
+        return 0;
+}
 
 /* Splits "a/b/c" into a parent directory fd (resolved inside the root) and "c". */
 static int open_parent(const vfio_host *h, const char *path, int flags, const char **ret_base)
@@ -64,6 +95,7 @@ int vfio_hostfile_mkdir_p(const vfio_host *h, const char *dir, mode_t mode, char
                         fd = open_parent(h, p, O_PATH, &base);
                         if (fd < 0)
                                 return fd;
+                        vfio_hostfile_fault_point();
                         if (mkdirat(fd, base, mode) < 0 && errno != EEXIST)
                                 return -errno;
                         if (created && (r = strv_extend(created, p)) < 0)
@@ -83,7 +115,6 @@ int vfio_hostfile_write_atomic(const vfio_host *h, const char *path, const void 
         char tmp[64];
         const char *base;
         uint64_t rnd;
-        ssize_t n;
         int r;
 
         dfd = open_parent(h, path, O_RDONLY, &base);
@@ -98,24 +129,23 @@ int vfio_hostfile_write_atomic(const vfio_host *h, const char *path, const void 
         /* umask must not narrow what we promise (limits.d and udev rules are read by other users). */
         if (fchmod(fd, mode) < 0)
                 goto fail_errno;
-        for (size_t off = 0; off < len; off += (size_t)n) {
-                n = write(fd, (const char *)data + off, len - off);
-                if (n < 0) {
-                        if (errno == EINTR) {
-                                n = 0;
-                                continue;
-                        }
-                        goto fail_errno;
-                }
-        }
+        /* In two halves, so a fault test can stop with the temp file truncated. */
+        if ((r = write_full(fd, data, len / 2)) < 0)
+                goto fail;
+        vfio_hostfile_fault_point();
+        if ((r = write_full(fd, (const char *)data + len / 2, len - len / 2)) < 0)
+                goto fail;
         if (fsync(fd) < 0)
                 goto fail_errno;
+        vfio_hostfile_fault_point();
         if (renameat(dfd, tmp, dfd, base) < 0)
                 goto fail_errno;
         (void)fsync(dfd);
+        vfio_hostfile_fault_point();
         return 0;
 fail_errno:
         r = -errno;
+fail:
         (void)unlinkat(dfd, tmp, 0);
         return log_debug_errno(r, "writing %s failed: %s", path, strerror(-r));
 }
@@ -143,6 +173,7 @@ int vfio_hostfile_unlink(const vfio_host *h, const char *path)
         dfd = open_parent(h, path, O_PATH, &base);
         if (dfd < 0)
                 return dfd;
+        vfio_hostfile_fault_point();
         return unlinkat(dfd, base, 0) < 0 ? -errno : 0;
 }
 
@@ -154,5 +185,6 @@ int vfio_hostfile_rmdir(const vfio_host *h, const char *path)
         dfd = open_parent(h, path, O_PATH, &base);
         if (dfd < 0)
                 return dfd;
+        vfio_hostfile_fault_point();
         return unlinkat(dfd, base, AT_REMOVEDIR) < 0 ? -errno : 0;
 }

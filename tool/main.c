@@ -4,15 +4,17 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "log.h"
+#include "parse-util.h"
 #include "strv.h"
 #include "tool.h"
+#include "vfioctl/hostfile.h"
 #include "vfioctl/model.h"
 
 const char *arg_root;
@@ -29,15 +31,20 @@ static const verb verbs[] = {
           "give devices back to the driver they had before 'bind'" },
         { "rebind", 1, 64, verb_rebind, "rebind SELECTOR... [--force] [--dry-run]",
           "clear driver_override and let the kernel probe the host driver again" },
-        { "setup", 0, 64, verb_setup, "setup [SELECTOR...] [--user U] [--dry-run] [--undo] [--apply-cmdline]",
-          "make the host configuration persistent: modprobe.d, udev, limits, hugepages, kernel command line" },
-        { "check", 0, 64, verb_check, "check [--json] [--pass SEL...] [--user U] [--memory SIZE] [--no-probe]",
+        { "setup", 0, 64, verb_setup,
+          "setup [SELECTOR...] [--user U] [--dry-run] [--undo] [--apply-cmdline]",
+          "make the host configuration persistent: modprobe.d, udev, limits, hugepages, kernel command "
+          "line" },
+        { "check", 0, 64, verb_check,
+          "check [--json] [--pass SEL...] [--user U] [--memory SIZE] [--no-probe]",
           "host readiness for passthrough: each check with evidence and fix, plus known hardware quirks" },
         { "create", 1, 1, verb_create,
-          "create NAME [--gpu SEL|auto] [--memory 16G] [--cpus 8] [--disk PATH|SIZE] [--iso FILE] [--windows] "
+          "create NAME [--gpu SEL|auto] [--memory 16G] [--cpus 8] [--disk PATH|SIZE] [--iso FILE] "
+          "[--windows] "
           "[--dry-run] [--output FILE] [--force]",
           "write a complete, commented VM config with defaults from this host" },
-        { "validate", 1, 1, verb_validate, "validate NAME|FILE", "check a VM config by itself (no host needed)" },
+        { "validate", 1, 1, verb_validate, "validate NAME|FILE",
+          "check a VM config by itself (no host needed)" },
         { "cmdline", 1, 1, verb_cmdline, "cmdline NAME|FILE", "print the exact QEMU command line for a VM" },
         { "disk", 2, 3, verb_disk, "disk create|import|info ARGS...",
           "create a VM disk (qcow2/raw image, ZFS dataset, zvol), import one, show its backend facts" },
@@ -177,6 +184,13 @@ int main(int argc, char **argv)
         umask(022);
         /* secure_getenv: a setuid vfioctl must never let the caller redirect host writes. */
         arg_root = secure_getenv("VFIOCTL_ROOT");
+        /* Fault-injection tests only (tests/fault/): die by SIGKILL at the Nth file-changing step. */
+        if (secure_getenv("VFIOCTL_TEST_KILL_AT_STEP")) {
+                uint64_t step;
+
+                if (parse_uint(secure_getenv("VFIOCTL_TEST_KILL_AT_STEP"), 10, 100000, &step) >= 0)
+                        vfio_hostfile_set_kill_at((unsigned)step);
+        }
         if (secure_getenv("VFIOCTL_DEBUG"))
                 log_set_debug(true);
 

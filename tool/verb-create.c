@@ -12,6 +12,7 @@
 #include "parse-util.h"
 #include "strv.h"
 #include "tool.h"
+#include "vfioctl/hostfile.h"
 #include "vfioctl/model.h"
 #include "vfioctl/pciids.h"
 #include "vfioctl/qemu-argv.h"
@@ -63,24 +64,31 @@ static int write_atomic(const char *path, const char *text, bool replace)
         if (fd < 0)
                 return -errno;
         while (done < n) {
-                ssize_t w = write(fd, text + done, n - done);
+                /* A fault test stops here with the temp file half written (tests/fault/). */
+                ssize_t w = write(fd, text + done, done < n / 2 ? n / 2 - done : n - done);
 
                 if (w < 0) {
                         if (errno == EINTR)
                                 continue;
-                        (void)unlink(tmp);
-                        return -errno;
+                        goto fail;
                 }
+                if (done < n / 2 && done + (size_t)w >= n / 2)
+                        vfio_hostfile_fault_point();
                 done += (size_t)w;
         }
-        if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 ||
-            (replace ? rename(tmp, path) : renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE)) < 0) {
-                int e = -errno;
-
-                (void)unlink(tmp);
-                return e;
-        }
+        if (fchmod(fd, 0644) < 0 || fsync(fd) < 0)
+                goto fail;
+        vfio_hostfile_fault_point();
+        if ((replace ? rename(tmp, path) : renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE)) < 0)
+                goto fail;
+        vfio_hostfile_fault_point();
         return 0;
+fail : {
+        int e = -errno;
+
+        (void)unlink(tmp);
+        return e;
+}
 }
 
 /* qemu-img create -f qcow2 PATH SIZE, by fork+exec (no shell). By absolute path and with a fixed PATH:

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "vfioctl/hostfile.h"
 #include "write-util.h"
 
 int tool_mkdir_p(const char *path)
@@ -44,22 +45,29 @@ int tool_write_atomic(const char *path, const char *text, bool replace)
         if (fd < 0)
                 return -errno;
         while (done < n) {
-                ssize_t w = write(fd, text + done, n - done);
+                /* A fault test stops here with the temp file half written (tests/fault/). */
+                ssize_t w = write(fd, text + done, done < n / 2 ? n / 2 - done : n - done);
 
                 if (w < 0) {
                         if (errno == EINTR)
                                 continue;
-                        (void)unlink(tmp);
-                        return -errno;
+                        goto fail;
                 }
+                if (done < n / 2 && done + (size_t)w >= n / 2)
+                        vfio_hostfile_fault_point();
                 done += (size_t)w;
         }
-        if (fchmod(fd, 0644) < 0 || fsync(fd) < 0 ||
-            (replace ? rename(tmp, path) : renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE)) < 0) {
-                int e = -errno;
-
-                (void)unlink(tmp);
-                return e;
-        }
+        if (fchmod(fd, 0644) < 0 || fsync(fd) < 0)
+                goto fail;
+        vfio_hostfile_fault_point();
+        if ((replace ? rename(tmp, path) : renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE)) < 0)
+                goto fail;
+        vfio_hostfile_fault_point();
         return 0;
+fail : {
+        int e = -errno;
+
+        (void)unlink(tmp);
+        return e;
+}
 }

@@ -18,3 +18,13 @@ int vfio_hostfile_write_atomic(const vfio_host *h, const char *path, const void 
 int vfio_hostfile_read(const vfio_host *h, const char *path, size_t max, char **ret, size_t *ret_len);
 int vfio_hostfile_unlink(const vfio_host *h, const char *path);
 int vfio_hostfile_rmdir(const vfio_host *h, const char *path);
+
+/*
+ * Fault injection (tests/fault/): the Nth step that changes a file below the root or one the tool writes
+ * (a temp file half written, a rename, an unlink, an rmdir, a mkdir) SIGKILLs the process instead, as a
+ * kill -9 or a crash at that point would. 0 (the default) never. The tool sets it from
+ * VFIOCTL_TEST_KILL_AT_STEP, read with secure_getenv.
+ */
+void vfio_hostfile_set_kill_at(unsigned step);
+/* One such step: counts it, and SIGKILLs when it is the chosen one. */
+void vfio_hostfile_fault_point(void);
