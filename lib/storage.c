@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -354,10 +355,41 @@ static int grow_tick(void *userdata)
         return 0;
 }
 
+/*
+ * A name for a file being made beside path (".NAME.vfioctl-partial.RANDOM" in the same directory, so the
+ * rename is atomic): qemu-img writes there, and only a finished file takes path's name. A kill -9 midway
+ * leaves a hidden partial file, never a truncated image under the real name.
+ */
+static int partial_name(const char *path, char **ret)
+{
+        const char *slash = strrchr(path, '/');
+        unsigned rnd;
+
+        if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+                return -EIO;
+        if (asprintf(ret, "%.*s.%s.vfioctl-partial.%08x", slash ? (int)(slash - path + 1) : 0, path,
+                     slash ? slash + 1 : path, rnd) < 0) {
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Gives the finished file its name, unless something took the name meanwhile (-EEXIST, file kept). */
+static int publish(const char *partial, const char *path, int r)
+{
+        if (r >= 0 && renameat2(AT_FDCWD, partial, AT_FDCWD, path, RENAME_NOREPLACE) < 0)
+                r = -errno;
+        if (r < 0)
+                (void)unlink(partial);
+        return r;
+}
+
 int vfio_storage_create_image(const vfio_storage_tools *t, const char *path, vfio_disk_format format,
                               uint64_t size, bool prealloc, char **ret_error)
 {
-        grow_watch g = { .t = t, .path = path, .size = size };
+        _cleanup_free_ char *partial = NULL;
+        grow_watch g = { .t = t, .size = size };
         exec_opts o = { .on_tick = grow_tick, .userdata = &g, .tick_ms = 250 };
         char sz[32];
         int r;
@@ -366,14 +398,18 @@ int vfio_storage_create_image(const vfio_storage_tools *t, const char *path, vfi
                 return -EINVAL;
         if (access(path, F_OK) == 0)
                 return -EEXIST;
+        if ((r = partial_name(path, &partial)) < 0)
+                return r;
+        g.path = partial;
         snprintf(sz, sizeof(sz), "%llu", (unsigned long long)size);
         /* preallocation=full writes every block (qemu-img(1)): works on every filesystem, unlike falloc on
          * zfs-fuse, and its progress can be measured. */
         r = run_helper((char *const[]){ (char *)t->qemu_img, (char *)"create", (char *)"-q", (char *)"-f",
                                         (char *)vfio_disk_format_to_string(format), (char *)"-o",
                                         (char *)(prealloc ? "preallocation=full" : "preallocation=off"),
-                                        (char *)path, sz, NULL },
+                                        (char *)partial, sz, NULL },
                        prealloc ? &o : NULL, NULL, ret_error);
+        r = publish(partial, path, r);
         if (r >= 0 && prealloc && t->progress)
                 t->progress(100, t->userdata);
         return r;
@@ -446,15 +482,20 @@ int vfio_storage_convert(const vfio_storage_tools *t, const char *src, const cha
                          vfio_disk_format format, char **ret_error)
 {
         exec_opts o = { .on_stdout = progress_line, .userdata = (void *)t };
+        _cleanup_free_ char *partial = NULL;
+        int r;
 
         if (format != VFIO_DISK_RAW && format != VFIO_DISK_QCOW2)
                 return -EINVAL;
         if (access(dst, F_OK) == 0)
                 return -EEXIST;
-        return run_helper((char *const[]){ (char *)t->qemu_img, (char *)"convert", (char *)"-p",
-                                           (char *)"-O", (char *)vfio_disk_format_to_string(format),
-                                           (char *)src, (char *)dst, NULL },
-                          &o, NULL, ret_error);
+        if ((r = partial_name(dst, &partial)) < 0)
+                return r;
+        r = run_helper((char *const[]){ (char *)t->qemu_img, (char *)"convert", (char *)"-p", (char *)"-O",
+                                        (char *)vfio_disk_format_to_string(format), (char *)src,
+                                        (char *)partial, NULL },
+                       &o, NULL, ret_error);
+        return publish(partial, dst, r);
 }
 
 /* --- snapshots --- */

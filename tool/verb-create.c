@@ -92,18 +92,25 @@ fail : {
 }
 
 /* qemu-img create -f qcow2 PATH SIZE, by fork+exec (no shell). By absolute path and with a fixed PATH:
- * create may run as root, and a PATH lookup would run whatever qemu-img the caller's PATH names first. */
+ * create may run as root, and a PATH lookup would run whatever qemu-img the caller's PATH names first.
+ * qemu-img writes a hidden partial file that only takes PATH's name when complete (rename, no replace):
+ * a kill midway never leaves a truncated image under the VM's disk name. */
 static int create_image(const char *path, const char *size)
 {
-        int status;
-        pid_t pid = fork();
+        _cleanup_free_ char *partial = NULL;
+        const char *slash = strrchr(path, '/');
+        int status, r;
+        pid_t pid;
 
+        if (asprintf(&partial, "%.*s.%s.vfioctl-partial.%d", slash ? (int)(slash - path + 1) : 0, path,
+                     slash ? slash + 1 : path, (int)getpid()) < 0)
+                return -ENOMEM;
+        pid = fork();
         if (pid < 0)
                 return -errno;
         if (pid == 0) {
                 char *const args[] = { (char *)"qemu-img", (char *)"create", (char *)"-q", (char *)"-f",
-                                       (char *)"qcow2",    (char *)path,     (char *)size, NULL };
-
+                                       (char *)"qcow2",    partial,          (char *)size, NULL };
                 char *const envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 
                 execve("/usr/bin/qemu-img", args, envp);
@@ -111,7 +118,12 @@ static int create_image(const char *path, const char *size)
         }
         if (waitpid(pid, &status, 0) < 0)
                 return -errno;
-        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+        r = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+        if (r >= 0 && renameat2(AT_FDCWD, partial, AT_FDCWD, path, RENAME_NOREPLACE) < 0)
+                r = -errno;
+        if (r < 0)
+                (void)unlink(partial);
+        return r;
 }
 
 static int add_item(void **array, size_t *n, size_t size, const char *name, void **ret)
