@@ -188,3 +188,25 @@ int vfio_hostfile_rmdir(const vfio_host *h, const char *path)
         vfio_hostfile_fault_point();
         return unlinkat(dfd, base, AT_REMOVEDIR) < 0 ? -errno : 0;
 }
+
+int vfio_hostfile_sweep_temps(const vfio_host *h, const char *dir)
+{
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        r = vfio_host_list_dir(h, dir, 65536, &names);
+        if (r < 0)
+                return r == -ENOENT || r == -ENOTDIR ? 0 : r;
+        STRV_FOREACH(n, names) {
+                _cleanup_free_ char *p = NULL;
+
+                /* Exactly the name vfio_hostfile_write_atomic makes, nothing else. */
+                if (strlen(*n) != strlen(".#vfioctl.") + 16 || strncmp(*n, ".#vfioctl.", 10) != 0 ||
+                    strspn(*n + 10, "0123456789abcdef") != 16)
+                        continue;
+                if (asprintf(&p, "%s/%s", dir, *n) < 0)
+                        return -ENOMEM;
+                (void)vfio_hostfile_unlink(h, p);
+        }
+        return 0;
+}

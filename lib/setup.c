@@ -120,7 +120,7 @@ static char *os_release_get(const char *text, const char *key)
 
         if (!text || strv_split(text, "\n", &lines) < 0)
                 return NULL;
-        STRV_FOREACH (l, lines) {
+        STRV_FOREACH(l, lines) {
                 if (strncmp(*l, key, kl) == 0 && (*l)[kl] == '=') {
                         const char *v = *l + kl + 1;
                         size_t n = strlen(v);
@@ -189,7 +189,7 @@ static char *host_driver(const vfio_host *h, const vfio_pci_dev *d)
         if (asprintf(&path, "run/vfioctl/bind/%s", d->name) < 0 ||
             vfio_hostfile_read(h, path, 4096, &s, NULL) < 0 || strv_split(s, "\n", &lines) < 0)
                 return NULL;
-        STRV_FOREACH (l, lines)
+        STRV_FOREACH(l, lines)
                 if (strncmp(*l, "driver=", 7) == 0 && (*l)[7])
                         return strdup(*l + 7);
         return NULL;
@@ -210,7 +210,7 @@ static int check_selection(const vfio_host *h, const vfio_model *m, vfio_selecti
                                                               "command line below enables the IOMMU",
                                                               md->pci->name)) < 0)
                         return r;
-                STRV_FOREACH (peer, md->group_peers) {
+                STRV_FOREACH(peer, md->group_peers) {
                         if (vfio_selection_contains(sel, *peer))
                                 continue;
                         if (o->with_group)
@@ -225,12 +225,12 @@ static int check_selection(const vfio_host *h, const vfio_model *m, vfio_selecti
                                 return r;
                 }
                 if (md->verdict == VFIO_VERDICT_HOST_CRITICAL) {
-                        STRV_FOREACH (c, md->critical)
+                        STRV_FOREACH(c, md->critical)
                                 if ((r = add_line(o->force ? &p->notes : &p->refusals,
                                                   "%s is needed by the host: %s%s", md->pci->name, *c,
                                                   o->force ? " (--force)" : "")) < 0)
                                         return r;
-                        STRV_FOREACH (b, md->blockers)
+                        STRV_FOREACH(b, md->blockers)
                                 if ((r = add_line(
                                              o->force ? &p->notes : &p->refusals,
                                              "%s shares its IOMMU group with a device the host needs: %s%s",
@@ -314,7 +314,7 @@ static int plan_modprobe(const vfio_host *h, const vfio_model *m, const vfio_sel
         if (strv_length(softdeps) > 0 &&
             append(&conf, "# Load vfio-pci before the host drivers so it claims the devices first.\n") < 0)
                 return -ENOMEM;
-        STRV_FOREACH (s, softdeps)
+        STRV_FOREACH(s, softdeps)
                 if (append(&conf, "softdep %s pre: vfio-pci\n", *s) < 0)
                         return -ENOMEM;
         if (strv_length(ids) > 0 || strv_length(softdeps) > 0) {
@@ -370,7 +370,7 @@ static int plan_udev_limits(const vfio_host *h, const vfio_setup_opts *o, vfio_s
                             "SUBSYSTEM==\"vfio\", KERNEL!=\"vfio\", GROUP=\"%s\", MODE=\"0660\"\n",
                      group, group) < 0)
                 return -ENOMEM;
-        STRV_FOREACH (u, o->usb) {
+        STRV_FOREACH(u, o->usb) {
                 char vid[5] = {}, pid[5] = {};
 
                 if (strlen(*u) != 9 || (*u)[4] != ':')
@@ -463,7 +463,7 @@ static char *cpu_vendor(const vfio_host *h)
         /* An IOMMU the kernel already drives says which one it is (VT-d "dmar", AMD-Vi "ivhd"); CPUID does
          * not always (a QEMU guest's qemu64 CPU claims AuthenticAMD next to an emulated intel-iommu). */
         if (vfio_host_list_dir(h, "sys/class/iommu", 256, &units) >= 0)
-                STRV_FOREACH (u, units) {
+                STRV_FOREACH(u, units) {
                         if (strncmp(*u, "dmar", 4) == 0)
                                 return strdup("intel");
                         if (strncmp(*u, "ivhd", 4) == 0)
@@ -486,7 +486,7 @@ static bool cmdline_has(char *const *words, const char *param)
 
         /* A parameter counts as present when its key is there with the same value; "vfio-pci.ids" only
          * needs the key (the value is merged by hand when it differs). */
-        STRV_FOREACH (w, words) {
+        STRV_FOREACH(w, words) {
                 if (strcmp(*w, param) == 0)
                         return true;
                 if (strncmp(param, "vfio-pci.ids=", 13) == 0 && strncmp(*w, param, kl + 1) == 0)
@@ -511,10 +511,10 @@ static int grub_edit(const char *grub, char *const *add, char **ret)
         missing = calloc(1, sizeof(char *));
         if (!missing)
                 return -ENOMEM;
-        STRV_FOREACH (a, add) {
+        STRV_FOREACH(a, add) {
                 bool found = false;
 
-                STRV_FOREACH (w, words) {
+                STRV_FOREACH(w, words) {
                         const char *eq = strchr(*w, '=');
 
                         /* "GRUB_CMDLINE_LINUX_DEFAULT=quiet" splits with its key; compare what follows. */
@@ -590,7 +590,7 @@ static int plan_cmdline(const vfio_host *h, char *const *ids, const vfio_setup_o
         p->cmdline_add = calloc(1, sizeof(char *));
         if (!p->cmdline_add)
                 return -ENOMEM;
-        STRV_FOREACH (w, want)
+        STRV_FOREACH(w, want)
                 if (!cmdline_has(words, *w) && (r = strv_extend(&p->cmdline_add, *w)) < 0)
                         return r;
         if (strv_length(p->cmdline_add) == 0)
@@ -630,7 +630,7 @@ static int plan_cmdline(const vfio_host *h, char *const *ids, const vfio_setup_o
 
                         if (strv_split(cur, " \t", &have) < 0 || !(missing = calloc(1, sizeof(char *))))
                                 return -ENOMEM;
-                        STRV_FOREACH (a, p->cmdline_add)
+                        STRV_FOREACH(a, p->cmdline_add)
                                 if (!strv_contains(have, *a) && strv_extend(&missing, *a) < 0)
                                         return -ENOMEM;
                         mj = strv_join(missing, " ");
@@ -882,6 +882,9 @@ int vfio_setup_diff(const vfio_host *h, const vfio_setup_plan *p, char **ret)
 typedef struct entry {
         char *path;
         char sha[SHA256_HEX_SIZE]; /* "-" for directories */
+        /* While a run is writing: the content an earlier run left ("" none). Until the run ends either is
+         * ours, so a run killed midway leaves a manifest --undo can still act on. */
+        char prev[SHA256_HEX_SIZE];
         unsigned mode;
         char *backup; /* NULL: none (the file did not exist) */
         bool dir;
@@ -934,7 +937,8 @@ static bool safe_rel_path(const char *p)
         return *p && *p != '/' && !strstr(p, "..") && !strpbrk(p, " \t\n");
 }
 
-/* Format: "file PATH SHA256 MODE BACKUP|-" and "dir PATH", in the order they were created. */
+/* Format: "file PATH SHA256 MODE BACKUP|-" and "dir PATH", in the order they were created; a sixth field
+ * PREV-SHA256 on a file line while a run is writing it. */
 static int manifest_read(const vfio_host *h, manifest *ret)
 {
         _cleanup_free_ char *s = NULL;
@@ -948,7 +952,7 @@ static int manifest_read(const vfio_host *h, manifest *ret)
         r = strv_split(s, "\n", &lines);
         if (r < 0)
                 return r;
-        STRV_FOREACH (l, lines) {
+        STRV_FOREACH(l, lines) {
                 _cleanup_strv_free_ char **w = NULL;
                 entry e = {};
                 uint64_t mode;
@@ -962,11 +966,15 @@ static int manifest_read(const vfio_host *h, manifest *ret)
                         e.dir = true;
                         e.path = w[1];
                         strcpy(e.sha, "-");
-                } else if (strv_length(w) == 5 && strcmp(w[0], "file") == 0 && safe_rel_path(w[1]) &&
+                } else if ((strv_length(w) == 5 ||
+                            (strv_length(w) == 6 && strlen(w[5]) == SHA256_HEX_SIZE - 1)) &&
+                           strcmp(w[0], "file") == 0 && safe_rel_path(w[1]) &&
                            strlen(w[2]) == SHA256_HEX_SIZE - 1 && parse_uint(w[3], 8, 07777, &mode) >= 0 &&
                            (strcmp(w[4], "-") == 0 || safe_rel_path(w[4]))) {
                         e.path = w[1];
                         memcpy(e.sha, w[2], SHA256_HEX_SIZE);
+                        if (w[5])
+                                memcpy(e.prev, w[5], SHA256_HEX_SIZE);
                         e.mode = (unsigned)mode;
                         e.backup = strcmp(w[4], "-") == 0 ? NULL : w[4];
                 } else {
@@ -995,8 +1003,8 @@ static int manifest_format(const manifest *m, char **ret)
                 const entry *e = &m->e[i];
 
                 if (e->dir ? append(&s, "dir %s\n", e->path) < 0
-                           : append(&s, "file %s %s %04o %s\n", e->path, e->sha, e->mode,
-                                    e->backup ? e->backup : "-") < 0)
+                           : append(&s, "file %s %s %04o %s%s%s\n", e->path, e->sha, e->mode,
+                                    e->backup ? e->backup : "-", e->prev[0] ? " " : "", e->prev) < 0)
                         return -ENOMEM;
         }
         *ret = TAKE_PTR(s);
@@ -1032,6 +1040,72 @@ static int file_mode(const vfio_host *h, const char *path, unsigned *ret)
 
 /* ---- apply ------------------------------------------------------------------------------------------ */
 
+/* var/lib/vfioctl and every directory from BACKUP_DIR down to dir: vfioctl's own, recorded in the manifest
+ * whether this run or a killed earlier one made them. */
+static int add_own_dirs(char ***dirs, const char *dir)
+{
+        _cleanup_free_ char *p = strdup(dir);
+        size_t base = strlen(BACKUP_DIR);
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        if (!strv_contains(*dirs, "var/lib/vfioctl") && (r = strv_extend(dirs, "var/lib/vfioctl")) < 0)
+                return r;
+        if (strncmp(p, BACKUP_DIR, base) != 0 || (p[base] != '/' && p[base] != '\0'))
+                return 0;
+        for (char *s = p + base;; s++) {
+                char saved = *s;
+
+                if (saved != '/' && saved != '\0')
+                        continue;
+                *s = '\0';
+                if (!strv_contains(*dirs, p) && (r = strv_extend(dirs, p)) < 0)
+                        return r;
+                *s = saved;
+                if (!saved)
+                        break;
+        }
+        return 0;
+}
+
+/* Appends dir and its parents that do not exist yet to *dirs, parents first. */
+static int missing_dirs(const vfio_host *h, const char *dir, char ***dirs)
+{
+        _cleanup_free_ char *p = strdup(dir);
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p;; s++) {
+                char saved = *s;
+
+                if (saved != '/' && saved != '\0')
+                        continue;
+                *s = '\0';
+                r = vfio_host_exists(h, p);
+                if (r < 0)
+                        return r;
+                if (r == 0 && !strv_contains(*dirs, p) && (r = strv_extend(dirs, p)) < 0)
+                        return r;
+                *s = saved;
+                if (!saved)
+                        break;
+        }
+        return 0;
+}
+
+/* Removes the hidden temp files a killed run left beside path. */
+static void sweep_parent(const vfio_host *h, const char *path)
+{
+        _cleanup_free_ char *dir = NULL;
+        const char *slash = strrchr(path, '/');
+
+        dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+        if (dir)
+                (void)vfio_hostfile_sweep_temps(h, dir);
+}
+
 typedef struct undo_item {
         char *path;
         char *old; /* NULL: remove */
@@ -1041,7 +1115,7 @@ typedef struct undo_item {
 
 int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
 {
-        _cleanup_strv_free_ char **created = NULL, **new_backups = NULL;
+        _cleanup_strv_free_ char **created = NULL, **new_backups = NULL, **planned = NULL;
         _cleanup_free_ undo_item *undo = NULL;
         _cleanup_free_ char *old_manifest = NULL;
         manifest m = {};
@@ -1082,6 +1156,8 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
                 sha256_hex(f->content, strlen(f->content), e.sha);
                 if (known) {
                         /* Ours already: keep the backup of the original, not of our own earlier content. */
+                        if (!known->prev[0])
+                                memcpy(known->prev, known->sha, sizeof(known->sha));
                         memcpy(known->sha, e.sha, sizeof(e.sha));
                         continue;
                 }
@@ -1103,6 +1179,10 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
                         r = vfio_hostfile_mkdir_p(h, bdir, 0700, &created);
                         if (r < 0)
                                 goto rollback;
+                        /* The backup tree is ours even when a killed earlier run made it. */
+                        r = add_own_dirs(&created, bdir);
+                        if (r < 0)
+                                goto rollback;
                         r = vfio_hostfile_write_atomic(h, bpath, undo[n_undo - 1].old,
                                                        undo[n_undo - 1].old_len, 0600);
                         if (r < 0)
@@ -1117,12 +1197,28 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
                         goto rollback;
         }
         if (n_undo == 0) {
+                bool pending = false;
+
+                /* A run killed after its last file but before its final manifest: finish that too. */
+                for (size_t i = 0; i < m.n; i++)
+                        if (m.e[i].prev[0]) {
+                                m.e[i].prev[0] = '\0';
+                                pending = true;
+                        }
+                if (pending && (r = manifest_write(h, &m, NULL)) < 0) {
+                        manifest_done(&m);
+                        return r;
+                }
                 if (log)
                         (void)add_line(log, "nothing to change");
                 manifest_done(&m);
                 return 0;
         }
-        /* Directories the files need, recorded before they are created so --undo can remove them. */
+        /* Directories the files need, recorded in the manifest before they are created so --undo can
+         * remove them even when this run is killed right after making them. */
+        r = vfio_hostfile_mkdir_p(h, "var/lib/vfioctl", 0755, &created);
+        if (r < 0)
+                goto rollback;
         for (size_t i = 0; i < n_undo; i++) {
                 _cleanup_free_ char *dir = NULL;
                 const char *slash = strrchr(undo[i].path, '/');
@@ -1134,14 +1230,21 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
                         r = -ENOMEM;
                         goto rollback;
                 }
-                r = vfio_hostfile_mkdir_p(h, dir, 0755, &created);
+                r = missing_dirs(h, dir, &planned);
                 if (r < 0)
                         goto rollback;
         }
-        r = vfio_hostfile_mkdir_p(h, "var/lib/vfioctl", 0755, &created);
-        if (r < 0)
-                goto rollback;
-        STRV_FOREACH (d, created) {
+        /* Litter of a run killed before (hidden temp files) goes before the directories are recorded. */
+        for (size_t i = 0; i < n_undo; i++)
+                sweep_parent(h, undo[i].path);
+        STRV_FOREACH(d, created) {
+                entry e = { .path = *d, .dir = true };
+
+                strcpy(e.sha, "-");
+                if (!manifest_find(&m, *d, true) && (r = manifest_add(&m, &e)) < 0)
+                        goto rollback;
+        }
+        STRV_FOREACH(d, planned) {
                 entry e = { .path = *d, .dir = true };
 
                 strcpy(e.sha, "-");
@@ -1151,6 +1254,11 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
         r = manifest_write(h, &m, NULL);
         if (r < 0)
                 goto rollback;
+        STRV_FOREACH(d, planned) {
+                r = vfio_hostfile_mkdir_p(h, *d, 0755, &created);
+                if (r < 0)
+                        goto rollback;
+        }
 
         /* 2. The files, each atomically. */
         n_written = n_undo;
@@ -1173,6 +1281,11 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
                 if (log)
                         (void)add_line(log, "%s /%s", undo[i].old ? "updated" : "created", f->path);
         }
+        /* Every file written: the manifest loses its in-progress marks. Failing here is harmless (undo
+         * accepts either content), so the run still succeeded. */
+        for (size_t i = 0; i < m.n; i++)
+                m.e[i].prev[0] = '\0';
+        (void)manifest_write(h, &m, NULL);
         manifest_done(&m);
         for (size_t i = 0; i < n_undo; i++)
                 free(undo[i].old);
@@ -1201,7 +1314,7 @@ rollback:
                                                  0644);
         else
                 (void)vfio_hostfile_unlink(h, VFIO_SETUP_MANIFEST);
-        STRV_FOREACH (b, new_backups)
+        STRV_FOREACH(b, new_backups)
                 (void)vfio_hostfile_unlink(h, *b);
         for (size_t i = strv_length(created); i-- > 0;)
                 (void)vfio_hostfile_rmdir(h, created[i]);
@@ -1211,29 +1324,72 @@ rollback:
 
 /* ---- undo ------------------------------------------------------------------------------------------- */
 
+/* A killed run or undo leaves state dirs behind with no manifest: orphan backups (written before the
+ * manifest, so setup never changed those files) and empty directories. vfioctl's own, so removed. */
+static void remove_orphan_state(const vfio_host *h, const char *dir)
+{
+        _cleanup_strv_free_ char **names = NULL;
+
+        (void)vfio_hostfile_sweep_temps(h, dir);
+        if (vfio_host_list_dir(h, dir, 4096, &names) >= 0)
+                STRV_FOREACH(n, names) {
+                        _cleanup_free_ char *p = NULL;
+
+                        if (asprintf(&p, "%s/%s", dir, *n) < 0)
+                                return;
+                        if (vfio_hostfile_unlink(h, p) == -EISDIR)
+                                remove_orphan_state(h, p);
+                }
+        (void)vfio_hostfile_rmdir(h, dir);
+}
+
+/* Whether cur (len bytes) is content this manifest entry lets undo act on: what the run wrote, what an
+ * earlier run wrote (a run killed midway), or the original the backup holds (killed before writing it). */
+static bool undoable(const entry *e, const char *cur, size_t len, const char *bak, size_t blen)
+{
+        char sha[SHA256_HEX_SIZE];
+
+        if (!cur)
+                return true;
+        sha256_hex(cur, len, sha);
+        if (strcmp(sha, e->sha) == 0 || (e->prev[0] && strcmp(sha, e->prev) == 0))
+                return true;
+        return bak && blen == len && memcmp(bak, cur, len) == 0;
+}
+
 int vfio_setup_undo(const vfio_host *h, bool force, char ***log)
 {
         manifest m = {}, keep = {};
         int r, first = 0;
 
         r = manifest_read(h, &m);
+        if (r == -ENOENT) {
+                /* Nothing setup applied; clear what a run killed before its manifest left. */
+                remove_orphan_state(h, BACKUP_DIR);
+                (void)vfio_hostfile_sweep_temps(h, "var/lib/vfioctl");
+                (void)vfio_hostfile_rmdir(h, "var/lib/vfioctl");
+        }
         if (r < 0)
                 return r;
         for (size_t i = m.n; i-- > 0;) {
                 entry *e = &m.e[i];
                 _cleanup_free_ char *cur = NULL, *bak = NULL;
-                char sha[SHA256_HEX_SIZE];
                 size_t len = 0, blen = 0;
+                int rb = 0;
 
                 if (e->dir)
                         continue;
+                sweep_parent(h, e->path);
                 r = vfio_hostfile_read(h, e->path, FILE_MAX, &cur, &len);
                 if (r < 0 && r != -ENOENT) {
                         first = first ?: r;
                         (void)manifest_add(&keep, e);
                         continue;
                 }
-                if (cur && strcmp(sha256_hex(cur, len, sha), e->sha) != 0 && !force) {
+                if (e->backup)
+                        rb = vfio_hostfile_read(h, e->backup, FILE_MAX, &bak, &blen);
+                /* No backup any more: an undo killed after restoring this file (the backup goes last). */
+                if (!undoable(e, cur, len, bak, blen) && !(e->backup && rb == -ENOENT) && !force) {
                         if (log)
                                 (void)add_line(log,
                                                "kept /%s: changed since setup wrote it (--force restores it "
@@ -1244,11 +1400,19 @@ int vfio_setup_undo(const vfio_host *h, bool force, char ***log)
                         continue;
                 }
                 if (e->backup) {
-                        r = vfio_hostfile_read(h, e->backup, FILE_MAX, &bak, &blen);
-                        if (r >= 0)
+                        char sha[SHA256_HEX_SIZE];
+
+                        if (rb == -ENOENT)
+                                /* Restored already, unless the file is still ours: then the original is
+                                 * lost. */
+                                r = cur && strcmp(sha256_hex(cur, len, sha), e->sha) == 0 ? -ENOENT : 0;
+                        else if (rb < 0)
+                                r = rb;
+                        else {
                                 r = vfio_hostfile_write_atomic(h, e->path, bak, blen, e->mode);
-                        if (r >= 0)
-                                r = vfio_hostfile_unlink(h, e->backup);
+                                if (r >= 0)
+                                        r = vfio_hostfile_unlink(h, e->backup);
+                        }
                 } else {
                         r = cur ? vfio_hostfile_unlink(h, e->path) : 0;
                 }
@@ -1270,15 +1434,26 @@ int vfio_setup_undo(const vfio_host *h, bool force, char ***log)
                 r = manifest_write(h, &keep, NULL);
                 first = first ?: r;
         } else {
-                r = vfio_hostfile_unlink(h, VFIO_SETUP_MANIFEST);
-                if (r < 0 && r != -ENOENT)
-                        first = first ?: r;
-                for (size_t i = m.n; i-- > 0;) {
-                        if (!m.e[i].dir)
-                                continue;
-                        r = vfio_hostfile_rmdir(h, m.e[i].path);
-                        if (r < 0 && r != -ENOENT && log)
-                                (void)add_line(log, "kept directory /%s: %s", m.e[i].path, strerror(-r));
+                /* Directories outside the state dir first, while the manifest still lists them (a kill
+                 * here leaves an undo to finish); then the manifest; then the state dir. */
+                for (int pass = 0; pass < 2; pass++) {
+                        if (pass == 1) {
+                                r = vfio_hostfile_unlink(h, VFIO_SETUP_MANIFEST);
+                                if (r < 0 && r != -ENOENT)
+                                        first = first ?: r;
+                        }
+                        for (size_t i = m.n; i-- > 0;) {
+                                bool state = strncmp(m.e[i].path, "var/lib/vfioctl", 15) == 0 &&
+                                             (m.e[i].path[15] == '\0' || m.e[i].path[15] == '/');
+
+                                if (!m.e[i].dir || state != (pass == 1))
+                                        continue;
+                                (void)vfio_hostfile_sweep_temps(h, m.e[i].path);
+                                r = vfio_hostfile_rmdir(h, m.e[i].path);
+                                if (r < 0 && r != -ENOENT && log)
+                                        (void)add_line(log, "kept directory /%s: %s", m.e[i].path,
+                                                       strerror(-r));
+                        }
                 }
         }
         manifest_done(&m);

@@ -18,6 +18,8 @@ int vfio_hostfile_write_atomic(const vfio_host *h, const char *path, const void 
 int vfio_hostfile_read(const vfio_host *h, const char *path, size_t max, char **ret, size_t *ret_len);
 int vfio_hostfile_unlink(const vfio_host *h, const char *path);
 int vfio_hostfile_rmdir(const vfio_host *h, const char *path);
+/* Removes the temp files (".#vfioctl.<16 hex>") a killed vfio_hostfile_write_atomic left in dir. */
+int vfio_hostfile_sweep_temps(const vfio_host *h, const char *dir);
 
 /*
  * Fault injection (tests/fault/): the Nth step that changes a file below the root or one the tool writes
