@@ -1343,6 +1343,17 @@ static void remove_orphan_state(const vfio_host *h, const char *dir)
         (void)vfio_hostfile_rmdir(h, dir);
 }
 
+/* var/lib/vfioctl, what is in it, and its parents: they hold the manifest, so they go after it. */
+static bool state_dir_or_parent(const char *p)
+{
+        static const char state[] = "var/lib/vfioctl";
+        size_t n = strlen(p);
+
+        if (strncmp(p, state, sizeof(state) - 1) == 0 && (p[15] == '\0' || p[15] == '/'))
+                return true;
+        return n < sizeof(state) - 1 && strncmp(state, p, n) == 0 && state[n] == '/';
+}
+
 /* Whether cur (len bytes) is content this manifest entry lets undo act on: what the run wrote, what an
  * earlier run wrote (a run killed midway), or the original the backup holds (killed before writing it). */
 static bool undoable(const entry *e, const char *cur, size_t len, const char *bak, size_t blen)
@@ -1442,18 +1453,17 @@ int vfio_setup_undo(const vfio_host *h, bool force, char ***log)
                                 if (r < 0 && r != -ENOENT)
                                         first = first ?: r;
                         }
-                        for (size_t i = m.n; i-- > 0;) {
-                                bool state = strncmp(m.e[i].path, "var/lib/vfioctl", 15) == 0 &&
-                                             (m.e[i].path[15] == '\0' || m.e[i].path[15] == '/');
-
-                                if (!m.e[i].dir || state != (pass == 1))
-                                        continue;
-                                (void)vfio_hostfile_sweep_temps(h, m.e[i].path);
-                                r = vfio_hostfile_rmdir(h, m.e[i].path);
-                                if (r < 0 && r != -ENOENT && log)
-                                        (void)add_line(log, "kept directory /%s: %s", m.e[i].path,
-                                                       strerror(-r));
-                        }
+                        /* Deepest first; a second round takes parents listed before their children. */
+                        for (int round = 0; round < 2; round++)
+                                for (size_t i = m.n; i-- > 0;) {
+                                        if (!m.e[i].dir || state_dir_or_parent(m.e[i].path) != (pass == 1))
+                                                continue;
+                                        (void)vfio_hostfile_sweep_temps(h, m.e[i].path);
+                                        r = vfio_hostfile_rmdir(h, m.e[i].path);
+                                        if (r < 0 && r != -ENOENT && round == 1 && log)
+                                                (void)add_line(log, "kept directory /%s: %s", m.e[i].path,
+                                                               strerror(-r));
+                                }
                 }
         }
         manifest_done(&m);
