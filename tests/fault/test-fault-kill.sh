@@ -1,0 +1,215 @@
+#!/bin/bash
+# Fault injection: vfioctl killed (SIGKILL) at every file-changing step of setup and create, and at random
+# moments of setup, create --disk, disk create and snapshot create, must leave each file it writes either
+# as it was or as a finished run writes it, never truncated; setup's manifest must stay usable (--undo
+# restores the tree, a rerun completes it); a full filesystem gives a clear error with the old state intact.
+# Sizes: FAULT_ITERATIONS (default 60) random kills per verb; every step of setup and create is killed once.
+set -u
+BIN=${VFIOCTL_BIN:?VFIOCTL_BIN not set (run through meson test)}
+DATA=${VFIOCTL_TEST_DATA:?VFIOCTL_TEST_DATA not set}
+QEMU_IMG=/usr/bin/qemu-img
+N=${FAULT_ITERATIONS:-60}
+if [ -z "${TMPDIR:-}" ] && [ -w /dev/shm ]; then TMPDIR=/dev/shm; fi
+T=$(mktemp -d "${TMPDIR:-/tmp}/vfioctl-fault.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+FAILS=0 CHECKS=0 KILLS=0
+ok() { CHECKS=$((CHECKS + 1)); echo "ok $CHECKS - $1"; }
+bad() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "not ok $CHECKS - $1"; }
+skip() { CHECKS=$((CHECKS + 1)); echo "ok $CHECKS - $1 # SKIP $2"; }
+# A random delay in seconds for timeout(1), 0.000-0.0XX: vfioctl's whole run is a few milliseconds.
+rnd_delay() { printf '0.%03d' $((RANDOM % $1)); }
+# Every finished run's temp files are gone; a killed run may leave hidden ones (".#vfioctl.*",
+# "NAME.XXXXXX", ".NAME.vfioctl-partial.*"): those are not the file, only litter, and are listed apart.
+is_temp() { case "$1" in */.\#vfioctl.*|*.vfioctl-partial.*|*.conf.??????|*.tmp??????) return 0 ;; esac; return 1; }
+
+# ---------------------------------------------------------------------------------------------------------
+# 1. setup on a scratch root: killed at each step k (VFIOCTL_TEST_KILL_AT_STEP), then at random moments.
+S=$T/root
+cp -a "$DATA/sysfs/q35-viommu" "$S"
+mkdir -p "$S/etc/default" "$S/etc/sysctl.d"
+printf 'GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX=""\n' > "$S/etc/default/grub"
+cp -a "$S/etc" "$T/etc0"
+ARGS=(setup 02:00.0 06:00.0 05:01.0 --with-group --user vmuser --memory 8G --hugepages 4G --usb 046d:c52b
+      --apply-cmdline)
+ARGS_EARLIER=(setup 06:00.0 --user vmuser --memory 4G)
+# /var/lib exists on every host; setup makes /var/lib/vfioctl.
+reset_root() { rm -rf "$S/etc" "$S/var"; cp -a "$T/etc0" "$S/etc"; mkdir -p "$S/var/lib"; }
+# "TYPE MODE PATH [HASH]" for every entry under etc/ and var/, temp files left out. The manifest is
+# hashed as a set of lines: a rerun after a kill may list the same entries in another order.
+listing() {
+  (cd "$S" && find etc var -printf '%y %m %p\n' 2>/dev/null | while read -r y m p; do
+    is_temp "$p" && continue
+    if [ "$p" = var/lib/vfioctl/setup.manifest ]; then echo "$y $m $p $(LC_ALL=C sort "$p" | sha256sum | cut -c1-16)"
+    elif [ "$y" = f ]; then echo "$y $m $p $(sha256sum < "$p" | cut -c1-16)"; else echo "$y $m $p"; fi
+  done | LC_ALL=C sort)
+}
+temps() { (cd "$S" && find etc var 2>/dev/null | while read -r p; do is_temp "$p" && echo "$p"; done); }
+# Every file now is as in $1 (before) or as in $2 (after): same path, same hash. Prints offenders. The
+# manifest is the exception: while a run writes, it lists both states (judged by undo and rerun below).
+old_or_new() {
+  awk 'FNR == 1 { f++ } $1 == "f" { h[f, $3] = $4 } f == 3 && $1 == "f" && $3 !~ /setup.manifest$/ && $4 != h[1, $3] && $4 != h[2, $3] { print $3; bad = 1 }
+       END { exit bad }' "$1" "$2" <(listing)
+}
+
+reset_root; listing > "$T/B0"
+"$BIN" --root "$S" "${ARGS[@]}" > /dev/null 2>&1 || bad "setup (reference run) failed"
+listing > "$T/B1"
+reset_root; "$BIN" --root "$S" "${ARGS_EARLIER[@]}" > /dev/null 2>&1; listing > "$T/M0"
+"$BIN" --root "$S" "${ARGS[@]}" > /dev/null 2>&1; listing > "$T/M1"
+
+setup_case() { # setup_case LABEL BEFORE AFTER PREP KILL-COMMAND...: one kill and the checks after it
+  local label=$1 before=$2 after=$3 prep=$4; shift 4
+  reset_root
+  [ "$prep" = earlier ] && "$BIN" --root "$S" "${ARGS_EARLIER[@]}" > /dev/null 2>&1
+  "$@" > "$T/out" 2>&1; local rc=$?
+  [ $rc = 137 ] && KILLS=$((KILLS + 1))
+  local off; off=$(old_or_new "$before" "$after") || { bad "$label: files neither old nor new: $off"; return; }
+  # The manifest and the files agree: undo restores the pristine tree, or a rerun finishes the work.
+  if [ "$prep" = fresh ]; then
+    "$BIN" --root "$S" setup --undo > "$T/undo" 2>&1; local urc=$?
+    if [ $urc = 0 ] && cmp -s "$T/B0" <(listing); then :; else
+      bad "$label: undo after the kill (rc=$urc) did not restore the tree: $(diff "$T/B0" <(listing) | head -3 | tr '\n' ' ') $(head -2 "$T/undo" | tr '\n' ' ')"; return
+    fi
+    [ -z "$(temps)" ] || { bad "$label: undo left temp files: $(temps | tr '\n' ' ')"; return; }
+  else
+    "$BIN" --root "$S" "${ARGS[@]}" > "$T/rerun" 2>&1; local rrc=$?
+    if [ $rrc = 0 ] && cmp -s "$after" <(listing); then :; else
+      bad "$label: rerun after the kill (rc=$rrc) did not reach the finished state: $(diff "$after" <(listing) | head -3 | tr '\n' ' ') $(head -2 "$T/rerun" | tr '\n' ' ')"; return
+    fi
+  fi
+  return 0
+}
+
+steps=0
+while :; do
+  reset_root
+  VFIOCTL_TEST_KILL_AT_STEP=$((steps + 1)) "$BIN" --root "$S" "${ARGS[@]}" > /dev/null 2>&1
+  [ $? = 137 ] || break
+  steps=$((steps + 1))
+  [ $steps -lt 500 ] || break
+done
+if [ $steps -gt 5 ]; then ok "setup has $steps file-changing steps, each a kill point"; else bad "setup kill points: only $steps"; fi
+fails_before=$FAILS
+for k in $(seq 1 "$steps"); do
+  setup_case "setup killed at step $k (fresh host)" "$T/B0" "$T/B1" fresh env VFIOCTL_TEST_KILL_AT_STEP=$k "$BIN" --root "$S" "${ARGS[@]}"
+  setup_case "setup killed at step $k (over an earlier setup)" "$T/M0" "$T/M1" earlier env VFIOCTL_TEST_KILL_AT_STEP=$k "$BIN" --root "$S" "${ARGS[@]}"
+done
+[ $FAILS = $fails_before ] && ok "setup: killed at each of $steps steps twice (fresh, over an earlier setup): old or new files, undo and rerun consistent"
+fails_before=$FAILS k0=$KILLS
+for i in $(seq 1 "$N"); do
+  setup_case "setup killed at random ($i)" "$T/B0" "$T/B1" fresh timeout -s KILL "$(rnd_delay 9)" "$BIN" --root "$S" "${ARGS[@]}"
+done
+[ $FAILS = $fails_before ] && ok "setup: $N random kill attempts ($((KILLS - k0)) landed before it finished), old or new files, undo consistent"
+# undo itself killed: the manifest must still describe what is left, so a second undo finishes.
+fails_before=$FAILS
+for k in $(seq 1 40); do
+  reset_root; "$BIN" --root "$S" "${ARGS[@]}" > /dev/null 2>&1
+  VFIOCTL_TEST_KILL_AT_STEP=$k "$BIN" --root "$S" setup --undo > /dev/null 2>&1; rc=$?
+  [ $rc = 137 ] || break
+  KILLS=$((KILLS + 1))
+  off=$(old_or_new "$T/B1" "$T/B0") || { bad "undo killed at step $k: files neither old nor new: $off"; continue; }
+  "$BIN" --root "$S" setup --undo > "$T/undo" 2>&1; urc=$?
+  { [ $urc = 0 ] && cmp -s "$T/B0" <(listing) && [ -z "$(temps)" ]; } ||
+    bad "undo killed at step $k: a second undo (rc=$urc) did not restore the tree: $(diff "$T/B0" <(listing) | head -3 | tr '\n' ' ') $(head -2 "$T/undo" | tr '\n' ' ')"
+done
+[ $FAILS = $fails_before ] && ok "setup --undo killed at each of its $((k - 1)) steps: a second undo restores the tree"
+
+# ---------------------------------------------------------------------------------------------------------
+# 2. create NAME --disk SIZE: the config and the disk image; each step, then random moments.
+export XDG_CONFIG_HOME=$T/xdg/config XDG_STATE_HOME=$T/xdg/state
+CONF=$XDG_CONFIG_HOME/vfioctl/vms/vm1.conf IMG=$XDG_STATE_HOME/vfioctl/vm1/system.qcow2
+CREATE=(create --memory 2G --cpus 1 --disk 64M vm1)
+img_ok() { # the image is absent, or a whole qcow2 of size $2
+  [ -e "$1" ] || return 0
+  "$QEMU_IMG" check -q "$1" > /dev/null 2>&1 || return 1
+  [ "$("$QEMU_IMG" info --output=json "$1" | jq '."virtual-size"')" = "$2" ]
+}
+create_case() {
+  local label=$1; shift
+  rm -rf "$T/xdg"
+  "$@" > "$T/out" 2>&1; [ $? = 137 ] && KILLS=$((KILLS + 1))
+  if [ -e "$CONF" ] && ! "$BIN" validate "$CONF" > "$T/val" 2>&1; then bad "$label: config truncated: $(head -2 "$T/val" | tr '\n' ' ')"; return; fi
+  img_ok "$IMG" 67108864 || { bad "$label: disk image is not a whole 64M qcow2"; return; }
+  # A rerun completes whatever the kill interrupted (an existing image is kept, not recreated).
+  if [ ! -e "$CONF" ]; then
+    "$BIN" "${CREATE[@]}" > "$T/rerun" 2>&1 || { bad "$label: rerun failed: $(head -2 "$T/rerun" | tr '\n' ' ')"; return; }
+  fi
+  { [ -e "$CONF" ] && "$BIN" validate "$CONF" > /dev/null 2>&1 && [ -e "$IMG" ] && img_ok "$IMG" 67108864; } ||
+    bad "$label: not complete after a rerun"
+}
+if [ -x "$QEMU_IMG" ]; then
+  cs=0
+  while :; do
+    rm -rf "$T/xdg"
+    VFIOCTL_TEST_KILL_AT_STEP=$((cs + 1)) "$BIN" "${CREATE[@]}" > /dev/null 2>&1
+    [ $? = 137 ] || break
+    cs=$((cs + 1)); [ $cs -lt 100 ] || break
+  done
+  fails_before=$FAILS
+  for k in $(seq 1 "$cs"); do create_case "create killed at step $k" env VFIOCTL_TEST_KILL_AT_STEP=$k "$BIN" "${CREATE[@]}"; done
+  k0=$KILLS
+  for i in $(seq 1 "$N"); do create_case "create killed at random ($i)" timeout -s KILL "$(rnd_delay 60)" "$BIN" "${CREATE[@]}"; done
+  [ $FAILS = $fails_before ] && ok "create --disk: killed at each of $cs steps and $N random moments ($((KILLS - k0)) landed): config and image whole or absent, a rerun completes"
+
+  # 3. disk create with preallocation (slow enough to be killed midway): whole image or none.
+  fails_before=$FAILS k0=$KILLS
+  mkdir -p "$T/disks"
+  for i in $(seq 1 "$N"); do
+    rm -f "$T/disks/"* "$T/disks/".??* 2>/dev/null
+    timeout -s KILL "$(rnd_delay 200)" "$BIN" disk create "$T/disks/d.qcow2" --size 64M --prealloc > /dev/null 2>&1
+    [ $? = 137 ] && KILLS=$((KILLS + 1))
+    img_ok "$T/disks/d.qcow2" 67108864 || { bad "disk create killed at random ($i): truncated image under the real name"; continue; }
+    "$BIN" disk create "$T/disks/d2.qcow2" --size 1M > /dev/null 2>&1 || bad "disk create after a kill ($i) failed"
+  done
+  [ $FAILS = $fails_before ] && ok "disk create --prealloc: $N random kill attempts ($((KILLS - k0)) landed), the image is whole or absent"
+
+  # 4. snapshot create: each image stays a consistent qcow2 (qemu-img check), the vars copy whole or absent.
+  fails_before=$FAILS k0=$KILLS
+  mkdir -p "$T/snap"
+  "$BIN" disk create "$T/snap/a.qcow2" --size 32M > /dev/null 2>&1
+  "$BIN" disk create "$T/snap/b.qcow2" --size 32M > /dev/null 2>&1
+  head -c 131072 /dev/urandom > "$T/snap/VARS.fd"
+  vsum=$(sha256sum < "$T/snap/VARS.fd")
+  for i in $(seq 1 "$N"); do
+    timeout -s KILL "$(rnd_delay 80)" "$BIN" snapshot create "s$i" --disk "$T/snap/a.qcow2" --disk "$T/snap/b.qcow2" --vars "$T/snap/VARS.fd" > /dev/null 2>&1
+    [ $? = 137 ] && KILLS=$((KILLS + 1))
+    for d in a b; do
+      "$QEMU_IMG" check -q "$T/snap/$d.qcow2" > "$T/chk" 2>&1; crc=$?
+      # qemu-img check: 0 clean, 3 leaked clusters only (space, not data); 2 is corruption.
+      [ $crc = 0 ] || [ $crc = 3 ] || bad "snapshot killed at random ($i): $d.qcow2 corrupt (check rc=$crc): $(head -2 "$T/chk" | tr '\n' ' ')"
+    done
+    c="$T/snap/VARS.fd.snap-s$i"
+    [ ! -e "$c" ] || [ "$(sha256sum < "$c")" = "$vsum" ] || bad "snapshot killed at random ($i): vars copy truncated"
+    [ "$(sha256sum < "$T/snap/VARS.fd")" = "$vsum" ] || bad "snapshot killed at random ($i): the vars file itself changed"
+  done
+  "$BIN" snapshot create final --disk "$T/snap/a.qcow2" --disk "$T/snap/b.qcow2" --vars "$T/snap/VARS.fd" > "$T/out" 2>&1 ||
+    bad "snapshot create after $N kills failed: $(head -2 "$T/out" | tr '\n' ' ')"
+  [ $FAILS = $fails_before ] && ok "snapshot create: $N random kill attempts ($((KILLS - k0)) landed), images consistent, vars copies whole or absent"
+else
+  skip "create/disk/snapshot kills" "no $QEMU_IMG (qemu-utils)"
+fi
+
+# ---------------------------------------------------------------------------------------------------------
+# 5. A full filesystem while writing: a 64 KiB tmpfs, nearly filled, in a private mount namespace.
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+  full() { # full DIR COMMAND...: run COMMAND with DIR a 64k tmpfs holding DIR's files and little room left
+    unshare -m bash -c 'd=$1; shift; cp -a "$d" "$d.copy" && mount -t tmpfs -o size=64k tmpfs "$d" &&
+      cp -a "$d.copy/." "$d/" && rm -rf "$d.copy" &&
+      { head -c 65536 /dev/zero > "$d/.filler" 2>/dev/null; rm -f "$d/.filler"; head -c 61440 /dev/zero > "$d/.filler" 2>/dev/null; true; } &&
+      "$@"; rc=$?; rm -f "$d/.filler"; exit $rc' _ "$@"
+  }
+  reset_root; "$BIN" --root "$S" "${ARGS_EARLIER[@]}" > /dev/null 2>&1; listing > "$T/F0"
+  full "$S/etc" "$BIN" --root "$S" "${ARGS[@]}" > "$T/full.out" 2>&1; rc=$?
+  if [ $rc != 0 ] && grep -q "No space left on device" "$T/full.out"; then ok "setup on a full filesystem fails, saying so"; else bad "setup on a full filesystem: rc=$rc, $(head -3 "$T/full.out" | tr '\n' ' ')"; fi
+  if cmp -s "$T/F0" <(listing) && [ -z "$(temps)" ]; then ok "setup on a full filesystem leaves the earlier setup and manifest intact"; else bad "full filesystem changed the tree: $(diff "$T/F0" <(listing) | head -3 | tr '\n' ' ')"; fi
+  rm -rf "$T/xdg"; mkdir -p "$XDG_CONFIG_HOME/vfioctl/vms"; echo "# the user's own" > "$CONF"
+  full "$XDG_CONFIG_HOME/vfioctl/vms" "$BIN" create --force --memory 2G --cpus 1 vm1 > "$T/full.out" 2>&1; rc=$?
+  if [ $rc != 0 ] && grep -q "No space left on device" "$T/full.out"; then ok "create on a full filesystem fails, saying so"; else bad "create on a full filesystem: rc=$rc, $(head -3 "$T/full.out" | tr '\n' ' ')"; fi
+  if [ "$(cat "$CONF")" = "# the user's own" ] && [ "$(ls -A "$XDG_CONFIG_HOME/vfioctl/vms")" = vm1.conf ]; then ok "create on a full filesystem keeps the old config, no temp file"; else bad "create on a full filesystem damaged the config dir: $(ls -A "$XDG_CONFIG_HOME/vfioctl/vms" | tr '\n' ' ')"; fi
+else
+  skip "full filesystem" "needs root and unshare -m"
+fi
+
+echo "# $KILLS processes killed by SIGKILL"
+echo "1..$CHECKS"
+[ "$FAILS" = 0 ]
