@@ -144,8 +144,9 @@ static void help(FILE *f)
                 "Usage: vfioctl [OPTIONS] VERB [ARGS...]\n\n"
                 "Verbs:\n",
                 VFIOCTL_VERSION);
+        /* Synopses are long: the synopsis on its own line, what the verb does indented below it. */
         for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-                fprintf(f, "  %-40s %s\n", verbs[i].synopsis, verbs[i].help);
+                fprintf(f, "  %s\n      %s\n", verbs[i].synopsis, verbs[i].help);
         fprintf(f, "\nOptions:\n"
                    "  --root DIR        read every host fact below DIR instead of / (also VFIOCTL_ROOT;\n"
                    "                    both are ignored when vfioctl runs setuid)\n"
