@@ -51,25 +51,6 @@ vfio_setup_plan *vfio_setup_plan_free(vfio_setup_plan *p)
         return NULL;
 }
 
-static int add_line(char ***l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int add_line(char ***l, const char *fmt, ...)
-{
-        va_list ap;
-        char *s;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        if (strv_push(l, s) < 0) {
-                free(s);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 /* Appends to a growing string; *s stays valid (and owned by the caller) on failure. */
 static int append(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int append(char **s, const char *fmt, ...)
@@ -205,7 +186,7 @@ static int check_selection(const vfio_host *h, const vfio_model *m, vfio_selecti
 
                 if (!md)
                         return -ENOENT;
-                if (md->pci->iommu_group < 0 && (r = add_line(&p->notes,
+                if (md->pci->iommu_group < 0 && (r = strv_extendf(&p->notes,
                                                               "%s has no IOMMU group yet: the kernel "
                                                               "command line below enables the IOMMU",
                                                               md->pci->name)) < 0)
@@ -216,7 +197,7 @@ static int check_selection(const vfio_host *h, const vfio_model *m, vfio_selecti
                         if (o->with_group)
                                 r = vfio_selection_add(sel, h, m, *peer, "group peer");
                         else
-                                r = add_line(&p->refusals,
+                                r = strv_extendf(&p->refusals,
                                              "%s is in IOMMU group %d with %s: add --with-group to take it "
                                              "too, or "
                                              "select it",
@@ -226,12 +207,12 @@ static int check_selection(const vfio_host *h, const vfio_model *m, vfio_selecti
                 }
                 if (md->verdict == VFIO_VERDICT_HOST_CRITICAL) {
                         STRV_FOREACH (c, md->critical)
-                                if ((r = add_line(o->force ? &p->notes : &p->refusals,
+                                if ((r = strv_extendf(o->force ? &p->notes : &p->refusals,
                                                   "%s is needed by the host: %s%s", md->pci->name, *c,
                                                   o->force ? " (--force)" : "")) < 0)
                                         return r;
                         STRV_FOREACH (b, md->blockers)
-                                if ((r = add_line(
+                                if ((r = strv_extendf(
                                              o->force ? &p->notes : &p->refusals,
                                              "%s shares its IOMMU group with a device the host needs: %s%s",
                                              md->pci->name, *b, o->force ? " (--force)" : "")) < 0)
@@ -284,7 +265,7 @@ static int plan_modprobe(const vfio_host *h, const vfio_model *m, const vfio_sel
                         idstr = vfio_identity_format(&sel->items[i].id);
                         if (!idstr || strv_extend(&by_identity, idstr) < 0)
                                 return -ENOMEM;
-                        r = add_line(&p->notes,
+                        r = strv_extendf(&p->notes,
                                      "%s: %s is also at %s, which stays with the host: bound at boot by "
                                      "identity (%s), not by vfio-pci ids=",
                                      d->name, vd, twin, idstr);
@@ -348,7 +329,7 @@ static int plan_modprobe(const vfio_host *h, const vfio_model *m, const vfio_sel
                 r = plan_file(p, BIND_UNIT, TAKE_PTR(unit), 0644, true);
                 if (r < 0)
                         return r;
-                r = add_line(&p->commands,
+                r = strv_extendf(&p->commands,
                              "systemctl daemon-reload && systemctl enable vfioctl-bind.service");
                 if (r < 0)
                         return r;
@@ -387,7 +368,7 @@ static int plan_udev_limits(const vfio_host *h, const vfio_setup_opts *o, vfio_s
         r = plan_file(p, UDEV_RULES, TAKE_PTR(rules), 0644, true);
         if (r < 0)
                 return r;
-        r = add_line(&p->commands,
+        r = strv_extendf(&p->commands,
                      "udevadm control --reload-rules && udevadm trigger --subsystem-match=vfio");
         if (r < 0)
                 return r;
@@ -417,16 +398,16 @@ static int plan_udev_limits(const vfio_host *h, const vfio_setup_opts *o, vfio_s
                         return -ENOMEM;
                 if (vfio_hostfile_read(h, "etc/passwd", FILE_MAX, &passwd, NULL) >= 0 &&
                     (strncmp(passwd, needle + 1, strlen(needle + 1)) == 0 || strstr(passwd, needle)))
-                        r = add_line(&p->notes, "user %s exists already", o->user);
+                        r = strv_extendf(&p->notes, "user %s exists already", o->user);
                 else
-                        r = add_line(&p->commands,
+                        r = strv_extendf(&p->commands,
                                      "/usr/sbin/useradd --system --no-create-home --shell /usr/sbin/nologin "
                                      "--groups %s %s",
                                      group, o->user);
                 if (r < 0)
                         return r;
         } else {
-                r = add_line(&p->commands, "usermod -a -G %s %s", group, o->user);
+                r = strv_extendf(&p->commands, "usermod -a -G %s %s", group, o->user);
                 if (r < 0)
                         return r;
         }
@@ -584,7 +565,7 @@ static int plan_cmdline(const vfio_host *h, char *const *ids, const vfio_setup_o
 
                 /* For a vfio-pci built into the kernel or loaded from the initramfs before modprobe.d is
                  * read. */
-                if (!j || add_line(&want, "vfio-pci.ids=%s", j) < 0)
+                if (!j || strv_extendf(&want, "vfio-pci.ids=%s", j) < 0)
                         return -ENOMEM;
         }
         p->cmdline_add = calloc(1, sizeof(char *));
@@ -611,10 +592,10 @@ static int plan_cmdline(const vfio_host *h, char *const *ids, const vfio_setup_o
         }
         if (vfio_host_exists(h, "usr/sbin/grubby") > 0 || vfio_host_exists(h, "sbin/grubby") > 0) {
                 p->bootloader = strdup("grubby");
-                r = add_line(&p->commands, "grubby --update-kernel=ALL --args=\"%s\"", joined);
+                r = strv_extendf(&p->commands, "grubby --update-kernel=ALL --args=\"%s\"", joined);
         } else if (vfio_host_exists(h, "usr/bin/kernelstub") > 0) {
                 p->bootloader = strdup("kernelstub");
-                r = add_line(&p->commands, "kernelstub --add-options \"%s\"", joined);
+                r = strv_extendf(&p->commands, "kernelstub --add-options \"%s\"", joined);
         } else if (vfio_host_exists(h, "etc/kernel/cmdline") > 0) {
                 _cleanup_free_ char *cur = NULL, *next = NULL;
 
@@ -640,12 +621,12 @@ static int plan_cmdline(const vfio_host *h, char *const *ids, const vfio_setup_o
                 if (o->apply_cmdline)
                         r = plan_file(p, "etc/kernel/cmdline", TAKE_PTR(next), 0644, false);
                 else
-                        r = add_line(&p->commands,
+                        r = strv_extendf(&p->commands,
                                      "echo '%s' > /etc/kernel/cmdline  (or: vfioctl setup --apply-cmdline)",
                                      next[strlen(next) - 1] == '\n' ? strndupa(next, strlen(next) - 1)
                                                                     : next);
                 if (r >= 0)
-                        r = add_line(&p->commands,
+                        r = strv_extendf(&p->commands,
                                      "kernel-install add \"$(uname -r)\" \"/boot/vmlinuz-$(uname -r)\"");
         } else if (vfio_host_exists(h, "etc/default/grub") > 0) {
                 _cleanup_free_ char *grub = NULL, *edited = NULL;
@@ -660,14 +641,14 @@ static int plan_cmdline(const vfio_host *h, char *const *ids, const vfio_setup_o
                 if (o->apply_cmdline)
                         r = plan_file(p, "etc/default/grub", TAKE_PTR(edited), 0644, false);
                 else
-                        r = add_line(&p->commands,
+                        r = strv_extendf(&p->commands,
                                      "add \"%s\" to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub "
                                      "(or: vfioctl setup --apply-cmdline)",
                                      joined);
                 if (r >= 0)
-                        r = add_line(&p->commands, "%s", grub_cmd);
+                        r = strv_extendf(&p->commands, "%s", grub_cmd);
         } else
-                r = add_line(&p->notes,
+                r = strv_extendf(&p->notes,
                              "no boot loader configuration found (etc/default/grub, etc/kernel/cmdline, "
                              "grubby, kernelstub): add \"%s\" to the kernel command line by hand",
                              joined);
@@ -714,9 +695,9 @@ int vfio_setup_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection 
         initramfs = initramfs_command(os);
         if (sel->n > 0) {
                 if (initramfs)
-                        r = add_line(&p->commands, "%s", initramfs);
+                        r = strv_extendf(&p->commands, "%s", initramfs);
                 else
-                        r = add_line(&p->notes,
+                        r = strv_extendf(&p->notes,
                                      "unknown distribution (etc/os-release): regenerate the initramfs so "
                                      "it carries etc/modprobe.d/vfioctl.conf");
                 if (r < 0)
@@ -1118,7 +1099,7 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
         }
         if (n_undo == 0) {
                 if (log)
-                        (void)add_line(log, "nothing to change");
+                        (void)strv_extendf(log, "nothing to change");
                 manifest_done(&m);
                 return 0;
         }
@@ -1165,13 +1146,13 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
                 if (r < 0) {
                         r = log_debug_errno(r, "%s: %s", f->path, strerror(-r));
                         if (log)
-                                (void)add_line(log, "FAILED writing /%s: %s", f->path, strerror(-r));
+                                (void)strv_extendf(log, "FAILED writing /%s: %s", f->path, strerror(-r));
                         n_written =
                                 i; /* the failed one is untouched: the atomic write removed its temp file */
                         goto rollback;
                 }
                 if (log)
-                        (void)add_line(log, "%s /%s", undo[i].old ? "updated" : "created", f->path);
+                        (void)strv_extendf(log, "%s /%s", undo[i].old ? "updated" : "created", f->path);
         }
         manifest_done(&m);
         for (size_t i = 0; i < n_undo; i++)
@@ -1192,7 +1173,7 @@ rollback:
                                 q = 0;
                 }
                 if (log)
-                        (void)add_line(log, "rolled back /%s%s", undo[i].path, q < 0 ? " FAILED" : "");
+                        (void)strv_extendf(log, "rolled back /%s%s", undo[i].path, q < 0 ? " FAILED" : "");
         }
         for (size_t i = 0; i < n_undo; i++)
                 free(undo[i].old);
@@ -1235,7 +1216,7 @@ int vfio_setup_undo(const vfio_host *h, bool force, char ***log)
                 }
                 if (cur && strcmp(sha256_hex(cur, len, sha), e->sha) != 0 && !force) {
                         if (log)
-                                (void)add_line(log,
+                                (void)strv_extendf(log,
                                                "kept /%s: changed since setup wrote it (--force restores it "
                                                "anyway)",
                                                e->path);
@@ -1256,11 +1237,11 @@ int vfio_setup_undo(const vfio_host *h, bool force, char ***log)
                         first = first ?: r;
                         (void)manifest_add(&keep, e);
                         if (log)
-                                (void)add_line(log, "FAILED to restore /%s: %s", e->path, strerror(-r));
+                                (void)strv_extendf(log, "FAILED to restore /%s: %s", e->path, strerror(-r));
                         continue;
                 }
                 if (log)
-                        (void)add_line(log, "%s /%s", e->backup ? "restored" : "removed", e->path);
+                        (void)strv_extendf(log, "%s /%s", e->backup ? "restored" : "removed", e->path);
         }
         if (keep.n > 0) {
                 /* Keep the directories too: the kept files live in them. */
@@ -1278,7 +1259,7 @@ int vfio_setup_undo(const vfio_host *h, bool force, char ***log)
                                 continue;
                         r = vfio_hostfile_rmdir(h, m.e[i].path);
                         if (r < 0 && r != -ENOENT && log)
-                                (void)add_line(log, "kept directory /%s: %s", m.e[i].path, strerror(-r));
+                                (void)strv_extendf(log, "kept directory /%s: %s", m.e[i].path, strerror(-r));
                 }
         }
         manifest_done(&m);
