@@ -102,6 +102,9 @@ static const key_def keys[] = {
         { "vm", "vmport", K_BOOL, G(vmport), NULL, 0, 0, BOOL },
         { "vm", "debugcon", K_PATH, G(debugcon), NULL, 0, 0, PATH },
         { "vm", "extra_args", K_LIST, G(extra_args), NULL, 0, 0, "raw QEMU arguments, unchecked" },
+        { "vm", "kernel", K_PATH, G(kernel), NULL, 0, 0, PATH },
+        { "vm", "initrd", K_PATH, G(initrd), NULL, 0, 0, PATH },
+        { "vm", "append", K_STRING, G(append), NULL, 0, 0, "a kernel command line (console=ttyS0 quiet)" },
         { "vm", "user", K_STRING, G(user), NULL, 0, 0,
           "a user name or uid QEMU runs as (vfioctl start by root)" },
         { "firmware", "type", K_ENUM, FW(type), firmware_values, 0, 0, NULL },
@@ -417,6 +420,9 @@ vm_config *vm_config_free(vm_config *c)
         free(c->display.socket);
         free(c->display.monitor);
         free(c->vm.user);
+        free(c->vm.kernel);
+        free(c->vm.initrd);
+        free(c->vm.append);
         free(c->looking_glass.path);
         free(c->audio.server);
         free(c->audio.alsa_device);
@@ -1125,6 +1131,9 @@ int vm_config_check(const vm_config *c, char ***errors)
                     c->display.protocol == VM_PROTOCOL_SPICE ? "spice" : "vnc");
         if (c->display.socket && c->display.protocol == VM_PROTOCOL_NONE)
                 ERR(LINE("display", "socket"), "[display] socket needs protocol = spice or vnc");
+        if ((c->vm.initrd || c->vm.append) && !c->vm.kernel)
+                ERR(LINE("vm", "initrd") ?: LINE("vm", "append"),
+                    "[vm] initrd and append need kernel = PATH");
         if ((LINE("display", "ddc_bus") || c->display.monitor) &&
             (!c->display.input_host || !c->display.input_guest))
                 ERR(LINE("display", "ddc_bus") ?: LINE("display", "monitor"),

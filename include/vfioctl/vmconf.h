@@ -58,6 +58,7 @@ typedef struct vm_general {
         char *debugcon; /* OVMF debug log file */
         char **extra_args;
         char *user; /* account QEMU runs as when started by root (vfioctl start); NULL: root refuses */
+        char *kernel, *initrd, *append; /* direct kernel boot (-kernel, -initrd, -append) */
 } vm_general;
 
 typedef struct vm_firmware_conf {
