@@ -26,6 +26,8 @@ static const verb verbs[] = {
           "write a complete, commented VM config with defaults from this host" },
         { "validate", 1, 1, verb_validate, "validate NAME|FILE", "check a VM config by itself (no host needed)" },
         { "cmdline", 1, 1, verb_cmdline, "cmdline NAME|FILE", "print the exact QEMU command line for a VM" },
+        { "start", 1, 1, verb_start, "start NAME|FILE [--detach] [--paused]",
+          "check the host, start the VM as its user, pin it, supervise it" },
 };
 
 void tool_error(const char *fmt, ...)

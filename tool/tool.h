@@ -51,3 +51,4 @@ int verb_devices(int argc, char **argv);
 int verb_create(int argc, char **argv);
 int verb_validate(int argc, char **argv);
 int verb_cmdline(int argc, char **argv);
+int verb_start(int argc, char **argv);
