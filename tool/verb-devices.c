@@ -56,7 +56,7 @@ static char *display_name(const vfio_pci_dev *d, const names *n)
 
 static bool group_has_display(const vfio_model *m, const vfio_iommu_group *g)
 {
-        STRV_FOREACH(member, g->members) {
+        STRV_FOREACH (member, g->members) {
                 const vfio_model_device *md = vfio_model_find_device(m, *member);
 
                 if (md && vfio_pci_dev_is_display(md->pci))
@@ -84,7 +84,7 @@ static json_object *json_strv(char *const *l)
 {
         json_object *a = json_object_new_array();
 
-        STRV_FOREACH(s, l)
+        STRV_FOREACH (s, l)
                 json_object_array_add(a, json_object_new_string(*s));
         return a;
 }
@@ -138,15 +138,20 @@ static json_object *device_json(const vfio_model_device *md, vfio_pci_names *db)
         json_object_object_add(o, "header_type",
                                d->header >= 0 ? json_object_new_string(header_names[d->header]) : NULL);
         json_object_object_add(o, "bridge", json_object_new_boolean(vfio_pci_dev_is_bridge(d)));
-        json_object_object_add(o, "boot_vga", d->boot_vga >= 0 ? json_object_new_boolean(d->boot_vga) : NULL);
+        json_object_object_add(o, "boot_vga",
+                               d->boot_vga >= 0 ? json_object_new_boolean(d->boot_vga) : NULL);
         json_object_object_add(o, "reset_methods", d->reset_methods ? json_strv(d->reset_methods) : NULL);
         json_object_object_add(o, "numa_node", json_int_or_null(d->numa_node, d->numa_node >= 0));
         if (d->link.max_width || d->link.max_speed || d->link.cur_width || d->link.cur_speed) {
                 link = json_object_new_object();
-                json_object_object_add(link, "speed_mts", json_int_or_null(d->link.cur_speed, d->link.cur_speed));
-                json_object_object_add(link, "width", json_int_or_null(d->link.cur_width, d->link.cur_width));
-                json_object_object_add(link, "max_speed_mts", json_int_or_null(d->link.max_speed, d->link.max_speed));
-                json_object_object_add(link, "max_width", json_int_or_null(d->link.max_width, d->link.max_width));
+                json_object_object_add(link, "speed_mts",
+                                       json_int_or_null(d->link.cur_speed, d->link.cur_speed));
+                json_object_object_add(link, "width",
+                                       json_int_or_null(d->link.cur_width, d->link.cur_width));
+                json_object_object_add(link, "max_speed_mts",
+                                       json_int_or_null(d->link.max_speed, d->link.max_speed));
+                json_object_object_add(link, "max_width",
+                                       json_int_or_null(d->link.max_width, d->link.max_width));
                 json_object_object_add(o, "link", link);
         } else
                 json_object_object_add(o, "link", NULL);
@@ -175,8 +180,9 @@ static int print_json(const vfio_model *m, vfio_pci_names *db)
                 devs = json_object_new_array();
                 json_object_object_add(g, "id", json_object_new_int(mg->group->id));
                 json_object_object_add(g, "type", json_str_or_null(mg->group->type));
-                json_object_object_add(g, "verdict", json_object_new_string(vfio_verdict_to_string(mg->verdict)));
-                STRV_FOREACH(member, mg->group->members) {
+                json_object_object_add(g, "verdict",
+                                       json_object_new_string(vfio_verdict_to_string(mg->verdict)));
+                STRV_FOREACH (member, mg->group->members) {
                         const vfio_model_device *md = vfio_model_find_device(m, *member);
 
                         if (md)
@@ -244,14 +250,14 @@ static int make_row(const vfio_model_device *md, vfio_pci_names *db, row *ret)
         name = display_name(d, &n);
         ret->cells[COL_ADDR] = strdup(d->name);
         ret->cells[COL_CLASS] = strdup(n.class ? n.class : "Unknown class");
-        r = asprintf(&ret->cells[COL_NAME], "%s [%04x:%04x]", name ? name : "?", (unsigned)(d->vendor & 0xffff),
-                     (unsigned)(d->device & 0xffff));
+        r = asprintf(&ret->cells[COL_NAME], "%s [%04x:%04x]", name ? name : "?",
+                     (unsigned)(d->vendor & 0xffff), (unsigned)(d->device & 0xffff));
         if (r < 0)
                 ret->cells[COL_NAME] = NULL;
         ret->cells[COL_DRIVER] = strdup(d->driver ? d->driver : "-");
         if (d->reset_methods)
-                ret->cells[COL_RESET] = strv_length(d->reset_methods) ? strv_join(d->reset_methods, ",")
-                                                                      : strdup("none");
+                ret->cells[COL_RESET] =
+                        strv_length(d->reset_methods) ? strv_join(d->reset_methods, ",") : strdup("none");
         else
                 ret->cells[COL_RESET] = strdup(d->has_reset ? "yes" : "-");
         ret->cells[COL_LINK] = link_cell(&d->link);
@@ -281,16 +287,18 @@ static void print_row(const row *r, const size_t *w, const char *indent)
 
 static void group_heading(const vfio_model *m, const vfio_model_group *mg)
 {
-        printf("%sIOMMU group %d%s  ", tool_color(stdout, ANSI_BOLD), mg->group->id, tool_color(stdout, ANSI_RESET));
+        printf("%sIOMMU group %d%s  ", tool_color(stdout, ANSI_BOLD), mg->group->id,
+               tool_color(stdout, ANSI_RESET));
         switch (mg->verdict) {
         case VFIO_VERDICT_ALONE:
-                printf("%spassable alone%s\n", tool_color(stdout, ANSI_GREEN), tool_color(stdout, ANSI_RESET));
+                printf("%spassable alone%s\n", tool_color(stdout, ANSI_GREEN),
+                       tool_color(stdout, ANSI_RESET));
                 break;
         case VFIO_VERDICT_WITH_PEERS: {
                 _cleanup_strv_free_ char **eps = NULL;
                 _cleanup_free_ char *j = NULL;
 
-                STRV_FOREACH(member, mg->group->members) {
+                STRV_FOREACH (member, mg->group->members) {
                         const vfio_model_device *md = vfio_model_find_device(m, *member);
 
                         if (!md || !vfio_pci_dev_is_bridge(md->pci))
@@ -302,12 +310,13 @@ static void group_heading(const vfio_model *m, const vfio_model_group *mg)
                 break;
         }
         case VFIO_VERDICT_HOST_CRITICAL:
-                printf("%sholds a host-critical device%s\n", tool_color(stdout, ANSI_RED), tool_color(stdout, ANSI_RESET));
-                STRV_FOREACH(member, mg->group->members) {
+                printf("%sholds a host-critical device%s\n", tool_color(stdout, ANSI_RED),
+                       tool_color(stdout, ANSI_RESET));
+                STRV_FOREACH (member, mg->group->members) {
                         const vfio_model_device *md = vfio_model_find_device(m, *member);
 
                         if (md)
-                                STRV_FOREACH(c, md->critical)
+                                STRV_FOREACH (c, md->critical)
                                         printf("    %s: %s\n", *member, *c);
                 }
                 break;
@@ -324,7 +333,8 @@ static const char *cpu_vendor_iommu_arg(const vfio_host *h)
 {
         _cleanup_free_ char *cpuinfo = NULL;
 
-        if (vfio_host_read_attr(h, "proc/cpuinfo", 8u << 20, &cpuinfo) >= 0 && strstr(cpuinfo, "AuthenticAMD"))
+        if (vfio_host_read_attr(h, "proc/cpuinfo", 8u << 20, &cpuinfo) >= 0 &&
+            strstr(cpuinfo, "AuthenticAMD"))
                 return "amd_iommu=on iommu=pt";
         return "intel_iommu=on iommu=pt";
 }
@@ -351,11 +361,13 @@ static int print_table(const vfio_host *h, const vfio_model *m, vfio_pci_names *
         }
 
         if (!vfio_iommu_enabled(m->iommu)) {
-                printf("%sNo IOMMU groups:%s the kernel runs without an IOMMU, so no device can be passed through.\n"
+                printf("%sNo IOMMU groups:%s the kernel runs without an IOMMU, so no device can be passed "
+                       "through.\n"
                        "  Turn it on: enable VT-d (Intel) or AMD-Vi/IOMMU (AMD) in the firmware setup, add\n"
                        "  '%s' to the kernel command line, and reboot. 'vfioctl check' names the exact\n"
                        "  bootloader command for this system.\n\n",
-                       tool_color(stdout, ANSI_RED ANSI_BOLD), tool_color(stdout, ANSI_RESET), cpu_vendor_iommu_arg(h));
+                       tool_color(stdout, ANSI_RED ANSI_BOLD), tool_color(stdout, ANSI_RESET),
+                       cpu_vendor_iommu_arg(h));
         }
         for (size_t gi = 0; gi < m->iommu->n_groups; gi++) {
                 const vfio_model_group *mg = &m->groups[gi];
@@ -365,7 +377,7 @@ static int print_table(const vfio_host *h, const vfio_model *m, vfio_pci_names *
                 if (shown++)
                         putchar('\n');
                 group_heading(m, mg);
-                STRV_FOREACH(member, mg->group->members) {
+                STRV_FOREACH (member, mg->group->members) {
                         ssize_t i = vfio_pci_list_index(m->pci, *member);
 
                         if (i >= 0)
@@ -383,7 +395,8 @@ static int print_table(const vfio_host *h, const vfio_model *m, vfio_pci_names *
                         if (!heading) {
                                 if (shown++)
                                         putchar('\n');
-                                printf("%sNo IOMMU group%s\n", tool_color(stdout, ANSI_BOLD), tool_color(stdout, ANSI_RESET));
+                                printf("%sNo IOMMU group%s\n", tool_color(stdout, ANSI_BOLD),
+                                       tool_color(stdout, ANSI_RESET));
                                 heading = true;
                         }
                         print_row(&rows[i], w, "  ");
@@ -486,7 +499,8 @@ int verb_devices(int argc, char **argv)
         if (tool_check_arity(argc - optind) < 0)
                 return EXIT_USAGE;
         if (arg_tree && arg_json) {
-                tool_error("devices: --tree and --json do not combine; the JSON carries each device's parents");
+                tool_error(
+                        "devices: --tree and --json do not combine; the JSON carries each device's parents");
                 return EXIT_USAGE;
         }
         if (tool_open_host(&h) < 0 || tool_load_model(h, &m) < 0)
