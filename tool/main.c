@@ -19,6 +19,8 @@ int arg_color = -1;
 static const verb *current_verb;
 
 static const verb verbs[] = {
+        { "demo", 0, 0, verb_demo, "demo",
+          "boot a tiny VM as an unprivileged user, show its status, stop it (works without an IOMMU or KVM)" },
         { "devices", 0, 0, verb_devices, "devices [--gpu] [--tree] [--json]",
           "PCI devices by IOMMU group, with drivers, reset methods and a passthrough verdict" },
         { "create", 1, 1, verb_create,

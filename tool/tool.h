@@ -52,6 +52,7 @@ int verb_create(int argc, char **argv);
 int verb_validate(int argc, char **argv);
 int verb_cmdline(int argc, char **argv);
 int verb_start(int argc, char **argv);
+int verb_demo(int argc, char **argv);
 int verb_stop(int argc, char **argv);
 int verb_reboot(int argc, char **argv);
 int verb_pause(int argc, char **argv);
