@@ -29,7 +29,10 @@
 #define DEMO_NAME "vfioctl-demo"
 #define HELLO     "vfioctl demo guest: hello from"
 
-/* The guest's /init (busybox sh): acpid turns the ACPI power button (QMP system_powerdown) into poweroff. */
+/*
+ * The guest's /init (busybox sh): acpid turns the ACPI power button (QMP system_powerdown) into poweroff;
+ * a shell on the serial console for `vfioctl console`.
+ */
 static const char init_script[] =
         "#!/bin/sh\n"
         "export PATH=/bin\n"
@@ -38,7 +41,7 @@ static const char init_script[] =
         "insmod /lib/modules/evdev.ko 2>/dev/null; insmod /lib/modules/button.ko 2>/dev/null\n"
         "acpid -c /etc/acpi -l /dev/null\n"
         "echo \"" HELLO " $(uname -r)\"\n"
-        "exec sleep 2147483647\n";
+        "while :; do setsid cttyhack sh; done\n";
 /* busybox acpid runs CONFDIR/PWRF/00000080 for the power button (busybox util-linux/acpid.c, f_evt_tab). */
 static const char power_script[] = "#!/bin/sh\n"
                                    "echo 'vfioctl demo guest: power button pressed, powering off'\n"

@@ -124,7 +124,17 @@ int verb_stop(int argc, char **argv)
                 e = qmp_execute(q, "system_powerdown", NULL, 10000, NULL, &err);
                 if (e < 0)
                         tool_warning("system_powerdown failed: %s", err ? err : strerror(-e));
-                gone = wait_gone(&r, s, q, timeout * 1000, &reason);
+                /*
+                 * A press before the guest listens (early boot, no acpid yet) is lost: the button is an edge
+                 * (ACPI 6.4, 4.8.2.2.1.1 "Power Button"). Press again every 10 s until the timeout.
+                 */
+                for (uint64_t waited = 0;
+                     waited < timeout &&
+                     !(gone = wait_gone(&r, s, q, (timeout - waited < 10 ? timeout - waited : 10) * 1000,
+                                        &reason));
+                     waited += 10)
+                        if (waited + 10 < timeout)
+                                (void)qmp_execute(q, "system_powerdown", NULL, 10000, NULL, NULL);
                 if (!gone) {
                         fprintf(stderr, "VM %s did not power off within %llu s; quitting QEMU\n", r.name,
                                 (unsigned long long)timeout);
@@ -134,6 +144,21 @@ int verb_stop(int argc, char **argv)
                 if (!gone) {
                         kill(s->pid, SIGKILL);
                         gone = wait_gone(&r, s, NULL, 5000, NULL);
+                }
+        }
+        if (q && gone) {
+                /* QEMU may be gone before we read its last words: the SHUTDOWN event is still queued. */
+                json_object *ev = NULL, *name, *data, *why;
+
+                while (qmp_next_event(q, 100, &ev) >= 0) {
+                        if (json_object_object_get_ex(ev, "event", &name) &&
+                            strcmp(json_object_get_string(name), "SHUTDOWN") == 0 &&
+                            json_object_object_get_ex(ev, "data", &data) &&
+                            json_object_object_get_ex(data, "reason", &why)) {
+                                free(reason);
+                                reason = strdup(json_object_get_string(why));
+                        }
+                        json_object_put(ev);
                 }
         }
         q = qmp_client_free(q);

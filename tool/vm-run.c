@@ -88,9 +88,12 @@ int vm_run_open(const char *name, bool create, vm_run *ret)
                 vm_run_done(&r);
                 return e;
         }
-        /* State of a VM is private to whoever runs it: 0700, owned by us (seed 003: least privilege). */
-        if (fstat(r.dirfd, &st) == 0 && create && (st.st_mode & 077))
-                (void)fchmod(r.dirfd, 0700);
+        /*
+         * State of a VM is private to whoever runs it: created 0700 (start makes it 0710 root:GROUP when
+         * QEMU runs as another user, so QEMU reaches only DIR/qemu). Never widened for others.
+         */
+        if (fstat(r.dirfd, &st) == 0 && create && (st.st_mode & 007))
+                (void)fchmod(r.dirfd, st.st_mode & 0770);
         r.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         *ret = r;
         return 0;

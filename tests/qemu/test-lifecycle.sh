@@ -1,0 +1,239 @@
+#!/bin/bash
+# test-lifecycle.sh VFIOCTL PTY_CONSOLE UNIT -- the VM lifecycle with the real QEMU under TCG (suite 'qemu').
+#
+# Every VM here is the demo guest (`vfioctl demo` builds it: Debian's kernel + a busybox initramfs whose
+# /init powers off on the ACPI power button and runs a shell on the serial console). All state lives under
+# a private --root, so nothing on the host changes. Run as root, QEMU drops to nobody (uid 65534); run as
+# anyone else, it runs as that user. Output: TAP, one line per check.
+set -uo pipefail
+
+VFIOCTL=${1:?usage: test-lifecycle.sh VFIOCTL PTY_CONSOLE UNIT}
+PTY=${2:?}
+UNIT=${3:?}
+T=$(mktemp -d /tmp/vfioctl-lifecycle.XXXXXX)
+chmod 755 "$T"
+V() { "$VFIOCTL" --root "$T" "$@"; }
+N=0; FAILED=0
+ok() { N=$((N + 1)); echo "ok $N - $*"; }
+not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $*"; }
+check() { # check "description" command...
+  local d=$1; shift
+  if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+jq_of() { V status "$1" --json 2>/dev/null | jq -r "$2"; }
+cleanup() {
+  for d in "$T"/run/vfioctl/*/; do
+    [ -f "$d/status" ] || continue
+    p=$(sed -n 's/^pid=//p' "$d/status"); [ "${p:-0}" -gt 0 ] && kill -9 "$p" 2>/dev/null
+    s=$(sed -n 's/^supervisor=//p' "$d/status"); [ "${s:-0}" -gt 0 ] && kill -9 "$s" 2>/dev/null
+  done
+  rm -rf "$T"
+}
+trap cleanup EXIT
+command -v qemu-system-x86_64 >/dev/null || { echo "1..0 # SKIP qemu-system-x86_64 missing"; exit 77; }
+command -v jq >/dev/null || { echo "1..0 # SKIP jq missing"; exit 77; }
+
+if [ "$(id -u)" = 0 ]; then USERLINE="user = nobody"; WANT_UID=65534; else USERLINE=""; WANT_UID=$(id -u); fi
+NCPU=$(nproc)
+if [ "$NCPU" -ge 2 ]; then PIN=1; EMU=0; else PIN=0; EMU=0; fi
+
+# --- the demo: the README's main command --------------------------------------------------------
+t0=$(date +%s.%N)
+V demo > "$T/demo.out" 2>&1; rc=$?
+demo_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}')
+if [ $rc -ne 0 ] && grep -q "no guest kernel" "$T/demo.out"; then
+  echo "1..0 # SKIP no guest kernel (run tests/vfio-e2e/setup.sh or apt-get update)"; exit 77
+fi
+echo "# demo wall time ${demo_s}s"
+sed 's/^/# demo: /' "$T/demo.out"
+check "demo exits 0" [ $rc -eq 0 ]
+check "demo shows the guest's greeting" grep -q "serial console: vfioctl demo guest: hello from" "$T/demo.out"
+check "demo shows status running with a pinned vCPU" grep -q "vCPU 0 .*on host CPU" "$T/demo.out"
+check "demo stops gracefully (guest-shutdown)" grep -q "state stopped, reason guest-shutdown" "$T/demo.out"
+check "demo finishes in under 60 s (${demo_s}s)" awk -v s="$demo_s" 'BEGIN{exit !(s < 60)}'
+KERNEL=$(sed -n 's/^kernel = //p' "$T/var/lib/vfioctl/demo/vfioctl-demo.conf" 2>/dev/null)
+[ -n "$KERNEL" ] || KERNEL=$(sed -n 's/^kernel = //p' "$T"/*/vfioctl-demo/vfioctl-demo.conf 2>/dev/null | head -1)
+INITRD=$(sed -n 's/^initrd = //p' "$T/var/lib/vfioctl/demo/vfioctl-demo.conf" 2>/dev/null)
+[ -n "$KERNEL" ] && [ -n "$INITRD" ] || { not_ok "demo left no guest to reuse"; echo "1..$N"; exit 1; }
+
+# conf NAME [extra lines...]: a demo-guest VM config
+conf() {
+  local name=$1; shift
+  mkdir -p "$T/vms"; chmod 755 "$T/vms"
+  {
+    echo "[vm]"; echo "accel = tcg"; [ -n "$USERLINE" ] && echo "$USERLINE"
+    echo "kernel = $KERNEL"; echo "initrd = $INITRD"; echo "append = console=ttyS0 quiet panic=-1"
+    echo "[firmware]"; echo "type = seabios"
+    echo "[cpu]"; echo "model = qemu64"; echo "sockets = 1"; echo "cores = 1"; echo "threads = 1"
+    echo "[memory]"; echo "size = 128M"
+    for l in "$@"; do echo "$l"; done
+  } > "$T/vms/$name.conf"
+  echo "$T/vms/$name.conf"
+}
+wait_hello() { # the guest's shell is up (acpid runs before the greeting)
+  for _ in $(seq 300); do grep -q "hello from" "$T/run/vfioctl/$1/qemu/console.log" 2>/dev/null && return 0; sleep 0.1; done
+  return 1
+}
+wait_state() { # NAME STATE
+  for _ in $(seq 100); do [ "$(jq_of "$1" .state)" = "$2" ] && return 0; sleep 0.1; done
+  return 1
+}
+qmp() { V qmp "$1" "$2" 2>/dev/null; }
+
+# --- 1. start paused: pinned before the first instruction, as nobody ----------------------------
+C1=$(conf life "[cpu]" "pin = $PIN" "emulator_pin = $EMU")
+ts=$(date +%s%N)
+V start "$C1" --detach --paused > "$T/start.out" 2>&1; rc=$?
+start_ms=$(( ($(date +%s%N) - ts) / 1000000 ))
+echo "# start latency (to paused and pinned): ${start_ms} ms"
+check "start --detach --paused exits 0" [ $rc -eq 0 ]
+PID=$(jq_of life .pid)
+check "QEMU runs as uid $WANT_UID (/proc/PID/status)" \
+  bash -c "grep -E '^Uid:' /proc/$PID/status | awk '{exit !(\$2 == $WANT_UID && \$3 == $WANT_UID && \$4 == $WANT_UID && \$5 == $WANT_UID)}'"
+check "QEMU has no supplementary groups it does not need" \
+  bash -c "[ -z \"\$(grep -E '^Groups:' /proc/$PID/status | cut -f2 | tr -d ' ')\" ]"
+check "QEMU was started with -S and -sandbox spawn=deny" \
+  bash -c "tr '\0' '\n' < /proc/$PID/cmdline | grep -qx -- -S && tr '\0' '\n' < /proc/$PID/cmdline | grep -q 'spawn=deny'"
+check "QEMU has no DISPLAY/XAUTHORITY/WAYLAND_DISPLAY" \
+  bash -c "! tr '\0' '\n' < /proc/$PID/environ | grep -qE '^(DISPLAY|XAUTHORITY|WAYLAND_DISPLAY)='"
+check "the guest never ran: QMP status is prelaunch" [ "$(qmp life '{"execute":"query-status"}' | jq -r .status)" = prelaunch ]
+TIDS=$(qmp life '{"execute":"query-cpus-fast"}' | jq -r '.[]."thread-id"')
+aff_ok=1
+for t in $TIDS; do [ "$(taskset -pc "$t" | awk -F': ' '{print $2}')" = "$PIN" ] || aff_ok=0; done
+check "vCPU threads (query-cpus-fast thread-id) pinned to CPU $PIN while still in prelaunch" [ -n "$TIDS" ] && [ $aff_ok = 1 ]
+other_ok=1
+for t in $(ls /proc/"$PID"/task); do
+  echo "$TIDS" | grep -qx "$t" && continue
+  [ "$(taskset -pc "$t" | awk -F': ' '{print $2}')" = "$EMU" ] || other_ok=0
+done
+check "every other QEMU thread pinned to emulator CPU $EMU" [ $other_ok = 1 ]
+check "status --json says paused before resume" [ "$(jq_of life .state)" = paused ]
+V resume life > /dev/null
+check "resume: running" wait_state life running
+check "QMP status running after resume" [ "$(qmp life '{"execute":"query-status"}' | jq -r .status)" = running ]
+S=$(V status life --json)
+check "status --json: pid, user, memory, vCPU CPUs read back, uptime" \
+  [ "$(echo "$S" | jq -r '[.pid == '"$PID"', .user == "'"$(id -nu $WANT_UID)"'", .memory == 134217728, .vcpus[0].cpus == "'"$PIN"'", .vcpus[0].thread > 0, (.uptime >= 0), .emulator_cpus == ["'"$EMU"'"]] | all')" = true ]
+check "status exits 0 when running" bash -c "'$VFIOCTL' --root '$T' status life > /dev/null"
+L=$(V list --json)
+check "list --json names the VM running" [ "$(echo "$L" | jq -r '.[] | select(.name == "life") | .state')" = running ]
+
+# --- 2. console through a pty ------------------------------------------------------------------
+wait_hello life
+check "console: type into the guest's shell through a pty, leave with Ctrl-]" "$PTY" "$VFIOCTL" --root "$T" life
+check "pause: QMP status paused" bash -c "'$VFIOCTL' --root '$T' pause life >/dev/null && [ \"\$('$VFIOCTL' --root '$T' qmp life '{\"execute\":\"query-status\"}' | jq -r .status)\" = paused ]"
+check "status says paused" wait_state life paused
+V resume life > /dev/null
+
+# --- 3. graceful stop -----------------------------------------------------------------------------
+V stop life > "$T/stop.out" 2>&1; rc=$?
+check "stop exits 0" [ $rc -eq 0 ]
+check "stop is graceful: SHUTDOWN reason guest-shutdown" [ "$(jq_of life .exit_reason)" = guest-shutdown ]
+check "the supervisor logged the QMP SHUTDOWN event" grep -q "QMP event SHUTDOWN, reason guest-shutdown" "$T/run/vfioctl/life/log"
+check "status exits 3 when stopped" bash -c "'$VFIOCTL' --root '$T' status life > /dev/null; [ \$? -eq 3 ]"
+check "QEMU's sockets removed" [ ! -e "$T/run/vfioctl/life/qemu/ctl.sock" ]
+check "runtime directory is private (0700 or 0710)" bash -c "stat -c %a '$T/run/vfioctl/life' | grep -qE '^7[01]0$'"
+check "stop of a stopped VM is a no-op success" V stop life
+
+# --- 4. stop --force -----------------------------------------------------------------------------
+V start "$C1" --detach > /dev/null 2>&1
+check "stop --force kills it" V stop life --force
+check "--force recorded as stopped, not crashed" [ "$(jq_of life '.state + " " + .exit_reason')" = "stopped killed by vfioctl stop --force" ]
+
+# --- 5. QEMU killed with SIGKILL: crashed, release steps, restart -------------------------------
+V start "$C1" --detach > /dev/null 2>&1
+PID=$(jq_of life .pid)
+kill -9 "$PID"
+check "SIGKILLed QEMU: status crashed" wait_state life crashed
+check "crash reason names the signal" bash -c "'$VFIOCTL' --root '$T' status life --json | jq -r .exit_reason | grep -q 'signal 9 (SIGKILL)'"
+check "release steps ran (sockets gone, logged)" bash -c "[ ! -e '$T/run/vfioctl/life/qemu/ctl.sock' ] && grep -q 'life: crashed' '$T/run/vfioctl/life/log'"
+check "a new start works after the crash" V start "$C1" --detach
+check "and it runs" wait_state life running
+
+# --- 6. the supervisor killed while QEMU runs -----------------------------------------------------
+SUP=$(jq_of life .supervisor)
+PID=$(jq_of life .pid)
+kill -9 "$SUP"; sleep 0.3
+check "supervisor gone, QEMU still running" kill -0 "$PID"
+check "status still says running, supervisor null" [ "$(jq_of life '.state + " " + (.supervisor|tostring)')" = "running null" ]
+check "a second start is refused while the orphaned QEMU runs" bash -c "'$VFIOCTL' --root '$T' start '$C1' --detach 2>&1 | grep -q 'already running'"
+wait_hello life
+check "stop still works without the supervisor" V stop life
+check "it recorded the guest's shutdown" [ "$(jq_of life '.state + " " + .exit_reason')" = "stopped guest-shutdown" ]
+
+# --- 7. two starts at once ----------------------------------------------------------------------------
+V start "$C1" --detach > "$T/a.out" 2>&1 & A=$!
+V start "$C1" --detach > "$T/b.out" 2>&1 & B=$!
+wait $A; ra=$?; wait $B; rb=$?
+check "two starts at once: one wins, one gets exit 75 ($ra/$rb)" bash -c "[ \"$ra $rb\" = '0 75' ] || [ \"$ra $rb\" = '75 0' ]"
+sed "s/^/# start: /" "$T/a.out" "$T/b.out"
+check "the loser says why" bash -c "cat '$T/a.out' '$T/b.out' | grep -q 'already being started or supervised'"
+
+# --- 8. a second VM asking for a pinned core in use: refused before launch ----------------------
+C2=$(conf other "[cpu]" "pin = $PIN")
+V start "$C2" --detach > "$T/c.out" 2>&1; rc=$?
+check "core conflict refused with exit 69" [ $rc -eq 69 ]
+check "the refusal names the CPU and the VM" grep -q "host CPU $PIN is pinned by the running VM 'life'" "$T/c.out"
+check "no QEMU was started for it" bash -c "! [ -f '$T/run/vfioctl/other/status' ] || ! grep -q '^state=running' '$T/run/vfioctl/other/status'"
+wait_hello life
+V stop life > /dev/null
+
+# a device in use: a VM recorded as running with a device (its "QEMU" is a sleep of ours)
+mkdir -p "$T/run/vfioctl/holder" "$T/sys/bus/pci/devices"
+sleep 300 & SP=$!
+ST=$(awk '{print $22}' /proc/$SP/stat)
+printf 'state=running\npid=%s\npid_starttime=%s\nsupervisor=0\nuid=0\ndevices=0000:01:00.0\ncpus=\n' "$SP" "$ST" > "$T/run/vfioctl/holder/status"
+C3=$(conf wants-dev "[pci \"nic\"]" "device = 0000:01:00.0")
+V start "$C3" --detach > "$T/d.out" 2>&1; rc=$?
+kill "$SP" 2>/dev/null
+check "device in use by another running VM refused (exit 69)" bash -c "[ $rc -eq 69 ] && grep -q \"device 0000:01:00.0 is in use by the running VM 'holder'\" '$T/d.out'"
+sed 's/^/# /' "$T/d.out"
+
+# --- 9. monitor switching through ddcutil (recorded) ------------------------------------------------
+cat > "$T/ddcutil" <<EOS
+#!/bin/sh
+echo "\$*" >> "$T/ddc.log"
+EOS
+chmod 755 "$T/ddcutil"
+C4=$(conf mon "[display]" "ddc_bus = 7" "input_host = 0x0f" "input_guest = 0x11")
+VFIOCTL_DDCUTIL=$T/ddcutil V start "$C4" --detach > /dev/null 2>&1
+check "start switched the monitor to the guest: ddcutil --bus 7 setvcp 60 0x11" \
+  bash -c "for i in \$(seq 50); do grep -qx -- '--bus 7 setvcp 60 0x11' '$T/ddc.log' 2>/dev/null && exit 0; sleep 0.1; done; exit 1"
+wait_hello mon
+V stop mon > /dev/null
+check "stop switched it back: ddcutil --bus 7 setvcp 60 0x0f" bash -c "tail -1 '$T/ddc.log' | grep -qx -- '--bus 7 setvcp 60 0x0f'"
+printf '#!/bin/sh\nexit 1\n' > "$T/ddcutil-bad"; chmod 755 "$T/ddcutil-bad"
+VFIOCTL_DDCUTIL=$T/ddcutil-bad V start "$C4" --detach > /dev/null 2>&1; rc=$?
+check "a failing monitor switch never blocks the VM" bash -c "[ $rc -eq 0 ] && grep -q 'switching the monitor to the guest input failed' '$T/run/vfioctl/mon/log'"
+V stop mon --force > /dev/null
+
+# --- 10. preflight messages --------------------------------------------------------------------------
+C5=$(conf bad "[disk \"sys\"]" "path = $T/missing.qcow2" "format = qcow2")
+V start "$C5" > "$T/e.out" 2>&1; rc=$?
+check "missing disk: refused before launch with exit 69 and the path" bash -c "[ $rc -eq 69 ] && grep -q '$T/missing.qcow2' '$T/e.out'"
+if [ "$(id -u)" = 0 ]; then
+  sed -i '/^user = /d' "$C5"
+  V start "$C5" > "$T/f.out" 2>&1; rc=$?
+  check "root without [vm] user refuses (exit 65)" bash -c "[ $rc -eq 65 ] && grep -q 'does not run QEMU as root' '$T/f.out'"
+fi
+
+# --- 11. autostart unit ---------------------------------------------------------------------------------
+V enable life > /dev/null
+check "enable links vfioctl@life.service into multi-user.target.wants" \
+  bash -c "readlink '$T/etc/systemd/system/multi-user.target.wants/vfioctl@life.service' | grep -q '/vfioctl@.service\$'"
+V disable life > /dev/null
+check "disable removes the link" [ ! -L "$T/etc/systemd/system/multi-user.target.wants/vfioctl@life.service" ]
+if command -v systemd-analyze >/dev/null; then
+  mkdir -p "$T/units"
+  sed "s|^\(Exec[A-Za-z]*=\)[^ ]*/vfioctl |\1$VFIOCTL |" "$UNIT" > "$T/units/vfioctl@life.service"
+  systemd-analyze verify --man=no "$T/units/vfioctl@life.service" > "$T/verify.out" 2>&1; rc=$?
+  sed 's/^/# systemd-analyze: /' "$T/verify.out"
+  check "systemd-analyze verify accepts vfioctl@.service" [ $rc -eq 0 ]
+else
+  echo "# systemd-analyze missing: unit not verified (apt-get install systemd)"
+fi
+echo "# systemd is not PID 1 here ($(cat /proc/1/comm)): starting the unit under systemd is not exercised"
+
+echo "1..$N"
+echo "# total $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}')s"
+[ $FAILED -eq 0 ]
