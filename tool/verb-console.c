@@ -62,7 +62,6 @@ int verb_console(int argc, char **argv)
                            errno == EACCES ? "; run as the user who started the VM, or root" : "");
                 goto out;
         }
-        fprintf(stderr, "Connected to the serial console of VM %s; leave with Ctrl-]\r\n", r.name);
         if (tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
                 /* Raw: every key (Ctrl-C included) goes to the guest, unechoed; only Ctrl-] is ours. */
                 raw = saved;
@@ -70,6 +69,7 @@ int verb_console(int argc, char **argv)
                 if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
                         restored = false;
         }
+        fprintf(stderr, "Connected to the serial console of VM %s; leave with Ctrl-]\r\n", r.name);
         for (;;) {
                 struct pollfd p[2] = { { STDIN_FILENO, POLLIN, 0 }, { sock, POLLIN, 0 } };
                 ssize_t n;

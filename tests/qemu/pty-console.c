@@ -91,10 +91,13 @@ int main(int argc, char **argv)
                 fprintf(stderr, "the terminal is not raw while attached (lflag %#x)\n", (unsigned)tio.c_lflag);
                 return 1;
         }
-        (void)!write(m, "\r", 1);
-        usleep(300 * 1000);
-        (void)!write(m, "echo CONSOLE-$((6*7))\r", 22);
-        if (expect(m, "CONSOLE-42", 15000) < 0) {
+        /* The guest's shell may not read the line yet (still starting): type again every 2 s. */
+        for (int i = 0; i < 10; i++) {
+                (void)!write(m, "echo CONSOLE-$((6*7))\r", 22);
+                if (expect(m, "CONSOLE-42", 2000) == 0)
+                        break;
+        }
+        if (expect(m, "CONSOLE-42", 100) < 0) {
                 fprintf(stderr, "the guest did not answer on the console; got: %s\n", seen);
                 return 1;
         }
