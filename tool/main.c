@@ -20,7 +20,8 @@ static const verb *current_verb;
 
 static const verb verbs[] = {
         { "demo", 0, 0, verb_demo, "demo",
-          "boot a tiny VM as an unprivileged user, show its status, stop it (works without an IOMMU or KVM)" },
+          "boot a tiny VM as an unprivileged user, show its status, stop it (works without an IOMMU or "
+          "KVM)" },
         { "devices", 0, 0, verb_devices, "devices [--gpu] [--tree] [--json]",
           "PCI devices by IOMMU group, with drivers, reset methods and a passthrough verdict" },
         { "create", 1, 1, verb_create,

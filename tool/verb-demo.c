@@ -39,7 +39,10 @@ static const char init_script[] =
         "/bin/busybox --install -s /bin\n"
         "mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev\n"
         "insmod /lib/modules/evdev.ko 2>/dev/null; insmod /lib/modules/button.ko 2>/dev/null\n"
-        "acpid -c /etc/acpi -l /dev/null\n"
+        "acpid -f -c /etc/acpi -l /dev/null &\n"
+        /* greet only once acpid listens: a power button pressed before that would be lost */
+        "i=0; while [ $i -lt 50 ] && ! ls -l /proc/$!/fd 2>/dev/null | grep -q /dev/input/event; do\n"
+        "  sleep 0.1; i=$((i + 1)); done\n"
         "echo \"" HELLO " $(uname -r)\"\n"
         "while :; do setsid cttyhack sh; done\n";
 /* busybox acpid runs CONFDIR/PWRF/00000080 for the power button (busybox util-linux/acpid.c, f_evt_tab). */

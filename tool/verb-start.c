@@ -505,6 +505,7 @@ static int launch_and_supervise(start_ctx *x)
         pid_t pid = 0;
         int r, status = 0, fd = -1;
         bool exited = false, powerdown_sent = false, quit_sent = false;
+        unsigned presses = 0;
         struct sigaction sa = { .sa_handler = on_signal };
         struct timespec t0, t1;
 
@@ -636,9 +637,16 @@ static int launch_and_supervise(start_ctx *x)
 
                 if (got_signal && !powerdown_sent) {
                         /* Ctrl-C or systemd's SIGTERM: ask the guest to shut down (ACPI power button). */
+                        _cleanup_free_ char *err = NULL;
+
                         say(x, "signal received: powering the guest down (again to quit QEMU at once)");
-                        (void)qmp_execute(q, "system_powerdown", NULL, 5000, NULL, NULL);
+                        r = q ? qmp_execute(q, "system_powerdown", NULL, 5000, NULL, &err) : -ENOTCONN;
+                        if (r < 0)
+                                say(x, "system_powerdown failed: %s", err ? err : strerror(-r));
                         powerdown_sent = true;
+                } else if (got_signal == 1 && powerdown_sent && q && ++presses % 20 == 0) {
+                        /* Every 10 s: a press during early boot, before the guest listens, is lost. */
+                        (void)qmp_execute(q, "system_powerdown", NULL, 5000, NULL, NULL);
                 } else if (got_signal > 1 && !quit_sent) {
                         (void)qmp_execute(q, "quit", NULL, 5000, NULL, NULL);
                         quit_sent = true;
