@@ -110,6 +110,7 @@ static int check_access(vm_user *u, const char *path, int want, char ***errors)
         unsigned bits, need = (want & R_OK ? 4 : 0) | (want & W_OK ? 2 : 0);
         char gbuf[16];
         char *e = NULL;
+        int r;
 
         if (stat(path, &st) < 0) {
                 if (asprintf(&e, "%s: %s", path, strerror(errno)) >= 0)
@@ -134,15 +135,32 @@ static int check_access(vm_user *u, const char *path, int want, char ***errors)
                 bits = st.st_mode & 7;
         if ((bits & need) == need || ((st.st_mode & 7) & need) == need)
                 return 0;
-        if (asprintf(&e,
-                     "%s (%s:%s, mode %04o) is not %s by user %s; fix: add %s to group %s (usermod -aG %s "
-                     "%s) "
-                     "or a udev rule giving the node to a group of %s",
-                     path, getpwuid(st.st_uid) ? getpwuid(st.st_uid)->pw_name : "?",
-                     group_name(st.st_gid, gbuf), (unsigned)(st.st_mode & 07777),
-                     want & W_OK ? "readable and writable" : "readable", u->name, u->name,
-                     group_name(st.st_gid, gbuf), group_name(st.st_gid, gbuf), u->name, u->name) >= 0)
-                strv_push(errors, e);
+        {
+                const char *gname = group_name(st.st_gid, gbuf);
+                bool group_grants = (((st.st_mode >> 3) & 7) & need) == need;
+                _cleanup_free_ char *fix = NULL;
+
+                /* Root's group is never the answer: give the node to a group of the VM user instead. */
+                if (st.st_gid != 0 && group_grants)
+                        r = asprintf(&fix, "add %s to group %s: usermod -aG %s %s", u->name, gname, gname,
+                                     u->name);
+                else
+                        r = asprintf(
+                                &fix,
+                                "give the node to a group of %s with a udev rule (vfioctl setup writes "
+                                "them; "
+                                "seed 003: SUBSYSTEM==\"vfio\", GROUP=\"kvm\"), for now: chgrp kvm %s && "
+                                "chmod g+rw %s",
+                                u->name, path, path);
+                if (r < 0)
+                        fix = NULL;
+                if (asprintf(&e, "%s (%s:%s, mode %04o) is not %s by user %s; fix: %s", path,
+                             getpwuid(st.st_uid) ? getpwuid(st.st_uid)->pw_name : "?", gname,
+                             (unsigned)(st.st_mode & 07777),
+                             want & W_OK ? "readable and writable" : "readable", u->name,
+                             fix ? fix : "change its owner or mode") >= 0)
+                        strv_push(errors, e);
+        }
         return -EACCES;
 }
 
@@ -248,6 +266,75 @@ static void check_devices(const vm_config *c, const vfio_host *h, const vfio_mod
                 snprintf(node, sizeof(node), "%s/dev/vfio/vfio",
                          vfio_host_is_live(h) ? "" : vfio_host_root(h));
                 (void)check_access(u, node, R_OK | W_OK, errors);
+        }
+}
+
+/*
+ * USB devices passed with usb-host: QEMU opens /dev/bus/usb/BBB/DDD as the VM user. Finds the device in
+ * sys/bus/usb/devices by id or by bus-port (the kernel's "BUS-PORT" names) and checks that node.
+ */
+static void check_usb(const vfio_host *h, const vm_config *c, vm_user *u, char ***errors)
+{
+        _cleanup_strv_free_ char **names = NULL;
+
+        if (c->n_usbs == 0)
+                return;
+        if (vfio_host_list_dir(h, "sys/bus/usb/devices", 1024, &names) < 0) {
+                add_error(errors, "cannot list %s/sys/bus/usb/devices: is USB present?",
+                          vfio_host_is_live(h) ? "" : vfio_host_root(h));
+                return;
+        }
+        for (size_t i = 0; i < c->n_usbs; i++) {
+                const vm_usb *usb = &c->usbs[i];
+                bool found = false;
+
+                STRV_FOREACH (n, names) {
+                        _cleanup_free_ char *vid = NULL, *pid = NULL, *bus = NULL, *dev = NULL;
+                        char path[512], want[64];
+                        uint64_t b, d, v, p;
+
+                        if (strchr(*n, ':'))
+                                continue; /* interfaces ("1-2:1.0"), not devices */
+                        if (usb->has_id) {
+                                snprintf(path, sizeof(path), "sys/bus/usb/devices/%s/idVendor", *n);
+                                if (vfio_host_read_attr(h, path, 16, &vid) < 0 ||
+                                    parse_uint(vid, 16, 0xffff, &v) < 0)
+                                        continue;
+                                snprintf(path, sizeof(path), "sys/bus/usb/devices/%s/idProduct", *n);
+                                if (vfio_host_read_attr(h, path, 16, &pid) < 0 ||
+                                    parse_uint(pid, 16, 0xffff, &p) < 0 || v != usb->vendor ||
+                                    p != usb->product)
+                                        continue;
+                        } else {
+                                snprintf(want, sizeof(want), "%u-%s", usb->host_bus,
+                                         usb->host_port ? usb->host_port : "");
+                                if (strcmp(*n, want) != 0)
+                                        continue;
+                        }
+                        snprintf(path, sizeof(path), "sys/bus/usb/devices/%s/busnum", *n);
+                        if (vfio_host_read_attr(h, path, 16, &bus) < 0 || parse_uint(bus, 10, 999, &b) < 0)
+                                continue;
+                        snprintf(path, sizeof(path), "sys/bus/usb/devices/%s/devnum", *n);
+                        if (vfio_host_read_attr(h, path, 16, &dev) < 0 || parse_uint(dev, 10, 999, &d) < 0)
+                                continue;
+                        snprintf(path, sizeof(path), "%s/dev/bus/usb/%03u/%03u",
+                                 vfio_host_is_live(h) ? "" : vfio_host_root(h), (unsigned)b, (unsigned)d);
+                        (void)check_access(u, path, R_OK | W_OK, errors);
+                        found = true;
+                        break;
+                }
+                if (!found) {
+                        if (usb->has_id)
+                                add_error(errors,
+                                          "%s:%u: [usb \"%s\"] %04x:%04x is not plugged in (lsusb lists "
+                                          "what is)",
+                                          c->filename, usb->line, usb->name, usb->vendor, usb->product);
+                        else
+                                add_error(errors,
+                                          "%s:%u: [usb \"%s\"] nothing is plugged in at bus %u port %s",
+                                          c->filename, usb->line, usb->name, usb->host_bus,
+                                          usb->host_port ? usb->host_port : "?");
+                }
         }
 }
 
@@ -898,6 +985,11 @@ int verb_start(int argc, char **argv)
         for (size_t i = 0; i < c->n_inputs; i++)
                 if (c->inputs[i].type == VM_INPUT_EVDEV && c->inputs[i].evdev)
                         (void)check_access(&x.user, c->inputs[i].evdev, R_OK, &errors);
+        if (c->n_usbs > 0) {
+                if (!h && tool_open_host(&h) < 0)
+                        goto out;
+                check_usb(h, c, &x.user, &errors);
+        }
         for (size_t i = 0; i < c->n_disks; i++)
                 if (c->disks[i].path)
                         (void)check_access(&x.user, c->disks[i].path,

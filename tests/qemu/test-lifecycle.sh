@@ -217,6 +217,19 @@ if [ "$(id -u)" = 0 ]; then
   check "root without [vm] user refuses (exit 65)" bash -c "[ $rc -eq 65 ] && grep -q 'does not run QEMU as root' '$T/f.out'"
 fi
 
+if [ "$(id -u)" = 0 ]; then
+  # USB: the device node QEMU opens, found through (a fixture) sysfs under --root
+  mkdir -p "$T/sys/bus/usb/devices/3-2.1" "$T/dev/bus/usb/003"
+  echo 3 > "$T/sys/bus/usb/devices/3-2.1/busnum"; echo 5 > "$T/sys/bus/usb/devices/3-2.1/devnum"
+  echo 1b1c > "$T/sys/bus/usb/devices/3-2.1/idVendor"; echo 1b3d > "$T/sys/bus/usb/devices/3-2.1/idProduct"
+  : > "$T/dev/bus/usb/003/005"; chmod 0600 "$T/dev/bus/usb/003/005"
+  C6=$(conf usb "[usb \"mouse\"]" "device = 046d:c52b" "[usb \"kbd\"]" "host_bus = 3" "host_port = 2.1")
+  V start "$C6" > "$T/g.out" 2>&1; rc=$?
+  sed 's/^/# /' "$T/g.out"
+  check "USB: an unplugged device and an inaccessible node refused (exit 69)" \
+    bash -c "[ $rc -eq 69 ] && grep -q '046d:c52b is not plugged in' '$T/g.out' && grep -q 'dev/bus/usb/003/005 (root:root, mode 0600) is not readable and writable by user nobody' '$T/g.out'"
+fi
+
 # --- 11. autostart unit ---------------------------------------------------------------------------------
 V enable life > /dev/null
 check "enable links vfioctl@life.service into multi-user.target.wants" \
