@@ -149,9 +149,9 @@ static int check_access(vm_user *u, const char *path, int want, char ***errors)
                                 &fix,
                                 "give the node to a group of %s with a udev rule (vfioctl setup writes "
                                 "them; "
-                                "seed 003: SUBSYSTEM==\"vfio\", GROUP=\"kvm\"), for now: chgrp kvm %s && "
-                                "chmod g+rw %s",
-                                u->name, path, path);
+                                "seed 003: SUBSYSTEM==\"vfio\", GROUP=\"kvm\"); for now: chgrp kvm %s && "
+                                "chmod g+rw %s, with %s in group kvm (usermod -aG kvm %s)",
+                                u->name, path, path, u->name, u->name);
                 if (r < 0)
                         fix = NULL;
                 if (asprintf(&e, "%s (%s:%s, mode %04o) is not %s by user %s; fix: %s", path,
