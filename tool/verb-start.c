@@ -1002,10 +1002,26 @@ int verb_start(int argc, char **argv)
                 uint64_t need = c->memory.size + MEMLOCK_MARGIN;
                 struct rlimit rl;
 
-                if (x.drop)
-                        x.memlock = need; /* set in the child while still root */
-                else if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-                         rl.rlim_cur < need) {
+                if (x.drop) {
+                        /* Set in the child while still root; raising the hard limit needs CAP_SYS_RESOURCE.
+                         */
+                        x.memlock = need;
+                        if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+                            rl.rlim_max < need &&
+                            setrlimit(RLIMIT_MEMLOCK, &(struct rlimit){ rl.rlim_cur, need }) < 0)
+                                add_error(
+                                        &errors,
+                                        "cannot raise RLIMIT_MEMLOCK to %llu KiB (guest RAM + 128 MiB; the "
+                                        "hard "
+                                        "limit is %llu KiB and this root lacks CAP_SYS_RESOURCE, a "
+                                        "container?); "
+                                        "raise it where vfioctl runs: LimitMEMLOCK=infinity in the unit, or "
+                                        "ulimit -l %llu",
+                                        (unsigned long long)need / 1024,
+                                        (unsigned long long)rl.rlim_max / 1024,
+                                        (unsigned long long)need / 1024);
+                } else if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+                           rl.rlim_cur < need) {
                         if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need)
                                 x.memlock = need;
                         else

@@ -230,6 +230,21 @@ if [ "$(id -u)" = 0 ]; then
     bash -c "[ $rc -eq 69 ] && grep -q '046d:c52b is not plugged in' '$T/g.out' && grep -q 'dev/bus/usb/003/005 (root:root, mode 0600) is not readable and writable by user nobody' '$T/g.out'"
 fi
 
+# memlock: guest RAM + 128 MiB for QEMU, set while still root, or a preflight refusal saying why not
+C7=$(conf locked "[memory]" "locked = yes")
+if bash -c 'ulimit -l 262144' 2>/dev/null; then
+  V start "$C7" --detach > "$T/h.out" 2>&1; rc=$?
+  P=$(jq_of locked .pid)
+  check "memory locked: QEMU's RLIMIT_MEMLOCK is RAM + 128 MiB" \
+    bash -c "[ $rc -eq 0 ] && grep -q '^Max locked memory *268435456 *268435456' /proc/$P/limits"
+  V stop locked --force > /dev/null
+else
+  V start "$C7" --detach > "$T/h.out" 2>&1; rc=$?
+  sed 's/^/# /' "$T/h.out"
+  check "memory locked, hard limit $(ulimit -Hl) KiB cannot be raised here: refused before launch (exit 69)" \
+    bash -c "[ $rc -eq 69 ] && grep -qE 'cannot raise RLIMIT_MEMLOCK to 262144 KiB|RLIMIT_MEMLOCK of .* VFIO pins guest RAM' '$T/h.out'"
+fi
+
 # --- 11. autostart unit ---------------------------------------------------------------------------------
 V enable life > /dev/null
 check "enable links vfioctl@life.service into multi-user.target.wants" \
