@@ -245,6 +245,22 @@ else
     bash -c "[ $rc -eq 69 ] && grep -qE 'cannot raise RLIMIT_MEMLOCK to 262144 KiB|RLIMIT_MEMLOCK of .* VFIO pins guest RAM' '$T/h.out'"
 fi
 
+# --- a user starting their own VM (no root anywhere): state in $XDG_RUNTIME_DIR/vfioctl ------------
+if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null; then
+  mkdir -p "$T/xdg"; chown 65534:65534 "$T/xdg"; chmod 700 "$T/xdg"
+  USERLINE="" C8=$(USERLINE="" conf selfrun)
+  sed -i '/^user = /d' "$C8"
+  AS_NOBODY() { setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH="$PATH" XDG_RUNTIME_DIR="$T/xdg" HOME="$T/xdg" "$VFIOCTL" "$@"; }
+  AS_NOBODY start "$C8" --detach > "$T/i.out" 2>&1; rc=$?
+  sed 's/^/# /' "$T/i.out"
+  P=$(AS_NOBODY status selfrun --json 2>/dev/null | jq -r .pid)
+  check "non-root user starts their own VM: state in \$XDG_RUNTIME_DIR/vfioctl/selfrun (0700), QEMU as that user" \
+    bash -c "[ $rc -eq 0 ] && [ \"\$(stat -c '%a %u' '$T/xdg/vfioctl/selfrun')\" = '700 65534' ] && grep -qE '^Uid:\s+65534\s' /proc/$P/status"
+  for _ in $(seq 300); do grep -q "hello from" "$T/xdg/vfioctl/selfrun/qemu/console.log" 2>/dev/null && break; sleep 0.1; done
+  AS_NOBODY stop selfrun > /dev/null 2>&1
+  check "and stops it gracefully" [ "$(AS_NOBODY status selfrun --json 2>/dev/null | jq -r '.state + " " + .exit_reason')" = "stopped guest-shutdown" ]
+fi
+
 # --- 11. autostart unit ---------------------------------------------------------------------------------
 V enable life > /dev/null
 check "enable links vfioctl@life.service into multi-user.target.wants" \
