@@ -100,7 +100,7 @@ int qmp_connect_unix(const char *path, int timeout_ms, int *ret_fd)
 /* Takes one complete line out of the buffer and parses it; 0 when no full line is buffered. */
 static int take_message(qmp_client *q, json_object **ret)
 {
-        char *nl = memchr(q->buf, '\n', q->len);
+        char *nl = q->len ? memchr(q->buf, '\n', q->len) : NULL; /* buf is NULL before the first read */
         json_tokener *tok;
         json_object *o;
         size_t n;
