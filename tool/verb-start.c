@@ -1157,7 +1157,10 @@ int verb_start(int argc, char **argv)
                         if (vfio_host_read_attr(h, path, 64, &cur) >= 0 &&
                             parse_uint(cur, 10, UINT64_MAX, &n) >= 0 && n >= reserved) {
                                 snprintf(val, sizeof(val), "%llu", (unsigned long long)(n - reserved));
-                                (void)vfio_host_write_attr(h, path, val);
+                                if (vfio_host_write_attr(h, path, val) >= 0)
+                                        fprintf(stderr,
+                                                "released the %llu hugepages reserved for this start\n",
+                                                (unsigned long long)reserved);
                         }
                 }
                 goto out;

@@ -81,7 +81,11 @@ wait_state() { # NAME STATE
 qmp() { V qmp "$1" "$2" 2>/dev/null; }
 
 # --- 1. start paused: pinned before the first instruction, as nobody ----------------------------
-C1=$(conf life "[cpu]" "pin = $PIN" "emulator_pin = $EMU")
+truncate -s 1M "$T/vms/data.img" 2>/dev/null || { mkdir -p "$T/vms"; truncate -s 1M "$T/vms/data.img"; }
+chmod 755 "$T/vms"; [ "$(id -u)" = 0 ] && chown 65534:65534 "$T/vms/data.img"
+# one disk with an iothread: its thread must land on the emulator CPUs too
+C1=$(conf life "[cpu]" "pin = $PIN" "emulator_pin = $EMU" "[disk \"data\"]" "path = $T/vms/data.img" "format = raw" \
+  "bus = virtio-blk" "iothread = yes")
 ts=$(date +%s%N)
 V start "$C1" --detach --paused > "$T/start.out" 2>&1; rc=$?
 start_ms=$(( ($(date +%s%N) - ts) / 1000000 ))
@@ -107,6 +111,9 @@ for t in $(ls /proc/"$PID"/task); do
   [ "$(taskset -pc "$t" | awk -F': ' '{print $2}')" = "$EMU" ] || other_ok=0
 done
 check "every other QEMU thread pinned to emulator CPU $EMU" [ $other_ok = 1 ]
+IOT=$(qmp life '{"execute":"query-iothreads"}' | jq -r '.[]."thread-id"')
+check "the disk's iothread (query-iothreads thread-id) pinned to emulator CPU $EMU" \
+  bash -c "[ -n '$IOT' ] && [ \"\$(taskset -pc $IOT | awk -F': ' '{print \$2}')\" = '$EMU' ]"
 check "status --json says paused before resume" [ "$(jq_of life .state)" = paused ]
 V resume life > /dev/null
 check "resume: running" wait_state life running
@@ -124,6 +131,15 @@ check "console: type into the guest's shell through a pty, leave with Ctrl-]" "$
 check "pause: QMP status paused" bash -c "'$VFIOCTL' --root '$T' pause life >/dev/null && [ \"\$('$VFIOCTL' --root '$T' qmp life '{\"execute\":\"query-status\"}' | jq -r .status)\" = paused ]"
 check "status says paused" wait_state life paused
 V resume life > /dev/null
+
+# reboot: a hard reset; the guest boots and greets again
+V reboot life > /dev/null
+check "reboot: the guest boots again (a second greeting on the console)" \
+  bash -c "for i in \$(seq 300); do [ \$(grep -c 'hello from' '$T/run/vfioctl/life/qemu/console.log') -ge 2 ] && exit 0; sleep 0.1; done; exit 1"
+check "log shows the command line and the console log the greeting" \
+  bash -c "'$VFIOCTL' --root '$T' log life | grep -q 'starting VM life as' && '$VFIOCTL' --root '$T' log life --console | grep -q 'hello from'"
+V qmp life '{"execute":"no-such-command"}' > "$T/q.out" 2>&1; rc=$?
+check "qmp: a QMP error is reported with its class (exit 1)" bash -c "[ $rc -eq 1 ] && grep -q CommandNotFound '$T/q.out'"
 
 # --- 3. graceful stop -----------------------------------------------------------------------------
 V stop life > "$T/stop.out" 2>&1; rc=$?
@@ -206,6 +222,39 @@ printf '#!/bin/sh\nexit 1\n' > "$T/ddcutil-bad"; chmod 755 "$T/ddcutil-bad"
 VFIOCTL_DDCUTIL=$T/ddcutil-bad V start "$C4" --detach > /dev/null 2>&1; rc=$?
 check "a failing monitor switch never blocks the VM" bash -c "[ $rc -eq 0 ] && grep -q 'switching the monitor to the guest input failed' '$T/run/vfioctl/mon/log'"
 V stop mon --force > /dev/null
+
+# --- foreground: the supervisor is the start process; SIGTERM (systemd's stop) powers the guest down --
+C9=$(conf fg)
+"$VFIOCTL" --root "$T" start "$C9" > "$T/fg.out" 2>&1 & FG=$!
+wait_hello fg
+kill -TERM $FG
+wait $FG; rc=$?
+sed 's/^/# fg: /' "$T/fg.out"
+check "foreground start: SIGTERM shuts the guest down, start exits 0" \
+  bash -c "[ $rc -eq 0 ] && [ \"\$('$VFIOCTL' --root '$T' status fg --json | jq -r '.state + \" \" + .exit_reason')\" = 'stopped guest-shutdown' ]"
+
+# --- OVMF: the per-VM variable store is created from the template, owned by the VM user --------------
+if [ -f /usr/share/OVMF/OVMF_VARS_4M.fd ]; then
+  C10=$(conf ovmf)
+  sed -i '/^type = seabios/d' "$C10"
+  V start "$C10" --detach --paused > "$T/o.out" 2>&1; rc=$?
+  if [ "$(id -u)" = 0 ]; then VARS=$T/var/lib/vfioctl/ovmf/OVMF_VARS.fd; else VARS=${XDG_STATE_HOME:-$HOME/.local/state}/vfioctl/ovmf/OVMF_VARS.fd; fi
+  check "OVMF vars created from the template (owner uid $WANT_UID, 0600) and QEMU accepted them" \
+    bash -c "[ $rc -eq 0 ] && [ \"\$(stat -c '%u %a' '$VARS')\" = '$WANT_UID 600' ] && cmp -s '$VARS' /usr/share/OVMF/OVMF_VARS_4M.fd"
+  V stop ovmf --force > /dev/null
+fi
+
+# --- hugepages: root reserves what is missing and rolls back when the pool cannot grow (fixture sysfs) --
+if [ "$(id -u)" = 0 ]; then
+  HP=$T/sys/kernel/mm/hugepages/hugepages-2048kB
+  mkdir -p "$HP"; echo 0 > "$HP/nr_hugepages"; echo 0 > "$HP/free_hugepages"
+  # (a sysfs-style write does not truncate this regular file: the rollback's "0" over "64" reads "04")
+  C11=$(conf huge "[memory]" "hugepages = 2M")
+  V start "$C11" --detach > "$T/hp.out" 2>&1; rc=$?
+  sed 's/^/# /' "$T/hp.out"
+  check "hugepages: 64 pages asked of the pool, the shortfall refused (exit 69), nr_hugepages rolled back" \
+    bash -c "[ $rc -eq 69 ] && grep -q 'only 0 of the 64 free 2048 kB hugepages' '$T/hp.out' && grep -q 'released the 64 hugepages reserved for this start' '$T/hp.out' && [ \"\$(head -c1 '$HP/nr_hugepages')\" = 0 ]"
+fi
 
 # --- 10. preflight messages --------------------------------------------------------------------------
 C5=$(conf bad "[disk \"sys\"]" "path = $T/missing.qcow2" "format = qcow2")
