@@ -12,6 +12,11 @@ enum {
         EXIT_FAILURE_GENERIC = 1, /* the operation failed; the message says why */
         EXIT_USAGE = 64,          /* bad command line (sysexits EX_USAGE) */
         EXIT_DATAERR = 65,        /* bad input data: config, sysfs content, XML */
+        /* The lifecycle verbs (docs/lifecycle.md): */
+        EXIT_NOT_RUNNING = 3, /* status and VM verbs: the VM is not running (LSB init-script convention) */
+        EXIT_PREFLIGHT = 69,  /* start: a host check failed; QEMU was not started (EX_UNAVAILABLE) */
+        EXIT_BUSY = 75,       /* start: the VM runs or is being started by another vfioctl (EX_TEMPFAIL) */
+        EXIT_NOPERM = 77,     /* the caller may not act on that VM (EX_NOPERM) */
 };
 
 typedef struct verb {

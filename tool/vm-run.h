@@ -10,14 +10,6 @@
 #include "vfioctl/runstate.h"
 #include "vfioctl/vmconf.h"
 
-/* Exit codes of the lifecycle verbs, beyond tool.h's (documented in docs/lifecycle.md). */
-enum {
-        EXIT_NOT_RUNNING = 3, /* status: the VM is not running (LSB init-script convention) */
-        EXIT_PREFLIGHT = 69,  /* start: a host check failed; QEMU was not started (EX_UNAVAILABLE) */
-        EXIT_BUSY = 75,   /* start: the VM is running or being started by another vfioctl (EX_TEMPFAIL) */
-        EXIT_NOPERM = 77, /* the caller may not act on that VM (EX_NOPERM) */
-};
-
 typedef struct vm_run {
         char *name;
         char *dir;      /* runtime directory: status, lock, log */
