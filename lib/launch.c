@@ -43,7 +43,18 @@ char *vm_launch_console_log(const char *qemu_dir)
         return join(qemu_dir, "console.log");
 }
 
-int vm_launch_argv(char ***argv, size_t n_extra, const char *qemu_dir)
+bool vm_launch_needs_spawn(const vm_config *c)
+{
+        for (size_t i = 0; i < c->n_nets; i++)
+                if (c->nets[i].type == VM_NET_BRIDGE)
+                        return true;
+        for (size_t i = 0; i < c->n_shares; i++)
+                if (c->shares[i].type == VM_SHARE_SMB)
+                        return true;
+        return false;
+}
+
+int vm_launch_argv(char ***argv, size_t n_extra, const char *qemu_dir, bool allow_spawn)
 {
         _cleanup_free_ char *ctl = vm_launch_ctl_socket(qemu_dir), *con = vm_launch_console_socket(qemu_dir),
                             *log = vm_launch_console_log(qemu_dir), *ectl = NULL, *econ = NULL, *elog = NULL,

@@ -484,7 +484,7 @@ int verb_demo(int argc, char **argv)
 
                 for (int i = 0; log && i < 600 && !t_hello; i++) {
                         _cleanup_free_ char *out = NULL;
-                        _cleanup_close_ int fd = open(log, O_RDONLY | O_CLOEXEC);
+                        _cleanup_close_ int fd = open(log, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
                         char *line;
 
                         if (fd >= 0 && read_full_fd(fd, 1 << 20, &out, NULL) >= 0 &&

@@ -637,6 +637,28 @@ static int launch_and_supervise(start_ctx *x)
         x->st->started = (uint64_t)time(NULL);
         x->st->state = VM_STATE_STARTING;
         (void)vm_runstate_write(x->run.dirfd, x->st);
+        {
+                /* DIR/pid for scripts (the status file has it too), atomic like every file we write. */
+                char buf[32];
+                int pfd = openat(x->run.dirfd, "pid.tmp",
+                                 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+                snprintf(buf, sizeof(buf), "%d\n", (int)pid);
+                if (pfd >= 0) {
+                        if (write(pfd, buf, strlen(buf)) == (ssize_t)strlen(buf))
+                                (void)renameat(x->run.dirfd, "pid.tmp", x->run.dirfd, "pid");
+                        close(pfd);
+                }
+        }
+        if (!x->pin)
+                vm_run_log(&x->run,
+                           "note: vCPUs are not pinned: no [cpu] pin and this host has too few CPUs for a "
+                           "plan (vfioctl keeps CPU 0's core for the host)");
+        if (vm_launch_needs_spawn(x->c))
+                vm_run_log(&x->run,
+                           "note: bridge networking or an SMB share: QEMU's sandbox allows it to spawn the "
+                           "helper (%s)",
+                           VM_LAUNCH_SANDBOX_SPAWN);
 
         /* QEMU creates the socket during startup; connect while watching that it is still alive. */
         if (asprintf(&qmp_path, "%s/qmp.sock", x->run.qemu_dir) < 0)
@@ -1179,7 +1201,8 @@ int verb_start(int argc, char **argv)
 
         r = vm_qemu_argv(c, &paths.paths, &argv_q, &notes);
         if (r >= 0)
-                r = vm_launch_argv(&argv_q, strv_length(c->vm.extra_args), x.run.qemu_dir);
+                r = vm_launch_argv(&argv_q, strv_length(c->vm.extra_args), x.run.qemu_dir,
+                                   vm_launch_needs_spawn(c));
         if (r < 0) {
                 tool_error("building the QEMU command line: %s", strerror(-r));
                 goto out;

@@ -325,6 +325,7 @@ void vm_run_release(vm_run *r, vm_runstate *s, vm_state final, const char *reaso
         if (asprintf(&qmp, "%s/qmp.sock", r->qemu_dir) >= 0)
                 (void)unlink(qmp);
         (void)unlinkat(r->dirfd, "stop-request", 0);
+        (void)unlinkat(r->dirfd, "pid", 0);
         s->state = final;
         free(s->exit_reason);
         s->exit_reason = reason ? strdup(reason) : NULL;

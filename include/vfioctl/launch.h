@@ -14,6 +14,15 @@
  * is why vfioctl supervises instead of -daemonize), no sched_setaffinity/setpriority (vfioctl pins).
  */
 #define VM_LAUNCH_SANDBOX "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+/*
+ * For configs whose QEMU must exec a helper: qemu-bridge-helper (-netdev bridge) or smbd (-netdev
+ * user,smb=). "children" keeps set*id denied in QEMU itself while the (setuid) helper may run
+ * (qemu-options.hx).
+ */
+#define VM_LAUNCH_SANDBOX_SPAWN \
+        "on,obsolete=deny,elevateprivileges=children,spawn=allow,resourcecontrol=deny"
+/* True when the config needs QEMU to spawn a helper (bridge networking, SMB shares). */
+bool vm_launch_needs_spawn(const vm_config *c);
 
 /* Files QEMU itself creates, in the directory QEMU may write (QEMU_DIR). */
 char *vm_launch_ctl_socket(const char *qemu_dir);     /* second QMP monitor, for the verbs */
@@ -23,9 +32,9 @@ char *vm_launch_console_log(const char *qemu_dir);    /* everything the serial c
 /*
  * Inserts the launcher's options into argv from vm_qemu_argv (before the n_extra [vm] extra_args): -S
  * (start paused until pinned), -sandbox, a second QMP monitor on ctl.sock, the serial console on
- * console.sock with a log, and -no-shutdown off: QEMU exits when the guest powers off.
+ * console.sock with a log. allow_spawn: VM_LAUNCH_SANDBOX_SPAWN instead of VM_LAUNCH_SANDBOX.
  */
-int vm_launch_argv(char ***argv, size_t n_extra, const char *qemu_dir);
+int vm_launch_argv(char ***argv, size_t n_extra, const char *qemu_dir, bool allow_spawn);
 
 /* Drops X access: the VM user must not reach the desktop session (seed 003, "XServer rights"). */
 bool vm_launch_env_blocked(const char *entry);

@@ -92,6 +92,7 @@ start_ms=$(( ($(date +%s%N) - ts) / 1000000 ))
 echo "# start latency (to paused and pinned): ${start_ms} ms"
 check "start --detach --paused exits 0" [ $rc -eq 0 ]
 PID=$(jq_of life .pid)
+check "DIR/pid holds QEMU's pid" [ "$(cat "$T/run/vfioctl/life/pid")" = "$PID" ]
 check "QEMU runs as uid $WANT_UID (/proc/PID/status)" \
   bash -c "grep -E '^Uid:' /proc/$PID/status | awk '{exit !(\$2 == $WANT_UID && \$3 == $WANT_UID && \$4 == $WANT_UID && \$5 == $WANT_UID)}'"
 check "QEMU has no supplementary groups it does not need" \

@@ -208,7 +208,7 @@ static void test_launch_argv_before_extra_args(void **state)
         assert_int_equal(strv_extend(&argv, "-m"), 0);
         assert_int_equal(strv_extend(&argv, "1G"), 0);
         assert_int_equal(strv_extend(&argv, "-extra"), 0); /* [vm] extra_args stay last */
-        assert_int_equal(vm_launch_argv(&argv, 1, "/run/vfioctl/a,b/qemu"), 0);
+        assert_int_equal(vm_launch_argv(&argv, 1, "/run/vfioctl/a,b/qemu", false), 0);
         assert_string_equal(argv[3], "-S");
         assert_string_equal(argv[4], "-sandbox");
         assert_string_equal(argv[5], VM_LAUNCH_SANDBOX);
@@ -219,6 +219,28 @@ static void test_launch_argv_before_extra_args(void **state)
         assert_string_equal(argv[14], "-extra");
         assert_null(argv[15]);
         strv_free(argv);
+}
+
+static void test_sandbox_spawn_only_for_helpers(void **state)
+{
+        static const char *const needs[] = {
+                "[net \"lan\"]\ntype = bridge\nbridge = br0\n",
+                "[net \"n\"]\ntype = user\n[share \"s\"]\ntype = smb\npath = /srv/share\n"
+        };
+        static const char *const plain[] = { "[net \"lan\"]\ntype = user\n", "[vm]\nmachine = q35\n" };
+        vm_config *c = NULL;
+        char **errors = NULL;
+
+        for (size_t i = 0; i < 2; i++) {
+                assert_int_equal(vm_config_parse_string(needs[i], "t.conf", "t", &c, &errors), 0);
+                assert_true(vm_launch_needs_spawn(c));
+                vm_config_free(c);
+                assert_int_equal(vm_config_parse_string(plain[i], "t.conf", "t", &c, &errors), 0);
+                assert_false(vm_launch_needs_spawn(c));
+                vm_config_free(c);
+        }
+        assert_null(strstr(VM_LAUNCH_SANDBOX, "spawn=allow"));
+        assert_non_null(strstr(VM_LAUNCH_SANDBOX_SPAWN, "elevateprivileges=children"));
 }
 
 static void test_env_blocks_display(void **state)
@@ -304,6 +326,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_pid_liveness, setup, teardown),
                 cmocka_unit_test(test_launch_argv_before_extra_args),
                 cmocka_unit_test(test_env_blocks_display),
+                cmocka_unit_test(test_sandbox_spawn_only_for_helpers),
                 cmocka_unit_test(test_spawn_reports_exec_failure),
                 cmocka_unit_test_setup_teardown(test_spawn_drops_privileges, setup, teardown),
         };
