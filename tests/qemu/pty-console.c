@@ -32,7 +32,8 @@ static int expect(int m, const char *needle, int timeout_ms)
                 if (strstr(seen, needle))
                         return 0;
                 clock_gettime(CLOCK_MONOTONIC, &t);
-                left = timeout_ms - (int)((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+                left = timeout_ms -
+                       (int)((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
                 if (left <= 0)
                         return -ETIMEDOUT;
                 if (poll(&p, 1, left) > 0) {
@@ -88,7 +89,8 @@ int main(int argc, char **argv)
         }
         /* Raw mode while attached: the slave must not echo or translate. */
         if (tcgetattr(m, &tio) == 0 && (tio.c_lflag & (ICANON | ECHO))) {
-                fprintf(stderr, "the terminal is not raw while attached (lflag %#x)\n", (unsigned)tio.c_lflag);
+                fprintf(stderr, "the terminal is not raw while attached (lflag %#x)\n",
+                        (unsigned)tio.c_lflag);
                 return 1;
         }
         /* The guest's shell may not read the line yet (still starting): type again every 2 s. */
