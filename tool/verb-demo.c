@@ -173,7 +173,7 @@ static int run_argv(char *const argv[], const char *cwd, char **ret_stdout)
 static int fetch_packages(const char *cache)
 {
         _cleanup_free_ char *deps = NULL, *pkgs = NULL, *kdir = NULL, *bdir = NULL;
-        _cleanup_strv_free_ char **lines = NULL, **debs = NULL;
+        _cleanup_strv_free_ char **lines = NULL;
         char *kpkg = NULL;
         int r;
 
@@ -366,7 +366,7 @@ static int mkdir_parents(const char *path, mode_t mode)
 int verb_demo(int argc, char **argv)
 {
         _cleanup_free_ char *testbed = NULL, *own = NULL, *kernel = NULL, *busybox = NULL, *moddir = NULL,
-                            *work = NULL, *initrd = NULL, *conf = NULL, *text = NULL, *status = NULL;
+                            *work = NULL, *initrd = NULL, *conf = NULL, *text = NULL;
         const char *cache_env = getenv("VFIOCTL_TESTBED_CACHE"), *xdg_cache = getenv("XDG_CACHE_HOME"),
                    *home = getenv("HOME");
         bool root = getuid() == 0, kvm;
