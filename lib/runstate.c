@@ -89,6 +89,8 @@ int vm_runstate_write(int dirfd, const vm_runstate *s)
         put_str(f, "state", vm_state_to_string(s->state));
         fprintf(f, "pid=%d\npid_starttime=%llu\nsupervisor=%d\nuid=%u\n", (int)s->pid,
                 (unsigned long long)s->pid_starttime, (int)s->supervisor, s->uid);
+        fprintf(f, "swtpm=%d\nswtpm_starttime=%llu\n", (int)s->swtpm,
+                (unsigned long long)s->swtpm_starttime);
         put_str(f, "user", s->user);
         fprintf(f, "started=%llu\nstopped=%llu\nmemory=%llu\nhugepages_reserved=%llu\nhugepage_kb=%u\n",
                 (unsigned long long)s->started, (unsigned long long)s->stopped,

@@ -389,6 +389,26 @@ static void check_conflicts(const char *self, char **devices, char **cpus, char 
         }
 }
 
+/* mkdir -p; the last directory 0700 and, when dropping privileges, owned by the VM user. */
+static int mkdir_parents_owned(const char *path, const vm_user *u, bool drop)
+{
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++)
+                if (*s == '/') {
+                        *s = 0;
+                        (void)mkdir(p, 0755);
+                        *s = '/';
+                }
+        if (mkdir(p, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        if (drop && chown(p, u->uid, u->gid) < 0)
+                return -errno;
+        return 0;
+}
+
 /* The per-VM OVMF variable store: copied from the template once, owned by the VM user. */
 static int ensure_vars(const vm_config *c, const vm_argv_paths *p, const vm_user *u, bool drop,
                        char ***errors)
@@ -479,8 +499,10 @@ typedef struct start_ctx {
         char **argv, **envp;
         vm_runstate *st;
         char **pin, **emulator_pin;
-        int notify_fd; /* --detach: tells the waiting parent the outcome */
-        char *ddc;     /* "bus=N" */
+        int notify_fd;     /* --detach: tells the waiting parent the outcome */
+        char **swtpm_argv; /* the TPM emulator to start first; NULL: none */
+        char *swtpm_socket;
+        char *ddc; /* "bus=N" */
 } start_ctx;
 
 static void notify(start_ctx *x, const char *msg)
@@ -613,6 +635,38 @@ static int launch_and_supervise(start_ctx *x)
         sigaction(SIGHUP, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
 
+        if (x->swtpm_argv) {
+                /* The TPM emulator first: QEMU connects to its socket at startup (QEMU docs, "TPM"). */
+                vm_spawn tp = { .argv = x->swtpm_argv,
+                                .envp = x->envp,
+                                .drop = x->drop,
+                                .uid = x->user.uid,
+                                .gid = x->user.gid,
+                                .groups = x->user.keep,
+                                .n_groups = x->user.n_keep,
+                                .log_fd = log_fd };
+                pid_t tpid = 0;
+
+                r = vm_launch_spawn(&tp, &tpid, &stage);
+                for (int i = 0; r >= 0 && i < 100 && access(x->swtpm_socket, F_OK) < 0; i++)
+                        usleep(50 * 1000);
+                if (r < 0 || access(x->swtpm_socket, F_OK) < 0) {
+                        tool_error("starting swtpm failed%s%s: %s; see: vfioctl log %s", stage ? " at " : "",
+                                   stage ? stage : "", r < 0 ? strerror(-r) : "no socket after 5 s",
+                                   x->run.name);
+                        if (tpid > 0) {
+                                kill(tpid, SIGKILL);
+                                (void)waitpid(tpid, NULL, 0);
+                        }
+                        notify(x, "E swtpm did not start");
+                        vm_run_release(&x->run, x->st, VM_STATE_CRASHED, "swtpm could not be started");
+                        return EXIT_FAILURE_GENERIC;
+                }
+                x->st->swtpm = tpid;
+                (void)vm_proc_starttime(x->run.proc_fd, tpid, &x->st->swtpm_starttime);
+                vm_run_log(&x->run, "swtpm started (pid %d): %s", (int)tpid, x->swtpm_socket);
+                stage = NULL;
+        }
         sp = (vm_spawn){ .argv = x->argv,
                          .envp = x->envp,
                          .drop = x->drop,
@@ -879,7 +933,8 @@ int verb_start(int argc, char **argv)
                                  **argv_q = NULL, **envp = NULL, **plan_pin = NULL, **plan_emu = NULL;
         _cleanup_(vm_runstate_freep) vm_runstate *old = NULL;
         _cleanup_close_ int lock_fd = -1;
-        _cleanup_free_ char *ddc = NULL;
+        _cleanup_free_ char *ddc = NULL, *swtpm_socket = NULL;
+        _cleanup_strv_free_ char **swtpm_argv = NULL;
         vm_paths_buf paths = {};
         start_ctx x = { .notify_fd = -1 };
         bool detach = false, paused = false, is_root = getuid() == 0;
@@ -1162,6 +1217,42 @@ int verb_start(int argc, char **argv)
         if (!paths.runtime_dir || !paths.state_dir)
                 goto out;
         (void)ensure_vars(c, &paths.paths, &x.user, x.drop, &errors);
+        if (c->tpm.enabled && c->tpm.socket) {
+                /* The user runs swtpm: it must be listening already. */
+                if (access(c->tpm.socket, F_OK) < 0)
+                        add_error(
+                                &errors,
+                                "%s: [tpm] socket %s does not exist: start swtpm first (swtpm socket --tpm2 "
+                                "--ctrl type=unixio,path=%s --tpmstate dir=DIR) or drop the socket key to "
+                                "let vfioctl run it",
+                                c->filename, c->tpm.socket, c->tpm.socket);
+        } else if (c->tpm.enabled) {
+                _cleanup_free_ char *tpmdir = NULL, *state = NULL, *ctrl = NULL;
+
+                if (access("/usr/bin/swtpm", X_OK) < 0)
+                        add_error(&errors, "%s: [tpm] needs the TPM emulator swtpm: apt-get install swtpm",
+                                  c->filename);
+                else if (asprintf(&tpmdir, "%s/tpm", paths.state_dir) < 0 ||
+                         asprintf(&state, "dir=%s", tpmdir) < 0 ||
+                         !(swtpm_socket = vm_qemu_tpm_socket(c, &paths.paths)) ||
+                         asprintf(&ctrl, "type=unixio,path=%s", swtpm_socket) < 0)
+                        goto out;
+                else {
+                        /* Its state (the TPM's NVRAM) persists per VM, private to the VM user. */
+                        (void)mkdir_parents_owned(tpmdir, &x.user, x.drop);
+                        (void)strv_extend(&swtpm_argv, "/usr/bin/swtpm");
+                        (void)strv_extend(&swtpm_argv, "socket");
+                        (void)strv_extend(&swtpm_argv, "--tpm2");
+                        (void)strv_extend(&swtpm_argv, "--tpmstate");
+                        (void)strv_extend(&swtpm_argv, state);
+                        (void)strv_extend(&swtpm_argv, "--ctrl");
+                        (void)strv_extend(&swtpm_argv, ctrl);
+                        /* --terminate: swtpm ends when QEMU closes the connection. */
+                        (void)strv_extend(&swtpm_argv, "--terminate");
+                        x.swtpm_argv = swtpm_argv;
+                        x.swtpm_socket = swtpm_socket;
+                }
+        }
         if (errors) {
                 tool_error("VM '%s' was not started; %zu preflight check%s failed:", c->name,
                            strv_length(errors), strv_length(errors) == 1 ? "" : "s");

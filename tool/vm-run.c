@@ -317,7 +317,18 @@ void vm_run_release(vm_run *r, vm_runstate *s, vm_state final, const char *reaso
                 if (vm_run_rebind_to_host(*d, &err) < 0)
                         vm_run_log(r, "warning: %s", err ? err : *d);
         }
-        /* swtpm is not started by this vfioctl ([tpm] socket is the user's): nothing to stop. */
+        /* swtpm ends with QEMU (--terminate); one that lingers (QEMU never connected) is stopped here. */
+        if (s->swtpm > 0 && vm_runstate_pid_alive(r->proc_fd, s->swtpm, s->swtpm_starttime)) {
+                kill(s->swtpm, SIGTERM);
+                vm_run_log(r, "stopped swtpm (pid %d)", (int)s->swtpm);
+        }
+        s->swtpm = 0;
+        {
+                _cleanup_free_ char *tpm = NULL;
+
+                if (asprintf(&tpm, "%s/swtpm.sock", r->qemu_dir) >= 0)
+                        (void)unlink(tpm);
+        }
         if (ctl)
                 (void)unlink(ctl);
         if (con)

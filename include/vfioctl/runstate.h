@@ -22,9 +22,11 @@ typedef enum vm_state {
 
 typedef struct vm_runstate {
         vm_state state;
-        pid_t pid;                   /* QEMU; 0 when none */
-        uint64_t pid_starttime;      /* /proc/PID/stat field 22, against PID reuse */
-        pid_t supervisor;            /* the vfioctl process waiting for QEMU */
+        pid_t pid;              /* QEMU; 0 when none */
+        uint64_t pid_starttime; /* /proc/PID/stat field 22, against PID reuse */
+        pid_t supervisor;       /* the vfioctl process waiting for QEMU */
+        pid_t swtpm;            /* the TPM emulator vfioctl started for it; 0: none */
+        uint64_t swtpm_starttime;
         unsigned uid;                /* QEMU's uid */
         char *user;                  /* its name */
         uint64_t started, stopped;   /* unix seconds; 0 when not */

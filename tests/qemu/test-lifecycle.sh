@@ -245,6 +245,21 @@ if [ -f /usr/share/OVMF/OVMF_VARS_4M.fd ]; then
   V stop ovmf --force > /dev/null
 fi
 
+# --- TPM: vfioctl runs swtpm as the VM user before QEMU; it ends with the VM ---------------------------
+if [ -x /usr/bin/swtpm ]; then
+  C12=$(conf tpm "[tpm]")
+  V start "$C12" --detach --paused > "$T/tpm.out" 2>&1; rc=$?
+  sed 's/^/# /' "$T/tpm.out"
+  SW=$(sed -n 's/^swtpm=//p' "$T/run/vfioctl/tpm/status")
+  TPMDEV=$(qmp tpm '{"execute":"query-tpm"}' | jq -r '.[0].model + " " + .[0].options.type')
+  check "[tpm]: swtpm runs as uid $WANT_UID and QEMU has a TPM ($TPMDEV)" \
+    bash -c "[ $rc -eq 0 ] && [ '${SW:-0}' -gt 0 ] && grep -qE '^Uid:\s+$WANT_UID\s' /proc/$SW/status && [ '$TPMDEV' = 'tpm-crb emulator' ]"
+  V stop tpm --force > /dev/null
+  check "swtpm is gone after the VM" bash -c "for i in \$(seq 50); do kill -0 ${SW:-0} 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
+else
+  echo "# swtpm missing: TPM not exercised (apt-get install swtpm)"
+fi
+
 # --- hugepages: root reserves what is missing and rolls back when the pool cannot grow (fixture sysfs) --
 if [ "$(id -u)" = 0 ]; then
   HP=$T/sys/kernel/mm/hugepages/hugepages-2048kB
