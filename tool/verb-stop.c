@@ -11,6 +11,7 @@
 #include "parse-util.h"
 #include "tool.h"
 #include "vm-run.h"
+#include "vm-util.h"
 
 static uint64_t now_ms(void)
 {
@@ -94,6 +95,17 @@ int verb_stop(int argc, char **argv)
                 }
         if (tool_check_arity(argc - optind) < 0)
                 return EXIT_USAGE;
+        {
+                /* Never started here: nothing to stop, and nothing to complain about. */
+                _cleanup_free_ char *base = NULL, *dir = NULL;
+
+                if (vm_name_valid(argv[optind]) && vm_run_base(&base) >= 0 &&
+                    asprintf(&dir, "%s/%s", base, argv[optind]) >= 0 && access(dir, F_OK) < 0 &&
+                    errno == ENOENT) {
+                        printf("VM %s is not running\n", argv[optind]);
+                        return EXIT_OK;
+                }
+        }
         ret = open_running(argv[optind], &r, &s, true);
         if (ret != EXIT_OK) {
                 if (r.dirfd >= 0 || ret == EXIT_NOT_RUNNING)
