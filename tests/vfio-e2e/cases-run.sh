@@ -7,7 +7,7 @@
 #
 # Output per case: "@@@ CASE <name> PASS|FAIL [<s>s] <detail>" (printed by guest.sh's run_case).
 
-ALL_CASES="$ALL_CASES run-preflight-driver run-preflight-perm run-user-passthrough run-restart"
+ALL_CASES="$ALL_CASES run-preflight-driver run-preflight-perm run-user-passthrough run-restart run-nonroot-vfioctl"
 
 RUNVM=run-nic
 # run_conf NAME ADDR: a VM passing ADDR through, run as nobody
@@ -107,4 +107,39 @@ case_run_restart() {
   DETAIL="start=$_r1 second-vm=$_r2(conflict named:$([ $_c = 0 ] && echo yes || echo no)) stop --force=$_r3 [$_end] restart=$_r4 [$_st]"
   [ $_r1 = 0 ] && [ $_r2 = 69 ] && [ $_c = 0 ] && [ $_r3 = 0 ] && [ "$_end" = "stopped killed by vfioctl stop --force" ] &&
     [ $_r4 = 0 ] && [ "$_st" = running ]
+}
+
+# vn MEMLOCK_KIB ARGS...: vfioctl itself as nobody (no root anywhere), state in $W/xdg; status in VRC
+vn() {
+  _lk=$1; shift
+  # shellcheck disable=SC3045  # busybox sh has ulimit -l
+  ( ulimit -l "$_lk" && exec timeout 120 chroot "$R" /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+      /usr/bin/env -i PATH=/usr/bin:/bin XDG_RUNTIME_DIR="$W/xdg" HOME="$W/xdg" "$VFIOCTL" "$@" ) \
+    > "$W/vr.out" 2>&1 < /dev/null
+  VRC=$?
+  sed 's/^/  [vfioctl as nobody] /' "$W/vr.out" | head -30
+  echo "  vfioctl $* (as nobody, memlock ${_lk} KiB) -> rc=$VRC"
+}
+
+case_run_nonroot_vfioctl() {
+  need NIC2 && need_iommu || return 1
+  ensure_vfio "$NIC2" || { DETAIL="bind failed"; return 1; }
+  chown 65534:65534 "/dev/vfio/$(grp "$NIC2")"
+  mkdir -p "$W/xdg"; chown 65534:65534 "$W/xdg"; chmod 700 "$W/xdg"
+  run_conf run-self "$NIC2"
+  sed -i '/^user = /d' "$W/run-self.conf"
+  # memlock below guest RAM + 128 MiB: refused before QEMU, with the limits.d fix
+  vn 1024 start "$W/run-self.conf" --detach; _r1=$VRC
+  vr_has "RLIMIT_MEMLOCK of nobody is 1024 KiB" && vr_has "/etc/security/limits.d/vfioctl.conf"; _m=$?
+  vn 262144 start "$W/run-self.conf" --detach; _r2=$VRC
+  _pid=$(sed -n 's/^pid=//p' "$W/xdg/vfioctl/run-self/status" 2>/dev/null)
+  _uid=$(awk '/^Uid:/{print $2}' "/proc/$_pid/status" 2>/dev/null)
+  vn 262144 qmp run-self '{"execute":"query-pci"}'; cp "$W/vr.out" "$W/run-self-pci.json"
+  _dev=$(in_chroot /usr/bin/jq -r '.[].devices[] | recurse(.pci_bridge.devices[]?) | select(.qdev_id == "hostdev-nic-0")
+           | "\(.id.vendor) \(.id.device)"' "$W/run-self-pci.json" 2>/dev/null | while read -r v d; do printf '%04x:%04x' "$v" "$d"; done)
+  vn 262144 stop run-self --timeout 2; _r3=$VRC
+  _end=$(sed -n 's/^state=//p' "$W/xdg/vfioctl/run-self/status" 2>/dev/null)
+  DETAIL="low memlock rc=$_r1 (fix named:$([ $_m = 0 ] && echo yes || echo no)) start rc=$_r2 qemu uid=$_uid hostdev-nic-0=$_dev stop rc=$_r3 state=$_end"
+  [ $_r1 = 69 ] && [ $_m = 0 ] && [ $_r2 = 0 ] && [ "$_uid" = 65534 ] && [ "$_dev" = "$(ids "$NIC2")" ] && [ $_r3 = 0 ] &&
+    [ "$_end" = stopped ]
 }
