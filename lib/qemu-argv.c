@@ -329,9 +329,16 @@ static void build_identity(builder *b, const vm_config *c)
                 smbios_field(&o, "sku", s->chassis_sku);
                 add_opt(b, "-smbios", &o);
         }
-        if (c->vm.rtc_localtime) {
-                add(b, "-rtc");
-                add(b, "base=localtime");
+        if (c->vm.rtc_localtime || c->vm.rtc_catchup) {
+                opt_raw(&o, "base=%s", c->vm.rtc_localtime ? "localtime" : "utc");
+                if (c->vm.rtc_catchup)
+                        opt_raw(&o, "driftfix=slew");
+                add_opt(b, "-rtc", &o);
+        }
+        /* Only KVM's in-kernel PIT has the policy; other accelerators ignore the -global. */
+        if (c->vm.pit_delay) {
+                add(b, "-global");
+                add(b, "kvm-pit.lost_tick_policy=delay");
         }
 }
 

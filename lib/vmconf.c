@@ -98,6 +98,8 @@ static const key_def keys[] = {
         { "vm", "spare_root_ports", K_UINT, G(spare_root_ports), NULL, 0, 16, "0 to 16" },
         { "vm", "uuid", K_UUID, G(uuid), NULL, 0, 0, "a UUID (11111111-1111-1111-1111-111111111111)" },
         { "vm", "rtc_localtime", K_BOOL, G(rtc_localtime), NULL, 0, 0, BOOL },
+        { "vm", "rtc_catchup", K_BOOL, G(rtc_catchup), NULL, 0, 0, BOOL },
+        { "vm", "pit_delay", K_BOOL, G(pit_delay), NULL, 0, 0, BOOL },
         { "vm", "hpet", K_BOOL, G(hpet), NULL, 0, 0, BOOL },
         { "vm", "vmport", K_BOOL, G(vmport), NULL, 0, 0, BOOL },
         { "vm", "debugcon", K_PATH, G(debugcon), NULL, 0, 0, PATH },
@@ -1090,6 +1092,18 @@ int vm_config_check(const vm_config *c, char ***errors)
         if (c->vm.spare_root_ports && c->vm.machine != VM_MACHINE_Q35)
                 ERR(LINE("vm", "spare_root_ports"),
                     "[vm] spare_root_ports needs machine = q35 (i440fx has no PCIe)");
+        /* Passed devices take slots 0x10 upward of the root bus; q35's LPC/SATA/SMBus sit at 0x1f. */
+        {
+                size_t used = c->n_gpus + c->n_pcis + c->vm.spare_root_ports;
+                size_t max = c->vm.machine == VM_MACHINE_Q35 ? 15 : 16;
+
+                if (used > max)
+                        ERR(LINE("vm", "spare_root_ports") ?: (c->n_pcis ? c->pcis[c->n_pcis - 1].line : 1),
+                            "%zu passed-through devices and spare root ports do not fit the %zu slots "
+                            "vfioctl lays "
+                            "out (0x10 upward); pass fewer or lower spare_root_ports",
+                            used, max);
+        }
         if (c->cpu.hyperv_vendor_id && !c->cpu.hyperv)
                 ERR(LINE("cpu", "hyperv_vendor_id"), "[cpu] hyperv_vendor_id needs hyperv = yes");
         STRV_FOREACH (f, c->cpu.hyperv_extra)
@@ -1270,9 +1284,16 @@ static int apply_os_defaults(vm_config *c)
 {
         if (c->vm.os != VM_OS_WINDOWS)
                 return 0;
-        /* Windows keeps the RTC in local time and runs best with Hyper-V enlightenments and no HPET. */
+        /*
+         * Windows keeps the RTC in local time, counts missed timer ticks (so the RTC catches up and the PIT
+         * delays), and runs best with Hyper-V enlightenments and no HPET: libvirt's Windows defaults.
+         */
         if (!vm_config_key_line(c, "vm", "rtc_localtime"))
                 c->vm.rtc_localtime = true;
+        if (!vm_config_key_line(c, "vm", "rtc_catchup"))
+                c->vm.rtc_catchup = true;
+        if (!vm_config_key_line(c, "vm", "pit_delay"))
+                c->vm.pit_delay = true;
         if (!vm_config_key_line(c, "vm", "hpet"))
                 c->vm.hpet = false;
         if (!vm_config_key_line(c, "cpu", "hyperv"))

@@ -10,8 +10,8 @@
 #include "config.h"
 #include "log.h"
 #include "strv.h"
-#include "tool.h"
 #include "vfioctl/model.h"
+#include "tool.h"
 
 const char *arg_root;
 bool arg_json;
@@ -20,16 +20,14 @@ static const verb *current_verb;
 
 static const verb verbs[] = {
         { "demo", 0, 0, verb_demo, "demo",
-          "boot a tiny VM as an unprivileged user, show its status, stop it (works without an IOMMU or "
-          "KVM)" },
+          "boot a tiny VM as an unprivileged user, show its status, stop it (works without an IOMMU or KVM)" },
         { "devices", 0, 0, verb_devices, "devices [--gpu] [--tree] [--json]",
           "PCI devices by IOMMU group, with drivers, reset methods and a passthrough verdict" },
         { "create", 1, 1, verb_create,
-          "create NAME [--gpu SEL|auto] [--memory 16G] [--cpus 8] [--disk PATH|SIZE] [--iso FILE] "
-          "[--windows]",
+          "create NAME [--gpu SEL|auto] [--memory 16G] [--cpus 8] [--disk PATH|SIZE] [--iso FILE] [--windows] "
+          "[--dry-run] [--output FILE] [--force]",
           "write a complete, commented VM config with defaults from this host" },
-        { "validate", 1, 1, verb_validate, "validate NAME|FILE",
-          "check a VM config by itself (no host needed)" },
+        { "validate", 1, 1, verb_validate, "validate NAME|FILE", "check a VM config by itself (no host needed)" },
         { "cmdline", 1, 1, verb_cmdline, "cmdline NAME|FILE", "print the exact QEMU command line for a VM" },
         { "start", 1, 1, verb_start, "start NAME|FILE [--detach] [--paused]",
           "check the host, start the VM as its user, pin it, supervise it" },
@@ -41,10 +39,8 @@ static const verb verbs[] = {
         { "status", 1, 1, verb_status, "status NAME [--json]",
           "state, uptime, pid, user, pinned CPUs (read back), devices, memory" },
         { "list", 0, 0, verb_list, "list [--json]", "every VM that ran here, with its state" },
-        { "console", 1, 1, verb_console, "console NAME",
-          "attach to the serial console (leave with Ctrl-])" },
-        { "log", 1, 1, verb_log, "log NAME [--console]",
-          "QEMU's and vfioctl's messages (or the serial output)" },
+        { "console", 1, 1, verb_console, "console NAME", "attach to the serial console (leave with Ctrl-])" },
+        { "log", 1, 1, verb_log, "log NAME [--console]", "QEMU's and vfioctl's messages (or the serial output)" },
         { "qmp", 2, 2, verb_qmp, "qmp NAME '{\"execute\": ...}'", "send one raw QMP command" },
         { "enable", 1, 1, verb_enable, "enable NAME", "start the VM at boot (vfioctl@NAME.service)" },
         { "disable", 1, 1, verb_disable, "disable NAME", "do not start the VM at boot" },
@@ -54,8 +50,7 @@ void tool_error(const char *fmt, ...)
 {
         va_list ap;
 
-        fprintf(stderr, "%svfioctl: error:%s ", tool_color(stderr, ANSI_RED ANSI_BOLD),
-                tool_color(stderr, ANSI_RESET));
+        fprintf(stderr, "%svfioctl: error:%s ", tool_color(stderr, ANSI_RED ANSI_BOLD), tool_color(stderr, ANSI_RESET));
         va_start(ap, fmt);
         vfprintf(stderr, fmt, ap);
         va_end(ap);
@@ -97,8 +92,7 @@ int tool_open_host(vfio_host **ret)
 
         r = vfio_host_open(arg_root, ret);
         if (r < 0) {
-                tool_error("cannot open the host root %s: %s (--root must name a directory holding sys/, "
-                           "proc/)",
+                tool_error("cannot open the host root %s: %s (--root must name a directory holding sys/, proc/)",
                            arg_root ? arg_root : "/", strerror(-r));
                 return r;
         }
@@ -110,8 +104,7 @@ int tool_check_arity(int nargs)
         if (nargs < (int)current_verb->min_args || nargs > (int)current_verb->max_args) {
                 tool_error("%s: expected %s%u argument%s; usage: vfioctl %s", current_verb->name,
                            current_verb->min_args == current_verb->max_args ? "" : "at most ",
-                           current_verb->max_args, current_verb->max_args == 1 ? "" : "s",
-                           current_verb->synopsis);
+                           current_verb->max_args, current_verb->max_args == 1 ? "" : "s", current_verb->synopsis);
                 return -EINVAL;
         }
         return 0;
@@ -124,14 +117,12 @@ int tool_load_model(const vfio_host *h, vfio_model **ret)
 
         r = vfio_model_load(h, &m);
         if (r < 0) {
-                tool_error("cannot read the host's PCI devices below %s: %s", vfio_host_root(h),
-                           strerror(-r));
+                tool_error("cannot read the host's PCI devices below %s: %s", vfio_host_root(h), strerror(-r));
                 return r;
         }
-        STRV_FOREACH (p, m->problems)
-                tool_warning("%s%s%s (ignored; the listing may be incomplete)",
-                             vfio_host_is_live(h) ? "/" : vfio_host_root(h), vfio_host_is_live(h) ? "" : "/",
-                             *p);
+        STRV_FOREACH(p, m->problems)
+                tool_warning("%s%s%s (ignored; the listing may be incomplete)", vfio_host_is_live(h) ? "/" : vfio_host_root(h),
+                             vfio_host_is_live(h) ? "" : "/", *p);
         *ret = TAKE_PTR(m);
         return 0;
 }

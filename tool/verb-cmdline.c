@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "strv.h"
 #include "tool.h"
@@ -72,6 +73,17 @@ int verb_cmdline(int argc, char **argv)
         r = vm_default_paths(c, &paths);
         if (r >= 0)
                 r = vm_qemu_argv(c, &paths.paths, &args, &notes);
+        if (r >= 0 && c->firmware.type == VM_FIRMWARE_OVMF) {
+                _cleanup_free_ char *vars = vm_qemu_firmware_vars(c, &paths.paths);
+
+                /* QEMU writes UEFI variables there: it must be this VM's own copy, made once. */
+                if (vars && access(vars, F_OK) < 0)
+                        fprintf(stderr,
+                                "note: %s does not exist yet; the launcher copies it from %s, or run: "
+                                "install -D -m 600 %s %s\n",
+                                vars, vm_qemu_firmware_vars_template(c), vm_qemu_firmware_vars_template(c),
+                                vars);
+        }
         vm_paths_done(&paths);
         if (r < 0) {
                 tool_error("building the QEMU command line: %s", strerror(-r));

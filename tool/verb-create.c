@@ -288,6 +288,8 @@ static int build(vm_config *c, const vfio_host *h, vm_paths_buf *paths)
         if (arg_windows) {
                 c->vm.os = VM_OS_WINDOWS;
                 c->vm.rtc_localtime = true;
+                c->vm.rtc_catchup = true;
+                c->vm.pit_delay = true;
                 c->vm.hpet = false;
                 c->cpu.hyperv = true;
                 /* Windows 11 requires TPM 2.0 and Secure Boot. */

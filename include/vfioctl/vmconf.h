@@ -53,6 +53,8 @@ typedef struct vm_general {
         unsigned spare_root_ports; /* q35: empty PCIe root ports for hotplug */
         char *uuid;
         bool rtc_localtime;
+        bool rtc_catchup; /* driftfix=slew: the RTC catches up on missed ticks */
+        bool pit_delay;   /* kvm-pit.lost_tick_policy=delay */
         bool hpet;
         bool vmport;
         char *debugcon; /* OVMF debug log file */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -25,6 +26,42 @@
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/vmdefaults.h"
 
+/*
+ * What a failed assertion leaves behind (cmocka longjmps out of the test): VMs and helper processes are
+ * tracked here and cleaned up by harness_teardown, so no QEMU or swtpm outlives its test.
+ */
+static qvm *live_vms[16];
+static pid_t live_pids[16];
+
+void harness_track_pid(pid_t pid)
+{
+        for (size_t i = 0; i < 16; i++)
+                if (live_pids[i] <= 0) {
+                        live_pids[i] = pid;
+                        return;
+                }
+}
+
+void harness_reap_pid(pid_t pid)
+{
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        for (size_t i = 0; i < 16; i++)
+                if (live_pids[i] == pid)
+                        live_pids[i] = 0;
+}
+
+int harness_teardown(void **state)
+{
+        for (size_t i = 0; i < 16; i++)
+                if (live_vms[i])
+                        qvm_free(live_vms[i]);
+        for (size_t i = 0; i < 16; i++)
+                if (live_pids[i] > 0)
+                        harness_reap_pid(live_pids[i]);
+        return 0;
+}
+
 qvm *qvm_new(void)
 {
         qvm *v = calloc(1, sizeof(*v));
@@ -35,6 +72,11 @@ qvm *qvm_new(void)
         assert_non_null(mkdtemp(tmpl));
         v->dir = strdup(tmpl);
         v->pid = -1;
+        for (size_t i = 0; i < 16; i++)
+                if (!live_vms[i]) {
+                        live_vms[i] = v;
+                        break;
+                }
         return v;
 }
 
@@ -134,6 +176,8 @@ void qvm_start(qvm *v)
         }
         assert_int_equal(vm_qemu_argv(v->cfg, &p, &v->argv, &notes), 0);
         assert_int_equal(strv_extend(&v->argv, "-S"), 0);
+        if (v->rewrite)
+                v->rewrite(v->argv);
         strv_free(notes);
         strv_free(warnings);
 
@@ -147,6 +191,10 @@ void qvm_start(qvm *v)
                 lfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
                 if (lfd < 0 || dup2(lfd, 1) < 0 || dup2(lfd, 2) < 0)
                         _exit(126);
+                /* A test killed by its timeout must not leave QEMU running. */
+                (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+                /* Nine hours east of UTC, so an RTC in local time differs from one in UTC. */
+                setenv("TZ", "JST-9", 1);
                 execvp(v->argv[0], v->argv);
                 _exit(127);
         }
@@ -170,11 +218,53 @@ void qvm_start(qvm *v)
                 }
         }
         assert_int_equal(qmp_client_new(fd, &v->qmp), 0);
-        r = qmp_handshake(v->qmp, 10000);
+        /* The greeting comes after device init (e.g. the TPM's handshake with swtpm): allow for a loaded
+         * host. */
+        r = qmp_handshake(v->qmp, 60000);
         if (r < 0) {
                 print_log(v);
                 fail_msg("QMP handshake failed: %s", strerror(-r));
         }
+}
+
+void pulseaudio_start(qvm *v)
+{
+        char sock[4096], load[4200];
+        pid_t pa;
+
+        snprintf(sock, sizeof(sock), "%s/native", v->dir);
+        snprintf(load, sizeof(load), "module-native-protocol-unix socket=%s auth-anonymous=1", sock);
+        pa = fork();
+        assert_true(pa >= 0);
+        if (pa == 0) {
+                char *const argv[] = { (char *)"pulseaudio",
+                                       (char *)"--daemonize=no",
+                                       (char *)"-n",
+                                       (char *)"--use-pid-file=no",
+                                       (char *)"--exit-idle-time=-1",
+                                       (char *)"-L",
+                                       load,
+                                       (char *)"-L",
+                                       (char *)"module-null-sink",
+                                       NULL };
+                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+                (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+                /* Its cookie and runtime files stay in the test directory. */
+                setenv("HOME", v->dir, 1);
+                setenv("XDG_RUNTIME_DIR", v->dir, 1);
+                if (null >= 0) {
+                        dup2(null, 1);
+                        dup2(null, 2);
+                }
+                execvp(argv[0], argv);
+                _exit(127);
+        }
+        v->pulseaudio = pa;
+        for (int i = 0; i < 100 && access(sock, F_OK) < 0; i++)
+                usleep(50 * 1000);
+        if (access(sock, F_OK) < 0)
+                fail_msg("pulseaudio did not create %s", sock);
 }
 
 json_object *qvm_qmp(qvm *v, const char *cmd, json_object *args)
@@ -207,6 +297,9 @@ void qvm_free(qvm *v)
 {
         if (!v)
                 return;
+        for (size_t i = 0; i < 16; i++)
+                if (live_vms[i] == v)
+                        live_vms[i] = NULL;
         if (v->qmp) {
                 (void)qmp_execute(v->qmp, "quit", NULL, 5000, NULL, NULL);
                 v->qmp = qmp_client_free(v->qmp);
@@ -223,6 +316,10 @@ void qvm_free(qvm *v)
                         kill(v->pid, SIGKILL);
                         waitpid(v->pid, NULL, 0);
                 }
+        }
+        if (v->pulseaudio > 0) {
+                kill(v->pulseaudio, SIGTERM);
+                waitpid(v->pulseaudio, NULL, 0);
         }
         if (v->mounted) {
                 umount2(v->mounted, MNT_DETACH);
@@ -421,10 +518,89 @@ bool hugepages_reserve(unsigned n)
         return now >= (long)n;
 }
 
+long free_hugepages(unsigned size_kb)
+{
+        char path[128], *s = NULL;
+        long v;
+        int fd;
+
+        snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%ukB/free_hugepages", size_kb);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || read_full_fd(fd, 64, &s, NULL) < 0)
+                return -1;
+        close(fd);
+        v = strtol(s, NULL, 10);
+        free(s);
+        return v;
+}
+
+static long gigantic_orig = -1;
+
+static void gigantic_restore(void)
+{
+        FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages", "we");
+
+        if (f) {
+                fprintf(f, "%ld\n", gigantic_orig);
+                fclose(f);
+        }
+}
+
+bool hugepages_1g_reserve(void)
+{
+        FILE *f;
+        long cur;
+
+        if (geteuid() != 0)
+                return false;
+        cur = free_hugepages(1048576);
+        if (cur < 0)
+                return false;
+        if (cur >= 1)
+                return true;
+        if (gigantic_orig < 0) {
+                gigantic_orig = 0;
+                atexit(gigantic_restore);
+        }
+        /* The kernel finds a free, aligned 1G range at run time or refuses; either is fine. */
+        f = fopen("/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages", "we");
+        if (!f)
+                return false;
+        fprintf(f, "1\n");
+        fclose(f);
+        return free_hugepages(1048576) >= 1;
+}
+
+long qvm_locked_kb(const qvm *v)
+{
+        char path[64], *s = NULL, *l;
+        long kb = -1;
+        int fd;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)v->pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || read_full_fd(fd, 1 << 16, &s, NULL) < 0)
+                return -1;
+        close(fd);
+        l = strstr(s, "\nVmLck:");
+        if (l)
+                kb = strtol(l + 8, NULL, 10);
+        free(s);
+        return kb;
+}
+
 void hugetlbfs_mount(qvm *v, const char *path)
 {
+        hugetlbfs_mount_size(v, path, "2M");
+}
+
+void hugetlbfs_mount_size(qvm *v, const char *path, const char *pagesize)
+{
+        char opts[64];
+
+        snprintf(opts, sizeof(opts), "pagesize=%s", pagesize);
         assert_int_equal(mkdir(path, 0700), 0);
-        if (mount("hugetlbfs", path, "hugetlbfs", 0, "pagesize=2M") < 0)
+        if (mount("hugetlbfs", path, "hugetlbfs", 0, opts) < 0)
                 fail_msg("mount hugetlbfs at %s: %s", path, strerror(errno));
         v->mounted = strdup(path);
 }

@@ -15,6 +15,9 @@ typedef struct qvm {
         qmp_client *qmp;
         char **argv;
         char *mounted; /* a hugetlbfs mount to undo */
+        pid_t pulseaudio;
+        /* Optional: rewrites vfioctl's argv before exec (only to swap in stand-ins for vfio-pci). */
+        void (*rewrite)(char **argv);
 } qvm;
 
 /* A temporary directory for a VM-to-be (so a test can put files there before writing the config). */
@@ -33,6 +36,15 @@ void qvm_start(qvm *v);
 json_object *qvm_qmp(qvm *v, const char *cmd, json_object *args);
 /* qom-get */
 json_object *qvm_qom_get(qvm *v, const char *path, const char *property);
+/* Starts a private PulseAudio server listening on DIR/native (as pipewire-pulse would), stopped by qvm_free.
+ */
+void pulseaudio_start(qvm *v);
+/* Helper processes of a test (swtpm), killed by harness_teardown if the test fails first. */
+void harness_track_pid(pid_t pid);
+/* SIGTERM, reap, untrack. */
+void harness_reap_pid(pid_t pid);
+/* cmocka teardown for every test: frees VMs and helpers a failed assertion left behind. */
+int harness_teardown(void **state);
 /* quit, reap, unmount, remove the directory. */
 void qvm_free(qvm *v);
 
@@ -52,5 +64,12 @@ void make_file(const char *path, off_t size);
 void run_ok(char *const argv[]);
 /* True when running as root with hugetlbfs available: reserves n 2M pages (restored at exit). */
 bool hugepages_reserve(unsigned n);
-/* Mounts hugetlbfs at path for v (root only). */
+/* Mounts hugetlbfs (2M pages, or pagesize "1G") at path for v (root only). */
 void hugetlbfs_mount(qvm *v, const char *path);
+void hugetlbfs_mount_size(qvm *v, const char *path, const char *pagesize);
+/* Free hugepages of a size (kB), -1 when unknown. */
+long free_hugepages(unsigned size_kb);
+/* Root only: makes one 1G page available (restored at exit); false when the kernel cannot. */
+bool hugepages_1g_reserve(void);
+/* VmLck of the running QEMU in kB (-overcommit mem-lock=on), -1 when unknown. */
+long qvm_locked_kb(const qvm *v);

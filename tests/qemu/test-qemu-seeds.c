@@ -5,7 +5,8 @@
  *     covers passthrough; the goldens in tests/data/vm/examples/ cover their argv);
  *   - evdev inputs are dropped: this host has no /dev/input;
  *   - disk paths (zvols, bcache, partitions) become files in the test directory, all options kept;
- *   - audio backend pa becomes none (no PulseAudio server), the sound device kept;
+ *   - audio backend pa talks to a private PulseAudio server started for the test (none when pulseaudio
+ *     is not installed), the sound device kept;
  *   - bridge networking becomes user networking (no bridge or qemu-bridge-helper here), MAC kept;
  *   - hugepage-backed memory shrinks to 256M on a hugetlbfs mounted for the test (root only; without
  *     root the hugepages are dropped and the test says so).
@@ -78,10 +79,17 @@ static qvm *seed_vm(const char *file)
                 c->disks[i].path = img;
         }
         if (c->audio.enabled && c->audio.backend == VM_AUDIO_PA) {
-                print_message("%s: audio backend pa -> none (no PulseAudio server here)\n", file);
-                c->audio.backend = VM_AUDIO_NONE;
                 free(c->audio.server);
                 c->audio.server = NULL;
+                if (access("/usr/bin/pulseaudio", X_OK) == 0) {
+                        pulseaudio_start(v);
+                        assert_true(asprintf(&c->audio.server, "%s/native", v->dir) > 0);
+                        print_message("%s: audio: pa server -> a private PulseAudio at %s\n", file,
+                                      c->audio.server);
+                } else {
+                        print_message("%s: audio backend pa -> none (pulseaudio not installed)\n", file);
+                        c->audio.backend = VM_AUDIO_NONE;
+                }
         }
         for (size_t i = 0; i < c->n_nets; i++)
                 if (c->nets[i].type == VM_NET_BRIDGE) {
@@ -272,10 +280,10 @@ static void test_seed_003_qemu_vga(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_seed_000_edi),
-                cmocka_unit_test(test_seed_001_overwatch),
-                cmocka_unit_test(test_seed_002_fedora),
-                cmocka_unit_test(test_seed_003_qemu_vga),
+                cmocka_unit_test_teardown(test_seed_000_edi, harness_teardown),
+                cmocka_unit_test_teardown(test_seed_001_overwatch, harness_teardown),
+                cmocka_unit_test_teardown(test_seed_002_fedora, harness_teardown),
+                cmocka_unit_test_teardown(test_seed_003_qemu_vga, harness_teardown),
         };
 
         if (access("/usr/bin/qemu-system-x86_64", X_OK) < 0) {

@@ -64,8 +64,7 @@ static void test_key_in_wrong_section_is_named(void **state)
                 "[vm]\nhugepages = 2M\n",
                 "t.conf:2: [vm] unknown key 'hugepages' ('hugepages' is a key of [memory]); keys in [vm]: "
                 "emulator, os, machine, accel, max_ram_below_4g, spare_root_ports, uuid, rtc_localtime, "
-                "hpet, "
-                "vmport, debugcon, extra_args, kernel, initrd, append, user");
+                "rtc_catchup, pit_delay, hpet, vmport, debugcon, extra_args, kernel, initrd, append, user");
 }
 
 static void test_enum_lists_allowed_values_and_hint(void **state)
@@ -188,6 +187,15 @@ static void test_consistency_errors(void **state)
         assert_error("[share \"s\"]\npath = /srv\n", "t.conf:2: [share \"s\"] type = smb needs a [net] with "
                                                      "type = user (QEMU's built-in SMB server "
                                                      "rides on user networking)");
+        assert_error("[vm]\nspare_root_ports = 14\n[pci \"a\"]\ndevice = 01:00.0\n[pci \"b\"]\ndevice = "
+                     "02:00.0\n",
+                     "t.conf:2: 16 passed-through devices and spare root ports do not fit the 15 slots "
+                     "vfioctl lays out "
+                     "(0x10 upward); pass fewer or lower spare_root_ports");
+        assert_error("[disk \"a\"]\npath = /a\nbus = sata\nreadonly = yes\n",
+                     "t.conf:2: [disk \"a\"] readonly needs bus = virtio-blk or virtio-scsi (QEMU cannot "
+                     "make SATA/IDE "
+                     "hard disks read-only); or use media = cdrom");
         assert_error("[cpu]\nhyperv = yes\nhyperv_vendor_id = 0123456789abc\n",
                      "t.conf:3: [cpu] hyperv_vendor_id: '0123456789abc' is longer than 12 characters (the "
                      "CPUID leaf "
