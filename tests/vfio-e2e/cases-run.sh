@@ -41,6 +41,11 @@ vr_has() { grep -qF -- "$1" "$W/vr.out"; }
 vr_json() { # vr_json NAME JQ: a field of status --json
   timeout 30 chroot "$R" "$VFIOCTL" status "$1" --json 2>/dev/null | in_chroot /usr/bin/jq -r "$2"
 }
+# hostdev_ids FILE: vendor:device of hostdev-nic-0 in a query-pci reply, empty when not (yet) listed
+hostdev_ids() {
+  in_chroot /usr/bin/jq -r '.[].devices[] | recurse(.pci_bridge.devices[]?) | select(.qdev_id == "hostdev-nic-0")
+      | "\(.id.vendor) \(.id.device)"' "$1" 2>/dev/null | while read -r v d; do printf '%04x:%04x' "$v" "$d"; done
+}
 run_stop_all() { timeout 60 chroot "$R" "$VFIOCTL" stop "$RUNVM" --force > /dev/null 2>&1; }
 
 case_run_preflight_driver() {
@@ -78,9 +83,13 @@ case_run_user_passthrough() {
   _pid=$(vr_json "$RUNVM" .pid)
   _uid=$(awk '/^Uid:/{print $2 ":" $3 ":" $4 ":" $5}' "/proc/$_pid/status" 2>/dev/null)
   _lock=$(awk '/^Max locked memory/{print $4}' "/proc/$_pid/limits" 2>/dev/null)
-  timeout 30 chroot "$R" "$VFIOCTL" qmp "$RUNVM" '{"execute":"query-pci"}' > "$W/run-pci.json" 2>&1
-  _dev=$(in_chroot /usr/bin/jq -r '.[].devices[] | recurse(.pci_bridge.devices[]?) | select(.qdev_id == "hostdev-nic-0")
-           | "\(.id.vendor) \(.id.device)"' "$W/run-pci.json" 2>/dev/null | while read -r v d; do printf '%04x:%04x' "$v" "$d"; done)
+  # query-pci lists a device behind a root port only once the firmware numbered the buses: ask again
+  _i=0; _dev=""
+  while [ $_i -lt 30 ] && [ -z "$_dev" ]; do
+    timeout 30 chroot "$R" "$VFIOCTL" qmp "$RUNVM" '{"execute":"query-pci"}' > "$W/run-pci.json" 2>&1
+    _dev=$(hostdev_ids "$W/run-pci.json")
+    [ -n "$_dev" ] || sleep 0.5; _i=$((_i + 1))
+  done
   _state=$(vr_json "$RUNVM" '.state + " " + .user + " " + (.devices | join(","))')
   vr stop "$RUNVM" --timeout 3
   _end=$(vr_json "$RUNVM" '.state + " " + .exit_reason')
@@ -134,9 +143,12 @@ case_run_nonroot_vfioctl() {
   vn 262144 start "$W/run-self.conf" --detach; _r2=$VRC
   _pid=$(sed -n 's/^pid=//p' "$W/xdg/vfioctl/run-self/status" 2>/dev/null)
   _uid=$(awk '/^Uid:/{print $2}' "/proc/$_pid/status" 2>/dev/null)
-  vn 262144 qmp run-self '{"execute":"query-pci"}'; cp "$W/vr.out" "$W/run-self-pci.json"
-  _dev=$(in_chroot /usr/bin/jq -r '.[].devices[] | recurse(.pci_bridge.devices[]?) | select(.qdev_id == "hostdev-nic-0")
-           | "\(.id.vendor) \(.id.device)"' "$W/run-self-pci.json" 2>/dev/null | while read -r v d; do printf '%04x:%04x' "$v" "$d"; done)
+  _i=0; _dev=""
+  while [ $_i -lt 30 ] && [ -z "$_dev" ]; do
+    vn 262144 qmp run-self '{"execute":"query-pci"}' > /dev/null; cp "$W/vr.out" "$W/run-self-pci.json"
+    _dev=$(hostdev_ids "$W/run-self-pci.json")
+    [ -n "$_dev" ] || sleep 0.5; _i=$((_i + 1))
+  done
   vn 262144 stop run-self --timeout 2; _r3=$VRC
   _end=$(sed -n 's/^state=//p' "$W/xdg/vfioctl/run-self/status" 2>/dev/null)
   DETAIL="low memlock rc=$_r1 (fix named:$([ $_m = 0 ] && echo yes || echo no)) start rc=$_r2 qemu uid=$_uid hostdev-nic-0=$_dev stop rc=$_r3 state=$_end"
