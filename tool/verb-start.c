@@ -338,14 +338,43 @@ static void check_usb(const vfio_host *h, const vm_config *c, vm_user *u, char *
         }
 }
 
-/* Other running VMs: devices, explicitly pinned CPUs and evdev grabs are exclusive. */
+static void check_conflicts_in(const char *base, const char *self, char **devices, char **cpus,
+                               char **evdevs, char ***errors);
+
+/*
+ * Other running VMs: devices, explicitly pinned CPUs and evdev grabs are exclusive. The VMs of this
+ * runtime base are scanned; root also scans every user's (run/user/UID/vfioctl), which users cannot read
+ * the other way round (root's VM directories are 0700).
+ */
 static void check_conflicts(const char *self, char **devices, char **cpus, char **evdevs, char ***errors)
 {
-        _cleanup_free_ char *base = NULL;
-        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_free_ char *base = NULL, *users = NULL;
+        _cleanup_strv_free_ char **uids = NULL;
 
         if (vm_run_base(&base) < 0)
                 return;
+        check_conflicts_in(base, self, devices, cpus, evdevs, errors);
+        if (getuid() != 0 || asprintf(&users, "%s/run/user", arg_root ? arg_root : "") < 0)
+                return;
+        {
+                _cleanup_(vfio_host_freep) vfio_host *h = NULL;
+
+                if (vfio_host_open(users, &h) < 0 || vfio_host_list_dir(h, ".", 4096, &uids) < 0)
+                        return;
+        }
+        STRV_FOREACH (u, uids) {
+                _cleanup_free_ char *b2 = NULL;
+
+                if (asprintf(&b2, "%s/%s/vfioctl", users, *u) >= 0 && access(b2, F_OK) == 0)
+                        check_conflicts_in(b2, NULL, devices, cpus, evdevs, errors);
+        }
+}
+
+static void check_conflicts_in(const char *base, const char *self, char **devices, char **cpus,
+                               char **evdevs, char ***errors)
+{
+        _cleanup_strv_free_ char **names = NULL;
+
         {
                 _cleanup_(vfio_host_freep) vfio_host *h = NULL;
 
@@ -356,7 +385,7 @@ static void check_conflicts(const char *self, char **devices, char **cpus, char 
                 _cleanup_(vm_runstate_freep) vm_runstate *s = NULL;
                 vm_run r = {};
 
-                if (strcmp(*n, self) == 0 || !vm_name_valid(*n))
+                if ((self && strcmp(*n, self) == 0) || !vm_name_valid(*n))
                         continue;
                 if (asprintf(&r.dir, "%s/%s", base, *n) < 0)
                         continue;

@@ -208,6 +208,17 @@ V start "$C3" --detach > "$T/d.out" 2>&1; rc=$?
 kill "$SP" 2>/dev/null
 check "device in use by another running VM refused (exit 69)" bash -c "[ $rc -eq 69 ] && grep -q \"device 0000:01:00.0 is in use by the running VM 'holder'\" '$T/d.out'"
 sed 's/^/# /' "$T/d.out"
+if [ "$(id -u)" = 0 ]; then
+  # root also sees the VMs users started themselves (run/user/UID/vfioctl)
+  mkdir -p "$T/run/user/1000/vfioctl/uvm"
+  sleep 300 & SP=$!
+  printf 'state=running\npid=%s\npid_starttime=%s\nuid=1000\ncpus=%s\n' "$SP" "$(awk '{print $22}' /proc/$SP/stat)" "$PIN" \
+    > "$T/run/user/1000/vfioctl/uvm/status"
+  V start "$C2" --detach > "$T/d2.out" 2>&1; rc=$?
+  kill "$SP" 2>/dev/null
+  check "root refuses a core pinned by a user's own running VM (exit 69)" \
+    bash -c "[ $rc -eq 69 ] && grep -q \"host CPU $PIN is pinned by the running VM 'uvm'\" '$T/d2.out'"
+fi
 
 # --- 9. monitor switching through ddcutil (recorded) ------------------------------------------------
 cat > "$T/ddcutil" <<EOS
