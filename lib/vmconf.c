@@ -109,6 +109,7 @@ static const key_def keys[] = {
         { "vm", "append", K_STRING, G(append), NULL, 0, 0, "a kernel command line (console=ttyS0 quiet)" },
         { "vm", "user", K_STRING, G(user), NULL, 0, 0,
           "a user name or uid QEMU runs as (vfioctl start by root)" },
+        { "vm", "bind_devices", K_BOOL, G(bind_devices), NULL, 0, 0, BOOL },
         { "firmware", "type", K_ENUM, FW(type), firmware_values, 0, 0, NULL },
         { "firmware", "secure_boot", K_BOOL, FW(secure_boot), NULL, 0, 0, BOOL },
         { "firmware", "code", K_PATH, FW(code), NULL, 0, 0, PATH },

@@ -20,6 +20,9 @@ enum {
         EXIT_NOPERM = 77,     /* the caller may not act on that VM (EX_NOPERM) */
 };
 
+/* Helpers run as root are named by absolute path, never looked up in PATH. */
+#define MODPROBE_PATH "/sbin/modprobe"
+
 typedef struct verb {
         const char *name;
         unsigned min_args, max_args; /* positional arguments after the verb */

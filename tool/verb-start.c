@@ -22,6 +22,7 @@
 #include "parse-util.h"
 #include "strv.h"
 #include "tool.h"
+#include "vfioctl/bind.h"
 #include "vfioctl/launch.h"
 #include "vfioctl/model.h"
 #include "vfioctl/pciids.h"
@@ -187,6 +188,59 @@ static int start_ensure_vfio(const vfio_model_device *d, char ***errors)
         add_error(errors, "device %s is on driver %s, not vfio-pci; run: vfioctl bind %s", d->pci->name,
                   d->pci->driver ? d->pci->driver : "(none)", d->pci->name);
         return -EBUSY;
+}
+
+/*
+ * [vm] bind_devices, started by root: move the VM's devices (and the other endpoints of their groups) to
+ * vfio-pci with lib/bind.c's rules (host-critical devices refused, rollback on failure), before the checks.
+ * What was moved is recorded as "ADDR=driver" so the release step gives each back to its driver.
+ */
+static int start_bind_devices(const vfio_host *h, vfio_model **m, vfio_pci_names *names, char **devices,
+                              char ***moved, char ***errors)
+{
+        _cleanup_(vfio_selection_freep) vfio_selection *sel = NULL;
+        _cleanup_(vfio_bind_plan_freep) vfio_bind_plan *plan = NULL;
+        vfio_bind_opts o = { .with_group = true };
+        int r;
+
+        if (vfio_host_is_live(h)) {
+                o.verify = true;
+                o.modprobe = MODPROBE_PATH;
+        }
+        r = vfio_selection_resolve(h, *m, names, devices, VFIO_SELECT_FUNCTION_ONLY, &sel);
+        if (r < 0) {
+                STRV_FOREACH (p, sel ? sel->problems : NULL)
+                        add_error(errors, "bind_devices: %s", *p);
+                if (!sel || !sel->problems || !sel->problems[0])
+                        add_error(errors, "bind_devices: %s", strerror(-r));
+                return r;
+        }
+        r = vfio_bind_plan_new(h, *m, sel, VFIO_BIND_TO_VFIO, &o, &plan);
+        if (r < 0) {
+                add_error(errors, "bind_devices: cannot plan the binding: %s", strerror(-r));
+                return r;
+        }
+        if (plan->refusals && plan->refusals[0]) {
+                STRV_FOREACH (p, plan->refusals)
+                        add_error(errors, "bind_devices: %s", *p);
+                return -EPERM;
+        }
+        r = vfio_bind_execute(h, plan, &o);
+        if (r < 0) {
+                add_error(errors, "bind_devices: binding to vfio-pci failed: %s (the devices moved were put back)",
+                          strerror(-r));
+                return r;
+        }
+        for (size_t i = 0; i < plan->n; i++)
+                if (plan->devs[i].moved &&
+                    strv_extendf(moved, "%s=%s", plan->devs[i].name, plan->devs[i].driver ? plan->devs[i].driver : "") < 0)
+                        return -ENOMEM;
+        /* Drivers changed: the checks below must see the host as it is now. */
+        *m = vfio_model_free(*m);
+        r = vfio_model_load(h, m);
+        if (r < 0)
+                add_error(errors, "cannot re-read the host's PCI devices after binding: %s", strerror(-r));
+        return r;
 }
 
 /* Host addresses the config passes through, resolved. */
@@ -958,7 +1012,7 @@ int verb_start(int argc, char **argv)
         _cleanup_(vfio_host_freep) vfio_host *h = NULL, *live = NULL;
         _cleanup_(vfio_model_freep) vfio_model *m = NULL;
         _cleanup_(vfio_pci_names_freep) vfio_pci_names *names = NULL;
-        _cleanup_strv_free_ char **errors = NULL, **warnings = NULL, **devices = NULL, **notes = NULL,
+        _cleanup_strv_free_ char **errors = NULL, **warnings = NULL, **devices = NULL, **notes = NULL, **moved = NULL,
                                  **argv_q = NULL, **envp = NULL, **plan_pin = NULL, **plan_emu = NULL;
         _cleanup_(vm_runstate_freep) vm_runstate *old = NULL;
         _cleanup_close_ int lock_fd = -1;
@@ -1084,6 +1138,8 @@ int verb_start(int argc, char **argv)
                 add_error(&errors, "resolving devices: %s", strerror(-r));
         if (collect_devices(c, &devices) < 0)
                 goto out;
+        if (m && devices && c->vm.bind_devices && geteuid() == 0 && !errors)
+                (void)start_bind_devices(h, &m, names, devices, &moved, &errors);
         if (m)
                 check_devices(c, h, m, devices, &x.user, &errors);
         if (c->vm.accel == VM_ACCEL_KVM)
@@ -1287,6 +1343,13 @@ int verb_start(int argc, char **argv)
                            strv_length(errors), strv_length(errors) == 1 ? "" : "s");
                 STRV_FOREACH (e, errors)
                         fprintf(stderr, "  - %s\n", *e);
+                /* The host is never left half-changed: devices bound for this start go back. */
+                STRV_FOREACH (d, moved) {
+                        _cleanup_free_ char *err = NULL;
+
+                        if (vm_run_give_back(*d, &err) < 0)
+                                tool_warning("%s", err ? err : *d);
+                }
                 ret = EXIT_PREFLIGHT;
                 if (reserved) {
                         /* Roll back: the host is never left half-changed by a failed start. */
@@ -1355,6 +1418,7 @@ int verb_start(int argc, char **argv)
         x.st->user = strdup(x.user.name);
         x.st->memory = c->memory.size;
         x.st->devices = TAKE_PTR(devices);
+        x.st->rebind = TAKE_PTR(moved);
         if (c->cpu.pin)
                 (void)strv_extend_strv_copy(&x.st->cpus, c->cpu.pin);
         x.st->qemu_dir = strdup(x.run.qemu_dir);

@@ -17,7 +17,10 @@
 #include "parse-util.h"
 #include "strv.h"
 #include "tool.h"
+#include "vfioctl/bind.h"
 #include "vfioctl/host.h"
+#include "vfioctl/model.h"
+#include "vfioctl/selector.h"
 #include "vfioctl/launch.h"
 #include "vm-util.h"
 
@@ -253,16 +256,40 @@ int vm_run_ddc_switch(const char *ddc, unsigned code, char **ret_error)
         return -ETIMEDOUT;
 }
 
-/* The hook the bind module replaces: give a device back to its host driver. */
-static int vm_run_rebind_to_host(const char *addr_driver, char **ret_error)
+int vm_run_give_back(const char *addr_driver, char **ret_error)
 {
-        /* lib/bind.c (branch bind) is not merged yet: report what to do instead of doing it. */
-        if (asprintf(ret_error,
-                     "giving %s back to its host driver is not available in this build; run: "
-                     "vfioctl bind --host %.*s",
-                     addr_driver, (int)strcspn(addr_driver, "="), addr_driver) < 0)
+        _cleanup_(vfio_host_freep) vfio_host *h = NULL;
+        _cleanup_(vfio_model_freep) vfio_model *m = NULL;
+        _cleanup_(vfio_selection_freep) vfio_selection *sel = NULL;
+        _cleanup_(vfio_bind_plan_freep) vfio_bind_plan *plan = NULL;
+        _cleanup_free_ char *addr = strndup(addr_driver, strcspn(addr_driver, "="));
+        char *sels[] = { addr, NULL };
+        vfio_bind_opts o = {};
+        const char *what;
+        int r;
+
+        if (!addr)
+                return -ENOMEM;
+        /* "unbind": back to the driver bind recorded for it (run/vfioctl/bind/ADDR), as the user would. */
+        if ((r = vfio_host_open(arg_root, &h)) < 0)
+                what = "cannot open the host root";
+        else if ((r = vfio_model_load(h, &m)) < 0)
+                what = "cannot read the PCI devices";
+        else if ((r = vfio_selection_resolve(h, m, NULL, sels, VFIO_SELECT_FUNCTION_ONLY, &sel)) < 0)
+                what = "the device is gone";
+        else if ((r = vfio_bind_plan_new(h, m, sel, VFIO_BIND_RESTORE, &o, &plan)) < 0 ||
+                 (plan->refusals && plan->refusals[0] && (r = -EPERM)))
+                what = plan && plan->refusals && plan->refusals[0] ? plan->refusals[0] : "cannot plan it";
+        else {
+                o.verify = vfio_host_is_live(h);
+                r = vfio_bind_execute(h, plan, &o);
+                what = "restoring its driver failed";
+        }
+        if (r < 0 && ret_error &&
+            asprintf(ret_error, "giving %s back to its host driver: %s (%s); run: vfioctl unbind %s", addr, what,
+                     strerror(-r), addr) < 0)
                 *ret_error = NULL;
-        return -EOPNOTSUPP;
+        return r;
 }
 
 void vm_run_release(vm_run *r, vm_runstate *s, vm_state final, const char *reason)
@@ -314,7 +341,7 @@ void vm_run_release(vm_run *r, vm_runstate *s, vm_state final, const char *reaso
         STRV_FOREACH (d, s->rebind) {
                 _cleanup_free_ char *err = NULL;
 
-                if (vm_run_rebind_to_host(*d, &err) < 0)
+                if (vm_run_give_back(*d, &err) < 0)
                         vm_run_log(r, "warning: %s", err ? err : *d);
         }
         /* swtpm ends with QEMU (--terminate); one that lingers (QEMU never connected) is stopped here. */

@@ -46,3 +46,6 @@ int vm_run_ddc_switch(const char *ddc, unsigned code, char **ret_error);
 
 /* Writes DIR/stop-request ("powerdown" or "force") so the supervisor can tell a stop from a crash. */
 int vm_run_stop_request(vm_run *r, const char *how);
+
+/* Gives a device bound by start ("ADDR=driver") back to the driver recorded when it was bound. */
+int vm_run_give_back(const char *addr_driver, char **ret_error);
