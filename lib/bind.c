@@ -49,25 +49,6 @@ vfio_bind_plan *vfio_bind_plan_free(vfio_bind_plan *p)
         return NULL;
 }
 
-static int add_line(char ***l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int add_line(char ***l, const char *fmt, ...)
-{
-        va_list ap;
-        char *s;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        if (strv_push(l, s) < 0) {
-                free(s);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 static const char *state_dir(const vfio_bind_opts *o)
 {
         return o->state_dir ? o->state_dir : STATE_DIR_DEFAULT;
@@ -151,12 +132,12 @@ static int device_nodes(const vfio_host *h, const vfio_pci_dev *d, char ***ret)
                 return r;
         STRV_FOREACH (c, drm)
                 if ((strncmp(*c, "card", 4) == 0 || strncmp(*c, "render", 6) == 0) &&
-                    (r = add_line(&nodes, "/dev/dri/%s", *c)) < 0)
+                    (r = strv_extendf(&nodes, "/dev/dri/%s", *c)) < 0)
                         return r;
         /* The proprietary driver's nodes are not tied to a sysfs child; any of them may reach the GPU. */
         if (d->driver && strcmp(d->driver, "nvidia") == 0 && (r = strv_extend(&nodes, "/dev/nvidia")) < 0)
                 return r;
-        if (d->iommu_group >= 0 && (r = add_line(&nodes, "/dev/vfio/%d", d->iommu_group)) < 0)
+        if (d->iommu_group >= 0 && (r = strv_extendf(&nodes, "/dev/vfio/%d", d->iommu_group)) < 0)
                 return r;
         *ret = TAKE_PTR(nodes);
         return 0;
@@ -215,7 +196,7 @@ int vfio_bind_find_holders(const vfio_host *h, const vfio_pci_dev *d, char ***re
                                 if (vfio_host_read_attr(h, commpath, 64, &comm) < 0 && !(comm = strdup("?")))
                                         return -ENOMEM;
                         }
-                        r = add_line(&out, "%s (pid %s) has %s open", comm, *pid, target);
+                        r = strv_extendf(&out, "%s (pid %s) has %s open", comm, *pid, target);
                         if (r < 0)
                                 return r;
                 }
@@ -310,7 +291,7 @@ static int check_groups(const vfio_host *h, const vfio_model *m, vfio_selection 
                 if (!md)
                         return -ENOENT;
                 if (vfio_pci_dev_is_bridge(md->pci)) {
-                        r = add_line(&p->refusals,
+                        r = strv_extendf(&p->refusals,
                                      "%s is a PCI bridge: bridges stay with the host (select the "
                                      "devices behind it)",
                                      md->pci->name);
@@ -340,7 +321,7 @@ static int check_groups(const vfio_host *h, const vfio_model *m, vfio_selection 
                         if (o->with_group) {
                                 r = vfio_selection_add(sel, h, m, *peer, "group peer");
                         } else {
-                                r = add_line(&left, "%s (%s)", *peer, pd && pd->driver ? pd->driver : "?");
+                                r = strv_extendf(&left, "%s (%s)", *peer, pd && pd->driver ? pd->driver : "?");
                         }
                         if (r < 0)
                                 return r;
@@ -350,7 +331,7 @@ static int check_groups(const vfio_host *h, const vfio_model *m, vfio_selection 
 
                         if (!j)
                                 return -ENOMEM;
-                        r = add_line(
+                        r = strv_extendf(
                                 &p->refusals,
                                 "%s is in IOMMU group %d with %s, still on host drivers: VFIO needs the "
                                 "whole group (Documentation/driver-api/vfio.rst). Add --with-group to bind "
@@ -453,7 +434,7 @@ static int do_write(exec_ctx *c, const char *path, const char *value)
 {
         int r;
 
-        r = add_line(&c->p->writes, "%s <- %s", path, strcmp(value, "\n") == 0 ? "\\n" : value);
+        r = strv_extendf(&c->p->writes, "%s <- %s", path, strcmp(value, "\n") == 0 ? "\\n" : value);
         if (r < 0)
                 return r;
         if (c->o->dry_run)
@@ -553,7 +534,7 @@ static int load_vfio_pci(exec_ctx *c)
 
         if (!c->p->load_vfio_pci)
                 return 0;
-        r = add_line(&c->p->log, "load the vfio-pci module%s", c->o->modprobe ? "" : " (not possible here)");
+        r = strv_extendf(&c->p->log, "load the vfio-pci module%s", c->o->modprobe ? "" : " (not possible here)");
         if (r < 0)
                 return r;
         if (c->o->dry_run)
@@ -610,7 +591,7 @@ static int bind_one(exec_ctx *c, vfio_bind_dev *d)
         r = wait_group_node(c, d->group);
         if (r < 0)
                 return r;
-        return add_line(&c->p->log, "%s: %s -> vfio-pci", d->name, d->driver ? d->driver : "(no driver)");
+        return strv_extendf(&c->p->log, "%s: %s -> vfio-pci", d->name, d->driver ? d->driver : "(no driver)");
 }
 
 /* Puts a device on `target` (NULL: whatever the kernel probes; "": no driver at all). */
@@ -651,7 +632,7 @@ static void rollback(exec_ctx *c)
                                 d->driver ? d->driver : "");
                 if (r >= 0)
                         r = state_remove(c->h, c->o, d->name);
-                (void)add_line(&c->p->log, "%s: rolled back to %s%s%s", d->name,
+                (void)strv_extendf(&c->p->log, "%s: rolled back to %s%s%s", d->name,
                                d->driver ? d->driver : "(no driver)", r < 0 ? " FAILED: " : "",
                                r < 0 ? strerror(-r) : "");
                 d->moved = false;
@@ -674,7 +655,7 @@ int vfio_bind_execute(const vfio_host *h, vfio_bind_plan *p, const vfio_bind_opt
                 vfio_bind_dev *d = &p->devs[i];
 
                 if (d->noop) {
-                        r = add_line(&p->log, "%s: already %s", d->name,
+                        r = strv_extendf(&p->log, "%s: already %s", d->name,
                                      p->action == VFIO_BIND_TO_VFIO ? "on vfio-pci" : "on a host driver");
                         if (r < 0)
                                 return r;
@@ -692,13 +673,13 @@ int vfio_bind_execute(const vfio_host *h, vfio_bind_plan *p, const vfio_bind_opt
                         if (r >= 0 && !o->dry_run)
                                 r = state_remove(h, o, d->name);
                         if (r >= 0)
-                                r = add_line(&p->log, "%s: %s -> %s", d->name,
+                                r = strv_extendf(&p->log, "%s: %s -> %s", d->name,
                                              d->driver ? d->driver : "(no driver)",
                                              d->target ? d->target : "host driver (kernel's choice)");
                         break;
                 }
                 if (r < 0) {
-                        (void)add_line(&p->log, "%s: FAILED: %s", d->name, strerror(-r));
+                        (void)strv_extendf(&p->log, "%s: FAILED: %s", d->name, strerror(-r));
                         /* Only a bind has a known-good state to return to: the host drivers. */
                         if (p->action == VFIO_BIND_TO_VFIO && !o->dry_run)
                                 rollback(&c);

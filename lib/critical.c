@@ -67,25 +67,6 @@ static int add_item(vfio_critical_list *l, const char *device, vfio_critical_kin
         return 0;
 }
 
-static int add_problem(vfio_critical_list *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int add_problem(vfio_critical_list *l, const char *fmt, ...)
-{
-        va_list ap;
-        char *s;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        if (strv_push(&l->problems, s) < 0) {
-                free(s);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 /* The last PCI address in a sysfs link target: the function closest to the block or net device. */
 static char *last_pci_component(const char *target)
 {
@@ -218,7 +199,7 @@ static int add_block_users(const vfio_host *h, vfio_critical_list *l, const char
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return add_problem(l, "%s: block device not found in sysfs", what);
+                return strv_extendf(&l->problems, "%s: block device not found in sysfs", what);
         STRV_FOREACH(d, devs) {
                 r = add_item(l, *d, VFIO_CRITICAL_STORAGE, what);
                 if (r < 0)
@@ -237,7 +218,8 @@ static int scan_mounts(const vfio_host *h, vfio_critical_list *l)
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
-                return r == -ENOMEM ? r : add_problem(l, "proc/self/mountinfo: %s", strerror(-r));
+                return r == -ENOMEM ? r
+                                    : strv_extendf(&l->problems, "proc/self/mountinfo: %s", strerror(-r));
         r = strv_split(text, "\n", &lines);
         if (r < 0)
                 return r;
@@ -324,7 +306,7 @@ static int add_route_iface(const vfio_host *h, vfio_critical_list *l, const char
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return add_problem(l, "%s: interface not found in sys/class/net", iface);
+                return strv_extendf(&l->problems, "%s: interface not found in sys/class/net", iface);
         STRV_FOREACH(d, devs) {
                 r = add_item(l, *d, VFIO_CRITICAL_NETWORK, what);
                 if (r < 0)

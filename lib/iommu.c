@@ -30,25 +30,6 @@ vfio_iommu *vfio_iommu_free(vfio_iommu *i)
         return NULL;
 }
 
-static int note(vfio_iommu *i, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int note(vfio_iommu *i, const char *fmt, ...)
-{
-        va_list ap;
-        char *s;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        if (strv_push(&i->problems, s) < 0) {
-                free(s);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 static int cmp_group(const void *a, const void *b)
 {
         const vfio_iommu_group *x = a, *y = b;
@@ -93,7 +74,8 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
                 int64_t id;
 
                 if (parse_int(*n, 0, INT32_MAX, &id) < 0) {
-                        r = note(i, "sys/kernel/iommu_groups/%s: %s", *n, "not a group number, ignored");
+                        r = strv_extendf(&i->problems, "sys/kernel/iommu_groups/%s: %s", *n,
+                                         "not a group number, ignored");
                         if (r < 0)
                                 return r;
                         continue;
@@ -104,7 +86,7 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0) {
-                        r = note(i, "%s: %s", path, strerror(-r));
+                        r = strv_extendf(&i->problems, "%s: %s", path, strerror(-r));
                         if (r < 0)
                                 return r;
                         continue;

@@ -140,20 +140,6 @@ vfio_pci_list *vfio_pci_list_free(vfio_pci_list *l)
         return NULL;
 }
 
-static int add_problem(char ***problems, const char *attr, const char *what)
-{
-        _cleanup_free_ char *s = NULL;
-        int r;
-
-        if (asprintf(&s, "%s: %s", attr, what) < 0)
-                return -ENOMEM;
-        r = strv_push(problems, s);
-        if (r < 0)
-                return r;
-        TAKE_PTR(s);
-        return 0;
-}
-
 static const char *errno_what(int r)
 {
         switch (r) {
@@ -185,7 +171,7 @@ static int read_dev_attr(int dfd, vfio_pci_dev *d, const char *attr, bool requir
         if (r == -ENOMEM)
                 return r;
         if (r < 0 && (required || r != -ENOENT))
-                return add_problem(&d->problems, attr, errno_what(r));
+                return strv_extendf(&d->problems, "%s: %s", attr, errno_what(r));
         return 0;
 }
 
@@ -200,7 +186,7 @@ static int read_hex_attr(int dfd, vfio_pci_dev *d, const char *attr, unsigned bi
         if (r < 0 || !s)
                 return r;
         if (parse_hex_id(s, bits, &v) < 0)
-                return add_problem(&d->problems, attr, "malformed");
+                return strv_extendf(&d->problems, "%s: %s", attr, "malformed");
         *ret = (int32_t)v;
         return 0;
 }
@@ -216,7 +202,7 @@ static int read_int_attr(int dfd, vfio_pci_dev *d, const char *attr, int64_t min
         if (r < 0 || !s)
                 return r;
         if (parse_int(s, min, max, &v) < 0)
-                return add_problem(&d->problems, attr, "malformed");
+                return strv_extendf(&d->problems, "%s: %s", attr, "malformed");
         *ret = (int)v;
         return 0;
 }
@@ -344,7 +330,7 @@ int vfio_pci_read_device(const vfio_host *h, const char *name, vfio_pci_dev **re
                 return r;
 
         r = read_link_basename(dfd, "driver", &d->driver);
-        if (r < 0 && r != -ENOENT && (r = add_problem(&d->problems, "driver", errno_what(r))) < 0)
+        if (r < 0 && r != -ENOENT && (r = strv_extendf(&d->problems, "%s: %s", "driver", errno_what(r))) < 0)
                 return r;
 
         r = read_link_basename(dfd, "iommu_group", &s);
@@ -353,9 +339,10 @@ int vfio_pci_read_device(const vfio_host *h, const char *name, vfio_pci_dev **re
 
                 if (parse_int(s, 0, INT32_MAX, &g) >= 0)
                         d->iommu_group = (int)g;
-                else if ((r = add_problem(&d->problems, "iommu_group", "not a group number")) < 0)
+                else if ((r = strv_extendf(&d->problems, "%s: %s", "iommu_group", "not a group number")) < 0)
                         return r;
-        } else if (r != -ENOENT && (r = add_problem(&d->problems, "iommu_group", errno_what(r))) < 0)
+        } else if (r != -ENOENT &&
+                   (r = strv_extendf(&d->problems, "%s: %s", "iommu_group", errno_what(r))) < 0)
                 return r;
         free(s);
         s = NULL;

@@ -767,6 +767,20 @@ int vm_qemu_argv(const vm_config *c, const vm_argv_paths *p, char ***ret, char *
         build_memory(&b, c);
         build_firmware(&b, c, p);
         build_identity(&b, c);
+        if (c->vm.kernel) {
+                /* Direct kernel boot (qemu-options.hx, "Linux/Multiboot boot specific"): the firmware hands
+                 * over. */
+                add(&b, "-kernel");
+                add(&b, c->vm.kernel);
+                if (c->vm.initrd) {
+                        add(&b, "-initrd");
+                        add(&b, c->vm.initrd);
+                }
+                if (c->vm.append) {
+                        add(&b, "-append");
+                        add(&b, c->vm.append);
+                }
+        }
         build_qmp(&b, p);
         build_passthrough(&b, c);
         build_usb(&b, c);

@@ -3,8 +3,8 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fnmatch.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -264,7 +264,7 @@ int vfio_topology_path(const char *sysfs_path, char **ret)
         r = strv_split(sysfs_path, "/", &parts);
         if (r < 0)
                 return r;
-        STRV_FOREACH (p, parts) {
+        STRV_FOREACH(p, parts) {
                 vfio_pci_addr a;
                 char hop[16];
                 const char *piece;
@@ -320,7 +320,7 @@ static int read_slot(const vfio_host *h, const vfio_pci_dev *d, char **ret)
         r = vfio_host_list_dir(h, "sys/bus/pci/slots", 4096, &slots);
         if (r < 0)
                 return r == -ENOENT ? 0 : r;
-        STRV_FOREACH (s, slots) {
+        STRV_FOREACH(s, slots) {
                 _cleanup_free_ char *path = NULL, *addr = NULL;
 
                 if (asprintf(&path, "sys/bus/pci/slots/%s/address", *s) < 0)
@@ -449,44 +449,6 @@ int vfio_selection_add(vfio_selection *s, const vfio_host *h, const vfio_model *
         return 0;
 }
 
-static int problem(vfio_selection *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int problem(vfio_selection *s, const char *fmt, ...)
-{
-        va_list ap;
-        char *p;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&p, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        if (strv_push(&s->problems, p) < 0) {
-                free(p);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-static int note(vfio_selection *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int note(vfio_selection *s, const char *fmt, ...)
-{
-        va_list ap;
-        char *p;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&p, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        if (strv_push(&s->notes, p) < 0) {
-                free(p);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 static bool ids_match(const vfio_identity *want, const vfio_pci_dev *d)
 {
         if (want->vendor != d->vendor || want->device != d->device)
@@ -572,35 +534,39 @@ static int resolve_identity(const vfio_host *h, const vfio_model *m, vfio_pci_na
                 if (r < 0)
                         return r;
                 if (want->path && strcmp(path, want->path) != 0 &&
-                    note(sel, "%s: the device (serial %s) moved from %s to %s, now %s", s->text,
-                         vfio_dsn_format(want->dsn, dsn), want->path, path, found->name) < 0)
+                    strv_extendf(&sel->notes, "%s: the device (serial %s) moved from %s to %s, now %s",
+                                 s->text, vfio_dsn_format(want->dsn, dsn), want->path, path,
+                                 found->name) < 0)
                         return -ENOMEM;
                 *ret = found;
                 return 0;
         }
         if (want->has_dsn)
-                r = problem(sel, "%s: no device with IDs %04x:%04x and serial %s is present", s->text,
-                            (unsigned)want->vendor, (unsigned)want->device, vfio_dsn_format(want->dsn, dsn));
+                r = strv_extendf(&sel->problems, "%s: no device with IDs %04x:%04x and serial %s is present",
+                                 s->text, (unsigned)want->vendor, (unsigned)want->device,
+                                 vfio_dsn_format(want->dsn, dsn));
         else
-                r = problem(sel, "%s: no device with IDs %04x:%04x is at %s any more", s->text,
-                            (unsigned)want->vendor, (unsigned)want->device, want->path);
+                r = strv_extendf(&sel->problems, "%s: no device with IDs %04x:%04x is at %s any more",
+                                 s->text, (unsigned)want->vendor, (unsigned)want->device, want->path);
         if (r < 0)
                 return r;
         if (at_path) {
                 _cleanup_free_ char *d = describe(h, names, at_path);
 
-                if (!d || problem(sel, "  now at %s: %s", want->path, d) < 0)
+                if (!d || strv_extendf(&sel->problems, "  now at %s: %s", want->path, d) < 0)
                         return -ENOMEM;
         } else if (want->path &&
-                   problem(sel, "  nothing is at %s now (card removed or moved)", want->path) < 0)
+                   strv_extendf(&sel->problems, "  nothing is at %s now (card removed or moved)",
+                                want->path) < 0)
                 return -ENOMEM;
-        STRV_FOREACH (n, same_ids) {
+        STRV_FOREACH(n, same_ids) {
                 _cleanup_free_ char *d = describe(h, names, vfio_pci_list_find(m->pci, *n));
 
-                if (!d || problem(sel, "  same IDs: %s", d) < 0)
+                if (!d || strv_extendf(&sel->problems, "  same IDs: %s", d) < 0)
                         return -ENOMEM;
         }
-        if (problem(sel,
+        if (strv_extendf(
+                    &sel->problems,
                     "  select the device again (by address or name) if the hardware change was intended") <
             0)
                 return -ENOMEM;
@@ -642,7 +608,8 @@ static int resolve_one(const vfio_host *h, const vfio_model *m, vfio_pci_names *
                 const vfio_pci_dev *d = vfio_pci_list_find(m->pci, vfio_pci_addr_format(&s->addr, buf));
 
                 if (!d) {
-                        r = problem(sel, "%s: no PCI device at %s (see 'vfioctl devices')", s->text, buf);
+                        r = strv_extendf(&sel->problems, "%s: no PCI device at %s (see 'vfioctl devices')",
+                                         s->text, buf);
                         return r < 0 ? r : -ENOENT;
                 }
                 v = calloc(2, sizeof(*v));
@@ -672,24 +639,25 @@ static int resolve_one(const vfio_host *h, const vfio_model *m, vfio_pci_names *
                 break;
         }
         if (s->kind == VFIO_SELECTOR_NAME && !names) {
-                r = problem(sel,
-                            "%s: device names are unavailable (pci.ids not found); use an address or "
-                            "vendor:device",
-                            s->text);
+                r = strv_extendf(&sel->problems,
+                                 "%s: device names are unavailable (pci.ids not found); use an address or "
+                                 "vendor:device",
+                                 s->text);
                 return r < 0 ? r : -ENOENT;
         }
         r = match_all(m, names, s, &v, &n);
         if (r < 0)
                 return r;
         if (n == 0) {
-                r = problem(sel, "%s: no PCI device matches (see 'vfioctl devices' for names and IDs)",
-                            s->text);
+                r = strv_extendf(&sel->problems,
+                                 "%s: no PCI device matches (see 'vfioctl devices' for names and IDs)",
+                                 s->text);
                 return r < 0 ? r : -ENOENT;
         }
         if (s->nth > 0) {
                 if (s->nth > n) {
-                        r = problem(sel, "%s: only %zu device%s match%s", s->text, n, n == 1 ? "" : "s",
-                                    n == 1 ? "es" : "");
+                        r = strv_extendf(&sel->problems, "%s: only %zu device%s match%s", s->text, n,
+                                         n == 1 ? "" : "s", n == 1 ? "es" : "");
                         return r < 0 ? r : -ENOENT;
                 }
                 v[0] = v[s->nth - 1];
@@ -703,12 +671,13 @@ static int resolve_one(const vfio_host *h, const vfio_model *m, vfio_pci_names *
                         slots++;
         if (slots > 1) {
                 /* Two identical cards: taking both, or the first, would be a guess (seed 000's head -1). */
-                r = problem(sel, "%s matches %zu devices in %zu slots; add #N to pick one:", s->text, n,
-                            slots);
+                r = strv_extendf(&sel->problems,
+                                 "%s matches %zu devices in %zu slots; add #N to pick one:", s->text, n,
+                                 slots);
                 for (size_t i = 0; r >= 0 && i < n; i++) {
                         _cleanup_free_ char *d = describe(h, names, v[i]);
 
-                        r = d ? problem(sel, "  %s#%zu: %s", s->text, i + 1, d) : -ENOMEM;
+                        r = d ? strv_extendf(&sel->problems, "  %s#%zu: %s", s->text, i + 1, d) : -ENOMEM;
                 }
                 return r < 0 ? r : -ENOTUNIQ;
         }
@@ -730,7 +699,7 @@ int vfio_selection_resolve(const vfio_host *h, const vfio_model *m, vfio_pci_nam
         sel->problems = calloc(1, sizeof(char *));
         if (!sel->notes || !sel->problems)
                 return -ENOMEM;
-        STRV_FOREACH (text, selectors) {
+        STRV_FOREACH(text, selectors) {
                 _cleanup_(vfio_selector_freep) vfio_selector *s = NULL;
                 _cleanup_free_ const vfio_pci_dev **v = NULL;
                 size_t n = 0;
@@ -739,7 +708,8 @@ int vfio_selection_resolve(const vfio_host *h, const vfio_model *m, vfio_pci_nam
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0) {
-                        if (problem(sel,
+                        if (strv_extendf(
+                                    &sel->problems,
                                     "'%s' is not a selector: use an address (01:00.0), vendor:device "
                                     "(10de:1284), a name (\"GTX 780 Ti\", \"GTX 780 Ti#2\") or a recorded "
                                     "identity",
@@ -807,9 +777,9 @@ int vfio_selector_resolve(const vfio_selector *s, const vfio_model *m, vfio_pci_
                         else {
                                 _cleanup_free_ char *path = NULL;
 
-                                match = ids_match(&s->id, d) && (!s->id.path ||
-                                                                 (vfio_topology_path(d->sysfs_path, &path) >= 0 &&
-                                                                  strcmp(path, s->id.path) == 0));
+                                match = ids_match(&s->id, d) &&
+                                        (!s->id.path || (vfio_topology_path(d->sysfs_path, &path) >= 0 &&
+                                                         strcmp(path, s->id.path) == 0));
                         }
                         if (match && (r = strv_extend(&found, d->name)) < 0)
                                 return r;

@@ -51,25 +51,6 @@ vfio_setup_plan *vfio_setup_plan_free(vfio_setup_plan *p)
         return NULL;
 }
 
-static int add_line(char ***l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int add_line(char ***l, const char *fmt, ...)
-{
-        va_list ap;
-        char *s;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        if (strv_push(l, s) < 0) {
-                free(s);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 /* Appends to a growing string; *s stays valid (and owned by the caller) on failure. */
 static int append(char **s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int append(char **s, const char *fmt, ...)
@@ -120,7 +101,7 @@ static char *os_release_get(const char *text, const char *key)
 
         if (!text || strv_split(text, "\n", &lines) < 0)
                 return NULL;
-        STRV_FOREACH(l, lines) {
+        STRV_FOREACH (l, lines) {
                 if (strncmp(*l, key, kl) == 0 && (*l)[kl] == '=') {
                         const char *v = *l + kl + 1;
                         size_t n = strlen(v);
@@ -189,7 +170,7 @@ static char *host_driver(const vfio_host *h, const vfio_pci_dev *d)
         if (asprintf(&path, "run/vfioctl/bind/%s", d->name) < 0 ||
             vfio_hostfile_read(h, path, 4096, &s, NULL) < 0 || strv_split(s, "\n", &lines) < 0)
                 return NULL;
-        STRV_FOREACH(l, lines)
+        STRV_FOREACH (l, lines)
                 if (strncmp(*l, "driver=", 7) == 0 && (*l)[7])
                         return strdup(*l + 7);
         return NULL;
@@ -205,18 +186,18 @@ static int check_selection(const vfio_host *h, const vfio_model *m, vfio_selecti
 
                 if (!md)
                         return -ENOENT;
-                if (md->pci->iommu_group < 0 && (r = add_line(&p->notes,
+                if (md->pci->iommu_group < 0 && (r = strv_extendf(&p->notes,
                                                               "%s has no IOMMU group yet: the kernel "
                                                               "command line below enables the IOMMU",
                                                               md->pci->name)) < 0)
                         return r;
-                STRV_FOREACH(peer, md->group_peers) {
+                STRV_FOREACH (peer, md->group_peers) {
                         if (vfio_selection_contains(sel, *peer))
                                 continue;
                         if (o->with_group)
                                 r = vfio_selection_add(sel, h, m, *peer, "group peer");
                         else
-                                r = add_line(&p->refusals,
+                                r = strv_extendf(&p->refusals,
                                              "%s is in IOMMU group %d with %s: add --with-group to take it "
                                              "too, or "
                                              "select it",
@@ -225,13 +206,13 @@ static int check_selection(const vfio_host *h, const vfio_model *m, vfio_selecti
                                 return r;
                 }
                 if (md->verdict == VFIO_VERDICT_HOST_CRITICAL) {
-                        STRV_FOREACH(c, md->critical)
-                                if ((r = add_line(o->force ? &p->notes : &p->refusals,
+                        STRV_FOREACH (c, md->critical)
+                                if ((r = strv_extendf(o->force ? &p->notes : &p->refusals,
                                                   "%s is needed by the host: %s%s", md->pci->name, *c,
                                                   o->force ? " (--force)" : "")) < 0)
                                         return r;
-                        STRV_FOREACH(b, md->blockers)
-                                if ((r = add_line(
+                        STRV_FOREACH (b, md->blockers)
+                                if ((r = strv_extendf(
                                              o->force ? &p->notes : &p->refusals,
                                              "%s shares its IOMMU group with a device the host needs: %s%s",
                                              md->pci->name, *b, o->force ? " (--force)" : "")) < 0)
@@ -284,7 +265,7 @@ static int plan_modprobe(const vfio_host *h, const vfio_model *m, const vfio_sel
                         idstr = vfio_identity_format(&sel->items[i].id);
                         if (!idstr || strv_extend(&by_identity, idstr) < 0)
                                 return -ENOMEM;
-                        r = add_line(&p->notes,
+                        r = strv_extendf(&p->notes,
                                      "%s: %s is also at %s, which stays with the host: bound at boot by "
                                      "identity (%s), not by vfio-pci ids=",
                                      d->name, vd, twin, idstr);
@@ -314,7 +295,7 @@ static int plan_modprobe(const vfio_host *h, const vfio_model *m, const vfio_sel
         if (strv_length(softdeps) > 0 &&
             append(&conf, "# Load vfio-pci before the host drivers so it claims the devices first.\n") < 0)
                 return -ENOMEM;
-        STRV_FOREACH(s, softdeps)
+        STRV_FOREACH (s, softdeps)
                 if (append(&conf, "softdep %s pre: vfio-pci\n", *s) < 0)
                         return -ENOMEM;
         if (strv_length(ids) > 0 || strv_length(softdeps) > 0) {
@@ -348,7 +329,7 @@ static int plan_modprobe(const vfio_host *h, const vfio_model *m, const vfio_sel
                 r = plan_file(p, BIND_UNIT, TAKE_PTR(unit), 0644, true);
                 if (r < 0)
                         return r;
-                r = add_line(&p->commands,
+                r = strv_extendf(&p->commands,
                              "systemctl daemon-reload && systemctl enable vfioctl-bind.service");
                 if (r < 0)
                         return r;
@@ -370,7 +351,7 @@ static int plan_udev_limits(const vfio_host *h, const vfio_setup_opts *o, vfio_s
                             "SUBSYSTEM==\"vfio\", KERNEL!=\"vfio\", GROUP=\"%s\", MODE=\"0660\"\n",
                      group, group) < 0)
                 return -ENOMEM;
-        STRV_FOREACH(u, o->usb) {
+        STRV_FOREACH (u, o->usb) {
                 char vid[5] = {}, pid[5] = {};
 
                 if (strlen(*u) != 9 || (*u)[4] != ':')
@@ -387,7 +368,7 @@ static int plan_udev_limits(const vfio_host *h, const vfio_setup_opts *o, vfio_s
         r = plan_file(p, UDEV_RULES, TAKE_PTR(rules), 0644, true);
         if (r < 0)
                 return r;
-        r = add_line(&p->commands,
+        r = strv_extendf(&p->commands,
                      "udevadm control --reload-rules && udevadm trigger --subsystem-match=vfio");
         if (r < 0)
                 return r;
@@ -417,16 +398,16 @@ static int plan_udev_limits(const vfio_host *h, const vfio_setup_opts *o, vfio_s
                         return -ENOMEM;
                 if (vfio_hostfile_read(h, "etc/passwd", FILE_MAX, &passwd, NULL) >= 0 &&
                     (strncmp(passwd, needle + 1, strlen(needle + 1)) == 0 || strstr(passwd, needle)))
-                        r = add_line(&p->notes, "user %s exists already", o->user);
+                        r = strv_extendf(&p->notes, "user %s exists already", o->user);
                 else
-                        r = add_line(&p->commands,
+                        r = strv_extendf(&p->commands,
                                      "/usr/sbin/useradd --system --no-create-home --shell /usr/sbin/nologin "
                                      "--groups %s %s",
                                      group, o->user);
                 if (r < 0)
                         return r;
         } else {
-                r = add_line(&p->commands, "usermod -a -G %s %s", group, o->user);
+                r = strv_extendf(&p->commands, "usermod -a -G %s %s", group, o->user);
                 if (r < 0)
                         return r;
         }
@@ -463,7 +444,7 @@ static char *cpu_vendor(const vfio_host *h)
         /* An IOMMU the kernel already drives says which one it is (VT-d "dmar", AMD-Vi "ivhd"); CPUID does
          * not always (a QEMU guest's qemu64 CPU claims AuthenticAMD next to an emulated intel-iommu). */
         if (vfio_host_list_dir(h, "sys/class/iommu", 256, &units) >= 0)
-                STRV_FOREACH(u, units) {
+                STRV_FOREACH (u, units) {
                         if (strncmp(*u, "dmar", 4) == 0)
                                 return strdup("intel");
                         if (strncmp(*u, "ivhd", 4) == 0)
@@ -486,7 +467,7 @@ static bool cmdline_has(char *const *words, const char *param)
 
         /* A parameter counts as present when its key is there with the same value; "vfio-pci.ids" only
          * needs the key (the value is merged by hand when it differs). */
-        STRV_FOREACH(w, words) {
+        STRV_FOREACH (w, words) {
                 if (strcmp(*w, param) == 0)
                         return true;
                 if (strncmp(param, "vfio-pci.ids=", 13) == 0 && strncmp(*w, param, kl + 1) == 0)
@@ -511,10 +492,10 @@ static int grub_edit(const char *grub, char *const *add, char **ret)
         missing = calloc(1, sizeof(char *));
         if (!missing)
                 return -ENOMEM;
-        STRV_FOREACH(a, add) {
+        STRV_FOREACH (a, add) {
                 bool found = false;
 
-                STRV_FOREACH(w, words) {
+                STRV_FOREACH (w, words) {
                         const char *eq = strchr(*w, '=');
 
                         /* "GRUB_CMDLINE_LINUX_DEFAULT=quiet" splits with its key; compare what follows. */
@@ -584,13 +565,13 @@ static int plan_cmdline(const vfio_host *h, char *const *ids, const vfio_setup_o
 
                 /* For a vfio-pci built into the kernel or loaded from the initramfs before modprobe.d is
                  * read. */
-                if (!j || add_line(&want, "vfio-pci.ids=%s", j) < 0)
+                if (!j || strv_extendf(&want, "vfio-pci.ids=%s", j) < 0)
                         return -ENOMEM;
         }
         p->cmdline_add = calloc(1, sizeof(char *));
         if (!p->cmdline_add)
                 return -ENOMEM;
-        STRV_FOREACH(w, want)
+        STRV_FOREACH (w, want)
                 if (!cmdline_has(words, *w) && (r = strv_extend(&p->cmdline_add, *w)) < 0)
                         return r;
         if (strv_length(p->cmdline_add) == 0)
@@ -611,10 +592,10 @@ static int plan_cmdline(const vfio_host *h, char *const *ids, const vfio_setup_o
         }
         if (vfio_host_exists(h, "usr/sbin/grubby") > 0 || vfio_host_exists(h, "sbin/grubby") > 0) {
                 p->bootloader = strdup("grubby");
-                r = add_line(&p->commands, "grubby --update-kernel=ALL --args=\"%s\"", joined);
+                r = strv_extendf(&p->commands, "grubby --update-kernel=ALL --args=\"%s\"", joined);
         } else if (vfio_host_exists(h, "usr/bin/kernelstub") > 0) {
                 p->bootloader = strdup("kernelstub");
-                r = add_line(&p->commands, "kernelstub --add-options \"%s\"", joined);
+                r = strv_extendf(&p->commands, "kernelstub --add-options \"%s\"", joined);
         } else if (vfio_host_exists(h, "etc/kernel/cmdline") > 0) {
                 _cleanup_free_ char *cur = NULL, *next = NULL;
 
@@ -630,7 +611,7 @@ static int plan_cmdline(const vfio_host *h, char *const *ids, const vfio_setup_o
 
                         if (strv_split(cur, " \t", &have) < 0 || !(missing = calloc(1, sizeof(char *))))
                                 return -ENOMEM;
-                        STRV_FOREACH(a, p->cmdline_add)
+                        STRV_FOREACH (a, p->cmdline_add)
                                 if (!strv_contains(have, *a) && strv_extend(&missing, *a) < 0)
                                         return -ENOMEM;
                         mj = strv_join(missing, " ");
@@ -640,12 +621,12 @@ static int plan_cmdline(const vfio_host *h, char *const *ids, const vfio_setup_o
                 if (o->apply_cmdline)
                         r = plan_file(p, "etc/kernel/cmdline", TAKE_PTR(next), 0644, false);
                 else
-                        r = add_line(&p->commands,
+                        r = strv_extendf(&p->commands,
                                      "echo '%s' > /etc/kernel/cmdline  (or: vfioctl setup --apply-cmdline)",
                                      next[strlen(next) - 1] == '\n' ? strndupa(next, strlen(next) - 1)
                                                                     : next);
                 if (r >= 0)
-                        r = add_line(&p->commands,
+                        r = strv_extendf(&p->commands,
                                      "kernel-install add \"$(uname -r)\" \"/boot/vmlinuz-$(uname -r)\"");
         } else if (vfio_host_exists(h, "etc/default/grub") > 0) {
                 _cleanup_free_ char *grub = NULL, *edited = NULL;
@@ -660,14 +641,14 @@ static int plan_cmdline(const vfio_host *h, char *const *ids, const vfio_setup_o
                 if (o->apply_cmdline)
                         r = plan_file(p, "etc/default/grub", TAKE_PTR(edited), 0644, false);
                 else
-                        r = add_line(&p->commands,
+                        r = strv_extendf(&p->commands,
                                      "add \"%s\" to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub "
                                      "(or: vfioctl setup --apply-cmdline)",
                                      joined);
                 if (r >= 0)
-                        r = add_line(&p->commands, "%s", grub_cmd);
+                        r = strv_extendf(&p->commands, "%s", grub_cmd);
         } else
-                r = add_line(&p->notes,
+                r = strv_extendf(&p->notes,
                              "no boot loader configuration found (etc/default/grub, etc/kernel/cmdline, "
                              "grubby, kernelstub): add \"%s\" to the kernel command line by hand",
                              joined);
@@ -714,9 +695,9 @@ int vfio_setup_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection 
         initramfs = initramfs_command(os);
         if (sel->n > 0) {
                 if (initramfs)
-                        r = add_line(&p->commands, "%s", initramfs);
+                        r = strv_extendf(&p->commands, "%s", initramfs);
                 else
-                        r = add_line(&p->notes,
+                        r = strv_extendf(&p->notes,
                                      "unknown distribution (etc/os-release): regenerate the initramfs so "
                                      "it carries etc/modprobe.d/vfioctl.conf");
                 if (r < 0)
@@ -952,7 +933,7 @@ static int manifest_read(const vfio_host *h, manifest *ret)
         r = strv_split(s, "\n", &lines);
         if (r < 0)
                 return r;
-        STRV_FOREACH(l, lines) {
+        STRV_FOREACH (l, lines) {
                 _cleanup_strv_free_ char **w = NULL;
                 entry e = {};
                 uint64_t mode;
@@ -1210,7 +1191,7 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
                         return r;
                 }
                 if (log)
-                        (void)add_line(log, "nothing to change");
+                        (void)strv_extendf(log, "nothing to change");
                 manifest_done(&m);
                 return 0;
         }
@@ -1237,14 +1218,14 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
         /* Litter of a run killed before (hidden temp files) goes before the directories are recorded. */
         for (size_t i = 0; i < n_undo; i++)
                 sweep_parent(h, undo[i].path);
-        STRV_FOREACH(d, created) {
+        STRV_FOREACH (d, created) {
                 entry e = { .path = *d, .dir = true };
 
                 strcpy(e.sha, "-");
                 if (!manifest_find(&m, *d, true) && (r = manifest_add(&m, &e)) < 0)
                         goto rollback;
         }
-        STRV_FOREACH(d, planned) {
+        STRV_FOREACH (d, planned) {
                 entry e = { .path = *d, .dir = true };
 
                 strcpy(e.sha, "-");
@@ -1254,7 +1235,7 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
         r = manifest_write(h, &m, NULL);
         if (r < 0)
                 goto rollback;
-        STRV_FOREACH(d, planned) {
+        STRV_FOREACH (d, planned) {
                 r = vfio_hostfile_mkdir_p(h, *d, 0755, &created);
                 if (r < 0)
                         goto rollback;
@@ -1273,13 +1254,13 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
                 if (r < 0) {
                         r = log_debug_errno(r, "%s: %s", f->path, strerror(-r));
                         if (log)
-                                (void)add_line(log, "FAILED writing /%s: %s", f->path, strerror(-r));
+                                (void)strv_extendf(log, "FAILED writing /%s: %s", f->path, strerror(-r));
                         n_written =
                                 i; /* the failed one is untouched: the atomic write removed its temp file */
                         goto rollback;
                 }
                 if (log)
-                        (void)add_line(log, "%s /%s", undo[i].old ? "updated" : "created", f->path);
+                        (void)strv_extendf(log, "%s /%s", undo[i].old ? "updated" : "created", f->path);
         }
         /* Every file written: the manifest loses its in-progress marks. Failing here is harmless (undo
          * accepts either content), so the run still succeeded. */
@@ -1305,7 +1286,7 @@ rollback:
                                 q = 0;
                 }
                 if (log)
-                        (void)add_line(log, "rolled back /%s%s", undo[i].path, q < 0 ? " FAILED" : "");
+                        (void)strv_extendf(log, "rolled back /%s%s", undo[i].path, q < 0 ? " FAILED" : "");
         }
         for (size_t i = 0; i < n_undo; i++)
                 free(undo[i].old);
@@ -1314,7 +1295,7 @@ rollback:
                                                  0644);
         else
                 (void)vfio_hostfile_unlink(h, VFIO_SETUP_MANIFEST);
-        STRV_FOREACH(b, new_backups)
+        STRV_FOREACH (b, new_backups)
                 (void)vfio_hostfile_unlink(h, *b);
         for (size_t i = strv_length(created); i-- > 0;)
                 (void)vfio_hostfile_rmdir(h, created[i]);
@@ -1332,7 +1313,7 @@ static void remove_orphan_state(const vfio_host *h, const char *dir)
 
         (void)vfio_hostfile_sweep_temps(h, dir);
         if (vfio_host_list_dir(h, dir, 4096, &names) >= 0)
-                STRV_FOREACH(n, names) {
+                STRV_FOREACH (n, names) {
                         _cleanup_free_ char *p = NULL;
 
                         if (asprintf(&p, "%s/%s", dir, *n) < 0)
@@ -1402,7 +1383,7 @@ int vfio_setup_undo(const vfio_host *h, bool force, char ***log)
                 /* No backup any more: an undo killed after restoring this file (the backup goes last). */
                 if (!undoable(e, cur, len, bak, blen) && !(e->backup && rb == -ENOENT) && !force) {
                         if (log)
-                                (void)add_line(log,
+                                (void)strv_extendf(log,
                                                "kept /%s: changed since setup wrote it (--force restores it "
                                                "anyway)",
                                                e->path);
@@ -1431,11 +1412,11 @@ int vfio_setup_undo(const vfio_host *h, bool force, char ***log)
                         first = first ?: r;
                         (void)manifest_add(&keep, e);
                         if (log)
-                                (void)add_line(log, "FAILED to restore /%s: %s", e->path, strerror(-r));
+                                (void)strv_extendf(log, "FAILED to restore /%s: %s", e->path, strerror(-r));
                         continue;
                 }
                 if (log)
-                        (void)add_line(log, "%s /%s", e->backup ? "restored" : "removed", e->path);
+                        (void)strv_extendf(log, "%s /%s", e->backup ? "restored" : "removed", e->path);
         }
         if (keep.n > 0) {
                 /* Keep the directories too: the kept files live in them. */
@@ -1461,7 +1442,7 @@ int vfio_setup_undo(const vfio_host *h, bool force, char ***log)
                                         (void)vfio_hostfile_sweep_temps(h, m.e[i].path);
                                         r = vfio_hostfile_rmdir(h, m.e[i].path);
                                         if (r < 0 && r != -ENOENT && round == 1 && log)
-                                                (void)add_line(log, "kept directory /%s: %s", m.e[i].path,
+                                                (void)strv_extendf(log, "kept directory /%s: %s", m.e[i].path,
                                                                strerror(-r));
                                 }
                 }

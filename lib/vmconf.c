@@ -104,6 +104,12 @@ static const key_def keys[] = {
         { "vm", "vmport", K_BOOL, G(vmport), NULL, 0, 0, BOOL },
         { "vm", "debugcon", K_PATH, G(debugcon), NULL, 0, 0, PATH },
         { "vm", "extra_args", K_LIST, G(extra_args), NULL, 0, 0, "raw QEMU arguments, unchecked" },
+        { "vm", "kernel", K_PATH, G(kernel), NULL, 0, 0, PATH },
+        { "vm", "initrd", K_PATH, G(initrd), NULL, 0, 0, PATH },
+        { "vm", "append", K_STRING, G(append), NULL, 0, 0, "a kernel command line (console=ttyS0 quiet)" },
+        { "vm", "user", K_STRING, G(user), NULL, 0, 0,
+          "a user name or uid QEMU runs as (vfioctl start by root)" },
+        { "vm", "bind_devices", K_BOOL, G(bind_devices), NULL, 0, 0, BOOL },
         { "firmware", "type", K_ENUM, FW(type), firmware_values, 0, 0, NULL },
         { "firmware", "secure_boot", K_BOOL, FW(secure_boot), NULL, 0, 0, BOOL },
         { "firmware", "code", K_PATH, FW(code), NULL, 0, 0, PATH },
@@ -151,6 +157,14 @@ static const key_def keys[] = {
         { "display", "device", K_ENUM, offsetof(vm_display, device), display_values, 0, 0, NULL },
         { "display", "protocol", K_ENUM, offsetof(vm_display, protocol), protocol_values, 0, 0, NULL },
         { "display", "socket", K_PATH, offsetof(vm_display, socket), NULL, 0, 0, PATH },
+        { "display", "ddc_bus", K_UINT, offsetof(vm_display, ddc_bus), NULL, 0, 1023,
+          "an I2C bus number (ddcutil --bus)" },
+        { "display", "monitor", K_STRING, offsetof(vm_display, monitor), NULL, 0, 0,
+          "a ddcutil display number (ddcutil --display)" },
+        { "display", "input_host", K_HEX, offsetof(vm_display, input_host), NULL, 1, 255,
+          "a VCP 0x60 value (0x0f)" },
+        { "display", "input_guest", K_HEX, offsetof(vm_display, input_guest), NULL, 1, 255,
+          "a VCP 0x60 value (0x11)" },
         { "looking-glass", "width", K_UINT, offsetof(vm_looking_glass, width), NULL, 320, 16384,
           "320 to 16384" },
         { "looking-glass", "height", K_UINT, offsetof(vm_looking_glass, height), NULL, 200, 16384,
@@ -407,6 +421,11 @@ vm_config *vm_config_free(vm_config *c)
         for (char **s = &c->smbios.bios_vendor; s <= &c->smbios.chassis_sku; s++)
                 free(*s);
         free(c->display.socket);
+        free(c->display.monitor);
+        free(c->vm.user);
+        free(c->vm.kernel);
+        free(c->vm.initrd);
+        free(c->vm.append);
         free(c->looking_glass.path);
         free(c->audio.server);
         free(c->audio.alsa_device);
@@ -1127,6 +1146,19 @@ int vm_config_check(const vm_config *c, char ***errors)
                     c->display.protocol == VM_PROTOCOL_SPICE ? "spice" : "vnc");
         if (c->display.socket && c->display.protocol == VM_PROTOCOL_NONE)
                 ERR(LINE("display", "socket"), "[display] socket needs protocol = spice or vnc");
+        if ((c->vm.initrd || c->vm.append) && !c->vm.kernel)
+                ERR(LINE("vm", "initrd") ?: LINE("vm", "append"),
+                    "[vm] initrd and append need kernel = PATH");
+        if ((LINE("display", "ddc_bus") || c->display.monitor) &&
+            (!c->display.input_host || !c->display.input_guest))
+                ERR(LINE("display", "ddc_bus") ?: LINE("display", "monitor"),
+                    "[display] monitor switching needs both input_host and input_guest (VCP 0x60 values; "
+                    "list them with: ddcutil capabilities)");
+        if ((c->display.input_host || c->display.input_guest) && !LINE("display", "ddc_bus") &&
+            !c->display.monitor)
+                ERR(LINE("display", "input_host") ?: LINE("display", "input_guest"),
+                    "[display] input_host/input_guest need ddc_bus = N or monitor = N (ddcutil detect lists "
+                    "them)");
         if (c->audio.enabled && c->audio.codec == VM_CODEC_OUTPUT && c->audio.device == VM_AUDIO_AC97)
                 ERR(LINE("audio", "codec"), "[audio] codec applies to HDA devices only, not ac97");
         if (c->audio.server && c->audio.backend != VM_AUDIO_PA)

@@ -23,6 +23,8 @@ int arg_color = -1;
 static const verb *current_verb;
 
 static const verb verbs[] = {
+        { "demo", 0, 0, verb_demo, "demo",
+          "boot a tiny VM as an unprivileged user, show its status, stop it (works without an IOMMU or KVM)" },
         { "devices", 0, 0, verb_devices, "devices [--gpu] [--tree] [--json]",
           "PCI devices by IOMMU group, with drivers, reset methods and a passthrough verdict" },
         { "bind", 1, 64, verb_bind, "bind SELECTOR... [--with-group] [--force] [--dry-run]",
@@ -46,6 +48,21 @@ static const verb verbs[] = {
         { "validate", 1, 1, verb_validate, "validate NAME|FILE",
           "check a VM config by itself (no host needed)" },
         { "cmdline", 1, 1, verb_cmdline, "cmdline NAME|FILE", "print the exact QEMU command line for a VM" },
+        { "start", 1, 1, verb_start, "start NAME|FILE [--detach] [--paused]",
+          "check the host, start the VM as its user, pin it, supervise it" },
+        { "stop", 1, 1, verb_stop, "stop NAME [--timeout S] [--force]",
+          "ACPI power-down, wait (60 s), then quit; --force kills QEMU" },
+        { "reboot", 1, 1, verb_reboot, "reboot NAME", "hard-reset the VM (the reset button)" },
+        { "pause", 1, 1, verb_pause, "pause NAME", "stop the vCPUs" },
+        { "resume", 1, 1, verb_resume, "resume NAME", "run paused vCPUs again" },
+        { "status", 1, 1, verb_status, "status NAME [--json]",
+          "state, uptime, pid, user, pinned CPUs (read back), devices, memory" },
+        { "list", 0, 0, verb_list, "list [--json]", "every VM that ran here, with its state" },
+        { "console", 1, 1, verb_console, "console NAME", "attach to the serial console (leave with Ctrl-])" },
+        { "log", 1, 1, verb_log, "log NAME [--console]", "QEMU's and vfioctl's messages (or the serial output)" },
+        { "qmp", 2, 2, verb_qmp, "qmp NAME '{\"execute\": ...}'", "send one raw QMP command" },
+        { "enable", 1, 1, verb_enable, "enable NAME", "start the VM at boot (vfioctl@NAME.service)" },
+        { "disable", 1, 1, verb_disable, "disable NAME", "do not start the VM at boot" },
         { "disk", 2, 3, verb_disk, "disk create|import|info ARGS...",
           "create a VM disk (qcow2/raw image, ZFS dataset, zvol), import one, show its backend facts" },
         { "snapshot", 1, 2, verb_snapshot, "snapshot create|list|rollback|delete [NAME] --disk PATH...",
@@ -152,8 +169,9 @@ static void help(FILE *f)
                 "Usage: vfioctl [OPTIONS] VERB [ARGS...]\n\n"
                 "Verbs:\n",
                 VFIOCTL_VERSION);
+        /* Synopses are long: the synopsis on its own line, what the verb does indented below it. */
         for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-                fprintf(f, "  %-40s %s\n", verbs[i].synopsis, verbs[i].help);
+                fprintf(f, "  %s\n      %s\n", verbs[i].synopsis, verbs[i].help);
         fprintf(f, "\nOptions:\n"
                    "  --root DIR        read every host fact below DIR instead of / (also VFIOCTL_ROOT;\n"
                    "                    both are ignored when vfioctl runs setuid)\n"

@@ -13,7 +13,15 @@ enum {
         EXIT_USAGE = 64,          /* bad command line (sysexits EX_USAGE) */
         EXIT_DATAERR = 65,        /* bad input data: config, sysfs content, XML */
         EXIT_UNAVAILABLE = 69,    /* a needed service is missing, e.g. uinput (sysexits EX_UNAVAILABLE) */
+        /* The lifecycle verbs (docs/lifecycle.md): */
+        EXIT_NOT_RUNNING = 3, /* status and VM verbs: the VM is not running (LSB init-script convention) */
+        EXIT_PREFLIGHT = EXIT_UNAVAILABLE, /* start: a host check failed; QEMU was not started */
+        EXIT_BUSY = 75,       /* start: the VM runs or is being started by another vfioctl (EX_TEMPFAIL) */
+        EXIT_NOPERM = 77,     /* the caller may not act on that VM (EX_NOPERM) */
 };
+
+/* Helpers run as root are named by absolute path, never looked up in PATH. */
+#define MODPROBE_PATH "/sbin/modprobe"
 
 typedef struct verb {
         const char *name;
@@ -70,3 +78,16 @@ struct vfio_storage_tools;
 void tool_storage_tools(struct vfio_storage_tools *t, const char *progress_label);
 int verb_import_libvirt(int argc, char **argv);
 int verb_export_libvirt(int argc, char **argv);
+int verb_start(int argc, char **argv);
+int verb_demo(int argc, char **argv);
+int verb_stop(int argc, char **argv);
+int verb_reboot(int argc, char **argv);
+int verb_pause(int argc, char **argv);
+int verb_resume(int argc, char **argv);
+int verb_status(int argc, char **argv);
+int verb_list(int argc, char **argv);
+int verb_console(int argc, char **argv);
+int verb_log(int argc, char **argv);
+int verb_qmp(int argc, char **argv);
+int verb_enable(int argc, char **argv);
+int verb_disable(int argc, char **argv);

@@ -15,7 +15,6 @@
 #include "vfioctl/selector.h"
 
 /* Where a live host keeps modprobe; exec'd by absolute path only, never through PATH or a shell. */
-#define MODPROBE_PATH "/sbin/modprobe"
 
 static void print_lines(FILE *f, const char *prefix, char *const *l)
 {

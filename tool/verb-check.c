@@ -9,6 +9,7 @@
 #include "parse-util.h"
 #include "strv.h"
 #include "tool.h"
+#include "vm-needs.h"
 #include "vfioctl/check.h"
 
 /* Exit codes of check (docs/check.md): the verdict, so scripts can gate on it. */
@@ -23,12 +24,19 @@ enum {
  * returns the PCI devices it passes and its memory, exactly what --pass and --memory give today. Until then
  * it reports that VM configurations are not available, and the caller asks for --pass/--memory.
  */
+/* The devices a VM passes and the RAM VFIO will pin for it, from its config file. */
 static int check_load_vm(const char *name, char ***ret_pass, uint64_t *ret_memory)
 {
-        (void)name;
-        (void)ret_pass;
-        (void)ret_memory;
-        return -EOPNOTSUPP;
+        vm_needs n;
+        int r;
+
+        r = vm_needs_load(name, &n);
+        if (r < 0)
+                return r;
+        *ret_pass = TAKE_PTR(n.devices);
+        *ret_memory = n.memory;
+        vm_needs_done(&n);
+        return 0;
 }
 
 static const struct {
@@ -251,9 +259,7 @@ int verb_check(int argc, char **argv)
                                "  --memory SIZE guest RAM (16G): compared with memlock and huge pages\n"
                                "  --no-probe    do not start QEMU to ask for its version and devices\n"
                                "  --force       accept devices the host needs (failures become warnings)\n"
-                               "  --vm NAME     check for a configured VM (needs VM configurations, not "
-                               "yet\n"
-                               "                available: use --pass and --memory)\n"
+                               "  --vm NAME     check for a configured VM: its passed devices and memory\n"
                                "  --json        the report as JSON (keys in docs/check.md)\n\n"
                                "Exit status: 0 ready, 1 warnings only, 2 not ready.\n");
                         return EXIT_OK;
@@ -276,13 +282,14 @@ int verb_check(int argc, char **argv)
                 uint64_t vm_memory = 0;
 
                 r = check_load_vm(vm, &vm_pass, &vm_memory);
-                if (r < 0) {
-                        tool_error("check: --vm %s: VM configurations are not available in this build yet; "
-                                   "name "
-                                   "the devices with --pass ADDR and the guest RAM with --memory SIZE",
-                                   vm);
-                        return EXIT_USAGE;
-                }
+                if (r < 0)
+                        return r == -EINVAL ? EXIT_DATAERR : EXIT_USAGE; /* reported by vm_load_config */
+                /* The VM's devices join any named with --pass; --memory, when given, wins. */
+                STRV_FOREACH (p, vm_pass)
+                        if (!strv_contains(pass, *p) && strv_extend(&pass, *p) < 0)
+                                return EXIT_FAILURE_GENERIC;
+                if (!o.memory)
+                        o.memory = vm_memory;
         }
         o.pass = pass;
         if (tool_open_host(&h) < 0)

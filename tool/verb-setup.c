@@ -10,6 +10,7 @@
 #include "parse-util.h"
 #include "strv.h"
 #include "tool.h"
+#include "vm-needs.h"
 #include "vfioctl/model.h"
 #include "vfioctl/selector.h"
 #include "vfioctl/setup.h"
@@ -82,7 +83,7 @@ int verb_setup(int argc, char **argv)
         _cleanup_(vfio_model_freep) vfio_model *m = NULL;
         _cleanup_(vfio_selection_freep) vfio_selection *sel = NULL;
         _cleanup_(vfio_setup_plan_freep) vfio_setup_plan *plan = NULL;
-        _cleanup_strv_free_ char **usb = NULL, **log = NULL;
+        _cleanup_strv_free_ char **usb = NULL, **log = NULL, **vm_selectors = NULL;
         _cleanup_free_ char *diff = NULL;
         vfio_setup_opts o = {};
         bool dry_run = false, undo = false;
@@ -164,14 +165,33 @@ int verb_setup(int argc, char **argv)
         }
         o.usb = usb;
         if (vm) {
-                /* Hook: the VM configuration module (branch vmconf) fills selectors, memory, hugepages, usb
-                 * and user from the VM file here, then the plan below is the same. */
-                tool_error("--vm %s: VM configuration files are not available in this build yet; name the "
-                           "devices "
-                           "and use --memory/--hugepages/--user",
-                           vm);
-                return EXIT_USAGE;
+                /* The VM file names the devices, memory, hugepages and USB devices; options given on the
+                 * command line win, and selectors given beside --vm are added. */
+                vm_needs n;
+
+                r = vm_needs_load(vm, &n);
+                if (r < 0)
+                        return r == -EINVAL ? EXIT_DATAERR : EXIT_USAGE;
+                STRV_FOREACH (d, n.devices)
+                        if (strv_extend(&vm_selectors, *d) < 0) {
+                                vm_needs_done(&n);
+                                return EXIT_FAILURE_GENERIC;
+                        }
+                STRV_FOREACH (u, n.usb)
+                        if (!strv_contains(usb, *u) && strv_extend(&usb, *u) < 0) {
+                                vm_needs_done(&n);
+                                return EXIT_FAILURE_GENERIC;
+                        }
+                if (!o.memory)
+                        o.memory = n.memory;
+                if (!o.hugepages)
+                        o.hugepages = n.hugepages;
+                vm_needs_done(&n);
+                o.usb = usb;
         }
+        for (int i = optind; i < argc; i++)
+                if (strv_extend(&vm_selectors, argv[i]) < 0)
+                        return EXIT_FAILURE_GENERIC;
         if (o.create_user && !o.user) {
                 tool_error("--create-user needs --user NAME");
                 return EXIT_USAGE;
@@ -206,7 +226,7 @@ int verb_setup(int argc, char **argv)
         }
         if (tool_load_model(h, &m) < 0)
                 return EXIT_FAILURE_GENERIC;
-        r = tool_resolve_selection(h, m, argv + optind, 0, &sel);
+        r = tool_resolve_selection(h, m, vm_selectors ? vm_selectors : argv + optind, 0, &sel);
         if (r != EXIT_OK)
                 return r;
         r = vfio_setup_plan_new(h, m, sel, &o, &plan);

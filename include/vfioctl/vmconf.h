@@ -59,6 +59,9 @@ typedef struct vm_general {
         bool vmport;
         char *debugcon; /* OVMF debug log file */
         char **extra_args;
+        char *user; /* account QEMU runs as when started by root (vfioctl start); NULL: root refuses */
+        bool bind_devices; /* start (as root) moves passed devices to vfio-pci, and back to their drivers after */
+        char *kernel, *initrd, *append; /* direct kernel boot (-kernel, -initrd, -append) */
 } vm_general;
 
 typedef struct vm_firmware_conf {
@@ -107,6 +110,10 @@ typedef struct vm_display {
         vm_display_device device; /* NONE: no emulated display; "-display none" */
         vm_display_protocol protocol;
         char *socket; /* NULL: RUNTIME_DIR/spice.sock or vnc.sock */
+        /* DDC/CI monitor input switching by vfioctl start/stop (ddcutil setvcp 60, MCCS "Input Select"). */
+        unsigned ddc_bus; /* /dev/i2c-N; set when vm_config_key_line(c, "display", "ddc_bus") */
+        char *monitor;    /* ddcutil --display N, when ddc_bus is not set */
+        unsigned input_host, input_guest; /* VCP 0x60 values; 0: not set */
 } vm_display;
 
 typedef struct vm_looking_glass {

@@ -2,6 +2,8 @@
 #include "strv.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +50,23 @@ int strv_extend(char ***l, const char *s)
         r = strv_push(l, c);
         if (r < 0)
                 free(c);
+        return r;
+}
+
+int strv_extendf(char ***l, const char *fmt, ...)
+{
+        va_list ap;
+        char *s;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        r = strv_push(l, s);
+        if (r < 0)
+                free(s);
         return r;
 }
 

@@ -13,6 +13,8 @@ DEFINE_POINTER_CLEANUP(char *, strv_free)
 size_t strv_length(char *const *l);
 /* Appends a copy of s; on failure *l is unchanged. */
 int strv_extend(char ***l, const char *s);
+/* Appends a formatted string; on failure *l is unchanged. */
+int strv_extendf(char ***l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s itself, taking ownership on success only. */
 int strv_push(char ***l, char *s);
 bool strv_contains(char *const *l, const char *s);

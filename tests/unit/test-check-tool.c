@@ -213,7 +213,9 @@ static void test_usage_errors(void **state)
         free(out);
         free(err);
         assert_int_equal(run_check(root, "--vm", "win10", &out, &err), 64);
-        assert_non_null(strstr(err, "--vm win10: VM configurations are not available"));
+        /* A VM that has no config file: the error names where it looked and how to make one. */
+        assert_non_null(strstr(err, "no VM 'win10'"));
+        assert_non_null(strstr(err, "vfioctl create win10"));
         free(out);
         free(err);
         assert_int_equal(run_check(root, "--memory", "lots", &out, &err), 64);

@@ -1,0 +1,71 @@
+/* Starting QEMU: the launcher's own options, privilege drop and exec, and thread pinning over QMP. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vfioctl/qmp.h"
+#include "vfioctl/vmconf.h"
+
+/*
+ * QEMU's seccomp filter (qemu-options.hx, -sandbox): no obsolete syscalls, no setuid, no fork/exec (which
+ * is why vfioctl supervises instead of -daemonize), no sched_setaffinity/setpriority (vfioctl pins).
+ */
+#define VM_LAUNCH_SANDBOX "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
+/*
+ * For configs whose QEMU must exec a helper: qemu-bridge-helper (-netdev bridge) or smbd (-netdev
+ * user,smb=). "children" keeps set*id denied in QEMU itself while the (setuid) helper may run
+ * (qemu-options.hx).
+ */
+#define VM_LAUNCH_SANDBOX_SPAWN \
+        "on,obsolete=deny,elevateprivileges=children,spawn=allow,resourcecontrol=deny"
+/* True when the config needs QEMU to spawn a helper (bridge networking, SMB shares). */
+bool vm_launch_needs_spawn(const vm_config *c);
+
+/* Files QEMU itself creates, in the directory QEMU may write (QEMU_DIR). */
+char *vm_launch_ctl_socket(const char *qemu_dir);     /* second QMP monitor, for the verbs */
+char *vm_launch_console_socket(const char *qemu_dir); /* the serial console (vfioctl console) */
+char *vm_launch_console_log(const char *qemu_dir);    /* everything the serial console printed */
+
+/*
+ * Inserts the launcher's options into argv from vm_qemu_argv (before the n_extra [vm] extra_args): -S
+ * (start paused until pinned), -sandbox, a second QMP monitor on ctl.sock, the serial console on
+ * console.sock with a log. allow_spawn: VM_LAUNCH_SANDBOX_SPAWN instead of VM_LAUNCH_SANDBOX.
+ */
+int vm_launch_argv(char ***argv, size_t n_extra, const char *qemu_dir, bool allow_spawn);
+
+/* Drops X access: the VM user must not reach the desktop session (seed 003, "XServer rights"). */
+bool vm_launch_env_blocked(const char *entry);
+
+typedef struct vm_spawn {
+        char *const *argv;
+        char *const *envp;
+        bool drop; /* change credentials: root launching for [vm] user */
+        uid_t uid;
+        gid_t gid;
+        const gid_t *groups; /* supplementary groups kept, only those device access needs */
+        size_t n_groups;
+        uint64_t memlock; /* RLIMIT_MEMLOCK to set first (bytes); 0 leaves it */
+        int log_fd;       /* stdout and stderr of QEMU */
+} vm_spawn;
+
+/*
+ * fork + (setrlimit, setgroups, setgid, setuid, in that order, while still root) + setsid + exec. Returns
+ * the child pid once exec succeeded; a failure in the child comes back as its -errno (-EPERM from setuid,
+ * -ENOENT from exec) with *ret_stage naming the step.
+ */
+int vm_launch_spawn(const vm_spawn *s, pid_t *ret_pid, const char **ret_stage);
+
+/* sched_setaffinity of one thread to the host CPUs listed ("0", "3"). */
+int vm_pin_thread(pid_t tid, char *const *cpus);
+/* sched_getaffinity as a sorted CPU list "1,3". */
+int vm_pin_get(pid_t tid, char **ret);
+/* QMP query-cpus-fast: vCPU thread ids in cpu-index order (QEMU qapi/machine.json, CpuInfoFast.thread-id).
+ */
+int vm_qmp_vcpu_threads(qmp_client *q, int timeout_ms, char ***ret);
+/* QMP query-iothreads: thread ids of iothread objects (qapi/misc.json, IOThreadInfo.thread-id). */
+int vm_qmp_iothreads(qmp_client *q, int timeout_ms, char ***ret);
+/* Thread ids of a process (proc/PID/task below proc_dirfd). */
+int vm_proc_threads(int proc_dirfd, pid_t pid, char ***ret);

@@ -1,0 +1,70 @@
+/* A running VM's state directory: the status file (atomic key=value), the start lock, process liveness. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cleanup.h"
+
+/* The status file is small and written by vfioctl only; anything larger is not ours. */
+#define VM_RUNSTATE_MAX_SIZE (64 * 1024)
+
+/* Life of a VM as `vfioctl status` reports it (stable strings, documented in docs/lifecycle.md). */
+typedef enum vm_state {
+        VM_STATE_STOPPED,
+        VM_STATE_STARTING, /* QEMU runs paused (-S) while vfioctl pins its threads */
+        VM_STATE_RUNNING,
+        VM_STATE_PAUSED,
+        VM_STATE_CRASHED, /* QEMU ended without a SHUTDOWN event, or vanished */
+        _VM_STATE_MAX,
+} vm_state;
+
+typedef struct vm_runstate {
+        vm_state state;
+        pid_t pid;              /* QEMU; 0 when none */
+        uint64_t pid_starttime; /* /proc/PID/stat field 22, against PID reuse */
+        pid_t supervisor;       /* the vfioctl process waiting for QEMU */
+        pid_t swtpm;            /* the TPM emulator vfioctl started for it; 0: none */
+        uint64_t swtpm_starttime;
+        unsigned uid;                /* QEMU's uid */
+        char *user;                  /* its name */
+        uint64_t started, stopped;   /* unix seconds; 0 when not */
+        char *exit_reason;           /* "guest-shutdown", "killed by signal 9 (KILL)" */
+        uint64_t memory;             /* guest RAM, bytes */
+        uint64_t hugepages_reserved; /* pages vfioctl added to nr_hugepages, released on exit */
+        unsigned hugepage_kb;
+        char **devices;       /* host PCI addresses passed through */
+        char **cpus;          /* host CPUs pinned by the config ([cpu] pin), held exclusively */
+        char **evdevs;        /* evdev paths grabbed */
+        char **vcpu_threads;  /* thread ids, vCPU order */
+        char **vcpu_pins;     /* host CPU of each vCPU as applied, vCPU order */
+        char **emulator_pins; /* host CPUs of the other threads */
+        char *qemu_dir;       /* directory QEMU writes (sockets, console log) */
+        char **rebind;        /* devices to give back to host drivers on exit ("ADDR=driver") */
+        char *ddc;            /* "bus=N host=0xNN" when monitor switching is set up */
+} vm_runstate;
+
+vm_runstate *vm_runstate_free(vm_runstate *s);
+DEFINE_POINTER_CLEANUP(vm_runstate, vm_runstate_free)
+
+const char *vm_state_to_string(vm_state s);
+int vm_state_from_string(const char *s, vm_state *ret);
+
+/* DIR/status, written to a temporary file and renamed (mode 0600). */
+int vm_runstate_write(int dirfd, const vm_runstate *s);
+/* -ENOENT when there is none (never started here); -EBADMSG when it is not ours. */
+int vm_runstate_read(int dirfd, vm_runstate **ret);
+
+/*
+ * Takes the VM's lock (flock on DIR/lock, O_CLOEXEC): held by the process that starts and then supervises
+ * the VM. -EBUSY when another process holds it.
+ */
+int vm_runstate_lock(int dirfd, int *ret_fd);
+/* 1 when some process holds the lock (a supervisor is alive), 0 when not. */
+int vm_runstate_lock_held(int dirfd);
+
+/* Field 22 of proc/PID/stat (start time in clock ticks since boot), read below proc_dirfd. */
+int vm_proc_starttime(int proc_dirfd, pid_t pid, uint64_t *ret);
+/* True when pid runs and is the process recorded (same start time). */
+bool vm_runstate_pid_alive(int proc_dirfd, pid_t pid, uint64_t starttime);

@@ -1,0 +1,327 @@
+/* Launching QEMU without privileges: options, credentials, exec, and pinning of its threads before `cont`.
+ */
+#include "vfioctl/launch.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "parse-util.h"
+#include "strv.h"
+#include "vfioctl/qemu-argv.h"
+
+static char *join(const char *dir, const char *file)
+{
+        char *s;
+
+        return asprintf(&s, "%s/%s", dir, file) < 0 ? NULL : s;
+}
+
+char *vm_launch_ctl_socket(const char *qemu_dir)
+{
+        return join(qemu_dir, "ctl.sock");
+}
+
+char *vm_launch_console_socket(const char *qemu_dir)
+{
+        return join(qemu_dir, "console.sock");
+}
+
+char *vm_launch_console_log(const char *qemu_dir)
+{
+        return join(qemu_dir, "console.log");
+}
+
+bool vm_launch_needs_spawn(const vm_config *c)
+{
+        for (size_t i = 0; i < c->n_nets; i++)
+                if (c->nets[i].type == VM_NET_BRIDGE)
+                        return true;
+        for (size_t i = 0; i < c->n_shares; i++)
+                if (c->shares[i].type == VM_SHARE_SMB)
+                        return true;
+        return false;
+}
+
+int vm_launch_argv(char ***argv, size_t n_extra, const char *qemu_dir, bool allow_spawn)
+{
+        _cleanup_free_ char *ctl = vm_launch_ctl_socket(qemu_dir), *con = vm_launch_console_socket(qemu_dir),
+                            *log = vm_launch_console_log(qemu_dir), *ectl = NULL, *econ = NULL, *elog = NULL,
+                            *o_ctl = NULL, *o_con = NULL;
+        _cleanup_strv_free_ char **out = NULL;
+        size_t n = strv_length(*argv), keep;
+        int r;
+
+        if (!ctl || !con || !log || n_extra > n)
+                return -ENOMEM;
+        ectl = vm_qemu_escape(ctl);
+        econ = vm_qemu_escape(con);
+        elog = vm_qemu_escape(log);
+        if (!ectl || !econ || !elog)
+                return -ENOMEM;
+        if (asprintf(&o_ctl, "socket,id=ctl,path=%s,server=on,wait=off", ectl) < 0 ||
+            asprintf(&o_con, "socket,id=console0,path=%s,server=on,wait=off,logfile=%s,logappend=on", econ,
+                     elog) < 0)
+                return -ENOMEM;
+        keep = n - n_extra;
+        for (size_t i = 0; i < keep; i++)
+                if ((r = strv_extend(&out, (*argv)[i])) < 0)
+                        return r;
+        {
+                /* -S: vCPUs stay stopped until `cont`, after pinning (qemu-options.hx, -S). */
+                const char *add[] = { "-S",  "-sandbox", VM_LAUNCH_SANDBOX,          "-chardev",
+                                      o_ctl, "-mon",     "chardev=ctl,mode=control", "-chardev",
+                                      o_con, "-serial",  "chardev:console0",         NULL };
+
+                for (const char **a = add; *a; a++)
+                        if ((r = strv_extend(&out, *a)) < 0)
+                                return r;
+        }
+        for (size_t i = keep; i < n; i++)
+                if ((r = strv_extend(&out, (*argv)[i])) < 0)
+                        return r;
+        strv_free(*argv);
+        *argv = TAKE_PTR(out);
+        return 0;
+}
+
+bool vm_launch_env_blocked(const char *entry)
+{
+        static const char *const blocked[] = { "DISPLAY=", "XAUTHORITY=", "WAYLAND_DISPLAY=", NULL };
+
+        for (const char *const *b = blocked; *b; b++)
+                if (strncmp(entry, *b, strlen(*b)) == 0)
+                        return true;
+        return false;
+}
+
+typedef struct child_error {
+        int error;
+        int stage;
+} child_error;
+
+static const char *const stages[] = { "setrlimit(RLIMIT_MEMLOCK)",        "setgroups", "setgid", "setuid",
+                                      "dropping privileges (still root)", "setsid",    "dup2",   "exec" };
+
+_Noreturn static void child_fail(int fd, int stage)
+{
+        child_error e = { errno, stage };
+
+        (void)!write(fd, &e, sizeof(e));
+        _exit(127);
+}
+
+int vm_launch_spawn(const vm_spawn *s, pid_t *ret_pid, const char **ret_stage)
+{
+        int pipefd[2];
+        child_error e;
+        ssize_t n;
+        pid_t pid;
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+                close(pipefd[0]);
+                close(pipefd[1]);
+                return r;
+        }
+        if (pid == 0) {
+                /* The child: only async-signal-safe calls from here to exec. */
+                close(pipefd[0]);
+                if (s->memlock) {
+                        /* First, while still root: VFIO pins all guest RAM against this limit. */
+                        struct rlimit rl = { s->memlock, s->memlock };
+                        struct rlimit cur;
+
+                        if (getrlimit(RLIMIT_MEMLOCK, &cur) == 0 && cur.rlim_max != RLIM_INFINITY &&
+                            cur.rlim_max >= s->memlock && !s->drop)
+                                rl.rlim_max = cur.rlim_max;
+                        if (setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
+                                child_fail(pipefd[1], 0);
+                }
+                if (s->drop) {
+                        /* Groups first (needs root), then gid, then uid: the reverse order would fail. */
+                        if (setgroups(s->n_groups, s->groups) < 0)
+                                child_fail(pipefd[1], 1);
+                        if (setgid(s->gid) < 0)
+                                child_fail(pipefd[1], 2);
+                        if (setuid(s->uid) < 0)
+                                child_fail(pipefd[1], 3);
+                        if (s->uid != 0 && (setuid(0) == 0 || geteuid() == 0)) {
+                                errno = EPERM;
+                                child_fail(pipefd[1], 4);
+                        }
+                }
+                /* Own session: a Ctrl-C on the terminal reaches vfioctl (which powers down), not QEMU. */
+                if (setsid() < 0)
+                        child_fail(pipefd[1], 5);
+                if (s->log_fd >= 0) {
+                        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+                        if (null < 0 || dup2(null, 0) < 0 || dup2(s->log_fd, 1) < 0 ||
+                            dup2(s->log_fd, 2) < 0)
+                                child_fail(pipefd[1], 6);
+                }
+                signal(SIGPIPE, SIG_DFL);
+                execve(s->argv[0][0] == '/' ? s->argv[0] : s->argv[0], s->argv, s->envp);
+                if (errno == ENOENT && !strchr(s->argv[0], '/'))
+                        execvpe(s->argv[0], s->argv, s->envp);
+                child_fail(pipefd[1], 7);
+        }
+        close(pipefd[1]);
+        do
+                n = read(pipefd[0], &e, sizeof(e));
+        while (n < 0 && errno == EINTR);
+        close(pipefd[0]);
+        if (n == sizeof(e)) {
+                (void)waitpid(pid, NULL, 0);
+                if (ret_stage)
+                        *ret_stage = stages[e.stage];
+                return -(e.error ? e.error : EIO);
+        }
+        *ret_pid = pid;
+        return 0;
+}
+
+int vm_pin_thread(pid_t tid, char *const *cpus)
+{
+        cpu_set_t set;
+        uint64_t u;
+
+        CPU_ZERO(&set);
+        STRV_FOREACH (c, cpus) {
+                if (parse_uint(*c, 10, CPU_SETSIZE - 1, &u) < 0)
+                        return -EINVAL;
+                CPU_SET(u, &set);
+        }
+        if (CPU_COUNT(&set) == 0)
+                return -EINVAL;
+        if (sched_setaffinity(tid, sizeof(set), &set) < 0)
+                return log_debug_errno(-errno, "sched_setaffinity(%d): %m", (int)tid);
+        return 0;
+}
+
+int vm_pin_get(pid_t tid, char **ret)
+{
+        _cleanup_strv_free_ char **l = NULL;
+        cpu_set_t set;
+        char buf[16], *s;
+        int r;
+
+        if (sched_getaffinity(tid, sizeof(set), &set) < 0)
+                return -errno;
+        for (int i = 0; i < CPU_SETSIZE; i++)
+                if (CPU_ISSET(i, &set)) {
+                        snprintf(buf, sizeof(buf), "%d", i);
+                        if ((r = strv_extend(&l, buf)) < 0)
+                                return r;
+                }
+        s = strv_join(l, ",");
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
+static int qmp_thread_ids(qmp_client *q, const char *command, int timeout_ms, bool by_index, char ***ret)
+{
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_free_ char *error = NULL;
+        json_object *reply = NULL;
+        size_t n;
+        int r;
+
+        r = qmp_execute(q, command, NULL, timeout_ms, &reply, &error);
+        if (r < 0)
+                return log_debug_errno(r, "%s: %s", command, error ? error : strerror(-r));
+        if (!json_object_is_type(reply, json_type_array)) {
+                json_object_put(reply);
+                return -EBADMSG;
+        }
+        n = json_object_array_length(reply);
+        l = calloc(n + 1, sizeof(char *));
+        if (!l) {
+                json_object_put(reply);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_array_get_idx(reply, i), *tid, *idx;
+                size_t at = i;
+
+                if (!json_object_object_get_ex(e, "thread-id", &tid) ||
+                    !json_object_is_type(tid, json_type_int)) {
+                        r = -EBADMSG;
+                        break;
+                }
+                if (by_index) {
+                        /* cpu-index orders vCPUs as [cpu] pin lists them. */
+                        if (!json_object_object_get_ex(e, "cpu-index", &idx) ||
+                            json_object_get_int64(idx) < 0 || (size_t)json_object_get_int64(idx) >= n ||
+                            l[json_object_get_int64(idx)]) {
+                                r = -EBADMSG;
+                                break;
+                        }
+                        at = (size_t)json_object_get_int64(idx);
+                }
+                if (asprintf(&l[at], "%" PRId64, json_object_get_int64(tid)) < 0) {
+                        l[at] = NULL;
+                        r = -ENOMEM;
+                        break;
+                }
+        }
+        json_object_put(reply);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+int vm_qmp_vcpu_threads(qmp_client *q, int timeout_ms, char ***ret)
+{
+        return qmp_thread_ids(q, "query-cpus-fast", timeout_ms, true, ret);
+}
+
+int vm_qmp_iothreads(qmp_client *q, int timeout_ms, char ***ret)
+{
+        return qmp_thread_ids(q, "query-iothreads", timeout_ms, false, ret);
+}
+
+int vm_proc_threads(int proc_dirfd, pid_t pid, char ***ret)
+{
+        _cleanup_strv_free_ char **l = NULL;
+        char path[64];
+        DIR *d;
+        struct dirent *de;
+        int fd, r = 0;
+
+        snprintf(path, sizeof(path), "%d/task", (int)pid);
+        fd = openat(proc_dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return -errno;
+        }
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.' && (r = strv_extend(&l, de->d_name)) < 0)
+                        break;
+        closedir(d);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(l);
+        return 0;
+}

@@ -1,0 +1,289 @@
+/* The per-VM runtime state: a key=value status file replaced atomically, a flock lock, PID liveness. */
+#include "vfioctl/runstate.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "parse-util.h"
+#include "strv.h"
+
+static const char *const state_names[_VM_STATE_MAX] = {
+        [VM_STATE_STOPPED] = "stopped", [VM_STATE_STARTING] = "starting", [VM_STATE_RUNNING] = "running",
+        [VM_STATE_PAUSED] = "paused",   [VM_STATE_CRASHED] = "crashed",
+};
+
+const char *vm_state_to_string(vm_state s)
+{
+        return s >= 0 && s < _VM_STATE_MAX ? state_names[s] : NULL;
+}
+
+int vm_state_from_string(const char *s, vm_state *ret)
+{
+        for (int i = 0; i < _VM_STATE_MAX; i++)
+                if (strcmp(s, state_names[i]) == 0) {
+                        *ret = (vm_state)i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+vm_runstate *vm_runstate_free(vm_runstate *s)
+{
+        if (!s)
+                return NULL;
+        free(s->user);
+        free(s->exit_reason);
+        strv_free(s->devices);
+        strv_free(s->cpus);
+        strv_free(s->evdevs);
+        strv_free(s->vcpu_threads);
+        strv_free(s->vcpu_pins);
+        strv_free(s->emulator_pins);
+        free(s->qemu_dir);
+        strv_free(s->rebind);
+        free(s->ddc);
+        free(s);
+        return NULL;
+}
+
+/* Values are single lines: a newline in a reason would let it forge keys. */
+static void put_str(FILE *f, const char *key, const char *v)
+{
+        if (!v)
+                return;
+        fprintf(f, "%s=", key);
+        for (; *v; v++)
+                fputc(*v == '\n' || *v == '\r' ? ' ' : *v, f);
+        fputc('\n', f);
+}
+
+static void put_strv(FILE *f, const char *key, char **l)
+{
+        _cleanup_free_ char *j = NULL;
+
+        if (!l)
+                return;
+        j = strv_join(l, " ");
+        put_str(f, key, j ? j : "");
+}
+
+int vm_runstate_write(int dirfd, const vm_runstate *s)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+        int fd, r;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        put_str(f, "state", vm_state_to_string(s->state));
+        fprintf(f, "pid=%d\npid_starttime=%llu\nsupervisor=%d\nuid=%u\n", (int)s->pid,
+                (unsigned long long)s->pid_starttime, (int)s->supervisor, s->uid);
+        fprintf(f, "swtpm=%d\nswtpm_starttime=%llu\n", (int)s->swtpm,
+                (unsigned long long)s->swtpm_starttime);
+        put_str(f, "user", s->user);
+        fprintf(f, "started=%llu\nstopped=%llu\nmemory=%llu\nhugepages_reserved=%llu\nhugepage_kb=%u\n",
+                (unsigned long long)s->started, (unsigned long long)s->stopped,
+                (unsigned long long)s->memory, (unsigned long long)s->hugepages_reserved, s->hugepage_kb);
+        put_str(f, "exit_reason", s->exit_reason);
+        put_strv(f, "devices", s->devices);
+        put_strv(f, "cpus", s->cpus);
+        put_strv(f, "evdevs", s->evdevs);
+        put_strv(f, "vcpu_threads", s->vcpu_threads);
+        put_strv(f, "vcpu_pins", s->vcpu_pins);
+        put_strv(f, "emulator_pins", s->emulator_pins);
+        put_str(f, "qemu_dir", s->qemu_dir);
+        put_strv(f, "rebind", s->rebind);
+        put_str(f, "ddc", s->ddc);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+
+        /* Temp + rename: a reader sees the old file or the new one, never half of one. */
+        fd = openat(dirfd, "status.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return log_debug_errno(-errno, "status.tmp: %m");
+        r = write(fd, buf, size) == (ssize_t)size ? 0 : -EIO;
+        if (close(fd) < 0 && r == 0)
+                r = -errno;
+        if (r == 0 && renameat(dirfd, "status.tmp", dirfd, "status") < 0)
+                r = -errno;
+        if (r < 0)
+                (void)unlinkat(dirfd, "status.tmp", 0);
+        return r;
+}
+
+static int get_u64(const char *v, uint64_t *ret)
+{
+        return parse_uint(v, 10, UINT64_MAX, ret);
+}
+
+int vm_runstate_read(int dirfd, vm_runstate **ret)
+{
+        _cleanup_(vm_runstate_freep) vm_runstate *s = NULL;
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int fd = -1;
+        char *line, *save = NULL;
+        int r;
+
+        fd = openat(dirfd, "status", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        r = read_full_fd(fd, VM_RUNSTATE_MAX_SIZE, &text, NULL);
+        if (r < 0)
+                return r;
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *v = strchr(line, '=');
+                char ***list = NULL;
+                char **str = NULL;
+                uint64_t u = 0;
+
+                if (!v)
+                        return -EBADMSG;
+                *v++ = 0;
+                if (strcmp(line, "state") == 0)
+                        r = vm_state_from_string(v, &s->state);
+                else if (strcmp(line, "pid") == 0 || strcmp(line, "supervisor") == 0) {
+                        r = parse_uint(v, 10, INT32_MAX, &u);
+                        *(line[0] == 'p' ? &s->pid : &s->supervisor) = (pid_t)u;
+                } else if (strcmp(line, "uid") == 0 || strcmp(line, "hugepage_kb") == 0) {
+                        r = parse_uint(v, 10, UINT32_MAX, &u);
+                        *(line[0] == 'u' ? &s->uid : &s->hugepage_kb) = (unsigned)u;
+                } else if (strcmp(line, "pid_starttime") == 0)
+                        r = get_u64(v, &s->pid_starttime);
+                else if (strcmp(line, "started") == 0)
+                        r = get_u64(v, &s->started);
+                else if (strcmp(line, "stopped") == 0)
+                        r = get_u64(v, &s->stopped);
+                else if (strcmp(line, "memory") == 0)
+                        r = get_u64(v, &s->memory);
+                else if (strcmp(line, "hugepages_reserved") == 0)
+                        r = get_u64(v, &s->hugepages_reserved);
+                else if (strcmp(line, "user") == 0)
+                        str = &s->user;
+                else if (strcmp(line, "exit_reason") == 0)
+                        str = &s->exit_reason;
+                else if (strcmp(line, "qemu_dir") == 0)
+                        str = &s->qemu_dir;
+                else if (strcmp(line, "ddc") == 0)
+                        str = &s->ddc;
+                else if (strcmp(line, "devices") == 0)
+                        list = &s->devices;
+                else if (strcmp(line, "cpus") == 0)
+                        list = &s->cpus;
+                else if (strcmp(line, "evdevs") == 0)
+                        list = &s->evdevs;
+                else if (strcmp(line, "vcpu_threads") == 0)
+                        list = &s->vcpu_threads;
+                else if (strcmp(line, "vcpu_pins") == 0)
+                        list = &s->vcpu_pins;
+                else if (strcmp(line, "emulator_pins") == 0)
+                        list = &s->emulator_pins;
+                else if (strcmp(line, "rebind") == 0)
+                        list = &s->rebind;
+                else
+                        continue; /* a newer vfioctl's key: ignore */
+                if (r < 0)
+                        return log_debug_errno(-EBADMSG, "status: bad %s=%s", line, v);
+                if (str) {
+                        free(*str);
+                        *str = strdup(v);
+                        if (!*str)
+                                return -ENOMEM;
+                } else if (list) {
+                        strv_free(*list);
+                        *list = NULL;
+                        r = strv_split(v, " ", list);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+int vm_runstate_lock(int dirfd, int *ret_fd)
+{
+        _cleanup_close_ int fd = -1;
+
+        fd = openat(dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        /* flock belongs to the open file description: a forked supervisor keeps it after its parent exits.
+         */
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+                return errno == EWOULDBLOCK ? -EBUSY : -errno;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int vm_runstate_lock_held(int dirfd)
+{
+        _cleanup_close_ int fd = -1;
+
+        fd = openat(dirfd, "lock", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (flock(fd, LOCK_SH | LOCK_NB) < 0)
+                return errno == EWOULDBLOCK ? 1 : -errno;
+        return 0; /* closing fd drops our probe lock */
+}
+
+int vm_proc_starttime(int proc_dirfd, pid_t pid, uint64_t *ret)
+{
+        _cleanup_free_ char *text = NULL;
+        char path[64], *p, *save = NULL, *tok;
+        uint64_t u;
+        int r;
+
+        snprintf(path, sizeof(path), "%d/stat", (int)pid);
+        r = read_attr_at(proc_dirfd, path, 4096, &text);
+        if (r < 0)
+                return r;
+        /* comm (field 2) may hold spaces and parentheses: fields resume after the last ')'. */
+        p = strrchr(text, ')');
+        if (!p)
+                return -EBADMSG;
+        tok = strtok_r(p + 1, " ", &save); /* field 3 */
+        for (int field = 3; tok && field < 22; field++)
+                tok = strtok_r(NULL, " ", &save);
+        if (!tok || parse_uint(tok, 10, UINT64_MAX, &u) < 0)
+                return -EBADMSG;
+        *ret = u;
+        return 0;
+}
+
+bool vm_runstate_pid_alive(int proc_dirfd, pid_t pid, uint64_t starttime)
+{
+        uint64_t t;
+
+        if (pid <= 0)
+                return false;
+        if (vm_proc_starttime(proc_dirfd, pid, &t) < 0)
+                return false;
+        if (starttime && t != starttime)
+                return false;
+        {
+                /* A zombie (our own unreaped child) is not running. */
+                _cleanup_free_ char *text = NULL;
+                char path[64], *p;
+
+                snprintf(path, sizeof(path), "%d/stat", (int)pid);
+                if (read_attr_at(proc_dirfd, path, 4096, &text) >= 0 && (p = strrchr(text, ')')) &&
+                    p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
+                        return false;
+        }
+        return true;
+}

@@ -1,0 +1,116 @@
+/* vfioctl console NAME: the VM's serial console (a unix socket chardev) on this terminal; Ctrl-] leaves. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "tool.h"
+#include "vfioctl/launch.h"
+#include "vm-run.h"
+
+#define ESCAPE_CHAR 0x1d /* Ctrl-], as telnet and virsh console */
+
+static int write_all(int fd, const char *p, size_t n)
+{
+        while (n > 0) {
+                ssize_t w = write(fd, p, n);
+
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0)
+                        return -errno;
+                p += w;
+                n -= (size_t)w;
+        }
+        return 0;
+}
+
+int verb_console(int argc, char **argv)
+{
+        _cleanup_(vm_runstate_freep) vm_runstate *s = NULL;
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int sock = -1;
+        vm_run r = { .dirfd = -1, .proc_fd = -1 };
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct termios saved, raw;
+        bool tty = isatty(STDIN_FILENO), restored = true;
+        char buf[4096];
+        int ret = EXIT_FAILURE_GENERIC;
+
+        if (tool_check_arity(argc - 1) < 0)
+                return EXIT_USAGE;
+        if (vm_run_open(argv[1], false, &r) < 0 || vm_run_load(&r, &s) < 0 || !vm_run_alive(&r, s)) {
+                if (r.dirfd >= 0)
+                        tool_error("VM '%s' is not running; start it with: vfioctl start %s", argv[1],
+                                   argv[1]);
+                vm_run_done(&r);
+                return EXIT_NOT_RUNNING;
+        }
+        path = vm_launch_console_socket(r.qemu_dir);
+        if (!path || strlen(path) >= sizeof(sa.sun_path)) {
+                tool_error("console socket path too long: %s", path ? path : "?");
+                goto out;
+        }
+        strcpy(sa.sun_path, path);
+        sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                tool_error("cannot connect to the serial console %s: %s%s", path, strerror(errno),
+                           errno == EACCES ? "; run as the user who started the VM, or root" : "");
+                goto out;
+        }
+        if (tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
+                /* Raw: every key (Ctrl-C included) goes to the guest, unechoed; only Ctrl-] is ours. */
+                raw = saved;
+                cfmakeraw(&raw);
+                if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
+                        restored = false;
+        }
+        fprintf(stderr, "Connected to the serial console of VM %s; leave with Ctrl-]\r\n", r.name);
+        for (;;) {
+                struct pollfd p[2] = { { STDIN_FILENO, POLLIN, 0 }, { sock, POLLIN, 0 } };
+                ssize_t n;
+
+                if (poll(p, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+                        n = read(sock, buf, sizeof(buf));
+                        if (n <= 0) {
+                                fprintf(stderr, "\r\n[the VM closed the console]\r\n");
+                                ret = EXIT_OK;
+                                break;
+                        }
+                        if (write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
+                                break;
+                }
+                if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+                        char *esc;
+
+                        n = read(STDIN_FILENO, buf, sizeof(buf));
+                        if (n <= 0) {
+                                ret = EXIT_OK; /* end of input: a script is done */
+                                break;
+                        }
+                        esc = memchr(buf, ESCAPE_CHAR, (size_t)n);
+                        if (esc) {
+                                (void)write_all(sock, buf, (size_t)(esc - buf));
+                                ret = EXIT_OK;
+                                break;
+                        }
+                        if (write_all(sock, buf, (size_t)n) < 0)
+                                break;
+                }
+        }
+        if (!restored)
+                (void)tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+        fprintf(stderr, "\nDisconnected from VM %s\n", r.name);
+out:
+        vm_run_done(&r);
+        return ret;
+}

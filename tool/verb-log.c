@@ -1,0 +1,49 @@
+/* vfioctl log NAME [--console]: QEMU's messages and vfioctl's record of the VM, or its serial output. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tool.h"
+#include "vfioctl/launch.h"
+#include "vm-run.h"
+
+int verb_log(int argc, char **argv)
+{
+        static const struct option options[] = {
+                { "console", no_argument, NULL, 'c' },
+                {},
+        };
+        _cleanup_free_ char *path = NULL;
+        vm_run r = { .dirfd = -1, .proc_fd = -1 };
+        bool console = false;
+        char buf[65536];
+        ssize_t n;
+        int opt, fd;
+
+        while ((opt = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                if (opt == 'c')
+                        console = true;
+                else
+                        return EXIT_USAGE;
+        if (tool_check_arity(argc - optind) < 0)
+                return EXIT_USAGE;
+        if (vm_run_open(argv[optind], false, &r) < 0)
+                return EXIT_NOT_RUNNING;
+        path = console ? vm_launch_console_log(r.qemu_dir) : strdup("log");
+        fd = path ? openat(r.dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+        if (fd < 0) {
+                tool_error("cannot open %s/%s: %s", r.dir, path ? path : "log", strerror(errno));
+                vm_run_done(&r);
+                return EXIT_FAILURE_GENERIC;
+        }
+        fflush(stdout);
+        while ((n = read(fd, buf, sizeof(buf))) > 0)
+                if (write(STDOUT_FILENO, buf, (size_t)n) != n)
+                        break;
+        close(fd);
+        vm_run_done(&r);
+        return EXIT_OK;
+}

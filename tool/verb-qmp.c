@@ -1,0 +1,60 @@
+/* vfioctl qmp NAME '{"execute": ...}': one raw QMP command on the VM's control monitor, for power users. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "tool.h"
+#include "vm-run.h"
+
+int verb_qmp(int argc, char **argv)
+{
+        _cleanup_(vm_runstate_freep) vm_runstate *s = NULL;
+        _cleanup_(qmp_client_freep) qmp_client *q = NULL;
+        _cleanup_free_ char *err = NULL;
+        vm_run r = { .dirfd = -1, .proc_fd = -1 };
+        json_object *cmd, *exec = NULL, *args = NULL, *reply = NULL;
+        int e, ret = EXIT_FAILURE_GENERIC;
+
+        if (tool_check_arity(argc - 1) < 0)
+                return EXIT_USAGE;
+        cmd = json_tokener_parse(argv[2]);
+        if (!cmd || !json_object_object_get_ex(cmd, "execute", &exec) ||
+            !json_object_is_type(exec, json_type_string)) {
+                tool_error("qmp: '%s' is not a QMP command; expected {\"execute\": \"query-status\"} with "
+                           "optional "
+                           "\"arguments\": {...} (QEMU's QMP reference lists commands)",
+                           argv[2]);
+                json_object_put(cmd);
+                return EXIT_USAGE;
+        }
+        json_object_object_get_ex(cmd, "arguments", &args);
+        if (vm_run_open(argv[1], false, &r) < 0 || vm_run_load(&r, &s) < 0 || !vm_run_alive(&r, s)) {
+                if (r.dirfd >= 0)
+                        tool_error("VM '%s' is not running; start it with: vfioctl start %s", argv[1],
+                                   argv[1]);
+                ret = EXIT_NOT_RUNNING;
+                goto out;
+        }
+        if (vm_run_ctl(&r, &q) < 0)
+                goto out;
+        e = qmp_execute(q, json_object_get_string(exec), args, 30000, &reply, &err);
+        if (e == -EREMOTEIO) {
+                tool_error("QMP %s: %s", json_object_get_string(exec), err ? err : "error");
+                goto out;
+        }
+        if (e < 0) {
+                tool_error("QMP %s: %s", json_object_get_string(exec), strerror(-e));
+                goto out;
+        }
+        printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY |
+                                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
+        vm_run_log(&r, "raw QMP command by vfioctl qmp: %s", json_object_get_string(exec));
+        ret = EXIT_OK;
+out:
+        json_object_put(reply);
+        json_object_put(cmd);
+        vm_run_done(&r);
+        return ret;
+}

@@ -1,0 +1,15 @@
+/* What a VM config asks of the host, for the host-side verbs (check --vm, setup --vm). */
+#pragma once
+
+#include <stdint.h>
+
+typedef struct vm_needs {
+        char **devices;     /* selectors as the config writes them: each passed device and its functions */
+        char **usb;         /* "046d:c52b" of USB devices passed by vendor:product */
+        uint64_t memory;    /* guest RAM in bytes: VFIO pins all of it */
+        uint64_t hugepages; /* bytes of hugepages the guest backs its RAM with; 0 without */
+} vm_needs;
+
+/* Loads NAME (or a config FILE) and collects its needs; reports config errors itself. */
+int vm_needs_load(const char *name, vm_needs *ret);
+void vm_needs_done(vm_needs *n);

@@ -1,0 +1,51 @@
+/* Helpers of the lifecycle verbs (start, stop, status, console ...): runtime directories and release steps.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "vfioctl/qmp.h"
+#include "vfioctl/runstate.h"
+#include "vfioctl/vmconf.h"
+
+typedef struct vm_run {
+        char *name;
+        char *dir;      /* runtime directory: status, lock, log */
+        char *qemu_dir; /* DIR/qemu: what QEMU itself writes (sockets, console log) */
+        int dirfd;
+        int proc_fd; /* the live /proc: processes are always real, even under --root */
+} vm_run;
+
+/* $XDG_RUNTIME_DIR/vfioctl, /run/vfioctl as root, ROOT/run/vfioctl under --root. */
+int vm_run_base(char **ret);
+/* Opens (create: makes, mode 0700) the VM's runtime directory. Reports failure. */
+int vm_run_open(const char *name, bool create, vm_run *ret);
+void vm_run_done(vm_run *r);
+
+/*
+ * Reads the status and reconciles it with the processes: a VM recorded as running whose QEMU is gone and
+ * that no supervisor watches is reported crashed. -ENOENT: never started here.
+ */
+int vm_run_load(vm_run *r, vm_runstate **ret);
+bool vm_run_alive(const vm_run *r, const vm_runstate *s);
+/* Connects to the control monitor (ctl.sock) and negotiates. Reports failure. */
+int vm_run_ctl(const vm_run *r, qmp_client **ret);
+/* Appends a timestamped line to DIR/log. */
+void vm_run_log(const vm_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Release steps after QEMU exited: monitor back to the host input, hugepages reserved by start released,
+ * devices given back to host drivers (hook for bind), sockets removed; then the final status is written.
+ */
+void vm_run_release(vm_run *r, vm_runstate *s, vm_state final, const char *reason);
+
+/* Switches a DDC/CI monitor input (exec ddcutil, bounded). ddc is the status' "bus=N" or "display=N". */
+int vm_run_ddc_switch(const char *ddc, unsigned code, char **ret_error);
+
+/* Writes DIR/stop-request ("powerdown" or "force") so the supervisor can tell a stop from a crash. */
+int vm_run_stop_request(vm_run *r, const char *how);
+
+/* Gives a device bound by start ("ADDR=driver") back to the driver recorded when it was bound. */
+int vm_run_give_back(const char *addr_driver, char **ret_error);
