@@ -76,6 +76,16 @@ static const verb verbs[] = {
           "write a VM as a libvirt domain XML (virsh define)" },
 };
 
+static bool verb_has_own_help(const char *name)
+{
+        static const char *const own[] = { "devices", "bind", "unbind", "rebind", "setup", "check", "start" };
+
+        for (size_t i = 0; i < ELEMENTSOF(own); i++)
+                if (strcmp(name, own[i]) == 0)
+                        return true;
+        return false;
+}
+
 void tool_error(const char *fmt, ...)
 {
         va_list ap;
@@ -265,6 +275,15 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
         }
         /* The verb parses its own options; argv[0] becomes the verb name for its messages. */
+        /* Verbs that do not print their own help get the verb table's: synopsis, purpose, the man page. */
+        if (!verb_has_own_help(v->name))
+                for (int i = optind + 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+                        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+                                printf("Usage: vfioctl %s\n\n%s.\n\nEvery option is described in vfioctl(1) "
+                                       "(man -l man/vfioctl.1 in the source tree).\n",
+                                       v->synopsis, v->help);
+                                return EXIT_OK;
+                        }
         current_verb = v;
         argc -= optind;
         argv += optind;

@@ -453,6 +453,21 @@ int verb_create(int argc, char **argv)
                 vm_paths_done(&paths);
                 return EXIT_FAILURE_GENERIC;
         }
+        /* Refuse before touching anything: a create that fails on an existing config must not have
+         * replaced the VM's disk image on the way. */
+        if (!arg_force && access(path, F_OK) == 0) {
+                tool_error("%s exists; edit it, or overwrite with: vfioctl create --force %s", path, name);
+                vm_paths_done(&paths);
+                return EXIT_FAILURE_GENERIC;
+        }
+        if (arg_disk && arg_disk[0] != '/' && access(c->disks[0].path, F_OK) == 0) {
+                /* Never replace a disk image, not even with --force: it holds the guest's data. */
+                tool_error("%s exists: vfioctl create never replaces a disk image; remove it yourself, or pass "
+                           "--disk %s to use it",
+                           c->disks[0].path, c->disks[0].path);
+                vm_paths_done(&paths);
+                return EXIT_FAILURE_GENERIC;
+        }
         if (arg_disk && arg_disk[0] != '/') {
                 r = mkdir_p(paths.state_dir);
                 /* An image already there (an earlier create interrupted before its config was written, or

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -307,6 +308,54 @@ static void test_names_live_in_xdg_config_home(void **state)
         rmdir(dir);
 }
 
+static void test_create_never_replaces_a_disk_image(void **state)
+{
+        char dir[] = "/tmp/vfioctl-xdg-XXXXXX", img[4200], conf[4200];
+        struct stat before, after;
+        result r;
+
+        assert_non_null(mkdtemp(dir));
+        setenv("XDG_CONFIG_HOME", dir, 1);
+        setenv("XDG_STATE_HOME", dir, 1);
+        r = run((char *const[]){ (char *)bin(), (char *)"create", (char *)"--memory", (char *)"1G", (char *)"--disk",
+                                 (char *)"1G", (char *)"keep", NULL },
+                NULL);
+        assert_int_equal(r.status, 0);
+        result_done(&r);
+        snprintf(img, sizeof(img), "%s/vfioctl/keep/system.qcow2", dir);
+        snprintf(conf, sizeof(conf), "%s/vfioctl/vms/keep.conf", dir);
+        assert_int_equal(stat(img, &before), 0);
+        /* Again without --force: refused on the config, the image untouched (it used to be re-created). */
+        r = run((char *const[]){ (char *)bin(), (char *)"create", (char *)"--memory", (char *)"1G", (char *)"--disk",
+                                 (char *)"2G", (char *)"keep", NULL },
+                NULL);
+        assert_int_equal(r.status, 1);
+        assert_non_null(strstr(r.err, "exists; edit it, or overwrite with: vfioctl create --force keep"));
+        result_done(&r);
+        /* With --force the config may be replaced, the disk image never. */
+        r = run((char *const[]){ (char *)bin(), (char *)"create", (char *)"--memory", (char *)"1G", (char *)"--disk",
+                                 (char *)"2G", (char *)"--force", (char *)"keep", NULL },
+                NULL);
+        assert_int_equal(r.status, 1);
+        assert_non_null(strstr(r.err, "vfioctl create never replaces a disk image"));
+        result_done(&r);
+        assert_int_equal(stat(img, &after), 0);
+        assert_int_equal(before.st_ino, after.st_ino);
+        assert_int_equal(before.st_size, after.st_size);
+        assert_int_equal(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
+        unsetenv("XDG_CONFIG_HOME");
+        unsetenv("XDG_STATE_HOME");
+        unlink(img);
+        unlink(conf);
+        snprintf(img, sizeof(img), "%s/vfioctl/keep", dir);
+        rmdir(img);
+        snprintf(img, sizeof(img), "%s/vfioctl/vms", dir);
+        rmdir(img);
+        snprintf(img, sizeof(img), "%s/vfioctl", dir);
+        rmdir(img);
+        rmdir(dir);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -317,6 +366,7 @@ int main(void)
                 cmocka_unit_test(test_create_writes_a_valid_config_once),
                 cmocka_unit_test(test_create_gpu_from_the_host_model),
                 cmocka_unit_test(test_names_live_in_xdg_config_home),
+                cmocka_unit_test(test_create_never_replaces_a_disk_image),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,7 +7,7 @@
 #
 # Output per case: "@@@ CASE <name> PASS|FAIL [<s>s] <detail>" (printed by guest.sh's run_case).
 
-ALL_CASES="$ALL_CASES run-preflight-driver run-preflight-perm run-user-passthrough run-restart run-nonroot-vfioctl"
+ALL_CASES="$ALL_CASES run-preflight-driver run-preflight-perm run-user-passthrough run-restart run-nonroot-vfioctl run-bind-devices-rollback"
 
 RUNVM=run-nic
 # run_conf NAME ADDR: a VM passing ADDR through, run as nobody
@@ -154,4 +154,22 @@ case_run_nonroot_vfioctl() {
   DETAIL="low memlock rc=$_r1 (fix named:$([ $_m = 0 ] && echo yes || echo no)) start rc=$_r2 qemu uid=$_uid hostdev-nic-0=$_dev stop rc=$_r3 state=$_end"
   [ $_r1 = 69 ] && [ $_m = 0 ] && [ $_r2 = 0 ] && [ "$_uid" = 65534 ] && [ "$_dev" = "$(ids "$NIC2")" ] && [ $_r3 = 0 ] &&
     [ "$_end" = stopped ]
+}
+
+# [vm] bind_devices = yes, started by root: start moves the NIC from e1000e to vfio-pci itself. Without
+# udev in this guest the new /dev/vfio/N is root:root 0600, so the non-root QEMU could not open it:
+# preflight refuses, and the NIC must be back on e1000e afterwards (the host is never left half-changed).
+case_run_bind_devices_rollback() {
+  need NIC2 && need_iommu || return 1
+  run_stop_all
+  ensure_host "$NIC2" > /dev/null
+  _before=$(drv "$NIC2")
+  run_conf run-bind "$NIC2"
+  sed -i 's/^\[vm\]$/[vm]\nbind_devices = yes/' "$W/run-bind.conf"
+  vr start "$W/run-bind.conf" --detach; _r=$VRC
+  _after=$(drv "$NIC2")
+  _g=$(grp "$NIC2")
+  vr_has "/dev/vfio/$_g"; _named=$?
+  DETAIL="before=$_before start rc=$_r (names /dev/vfio/$_g: $([ $_named = 0 ] && echo yes || echo no)) after=$_after override=$(rd "$(dev "$NIC2")/driver_override")"
+  [ "$_before" = e1000e ] && [ $_r = 69 ] && [ $_named = 0 ] && [ "$_after" = e1000e ]
 }
