@@ -9,9 +9,11 @@
 #include <inttypes.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -122,6 +124,41 @@ _Noreturn static void child_fail(int fd, int stage)
         _exit(127);
 }
 
+/*
+ * execve with a bare program name looked up like execvp(3), but never through a PATH the caller controls
+ * when privileged (root, dropping to the VM user, or setuid): then only the system directories are
+ * searched. A name with a slash is used as given; an empty PATH entry (the current directory) is skipped.
+ * Returns only on failure, with errno set.
+ */
+static void exec_search(char *const *argv, char *const *envp, bool privileged)
+{
+        static const char system_path[] = "/usr/local/bin:/usr/bin:/bin";
+        const char *path = privileged ? system_path : getenv("PATH");
+        int err = ENOENT;
+
+        if (strchr(argv[0], '/')) {
+                execve(argv[0], argv, envp);
+                return;
+        }
+        for (const char *p = path ? path : system_path; *p;) {
+                size_t n = strcspn(p, ":");
+                char full[4096];
+
+                if (n > 0 && n + 1 + strlen(argv[0]) < sizeof(full)) {
+                        memcpy(full, p, n);
+                        full[n] = '/';
+                        strcpy(full + n + 1, argv[0]);
+                        execve(full, argv, envp);
+                        if (errno != ENOENT && errno != ENOTDIR)
+                                err = errno;
+                }
+                p += n;
+                if (*p == ':')
+                        p++;
+        }
+        errno = err;
+}
+
 int vm_launch_spawn(const vm_spawn *s, pid_t *ret_pid, const char **ret_stage)
 {
         int pipefd[2];
@@ -176,9 +213,7 @@ int vm_launch_spawn(const vm_spawn *s, pid_t *ret_pid, const char **ret_stage)
                                 child_fail(pipefd[1], 6);
                 }
                 signal(SIGPIPE, SIG_DFL);
-                execve(s->argv[0][0] == '/' ? s->argv[0] : s->argv[0], s->argv, s->envp);
-                if (errno == ENOENT && !strchr(s->argv[0], '/'))
-                        execvpe(s->argv[0], s->argv, s->envp);
+                exec_search(s->argv, s->envp, s->drop || geteuid() == 0 || getauxval(AT_SECURE));
                 child_fail(pipefd[1], 7);
         }
         close(pipefd[1]);

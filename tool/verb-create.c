@@ -470,12 +470,7 @@ int verb_create(int argc, char **argv)
         }
         if (arg_disk && arg_disk[0] != '/') {
                 r = mkdir_p(paths.state_dir);
-                /* An image already there (an earlier create interrupted before its config was written, or
-                 * --force over a VM) is the VM's data: kept, never recreated over. */
-                if (r >= 0 && access(c->disks[0].path, F_OK) == 0) {
-                        printf("Kept the existing disk image %s\n", c->disks[0].path);
-                        r = 1;
-                } else if (r >= 0)
+                if (r >= 0)
                         r = create_image(c->disks[0].path, arg_disk);
                 if (r < 0) {
                         tool_error("cannot create the disk image %s: run: qemu-img create -f qcow2 %s %s",
@@ -483,8 +478,7 @@ int verb_create(int argc, char **argv)
                         vm_paths_done(&paths);
                         return EXIT_FAILURE_GENERIC;
                 }
-                if (r == 0)
-                        printf("Created disk image %s (%s, qcow2)\n", c->disks[0].path, arg_disk);
+                printf("Created disk image %s (%s, qcow2)\n", c->disks[0].path, arg_disk);
         }
         vm_paths_done(&paths);
         r = write_atomic(path, text, arg_force);

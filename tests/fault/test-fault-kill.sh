@@ -130,8 +130,13 @@ create_case() {
   "$@" > "$T/out" 2>&1; [ $? = 137 ] && KILLS=$((KILLS + 1))
   if [ -e "$CONF" ] && ! "$BIN" validate "$CONF" > "$T/val" 2>&1; then bad "$label: config truncated: $(head -2 "$T/val" | tr '\n' ' ')"; return; fi
   img_ok "$IMG" 67108864 || { bad "$label: disk image is not a whole 64M qcow2"; return; }
-  # A rerun completes whatever the kill interrupted (an existing image is kept, not recreated).
-  if [ ! -e "$CONF" ]; then
+  # A rerun completes whatever the kill interrupted. create never replaces an image: one made before the
+  # kill is named with --disk PATH, as its refusal says.
+  if [ ! -e "$CONF" ] && [ -e "$IMG" ]; then
+    "$BIN" "${CREATE[@]}" > "$T/rerun" 2>&1 && { bad "$label: rerun replaced the existing image"; return; }
+    grep -q "pass --disk $IMG to use it" "$T/rerun" || { bad "$label: rerun's refusal lacks the fix: $(head -2 "$T/rerun" | tr '\n' ' ')"; return; }
+    "$BIN" create --memory 2G --cpus 1 --disk "$IMG" vm1 > "$T/rerun" 2>&1 || { bad "$label: rerun with --disk failed: $(head -2 "$T/rerun" | tr '\n' ' ')"; return; }
+  elif [ ! -e "$CONF" ]; then
     "$BIN" "${CREATE[@]}" > "$T/rerun" 2>&1 || { bad "$label: rerun failed: $(head -2 "$T/rerun" | tr '\n' ' ')"; return; }
   fi
   { [ -e "$CONF" ] && "$BIN" validate "$CONF" > /dev/null 2>&1 && [ -e "$IMG" ] && img_ok "$IMG" 67108864; } ||
@@ -149,7 +154,7 @@ if [ -x "$QEMU_IMG" ]; then
   for k in $(seq 1 "$cs"); do create_case "create killed at step $k" env VFIOCTL_TEST_KILL_AT_STEP=$k "$BIN" "${CREATE[@]}"; done
   k0=$KILLS
   for i in $(seq 1 "$N"); do create_case "create killed at random ($i)" timeout -s KILL "$(rnd_delay 60)" "$BIN" "${CREATE[@]}"; done
-  [ $FAILS = $fails_before ] && ok "create --disk: killed at each of $cs steps and $N random moments ($((KILLS - k0)) landed): config and image whole or absent, a rerun completes"
+  [ $FAILS = $fails_before ] && ok "create --disk: killed at each of $cs steps and $N random moments ($((KILLS - k0)) landed): config and image whole or absent, a rerun (with --disk PATH for a kept image) completes"
 
   # 3. disk create with preallocation (slow enough to be killed midway): whole image or none.
   fails_before=$FAILS k0=$KILLS

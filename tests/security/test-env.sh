@@ -49,7 +49,9 @@ if [ -x /usr/bin/qemu-img ]; then
 else
   skip "helpers by absolute path" "no /usr/bin/qemu-img"
 fi
-if grep -rnE '\b(execvp|execlp|execvpe|posix_spawnp|system|popen)\s*\(' "$SRC/lib" "$SRC/tool" > "$T/grep"; then
+# Comment lines left out ("like execvp(3)").
+if grep -rnE '\b(execvp|execlp|execvpe|posix_spawnp|system|popen)\s*\(' "$SRC/lib" "$SRC/tool" |
+   grep -vE '^[^:]*:[0-9]+:\s*(\*|/\*|//)' > "$T/grep"; then
   bad "PATH-searching exec or shell in lib/ or tool/: $(head -3 "$T/grep" | tr '\n' ' ')"
 else
   ok "no execvp/execlp/posix_spawnp/system/popen in lib/ or tool/"
