@@ -264,6 +264,42 @@ static void test_spawn_reports_exec_failure(void **state)
         assert_int_equal(pid, 0);
 }
 
+/* A privileged launch never finds QEMU through the caller's PATH, nor in the current directory. */
+static void test_spawn_no_caller_path_when_privileged(void **state)
+{
+        char dir[] = "/tmp/test-spawn-path-XXXXXX", exe[128], *old_path, cwd[4096];
+        char *argv[] = { (char *)"vfioctl-test-fake-qemu", NULL }, *envp[] = { NULL };
+        vm_spawn s = { .argv = argv, .envp = envp, .log_fd = -1 };
+        const char *stage = NULL;
+        pid_t pid = 0;
+        int fd, status;
+
+        (void)state;
+        if (geteuid() != 0)
+                skip(); /* unprivileged, the user's own PATH is the right one */
+        assert_non_null(mkdtemp(dir));
+        snprintf(exe, sizeof(exe), "%s/vfioctl-test-fake-qemu", dir);
+        fd = open(exe, O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
+        assert_true(fd >= 0);
+        assert_true(write(fd, "#!/bin/sh\nexit 0\n", 18) == 18);
+        close(fd);
+        old_path = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
+        setenv("PATH", dir, 1);
+        assert_non_null(getcwd(cwd, sizeof(cwd)));
+        assert_int_equal(chdir(dir), 0);
+        status = vm_launch_spawn(&s, &pid, &stage);
+        assert_int_equal(chdir(cwd), 0);
+        if (old_path)
+                setenv("PATH", old_path, 1);
+        free(old_path);
+        if (status == 0)
+                waitpid(pid, NULL, 0);
+        unlink(exe);
+        rmdir(dir);
+        assert_int_equal(status, -ENOENT);
+        assert_string_equal(stage, "exec");
+}
+
 static void test_spawn_drops_privileges(void **state)
 {
         char path[128], *out = NULL;
@@ -328,6 +364,7 @@ int main(void)
                 cmocka_unit_test(test_env_blocks_display),
                 cmocka_unit_test(test_sandbox_spawn_only_for_helpers),
                 cmocka_unit_test(test_spawn_reports_exec_failure),
+                cmocka_unit_test(test_spawn_no_caller_path_when_privileged),
                 cmocka_unit_test_setup_teardown(test_spawn_drops_privileges, setup, teardown),
         };
 
