@@ -26,6 +26,7 @@
 #include "vfioctl/launch.h"
 #include "vfioctl/model.h"
 #include "vfioctl/pciids.h"
+#include "vfioctl/perm.h"
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/runstate.h"
 #include "vfioctl/vmdefaults.h"
@@ -492,6 +493,59 @@ static int mkdir_parents_owned(const char *path, const vm_user *u, bool drop)
         return 0;
 }
 
+/*
+ * Root starting a VM for its user: nothing root reads on the VM's behalf may be changeable by anyone but
+ * root (seed 003, "Permissions for non-root GPU passthrough": the start script must not be writable by the
+ * VM user). The config decides what root binds and runs; the OVMF template is copied by root. Disks are
+ * opened by QEMU as the VM user, so they are the VM user's to own. lib/perm.c walks every component.
+ */
+static void check_root_paths(const vm_config *c, const vm_user *u, char ***errors)
+{
+        _cleanup_(vfio_host_freep) vfio_host *live = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_free_ uint32_t *gids = calloc((size_t)u->n_member_of + 1, sizeof(uint32_t));
+        _cleanup_free_ char *cfg = NULL;
+        const char *paths[3] = {};
+        vfio_account a;
+
+        if (!gids || vfio_host_open(NULL, &live) < 0)
+                return;
+        for (int i = 0; i < u->n_member_of; i++) {
+                gids[i] = u->member_of[i];
+                if (strv_extend(&names, "") < 0)
+                        return;
+        }
+        a = (vfio_account){ .name = u->name, .uid = u->uid, .gid = u->gid, .groups = names, .gids = gids };
+        if (c->filename && c->filename[0] != '/') {
+                _cleanup_free_ char *cwd = getcwd(NULL, 0);
+
+                if (cwd && asprintf(&cfg, "%s/%s", cwd, c->filename) < 0)
+                        cfg = NULL;
+        } else if (c->filename)
+                cfg = strdup(c->filename);
+        paths[0] = cfg;
+        if (c->firmware.type == VM_FIRMWARE_OVMF) {
+                paths[1] = vm_qemu_firmware_code(c);
+                paths[2] = vm_qemu_firmware_vars_template(c);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
+                _cleanup_(vfio_perm_issue_freep) vfio_perm_issue *issue = NULL;
+                int r;
+
+                if (!paths[i])
+                        continue;
+                r = vfio_perm_check_path(live, paths[i], &a, 0, &issue);
+                if (r == 1)
+                        add_error(errors,
+                                  "%s: %s is %s (uid %u, gid %u, mode %04o): user %s (or another) could change "
+                                  "what root reads to start the VM; fix: %s",
+                                  paths[i], issue->path, vfio_perm_reason_to_string(issue->reason), issue->uid,
+                                  issue->gid, issue->mode, u->name, issue->fix);
+                else if (r < 0 && r != -ENOENT)
+                        add_error(errors, "%s: cannot check its ownership: %s", paths[i], strerror(-r));
+        }
+}
+
 /* The per-VM OVMF variable store: copied from the template once, owned by the VM user. */
 static int ensure_vars(const vm_config *c, const vm_argv_paths *p, const vm_user *u, bool drop,
                        char ***errors)
@@ -532,9 +586,11 @@ static int ensure_vars(const vm_config *c, const vm_argv_paths *p, const vm_user
                                 (void)!chown(dir, u->uid, u->gid);
                 }
         }
-        if (asprintf(&tmp, "%s.tmp", vars) < 0)
+        /* A fresh name, created exclusively: the directory is the VM user's, who could have put a link
+         * to a root-owned file at a fixed name for root to truncate and chown. */
+        if (asprintf(&tmp, "%s.XXXXXX", vars) < 0)
                 return -ENOMEM;
-        out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        out = mkostemp(tmp, O_CLOEXEC);
         if (out < 0) {
                 add_error(errors, "cannot create the OVMF variable store %s: %s", vars, strerror(errno));
                 return -errno;
@@ -696,7 +752,7 @@ static int launch_and_supervise(start_ctx *x)
         vm_spawn sp = {};
         pid_t pid = 0;
         int r, status = 0, fd = -1;
-        bool exited = false, powerdown_sent = false, quit_sent = false;
+        bool exited = false, powerdown_sent = false, quit_sent = false, impostor = false;
         unsigned presses = 0;
         struct sigaction sa = { .sa_handler = on_signal };
         struct timespec t0, t1;
@@ -805,8 +861,17 @@ static int launch_and_supervise(start_ctx *x)
                         exited = true;
                         break;
                 }
-                if (qmp_connect_unix(qmp_path, 100, &fd) >= 0)
-                        break;
+                if (qmp_connect_unix(qmp_path, 100, &fd) >= 0) {
+                        /* Only QEMU's own socket (SO_PEERCRED pid = the one we started) gets our commands. */
+                        if (qmp_check_peer_pid(fd, pid) >= 0)
+                                break;
+                        if (!impostor)
+                                vm_run_log(&x->run, "%s is served by another process, not QEMU (pid %d): ignored",
+                                           qmp_path, (int)pid);
+                        impostor = true;
+                        close(fd);
+                        fd = -1;
+                }
         }
         if (fd >= 0) {
                 r = qmp_client_new(fd, &q);
@@ -1152,6 +1217,8 @@ int verb_start(int argc, char **argv)
                         goto out;
                 check_usb(h, c, &x.user, &errors);
         }
+        if (x.drop)
+                check_root_paths(c, &x.user, &errors);
         for (size_t i = 0; i < c->n_disks; i++)
                 if (c->disks[i].path)
                         (void)check_access(&x.user, c->disks[i].path,

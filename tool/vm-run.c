@@ -22,6 +22,7 @@
 #include "vfioctl/model.h"
 #include "vfioctl/selector.h"
 #include "vfioctl/launch.h"
+#include "vfioctl/runstate.h"
 #include "vm-util.h"
 
 int vm_run_base(char **ret)
@@ -149,8 +150,21 @@ int vm_run_ctl(const vm_run *r, qmp_client **ret)
         if (!path)
                 return -ENOMEM;
         e = qmp_connect_unix(path, 5000, &fd);
-        if (e >= 0)
+        if (e >= 0) {
+                _cleanup_(vm_runstate_freep) vm_runstate *st = NULL;
+
+                /* The socket must be the recorded QEMU's (SO_PEERCRED): a socket another process put at
+                 * that path must not receive our commands for this VM. */
+                if (vm_runstate_read(r->dirfd, &st) >= 0 && st->pid > 0 &&
+                    (e = qmp_check_peer_pid(fd, st->pid)) < 0) {
+                        close(fd);
+                        tool_error("%s is not served by the QEMU of VM '%s' (pid %d): refusing to talk to it; see: "
+                                   "vfioctl status %s",
+                                   path, r->name, (int)st->pid, r->name);
+                        return e;
+                }
                 e = qmp_client_new(fd, &q);
+        }
         if (e >= 0)
                 e = qmp_handshake(q, 10000);
         if (e < 0) {

@@ -357,6 +357,47 @@ else
 fi
 echo "# systemd is not PID 1 here ($(cat /proc/1/comm)): starting the unit under systemd is not exercised"
 
+# --- 12. security: what root reads must be root's; QMP commands go only to the recorded QEMU ----------
+if [ "$(id -u)" = 0 ]; then
+  USERLINE="user = nobody"
+  C11=$(conf perm)
+  chown 65534:65534 "$C11"
+  V start "$C11" > "$T/perm.out" 2>&1; rc=$?
+  sed 's/^/# /' "$T/perm.out"
+  check "root refuses a config the VM user owns, with the fix (exit 69)" \
+    bash -c "[ $rc -eq 69 ] && grep -q 'fix: chown root:root $C11 && chmod go-w $C11' '$T/perm.out'"
+  chown 0:0 "$C11"
+  mkdir -p "$T/uvms"; chown 65534:65534 "$T/uvms"; cp "$C11" "$T/uvms/perm2.conf"
+  V start "$T/uvms/perm2.conf" > "$T/perm2.out" 2>&1; rc=$?
+  check "root refuses a config in a directory the VM user owns (exit 69)" \
+    bash -c "[ $rc -eq 69 ] && grep -q 'fix: chown root:root $T/uvms && chmod go-w $T/uvms' '$T/perm2.out'"
+  if command -v socat > /dev/null; then
+    # Started with umask 000: vfioctl sets 022, so nothing QEMU creates is world-writable.
+    (umask 000; V start "$C11" --detach) > "$T/imp.out" 2>&1; rc=$?
+    CTL=$T/run/vfioctl/perm/qemu/ctl.sock
+    check "under the caller's umask 000, QEMU's files are not group/world-writable (umask 022)" \
+      bash -c "[ $rc -eq 0 ] && [ -z \"\$(find '$T/run/vfioctl/perm' -perm /022 ! -type l ! -type s)\" ]"
+    if [ $rc -eq 0 ] && [ -S "$CTL" ]; then
+      # Another process takes the socket path over and answers like QEMU would.
+      rm -f "$CTL"
+      socat UNIX-LISTEN:"$CTL",fork SYSTEM:'echo "{\"QMP\": {\"version\": {}, \"capabilities\": []}}"; cat > /dev/null' &
+      SOCAT=$!
+      for _ in $(seq 50); do [ -S "$CTL" ] && break; sleep 0.1; done
+      V stop perm > "$T/imp2.out" 2>&1; rc=$?
+      sed 's/^/# /' "$T/imp2.out"
+      check "a QMP socket served by another process is refused (SO_PEERCRED pid is not QEMU's)" \
+        bash -c "[ $rc -ne 0 ] && grep -q 'is not served by the QEMU of VM .perm.' '$T/imp2.out'"
+      kill "$SOCAT" 2>/dev/null; wait "$SOCAT" 2>/dev/null
+      P=$(jq_of perm .pid); [ "${P:-0}" -gt 0 ] && kill -9 "$P" 2>/dev/null
+      S=$(jq_of perm .supervisor); [ "${S:-0}" -gt 0 ] && kill -9 "$S" 2>/dev/null
+    else
+      not_ok "start for the QMP impostor case failed (rc=$rc): $(head -2 "$T/imp.out" | tr '\n' ' ')"
+    fi
+  else
+    echo "# socat missing: the QMP impostor case is not run"
+  fi
+fi
+
 echo "1..$N"
 echo "# total $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}')s"
 [ $FAILED -eq 0 ]
