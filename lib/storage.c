@@ -820,6 +820,8 @@ static char *prefix_error(const char *what, char *err)
         return s;
 }
 
+static int list_qcow2(const vfio_storage_tools *t, const char *path, vfio_snap_info **a, size_t *n);
+
 int vfio_snapshot_create(const vfio_storage_tools *t, const vfio_snap_plan *p, const char *name,
                          char **ret_error)
 {
@@ -836,6 +838,24 @@ int vfio_snapshot_create(const vfio_storage_tools *t, const vfio_snap_plan *p, c
                 if (!copy)
                         return -ENOMEM;
                 if (access(copy, F_OK) == 0)
+                        return -EEXIST;
+        }
+        /* A create killed midway leaves the name on some disks (snapshot list shows it incomplete);
+         * qemu-img would add a second snapshot with the same tag to those, so refuse: delete it first. */
+        for (size_t i = 0; i < p->n_disks; i++) {
+                vfio_snap_info *a = NULL;
+                size_t n = 0;
+                bool have = false;
+
+                if (p->disks[i].backend != VFIO_SNAP_QCOW2)
+                        continue;
+                r = list_qcow2(t, p->disks[i].path, &a, &n);
+                for (size_t k = 0; r >= 0 && k < n; k++)
+                        have |= strcmp(a[k].name, name) == 0;
+                vfio_snap_info_free_array(a, n);
+                if (r < 0)
+                        return r;
+                if (have)
                         return -EEXIST;
         }
         if (p->datasets[0]) {
