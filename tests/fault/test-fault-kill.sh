@@ -16,8 +16,10 @@ FAILS=0 CHECKS=0 KILLS=0
 ok() { CHECKS=$((CHECKS + 1)); echo "ok $CHECKS - $1"; }
 bad() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "not ok $CHECKS - $1"; }
 skip() { CHECKS=$((CHECKS + 1)); echo "ok $CHECKS - $1 # SKIP $2"; }
-# A random delay in seconds for timeout(1), 0.000-0.0XX: vfioctl's whole run is a few milliseconds.
-rnd_delay() { printf '0.%03d' $((RANDOM % $1)); }
+# A random delay for timeout(1) in [0, $1) ms, $1 being how long an uninterrupted run took (measured
+# below with run_ms), so the kills spread over the whole run whatever the machine's speed.
+rnd_delay() { local ms=$((RANDOM % ($1 > 1 ? $1 : 2))); printf '%d.%03d' $((ms / 1000)) $((ms % 1000)); }
+run_ms() { local t0; t0=$(date +%s%N); "$@" > /dev/null 2>&1; echo $((($(date +%s%N) - t0) / 1000000 + 1)); }
 # Every finished run's temp files are gone; a killed run may leave hidden ones (".#vfioctl.*",
 # "NAME.XXXXXX", ".NAME.vfioctl-partial.*"): those are not the file, only litter, and are listed apart.
 is_temp() { case "$1" in */.\#vfioctl.*|*.vfioctl-partial.*|*.conf.??????|*.tmp??????) return 0 ;; esac; return 1; }
@@ -96,8 +98,9 @@ for k in $(seq 1 "$steps"); do
 done
 [ $FAILS = $fails_before ] && ok "setup: killed at each of $steps steps twice (fresh, over an earlier setup): old or new files, undo and rerun consistent"
 fails_before=$FAILS k0=$KILLS
+reset_root; D=$(run_ms "$BIN" --root "$S" "${ARGS[@]}")
 for i in $(seq 1 "$N"); do
-  setup_case "setup killed at random ($i)" "$T/B0" "$T/B1" fresh timeout -s KILL "$(rnd_delay 9)" "$BIN" --root "$S" "${ARGS[@]}"
+  setup_case "setup killed at random ($i)" "$T/B0" "$T/B1" fresh timeout -s KILL "$(rnd_delay "$D")" "$BIN" --root "$S" "${ARGS[@]}"
 done
 [ $FAILS = $fails_before ] && ok "setup: $N random kill attempts ($((KILLS - k0)) landed before it finished), old or new files, undo consistent"
 # undo itself killed: the manifest must still describe what is left, so a second undo finishes.
@@ -153,15 +156,17 @@ if [ -x "$QEMU_IMG" ]; then
   fails_before=$FAILS
   for k in $(seq 1 "$cs"); do create_case "create killed at step $k" env VFIOCTL_TEST_KILL_AT_STEP=$k "$BIN" "${CREATE[@]}"; done
   k0=$KILLS
-  for i in $(seq 1 "$N"); do create_case "create killed at random ($i)" timeout -s KILL "$(rnd_delay 60)" "$BIN" "${CREATE[@]}"; done
+  rm -rf "$T/xdg"; D=$(run_ms "$BIN" "${CREATE[@]}")
+  for i in $(seq 1 "$N"); do create_case "create killed at random ($i)" timeout -s KILL "$(rnd_delay "$D")" "$BIN" "${CREATE[@]}"; done
   [ $FAILS = $fails_before ] && ok "create --disk: killed at each of $cs steps and $N random moments ($((KILLS - k0)) landed): config and image whole or absent, a rerun (with --disk PATH for a kept image) completes"
 
   # 3. disk create with preallocation (slow enough to be killed midway): whole image or none.
   fails_before=$FAILS k0=$KILLS
   mkdir -p "$T/disks"
+  D=$(run_ms "$BIN" disk create "$T/disks/ref.qcow2" --size 64M --prealloc); rm -f "$T/disks/ref.qcow2"
   for i in $(seq 1 "$N"); do
     rm -f "$T/disks/"* "$T/disks/".??* 2>/dev/null
-    timeout -s KILL "$(rnd_delay 200)" "$BIN" disk create "$T/disks/d.qcow2" --size 64M --prealloc > /dev/null 2>&1
+    timeout -s KILL "$(rnd_delay "$D")" "$BIN" disk create "$T/disks/d.qcow2" --size 64M --prealloc > /dev/null 2>&1
     [ $? = 137 ] && KILLS=$((KILLS + 1))
     img_ok "$T/disks/d.qcow2" 67108864 || { bad "disk create killed at random ($i): truncated image under the real name"; continue; }
     "$BIN" disk create "$T/disks/d2.qcow2" --size 1M > /dev/null 2>&1 || bad "disk create after a kill ($i) failed"
@@ -175,8 +180,9 @@ if [ -x "$QEMU_IMG" ]; then
   "$BIN" disk create "$T/snap/b.qcow2" --size 32M > /dev/null 2>&1
   head -c 131072 /dev/urandom > "$T/snap/VARS.fd"
   vsum=$(sha256sum < "$T/snap/VARS.fd")
+  D=$(run_ms "$BIN" snapshot create ref --disk "$T/snap/a.qcow2" --disk "$T/snap/b.qcow2" --vars "$T/snap/VARS.fd")
   for i in $(seq 1 "$N"); do
-    timeout -s KILL "$(rnd_delay 80)" "$BIN" snapshot create "s$i" --disk "$T/snap/a.qcow2" --disk "$T/snap/b.qcow2" --vars "$T/snap/VARS.fd" > /dev/null 2>&1
+    timeout -s KILL "$(rnd_delay "$D")" "$BIN" snapshot create "s$i" --disk "$T/snap/a.qcow2" --disk "$T/snap/b.qcow2" --vars "$T/snap/VARS.fd" > /dev/null 2>&1
     [ $? = 137 ] && KILLS=$((KILLS + 1))
     for d in a b; do
       "$QEMU_IMG" check -q "$T/snap/$d.qcow2" > "$T/chk" 2>&1; crc=$?
@@ -189,7 +195,18 @@ if [ -x "$QEMU_IMG" ]; then
   done
   "$BIN" snapshot create final --disk "$T/snap/a.qcow2" --disk "$T/snap/b.qcow2" --vars "$T/snap/VARS.fd" > "$T/out" 2>&1 ||
     bad "snapshot create after $N kills failed: $(head -2 "$T/out" | tr '\n' ' ')"
-  [ $FAILS = $fails_before ] && ok "snapshot create: $N random kill attempts ($((KILLS - k0)) landed), images consistent, vars copies whole or absent"
+  # An interrupted create leaves the name on some disks: a new create of that name must not add a
+  # second snapshot with the same tag there; delete clears the partial set.
+  "$QEMU_IMG" snapshot -c part "$T/snap/a.qcow2"
+  "$BIN" snapshot create part --disk "$T/snap/a.qcow2" --disk "$T/snap/b.qcow2" --vars "$T/snap/VARS.fd" > "$T/out" 2>&1 &&
+    bad "snapshot create over a partial set succeeded"
+  "$BIN" snapshot delete part --disk "$T/snap/a.qcow2" --disk "$T/snap/b.qcow2" --vars "$T/snap/VARS.fd" > /dev/null 2>&1
+  for d in a b; do
+    dups=$("$QEMU_IMG" snapshot -l "$T/snap/$d.qcow2" | awk 'NR > 2 { print $2 }' | sort | uniq -d | tr '\n' ' ')
+    [ -z "$dups" ] || bad "snapshot: $d.qcow2 holds the same tag twice: $dups"
+    "$QEMU_IMG" snapshot -l "$T/snap/$d.qcow2" | awk 'NR > 2 { print $2 }' | grep -qx part && bad "snapshot delete left part on $d.qcow2"
+  done
+  [ $FAILS = $fails_before ] && ok "snapshot create: $N random kill attempts ($((KILLS - k0)) landed), images consistent, vars copies whole or absent, no duplicate tags, a partial set refused then deleted"
 else
   skip "create/disk/snapshot kills" "no $QEMU_IMG (qemu-utils)"
 fi
