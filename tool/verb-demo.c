@@ -367,8 +367,8 @@ int verb_demo(int argc, char **argv)
 {
         _cleanup_free_ char *testbed = NULL, *own = NULL, *kernel = NULL, *busybox = NULL, *moddir = NULL,
                             *work = NULL, *initrd = NULL, *conf = NULL, *text = NULL;
-        const char *cache_env = getenv("VFIOCTL_TESTBED_CACHE"), *xdg_cache = getenv("XDG_CACHE_HOME"),
-                   *home = getenv("HOME");
+        const char *cache_env = secure_getenv("VFIOCTL_TESTBED_CACHE"), *xdg_cache = secure_getenv("XDG_CACHE_HOME"),
+                   *home = secure_getenv("HOME");
         bool root = getuid() == 0, kvm;
         vm_run r = { .dirfd = -1, .proc_fd = -1 };
         double t0 = now_s(), t_start, t_hello = 0, t_stop;

@@ -27,7 +27,7 @@
 
 int vm_run_base(char **ret)
 {
-        const char *rt = getenv("XDG_RUNTIME_DIR");
+        const char *rt = secure_getenv("XDG_RUNTIME_DIR"); /* never the caller's under setuid */
         char *s;
 
         if (arg_root)

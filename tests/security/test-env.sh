@@ -57,6 +57,15 @@ else
   ok "no execvp/execlp/posix_spawnp/system/popen in lib/ or tool/"
 fi
 
+# Plain getenv only for what cannot steer a privileged run: colour, the terminal, and the unprivileged
+# user's own PATH in lib/launch.c's exec_search. Everything else goes through secure_getenv.
+if grep -rnE '(^|[^_a-z])getenv\s*\(' "$SRC/lib" "$SRC/tool" | grep -vE '^[^:]*:[0-9]+:\s*(\*|/\*|//)' |
+   grep -vE 'getenv\("(NO_COLOR|TERM)"\)|launch\.c:.*privileged \? system_path : getenv\("PATH"\)' > "$T/grep"; then
+  bad "getenv outside the allowed list (use secure_getenv): $(head -3 "$T/grep" | tr '\n' ' ')"
+else
+  ok "every other environment read is secure_getenv"
+fi
+
 # 3. CLOEXEC: every call that makes an fd says O_CLOEXEC/SOCK_CLOEXEC/"e" (statements joined across lines).
 if python3 "$SRC/tests/security/check-cloexec.py" "$SRC/lib" "$SRC/tool" > "$T/cloexec" 2>&1; then
   ok "every fd-creating call in lib/ and tool/ is CLOEXEC ($(tail -1 "$T/cloexec"))"
