@@ -375,11 +375,25 @@ static int partial_name(const char *path, char **ret)
         return 0;
 }
 
+/* rename(2) without replacing: RENAME_NOREPLACE, or where the filesystem lacks it (FUSE: zfs-fuse gives
+ * EINVAL) link(2) + unlink(2), which fails just the same when the name is taken. */
+static int rename_noreplace(const char *from, const char *to)
+{
+        if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+                return 0;
+        if (errno != EINVAL && errno != ENOSYS)
+                return -errno;
+        if (link(from, to) < 0)
+                return -errno;
+        (void)unlink(from);
+        return 0;
+}
+
 /* Gives the finished file its name, unless something took the name meanwhile (-EEXIST, file kept). */
 static int publish(const char *partial, const char *path, int r)
 {
-        if (r >= 0 && renameat2(AT_FDCWD, partial, AT_FDCWD, path, RENAME_NOREPLACE) < 0)
-                r = -errno;
+        if (r >= 0)
+                r = rename_noreplace(partial, path);
         if (r < 0)
                 (void)unlink(partial);
         return r;

@@ -119,10 +119,14 @@ static int create_image(const char *path, const char *size)
         if (waitpid(pid, &status, 0) < 0)
                 return -errno;
         r = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
-        if (r >= 0 && renameat2(AT_FDCWD, partial, AT_FDCWD, path, RENAME_NOREPLACE) < 0)
-                r = -errno;
-        if (r < 0)
-                (void)unlink(partial);
+        if (r >= 0 && renameat2(AT_FDCWD, partial, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
+                /* FUSE filesystems (zfs-fuse) lack RENAME_NOREPLACE: link + unlink refuses a taken name too. */
+                if (errno != EINVAL && errno != ENOSYS)
+                        r = -errno;
+                else if (link(partial, path) < 0)
+                        r = -errno;
+        }
+        (void)unlink(partial);
         return r;
 }
 
