@@ -57,7 +57,7 @@ static const verb verbs[] = {
         { "disable", 1, 1, verb_disable, "disable NAME", "do not start the VM at boot" },
         { "disk", 2, 3, verb_disk, "disk create|import|info ARGS...",
           "create a VM disk (qcow2/raw image, ZFS dataset, zvol), import one, show its backend facts" },
-        { "snapshot", 1, 2, verb_snapshot, "snapshot create|list|rollback|delete [NAME] --disk PATH...",
+        { "snapshot", 1, 3, verb_snapshot, "snapshot [VM] create|list|rollback|delete [SNAP] [--disk PATH...]",
           "snapshots of a stopped VM's disks and OVMF vars (ZFS or qcow2)" },
         { "input", 1, 1, verb_input, "input list|relay [--json] [--grab DEV... --out NAME]",
           "keyboards and mice with stable paths; the relay that keeps them in the VM across replugs" },
