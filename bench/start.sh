@@ -1,0 +1,7 @@
+#!/bin/bash
+# Case 1: start/stop latency of a small TCG VM: vfioctl vs raw QEMU (floor) vs libvirt warm and cold (bench/start.py).
+# usage: bench/start.sh BUILD_DIR OUT_MD [RUNS]
+# VFIOCTL_BENCH_EXPORT: a vfioctl with export-libvirt, when BUILD_DIR's has the lifecycle verbs but not that one.
+set -euo pipefail
+BUILD=${1:?build dir}; OUT=${2:?output markdown}; RUNS=${3:-5}
+exec python3 "$(dirname "$0")/start.py" "$BUILD/tool/vfioctl" "$OUT" "$RUNS" "${VFIOCTL_BENCH_EXPORT:-}"
