@@ -125,15 +125,17 @@ try:
     if mode == "hugepages":
         mem += "hugepages = 2M\nhugepage_path = %s\n" % huge
     conf = os.path.join(work, NAME + ".conf")
-    with open(conf, "w") as f:
-        f.write("[vm]\naccel = tcg\n%s[firmware]\ntype = seabios\n[cpu]\nmodel = qemu64\nsockets = 1\ncores = 2\n"
-                "threads = 1\n%s" % ("user = nobody\n" if B.as_root() else "", mem))
-    os.chmod(conf, 0o644)
+    base = os.path.join(work, "base.conf")  # without [vm] user: the argv of any vfioctl version
+    for path, user in ((conf, "user = nobody\n" if B.as_root() else ""), (base, "")):
+        with open(path, "w") as f:
+            f.write("[vm]\naccel = tcg\n%s[firmware]\ntype = seabios\n[cpu]\nmodel = qemu64\nsockets = 1\n"
+                    "cores = 2\nthreads = 1\n%s" % (user, mem))
+        os.chmod(path, 0o644)
     qmpdir = os.path.join(work, "raw")
     os.makedirs(qmpdir)
     if B.as_root():
         os.chown(qmpdir, B.NOBODY, B.NOBODY)
-    argv = B.replace_qmp(B.cmdline_argv(VFIOCTL, conf), os.path.join(qmpdir, "qmp.sock")) + ["-S"]
+    argv = B.replace_qmp(B.cmdline_argv(VFIOCTL, base), os.path.join(qmpdir, "qmp.sock")) + ["-S"]
     argv[0] = shutil.which(argv[0]) or argv[0]
     obj = next(a for a in argv if a.startswith("memory-backend-"))
     default = [a.replace(",prealloc-threads=%d" % NCPU, "") for a in argv]

@@ -4,4 +4,8 @@
 # VFIOCTL_BENCH_EXPORT: a vfioctl with export-libvirt, when BUILD_DIR's has the lifecycle verbs but not that one.
 set -euo pipefail
 BUILD=${1:?build dir}; OUT=${2:?output markdown}; RUNS=${3:-5}
+if ! "$BUILD/tool/vfioctl" --help | grep -q '^  start '; then
+  printf '### Start and stop latency\n\nNot measured: %s has no start verb.\n' "$BUILD/tool/vfioctl" > "$OUT"
+  exit 0
+fi
 exec python3 "$(dirname "$0")/start.py" "$BUILD/tool/vfioctl" "$OUT" "$RUNS" "${VFIOCTL_BENCH_EXPORT:-}"
