@@ -1,4 +1,5 @@
 # Shared helpers of the bench/*.py cases: statistics, markdown tables, a minimal QMP client, running as nobody.
+import gzip
 import json
 import os
 import shlex
@@ -133,3 +134,24 @@ def wait_gone(pid, timeout=30.0):
             return False
         time.sleep(0.002)
     return True
+
+
+def cpio(path, files):
+    """A gzipped newc initramfs (Documentation/driver-api/early-userspace/buffer-format.rst).
+    files: [(name, mode, data)] or [(name, mode, data, (rdev major, minor))] for device nodes."""
+    out = bytearray()
+
+    def entry(name, mode, data, ino, rdev=(0, 0)):
+        nb = name.encode() + b"\0"
+        hdr = "070701" + "".join("%08X" % v for v in (ino, mode, 0, 0, 1, 0, len(data), 0, 0, rdev[0], rdev[1],
+                                                       len(nb), 0))
+        out.extend(hdr.encode() + nb)
+        out.extend(b"\0" * (-len(out) % 4))
+        out.extend(data)
+        out.extend(b"\0" * (-len(out) % 4))
+
+    for i, f in enumerate(files, 1):
+        entry(f[0], f[1], f[2], i, *(f[3:] or ()))
+    entry("TRAILER!!!", 0, b"", 0)
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(out)

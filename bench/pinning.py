@@ -1,6 +1,5 @@
 # Case 4: pinning effect: in-guest CPU-bound and memory-latency micro-benchmarks, unpinned vs pinned by vfioctl.
 # usage: pinning.py VFIOCTL GUESTBENCH KERNEL BUSYBOX OUT_MD RUNS tcg|kvm
-import gzip
 import os
 import re
 import shutil
@@ -28,25 +27,6 @@ INIT = """#!/bin/busybox sh
 /bench %d
 /bin/busybox poweroff -f
 """ % (WARMUP + RUNS)
-
-
-def cpio(path, files):
-    """A newc initramfs (Documentation/driver-api/early-userspace/buffer-format.rst): [(name, mode, data)]."""
-    out = bytearray()
-
-    def entry(name, mode, data, ino):
-        nb = name.encode() + b"\0"
-        hdr = "070701" + "".join("%08X" % v for v in (ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(nb), 0))
-        out.extend(hdr.encode() + nb)
-        out.extend(b"\0" * (-len(out) % 4))
-        out.extend(data)
-        out.extend(b"\0" * (-len(out) % 4))
-
-    for i, (name, mode, data) in enumerate(files, 1):
-        entry(name, mode, data, i)
-    entry("TRAILER!!!", 0, b"", 0)
-    with gzip.open(path, "wb", compresslevel=1) as f:
-        f.write(out)
 
 
 def parse(text):
@@ -115,7 +95,7 @@ try:
         bb = f.read()
     with open(GB, "rb") as f:
         gb = f.read()
-    cpio(initrd, [("bin", 0o40755, b""), ("proc", 0o40755, b""), ("sys", 0o40755, b""), ("dev", 0o40755, b""),
+    B.cpio(initrd, [("bin", 0o40755, b""), ("proc", 0o40755, b""), ("sys", 0o40755, b""), ("dev", 0o40755, b""),
                   ("bin/busybox", 0o100755, bb), ("bench", 0o100755, gb), ("init", 0o100755, INIT.encode())])
     os.chmod(initrd, 0o644)
     rawdir = os.path.join(work, "raw")

@@ -19,6 +19,9 @@ if ! "$BUILD/tool/vfioctl" --help | grep -q '^  start '; then
   printf '### Pinning effect (%s)\n\nNot measured: %s has no start verb.\n' "${ACCEL^^}" "$BUILD/tool/vfioctl" > "$OUT"
   exit 0
 fi
+if [ $ACCEL = kvm ] && [ ! -w /dev/kvm ]; then
+  echo "pinning.sh --kvm: /dev/kvm is missing or not writable here; run it on a KVM host" >&2; exit 1
+fi
 TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 gcc -O2 -static -Wall -Wextra -Werror -o "$TMP/guestbench" "$SRC/guestbench.c"
 python3 "$SRC/pinning.py" "$BUILD/tool/vfioctl" "$TMP/guestbench" "$KERNEL" "$BUSYBOX" "$OUT" "$RUNS" "$ACCEL"

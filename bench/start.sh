@@ -8,4 +8,10 @@ if ! "$BUILD/tool/vfioctl" --help | grep -q '^  start '; then
   printf '### Start and stop latency\n\nNot measured: %s has no start verb.\n' "$BUILD/tool/vfioctl" > "$OUT"
   exit 0
 fi
-exec python3 "$(dirname "$0")/start.py" "$BUILD/tool/vfioctl" "$OUT" "$RUNS" "${VFIOCTL_BENCH_EXPORT:-}"
+# The graceful-stop guest: Debian's kernel, busybox and its ACPI modules from the VFIO test bed's cache.
+CACHE=${VFIOCTL_TESTBED_CACHE:-/var/cache/vfioctl-testbed}
+GUEST=()
+if [ -r "$CACHE/vmlinux" ] && [ -x "$CACHE/bb/bin/busybox" ] && [ -r "$CACHE/kernel-version" ]; then
+  GUEST=("$CACHE/vmlinux" "$CACHE/bb/bin/busybox" "$CACHE/kpkg/lib/modules/$(cat "$CACHE/kernel-version")")
+fi
+exec python3 "$(dirname "$0")/start.py" "$BUILD/tool/vfioctl" "$OUT" "$RUNS" "${VFIOCTL_BENCH_EXPORT:-}" "${GUEST[@]}"
