@@ -1,5 +1,7 @@
-/* In-guest micro-benchmarks of bench/pinning.sh (static, run by the initramfs /init; results on the console). */
-/* usage: guestbench RUNS   prints "guestbench cpu1_ms=.. cpuall_ms=.. memlat_ns=.." once per run (run 0: warm-up) */
+/* In-guest micro-benchmarks of bench/pinning.sh (static, run by the initramfs /init; results on the
+ * console). */
+/* usage: guestbench RUNS   prints "guestbench cpu1_ms=.. cpuall_ms=.. memlat_ns=.." once per run (run 0:
+ * warm-up) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
@@ -11,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CPU_ITERS 20000000UL /* ~0.15 s under TCG here, ~0.05 s natively */
+#define CPU_ITERS   20000000UL   /* ~0.15 s under TCG here, ~0.05 s natively */
 #define CHASE_BYTES (32UL << 20) /* larger than any L2/L3 slice it may run on */
 #define CHASE_LOADS 2000000UL
 
@@ -114,8 +116,8 @@ int main(int argc, char **argv)
         free(idx);
         printf("guestbench start vcpus=%ld\n", ncpu);
         for (long i = 0; i < runs; i++)
-                printf("guestbench run=%ld cpu1_ms=%.1f cpuall_ms=%.1f memlat_ns=%.1f\n", i, cpu_one(), cpu_all(ncpu),
-                       memlat(buf, n));
+                printf("guestbench run=%ld cpu1_ms=%.1f cpuall_ms=%.1f memlat_ns=%.1f\n", i, cpu_one(),
+                       cpu_all(ncpu), memlat(buf, n));
         printf("guestbench done\n");
         fflush(stdout);
         return 0;

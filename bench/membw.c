@@ -91,8 +91,10 @@ int main(int argc, char **argv)
         printf("memset_gbps=%.2f\n", hot / best / 1e9);
         munmap(p, hot);
 
-        /* Fresh pages: one store per page, so the kernel faults in and zeroes each one: what prealloc does. */
-        p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | (huge ? MAP_HUGETLB : 0), -1, 0);
+        /* Fresh pages: one store per page, so the kernel faults in and zeroes each one: what prealloc does.
+         */
+        p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | (huge ? MAP_HUGETLB : 0),
+                 -1, 0);
         if (p == MAP_FAILED)
                 return perror("mmap fresh"), 1;
         printf("touch_s=%.3f\n", run(p, len, threads, huge ? 2UL << 20 : 4096));

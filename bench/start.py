@@ -202,7 +202,12 @@ class Libvirt:
         self.virsh("shutdown", GNAME)  # returns at once: time until QEMU is gone
         if not B.wait_gone(pid, 60):
             raise RuntimeError("virsh shutdown: QEMU %d still runs after 60 s" % pid)
-        return B.now() - t0
+        t = B.now() - t0
+        while self.virsh("domstate", GNAME).strip() != "shut off":  # libvirt notices a moment later (untimed)
+            if B.now() - t0 > 60:
+                raise RuntimeError("virsh domstate: %s still not shut off" % GNAME)
+            time.sleep(0.05)
+        return t
 
     def start_stop(self):
         t0 = B.now()
