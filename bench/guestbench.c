@@ -80,12 +80,13 @@ static double memlat(void **buf, size_t n)
         void **p = buf;
         double t0 = now();
 
+        (void)n;
+
         for (unsigned long i = 0; i < CHASE_LOADS; i++)
                 p = *p;
         if (!p)
                 puts("");
         return (now() - t0) * 1e9 / CHASE_LOADS;
-        (void)n;
 }
 
 int main(int argc, char **argv)

@@ -161,7 +161,7 @@ Host pinning: {pins}.
 What TCG can and cannot show: TCG's vCPU threads are ordinary host threads, so the pinning is real (the
 kernel enforces the affinity vfioctl set and read back), but on {ncpu} host CPUs the plan keeps a core for the
 host and so plans no pinning at all for 2 vCPUs (`vfioctl create` warns: too few CPUs): its row is unpinned
-in effect. The explicit `[cpu] pin` row is what the plan does on a larger host, one vCPU per host CPU; here
+in effect, so its distance from the first row is this machine's run-to-run noise. The explicit `[cpu] pin` row is what the plan does on a larger host, one vCPU per host CPU; here
 QEMU's I/O and RCU threads share those same 2 CPUs. Emulation costs tens of host instructions per guest
 instruction, and guest memory accesses go through TCG's software TLB, so the latency column measures QEMU's
 softmmu, not the host's caches: differences within the min-max spread are noise. The figures that matter
