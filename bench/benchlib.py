@@ -3,6 +3,7 @@ import gzip
 import json
 import os
 import shlex
+import shutil
 import socket
 import statistics
 import subprocess
@@ -155,3 +156,14 @@ def cpio(path, files):
     entry("TRAILER!!!", 0, b"", 0)
     with gzip.open(path, "wb", compresslevel=1) as f:
         f.write(out)
+
+
+def forget(vfioctl, name):
+    """Removes a stopped bench VM's runtime directory (lifecycle.md "Where state lives"), so `vfioctl list` stays clean."""
+    if subprocess.run([vfioctl, "status", name], capture_output=True).returncode != 3:
+        return  # running, or no such verb: leave it
+    if as_root():
+        d = "/run/vfioctl"
+    else:
+        d = os.path.join(os.environ.get("XDG_RUNTIME_DIR") or "/run/user/%d" % os.getuid(), "vfioctl")
+    shutil.rmtree(os.path.join(d, name), ignore_errors=True)

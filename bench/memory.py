@@ -167,6 +167,7 @@ finally:
     if "conf" in dir():
         vrun("stop", NAME, "--force", check=False)
     release()
+    B.forget(VFIOCTL, NAME)
     shutil.rmtree(work, ignore_errors=True)
 
 rows = list(res.items())

@@ -122,6 +122,8 @@ try:
 finally:
     for n in ("vb-pin-plan", "vb-pin-fixed"):
         subprocess.run([VFIOCTL, "stop", n, "--force"], capture_output=True)
+    B.forget(VFIOCTL, "vb-pin-plan")
+    B.forget(VFIOCTL, "vb-pin-fixed")
     shutil.rmtree(work, ignore_errors=True)
 
 lines = ["| variant | CPU loop, 1 vCPU | CPU loop, all %d vCPUs at once | memory latency | boot to power-off | noisy |"

@@ -132,6 +132,7 @@ try:
 finally:
     if binary_for("start"):
         vrun("stop", NAME, "--force", check=False)
+    B.forget(VFIOCTL, NAME)
     shutil.rmtree(work, ignore_errors=True)
 
 

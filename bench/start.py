@@ -377,6 +377,8 @@ finally:
         lv.stop_daemon()
     vrun("stop", NAME, "--force", check=False)
     vrun("stop", GNAME, "--force", check=False)
+    B.forget(VFIOCTL, NAME)
+    B.forget(VFIOCTL, GNAME)
     shutil.rmtree(work, ignore_errors=True)
 
 start_rows = [(k, res.get(k)) for k in ("raw qemu + QMP cont", "vfioctl start --detach", "libvirt warm: virsh start",
