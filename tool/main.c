@@ -55,7 +55,7 @@ static const verb verbs[] = {
         { "qmp", 2, 2, verb_qmp, "qmp NAME '{\"execute\": ...}'", "send one raw QMP command" },
         { "enable", 1, 1, verb_enable, "enable NAME", "start the VM at boot (vfioctl@NAME.service)" },
         { "disable", 1, 1, verb_disable, "disable NAME", "do not start the VM at boot" },
-        { "disk", 2, 3, verb_disk, "disk create|import|info ARGS...",
+        { "disk", 2, 3, verb_disk, "disk create VM|PATH|DATASET | import SRC DST | info PATH",
           "create a VM disk (qcow2/raw image, ZFS dataset, zvol), import one, show its backend facts" },
         { "snapshot", 1, 3, verb_snapshot, "snapshot [VM] create|list|rollback|delete [SNAP] [--disk PATH...]",
           "snapshots of a stopped VM's disks and OVMF vars (ZFS or qcow2)" },
