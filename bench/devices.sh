@@ -13,7 +13,7 @@ PORT=$(jq -r '.port' "$SRC/bench/devices-template.json")
 EP=$(jq -r '.endpoint' "$SRC/bench/devices-template.json")
 TREE=$(mktemp -d /tmp/vfioctl-bench-XXXXXX)
 trap 'rm -rf "$TREE"' EXIT
-"$BUILD/tests/gen-sysfs-tree" "$TEMPLATE" "$PORT" "$EP" "$TREE" "$DOMAINS" "$PORTS" >/dev/null
+"${VFIOCTL_GEN_SYSFS_TREE:-$BUILD/tests/gen-sysfs-tree}" "$TEMPLATE" "$PORT" "$EP" "$TREE" "$DOMAINS" "$PORTS" >/dev/null
 NDEV=$(ls "$TREE/sys/bus/pci/devices" | wc -l)
 VFIOCTL=$BUILD/tool/vfioctl
 LSPCI="lspci -A linux-sysfs -O sysfs.path=$TREE/sys/bus/pci"

@@ -9,6 +9,9 @@
 #include "parse-util.h"
 #include "strv.h"
 #include "tool.h"
+#include "vfioctl/model.h"
+#include "vfioctl/pciids.h"
+#include "vfioctl/selector.h"
 #include "vm-needs.h"
 #include "vfioctl/check.h"
 
@@ -36,6 +39,31 @@ static int check_load_vm(const char *name, char ***ret_pass, uint64_t *ret_memor
         *ret_pass = TAKE_PTR(n.devices);
         *ret_memory = n.memory;
         vm_needs_done(&n);
+        return 0;
+}
+
+/* Resolves the VM's selectors on this host, adding slot companions, into addresses for --pass. */
+static int check_vm_devices(const vfio_host *h, char **selectors, char ***pass)
+{
+        _cleanup_(vfio_model_freep) vfio_model *m = NULL;
+        _cleanup_(vfio_selection_freep) vfio_selection *sel = NULL;
+        _cleanup_(vfio_pci_names_freep) vfio_pci_names *names = NULL;
+        int r;
+
+        if (!selectors || !selectors[0])
+                return 0;
+        if (tool_load_model(h, &m) < 0)
+                return -EIO;
+        (void)vfio_pci_names_new(NULL, &names);
+        r = vfio_selection_resolve(h, m, names, selectors, 0, &sel);
+        if (r < 0) {
+                STRV_FOREACH (p, sel ? sel->problems : NULL)
+                        tool_error("check --vm: %s", *p);
+                return r;
+        }
+        for (size_t i = 0; i < sel->n; i++)
+                if (!strv_contains(*pass, sel->items[i].name) && strv_extend(pass, sel->items[i].name) < 0)
+                        return -ENOMEM;
         return 0;
 }
 
@@ -284,15 +312,18 @@ int verb_check(int argc, char **argv)
                 r = check_load_vm(vm, &vm_pass, &vm_memory);
                 if (r < 0)
                         return r == -EINVAL ? EXIT_DATAERR : EXIT_USAGE; /* reported by vm_load_config */
-                /* The VM's devices join any named with --pass; --memory, when given, wins. */
-                STRV_FOREACH (p, vm_pass)
-                        if (!strv_contains(pass, *p) && strv_extend(&pass, *p) < 0)
-                                return EXIT_FAILURE_GENERIC;
                 if (!o.memory)
                         o.memory = vm_memory;
+                if (tool_open_host(&h) < 0)
+                        return EXIT_CHECK_NOT_READY;
+                /* The VM's devices join any named with --pass, with the other functions of their slots
+                 * (functions = auto passes them too); --memory, when given, wins. */
+                r = check_vm_devices(h, vm_pass, &pass);
+                if (r < 0)
+                        return r == -ENOMEM ? EXIT_FAILURE_GENERIC : EXIT_USAGE;
         }
         o.pass = pass;
-        if (tool_open_host(&h) < 0)
+        if (!h && tool_open_host(&h) < 0)
                 return EXIT_CHECK_NOT_READY;
         r = vfio_check_run(h, &o, &R, &bad);
         if (r == -ENXIO) {

@@ -12,6 +12,7 @@
 #include "parse-util.h"
 #include "tool.h"
 #include "vfioctl/storage.h"
+#include "vm-util.h"
 
 static uint64_t arg_size = 120ULL << 30;
 static vfio_disk_format arg_format = VFIO_DISK_QCOW2;
@@ -123,6 +124,36 @@ static int report_failure(const char *what, const char *target, int r, char *err
                 tool_error("%s %s: %s", what, target, err ? err : strerror(-r));
         free(err);
         return EXIT_FAILURE_GENERIC;
+}
+
+/*
+ * The first [disk] of a VM (not a CD-ROM) whose image does not exist yet; its format becomes the default
+ * --format. Reports failure.
+ */
+static int vm_disk_to_create(const char *name, char **ret)
+{
+        _cleanup_(vm_config_freep) vm_config *c = NULL;
+        int r;
+
+        r = vm_load_config(name, &c);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < c->n_disks; i++) {
+                const vm_disk *d = &c->disks[i];
+
+                if (d->media != VM_MEDIA_DISK || !d->path || access(d->path, F_OK) == 0)
+                        continue;
+                if (!arg_format_set)
+                        arg_format = d->format == VM_DISK_RAW ? VFIO_DISK_RAW : VFIO_DISK_QCOW2;
+                printf("VM %s: creating its [disk \"%s\"] %s\n", c->name, d->name ? d->name : "", d->path);
+                *ret = strdup(d->path);
+                return *ret ? 0 : -ENOMEM;
+        }
+        tool_error("VM '%s' names no disk image that is still to be made: every [disk] path exists or there "
+                   "is none; "
+                   "add a [disk] section with a path, or give a PATH or DATASET to 'disk create'",
+                   c->name);
+        return -ENOENT;
 }
 
 static int disk_create(const char *target)
@@ -419,8 +450,18 @@ int verb_disk(int argc, char **argv)
         if (tool_check_arity(argc - optind) < 0)
                 return EXIT_USAGE;
         sub = argv[optind];
-        if (strcmp(sub, "create") == 0 && argc - optind == 2)
-                return disk_create(argv[optind + 1]);
+        if (strcmp(sub, "create") == 0 && argc - optind == 2) {
+                _cleanup_free_ char *path = NULL;
+                int r;
+
+                if (!vm_config_exists(argv[optind + 1]))
+                        return disk_create(argv[optind + 1]);
+                /* disk create VM: the disk its config names and that does not exist yet. */
+                r = vm_disk_to_create(argv[optind + 1], &path);
+                if (r < 0)
+                        return r == -EINVAL ? EXIT_DATAERR : EXIT_FAILURE_GENERIC;
+                return disk_create(path);
+        }
         if (strcmp(sub, "import") == 0 && argc - optind == 3)
                 return disk_import(argv[optind + 1], argv[optind + 2]);
         if (strcmp(sub, "info") == 0 && argc - optind == 2)

@@ -7,19 +7,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "parse-util.h"
 #include "strv.h"
 #include "tool.h"
+#include "vfioctl/qemu-argv.h"
+#include "vfioctl/runstate.h"
 #include "vfioctl/storage.h"
+#include "vm-run.h"
+#include "vm-util.h"
 
 static char **arg_disks;
 static const char *arg_vars;
+static char *vm_vars;
 static int64_t arg_pid;
+
+static bool vm_running;
 
 static int refuse_running(const char *what)
 {
-        int r = vfio_storage_vm_running((pid_t)arg_pid, NULL);
+        int r = vm_running ? 1 : vfio_storage_vm_running((pid_t)arg_pid, NULL);
 
         if (r <= 0)
                 return 0;
@@ -31,6 +39,72 @@ static int refuse_running(const char *what)
                 "(QEMU: \"State blocked by non-migratable device\"); shut the VM down, then run this again",
                 what, (long long)arg_pid);
         return -EBUSY;
+}
+
+static const char *const subverbs[] = { "create", "list", "rollback", "delete" };
+
+static bool is_subverb(const char *s)
+{
+        for (size_t i = 0; i < ELEMENTSOF(subverbs); i++)
+                if (strcmp(s, subverbs[i]) == 0)
+                        return true;
+        return false;
+}
+
+/*
+ * `snapshot VM create|...`: the disks (not CD-ROMs) and the OVMF vars file come from the VM's config (the
+ * vars where start keeps them: /var/lib/vfioctl/NAME as root, $XDG_STATE_HOME/vfioctl/NAME otherwise), and
+ * "running" from its runtime state, so nobody has to pass --disk or --running-pid by hand.
+ */
+static int load_vm(const char *name, bool *ret_running, pid_t *ret_pid)
+{
+        _cleanup_(vm_config_freep) vm_config *c = NULL;
+        _cleanup_(vm_runstate_freep) vm_runstate *st = NULL;
+        _cleanup_free_ char *base = NULL, *dir = NULL;
+        vm_paths_buf paths = {};
+        vm_run run = { .dirfd = -1, .proc_fd = -1 };
+        int r;
+
+        r = vm_load_config(name, &c);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < c->n_disks; i++)
+                if (c->disks[i].media == VM_MEDIA_DISK && c->disks[i].path &&
+                    (r = strv_extend(&arg_disks, c->disks[i].path)) < 0)
+                        return r;
+        if (c->firmware.type == VM_FIRMWARE_OVMF && !arg_vars) {
+                r = vm_default_paths(c, &paths);
+                if (r < 0)
+                        return r;
+                if (geteuid() == 0) {
+                        free(paths.state_dir);
+                        if (asprintf(&paths.state_dir, "%s/var/lib/vfioctl/%s", arg_root ? arg_root : "", c->name) <
+                            0)
+                                paths.state_dir = NULL;
+                        paths.paths.state_dir = paths.state_dir;
+                }
+                vm_vars = paths.state_dir ? vm_qemu_firmware_vars(c, &paths.paths) : NULL;
+                vm_paths_done(&paths);
+                /* A VM that never started has no vars copy yet: nothing to snapshot there. */
+                if (vm_vars && access(vm_vars, F_OK) == 0)
+                        arg_vars = vm_vars;
+        }
+        *ret_running = false;
+        *ret_pid = 0;
+        if (vm_run_base(&base) >= 0 && asprintf(&dir, "%s/%s", base, c->name) >= 0 && access(dir, F_OK) == 0 &&
+            vm_run_open(c->name, false, &run) >= 0) {
+                if (vm_run_load(&run, &st) >= 0 && (st->state == VM_STATE_RUNNING || st->state == VM_STATE_PAUSED || st->state == VM_STATE_STARTING) &&
+                    vm_run_alive(&run, st)) {
+                        *ret_running = true;
+                        *ret_pid = st->pid;
+                }
+                vm_run_done(&run);
+        }
+        if (!arg_disks) {
+                tool_error("VM '%s' has no disks ([disk] sections) to snapshot", c->name);
+                return -ENOENT;
+        }
+        return 0;
 }
 
 static int load_plan(const vfio_storage_tools *t, vfio_snap_plan **ret)
@@ -152,6 +226,25 @@ int verb_snapshot(int argc, char **argv)
         if (tool_check_arity(argc - optind) < 0)
                 return EXIT_USAGE;
         sub = argv[optind];
+        if (!is_subverb(sub) && argc - optind >= 2 && is_subverb(argv[optind + 1])) {
+                /* snapshot VM create|list|rollback|delete [SNAP] */
+                pid_t pid = 0;
+
+                if (arg_disks) {
+                        tool_error("snapshot %s: a VM's disks come from its config; drop --disk", sub);
+                        return EXIT_USAGE;
+                }
+                r = load_vm(sub, &vm_running, &pid);
+                if (r < 0)
+                        return r == -EINVAL ? EXIT_DATAERR : EXIT_FAILURE_GENERIC;
+                if (vm_running)
+                        arg_pid = pid;
+                optind++;
+                sub = argv[optind];
+        } else if (argc - optind > 2) {
+                tool_error("snapshot: expected [VM] create|list|rollback|delete [SNAP]");
+                return EXIT_USAGE;
+        }
         if (argc - optind == 2)
                 name = argv[optind + 1];
         if (!arg_disks) {

@@ -18,8 +18,8 @@ static int add_pci(char ***l, const vm_pci *p)
 {
         int r;
 
-        /* Selectors stay as written: the verbs resolve them on this host (with slot companions unless the
-         * config lists functions, which then name every function it passes). */
+        /* Selectors stay as written: check and setup resolve them on this host with bind's selection,
+         * which adds the other functions of each slot ("functions = auto"). */
         if (p->device && !strv_contains(*l, p->device) && (r = strv_extend(l, p->device)) < 0)
                 return r;
         STRV_FOREACH(f, p->functions)

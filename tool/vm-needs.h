@@ -4,7 +4,7 @@
 #include <stdint.h>
 
 typedef struct vm_needs {
-        char **devices;     /* selectors as the config writes them: each passed device and its functions */
+        char **devices;     /* selectors as the config writes them; the verbs add slot companions */
         char **usb;         /* "046d:c52b" of USB devices passed by vendor:product */
         uint64_t memory;    /* guest RAM in bytes: VFIO pins all of it */
         uint64_t hugepages; /* bytes of hugepages the guest backs its RAM with; 0 without */

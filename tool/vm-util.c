@@ -35,6 +35,20 @@ int vm_user_config_dir(char **ret)
         return asprintf(&s, "%s/.config/vfioctl/vms", home) < 0 ? -ENOMEM : (*ret = s, 0);
 }
 
+bool vm_config_exists(const char *name)
+{
+        _cleanup_free_ char *user = NULL, *path = NULL;
+
+        if (!vm_name_valid(name))
+                return false;
+        if (vm_user_config_dir(&user) == 0 && asprintf(&path, "%s/%s.conf", user, name) >= 0 &&
+            access(path, F_OK) == 0)
+                return true;
+        free(path);
+        path = NULL;
+        return asprintf(&path, "/etc/vfioctl/vms/%s.conf", name) >= 0 && access(path, F_OK) == 0;
+}
+
 int vm_find_config(const char *arg, char **ret)
 {
         _cleanup_free_ char *user = NULL, *path = NULL;
@@ -85,7 +99,7 @@ int vm_load_config(const char *arg, vm_config **ret)
                 return r;
         r = vm_config_load(path, ret, &errors);
         if (r == -EINVAL) {
-                STRV_FOREACH (e, errors)
+                STRV_FOREACH(e, errors)
                         tool_error("%s", *e);
                 return r;
         }

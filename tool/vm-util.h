@@ -11,6 +11,8 @@ bool vm_name_valid(const char *s);
 int vm_user_config_dir(char **ret);
 /* NAME -> user or system config path; a FILE argument is taken as it is. Reports failure. */
 int vm_find_config(const char *arg, char **ret);
+/* Whether NAME (not a path) has a config file, quietly. */
+bool vm_config_exists(const char *name);
 /* Finds and parses; reports every error (file:line) itself. */
 int vm_load_config(const char *arg, vm_config **ret);
 

@@ -398,6 +398,37 @@ if [ "$(id -u)" = 0 ]; then
   fi
 fi
 
+# --- snapshots by VM name: the disks come from the config, refused while the VM runs ---------------
+if command -v qemu-img >/dev/null && command -v qemu-io >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then USERLINE="user = nobody"; else USERLINE=""; fi
+  qemu-img create -q -f qcow2 "$T/vms/snap.qcow2" 16M
+  [ "$(id -u)" = 0 ] && chown 65534:65534 "$T/vms/snap.qcow2"
+  CS=$(conf snapvm "[disk \"system\"]" "path = $T/vms/snap.qcow2" "format = qcow2")
+  qemu-io -c 'write -P 0xab 0 1M' "$T/vms/snap.qcow2" > /dev/null
+  V start "$CS" --detach --paused > "$T/snap-start.out" 2>&1; rc=$?
+  sed 's/^/# snapshot VM start: /' "$T/snap-start.out"
+  check "snapshot VM: the VM with a qcow2 disk starts" [ $rc -eq 0 ]
+  V snapshot "$CS" create s1 > "$T/snap-run.out" 2>&1; rc=$?
+  sed 's/^/# snapshot while running: /' "$T/snap-run.out"
+  check "snapshot VM create is refused while the VM runs, with the reason" \
+    bash -c "[ $rc -ne 0 ] && grep -q 'while the VM runs' '$T/snap-run.out' && grep -q 'non-migratable' '$T/snap-run.out'"
+  V stop snapvm --force > /dev/null 2>&1
+  V snapshot "$CS" create s1 > "$T/snap.out" 2>&1; rc=$?
+  sed 's/^/# snapshot create: /' "$T/snap.out"
+  check "snapshot VM create s1 once the VM is stopped (disk taken from the config)" [ $rc -eq 0 ]
+  qemu-io -c 'write -P 0xcd 0 1M' "$T/vms/snap.qcow2" > /dev/null
+  V snapshot "$CS" list > "$T/snap-list.out" 2>&1
+  check "snapshot VM list shows s1" grep -q '^s1 ' "$T/snap-list.out"
+  V snapshot "$CS" rollback s1 > /dev/null 2>&1; rc=$?
+  check "snapshot VM rollback s1 brings the data back byte for byte" \
+    bash -c "[ $rc -eq 0 ] && qemu-io -c 'read -P 0xab 0 1M' '$T/vms/snap.qcow2' | grep -q 'read 1048576/1048576'"
+  V snapshot "$CS" delete s1 > "$T/snap-del.out" 2>&1; rc=$?
+  sed 's/^/# snapshot delete: /' "$T/snap-del.out"
+  check "snapshot VM delete s1" bash -c "[ $rc -eq 0 ] && ! qemu-img snapshot -l '$T/vms/snap.qcow2' | grep -q ' s1 '"
+else
+  echo "# qemu-img/qemu-io missing: snapshots by VM name not exercised (apt-get install qemu-utils)"
+fi
+
 echo "1..$N"
 echo "# total $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}')s"
 [ $FAILED -eq 0 ]

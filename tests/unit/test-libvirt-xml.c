@@ -61,7 +61,7 @@ static char **argv_of(vm_config *c)
 /* An argv element that starts with prefix. */
 static bool argv_has_prefix(char **args, const char *prefix)
 {
-        STRV_FOREACH (a, args)
+        STRV_FOREACH(a, args)
                 if (strncmp(*a, prefix, strlen(prefix)) == 0)
                         return true;
         return false;
@@ -492,7 +492,7 @@ static void test_user_xml(void **state)
         /* Every passed-through PCI function reaches QEMU as vfio-pci with its host address. */
         want = xml_hostdev_addrs(path);
         args = argv_of(imp->config);
-        STRV_FOREACH (w, want)
+        STRV_FOREACH(w, want)
                 if (!argv_has_prefix(args, *w))
                         fail_msg("%s: no -device %s... in the argv", path, *w);
         print_message("%s: %zu PCI functions, %zu parts not imported\n", strrchr(path, '/') + 1,
@@ -585,11 +585,7 @@ static void test_users_match_shared(void **state)
 
         assert_true(asprintf(&shared, "%s/../../../shared/libvirt-xml", getenv("VFIOCTL_TEST_DATA")) > 0);
         n = scandir(shared, &ents, NULL, alphasort);
-        if (n < 0) {
-                print_message("%s is not here (CI has it beside the checkout); copies not compared\n",
-                              shared);
-                skip();
-        }
+        assert_true(n > 0); /* main() only runs this test when shared/ is beside the checkout */
         for (int i = 0; i < n; i++) {
                 const char *name = ents[i]->d_name;
                 size_t l = strlen(name);
@@ -642,7 +638,20 @@ int main(void)
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_keep_unknown_args);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_tool);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_tool_export);
-        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_users_match_shared);
+        {
+                /* cmocka's skip() prints "not ok # SKIP", which TAP readers count as a failure: run the
+                 * comparison only where shared/ is beside the checkout (CI), and say so otherwise. */
+                char *shared = NULL;
+
+                if (asprintf(&shared, "%s/../../../shared/libvirt-xml", data) < 0)
+                        return 1;
+                if (access(shared, R_OK) == 0)
+                        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_users_match_shared);
+                else
+                        printf("# %s is not here (CI has it beside the checkout): copies not compared\n",
+                               shared);
+                free(shared);
+        }
         if (asprintf(&users, "%s/libvirt/users", data) < 0)
                 return 1;
         k = scandir(users, &ents, NULL, alphasort);

@@ -317,8 +317,8 @@ static void test_create_never_replaces_a_disk_image(void **state)
         assert_non_null(mkdtemp(dir));
         setenv("XDG_CONFIG_HOME", dir, 1);
         setenv("XDG_STATE_HOME", dir, 1);
-        r = run((char *const[]){ (char *)bin(), (char *)"create", (char *)"--memory", (char *)"1G", (char *)"--disk",
-                                 (char *)"1G", (char *)"keep", NULL },
+        r = run((char *const[]){ (char *)bin(), (char *)"create", (char *)"--memory", (char *)"1G",
+                                 (char *)"--disk", (char *)"1G", (char *)"keep", NULL },
                 NULL);
         assert_int_equal(r.status, 0);
         result_done(&r);
@@ -326,15 +326,15 @@ static void test_create_never_replaces_a_disk_image(void **state)
         snprintf(conf, sizeof(conf), "%s/vfioctl/vms/keep.conf", dir);
         assert_int_equal(stat(img, &before), 0);
         /* Again without --force: refused on the config, the image untouched (it used to be re-created). */
-        r = run((char *const[]){ (char *)bin(), (char *)"create", (char *)"--memory", (char *)"1G", (char *)"--disk",
-                                 (char *)"2G", (char *)"keep", NULL },
+        r = run((char *const[]){ (char *)bin(), (char *)"create", (char *)"--memory", (char *)"1G",
+                                 (char *)"--disk", (char *)"2G", (char *)"keep", NULL },
                 NULL);
         assert_int_equal(r.status, 1);
         assert_non_null(strstr(r.err, "exists; edit it, or overwrite with: vfioctl create --force keep"));
         result_done(&r);
         /* With --force the config may be replaced, the disk image never. */
-        r = run((char *const[]){ (char *)bin(), (char *)"create", (char *)"--memory", (char *)"1G", (char *)"--disk",
-                                 (char *)"2G", (char *)"--force", (char *)"keep", NULL },
+        r = run((char *const[]){ (char *)bin(), (char *)"create", (char *)"--memory", (char *)"1G",
+                                 (char *)"--disk", (char *)"2G", (char *)"--force", (char *)"keep", NULL },
                 NULL);
         assert_int_equal(r.status, 1);
         assert_non_null(strstr(r.err, "vfioctl create never replaces a disk image"));
@@ -356,6 +356,60 @@ static void test_create_never_replaces_a_disk_image(void **state)
         rmdir(dir);
 }
 
+static void test_disk_create_for_a_vm_makes_the_image_its_config_names(void **state)
+{
+        char dir[] = "/tmp/vfioctl-xdg-XXXXXX", path[4200], img[4200], text[8600];
+        struct stat st;
+        result r;
+
+        assert_non_null(mkdtemp(dir));
+        setenv("XDG_CONFIG_HOME", dir, 1);
+        snprintf(path, sizeof(path), "%s/vfioctl", dir);
+        assert_int_equal(mkdir(path, 0755), 0);
+        snprintf(path, sizeof(path), "%s/vfioctl/vms", dir);
+        assert_int_equal(mkdir(path, 0755), 0);
+        snprintf(img, sizeof(img), "%s/sys.img", dir);
+        snprintf(text, sizeof(text),
+                 "[vm]\naccel = tcg\n[cpu]\nmodel = qemu64\n[memory]\nsize = 1G\n[disk \"system\"]\npath = "
+                 "%s\n"
+                 "format = raw\n",
+                 img);
+        snprintf(path, sizeof(path), "%s/vfioctl/vms/diskvm.conf", dir);
+        {
+                FILE *f = fopen(path, "we");
+
+                assert_non_null(f);
+                fputs(text, f);
+                fclose(f);
+        }
+        r = run((char *const[]){ (char *)bin(), (char *)"disk", (char *)"create", (char *)"diskvm",
+                                 (char *)"--size", (char *)"64M", NULL },
+                NULL);
+        assert_int_equal(r.status, 0);
+        assert_non_null(strstr(r.out, "creating its [disk \"system\"]"));
+        result_done(&r);
+        /* The config's format (raw) and the requested size. */
+        assert_int_equal(stat(img, &st), 0);
+        assert_int_equal(st.st_size, 64 << 20);
+        /* Every disk exists now: a second run refuses rather than touching the image. */
+        r = run((char *const[]){ (char *)bin(), (char *)"disk", (char *)"create", (char *)"diskvm",
+                                 (char *)"--size", (char *)"128M", NULL },
+                NULL);
+        assert_int_equal(r.status, 1);
+        assert_non_null(strstr(r.err, "names no disk image that is still to be made"));
+        result_done(&r);
+        assert_int_equal(stat(img, &st), 0);
+        assert_int_equal(st.st_size, 64 << 20);
+        unsetenv("XDG_CONFIG_HOME");
+        unlink(img);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/vfioctl/vms", dir);
+        rmdir(path);
+        snprintf(path, sizeof(path), "%s/vfioctl", dir);
+        rmdir(path);
+        rmdir(dir);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -367,6 +421,7 @@ int main(void)
                 cmocka_unit_test(test_create_gpu_from_the_host_model),
                 cmocka_unit_test(test_names_live_in_xdg_config_home),
                 cmocka_unit_test(test_create_never_replaces_a_disk_image),
+                cmocka_unit_test(test_disk_create_for_a_vm_makes_the_image_its_config_names),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

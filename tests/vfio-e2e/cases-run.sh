@@ -7,7 +7,7 @@
 #
 # Output per case: "@@@ CASE <name> PASS|FAIL [<s>s] <detail>" (printed by guest.sh's run_case).
 
-ALL_CASES="$ALL_CASES run-preflight-driver run-preflight-perm run-user-passthrough run-restart run-nonroot-vfioctl run-bind-devices-rollback"
+ALL_CASES="$ALL_CASES run-preflight-driver run-preflight-perm run-user-passthrough run-restart run-nonroot-vfioctl run-bind-devices-rollback run-preflight-not-viable"
 
 RUNVM=run-nic
 # run_conf NAME ADDR: a VM passing ADDR through, run as nobody
@@ -68,7 +68,8 @@ case_run_preflight_perm() {
   run_conf "$RUNVM" "$NIC2"
   vr start "$W/$RUNVM.conf" --detach
   DETAIL="rc=$VRC with /dev/vfio/$_g root:root 0600"
-  [ $VRC = 69 ] && vr_has "/dev/vfio/$_g (root:root, mode 0600) is not readable and writable by user nobody"
+  [ $VRC = 69 ] && vr_has "/dev/vfio/$_g (root:root, mode 0600) is not readable and writable by user nobody" &&
+    vr_has "with a udev rule" && vr_has 'SUBSYSTEM=="vfio", GROUP="kvm"'
 }
 
 case_run_user_passthrough() {
@@ -172,4 +173,19 @@ case_run_bind_devices_rollback() {
   vr_has "/dev/vfio/$_g"; _named=$?
   DETAIL="before=$_before start rc=$_r (names /dev/vfio/$_g: $([ $_named = 0 ] && echo yes || echo no)) after=$_after override=$(rd "$(dev "$NIC2")/driver_override")"
   [ "$_before" = e1000e ] && [ $_r = 69 ] && [ $_named = 0 ] && [ "$_after" = e1000e ]
+}
+
+# The bridge group's e1000 on vfio-pci but its peer virtio-rng still on virtio-pci: vfioctl's own preflight
+# names the group and the peer before QEMU starts (QEMU itself would say "group 14 is not viable").
+case_run_preflight_not_viable() {
+  need BRNIC BRRNG && need_iommu || return 1
+  run_stop_all
+  ensure_host "$BRRNG" > /dev/null
+  ensure_vfio "$BRNIC" || { DETAIL="bind failed"; return 1; }
+  _g=$(grp "$BRNIC")
+  run_conf run-nv "$BRNIC"
+  vr start "$W/run-nv.conf" --detach; _r=$VRC
+  DETAIL="rc=$_r with $BRNIC on $(drv "$BRNIC"), $BRRNG on $(drv "$BRRNG")"
+  ensure_host "$BRNIC" > /dev/null
+  [ $_r = 69 ] && vr_has "IOMMU group $_g of $BRNIC is not viable: $BRRNG is on driver virtio-pci"
 }
