@@ -69,7 +69,7 @@ int vfio_bind_state_read(const vfio_host *h, const char *dir, const char *name, 
         r = strv_split(s, "\n", &lines);
         if (r < 0)
                 return r;
-        STRV_FOREACH (l, lines) {
+        STRV_FOREACH(l, lines) {
                 if (strncmp(*l, "driver=", 7) == 0) {
                         free(driver);
                         driver = strdup(*l + 7);
@@ -130,7 +130,7 @@ static int device_nodes(const vfio_host *h, const vfio_pci_dev *d, char ***ret)
         r = vfio_host_list_dir(h, path, 64, &drm);
         if (r < 0 && r != -ENOENT && r != -ENOTDIR)
                 return r;
-        STRV_FOREACH (c, drm)
+        STRV_FOREACH(c, drm)
                 if ((strncmp(*c, "card", 4) == 0 || strncmp(*c, "render", 6) == 0) &&
                     (r = strv_extendf(&nodes, "/dev/dri/%s", *c)) < 0)
                         return r;
@@ -145,7 +145,7 @@ static int device_nodes(const vfio_host *h, const vfio_pci_dev *d, char ***ret)
 
 static bool node_matches(char *const *nodes, const char *target)
 {
-        STRV_FOREACH (n, nodes) {
+        STRV_FOREACH(n, nodes) {
                 if (strcmp(*n, "/dev/nvidia") == 0 ? strncmp(target, "/dev/nvidia", 11) == 0
                                                    : strcmp(target, *n) == 0)
                         return true;
@@ -171,7 +171,7 @@ int vfio_bind_find_holders(const vfio_host *h, const vfio_pci_dev *d, char ***re
         }
         if (r < 0)
                 return r;
-        STRV_FOREACH (pid, pids) {
+        STRV_FOREACH(pid, pids) {
                 _cleanup_strv_free_ char **fds = NULL;
                 _cleanup_free_ char *fddir = NULL, *comm = NULL, *commpath = NULL;
                 uint64_t v;
@@ -183,7 +183,7 @@ int vfio_bind_find_holders(const vfio_host *h, const vfio_pci_dev *d, char ***re
                 /* Processes come and go, and other users' fds are unreadable: skip, don't fail. */
                 if (vfio_host_list_dir(h, fddir, FD_MAX, &fds) < 0)
                         continue;
-                STRV_FOREACH (fd, fds) {
+                STRV_FOREACH(fd, fds) {
                         _cleanup_free_ char *link = NULL, *target = NULL;
 
                         if (asprintf(&link, "%s/%s", fddir, *fd) < 0)
@@ -292,9 +292,9 @@ static int check_groups(const vfio_host *h, const vfio_model *m, vfio_selection 
                         return -ENOENT;
                 if (vfio_pci_dev_is_bridge(md->pci)) {
                         r = strv_extendf(&p->refusals,
-                                     "%s is a PCI bridge: bridges stay with the host (select the "
-                                     "devices behind it)",
-                                     md->pci->name);
+                                         "%s is a PCI bridge: bridges stay with the host (select the "
+                                         "devices behind it)",
+                                         md->pci->name);
                         if (r < 0)
                                 return r;
                         continue;
@@ -310,7 +310,7 @@ static int check_groups(const vfio_host *h, const vfio_model *m, vfio_selection 
                                 return r;
                         continue;
                 }
-                STRV_FOREACH (peer, md->group_peers) {
+                STRV_FOREACH(peer, md->group_peers) {
                         const vfio_pci_dev *pd = vfio_pci_list_find(m->pci, *peer);
 
                         if (vfio_selection_contains(sel, *peer))
@@ -321,7 +321,8 @@ static int check_groups(const vfio_host *h, const vfio_model *m, vfio_selection 
                         if (o->with_group) {
                                 r = vfio_selection_add(sel, h, m, *peer, "group peer");
                         } else {
-                                r = strv_extendf(&left, "%s (%s)", *peer, pd && pd->driver ? pd->driver : "?");
+                                r = strv_extendf(&left, "%s (%s)", *peer,
+                                                 pd && pd->driver ? pd->driver : "?");
                         }
                         if (r < 0)
                                 return r;
@@ -355,13 +356,13 @@ static int check_safety(const vfio_host *h, const vfio_model *m, vfio_bind_plan 
                 if (p->devs[i].noop)
                         continue;
                 if (p->action == VFIO_BIND_TO_VFIO && md->verdict == VFIO_VERDICT_HOST_CRITICAL) {
-                        STRV_FOREACH (c, md->critical)
+                        STRV_FOREACH(c, md->critical)
                                 if ((r = refuse_or_warn(
                                              p, o->force, "%s is needed by the host: %s%s", md->pci->name,
                                              *c, o->force ? " (--force)" : " (--force takes it anyway)")) <
                                     0)
                                         return r;
-                        STRV_FOREACH (b, md->blockers)
+                        STRV_FOREACH(b, md->blockers)
                                 if ((r = refuse_or_warn(
                                              p, o->force,
                                              "%s shares IOMMU group %d with a device the host needs: %s%s",
@@ -374,7 +375,7 @@ static int check_safety(const vfio_host *h, const vfio_model *m, vfio_bind_plan 
                 r = vfio_bind_find_holders(h, md->pci, &holders);
                 if (r < 0)
                         return r;
-                STRV_FOREACH (x, holders)
+                STRV_FOREACH(x, holders)
                         if ((r = refuse_or_warn(p, o->force, "%s: %s; stop it first%s", md->pci->name, *x,
                                                 o->force ? " (--force)" : " or use --force")) < 0)
                                 return r;
@@ -534,7 +535,8 @@ static int load_vfio_pci(exec_ctx *c)
 
         if (!c->p->load_vfio_pci)
                 return 0;
-        r = strv_extendf(&c->p->log, "load the vfio-pci module%s", c->o->modprobe ? "" : " (not possible here)");
+        r = strv_extendf(&c->p->log, "load the vfio-pci module%s",
+                         c->o->modprobe ? "" : " (not possible here)");
         if (r < 0)
                 return r;
         if (c->o->dry_run)
@@ -591,7 +593,8 @@ static int bind_one(exec_ctx *c, vfio_bind_dev *d)
         r = wait_group_node(c, d->group);
         if (r < 0)
                 return r;
-        return strv_extendf(&c->p->log, "%s: %s -> vfio-pci", d->name, d->driver ? d->driver : "(no driver)");
+        return strv_extendf(&c->p->log, "%s: %s -> vfio-pci", d->name,
+                            d->driver ? d->driver : "(no driver)");
 }
 
 /* Puts a device on `target` (NULL: whatever the kernel probes; "": no driver at all). */
@@ -633,8 +636,8 @@ static void rollback(exec_ctx *c)
                 if (r >= 0)
                         r = state_remove(c->h, c->o, d->name);
                 (void)strv_extendf(&c->p->log, "%s: rolled back to %s%s%s", d->name,
-                               d->driver ? d->driver : "(no driver)", r < 0 ? " FAILED: " : "",
-                               r < 0 ? strerror(-r) : "");
+                                   d->driver ? d->driver : "(no driver)", r < 0 ? " FAILED: " : "",
+                                   r < 0 ? strerror(-r) : "");
                 d->moved = false;
         }
 }
@@ -656,7 +659,8 @@ int vfio_bind_execute(const vfio_host *h, vfio_bind_plan *p, const vfio_bind_opt
 
                 if (d->noop) {
                         r = strv_extendf(&p->log, "%s: already %s", d->name,
-                                     p->action == VFIO_BIND_TO_VFIO ? "on vfio-pci" : "on a host driver");
+                                         p->action == VFIO_BIND_TO_VFIO ? "on vfio-pci"
+                                                                        : "on a host driver");
                         if (r < 0)
                                 return r;
                         continue;
@@ -674,8 +678,8 @@ int vfio_bind_execute(const vfio_host *h, vfio_bind_plan *p, const vfio_bind_opt
                                 r = state_remove(h, o, d->name);
                         if (r >= 0)
                                 r = strv_extendf(&p->log, "%s: %s -> %s", d->name,
-                                             d->driver ? d->driver : "(no driver)",
-                                             d->target ? d->target : "host driver (kernel's choice)");
+                                                 d->driver ? d->driver : "(no driver)",
+                                                 d->target ? d->target : "host driver (kernel's choice)");
                         break;
                 }
                 if (r < 0) {

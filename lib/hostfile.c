@@ -197,7 +197,7 @@ int vfio_hostfile_sweep_temps(const vfio_host *h, const char *dir)
         r = vfio_host_list_dir(h, dir, 65536, &names);
         if (r < 0)
                 return r == -ENOENT || r == -ENOTDIR ? 0 : r;
-        STRV_FOREACH (n, names) {
+        STRV_FOREACH(n, names) {
                 _cleanup_free_ char *p = NULL;
 
                 /* Exactly the name vfio_hostfile_write_atomic makes, nothing else. */

@@ -237,7 +237,7 @@ int vm_pin_thread(pid_t tid, char *const *cpus)
         uint64_t u;
 
         CPU_ZERO(&set);
-        STRV_FOREACH (c, cpus) {
+        STRV_FOREACH(c, cpus) {
                 if (parse_uint(*c, 10, CPU_SETSIZE - 1, &u) < 0)
                         return -EINVAL;
                 CPU_SET(u, &set);

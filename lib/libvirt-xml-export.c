@@ -46,7 +46,7 @@ static void kv_list(FILE *f, const char *key, char **l)
         if (!l || !l[0])
                 return;
         fprintf(f, "%s =", key);
-        STRV_FOREACH (s, l)
+        STRV_FOREACH(s, l)
                 fprintf(f, " %s", *s);
         fputc('\n', f);
 }
@@ -85,7 +85,7 @@ int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
                         fclose(f);
                         return -ENOMEM;
                 }
-                STRV_FOREACH (l, lines)
+                STRV_FOREACH(l, lines)
                         fprintf(f, "# %s\n", *l);
                 fputc('\n', f);
         }
@@ -523,7 +523,7 @@ static void export_features(writer *w, xmlNode *root, const vm_config *c)
                         at(w, n, "state", "on");
                         at(w, n, "value", c->cpu.hyperv_vendor_id);
                 }
-                STRV_FOREACH (f, c->cpu.hyperv_extra) {
+                STRV_FOREACH(f, c->cpu.hyperv_extra) {
                         bool known = !strcmp(*f, "hv-stimer-direct");
 
                         for (size_t i = 0; i < ELEMENTSOF(hv_names); i++)
@@ -1072,7 +1072,7 @@ int vm_libvirt_export(const vm_config *c, char **ret_xml, char ***ret_lost)
                         qemu_arg(&w, root, "isa-debugcon,iobase=0x402,chardev=debugcon");
                 }
         }
-        STRV_FOREACH (a, c->vm.extra_args)
+        STRV_FOREACH(a, c->vm.extra_args)
                 qemu_arg(&w, root, *a);
         if (!w.error) {
                 xmlDocDumpFormatMemoryEnc(w.doc, &out, &len, "UTF-8", 1);

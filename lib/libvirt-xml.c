@@ -395,7 +395,7 @@ static int parse_cpuset(const char *s, char ***ret)
         if (!parts)
                 return -EINVAL;
         for (int pass = 0; pass < 2; pass++)
-                STRV_FOREACH (p, parts) {
+                STRV_FOREACH(p, parts) {
                         const char *q = *p + strspn(*p, " ");
                         bool neg = q[0] == '^';
                         _cleanup_free_ char *a = NULL;
@@ -2039,7 +2039,7 @@ static const char *kv(const char *piece, const char *key)
 /* -cpu host,kvm=off,hv_vendor_id=X,hv_time: the pieces vfioctl has keys for. */
 static void translate_cpu(state *st, unsigned line, const char *value, char **pieces)
 {
-        STRV_FOREACH (p, pieces) {
+        STRV_FOREACH(p, pieces) {
                 const char *v;
 
                 if (p == pieces && !strchr(*p, '=') && strncmp(*p, "hv", 2) != 0 &&
@@ -2068,7 +2068,7 @@ static void translate_cpu(state *st, unsigned line, const char *value, char **pi
 
 static void translate_machine(state *st, unsigned line, const char *value, char **pieces)
 {
-        STRV_FOREACH (p, pieces) {
+        STRV_FOREACH(p, pieces) {
                 const char *v;
 
                 if (p == pieces && !strchr(*p, '=')) {
@@ -2113,7 +2113,7 @@ static void translate_input_linux(state *st, unsigned line, const char *value, c
         _cleanup_free_ char *name = NULL;
         vm_input *in;
 
-        STRV_FOREACH (p, pieces)
+        STRV_FOREACH(p, pieces)
                 if (kv(*p, "id"))
                         id = kv(*p, "id");
                 else if (kv(*p, "evdev"))
@@ -2136,7 +2136,7 @@ static void translate_input_linux(state *st, unsigned line, const char *value, c
                 oom(st);
                 return;
         }
-        STRV_FOREACH (p, pieces) {
+        STRV_FOREACH(p, pieces) {
                 const char *v;
 
                 if (p == pieces || kv(*p, "id") || kv(*p, "evdev"))
@@ -2162,7 +2162,7 @@ static void translate_pflash(state *st, unsigned line, const char *value, char *
         const char *file = NULL;
         bool readonly = false;
 
-        STRV_FOREACH (p, pieces) {
+        STRV_FOREACH(p, pieces) {
                 if (kv(*p, "file"))
                         file = kv(*p, "file");
                 else if (!strcmp(*p, "readonly") || (kv(*p, "readonly") && opt_on(kv(*p, "readonly"))))
@@ -2247,7 +2247,7 @@ static void map_commandline(state *st, xmlNode *dom)
                          strv_contains(pieces, "id=looking-glass")) {
                         /* Looking Glass over kvmfr or /dev/shm (its docs, "IVSHMEM"). */
                         st->c->looking_glass.enabled = true;
-                        STRV_FOREACH (p, pieces) {
+                        STRV_FOREACH(p, pieces) {
                                 uint64_t sz;
 
                                 if (kv(*p, "mem-path") && kv(*p, "mem-path")[0] == '/')
@@ -2260,7 +2260,7 @@ static void map_commandline(state *st, xmlNode *dom)
                         ; /* the device half of the Looking Glass pair above */
                 else if (!strcmp(opt, "-audiodev") && value && !strcmp(pieces[0], "pa")) {
                         st->c->audio.backend = VM_AUDIO_PA;
-                        STRV_FOREACH (p, pieces)
+                        STRV_FOREACH(p, pieces)
                                 if (kv(*p, "server") && kv(*p, "server")[0] == '/')
                                         set_str(st, &st->c->audio.server, kv(*p, "server"));
                 } else if (!strcmp(opt, "-device") && value &&
@@ -2399,7 +2399,7 @@ static void parse_domain(state *st, xmlNode *dom, const char *name)
         if (!st->any_boot_order && st->boot_order) {
                 unsigned idx = 1;
 
-                STRV_FOREACH (b, st->boot_order) {
+                STRV_FOREACH(b, st->boot_order) {
                         vm_disk_media want = !strcmp(*b, "cdrom") ? VM_MEDIA_CDROM : VM_MEDIA_DISK;
 
                         if (strcmp(*b, "hd") && strcmp(*b, "cdrom"))

@@ -208,7 +208,7 @@ static void build_cpu(builder *b, const vm_config *c)
                 opt_raw(&o, "hv-relaxed,hv-vapic,hv-spinlocks=0x1fff,hv-time");
                 if (c->cpu.hyperv_vendor_id)
                         opt_raw(&o, "hv-vendor-id=%s", c->cpu.hyperv_vendor_id);
-                STRV_FOREACH (f, c->cpu.hyperv_extra)
+                STRV_FOREACH(f, c->cpu.hyperv_extra)
                         opt_raw(&o, "%s", *f);
         }
         add_opt(b, "-cpu", &o);
@@ -519,7 +519,7 @@ static void build_net(builder *b, const vm_config *c)
                 switch (n->type) {
                 case VM_NET_USER:
                         opt_raw(&o, "user,id=net-%s", n->name);
-                        STRV_FOREACH (f, n->hostfwd)
+                        STRV_FOREACH(f, n->hostfwd)
                                 opt_str(&o, "hostfwd", *f);
                         /* QEMU's SMB share runs smbd from samba; one directory per user netdev. */
                         for (size_t j = 0; j < c->n_shares && !smb_done; j++)
@@ -791,7 +791,7 @@ int vm_qemu_argv(const vm_config *c, const vm_argv_paths *p, char ***ret, char *
         build_audio(&b, c, p);
         build_tpm(&b, c, p);
         build_misc(&b, c);
-        STRV_FOREACH (a, c->vm.extra_args)
+        STRV_FOREACH(a, c->vm.extra_args)
                 add(&b, *a);
         if (b.error) {
                 strv_free(b.argv);

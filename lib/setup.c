@@ -101,7 +101,7 @@ static char *os_release_get(const char *text, const char *key)
 
         if (!text || strv_split(text, "\n", &lines) < 0)
                 return NULL;
-        STRV_FOREACH (l, lines) {
+        STRV_FOREACH(l, lines) {
                 if (strncmp(*l, key, kl) == 0 && (*l)[kl] == '=') {
                         const char *v = *l + kl + 1;
                         size_t n = strlen(v);
@@ -170,7 +170,7 @@ static char *host_driver(const vfio_host *h, const vfio_pci_dev *d)
         if (asprintf(&path, "run/vfioctl/bind/%s", d->name) < 0 ||
             vfio_hostfile_read(h, path, 4096, &s, NULL) < 0 || strv_split(s, "\n", &lines) < 0)
                 return NULL;
-        STRV_FOREACH (l, lines)
+        STRV_FOREACH(l, lines)
                 if (strncmp(*l, "driver=", 7) == 0 && (*l)[7])
                         return strdup(*l + 7);
         return NULL;
@@ -187,31 +187,32 @@ static int check_selection(const vfio_host *h, const vfio_model *m, vfio_selecti
                 if (!md)
                         return -ENOENT;
                 if (md->pci->iommu_group < 0 && (r = strv_extendf(&p->notes,
-                                                              "%s has no IOMMU group yet: the kernel "
-                                                              "command line below enables the IOMMU",
-                                                              md->pci->name)) < 0)
+                                                                  "%s has no IOMMU group yet: the kernel "
+                                                                  "command line below enables the IOMMU",
+                                                                  md->pci->name)) < 0)
                         return r;
-                STRV_FOREACH (peer, md->group_peers) {
+                STRV_FOREACH(peer, md->group_peers) {
                         if (vfio_selection_contains(sel, *peer))
                                 continue;
                         if (o->with_group)
                                 r = vfio_selection_add(sel, h, m, *peer, "group peer");
                         else
-                                r = strv_extendf(&p->refusals,
-                                             "%s is in IOMMU group %d with %s: add --with-group to take it "
-                                             "too, or "
-                                             "select it",
-                                             md->pci->name, md->pci->iommu_group, *peer);
+                                r = strv_extendf(
+                                        &p->refusals,
+                                        "%s is in IOMMU group %d with %s: add --with-group to take it "
+                                        "too, or "
+                                        "select it",
+                                        md->pci->name, md->pci->iommu_group, *peer);
                         if (r < 0)
                                 return r;
                 }
                 if (md->verdict == VFIO_VERDICT_HOST_CRITICAL) {
-                        STRV_FOREACH (c, md->critical)
+                        STRV_FOREACH(c, md->critical)
                                 if ((r = strv_extendf(o->force ? &p->notes : &p->refusals,
-                                                  "%s is needed by the host: %s%s", md->pci->name, *c,
-                                                  o->force ? " (--force)" : "")) < 0)
+                                                      "%s is needed by the host: %s%s", md->pci->name, *c,
+                                                      o->force ? " (--force)" : "")) < 0)
                                         return r;
-                        STRV_FOREACH (b, md->blockers)
+                        STRV_FOREACH(b, md->blockers)
                                 if ((r = strv_extendf(
                                              o->force ? &p->notes : &p->refusals,
                                              "%s shares its IOMMU group with a device the host needs: %s%s",
@@ -266,9 +267,9 @@ static int plan_modprobe(const vfio_host *h, const vfio_model *m, const vfio_sel
                         if (!idstr || strv_extend(&by_identity, idstr) < 0)
                                 return -ENOMEM;
                         r = strv_extendf(&p->notes,
-                                     "%s: %s is also at %s, which stays with the host: bound at boot by "
-                                     "identity (%s), not by vfio-pci ids=",
-                                     d->name, vd, twin, idstr);
+                                         "%s: %s is also at %s, which stays with the host: bound at boot by "
+                                         "identity (%s), not by vfio-pci ids=",
+                                         d->name, vd, twin, idstr);
                 } else if (!strv_contains(ids, vd))
                         r = strv_extend(&ids, vd);
                 else
@@ -295,7 +296,7 @@ static int plan_modprobe(const vfio_host *h, const vfio_model *m, const vfio_sel
         if (strv_length(softdeps) > 0 &&
             append(&conf, "# Load vfio-pci before the host drivers so it claims the devices first.\n") < 0)
                 return -ENOMEM;
-        STRV_FOREACH (s, softdeps)
+        STRV_FOREACH(s, softdeps)
                 if (append(&conf, "softdep %s pre: vfio-pci\n", *s) < 0)
                         return -ENOMEM;
         if (strv_length(ids) > 0 || strv_length(softdeps) > 0) {
@@ -330,7 +331,7 @@ static int plan_modprobe(const vfio_host *h, const vfio_model *m, const vfio_sel
                 if (r < 0)
                         return r;
                 r = strv_extendf(&p->commands,
-                             "systemctl daemon-reload && systemctl enable vfioctl-bind.service");
+                                 "systemctl daemon-reload && systemctl enable vfioctl-bind.service");
                 if (r < 0)
                         return r;
         }
@@ -351,7 +352,7 @@ static int plan_udev_limits(const vfio_host *h, const vfio_setup_opts *o, vfio_s
                             "SUBSYSTEM==\"vfio\", KERNEL!=\"vfio\", GROUP=\"%s\", MODE=\"0660\"\n",
                      group, group) < 0)
                 return -ENOMEM;
-        STRV_FOREACH (u, o->usb) {
+        STRV_FOREACH(u, o->usb) {
                 char vid[5] = {}, pid[5] = {};
 
                 if (strlen(*u) != 9 || (*u)[4] != ':')
@@ -369,7 +370,7 @@ static int plan_udev_limits(const vfio_host *h, const vfio_setup_opts *o, vfio_s
         if (r < 0)
                 return r;
         r = strv_extendf(&p->commands,
-                     "udevadm control --reload-rules && udevadm trigger --subsystem-match=vfio");
+                         "udevadm control --reload-rules && udevadm trigger --subsystem-match=vfio");
         if (r < 0)
                 return r;
         if (!o->user)
@@ -400,10 +401,11 @@ static int plan_udev_limits(const vfio_host *h, const vfio_setup_opts *o, vfio_s
                     (strncmp(passwd, needle + 1, strlen(needle + 1)) == 0 || strstr(passwd, needle)))
                         r = strv_extendf(&p->notes, "user %s exists already", o->user);
                 else
-                        r = strv_extendf(&p->commands,
-                                     "/usr/sbin/useradd --system --no-create-home --shell /usr/sbin/nologin "
-                                     "--groups %s %s",
-                                     group, o->user);
+                        r = strv_extendf(
+                                &p->commands,
+                                "/usr/sbin/useradd --system --no-create-home --shell /usr/sbin/nologin "
+                                "--groups %s %s",
+                                group, o->user);
                 if (r < 0)
                         return r;
         } else {
@@ -444,7 +446,7 @@ static char *cpu_vendor(const vfio_host *h)
         /* An IOMMU the kernel already drives says which one it is (VT-d "dmar", AMD-Vi "ivhd"); CPUID does
          * not always (a QEMU guest's qemu64 CPU claims AuthenticAMD next to an emulated intel-iommu). */
         if (vfio_host_list_dir(h, "sys/class/iommu", 256, &units) >= 0)
-                STRV_FOREACH (u, units) {
+                STRV_FOREACH(u, units) {
                         if (strncmp(*u, "dmar", 4) == 0)
                                 return strdup("intel");
                         if (strncmp(*u, "ivhd", 4) == 0)
@@ -467,7 +469,7 @@ static bool cmdline_has(char *const *words, const char *param)
 
         /* A parameter counts as present when its key is there with the same value; "vfio-pci.ids" only
          * needs the key (the value is merged by hand when it differs). */
-        STRV_FOREACH (w, words) {
+        STRV_FOREACH(w, words) {
                 if (strcmp(*w, param) == 0)
                         return true;
                 if (strncmp(param, "vfio-pci.ids=", 13) == 0 && strncmp(*w, param, kl + 1) == 0)
@@ -492,10 +494,10 @@ static int grub_edit(const char *grub, char *const *add, char **ret)
         missing = calloc(1, sizeof(char *));
         if (!missing)
                 return -ENOMEM;
-        STRV_FOREACH (a, add) {
+        STRV_FOREACH(a, add) {
                 bool found = false;
 
-                STRV_FOREACH (w, words) {
+                STRV_FOREACH(w, words) {
                         const char *eq = strchr(*w, '=');
 
                         /* "GRUB_CMDLINE_LINUX_DEFAULT=quiet" splits with its key; compare what follows. */
@@ -571,7 +573,7 @@ static int plan_cmdline(const vfio_host *h, char *const *ids, const vfio_setup_o
         p->cmdline_add = calloc(1, sizeof(char *));
         if (!p->cmdline_add)
                 return -ENOMEM;
-        STRV_FOREACH (w, want)
+        STRV_FOREACH(w, want)
                 if (!cmdline_has(words, *w) && (r = strv_extend(&p->cmdline_add, *w)) < 0)
                         return r;
         if (strv_length(p->cmdline_add) == 0)
@@ -611,7 +613,7 @@ static int plan_cmdline(const vfio_host *h, char *const *ids, const vfio_setup_o
 
                         if (strv_split(cur, " \t", &have) < 0 || !(missing = calloc(1, sizeof(char *))))
                                 return -ENOMEM;
-                        STRV_FOREACH (a, p->cmdline_add)
+                        STRV_FOREACH(a, p->cmdline_add)
                                 if (!strv_contains(have, *a) && strv_extend(&missing, *a) < 0)
                                         return -ENOMEM;
                         mj = strv_join(missing, " ");
@@ -621,13 +623,13 @@ static int plan_cmdline(const vfio_host *h, char *const *ids, const vfio_setup_o
                 if (o->apply_cmdline)
                         r = plan_file(p, "etc/kernel/cmdline", TAKE_PTR(next), 0644, false);
                 else
-                        r = strv_extendf(&p->commands,
-                                     "echo '%s' > /etc/kernel/cmdline  (or: vfioctl setup --apply-cmdline)",
-                                     next[strlen(next) - 1] == '\n' ? strndupa(next, strlen(next) - 1)
-                                                                    : next);
+                        r = strv_extendf(
+                                &p->commands,
+                                "echo '%s' > /etc/kernel/cmdline  (or: vfioctl setup --apply-cmdline)",
+                                next[strlen(next) - 1] == '\n' ? strndupa(next, strlen(next) - 1) : next);
                 if (r >= 0)
                         r = strv_extendf(&p->commands,
-                                     "kernel-install add \"$(uname -r)\" \"/boot/vmlinuz-$(uname -r)\"");
+                                         "kernel-install add \"$(uname -r)\" \"/boot/vmlinuz-$(uname -r)\"");
         } else if (vfio_host_exists(h, "etc/default/grub") > 0) {
                 _cleanup_free_ char *grub = NULL, *edited = NULL;
 
@@ -642,16 +644,16 @@ static int plan_cmdline(const vfio_host *h, char *const *ids, const vfio_setup_o
                         r = plan_file(p, "etc/default/grub", TAKE_PTR(edited), 0644, false);
                 else
                         r = strv_extendf(&p->commands,
-                                     "add \"%s\" to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub "
-                                     "(or: vfioctl setup --apply-cmdline)",
-                                     joined);
+                                         "add \"%s\" to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub "
+                                         "(or: vfioctl setup --apply-cmdline)",
+                                         joined);
                 if (r >= 0)
                         r = strv_extendf(&p->commands, "%s", grub_cmd);
         } else
                 r = strv_extendf(&p->notes,
-                             "no boot loader configuration found (etc/default/grub, etc/kernel/cmdline, "
-                             "grubby, kernelstub): add \"%s\" to the kernel command line by hand",
-                             joined);
+                                 "no boot loader configuration found (etc/default/grub, etc/kernel/cmdline, "
+                                 "grubby, kernelstub): add \"%s\" to the kernel command line by hand",
+                                 joined);
         return r;
 }
 
@@ -697,9 +699,10 @@ int vfio_setup_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection 
                 if (initramfs)
                         r = strv_extendf(&p->commands, "%s", initramfs);
                 else
-                        r = strv_extendf(&p->notes,
-                                     "unknown distribution (etc/os-release): regenerate the initramfs so "
-                                     "it carries etc/modprobe.d/vfioctl.conf");
+                        r = strv_extendf(
+                                &p->notes,
+                                "unknown distribution (etc/os-release): regenerate the initramfs so "
+                                "it carries etc/modprobe.d/vfioctl.conf");
                 if (r < 0)
                         return r;
         }
@@ -933,7 +936,7 @@ static int manifest_read(const vfio_host *h, manifest *ret)
         r = strv_split(s, "\n", &lines);
         if (r < 0)
                 return r;
-        STRV_FOREACH (l, lines) {
+        STRV_FOREACH(l, lines) {
                 _cleanup_strv_free_ char **w = NULL;
                 entry e = {};
                 uint64_t mode;
@@ -1218,14 +1221,14 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
         /* Litter of a run killed before (hidden temp files) goes before the directories are recorded. */
         for (size_t i = 0; i < n_undo; i++)
                 sweep_parent(h, undo[i].path);
-        STRV_FOREACH (d, created) {
+        STRV_FOREACH(d, created) {
                 entry e = { .path = *d, .dir = true };
 
                 strcpy(e.sha, "-");
                 if (!manifest_find(&m, *d, true) && (r = manifest_add(&m, &e)) < 0)
                         goto rollback;
         }
-        STRV_FOREACH (d, planned) {
+        STRV_FOREACH(d, planned) {
                 entry e = { .path = *d, .dir = true };
 
                 strcpy(e.sha, "-");
@@ -1235,7 +1238,7 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
         r = manifest_write(h, &m, NULL);
         if (r < 0)
                 goto rollback;
-        STRV_FOREACH (d, planned) {
+        STRV_FOREACH(d, planned) {
                 r = vfio_hostfile_mkdir_p(h, *d, 0755, &created);
                 if (r < 0)
                         goto rollback;
@@ -1295,7 +1298,7 @@ rollback:
                                                  0644);
         else
                 (void)vfio_hostfile_unlink(h, VFIO_SETUP_MANIFEST);
-        STRV_FOREACH (b, new_backups)
+        STRV_FOREACH(b, new_backups)
                 (void)vfio_hostfile_unlink(h, *b);
         for (size_t i = strv_length(created); i-- > 0;)
                 (void)vfio_hostfile_rmdir(h, created[i]);
@@ -1313,7 +1316,7 @@ static void remove_orphan_state(const vfio_host *h, const char *dir)
 
         (void)vfio_hostfile_sweep_temps(h, dir);
         if (vfio_host_list_dir(h, dir, 4096, &names) >= 0)
-                STRV_FOREACH (n, names) {
+                STRV_FOREACH(n, names) {
                         _cleanup_free_ char *p = NULL;
 
                         if (asprintf(&p, "%s/%s", dir, *n) < 0)
@@ -1383,10 +1386,11 @@ int vfio_setup_undo(const vfio_host *h, bool force, char ***log)
                 /* No backup any more: an undo killed after restoring this file (the backup goes last). */
                 if (!undoable(e, cur, len, bak, blen) && !(e->backup && rb == -ENOENT) && !force) {
                         if (log)
-                                (void)strv_extendf(log,
-                                               "kept /%s: changed since setup wrote it (--force restores it "
-                                               "anyway)",
-                                               e->path);
+                                (void)strv_extendf(
+                                        log,
+                                        "kept /%s: changed since setup wrote it (--force restores it "
+                                        "anyway)",
+                                        e->path);
                         first = first ?: -EBUSY;
                         (void)manifest_add(&keep, e);
                         continue;
@@ -1442,8 +1446,8 @@ int vfio_setup_undo(const vfio_host *h, bool force, char ***log)
                                         (void)vfio_hostfile_sweep_temps(h, m.e[i].path);
                                         r = vfio_hostfile_rmdir(h, m.e[i].path);
                                         if (r < 0 && r != -ENOENT && round == 1 && log)
-                                                (void)strv_extendf(log, "kept directory /%s: %s", m.e[i].path,
-                                                               strerror(-r));
+                                                (void)strv_extendf(log, "kept directory /%s: %s",
+                                                                   m.e[i].path, strerror(-r));
                                 }
                 }
         }

@@ -202,7 +202,7 @@ int vfio_storage_zfs_dataset_of(const vfio_storage_tools *t, const char *path, c
         r = strv_split(out, "\n", &lines);
         if (r < 0)
                 return r;
-        STRV_FOREACH (l, lines) {
+        STRV_FOREACH(l, lines) {
                 char *tab = strchr(*l, '\t');
                 struct stat mst;
 
@@ -730,7 +730,7 @@ static char *common_parent(char *const *datasets)
 
         if (!p)
                 return NULL;
-        STRV_FOREACH (d, datasets) {
+        STRV_FOREACH(d, datasets) {
                 for (;;) {
                         size_t n = strlen(p);
 
@@ -756,7 +756,7 @@ static int zfs_snapshot_all(const vfio_storage_tools *t, char *const *datasets, 
 
         if (strv_extend(&argv, t->zfs) < 0 || strv_extend(&argv, "snapshot") < 0)
                 return -ENOMEM;
-        STRV_FOREACH (d, datasets) {
+        STRV_FOREACH(d, datasets) {
                 char *s = snap_of(*d, name);
 
                 if (!s || strv_push(&argv, s) < 0) {
@@ -800,7 +800,7 @@ static int zfs_destroy_all(const vfio_storage_tools *t, char *const *datasets, c
                 return snap ? zfs_cmd(t, ret_error, "destroy", "-r", snap) : -ENOMEM;
         }
         r = 0;
-        STRV_FOREACH (d, datasets) {
+        STRV_FOREACH(d, datasets) {
                 _cleanup_free_ char *snap = snap_of(*d, name);
 
                 if (!snap)
@@ -925,7 +925,7 @@ int vfio_snapshot_rollback(const vfio_storage_tools *t, const vfio_snap_plan *p,
         if (!vfio_snapshot_name_valid(name))
                 return -EINVAL;
         /* Check that every part exists before changing anything. */
-        STRV_FOREACH (d, p->datasets) {
+        STRV_FOREACH(d, p->datasets) {
                 r = zfs_snapshot_exists(t, *d, name);
                 if (r <= 0) {
                         if (ret_error)
@@ -943,7 +943,7 @@ int vfio_snapshot_rollback(const vfio_storage_tools *t, const vfio_snap_plan *p,
                         return -ENOENT;
                 }
         }
-        STRV_FOREACH (d, p->datasets) {
+        STRV_FOREACH(d, p->datasets) {
                 _cleanup_free_ char *snap = snap_of(*d, name);
 
                 if (!snap)
@@ -1070,7 +1070,7 @@ static int list_zfs(const vfio_storage_tools *t, const char *dataset, vfio_snap_
         r = strv_split(out, "\n", &lines);
         if (r < 0)
                 return r;
-        STRV_FOREACH (l, lines) {
+        STRV_FOREACH(l, lines) {
                 _cleanup_free_ char *v = NULL;
                 uint64_t created;
 
@@ -1129,7 +1129,7 @@ int vfio_snapshot_list(const vfio_storage_tools *t, const vfio_snap_plan *p, vfi
         int r = 0;
 
         /* A snapshot "has" one part per dataset and per qcow2 disk (+ the vars copy). */
-        STRV_FOREACH (d, p->datasets) {
+        STRV_FOREACH(d, p->datasets) {
                 total++;
                 r = list_zfs(t, *d, &a, &n);
                 if (r < 0)

@@ -873,7 +873,7 @@ static int parse_value(parse_state *st, const char *section, const key_def *k, v
                         return r;
                 if (!words || !words[0])
                         goto bad;
-                STRV_FOREACH (w, words) {
+                STRV_FOREACH(w, words) {
                         r = strv_extend(dst, *w);
                         if (r < 0)
                                 return r;
@@ -1107,7 +1107,7 @@ int vm_config_check(const vm_config *c, char ***errors)
         }
         if (c->cpu.hyperv_vendor_id && !c->cpu.hyperv)
                 ERR(LINE("cpu", "hyperv_vendor_id"), "[cpu] hyperv_vendor_id needs hyperv = yes");
-        STRV_FOREACH (f, c->cpu.hyperv_extra)
+        STRV_FOREACH(f, c->cpu.hyperv_extra)
                 if (strncmp(*f, "hv-", 3) != 0)
                         ERR(LINE("cpu", "hyperv_extra"), "[cpu] hyperv_extra: '%s' is not an hv-* flag", *f);
         if (c->cpu.pin && strv_length(c->cpu.pin) != vcpus)
@@ -1115,13 +1115,13 @@ int vm_config_check(const vm_config *c, char ***errors)
                     "[cpu] pin lists %zu host CPUs but the VM has %u vCPUs (sockets x cores x "
                     "threads); list exactly one per vCPU",
                     strv_length(c->cpu.pin), vcpus);
-        STRV_FOREACH (p, c->cpu.pin) {
+        STRV_FOREACH(p, c->cpu.pin) {
                 uint64_t u;
 
                 if (parse_uint(*p, 10, 8191, &u) < 0)
                         ERR(LINE("cpu", "pin"), "[cpu] pin: '%s' is not a host CPU number", *p);
         }
-        STRV_FOREACH (p, c->cpu.emulator_pin) {
+        STRV_FOREACH(p, c->cpu.emulator_pin) {
                 uint64_t u;
 
                 if (parse_uint(*p, 10, 8191, &u) < 0)
@@ -1246,7 +1246,7 @@ int vm_config_check(const vm_config *c, char ***errors)
                         ERR(l, "[net \"%s\"] ifname needs type = tap", n->name);
                 if (n->type != VM_NET_USER && n->hostfwd)
                         ERR(l, "[net \"%s\"] hostfwd needs type = user", n->name);
-                STRV_FOREACH (f, n->hostfwd)
+                STRV_FOREACH(f, n->hostfwd)
                         if ((strncmp(*f, "tcp:", 4) != 0 && strncmp(*f, "udp:", 4) != 0) || !strchr(*f, '-'))
                                 ERR(l,
                                     "[net \"%s\"] hostfwd: '%s' is not valid; expected "
@@ -1364,7 +1364,7 @@ int vm_config_parse_string(const char *text, const char *filename, const char *n
                 char prefix[64];
 
                 snprintf(prefix, sizeof(prefix), ":%d: ", r);
-                STRV_FOREACH (e, errors)
+                STRV_FOREACH(e, errors)
                         reported = reported || strstr(*e, prefix);
                 if (!reported) {
                         char *e;

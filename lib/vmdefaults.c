@@ -87,7 +87,7 @@ static int resolve_one(const vm_config *c, const char *section, unsigned line, c
                                 "address",
                                 c->filename, line, section, text, strv_length(found), list ? list : "");
         }
-        STRV_FOREACH (f, found)
+        STRV_FOREACH(f, found)
                 if (!strv_contains(*out, *f) && (r = strv_extend(out, *f)) < 0)
                         return r;
         return 0;
@@ -122,7 +122,7 @@ static int resolve_pci(vm_config *c, vm_pci *p, bool gpu, const vfio_model *m, v
                                         return r;
                         }
         } else if (gpu)
-                STRV_FOREACH (f, p->functions) {
+                STRV_FOREACH(f, p->functions) {
                         r = resolve_one(c, section, vm_config_key_line(c, section, "functions") ?: p->line,
                                         *f, m, names, &out, warnings, errors);
                         if (r < 0)
@@ -151,11 +151,11 @@ static int apply_dma_quirks(vm_config *c, const vfio_model *m, vfio_pci_names *n
         int r;
 
         for (size_t i = 0; i < c->n_gpus; i++)
-                STRV_FOREACH (a, c->gpus[i].resolved)
+                STRV_FOREACH(a, c->gpus[i].resolved)
                         if ((r = strv_extend(&pass, *a)) < 0)
                                 return r;
         for (size_t i = 0; i < c->n_pcis; i++)
-                STRV_FOREACH (a, c->pcis[i].resolved)
+                STRV_FOREACH(a, c->pcis[i].resolved)
                         if ((r = strv_extend(&pass, *a)) < 0)
                                 return r;
         if (!pass)
@@ -242,7 +242,7 @@ int vm_host_cpus(const vfio_host *h, vm_host_cpu **ret, size_t *ret_n)
         r = vfio_host_list_dir(h, "sys/devices/system/cpu", 65536, &entries);
         if (r < 0)
                 return r;
-        STRV_FOREACH (e, entries) {
+        STRV_FOREACH(e, entries) {
                 char path[128];
                 uint64_t id;
                 unsigned online = 1, v;

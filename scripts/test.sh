@@ -34,8 +34,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
 set -- $(summary build-asan); pass=$((pass + $1)); fail=$((fail + $2)); skip=$((skip + $3))
 
 # libFuzzer: every parser's fuzzer for a bounded time (clang, ASan+UBSan); a crash fails CI.
-echo "== fuzz (${FUZZ_SECONDS:-30}s per target)"
-sh scripts/fuzz.sh "${FUZZ_SECONDS:-30}" || { rc=1; fail=$((fail + 1)); }
+echo "== fuzz (${FUZZ_SECONDS:-20}s per target)"
+sh scripts/fuzz.sh "${FUZZ_SECONDS:-20}" || { rc=1; fail=$((fail + 1)); }
 
 echo "tests: $pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ] || rc=1

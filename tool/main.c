@@ -24,7 +24,8 @@ static const verb *current_verb;
 
 static const verb verbs[] = {
         { "demo", 0, 0, verb_demo, "demo",
-          "boot a tiny VM as an unprivileged user, show its status, stop it (works without an IOMMU or KVM)" },
+          "boot a tiny VM as an unprivileged user, show its status, stop it (works without an IOMMU or "
+          "KVM)" },
         { "devices", 0, 0, verb_devices, "devices [--gpu] [--tree] [--json]",
           "PCI devices by IOMMU group, with drivers, reset methods and a passthrough verdict" },
         { "bind", 1, 64, verb_bind, "bind SELECTOR... [--with-group] [--force] [--dry-run]",
@@ -58,14 +59,17 @@ static const verb verbs[] = {
         { "status", 1, 1, verb_status, "status NAME [--json]",
           "state, uptime, pid, user, pinned CPUs (read back), devices, memory" },
         { "list", 0, 0, verb_list, "list [--json]", "every VM that ran here, with its state" },
-        { "console", 1, 1, verb_console, "console NAME", "attach to the serial console (leave with Ctrl-])" },
-        { "log", 1, 1, verb_log, "log NAME [--console]", "QEMU's and vfioctl's messages (or the serial output)" },
+        { "console", 1, 1, verb_console, "console NAME",
+          "attach to the serial console (leave with Ctrl-])" },
+        { "log", 1, 1, verb_log, "log NAME [--console]",
+          "QEMU's and vfioctl's messages (or the serial output)" },
         { "qmp", 2, 2, verb_qmp, "qmp NAME '{\"execute\": ...}'", "send one raw QMP command" },
         { "enable", 1, 1, verb_enable, "enable NAME", "start the VM at boot (vfioctl@NAME.service)" },
         { "disable", 1, 1, verb_disable, "disable NAME", "do not start the VM at boot" },
         { "disk", 2, 3, verb_disk, "disk create VM|PATH|DATASET | import SRC DST | info PATH",
           "create a VM disk (qcow2/raw image, ZFS dataset, zvol), import one, show its backend facts" },
-        { "snapshot", 1, 3, verb_snapshot, "snapshot [VM] create|list|rollback|delete [SNAP] [--disk PATH...]",
+        { "snapshot", 1, 3, verb_snapshot,
+          "snapshot [VM] create|list|rollback|delete [SNAP] [--disk PATH...]",
           "snapshots of a stopped VM's disks and OVMF vars (ZFS or qcow2)" },
         { "input", 1, 1, verb_input, "input list|relay [--json] [--grab DEV... --out NAME]",
           "keyboards and mice with stable paths; the relay that keeps them in the VM across replugs" },
@@ -78,7 +82,9 @@ static const verb verbs[] = {
 
 static bool verb_has_own_help(const char *name)
 {
-        static const char *const own[] = { "devices", "bind", "unbind", "rebind", "setup", "check", "start" };
+        static const char *const own[] = {
+                "devices", "bind", "unbind", "rebind", "setup", "check", "start"
+        };
 
         for (size_t i = 0; i < ELEMENTSOF(own); i++)
                 if (strcmp(name, own[i]) == 0)

@@ -16,8 +16,8 @@ enum {
         /* The lifecycle verbs (docs/lifecycle.md): */
         EXIT_NOT_RUNNING = 3, /* status and VM verbs: the VM is not running (LSB init-script convention) */
         EXIT_PREFLIGHT = EXIT_UNAVAILABLE, /* start: a host check failed; QEMU was not started */
-        EXIT_BUSY = 75,       /* start: the VM runs or is being started by another vfioctl (EX_TEMPFAIL) */
-        EXIT_NOPERM = 77,     /* the caller may not act on that VM (EX_NOPERM) */
+        EXIT_BUSY = 75,   /* start: the VM runs or is being started by another vfioctl (EX_TEMPFAIL) */
+        EXIT_NOPERM = 77, /* the caller may not act on that VM (EX_NOPERM) */
 };
 
 /* Helpers run as root are named by absolute path, never looked up in PATH. */
@@ -63,8 +63,8 @@ int verb_rebind(int argc, char **argv);
 int verb_setup(int argc, char **argv);
 /* Resolves device selectors against the model, reporting problems; returns an exit code. */
 struct vfio_selection;
-int tool_resolve_selection(const vfio_host *h, const struct vfio_model *m, char *const *selectors, unsigned flags,
-                           struct vfio_selection **ret);
+int tool_resolve_selection(const vfio_host *h, const struct vfio_model *m, char *const *selectors,
+                           unsigned flags, struct vfio_selection **ret);
 int verb_check(int argc, char **argv);
 int verb_create(int argc, char **argv);
 int verb_validate(int argc, char **argv);

@@ -18,7 +18,7 @@
 
 static void print_lines(FILE *f, const char *prefix, char *const *l)
 {
-        STRV_FOREACH (s, l)
+        STRV_FOREACH(s, l)
                 fprintf(f, "%s%s\n", prefix, *s);
 }
 
@@ -43,10 +43,10 @@ int tool_resolve_selection(const vfio_host *h, const vfio_model *m, char *const 
                 return EXIT_FAILURE_GENERIC;
         }
         if (sel)
-                STRV_FOREACH (n, sel->notes)
+                STRV_FOREACH(n, sel->notes)
                         tool_warning("%s", *n);
         if (r < 0) {
-                STRV_FOREACH (p, sel->problems)
+                STRV_FOREACH(p, sel->problems)
                         tool_error("%s", *p);
                 return r == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_GENERIC;
         }
@@ -151,10 +151,10 @@ static int run(int argc, char **argv, vfio_bind_action action)
                 tool_error("cannot plan the %s: %s", action_verb(action), strerror(-r));
                 return EXIT_FAILURE_GENERIC;
         }
-        STRV_FOREACH (w, plan->warnings)
+        STRV_FOREACH(w, plan->warnings)
                 tool_warning("%s", *w);
         if (strv_length(plan->refusals) > 0) {
-                STRV_FOREACH (x, plan->refusals)
+                STRV_FOREACH(x, plan->refusals)
                         tool_error("%s", *x);
                 tool_error("nothing was changed");
                 return EXIT_FAILURE_GENERIC;

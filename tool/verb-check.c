@@ -9,11 +9,11 @@
 #include "parse-util.h"
 #include "strv.h"
 #include "tool.h"
+#include "vfioctl/check.h"
 #include "vfioctl/model.h"
 #include "vfioctl/pciids.h"
 #include "vfioctl/selector.h"
 #include "vm-needs.h"
-#include "vfioctl/check.h"
 
 /* Exit codes of check (docs/check.md): the verdict, so scripts can gate on it. */
 enum {
@@ -57,7 +57,7 @@ static int check_vm_devices(const vfio_host *h, char **selectors, char ***pass)
         (void)vfio_pci_names_new(NULL, &names);
         r = vfio_selection_resolve(h, m, names, selectors, 0, &sel);
         if (r < 0) {
-                STRV_FOREACH (p, sel ? sel->problems : NULL)
+                STRV_FOREACH(p, sel ? sel->problems : NULL)
                         tool_error("check --vm: %s", *p);
                 return r;
         }

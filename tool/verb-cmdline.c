@@ -60,9 +60,9 @@ int verb_cmdline(int argc, char **argv)
                 (void)vfio_pci_names_new(NULL, &names); /* names are optional: patterns then match nothing */
         }
         r = vm_config_resolve(c, m, names, &warnings, &errors);
-        STRV_FOREACH (w, warnings)
+        STRV_FOREACH(w, warnings)
                 tool_warning("%s", *w);
-        STRV_FOREACH (e, errors)
+        STRV_FOREACH(e, errors)
                 tool_error("%s", *e);
         if (r == -EINVAL)
                 return EXIT_DATAERR;
@@ -89,7 +89,7 @@ int verb_cmdline(int argc, char **argv)
                 tool_error("building the QEMU command line: %s", strerror(-r));
                 return EXIT_FAILURE_GENERIC;
         }
-        STRV_FOREACH (n, notes)
+        STRV_FOREACH(n, notes)
                 fprintf(stderr, "note: %s\n", *n);
         print_argv(args, strv_length(c->vm.extra_args));
         return EXIT_OK;

@@ -120,7 +120,8 @@ static int create_image(const char *path, const char *size)
                 return -errno;
         r = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
         if (r >= 0 && renameat2(AT_FDCWD, partial, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
-                /* FUSE filesystems (zfs-fuse) lack RENAME_NOREPLACE: link + unlink refuses a taken name too. */
+                /* FUSE filesystems (zfs-fuse) lack RENAME_NOREPLACE: link + unlink refuses a taken name too.
+                 */
                 if (errno != EINVAL && errno != ENOSYS)
                         r = -errno;
                 else if (link(partial, path) < 0)
@@ -466,9 +467,10 @@ int verb_create(int argc, char **argv)
         }
         if (arg_disk && arg_disk[0] != '/' && access(c->disks[0].path, F_OK) == 0) {
                 /* Never replace a disk image, not even with --force: it holds the guest's data. */
-                tool_error("%s exists: vfioctl create never replaces a disk image; remove it yourself, or pass "
-                           "--disk %s to use it",
-                           c->disks[0].path, c->disks[0].path);
+                tool_error(
+                        "%s exists: vfioctl create never replaces a disk image; remove it yourself, or pass "
+                        "--disk %s to use it",
+                        c->disks[0].path, c->disks[0].path);
                 vm_paths_done(&paths);
                 return EXIT_FAILURE_GENERIC;
         }

@@ -185,7 +185,7 @@ static int fetch_packages(const char *cache)
         if (r < 0 || !deps)
                 return -ENOENT;
         (void)strv_split(deps, "\n", &lines);
-        STRV_FOREACH (l, lines) {
+        STRV_FOREACH(l, lines) {
                 const char *p = strstr(*l, "Depends: linux-image-");
 
                 if (p && p[strlen("Depends: linux-image-")] >= '0' &&
@@ -226,7 +226,7 @@ static int fetch_packages(const char *cache)
 
                 if (vfio_host_open(pkgs, &h) >= 0)
                         (void)vfio_host_list_dir(h, ".", 256, &files);
-                STRV_FOREACH (f, files) {
+                STRV_FOREACH(f, files) {
                         _cleanup_free_ char *deb = NULL;
                         bool k = strncmp(*f, kpkg, strlen(kpkg)) == 0 && (*f)[strlen(kpkg)] == '_';
                         bool b = strncmp(*f, "busybox-static_", 15) == 0;
@@ -367,8 +367,8 @@ int verb_demo(int argc, char **argv)
 {
         _cleanup_free_ char *testbed = NULL, *own = NULL, *kernel = NULL, *busybox = NULL, *moddir = NULL,
                             *work = NULL, *initrd = NULL, *conf = NULL, *text = NULL;
-        const char *cache_env = secure_getenv("VFIOCTL_TESTBED_CACHE"), *xdg_cache = secure_getenv("XDG_CACHE_HOME"),
-                   *home = secure_getenv("HOME");
+        const char *cache_env = secure_getenv("VFIOCTL_TESTBED_CACHE"),
+                   *xdg_cache = secure_getenv("XDG_CACHE_HOME"), *home = secure_getenv("HOME");
         bool root = getuid() == 0, kvm;
         vm_run r = { .dirfd = -1, .proc_fd = -1 };
         double t0 = now_s(), t_start, t_hello = 0, t_stop;

@@ -274,8 +274,8 @@ static void row_done(row *r)
                 free(r->cells[i]);
 }
 
-static const char *const column_titles[N_COLS] = { "ADDRESS", "CLASS", "NAME [VENDOR:DEVICE]", "DRIVER", "RESET",
-                                                    "LINK" };
+static const char *const column_titles[N_COLS] = { "ADDRESS", "CLASS", "NAME [VENDOR:DEVICE]",
+                                                   "DRIVER",  "RESET", "LINK" };
 
 static void print_row(const row *r, const size_t *w, const char *indent)
 {
@@ -414,7 +414,7 @@ static int print_table(const vfio_host *h, const vfio_model *m, vfio_pci_names *
                                 heading = true;
                         }
                         print_row(&rows[i], w, "  ");
-                        STRV_FOREACH (c, m->devices[i].critical)
+                        STRV_FOREACH(c, m->devices[i].critical)
                                 printf("    %shost needs it:%s %s\n", tool_color(stdout, ANSI_RED),
                                        tool_color(stdout, ANSI_RESET), *c);
                 }

@@ -57,9 +57,9 @@ int verb_export_libvirt(int argc, char **argv)
                 (void)vfio_pci_names_new(NULL, &names);
         }
         r = vm_config_resolve(c, m, names, &warnings, &errors);
-        STRV_FOREACH (w, warnings)
+        STRV_FOREACH(w, warnings)
                 tool_warning("%s", *w);
-        STRV_FOREACH (e, errors)
+        STRV_FOREACH(e, errors)
                 tool_error("%s", *e);
         if (r == -EINVAL)
                 return EXIT_DATAERR;
@@ -72,7 +72,7 @@ int verb_export_libvirt(int argc, char **argv)
                 tool_error("building the domain XML: %s", strerror(-r));
                 return EXIT_FAILURE_GENERIC;
         }
-        STRV_FOREACH (l, lost)
+        STRV_FOREACH(l, lost)
                 tool_warning("not exported: %s", *l);
         if (!arg_output) {
                 fputs(xml, stdout);

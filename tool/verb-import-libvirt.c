@@ -163,7 +163,7 @@ int verb_import_libvirt(int argc, char **argv)
         }
         /* What we write must pass our own parser: an import that writes an invalid file is a bug. */
         r = vm_config_parse_string(text, "<imported>", imp->config->name, &check, &errors);
-        STRV_FOREACH (e, errors)
+        STRV_FOREACH(e, errors)
                 tool_error("internal: imported config is invalid: %s", *e);
         if (r < 0)
                 return EXIT_FAILURE_GENERIC;

@@ -10,10 +10,10 @@
 #include "parse-util.h"
 #include "strv.h"
 #include "tool.h"
-#include "vm-needs.h"
 #include "vfioctl/model.h"
 #include "vfioctl/selector.h"
 #include "vfioctl/setup.h"
+#include "vm-needs.h"
 
 #define USERADD_PATH "/usr/sbin/useradd"
 
@@ -172,12 +172,12 @@ int verb_setup(int argc, char **argv)
                 r = vm_needs_load(vm, &n);
                 if (r < 0)
                         return r == -EINVAL ? EXIT_DATAERR : EXIT_USAGE;
-                STRV_FOREACH (d, n.devices)
+                STRV_FOREACH(d, n.devices)
                         if (strv_extend(&vm_selectors, *d) < 0) {
                                 vm_needs_done(&n);
                                 return EXIT_FAILURE_GENERIC;
                         }
-                STRV_FOREACH (u, n.usb)
+                STRV_FOREACH(u, n.usb)
                         if (!strv_contains(usb, *u) && strv_extend(&usb, *u) < 0) {
                                 vm_needs_done(&n);
                                 return EXIT_FAILURE_GENERIC;
@@ -209,7 +209,7 @@ int verb_setup(int argc, char **argv)
                         return EXIT_OK;
                 }
                 r = vfio_setup_undo(h, o.force, &log);
-                STRV_FOREACH (l, log)
+                STRV_FOREACH(l, log)
                         printf("%s\n", *l);
                 if (r == -ENOENT) {
                         printf("Nothing to undo: no %s.\n", VFIO_SETUP_MANIFEST);
@@ -235,10 +235,10 @@ int verb_setup(int argc, char **argv)
                            r == -EINVAL ? " (check --user and --usb values)" : "");
                 return EXIT_FAILURE_GENERIC;
         }
-        STRV_FOREACH (n, plan->notes)
+        STRV_FOREACH(n, plan->notes)
                 printf("note: %s\n", *n);
         if (strv_length(plan->refusals) > 0) {
-                STRV_FOREACH (x, plan->refusals)
+                STRV_FOREACH(x, plan->refusals)
                         tool_error("%s", *x);
                 tool_error("nothing was written");
                 return EXIT_FAILURE_GENERIC;
@@ -253,7 +253,7 @@ int verb_setup(int argc, char **argv)
                 fputs(diff, stdout);
         } else {
                 r = vfio_setup_apply(h, plan, &log);
-                STRV_FOREACH (l, log)
+                STRV_FOREACH(l, log)
                         printf("%s\n", *l);
                 if (r < 0) {
                         tool_error(
@@ -287,7 +287,7 @@ int verb_setup(int argc, char **argv)
         }
         if (strv_length(plan->commands) > 0) {
                 printf("%s:\n", dry_run ? "Then run" : "Now run");
-                STRV_FOREACH (cmd, plan->commands)
+                STRV_FOREACH(cmd, plan->commands)
                         printf("  %s\n", *cmd);
         }
         return EXIT_OK;

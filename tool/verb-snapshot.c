@@ -78,8 +78,8 @@ static int load_vm(const char *name, bool *ret_running, pid_t *ret_pid)
                         return r;
                 if (geteuid() == 0) {
                         free(paths.state_dir);
-                        if (asprintf(&paths.state_dir, "%s/var/lib/vfioctl/%s", arg_root ? arg_root : "", c->name) <
-                            0)
+                        if (asprintf(&paths.state_dir, "%s/var/lib/vfioctl/%s", arg_root ? arg_root : "",
+                                     c->name) < 0)
                                 paths.state_dir = NULL;
                         paths.paths.state_dir = paths.state_dir;
                 }
@@ -91,9 +91,11 @@ static int load_vm(const char *name, bool *ret_running, pid_t *ret_pid)
         }
         *ret_running = false;
         *ret_pid = 0;
-        if (vm_run_base(&base) >= 0 && asprintf(&dir, "%s/%s", base, c->name) >= 0 && access(dir, F_OK) == 0 &&
-            vm_run_open(c->name, false, &run) >= 0) {
-                if (vm_run_load(&run, &st) >= 0 && (st->state == VM_STATE_RUNNING || st->state == VM_STATE_PAUSED || st->state == VM_STATE_STARTING) &&
+        if (vm_run_base(&base) >= 0 && asprintf(&dir, "%s/%s", base, c->name) >= 0 &&
+            access(dir, F_OK) == 0 && vm_run_open(c->name, false, &run) >= 0) {
+                if (vm_run_load(&run, &st) >= 0 &&
+                    (st->state == VM_STATE_RUNNING || st->state == VM_STATE_PAUSED ||
+                     st->state == VM_STATE_STARTING) &&
                     vm_run_alive(&run, st)) {
                         *ret_running = true;
                         *ret_pid = st->pid;

@@ -210,7 +210,7 @@ static int start_bind_devices(const vfio_host *h, vfio_model **m, vfio_pci_names
         }
         r = vfio_selection_resolve(h, *m, names, devices, VFIO_SELECT_FUNCTION_ONLY, &sel);
         if (r < 0) {
-                STRV_FOREACH (p, sel ? sel->problems : NULL)
+                STRV_FOREACH(p, sel ? sel->problems : NULL)
                         add_error(errors, "bind_devices: %s", *p);
                 if (!sel || !sel->problems || !sel->problems[0])
                         add_error(errors, "bind_devices: %s", strerror(-r));
@@ -222,19 +222,21 @@ static int start_bind_devices(const vfio_host *h, vfio_model **m, vfio_pci_names
                 return r;
         }
         if (plan->refusals && plan->refusals[0]) {
-                STRV_FOREACH (p, plan->refusals)
+                STRV_FOREACH(p, plan->refusals)
                         add_error(errors, "bind_devices: %s", *p);
                 return -EPERM;
         }
         r = vfio_bind_execute(h, plan, &o);
         if (r < 0) {
-                add_error(errors, "bind_devices: binding to vfio-pci failed: %s (the devices moved were put back)",
+                add_error(errors,
+                          "bind_devices: binding to vfio-pci failed: %s (the devices moved were put back)",
                           strerror(-r));
                 return r;
         }
         for (size_t i = 0; i < plan->n; i++)
                 if (plan->devs[i].moved &&
-                    strv_extendf(moved, "%s=%s", plan->devs[i].name, plan->devs[i].driver ? plan->devs[i].driver : "") < 0)
+                    strv_extendf(moved, "%s=%s", plan->devs[i].name,
+                                 plan->devs[i].driver ? plan->devs[i].driver : "") < 0)
                         return -ENOMEM;
         /* Drivers changed: the checks below must see the host as it is now. */
         *m = vfio_model_free(*m);
@@ -251,11 +253,11 @@ static int collect_devices(const vm_config *c, char ***ret)
         int r;
 
         for (size_t i = 0; i < c->n_gpus; i++)
-                STRV_FOREACH (a, c->gpus[i].resolved)
+                STRV_FOREACH(a, c->gpus[i].resolved)
                         if (!strv_contains(l, *a) && (r = strv_extend(&l, *a)) < 0)
                                 return r;
         for (size_t i = 0; i < c->n_pcis; i++)
-                STRV_FOREACH (a, c->pcis[i].resolved)
+                STRV_FOREACH(a, c->pcis[i].resolved)
                         if (!strv_contains(l, *a) && (r = strv_extend(&l, *a)) < 0)
                                 return r;
         *ret = TAKE_PTR(l);
@@ -267,7 +269,7 @@ static void check_devices(const vm_config *c, const vfio_host *h, const vfio_mod
 {
         bool any = false;
 
-        STRV_FOREACH (a, devices) {
+        STRV_FOREACH(a, devices) {
                 const vfio_model_device *d = vfio_model_find_device(m, *a);
                 char node[64];
 
@@ -297,7 +299,7 @@ static void check_devices(const vm_config *c, const vfio_host *h, const vfio_mod
                 }
                 (void)start_ensure_vfio(d, errors);
                 /* The group is viable only when every endpoint in it is on vfio-pci (vfio.rst, "Groups"). */
-                STRV_FOREACH (p, d->group_peers) {
+                STRV_FOREACH(p, d->group_peers) {
                         const vfio_model_device *pd = vfio_model_find_device(m, *p);
 
                         if (pd && !(pd->pci->driver && strcmp(pd->pci->driver, "vfio-pci") == 0) &&
@@ -343,7 +345,7 @@ static void check_usb(const vfio_host *h, const vm_config *c, vm_user *u, char *
                 const vm_usb *usb = &c->usbs[i];
                 bool found = false;
 
-                STRV_FOREACH (n, names) {
+                STRV_FOREACH(n, names) {
                         _cleanup_free_ char *vid = NULL, *pid = NULL, *bus = NULL, *dev = NULL;
                         char path[512], want[64];
                         uint64_t b, d, v, p;
@@ -417,7 +419,7 @@ static void check_conflicts(const char *self, char **devices, char **cpus, char 
                 if (vfio_host_open(users, &h) < 0 || vfio_host_list_dir(h, ".", 4096, &uids) < 0)
                         return;
         }
-        STRV_FOREACH (u, uids) {
+        STRV_FOREACH(u, uids) {
                 _cleanup_free_ char *b2 = NULL;
 
                 if (asprintf(&b2, "%s/%s/vfioctl", users, *u) >= 0 && access(b2, F_OK) == 0)
@@ -436,7 +438,7 @@ static void check_conflicts_in(const char *base, const char *self, char **device
                 if (vfio_host_open(base, &h) < 0 || vfio_host_list_dir(h, ".", 1024, &names) < 0)
                         return;
         }
-        STRV_FOREACH (n, names) {
+        STRV_FOREACH(n, names) {
                 _cleanup_(vm_runstate_freep) vm_runstate *s = NULL;
                 vm_run r = {};
 
@@ -449,20 +451,20 @@ static void check_conflicts_in(const char *base, const char *self, char **device
                 r.dirfd = open(r.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 r.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (r.dirfd >= 0 && vm_runstate_read(r.dirfd, &s) >= 0 && vm_run_alive(&r, s)) {
-                        STRV_FOREACH (d, devices)
+                        STRV_FOREACH(d, devices)
                                 if (strv_contains(s->devices, *d))
                                         add_error(errors,
                                                   "device %s is in use by the running VM '%s' (pid %d); "
                                                   "stop it first: vfioctl stop %s",
                                                   *d, *n, (int)s->pid, *n);
-                        STRV_FOREACH (c, cpus)
+                        STRV_FOREACH(c, cpus)
                                 if (strv_contains(s->cpus, *c))
                                         add_error(
                                                 errors,
                                                 "host CPU %s is pinned by the running VM '%s' (pid %d); "
                                                 "choose other CPUs in [cpu] pin or stop it: vfioctl stop %s",
                                                 *c, *n, (int)s->pid, *n);
-                        STRV_FOREACH (e, evdevs)
+                        STRV_FOREACH(e, evdevs)
                                 if (strv_contains(s->evdevs, *e))
                                         add_error(errors,
                                                   "input %s is grabbed by the running VM '%s' (pid %d); "
@@ -537,10 +539,11 @@ static void check_root_paths(const vm_config *c, const vm_user *u, char ***error
                 r = vfio_perm_check_path(live, paths[i], &a, 0, &issue);
                 if (r == 1)
                         add_error(errors,
-                                  "%s: %s is %s (uid %u, gid %u, mode %04o): user %s (or another) could change "
+                                  "%s: %s is %s (uid %u, gid %u, mode %04o): user %s (or another) could "
+                                  "change "
                                   "what root reads to start the VM; fix: %s",
-                                  paths[i], issue->path, vfio_perm_reason_to_string(issue->reason), issue->uid,
-                                  issue->gid, issue->mode, u->name, issue->fix);
+                                  paths[i], issue->path, vfio_perm_reason_to_string(issue->reason),
+                                  issue->uid, issue->gid, issue->mode, u->name, issue->fix);
                 else if (r < 0 && r != -ENOENT)
                         add_error(errors, "%s: cannot check its ownership: %s", paths[i], strerror(-r));
         }
@@ -615,7 +618,7 @@ static int strv_extend_strv_copy(char ***l, char *const *add)
 {
         int r;
 
-        STRV_FOREACH (a, add)
+        STRV_FOREACH(a, add)
                 if ((r = strv_extend(l, *a)) < 0)
                         return r;
         return 0;
@@ -697,7 +700,7 @@ static int pin_threads(start_ctx *x, qmp_client *q, pid_t pid)
         if (x->emulator_pin) {
                 /* Every other thread (main loop, RCU, workers) and iothreads go to the emulator CPUs. */
                 if (vm_qmp_iothreads(q, 10000, &io) >= 0)
-                        STRV_FOREACH (t, io) {
+                        STRV_FOREACH(t, io) {
                                 uint64_t tid;
 
                                 if (parse_uint(*t, 10, INT32_MAX, &tid) >= 0)
@@ -706,7 +709,7 @@ static int pin_threads(start_ctx *x, qmp_client *q, pid_t pid)
                 r = vm_proc_threads(x->run.proc_fd, pid, &tasks);
                 if (r < 0)
                         return r;
-                STRV_FOREACH (t, tasks) {
+                STRV_FOREACH(t, tasks) {
                         uint64_t tid;
 
                         if (strv_contains(x->st->vcpu_threads, *t) ||
@@ -718,7 +721,7 @@ static int pin_threads(start_ctx *x, qmp_client *q, pid_t pid)
                 }
         }
         /* Read back what the kernel applied: status shows this, not the plan. */
-        STRV_FOREACH (t, x->st->vcpu_threads) {
+        STRV_FOREACH(t, x->st->vcpu_threads) {
                 _cleanup_free_ char *cpus = NULL;
                 uint64_t tid;
 
@@ -862,11 +865,13 @@ static int launch_and_supervise(start_ctx *x)
                         break;
                 }
                 if (qmp_connect_unix(qmp_path, 100, &fd) >= 0) {
-                        /* Only QEMU's own socket (SO_PEERCRED pid = the one we started) gets our commands. */
+                        /* Only QEMU's own socket (SO_PEERCRED pid = the one we started) gets our commands.
+                         */
                         if (qmp_check_peer_pid(fd, pid) >= 0)
                                 break;
                         if (!impostor)
-                                vm_run_log(&x->run, "%s is served by another process, not QEMU (pid %d): ignored",
+                                vm_run_log(&x->run,
+                                           "%s is served by another process, not QEMU (pid %d): ignored",
                                            qmp_path, (int)pid);
                         impostor = true;
                         close(fd);
@@ -1077,8 +1082,9 @@ int verb_start(int argc, char **argv)
         _cleanup_(vfio_host_freep) vfio_host *h = NULL, *live = NULL;
         _cleanup_(vfio_model_freep) vfio_model *m = NULL;
         _cleanup_(vfio_pci_names_freep) vfio_pci_names *names = NULL;
-        _cleanup_strv_free_ char **errors = NULL, **warnings = NULL, **devices = NULL, **notes = NULL, **moved = NULL,
-                                 **argv_q = NULL, **envp = NULL, **plan_pin = NULL, **plan_emu = NULL;
+        _cleanup_strv_free_ char **errors = NULL, **warnings = NULL, **devices = NULL, **notes = NULL,
+                                 **moved = NULL, **argv_q = NULL, **envp = NULL, **plan_pin = NULL,
+                                 **plan_emu = NULL;
         _cleanup_(vm_runstate_freep) vm_runstate *old = NULL;
         _cleanup_close_ int lock_fd = -1;
         _cleanup_free_ char *ddc = NULL, *swtpm_socket = NULL;
@@ -1110,7 +1116,7 @@ int verb_start(int argc, char **argv)
         if (r < 0)
                 return r == -EINVAL ? EXIT_DATAERR : EXIT_FAILURE_GENERIC;
         if (vm_config_check(c, &errors) < 0) {
-                STRV_FOREACH (e, errors)
+                STRV_FOREACH(e, errors)
                         tool_error("%s", *e);
                 return EXIT_DATAERR;
         }
@@ -1197,7 +1203,7 @@ int verb_start(int argc, char **argv)
                 (void)vfio_pci_names_new(NULL, &names);
         }
         r = vm_config_resolve(c, m, names, &warnings, &errors);
-        STRV_FOREACH (w, warnings)
+        STRV_FOREACH(w, warnings)
                 tool_warning("%s", *w);
         if (r < 0 && !errors)
                 add_error(&errors, "resolving devices: %s", strerror(-r));
@@ -1408,10 +1414,10 @@ int verb_start(int argc, char **argv)
         if (errors) {
                 tool_error("VM '%s' was not started; %zu preflight check%s failed:", c->name,
                            strv_length(errors), strv_length(errors) == 1 ? "" : "s");
-                STRV_FOREACH (e, errors)
+                STRV_FOREACH(e, errors)
                         fprintf(stderr, "  - %s\n", *e);
                 /* The host is never left half-changed: devices bound for this start go back. */
-                STRV_FOREACH (d, moved) {
+                STRV_FOREACH(d, moved) {
                         _cleanup_free_ char *err = NULL;
 
                         if (vm_run_give_back(*d, &err) < 0)
@@ -1457,7 +1463,7 @@ int verb_start(int argc, char **argv)
                 tool_error("building the QEMU command line: %s", strerror(-r));
                 goto out;
         }
-        STRV_FOREACH (n, notes)
+        STRV_FOREACH(n, notes)
                 fprintf(stderr, "note: %s\n", *n);
         /* Environment: no X or Wayland access for QEMU; a fresh one for another user. */
         if (x.drop) {

@@ -22,7 +22,7 @@ static json_object *strv_json(char **l)
 {
         json_object *a = json_object_new_array();
 
-        STRV_FOREACH (s, l)
+        STRV_FOREACH(s, l)
                 json_object_array_add(a, json_object_new_string(*s));
         return a;
 }
@@ -233,7 +233,7 @@ int verb_list(int argc, char **argv)
         all = json_object_new_array();
         if (vm_run_base(&base) >= 0 && vfio_host_open(base, &h) >= 0)
                 (void)vfio_host_list_dir(h, ".", 4096, &names);
-        STRV_FOREACH (n, names) {
+        STRV_FOREACH(n, names) {
                 json_object *o = NULL;
 
                 if (vm_name_valid(*n) && load_one(*n, false, &o) >= 0)

@@ -27,7 +27,7 @@ int verb_validate(int argc, char **argv)
                 tool_error("out of memory");
                 return EXIT_FAILURE_GENERIC;
         }
-        STRV_FOREACH (e, errors)
+        STRV_FOREACH(e, errors)
                 tool_error("%s", *e);
         if (errors)
                 return EXIT_DATAERR;

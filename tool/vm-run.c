@@ -19,10 +19,10 @@
 #include "tool.h"
 #include "vfioctl/bind.h"
 #include "vfioctl/host.h"
-#include "vfioctl/model.h"
-#include "vfioctl/selector.h"
 #include "vfioctl/launch.h"
+#include "vfioctl/model.h"
 #include "vfioctl/runstate.h"
+#include "vfioctl/selector.h"
 #include "vm-util.h"
 
 int vm_run_base(char **ret)
@@ -158,7 +158,8 @@ int vm_run_ctl(const vm_run *r, qmp_client **ret)
                 if (vm_runstate_read(r->dirfd, &st) >= 0 && st->pid > 0 &&
                     (e = qmp_check_peer_pid(fd, st->pid)) < 0) {
                         close(fd);
-                        tool_error("%s is not served by the QEMU of VM '%s' (pid %d): refusing to talk to it; see: "
+                        tool_error("%s is not served by the QEMU of VM '%s' (pid %d): refusing to talk to "
+                                   "it; see: "
                                    "vfioctl status %s",
                                    path, r->name, (int)st->pid, r->name);
                         return e;
@@ -300,8 +301,8 @@ int vm_run_give_back(const char *addr_driver, char **ret_error)
                 what = "restoring its driver failed";
         }
         if (r < 0 && ret_error &&
-            asprintf(ret_error, "giving %s back to its host driver: %s (%s); run: vfioctl unbind %s", addr, what,
-                     strerror(-r), addr) < 0)
+            asprintf(ret_error, "giving %s back to its host driver: %s (%s); run: vfioctl unbind %s", addr,
+                     what, strerror(-r), addr) < 0)
                 *ret_error = NULL;
         return r;
 }
@@ -352,7 +353,7 @@ void vm_run_release(vm_run *r, vm_runstate *s, vm_state final, const char *reaso
                 }
                 s->hugepages_reserved = 0;
         }
-        STRV_FOREACH (d, s->rebind) {
+        STRV_FOREACH(d, s->rebind) {
                 _cleanup_free_ char *err = NULL;
 
                 if (vm_run_give_back(*d, &err) < 0)

@@ -60,7 +60,8 @@ typedef struct vm_general {
         char *debugcon; /* OVMF debug log file */
         char **extra_args;
         char *user; /* account QEMU runs as when started by root (vfioctl start); NULL: root refuses */
-        bool bind_devices; /* start (as root) moves passed devices to vfio-pci, and back to their drivers after */
+        bool bind_devices; /* start (as root) moves passed devices to vfio-pci, and back to their drivers
+                              after */
         char *kernel, *initrd, *append; /* direct kernel boot (-kernel, -initrd, -append) */
 } vm_general;
 

@@ -593,7 +593,7 @@ static char **facts_of(char **argv)
                                 const char *drive = kv_get(&o, "drive");
                                 bool found = false;
 
-                                STRV_FOREACH (dr, drives) {
+                                STRV_FOREACH(dr, drives) {
                                         _cleanup_strv_free_ char **f = NULL;
 
                                         assert_int_equal(strv_split(*dr, "\t", &f), 0);
@@ -658,7 +658,7 @@ static const struct {
 
 static bool strv_find_substr(char **l, const char *needle)
 {
-        STRV_FOREACH (s, l)
+        STRV_FOREACH(s, l)
                 if (strstr(*s, needle))
                         return true;
         return false;

@@ -66,7 +66,7 @@ static void plan(env *e, const char *selector, vfio_bind_action action, const vf
 
 static bool any_contains(char *const *l, const char *needle)
 {
-        STRV_FOREACH (s, l)
+        STRV_FOREACH(s, l)
                 if (strstr(*s, needle))
                         return true;
         return false;

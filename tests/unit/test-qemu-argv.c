@@ -39,7 +39,7 @@ static char *render(const char *conf_path)
         FILE *f;
 
         if (vm_config_load(conf_path, &c, &errors) < 0) {
-                STRV_FOREACH (e, errors)
+                STRV_FOREACH(e, errors)
                         print_error("%s\n", *e);
                 return NULL;
         }
@@ -55,9 +55,9 @@ static char *render(const char *conf_path)
         f = open_memstream(&out, &size);
         if (!f)
                 return NULL;
-        STRV_FOREACH (a, args)
+        STRV_FOREACH(a, args)
                 fprintf(f, "%s\n", *a);
-        STRV_FOREACH (n, notes)
+        STRV_FOREACH(n, notes)
                 fprintf(f, "# note: %s\n", *n);
         fclose(f);
         return out;

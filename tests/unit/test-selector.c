@@ -65,7 +65,7 @@ static int resolve(env *e, const char *text, unsigned flags, char **ret_names, v
 
 static bool any_contains(char *const *l, const char *needle)
 {
-        STRV_FOREACH (s, l)
+        STRV_FOREACH(s, l)
                 if (strstr(*s, needle))
                         return true;
         return false;

@@ -63,7 +63,7 @@ static const char *file(env *e, const char *path)
 
 static bool any_contains(char *const *l, const char *needle)
 {
-        STRV_FOREACH (s, l)
+        STRV_FOREACH(s, l)
                 if (strstr(*s, needle))
                         return true;
         return false;

@@ -64,7 +64,8 @@ static void test_key_in_wrong_section_is_named(void **state)
                 "[vm]\nhugepages = 2M\n",
                 "t.conf:2: [vm] unknown key 'hugepages' ('hugepages' is a key of [memory]); keys in [vm]: "
                 "emulator, os, machine, accel, max_ram_below_4g, spare_root_ports, uuid, rtc_localtime, "
-                "rtc_catchup, pit_delay, hpet, vmport, debugcon, extra_args, kernel, initrd, append, user, bind_devices");
+                "rtc_catchup, pit_delay, hpet, vmport, debugcon, extra_args, kernel, initrd, append, user, "
+                "bind_devices");
 }
 
 static void test_enum_lists_allowed_values_and_hint(void **state)

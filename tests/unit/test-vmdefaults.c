@@ -114,7 +114,7 @@ static bool argv_has(const vm_config *c, const char *needle)
         bool found = false;
 
         assert_int_equal(vm_qemu_argv(c, &p, &args, &notes), 0);
-        STRV_FOREACH (a, args)
+        STRV_FOREACH(a, args)
                 found |= strstr(*a, needle) != NULL;
         strv_free(args);
         strv_free(notes);
