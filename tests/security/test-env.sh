@@ -10,7 +10,9 @@ trap 'rm -rf "$T"' EXIT
 FAILS=0 CHECKS=0
 ok() { CHECKS=$((CHECKS + 1)); echo "ok $CHECKS - $1"; }
 bad() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "not ok $CHECKS - $1"; }
-skip() { CHECKS=$((CHECKS + 1)); echo "ok $CHECKS - $1 # SKIP $2"; }
+# A check this build cannot run is named as a comment, not counted: the sanitizer build cannot exec setuid,
+# and the -Werror build of the same CI run makes that check.
+skip() { echo "# not run here: $1 ($2)"; }
 
 # 1. setuid: a copy owned by nobody with the setuid bit; root running it gets AT_SECURE (uid != euid).
 if [ "$(id -u)" = 0 ]; then
