@@ -19,6 +19,7 @@
 #include "vfioctl/selector.h"
 #include "vfioctl/vmdefaults.h"
 #include "vm-util.h"
+#include "write-util.h"
 
 static const char *arg_gpu;
 static const char *arg_memory;
@@ -29,67 +30,6 @@ static const char *arg_output;
 static bool arg_windows;
 static bool arg_force;
 static bool arg_dry_run;
-
-static int mkdir_p(const char *path)
-{
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++)
-                if (*s == '/') {
-                        *s = 0;
-                        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                                return -errno;
-                        *s = '/';
-                }
-        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
-/* Temp file in the same directory, then rename(): readers see the old file or the new, never half. */
-static int write_atomic(const char *path, const char *text, bool replace)
-{
-        _cleanup_free_ char *tmp = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        size_t n = strlen(text), done = 0;
-        struct stat st;
-
-        if (!replace && stat(path, &st) == 0)
-                return -EEXIST;
-        if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
-                return -ENOMEM;
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        while (done < n) {
-                /* A fault test stops here with the temp file half written (tests/fault/). */
-                ssize_t w = write(fd, text + done, done < n / 2 ? n / 2 - done : n - done);
-
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        goto fail;
-                }
-                if (done < n / 2 && done + (size_t)w >= n / 2)
-                        vfio_hostfile_fault_point();
-                done += (size_t)w;
-        }
-        if (fchmod(fd, 0644) < 0 || fsync(fd) < 0)
-                goto fail;
-        vfio_hostfile_fault_point();
-        if ((replace ? rename(tmp, path) : renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE)) < 0)
-                goto fail;
-        vfio_hostfile_fault_point();
-        return 0;
-fail : {
-        int e = -errno;
-
-        (void)unlink(tmp);
-        return e;
-}
-}
 
 /* qemu-img create -f qcow2 PATH SIZE, by fork+exec (no shell). By absolute path and with a fixed PATH:
  * create may run as root, and a PATH lookup would run whatever qemu-img the caller's PATH names first.
@@ -449,7 +389,7 @@ int verb_create(int argc, char **argv)
         }
         if (arg_output)
                 path = strdup(arg_output);
-        else if (vm_user_config_dir(&dir) < 0 || mkdir_p(dir) < 0 ||
+        else if (vm_user_config_dir(&dir) < 0 || tool_mkdir_p(dir) < 0 ||
                  asprintf(&path, "%s/%s.conf", dir, name) < 0)
                 path = NULL;
         if (!path) {
@@ -475,7 +415,7 @@ int verb_create(int argc, char **argv)
                 return EXIT_FAILURE_GENERIC;
         }
         if (arg_disk && arg_disk[0] != '/') {
-                r = mkdir_p(paths.state_dir);
+                r = tool_mkdir_p(paths.state_dir);
                 if (r >= 0)
                         r = create_image(c->disks[0].path, arg_disk);
                 if (r < 0) {
@@ -487,7 +427,7 @@ int verb_create(int argc, char **argv)
                 printf("Created disk image %s (%s, qcow2)\n", c->disks[0].path, arg_disk);
         }
         vm_paths_done(&paths);
-        r = write_atomic(path, text, arg_force);
+        r = tool_write_atomic(path, text, arg_force);
         if (r == -EEXIST) {
                 tool_error("%s exists; edit it, or overwrite with: vfioctl create --force %s", path, name);
                 return EXIT_FAILURE_GENERIC;
