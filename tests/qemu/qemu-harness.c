@@ -604,3 +604,36 @@ void hugetlbfs_mount_size(qvm *v, const char *path, const char *pagesize)
                 fail_msg("mount hugetlbfs at %s: %s", path, strerror(errno));
         v->mounted = strdup(path);
 }
+
+void qvm_assert_topology(qvm *v, unsigned sockets, unsigned cores, unsigned threads)
+{
+        json_object *cpus = qvm_qmp(v, "query-cpus-fast", NULL);
+        size_t n = json_object_array_length(cpus);
+        int64_t max_core = -1, max_thread = -1, max_socket = -1;
+
+        assert_int_equal(n, sockets * cores * threads);
+        for (size_t i = 0; i < n; i++) {
+                json_object *props;
+
+                json_object_object_get_ex(json_object_array_get_idx(cpus, i), "props", &props);
+                if (jint(props, "socket-id") > max_socket)
+                        max_socket = jint(props, "socket-id");
+                if (jint(props, "core-id") > max_core)
+                        max_core = jint(props, "core-id");
+                if (jint(props, "thread-id") > max_thread)
+                        max_thread = jint(props, "thread-id");
+        }
+        assert_int_equal(max_socket + 1, sockets);
+        assert_int_equal(max_core + 1, cores);
+        assert_int_equal(max_thread + 1, threads);
+        json_object_put(cpus);
+}
+
+json_object *qvm_cpu0_prop(qvm *v, const char *prop)
+{
+        json_object *cpus = qvm_qmp(v, "query-cpus-fast", NULL), *o;
+
+        o = qvm_qom_get(v, jstr(json_object_array_get_idx(cpus, 0), "qom-path"), prop);
+        json_object_put(cpus);
+        return o;
+}

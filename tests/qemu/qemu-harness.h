@@ -36,6 +36,10 @@ void qvm_start(qvm *v);
 json_object *qvm_qmp(qvm *v, const char *cmd, json_object *args);
 /* qom-get */
 json_object *qvm_qom_get(qvm *v, const char *path, const char *property);
+/* query-cpus-fast: as many vCPUs as sockets x cores x threads, with socket/core/thread ids covering them. */
+void qvm_assert_topology(qvm *v, unsigned sockets, unsigned cores, unsigned threads);
+/* A property of vCPU 0's QOM object (the CPU model's flags), via qom-get. */
+json_object *qvm_cpu0_prop(qvm *v, const char *prop);
 /* Starts a private PulseAudio server listening on DIR/native (as pipewire-pulse would), stopped by qvm_free.
  */
 void pulseaudio_start(qvm *v);

@@ -161,42 +161,9 @@ static qvm *imported_vm(const char *rel)
         return v;
 }
 
-static void assert_topology(qvm *v, unsigned sockets, unsigned cores, unsigned threads)
-{
-        json_object *cpus = qvm_qmp(v, "query-cpus-fast", NULL);
-        size_t n = json_object_array_length(cpus);
-        int64_t max_core = -1, max_thread = -1, max_socket = -1;
-
-        assert_int_equal(n, sockets * cores * threads);
-        for (size_t i = 0; i < n; i++) {
-                json_object *props;
-
-                json_object_object_get_ex(json_object_array_get_idx(cpus, i), "props", &props);
-                if (jint(props, "socket-id") > max_socket)
-                        max_socket = jint(props, "socket-id");
-                if (jint(props, "core-id") > max_core)
-                        max_core = jint(props, "core-id");
-                if (jint(props, "thread-id") > max_thread)
-                        max_thread = jint(props, "thread-id");
-        }
-        assert_int_equal(max_socket + 1, sockets);
-        assert_int_equal(max_core + 1, cores);
-        assert_int_equal(max_thread + 1, threads);
-        json_object_put(cpus);
-}
-
-static json_object *cpu0_prop(qvm *v, const char *prop)
-{
-        json_object *cpus = qvm_qmp(v, "query-cpus-fast", NULL), *o;
-
-        o = qvm_qom_get(v, jstr(json_object_array_get_idx(cpus, 0), "qom-path"), prop);
-        json_object_put(cpus);
-        return o;
-}
-
 static void assert_cpu_bool(qvm *v, const char *prop, bool want)
 {
-        json_object *o = cpu0_prop(v, prop);
+        json_object *o = qvm_cpu0_prop(v, prop);
 
         if (json_object_get_boolean(o) != want)
                 fail_msg("CPU property %s is %s, want %s", prop, json_object_get_boolean(o) ? "on" : "off",
@@ -237,7 +204,7 @@ static void test_seed000_edi(void **state)
         assert_non_null(pci_find(pci, "disk-vda"));
         assert_non_null(pci_find(pci, "nic-net0"));
         json_object_put(pci);
-        assert_topology(v, 1, 4, 1);
+        qvm_assert_topology(v, 1, 4, 1);
         assert_cpu_bool(v, "kvm", false); /* -cpu host,kvm=off */
         assert_ram(v, 16ULL << 30);
         o = qvm_qom_get(v, "/machine/peripheral/disk-vda", "serial");
@@ -260,15 +227,15 @@ static void test_seed001_overwatch(void **state)
         json_object *o, *pci;
 
         qvm_start(v);
-        assert_topology(v, 1, 4, 1);
+        qvm_assert_topology(v, 1, 4, 1);
         assert_cpu_bool(v, "kvm", false); /* <kvm><hidden state='on'/> */
         assert_cpu_bool(v, "hv-relaxed", true);
         assert_cpu_bool(v, "hv-vapic", true);
         assert_cpu_bool(v, "hv-time", true); /* <timer name='hypervclock' present='yes'/> */
-        o = cpu0_prop(v, "hv-spinlocks");
+        o = qvm_cpu0_prop(v, "hv-spinlocks");
         assert_int_equal(json_object_get_int64(o), 8191);
         json_object_put(o);
-        o = cpu0_prop(v, "hv-vendor-id");
+        o = qvm_cpu0_prop(v, "hv-vendor-id");
         assert_string_equal(json_object_get_string(o), "whatever");
         json_object_put(o);
         o = qvm_qom_get(v, "/machine", "hpet");
@@ -310,7 +277,7 @@ static void test_user_q35(void **state)
                       strv_length(extra));
         v->cfg->cpu.hyperv_extra = strv_free(extra);
         qvm_start(v);
-        assert_topology(v, 1, 6, 2);
+        qvm_assert_topology(v, 1, 6, 2);
         pci = qvm_qmp(v, "query-pci", NULL);
         assert_int_equal(pci_count(pci, 0x8086, 0x29c0), 1); /* Q35 */
         assert_non_null(pci_find(pci, "nic-net0"));
@@ -318,7 +285,7 @@ static void test_user_q35(void **state)
         assert_cpu_bool(v, "kvm", false);
         assert_cpu_bool(v, "hv-relaxed", true);
         assert_cpu_bool(v, "hv-time", true);
-        o = cpu0_prop(v, "hv-vendor-id");
+        o = qvm_cpu0_prop(v, "hv-vendor-id");
         assert_string_equal(json_object_get_string(o), "kvm hyperv");
         json_object_put(o);
         if (huge) {
@@ -355,7 +322,7 @@ static void test_user_looking_glass(void **state)
         assert_int_equal(jint(m, "size"), 32LL << 20);
         assert_true(jbool(m, "share"));
         json_object_put(o);
-        assert_topology(v, 1, 6, 2);
+        qvm_assert_topology(v, 1, 6, 2);
         qvm_free(v);
 }
 

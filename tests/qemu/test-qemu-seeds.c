@@ -117,39 +117,6 @@ static qvm *seed_vm(const char *file)
         return v;
 }
 
-static void assert_topology(qvm *v, unsigned sockets, unsigned cores, unsigned threads)
-{
-        json_object *cpus = qvm_qmp(v, "query-cpus-fast", NULL);
-        size_t n = json_object_array_length(cpus);
-        int64_t max_core = -1, max_thread = -1, max_socket = -1;
-
-        assert_int_equal(n, sockets * cores * threads);
-        for (size_t i = 0; i < n; i++) {
-                json_object *props;
-
-                json_object_object_get_ex(json_object_array_get_idx(cpus, i), "props", &props);
-                if (jint(props, "socket-id") > max_socket)
-                        max_socket = jint(props, "socket-id");
-                if (jint(props, "core-id") > max_core)
-                        max_core = jint(props, "core-id");
-                if (jint(props, "thread-id") > max_thread)
-                        max_thread = jint(props, "thread-id");
-        }
-        assert_int_equal(max_socket + 1, sockets);
-        assert_int_equal(max_core + 1, cores);
-        assert_int_equal(max_thread + 1, threads);
-        json_object_put(cpus);
-}
-
-static json_object *cpu0_prop(qvm *v, const char *prop)
-{
-        json_object *cpus = qvm_qmp(v, "query-cpus-fast", NULL), *o;
-
-        o = qvm_qom_get(v, jstr(json_object_array_get_idx(cpus, 0), "qom-path"), prop);
-        json_object_put(cpus);
-        return o;
-}
-
 static void assert_bool_prop(json_object *o, bool want)
 {
         assert_int_equal(json_object_get_boolean(o), want);
@@ -169,8 +136,8 @@ static void test_seed_000_edi(void **state)
         assert_int_equal(pci_count(pci, 0x8086, 0x1237), 1); /* i440FX */
         assert_non_null(pci_find(pci, "disk-system"));
         json_object_put(pci);
-        assert_topology(v, 1, 4, 1);
-        assert_bool_prop(cpu0_prop(v, "kvm"), false);
+        qvm_assert_topology(v, 1, 4, 1);
+        assert_bool_prop(qvm_cpu0_prop(v, "kvm"), false);
         o = qvm_qom_get(v, "/machine/peripheral/disk-system", "serial");
         assert_string_equal(json_object_get_string(o), "1");
         json_object_put(o);
@@ -192,15 +159,15 @@ static void test_seed_001_overwatch(void **state)
         json_object *o, *pci, *mem;
 
         qvm_start(v);
-        assert_topology(v, 1, 4, 1);
-        assert_bool_prop(cpu0_prop(v, "kvm"), false); /* hidden */
-        assert_bool_prop(cpu0_prop(v, "hv-relaxed"), true);
-        assert_bool_prop(cpu0_prop(v, "hv-vapic"), true);
-        assert_bool_prop(cpu0_prop(v, "hv-time"), true);
-        o = cpu0_prop(v, "hv-spinlocks");
+        qvm_assert_topology(v, 1, 4, 1);
+        assert_bool_prop(qvm_cpu0_prop(v, "kvm"), false); /* hidden */
+        assert_bool_prop(qvm_cpu0_prop(v, "hv-relaxed"), true);
+        assert_bool_prop(qvm_cpu0_prop(v, "hv-vapic"), true);
+        assert_bool_prop(qvm_cpu0_prop(v, "hv-time"), true);
+        o = qvm_cpu0_prop(v, "hv-spinlocks");
         assert_int_equal(json_object_get_int64(o), 8191);
         json_object_put(o);
-        o = cpu0_prop(v, "hv-vendor-id");
+        o = qvm_cpu0_prop(v, "hv-vendor-id");
         assert_string_equal(json_object_get_string(o), "whatever");
         json_object_put(o);
         o = qvm_qom_get(v, "/machine", "hpet");
@@ -230,8 +197,8 @@ static void test_seed_002_fedora(void **state)
         json_object *pci, *blk;
 
         qvm_start(v);
-        assert_topology(v, 1, 3, 2);
-        assert_bool_prop(cpu0_prop(v, "kvm"), false);
+        qvm_assert_topology(v, 1, 3, 2);
+        assert_bool_prop(qvm_cpu0_prop(v, "kvm"), false);
         pci = qvm_qmp(v, "query-pci", NULL);
         assert_int_equal(pci_count(pci, 0x8086, 0x29c0), 1); /* Q35 */
         assert_non_null(pci_find(pci, "disk-partition"));
@@ -249,8 +216,8 @@ static void test_seed_003_qemu_vga(void **state)
         json_object *o, *pci, *io, *chr, *a;
 
         qvm_start(v);
-        assert_topology(v, 1, 4, 2);
-        assert_bool_prop(cpu0_prop(v, "kvm"), false);
+        qvm_assert_topology(v, 1, 4, 2);
+        assert_bool_prop(qvm_cpu0_prop(v, "kvm"), false);
         pci = qvm_qmp(v, "query-pci", NULL);
         assert_int_equal(pci_count(pci, 0x8086, 0x29c0), 1); /* Q35 */
         assert_non_null(pci_find(pci, "scsi-system"));
