@@ -11,6 +11,7 @@
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,8 +19,10 @@
 #include "strv.h"
 #include "vfioctl/input.h"
 
-enum { OUT_KEYBOARD, OUT_MOUSE, N_OUT };
-static const char *const out_kinds[N_OUT] = { "keyboard", "mouse" };
+/* Without labels, sources are merged into one output per kind: these two. With labels, output i is source i.
+ */
+enum { OUT_KEYBOARD, OUT_MOUSE };
+static const char *const out_kinds[] = { "keyboard", "mouse" };
 
 typedef struct source {
         char *path; /* as configured, below the root */
@@ -31,6 +34,7 @@ typedef struct source {
 
 typedef struct output {
         bool used;
+        const char *label; /* "keyboard", "mouse", or the source's label */
         int fd;
         char *node; /* "dev/input/eventN" */
         vfio_input_caps caps;
@@ -42,7 +46,7 @@ struct vfio_input_relay {
         vfio_input_relay_config cfg;
         source src[VFIO_INPUT_MAX_SOURCES];
         size_t n_src;
-        output out[N_OUT];
+        output out[VFIO_INPUT_MAX_OUTPUTS];
         vfio_input_router router;
         vfio_input_stats stats;
         int inotify_fd;
@@ -76,7 +80,7 @@ vfio_input_relay *vfio_input_relay_free(vfio_input_relay *r)
                 free(r->src[i].path);
                 free(r->src[i].node);
         }
-        for (size_t o = 0; o < N_OUT; o++) {
+        for (size_t o = 0; o < VFIO_INPUT_MAX_OUTPUTS; o++) {
                 if (r->out[o].fd >= 0) {
                         (void)ioctl(r->out[o].fd, UI_DEV_DESTROY);
                         close(r->out[o].fd);
@@ -86,6 +90,7 @@ vfio_input_relay *vfio_input_relay_free(vfio_input_relay *r)
         if (r->inotify_fd >= 0)
                 close(r->inotify_fd);
         strv_free(r->cfg.sources);
+        strv_free(r->cfg.labels);
         free((char *)r->cfg.name);
         free(r);
         return NULL;
@@ -190,7 +195,7 @@ static int create_output(vfio_input_relay *r, unsigned o)
                 if (ioctl(fd, UI_SET_ABSBIT, k) < 0 || ioctl(fd, UI_ABS_SETUP, &as) < 0)
                         return -errno;
         }
-        snprintf(setup.name, sizeof(setup.name), "vfioctl %s %s", r->cfg.name, out_kinds[o]);
+        snprintf(setup.name, sizeof(setup.name), "vfioctl %s %s", r->cfg.name, out->label);
         if (ioctl(fd, UI_DEV_SETUP, &setup) < 0 || ioctl(fd, UI_DEV_CREATE) < 0)
                 return -errno;
         /* UI_GET_SYSNAME (Linux 3.15): "inputN" below /sys/devices/virtual/input. */
@@ -219,22 +224,26 @@ int vfio_input_relay_new(const vfio_host *h, const vfio_input_relay_config *c, v
         size_t n = strv_length(c->sources);
         int k;
 
-        if (n == 0 || n > VFIO_INPUT_MAX_SOURCES || !c->name)
+        if (n == 0 || n > VFIO_INPUT_MAX_SOURCES || !c->name || (c->labels && strv_length(c->labels) != n))
                 return -EINVAL;
         r = calloc(1, sizeof(*r));
         if (!r)
                 return -ENOMEM;
         r->h = h;
         r->inotify_fd = r->wd_input = r->wd_by_id = r->wd_by_path = -1;
-        for (size_t o = 0; o < N_OUT; o++)
+        for (size_t o = 0; o < VFIO_INPUT_MAX_OUTPUTS; o++)
                 r->out[o].fd = -EBADF;
         r->cfg = *c;
         r->cfg.sources = NULL;
+        r->cfg.labels = NULL;
         r->cfg.name = strdup(c->name);
         if (!r->cfg.name)
                 return -ENOMEM;
         STRV_FOREACH(p, c->sources)
                 if (strv_extend(&r->cfg.sources, *p) < 0)
+                        return -ENOMEM;
+        STRV_FOREACH(p, c->labels)
+                if (strv_extend(&r->cfg.labels, *p) < 0)
                         return -ENOMEM;
         vfio_input_router_init(&r->router, &c->toggle);
 
@@ -262,18 +271,24 @@ int vfio_input_relay_new(const vfio_host *h, const vfio_input_relay_config *c, v
                 kinds = vfio_input_caps_kinds(&caps);
                 /* Pointers (relative or absolute axes) go to the mouse output, everything else to the
                  * keyboard. */
-                s->output = kinds & (VFIO_INPUT_MOUSE | VFIO_INPUT_TABLET) ||
-                                            vfio_input_test_bit(caps.ev, EV_REL) ||
-                                            vfio_input_test_bit(caps.ev, EV_ABS)
-                                    ? OUT_MOUSE
-                                    : OUT_KEYBOARD;
+                if (r->cfg.labels) {
+                        s->output = (unsigned)i;
+                        r->out[i].label = r->cfg.labels[i];
+                } else {
+                        s->output = kinds & (VFIO_INPUT_MOUSE | VFIO_INPUT_TABLET) ||
+                                                    vfio_input_test_bit(caps.ev, EV_REL) ||
+                                                    vfio_input_test_bit(caps.ev, EV_ABS)
+                                            ? OUT_MOUSE
+                                            : OUT_KEYBOARD;
+                        r->out[s->output].label = out_kinds[s->output];
+                }
                 r->out[s->output].used = true;
                 caps_union(&r->out[s->output].caps, &caps);
                 for (unsigned a = 0; a < ABS_CNT; a++)
                         if (vfio_input_test_bit(caps.abs, a))
                                 (void)ioctl(s->fd, EVIOCGABS(a), &r->out[s->output].abs[a]);
         }
-        for (unsigned o = 0; o < N_OUT; o++) {
+        for (unsigned o = 0; o < VFIO_INPUT_MAX_OUTPUTS; o++) {
                 if (!r->out[o].used)
                         continue;
                 k = create_output(r, o);
@@ -282,7 +297,7 @@ int vfio_input_relay_new(const vfio_host *h, const vfio_input_relay_config *c, v
                                 *ret_error = strdup("dev/uinput");
                         return k;
                 }
-                log_debug("output %s: %s", out_kinds[o], r->out[o].node);
+                log_debug("output %s: %s", r->out[o].label, r->out[o].node);
         }
         if (!c->no_grab)
                 for (size_t i = 0; i < r->n_src; i++) {
@@ -307,14 +322,14 @@ size_t vfio_input_relay_n_outputs(const vfio_input_relay *r)
 {
         size_t n = 0;
 
-        for (unsigned o = 0; o < N_OUT; o++)
+        for (unsigned o = 0; o < VFIO_INPUT_MAX_OUTPUTS; o++)
                 n += r->out[o].used;
         return n;
 }
 
 static const output *nth_output(const vfio_input_relay *r, size_t i, unsigned *ret_o)
 {
-        for (unsigned o = 0; o < N_OUT; o++)
+        for (unsigned o = 0; o < VFIO_INPUT_MAX_OUTPUTS; o++)
                 if (r->out[o].used && i-- == 0) {
                         *ret_o = o;
                         return &r->out[o];
@@ -326,7 +341,9 @@ const char *vfio_input_relay_output_kind(const vfio_input_relay *r, size_t i)
 {
         unsigned o;
 
-        return nth_output(r, i, &o) ? out_kinds[o] : NULL;
+        const output *out = nth_output(r, i, &o);
+
+        return out ? out->label : NULL;
 }
 
 const char *vfio_input_relay_output_node(const vfio_input_relay *r, size_t i)
@@ -335,6 +352,36 @@ const char *vfio_input_relay_output_node(const vfio_input_relay *r, size_t i)
         const output *out = nth_output(r, i, &o);
 
         return out ? out->node : NULL;
+}
+
+int vfio_input_relay_give_outputs(const vfio_input_relay *r, uid_t uid)
+{
+        for (unsigned o = 0; o < VFIO_INPUT_MAX_OUTPUTS; o++) {
+                _cleanup_close_ int fd = -EBADF;
+                struct stat st;
+
+                if (!r->out[o].used)
+                        continue;
+                /* O_PATH: opening the evdev node for real would make us one of its clients. */
+                fd = vfio_host_open_path(r->h, r->out[o].node, O_PATH | O_NOFOLLOW);
+                if (fd < 0)
+                        return fd;
+                if (fstat(fd, &st) < 0)
+                        return -errno;
+                if (!S_ISCHR(st.st_mode))
+                        return -ENOTTY;
+                if (st.st_uid == uid)
+                        continue;
+                /* fchown() refuses O_PATH descriptors: go through /proc (same inode, no path lookup). */
+                {
+                        char p[64];
+
+                        snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+                        if (chown(p, uid, (gid_t)-1) < 0)
+                                return -errno;
+                }
+        }
+        return 0;
 }
 
 void vfio_input_relay_get_stats(const vfio_input_relay *r, vfio_input_stats *ret)

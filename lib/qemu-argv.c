@@ -550,7 +550,19 @@ static void build_net(builder *b, const vm_config *c)
         }
 }
 
-static void build_input(builder *b, const vm_config *c)
+bool vm_qemu_input_relayed(const vm_input *in, const vm_argv_paths *p)
+{
+        return p->input_relay && in->type == VM_INPUT_EVDEV && in->relay != VM_RELAY_NO;
+}
+
+char *vm_qemu_input_link(const vm_input *in, const vm_argv_paths *p)
+{
+        char *s;
+
+        return asprintf(&s, "%s/input-%s", p->runtime_dir, in->name) < 0 ? NULL : s;
+}
+
+static void build_input(builder *b, const vm_config *c, const vm_argv_paths *p)
 {
         static const char *const devices[] = {
                 [VM_INPUT_VIRTIO_KEYBOARD] = "virtio-keyboard-pci",
@@ -564,8 +576,16 @@ static void build_input(builder *b, const vm_config *c)
 
                 if (in->type == VM_INPUT_EVDEV) {
                         /* input-linux reads the host evdev node and grabs it (qemu-options.hx, -object). */
+                        _cleanup_free_ char *link = NULL;
+
+                        /* Relayed: the relay's virtual device, which stays while the real one is replugged.
+                         */
+                        if (vm_qemu_input_relayed(in, p) && !(link = vm_qemu_input_link(in, p))) {
+                                b->error = -ENOMEM;
+                                return;
+                        }
                         opt_raw(&o, "input-linux,id=input-%s", in->name);
-                        opt_str(&o, "evdev", in->evdev);
+                        opt_str(&o, "evdev", link ? link : in->evdev);
                         if (in->grab_all)
                                 opt_raw(&o, "grab_all=on");
                         if (in->repeat)
@@ -786,7 +806,7 @@ int vm_qemu_argv(const vm_config *c, const vm_argv_paths *p, char ***ret, char *
         build_usb(&b, c);
         build_disks(&b, c);
         build_net(&b, c);
-        build_input(&b, c);
+        build_input(&b, c, p);
         build_display(&b, c, p);
         build_audio(&b, c, p);
         build_tpm(&b, c, p);

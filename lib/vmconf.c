@@ -60,6 +60,7 @@ static const char *const input_values[] = { "evdev", "virtio-keyboard", "virtio-
                                             NULL };
 static const char *const toggle_values[] = { "ctrl-ctrl",  "alt-alt",         "shift-shift", "meta-meta",
                                              "scrolllock", "ctrl-scrolllock", NULL };
+static const char *const relay_values[] = { "auto", "yes", "no", NULL };
 static const char *const display_values[] = { "none", "virtio-vga", "qxl", "std", NULL };
 static const char *const protocol_values[] = { "none", "spice", "vnc", NULL };
 static const char *const net_values[] = { "user", "bridge", "tap", NULL };
@@ -200,6 +201,7 @@ static const key_def keys[] = {
         { "input", "grab_all", K_BOOL, I(grab_all), NULL, 0, 0, BOOL },
         { "input", "repeat", K_BOOL, I(repeat), NULL, 0, 0, BOOL },
         { "input", "grab_toggle", K_ENUM, I(grab_toggle), toggle_values, 0, 0, NULL },
+        { "input", "relay", K_ENUM, I(relay), relay_values, 0, 0, NULL },
         { "disk", "path", K_PATH, D(path), NULL, 0, 0, "an absolute path (image file, block device, zvol)" },
         { "disk", "format", K_ENUM, D(format), format_values, 0, 0, NULL },
         { "disk", "media", K_ENUM, D(media), media_values, 0, 0, NULL },
@@ -1198,9 +1200,11 @@ int vm_config_check(const vm_config *c, char ***errors)
                         ERR(in->line,
                             "[input \"%s\"] type = evdev needs evdev = /dev/input/by-id/...-event-kbd",
                             in->name);
-                if (!evdev && (in->evdev || in->grab_all || in->repeat || in->grab_toggle))
+                if (!evdev && (in->evdev || in->grab_all || in->repeat || in->grab_toggle ||
+                               in->relay != VM_RELAY_AUTO))
                         ERR(in->line,
-                            "[input \"%s\"] evdev, grab_all, repeat and grab_toggle need type = evdev",
+                            "[input \"%s\"] evdev, grab_all, repeat, grab_toggle and relay need type = "
+                            "evdev",
                             in->name);
         }
         for (size_t i = 0; i < c->n_disks; i++) {

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cleanup.h"
 #include "vfioctl/host.h"
@@ -87,7 +88,7 @@ typedef struct vfio_input_toggle {
 int vfio_input_toggle_parse(const char *spec, vfio_input_toggle *ret);
 
 #define VFIO_INPUT_MAX_SOURCES 16
-#define VFIO_INPUT_MAX_OUTPUTS 4
+#define VFIO_INPUT_MAX_OUTPUTS VFIO_INPUT_MAX_SOURCES
 
 /* One event for one output of the relay. */
 typedef struct vfio_input_out {
@@ -167,8 +168,9 @@ typedef enum vfio_input_notice {
 } vfio_input_notice;
 
 typedef struct vfio_input_relay_config {
-        char **sources;           /* evdev paths below the root: "/dev/input/by-id/usb-...-event-kbd" */
-        const char *name;         /* outputs are "vfioctl <name> keyboard" / "vfioctl <name> mouse" */
+        char **sources;   /* evdev paths below the root: "/dev/input/by-id/usb-...-event-kbd" */
+        const char *name; /* outputs are "vfioctl <name> keyboard" / "vfioctl <name> mouse" */
+        char **labels;    /* NULL, or one per source: output i is source i's, "vfioctl <name> <label>" */
         vfio_input_toggle toggle; /* n == 0: no hotkey */
         bool no_grab;             /* testing: read sources without EVIOCGRAB */
         void (*notify)(vfio_input_notice what, const char *detail, void *userdata);
@@ -198,3 +200,6 @@ const char *vfio_input_relay_output_node(const vfio_input_relay *r, size_t i);
  */
 int vfio_input_relay_run(vfio_input_relay *r, int sigfd);
 void vfio_input_relay_get_stats(const vfio_input_relay *r, vfio_input_stats *ret);
+/* Makes uid the owner of every output's node (mode kept): QEMU, run as the VM user, opens them. Needs root.
+ */
+int vfio_input_relay_give_outputs(const vfio_input_relay *r, uid_t uid);

@@ -1,12 +1,15 @@
 /* VM model (with resolved host devices) to the QEMU 7.2 command line: a pure function, golden-tested. */
 #pragma once
 
+#include <stdbool.h>
+
 #include "vfioctl/vmconf.h"
 
 typedef struct vm_argv_paths {
         const char *runtime_dir; /* sockets: qmp.sock, spice.sock, vnc.sock, swtpm.sock */
         const char *state_dir;   /* per-VM files: OVMF_VARS.fd */
         unsigned uid;            /* for the default PulseAudio server /run/user/UID/pulse/native */
+        bool input_relay; /* evdev inputs with relay != no come from vfioctl's relay (RUNTIME_DIR/input-*) */
 } vm_argv_paths;
 
 /* The one place QEMU option values are escaped: ',' becomes ",," (QEMU docs, "Invocation", options). */
@@ -20,6 +23,9 @@ char *vm_qemu_firmware_vars(const vm_config *c, const vm_argv_paths *p);
 /* RUNTIME_DIR/qmp.sock */
 char *vm_qemu_qmp_socket(const vm_argv_paths *p);
 char *vm_qemu_tpm_socket(const vm_config *c, const vm_argv_paths *p);
+/* True when QEMU reads this input from the relay; then RUNTIME_DIR/input-NAME is the link it opens. */
+bool vm_qemu_input_relayed(const vm_input *in, const vm_argv_paths *p);
+char *vm_qemu_input_link(const vm_input *in, const vm_argv_paths *p);
 
 /*
  * Builds argv (argv[0] is [vm] emulator). Every [gpu]/[pci] must be resolved (vm_config_resolve);

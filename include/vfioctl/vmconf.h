@@ -26,6 +26,9 @@ typedef enum vm_input_type {
         VM_INPUT_VIRTIO_MOUSE,
         VM_INPUT_VIRTIO_TABLET,
 } vm_input_type;
+/* How vfioctl start feeds an evdev device to QEMU: through its uinput relay (survives a replug) or directly.
+ */
+typedef enum vm_input_relay { VM_RELAY_AUTO, VM_RELAY_YES, VM_RELAY_NO } vm_input_relay;
 typedef enum vm_display_device {
         VM_DISPLAY_NONE,
         VM_DISPLAY_VIRTIO_VGA,
@@ -165,6 +168,7 @@ typedef struct vm_input {
         bool grab_all;
         bool repeat;
         char *grab_toggle;
+        vm_input_relay relay;
 } vm_input;
 
 typedef struct vm_disk {

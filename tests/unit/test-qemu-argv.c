@@ -49,7 +49,11 @@ static char *render(const char *conf_path)
         if (asprintf(&rt, "/run/user/1000/vfioctl/%s", c->name) < 0 ||
             asprintf(&st, "/home/user/.local/state/vfioctl/%s", c->name) < 0)
                 return NULL;
-        vm_argv_paths p = { .runtime_dir = rt, .state_dir = st, .uid = 1000 };
+        /* NAME-relayed.conf renders as start does while its input relay runs. */
+        vm_argv_paths p = { .runtime_dir = rt,
+                            .state_dir = st,
+                            .uid = 1000,
+                            .input_relay = strstr(conf_path, "-relayed.conf") != NULL };
         if (vm_qemu_argv(c, &p, &args, &notes) < 0)
                 return NULL;
         f = open_memstream(&out, &size);

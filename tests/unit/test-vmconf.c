@@ -177,6 +177,11 @@ static void test_consistency_errors(void **state)
                      "PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT (tcp::24800-:24800)");
         assert_error("[input \"k\"]\ntype = evdev\n",
                      "t.conf:2: [input \"k\"] type = evdev needs evdev = /dev/input/by-id/...-event-kbd");
+        assert_error(
+                "[input \"t\"]\ntype = virtio-tablet\nrelay = yes\n",
+                "t.conf:2: [input \"t\"] evdev, grab_all, repeat, grab_toggle and relay need type = evdev");
+        assert_error("[input \"k\"]\ntype = evdev\nevdev = /dev/input/event0\nrelay = maybe\n",
+                     "t.conf:4: [input \"k\"] relay: 'maybe' is not allowed; use one of: auto, yes, no");
         assert_error("[usb \"u\"]\nhost_bus = 1\n",
                      "t.conf:2: [usb \"u\"] needs both host_bus and host_port (see lsusb -t)");
         assert_error(
