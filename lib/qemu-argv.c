@@ -555,11 +555,11 @@ bool vm_qemu_input_relayed(const vm_input *in, const vm_argv_paths *p)
         return p->input_relay && in->type == VM_INPUT_EVDEV && in->relay != VM_RELAY_NO;
 }
 
-char *vm_qemu_input_link(const vm_input *in, const vm_argv_paths *p)
+char *vm_qemu_input_link(const vm_config *c, const vm_input *in, const vm_argv_paths *p)
 {
         char *s;
 
-        return asprintf(&s, "%s/input-%s", p->runtime_dir, in->name) < 0 ? NULL : s;
+        return asprintf(&s, "%s/%s-%s", p->runtime_dir, c->name, in->name) < 0 ? NULL : s;
 }
 
 static void build_input(builder *b, const vm_config *c, const vm_argv_paths *p)
@@ -580,7 +580,7 @@ static void build_input(builder *b, const vm_config *c, const vm_argv_paths *p)
 
                         /* Relayed: the relay's virtual device, which stays while the real one is replugged.
                          */
-                        if (vm_qemu_input_relayed(in, p) && !(link = vm_qemu_input_link(in, p))) {
+                        if (vm_qemu_input_relayed(in, p) && !(link = vm_qemu_input_link(c, in, p))) {
                                 b->error = -ENOMEM;
                                 return;
                         }

@@ -91,6 +91,8 @@ int vm_runstate_write(int dirfd, const vm_runstate *s)
                 (unsigned long long)s->pid_starttime, (int)s->supervisor, s->uid);
         fprintf(f, "swtpm=%d\nswtpm_starttime=%llu\n", (int)s->swtpm,
                 (unsigned long long)s->swtpm_starttime);
+        fprintf(f, "relay=%d\nrelay_starttime=%llu\n", (int)s->relay,
+                (unsigned long long)s->relay_starttime);
         put_str(f, "user", s->user);
         fprintf(f, "started=%llu\nstopped=%llu\nmemory=%llu\nhugepages_reserved=%llu\nhugepage_kb=%u\n",
                 (unsigned long long)s->started, (unsigned long long)s->stopped,
@@ -161,8 +163,16 @@ int vm_runstate_read(int dirfd, vm_runstate **ret)
                 } else if (strcmp(line, "uid") == 0 || strcmp(line, "hugepage_kb") == 0) {
                         r = parse_uint(v, 10, UINT32_MAX, &u);
                         *(line[0] == 'u' ? &s->uid : &s->hugepage_kb) = (unsigned)u;
+                } else if (strcmp(line, "swtpm") == 0 || strcmp(line, "relay") == 0) {
+                        /* Read back too: a stop without the supervisor has to find them. */
+                        r = parse_uint(v, 10, INT32_MAX, &u);
+                        *(line[0] == 's' ? &s->swtpm : &s->relay) = (pid_t)u;
                 } else if (strcmp(line, "pid_starttime") == 0)
                         r = get_u64(v, &s->pid_starttime);
+                else if (strcmp(line, "swtpm_starttime") == 0)
+                        r = get_u64(v, &s->swtpm_starttime);
+                else if (strcmp(line, "relay_starttime") == 0)
+                        r = get_u64(v, &s->relay_starttime);
                 else if (strcmp(line, "started") == 0)
                         r = get_u64(v, &s->started);
                 else if (strcmp(line, "stopped") == 0)

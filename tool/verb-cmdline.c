@@ -10,6 +10,7 @@
 #include "vfioctl/pciids.h"
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/vmdefaults.h"
+#include "vm-relay.h"
 #include "vm-util.h"
 
 /* An option is "-x" followed by its values (arguments that do not start with '-'). */
@@ -71,6 +72,21 @@ int verb_cmdline(int argc, char **argv)
                 return EXIT_FAILURE_GENERIC;
         }
         r = vm_default_paths(c, &paths);
+        if (r >= 0 && vm_relay_wanted(c)) {
+                /* As start would: through the relay where uinput works here, else directly. */
+                _cleanup_strv_free_ char **why = NULL;
+
+                if (!h && tool_open_host(&h) < 0)
+                        return EXIT_FAILURE_GENERIC;
+                paths.paths.input_relay = vm_relay_preflight(c, h, &why, &why);
+                STRV_FOREACH(w, why)
+                        fprintf(stderr, "note: %s\n", *w);
+                if (paths.paths.input_relay)
+                        fprintf(stderr,
+                                "note: evdev inputs are read through vfioctl's input relay, which vfioctl "
+                                "start runs beside QEMU (it makes %s/%s-INPUT)\n",
+                                paths.paths.runtime_dir, c->name);
+        }
         if (r >= 0)
                 r = vm_qemu_argv(c, &paths.paths, &args, &notes);
         if (r >= 0 && c->firmware.type == VM_FIRMWARE_OVMF) {

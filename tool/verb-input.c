@@ -1,15 +1,20 @@
 /* vfioctl input: list keyboards and mice with stable paths, and the relay that keeps them in the VM across
  * replugs. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "parse-util.h"
 #include "strv.h"
 #include "tool.h"
 #include "vfioctl/input.h"
@@ -20,6 +25,9 @@ static const char *arg_out;
 static const char *arg_toggle = "ctrl-ctrl";
 static const char *arg_link_dir;
 static bool arg_no_grab;
+static char **arg_label;
+static const char *arg_user; /* "UID:GID[:G,G...]": vfioctl start's relay drops to the VM user */
+static int arg_log_fd = -1;
 
 static const char *const ev_names[EV_CNT] = {
         [EV_SYN] = "EV_SYN", [EV_KEY] = "EV_KEY", [EV_REL] = "EV_REL", [EV_ABS] = "EV_ABS",
@@ -146,11 +154,20 @@ static void on_notice(vfio_input_notice what, const char *detail, void *userdata
         vfio_input_relay *r = *(vfio_input_relay **)userdata;
         vfio_input_stats s;
 
+        if (arg_log_fd >= 0) {
+                /* In the VM log, stamped like the launcher's own lines. */
+                char stamp[32];
+                time_t now = time(NULL);
+                struct tm tm;
+
+                if (gmtime_r(&now, &tm) && strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ ", &tm))
+                        fputs(stamp, stderr);
+        }
         switch (what) {
         case VFIO_INPUT_NOTICE_GONE:
                 fprintf(stderr,
-                        "vfioctl: input: /%s went away; keys released, waiting for it to come back\n",
-                        detail);
+                        "vfioctl: input: %s%s went away; keys released, waiting for it to come back\n",
+                        detail[0] == '/' ? "" : "/", detail);
                 break;
         case VFIO_INPUT_NOTICE_BACK:
                 fprintf(stderr, "vfioctl: input: source back as %s%s\n", detail[0] == '/' ? "" : "/",
@@ -198,6 +215,51 @@ static int make_link(const char *dir, const char *name, const char *kind, const 
         return 0;
 }
 
+/* --user UID:GID[:G,G...] -> the credentials vfioctl start hands its relay. */
+static int parse_user(const char *spec, uid_t *uid, gid_t *gid, gid_t *groups, size_t *n_groups)
+{
+        _cleanup_strv_free_ char **parts = NULL, **gl = NULL;
+        uint64_t u;
+
+        *n_groups = 0;
+        if (strv_split(spec, ":", &parts) < 0 || strv_length(parts) < 2 || strv_length(parts) > 3)
+                return -EINVAL;
+        if (parse_uint(parts[0], 10, UINT32_MAX - 1, &u) < 0 || u == 0)
+                return -EINVAL;
+        *uid = (uid_t)u;
+        if (parse_uint(parts[1], 10, UINT32_MAX - 1, &u) < 0)
+                return -EINVAL;
+        *gid = (gid_t)u;
+        if (parts[2] && *parts[2]) {
+                if (strv_split(parts[2], ",", &gl) < 0 || strv_length(gl) > 32)
+                        return -EINVAL;
+                STRV_FOREACH(g, gl) {
+                        if (parse_uint(*g, 10, UINT32_MAX - 1, &u) < 0)
+                                return -EINVAL;
+                        groups[(*n_groups)++] = (gid_t)u;
+                }
+        }
+        return 0;
+}
+
+/*
+ * The relay opened its devices as root; from here on it is the VM user, not dumpable (QEMU, under the same
+ * uid, cannot ptrace it to reach /dev/uinput), and it ends with the supervisor that started it.
+ */
+static int drop_to(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, pid_t parent)
+{
+        if (setgroups(n_groups, groups) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+                return -errno;
+        if (getuid() != uid || geteuid() != uid || setuid(0) == 0)
+                return -EPERM;
+        /* Both after setuid: a credential change clears them. */
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0)
+                return -errno;
+        if (getppid() != parent)
+                return -ESRCH; /* the supervisor died before PDEATHSIG was armed */
+        return 0;
+}
+
 static int input_relay(void)
 {
         _cleanup_(vfio_host_freep) vfio_host *h = NULL;
@@ -208,6 +270,33 @@ static int input_relay(void)
         sigset_t mask;
         int r;
 
+        uid_t uid = 0;
+        gid_t gid = 0, groups[32];
+        size_t n_groups = 0;
+        pid_t parent = getppid();
+
+        if (arg_label && strv_length(arg_label) != strv_length(arg_grab)) {
+                tool_error("input relay: give one --label per --grab (%zu labels, %zu sources)",
+                           strv_length(arg_label), strv_length(arg_grab));
+                return EXIT_USAGE;
+        }
+        STRV_FOREACH(l, arg_label)
+                if (strlen(*l) > 32 || strpbrk(*l, "/ ") || !**l) {
+                        tool_error("--label '%s': use a short name without '/' or spaces", *l);
+                        return EXIT_USAGE;
+                }
+        if (arg_user && parse_user(arg_user, &uid, &gid, groups, &n_groups) < 0) {
+                tool_error("--user '%s': expected UID:GID[:GID,GID...] with a UID other than 0", arg_user);
+                return EXIT_USAGE;
+        }
+        if (arg_user && geteuid() != 0) {
+                tool_error("--user needs root: the relay opens its devices as root, then becomes that user");
+                return EXIT_NOPERM;
+        }
+        if (arg_log_fd >= 0 && (arg_log_fd <= 2 || fcntl(arg_log_fd, F_GETFD) < 0)) {
+                tool_error("--log-fd %d: not an open descriptor above 2", arg_log_fd);
+                return EXIT_USAGE;
+        }
         if (!arg_grab || !arg_out) {
                 tool_error(
                         "input relay: name the sources with --grab DEV (one per device) and the output with "
@@ -250,6 +339,7 @@ static int input_relay(void)
                 return EXIT_UNAVAILABLE;
         }
         c.sources = arg_grab;
+        c.labels = arg_label;
         c.name = arg_out;
         c.no_grab = arg_no_grab;
         c.notify = on_notice;
@@ -278,6 +368,19 @@ static int input_relay(void)
                                                : "");
                 return EXIT_FAILURE_GENERIC;
         }
+        if (arg_user) {
+                r = vfio_input_relay_give_outputs(relay, uid);
+                if (r < 0) {
+                        tool_error("cannot give the virtual devices to uid %u: %s", (unsigned)uid,
+                                   strerror(-r));
+                        return EXIT_FAILURE_GENERIC;
+                }
+                r = drop_to(uid, gid, groups, n_groups, parent);
+                if (r < 0) {
+                        tool_error("cannot become uid %u: %s", (unsigned)uid, strerror(-r));
+                        return EXIT_FAILURE_GENERIC;
+                }
+        }
         for (size_t i = 0; i < vfio_input_relay_n_outputs(relay); i++) {
                 const char *kind = vfio_input_relay_output_kind(relay, i),
                            *node = vfio_input_relay_output_node(relay, i);
@@ -295,8 +398,23 @@ static int input_relay(void)
         /* The line scripts (and the launcher) wait for: the outputs exist and the sources are grabbed. */
         printf("READY\n");
         fflush(stdout);
+        if (arg_log_fd >= 0) {
+                /* The launcher reads until READY; what follows (replugs, toggles, stats) goes to the VM log.
+                 */
+                if (dup2(arg_log_fd, STDOUT_FILENO) < 0 || dup2(arg_log_fd, STDERR_FILENO) < 0)
+                        return EXIT_FAILURE_GENERIC;
+                close(arg_log_fd);
+        }
         r = vfio_input_relay_run(relay, sigfd);
         on_notice(VFIO_INPUT_NOTICE_STATS, NULL, &relay);
+        /* The outputs go with us: links to them would point at whatever takes their eventN next. */
+        for (size_t i = 0; arg_link_dir && i < vfio_input_relay_n_outputs(relay); i++) {
+                _cleanup_free_ char *link = NULL;
+
+                if (asprintf(&link, "%s/%s-%s", arg_link_dir, arg_out,
+                             vfio_input_relay_output_kind(relay, i)) >= 0)
+                        (void)unlink(link);
+        }
         if (r < 0) {
                 tool_error("input relay stopped: %s", strerror(-r));
                 return EXIT_FAILURE_GENERIC;
@@ -306,7 +424,17 @@ static int input_relay(void)
 
 int verb_input(int argc, char **argv)
 {
-        enum { OPT_ALL = 0x100, OPT_GRAB, OPT_OUT, OPT_TOGGLE, OPT_LINK, OPT_NO_GRAB };
+        enum {
+                OPT_ALL = 0x100,
+                OPT_GRAB,
+                OPT_OUT,
+                OPT_TOGGLE,
+                OPT_LINK,
+                OPT_NO_GRAB,
+                OPT_LABEL,
+                OPT_USER,
+                OPT_LOG_FD
+        };
         static const struct option options[] = {
                 { "all", no_argument, NULL, OPT_ALL },
                 { "grab", required_argument, NULL, OPT_GRAB },
@@ -314,6 +442,9 @@ int verb_input(int argc, char **argv)
                 { "toggle", required_argument, NULL, OPT_TOGGLE },
                 { "link", required_argument, NULL, OPT_LINK },
                 { "no-grab", no_argument, NULL, OPT_NO_GRAB },
+                { "label", required_argument, NULL, OPT_LABEL },
+                { "user", required_argument, NULL, OPT_USER },
+                { "log-fd", required_argument, NULL, OPT_LOG_FD },
                 { "json", no_argument, NULL, 'j' },
                 {},
         };
@@ -341,6 +472,23 @@ int verb_input(int argc, char **argv)
                 case OPT_NO_GRAB:
                         arg_no_grab = true;
                         break;
+                case OPT_LABEL:
+                        if (strv_extend(&arg_label, optarg) < 0)
+                                return EXIT_FAILURE_GENERIC;
+                        break;
+                case OPT_USER:
+                        arg_user = optarg;
+                        break;
+                case OPT_LOG_FD: {
+                        uint64_t v;
+
+                        if (parse_uint(optarg, 10, INT32_MAX, &v) < 0) {
+                                tool_error("--log-fd '%s': not a descriptor number", optarg);
+                                return EXIT_USAGE;
+                        }
+                        arg_log_fd = (int)v;
+                        break;
+                }
                 case 'j':
                         arg_json = true;
                         break;

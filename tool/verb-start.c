@@ -30,6 +30,7 @@
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/runstate.h"
 #include "vfioctl/vmdefaults.h"
+#include "vm-relay.h"
 #include "vm-run.h"
 #include "vm-util.h"
 
@@ -644,7 +645,8 @@ typedef struct start_ctx {
         int notify_fd;     /* --detach: tells the waiting parent the outcome */
         char **swtpm_argv; /* the TPM emulator to start first; NULL: none */
         char *swtpm_socket;
-        char *ddc; /* "bus=N" */
+        char *ddc;  /* "bus=N" */
+        bool relay; /* run the input relay for the evdev inputs */
 } start_ctx;
 
 static void notify(start_ctx *x, const char *msg)
@@ -808,6 +810,38 @@ static int launch_and_supervise(start_ctx *x)
                 (void)vm_proc_starttime(x->run.proc_fd, tpid, &x->st->swtpm_starttime);
                 vm_run_log(&x->run, "swtpm started (pid %d): %s", (int)tpid, x->swtpm_socket);
                 stage = NULL;
+        }
+        if (x->relay) {
+                /* Before QEMU: its input-linux objects open the relay's devices through the links. */
+                vm_relay_spawn rs = { .c = x->c,
+                                      .link_dir = x->run.qemu_dir,
+                                      .drop = x->drop,
+                                      .uid = x->user.uid,
+                                      .gid = x->user.gid,
+                                      .groups = x->user.keep,
+                                      .n_groups = x->user.n_keep,
+                                      .log_fd = log_fd };
+                _cleanup_free_ char *report = NULL;
+                pid_t rpid = 0;
+
+                r = vm_relay_start(&rs, &rpid, &report);
+                if (r < 0) {
+                        tool_error("the input relay did not start: %s", report ? report : strerror(-r));
+                        vm_run_log(&x->run, "the input relay did not start: %s",
+                                   report ? report : strerror(-r));
+                        notify(x, "E the input relay did not start");
+                        vm_run_release(&x->run, x->st, VM_STATE_CRASHED, "the input relay did not start");
+                        return EXIT_FAILURE_GENERIC;
+                }
+                x->st->relay = rpid;
+                (void)vm_proc_starttime(x->run.proc_fd, rpid, &x->st->relay_starttime);
+                for (char *l = report, *e; l && *l; l = e ? e + 1 : NULL) {
+                        e = strchr(l, '\n');
+                        if (e)
+                                *e = 0;
+                        vm_run_log(&x->run, "input relay (pid %d, user %s): %s -> %s", (int)rpid,
+                                   x->user.name, l, x->run.qemu_dir);
+                }
         }
         sp = (vm_spawn){ .argv = x->argv,
                          .envp = x->envp,
@@ -1223,6 +1257,15 @@ int verb_start(int argc, char **argv)
                         goto out;
                 check_usb(h, c, &x.user, &errors);
         }
+        if (vm_relay_wanted(c)) {
+                _cleanup_strv_free_ char **relay_warnings = NULL;
+
+                if (!h && tool_open_host(&h) < 0)
+                        goto out;
+                x.relay = vm_relay_preflight(c, h, &relay_warnings, &errors);
+                STRV_FOREACH(w, relay_warnings)
+                        tool_warning("%s", *w);
+        }
         if (x.drop)
                 check_root_paths(c, &x.user, &errors);
         for (size_t i = 0; i < c->n_disks; i++)
@@ -1365,6 +1408,7 @@ int verb_start(int argc, char **argv)
         paths.runtime_dir = strdup(x.run.qemu_dir);
         paths.paths.runtime_dir = paths.runtime_dir;
         paths.paths.uid = x.user.uid;
+        paths.paths.input_relay = x.relay;
         if (is_root) {
                 free(paths.state_dir);
                 if (asprintf(&paths.state_dir, "%s/var/lib/vfioctl/%s", arg_root ? arg_root : "", c->name) <

@@ -41,6 +41,11 @@ static json_object *status_json(vm_run *r, vm_runstate *s)
                                alive && s->supervisor && vm_runstate_lock_held(r->dirfd) > 0
                                        ? json_object_new_int(s->supervisor)
                                        : NULL);
+        json_object_object_add(
+                o, "input_relay",
+                alive && s->relay > 0 && vm_runstate_pid_alive(r->proc_fd, s->relay, s->relay_starttime)
+                        ? json_object_new_int(s->relay)
+                        : NULL);
         json_object_object_add(o, "user", s->user ? json_object_new_string(s->user) : NULL);
         json_object_object_add(o, "uid", json_object_new_int64(s->uid));
         json_object_object_add(o, "started", s->started ? json_object_new_int64((int64_t)s->started) : NULL);
@@ -107,6 +112,9 @@ static void print_status(json_object *o)
                 else
                         printf("  supervisor: none (it was stopped; vfioctl stop still works)\n");
         }
+        if ((v = json_object_object_get(o, "input_relay")))
+                printf("  input:      relay pid %d (keyboard and mouse survive a replug; vfioctl log %s)\n",
+                       json_object_get_int(v), json_object_get_string(json_object_object_get(o, "name")));
         if ((v = json_object_object_get(o, "uptime"))) {
                 printf("  uptime:     ");
                 print_duration((uint64_t)json_object_get_int64(v));

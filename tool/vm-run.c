@@ -1,6 +1,7 @@
 /* Helpers of the lifecycle verbs: where a VM's runtime state lives, reading it back, and the release steps.
  */
 #include "vm-run.h"
+#include "vm-relay.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -359,6 +360,12 @@ void vm_run_release(vm_run *r, vm_runstate *s, vm_state final, const char *reaso
                 if (vm_run_give_back(*d, &err) < 0)
                         vm_run_log(r, "warning: %s", err ? err : *d);
         }
+        /* The relay gives the keyboard and mouse back to the host: they must never stay grabbed. */
+        if (s->relay > 0 && vm_runstate_pid_alive(r->proc_fd, s->relay, s->relay_starttime)) {
+                vm_relay_stop(r->proc_fd, s->relay, s->relay_starttime);
+                vm_run_log(r, "stopped the input relay (pid %d)", (int)s->relay);
+        }
+        s->relay = 0;
         /* swtpm ends with QEMU (--terminate); one that lingers (QEMU never connected) is stopped here. */
         if (s->swtpm > 0 && vm_runstate_pid_alive(r->proc_fd, s->swtpm, s->swtpm_starttime)) {
                 kill(s->swtpm, SIGTERM);

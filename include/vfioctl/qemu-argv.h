@@ -9,7 +9,7 @@ typedef struct vm_argv_paths {
         const char *runtime_dir; /* sockets: qmp.sock, spice.sock, vnc.sock, swtpm.sock */
         const char *state_dir;   /* per-VM files: OVMF_VARS.fd */
         unsigned uid;            /* for the default PulseAudio server /run/user/UID/pulse/native */
-        bool input_relay; /* evdev inputs with relay != no come from vfioctl's relay (RUNTIME_DIR/input-*) */
+        bool input_relay; /* evdev inputs with relay != no come from vfioctl's relay (RUNTIME_DIR/VM-*) */
 } vm_argv_paths;
 
 /* The one place QEMU option values are escaped: ',' becomes ",," (QEMU docs, "Invocation", options). */
@@ -23,9 +23,10 @@ char *vm_qemu_firmware_vars(const vm_config *c, const vm_argv_paths *p);
 /* RUNTIME_DIR/qmp.sock */
 char *vm_qemu_qmp_socket(const vm_argv_paths *p);
 char *vm_qemu_tpm_socket(const vm_config *c, const vm_argv_paths *p);
-/* True when QEMU reads this input from the relay; then RUNTIME_DIR/input-NAME is the link it opens. */
+/* True when QEMU reads this input from the relay; then RUNTIME_DIR/VM-INPUT is the link it opens (made by
+ * `vfioctl input relay --out VM --label INPUT --link RUNTIME_DIR`). */
 bool vm_qemu_input_relayed(const vm_input *in, const vm_argv_paths *p);
-char *vm_qemu_input_link(const vm_input *in, const vm_argv_paths *p);
+char *vm_qemu_input_link(const vm_config *c, const vm_input *in, const vm_argv_paths *p);
 
 /*
  * Builds argv (argv[0] is [vm] emulator). Every [gpu]/[pci] must be resolved (vm_config_resolve);

@@ -27,6 +27,8 @@ typedef struct vm_runstate {
         pid_t supervisor;       /* the vfioctl process waiting for QEMU */
         pid_t swtpm;            /* the TPM emulator vfioctl started for it; 0: none */
         uint64_t swtpm_starttime;
+        pid_t relay; /* the input relay (vfioctl input relay) beside QEMU; 0: none */
+        uint64_t relay_starttime;
         unsigned uid;                /* QEMU's uid */
         char *user;                  /* its name */
         uint64_t started, stopped;   /* unix seconds; 0 when not */

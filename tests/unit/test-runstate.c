@@ -63,6 +63,10 @@ static void test_round_trip(void **state)
                           .pid = 1234,
                           .pid_starttime = 987654321,
                           .supervisor = 1233,
+                          .swtpm = 1235,
+                          .swtpm_starttime = 987654322,
+                          .relay = 1236,
+                          .relay_starttime = 987654323,
                           .uid = 65534,
                           .user = (char *)"nobody",
                           .started = 1795240000,
@@ -87,6 +91,10 @@ static void test_round_trip(void **state)
         assert_int_equal(r->pid, 1234);
         assert_int_equal(r->pid_starttime, 987654321);
         assert_int_equal(r->supervisor, 1233);
+        assert_int_equal(r->swtpm, 1235);
+        assert_int_equal(r->swtpm_starttime, 987654322);
+        assert_int_equal(r->relay, 1236);
+        assert_int_equal(r->relay_starttime, 987654323);
         assert_int_equal(r->uid, 65534);
         assert_string_equal(r->user, "nobody");
         assert_int_equal(r->memory, 268435456);

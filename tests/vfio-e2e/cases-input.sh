@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# cases-input.sh -- the input relay's case for the VFIO test bed, sourced by guest.sh
+# cases-input.sh -- the input relay's cases for the VFIO test bed, sourced by guest.sh
 # (busybox sh, as root, in the outer guest) like every tests/vfio-e2e/cases-*.sh.
 #
 # case input-relay: a fake USB keyboard made with uinput (tests/harness/fake-input.c, run
@@ -198,4 +198,159 @@ case_input_relay() {
   ci_cleanup
   if [ -n "$_bad" ]; then DETAIL="FAILED:$_bad"; return 1; fi
   DETAIL="QEMU kept /objects/kbd0 on $_out (and mouse0 on $_mout) across a replug; events after 3 replugs, unplug and toggle releases OK; $_stats"
+}
+
+# case input-start: `vfioctl start` runs the relay beside the VM it starts, as the VM user.
+# A VM (SeaBIOS, no OS, run as nobody) has [input "kbd"] type = evdev on a fake uinput keyboard.
+# Proves, with real evdev + uinput in the guest kernel and the real QEMU:
+#  1. start launches `vfioctl input relay` as nobody (not dumpable) before QEMU; QEMU opens the
+#     relay's device "vfioctl inp kbd" through RUNTIME_DIR/inp-kbd; status --json names the relay;
+#  2. keys typed on the fake keyboard reach the guest: SeaBIOS's keyboard buffer in the BIOS data
+#     area (0x41e, words scancode<<8|ascii, read with HMP xp through vfioctl qmp) holds them;
+#  3. the keyboard is destroyed and re-created (the test chowns the new node to nobody, as a udev
+#     rule would): QEMU keeps the same device and fd, and a key typed afterwards reaches the guest;
+#  4. both Ctrl toggle to the host: a key typed then never reaches the guest; both Ctrl again give
+#     it back and the next key does;
+#  5. stop ends the relay with the VM: its process and virtual device are gone, the link removed,
+#     and the keyboard is no longer grabbed (a reader of the source sees a tap).
+ALL_CASES="$ALL_CASES input-start"
+
+CS_VM=inp
+CS_NAME="vfioctl-e2e vm keyboard"
+cs_log() { cat "$R/run/vfioctl/$CS_VM/log" 2>/dev/null; }
+cs_count() { _c=$(cs_log | grep -cE "$1"); echo "${_c:-0}"; }
+cs_bda() { # the 16 words of SeaBIOS's keyboard buffer, as "0x1e61 0x3062 ..."
+  timeout 30 chroot "$R" "$VFIOCTL" qmp "$CS_VM" \
+    '{"execute":"human-monitor-command","arguments":{"command-line":"xp /16xh 0x41e"}}' 2>&1 |
+    grep -o '0x[0-9a-f]\{4\}\b' | tr '\n' ' '
+}
+cs_own() { # chown the fake keyboard's node to nobody (what a udev rule does on a real host)
+  _n=$(ci_src_by_name "$CS_NAME"); [ -n "$_n" ] && chown 65534 "$_n" && echo "$_n"
+}
+cs_tap_until() { # KEY WORD TENTHS: tap KEY every 2 s until WORD is in the guest's buffer
+  _i=0
+  while [ "$_i" -lt "$3" ]; do
+    [ $((_i % 20)) = 0 ] && { ci_kbd tap "$1" || return 1; }
+    case " $(cs_bda) " in *" 0x$2 "*) return 0;; esac
+    sleep 0.5; _i=$((_i + 5))
+  done
+  return 1
+}
+cs_cleanup() {
+  timeout 60 chroot "$R" "$VFIOCTL" stop "$CS_VM" --force > /dev/null 2>&1
+  [ -n "${CI_RDPID:-}" ] && kill "$CI_RDPID" 2>/dev/null
+  echo quit >&7 2>/dev/null
+  exec 7>&-
+  [ -n "${CI_KPID:-}" ] && { sleep 0.2; kill "$CI_KPID" 2>/dev/null; }
+  wait 2>/dev/null
+  cs_log | sed 's/^/  [vm log] /' | tail -25
+  [ -s "$W/kbd.log" ] && sed 's/^/  [kbd.log] /' "$W/kbd.log" | tail -10
+  CI_RDPID="" CI_KPID=""
+}
+
+case_input_start() {
+  CI_FAKE=$(dirname "$VFIOCTL")/../tests/fake-input
+  [ -x "$R$VFIOCTL" ] && [ -x "$R$CI_FAKE" ] || { DETAIL="vfioctl or fake-input not built"; return 1; }
+  modprobe evdev; modprobe uinput
+  [ -c /dev/uinput ] || { DETAIL="no /dev/uinput after modprobe uinput"; return 1; }
+  timeout 60 chroot "$R" "$VFIOCTL" stop "$CS_VM" --force > /dev/null 2>&1
+  rm -f "$W/kbd.ctl" "$W/kbd.log" "$W/src.log"
+  mkfifo "$W/kbd.ctl"
+  chroot "$R" "$CI_FAKE" keyboard "$CS_NAME" < "$W/kbd.ctl" > "$W/kbd.log" 2>&1 &
+  CI_KPID=$!
+  exec 7> "$W/kbd.ctl"
+  ci_kbd create || { DETAIL="fake keyboard: $(tail -1 "$W/kbd.log")"; cs_cleanup; return 1; }
+  _src=$(cs_own)
+  [ -n "$_src" ] || { DETAIL="fake keyboard not found by name"; cs_cleanup; return 1; }
+  cat > "$W/$CS_VM.conf" <<EOC
+[vm]
+accel = tcg
+user = nobody
+[firmware]
+type = seabios
+[cpu]
+model = qemu64
+sockets = 1
+cores = 1
+threads = 1
+[memory]
+size = 64M
+[input "kbd"]
+type = evdev
+evdev = $_src
+EOC
+  chmod 644 "$W/$CS_VM.conf"
+  vr start "$W/$CS_VM.conf" --detach
+  [ "$VRC" = 0 ] || { DETAIL="start rc=$VRC: $(head -c 400 "$W/vr.out")"; cs_cleanup; return 1; }
+
+  # 1. the relay: a process of nobody, not dumpable, holding the source; QEMU holds its output
+  _rpid=$(vr_json "$CS_VM" '.input_relay // empty')
+  _qpid=$(vr_json "$CS_VM" '.pid // empty')
+  _link=$(readlink "$R/run/vfioctl/$CS_VM/qemu/$CS_VM-kbd")
+  _out=${_link##*/}
+  _outname=$(cat "/sys/class/input/$_out/device/name" 2>/dev/null)
+  _ruid=$(awk '/^Uid:/ {print $2 "/" $3 "/" $4 "/" $5}' "/proc/$_rpid/status" 2>/dev/null)
+  _rdump=$(stat -c %u "/proc/$_rpid/status" 2>/dev/null)
+  _rsrc=$(ls -l "/proc/$_rpid/fd" 2>/dev/null | grep -c -- "-> .*$_src\$")
+  _qout=$(ls -l "/proc/$_qpid/fd" 2>/dev/null | grep -c -- "-> .*/dev/input/$_out\$")
+  echo "  relay pid $_rpid uid $_ruid (/proc owner $_rdump), fds on $_src: $_rsrc; QEMU pid $_qpid; link -> $_link ($_outname), QEMU fds on it: $_qout"
+  if [ -z "$_rpid" ] || [ "$_ruid" != "65534/65534/65534/65534" ] || [ "$_rdump" != 0 ] || [ "$_rsrc" -lt 1 ] ||
+     [ "$_outname" != "vfioctl $CS_VM kbd" ] || [ "$_qout" -lt 1 ]; then
+    DETAIL="relay not as expected: pid '$_rpid' uid '$_ruid' proc-owner '$_rdump' src-fds $_rsrc output '$_outname' qemu-fds $_qout"
+    cs_cleanup; return 1
+  fi
+
+  # 2. keys reach the guest's firmware: A (scancode 0x1e, 'a' 0x61)
+  _t0=$(up)
+  cs_tap_until 30 1e61 900 || { DETAIL="A never reached SeaBIOS's buffer: $(cs_bda)"; cs_cleanup; return 1; }
+  echo "  A in the guest after $(secs "$_t0") s: $(cs_bda)"
+
+  # 3. replug: destroy + create, the relay reopens it, QEMU keeps device and fd
+  _g=$(cs_count 'went away'); _b=$(cs_count 'source back')
+  ci_kbd destroy || { DETAIL="destroy failed"; cs_cleanup; return 1; }
+  _i=0; while [ $_i -lt 50 ] && [ "$(cs_count 'went away')" -le "$_g" ]; do sleep 0.1; _i=$((_i + 1)); done
+  ci_kbd create || { DETAIL="re-create failed"; cs_cleanup; return 1; }
+  _src2=$(cs_own)
+  _i=0; while [ $_i -lt 100 ] && [ "$(cs_count 'source back')" -le "$_b" ]; do sleep 0.1; _i=$((_i + 1)); done
+  _qout2=$(ls -l "/proc/$_qpid/fd" 2>/dev/null | grep -c -- "-> .*/dev/input/$_out\$")
+  _outname2=$(cat "/sys/class/input/$_out/device/name" 2>/dev/null)
+  echo "  replug: keyboard back as $_src2; log: $(cs_log | grep -E 'went away|source back' | tail -2 | tr '\n' ' ')"
+  if [ "$(cs_count 'source back')" -le "$_b" ] || [ "$_qout2" -lt 1 ] || [ "$_outname2" != "vfioctl $CS_VM kbd" ]; then
+    DETAIL="after the replug: relay back=$(cs_count 'source back') QEMU fds $_qout2 output '$_outname2'"
+    cs_cleanup; return 1
+  fi
+  _bad=""
+  cs_tap_until 48 3062 300 || _bad="$_bad B-after-replug[$(cs_bda)]"
+  echo "  B after the replug: $(cs_bda)"
+
+  # 4. toggle to the host: C stays out of the guest; toggle back: D gets in
+  ci_kbd press 29; ci_kbd press 97; ci_kbd release 97; ci_kbd release 29
+  _i=0; while [ $_i -lt 50 ] && [ "$(cs_count 'toggled to the host')" -lt 1 ]; do sleep 0.1; _i=$((_i + 1)); done
+  [ "$(cs_count 'toggled to the host')" -ge 1 ] || _bad="$_bad no-toggle"
+  ci_kbd tap 46; sleep 3
+  case " $(cs_bda) " in *" 0x2e63 "*) _bad="$_bad C-while-toggled";; esac
+  ci_kbd press 29; ci_kbd press 97; ci_kbd release 97; ci_kbd release 29
+  _i=0; while [ $_i -lt 50 ] && [ "$(cs_count 'toggled to the VM')" -lt 1 ]; do sleep 0.1; _i=$((_i + 1)); done
+  cs_tap_until 32 2064 300 || _bad="$_bad D-after-toggle-back"
+  _bda=$(cs_bda)
+  case " $_bda " in *" 0x2e63 "*) _bad="$_bad C-while-toggled";; esac
+  echo "  after toggle, C, toggle, D: $_bda"
+
+  # 5. stop: relay, virtual device and link go; the keyboard is free again
+  vr stop "$CS_VM" --force
+  _gone=yes
+  kill -0 "$_rpid" 2>/dev/null && _gone=no
+  _left=$(grep -l "^vfioctl $CS_VM kbd\$" /sys/class/input/input*/name 2>/dev/null | wc -l)
+  [ -e "$R/run/vfioctl/$CS_VM/qemu/$CS_VM-kbd" ] || [ -L "$R/run/vfioctl/$CS_VM/qemu/$CS_VM-kbd" ] && _left=$((_left + 1))
+  _src3=$(ci_src_by_name "$CS_NAME")
+  chroot "$R" "$CI_FAKE" read "$_src3" 30 > "$W/src.log" 2>&1 &
+  CI_RDPID=$!
+  ci_wait "$W/src.log" '^reading' 50
+  ci_kbd tap 18; sleep 0.5
+  _free=$(grep -c '^E 1 18 ' "$W/src.log")
+  echo "  after stop: relay gone=$_gone, devices/links left=$_left, source events seen by a reader: $_free"
+  [ "$_gone" = yes ] && [ "$_left" = 0 ] && [ "$_free" -ge 1 ] || _bad="$_bad after-stop[gone=$_gone left=$_left free=$_free]"
+  cs_cleanup
+  if [ -n "$_bad" ]; then DETAIL="FAILED:$_bad"; return 1; fi
+  DETAIL="relay pid $_rpid as nobody; A reached SeaBIOS, B after a replug (same QEMU fd on $_out), C held back while toggled, D after; relay and its device gone at stop"
 }

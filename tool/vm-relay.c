@@ -1,0 +1,248 @@
+/* The input relay beside a VM: started before QEMU by the supervisor, stopped when the VM is released. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "strv.h"
+#include "tool.h"
+#include "vfioctl/input.h"
+#include "vfioctl/runstate.h"
+#include "vm-relay.h"
+
+#define RELAY_READY_TIMEOUT_MS 15000
+#define RELAY_STOP_TIMEOUT_MS  3000
+
+static bool relayed(const vm_input *in)
+{
+        return in->type == VM_INPUT_EVDEV && in->evdev && in->relay != VM_RELAY_NO;
+}
+
+bool vm_relay_wanted(const vm_config *c)
+{
+        for (size_t i = 0; i < c->n_inputs; i++)
+                if (relayed(&c->inputs[i]))
+                        return true;
+        return false;
+}
+
+bool vm_relay_preflight(const vm_config *c, const vfio_host *h, char ***warnings, char ***errors)
+{
+        _cleanup_free_ char *why = NULL, *names = NULL;
+        _cleanup_strv_free_ char **direct = NULL;
+        const vm_input *first_required = NULL;
+        int r;
+
+        if (!vm_relay_wanted(c))
+                return false;
+        r = vfio_input_uinput_available(h);
+        if (r > 0)
+                return true;
+        if (r == 0)
+                why = strdup("/dev/uinput does not exist: load the module (modprobe uinput; keep it with "
+                             "echo uinput > /etc/modules-load.d/uinput.conf)");
+        else if (asprintf(&why,
+                          "/dev/uinput cannot be opened (%s): start the VM as root (vfioctl drops to [vm] "
+                          "user), "
+                          "or let this user write it (udev rule KERNEL==\"uinput\", GROUP=\"input\", "
+                          "MODE=\"0660\")",
+                          strerror(-r)) < 0)
+                why = NULL;
+        for (size_t i = 0; i < c->n_inputs; i++)
+                if (relayed(&c->inputs[i])) {
+                        (void)strv_extend(&direct, c->inputs[i].name);
+                        if (!first_required && c->inputs[i].relay == VM_RELAY_YES)
+                                first_required = &c->inputs[i];
+                }
+        names = strv_join(direct, ", ");
+        if (first_required)
+                (void)strv_extendf(
+                        errors,
+                        "%s:%u: [input \"%s\"] relay = yes, but the input relay cannot run: %s; or "
+                        "set relay = auto to let QEMU read the devices directly",
+                        c->filename, first_required->line, first_required->name,
+                        why ? why : "uinput unavailable");
+        else
+                (void)strv_extendf(warnings,
+                                   "input %s: no relay (%s); QEMU reads the devices directly and loses them "
+                                   "when one is unplugged",
+                                   names ? names : "?", why ? why : "uinput unavailable");
+        return false;
+}
+
+static int relay_argv(const vm_relay_spawn *s, char ***ret)
+{
+        _cleanup_strv_free_ char **a = NULL;
+        const char *toggle = NULL;
+        int r = 0;
+
+        r = strv_extend(&a, "vfioctl");
+        if (r >= 0 && arg_root)
+                r = strv_extendf(&a, "--root=%s", arg_root);
+        if (r >= 0)
+                r = strv_extend(&a, "input");
+        if (r >= 0)
+                r = strv_extend(&a, "relay");
+        if (r >= 0)
+                r = strv_extendf(&a, "--out=%s", s->c->name);
+        for (size_t i = 0; r >= 0 && i < s->c->n_inputs; i++) {
+                const vm_input *in = &s->c->inputs[i];
+
+                if (!relayed(in))
+                        continue;
+                r = strv_extendf(&a, "--grab=%s", in->evdev);
+                if (r >= 0)
+                        r = strv_extendf(&a, "--label=%s", in->name);
+                /* One relay, one hotkey: the first one a relayed input sets (QEMU's default otherwise). */
+                if (!toggle && in->grab_toggle)
+                        toggle = in->grab_toggle;
+        }
+        if (r >= 0)
+                r = strv_extendf(&a, "--toggle=%s", toggle ? toggle : "ctrl-ctrl");
+        if (r >= 0)
+                r = strv_extendf(&a, "--link=%s", s->link_dir);
+        if (r >= 0 && s->drop) {
+                _cleanup_free_ char *groups = NULL;
+
+                for (size_t i = 0; i < s->n_groups; i++) {
+                        char *g = NULL;
+
+                        if (asprintf(&g, "%s%s%u", groups ? groups : "", groups ? "," : "",
+                                     (unsigned)s->groups[i]) < 0)
+                                return -ENOMEM;
+                        free(groups);
+                        groups = g;
+                }
+                r = strv_extendf(&a, "--user=%u:%u:%s", (unsigned)s->uid, (unsigned)s->gid,
+                                 groups ? groups : "");
+        }
+        if (r >= 0)
+                r = strv_extendf(&a, "--log-fd=%d", 3);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(a);
+        return 0;
+}
+
+static uint64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int vm_relay_start(const vm_relay_spawn *s, pid_t *ret_pid, char **ret_report)
+{
+        _cleanup_strv_free_ char **argv = NULL;
+        _cleanup_free_ char *out = NULL;
+        char *const envp[] = { (char *)"PATH=/usr/bin:/bin", (char *)"LC_ALL=C", NULL };
+        size_t len = 0;
+        int pfd[2], r, status;
+        uint64_t deadline;
+        pid_t pid;
+
+        *ret_report = NULL;
+        r = relay_argv(s, &argv);
+        if (r < 0)
+                return r;
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+                return -errno;
+        fflush(NULL);
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                close(pfd[0]);
+                close(pfd[1]);
+                return r;
+        }
+        if (pid == 0) {
+                /* stdin /dev/null, stdout+stderr the pipe until READY, fd 3 the VM log for later. */
+                int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+                if (null < 0 || dup2(null, 0) < 0 || dup2(pfd[1], 1) < 0 || dup2(pfd[1], 2) < 0 ||
+                    dup2(s->log_fd, 3) < 0)
+                        _exit(127);
+                (void)setsid(); /* the terminal's Ctrl-C goes to the supervisor, which stops us in order */
+                execve("/proc/self/exe", argv, envp);
+                _exit(127);
+        }
+        close(pfd[1]);
+        deadline = now_ms() + RELAY_READY_TIMEOUT_MS;
+        r = -ETIMEDOUT;
+        for (;;) {
+                struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+                uint64_t t = now_ms();
+                char buf[512], *nout, *ready;
+                ssize_t n;
+
+                if (t >= deadline || poll(&p, 1, (int)(deadline - t)) == 0)
+                        break;
+                n = read(pfd[0], buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        r = -EIO; /* it exited: what it said explains why */
+                        break;
+                }
+                if (len + (size_t)n > 64 * 1024)
+                        break;
+                nout = realloc(out, len + (size_t)n + 1);
+                if (!nout)
+                        break;
+                out = nout;
+                memcpy(out + len, buf, (size_t)n);
+                len += (size_t)n;
+                out[len] = 0;
+                ready = strstr(out, "READY\n");
+                if (ready && (ready == out || ready[-1] == '\n')) {
+                        *ready = 0;
+                        r = 0;
+                        break;
+                }
+        }
+        close(pfd[0]);
+        if (r < 0) {
+                if (kill(pid, SIGKILL) == 0 || errno != ESRCH)
+                        (void)waitpid(pid, &status, 0);
+                if (!out && r == -ETIMEDOUT)
+                        out = strdup("no answer in 15 s");
+        }
+        if (out) {
+                /* One line per message, without our own prefix. */
+                size_t l = strlen(out);
+
+                while (l > 0 && out[l - 1] == '\n')
+                        out[--l] = 0;
+                for (char *p; (p = strstr(out, "vfioctl: "));)
+                        memmove(p, p + 9, strlen(p + 9) + 1);
+        }
+        *ret_report = TAKE_PTR(out);
+        if (r >= 0)
+                *ret_pid = pid;
+        return r;
+}
+
+void vm_relay_stop(int proc_dirfd, pid_t pid, uint64_t starttime)
+{
+        uint64_t deadline;
+
+        if (pid <= 0 || !vm_runstate_pid_alive(proc_dirfd, pid, starttime))
+                return;
+        kill(pid, SIGTERM);
+        deadline = now_ms() + RELAY_STOP_TIMEOUT_MS;
+        while (now_ms() < deadline) {
+                /* Our child (the supervisor's case) is reaped here; another's relay just goes away. */
+                if (waitpid(pid, NULL, WNOHANG) == pid || !vm_runstate_pid_alive(proc_dirfd, pid, starttime))
+                        return;
+                nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+        }
+        kill(pid, SIGKILL);
+        (void)waitpid(pid, NULL, 0);
+}
