@@ -324,6 +324,29 @@ static int check_kvm_device(ctx *c)
                    access_fix(c, &st, "KERNEL==\"kvm\"", "/etc/udev/rules.d/65-kvm.rules"), NULL);
 }
 
+/* vfioctl start's input relay makes its virtual keyboard and mouse with uinput (opened as root). */
+static int check_uinput(ctx *c)
+{
+        struct stat st;
+        int r;
+
+        if (!c->o->input_relay)
+                return 0;
+        r = stat_at(c, "dev/uinput", &st);
+        if (r >= 0)
+                return add(c, "input.uinput", "input", VFIO_CHECK_PASS, "uinput for the input relay",
+                           fmt("dev/uinput exists: the relay keeps the VM's keyboard and mouse across a "
+                               "replug"),
+                           NULL, NULL);
+        return add(c, "input.uinput", "input", VFIO_CHECK_WARN, "uinput for the input relay",
+                   fmt("dev/uinput: %s; without it QEMU reads the VM's evdev inputs directly and loses "
+                       "one that is unplugged until the VM restarts",
+                       r == -ENOENT ? "does not exist (module uinput not loaded)" : strerror(-r)),
+                   fmt("sudo modprobe uinput; load it at every boot: echo uinput | sudo tee "
+                       "/etc/modules-load.d/uinput.conf"),
+                   NULL);
+}
+
 /* ---- IOMMU ---- */
 
 /* AMD-Vi or Intel VT-d: by the units the kernel registered, else the ACPI table, else the CPU vendor. */
@@ -1493,10 +1516,11 @@ int vfio_check_run(const vfio_host *h, const vfio_check_options *o, vfio_check_r
                 goto finish;
 
         if ((r = check_cpu(&c)) < 0 || (r = check_kvm_module(&c)) < 0 || (r = check_kvm_device(&c)) < 0 ||
-            (r = check_iommu_acpi(&c)) < 0 || (r = check_iommu_cmdline(&c)) < 0 ||
-            (r = check_iommu_groups(&c)) < 0 || (r = check_interrupt_remapping(&c)) < 0 ||
-            (r = check_vfio_modules(&c)) < 0 || (r = check_vfio_softdep(&c)) < 0 ||
-            (r = check_drivers(&c)) < 0 || (r = check_vfio_devices(&c)) < 0 || (r = check_memlock(&c)) < 0 ||
+            (r = check_uinput(&c)) < 0 || (r = check_iommu_acpi(&c)) < 0 ||
+            (r = check_iommu_cmdline(&c)) < 0 || (r = check_iommu_groups(&c)) < 0 ||
+            (r = check_interrupt_remapping(&c)) < 0 || (r = check_vfio_modules(&c)) < 0 ||
+            (r = check_vfio_softdep(&c)) < 0 || (r = check_drivers(&c)) < 0 ||
+            (r = check_vfio_devices(&c)) < 0 || (r = check_memlock(&c)) < 0 ||
             (r = check_hugepages(&c)) < 0 || (r = check_fragmentation(&c)) < 0 ||
             (r = check_firmware(&c)) < 0 || (r = check_qemu(&c)) < 0 || (r = check_kernel(&c)) < 0 ||
             (r = check_selection(&c)) < 0 || (r = add_quirks(&c)) < 0)

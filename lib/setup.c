@@ -27,6 +27,7 @@
 #define UDEV_RULES    "etc/udev/rules.d/90-vfioctl.rules"
 #define LIMITS_CONF   "etc/security/limits.d/90-vfioctl.conf"
 #define SYSCTL_CONF   "etc/sysctl.d/90-vfioctl.conf"
+#define MODULES_CONF  "etc/modules-load.d/vfioctl.conf"
 #define BACKUP_DIR    "var/lib/vfioctl/setup.backup"
 #define HEADER        "# Written by 'vfioctl setup'; 'vfioctl setup --undo' removes it. Do not edit.\n"
 #define FILE_MAX      (1024 * 1024)
@@ -438,6 +439,20 @@ static int plan_hugepages(const vfio_host *h, const vfio_setup_opts *o, vfio_set
         return plan_file(p, SYSCTL_CONF, TAKE_PTR(conf), 0644, true);
 }
 
+static int plan_modules_load(const vfio_setup_opts *o, vfio_setup_plan *p)
+{
+        char *conf;
+
+        if (!o->uinput)
+                return 0;
+        /* Debian does not load uinput on its own; the relay needs /dev/uinput before the VM starts. */
+        conf = strdup(HEADER
+                      "# vfioctl start's input relay (keyboard and mouse that survive a replug).\nuinput\n");
+        if (!conf)
+                return -ENOMEM;
+        return plan_file(p, MODULES_CONF, conf, 0644, true);
+}
+
 static char *cpu_vendor(const vfio_host *h)
 {
         _cleanup_free_ char *cpuinfo = NULL;
@@ -688,6 +703,8 @@ int vfio_setup_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection 
         if (r < 0)
                 return r;
         r = plan_hugepages(h, o, p);
+        if (r >= 0)
+                r = plan_modules_load(o, p);
         if (r < 0)
                 return r;
         r = plan_cmdline(h, ids, o, p);

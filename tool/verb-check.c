@@ -28,7 +28,7 @@ enum {
  * it reports that VM configurations are not available, and the caller asks for --pass/--memory.
  */
 /* The devices a VM passes and the RAM VFIO will pin for it, from its config file. */
-static int check_load_vm(const char *name, char ***ret_pass, uint64_t *ret_memory)
+static int check_load_vm(const char *name, char ***ret_pass, uint64_t *ret_memory, bool *ret_input_relay)
 {
         vm_needs n;
         int r;
@@ -38,6 +38,7 @@ static int check_load_vm(const char *name, char ***ret_pass, uint64_t *ret_memor
                 return r;
         *ret_pass = TAKE_PTR(n.devices);
         *ret_memory = n.memory;
+        *ret_input_relay = n.input_relay;
         vm_needs_done(&n);
         return 0;
 }
@@ -309,7 +310,7 @@ int verb_check(int argc, char **argv)
                 _cleanup_strv_free_ char **vm_pass = NULL;
                 uint64_t vm_memory = 0;
 
-                r = check_load_vm(vm, &vm_pass, &vm_memory);
+                r = check_load_vm(vm, &vm_pass, &vm_memory, &o.input_relay);
                 if (r < 0)
                         return r == -EINVAL ? EXIT_DATAERR : EXIT_USAGE; /* reported by vm_load_config */
                 if (!o.memory)

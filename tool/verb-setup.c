@@ -186,6 +186,7 @@ int verb_setup(int argc, char **argv)
                         o.memory = n.memory;
                 if (!o.hugepages)
                         o.hugepages = n.hugepages;
+                o.uinput = n.input_relay;
                 vm_needs_done(&n);
                 o.usb = usb;
         }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "strv.h"
+#include "vm-relay.h"
 #include "vm-util.h"
 
 void vm_needs_done(vm_needs *n)
@@ -58,6 +59,7 @@ int vm_needs_load(const char *name, vm_needs *ret)
                 if (!strv_contains(n.usb, id) && (r = strv_extend(&n.usb, id)) < 0)
                         goto fail;
         }
+        n.input_relay = vm_relay_wanted(c);
         n.memory = c->memory.size;
         n.hugepages = c->memory.hugepages != VM_HUGEPAGES_NONE ? c->memory.size : 0;
         *ret = n;

@@ -1,6 +1,7 @@
 /* What a VM config asks of the host, for the host-side verbs (check --vm, setup --vm). */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct vm_needs {
@@ -8,6 +9,7 @@ typedef struct vm_needs {
         char **usb;         /* "046d:c52b" of USB devices passed by vendor:product */
         uint64_t memory;    /* guest RAM in bytes: VFIO pins all of it */
         uint64_t hugepages; /* bytes of hugepages the guest backs its RAM with; 0 without */
+        bool input_relay;   /* evdev inputs for the input relay (needs uinput) */
 } vm_needs;
 
 /* Loads NAME (or a config FILE) and collects its needs; reports config errors itself. */

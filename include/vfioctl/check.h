@@ -35,6 +35,7 @@ typedef struct vfio_check_options {
         bool probe;        /* run the QEMU probe (only ever on a live root) */
         unsigned probe_timeout_ms; /* 0: 10 s */
         bool force;                /* accept host-critical devices (fail → warn) */
+        bool input_relay;          /* the VM's evdev inputs go through vfioctl's relay: /dev/uinput needed */
 } vfio_check_options;
 
 typedef struct vfio_check_report {

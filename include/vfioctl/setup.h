@@ -19,6 +19,7 @@ typedef struct vfio_setup_opts {
         uint64_t memory;          /* guest RAM the user's VMs lock, bytes; 0: 16 GiB */
         uint64_t hugepages;       /* bytes of huge pages to reserve at boot; 0: none */
         char **usb;               /* "VVVV:PPPP" USB devices the VM takes (udev group rule) */
+        bool uinput;              /* load uinput at boot (modules-load.d), for vfioctl start's input relay */
         bool create_user;         /* a dedicated system user */
         bool with_group;          /* take the selected devices' IOMMU group peers too */
         bool force;               /* host-critical devices are warnings, not refusals */

@@ -45,6 +45,7 @@ typedef struct opts {
         const char *pass[4];
         bool force;
         bool probe;
+        bool input_relay;
 } opts;
 
 static vfio_check_report *run(const char *root, const opts *o)
@@ -61,6 +62,7 @@ static vfio_check_report *run(const char *root, const opts *o)
                 co.memory = o->memory;
                 co.force = o->force;
                 co.probe = o->probe;
+                co.input_relay = o->input_relay;
                 for (; n < 4 && o->pass[n]; n++)
                         pass[n] = (char *)o->pass[n];
                 if (n)
@@ -273,6 +275,32 @@ static void test_kvm_device(void **state)
                         "create /etc/udev/rules.d/65-kvm.rules containing: KERNEL==\"kvm\", "
                         "GROUP=\"kvm\", MODE=\"0660\"");
         assert_contains(check(R, "kvm.device")->fix, "sudo usermod -aG kvm vm");
+        vfio_check_report_free(R);
+        variant_free(root);
+}
+
+static void test_uinput(void **state)
+{
+        char *root = variant_new(VIOMMU);
+        opts o = { .user = "vm" };
+        vfio_check_report *R;
+
+        add_vm_user(root);
+        /* No relayed evdev input: not a question. */
+        R = run(root, &o);
+        assert_null(vfio_check_report_find(R, "input.uinput"));
+        vfio_check_report_free(R);
+
+        o.input_relay = true;
+        R = run(root, &o);
+        assert_status(R, "input.uinput", VFIO_CHECK_WARN);
+        assert_contains(check(R, "input.uinput")->evidence, "does not exist (module uinput not loaded)");
+        assert_contains(check(R, "input.uinput")->fix, "/etc/modules-load.d/uinput.conf");
+        vfio_check_report_free(R);
+
+        variant_write(root, "dev/uinput", "");
+        R = run(root, &o);
+        assert_status(R, "input.uinput", VFIO_CHECK_PASS);
         vfio_check_report_free(R);
         variant_free(root);
 }
@@ -1091,6 +1119,7 @@ int main(void)
                 cmocka_unit_test(test_cpu_virtualization),
                 cmocka_unit_test(test_kvm_module),
                 cmocka_unit_test(test_kvm_device),
+                cmocka_unit_test(test_uinput),
                 cmocka_unit_test(test_iommu_acpi),
                 cmocka_unit_test(test_iommu_groups_and_cmdline_per_distribution),
                 cmocka_unit_test(test_interrupt_remapping),

@@ -80,6 +80,7 @@ static void test_unique_device_uses_vfio_pci_ids(void **state)
         assert_null(file(e, "etc/systemd/system/vfioctl-bind.service"));
         assert_null(file(e, "etc/security/limits.d/90-vfioctl.conf")); /* no --user */
         assert_null(file(e, "etc/sysctl.d/90-vfioctl.conf"));          /* no --hugepages */
+        assert_null(file(e, "etc/modules-load.d/vfioctl.conf"));       /* no relayed input */
         /* The capture's kernel runs with intel_iommu=on iommu=pt: only the ids are missing. */
         assert_int_equal(strv_length(e->p->cmdline_add), 1);
         assert_string_equal(e->p->cmdline_add[0], "vfio-pci.ids=1b36:000d");
@@ -156,6 +157,15 @@ static void test_user_memlock_and_hugepages(void **state)
         assert_int_equal(vfio_setup_plan_new(e->h, e->m, e->sel, &o, &e->p), -EINVAL);
 }
 
+static void test_uinput_loaded_at_boot(void **state)
+{
+        env *e = *state;
+        vfio_setup_opts o = { .uinput = true };
+
+        plan(e, NULL, &o);
+        assert_non_null(strstr(file(e, "etc/modules-load.d/vfioctl.conf"), "\nuinput\n"));
+}
+
 static void test_unified_diff(void **state)
 {
         char *d;
@@ -192,6 +202,7 @@ int main(void)
                 T(test_gpu_audio_softdep),
                 T(test_group_and_safety_refusals),
                 T(test_user_memlock_and_hugepages),
+                T(test_uinput_loaded_at_boot),
         };
 #undef T
         return cmocka_run_group_tests(tests, NULL, NULL);
