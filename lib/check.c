@@ -334,16 +334,16 @@ static int check_uinput(ctx *c)
                 return 0;
         r = stat_at(c, "dev/uinput", &st);
         if (r >= 0)
-                return add(c, "input.uinput", "input", VFIO_CHECK_PASS, "uinput for the input relay",
+                return add(c, "input.uinput", "access", VFIO_CHECK_PASS, "uinput for the input relay",
                            fmt("dev/uinput exists: the relay keeps the VM's keyboard and mouse across a "
                                "replug"),
                            NULL, NULL);
-        return add(c, "input.uinput", "input", VFIO_CHECK_WARN, "uinput for the input relay",
+        return add(c, "input.uinput", "access", VFIO_CHECK_WARN, "uinput for the input relay",
                    fmt("dev/uinput: %s; without it QEMU reads the VM's evdev inputs directly and loses "
                        "one that is unplugged until the VM restarts",
                        r == -ENOENT ? "does not exist (module uinput not loaded)" : strerror(-r)),
-                   fmt("sudo modprobe uinput; load it at every boot: echo uinput | sudo tee "
-                       "/etc/modules-load.d/uinput.conf"),
+                   fmt("sudo modprobe uinput; load it at every boot: sudo vfioctl setup --vm NAME, or echo "
+                       "uinput | sudo tee /etc/modules-load.d/uinput.conf"),
                    NULL);
 }
 

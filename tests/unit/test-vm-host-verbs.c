@@ -50,6 +50,16 @@ static int setup_vm(void **state)
                 fprintf(stderr, "create failed (%d): %s%s\n", r, out, err);
         free(out);
         free(err);
+        if (r == 0) {
+                /* A keyboard for the input relay: check wants uinput, setup loads it at boot. */
+                FILE *f = fopen(conf, "ae");
+
+                if (!f)
+                        return -1;
+                fputs("[input \"kbd\"]\ntype = evdev\nevdev = /dev/input/by-id/usb-Example-event-kbd\n", f);
+                if (fclose(f) != 0)
+                        return -1;
+        }
         return r == 0 ? 0 : -1;
 }
 
@@ -73,6 +83,9 @@ static void test_check_vm_takes_the_gpu_and_memory_from_the_config(void **state)
         assert_non_null(strstr(out, "\"devices.selection\""));
         /* functions = auto: the GPU's HDMI audio function is checked with it. */
         assert_non_null(strstr(out, "to pass: 0000:03:00.0 (--pass), 0000:03:00.1 (--pass)"));
+        /* The capture has no dev/uinput: the relay could not run there. */
+        assert_non_null(strstr(out, "\"input.uinput\""));
+        assert_non_null(strstr(out, "dev/uinput: does not exist (module uinput not loaded)"));
         free(out);
         free(err);
 }
@@ -85,6 +98,8 @@ static void test_setup_vm_sizes_memlock_and_binds_the_gpu_functions(void **state
         char *out = NULL, *err = NULL;
 
         assert_int_equal(fixture_run_tool(&out, &err, argv), 0);
+        assert_non_null(strstr(out, "etc/modules-load.d/vfioctl.conf"));
+        assert_non_null(strstr(out, "\n+uinput\n"));
         /* 4 GiB of guest RAM + 1 GiB margin, in KiB. */
         assert_non_null(strstr(out, "+nobody hard memlock 5242880"));
         /* The GPU's functions are bound at boot by identity: an identical card stays with the host. */
