@@ -220,8 +220,11 @@ int vm_relay_start(const vm_relay_spawn *s, pid_t *ret_pid, char **ret_report)
 
                 while (l > 0 && out[l - 1] == '\n')
                         out[--l] = 0;
-                for (char *p; (p = strstr(out, "vfioctl: "));)
-                        memmove(p, p + 9, strlen(p + 9) + 1);
+                for (char *p; (p = strstr(out, "vfioctl: error: ")) || (p = strstr(out, "vfioctl: "));) {
+                        size_t skip = strncmp(p, "vfioctl: error: ", 16) == 0 ? 16 : 9;
+
+                        memmove(p, p + skip, strlen(p + skip) + 1);
+                }
         }
         *ret_report = TAKE_PTR(out);
         if (r >= 0)

@@ -297,6 +297,27 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 if [ "$(id -u)" = 0 ]; then
+  # The input relay: no uinput under the root. relay = yes refuses; auto warns and lets QEMU read directly.
+  mkdir -p "$T/dev/input"; : > "$T/dev/input/event0"; chmod 0644 "$T/dev/input/event0"
+  C7=$(conf kbd "[input \"kbd\"]" "type = evdev" "evdev = $T/dev/input/event0" "relay = yes")
+  V start "$C7" > "$T/i.out" 2>&1; rc=$?
+  sed 's/^/# /' "$T/i.out"
+  check "relay = yes without uinput: refused (exit 69) with file:line and modprobe uinput" \
+    bash -c "[ $rc -eq 69 ] && grep -q 'kbd.conf:[0-9]*: \[input \"kbd\"\] relay = yes, but the input relay cannot run: /dev/uinput does not exist: load the module (modprobe uinput' '$T/i.out'"
+  sed -i 's/^relay = yes$/relay = auto/' "$C7"
+  V start "$C7" > "$T/i2.out" 2>&1; rc=$?
+  sed 's/^/# /' "$T/i2.out"
+  check "relay = auto without uinput: a warning, QEMU reads the device directly (and rejects a non-evdev file)" \
+    bash -c "grep -q 'warning: input kbd: no relay (/dev/uinput does not exist' '$T/i2.out' && grep -q 'evdev=$T/dev/input/event0' '$T/run/vfioctl/kbd/log'"
+  # A dev/uinput that is not uinput: the relay starts, fails, and the VM is not started, with its reason.
+  : > "$T/dev/uinput"; chmod 0600 "$T/dev/uinput"
+  V start "$C7" > "$T/i3.out" 2>&1; rc=$?
+  sed 's/^/# /' "$T/i3.out"
+  reason=$(jq_of kbd .exit_reason)
+  check "a relay that fails: start exits 1 with the relay's own message, no QEMU, state crashed" \
+    bash -c "[ $rc -eq 1 ] && grep -q 'the input relay did not start: .*input' '$T/i3.out' && ! grep -q 'QEMU did not come up' '$T/i3.out' && ! grep -q 'error: error:' '$T/i3.out' && [ '$reason' = 'the input relay did not start' ]"
+  rm -f "$T/dev/uinput"
+
   # USB: the device node QEMU opens, found through (a fixture) sysfs under --root
   mkdir -p "$T/sys/bus/usb/devices/3-2.1" "$T/dev/bus/usb/003"
   echo 3 > "$T/sys/bus/usb/devices/3-2.1/busnum"; echo 5 > "$T/sys/bus/usb/devices/3-2.1/devnum"
