@@ -116,6 +116,21 @@ typedef struct child_error {
 static const char *const stages[] = { "setrlimit(RLIMIT_MEMLOCK)",        "setgroups", "setgid", "setuid",
                                       "dropping privileges (still root)", "setsid",    "dup2",   "exec" };
 
+int vm_launch_drop(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups)
+{
+        if (setgroups(n_groups, groups) < 0)
+                return 1;
+        if (setgid(gid) < 0)
+                return 2;
+        if (setuid(uid) < 0)
+                return 3;
+        if (uid != 0 && (setuid(0) == 0 || geteuid() == 0)) {
+                errno = EPERM;
+                return 4;
+        }
+        return 0;
+}
+
 _Noreturn static void child_fail(int fd, int stage)
 {
         child_error e = { errno, stage };
@@ -190,17 +205,10 @@ int vm_launch_spawn(const vm_spawn *s, pid_t *ret_pid, const char **ret_stage)
                                 child_fail(pipefd[1], 0);
                 }
                 if (s->drop) {
-                        /* Groups first (needs root), then gid, then uid: the reverse order would fail. */
-                        if (setgroups(s->n_groups, s->groups) < 0)
-                                child_fail(pipefd[1], 1);
-                        if (setgid(s->gid) < 0)
-                                child_fail(pipefd[1], 2);
-                        if (setuid(s->uid) < 0)
-                                child_fail(pipefd[1], 3);
-                        if (s->uid != 0 && (setuid(0) == 0 || geteuid() == 0)) {
-                                errno = EPERM;
-                                child_fail(pipefd[1], 4);
-                        }
+                        int stage = vm_launch_drop(s->uid, s->gid, s->groups, s->n_groups);
+
+                        if (stage)
+                                child_fail(pipefd[1], stage);
                 }
                 /* Own session: a Ctrl-C on the terminal reaches vfioctl (which powers down), not QEMU. */
                 if (setsid() < 0)
@@ -212,8 +220,16 @@ int vm_launch_spawn(const vm_spawn *s, pid_t *ret_pid, const char **ret_stage)
                             dup2(s->log_fd, 2) < 0)
                                 child_fail(pipefd[1], 6);
                 }
+                if (s->pass_fd > 2) {
+                        /* dup2 onto itself keeps O_CLOEXEC: clear it then. */
+                        if (s->pass_fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(s->pass_fd, 3) < 0)
+                                child_fail(pipefd[1], 6);
+                }
                 signal(SIGPIPE, SIG_DFL);
-                exec_search(s->argv, s->envp, s->drop || geteuid() == 0 || getauxval(AT_SECURE));
+                if (s->path)
+                        execve(s->path, s->argv, s->envp);
+                else
+                        exec_search(s->argv, s->envp, s->drop || geteuid() == 0 || getauxval(AT_SECURE));
                 child_fail(pipefd[1], 7);
         }
         close(pipefd[1]);

@@ -550,9 +550,14 @@ static void build_net(builder *b, const vm_config *c)
         }
 }
 
+bool vm_qemu_input_wants_relay(const vm_input *in)
+{
+        return in->type == VM_INPUT_EVDEV && in->evdev && in->relay != VM_RELAY_NO;
+}
+
 bool vm_qemu_input_relayed(const vm_input *in, const vm_argv_paths *p)
 {
-        return p->input_relay && in->type == VM_INPUT_EVDEV && in->relay != VM_RELAY_NO;
+        return p->input_relay && vm_qemu_input_wants_relay(in);
 }
 
 char *vm_qemu_input_link(const vm_config *c, const vm_input *in, const vm_argv_paths *p)

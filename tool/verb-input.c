@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 #include "strv.h"
 #include "tool.h"
 #include "vfioctl/input.h"
+#include "vfioctl/launch.h"
 
 static bool arg_all;
 static char **arg_grab;
@@ -196,7 +196,8 @@ static void on_notice(vfio_input_notice what, const char *detail, void *userdata
         fflush(stderr);
 }
 
-static int make_link(const char *dir, const char *name, const char *kind, const char *target)
+/* DIR/NAME-KIND -> target, atomically; the link's path is added to *made. */
+static int make_link(const char *dir, const char *name, const char *kind, const char *target, char ***made)
 {
         _cleanup_free_ char *link = NULL, *tmp = NULL;
 
@@ -212,7 +213,7 @@ static int make_link(const char *dir, const char *name, const char *kind, const 
                 (void)unlink(tmp);
                 return r;
         }
-        return 0;
+        return strv_push(made, TAKE_PTR(link));
 }
 
 /* --user UID:GID[:G,G...] -> the credentials vfioctl start hands its relay. */
@@ -248,9 +249,9 @@ static int parse_user(const char *spec, uid_t *uid, gid_t *gid, gid_t *groups, s
  */
 static int drop_to(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, pid_t parent)
 {
-        if (setgroups(n_groups, groups) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+        if (vm_launch_drop(uid, gid, groups, n_groups) != 0)
                 return -errno;
-        if (getuid() != uid || geteuid() != uid || setuid(0) == 0)
+        if (getuid() != uid || geteuid() != uid)
                 return -EPERM;
         /* Both after setuid: a credential change clears them. */
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0)
@@ -265,6 +266,7 @@ static int input_relay(void)
         _cleanup_(vfio_host_freep) vfio_host *h = NULL;
         _cleanup_(vfio_input_relay_freep) vfio_input_relay *relay = NULL;
         _cleanup_free_ char *failed = NULL;
+        _cleanup_strv_free_ char **links = NULL;
         _cleanup_close_ int sigfd = -EBADF;
         vfio_input_relay_config c = {};
         sigset_t mask;
@@ -389,7 +391,7 @@ static int input_relay(void)
                 if (asprintf(&target, "/%s", node) < 0)
                         return EXIT_FAILURE_GENERIC;
                 printf("%s %s\n", kind, target);
-                if (arg_link_dir && (r = make_link(arg_link_dir, arg_out, kind, target)) < 0) {
+                if (arg_link_dir && (r = make_link(arg_link_dir, arg_out, kind, target, &links)) < 0) {
                         tool_error("cannot create the link %s/%s-%s: %s", arg_link_dir, arg_out, kind,
                                    strerror(-r));
                         return EXIT_FAILURE_GENERIC;
@@ -408,13 +410,8 @@ static int input_relay(void)
         r = vfio_input_relay_run(relay, sigfd);
         on_notice(VFIO_INPUT_NOTICE_STATS, NULL, &relay);
         /* The outputs go with us: links to them would point at whatever takes their eventN next. */
-        for (size_t i = 0; arg_link_dir && i < vfio_input_relay_n_outputs(relay); i++) {
-                _cleanup_free_ char *link = NULL;
-
-                if (asprintf(&link, "%s/%s-%s", arg_link_dir, arg_out,
-                             vfio_input_relay_output_kind(relay, i)) >= 0)
-                        (void)unlink(link);
-        }
+        STRV_FOREACH(l, links)
+                (void)unlink(*l);
         if (r < 0) {
                 tool_error("input relay stopped: %s", strerror(-r));
                 return EXIT_FAILURE_GENERIC;

@@ -13,21 +13,18 @@
 #include "strv.h"
 #include "tool.h"
 #include "vfioctl/input.h"
+#include "vfioctl/launch.h"
+#include "vfioctl/qemu-argv.h"
 #include "vfioctl/runstate.h"
 #include "vm-relay.h"
 
 #define RELAY_READY_TIMEOUT_MS 15000
 #define RELAY_STOP_TIMEOUT_MS  3000
 
-static bool relayed(const vm_input *in)
-{
-        return in->type == VM_INPUT_EVDEV && in->evdev && in->relay != VM_RELAY_NO;
-}
-
 bool vm_relay_wanted(const vm_config *c)
 {
         for (size_t i = 0; i < c->n_inputs; i++)
-                if (relayed(&c->inputs[i]))
+                if (vm_qemu_input_wants_relay(&c->inputs[i]))
                         return true;
         return false;
 }
@@ -55,7 +52,7 @@ bool vm_relay_preflight(const vm_config *c, const vfio_host *h, char ***warnings
                           strerror(-r)) < 0)
                 why = NULL;
         for (size_t i = 0; i < c->n_inputs; i++)
-                if (relayed(&c->inputs[i])) {
+                if (vm_qemu_input_wants_relay(&c->inputs[i])) {
                         (void)strv_extend(&direct, c->inputs[i].name);
                         if (!first_required && c->inputs[i].relay == VM_RELAY_YES)
                                 first_required = &c->inputs[i];
@@ -94,7 +91,7 @@ static int relay_argv(const vm_relay_spawn *s, char ***ret)
         for (size_t i = 0; r >= 0 && i < s->c->n_inputs; i++) {
                 const vm_input *in = &s->c->inputs[i];
 
-                if (!relayed(in))
+                if (!vm_qemu_input_wants_relay(in))
                         continue;
                 r = strv_extendf(&a, "--grab=%s", in->evdev);
                 if (r >= 0)
@@ -108,22 +105,18 @@ static int relay_argv(const vm_relay_spawn *s, char ***ret)
         if (r >= 0)
                 r = strv_extendf(&a, "--link=%s", s->link_dir);
         if (r >= 0 && s->drop) {
+                _cleanup_strv_free_ char **gids = NULL;
                 _cleanup_free_ char *groups = NULL;
 
-                for (size_t i = 0; i < s->n_groups; i++) {
-                        char *g = NULL;
-
-                        if (asprintf(&g, "%s%s%u", groups ? groups : "", groups ? "," : "",
-                                     (unsigned)s->groups[i]) < 0)
-                                return -ENOMEM;
-                        free(groups);
-                        groups = g;
-                }
-                r = strv_extendf(&a, "--user=%u:%u:%s", (unsigned)s->uid, (unsigned)s->gid,
-                                 groups ? groups : "");
+                for (size_t i = 0; r >= 0 && i < s->n_groups; i++)
+                        r = strv_extendf(&gids, "%u", (unsigned)s->groups[i]);
+                if (r >= 0 && !(groups = strv_join(gids, ",")))
+                        r = -ENOMEM;
+                if (r >= 0)
+                        r = strv_extendf(&a, "--user=%u:%u:%s", (unsigned)s->uid, (unsigned)s->gid, groups);
         }
         if (r >= 0)
-                r = strv_extendf(&a, "--log-fd=%d", 3);
+                r = strv_extend(&a, "--log-fd=3"); /* vm_spawn.pass_fd */
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(a);
@@ -143,6 +136,7 @@ int vm_relay_start(const vm_relay_spawn *s, pid_t *ret_pid, char **ret_report)
         _cleanup_strv_free_ char **argv = NULL;
         _cleanup_free_ char *out = NULL;
         char *const envp[] = { (char *)"PATH=/usr/bin:/bin", (char *)"LC_ALL=C", NULL };
+        const char *stage = NULL;
         size_t len = 0;
         int pfd[2], r, status;
         uint64_t deadline;
@@ -155,25 +149,21 @@ int vm_relay_start(const vm_relay_spawn *s, pid_t *ret_pid, char **ret_report)
         if (pipe2(pfd, O_CLOEXEC) < 0)
                 return -errno;
         fflush(NULL);
-        pid = fork();
-        if (pid < 0) {
-                r = -errno;
+        /* Not dropped here: the relay opens its devices as root and becomes the VM user itself (--user).
+         * Its own session keeps the terminal's Ctrl-C for the supervisor, which stops it in order. */
+        r = vm_launch_spawn(&(vm_spawn){ .argv = argv,
+                                         .envp = envp,
+                                         .path = "/proc/self/exe",
+                                         .log_fd = pfd[1], /* until READY */
+                                         .pass_fd = s->log_fd },
+                            &pid, &stage);
+        close(pfd[1]);
+        if (r < 0) {
                 close(pfd[0]);
-                close(pfd[1]);
+                if (asprintf(ret_report, "%s failed: %s", stage ? stage : "fork", strerror(-r)) < 0)
+                        *ret_report = NULL;
                 return r;
         }
-        if (pid == 0) {
-                /* stdin /dev/null, stdout+stderr the pipe until READY, fd 3 the VM log for later. */
-                int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-                if (null < 0 || dup2(null, 0) < 0 || dup2(pfd[1], 1) < 0 || dup2(pfd[1], 2) < 0 ||
-                    dup2(s->log_fd, 3) < 0)
-                        _exit(127);
-                (void)setsid(); /* the terminal's Ctrl-C goes to the supervisor, which stops us in order */
-                execve("/proc/self/exe", argv, envp);
-                _exit(127);
-        }
-        close(pfd[1]);
         deadline = now_ms() + RELAY_READY_TIMEOUT_MS;
         r = -ETIMEDOUT;
         for (;;) {

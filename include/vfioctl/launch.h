@@ -49,7 +49,16 @@ typedef struct vm_spawn {
         size_t n_groups;
         uint64_t memlock; /* RLIMIT_MEMLOCK to set first (bytes); 0 leaves it */
         int log_fd;       /* stdout and stderr of QEMU */
+        const char *path; /* the program to exec; NULL: argv[0] (looked up like execvp) */
+        int pass_fd;      /* > 2: also given to the program as descriptor 3; 0: none */
 } vm_spawn;
+
+/*
+ * setgroups, setgid, setuid (that order: each needs the privilege the next one drops), then proves root
+ * cannot be regained. Async-signal-safe. Returns 0, or the failing step (1 setgroups, 2 setgid, 3 setuid,
+ * 4 still root) with errno set.
+ */
+int vm_launch_drop(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups);
 
 /*
  * fork + (setrlimit, setgroups, setgid, setuid, in that order, while still root) + setsid + exec. Returns

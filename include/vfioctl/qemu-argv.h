@@ -26,6 +26,8 @@ char *vm_qemu_tpm_socket(const vm_config *c, const vm_argv_paths *p);
 /* True when QEMU reads this input from the relay; then RUNTIME_DIR/VM-INPUT is the link it opens (made by
  * `vfioctl input relay --out VM --label INPUT --link RUNTIME_DIR`). */
 bool vm_qemu_input_relayed(const vm_input *in, const vm_argv_paths *p);
+/* An evdev input that asks for the relay (relay = auto or yes), whether or not it can run. */
+bool vm_qemu_input_wants_relay(const vm_input *in);
 char *vm_qemu_input_link(const vm_config *c, const vm_input *in, const vm_argv_paths *p);
 
 /*
