@@ -149,31 +149,51 @@ for label, rss, cpu, wall in rows:
 suprows = "\n".join("| %s | %.1f MiB (%.1f-%.1f) |" % (who, med(v) / 1024, min(v) / 1024, max(v) / 1024)
                     for who, v in sup.items())
 
-# The input relay: this host has no uinput, so the figure is the VFIO test bed's (tests/vfio-e2e/cases-input.sh).
-stats = []
+# The input relay: this host has no uinput, so the figures are the VFIO test bed's (tests/vfio-e2e/cases-input.sh):
+# the relay's own stats line, and the same reader timing taps on the keyboard's node (direct, as input-linux
+# reads it without the relay) and on the relay's output, one pair per run.
+stats, pairs = [], []
+pair_re = re.compile(r"direct n=(\d+) median_us=(\d+) p90_us=(\d+) max_us=(\d+); "
+                     r"relayed n=(\d+) median_us=(\d+) p90_us=(\d+) max_us=(\d+)")
 for pattern in LOGS:
     for path in sorted(glob.glob(pattern)):
         try:
             with open(path, errors="replace") as f:
-                for m in re.finditer(r"stats events=(\d+) latency_avg_us=([\d.]+) latency_max_us=([\d.]+)", f.read()):
-                    stats.append((path, int(m.group(1)), float(m.group(2)), float(m.group(3))))
+                text = f.read()
         except OSError:
-            pass
-stats = sorted(set(stats))
+            continue
+        for m in re.finditer(r"stats events=(\d+) latency_avg_us=([\d.]+) latency_max_us=([\d.]+)", text):
+            stats.append((path, int(m.group(1)), float(m.group(2)), float(m.group(3))))
+        for m in pair_re.finditer(text):
+            pairs.append((path,) + tuple(int(g) for g in m.groups()))
+stats, pairs = sorted(set(stats)), sorted(set(pairs))
 uinput = os.path.exists("/dev/uinput")
+relay = []
+if pairs:
+    direct, relayed = [p[2] for p in pairs], [p[6] for p in pairs]
+    relay.append(
+        "Side by side with direct input-linux (the same reader times {n} runs x {ev} events from the keyboard's "
+        "write to its read: on the keyboard's own evdev node, as QEMU's input-linux reads it without the relay, "
+        "then on the relay's output): direct median {d:.0f} µs (runs {dlo}-{dhi}), relayed median {r:.0f} µs "
+        "(runs {rlo}-{rhi}), p90 up to {rp90} µs; **added by the relay {a:.0f} µs per event, ratio {x:.2f}x**."
+        .format(n=len(pairs), ev=pairs[0][1], d=med(direct), dlo=min(direct), dhi=max(direct), r=med(relayed),
+                rlo=min(relayed), rhi=max(relayed), rp90=max(p[7] for p in pairs),
+                a=med(relayed) - med(direct), x=med(relayed) / max(med(direct), 1)))
 if stats:
     avg = [s[2] for s in stats]
-    relay = ("Measured in the VFIO test bed (nested TCG guest: the relay, the fake keyboard and QEMU all run "
-             "emulated) by `tests/vfio-e2e/cases-input.sh`, {n} runs: latency_avg_us median {m:.0f} µs per event "
-             "(range {lo:.0f}-{hi:.0f} µs), latency_max_us up to {mx:.0f} µs; {ev} events per run. "
-             "**Nested-TCG only**: it measures emulation, not the relay; on real hardware expect far less. "
-             "Sources: {src}.").format(n=len(stats), m=med(avg), lo=min(avg), hi=max(avg), mx=max(s[3] for s in stats),
-                                        ev="/".join(sorted({str(s[1]) for s in stats})),
-                                        src=", ".join(sorted({"`%s`" % os.path.basename(s[0]) for s in stats})))
+    relay.append(
+        "The relay's own count (kernel timestamp of the source event to its write on uinput), {n} runs: "
+        "latency_avg_us median {m:.0f} µs (range {lo:.0f}-{hi:.0f} µs), latency_max_us up to {mx:.0f} µs."
+        .format(n=len(stats), m=med(avg), lo=min(avg), hi=max(avg), mx=max(s[3] for s in stats)))
+if relay:
+    srcs = sorted({"`%s`" % os.path.basename(x[0]) for x in stats + pairs})
+    relay = ("Measured in the VFIO test bed by `tests/vfio-e2e/cases-input.sh` (nested TCG guest: the keyboard, "
+             "the relay and the reader all run emulated, so absolute figures measure emulation; on real hardware "
+             "expect far less). " + " ".join(relay) + " Sources: " + ", ".join(srcs) + ".")
 else:
-    relay = ("Not measured: no test bed log with the relay's `stats` line was given (bench/resources.sh takes "
+    relay = ("Not measured: no test bed log with the relay's figures was given (bench/resources.sh takes "
              "them from BUILD_DIR/meson-logs or VFIOCTL_BENCH_INPUT_LOGS; run `meson test -C build --suite "
-             "vfio-e2e`).")
+             "vfio`).")
 
 with open(OUT, "w") as f:
     f.write("""### Resource use

@@ -17,6 +17,12 @@ summary() { # $1 = build dir: "passed failed skipped", counting each TAP test ca
           else [0, 1, 0] end)
     | transpose | map(add // 0) | "\(.[0]) \(.[1]) \(.[2])"' "$1/meson-logs/testlog.json"
 }
+failures() { # $1 = build dir: each failing test program and its failing TAP cases, for the log's tail
+  jq -r 'select(.result != "OK" and .result != "SKIP")
+    | "FAILED \(.name) (\(.result), \(.duration | floor) s)",
+      ((.stdout // "") | split("\n") | map(select(test("^not ok |^# |^Bail out"))) | .[-12:][] | "    \(.)")' \
+    "$1/meson-logs/testlog.json"
+}
 rc=0
 echo "== build (-Werror)"
 [ -d build-ci ] || meson setup build-ci -Dwerror=true >/dev/null
@@ -37,6 +43,9 @@ set -- $(summary build-asan); pass=$((pass + $1)); fail=$((fail + $2)); skip=$((
 echo "== fuzz (${FUZZ_SECONDS:-20}s per target)"
 sh scripts/fuzz.sh "${FUZZ_SECONDS:-20}" || { rc=1; fail=$((fail + 1)); }
 
+# Repeated at the end because CI logs are read from their tail.
+failures build-ci
+failures build-asan
 echo "tests: $pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ] || rc=1
 exit $rc

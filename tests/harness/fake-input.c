@@ -3,6 +3,10 @@
  * (tests/vfio-e2e/cases-input.sh). fake-input keyboard NAME   reads commands on stdin, one per line, answers
  * "ok CMD" (or "error CMD: why"): create | destroy | press CODE | release CODE | tap CODE | sleep MS | quit
  *                              "create" also prints "created /dev/input/eventN".
+ *                              latency NODE COUNT: COUNT taps of KEY_F24, each press and release timed from
+ *                              the write on the keyboard to the read of that event on NODE (the keyboard's own
+ *                              node: what input-linux reads directly; or the relay's output); prints
+ *                              "latency NODE n=.. median_us=.. p90_us=.. max_us=..".
  *   fake-input read NODE SECS  prints every event of NODE as "E TYPE CODE VALUE" (flushed) for SECS seconds.
  * Kernel Documentation/input/uinput.rst (UI_DEV_SETUP, UI_DEV_CREATE, UI_GET_SYSNAME).
  */
@@ -128,6 +132,77 @@ static int destroy(void)
         return 0;
 }
 
+static int cmp_long(const void *a, const void *b)
+{
+        long x = *(const long *)a, y = *(const long *)b;
+
+        return (x > y) - (x < y);
+}
+
+static long elapsed_us(const struct timespec *a, const struct timespec *b)
+{
+        return (b->tv_sec - a->tv_sec) * 1000000L + (b->tv_nsec - a->tv_nsec) / 1000;
+}
+
+/* Waits (1 s at most) until NODE's fd yields EV_KEY code/value; other events are skipped. */
+static int await_key(int fd, int code, int value)
+{
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                struct input_event ev;
+                ssize_t n;
+
+                if (poll(&p, 1, 1000) <= 0)
+                        return -ETIMEDOUT;
+                n = read(fd, &ev, sizeof(ev));
+                if (n < 0 && errno == EAGAIN)
+                        continue;
+                if (n != (ssize_t)sizeof(ev))
+                        return n < 0 ? -errno : -EIO;
+                if (ev.type == EV_KEY && ev.code == code && ev.value == value)
+                        return 0;
+        }
+}
+
+/* The same consumer reads either the device itself or the relay's copy of it, so the difference between
+ * two runs is what the relay adds. F24 is on no real keyboard layout and toggles nothing. */
+static int latency(const char *node, int count)
+{
+        long *us;
+        int fd, r = 0, n = 0;
+
+        if (kbd < 0 || count <= 0)
+                return -EINVAL;
+        fd = open(node, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        us = calloc((size_t)count * 2, sizeof(*us));
+        if (!us) {
+                close(fd);
+                return -ENOMEM;
+        }
+        for (int i = 0; i < count && r == 0; i++)
+                for (int value = 1; value >= 0 && r == 0; value--) {
+                        struct timespec t0, t1;
+
+                        clock_gettime(CLOCK_MONOTONIC, &t0);
+                        r = key(KEY_F24, value);
+                        if (r == 0)
+                                r = await_key(fd, KEY_F24, value);
+                        clock_gettime(CLOCK_MONOTONIC, &t1);
+                        if (r == 0)
+                                us[n++] = elapsed_us(&t0, &t1);
+                }
+        close(fd);
+        if (r == 0) {
+                qsort(us, (size_t)n, sizeof(*us), cmp_long);
+                printf("latency %s n=%d median_us=%ld p90_us=%ld max_us=%ld\n", node, n, us[n / 2],
+                       us[(n * 9) / 10], us[n - 1]);
+        }
+        free(us);
+        return r;
+}
+
 static int parse_code(const char *s, int *ret)
 {
         char *end;
@@ -174,6 +249,12 @@ static int keyboard(const char *name)
                         r = create_mouse(name);
                 else if (strcmp(cmd, "destroy") == 0)
                         r = destroy();
+                else if (strcmp(cmd, "latency") == 0) {
+                        int count = 0;
+                        char node[64];
+
+                        r = sscanf(line, "latency %63s %d", node, &count) == 2 ? latency(node, count) : -EINVAL;
+                }
                 else if (strcmp(cmd, "quit") == 0) {
                         destroy();
                         if (mouse >= 0)

@@ -13,6 +13,9 @@
 #     nothing while toggled (keyboard and mouse); both Ctrl again gives them back;
 #  5. a fake mouse beside the keyboard gets its own output (relative motion forwarded),
 #     and --link makes DIR/NAME-keyboard and DIR/NAME-mouse point at the outputs.
+# It also measures the latency the relay adds (bench/resources.py reports it beside direct reading):
+# the same reader times 100 taps from the keyboard's write to its read, first on the keyboard's own
+# node (what input-linux reads without the relay), then on the relay's output.
 # No udev/mdev runs in the busybox guest, so there is no /dev/input/by-id: the source is
 # found by name in /sys/class/input/event*/device/name and given as /dev/input/eventN; the
 # relay recognises it after the replug by its identity (name, bus, vendor, product), since
@@ -106,6 +109,7 @@ case_input_relay() {
   [ -n "$_src" ] && [ "$_src" = "$_made" ] || { DETAIL="source by name '$_src' != created '$_made'"; ci_cleanup; return 1; }
   ci_kbd create-mouse || { DETAIL="fake mouse: $(tail -1 "$W/kbd.log")"; ci_cleanup; return 1; }
   _msrc=$(ci_src_by_name "$CI_NAME mouse")
+  ci_kbd latency "$_src" 100 || { DETAIL="direct latency run: $(tail -1 "$W/kbd.log")"; ci_cleanup; return 1; }
 
   chroot "$R" "$VFIOCTL" input relay --grab "$_src" --grab "$_msrc" --out e2e --link "$W" > "$W/relay.out" 2> "$W/relay.err" &
   CI_RPID=$!
@@ -119,6 +123,10 @@ case_input_relay() {
     { DETAIL="relay outputs $_out '$_outname', $_mout '$_moutname'"; ci_cleanup; return 1; }
   [ "$(readlink "$W/e2e-keyboard")" = "$_out" ] && [ "$(readlink "$W/e2e-mouse")" = "$_mout" ] ||
     { DETAIL="--link: $(readlink "$W/e2e-keyboard") $(readlink "$W/e2e-mouse")"; ci_cleanup; return 1; }
+  ci_kbd latency "$_out" 100 || { DETAIL="relayed latency run: $(tail -1 "$W/kbd.log")"; ci_cleanup; return 1; }
+  _direct=$(sed -n "s|^latency $_src ||p" "$W/kbd.log" | tail -1)
+  _relayed=$(sed -n "s|^latency $_out ||p" "$W/kbd.log" | tail -1)
+  echo "  input latency (write to read, 200 events each): direct $_direct; relayed $_relayed"
 
   # vfioctl input list sees both, as keyboards, with EVIOCGBIT capabilities
   timeout 30 chroot "$R" "$VFIOCTL" input list --json > "$W/input-list.json" 2>&1
@@ -197,7 +205,7 @@ case_input_relay() {
   echo "  $_stats"
   ci_cleanup
   if [ -n "$_bad" ]; then DETAIL="FAILED:$_bad"; return 1; fi
-  DETAIL="QEMU kept /objects/kbd0 on $_out (and mouse0 on $_mout) across a replug; events after 3 replugs, unplug and toggle releases OK; $_stats"
+  DETAIL="QEMU kept /objects/kbd0 on $_out (and mouse0 on $_mout) across a replug; events after 3 replugs, unplug and toggle releases OK; $_stats; latency direct $_direct, relayed $_relayed"
 }
 
 # case input-start: `vfioctl start` runs the relay beside the VM it starts, as the VM user.
