@@ -1,27 +1,26 @@
 /*
  * QEMU capability probe over QMP (docs/interop/qmp-spec.rst): one short-lived "-machine none" process,
- * a fixed list of queries, then quit. Everything is bounded: total time, message size, reply count.
+ * a fixed list of queries through the QMP client (qmp.h), then quit. Bounded by one total deadline.
  */
 #include "vfioctl/qmp-probe.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "strv.h"
+#include "vfioctl/qmp.h"
 
-#define QMP_MESSAGE_MAX (8u << 20) /* qom-list-types of a full x86 build is ~100 KiB */
-#define QMP_LINES_MAX   10000      /* events and replies read before giving up */
 
 vfio_qemu_info *vfio_qemu_info_free(vfio_qemu_info *q)
 {
@@ -45,13 +44,6 @@ bool vfio_qemu_info_has_machine(const vfio_qemu_info *q, const char *machine)
         return strv_contains(q->machines, machine);
 }
 
-typedef struct conn {
-        int in, out;
-        long long deadline_ms;
-        char *buf;
-        size_t len, cap;
-} conn;
-
 static long long now_ms(void)
 {
         struct timespec ts;
@@ -60,95 +52,11 @@ static long long now_ms(void)
         return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int conn_send(conn *c, const char *s)
+static int remaining(long long deadline)
 {
-        size_t len = strlen(s), off = 0;
+        long long left = deadline - now_ms();
 
-        while (off < len) {
-                struct pollfd p = { .fd = c->out, .events = POLLOUT };
-                long long left = c->deadline_ms - now_ms();
-                ssize_t n;
-                int r;
-
-                if (left <= 0)
-                        return -ETIMEDOUT;
-                r = poll(&p, 1, (int)left);
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r < 0)
-                        return -errno;
-                if (r == 0)
-                        return -ETIMEDOUT;
-                n = write(c->out, s + off, len - off);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && errno == EPIPE)
-                        return -ECONNRESET; /* the same as reading EOF: QEMU went away */
-                if (n < 0)
-                        return -errno;
-                off += (size_t)n;
-        }
-        return 0;
-}
-
-/* Next complete line (QMP ends every message with CRLF or LF), parsed as a JSON object. */
-static int conn_recv(conn *c, json_object **ret)
-{
-        for (;;) {
-                char *nl = c->buf ? memchr(c->buf, '\n', c->len) : NULL;
-
-                if (nl) {
-                        size_t n = (size_t)(nl - c->buf) + 1;
-                        enum json_tokener_error jerr;
-                        json_object *o;
-
-                        *nl = 0;
-                        o = json_tokener_parse_verbose(c->buf, &jerr);
-                        memmove(c->buf, c->buf + n, c->len - n);
-                        c->len -= n;
-                        if (!o || !json_object_is_type(o, json_type_object)) {
-                                json_object_put(o);
-                                return -EPROTO;
-                        }
-                        *ret = o;
-                        return 0;
-                }
-                if (c->len >= QMP_MESSAGE_MAX)
-                        return -EMSGSIZE;
-                if (c->cap - c->len < 65536) {
-                        size_t cap = c->cap ? c->cap * 2 : 65536;
-                        char *b = realloc(c->buf, cap + 1);
-
-                        if (!b)
-                                return -ENOMEM;
-                        c->buf = b;
-                        c->cap = cap;
-                }
-                {
-                        struct pollfd p = { .fd = c->in, .events = POLLIN };
-                        long long left = c->deadline_ms - now_ms();
-                        ssize_t n;
-                        int r;
-
-                        if (left <= 0)
-                                return -ETIMEDOUT;
-                        r = poll(&p, 1, (int)left);
-                        if (r < 0 && errno == EINTR)
-                                continue;
-                        if (r < 0)
-                                return -errno;
-                        if (r == 0)
-                                return -ETIMEDOUT;
-                        n = read(c->in, c->buf + c->len, c->cap - c->len);
-                        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-                                continue;
-                        if (n < 0)
-                                return -errno;
-                        if (n == 0)
-                                return -ECONNRESET;
-                        c->len += (size_t)n;
-                }
-        }
+        return left < 0 ? 0 : left > 1000000 ? 1000000 : (int)left;
 }
 
 static int set_error(char **ret_error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -168,55 +76,37 @@ static int set_error(char **ret_error, const char *fmt, ...)
         return 0;
 }
 
-/* Sends a command and returns its "return" member (owned by *ret_msg), skipping events. */
-static int execute(conn *c, const char *cmd, const char *args, json_object **ret_msg,
-                   json_object **ret_value, char **ret_error)
+static const char *transport_error(int r)
 {
-        _cleanup_free_ char *line = NULL;
+        switch (r) {
+        case -ETIMEDOUT:
+                return "no reply before the timeout";
+        case -ECONNRESET:
+                return "QEMU closed the connection";
+        case -EBADMSG:
+                return "reply is not a JSON object";
+        case -EMSGSIZE:
+                return "reply too long";
+        case -EPROTO:
+                return "reply has neither \"return\" nor \"error\"";
+        default:
+                return strerror(-r);
+        }
+}
+
+/* One query of the probe: its "return" value (caller puts it), or *ret_error naming the command. */
+static int probe_execute(qmp_client *qmp, const char *cmd, json_object *args, long long deadline,
+                         json_object **ret, char **ret_error)
+{
+        _cleanup_free_ char *err = NULL;
         int r;
 
-        if (asprintf(&line, "{\"execute\": \"%s\"%s%s}\n", cmd, args ? ", \"arguments\": " : "",
-                     args ? args : "") < 0)
-                return -ENOMEM;
-        r = conn_send(c, line);
-        if (r < 0)
-                return set_error(ret_error, "%s: %s", cmd,
-                                 r == -ECONNRESET ? "QEMU closed the connection" : strerror(-r)),
-                       r;
-        for (unsigned i = 0; i < QMP_LINES_MAX; i++) {
-                json_object *o = NULL, *v;
-
-                r = conn_recv(c, &o);
-                if (r < 0)
-                        return set_error(ret_error, "%s: %s", cmd,
-                                         r == -ETIMEDOUT    ? "no reply before the timeout"
-                                         : r == -ECONNRESET ? "QEMU closed the connection"
-                                         : r == -EPROTO     ? "reply is not a JSON object"
-                                                            : strerror(-r)),
-                               r;
-                if (json_object_object_get_ex(o, "event", NULL)) {
-                        json_object_put(o);
-                        continue;
-                }
-                if (json_object_object_get_ex(o, "error", &v)) {
-                        json_object *desc = NULL;
-
-                        json_object_object_get_ex(v, "desc", &desc);
-                        set_error(ret_error, "%s: QEMU answered with an error: %s", cmd,
-                                  desc ? json_object_get_string(desc) : "(no description)");
-                        json_object_put(o);
-                        return -EPROTO;
-                }
-                if (!json_object_object_get_ex(o, "return", &v)) {
-                        json_object_put(o);
-                        set_error(ret_error, "%s: reply has neither \"return\" nor \"error\"", cmd);
-                        return -EPROTO;
-                }
-                *ret_msg = o;
-                *ret_value = v;
-                return 0;
-        }
-        return set_error(ret_error, "%s: too many events without a reply", cmd), -EPROTO;
+        r = qmp_execute(qmp, cmd, args, remaining(deadline), ret, &err);
+        if (r == -EREMOTEIO)
+                set_error(ret_error, "%s: QEMU answered with an error: %s", cmd, err ? err : "(no description)");
+        else if (r < 0)
+                set_error(ret_error, "%s: %s", cmd, transport_error(r));
+        return r;
 }
 
 static unsigned get_uint(json_object *o, const char *key)
@@ -237,13 +127,13 @@ static int add_string_member(char ***l, json_object *o, const char *key)
         return strv_extend(l, json_object_get_string(v));
 }
 
-int vfio_qmp_probe_session(int in_fd, int out_fd, unsigned timeout_ms, vfio_qemu_info **ret,
-                           char **ret_error)
+int vfio_qmp_probe_session(int fd, unsigned timeout_ms, vfio_qemu_info **ret, char **ret_error)
 {
         _cleanup_(vfio_qemu_info_freep) vfio_qemu_info *q = calloc(1, sizeof(vfio_qemu_info));
-        conn c = { .in = in_fd, .out = out_fd, .deadline_ms = now_ms() + timeout_ms };
-        json_object *msg = NULL, *v, *qemu;
-        int r;
+        _cleanup_(qmp_client_freep) qmp_client *qmp = NULL;
+        long long deadline = now_ms() + timeout_ms;
+        json_object *v = NULL, *qemu;
+        int r, own;
 
         if (!q)
                 return -ENOMEM;
@@ -251,34 +141,31 @@ int vfio_qmp_probe_session(int in_fd, int out_fd, unsigned timeout_ms, vfio_qemu
         q->types = calloc(1, sizeof(char *));
         if (!q->machines || !q->types)
                 return -ENOMEM;
-
-        /* The greeting: {"QMP": {"version": ..., "capabilities": [...]}} (qmp-spec.rst, "Server Greeting").
-         */
-        r = conn_recv(&c, &msg);
+        own = fcntl(fd, F_DUPFD_CLOEXEC, 3); /* the client closes its copy; fd stays the caller's */
+        if (own < 0)
+                return -errno;
+        r = qmp_client_new(own, &qmp);
         if (r < 0) {
-                set_error(ret_error, "greeting: %s",
-                          r == -ETIMEDOUT    ? "none before the timeout"
-                          : r == -ECONNRESET ? "QEMU exited"
-                                             : strerror(-r));
-                goto finish;
+                close(own);
+                return r;
         }
-        if (!json_object_object_get_ex(msg, "QMP", NULL)) {
-                set_error(ret_error, "greeting: not a QMP greeting");
-                r = -EPROTO;
-                goto finish;
-        }
-        json_object_put(msg);
-        msg = NULL;
 
-        r = execute(&c, "qmp_capabilities", NULL, &msg, &v, ret_error);
+        /* The greeting: {"QMP": {"version": ..., "capabilities": [...]}} (qmp-spec.rst, "Server Greeting"). */
+        r = qmp_read_greeting(qmp, remaining(deadline));
         if (r < 0)
-                goto finish;
-        json_object_put(msg);
-        msg = NULL;
+                return set_error(ret_error, "greeting: %s",
+                                 r == -ETIMEDOUT    ? "none before the timeout"
+                                 : r == -ECONNRESET ? "QEMU exited"
+                                 : r == -EPROTO     ? "not a QMP greeting"
+                                                    : transport_error(r)),
+                       r;
+        r = probe_execute(qmp, "qmp_capabilities", NULL, deadline, NULL, ret_error);
+        if (r < 0)
+                return r;
 
-        r = execute(&c, "query-version", NULL, &msg, &v, ret_error);
+        r = probe_execute(qmp, "query-version", NULL, deadline, &v, ret_error);
         if (r < 0)
-                goto finish;
+                return r;
         if (!json_object_object_get_ex(v, "qemu", &qemu)) {
                 set_error(ret_error, "query-version: no \"qemu\" member");
                 r = -EPROTO;
@@ -296,12 +183,12 @@ int vfio_qmp_probe_session(int in_fd, int out_fd, unsigned timeout_ms, vfio_qemu
                         goto finish;
                 }
         }
-        json_object_put(msg);
-        msg = NULL;
+        json_object_put(v);
+        v = NULL;
 
-        r = execute(&c, "query-machines", NULL, &msg, &v, ret_error);
+        r = probe_execute(qmp, "query-machines", NULL, deadline, &v, ret_error);
         if (r < 0)
-                goto finish;
+                return r;
         for (size_t i = 0; json_object_is_type(v, json_type_array) && i < json_object_array_length(v); i++) {
                 json_object *m = json_object_array_get_idx(v, i), *d;
 
@@ -315,30 +202,32 @@ int vfio_qmp_probe_session(int in_fd, int out_fd, unsigned timeout_ms, vfio_qemu
                         goto finish;
                 }
         }
-        json_object_put(msg);
-        msg = NULL;
+        json_object_put(v);
+        v = NULL;
 
-        r = execute(&c, "qom-list-types", "{\"abstract\": false}", &msg, &v, ret_error);
-        if (r < 0)
-                goto finish;
+        {
+                json_object *args = json_object_new_object();
+
+                if (!args)
+                        return -ENOMEM;
+                json_object_object_add(args, "abstract", json_object_new_boolean(0));
+                r = probe_execute(qmp, "qom-list-types", args, deadline, &v, ret_error);
+                json_object_put(args);
+                if (r < 0)
+                        return r;
+        }
         for (size_t i = 0; json_object_is_type(v, json_type_array) && i < json_object_array_length(v); i++)
                 if ((r = add_string_member(&q->types, json_object_array_get_idx(v, i), "name")) < 0)
                         goto finish;
-        json_object_put(msg);
-        msg = NULL;
         strv_sort(q->machines);
         strv_sort(q->types);
 
         /* "quit" is answered before QEMU exits; a lost reply changes nothing, the caller reaps it anyway. */
-        if (execute(&c, "quit", NULL, &msg, &v, NULL) >= 0) {
-                json_object_put(msg);
-                msg = NULL;
-        }
+        (void)qmp_execute(qmp, "quit", NULL, remaining(deadline), NULL, NULL);
         *ret = TAKE_PTR(q);
         r = 0;
 finish:
-        json_object_put(msg);
-        free(c.buf);
+        json_object_put(v);
         return r;
 }
 
@@ -349,44 +238,35 @@ int vfio_qmp_probe_run(const char *qemu, unsigned timeout_ms, vfio_qemu_info **r
                 qemu,       "-machine", "none", "-accel", "tcg", "-nodefaults", "-no-user-config",
                 "-display", "none",     "-qmp", "stdio",  NULL
         };
-        int to_child[2] = { -EBADF, -EBADF }, from_child[2] = { -EBADF, -EBADF }, status = 0, r;
+        int sv[2], status = 0, r;
         long long deadline;
         pid_t pid;
 
-        if (pipe2(to_child, O_CLOEXEC) < 0 || pipe2(from_child, O_CLOEXEC) < 0) {
-                r = -errno;
-                closep(&to_child[0]);
-                closep(&to_child[1]);
-                return r;
-        }
+        /* One socket as QEMU's stdin and stdout: the QMP client speaks over a single stream. */
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                return -errno;
         pid = fork();
         if (pid < 0) {
                 r = -errno;
-                goto close_all;
+                close(sv[0]);
+                close(sv[1]);
+                return r;
         }
         if (pid == 0) {
                 int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
                 /* dup2 clears O_CLOEXEC on the copies: only fds 0-2 survive exec. */
-                if (dup2(to_child[0], STDIN_FILENO) < 0 || dup2(from_child[1], STDOUT_FILENO) < 0 ||
+                if (dup2(sv[1], STDIN_FILENO) < 0 || dup2(sv[1], STDOUT_FILENO) < 0 ||
                     (null >= 0 && dup2(null, STDERR_FILENO) < 0))
                         _exit(127);
                 signal(SIGPIPE, SIG_DFL);
                 execv(qemu, (char *const *)argv);
                 _exit(127);
         }
-        closep(&to_child[0]);
-        closep(&from_child[1]);
-        to_child[0] = from_child[1] = -EBADF;
-        {
-                void (*old)(int) = signal(SIGPIPE, SIG_IGN);
-
-                r = vfio_qmp_probe_session(from_child[0], to_child[1], timeout_ms, ret, ret_error);
-                signal(SIGPIPE, old);
-        }
-        closep(&to_child[1]);
-        to_child[1] = -EBADF;
-        /* Give QEMU a moment to exit after "quit" (or EOF on its stdin), then make sure it is gone. */
+        close(sv[1]);
+        r = vfio_qmp_probe_session(sv[0], timeout_ms, ret, ret_error);
+        close(sv[0]);
+        /* Give QEMU a moment to exit after "quit" (or the hang-up), then make sure it is gone. */
         deadline = now_ms() + 2000;
         for (;;) {
                 pid_t w = waitpid(pid, &status, WNOHANG);
@@ -403,10 +283,5 @@ int vfio_qmp_probe_run(const char *qemu, unsigned timeout_ms, vfio_qemu_info **r
         if (r < 0 && WIFEXITED(status) && WEXITSTATUS(status) == 127)
                 set_error(ret_error, "%s could not be executed", qemu);
         log_debug("QEMU probe %s: %s", qemu, r < 0 ? strerror(-r) : "ok");
-close_all:
-        closep(&to_child[0]);
-        closep(&to_child[1]);
-        closep(&from_child[0]);
-        closep(&from_child[1]);
         return r;
 }

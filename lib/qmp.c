@@ -221,7 +221,8 @@ static int write_all(qmp_client *q, const char *s, size_t n, long long deadline)
                 if (w < 0) {
                         if (errno == EINTR || errno == EAGAIN)
                                 continue;
-                        return -errno;
+                        /* A hang-up is one error whether we see it writing or reading. */
+                        return errno == EPIPE ? -ECONNRESET : -errno;
                 }
                 s += w;
                 n -= (size_t)w;
@@ -229,13 +230,12 @@ static int write_all(qmp_client *q, const char *s, size_t n, long long deadline)
         return 0;
 }
 
-int qmp_handshake(qmp_client *q, int timeout_ms)
+int qmp_read_greeting(qmp_client *q, int timeout_ms)
 {
-        long long deadline = now_ms() + timeout_ms;
         json_object *o = NULL, *qmp;
         int r;
 
-        r = read_message(q, deadline, &o);
+        r = read_message(q, now_ms() + timeout_ms, &o);
         if (r < 0)
                 return r;
         if (!json_object_object_get_ex(o, "QMP", &qmp)) {
@@ -245,6 +245,17 @@ int qmp_handshake(qmp_client *q, int timeout_ms)
         json_object_put(q->greeting);
         q->greeting = json_object_get(qmp);
         json_object_put(o);
+        return 0;
+}
+
+int qmp_handshake(qmp_client *q, int timeout_ms)
+{
+        long long deadline = now_ms() + timeout_ms;
+        int r;
+
+        r = qmp_read_greeting(q, timeout_ms);
+        if (r < 0)
+                return r;
         return qmp_execute(q, "qmp_capabilities", NULL, remaining(deadline), NULL, NULL);
 }
 

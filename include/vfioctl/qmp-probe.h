@@ -1,6 +1,5 @@
 /*
- * A small, self-contained QMP client that asks a throwaway QEMU ("-machine none") what it is and what it
- * can do. Separate from the full QMP client (qmp.h) on purpose: it only ever runs this one probe.
+ * Asks a throwaway QEMU ("-machine none") what it is and what it can do, through the QMP client (qmp.h).
  */
 #pragma once
 
@@ -22,12 +21,12 @@ bool vfio_qemu_info_has_type(const vfio_qemu_info *q, const char *type);
 bool vfio_qemu_info_has_machine(const vfio_qemu_info *q, const char *machine);
 
 /*
- * Speaks QMP over in_fd (QEMU's output) and out_fd (its input): greeting, qmp_capabilities, query-version,
- * query-machines, qom-list-types, quit. Gives up with -ETIMEDOUT after timeout_ms in total, -EPROTO on
- * a malformed or error reply (*ret_error, when given, says which command and why).
+ * Speaks QMP over fd (a connected stream socket, borrowed): greeting, qmp_capabilities, query-version,
+ * query-machines, qom-list-types, quit. Gives up after timeout_ms in total with the client's error
+ * (-ETIMEDOUT, -ECONNRESET, -EBADMSG, -EREMOTEIO for a QMP error reply, -EPROTO for a reply of the
+ * wrong shape); *ret_error, when given, says which command and why.
  */
-int vfio_qmp_probe_session(int in_fd, int out_fd, unsigned timeout_ms, vfio_qemu_info **ret,
-                           char **ret_error);
+int vfio_qmp_probe_session(int fd, unsigned timeout_ms, vfio_qemu_info **ret, char **ret_error);
 
 /*
  * Starts `qemu -machine none -accel tcg -nodefaults -no-user-config -display none -qmp stdio` (no guest,

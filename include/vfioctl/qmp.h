@@ -14,7 +14,7 @@
 
 typedef struct qmp_client qmp_client;
 
-/* Takes ownership of fd (a connected stream socket, or a pipe pair's read end when write_fd differs). */
+/* Takes ownership of fd: a connected stream socket (QEMU's -qmp unix:... or -qmp stdio on a socketpair). */
 int qmp_client_new(int fd, qmp_client **ret);
 qmp_client *qmp_client_free(qmp_client *q);
 DEFINE_POINTER_CLEANUP(qmp_client, qmp_client_free)
@@ -29,6 +29,8 @@ int qmp_connect_unix(const char *path, int timeout_ms, int *ret_fd);
  */
 int qmp_check_peer_pid(int fd, pid_t pid);
 
+/* Reads the greeting only: -EPROTO when the first message is not one. */
+int qmp_read_greeting(qmp_client *q, int timeout_ms);
 /* Reads the greeting and negotiates capabilities (qmp_capabilities). */
 int qmp_handshake(qmp_client *q, int timeout_ms);
 /* The greeting's "QMP" object (version, capabilities), borrowed; NULL before the handshake. */

@@ -1,36 +1,60 @@
-/* Fuzz target: whatever QEMU (or something pretending to be it) prints on its QMP stream, the probe ends
- * with a result or an error, within bounds, never a crash. The input is the peer's whole output. */
-#include <fcntl.h>
+/* Fuzz target: whatever QEMU (or something pretending to be it) answers the capability probe, the probe
+ * ends with a result or an error, within bounds, never a crash. The input is the peer's whole output on a
+ * socketpair; replies count only with the ids the client gives ("vfioctl-1" ... "vfioctl-5"). */
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "vfioctl/qmp-probe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+typedef struct peer {
+        int fd;
+        const uint8_t *data;
+        size_t size;
+} peer;
+
+/* Writes the script and hangs up; the probe never waits past that hang-up. */
+static void *peer_main(void *arg)
+{
+        peer *p = arg;
+
+        for (size_t off = 0; off < p->size;) {
+                ssize_t w = send(p->fd, p->data + off, p->size - off, MSG_NOSIGNAL);
+
+                if (w <= 0)
+                        break;
+                off += (size_t)w;
+        }
+        shutdown(p->fd, SHUT_WR);
+        return NULL;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        FILE *f = tmpfile();
-        int out = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        peer p = { .data = data, .size = size };
         vfio_qemu_info *q = NULL;
         char *err = NULL;
+        pthread_t th;
+        int sp[2];
 
-        if (!f || out < 0) {
-                if (f)
-                        fclose(f);
-                if (out >= 0)
-                        close(out);
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+                return 0;
+        p.fd = sp[1];
+        if (pthread_create(&th, NULL, peer_main, &p) != 0) {
+                close(sp[0]);
+                close(sp[1]);
                 return 0;
         }
-        /* A regular file is always readable and ends in EOF: the session cannot block. */
-        if (fwrite(data, 1, size, f) == size && fflush(f) == 0 && fseek(f, 0, SEEK_SET) == 0 &&
-            vfio_qmp_probe_session(fileno(f), out, 1000, &q, &err) >= 0)
+        if (vfio_qmp_probe_session(sp[0], 1000, &q, &err) >= 0)
                 vfio_qemu_info_free(q);
         free(err);
-        fclose(f);
-        close(out);
+        close(sp[0]); /* unblocks a peer still writing */
+        pthread_join(th, NULL);
+        close(sp[1]);
         return 0;
 }

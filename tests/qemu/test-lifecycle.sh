@@ -16,9 +16,11 @@ V() { "$VFIOCTL" --root "$T" "$@"; }
 N=0; FAILED=0
 ok() { N=$((N + 1)); echo "ok $N - $*"; }
 not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $*"; }
-check() { # check "description" command...
-  local d=$1; shift
-  if "$@"; then ok "$d"; else not_ok "$d"; fi
+check() { # check "description" command...; the command's output becomes TAP comments
+  local d=$1 r=0; shift
+  "$@" > "$T/check.out" || r=1
+  sed 's/^/# /' "$T/check.out"
+  if [ $r = 0 ]; then ok "$d"; else not_ok "$d"; fi
 }
 jq_of() { V status "$1" --json 2>/dev/null | jq -r "$2"; }
 cleanup() {

@@ -495,7 +495,7 @@ static void test_user_xml(void **state)
         STRV_FOREACH(w, want)
                 if (!argv_has_prefix(args, *w))
                         fail_msg("%s: no -device %s... in the argv", path, *w);
-        print_message("%s: %zu PCI functions, %zu parts not imported\n", strrchr(path, '/') + 1,
+        print_message("# %s: %zu PCI functions, %zu parts not imported\n", strrchr(path, '/') + 1,
                       strv_length(want), imp->n_dropped);
         assert_round_trip(path, imp);
         assert_goldens(path, imp);

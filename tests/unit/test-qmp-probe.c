@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -57,6 +58,31 @@ static const char *reply_for(const char *line, script s)
         return "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"unknown\"}}\r\n";
 }
 
+/* QEMU copies a command's "id" into its reply (qmp-spec.rst, "Commands Responses"); events carry none. */
+static int send_with_id(int fd, const char *reply, const char *command)
+{
+        const char *id = strstr(command, "\"id\":\"");
+        char out[8192];
+        size_t len = 0;
+
+        for (const char *line = reply; *line;) {
+                const char *end = strchr(line, '\n');
+                size_t n = end ? (size_t)(end - line) + 1 : strlen(line);
+                bool answer = strncmp(line, "{\"return\"", 9) == 0 || strncmp(line, "{\"error\"", 8) == 0;
+
+                if (answer && id) {
+                        size_t idlen = strcspn(id + 6, "\"");
+
+                        len += (size_t)snprintf(out + len, sizeof(out) - len, "{\"id\": \"%.*s\", ",
+                                                (int)idlen, id + 6);
+                        line++, n--; /* the reply's own '{' */
+                }
+                len += (size_t)snprintf(out + len, sizeof(out) - len, "%.*s", (int)n, line);
+                line += n;
+        }
+        return write(fd, out, len) == (ssize_t)len ? 0 : -1;
+}
+
 static void peer(int fd, script s)
 {
         char buf[4096];
@@ -83,7 +109,7 @@ static void peer(int fd, script s)
 
                         *nl = 0;
                         r = reply_for(buf, s);
-                        if (write(fd, r, strlen(r)) < 0)
+                        if (send_with_id(fd, r, buf) < 0)
                                 _exit(1);
                         if (strstr(buf, "\"quit\""))
                                 _exit(0);
@@ -106,7 +132,7 @@ static int probe(script s, unsigned timeout_ms, vfio_qemu_info **ret, char **ret
                 peer(sv[1], s);
         }
         close(sv[1]);
-        r = vfio_qmp_probe_session(sv[0], sv[0], timeout_ms, ret, ret_error);
+        r = vfio_qmp_probe_session(sv[0], timeout_ms, ret, ret_error);
         close(sv[0]);
         kill(pid, SIGKILL);
         waitpid(pid, &st, 0);
@@ -137,9 +163,9 @@ static void test_probe_error_reply(void **state)
         vfio_qemu_info *q = NULL;
         char *err = NULL;
 
-        assert_int_equal(probe(SCRIPT_ERROR_ON_MACHINES, 5000, &q, &err), -EPROTO);
+        assert_int_equal(probe(SCRIPT_ERROR_ON_MACHINES, 5000, &q, &err), -EREMOTEIO);
         assert_null(q);
-        assert_string_equal(err, "query-machines: QEMU answered with an error: no machines today");
+        assert_string_equal(err, "query-machines: QEMU answered with an error: GenericError: no machines today");
         free(err);
 }
 
@@ -169,7 +195,7 @@ static void test_probe_garbage(void **state)
         vfio_qemu_info *q = NULL;
         char *err = NULL;
 
-        assert_int_equal(probe(SCRIPT_GARBAGE, 5000, &q, &err), -EPROTO);
+        assert_int_equal(probe(SCRIPT_GARBAGE, 5000, &q, &err), -EBADMSG);
         assert_string_equal(err, "qmp_capabilities: reply is not a JSON object");
         free(err);
 }
