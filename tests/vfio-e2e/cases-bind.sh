@@ -194,7 +194,8 @@ case_setup_udev() {
   _before=$(ls -l "$_n" | awk '{print $1, $3":"$4}')
   mkdir -p "$R/run/udev/rules.d" && cp "$_rules" "$R/run/udev/rules.d/"
   SYSTEMD_IGNORE_CHROOT=1 chroot "$R" /lib/systemd/systemd-udevd --daemon --resolve-names=early --debug > "$W/udevd.out" 2>&1
-  sleep 1
+  # uevents sent before udevd listens are lost: wait until it answers on its control socket
+  SYSTEMD_IGNORE_CHROOT=1 timeout 40 chroot "$R" /usr/bin/udevadm control --ping --timeout=30 2>&1 | sed 's/^/  [ping] /'
   SYSTEMD_IGNORE_CHROOT=1 timeout 30 chroot "$R" /usr/bin/udevadm trigger --verbose --subsystem-match=vfio --action=add 2>&1 | sed 's/^/  [trigger] /'
   SYSTEMD_IGNORE_CHROOT=1 timeout 30 chroot "$R" /usr/bin/udevadm settle -t 20 2>&1 | sed 's/^/  [settle] /'
   grep -iE 'vfio|90-vfioctl|error|fail|GROUP' "$W/udevd.out" | head -25 | sed 's/^/  [udevd] /'

@@ -71,6 +71,14 @@ ci_since() { # [FILE MARK]
     if (rep && $2 == 0) { rep = 0; next }
     rep = 0; printf "%s;", $0 }'
 }
+ci_await() { # EXPECTED [FILE MARK]: _s = ci_since once it equals EXPECTED, or after 10 s (a slow guest is not a failure)
+  _ci=0
+  while :; do
+    _s=$(ci_since "${2:-$W/out.log}" "${3:-$CI_MARK}")
+    [ "$_s" = "$1" ] || [ "$_ci" -ge 100 ] && return 0
+    sleep 0.1; _ci=$((_ci + 1))
+  done
+}
 ci_qmp() { # ci_qmp NAME COMMAND-JSON...: one QMP session, replies in $W/NAME.reply
   _n=$1; shift
   { echo '{"execute":"qmp_capabilities"}'; for _c in "$@"; do echo "$_c"; done; } |
@@ -173,30 +181,30 @@ case_input_relay() {
   ci_wait "$W/out.log" '^reading' 50 && ci_wait "$W/mout.log" '^reading' 50 ||
     { DETAIL="reader: $(head -1 "$W/out.log") $(head -1 "$W/mout.log")"; ci_cleanup; return 1; }
   _bad=""
-  ci_mark; ci_kbd tap 48; sleep 0.5
-  _s=$(ci_since); echo "  tap B: $_s"
+  ci_mark; ci_kbd tap 48
+  ci_await "E 1 48 1;E 0 0 0;E 1 48 0;E 0 0 0;"; echo "  tap B: $_s"
   [ "$_s" = "E 1 48 1;E 0 0 0;E 1 48 0;E 0 0 0;" ] || _bad="$_bad tap-before-replug[$_s]"
-  ci_mark; ci_kbd move 5 -3; sleep 0.5
-  _s=$(ci_since "$W/mout.log" "$CI_MMARK"); echo "  mouse move 5,-3: $_s"
+  ci_mark; ci_kbd move 5 -3
+  ci_await "E 2 0 5;E 2 1 -3;E 0 0 0;" "$W/mout.log" "$CI_MMARK"; echo "  mouse move 5,-3: $_s"
   [ "$_s" = "E 2 0 5;E 2 1 -3;E 0 0 0;" ] || _bad="$_bad mouse-move[$_s]"
   ci_replug || _bad="$_bad replug2"
-  ci_mark; ci_kbd tap 46; sleep 0.5
-  _s=$(ci_since); echo "  tap C after replug: $_s"
+  ci_mark; ci_kbd tap 46
+  ci_await "E 1 46 1;E 0 0 0;E 1 46 0;E 0 0 0;"; echo "  tap C after replug: $_s"
   [ "$_s" = "E 1 46 1;E 0 0 0;E 1 46 0;E 0 0 0;" ] || _bad="$_bad tap-after-replug[$_s]"
   # 3. a key held while the keyboard goes away is released on the output
-  ci_mark; ci_kbd press 30; sleep 0.3; ci_replug; sleep 0.3
-  _s=$(ci_since); echo "  A held, unplugged: $_s"
+  ci_mark; ci_kbd press 30; sleep 0.3; ci_replug
+  ci_await "E 1 30 1;E 0 0 0;E 1 30 0;E 0 0 0;"; echo "  A held, unplugged: $_s"
   [ "$_s" = "E 1 30 1;E 0 0 0;E 1 30 0;E 0 0 0;" ] || _bad="$_bad unplug-release[$_s]"
   # 4. toggle: A held, then both Ctrl -> A up + Ctrl up, then nothing while toggled
-  ci_mark; ci_kbd press 30; ci_kbd press 29; ci_kbd press 97; sleep 0.5
-  _s=$(ci_since); echo "  A, LCtrl, RCtrl: $_s"
+  ci_mark; ci_kbd press 30; ci_kbd press 29; ci_kbd press 97
+  ci_await "E 1 30 1;E 0 0 0;E 1 29 1;E 0 0 0;E 1 29 0;E 1 30 0;E 0 0 0;"; echo "  A, LCtrl, RCtrl: $_s"
   [ "$_s" = "E 1 30 1;E 0 0 0;E 1 29 1;E 0 0 0;E 1 29 0;E 1 30 0;E 0 0 0;" ] || _bad="$_bad toggle-release[$_s]"
   ci_wait "$W/relay.err" 'toggled to the host' 30 || _bad="$_bad no-toggle-notice"
-  ci_mark; ci_kbd release 97; ci_kbd release 29; ci_kbd release 30; ci_kbd tap 48; ci_kbd move 1 1; sleep 0.5
+  ci_mark; ci_kbd release 97; ci_kbd release 29; ci_kbd release 30; ci_kbd tap 48; ci_kbd move 1 1; sleep 1
   _s=$(ci_since)$(ci_since "$W/mout.log" "$CI_MMARK"); echo "  while toggled to the host: '${_s}'"
   [ -z "$_s" ] || _bad="$_bad events-while-toggled[$_s]"
-  ci_mark; ci_kbd press 29; ci_kbd press 97; ci_kbd release 97; ci_kbd release 29; ci_kbd tap 46; sleep 0.5
-  _s=$(ci_since); echo "  toggled back, tap C: $_s"
+  ci_mark; ci_kbd press 29; ci_kbd press 97; ci_kbd release 97; ci_kbd release 29; ci_kbd tap 46
+  ci_await "E 1 46 1;E 0 0 0;E 1 46 0;E 0 0 0;"; echo "  toggled back, tap C: $_s"
   ci_wait "$W/relay.err" 'toggled to the VM' 30 || _bad="$_bad no-toggle-back"
   [ "$_s" = "E 1 46 1;E 0 0 0;E 1 46 0;E 0 0 0;" ] || _bad="$_bad after-toggle-back[$_s]"
   grep -q '^gone' "$W/out.log" "$W/mout.log" && _bad="$_bad output-vanished"
@@ -354,7 +362,7 @@ EOC
   chroot "$R" "$CI_FAKE" read "$_src3" 30 > "$W/src.log" 2>&1 &
   CI_RDPID=$!
   ci_wait "$W/src.log" '^reading' 50
-  ci_kbd tap 18; sleep 0.5
+  ci_kbd tap 18; ci_wait "$W/src.log" '^E 1 18 0' 100
   _free=$(grep -c '^E 1 18 ' "$W/src.log")
   echo "  after stop: relay gone=$_gone, devices/links left=$_left, source events seen by a reader: $_free"
   [ "$_gone" = yes ] && [ "$_left" = 0 ] && [ "$_free" -ge 1 ] || _bad="$_bad after-stop[gone=$_gone left=$_left free=$_free]"
