@@ -67,6 +67,9 @@ int vfio_distro_parse(const char *os_release, int has_grub, int has_kernel_cmdli
                 d->family = VFIO_FAMILY_FEDORA;
         else if (strcmp(d->id, "arch") == 0 || word_in(like, "arch"))
                 d->family = VFIO_FAMILY_ARCH;
+        else if (strncmp(d->id, "opensuse", 8) == 0 || strcmp(d->id, "sles") == 0 || word_in(like, "suse") ||
+                 word_in(like, "opensuse"))
+                d->family = VFIO_FAMILY_SUSE;
         if (strcmp(d->id, "pop") == 0)
                 d->boot = VFIO_BOOT_KERNELSTUB;
         else if (has_kernel_cmdline > 0 && has_grub <= 0)
@@ -95,6 +98,7 @@ const char *vfio_distro_initramfs_cmd(const vfio_distro *d)
 {
         switch (d->family) {
         case VFIO_FAMILY_FEDORA:
+        case VFIO_FAMILY_SUSE:
                 return "dracut -f --regenerate-all";
         case VFIO_FAMILY_ARCH:
                 return "mkinitcpio -P";
@@ -103,6 +107,21 @@ const char *vfio_distro_initramfs_cmd(const vfio_distro *d)
                 break;
         }
         return "update-initramfs -u -k all";
+}
+
+const char *vfio_distro_grub_mkconfig_cmd(const vfio_distro *d)
+{
+        switch (d->family) {
+        case VFIO_FAMILY_FEDORA:
+        case VFIO_FAMILY_SUSE:
+                return "grub2-mkconfig -o /boot/grub2/grub.cfg";
+        case VFIO_FAMILY_ARCH:
+                return "grub-mkconfig -o /boot/grub/grub.cfg";
+        case VFIO_FAMILY_DEBIAN:
+        case VFIO_FAMILY_UNKNOWN:
+                break;
+        }
+        return "update-grub";
 }
 
 char *vfio_distro_cmdline_fix(const vfio_distro *d, const char *args)
@@ -139,31 +158,17 @@ char *vfio_distro_cmdline_fix(const vfio_distro *d, const char *args)
                         args);
                 break;
         case VFIO_BOOT_GRUB:
-                switch (d->family) {
-                case VFIO_FAMILY_FEDORA:
+                if (d->family == VFIO_FAMILY_FEDORA)
                         r = asprintf(
                                 &s,
                                 "run: sudo grubby --update-kernel=ALL --args=\"%s\" (or add it to "
-                                "GRUB_CMDLINE_LINUX in /etc/default/grub and run: sudo grub2-mkconfig -o "
-                                "/boot/grub2/grub.cfg), then reboot",
-                                args);
-                        break;
-                case VFIO_FAMILY_ARCH:
+                                "GRUB_CMDLINE_LINUX in /etc/default/grub and run: sudo %s), then reboot",
+                                args, vfio_distro_grub_mkconfig_cmd(d));
+                else
                         r = asprintf(&s,
-                                     "add '%s' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then "
-                                     "run: sudo "
-                                     "grub-mkconfig -o /boot/grub/grub.cfg, and reboot",
-                                     args);
-                        break;
-                case VFIO_FAMILY_DEBIAN:
-                case VFIO_FAMILY_UNKNOWN:
-                        r = asprintf(&s,
-                                     "add '%s' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then "
-                                     "run: sudo "
-                                     "update-grub, and reboot",
-                                     args);
-                        break;
-                }
+                                     "add '%s' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then run: "
+                                     "sudo %s, and reboot",
+                                     args, vfio_distro_grub_mkconfig_cmd(d));
                 break;
         }
         return r < 0 ? NULL : s;
@@ -176,6 +181,7 @@ char *vfio_distro_early_modules_fix(const vfio_distro *d, const char *modules)
 
         switch (d->family) {
         case VFIO_FAMILY_FEDORA:
+        case VFIO_FAMILY_SUSE:
                 r = asprintf(
                         &s,
                         "write /etc/dracut.conf.d/vfio.conf containing: force_drivers+=\" %s \", then run: "
@@ -216,10 +222,16 @@ char *vfio_distro_install_cmd(const vfio_distro *d, const char *pkg)
                         name = "qemu-desktop";
                 else if (strcmp(pkg, "ovmf") == 0)
                         name = "edk2-ovmf";
+        } else if (d->family == VFIO_FAMILY_SUSE) {
+                if (strcmp(pkg, "qemu-system-x86") == 0)
+                        name = "qemu-x86";
+                else if (strcmp(pkg, "ovmf") == 0)
+                        name = "qemu-ovmf-x86_64";
         }
         if (asprintf(&s, "%s %s",
                      d->family == VFIO_FAMILY_FEDORA ? "sudo dnf install"
                      : d->family == VFIO_FAMILY_ARCH ? "sudo pacman -S"
+                     : d->family == VFIO_FAMILY_SUSE ? "sudo zypper install"
                                                      : "sudo apt-get install",
                      name) < 0)
                 return NULL;

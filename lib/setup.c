@@ -20,6 +20,7 @@
 #include "parse-util.h"
 #include "sha256.h"
 #include "strv.h"
+#include "vfioctl/distro.h"
 #include "vfioctl/hostfile.h"
 
 #define MODPROBE_CONF "etc/modprobe.d/vfioctl.conf"
@@ -92,61 +93,6 @@ static int plan_file(vfio_setup_plan *p, const char *path, char *content, mode_t
         p->files[p->n++] =
                 (vfio_setup_file){ .path = dup, .content = content, .mode = mode, .owned = owned };
         return 0;
-}
-
-/* A "KEY=value" of os-release, unquoted. */
-static char *os_release_get(const char *text, const char *key)
-{
-        _cleanup_strv_free_ char **lines = NULL;
-        size_t kl = strlen(key);
-
-        if (!text || strv_split(text, "\n", &lines) < 0)
-                return NULL;
-        STRV_FOREACH(l, lines) {
-                if (strncmp(*l, key, kl) == 0 && (*l)[kl] == '=') {
-                        const char *v = *l + kl + 1;
-                        size_t n = strlen(v);
-
-                        if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0])
-                                return strndup(v + 1, n - 2);
-                        return strdup(v);
-                }
-        }
-        return NULL;
-}
-
-static bool word_in(const char *list, const char *word)
-{
-        _cleanup_strv_free_ char **w = NULL;
-
-        return list && strv_split(list, " ", &w) >= 0 && strv_contains(w, word);
-}
-
-/* The initramfs generator of the distribution (os-release(5) ID and ID_LIKE). */
-static const char *initramfs_command(const char *os_release)
-{
-        _cleanup_free_ char *id = os_release_get(os_release, "ID");
-        _cleanup_free_ char *like = os_release_get(os_release, "ID_LIKE");
-        static const struct {
-                const char *id, *cmd;
-        } table[] = {
-                { "debian", "update-initramfs -u -k all" },
-                { "ubuntu", "update-initramfs -u -k all" },
-                { "arch", "mkinitcpio -P" },
-                { "fedora", "dracut -f --regenerate-all" },
-                { "rhel", "dracut -f --regenerate-all" },
-                { "centos", "dracut -f --regenerate-all" },
-                { "suse", "dracut -f --regenerate-all" },
-                { "opensuse", "dracut -f --regenerate-all" },
-        };
-
-        for (size_t i = 0; i < ELEMENTSOF(table); i++)
-                if ((id && strcmp(id, table[i].id) == 0))
-                        return table[i].cmd;
-        for (size_t i = 0; i < ELEMENTSOF(table); i++)
-                if (word_in(like, table[i].id))
-                        return table[i].cmd;
-        return NULL;
 }
 
 /* Host drivers that claim a GPU (or its HDMI audio) at boot; vfio-pci must load before them. */
@@ -553,11 +499,11 @@ static int grub_edit(const char *grub, char *const *add, char **ret)
         return 0;
 }
 
-static int plan_cmdline(const vfio_host *h, char *const *ids, const vfio_setup_opts *o, vfio_setup_plan *p)
+static int plan_cmdline(const vfio_host *h, const vfio_distro *d, char *const *ids, const vfio_setup_opts *o,
+                        vfio_setup_plan *p)
 {
-        _cleanup_free_ char *cmdline = NULL, *vendor = cpu_vendor(h), *joined = NULL, *os = NULL;
+        _cleanup_free_ char *cmdline = NULL, *vendor = cpu_vendor(h), *joined = NULL;
         _cleanup_strv_free_ char **words = NULL, **want = NULL;
-        const char *grub_cmd = "update-grub";
         int r;
 
         if (vfio_host_read_attr(h, "proc/cmdline", 64 * 1024, &cmdline) < 0 && !(cmdline = strdup("")))
@@ -596,17 +542,6 @@ static int plan_cmdline(const vfio_host *h, char *const *ids, const vfio_setup_o
         joined = strv_join(p->cmdline_add, " ");
         if (!joined)
                 return -ENOMEM;
-        (void)vfio_hostfile_read(h, "etc/os-release", 64 * 1024, &os, NULL);
-        {
-                _cleanup_free_ char *id = os_release_get(os, "ID"), *like = os_release_get(os, "ID_LIKE");
-
-                if ((id &&
-                     (strcmp(id, "fedora") == 0 || strcmp(id, "rhel") == 0 || strcmp(id, "centos") == 0)) ||
-                    word_in(like, "fedora") || word_in(like, "rhel"))
-                        grub_cmd = "grub2-mkconfig -o /boot/grub2/grub.cfg";
-                else if ((id && strcmp(id, "arch") == 0) || word_in(like, "arch"))
-                        grub_cmd = "grub-mkconfig -o /boot/grub/grub.cfg";
-        }
         if (vfio_host_exists(h, "usr/sbin/grubby") > 0 || vfio_host_exists(h, "sbin/grubby") > 0) {
                 p->bootloader = strdup("grubby");
                 r = strv_extendf(&p->commands, "grubby --update-kernel=ALL --args=\"%s\"", joined);
@@ -663,7 +598,7 @@ static int plan_cmdline(const vfio_host *h, char *const *ids, const vfio_setup_o
                                          "(or: vfioctl setup --apply-cmdline)",
                                          joined);
                 if (r >= 0)
-                        r = strv_extendf(&p->commands, "%s", grub_cmd);
+                        r = strv_extendf(&p->commands, "%s", vfio_distro_grub_mkconfig_cmd(d));
         } else
                 r = strv_extendf(&p->notes,
                                  "no boot loader configuration found (etc/default/grub, etc/kernel/cmdline, "
@@ -676,9 +611,8 @@ int vfio_setup_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection 
                         const vfio_setup_opts *o, vfio_setup_plan **ret)
 {
         _cleanup_(vfio_setup_plan_freep) vfio_setup_plan *p = NULL;
+        _cleanup_(vfio_distro_freep) vfio_distro *d = NULL;
         _cleanup_strv_free_ char **ids = NULL;
-        _cleanup_free_ char *os = NULL;
-        const char *initramfs;
         int r;
 
         p = calloc(1, sizeof(*p));
@@ -707,14 +641,16 @@ int vfio_setup_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection 
                 r = plan_modules_load(o, p);
         if (r < 0)
                 return r;
-        r = plan_cmdline(h, ids, o, p);
+        r = vfio_distro_read(h, &d);
         if (r < 0)
                 return r;
-        (void)vfio_hostfile_read(h, "etc/os-release", 64 * 1024, &os, NULL);
-        initramfs = initramfs_command(os);
+        r = plan_cmdline(h, d, ids, o, p);
+        if (r < 0)
+                return r;
         if (sel->n > 0) {
-                if (initramfs)
-                        r = strv_extendf(&p->commands, "%s", initramfs);
+                /* setup runs its commands: on a distribution it does not know, it guesses none. */
+                if (d->family != VFIO_FAMILY_UNKNOWN)
+                        r = strv_extendf(&p->commands, "%s", vfio_distro_initramfs_cmd(d));
                 else
                         r = strv_extendf(
                                 &p->notes,

@@ -9,6 +9,7 @@ typedef enum vfio_family {
         VFIO_FAMILY_DEBIAN, /* Debian, Ubuntu, Mint, Pop!_OS */
         VFIO_FAMILY_FEDORA, /* Fedora, RHEL, CentOS, Rocky, Alma */
         VFIO_FAMILY_ARCH,   /* Arch, Manjaro, EndeavourOS */
+        VFIO_FAMILY_SUSE,   /* openSUSE Leap and Tumbleweed, SLES */
 } vfio_family;
 
 typedef enum vfio_bootloader {
@@ -31,8 +32,11 @@ DEFINE_POINTER_CLEANUP(vfio_distro, vfio_distro_free)
 
 /* The exact edit and commands that add args ("intel_iommu=on iommu=pt") to the kernel command line. */
 char *vfio_distro_cmdline_fix(const vfio_distro *d, const char *args);
-/* The command that rebuilds the initramfs ("update-initramfs -u", "dracut -f", "mkinitcpio -P"). */
+/* The command that rebuilds the initramfs ("update-initramfs -u", "dracut -f", "mkinitcpio -P"); Debian's
+ * for an unknown family (advice only: setup runs nothing there). */
 const char *vfio_distro_initramfs_cmd(const vfio_distro *d);
+/* The command that regenerates grub.cfg from etc/default/grub ("update-grub", "grub2-mkconfig -o ..."). */
+const char *vfio_distro_grub_mkconfig_cmd(const vfio_distro *d);
 /* The edit that puts modules into the initramfs so they load before the GPU drivers, then the rebuild. */
 char *vfio_distro_early_modules_fix(const vfio_distro *d, const char *modules);
 /* "apt-get install swtpm" etc.; pkg names the Debian package, the others are mapped here. */

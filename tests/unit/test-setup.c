@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -166,6 +167,64 @@ static void test_uinput_loaded_at_boot(void **state)
         assert_non_null(strstr(file(e, "etc/modules-load.d/vfioctl.conf"), "\nuinput\n"));
 }
 
+static void write_below(const char *root, const char *rel, const char *text)
+{
+        char path[4096];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/%s", root, rel);
+        f = fopen(path, "we");
+        assert_non_null(f);
+        assert_true(fputs(text, f) >= 0);
+        assert_int_equal(fclose(f), 0);
+}
+
+/* The distribution (etc/os-release, read through vfio_distro as check does) picks setup's commands;
+ * on one it does not know, setup runs none and says what to do. */
+static void test_distro_commands(void **state)
+{
+        static const struct {
+                const char *os_release, *initramfs, *grub;
+        } cases[] = {
+                { "ID=\"opensuse-tumbleweed\"\nID_LIKE=\"opensuse suse\"\n", "dracut -f --regenerate-all",
+                  "grub2-mkconfig -o /boot/grub2/grub.cfg" },
+                { "ID=endeavouros\nID_LIKE=arch\n", "mkinitcpio -P", "grub-mkconfig -o /boot/grub/grub.cfg" },
+                { "ID=debian\n", "update-initramfs -u -k all", "update-grub" },
+                { "ID=plan9\n", NULL, "update-grub" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char *root = fixture_copy("q35-viommu"), path[4200];
+                vfio_setup_opts o = {};
+                env e = {};
+                char *v[] = { (char *)"06:00.0", NULL };
+
+                assert_non_null(root);
+                snprintf(path, sizeof(path), "%s/etc/default", root);
+                assert_int_equal(mkdir(path, 0755), 0);
+                write_below(root, "etc/default/grub", "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\n");
+                write_below(root, "etc/os-release", cases[i].os_release);
+                assert_int_equal(vfio_host_open(root, &e.h), 0);
+                assert_int_equal(vfio_model_load(e.h, &e.m), 0);
+                assert_int_equal(vfio_selection_resolve(e.h, e.m, NULL, v, 0, &e.sel), 0);
+                assert_int_equal(vfio_setup_plan_new(e.h, e.m, e.sel, &o, &e.p), 0);
+                assert_true(any_contains(e.p->commands, cases[i].grub));
+                if (cases[i].initramfs)
+                        assert_true(any_contains(e.p->commands, cases[i].initramfs));
+                else {
+                        assert_false(any_contains(e.p->commands, "initramfs") ||
+                                     any_contains(e.p->commands, "dracut") ||
+                                     any_contains(e.p->commands, "mkinitcpio"));
+                        assert_true(any_contains(e.p->notes, "unknown distribution (etc/os-release)"));
+                }
+                vfio_setup_plan_free(e.p);
+                vfio_selection_free(e.sel);
+                vfio_model_free(e.m);
+                vfio_host_free(e.h);
+                fixture_remove(root);
+        }
+}
+
 static void test_unified_diff(void **state)
 {
         char *d;
@@ -203,6 +262,7 @@ int main(void)
                 T(test_group_and_safety_refusals),
                 T(test_user_memlock_and_hugepages),
                 T(test_uinput_loaded_at_boot),
+                cmocka_unit_test(test_distro_commands),
         };
 #undef T
         return cmocka_run_group_tests(tests, NULL, NULL);
