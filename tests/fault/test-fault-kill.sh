@@ -127,10 +127,27 @@ img_ok() { # the image is absent, or a whole qcow2 of size $2
   "$QEMU_IMG" check -q "$1" > /dev/null 2>&1 || return 1
   [ "$("$QEMU_IMG" info --output=json "$1" | jq '."virtual-size"')" = "$2" ]
 }
+# A killed vfioctl's qemu-img child is reparented and finishes its work on its own, holding the image's
+# lock until then (as with any tool that runs a helper): wait for every qemu-img working below $T
+# before judging the files, or qemu-img check meets that lock.
+wait_qemu_img() {
+  local i=0 p a busy
+  while [ $i -lt 600 ]; do
+    busy=0
+    for p in /proc/[0-9]*/cmdline; do
+      a=""; IFS= read -r -d '' a < "$p" 2>/dev/null
+      case "$a" in *qemu-img) grep -qaF -- "$T/" "$p" 2>/dev/null && { busy=1; break; };; esac
+    done
+    [ $busy = 0 ] && return 0
+    sleep 0.1; i=$((i + 1))
+  done
+  echo "# a qemu-img below $T still runs after 60 s"
+}
 create_case() {
   local label=$1; shift
   rm -rf "$T/xdg"
   "$@" > "$T/out" 2>&1; [ $? = 137 ] && KILLS=$((KILLS + 1))
+  wait_qemu_img
   if [ -e "$CONF" ] && ! "$BIN" validate "$CONF" > "$T/val" 2>&1; then bad "$label: config truncated: $(head -2 "$T/val" | tr '\n' ' ')"; return; fi
   img_ok "$IMG" 67108864 || { bad "$label: disk image is not a whole 64M qcow2"; return; }
   # A rerun completes whatever the kill interrupted. create never replaces an image: one made before the
@@ -168,6 +185,7 @@ if [ -x "$QEMU_IMG" ]; then
     rm -f "$T/disks/"* "$T/disks/".??* 2>/dev/null
     timeout -s KILL "$(rnd_delay "$D")" "$BIN" disk create "$T/disks/d.qcow2" --size 64M --prealloc > /dev/null 2>&1
     [ $? = 137 ] && KILLS=$((KILLS + 1))
+    wait_qemu_img
     img_ok "$T/disks/d.qcow2" 67108864 || { bad "disk create killed at random ($i): truncated image under the real name"; continue; }
     "$BIN" disk create "$T/disks/d2.qcow2" --size 1M > /dev/null 2>&1 || bad "disk create after a kill ($i) failed"
   done
@@ -184,6 +202,7 @@ if [ -x "$QEMU_IMG" ]; then
   for i in $(seq 1 "$N"); do
     timeout -s KILL "$(rnd_delay "$D")" "$BIN" snapshot create "s$i" --disk "$T/snap/a.qcow2" --disk "$T/snap/b.qcow2" --vars "$T/snap/VARS.fd" > /dev/null 2>&1
     [ $? = 137 ] && KILLS=$((KILLS + 1))
+    wait_qemu_img
     for d in a b; do
       "$QEMU_IMG" check -q "$T/snap/$d.qcow2" > "$T/chk" 2>&1; crc=$?
       # qemu-img check: 0 clean, 3 leaked clusters only (space, not data); 2 is corruption.
