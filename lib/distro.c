@@ -165,10 +165,11 @@ char *vfio_distro_cmdline_fix(const vfio_distro *d, const char *args)
                                 "GRUB_CMDLINE_LINUX in /etc/default/grub and run: sudo %s), then reboot",
                                 args, vfio_distro_grub_mkconfig_cmd(d));
                 else
-                        r = asprintf(&s,
-                                     "add '%s' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then run: "
-                                     "sudo %s, and reboot",
-                                     args, vfio_distro_grub_mkconfig_cmd(d));
+                        r = asprintf(
+                                &s,
+                                "add '%s' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then run: "
+                                "sudo %s, and reboot",
+                                args, vfio_distro_grub_mkconfig_cmd(d));
                 break;
         }
         return r < 0 ? NULL : s;

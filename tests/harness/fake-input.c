@@ -3,10 +3,10 @@
  * (tests/vfio-e2e/cases-input.sh). fake-input keyboard NAME   reads commands on stdin, one per line, answers
  * "ok CMD" (or "error CMD: why"): create | destroy | press CODE | release CODE | tap CODE | sleep MS | quit
  *                              "create" also prints "created /dev/input/eventN".
- *                              latency NODE COUNT: COUNT taps of KEY_F24, each press and release timed from
- *                              the write on the keyboard to the read of that event on NODE (the keyboard's own
- *                              node: what input-linux reads directly; or the relay's output); prints
- *                              "latency NODE n=.. median_us=.. p90_us=.. max_us=..".
+ *                              latency NODE COUNT: COUNT taps of KEY_F24, each press and release timed
+ *                              from the write on the keyboard to the read of that event on NODE (the
+ *                              keyboard's own node: what input-linux reads directly; or the relay's
+ *                              output); prints "latency NODE n=.. median_us=.. p90_us=.. max_us=..".
  *   fake-input read NODE SECS  prints every event of NODE as "E TYPE CODE VALUE" (flushed) for SECS seconds.
  * Kernel Documentation/input/uinput.rst (UI_DEV_SETUP, UI_DEV_CREATE, UI_GET_SYSNAME).
  */
@@ -253,9 +253,9 @@ static int keyboard(const char *name)
                         int count = 0;
                         char node[64];
 
-                        r = sscanf(line, "latency %63s %d", node, &count) == 2 ? latency(node, count) : -EINVAL;
-                }
-                else if (strcmp(cmd, "quit") == 0) {
+                        r = sscanf(line, "latency %63s %d", node, &count) == 2 ? latency(node, count)
+                                                                               : -EINVAL;
+                } else if (strcmp(cmd, "quit") == 0) {
                         destroy();
                         if (mouse >= 0)
                                 close(mouse);

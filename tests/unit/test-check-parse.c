@@ -173,8 +173,9 @@ static void test_distro_commands(void **state)
         assert_int_equal(vfio_distro_parse("ID=\"sles\"\nID_LIKE=\"suse\"\n", 1, 0, &d), 0);
         assert_int_equal(d->family, VFIO_FAMILY_SUSE);
         s = vfio_distro_cmdline_fix(d, "iommu=pt");
-        assert_string_equal(s, "add 'iommu=pt' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then run: "
-                               "sudo grub2-mkconfig -o /boot/grub2/grub.cfg, and reboot");
+        assert_string_equal(s,
+                            "add 'iommu=pt' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then run: "
+                            "sudo grub2-mkconfig -o /boot/grub2/grub.cfg, and reboot");
         free(s);
         s = vfio_distro_install_cmd(d, "ovmf");
         assert_string_equal(s, "sudo zypper install qemu-ovmf-x86_64");

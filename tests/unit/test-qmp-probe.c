@@ -165,7 +165,8 @@ static void test_probe_error_reply(void **state)
 
         assert_int_equal(probe(SCRIPT_ERROR_ON_MACHINES, 5000, &q, &err), -EREMOTEIO);
         assert_null(q);
-        assert_string_equal(err, "query-machines: QEMU answered with an error: GenericError: no machines today");
+        assert_string_equal(err,
+                            "query-machines: QEMU answered with an error: GenericError: no machines today");
         free(err);
 }
 

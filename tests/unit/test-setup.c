@@ -188,7 +188,8 @@ static void test_distro_commands(void **state)
         } cases[] = {
                 { "ID=\"opensuse-tumbleweed\"\nID_LIKE=\"opensuse suse\"\n", "dracut -f --regenerate-all",
                   "grub2-mkconfig -o /boot/grub2/grub.cfg" },
-                { "ID=endeavouros\nID_LIKE=arch\n", "mkinitcpio -P", "grub-mkconfig -o /boot/grub/grub.cfg" },
+                { "ID=endeavouros\nID_LIKE=arch\n", "mkinitcpio -P",
+                  "grub-mkconfig -o /boot/grub/grub.cfg" },
                 { "ID=debian\n", "update-initramfs -u -k all", "update-grub" },
                 { "ID=plan9\n", NULL, "update-grub" },
         };
