@@ -14,13 +14,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "strv.h"
+#include "time-util.h"
 #include "vfioctl/qmp.h"
-
 
 vfio_qemu_info *vfio_qemu_info_free(vfio_qemu_info *q)
 {
@@ -42,21 +41,6 @@ bool vfio_qemu_info_has_type(const vfio_qemu_info *q, const char *type)
 bool vfio_qemu_info_has_machine(const vfio_qemu_info *q, const char *machine)
 {
         return strv_contains(q->machines, machine);
-}
-
-static long long now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int remaining(long long deadline)
-{
-        long long left = deadline - now_ms();
-
-        return left < 0 ? 0 : left > 1000000 ? 1000000 : (int)left;
 }
 
 static int set_error(char **ret_error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -101,9 +85,10 @@ static int probe_execute(qmp_client *qmp, const char *cmd, json_object *args, lo
         _cleanup_free_ char *err = NULL;
         int r;
 
-        r = qmp_execute(qmp, cmd, args, remaining(deadline), ret, &err);
+        r = qmp_execute(qmp, cmd, args, ms_until(deadline), ret, &err);
         if (r == -EREMOTEIO)
-                set_error(ret_error, "%s: QEMU answered with an error: %s", cmd, err ? err : "(no description)");
+                set_error(ret_error, "%s: QEMU answered with an error: %s", cmd,
+                          err ? err : "(no description)");
         else if (r < 0)
                 set_error(ret_error, "%s: %s", cmd, transport_error(r));
         return r;
@@ -150,8 +135,9 @@ int vfio_qmp_probe_session(int fd, unsigned timeout_ms, vfio_qemu_info **ret, ch
                 return r;
         }
 
-        /* The greeting: {"QMP": {"version": ..., "capabilities": [...]}} (qmp-spec.rst, "Server Greeting"). */
-        r = qmp_read_greeting(qmp, remaining(deadline));
+        /* The greeting: {"QMP": {"version": ..., "capabilities": [...]}} (qmp-spec.rst, "Server Greeting").
+         */
+        r = qmp_read_greeting(qmp, ms_until(deadline));
         if (r < 0)
                 return set_error(ret_error, "greeting: %s",
                                  r == -ETIMEDOUT    ? "none before the timeout"
@@ -223,7 +209,7 @@ int vfio_qmp_probe_session(int fd, unsigned timeout_ms, vfio_qemu_info **ret, ch
         strv_sort(q->types);
 
         /* "quit" is answered before QEMU exits; a lost reply changes nothing, the caller reaps it anyway. */
-        (void)qmp_execute(qmp, "quit", NULL, remaining(deadline), NULL, NULL);
+        (void)qmp_execute(qmp, "quit", NULL, ms_until(deadline), NULL, NULL);
         *ret = TAKE_PTR(q);
         r = 0;
 finish:

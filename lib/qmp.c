@@ -14,10 +14,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "time-util.h"
 
 struct qmp_client {
         int fd;
@@ -55,21 +55,6 @@ qmp_client *qmp_client_free(qmp_client *q)
                 json_object_put(q->events[i]);
         free(q);
         return NULL;
-}
-
-static long long now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int remaining(long long deadline)
-{
-        long long left = deadline - now_ms();
-
-        return left < 0 ? 0 : left > 1000000 ? 1000000 : (int)left;
 }
 
 int qmp_connect_unix(const char *path, int timeout_ms, int *ret_fd)
@@ -170,7 +155,7 @@ static int read_message(qmp_client *q, long long deadline, json_object **ret)
                         q->buf = b;
                         q->cap = cap;
                 }
-                r = poll(&p, 1, remaining(deadline));
+                r = poll(&p, 1, ms_until(deadline));
                 if (r < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -207,7 +192,7 @@ static int write_all(qmp_client *q, const char *s, size_t n, long long deadline)
                 ssize_t w;
                 int r;
 
-                r = poll(&p, 1, remaining(deadline));
+                r = poll(&p, 1, ms_until(deadline));
                 if (r < 0 && errno == EINTR)
                         continue;
                 if (r < 0)
@@ -256,7 +241,7 @@ int qmp_handshake(qmp_client *q, int timeout_ms)
         r = qmp_read_greeting(q, timeout_ms);
         if (r < 0)
                 return r;
-        return qmp_execute(q, "qmp_capabilities", NULL, remaining(deadline), NULL, NULL);
+        return qmp_execute(q, "qmp_capabilities", NULL, ms_until(deadline), NULL, NULL);
 }
 
 json_object *qmp_greeting(qmp_client *q)

@@ -5,26 +5,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "parse-util.h"
+#include "time-util.h"
 #include "tool.h"
 #include "vm-run.h"
 #include "vm-util.h"
 
-static uint64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Waits for QEMU to go, reading SHUTDOWN events meanwhile. true when it is gone. */
 static bool wait_gone(vm_run *r, vm_runstate *s, qmp_client *q, uint64_t timeout_ms, char **reason)
 {
-        uint64_t end = now_ms() + timeout_ms;
+        long long end = now_ms() + (long long)timeout_ms;
 
         while (now_ms() < end) {
                 json_object *ev = NULL, *name, *data, *why;

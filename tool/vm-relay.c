@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "strv.h"
+#include "time-util.h"
 #include "tool.h"
 #include "vfioctl/input.h"
 #include "vfioctl/launch.h"
@@ -123,14 +124,6 @@ static int relay_argv(const vm_relay_spawn *s, char ***ret)
         return 0;
 }
 
-static uint64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 int vm_relay_start(const vm_relay_spawn *s, pid_t *ret_pid, char **ret_report)
 {
         _cleanup_strv_free_ char **argv = NULL;
@@ -139,7 +132,7 @@ int vm_relay_start(const vm_relay_spawn *s, pid_t *ret_pid, char **ret_report)
         const char *stage = NULL;
         size_t len = 0;
         int pfd[2], r, status;
-        uint64_t deadline;
+        long long deadline;
         pid_t pid;
 
         *ret_report = NULL;
@@ -168,11 +161,10 @@ int vm_relay_start(const vm_relay_spawn *s, pid_t *ret_pid, char **ret_report)
         r = -ETIMEDOUT;
         for (;;) {
                 struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-                uint64_t t = now_ms();
                 char buf[512], *nout, *ready;
                 ssize_t n;
 
-                if (t >= deadline || poll(&p, 1, (int)(deadline - t)) == 0)
+                if (now_ms() >= deadline || poll(&p, 1, ms_until(deadline)) == 0)
                         break;
                 n = read(pfd[0], buf, sizeof(buf));
                 if (n < 0 && errno == EINTR)
@@ -224,7 +216,7 @@ int vm_relay_start(const vm_relay_spawn *s, pid_t *ret_pid, char **ret_report)
 
 void vm_relay_stop(int proc_dirfd, pid_t pid, uint64_t starttime)
 {
-        uint64_t deadline;
+        long long deadline;
 
         if (pid <= 0 || !vm_runstate_pid_alive(proc_dirfd, pid, starttime))
                 return;

@@ -10,11 +10,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "log.h"
+#include "time-util.h"
 
 void exec_result_done(exec_result *r)
 {
@@ -75,14 +75,6 @@ static int emit_chunks(buf *b, const exec_opts *o, bool final)
         return 0;
 }
 
-static long long now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int exec_run(char *const *argv, const exec_opts *opts, exec_result *ret)
 {
         _cleanup_close_ int out_r = -EBADF, out_w = -EBADF, err_r = -EBADF, err_w = -EBADF, null_fd = -EBADF;
@@ -133,10 +125,9 @@ int exec_run(char *const *argv, const exec_opts *opts, exec_result *ret)
         while (out_r >= 0 || err_r >= 0) {
                 struct pollfd p[2] = { { .fd = out_r, .events = POLLIN },
                                        { .fd = err_r, .events = POLLIN } };
-                long long left = next_tick - now_ms();
                 char chunk[4096];
 
-                if (poll(p, 2, left < 0 ? 0 : (int)left) < 0 && errno != EINTR) {
+                if (poll(p, 2, ms_until(next_tick)) < 0 && errno != EINTR) {
                         r = -errno;
                         break;
                 }
