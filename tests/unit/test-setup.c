@@ -5,12 +5,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <cmocka.h>
 
 #include "fixture-copy.h"
 #include "strv.h"
+#include "variant.h"
 #include "vfioctl/setup.h"
 
 typedef struct env {
@@ -167,18 +167,6 @@ static void test_uinput_loaded_at_boot(void **state)
         assert_non_null(strstr(file(e, "etc/modules-load.d/vfioctl.conf"), "\nuinput\n"));
 }
 
-static void write_below(const char *root, const char *rel, const char *text)
-{
-        char path[4096];
-        FILE *f;
-
-        snprintf(path, sizeof(path), "%s/%s", root, rel);
-        f = fopen(path, "we");
-        assert_non_null(f);
-        assert_true(fputs(text, f) >= 0);
-        assert_int_equal(fclose(f), 0);
-}
-
 /* The distribution (etc/os-release, read through vfio_distro as check does) picks setup's commands;
  * on one it does not know, setup runs none and says what to do. */
 static void test_distro_commands(void **state)
@@ -195,34 +183,28 @@ static void test_distro_commands(void **state)
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                char *root = fixture_copy("q35-viommu"), path[4200];
+                char *root = variant_new("q35-viommu");
+                env *e = calloc(1, sizeof(*e));
                 vfio_setup_opts o = {};
-                env e = {};
-                char *v[] = { (char *)"06:00.0", NULL };
+                void *st = e;
 
-                assert_non_null(root);
-                snprintf(path, sizeof(path), "%s/etc/default", root);
-                assert_int_equal(mkdir(path, 0755), 0);
-                write_below(root, "etc/default/grub", "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\n");
-                write_below(root, "etc/os-release", cases[i].os_release);
-                assert_int_equal(vfio_host_open(root, &e.h), 0);
-                assert_int_equal(vfio_model_load(e.h, &e.m), 0);
-                assert_int_equal(vfio_selection_resolve(e.h, e.m, NULL, v, 0, &e.sel), 0);
-                assert_int_equal(vfio_setup_plan_new(e.h, e.m, e.sel, &o, &e.p), 0);
-                assert_true(any_contains(e.p->commands, cases[i].grub));
+                assert_non_null(e);
+                variant_write(root, "etc/default/grub", "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\n");
+                variant_write(root, "etc/os-release", cases[i].os_release);
+                assert_int_equal(vfio_host_open(root, &e->h), 0);
+                assert_int_equal(vfio_model_load(e->h, &e->m), 0);
+                plan(e, "06:00.0", &o);
+                assert_true(any_contains(e->p->commands, cases[i].grub));
                 if (cases[i].initramfs)
-                        assert_true(any_contains(e.p->commands, cases[i].initramfs));
+                        assert_true(any_contains(e->p->commands, cases[i].initramfs));
                 else {
-                        assert_false(any_contains(e.p->commands, "initramfs") ||
-                                     any_contains(e.p->commands, "dracut") ||
-                                     any_contains(e.p->commands, "mkinitcpio"));
-                        assert_true(any_contains(e.p->notes, "unknown distribution (etc/os-release)"));
+                        assert_false(any_contains(e->p->commands, "initramfs") ||
+                                     any_contains(e->p->commands, "dracut") ||
+                                     any_contains(e->p->commands, "mkinitcpio"));
+                        assert_true(any_contains(e->p->notes, "unknown distribution (etc/os-release)"));
                 }
-                vfio_setup_plan_free(e.p);
-                vfio_selection_free(e.sel);
-                vfio_model_free(e.m);
-                vfio_host_free(e.h);
-                fixture_remove(root);
+                teardown_env(&st);
+                variant_free(root);
         }
 }
 
