@@ -11,56 +11,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "qmp-peer.h"
 #include "vfioctl/qmp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-typedef struct peer {
-        int fd;
-        const uint8_t *data;
-        size_t size;
-        size_t huge;
-} peer;
-
-static int write_all(int fd, const void *p, size_t n)
-{
-        const char *c = p;
-
-        while (n > 0) {
-                ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
-
-                if (w <= 0)
-                        return -1;
-                c += w;
-                n -= (size_t)w;
-        }
-        return 0;
-}
-
-/* The peer writes its script and hangs up; a client that stops reading (message too big) makes the
- * writes fail, which ends the script early. */
-static void *peer_main(void *arg)
-{
-        peer *p = arg;
-
-        if (p->huge) {
-                static char chunk[65536];
-
-                memset(chunk, 'A', sizeof(chunk));
-                chunk[0] = '"';
-                for (size_t done = 0; done < p->huge; done += sizeof(chunk))
-                        if (write_all(p->fd, chunk, sizeof(chunk)) < 0)
-                                goto out;
-        }
-        (void)write_all(p->fd, p->data, p->size);
-out:
-        shutdown(p->fd, SHUT_WR);
-        return NULL;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        peer p = { .data = data, .size = size };
+        qmp_peer p = { .data = data, .size = size };
         qmp_client *q = NULL;
         json_object *ret = NULL, *ev = NULL;
         char *err = NULL;
@@ -81,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 close(sp[1]);
                 return 0;
         }
-        if (pthread_create(&th, NULL, peer_main, &p) != 0) {
+        if (pthread_create(&th, NULL, qmp_peer_main, &p) != 0) {
                 qmp_client_free(q);
                 close(sp[1]);
                 return 0;

@@ -8,35 +8,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "qmp-peer.h"
 #include "vfioctl/qmp-probe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-typedef struct peer {
-        int fd;
-        const uint8_t *data;
-        size_t size;
-} peer;
-
-/* Writes the script and hangs up; the probe never waits past that hang-up. */
-static void *peer_main(void *arg)
-{
-        peer *p = arg;
-
-        for (size_t off = 0; off < p->size;) {
-                ssize_t w = send(p->fd, p->data + off, p->size - off, MSG_NOSIGNAL);
-
-                if (w <= 0)
-                        break;
-                off += (size_t)w;
-        }
-        shutdown(p->fd, SHUT_WR);
-        return NULL;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        peer p = { .data = data, .size = size };
+        qmp_peer p = { .data = data, .size = size };
         vfio_qemu_info *q = NULL;
         char *err = NULL;
         pthread_t th;
@@ -45,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
                 return 0;
         p.fd = sp[1];
-        if (pthread_create(&th, NULL, peer_main, &p) != 0) {
+        if (pthread_create(&th, NULL, qmp_peer_main, &p) != 0) {
                 close(sp[0]);
                 close(sp[1]);
                 return 0;
