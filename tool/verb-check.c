@@ -12,6 +12,7 @@
 #include "vfioctl/check.h"
 #include "vfioctl/model.h"
 #include "vfioctl/pciids.h"
+#include "vfioctl/qmp-probe.h"
 #include "vfioctl/selector.h"
 #include "vm-needs.h"
 
@@ -241,7 +242,7 @@ int verb_check(int argc, char **argv)
         _cleanup_(vfio_check_report_freep) vfio_check_report *R = NULL;
         _cleanup_strv_free_ char **pass = NULL;
         _cleanup_free_ char *bad = NULL;
-        vfio_check_options o = { .probe = true };
+        vfio_check_options o = { .probe = vfio_qmp_probe_run };
         const char *vm = NULL;
         int c, r;
 
@@ -264,7 +265,7 @@ int verb_check(int argc, char **argv)
                         }
                         break;
                 case OPT_NO_PROBE:
-                        o.probe = false;
+                        o.probe = NULL;
                         break;
                 case OPT_PASS:
                         /* No comma splitting: identity selectors carry ",dsn=..." (selector.h). */

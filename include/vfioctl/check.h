@@ -8,6 +8,7 @@
 #include "cleanup.h"
 #include "vfioctl/host.h"
 #include "vfioctl/model.h"
+#include "vfioctl/qemu-info.h"
 #include "vfioctl/quirks.h"
 
 typedef enum vfio_check_status {
@@ -32,7 +33,7 @@ typedef struct vfio_check_options {
         const char *user;  /* the VM user; NULL: SUDO_USER or the caller (live), "root" otherwise */
         uint64_t memory;   /* guest RAM in bytes; 0 when not known */
         char *const *pass; /* selectors (selector.h: address, vendor:device, name, identity); NULL: derive */
-        bool probe;        /* run the QEMU probe (only ever on a live root) */
+        vfio_qemu_probe_fn probe;  /* asks QEMU what it can do (live root only); NULL: not probed */
         unsigned probe_timeout_ms; /* 0: 10 s */
         bool force;                /* accept host-critical devices (fail → warn) */
         bool input_relay;          /* the VM's evdev inputs go through vfioctl's relay: /dev/uinput needed */
@@ -65,8 +66,7 @@ const char *vfio_check_status_to_string(vfio_check_status s);  /* "pass", "skip"
 const char *vfio_check_verdict_to_string(vfio_check_status s); /* "ready", "warnings", "not-ready" */
 const vfio_check *vfio_check_report_find(const vfio_check_report *r, const char *id);
 /* Judges a QEMU probe result (qemu.probe): fail without vfio-pci, warn without q35 or before 2.1. */
-struct vfio_qemu_info;
-int vfio_check_judge_qemu(const struct vfio_qemu_info *q, vfio_check_status *ret_status,
+int vfio_check_judge_qemu(const vfio_qemu_info *q, vfio_check_status *ret_status,
                           char **ret_evidence);
 /* A quirk's fix with "{cmdline:ARGS}" expanded to this distribution's command-line edit; newly allocated. */
 char *vfio_check_expand_fix(const vfio_host *h, const char *fix);

@@ -5,20 +5,8 @@
 
 #include <stdbool.h>
 
-#include "cleanup.h"
+#include "vfioctl/qemu-info.h"
 
-typedef struct vfio_qemu_info {
-        unsigned major, minor, micro;
-        char *package;         /* "Debian 1:7.2+dfsg-7+deb12u18"; NULL when empty */
-        char **machines;       /* machine names and their aliases ("pc-q35-7.2", "q35") */
-        char *default_machine; /* NULL when none is marked default */
-        char **types;          /* concrete QOM types ("vfio-pci", "intel-iommu", "tpm-crb") */
-} vfio_qemu_info;
-
-vfio_qemu_info *vfio_qemu_info_free(vfio_qemu_info *q);
-DEFINE_POINTER_CLEANUP(vfio_qemu_info, vfio_qemu_info_free)
-bool vfio_qemu_info_has_type(const vfio_qemu_info *q, const char *type);
-bool vfio_qemu_info_has_machine(const vfio_qemu_info *q, const char *machine);
 
 /*
  * Speaks QMP over fd (a connected stream socket, borrowed): greeting, qmp_capabilities, query-version,

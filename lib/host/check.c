@@ -27,7 +27,6 @@
 #include "vfioctl/kernel.h"
 #include "vfioctl/memory.h"
 #include "vfioctl/pciids.h"
-#include "vfioctl/qmp-probe.h"
 #include "vfioctl/selector.h"
 
 #define GiB (UINT64_C(1) << 30)
@@ -1303,7 +1302,7 @@ static int check_qemu(ctx *c)
         path = fmt("/%s", c->fw->qemu);
         if (!path)
                 return -ENOMEM;
-        r = vfio_qmp_probe_run(path, c->o->probe_timeout_ms ? c->o->probe_timeout_ms : 10000, &q, &err);
+        r = c->o->probe(path, c->o->probe_timeout_ms ? c->o->probe_timeout_ms : 10000, &q, &err);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)

@@ -21,28 +21,6 @@
 #include "time-util.h"
 #include "vfioctl/qmp.h"
 
-vfio_qemu_info *vfio_qemu_info_free(vfio_qemu_info *q)
-{
-        if (!q)
-                return NULL;
-        free(q->package);
-        strv_free(q->machines);
-        free(q->default_machine);
-        strv_free(q->types);
-        free(q);
-        return NULL;
-}
-
-bool vfio_qemu_info_has_type(const vfio_qemu_info *q, const char *type)
-{
-        return strv_contains(q->types, type);
-}
-
-bool vfio_qemu_info_has_machine(const vfio_qemu_info *q, const char *machine)
-{
-        return strv_contains(q->machines, machine);
-}
-
 static int set_error(char **ret_error, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int set_error(char **ret_error, const char *fmt, ...)
 {

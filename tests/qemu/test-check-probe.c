@@ -26,7 +26,7 @@ static int failed;
 int main(void)
 {
         vfio_qemu_info *q = NULL;
-        vfio_check_options o = { .probe = true, .probe_timeout_ms = 20000 };
+        vfio_check_options o = { .probe = vfio_qmp_probe_run, .probe_timeout_ms = 20000 };
         vfio_check_report *R = NULL;
         const vfio_check *c;
         vfio_host *h = NULL;

@@ -50,7 +50,7 @@ typedef struct opts {
 
 static vfio_check_report *run(const char *root, const opts *o)
 {
-        vfio_check_options co = { .probe = false };
+        vfio_check_options co = { .probe = NULL };
         vfio_check_report *R = NULL;
         char *bad = NULL;
         char *pass[5] = { 0 };
@@ -61,7 +61,7 @@ static vfio_check_report *run(const char *root, const opts *o)
                 co.user = o->user;
                 co.memory = o->memory;
                 co.force = o->force;
-                co.probe = o->probe;
+                co.probe = o->probe ? vfio_qmp_probe_run : NULL;
                 co.input_relay = o->input_relay;
                 for (; n < 4 && o->pass[n]; n++)
                         pass[n] = (char *)o->pass[n];
@@ -1079,7 +1079,7 @@ static void test_quirk_realtek(void **state)
 
 static void test_selector_errors(void **state)
 {
-        vfio_check_options co = { .probe = false };
+        vfio_check_options co = { .probe = NULL };
         char *pass[] = { (char *)"10de:ffff", NULL }, *bad = NULL;
         vfio_check_report *R = NULL;
         vfio_host *h = NULL;
