@@ -24,8 +24,7 @@ static const verb *current_verb;
 
 static const verb verbs[] = {
         { "demo", 0, 0, verb_demo, "demo",
-          "boot a tiny VM as an unprivileged user, show its status, stop it (works without an IOMMU or "
-          "KVM)" },
+          "boot a tiny VM as an unprivileged user, show its status, stop it (works without an IOMMU or KVM)" },
         { "devices", 0, 0, verb_devices, "devices [--gpu] [--tree] [--json]",
           "PCI devices by IOMMU group, with drivers, reset methods and a passthrough verdict" },
         { "bind", 1, 64, verb_bind, "bind SELECTOR... [--with-group] [--force] [--dry-run]",
@@ -36,15 +35,12 @@ static const verb verbs[] = {
           "clear driver_override and let the kernel probe the host driver again" },
         { "setup", 0, 64, verb_setup,
           "setup [SELECTOR...] [--user U] [--dry-run] [--undo] [--apply-cmdline]",
-          "make the host configuration persistent: modprobe.d, udev, limits, hugepages, kernel command "
-          "line" },
+          "make the host configuration persistent: modprobe.d, udev, limits, hugepages, kernel command line" },
         { "check", 0, 64, verb_check,
           "check [--json] [--pass SEL...] [--user U] [--memory SIZE] [--no-probe]",
           "host readiness for passthrough: each check with evidence and fix, plus known hardware quirks" },
         { "create", 1, 1, verb_create,
-          "create NAME [--gpu SEL|auto] [--memory 16G] [--cpus 8] [--disk PATH|SIZE] [--iso FILE] "
-          "[--windows] "
-          "[--dry-run] [--output FILE] [--force]",
+          "create NAME [--gpu SEL|auto] [--memory 16G] [--cpus 8] [--disk PATH|SIZE] [--iso FILE] [--windows] [--dry-run] [--output FILE] [--force]",
           "write a complete, commented VM config with defaults from this host" },
         { "validate", 1, 1, verb_validate, "validate NAME|FILE",
           "check a VM config by itself (no host needed)" },
@@ -139,9 +135,9 @@ int tool_open_host(vfio_host **ret)
 
         r = vfio_host_open(arg_root, ret);
         if (r < 0) {
-                tool_error("cannot open the host root %s: %s (--root must name a directory holding sys/, "
-                           "proc/)",
-                           arg_root ? arg_root : "/", strerror(-r));
+                tool_error(
+                        "cannot open the host root %s: %s (--root must name a directory holding sys/, proc/)",
+                        arg_root ? arg_root : "/", strerror(-r));
                 return r;
         }
         return 0;
@@ -285,8 +281,7 @@ int main(int argc, char **argv)
         if (!verb_has_own_help(v->name))
                 for (int i = optind + 1; i < argc && strcmp(argv[i], "--") != 0; i++)
                         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-                                printf("Usage: vfioctl %s\n\n%s.\n\nEvery option is described in vfioctl(1) "
-                                       "(man -l man/vfioctl.1 in the source tree).\n",
+                                printf("Usage: vfioctl %s\n\n%s.\n\nEvery option is described in vfioctl(1) (man -l man/vfioctl.1 in the source tree).\n",
                                        v->synopsis, v->help);
                                 return EXIT_OK;
                         }

@@ -104,10 +104,8 @@ static int run(int argc, char **argv, vfio_bind_action action)
                         o.timeout_ms = (unsigned)v;
                         break;
                 case 'h':
-                        printf("vfioctl %s SELECTOR... [--with-group] [--force] [--dry-run] "
-                               "[--function-only]\n"
-                               "SELECTOR: 01:00.0 | 0000:01:00.0 | 10de:1284[:3842:2887] | \"GTX 780 "
-                               "Ti\"[#N]\n"
+                        printf("vfioctl %s SELECTOR... [--with-group] [--force] [--dry-run] [--function-only]\n"
+                               "SELECTOR: 01:00.0 | 0000:01:00.0 | 10de:1284[:3842:2887] | \"GTX 780 Ti\"[#N]\n"
                                "See docs/bind.md or vfioctl(1).\n",
                                action_verb(action));
                         return EXIT_OK;
@@ -116,9 +114,9 @@ static int run(int argc, char **argv, vfio_bind_action action)
                 }
         }
         if (optind >= argc) {
-                tool_error("%s: name at least one device (address, vendor:device or name; see 'vfioctl "
-                           "devices')",
-                           action_verb(action));
+                tool_error(
+                        "%s: name at least one device (address, vendor:device or name; see 'vfioctl devices')",
+                        action_verb(action));
                 return EXIT_USAGE;
         }
         if (tool_open_host(&h) < 0)
@@ -127,9 +125,9 @@ static int run(int argc, char **argv, vfio_bind_action action)
                 o.verify = true;
                 o.modprobe = MODPROBE_PATH;
                 if (geteuid() != 0 && !o.dry_run) {
-                        tool_error("%s writes to /sys/bus/pci: run it as root (sudo vfioctl %s ...), or add "
-                                   "--dry-run to see what it would do",
-                                   action_verb(action), action_verb(action));
+                        tool_error(
+                                "%s writes to /sys/bus/pci: run it as root (sudo vfioctl %s ...), or add --dry-run to see what it would do",
+                                action_verb(action), action_verb(action));
                         return EXIT_FAILURE_GENERIC;
                 }
         }
@@ -180,9 +178,9 @@ static int run(int argc, char **argv, vfio_bind_action action)
                         tool_error("vfio-pci is not loaded%s: run 'modprobe vfio-pci' (or 'vfioctl setup')",
                                    vfio_host_is_live(h) ? "" : " below this --root");
                 else
-                        tool_error("%s failed: %s; the devices above were put back where they were "
-                                   "(run 'vfioctl devices' to check)",
-                                   action_verb(action), strerror(-r));
+                        tool_error(
+                                "%s failed: %s; the devices above were put back where they were (run 'vfioctl devices' to check)",
+                                action_verb(action), strerror(-r));
                 return EXIT_FAILURE_GENERIC;
         }
         return EXIT_OK;

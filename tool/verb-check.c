@@ -276,15 +276,10 @@ int verb_check(int argc, char **argv)
                         o.force = true;
                         break;
                 case 'h':
-                        printf("vfioctl check [--json] [--pass SELECTOR]... [--user USER] [--memory SIZE] "
-                               "[--no-probe] "
-                               "[--force] [--vm NAME]\n\n"
-                               "  --pass SEL    a device to pass: PCI address (01:00.0) or vendor:device "
-                               "(10de:1b80);\n"
-                               "                repeat it or list several after it. Default: devices on "
-                               "vfio-pci or\n"
-                               "                pci-stub or named in vfio-pci ids=; display devices are "
-                               "candidates\n"
+                        printf("vfioctl check [--json] [--pass SELECTOR]... [--user USER] [--memory SIZE] [--no-probe] [--force] [--vm NAME]\n\n"
+                               "  --pass SEL    a device to pass: PCI address (01:00.0) or vendor:device (10de:1b80);\n"
+                               "                repeat it or list several after it. Default: devices on vfio-pci or\n"
+                               "                pci-stub or named in vfio-pci ids=; display devices are candidates\n"
                                "  --user USER   the user that runs the VM (default: SUDO_USER or you)\n"
                                "  --memory SIZE guest RAM (16G): compared with memlock and huge pages\n"
                                "  --no-probe    do not start QEMU to ask for its version and devices\n"

@@ -83,8 +83,7 @@ int verb_cmdline(int argc, char **argv)
                         fprintf(stderr, "note: %s\n", *w);
                 if (paths.paths.input_relay)
                         fprintf(stderr,
-                                "note: evdev inputs are read through vfioctl's input relay, which vfioctl "
-                                "start runs beside QEMU (it makes %s/%s-INPUT)\n",
+                                "note: evdev inputs are read through vfioctl's input relay, which vfioctl start runs beside QEMU (it makes %s/%s-INPUT)\n",
                                 paths.paths.runtime_dir, c->name);
         }
         if (r >= 0)
@@ -95,8 +94,7 @@ int verb_cmdline(int argc, char **argv)
                 /* QEMU writes UEFI variables there: it must be this VM's own copy, made once. */
                 if (vars && access(vars, F_OK) < 0)
                         fprintf(stderr,
-                                "note: %s does not exist yet; the launcher copies it from %s, or run: "
-                                "install -D -m 600 %s %s\n",
+                                "note: %s does not exist yet; the launcher copies it from %s, or run: install -D -m 600 %s %s\n",
                                 vars, vm_qemu_firmware_vars_template(c), vm_qemu_firmware_vars_template(c),
                                 vars);
         }

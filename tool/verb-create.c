@@ -161,8 +161,8 @@ static int pick_gpu(vm_config *c, const vfio_model *m, vfio_pci_names *names)
         if (strcmp(arg_gpu, "auto") == 0) {
                 d = vm_pick_gpu(m);
                 if (!d) {
-                        tool_error("--gpu auto: no display device on this host can be passed through; "
-                                   "'vfioctl devices --gpu' shows why");
+                        tool_error(
+                                "--gpu auto: no display device on this host can be passed through; 'vfioctl devices --gpu' shows why");
                         return -ENXIO;
                 }
         } else {
@@ -189,9 +189,9 @@ static int pick_gpu(vm_config *c, const vfio_model *m, vfio_pci_names *names)
         p->functions_auto = true;
         p->rombar = true;
         if (d->verdict == VFIO_VERDICT_WITH_PEERS)
-                tool_warning("GPU %s shares its IOMMU group with other devices; they must all be bound to "
-                             "vfio-pci",
-                             d->pci->name);
+                tool_warning(
+                        "GPU %s shares its IOMMU group with other devices; they must all be bound to vfio-pci",
+                        d->pci->name);
         return 0;
 }
 
@@ -221,9 +221,9 @@ static int host_defaults(vm_config *c, const vfio_host *h)
                 c->cpu.pin = TAKE_PTR(pin);
                 c->cpu.emulator_pin = TAKE_PTR(emu);
         } else if (n > 0)
-                tool_warning("this host has %zu CPUs: too few to pin %u vCPUs and keep a core for itself; "
-                             "no pinning planned",
-                             n, vcpus);
+                tool_warning(
+                        "this host has %zu CPUs: too few to pin %u vCPUs and keep a core for itself; no pinning planned",
+                        n, vcpus);
         c->cpu.threads = threads;
         c->cpu.cores = vcpus / threads;
         c->cpu.sockets = 1;
@@ -408,8 +408,7 @@ int verb_create(int argc, char **argv)
         if (arg_disk && arg_disk[0] != '/' && access(c->disks[0].path, F_OK) == 0) {
                 /* Never replace a disk image, not even with --force: it holds the guest's data. */
                 tool_error(
-                        "%s exists: vfioctl create never replaces a disk image; remove it yourself, or pass "
-                        "--disk %s to use it",
+                        "%s exists: vfioctl create never replaces a disk image; remove it yourself, or pass --disk %s to use it",
                         c->disks[0].path, c->disks[0].path);
                 vm_paths_done(&paths);
                 return EXIT_FAILURE_GENERIC;

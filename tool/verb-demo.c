@@ -401,9 +401,7 @@ int verb_demo(int argc, char **argv)
                         if (mkdir_parents(own, 0755) < 0 || fetch_packages(own) < 0 ||
                             find_guest(own, &kernel, &busybox, &moddir) < 0) {
                                 tool_error(
-                                        "demo: no guest kernel: neither %s nor %s holds Debian's kernel and "
-                                        "busybox, and apt-get download failed; run: apt-get update, then "
-                                        "vfioctl demo again (or tests/vfio-e2e/setup.sh)",
+                                        "demo: no guest kernel: neither %s nor %s holds Debian's kernel and busybox, and apt-get download failed; run: apt-get update, then vfioctl demo again (or tests/vfio-e2e/setup.sh)",
                                         testbed, own);
                                 return EXIT_FAILURE_GENERIC;
                         }

@@ -367,8 +367,7 @@ static int print_table(const vfio_host *h, const vfio_model *m, vfio_pci_names *
                         w[c] = strlen(column_titles[c]);
 
         if (!vfio_iommu_enabled(m->iommu)) {
-                printf("%sNo IOMMU groups:%s the kernel runs without an IOMMU, so no device can be passed "
-                       "through.\n"
+                printf("%sNo IOMMU groups:%s the kernel runs without an IOMMU, so no device can be passed through.\n"
                        "  Turn it on: enable VT-d (Intel) or AMD-Vi/IOMMU (AMD) in the firmware setup, add\n"
                        "  '%s' to the kernel command line, and reboot. 'vfioctl check' names the exact\n"
                        "  bootloader command for this system.\n\n",

@@ -107,8 +107,7 @@ static int check_space(uint64_t need, uint64_t avail, bool thin, const char *whe
                 return 0;
         if (thin) {
                 tool_warning(
-                        "%s has %s free, less than the disk's %s: the VM will stop with an I/O error when "
-                        "the image fills it",
+                        "%s has %s free, less than the disk's %s: the VM will stop with an I/O error when the image fills it",
                         where, a, n);
                 return 0;
         }
@@ -149,10 +148,9 @@ static int vm_disk_to_create(const char *name, char **ret)
                 *ret = strdup(d->path);
                 return *ret ? 0 : -ENOMEM;
         }
-        tool_error("VM '%s' names no disk image that is still to be made: every [disk] path exists or there "
-                   "is none; "
-                   "add a [disk] section with a path, or give a PATH or DATASET to 'disk create'",
-                   c->name);
+        tool_error(
+                "VM '%s' names no disk image that is still to be made: every [disk] path exists or there is none; add a [disk] section with a path, or give a PATH or DATASET to 'disk create'",
+                c->name);
         return -ENOENT;
 }
 
@@ -173,15 +171,14 @@ static int disk_create(const char *target)
                 if (tool_open_host(&h) < 0)
                         return EXIT_FAILURE_GENERIC;
                 if (!strchr(target, '/') || target[0] == '/') {
-                        tool_error("--format zvol: name the volume as POOL/NAME (it appears as "
-                                   "/dev/zvol/POOL/NAME)");
+                        tool_error(
+                                "--format zvol: name the volume as POOL/NAME (it appears as /dev/zvol/POOL/NAME)");
                         return EXIT_USAGE;
                 }
                 if (!vfio_storage_zfs_is_kernel(h)) {
-                        tool_error("zvols need OpenZFS (the zfs kernel module; /sys/module/zfs is missing): "
-                                   "zfs-fuse has no volumes. Use a dataset holding an image instead: "
-                                   "vfioctl disk create %s --format qcow2",
-                                   target);
+                        tool_error(
+                                "zvols need OpenZFS (the zfs kernel module; /sys/module/zfs is missing): zfs-fuse has no volumes. Use a dataset holding an image instead: vfioctl disk create %s --format qcow2",
+                                target);
                         return EXIT_FAILURE_GENERIC;
                 }
                 if (check_pool(&t, target) < 0)
@@ -237,9 +234,9 @@ static int disk_create(const char *target)
                 if (!dataset)
                         return EXIT_FAILURE_GENERIC;
                 if (mountpoint[0] != '/') {
-                        tool_error("dataset %s has mountpoint '%s'; the image needs a mounted dataset: "
-                                   "zfs set mountpoint=/PATH %s",
-                                   ds, mountpoint, ds);
+                        tool_error(
+                                "dataset %s has mountpoint '%s'; the image needs a mounted dataset: zfs set mountpoint=/PATH %s",
+                                ds, mountpoint, ds);
                         goto undo;
                 }
                 /* DATASET alone: one dataset per disk, the image inside named after the format. */
@@ -286,9 +283,9 @@ undo:
                 _cleanup_free_ char *e = NULL;
 
                 if (vfio_storage_zfs_destroy(&t, dataset, &e) < 0)
-                        tool_warning("could not remove the dataset %s created for the disk: %s; run zfs "
-                                     "destroy %s",
-                                     dataset, e ? e : "failed", dataset);
+                        tool_warning(
+                                "could not remove the dataset %s created for the disk: %s; run zfs destroy %s",
+                                dataset, e ? e : "failed", dataset);
         }
         return EXIT_FAILURE_GENERIC;
 }
@@ -312,8 +309,8 @@ static int disk_import(const char *src, const char *dst)
                         arg_format = VFIO_DISK_RAW;
         }
         if (arg_format == VFIO_DISK_ZVOL) {
-                tool_error("--format zvol: import into a zvol with 'qemu-img convert -O raw SRC "
-                           "/dev/zvol/...'");
+                tool_error(
+                        "--format zvol: import into a zvol with 'qemu-img convert -O raw SRC /dev/zvol/...'");
                 return EXIT_USAGE;
         }
         r = vfio_storage_measure(&t, src, arg_format, &need, &err);

@@ -100,9 +100,7 @@ static int enable_disable(int argc, char **argv, bool enable)
         }
         printf("Created symlink %s -> %s\n", link, target);
         if (!arg_root)
-                printf("systemd is not running on this host (no /run/systemd/system): the VM starts at the "
-                       "next boot "
-                       "under systemd.\n");
+                printf("systemd is not running on this host (no /run/systemd/system): the VM starts at the next boot under systemd.\n");
         return EXIT_OK;
 }
 

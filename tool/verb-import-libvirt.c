@@ -148,8 +148,7 @@ int verb_import_libvirt(int argc, char **argv)
                         n_housekeeping++;
         if (n_housekeeping)
                 fprintf(stderr,
-                        "%zu libvirt-only parts ignored (aliases, guest addresses, controllers; --verbose "
-                        "lists them)\n",
+                        "%zu libvirt-only parts ignored (aliases, guest addresses, controllers; --verbose lists them)\n",
                         n_housekeeping);
         if (arg_strict && imp->n_dropped) {
                 tool_error("--strict: %zu part%s of %s would not be imported (listed above)", imp->n_dropped,

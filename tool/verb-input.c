@@ -185,8 +185,7 @@ static void on_notice(vfio_input_notice what, const char *detail, void *userdata
                         break;
                 vfio_input_relay_get_stats(r, &s);
                 fprintf(stderr,
-                        "vfioctl: input: stats events=%llu latency_avg_us=%.1f latency_max_us=%.1f "
-                        "latency_last_us=%.1f replugs=%llu toggles=%llu\n",
+                        "vfioctl: input: stats events=%llu latency_avg_us=%.1f latency_max_us=%.1f latency_last_us=%.1f replugs=%llu toggles=%llu\n",
                         (unsigned long long)s.events,
                         s.events ? (double)s.total_ns / (double)s.events / 1000.0 : 0.0,
                         (double)s.max_ns / 1000.0, (double)s.last_ns / 1000.0, (unsigned long long)s.replugs,
@@ -301,8 +300,7 @@ static int input_relay(void)
         }
         if (!arg_grab || !arg_out) {
                 tool_error(
-                        "input relay: name the sources with --grab DEV (one per device) and the output with "
-                        "--out NAME");
+                        "input relay: name the sources with --grab DEV (one per device) and the output with --out NAME");
                 return EXIT_USAGE;
         }
         if (strlen(arg_out) > 40 || strpbrk(arg_out, "/ ")) {
@@ -312,31 +310,23 @@ static int input_relay(void)
                 return EXIT_USAGE;
         }
         if (strcmp(arg_toggle, "none") != 0 && vfio_input_toggle_parse(arg_toggle, &c.toggle) < 0) {
-                tool_error("--toggle '%s': use ctrl-ctrl, alt-alt, shift-shift, meta-meta, scrolllock, "
-                           "ctrl-scrolllock, none, or keys joined by '+' (KEY_LEFTCTRL+KEY_F12, or key "
-                           "numbers)",
-                           arg_toggle);
+                tool_error(
+                        "--toggle '%s': use ctrl-ctrl, alt-alt, shift-shift, meta-meta, scrolllock, ctrl-scrolllock, none, or keys joined by '+' (KEY_LEFTCTRL+KEY_F12, or key numbers)",
+                        arg_toggle);
                 return EXIT_USAGE;
         }
         if (tool_open_host(&h) < 0)
                 return EXIT_FAILURE_GENERIC;
         r = vfio_input_uinput_available(h);
         if (r == 0) {
-                tool_error("uinput is not available (/dev/uinput is missing): load it with 'modprobe "
-                           "uinput' and "
-                           "keep it with 'echo uinput > /etc/modules-load.d/uinput.conf'. Without the "
-                           "relay, give "
-                           "QEMU the devices directly (plain input-linux, lost when a device is unplugged): "
-                           "-object input-linux,id=kbd0,evdev=%s,grab_all=on,repeat=on",
-                           arg_grab[0]);
+                tool_error(
+                        "uinput is not available (/dev/uinput is missing): load it with 'modprobe uinput' and keep it with 'echo uinput > /etc/modules-load.d/uinput.conf'. Without the relay, give QEMU the devices directly (plain input-linux, lost when a device is unplugged): -object input-linux,id=kbd0,evdev=%s,grab_all=on,repeat=on",
+                        arg_grab[0]);
                 return EXIT_UNAVAILABLE;
         }
         if (r < 0) {
                 tool_error(
-                        "cannot open /dev/uinput: %s. Let the VM user write it with a udev rule "
-                        "(/etc/udev/rules.d/60-vfioctl-uinput.rules: KERNEL==\"uinput\", GROUP=\"input\", "
-                        "MODE=\"0660\") and add the user to group input; or fall back to plain input-linux: "
-                        "-object input-linux,id=kbd0,evdev=%s,grab_all=on,repeat=on",
+                        "cannot open /dev/uinput: %s. Let the VM user write it with a udev rule (/etc/udev/rules.d/60-vfioctl-uinput.rules: KERNEL==\"uinput\", GROUP=\"input\", MODE=\"0660\") and add the user to group input; or fall back to plain input-linux: -object input-linux,id=kbd0,evdev=%s,grab_all=on,repeat=on",
                         strerror(-r), arg_grab[0]);
                 return EXIT_UNAVAILABLE;
         }
@@ -363,11 +353,11 @@ static int input_relay(void)
                 else
                         tool_error(
                                 "cannot open input device %s: %s%s", failed ? failed : "?", strerror(-r),
-                                r == -EACCES ? " (add the VM user to group input, or a udev rule giving it "
-                                               "the device)"
-                                : r == -ENOENT ? " ('vfioctl input list' shows the devices and their stable "
-                                                 "paths)"
-                                               : "");
+                                r == -EACCES
+                                        ? " (add the VM user to group input, or a udev rule giving it the device)"
+                                : r == -ENOENT
+                                        ? " ('vfioctl input list' shows the devices and their stable paths)"
+                                        : "");
                 return EXIT_FAILURE_GENERIC;
         }
         if (arg_user) {

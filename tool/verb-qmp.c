@@ -22,10 +22,9 @@ int verb_qmp(int argc, char **argv)
         cmd = json_tokener_parse(argv[2]);
         if (!cmd || !json_object_object_get_ex(cmd, "execute", &exec) ||
             !json_object_is_type(exec, json_type_string)) {
-                tool_error("qmp: '%s' is not a QMP command; expected {\"execute\": \"query-status\"} with "
-                           "optional "
-                           "\"arguments\": {...} (QEMU's QMP reference lists commands)",
-                           argv[2]);
+                tool_error(
+                        "qmp: '%s' is not a QMP command; expected {\"execute\": \"query-status\"} with optional \"arguments\": {...} (QEMU's QMP reference lists commands)",
+                        argv[2]);
                 json_object_put(cmd);
                 return EXIT_USAGE;
         }

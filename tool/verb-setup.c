@@ -153,10 +153,8 @@ int verb_setup(int argc, char **argv)
                         o.vfioctl_path = optarg;
                         break;
                 case 'h':
-                        printf("vfioctl setup [SELECTOR...] [--user U] [--memory SIZE] [--hugepages SIZE] "
-                               "[--usb VID:PID] [--create-user]\n"
-                               "              [--with-group] [--force] [--dry-run] [--undo] "
-                               "[--apply-cmdline]\n"
+                        printf("vfioctl setup [SELECTOR...] [--user U] [--memory SIZE] [--hugepages SIZE] [--usb VID:PID] [--create-user]\n"
+                               "              [--with-group] [--force] [--dry-run] [--undo] [--apply-cmdline]\n"
                                "See docs/bind.md or vfioctl(1).\n");
                         return EXIT_OK;
                 default:
@@ -200,8 +198,8 @@ int verb_setup(int argc, char **argv)
         if (tool_open_host(&h) < 0)
                 return EXIT_FAILURE_GENERIC;
         if (vfio_host_is_live(h) && !dry_run && geteuid() != 0) {
-                tool_error("setup writes below /etc: run it as root (sudo vfioctl setup ...), or add "
-                           "--dry-run");
+                tool_error(
+                        "setup writes below /etc: run it as root (sudo vfioctl setup ...), or add --dry-run");
                 return EXIT_FAILURE_GENERIC;
         }
         if (undo) {
@@ -221,8 +219,7 @@ int verb_setup(int argc, char **argv)
                                    VFIO_SETUP_MANIFEST);
                         return EXIT_FAILURE_GENERIC;
                 }
-                printf("Undone. Regenerate the initramfs and the boot loader configuration as after "
-                       "setup.\n");
+                printf("Undone. Regenerate the initramfs and the boot loader configuration as after setup.\n");
                 return EXIT_OK;
         }
         if (tool_load_model(h, &m) < 0)

@@ -35,8 +35,7 @@ static int refuse_running(const char *what)
          * "State blocked by non-migratable device" (vfio-pci), and disks changing under a running guest
          * would give a snapshot it never wrote. */
         tool_error(
-                "cannot %s while the VM runs (QEMU pid %lld): a passed-through device blocks live state "
-                "(QEMU: \"State blocked by non-migratable device\"); shut the VM down, then run this again",
+                "cannot %s while the VM runs (QEMU pid %lld): a passed-through device blocks live state (QEMU: \"State blocked by non-migratable device\"); shut the VM down, then run this again",
                 what, (long long)arg_pid);
         return -EBUSY;
 }
@@ -116,9 +115,9 @@ static int load_plan(const vfio_storage_tools *t, vfio_snap_plan **ret)
 
         r = vfio_snapshot_plan(t, arg_disks, arg_vars, ret, &refused);
         if (r == -EOPNOTSUPP) {
-                tool_error("%s is a raw image outside ZFS: it has no snapshots. Convert it to qcow2 "
-                           "(vfioctl disk import %s %s.qcow2) or move it onto a ZFS dataset",
-                           refused, refused, refused);
+                tool_error(
+                        "%s is a raw image outside ZFS: it has no snapshots. Convert it to qcow2 (vfioctl disk import %s %s.qcow2) or move it onto a ZFS dataset",
+                        refused, refused, refused);
                 return r;
         }
         if (r < 0) {

@@ -150,10 +150,7 @@ static int check_access(vm_user *u, const char *path, int want, char ***errors)
                 else
                         r = asprintf(
                                 &fix,
-                                "give the node to a group of %s with a udev rule (vfioctl setup writes "
-                                "them; "
-                                "seed 003: SUBSYSTEM==\"vfio\", GROUP=\"kvm\"); for now: chgrp kvm %s && "
-                                "chmod g+rw %s, with %s in group kvm (usermod -aG kvm %s)",
+                                "give the node to a group of %s with a udev rule (vfioctl setup writes them; seed 003: SUBSYSTEM==\"vfio\", GROUP=\"kvm\"); for now: chgrp kvm %s && chmod g+rw %s, with %s in group kvm (usermod -aG kvm %s)",
                                 u->name, path, path, u->name, u->name);
                 if (r < 0)
                         fix = NULL;
@@ -275,10 +272,10 @@ static void check_devices(const vm_config *c, const vfio_host *h, const vfio_mod
                 char node[64];
 
                 if (!d) {
-                        add_error(errors,
-                                  "device %s does not exist on this host (lspci -D lists them); fix the "
-                                  "[gpu]/[pci] selector",
-                                  *a);
+                        add_error(
+                                errors,
+                                "device %s does not exist on this host (lspci -D lists them); fix the [gpu]/[pci] selector",
+                                *a);
                         continue;
                 }
                 switch (d->verdict) {
@@ -287,10 +284,10 @@ static void check_devices(const vm_config *c, const vfio_host *h, const vfio_mod
                                   "device %s has no IOMMU group: the IOMMU is off; run: vfioctl check", *a);
                         continue;
                 case VFIO_VERDICT_HOST_CRITICAL:
-                        add_error(errors,
-                                  "device %s shares its IOMMU group with a device the host needs (%s); "
-                                  "it cannot be passed through safely (vfioctl devices shows the group)",
-                                  *a, d->blockers && d->blockers[0] ? d->blockers[0] : "host-critical");
+                        add_error(
+                                errors,
+                                "device %s shares its IOMMU group with a device the host needs (%s); it cannot be passed through safely (vfioctl devices shows the group)",
+                                *a, d->blockers && d->blockers[0] ? d->blockers[0] : "host-critical");
                         continue;
                 case VFIO_VERDICT_BRIDGE:
                         add_error(errors, "device %s is a PCI bridge, not a passthrough target", *a);
@@ -305,12 +302,11 @@ static void check_devices(const vm_config *c, const vfio_host *h, const vfio_mod
 
                         if (pd && !(pd->pci->driver && strcmp(pd->pci->driver, "vfio-pci") == 0) &&
                             !strv_contains(devices, *p))
-                                add_error(errors,
-                                          "IOMMU group %d of %s is not viable: %s is on driver %s; pass it "
-                                          "too "
-                                          "([pci] or functions = auto) or run: vfioctl bind %s",
-                                          d->pci->iommu_group, *a, *p,
-                                          pd->pci->driver ? pd->pci->driver : "(none)", *p);
+                                add_error(
+                                        errors,
+                                        "IOMMU group %d of %s is not viable: %s is on driver %s; pass it too ([pci] or functions = auto) or run: vfioctl bind %s",
+                                        d->pci->iommu_group, *a, *p,
+                                        pd->pci->driver ? pd->pci->driver : "(none)", *p);
                 }
                 snprintf(node, sizeof(node), "%s/dev/vfio/%d", vfio_host_is_live(h) ? "" : vfio_host_root(h),
                          d->pci->iommu_group);
@@ -383,10 +379,10 @@ static void check_usb(const vfio_host *h, const vm_config *c, vm_user *u, char *
                 }
                 if (!found) {
                         if (usb->has_id)
-                                add_error(errors,
-                                          "%s:%u: [usb \"%s\"] %04x:%04x is not plugged in (lsusb lists "
-                                          "what is)",
-                                          c->filename, usb->line, usb->name, usb->vendor, usb->product);
+                                add_error(
+                                        errors,
+                                        "%s:%u: [usb \"%s\"] %04x:%04x is not plugged in (lsusb lists what is)",
+                                        c->filename, usb->line, usb->name, usb->vendor, usb->product);
                         else
                                 add_error(errors,
                                           "%s:%u: [usb \"%s\"] nothing is plugged in at bus %u port %s",
@@ -454,23 +450,22 @@ static void check_conflicts_in(const char *base, const char *self, char **device
                 if (r.dirfd >= 0 && vm_runstate_read(r.dirfd, &s) >= 0 && vm_run_alive(&r, s)) {
                         STRV_FOREACH(d, devices)
                                 if (strv_contains(s->devices, *d))
-                                        add_error(errors,
-                                                  "device %s is in use by the running VM '%s' (pid %d); "
-                                                  "stop it first: vfioctl stop %s",
-                                                  *d, *n, (int)s->pid, *n);
+                                        add_error(
+                                                errors,
+                                                "device %s is in use by the running VM '%s' (pid %d); stop it first: vfioctl stop %s",
+                                                *d, *n, (int)s->pid, *n);
                         STRV_FOREACH(c, cpus)
                                 if (strv_contains(s->cpus, *c))
                                         add_error(
                                                 errors,
-                                                "host CPU %s is pinned by the running VM '%s' (pid %d); "
-                                                "choose other CPUs in [cpu] pin or stop it: vfioctl stop %s",
+                                                "host CPU %s is pinned by the running VM '%s' (pid %d); choose other CPUs in [cpu] pin or stop it: vfioctl stop %s",
                                                 *c, *n, (int)s->pid, *n);
                         STRV_FOREACH(e, evdevs)
                                 if (strv_contains(s->evdevs, *e))
-                                        add_error(errors,
-                                                  "input %s is grabbed by the running VM '%s' (pid %d); "
-                                                  "stop it first: vfioctl stop %s",
-                                                  *e, *n, (int)s->pid, *n);
+                                        add_error(
+                                                errors,
+                                                "input %s is grabbed by the running VM '%s' (pid %d); stop it first: vfioctl stop %s",
+                                                *e, *n, (int)s->pid, *n);
                 }
                 vm_run_done(&r);
         }
@@ -539,12 +534,11 @@ static void check_root_paths(const vm_config *c, const vm_user *u, char ***error
                         continue;
                 r = vfio_perm_check_path(live, paths[i], &a, 0, &issue);
                 if (r == 1)
-                        add_error(errors,
-                                  "%s: %s is %s (uid %u, gid %u, mode %04o): user %s (or another) could "
-                                  "change "
-                                  "what root reads to start the VM; fix: %s",
-                                  paths[i], issue->path, vfio_perm_reason_to_string(issue->reason),
-                                  issue->uid, issue->gid, issue->mode, u->name, issue->fix);
+                        add_error(
+                                errors,
+                                "%s: %s is %s (uid %u, gid %u, mode %04o): user %s (or another) could change what root reads to start the VM; fix: %s",
+                                paths[i], issue->path, vfio_perm_reason_to_string(issue->reason), issue->uid,
+                                issue->gid, issue->mode, u->name, issue->fix);
                 else if (r < 0 && r != -ENOENT)
                         add_error(errors, "%s: cannot check its ownership: %s", paths[i], strerror(-r));
         }
@@ -881,14 +875,14 @@ static int launch_and_supervise(start_ctx *x)
                 }
         }
         if (!x->pin)
-                vm_run_log(&x->run,
-                           "note: vCPUs are not pinned: no [cpu] pin and this host has too few CPUs for a "
-                           "plan (vfioctl keeps CPU 0's core for the host)");
+                vm_run_log(
+                        &x->run,
+                        "note: vCPUs are not pinned: no [cpu] pin and this host has too few CPUs for a plan (vfioctl keeps CPU 0's core for the host)");
         if (vm_launch_needs_spawn(x->c))
-                vm_run_log(&x->run,
-                           "note: bridge networking or an SMB share: QEMU's sandbox allows it to spawn the "
-                           "helper (%s)",
-                           VM_LAUNCH_SANDBOX_SPAWN);
+                vm_run_log(
+                        &x->run,
+                        "note: bridge networking or an SMB share: QEMU's sandbox allows it to spawn the helper (%s)",
+                        VM_LAUNCH_SANDBOX_SPAWN);
 
         /* QEMU creates the socket during startup; connect while watching that it is still alive. */
         if (asprintf(&qmp_path, "%s/qmp.sock", x->run.qemu_dir) < 0)
@@ -1159,18 +1153,15 @@ int verb_start(int argc, char **argv)
         if (is_root) {
                 if (!c->vm.user) {
                         tool_error(
-                                "%s: [vm] user is not set: vfioctl does not run QEMU as root (a guest "
-                                "escape "
-                                "would own the host). Add 'user = NAME' to [vm], or start it as that user",
+                                "%s: [vm] user is not set: vfioctl does not run QEMU as root (a guest escape would own the host). Add 'user = NAME' to [vm], or start it as that user",
                                 c->filename);
                         return EXIT_DATAERR;
                 }
                 r = lookup_user(c->vm.user, &x.user);
                 if (r < 0) {
-                        tool_error("%s:%u: [vm] user = %s: no such user; create it: useradd --system "
-                                   "--no-create-home "
-                                   "--groups kvm %s",
-                                   c->filename, vm_config_key_line(c, "vm", "user"), c->vm.user, c->vm.user);
+                        tool_error(
+                                "%s:%u: [vm] user = %s: no such user; create it: useradd --system --no-create-home --groups kvm %s",
+                                c->filename, vm_config_key_line(c, "vm", "user"), c->vm.user, c->vm.user);
                         vm_user_done(&x.user);
                         return EXIT_DATAERR;
                 }
@@ -1192,10 +1183,9 @@ int verb_start(int argc, char **argv)
                         return EXIT_FAILURE_GENERIC;
                 }
                 if (c->vm.user && strcmp(c->vm.user, x.user.name) != 0 && strcmp(c->vm.user, self) != 0) {
-                        tool_error("%s: [vm] user = %s, but you are %s: start it as root (vfioctl drops to "
-                                   "%s) or as "
-                                   "%s",
-                                   c->filename, c->vm.user, x.user.name, c->vm.user, c->vm.user);
+                        tool_error(
+                                "%s: [vm] user = %s, but you are %s: start it as root (vfioctl drops to %s) or as %s",
+                                c->filename, c->vm.user, x.user.name, c->vm.user, c->vm.user);
                         vm_user_done(&x.user);
                         return EXIT_NOPERM;
                 }
@@ -1210,8 +1200,7 @@ int verb_start(int argc, char **argv)
         r = vm_runstate_lock(x.run.dirfd, &lock_fd);
         if (r == -EBUSY) {
                 tool_error(
-                        "VM '%s' is already being started or supervised by another vfioctl (lock %s/lock is "
-                        "held); see: vfioctl status %s",
+                        "VM '%s' is already being started or supervised by another vfioctl (lock %s/lock is held); see: vfioctl status %s",
                         c->name, x.run.dir, c->name);
                 ret = EXIT_BUSY;
                 goto out;
@@ -1221,10 +1210,9 @@ int verb_start(int argc, char **argv)
                 goto out;
         }
         if (vm_runstate_read(x.run.dirfd, &old) >= 0 && old->pid > 0 && vm_run_alive(&x.run, old)) {
-                tool_error("VM '%s' is already running (pid %d, its supervisor is gone); stop it first: "
-                           "vfioctl "
-                           "stop %s",
-                           c->name, (int)old->pid, c->name);
+                tool_error(
+                        "VM '%s' is already running (pid %d, its supervisor is gone); stop it first: vfioctl stop %s",
+                        c->name, (int)old->pid, c->name);
                 ret = EXIT_BUSY;
                 goto out;
         }
@@ -1289,12 +1277,7 @@ int verb_start(int argc, char **argv)
                             setrlimit(RLIMIT_MEMLOCK, &(struct rlimit){ rl.rlim_cur, need }) < 0)
                                 add_error(
                                         &errors,
-                                        "cannot raise RLIMIT_MEMLOCK to %llu KiB (guest RAM + 128 MiB; the "
-                                        "hard "
-                                        "limit is %llu KiB and this root lacks CAP_SYS_RESOURCE, a "
-                                        "container?); "
-                                        "raise it where vfioctl runs: LimitMEMLOCK=infinity in the unit, or "
-                                        "ulimit -l %llu",
+                                        "cannot raise RLIMIT_MEMLOCK to %llu KiB (guest RAM + 128 MiB; the hard limit is %llu KiB and this root lacks CAP_SYS_RESOURCE, a container?); raise it where vfioctl runs: LimitMEMLOCK=infinity in the unit, or ulimit -l %llu",
                                         (unsigned long long)need / 1024,
                                         (unsigned long long)rl.rlim_max / 1024,
                                         (unsigned long long)need / 1024);
@@ -1303,15 +1286,12 @@ int verb_start(int argc, char **argv)
                         if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need)
                                 x.memlock = need;
                         else
-                                add_error(&errors,
-                                          "RLIMIT_MEMLOCK of %s is %llu KiB but VFIO pins guest RAM + 128 "
-                                          "MiB = %llu "
-                                          "KiB; add '%s - memlock %llu' to "
-                                          "/etc/security/limits.d/vfioctl.conf and "
-                                          "log in again (or start the VM as root with [vm] user = %s)",
-                                          x.user.name, (unsigned long long)rl.rlim_max / 1024,
-                                          (unsigned long long)need / 1024, x.user.name,
-                                          (unsigned long long)need / 1024, x.user.name);
+                                add_error(
+                                        &errors,
+                                        "RLIMIT_MEMLOCK of %s is %llu KiB but VFIO pins guest RAM + 128 MiB = %llu KiB; add '%s - memlock %llu' to /etc/security/limits.d/vfioctl.conf and log in again (or start the VM as root with [vm] user = %s)",
+                                        x.user.name, (unsigned long long)rl.rlim_max / 1024,
+                                        (unsigned long long)need / 1024, x.user.name,
+                                        (unsigned long long)need / 1024, x.user.name);
                 }
         }
         /* Hugepages: reserve what is missing when root, else say how. */
@@ -1350,22 +1330,17 @@ int verb_start(int argc, char **argv)
                                 }
                         }
                         if (free_pages < need)
-                                add_error(&errors,
-                                          "only %llu of the %llu free %u kB hugepages the VM needs could be "
-                                          "reserved "
-                                          "(memory is fragmented); reserve them at boot: hugepages=%llu on "
-                                          "the kernel "
-                                          "command line",
-                                          (unsigned long long)free_pages, (unsigned long long)need, kb,
-                                          (unsigned long long)need);
+                                add_error(
+                                        &errors,
+                                        "only %llu of the %llu free %u kB hugepages the VM needs could be reserved (memory is fragmented); reserve them at boot: hugepages=%llu on the kernel command line",
+                                        (unsigned long long)free_pages, (unsigned long long)need, kb,
+                                        (unsigned long long)need);
                 } else if (r >= 0 && free_pages < need)
-                        add_error(&errors,
-                                  "%llu free %u kB hugepages, the VM needs %llu; as root: echo %llu > "
-                                  "/sys/kernel/mm/hugepages/hugepages-%ukB/nr_hugepages (vfioctl start as "
-                                  "root "
-                                  "reserves and releases them)",
-                                  (unsigned long long)free_pages, kb, (unsigned long long)need,
-                                  (unsigned long long)need, kb);
+                        add_error(
+                                &errors,
+                                "%llu free %u kB hugepages, the VM needs %llu; as root: echo %llu > /sys/kernel/mm/hugepages/hugepages-%ukB/nr_hugepages (vfioctl start as root reserves and releases them)",
+                                (unsigned long long)free_pages, kb, (unsigned long long)need,
+                                (unsigned long long)need, kb);
                 else if (r < 0)
                         add_error(&errors, "cannot read the hugepage pool of %u kB pages: %s", kb,
                                   strerror(-r));
@@ -1424,9 +1399,7 @@ int verb_start(int argc, char **argv)
                 if (access(c->tpm.socket, F_OK) < 0)
                         add_error(
                                 &errors,
-                                "%s: [tpm] socket %s does not exist: start swtpm first (swtpm socket --tpm2 "
-                                "--ctrl type=unixio,path=%s --tpmstate dir=DIR) or drop the socket key to "
-                                "let vfioctl run it",
+                                "%s: [tpm] socket %s does not exist: start swtpm first (swtpm socket --tpm2 --ctrl type=unixio,path=%s --tpmstate dir=DIR) or drop the socket key to let vfioctl run it",
                                 c->filename, c->tpm.socket, c->tpm.socket);
         } else if (c->tpm.enabled) {
                 _cleanup_free_ char *tpmdir = NULL, *state = NULL, *ctrl = NULL;

@@ -43,14 +43,13 @@ bool vm_relay_preflight(const vm_config *c, const vfio_host *h, char ***warnings
         if (r > 0)
                 return true;
         if (r == 0)
-                why = strdup("/dev/uinput does not exist: load the module (modprobe uinput; keep it with "
-                             "echo uinput > /etc/modules-load.d/uinput.conf)");
-        else if (asprintf(&why,
-                          "/dev/uinput cannot be opened (%s): start the VM as root (vfioctl drops to [vm] "
-                          "user), "
-                          "or let this user write it (udev rule KERNEL==\"uinput\", GROUP=\"input\", "
-                          "MODE=\"0660\")",
-                          strerror(-r)) < 0)
+                why = strdup(
+                        "/dev/uinput does not exist: load the module (modprobe uinput; keep it with echo uinput > /etc/modules-load.d/uinput.conf)");
+        else if (
+                asprintf(
+                        &why,
+                        "/dev/uinput cannot be opened (%s): start the VM as root (vfioctl drops to [vm] user), or let this user write it (udev rule KERNEL==\"uinput\", GROUP=\"input\", MODE=\"0660\")",
+                        strerror(-r)) < 0)
                 why = NULL;
         for (size_t i = 0; i < c->n_inputs; i++)
                 if (vm_qemu_input_wants_relay(&c->inputs[i])) {
@@ -62,15 +61,14 @@ bool vm_relay_preflight(const vm_config *c, const vfio_host *h, char ***warnings
         if (first_required)
                 (void)strv_extendf(
                         errors,
-                        "%s:%u: [input \"%s\"] relay = yes, but the input relay cannot run: %s; or "
-                        "set relay = auto to let QEMU read the devices directly",
+                        "%s:%u: [input \"%s\"] relay = yes, but the input relay cannot run: %s; or set relay = auto to let QEMU read the devices directly",
                         c->filename, first_required->line, first_required->name,
                         why ? why : "uinput unavailable");
         else
-                (void)strv_extendf(warnings,
-                                   "input %s: no relay (%s); QEMU reads the devices directly and loses them "
-                                   "when one is unplugged",
-                                   names ? names : "?", why ? why : "uinput unavailable");
+                (void)strv_extendf(
+                        warnings,
+                        "input %s: no relay (%s); QEMU reads the devices directly and loses them when one is unplugged",
+                        names ? names : "?", why ? why : "uinput unavailable");
         return false;
 }
 

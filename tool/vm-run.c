@@ -85,9 +85,9 @@ int vm_run_open(const char *name, bool create, vm_run *ret)
         if (r.dirfd < 0) {
                 e = -errno;
                 if (e == -ENOENT)
-                        tool_error("VM '%s' has never been started here (no %s); start it with: vfioctl "
-                                   "start %s",
-                                   name, r.dir, name);
+                        tool_error(
+                                "VM '%s' has never been started here (no %s); start it with: vfioctl start %s",
+                                name, r.dir, name);
                 else
                         tool_error("cannot open %s: %s", r.dir, strerror(-e));
                 vm_run_done(&r);
@@ -159,10 +159,9 @@ int vm_run_ctl(const vm_run *r, qmp_client **ret)
                 if (vm_runstate_read(r->dirfd, &st) >= 0 && st->pid > 0 &&
                     (e = qmp_check_peer_pid(fd, st->pid)) < 0) {
                         close(fd);
-                        tool_error("%s is not served by the QEMU of VM '%s' (pid %d): refusing to talk to "
-                                   "it; see: "
-                                   "vfioctl status %s",
-                                   path, r->name, (int)st->pid, r->name);
+                        tool_error(
+                                "%s is not served by the QEMU of VM '%s' (pid %d): refusing to talk to it; see: vfioctl status %s",
+                                path, r->name, (int)st->pid, r->name);
                         return e;
                 }
                 e = qmp_client_new(fd, &q);

@@ -66,7 +66,6 @@ const char *vfio_check_status_to_string(vfio_check_status s);  /* "pass", "skip"
 const char *vfio_check_verdict_to_string(vfio_check_status s); /* "ready", "warnings", "not-ready" */
 const vfio_check *vfio_check_report_find(const vfio_check_report *r, const char *id);
 /* Judges a QEMU probe result (qemu.probe): fail without vfio-pci, warn without q35 or before 2.1. */
-int vfio_check_judge_qemu(const vfio_qemu_info *q, vfio_check_status *ret_status,
-                          char **ret_evidence);
+int vfio_check_judge_qemu(const vfio_qemu_info *q, vfio_check_status *ret_status, char **ret_evidence);
 /* A quirk's fix with "{cmdline:ARGS}" expanded to this distribution's command-line edit; newly allocated. */
 char *vfio_check_expand_fix(const vfio_host *h, const char *fix);

@@ -7,7 +7,6 @@
 
 #include "vfioctl/qemu-info.h"
 
-
 /*
  * Speaks QMP over fd (a connected stream socket, borrowed): greeting, qmp_capabilities, query-version,
  * query-machines, qom-list-types, quit. Gives up after timeout_ms in total with the client's error

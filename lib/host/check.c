@@ -207,21 +207,19 @@ static int check_cpu(ctx *c)
                                cpu->model_name ? cpu->model_name : "?",
                                cpu->vendor_id ? cpu->vendor_id : "?"),
                            NULL, NULL);
-        return add(c, "cpu.virtualization", "cpu", VFIO_CHECK_FAIL, "CPU virtualization extensions",
-                   fmt("proc/cpuinfo: the flags of %s (%s) have neither vmx nor svm%s",
-                       cpu->model_name ? cpu->model_name : "?", cpu->vendor_id ? cpu->vendor_id : "?",
-                       cpu->hypervisor
-                               ? "; the 'hypervisor' flag is set: this host is itself a virtual machine "
-                                 "without nested virtualization"
-                               : ""),
-                   cpu->hypervisor
-                           ? fmt("enable nested virtualization on the outer host (options %s nested=1 in "
-                                 "its /etc/modprobe.d/kvm.conf, and -cpu host for this VM)",
-                                 amd ? "kvm_amd" : "kvm_intel")
-                           : fmt("enable %s in the firmware setup (often under CPU or Advanced settings), "
-                                 "then power-cycle",
-                                 amd ? "SVM Mode (AMD-V)" : "Intel Virtualization Technology (VT-x)"),
-                   NULL);
+        return add(
+                c, "cpu.virtualization", "cpu", VFIO_CHECK_FAIL, "CPU virtualization extensions",
+                fmt("proc/cpuinfo: the flags of %s (%s) have neither vmx nor svm%s",
+                    cpu->model_name ? cpu->model_name : "?", cpu->vendor_id ? cpu->vendor_id : "?",
+                    cpu->hypervisor
+                            ? "; the 'hypervisor' flag is set: this host is itself a virtual machine without nested virtualization"
+                            : ""),
+                cpu->hypervisor
+                        ? fmt("enable nested virtualization on the outer host (options %s nested=1 in its /etc/modprobe.d/kvm.conf, and -cpu host for this VM)",
+                              amd ? "kvm_amd" : "kvm_intel")
+                        : fmt("enable %s in the firmware setup (often under CPU or Advanced settings), then power-cycle",
+                              amd ? "SVM Mode (AMD-V)" : "Intel Virtualization Technology (VT-x)"),
+                NULL);
 }
 
 static int check_kvm_module(ctx *c)
@@ -279,13 +277,11 @@ static char *access_fix(ctx *c, const struct stat *st, const char *udev_match, c
 
         if (g && strcmp(g, "root") != 0 && (st->st_mode & 0060) == 0060)
                 return fmt(
-                        "run: sudo usermod -aG %s %s, then log in again (or restart the session that starts "
-                        "the VM)",
+                        "run: sudo usermod -aG %s %s, then log in again (or restart the session that starts the VM)",
                         g, c->R->user);
-        return fmt("create %s containing: %s, GROUP=\"kvm\", MODE=\"0660\"; run: sudo udevadm control "
-                   "--reload-rules "
-                   "&& sudo udevadm trigger; then: sudo usermod -aG kvm %s, and log in again",
-                   rules_file, udev_match, c->R->user);
+        return fmt(
+                "create %s containing: %s, GROUP=\"kvm\", MODE=\"0660\"; run: sudo udevadm control --reload-rules && sudo udevadm trigger; then: sudo usermod -aG kvm %s, and log in again",
+                rules_file, udev_match, c->R->user);
 }
 
 static int check_kvm_device(ctx *c)
@@ -333,17 +329,16 @@ static int check_uinput(ctx *c)
                 return 0;
         r = stat_at(c, "dev/uinput", &st);
         if (r >= 0)
-                return add(c, "input.uinput", "access", VFIO_CHECK_PASS, "uinput for the input relay",
-                           fmt("dev/uinput exists: the relay keeps the VM's keyboard and mouse across a "
-                               "replug"),
-                           NULL, NULL);
-        return add(c, "input.uinput", "access", VFIO_CHECK_WARN, "uinput for the input relay",
-                   fmt("dev/uinput: %s; without it QEMU reads the VM's evdev inputs directly and loses "
-                       "one that is unplugged until the VM restarts",
-                       r == -ENOENT ? "does not exist (module uinput not loaded)" : strerror(-r)),
-                   fmt("sudo modprobe uinput; load it at every boot: sudo vfioctl setup --vm NAME, or echo "
-                       "uinput | sudo tee /etc/modules-load.d/uinput.conf"),
-                   NULL);
+                return add(
+                        c, "input.uinput", "access", VFIO_CHECK_PASS, "uinput for the input relay",
+                        fmt("dev/uinput exists: the relay keeps the VM's keyboard and mouse across a replug"),
+                        NULL, NULL);
+        return add(
+                c, "input.uinput", "access", VFIO_CHECK_WARN, "uinput for the input relay",
+                fmt("dev/uinput: %s; without it QEMU reads the VM's evdev inputs directly and loses one that is unplugged until the VM restarts",
+                    r == -ENOENT ? "does not exist (module uinput not loaded)" : strerror(-r)),
+                fmt("sudo modprobe uinput; load it at every boot: sudo vfioctl setup --vm NAME, or echo uinput | sudo tee /etc/modules-load.d/uinput.conf"),
+                NULL);
 }
 
 /* ---- IOMMU ---- */
@@ -374,20 +369,18 @@ static int check_iommu_acpi(ctx *c)
         if (!c->fw->have_acpi_tables && strv_length(c->m->iommu->units) > 0) {
                 _cleanup_free_ char *u = strv_join(c->m->iommu->units, ", ");
 
-                return add(c, "iommu.acpi", "iommu", VFIO_CHECK_PASS,
-                           "Firmware describes an IOMMU (ACPI DMAR/IVRS)",
-                           fmt("sys/firmware/acpi/tables is not readable, but the kernel registered %s, "
-                               "which it "
-                               "only does from the firmware's %s table",
-                               u ? u : "?", want),
-                           NULL, NULL);
+                return add(
+                        c, "iommu.acpi", "iommu", VFIO_CHECK_PASS,
+                        "Firmware describes an IOMMU (ACPI DMAR/IVRS)",
+                        fmt("sys/firmware/acpi/tables is not readable, but the kernel registered %s, which it only does from the firmware's %s table",
+                            u ? u : "?", want),
+                        NULL, NULL);
         }
         if (!c->fw->have_acpi_tables)
                 return add(
                         c, "iommu.acpi", "iommu", VFIO_CHECK_WARN,
                         "Firmware describes an IOMMU (ACPI DMAR/IVRS)",
-                        strdup("sys/firmware/acpi/tables is not readable: cannot tell whether the firmware "
-                               "describes an IOMMU"),
+                        strdup("sys/firmware/acpi/tables is not readable: cannot tell whether the firmware describes an IOMMU"),
                         strdup("run vfioctl check on the host itself (or capture sys/firmware/acpi/tables)"),
                         NULL);
         if (dmar || ivrs)
@@ -401,8 +394,7 @@ static int check_iommu_acpi(ctx *c)
                 c, "iommu.acpi", "iommu", VFIO_CHECK_FAIL, "Firmware describes an IOMMU (ACPI DMAR/IVRS)",
                 fmt("sys/firmware/acpi/tables has %s; no DMAR (Intel VT-d) or IVRS (AMD-Vi)",
                     list && *list ? list : "no tables"),
-                fmt("enable %s in the firmware setup (the option is often called '%s'), then power-cycle; "
-                    "without the %s table the kernel cannot use the IOMMU",
+                fmt("enable %s in the firmware setup (the option is often called '%s'), then power-cycle; without the %s table the kernel cannot use the IOMMU",
                     strcmp(want, "IVRS") == 0 ? "the IOMMU (AMD-Vi)" : "VT-d",
                     strcmp(want, "IVRS") == 0 ? "IOMMU' or 'AMD-Vi"
                                               : "VT-d' or 'Intel Virtualization Technology for Directed I/O",
@@ -421,16 +413,14 @@ static int check_iommu_cmdline(ctx *c)
         _cleanup_free_ char *args = NULL;
 
         if ((v && strstr(v, "off")) || (iommu && strcmp(iommu, "off") == 0))
-                return add(c, "iommu.cmdline", "iommu", VFIO_CHECK_FAIL,
-                           "Kernel command line enables the IOMMU",
-                           fmt("proc/cmdline has %s=%s: the IOMMU is switched off",
-                               v && strstr(v, "off") ? key : "iommu", v && strstr(v, "off") ? v : iommu),
-                           fmt("remove '%s=%s' from the kernel command line (where it was added: "
-                               "/etc/default/grub, "
-                               "/etc/kernel/cmdline or kernelstub), and add '%s=on iommu=pt'",
-                               v && strstr(v, "off") ? key : "iommu", v && strstr(v, "off") ? v : iommu,
-                               key),
-                           NULL);
+                return add(
+                        c, "iommu.cmdline", "iommu", VFIO_CHECK_FAIL,
+                        "Kernel command line enables the IOMMU",
+                        fmt("proc/cmdline has %s=%s: the IOMMU is switched off",
+                            v && strstr(v, "off") ? key : "iommu", v && strstr(v, "off") ? v : iommu),
+                        fmt("remove '%s=%s' from the kernel command line (where it was added: /etc/default/grub, /etc/kernel/cmdline or kernelstub), and add '%s=on iommu=pt'",
+                            v && strstr(v, "off") ? key : "iommu", v && strstr(v, "off") ? v : iommu, key),
+                        NULL);
         if (on || groups)
                 return add(
                         c, "iommu.cmdline", "iommu", VFIO_CHECK_PASS,
@@ -438,8 +428,7 @@ static int check_iommu_cmdline(ctx *c)
                         fmt("proc/cmdline: %s%s%s%s", on ? key : "",
                             on ? "=on"
                                : (amd ? "amd_iommu not set (AMD-Vi is on by default)"
-                                      : "intel_iommu not set, IOMMU on by the kernel's default "
-                                        "(CONFIG_INTEL_IOMMU_DEFAULT_ON)"),
+                                      : "intel_iommu not set, IOMMU on by the kernel's default (CONFIG_INTEL_IOMMU_DEFAULT_ON)"),
                             pt ? ", iommu=pt" : "",
                             pt ? "" : "; iommu=pt is recommended: host devices then skip DMA translation"),
                         NULL, NULL);
@@ -464,15 +453,14 @@ static int check_iommu_groups(ctx *c)
         }
         args = fmt("%s=on iommu=pt", amd ? "amd_iommu" : "intel_iommu");
         fix = args ? cmdline_fix(c, args) : NULL;
-        return add(c, "iommu.groups", "iommu", VFIO_CHECK_FAIL, "IOMMU active with groups",
-                   fmt("sys/class/iommu has %s and sys/kernel/iommu_groups holds no groups: the kernel runs "
-                       "without "
-                       "an IOMMU, so no device can be passed through",
-                       strv_length(i->units) ? "units but" : "no IOMMU units"),
-                   fix ? fmt("enable %s in the firmware setup; then %s", amd ? "the IOMMU (AMD-Vi)" : "VT-d",
-                             fix)
-                       : NULL,
-                   NULL);
+        return add(
+                c, "iommu.groups", "iommu", VFIO_CHECK_FAIL, "IOMMU active with groups",
+                fmt("sys/class/iommu has %s and sys/kernel/iommu_groups holds no groups: the kernel runs without an IOMMU, so no device can be passed through",
+                    strv_length(i->units) ? "units but" : "no IOMMU units"),
+                fix ? fmt("enable %s in the firmware setup; then %s", amd ? "the IOMMU (AMD-Vi)" : "VT-d",
+                          fix)
+                    : NULL,
+                NULL);
 }
 
 static int check_interrupt_remapping(ctx *c)
@@ -484,9 +472,7 @@ static int check_interrupt_remapping(ctx *c)
         bool unsafe_param, unsafe_conf = c->mp->allow_unsafe_interrupts, amd_units = false;
         const char *title = "Interrupt remapping (or the unsafe-interrupts fallback)";
         const char *risk =
-                "without interrupt remapping a guest can make its device write MSI messages the host "
-                "takes as arbitrary interrupts (interrupt injection into the host); allowing it is "
-                "only acceptable when the guest is trusted";
+                "without interrupt remapping a guest can make its device write MSI messages the host takes as arbitrary interrupts (interrupt injection into the host); allowing it is only acceptable when the guest is trusted";
 
         if (!without || !with)
                 return -ENOMEM;
@@ -543,30 +529,23 @@ static int check_interrupt_remapping(ctx *c)
                                   &param);
         unsafe_param = param && (strcmp(param, "Y") == 0 || strcmp(param, "1") == 0);
         if (unsafe_param || unsafe_conf)
-                return add(c, "iommu.interrupt-remapping", "iommu", VFIO_CHECK_WARN, title,
-                           fmt("%s: no interrupt remapping%s; the fallback is on (%s): %s", jwo,
-                               intremap && strcmp(intremap, "off") == 0
-                                       ? " (intremap=off on the command line)"
-                                       : "",
-                               unsafe_param
-                                       ? "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts=Y"
-                                       : "options vfio_iommu_type1 allow_unsafe_interrupts=1 in modprobe.d",
-                               risk),
-                           strdup("enable interrupt remapping (firmware: x2APIC / 'Interrupt Remapping' "
-                                  "under VT-d; "
-                                  "remove intremap=off) and then drop allow_unsafe_interrupts"),
-                           NULL);
+                return add(
+                        c, "iommu.interrupt-remapping", "iommu", VFIO_CHECK_WARN, title,
+                        fmt("%s: no interrupt remapping%s; the fallback is on (%s): %s", jwo,
+                            intremap && strcmp(intremap, "off") == 0 ? " (intremap=off on the command line)"
+                                                                     : "",
+                            unsafe_param
+                                    ? "sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts=Y"
+                                    : "options vfio_iommu_type1 allow_unsafe_interrupts=1 in modprobe.d",
+                            risk),
+                        strdup("enable interrupt remapping (firmware: x2APIC / 'Interrupt Remapping' under VT-d; remove intremap=off) and then drop allow_unsafe_interrupts"),
+                        NULL);
         return add(
                 c, "iommu.interrupt-remapping", "iommu", VFIO_CHECK_FAIL, title,
-                fmt("%s: ECAP bit 3 (IR) clear%s, and vfio_iommu_type1 allow_unsafe_interrupts is %s: VFIO "
-                    "refuses to assign devices ('No interrupt remapping support')",
+                fmt("%s: ECAP bit 3 (IR) clear%s, and vfio_iommu_type1 allow_unsafe_interrupts is %s: VFIO refuses to assign devices ('No interrupt remapping support')",
                     jwo, intremap && strcmp(intremap, "off") == 0 ? " or intremap=off" : "",
                     param ? param : "unset"),
-                fmt("enable interrupt remapping in the firmware setup (x2APIC / 'Interrupt Remapping') and "
-                    "drop "
-                    "any intremap=off; failing that, as a fallback, write /etc/modprobe.d/vfio-unsafe.conf "
-                    "with "
-                    "'options vfio_iommu_type1 allow_unsafe_interrupts=1' and run: sudo %s. Risk: %s",
+                fmt("enable interrupt remapping in the firmware setup (x2APIC / 'Interrupt Remapping') and drop any intremap=off; failing that, as a fallback, write /etc/modprobe.d/vfio-unsafe.conf with 'options vfio_iommu_type1 allow_unsafe_interrupts=1' and run: sudo %s. Risk: %s",
                     vfio_distro_initramfs_cmd(c->d), risk),
                 NULL);
 }
@@ -670,9 +649,7 @@ static int check_vfio_modules(ctx *c)
                         c, "vfio.modules", "vfio", VFIO_CHECK_FAIL, title,
                         fmt("%s (sys/module, proc/modules, lib/modules/%s/modules.builtin and modules.dep)",
                             j, c->k->release ? c->k->release : "?"),
-                        strdup("this kernel has no VFIO (CONFIG_VFIO, CONFIG_VFIO_PCI): boot the "
-                               "distribution's "
-                               "standard kernel, or rebuild with CONFIG_VFIO_PCI=m"),
+                        strdup("this kernel has no VFIO (CONFIG_VFIO, CONFIG_VFIO_PCI): boot the distribution's standard kernel, or rebuild with CONFIG_VFIO_PCI=m"),
                         NULL);
         if (strv_length(unknown))
                 return add(c, "vfio.modules", "vfio", VFIO_CHECK_WARN, title,
@@ -682,12 +659,11 @@ static int check_vfio_modules(ctx *c)
         if (!early) {
                 _cleanup_free_ char *mods = strv_join(notloaded, " ");
 
-                return add(c, "vfio.modules", "vfio", VFIO_CHECK_WARN, title,
-                           fmt("%s: not loaded and not configured to load early, so a GPU driver may claim "
-                               "the card "
-                               "first",
-                               j),
-                           mods ? vfio_distro_early_modules_fix(c->d, mods) : NULL, NULL);
+                return add(
+                        c, "vfio.modules", "vfio", VFIO_CHECK_WARN, title,
+                        fmt("%s: not loaded and not configured to load early, so a GPU driver may claim the card first",
+                            j),
+                        mods ? vfio_distro_early_modules_fix(c->d, mods) : NULL, NULL);
         }
         return add(c, "vfio.modules", "vfio", VFIO_CHECK_PASS, title, TAKE_PTR(j), NULL, NULL);
 }
@@ -810,19 +786,19 @@ static int check_vfio_softdep(ctx *c)
                 if (!deps)
                         return -ENOMEM;
         }
-        return add(c, "vfio.early-binding", "vfio", VFIO_CHECK_WARN, title,
-                   fmt("%s%s%s%s%s (read: %s)",
-                       strv_length(missing_ids) ? "no 'options vfio-pci ids=' for " : "",
-                       strv_length(missing_ids) ? jmi : "",
-                       strv_length(missing_ids) && strv_length(missing_dep) ? "; " : "",
-                       strv_length(missing_dep) ? "no 'softdep X pre: vfio-pci' for " : "", jmd,
-                       strv_length(c->mp->files) ? (conf = strv_join(c->mp->files, ", "))
-                                                 : "no modprobe.d files"),
-                   fmt("write /etc/modprobe.d/vfio.conf with the lines 'options vfio-pci ids=%s'%s%s%s, "
-                       "then run: sudo %s and reboot (or let vfioctl write it: sudo vfioctl setup %s)",
-                       jids, *deps ? " and '" : "", deps, *deps ? "'" : "", vfio_distro_initramfs_cmd(c->d),
-                       jpass ? jpass : ""),
-                   NULL);
+        return add(
+                c, "vfio.early-binding", "vfio", VFIO_CHECK_WARN, title,
+                fmt("%s%s%s%s%s (read: %s)",
+                    strv_length(missing_ids) ? "no 'options vfio-pci ids=' for " : "",
+                    strv_length(missing_ids) ? jmi : "",
+                    strv_length(missing_ids) && strv_length(missing_dep) ? "; " : "",
+                    strv_length(missing_dep) ? "no 'softdep X pre: vfio-pci' for " : "", jmd,
+                    strv_length(c->mp->files) ? (conf = strv_join(c->mp->files, ", "))
+                                              : "no modprobe.d files"),
+                fmt("write /etc/modprobe.d/vfio.conf with the lines 'options vfio-pci ids=%s'%s%s%s, then run: sudo %s and reboot (or let vfioctl write it: sudo vfioctl setup %s)",
+                    jids, *deps ? " and '" : "", deps, *deps ? "'" : "", vfio_distro_initramfs_cmd(c->d),
+                    jpass ? jpass : ""),
+                NULL);
 }
 
 static int check_drivers(ctx *c)
@@ -831,11 +807,10 @@ static int check_drivers(ctx *c)
         int r;
 
         if (strv_length(c->R->to_pass) == 0)
-                return add(c, "vfio.driver", "vfio", VFIO_CHECK_SKIP, title,
-                           strdup("no device to pass: none is on vfio-pci or pci-stub or named in "
-                                  "vfio-pci.ids; name "
-                                  "them with --pass"),
-                           NULL, NULL);
+                return add(
+                        c, "vfio.driver", "vfio", VFIO_CHECK_SKIP, title,
+                        strdup("no device to pass: none is on vfio-pci or pci-stub or named in vfio-pci.ids; name them with --pass"),
+                        NULL, NULL);
         STRV_FOREACH(a, c->R->to_pass) {
                 const vfio_pci_dev *d = vfio_pci_list_find(c->m->pci, *a);
                 _cleanup_free_ char *id = NULL;
@@ -857,12 +832,9 @@ static int check_drivers(ctx *c)
                         r = add(c, "vfio.driver", "vfio", VFIO_CHECK_WARN, title,
                                 fmt("%s [%s] is held by %s%s", d->name, id, d->driver,
                                     strcmp(d->driver, "pci-stub") == 0
-                                            ? " (a placeholder: QEMU's vfio-pci needs the "
-                                              "vfio-pci driver)"
+                                            ? " (a placeholder: QEMU's vfio-pci needs the vfio-pci driver)"
                                             : ", a host driver"),
-                                fmt("bind it now with: vfioctl bind %s; to keep it off the host driver at "
-                                    "boot see "
-                                    "vfio.early-binding (options vfio-pci ids=%s)",
+                                fmt("bind it now with: vfioctl bind %s; to keep it off the host driver at boot see vfio.early-binding (options vfio-pci ids=%s)",
                                     d->name, id),
                                 d->name);
                 if (r < 0)
@@ -933,14 +905,13 @@ static int check_vfio_devices(ctx *c)
         if (strv_length(bad)) {
                 _cleanup_free_ char *own = owner_str(c, &bad_st);
 
-                return add(c, "vfio.dev-permissions", "access", VFIO_CHECK_FAIL, title,
-                           fmt("%s: %s; user %s cannot open it (QEMU: 'vfio: error opening /dev/vfio/N: "
-                               "Permission "
-                               "denied')",
-                               jb, own ? own : "?", c->R->user),
-                           access_fix(c, &bad_st, "SUBSYSTEM==\"vfio\", OWNER=\"root\"",
-                                      "/etc/udev/rules.d/10-vfio.rules"),
-                           NULL);
+                return add(
+                        c, "vfio.dev-permissions", "access", VFIO_CHECK_FAIL, title,
+                        fmt("%s: %s; user %s cannot open it (QEMU: 'vfio: error opening /dev/vfio/N: Permission denied')",
+                            jb, own ? own : "?", c->R->user),
+                        access_fix(c, &bad_st, "SUBSYSTEM==\"vfio\", OWNER=\"root\"",
+                                   "/etc/udev/rules.d/10-vfio.rules"),
+                        NULL);
         }
         if (!c->acct)
                 return add(c, "vfio.dev-permissions", "access", VFIO_CHECK_WARN, title,
@@ -951,8 +922,7 @@ static int check_vfio_devices(ctx *c)
         if (strv_length(absent))
                 return add(
                         c, "vfio.dev-permissions", "access", VFIO_CHECK_WARN, title,
-                        fmt("%s absent: the group node appears once every device of the group is bound to "
-                            "vfio-pci%s%s",
+                        fmt("%s absent: the group node appears once every device of the group is bound to vfio-pci%s%s",
                             ja, *jo ? "; usable: " : "", jo),
                         strdup("bind the devices to vfio-pci (see vfio.driver), then re-run vfioctl check"),
                         NULL);
@@ -1033,12 +1003,9 @@ static int check_memlock(ctx *c)
                                    NULL, NULL);
                 return add(
                         c, "memory.memlock", "memory", VFIO_CHECK_WARN, title,
-                        fmt("memlock for %s: soft %s, hard %s (%s); a VFIO guest needs its RAM + 1 GiB "
-                            "locked - "
-                            "pass --memory to compare",
+                        fmt("memlock for %s: soft %s, hard %s (%s); a VFIO guest needs its RAM + 1 GiB locked - pass --memory to compare",
                             c->acct->name, soft_s, hard_s, src),
-                        fmt("add to /etc/security/limits.d/vfio.conf: '%s hard memlock <guest RAM in KiB + "
-                            "1048576>' and the same line with 'soft', then log in again",
+                        fmt("add to /etc/security/limits.d/vfio.conf: '%s hard memlock <guest RAM in KiB + 1048576>' and the same line with 'soft', then log in again",
                             c->acct->name),
                         NULL);
         }
@@ -1046,18 +1013,17 @@ static int check_memlock(ctx *c)
         if (!need_s)
                 return -ENOMEM;
         if (eff != VFIO_LIMIT_UNLIMITED && eff < need)
-                return add(c, "memory.memlock", "memory", VFIO_CHECK_FAIL, title,
-                           fmt("memlock for %s: soft %s, hard %s (%s); the guest needs %s (RAM + 1 GiB): "
-                               "QEMU would "
-                               "fail with 'vfio_dma_map(...) = -12 (Cannot allocate memory)'",
-                               c->acct->name, soft_s, hard_s, src, need_s),
-                           fmt("add to /etc/security/limits.d/vfio.conf the lines '%s soft memlock %" PRIu64
-                               "' and '%s hard memlock %" PRIu64
-                               "' (KiB), then log in again (or: sudo vfioctl "
-                               "setup --user %s --memory %" PRIu64 "M)",
-                               c->acct->name, need >> 10, c->acct->name, need >> 10, c->acct->name,
-                               (c->o->memory + MiB - 1) / MiB),
-                           NULL);
+                return add(
+                        c, "memory.memlock", "memory", VFIO_CHECK_FAIL, title,
+                        fmt("memlock for %s: soft %s, hard %s (%s); the guest needs %s (RAM + 1 GiB): QEMU would fail with 'vfio_dma_map(...) = -12 (Cannot allocate memory)'",
+                            c->acct->name, soft_s, hard_s, src, need_s),
+                        fmt("add to /etc/security/limits.d/vfio.conf the lines '%s soft memlock %" PRIu64
+                            "' and '%s hard memlock %" PRIu64
+                            "' (KiB), then log in again (or: sudo vfioctl setup --user %s --memory %" PRIu64
+                            "M)",
+                            c->acct->name, need >> 10, c->acct->name, need >> 10, c->acct->name,
+                            (c->o->memory + MiB - 1) / MiB),
+                        NULL);
         return add(c, "memory.memlock", "memory", VFIO_CHECK_PASS, title,
                    fmt("memlock for %s: soft %s, hard %s (%s); the guest needs %s", c->acct->name, soft_s,
                        hard_s, src, need_s),
@@ -1102,12 +1068,11 @@ static int check_hugepages(ctx *c)
         if (!j)
                 return -ENOMEM;
         if (!reserved)
-                return add(c, "memory.hugepages", "memory", VFIO_CHECK_PASS, title,
-                           fmt("none reserved (%s; sys/kernel/mm/hugepages): the guest uses normal pages, "
-                               "which is "
-                               "fine; huge pages only speed it up",
-                               j),
-                           NULL, NULL);
+                return add(
+                        c, "memory.hugepages", "memory", VFIO_CHECK_PASS, title,
+                        fmt("none reserved (%s; sys/kernel/mm/hugepages): the guest uses normal pages, which is fine; huge pages only speed it up",
+                            j),
+                        NULL, NULL);
         if (c->o->memory && best_free < c->o->memory) {
                 _cleanup_free_ char *need = size_str(c->o->memory), *have = size_str(best_free);
 
@@ -1143,12 +1108,11 @@ static int check_hugepages(ctx *c)
 
                         return add(
                                 c, "memory.hugepages", "memory", VFIO_CHECK_WARN, title,
-                                fmt("%s: %s sits on NUMA node %d, which has only %s free in %s pages for a "
-                                    "guest of %s; its RAM would come from another node",
+                                fmt("%s: %s sits on NUMA node %d, which has only %s free in %s pages for a guest of %s; its RAM would come from another node",
                                     j, d->name, d->numa_node, have ? have : "?", sz ? sz : "?",
                                     need ? need : "?"),
-                                fmt("reserve the pages on node %d: echo %" PRIu64 " | sudo tee "
-                                    "/sys/devices/system/node/node%d/hugepages/hugepages-%" PRIu64
+                                fmt("reserve the pages on node %d: echo %" PRIu64
+                                    " | sudo tee /sys/devices/system/node/node%d/hugepages/hugepages-%" PRIu64
                                     "kB/nr_hugepages (at boot: a systemd unit or hugepages=%d:%" PRIu64
                                     " on the kernel command line, Linux 5.13+)",
                                     d->numa_node, (c->o->memory + best_size - 1) / best_size, d->numa_node,
@@ -1174,24 +1138,23 @@ static int check_fragmentation(ctx *c)
         if (!have)
                 return -ENOMEM;
         if (!c->o->memory)
-                return add(c, "memory.fragmentation", "memory", VFIO_CHECK_PASS, title,
-                           fmt("proc/buddyinfo: %s free in blocks of 2 MiB or more (1 GiB pages can only be "
-                               "reserved reliably at boot)",
-                               have),
-                           NULL, NULL);
+                return add(
+                        c, "memory.fragmentation", "memory", VFIO_CHECK_PASS, title,
+                        fmt("proc/buddyinfo: %s free in blocks of 2 MiB or more (1 GiB pages can only be reserved reliably at boot)",
+                            have),
+                        NULL, NULL);
         need = size_str(c->o->memory);
         if (!need)
                 return -ENOMEM;
         if (in2m < c->o->memory)
-                return add(c, "memory.fragmentation", "memory", VFIO_CHECK_WARN, title,
-                           fmt("proc/buddyinfo: only %s free in blocks of 2 MiB or more, the guest has %s: "
-                               "reserving "
-                               "its huge pages now would fall short or stall on compaction",
-                               have, need),
-                           cmdline_fixf(c, "reserve them at boot instead: ", " (or use normal pages)",
-                                        "hugepagesz=2M hugepages=%" PRIu64,
-                                        (c->o->memory + 2 * MiB - 1) / (2 * MiB)),
-                           NULL);
+                return add(
+                        c, "memory.fragmentation", "memory", VFIO_CHECK_WARN, title,
+                        fmt("proc/buddyinfo: only %s free in blocks of 2 MiB or more, the guest has %s: reserving its huge pages now would fall short or stall on compaction",
+                            have, need),
+                        cmdline_fixf(c, "reserve them at boot instead: ", " (or use normal pages)",
+                                     "hugepagesz=2M hugepages=%" PRIu64,
+                                     (c->o->memory + 2 * MiB - 1) / (2 * MiB)),
+                        NULL);
         return add(c, "memory.fragmentation", "memory", VFIO_CHECK_PASS, title,
                    fmt("proc/buddyinfo: %s free in blocks of 2 MiB or more, enough for %s of 2 MiB pages",
                        have, need),
@@ -1207,8 +1170,7 @@ int vfio_check_judge_qemu(const vfio_qemu_info *q, vfio_check_status *ret_status
         bool vfio = vfio_qemu_info_has_type(q, "vfio-pci"), q35 = vfio_qemu_info_has_machine(q, "q35");
         bool old = q->major < 2 || (q->major == 2 && q->minor < 1);
         _cleanup_free_ char *ev =
-                fmt("QEMU %u.%u.%u%s%s%s; q35: %s, vfio-pci: %s, intel-iommu: %s, tpm-crb: %s, "
-                    "ramfb: %s",
+                fmt("QEMU %u.%u.%u%s%s%s; q35: %s, vfio-pci: %s, intel-iommu: %s, tpm-crb: %s, ramfb: %s",
                     q->major, q->minor, q->micro, q->package ? " (" : "", q->package ? q->package : "",
                     q->package ? ")" : "", q35 ? "yes" : "no", vfio ? "yes" : "no",
                     vfio_qemu_info_has_type(q, "intel-iommu") ? "yes" : "no",
@@ -1241,9 +1203,7 @@ static int check_firmware(ctx *c)
         if (!o && !sb)
                 r = add(c, "firmware.ovmf", "firmware", VFIO_CHECK_FAIL,
                         "UEFI firmware for the guest (OVMF)",
-                        fmt("no OVMF code + vars pair in usr/share/OVMF, usr/share/edk2/ovmf, "
-                            "usr/share/edk2/x64, "
-                            "usr/share/edk2-ovmf/x64 or usr/share/qemu%s",
+                        fmt("no OVMF code + vars pair in usr/share/OVMF, usr/share/edk2/ovmf, usr/share/edk2/x64, usr/share/edk2-ovmf/x64 or usr/share/qemu%s",
                             c->fw->n_ovmf ? " (a code image without its vars template was found)" : ""),
                         vfio_distro_install_cmd(c->d, "ovmf"), NULL);
         else
@@ -1306,13 +1266,12 @@ static int check_qemu(ctx *c)
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return add(c, "qemu.probe", "qemu", VFIO_CHECK_WARN, title,
-                           fmt("%s -machine none -qmp stdio: %s", path, err ? err : strerror(-r)),
-                           fmt("run '%s -machine none -nodefaults -display none -qmp stdio' by hand to see "
-                               "why it "
-                               "fails",
-                               path),
-                           NULL);
+                return add(
+                        c, "qemu.probe", "qemu", VFIO_CHECK_WARN, title,
+                        fmt("%s -machine none -qmp stdio: %s", path, err ? err : strerror(-r)),
+                        fmt("run '%s -machine none -nodefaults -display none -qmp stdio' by hand to see why it fails",
+                            path),
+                        NULL);
         {
                 vfio_check_status st;
                 char *ev = NULL;
@@ -1345,18 +1304,17 @@ static int check_kernel(ctx *c)
         /* Seed 002 'PCIe device reset': bus reset of assigned devices arrived in 3.12; vfio-pci's ids= and
          * driver_override binding at boot in 4.1 / 3.16 (seed 003, 'Dedicated GPU isolation'). */
         if (v < VFIO_KERNEL_VERSION(3, 12, 0))
-                return add(c, "kernel.version", "kernel", VFIO_CHECK_FAIL, title,
-                           fmt("%s: older than 3.12, no PCIe bus reset for assigned devices (the host "
-                               "freezes on "
-                               "the second VM start)",
-                               ev),
-                           strdup("upgrade to a kernel >= 3.12 (any supported distribution kernel)"), NULL);
+                return add(
+                        c, "kernel.version", "kernel", VFIO_CHECK_FAIL, title,
+                        fmt("%s: older than 3.12, no PCIe bus reset for assigned devices (the host freezes on the second VM start)",
+                            ev),
+                        strdup("upgrade to a kernel >= 3.12 (any supported distribution kernel)"), NULL);
         if (v < VFIO_KERNEL_VERSION(4, 1, 0))
-                return add(c, "kernel.version", "kernel", VFIO_CHECK_WARN, title,
-                           fmt("%s: older than 4.1, vfio-pci cannot claim devices at boot (ids=); pci-stub "
-                               "is needed",
-                               ev),
-                           strdup("upgrade to a kernel >= 4.1"), NULL);
+                return add(
+                        c, "kernel.version", "kernel", VFIO_CHECK_WARN, title,
+                        fmt("%s: older than 4.1, vfio-pci cannot claim devices at boot (ids=); pci-stub is needed",
+                            ev),
+                        strdup("upgrade to a kernel >= 4.1"), NULL);
         return add(c, "kernel.version", "kernel", VFIO_CHECK_PASS, title,
                    fmt("%s (>= 3.12 PCIe reset, >= 4.1 vfio-pci ids=, >= 3.16 driver_override)", ev), NULL,
                    NULL);

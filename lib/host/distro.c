@@ -151,24 +151,19 @@ char *vfio_distro_cmdline_fix(const vfio_distro *d, const char *args)
         case VFIO_BOOT_SYSTEMD_BOOT:
                 r = asprintf(
                         &s,
-                        "append '%s' to the single line in /etc/kernel/cmdline, then run: sudo "
-                        "kernel-install add "
-                        "\"$(uname -r)\" /lib/modules/\"$(uname -r)\"/vmlinuz (or 'sudo bootctl update' "
-                        "if your entries are hand-written), and reboot",
+                        "append '%s' to the single line in /etc/kernel/cmdline, then run: sudo kernel-install add \"$(uname -r)\" /lib/modules/\"$(uname -r)\"/vmlinuz (or 'sudo bootctl update' if your entries are hand-written), and reboot",
                         args);
                 break;
         case VFIO_BOOT_GRUB:
                 if (d->family == VFIO_FAMILY_FEDORA)
                         r = asprintf(
                                 &s,
-                                "run: sudo grubby --update-kernel=ALL --args=\"%s\" (or add it to "
-                                "GRUB_CMDLINE_LINUX in /etc/default/grub and run: sudo %s), then reboot",
+                                "run: sudo grubby --update-kernel=ALL --args=\"%s\" (or add it to GRUB_CMDLINE_LINUX in /etc/default/grub and run: sudo %s), then reboot",
                                 args, vfio_distro_grub_mkconfig_cmd(d));
                 else
                         r = asprintf(
                                 &s,
-                                "add '%s' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then run: "
-                                "sudo %s, and reboot",
+                                "add '%s' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then run: sudo %s, and reboot",
                                 args, vfio_distro_grub_mkconfig_cmd(d));
                 break;
         }
@@ -185,23 +180,21 @@ char *vfio_distro_early_modules_fix(const vfio_distro *d, const char *modules)
         case VFIO_FAMILY_SUSE:
                 r = asprintf(
                         &s,
-                        "write /etc/dracut.conf.d/vfio.conf containing: force_drivers+=\" %s \", then run: "
-                        "sudo %s",
+                        "write /etc/dracut.conf.d/vfio.conf containing: force_drivers+=\" %s \", then run: sudo %s",
                         modules, vfio_distro_initramfs_cmd(d));
                 break;
         case VFIO_FAMILY_ARCH:
                 r = asprintf(
                         &s,
-                        "put them first in MODULES=(%s ...) in /etc/mkinitcpio.conf (and keep 'modconf' in "
-                        "HOOKS), then run: sudo %s",
+                        "put them first in MODULES=(%s ...) in /etc/mkinitcpio.conf (and keep 'modconf' in HOOKS), then run: sudo %s",
                         modules, vfio_distro_initramfs_cmd(d));
                 break;
         case VFIO_FAMILY_DEBIAN:
         case VFIO_FAMILY_UNKNOWN:
-                r = asprintf(&s,
-                             "add these lines, one module per line, to /etc/initramfs-tools/modules: %s; "
-                             "then run: sudo %s",
-                             modules, vfio_distro_initramfs_cmd(d));
+                r = asprintf(
+                        &s,
+                        "add these lines, one module per line, to /etc/initramfs-tools/modules: %s; then run: sudo %s",
+                        modules, vfio_distro_initramfs_cmd(d));
                 break;
         }
         return r < 0 ? NULL : s;

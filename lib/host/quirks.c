@@ -46,242 +46,181 @@ static const char *const settings_nf200[] = { "machine.max-ram-below-4g=1G", NUL
 static const char *const settings_code43[] = { "cpu.kvm=off", "hyperv.vendor_id=vfioctl0000", NULL };
 static const char *const settings_no_xvga[] = { "firmware=ovmf", "vfio.x-vga=off", NULL };
 
-static const vfio_quirk quirks[] = {
-        {
-                .id = "nf200-dma-bypass",
-                .target = VFIO_QUIRK_TARGET_PASS,
-                .dev = PCI_ANY,
-                .rel = VFIO_QUIRK_REL_BRIDGE_ABOVE,
-                .other = { .vendor = 0x10de, .devices = nf200_ids },
-                .action = VFIO_QUIRK_WARN,
-                .title = "Nvidia NF200 PCIe bridge above a device to pass",
-                .explanation =
-                        "NF200 bridges do not route all DMA through the upstream root port, so the "
-                        "IOMMU never sees it: guest memory between 1 GiB and 4 GiB that overlaps a host "
-                        "PCI MMIO range reaches the physical device instead, crashing the host or "
-                        "writing garbage through a disk controller. Keeping guest RAM out of that "
-                        "range (max-ram-below-4g=1G) works around it without losing memory.",
-                .source = "seed 000, EVGA SR-2 review, 'Virtualization With VT-d / IOMMU', and Virtually "
-                          "Gaming "
-                          "part 2, 'Nvidia Bugs/Features Workarounds'",
-                .fix = "run the VM with -machine ...,max-ram-below-4g=1G (vfioctl's VM configuration "
-                       "applies "
-                       "it by itself), or move the device to a slot that is not behind the NF200",
-                .settings = settings_nf200,
-        },
-        {
-                .id = "nf200-sas-hba",
-                .target = VFIO_QUIRK_TARGET_HOST,
-                .dev = { .vendor = -1, .class = 0x010400, .class_mask = 0xff0000 | 0xff00 },
-                .rel = VFIO_QUIRK_REL_HOST_HAS,
-                .other = { .vendor = 0x10de, .devices = nf200_ids },
-                .cond = VFIO_QUIRK_COND_IOMMU_ON,
-                .action = VFIO_QUIRK_WARN,
-                .title = "RAID/SAS controller on a board with NF200 bridges, with the IOMMU on",
-                .explanation =
-                        "On NF200 boards (EVGA SR-2) SAS and RAID controllers misbehave under VT-d even "
-                        "with the max-ram-below-4g workaround: disks missing with intel_iommu=on (older "
-                        "LSI, Adaptec) or random crashes while a passthrough VM runs (3Ware). Plain SATA "
-                        "(AHCI) controllers are not affected.",
-                .source = "seed 000, 'Virtualization With VT-d / IOMMU'",
-                .fix = "keep the host's disks on an AHCI SATA controller, or accept the risk knowingly",
-        },
-        {
-                .id = "nf200-sas-hba",
-                .target = VFIO_QUIRK_TARGET_HOST,
-                .dev = { .vendor = -1, .class = 0x010700, .class_mask = 0xffff00 },
-                .rel = VFIO_QUIRK_REL_HOST_HAS,
-                .other = { .vendor = 0x10de, .devices = nf200_ids },
-                .cond = VFIO_QUIRK_COND_IOMMU_ON,
-                .action = VFIO_QUIRK_WARN,
-                .title = "RAID/SAS controller on a board with NF200 bridges, with the IOMMU on",
-                .explanation =
-                        "On NF200 boards (EVGA SR-2) SAS and RAID controllers misbehave under VT-d even "
-                        "with the max-ram-below-4g workaround: disks missing with intel_iommu=on (older "
-                        "LSI, Adaptec) or random crashes while a passthrough VM runs (3Ware). Plain SATA "
-                        "(AHCI) controllers are not affected.",
-                .source = "seed 000, 'Virtualization With VT-d / IOMMU'",
-                .fix = "keep the host's disks on an AHCI SATA controller, or accept the risk knowingly",
-        },
-        {
-                .id = "evga-sr2-hotplug-flapping",
-                .target = VFIO_QUIRK_TARGET_BOARD,
-                .dmi_board_vendor = "EVGA",
-                .dmi_board_names = evga_sr2_boards,
-                .cmdline_absent = "pcie_ports",
-                .action = VFIO_QUIRK_WARN,
-                .title = "EVGA SR-2: PCIe hot-plug flapping",
-                .explanation =
-                        "An on-board device is wrongly marked hot-pluggable and, with ASPM, flaps between "
-                        "plugged and unplugged, flooding the console until the system grinds to a halt. "
-                        "Disabling ASPM in the BIOS is not enough; pcie_ports=compat is.",
-                .source = "seed 000, 'Linux / Hot-plug Flapping'",
-                .fix = "{cmdline:pcie_ports=compat}",
-        },
-        {
-                .id = "nvidia-geforce-code43",
-                .target = VFIO_QUIRK_TARGET_PASS,
-                .dev = { .vendor = 0x10de,
-                         .class = 0x030000,
-                         .class_mask = 0xff0000,
-                         .name_contains = "GeForce" },
-                .action = VFIO_QUIRK_INFO,
-                .title = "Nvidia GeForce: Code 43 in a VM with older drivers",
-                .explanation =
-                        "GeForce drivers before R465 stop the device (Windows 'Code 43') when they see a "
-                        "hypervisor. Hiding KVM (kvm=off) and setting a Hyper-V vendor id avoids it. "
-                        "Drivers from R465 on support GeForce passthrough and need neither; the settings "
-                        "are harmless with them.",
-                .source = "seed 001, 'Getting the GPU setup with VFIO' (Code 43, vendor_id + hidden); seed "
-                          "000, "
-                          "Virtually Gaming part 2, 'Nvidia Bugs/Features Workarounds' (kvm=off); seed 002 "
-                          "and "
-                          "seed 003, 'QEMU setup' (kvm=off); NVIDIA, 'GeForce GPU Passthrough for Windows "
-                          "Virtual Machine (Beta)', R465 release",
-                .fix = "use driver R465 or newer in the guest; otherwise run with -cpu host,kvm=off,"
-                       "hv_vendor_id=... (vfioctl's VM configuration applies both)",
-                .settings = settings_code43,
-        },
-        {
-                .id = "amd-reset-bug",
-                .target = VFIO_QUIRK_TARGET_PASS,
-                .dev = { .vendor = 0x1002, .devices = amd_reset_bug_ids },
-                .action = VFIO_QUIRK_WARN,
-                .title = "AMD GPU with a known reset bug",
-                .explanation =
-                        "Polaris, Vega and Navi 10/14 GPUs do not come back from the bus and FLR resets "
-                        "the kernel offers: the first VM start works, but after the VM shuts down the "
-                        "GPU stays hung, so the second start shows a black screen or hangs the guest "
-                        "(and sometimes the host) until the host reboots.",
-                .source = "seed 002, 'PCIe device reset'; device IDs from pci.ids 2023.04.10",
-                .fix = "install the vendor-reset module (https://github.com/gnif/vendor-reset, DKMS), load "
-                       "it "
-                       "early (add 'vendor-reset' to /etc/modules-load.d/vendor-reset.conf) and select it "
-                       "with: "
-                       "echo device_specific | sudo tee /sys/bus/pci/devices/<ADDR>/reset_method",
-        },
-        {
-                .id = "gpu-no-reset",
-                .target = VFIO_QUIRK_TARGET_PASS,
-                .dev = { .vendor = -1, .class = 0x030000, .class_mask = 0xff0000 },
-                .cond = VFIO_QUIRK_COND_RESET_NO_FLR_BUS,
-                .action = VFIO_QUIRK_WARN,
-                .title = "GPU without a function-level or bus reset",
-                .explanation =
-                        "Between VM runs VFIO resets the device with a method from reset_method; with "
-                        "neither flr nor bus the GPU keeps its state from the last run, and a second VM "
-                        "start commonly freezes the guest or the host.",
-                .source = "seed 002, 'PCIe device reset'; Documentation/ABI/testing/sysfs-bus-pci "
-                          "(reset_method)",
-                .fix = "for AMD GPUs install vendor-reset (https://github.com/gnif/vendor-reset) and write "
-                       "device_specific to the device's reset_method; otherwise reboot the host between VM "
-                       "runs",
-        },
-        {
-                .id = "igpu-vga-arbitration",
-                .target = VFIO_QUIRK_TARGET_PASS,
-                .dev = { .vendor = -1, .class = 0x030000, .class_mask = 0xffff00 },
-                .rel = VFIO_QUIRK_REL_HOST_HAS,
-                .other = { .vendor = 0x8086, .class = 0x030000, .class_mask = 0xffff00 },
-                .cond = VFIO_QUIRK_COND_BOOT_VGA_OTHER,
-                .action = VFIO_QUIRK_INFO,
-                .title = "Intel iGPU is the boot VGA: VGA arbitration with x-vga",
-                .explanation =
-                        "Passing a discrete GPU with x-vga=on needs the host's VGA arbiter, but the i915 "
-                        "driver of the Intel iGPU claims the VGA ranges without taking part in "
-                        "arbitration: legacy VGA accesses go to the wrong card, breaking the host "
-                        "display and the guest's GPU. UEFI guests (OVMF) do not use legacy VGA, so "
-                        "vfioctl boots with OVMF and without x-vga.",
-                .source =
-                        "seed 002, 'VGA arbiter and multiple GPUs'; seed 000, Virtually Gaming part 2 (UEFI "
-                        "OVMF 'does away with all of legacy VGA complications such as VGA arbitration')",
-                .fix = "boot the guest with OVMF and leave x-vga off (vfioctl's default); with SeaBIOS and "
-                       "x-vga=on the i915 VGA-arbiter kernel patch is needed",
-                .settings = settings_no_xvga,
-        },
-        {
-                .id = "iommu-group-shared",
-                .target = VFIO_QUIRK_TARGET_PASS,
-                .dev = PCI_ANY,
-                .cond = VFIO_QUIRK_COND_GROUP_SHARED,
-                .action = VFIO_QUIRK_FAIL,
-                .title = "The device shares its IOMMU group with endpoints the host keeps",
-                .explanation =
-                        "VFIO assigns whole IOMMU groups: every endpoint of the group must be bound to "
-                        "vfio-pci (or no driver) before the VM can open any of them, because without "
-                        "ACS (PCIe Access Control Services) between them the devices can reach each "
-                        "other's memory without passing the IOMMU.",
-                .source = "seed 001, 'Getting the GPU setup with VFIO' ('all the available PCI lanes landed "
-                          "on "
-                          "the same IOMMU group', ACS override kernel builds); "
-                          "Documentation/driver-api/vfio.rst, 'Groups, Devices, and IOMMUs'",
-                .fix = "pass the other endpoints of the group too (vfioctl check --pass ADDR...), or move "
-                       "the "
-                       "card to a slot with its own group (one wired to the CPU's root ports), or - last "
-                       "resort - boot a kernel with the ACS override patch (pcie_acs_override=downstream,"
-                       "multifunction), which only pretends the devices are isolated: a guest could then "
-                       "DMA into the memory of host devices in that group",
-        },
-        {
-                .id = "pcie-link-degraded",
-                .target = VFIO_QUIRK_TARGET_PASS,
-                .dev = PCI_ANY,
-                .cond = VFIO_QUIRK_COND_LINK_DEGRADED,
-                .action = VFIO_QUIRK_WARN,
-                .title = "The device's PCIe link runs below its maximum width or speed",
-                .explanation =
-                        "The guest gets no more bandwidth than the link carries. A link narrower than the "
-                        "device supports points at the slot (an x16 card in a slot wired x4 or x1, or "
-                        "behind a one-lane bridge like the Marvell 88SE9123 on the EVGA SR-2). A lower "
-                        "speed alone is often power saving of an idle GPU and returns under load.",
-                .source = "seed 000, 'Marvell 88SE9123 SATA-3 6 GBit controller'",
-                .fix = "move the card to a slot with the full link width (see the board manual), and "
-                       "compare "
-                       "current_link_speed under load before worrying about speed",
-        },
-        {
-                .id = "host-critical-device",
-                .target = VFIO_QUIRK_TARGET_PASS,
-                .dev = PCI_ANY,
-                .cond = VFIO_QUIRK_COND_HOST_CRITICAL,
-                .action = VFIO_QUIRK_FAIL,
-                .title = "The device, or its IOMMU group, is something the host needs",
-                .explanation =
-                        "Passing the boot display, the controller of a mounted disk or the NIC of the "
-                        "default route (or any device in their IOMMU group) takes it away from the host "
-                        "the moment the VM starts: no console, a root filesystem that vanishes, or a "
-                        "dropped network session.",
-                .source = "seed 003, 'Hardware requirements' (one GPU for the host, one for the guest); "
-                          "vfioctl host model (critical.c)",
-                .fix = "pass a different device, or move the host's disk/NIC/display elsewhere; --force "
-                       "accepts it when you know the host copes",
-        },
-        {
-                .id = "realtek-nic",
-                .target = VFIO_QUIRK_TARGET_PASS,
-                .dev = { .vendor = 0x10ec, .class = 0x020000, .class_mask = 0xffff00 },
-                .action = VFIO_QUIRK_WARN,
-                .title = "Realtek Ethernet controller chosen for passthrough",
-                .explanation =
-                        "Realtek NICs are the ones passthrough users report trouble with; Intel "
-                        "Ethernet controllers are the safe choice. A virtio-net NIC on a host bridge is "
-                        "usually just as fast.",
-                .source = "seed 002, 'Build considerations & preparation'",
-                .fix = "pass an Intel Ethernet controller instead, or give the VM virtio-net",
-        },
-        {
-                .id = "kernel-pcie-reset",
-                .target = VFIO_QUIRK_TARGET_BOARD,
-                .kernel_below = VFIO_KERNEL_VERSION(3, 12, 0),
-                .action = VFIO_QUIRK_FAIL,
-                .title = "Kernel older than 3.12: no PCIe reset for assigned devices",
-                .explanation = "Without the bus-reset support merged in 3.12 a passed device is not reset "
-                               "between VM runs; the machine typically freezes when the VM starts a second "
-                               "time.",
-                .source = "seed 002, 'PCIe device reset'",
-                .fix = "upgrade the kernel to 3.12 or newer (any supported distribution kernel is)",
-        },
-};
+static const vfio_quirk
+        quirks[] = {
+                {
+                        .id = "nf200-dma-bypass",
+                        .target = VFIO_QUIRK_TARGET_PASS,
+                        .dev = PCI_ANY,
+                        .rel = VFIO_QUIRK_REL_BRIDGE_ABOVE,
+                        .other = { .vendor = 0x10de, .devices = nf200_ids },
+                        .action = VFIO_QUIRK_WARN,
+                        .title = "Nvidia NF200 PCIe bridge above a device to pass",
+                        .explanation =
+                                "NF200 bridges do not route all DMA through the upstream root port, so the IOMMU never sees it: guest memory between 1 GiB and 4 GiB that overlaps a host PCI MMIO range reaches the physical device instead, crashing the host or writing garbage through a disk controller. Keeping guest RAM out of that range (max-ram-below-4g=1G) works around it without losing memory.",
+                        .source =
+                                "seed 000, EVGA SR-2 review, 'Virtualization With VT-d / IOMMU', and Virtually Gaming part 2, 'Nvidia Bugs/Features Workarounds'",
+                        .fix = "run the VM with -machine ...,max-ram-below-4g=1G (vfioctl's VM configuration applies it by itself), or move the device to a slot that is not behind the NF200",
+                        .settings = settings_nf200,
+                },
+                {
+                        .id = "nf200-sas-hba",
+                        .target = VFIO_QUIRK_TARGET_HOST,
+                        .dev = { .vendor = -1, .class = 0x010400, .class_mask = 0xff0000 | 0xff00 },
+                        .rel = VFIO_QUIRK_REL_HOST_HAS,
+                        .other = { .vendor = 0x10de, .devices = nf200_ids },
+                        .cond = VFIO_QUIRK_COND_IOMMU_ON,
+                        .action = VFIO_QUIRK_WARN,
+                        .title = "RAID/SAS controller on a board with NF200 bridges, with the IOMMU on",
+                        .explanation =
+                                "On NF200 boards (EVGA SR-2) SAS and RAID controllers misbehave under VT-d even with the max-ram-below-4g workaround: disks missing with intel_iommu=on (older LSI, Adaptec) or random crashes while a passthrough VM runs (3Ware). Plain SATA (AHCI) controllers are not affected.",
+                        .source = "seed 000, 'Virtualization With VT-d / IOMMU'",
+                        .fix = "keep the host's disks on an AHCI SATA controller, or accept the risk knowingly",
+                },
+                {
+                        .id = "nf200-sas-hba",
+                        .target = VFIO_QUIRK_TARGET_HOST,
+                        .dev = { .vendor = -1, .class = 0x010700, .class_mask = 0xffff00 },
+                        .rel = VFIO_QUIRK_REL_HOST_HAS,
+                        .other = { .vendor = 0x10de, .devices = nf200_ids },
+                        .cond = VFIO_QUIRK_COND_IOMMU_ON,
+                        .action = VFIO_QUIRK_WARN,
+                        .title = "RAID/SAS controller on a board with NF200 bridges, with the IOMMU on",
+                        .explanation =
+                                "On NF200 boards (EVGA SR-2) SAS and RAID controllers misbehave under VT-d even with the max-ram-below-4g workaround: disks missing with intel_iommu=on (older LSI, Adaptec) or random crashes while a passthrough VM runs (3Ware). Plain SATA (AHCI) controllers are not affected.",
+                        .source = "seed 000, 'Virtualization With VT-d / IOMMU'",
+                        .fix = "keep the host's disks on an AHCI SATA controller, or accept the risk knowingly",
+                },
+                {
+                        .id = "evga-sr2-hotplug-flapping",
+                        .target = VFIO_QUIRK_TARGET_BOARD,
+                        .dmi_board_vendor = "EVGA",
+                        .dmi_board_names = evga_sr2_boards,
+                        .cmdline_absent = "pcie_ports",
+                        .action = VFIO_QUIRK_WARN,
+                        .title = "EVGA SR-2: PCIe hot-plug flapping",
+                        .explanation =
+                                "An on-board device is wrongly marked hot-pluggable and, with ASPM, flaps between plugged and unplugged, flooding the console until the system grinds to a halt. Disabling ASPM in the BIOS is not enough; pcie_ports=compat is.",
+                        .source = "seed 000, 'Linux / Hot-plug Flapping'",
+                        .fix = "{cmdline:pcie_ports=compat}",
+                },
+                {
+                        .id = "nvidia-geforce-code43",
+                        .target = VFIO_QUIRK_TARGET_PASS,
+                        .dev = { .vendor = 0x10de,
+                                 .class = 0x030000,
+                                 .class_mask = 0xff0000,
+                                 .name_contains = "GeForce" },
+                        .action = VFIO_QUIRK_INFO,
+                        .title = "Nvidia GeForce: Code 43 in a VM with older drivers",
+                        .explanation =
+                                "GeForce drivers before R465 stop the device (Windows 'Code 43') when they see a hypervisor. Hiding KVM (kvm=off) and setting a Hyper-V vendor id avoids it. Drivers from R465 on support GeForce passthrough and need neither; the settings are harmless with them.",
+                        .source =
+                                "seed 001, 'Getting the GPU setup with VFIO' (Code 43, vendor_id + hidden); seed 000, Virtually Gaming part 2, 'Nvidia Bugs/Features Workarounds' (kvm=off); seed 002 and seed 003, 'QEMU setup' (kvm=off); NVIDIA, 'GeForce GPU Passthrough for Windows Virtual Machine (Beta)', R465 release",
+                        .fix = "use driver R465 or newer in the guest; otherwise run with -cpu host,kvm=off,hv_vendor_id=... (vfioctl's VM configuration applies both)",
+                        .settings = settings_code43,
+                },
+                {
+                        .id = "amd-reset-bug",
+                        .target = VFIO_QUIRK_TARGET_PASS,
+                        .dev = { .vendor = 0x1002, .devices = amd_reset_bug_ids },
+                        .action = VFIO_QUIRK_WARN,
+                        .title = "AMD GPU with a known reset bug",
+                        .explanation =
+                                "Polaris, Vega and Navi 10/14 GPUs do not come back from the bus and FLR resets the kernel offers: the first VM start works, but after the VM shuts down the GPU stays hung, so the second start shows a black screen or hangs the guest (and sometimes the host) until the host reboots.",
+                        .source = "seed 002, 'PCIe device reset'; device IDs from pci.ids 2023.04.10",
+                        .fix = "install the vendor-reset module (https://github.com/gnif/vendor-reset, DKMS), load it early (add 'vendor-reset' to /etc/modules-load.d/vendor-reset.conf) and select it with: echo device_specific | sudo tee /sys/bus/pci/devices/<ADDR>/reset_method",
+                },
+                {
+                        .id = "gpu-no-reset",
+                        .target = VFIO_QUIRK_TARGET_PASS,
+                        .dev = { .vendor = -1, .class = 0x030000, .class_mask = 0xff0000 },
+                        .cond = VFIO_QUIRK_COND_RESET_NO_FLR_BUS,
+                        .action = VFIO_QUIRK_WARN,
+                        .title = "GPU without a function-level or bus reset",
+                        .explanation =
+                                "Between VM runs VFIO resets the device with a method from reset_method; with neither flr nor bus the GPU keeps its state from the last run, and a second VM start commonly freezes the guest or the host.",
+                        .source =
+                                "seed 002, 'PCIe device reset'; Documentation/ABI/testing/sysfs-bus-pci (reset_method)",
+                        .fix = "for AMD GPUs install vendor-reset (https://github.com/gnif/vendor-reset) and write device_specific to the device's reset_method; otherwise reboot the host between VM runs",
+                },
+                {
+                        .id = "igpu-vga-arbitration",
+                        .target = VFIO_QUIRK_TARGET_PASS,
+                        .dev = { .vendor = -1, .class = 0x030000, .class_mask = 0xffff00 },
+                        .rel = VFIO_QUIRK_REL_HOST_HAS,
+                        .other = { .vendor = 0x8086, .class = 0x030000, .class_mask = 0xffff00 },
+                        .cond = VFIO_QUIRK_COND_BOOT_VGA_OTHER,
+                        .action = VFIO_QUIRK_INFO,
+                        .title = "Intel iGPU is the boot VGA: VGA arbitration with x-vga",
+                        .explanation =
+                                "Passing a discrete GPU with x-vga=on needs the host's VGA arbiter, but the i915 driver of the Intel iGPU claims the VGA ranges without taking part in arbitration: legacy VGA accesses go to the wrong card, breaking the host display and the guest's GPU. UEFI guests (OVMF) do not use legacy VGA, so vfioctl boots with OVMF and without x-vga.",
+                        .source =
+                                "seed 002, 'VGA arbiter and multiple GPUs'; seed 000, Virtually Gaming part 2 (UEFI OVMF 'does away with all of legacy VGA complications such as VGA arbitration')",
+                        .fix = "boot the guest with OVMF and leave x-vga off (vfioctl's default); with SeaBIOS and x-vga=on the i915 VGA-arbiter kernel patch is needed",
+                        .settings = settings_no_xvga,
+                },
+                {
+                        .id = "iommu-group-shared",
+                        .target = VFIO_QUIRK_TARGET_PASS,
+                        .dev = PCI_ANY,
+                        .cond = VFIO_QUIRK_COND_GROUP_SHARED,
+                        .action = VFIO_QUIRK_FAIL,
+                        .title = "The device shares its IOMMU group with endpoints the host keeps",
+                        .explanation =
+                                "VFIO assigns whole IOMMU groups: every endpoint of the group must be bound to vfio-pci (or no driver) before the VM can open any of them, because without ACS (PCIe Access Control Services) between them the devices can reach each other's memory without passing the IOMMU.",
+                        .source =
+                                "seed 001, 'Getting the GPU setup with VFIO' ('all the available PCI lanes landed on the same IOMMU group', ACS override kernel builds); Documentation/driver-api/vfio.rst, 'Groups, Devices, and IOMMUs'",
+                        .fix = "pass the other endpoints of the group too (vfioctl check --pass ADDR...), or move the card to a slot with its own group (one wired to the CPU's root ports), or - last resort - boot a kernel with the ACS override patch (pcie_acs_override=downstream,multifunction), which only pretends the devices are isolated: a guest could then DMA into the memory of host devices in that group",
+                },
+                {
+                        .id = "pcie-link-degraded",
+                        .target = VFIO_QUIRK_TARGET_PASS,
+                        .dev = PCI_ANY,
+                        .cond = VFIO_QUIRK_COND_LINK_DEGRADED,
+                        .action = VFIO_QUIRK_WARN,
+                        .title = "The device's PCIe link runs below its maximum width or speed",
+                        .explanation =
+                                "The guest gets no more bandwidth than the link carries. A link narrower than the device supports points at the slot (an x16 card in a slot wired x4 or x1, or behind a one-lane bridge like the Marvell 88SE9123 on the EVGA SR-2). A lower speed alone is often power saving of an idle GPU and returns under load.",
+                        .source = "seed 000, 'Marvell 88SE9123 SATA-3 6 GBit controller'",
+                        .fix = "move the card to a slot with the full link width (see the board manual), and compare current_link_speed under load before worrying about speed",
+                },
+                {
+                        .id = "host-critical-device",
+                        .target = VFIO_QUIRK_TARGET_PASS,
+                        .dev = PCI_ANY,
+                        .cond = VFIO_QUIRK_COND_HOST_CRITICAL,
+                        .action = VFIO_QUIRK_FAIL,
+                        .title = "The device, or its IOMMU group, is something the host needs",
+                        .explanation =
+                                "Passing the boot display, the controller of a mounted disk or the NIC of the default route (or any device in their IOMMU group) takes it away from the host the moment the VM starts: no console, a root filesystem that vanishes, or a dropped network session.",
+                        .source =
+                                "seed 003, 'Hardware requirements' (one GPU for the host, one for the guest); vfioctl host model (critical.c)",
+                        .fix = "pass a different device, or move the host's disk/NIC/display elsewhere; --force accepts it when you know the host copes",
+                },
+                {
+                        .id = "realtek-nic",
+                        .target = VFIO_QUIRK_TARGET_PASS,
+                        .dev = { .vendor = 0x10ec, .class = 0x020000, .class_mask = 0xffff00 },
+                        .action = VFIO_QUIRK_WARN,
+                        .title = "Realtek Ethernet controller chosen for passthrough",
+                        .explanation =
+                                "Realtek NICs are the ones passthrough users report trouble with; Intel Ethernet controllers are the safe choice. A virtio-net NIC on a host bridge is usually just as fast.",
+                        .source = "seed 002, 'Build considerations & preparation'",
+                        .fix = "pass an Intel Ethernet controller instead, or give the VM virtio-net",
+                },
+                {
+                        .id = "kernel-pcie-reset",
+                        .target = VFIO_QUIRK_TARGET_BOARD,
+                        .kernel_below = VFIO_KERNEL_VERSION(3, 12, 0),
+                        .action = VFIO_QUIRK_FAIL,
+                        .title = "Kernel older than 3.12: no PCIe reset for assigned devices",
+                        .explanation =
+                                "Without the bus-reset support merged in 3.12 a passed device is not reset between VM runs; the machine typically freezes when the VM starts a second time.",
+                        .source = "seed 002, 'PCIe device reset'",
+                        .fix = "upgrade the kernel to 3.12 or newer (any supported distribution kernel is)",
+                },
+        };
 
 const vfio_quirk *vfio_quirks_table(size_t *ret_n)
 {

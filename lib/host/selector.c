@@ -639,10 +639,10 @@ static int resolve_one(const vfio_host *h, const vfio_model *m, vfio_pci_names *
                 break;
         }
         if (s->kind == VFIO_SELECTOR_NAME && !names) {
-                r = strv_extendf(&sel->problems,
-                                 "%s: device names are unavailable (pci.ids not found); use an address or "
-                                 "vendor:device",
-                                 s->text);
+                r = strv_extendf(
+                        &sel->problems,
+                        "%s: device names are unavailable (pci.ids not found); use an address or vendor:device",
+                        s->text);
                 return r < 0 ? r : -ENOENT;
         }
         r = match_all(m, names, s, &v, &n);
@@ -710,9 +710,7 @@ int vfio_selection_resolve(const vfio_host *h, const vfio_model *m, vfio_pci_nam
                 if (r < 0) {
                         if (strv_extendf(
                                     &sel->problems,
-                                    "'%s' is not a selector: use an address (01:00.0), vendor:device "
-                                    "(10de:1284), a name (\"GTX 780 Ti\", \"GTX 780 Ti#2\") or a recorded "
-                                    "identity",
+                                    "'%s' is not a selector: use an address (01:00.0), vendor:device (10de:1284), a name (\"GTX 780 Ti\", \"GTX 780 Ti#2\") or a recorded identity",
                                     *text) < 0)
                                 return -ENOMEM;
                         if (!first_error)

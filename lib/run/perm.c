@@ -42,9 +42,7 @@ const char *vfio_perm_reason_to_string(vfio_perm_reason r)
         case VFIO_PERM_FOREIGN_OWNER:
                 return "owned by a user other than root and the VM user";
         case VFIO_PERM_REPLACEABLE:
-                return "owned by the VM user in a directory the VM user can write (it could be swapped for "
-                       "a "
-                       "symlink)";
+                return "owned by the VM user in a directory the VM user can write (it could be swapped for a symlink)";
         case VFIO_PERM_ACL:
                 return "has an extended ACL that may grant write access";
         }
@@ -119,10 +117,10 @@ static int fix_for(vfio_perm_reason reason, const char *q, const vfio_account *v
                 n = asprintf(ret, "chown %s: %s && chmod o-w %s", vm->name ? vm->name : "VMUSER", q, q);
                 break;
         case VFIO_PERM_REPLACEABLE:
-                n = asprintf(ret,
-                             "mkdir -p /var/lib/vfioctl && mv %s /var/lib/vfioctl/ (a directory only root "
-                             "can write)",
-                             q);
+                n = asprintf(
+                        ret,
+                        "mkdir -p /var/lib/vfioctl && mv %s /var/lib/vfioctl/ (a directory only root can write)",
+                        q);
                 break;
         case VFIO_PERM_ACL:
                 n = asprintf(ret, "setfacl -b %s", q);

@@ -291,10 +291,10 @@ static int check_groups(const vfio_host *h, const vfio_model *m, vfio_selection 
                 if (!md)
                         return -ENOENT;
                 if (vfio_pci_dev_is_bridge(md->pci)) {
-                        r = strv_extendf(&p->refusals,
-                                         "%s is a PCI bridge: bridges stay with the host (select the "
-                                         "devices behind it)",
-                                         md->pci->name);
+                        r = strv_extendf(
+                                &p->refusals,
+                                "%s is a PCI bridge: bridges stay with the host (select the devices behind it)",
+                                md->pci->name);
                         if (r < 0)
                                 return r;
                         continue;
@@ -302,9 +302,7 @@ static int check_groups(const vfio_host *h, const vfio_model *m, vfio_selection 
                 if (md->pci->iommu_group < 0) {
                         r = refuse_or_warn(
                                 p, o->force,
-                                "%s has no IOMMU group: VFIO cannot assign it. Enable the IOMMU "
-                                "(intel_iommu=on or amd_iommu=on on the kernel command line, VT-d/"
-                                "AMD-Vi in the firmware); 'vfioctl setup' prints the command",
+                                "%s has no IOMMU group: VFIO cannot assign it. Enable the IOMMU (intel_iommu=on or amd_iommu=on on the kernel command line, VT-d/AMD-Vi in the firmware); 'vfioctl setup' prints the command",
                                 md->pci->name);
                         if (r < 0)
                                 return r;
@@ -334,9 +332,7 @@ static int check_groups(const vfio_host *h, const vfio_model *m, vfio_selection 
                                 return -ENOMEM;
                         r = strv_extendf(
                                 &p->refusals,
-                                "%s is in IOMMU group %d with %s, still on host drivers: VFIO needs the "
-                                "whole group (Documentation/driver-api/vfio.rst). Add --with-group to bind "
-                                "them too, or select them",
+                                "%s is in IOMMU group %d with %s, still on host drivers: VFIO needs the whole group (Documentation/driver-api/vfio.rst). Add --with-group to bind them too, or select them",
                                 md->pci->name, md->pci->iommu_group, j);
                         if (r < 0)
                                 return r;

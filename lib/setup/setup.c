@@ -133,10 +133,11 @@ static int check_selection(const vfio_host *h, const vfio_model *m, vfio_selecti
 
                 if (!md)
                         return -ENOENT;
-                if (md->pci->iommu_group < 0 && (r = strv_extendf(&p->notes,
-                                                                  "%s has no IOMMU group yet: the kernel "
-                                                                  "command line below enables the IOMMU",
-                                                                  md->pci->name)) < 0)
+                if (md->pci->iommu_group < 0 &&
+                    (r = strv_extendf(
+                             &p->notes,
+                             "%s has no IOMMU group yet: the kernel command line below enables the IOMMU",
+                             md->pci->name)) < 0)
                         return r;
                 STRV_FOREACH(peer, md->group_peers) {
                         if (vfio_selection_contains(sel, *peer))
@@ -146,9 +147,7 @@ static int check_selection(const vfio_host *h, const vfio_model *m, vfio_selecti
                         else
                                 r = strv_extendf(
                                         &p->refusals,
-                                        "%s is in IOMMU group %d with %s: add --with-group to take it "
-                                        "too, or "
-                                        "select it",
+                                        "%s is in IOMMU group %d with %s: add --with-group to take it too, or select it",
                                         md->pci->name, md->pci->iommu_group, *peer);
                         if (r < 0)
                                 return r;
@@ -213,10 +212,10 @@ static int plan_modprobe(const vfio_host *h, const vfio_model *m, const vfio_sel
                         idstr = vfio_identity_format(&sel->items[i].id);
                         if (!idstr || strv_extend(&by_identity, idstr) < 0)
                                 return -ENOMEM;
-                        r = strv_extendf(&p->notes,
-                                         "%s: %s is also at %s, which stays with the host: bound at boot by "
-                                         "identity (%s), not by vfio-pci ids=",
-                                         d->name, vd, twin, idstr);
+                        r = strv_extendf(
+                                &p->notes,
+                                "%s: %s is also at %s, which stays with the host: bound at boot by identity (%s), not by vfio-pci ids=",
+                                d->name, vd, twin, idstr);
                 } else if (!strv_contains(ids, vd))
                         r = strv_extend(&ids, vd);
                 else
@@ -307,9 +306,7 @@ static int plan_udev_limits(const vfio_host *h, const vfio_setup_opts *o, vfio_s
                 memcpy(vid, *u, 4);
                 memcpy(pid, *u + 5, 4);
                 if (append(&rules,
-                           "SUBSYSTEM==\"usb\", ATTR{idVendor}==\"%s\", ATTR{idProduct}==\"%s\", "
-                           "GROUP=\"%s\", "
-                           "MODE=\"0660\"\n",
+                           "SUBSYSTEM==\"usb\", ATTR{idVendor}==\"%s\", ATTR{idProduct}==\"%s\", GROUP=\"%s\", MODE=\"0660\"\n",
                            vid, pid, group) < 0)
                         return -ENOMEM;
         }
@@ -328,8 +325,8 @@ static int plan_udev_limits(const vfio_host *h, const vfio_setup_opts *o, vfio_s
                 uint64_t kib = (memory + GIB) / 1024;
 
                 if (asprintf(&limits,
-                             HEADER "# Guest RAM %" PRIu64 " MiB + 1 GiB for QEMU and VFIO mappings, in KiB "
-                                    "(limits.conf(5)).\n"
+                             HEADER "# Guest RAM %" PRIu64
+                                    " MiB + 1 GiB for QEMU and VFIO mappings, in KiB (limits.conf(5)).\n"
                                     "%s soft memlock %" PRIu64 "\n"
                                     "%s hard memlock %" PRIu64 "\n",
                              memory >> 20, o->user, kib, o->user, kib) < 0)
@@ -350,8 +347,7 @@ static int plan_udev_limits(const vfio_host *h, const vfio_setup_opts *o, vfio_s
                 else
                         r = strv_extendf(
                                 &p->commands,
-                                "/usr/sbin/useradd --system --no-create-home --shell /usr/sbin/nologin "
-                                "--groups %s %s",
+                                "/usr/sbin/useradd --system --no-create-home --shell /usr/sbin/nologin --groups %s %s",
                                 group, o->user);
                 if (r < 0)
                         return r;
@@ -377,8 +373,7 @@ static int plan_hugepages(const vfio_host *h, const vfio_setup_opts *o, vfio_set
                 page = kb * 1024;
         if (asprintf(&conf,
                      HEADER "# %" PRIu64 " MiB of %" PRIu64
-                            " KiB huge pages for guest RAM (Documentation/admin-guide/"
-                            "mm/hugetlbpage.rst).\n"
+                            " KiB huge pages for guest RAM (Documentation/admin-guide/mm/hugetlbpage.rst).\n"
                             "vm.nr_hugepages = %" PRIu64 "\n",
                      o->hugepages >> 20, page >> 10, (o->hugepages + page - 1) / page) < 0)
                 return -ENOMEM;
@@ -593,17 +588,17 @@ static int plan_cmdline(const vfio_host *h, const vfio_distro *d, char *const *i
                 if (o->apply_cmdline)
                         r = plan_file(p, "etc/default/grub", TAKE_PTR(edited), 0644, false);
                 else
-                        r = strv_extendf(&p->commands,
-                                         "add \"%s\" to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub "
-                                         "(or: vfioctl setup --apply-cmdline)",
-                                         joined);
+                        r = strv_extendf(
+                                &p->commands,
+                                "add \"%s\" to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub (or: vfioctl setup --apply-cmdline)",
+                                joined);
                 if (r >= 0)
                         r = strv_extendf(&p->commands, "%s", vfio_distro_grub_mkconfig_cmd(d));
         } else
-                r = strv_extendf(&p->notes,
-                                 "no boot loader configuration found (etc/default/grub, etc/kernel/cmdline, "
-                                 "grubby, kernelstub): add \"%s\" to the kernel command line by hand",
-                                 joined);
+                r = strv_extendf(
+                        &p->notes,
+                        "no boot loader configuration found (etc/default/grub, etc/kernel/cmdline, grubby, kernelstub): add \"%s\" to the kernel command line by hand",
+                        joined);
         return r;
 }
 
@@ -654,8 +649,7 @@ int vfio_setup_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection 
                 else
                         r = strv_extendf(
                                 &p->notes,
-                                "unknown distribution (etc/os-release): regenerate the initramfs so "
-                                "it carries etc/modprobe.d/vfioctl.conf");
+                                "unknown distribution (etc/os-release): regenerate the initramfs so it carries etc/modprobe.d/vfioctl.conf");
                 if (r < 0)
                         return r;
         }
@@ -1341,8 +1335,7 @@ int vfio_setup_undo(const vfio_host *h, bool force, char ***log)
                         if (log)
                                 (void)strv_extendf(
                                         log,
-                                        "kept /%s: changed since setup wrote it (--force restores it "
-                                        "anyway)",
+                                        "kept /%s: changed since setup wrote it (--force restores it anyway)",
                                         e->path);
                         first = first ?: -EBUSY;
                         (void)manifest_add(&keep, e);

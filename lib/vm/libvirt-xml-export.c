@@ -684,8 +684,7 @@ static void export_nets(writer *w, xmlNode *devs, const vm_config *c)
                 ua_alias(w, n, "", nt->name);
                 if (nt->hostfwd)
                         lost(w,
-                             "[net \"%s\"] hostfwd: libvirt 9 has port forwarding only with the passt "
-                             "backend",
+                             "[net \"%s\"] hostfwd: libvirt 9 has port forwarding only with the passt backend",
                              nt->name);
                 if (nt->helper)
                         lost(w, "[net \"%s\"] helper: libvirt runs its own bridge setup", nt->name);
@@ -885,8 +884,7 @@ static void export_devices(writer *w, xmlNode *root, const vm_config *c)
 
                 if (!u->has_id) {
                         lost(w,
-                             "[usb \"%s\"] by host port: libvirt names USB devices by vendor:product or "
-                             "bus/device",
+                             "[usb \"%s\"] by host port: libvirt names USB devices by vendor:product or bus/device",
                              u->name);
                         continue;
                 }
@@ -1015,8 +1013,8 @@ int vm_libvirt_export(const vm_config *c, char **ret_xml, char ***ret_lost)
                         at(&w, n, "size", c->memory.hugepages == VM_HUGEPAGES_1G ? "1048576" : "2048");
                         at(&w, n, "unit", "KiB");
                         if (c->memory.hugepage_path)
-                                lost(&w, "[memory] hugepage_path: libvirt uses its own hugetlbfs mount "
-                                         "(qemu.conf hugetlbfs_mount)");
+                                lost(&w,
+                                     "[memory] hugepage_path: libvirt uses its own hugetlbfs mount (qemu.conf hugetlbfs_mount)");
                 }
                 if (c->n_shares)
                         at(&w, el(&w, mb, "access", NULL), "mode", "shared");

@@ -374,8 +374,7 @@ static bool scaled_elem(state *st, xmlNode *n, uint64_t default_mult, uint64_t *
         }
         if (scaled(v, unit, default_mult, ret) < 0) {
                 fail(st, line_of(n),
-                     "<%s unit='%s'>%s</%s>: not a size; expected a number with unit b, KiB, MiB, GiB, KB, "
-                     "MB or GB",
+                     "<%s unit='%s'>%s</%s>: not a size; expected a number with unit b, KiB, MiB, GiB, KB, MB or GB",
                      qname(n), unit ? unit : "KiB", v, qname(n));
                 return false;
         }
@@ -528,8 +527,7 @@ static void map_memory(state *st, xmlNode *dom)
         st->c->memory.size = (size + (1ULL << 20) - 1) & ~((1ULL << 20) - 1);
         if (cur && scaled_elem(st, cur, 1024, &current) && current != size)
                 note(st, cur,
-                     "balloon target differs from <memory>: vfioctl gives the guest all of <memory> (no "
-                     "balloon: memory pinned for VFIO cannot be ballooned)");
+                     "balloon target differs from <memory>: vfioctl gives the guest all of <memory> (no balloon: memory pinned for VFIO cannot be ballooned)");
         if ((n = child(dom, "maxMemory")))
                 drop(st, n, "memory hotplug is not supported by vfioctl");
         mb = child(dom, "memoryBacking");
@@ -546,8 +544,7 @@ static void map_memory(state *st, xmlNode *dom)
 
                                 if (!v || scaled(v, unit, 1024, &psize) < 0) {
                                         fail(st, line_of(page),
-                                             "<page size='%s' unit='%s'>: not a page size (2048 KiB or 1 "
-                                             "GiB)",
+                                             "<page size='%s' unit='%s'>: not a page size (2048 KiB or 1 GiB)",
                                              v ? v : "", unit ? unit : "KiB");
                                         return;
                                 }
@@ -1112,8 +1109,7 @@ static void map_cpu(state *st, xmlNode *dom)
                         set_str(st, &st->c->cpu.model, "qemu64");
                 else
                         note(st, cpu ?: dom,
-                             "no CPU model: QEMU's default would be qemu64; vfioctl passes the host CPU "
-                             "through");
+                             "no CPU model: QEMU's default would be qemu64; vfioctl passes the host CPU through");
                 if (!cpu)
                         return;
         }
@@ -1307,8 +1303,7 @@ static void map_disk(state *st, xmlNode *d)
                 disk->readonly = true;
                 if (disk->bus == VM_DISK_SATA || disk->bus == VM_DISK_IDE)
                         fail(st, line_of(d),
-                             "<disk> with <readonly/> on bus '%s': QEMU cannot make an IDE/SATA hard disk "
-                             "read-only; use device='cdrom' or bus='virtio'",
+                             "<disk> with <readonly/> on bus '%s': QEMU cannot make an IDE/SATA hard disk read-only; use device='cdrom' or bus='virtio'",
                              bus ? bus : "");
         }
         if ((n = child(d, "boot"))) {
@@ -1439,8 +1434,8 @@ static void map_hostdev(state *st, xmlNode *h)
                                 continue;
                         if (!s || parse_uint(s, 0, max[i], &v[i]) < 0) {
                                 fail(st, line_of(a ?: h),
-                                     "<hostdev type='pci'> source address %s='%s' is not a PCI %s "
-                                     "(0x%" PRIx64 " at most)",
+                                     "<hostdev type='pci'> source address %s='%s' is not a PCI %s (0x%" PRIx64
+                                     " at most)",
                                      fields[i], s ? s : "", fields[i], max[i]);
                                 return;
                         }
@@ -1488,8 +1483,7 @@ static void map_hostdev(state *st, xmlNode *h)
                             "vfioctl's launcher checks USB devices before starting");
                 if (!vid || !pid || parse_hex_id(vid, 16, &vv) < 0 || parse_hex_id(pid, 16, &pp) < 0) {
                         drop(st, h,
-                             "a USB device by bus/device number (changes at every plug); vfioctl needs "
-                             "vendor:product or a port");
+                             "a USB device by bus/device number (changes at every plug); vfioctl needs vendor:product or a port");
                         return;
                 }
                 name = section_name(user_alias(h), "usb", (unsigned)st->c->n_usbs);
@@ -1575,8 +1569,7 @@ static void map_input(state *st, xmlNode *in)
                 return;
         }
         drop(st, in,
-             "only evdev and virtio keyboard/mouse/tablet inputs are supported (a USB tablet: use "
-             "virtio-tablet)");
+             "only evdev and virtio keyboard/mouse/tablet inputs are supported (a USB tablet: use virtio-tablet)");
 }
 
 static void map_video(state *st, xmlNode *v, bool *seen)
@@ -1836,8 +1829,7 @@ static void map_devices(state *st, xmlNode *dom)
                                 /* The controller's I/O thread serves its disks: iothread = yes on each. */
                                 st->scsi_iothread = true;
                                 ignore(st, d,
-                                       "virtio-scsi controller with an I/O thread: iothread = yes on its "
-                                       "disks");
+                                       "virtio-scsi controller with an I/O thread: iothread = yes on its disks");
                         } else
                                 ignore(st, d,
                                        "controllers are added by QEMU and vfioctl as the devices need them");

@@ -759,12 +759,7 @@ static void build_misc(builder *b, const vm_config *c)
         for (size_t i = 0; i < c->n_shares; i++)
                 if (c->shares[i].type == VM_SHARE_VIRTIOFS)
                         note(b,
-                             "[share \"%s\"]: virtiofs needs virtiofsd running beside QEMU and shared "
-                             "memory; "
-                             "vfioctl does not start it. Add to extra_args: -chardev "
-                             "socket,id=fs0,path=SOCK "
-                             "-device vhost-user-fs-pci,chardev=fs0,tag=%s and run "
-                             "/usr/libexec/virtiofsd --socket-path=SOCK --shared-dir=%s",
+                             "[share \"%s\"]: virtiofs needs virtiofsd running beside QEMU and shared memory; vfioctl does not start it. Add to extra_args: -chardev socket,id=fs0,path=SOCK -device vhost-user-fs-pci,chardev=fs0,tag=%s and run /usr/libexec/virtiofsd --socket-path=SOCK --shared-dir=%s",
                              c->shares[i].name, c->shares[i].name, c->shares[i].path);
 }
 

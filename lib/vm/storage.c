@@ -775,8 +775,8 @@ static int zfs_snapshot_all(const vfio_storage_tools *t, char *const *datasets, 
         parent = common_parent(datasets);
         if (!parent) {
                 if (ret_error)
-                        *ret_error = strdup("the disks are on different pools and this zfs cannot snapshot "
-                                            "several datasets in one command");
+                        *ret_error = strdup(
+                                "the disks are on different pools and this zfs cannot snapshot several datasets in one command");
                 return -EXDEV;
         }
         snap = snap_of(parent, name);

@@ -967,10 +967,10 @@ static int handler(void *user, const char *section, const char *key, const char 
                 return 1;
         }
         if (name && !valid_item_name(name)) {
-                add_error(st, st->line,
-                          "section [%s]: the name '%s' may hold only letters, digits, '-' and '_' (at most "
-                          "32)",
-                          section, name);
+                add_error(
+                        st, st->line,
+                        "section [%s]: the name '%s' may hold only letters, digits, '-' and '_' (at most 32)",
+                        section, name);
                 return 1;
         }
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
@@ -1076,9 +1076,8 @@ int vm_config_check(const vm_config *c, char ***errors)
                 ERR(LINE("cpu", "model") ?: LINE("vm", "accel"),
                     "[cpu] model = host needs accel = kvm; with accel = tcg set model = max or qemu64");
         if (c->firmware.secure_boot && c->vm.machine != VM_MACHINE_Q35)
-                ERR(LINE("firmware", "secure_boot"), "[firmware] secure_boot needs machine = q35 (OVMF "
-                                                     "Secure Boot requires SMM, which i440fx "
-                                                     "lacks)");
+                ERR(LINE("firmware", "secure_boot"),
+                    "[firmware] secure_boot needs machine = q35 (OVMF Secure Boot requires SMM, which i440fx lacks)");
         if (c->firmware.secure_boot && c->firmware.type != VM_FIRMWARE_OVMF)
                 ERR(LINE("firmware", "secure_boot"), "[firmware] secure_boot needs type = ovmf");
         if (c->cpu.hyperv_vendor_id && strlen(c->cpu.hyperv_vendor_id) > 12)
@@ -1102,9 +1101,7 @@ int vm_config_check(const vm_config *c, char ***errors)
 
                 if (used > max)
                         ERR(LINE("vm", "spare_root_ports") ?: (c->n_pcis ? c->pcis[c->n_pcis - 1].line : 1),
-                            "%zu passed-through devices and spare root ports do not fit the %zu slots "
-                            "vfioctl lays "
-                            "out (0x10 upward); pass fewer or lower spare_root_ports",
+                            "%zu passed-through devices and spare root ports do not fit the %zu slots vfioctl lays out (0x10 upward); pass fewer or lower spare_root_ports",
                             used, max);
         }
         if (c->cpu.hyperv_vendor_id && !c->cpu.hyperv)
@@ -1114,8 +1111,7 @@ int vm_config_check(const vm_config *c, char ***errors)
                         ERR(LINE("cpu", "hyperv_extra"), "[cpu] hyperv_extra: '%s' is not an hv-* flag", *f);
         if (c->cpu.pin && strv_length(c->cpu.pin) != vcpus)
                 ERR(LINE("cpu", "pin"),
-                    "[cpu] pin lists %zu host CPUs but the VM has %u vCPUs (sockets x cores x "
-                    "threads); list exactly one per vCPU",
+                    "[cpu] pin lists %zu host CPUs but the VM has %u vCPUs (sockets x cores x threads); list exactly one per vCPU",
                     strv_length(c->cpu.pin), vcpus);
         STRV_FOREACH(p, c->cpu.pin) {
                 uint64_t u;
@@ -1154,13 +1150,11 @@ int vm_config_check(const vm_config *c, char ***errors)
         if ((LINE("display", "ddc_bus") || c->display.monitor) &&
             (!c->display.input_host || !c->display.input_guest))
                 ERR(LINE("display", "ddc_bus") ?: LINE("display", "monitor"),
-                    "[display] monitor switching needs both input_host and input_guest (VCP 0x60 values; "
-                    "list them with: ddcutil capabilities)");
+                    "[display] monitor switching needs both input_host and input_guest (VCP 0x60 values; list them with: ddcutil capabilities)");
         if ((c->display.input_host || c->display.input_guest) && !LINE("display", "ddc_bus") &&
             !c->display.monitor)
                 ERR(LINE("display", "input_host") ?: LINE("display", "input_guest"),
-                    "[display] input_host/input_guest need ddc_bus = N or monitor = N (ddcutil detect lists "
-                    "them)");
+                    "[display] input_host/input_guest need ddc_bus = N or monitor = N (ddcutil detect lists them)");
         if (c->audio.enabled && c->audio.codec == VM_CODEC_OUTPUT && c->audio.device == VM_AUDIO_AC97)
                 ERR(LINE("audio", "codec"), "[audio] codec applies to HDA devices only, not ac97");
         if (c->audio.server && c->audio.backend != VM_AUDIO_PA)
@@ -1172,8 +1166,7 @@ int vm_config_check(const vm_config *c, char ***errors)
 
                 if (!p->device)
                         ERR(p->line,
-                            "[gpu%s%s%s] needs device = SELECTOR (01:00.0, 10de:1b80 or 'NVIDIA*'), or "
-                            "'auto' via vfioctl create --gpu auto",
+                            "[gpu%s%s%s] needs device = SELECTOR (01:00.0, 10de:1b80 or 'NVIDIA*'), or 'auto' via vfioctl create --gpu auto",
                             strcmp(p->name, "gpu") ? " \"" : "", strcmp(p->name, "gpu") ? p->name : "",
                             strcmp(p->name, "gpu") ? "\"" : "");
         }
@@ -1203,8 +1196,7 @@ int vm_config_check(const vm_config *c, char ***errors)
                 if (!evdev && (in->evdev || in->grab_all || in->repeat || in->grab_toggle ||
                                in->relay != VM_RELAY_AUTO))
                         ERR(in->line,
-                            "[input \"%s\"] evdev, grab_all, repeat, grab_toggle and relay need type = "
-                            "evdev",
+                            "[input \"%s\"] evdev, grab_all, repeat, grab_toggle and relay need type = evdev",
                             in->name);
         }
         for (size_t i = 0; i < c->n_disks; i++) {
@@ -1221,9 +1213,7 @@ int vm_config_check(const vm_config *c, char ***errors)
                 if (d->readonly && d->media == VM_MEDIA_DISK &&
                     (d->bus == VM_DISK_SATA || d->bus == VM_DISK_IDE))
                         ERR(l,
-                            "[disk \"%s\"] readonly needs bus = virtio-blk or virtio-scsi (QEMU cannot make "
-                            "SATA/IDE "
-                            "hard disks read-only); or use media = cdrom",
+                            "[disk \"%s\"] readonly needs bus = virtio-blk or virtio-scsi (QEMU cannot make SATA/IDE hard disks read-only); or use media = cdrom",
                             d->name);
                 if (d->iothread && d->bus != VM_DISK_VIRTIO_BLK && d->bus != VM_DISK_VIRTIO_SCSI)
                         ERR(l, "[disk \"%s\"] iothread needs bus = virtio-blk or virtio-scsi", d->name);
@@ -1253,8 +1243,7 @@ int vm_config_check(const vm_config *c, char ***errors)
                 STRV_FOREACH(f, n->hostfwd)
                         if ((strncmp(*f, "tcp:", 4) != 0 && strncmp(*f, "udp:", 4) != 0) || !strchr(*f, '-'))
                                 ERR(l,
-                                    "[net \"%s\"] hostfwd: '%s' is not valid; expected "
-                                    "PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT (tcp::24800-:24800)",
+                                    "[net \"%s\"] hostfwd: '%s' is not valid; expected PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT (tcp::24800-:24800)",
                                     n->name, *f);
         }
         for (size_t i = 0; i < c->n_shares; i++) {
@@ -1267,8 +1256,7 @@ int vm_config_check(const vm_config *c, char ***errors)
                         user_net = user_net || c->nets[j].type == VM_NET_USER;
                 if (s->type == VM_SHARE_SMB && !user_net)
                         ERR(s->line,
-                            "[share \"%s\"] type = smb needs a [net] with type = user (QEMU's built-in "
-                            "SMB server rides on user networking)",
+                            "[share \"%s\"] type = smb needs a [net] with type = user (QEMU's built-in SMB server rides on user networking)",
                             s->name);
         }
         {
@@ -1278,8 +1266,7 @@ int vm_config_check(const vm_config *c, char ***errors)
                         smb += c->shares[i].type == VM_SHARE_SMB;
                 if (smb > 1)
                         ERR(c->shares[c->n_shares - 1].line,
-                            "only one [share] of type = smb is possible (QEMU's "
-                            "-netdev user,smb= takes one directory)");
+                            "only one [share] of type = smb is possible (QEMU's -netdev user,smb= takes one directory)");
         }
         return ret;
 }
@@ -1373,10 +1360,10 @@ int vm_config_parse_string(const char *text, const char *filename, const char *n
                 if (!reported) {
                         char *e;
 
-                        if (asprintf(&e,
-                                     "%s:%d: syntax error: expected [section], key = value, or a comment "
-                                     "starting with # or ;",
-                                     st.filename, r) < 0 ||
+                        if (asprintf(
+                                    &e,
+                                    "%s:%d: syntax error: expected [section], key = value, or a comment starting with # or ;",
+                                    st.filename, r) < 0 ||
                             strv_push(&errors, e) < 0)
                                 return -ENOMEM;
                 }

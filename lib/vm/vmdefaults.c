@@ -48,10 +48,10 @@ static int resolve_one(const vm_config *c, const char *section, unsigned line, c
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return push_msg(errors,
-                                "%s:%u: [%s] device: '%s' is not a selector; write a PCI address (01:00.0), "
-                                "vendor:device (10de:1b80) or a name pattern ('*GTX 1080*')",
-                                c->filename, line, section, text);
+                return push_msg(
+                        errors,
+                        "%s:%u: [%s] device: '%s' is not a selector; write a PCI address (01:00.0), vendor:device (10de:1b80) or a name pattern ('*GTX 1080*')",
+                        c->filename, line, section, text);
         /* Without a host (validate) only literal addresses resolve; the rest waits for the real host. */
         if (!m && sel->kind != VFIO_SELECTOR_ADDRESS)
                 return 0;
@@ -62,10 +62,10 @@ static int resolve_one(const vm_config *c, const char *section, unsigned line, c
                 char buf[VFIO_PCI_ADDR_MAX];
 
                 if (m)
-                        r = push_msg(warnings,
-                                     "%s:%u: [%s] device %s is not present on this host; using the "
-                                     "address as written",
-                                     c->filename, line, section, text);
+                        r = push_msg(
+                                warnings,
+                                "%s:%u: [%s] device %s is not present on this host; using the address as written",
+                                c->filename, line, section, text);
                 else
                         r = 0;
                 if (r < 0)
@@ -73,19 +73,19 @@ static int resolve_one(const vm_config *c, const char *section, unsigned line, c
                 return strv_extend(out, vfio_pci_addr_format(&sel->addr, buf));
         }
         if (r == -ENXIO)
-                return push_msg(errors,
-                                "%s:%u: [%s] device: selector '%s' matches no PCI device on this host; "
-                                "'vfioctl devices' lists them",
-                                c->filename, line, section, text);
+                return push_msg(
+                        errors,
+                        "%s:%u: [%s] device: selector '%s' matches no PCI device on this host; 'vfioctl devices' lists them",
+                        c->filename, line, section, text);
         if (r < 0)
                 return r;
         if (found[1]) {
                 _cleanup_free_ char *list = strv_join(found, ", ");
 
-                return push_msg(errors,
-                                "%s:%u: [%s] device: selector '%s' matches %zu devices (%s); use one "
-                                "address",
-                                c->filename, line, section, text, strv_length(found), list ? list : "");
+                return push_msg(
+                        errors,
+                        "%s:%u: [%s] device: selector '%s' matches %zu devices (%s); use one address",
+                        c->filename, line, section, text, strv_length(found), list ? list : "");
         }
         STRV_FOREACH(f, found)
                 if (!strv_contains(*out, *f) && (r = strv_extend(out, *f)) < 0)
@@ -178,8 +178,7 @@ static int apply_dma_quirks(vm_config *c, const vfio_model *m, vfio_pci_names *n
                 if (c->vm.max_ram_below_4g)
                         r = push_msg(
                                 warnings,
-                                "%s: [vm] max_ram_below_4g lowered to 1G: %s (quirk %s); a larger value "
-                                "lets guest DMA reach host devices",
+                                "%s: [vm] max_ram_below_4g lowered to 1G: %s (quirk %s); a larger value lets guest DMA reach host devices",
                                 c->filename, x->evidence ? x->evidence : "", x->quirk->id);
                 else
                         r = push_msg(warnings, "%s: max-ram-below-4g=1G applied: %s (quirk %s)", c->filename,
@@ -453,8 +452,7 @@ int vm_config_format(const vm_config *c, char **ret)
                 "[vm]\n# windows sets Windows defaults: rtc_localtime, hpet = no, [cpu] hyperv\nos = %s\n",
                 oses[c->vm.os]);
         fprintf(f,
-                "# q35 (PCIe, default) or i440fx (older guests, some GPUs behind PCIe switches)\nmachine = "
-                "%s\n",
+                "# q35 (PCIe, default) or i440fx (older guests, some GPUs behind PCIe switches)\nmachine = %s\n",
                 machines[c->vm.machine]);
         fprintf(f, "# kvm, or tcg (emulation, slow; needs [cpu] model = max)\naccel = %s\n",
                 c->vm.accel == VM_ACCEL_KVM ? "kvm" : "tcg");
@@ -465,8 +463,8 @@ int vm_config_format(const vm_config *c, char **ret)
         fprintf(f, "# max_ram_below_4g = 1G   (works around PCIe bridges that mishandle high MMIO)\n");
         fprintf(f, "# debugcon = /tmp/%s-ovmf.log   (OVMF's debug log)\n\n", c->name);
 
-        fprintf(f, "[firmware]\n# UEFI (ovmf) is what GPU passthrough needs: the card's UEFI GOP ROM runs "
-                   "under it\n");
+        fprintf(f,
+                "[firmware]\n# UEFI (ovmf) is what GPU passthrough needs: the card's UEFI GOP ROM runs under it\n");
         fprintf(f, "type = %s\nsecure_boot = %s\n",
                 c->firmware.type == VM_FIRMWARE_OVMF ? "ovmf" : "seabios", yn(c->firmware.secure_boot));
         fprintf(f, "code = %s\nvars_template = %s\n", vm_qemu_firmware_code(c),
@@ -532,8 +530,8 @@ int vm_config_format(const vm_config *c, char **ret)
                 fprintf(f, "[disk \"%s\"]\npath = %s\n", d->name, d->path);
                 fprintf(f, "format = %s\nmedia = %s\n", d->format == VM_DISK_QCOW2 ? "qcow2" : "raw",
                         d->media == VM_MEDIA_CDROM ? "cdrom" : "disk");
-                fprintf(f, "# virtio-blk or virtio-scsi need the virtio drivers in Windows; sata works out "
-                           "of the box\n");
+                fprintf(f,
+                        "# virtio-blk or virtio-scsi need the virtio drivers in Windows; sata works out of the box\n");
                 fprintf(f, "bus = %s\n", buses[d->bus]);
                 if (d->media == VM_MEDIA_DISK)
                         fprintf(f, "iothread = %s\n", yn(d->iothread));
@@ -566,8 +564,8 @@ int vm_config_format(const vm_config *c, char **ret)
         fprintf(f, "# Pass host keyboard/mouse with evdev (left+right Ctrl toggles):\n"
                    "# [input \"keyboard\"]\n# type = evdev\n# evdev = /dev/input/by-id/YOUR-event-kbd\n"
                    "# grab_all = yes\n# repeat = yes\n# grab_toggle = ctrl-ctrl\n\n");
-        fprintf(f, "[display]\n# none: the passed GPU is the display; virtio-vga/qxl/std with spice or vnc "
-                   "for a window\n");
+        fprintf(f,
+                "[display]\n# none: the passed GPU is the display; virtio-vga/qxl/std with spice or vnc for a window\n");
         fprintf(f, "device = %s\nprotocol = %s\n\n",
                 c->display.device == VM_DISPLAY_NONE  ? "none"
                 : c->display.device == VM_DISPLAY_QXL ? "qxl"

@@ -248,8 +248,7 @@ bool fixture_golden(const char *rel, const char *text)
                         close(fd);
                 }
                 fprintf(stderr,
-                        "fixture: output differs from %s; diff -u %s %s (VFIOCTL_TEST_REGENERATE=1 "
-                        "rewrites)\n",
+                        "fixture: output differs from %s; diff -u %s %s (VFIOCTL_TEST_REGENERATE=1 rewrites)\n",
                         path, path, got);
         }
         free(want);

@@ -938,8 +938,8 @@ int main(void)
         if (access("/usr/sbin/libvirtd", X_OK) < 0 || access("/usr/bin/virsh", X_OK) < 0 ||
             access("/usr/bin/virt-xml-validate", X_OK) < 0 ||
             access("/usr/bin/qemu-system-x86_64", X_OK) < 0) {
-                fprintf(stderr, "libvirt is not installed (apt-get install libvirt-clients libvirt-daemon "
-                                "libvirt-daemon-driver-qemu qemu-system-x86)\n");
+                fprintf(stderr,
+                        "libvirt is not installed (apt-get install libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu qemu-system-x86)\n");
                 return 77;
         }
         signal(SIGPIPE, SIG_IGN);

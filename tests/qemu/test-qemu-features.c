@@ -158,11 +158,11 @@ static void test_memory_hugepages_prealloc_locked(void **state)
         v = qvm_new();
         huge = path_in(v, "huge");
         hugetlbfs_mount(v, huge);
-        snprintf(text, sizeof(text),
-                 "[memory]\nsize = 128M\nhugepages = 2M\nhugepage_path = %s\nprealloc = "
-                 "yes\nprealloc_threads = 2\n"
-                 "locked = yes\n",
-                 huge);
+        snprintf(
+                text, sizeof(text),
+                "[memory]\nsize = 128M\nhugepages = 2M\nhugepage_path = %s\nprealloc = yes\nprealloc_threads = 2\n"
+                "locked = yes\n",
+                huge);
         qvm_config(v, text);
         before = free_hugepages(2048);
         qvm_start(v);
@@ -252,14 +252,14 @@ static void test_disks_buses_options_and_odd_paths(void **state)
         make_file(data, 64 << 20);
         make_file(iso, 1 << 20);
         run_ok(qemu_img);
-        qvm_config(v,
-                   "[disk \"system\"]\npath = @DIR@/sys,tem disk.img\nbus = virtio-blk\niothread = yes\n"
-                   "cache = none\naio = native\ndiscard = unmap\nserial = 1\nbootindex = 1\n"
-                   "[disk \"data\"]\npath = @DIR@/data.img\nbus = virtio-scsi\niothread = yes\ncache = "
-                   "writeback\nreadonly = yes\n"
-                   "[disk \"games\"]\npath = @DIR@/games.qcow2\nformat = qcow2\nbus = sata\n"
-                   "[disk \"install\"]\npath = @DIR@/install.iso\nmedia = cdrom\nbus = sata\nbootindex = 2\n"
-                   "[disk \"drivers\"]\npath = @DIR@/install.iso\nmedia = cdrom\nbus = virtio-scsi\n");
+        qvm_config(
+                v,
+                "[disk \"system\"]\npath = @DIR@/sys,tem disk.img\nbus = virtio-blk\niothread = yes\n"
+                "cache = none\naio = native\ndiscard = unmap\nserial = 1\nbootindex = 1\n"
+                "[disk \"data\"]\npath = @DIR@/data.img\nbus = virtio-scsi\niothread = yes\ncache = writeback\nreadonly = yes\n"
+                "[disk \"games\"]\npath = @DIR@/games.qcow2\nformat = qcow2\nbus = sata\n"
+                "[disk \"install\"]\npath = @DIR@/install.iso\nmedia = cdrom\nbus = sata\nbootindex = 2\n"
+                "[disk \"drivers\"]\npath = @DIR@/install.iso\nmedia = cdrom\nbus = virtio-scsi\n");
         qvm_start(v);
         blk = qvm_qmp(v, "query-block", NULL);
         ins = inserted(blk, "drive-system");
@@ -345,10 +345,10 @@ static void test_disks_block_device(void **state)
                 skip();
         }
         loopdev[strcspn(loopdev, "\n")] = 0;
-        snprintf(text, sizeof(text),
-                 "[disk \"zvol\"]\npath = %s\nbus = virtio-blk\ncache = none\naio = native\ndiscard = "
-                 "unmap\n",
-                 loopdev);
+        snprintf(
+                text, sizeof(text),
+                "[disk \"zvol\"]\npath = %s\nbus = virtio-blk\ncache = none\naio = native\ndiscard = unmap\n",
+                loopdev);
         qvm_config(v, text);
         qvm_start(v);
         blk = qvm_qmp(v, "query-block", NULL);
@@ -696,8 +696,9 @@ static void test_passthrough_layout_q35(void **state)
         json_object *o;
 
         v->rewrite = stand_ins;
-        qvm_config(v, "[gpu]\ndevice = 01:00.0\nfunctions = 01:00.1\nrombar = no\n[pci \"nic\"]\ndevice = "
-                      "03:00.0\n");
+        qvm_config(
+                v,
+                "[gpu]\ndevice = 01:00.0\nfunctions = 01:00.1\nrombar = no\n[pci \"nic\"]\ndevice = 03:00.0\n");
         qvm_start(v);
         /* Each passed device below its own root port on pcie.0 slots 0x10, 0x11... */
         assert_place(v, "rp1", "/machine/q35/pcie.0", 0x10, 0);
@@ -849,8 +850,9 @@ static void test_audio_hda_and_ac97(void **state)
         json_object *pci, *snd;
 
         /* backend none here; test_audio_pulseaudio_socket runs pa against a real server. */
-        qvm_config(v, "[audio]\nbackend = none\ndevice = ich9-intel-hda\ncodec = hda-duplex\nbuffer_length "
-                      "= 10000\n");
+        qvm_config(
+                v,
+                "[audio]\nbackend = none\ndevice = ich9-intel-hda\ncodec = hda-duplex\nbuffer_length = 10000\n");
         qvm_start(v);
         pci = qvm_qmp(v, "query-pci", NULL);
         snd = pci_find(pci, "sound0");
@@ -860,8 +862,9 @@ static void test_audio_hda_and_ac97(void **state)
         qvm_free(v);
 
         v = qvm_new();
-        qvm_config(v, "[vm]\nmachine = i440fx\n[firmware]\ntype = seabios\n[audio]\nbackend = none\ndevice "
-                      "= ac97\n");
+        qvm_config(
+                v,
+                "[vm]\nmachine = i440fx\n[firmware]\ntype = seabios\n[audio]\nbackend = none\ndevice = ac97\n");
         qvm_start(v);
         pci = qvm_qmp(v, "query-pci", NULL);
         assert_int_equal(pci_count(pci, 0x8086, 0x2415), 1); /* 82801AA AC'97 */

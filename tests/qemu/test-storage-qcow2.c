@@ -287,9 +287,7 @@ int main(void)
         };
 
         if (!executable(QEMU_IMG) || !executable(QEMU_IO) || !executable(QEMU)) {
-                printf("1..0 # SKIP qemu-img, qemu-io or qemu-system-x86_64 missing (apt-get install "
-                       "qemu-utils "
-                       "qemu-system-x86)\n");
+                printf("1..0 # SKIP qemu-img, qemu-io or qemu-system-x86_64 missing (apt-get install qemu-utils qemu-system-x86)\n");
                 return 77;
         }
         return cmocka_run_group_tests(tests, setup, teardown);

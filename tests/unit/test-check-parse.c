@@ -97,8 +97,7 @@ static void test_cpuinfo(void **state)
 
         assert_int_equal(
                 vfio_cpu_parse(
-                        "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) CPU "
-                        "E3-1225 v3 @ 3.20GHz\nflags\t\t: fpu vme vmx est\n\nprocessor\t: 1\n"
+                        "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) CPU E3-1225 v3 @ 3.20GHz\nflags\t\t: fpu vme vmx est\n\nprocessor\t: 1\n"
                         "vendor_id\t: GenuineIntel\nflags\t\t: fpu\n",
                         &c),
                 0);
@@ -123,9 +122,9 @@ static void test_proc_version_and_cmdline(void **state)
         unsigned v = 0;
 
         assert_int_equal(
-                vfio_kernel_parse_version("Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) "
-                                          "(gcc-12) #1 SMP",
-                                          &rel, &v),
+                vfio_kernel_parse_version(
+                        "Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) (gcc-12) #1 SMP",
+                        &rel, &v),
                 0);
         assert_string_equal(rel, "6.1.0-56-amd64");
         assert_int_equal(v, VFIO_KERNEL_VERSION(6, 1, 0));
@@ -158,24 +157,24 @@ static void test_distro_commands(void **state)
         assert_string_equal(vfio_distro_initramfs_cmd(d), "dracut -f --regenerate-all");
         s = vfio_distro_early_modules_fix(d, "vfio vfio_iommu_type1 vfio_pci");
         assert_string_equal(
-                s, "write /etc/dracut.conf.d/vfio.conf containing: force_drivers+=\" vfio vfio_iommu_type1 "
-                   "vfio_pci \", then run: sudo dracut -f --regenerate-all");
+                s,
+                "write /etc/dracut.conf.d/vfio.conf containing: force_drivers+=\" vfio vfio_iommu_type1 vfio_pci \", then run: sudo dracut -f --regenerate-all");
         free(s);
         vfio_distro_free(d);
         assert_int_equal(vfio_distro_parse("ID=arch\n", 1, 0, &d), 0);
         s = vfio_distro_cmdline_fix(d, "intel_iommu=on");
         assert_string_equal(
-                s, "add 'intel_iommu=on' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then run: "
-                   "sudo grub-mkconfig -o /boot/grub/grub.cfg, and reboot");
+                s,
+                "add 'intel_iommu=on' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then run: sudo grub-mkconfig -o /boot/grub/grub.cfg, and reboot");
         free(s);
         assert_string_equal(vfio_distro_initramfs_cmd(d), "mkinitcpio -P");
         vfio_distro_free(d);
         assert_int_equal(vfio_distro_parse("ID=\"sles\"\nID_LIKE=\"suse\"\n", 1, 0, &d), 0);
         assert_int_equal(d->family, VFIO_FAMILY_SUSE);
         s = vfio_distro_cmdline_fix(d, "iommu=pt");
-        assert_string_equal(s,
-                            "add 'iommu=pt' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then run: "
-                            "sudo grub2-mkconfig -o /boot/grub2/grub.cfg, and reboot");
+        assert_string_equal(
+                s,
+                "add 'iommu=pt' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then run: sudo grub2-mkconfig -o /boot/grub2/grub.cfg, and reboot");
         free(s);
         s = vfio_distro_install_cmd(d, "ovmf");
         assert_string_equal(s, "sudo zypper install qemu-ovmf-x86_64");
@@ -190,12 +189,12 @@ static void test_buddyinfo(void **state)
 
         /* This machine's buddyinfo: DMA is never used, order 9 (2 MiB) and 10 (4 MiB) count for 2 MiB pages.
          */
-        assert_int_equal(vfio_memory_parse_buddyinfo(
-                                 &m, "Node 0, zone      DMA      0      0      0      0      0      "
-                                     "0      0      0      1      1      3 \n"
-                                     "Node 0, zone    DMA32      1      1      4      2      5      "
-                                     "4      3      3      4      2    752 \n"),
-                         0);
+        assert_int_equal(
+                vfio_memory_parse_buddyinfo(
+                        &m,
+                        "Node 0, zone      DMA      0      0      0      0      0      0      0      0      1      1      3 \n"
+                        "Node 0, zone    DMA32      1      1      4      2      5      4      3      3      4      2    752 \n"),
+                0);
         assert_int_equal(m.n_zones, 2);
         assert_true(vfio_memory_free_in_blocks(&m, 2u << 20) == (UINT64_C(2) << 21) + (UINT64_C(752) << 22));
         for (size_t i = 0; i < m.n_zones; i++)

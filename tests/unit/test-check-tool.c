@@ -243,9 +243,9 @@ static void test_unreadable_facts_are_warned(void **state)
 
         variant_pci_attr(root, "0000:05:02.0", "vendor", "0xzzzz\n");
         assert_int_equal(run_check(root, "--json", NULL, &out, &err), 2);
-        assert_non_null(
-                strstr(err, "sys/bus/pci/devices/0000:05:02.0/vendor: malformed (ignored; the report may be "
-                            "incomplete)"));
+        assert_non_null(strstr(
+                err,
+                "sys/bus/pci/devices/0000:05:02.0/vendor: malformed (ignored; the report may be incomplete)"));
         assert_non_null(strstr(
                 out, "\"problems\": [\n    \"sys/bus/pci/devices/0000:05:02.0/vendor: malformed\"\n  ]"));
         free(out);

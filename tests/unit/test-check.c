@@ -155,10 +155,9 @@ static void test_live_host(void **state)
         if (access("/sys/kernel/iommu_groups/0", F_OK) < 0) {
                 /* This Firecracker microVM: no IOMMU at all, so passthrough is impossible here. */
                 assert_int_equal(g->status, VFIO_CHECK_FAIL);
-                assert_string_equal(g->evidence,
-                                    "sys/class/iommu has no IOMMU units and sys/kernel/iommu_groups "
-                                    "holds no groups: the kernel runs without an IOMMU, so no device "
-                                    "can be passed through");
+                assert_string_equal(
+                        g->evidence,
+                        "sys/class/iommu has no IOMMU units and sys/kernel/iommu_groups holds no groups: the kernel runs without an IOMMU, so no device can be passed through");
                 assert_int_equal(R->verdict, VFIO_CHECK_FAIL);
                 assert_string_equal(vfio_check_verdict_to_string(R->verdict), "not-ready");
         } else
@@ -224,8 +223,7 @@ static void test_cpu_virtualization(void **state)
         assert_contains(check(R, "cpu.virtualization")->evidence, "the 'hypervisor' flag is set");
         assert_string_equal(
                 check(R, "cpu.virtualization")->fix,
-                "enable nested virtualization on the outer host (options kvm_amd nested=1 in its "
-                "/etc/modprobe.d/kvm.conf, and -cpu host for this VM)");
+                "enable nested virtualization on the outer host (options kvm_amd nested=1 in its /etc/modprobe.d/kvm.conf, and -cpu host for this VM)");
         vfio_check_report_free(R);
         variant_free(root);
 }
@@ -236,9 +234,9 @@ static void test_kvm_module(void **state)
         vfio_check_report *R = run(root, NULL);
 
         assert_status(R, "kvm.module", VFIO_CHECK_FAIL);
-        assert_string_equal(check(R, "kvm.module")->fix,
-                            "run: sudo modprobe kvm_amd; if it says 'disabled by bios', "
-                            "enable SVM Mode (AMD-V) in the firmware setup");
+        assert_string_equal(
+                check(R, "kvm.module")->fix,
+                "run: sudo modprobe kvm_amd; if it says 'disabled by bios', enable SVM Mode (AMD-V) in the firmware setup");
         vfio_check_report_free(R);
         variant_append(root, "proc/modules", "kvm_amd 155648 0 - Live 0xffffffffc0a00000");
         variant_append(root, "proc/modules", "kvm 1146880 1 kvm_amd, Live 0xffffffffc0800000");
@@ -271,9 +269,9 @@ static void test_kvm_device(void **state)
         variant_chmod(root, "dev/kvm", 0600);
         R = run(root, &o);
         assert_status(R, "kvm.device", VFIO_CHECK_FAIL);
-        assert_contains(check(R, "kvm.device")->fix,
-                        "create /etc/udev/rules.d/65-kvm.rules containing: KERNEL==\"kvm\", "
-                        "GROUP=\"kvm\", MODE=\"0660\"");
+        assert_contains(
+                check(R, "kvm.device")->fix,
+                "create /etc/udev/rules.d/65-kvm.rules containing: KERNEL==\"kvm\", GROUP=\"kvm\", MODE=\"0660\"");
         assert_contains(check(R, "kvm.device")->fix, "sudo usermod -aG kvm vm");
         vfio_check_report_free(R);
         variant_free(root);
@@ -321,9 +319,9 @@ static void test_iommu_acpi(void **state)
         }
         R = run(root, NULL);
         assert_status(R, "iommu.acpi", VFIO_CHECK_FAIL);
-        assert_string_equal(check(R, "iommu.acpi")->evidence,
-                            "sys/firmware/acpi/tables has APIC DSDT FACP HPET MCFG WAET; no DMAR (Intel "
-                            "VT-d) or IVRS (AMD-Vi)");
+        assert_string_equal(
+                check(R, "iommu.acpi")->evidence,
+                "sys/firmware/acpi/tables has APIC DSDT FACP HPET MCFG WAET; no DMAR (Intel VT-d) or IVRS (AMD-Vi)");
         vfio_check_report_free(R);
         variant_write(root, "sys/firmware/acpi/tables/DMAR", "");
         R = run(root, NULL);
@@ -349,17 +347,14 @@ static void test_iommu_groups_and_cmdline_per_distribution(void **state)
                             "proc/cmdline has no intel_iommu=on and no iommu=pt");
         assert_string_equal(
                 check(R, "iommu.cmdline")->fix,
-                "add 'intel_iommu=on iommu=pt' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then "
-                "run: sudo update-grub, and reboot");
+                "add 'intel_iommu=on iommu=pt' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then run: sudo update-grub, and reboot");
         vfio_check_report_free(R);
 
         variant_write(root, "etc/os-release", "NAME=\"Fedora Linux\"\nID=fedora\nVERSION_ID=40\n");
         R = run(root, NULL);
         assert_string_equal(
                 check(R, "iommu.cmdline")->fix,
-                "run: sudo grubby --update-kernel=ALL --args=\"intel_iommu=on iommu=pt\" (or add it to "
-                "GRUB_CMDLINE_LINUX in /etc/default/grub and run: sudo grub2-mkconfig -o "
-                "/boot/grub2/grub.cfg), then reboot");
+                "run: sudo grubby --update-kernel=ALL --args=\"intel_iommu=on iommu=pt\" (or add it to GRUB_CMDLINE_LINUX in /etc/default/grub and run: sudo grub2-mkconfig -o /boot/grub2/grub.cfg), then reboot");
         vfio_check_report_free(R);
 
         variant_write(root, "etc/os-release", "NAME=\"Pop!_OS\"\nID=pop\nID_LIKE=\"ubuntu debian\"\n");
@@ -372,8 +367,7 @@ static void test_iommu_groups_and_cmdline_per_distribution(void **state)
         variant_write(root, "etc/kernel/cmdline", "root=UUID=1 rw\n");
         R = run(root, NULL);
         assert_contains(check(R, "iommu.cmdline")->fix,
-                        "append 'intel_iommu=on iommu=pt' to the single line in "
-                        "/etc/kernel/cmdline");
+                        "append 'intel_iommu=on iommu=pt' to the single line in /etc/kernel/cmdline");
         vfio_check_report_free(R);
 
         /* Switched off explicitly: the fix is to remove it. */
@@ -396,9 +390,9 @@ static void test_interrupt_remapping(void **state)
         R = run(root, NULL);
         assert_status(R, "iommu.interrupt-remapping", VFIO_CHECK_FAIL);
         assert_contains(check(R, "iommu.interrupt-remapping")->evidence, "dmar0: ECAP bit 3 (IR) clear");
-        assert_contains(check(R, "iommu.interrupt-remapping")->fix,
-                        "'options vfio_iommu_type1 allow_unsafe_interrupts=1' and run: sudo "
-                        "update-initramfs -u -k all");
+        assert_contains(
+                check(R, "iommu.interrupt-remapping")->fix,
+                "'options vfio_iommu_type1 allow_unsafe_interrupts=1' and run: sudo update-initramfs -u -k all");
         assert_contains(check(R, "iommu.interrupt-remapping")->fix, "interrupt injection into the host");
         vfio_check_report_free(R);
 
@@ -450,9 +444,9 @@ static void test_vfio_modules(void **state)
                       "kernel/drivers/vfio/pci/vfio-pci.ko: kernel/drivers/vfio/pci/vfio-pci-core.ko\n");
         R = run(root, NULL);
         assert_status(R, "vfio.modules", VFIO_CHECK_WARN);
-        assert_string_equal(check(R, "vfio.modules")->fix,
-                            "add these lines, one module per line, to /etc/initramfs-tools/modules: vfio "
-                            "vfio_iommu_type1 vfio_pci; then run: sudo update-initramfs -u -k all");
+        assert_string_equal(
+                check(R, "vfio.modules")->fix,
+                "add these lines, one module per line, to /etc/initramfs-tools/modules: vfio vfio_iommu_type1 vfio_pci; then run: sudo update-initramfs -u -k all");
         vfio_check_report_free(R);
 
         variant_write(root, "etc/initramfs-tools/modules", "vfio\nvfio_iommu_type1\nvfio_pci\n");
@@ -508,10 +502,7 @@ static void test_early_binding_softdep(void **state)
                         "no 'softdep X pre: vfio-pci' for nouveau, nvidia");
         assert_string_equal(
                 check(R, "vfio.early-binding")->fix,
-                "write /etc/modprobe.d/vfio.conf with the lines 'options vfio-pci ids=10de:1b80,10de:10f0' "
-                "and 'softdep nouveau pre: vfio-pci' and 'softdep nvidia pre: vfio-pci', then run: sudo "
-                "update-initramfs -u -k all and reboot (or let vfioctl write it: sudo vfioctl setup "
-                "0000:03:00.0 0000:03:00.1)");
+                "write /etc/modprobe.d/vfio.conf with the lines 'options vfio-pci ids=10de:1b80,10de:10f0' and 'softdep nouveau pre: vfio-pci' and 'softdep nvidia pre: vfio-pci', then run: sudo update-initramfs -u -k all and reboot (or let vfioctl write it: sudo vfioctl setup 0000:03:00.0 0000:03:00.1)");
         vfio_check_report_free(R);
 
         /* This kernel ships nouveau but not the proprietary nvidia module: only nouveau needs the softdep.
@@ -591,8 +582,7 @@ static void test_dev_vfio_permissions(void **state)
         assert_status(R, "vfio.dev-permissions", VFIO_CHECK_FAIL);
         assert_contains(
                 check(R, "vfio.dev-permissions")->fix,
-                "create /etc/udev/rules.d/10-vfio.rules containing: SUBSYSTEM==\"vfio\", OWNER=\"root\", "
-                "GROUP=\"kvm\", MODE=\"0660\"");
+                "create /etc/udev/rules.d/10-vfio.rules containing: SUBSYSTEM==\"vfio\", OWNER=\"root\", GROUP=\"kvm\", MODE=\"0660\"");
         vfio_check_report_free(R);
 
         variant_chmod(root, g, 0660);
@@ -617,9 +607,7 @@ static void test_memlock(void **state)
                         "no memlock line in etc/security/limits.conf or limits.d applies");
         assert_string_equal(
                 check(R, "memory.memlock")->fix,
-                "add to /etc/security/limits.d/vfio.conf the lines 'vm soft memlock 9437184' and 'vm hard "
-                "memlock 9437184' (KiB), then log in again (or: sudo vfioctl setup --user vm --memory "
-                "8192M)");
+                "add to /etc/security/limits.d/vfio.conf the lines 'vm soft memlock 9437184' and 'vm hard memlock 9437184' (KiB), then log in again (or: sudo vfioctl setup --user vm --memory 8192M)");
         vfio_check_report_free(R);
 
         /* A group line for kvm is enough; the user line later beats it only when more specific. */
@@ -678,11 +666,10 @@ static void test_hugepages(void **state)
         assert_status(R, "memory.hugepages", VFIO_CHECK_WARN);
         assert_contains(
                 check(R, "memory.hugepages")->evidence,
-                "0000:03:00.0 sits on NUMA node 1, which has only 0 KiB free in 2 MiB pages for a guest of "
-                "4 GiB");
-        assert_contains(check(R, "memory.hugepages")->fix,
-                        "echo 2048 | sudo tee "
-                        "/sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages");
+                "0000:03:00.0 sits on NUMA node 1, which has only 0 KiB free in 2 MiB pages for a guest of 4 GiB");
+        assert_contains(
+                check(R, "memory.hugepages")->fix,
+                "echo 2048 | sudo tee /sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages");
         vfio_check_report_free(R);
         variant_pci_attr(root, GPU, "numa_node", "0\n");
         R = run(root, &o);
@@ -899,8 +886,8 @@ static void test_quirk_evga_sr2(void **state)
         assert_int_equal(vfio_host_open(root, &h), 0);
         fix = vfio_check_expand_fix(h, quirk(R, "evga-sr2-hotplug-flapping", NULL)->quirk->fix);
         assert_string_equal(
-                fix, "add 'pcie_ports=compat' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then run: "
-                     "sudo update-grub, and reboot");
+                fix,
+                "add 'pcie_ports=compat' to GRUB_CMDLINE_LINUX_DEFAULT in /etc/default/grub, then run: sudo update-grub, and reboot");
         free(fix);
         vfio_host_free(h);
         vfio_check_report_free(R);

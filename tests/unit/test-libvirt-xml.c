@@ -98,9 +98,9 @@ static void assert_round_trip(const char *label, vm_libvirt_import *imp)
         t1 = config_text(imp->config);
         t2 = config_text(again->config);
         if (strcmp(t1, t2) != 0)
-                fail_msg("%s: import -> export -> import changed the config\n--- first ---\n%s\n--- again "
-                         "---\n%s",
-                         label, t1, t2);
+                fail_msg(
+                        "%s: import -> export -> import changed the config\n--- first ---\n%s\n--- again ---\n%s",
+                        label, t1, t2);
         /* What export writes back is only libvirt housekeeping: nothing is dropped the second time. */
         for (size_t i = 0; i < again->n_dropped; i++)
                 fail_msg("%s: re-import dropped line %u %s: %s\n%s", label, again->dropped[i].line,
@@ -255,29 +255,21 @@ static void test_bad_values(void **state)
         static const struct {
                 const char *xml, *want;
         } cases[] = {
-                { "<domain type='kvm'><name>x</name>\n<memory "
-                  "unit='XB'>4</memory><os><type>hvm</type></os></domain>",
+                { "<domain type='kvm'><name>x</name>\n<memory unit='XB'>4</memory><os><type>hvm</type></os></domain>",
                   "t.xml:2: <memory unit='XB'>4</memory>: not a size" },
-                { "<domain type='kvm'><name>x</name><memory>4194304</memory>\n<os><type "
-                  "arch='aarch64'>hvm</type></os></domain>",
+                { "<domain type='kvm'><name>x</name><memory>4194304</memory>\n<os><type arch='aarch64'>hvm</type></os></domain>",
                   "t.xml:2: <type arch='aarch64'>" },
-                { "<domain "
-                  "type='xen'><name>x</name><memory>4194304</memory><os><type>hvm</type></os></domain>",
+                { "<domain type='xen'><name>x</name><memory>4194304</memory><os><type>hvm</type></os></domain>",
                   "t.xml:1: <domain type='xen'>" },
-                { "<domain "
-                  "type='kvm'><name>x</name><memory>4194304</memory><os><type>hvm</type></os>\n<devices>\n"
-                  "<hostdev mode='subsystem' type='pci'><source><address domain='0' bus='0x1ff' slot='0' "
-                  "function='0'/></source></hostdev></devices></domain>",
+                { "<domain type='kvm'><name>x</name><memory>4194304</memory><os><type>hvm</type></os>\n<devices>\n"
+                  "<hostdev mode='subsystem' type='pci'><source><address domain='0' bus='0x1ff' slot='0' function='0'/></source></hostdev></devices></domain>",
                   "t.xml:3: <hostdev type='pci'> source address bus='0x1ff'" },
                 { "<config/>", "t.xml:1: the root element is <config>" },
                 /* Values the config would refuse are refused here, at the device's line. */
-                { "<domain "
-                  "type='kvm'><name>x</name><memory>4194304</memory><os><type>hvm</type></os>\n<devices>\n"
+                { "<domain type='kvm'><name>x</name><memory>4194304</memory><os><type>hvm</type></os>\n<devices>\n"
                   "<interface type='user'><mac address='52:54:00:zz:0d:6c'/></interface></devices></domain>",
                   "t.xml:3: [net \"net0\"] mac: '52:54:00:zz:0d:6c' is not valid" },
-                { "<domain "
-                  "type='kvm'><name>x</name><uuid>not-a-uuid</uuid><memory>4194304</memory><os><type>hvm</"
-                  "type></os></domain>",
+                { "<domain type='kvm'><name>x</name><uuid>not-a-uuid</uuid><memory>4194304</memory><os><type>hvm</type></os></domain>",
                   "t.xml: [vm] uuid: 'not-a-uuid' is not valid" },
         };
 
@@ -326,10 +318,8 @@ static void test_units(void **state)
 static void test_no_entities(void **state)
 {
         static const char xml[] =
-                "<!DOCTYPE domain [<!ENTITY e SYSTEM 'file:///etc/hostname'>"
-                "<!ENTITY b 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'>]>\n"
-                "<domain type='kvm'><name>n&e;</name><memory>4194304</memory>"
-                "<os><type>hvm</type></os><description>&b;&b;&b;</description></domain>";
+                "<!DOCTYPE domain [<!ENTITY e SYSTEM 'file:///etc/hostname'><!ENTITY b 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'>]>\n"
+                "<domain type='kvm'><name>n&e;</name><memory>4194304</memory><os><type>hvm</type></os><description>&b;&b;&b;</description></domain>";
         _cleanup_(vm_libvirt_import_freep) vm_libvirt_import *imp = NULL;
         _cleanup_free_ char *err = NULL;
 

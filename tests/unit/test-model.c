@@ -384,10 +384,7 @@ static void test_ten_thousand_devices(void **state)
 
                 if (pid == 0) {
                         setenv("GEN_SYSFS_ATTRS",
-                               "vendor,device,subsystem_vendor,subsystem_device,revision,class,config,"
-                               "numa_node,driver_override,reset_method,current_link_speed,current_link_"
-                               "width,"
-                               "max_link_speed,max_link_width",
+                               "vendor,device,subsystem_vendor,subsystem_device,revision,class,config,numa_node,driver_override,reset_method,current_link_speed,current_link_width,max_link_speed,max_link_width",
                                1);
                         execv(gen, (char *const *)cmd);
                         _exit(127);

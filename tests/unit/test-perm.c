@@ -245,8 +245,7 @@ static void test_sticky_directory(void **state)
         /* ... but the VM user can unlink its own and leave a symlink to /etc/shadow for root to chown. */
         expect_issue(
                 "/tmp/disk.qcow2", VFIO_PERM_VM_MAY_WRITE, "/tmp/disk.qcow2", VFIO_PERM_REPLACEABLE,
-                "mkdir -p /var/lib/vfioctl && mv /tmp/disk.qcow2 /var/lib/vfioctl/ (a directory only root "
-                "can write)");
+                "mkdir -p /var/lib/vfioctl && mv /tmp/disk.qcow2 /var/lib/vfioctl/ (a directory only root can write)");
 }
 
 static void test_fix_quotes_path(void **state)

@@ -38,21 +38,13 @@ static const char *reply_for(const char *line, script s)
                 /* An event may arrive before any reply (qmp-spec.rst, "Asynchronous events"). */
                 return "{\"timestamp\": {\"seconds\": 1, \"microseconds\": 2}, \"event\": \"RESUME\"}\r\n"
                        "{\"return\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}, \"package\": "
-                       "\" Debian "
-                       "1:7.2+dfsg-7+deb12u18+b3\"}}\r\n";
+                       "\" Debian 1:7.2+dfsg-7+deb12u18+b3\"}}\r\n";
         if (strstr(line, "\"query-machines\""))
                 return s == SCRIPT_ERROR_ON_MACHINES
-                               ? "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no machines "
-                                 "today\"}}\r\n"
-                               : "{\"return\": [{\"hotpluggable-cpus\": true, \"name\": \"pc-q35-7.2\", "
-                                 "\"alias\": \"q35\", \"cpu-max\": 288, \"deprecated\": false}, {\"name\": "
-                                 "\"pc-i440fx-7.2\", \"alias\": \"pc\", \"is-default\": true, \"cpu-max\": "
-                                 "255}, "
-                                 "{\"name\": \"none\", \"cpu-max\": 1}]}\r\n";
+                               ? "{\"error\": {\"class\": \"GenericError\", \"desc\": \"no machines today\"}}\r\n"
+                               : "{\"return\": [{\"hotpluggable-cpus\": true, \"name\": \"pc-q35-7.2\", \"alias\": \"q35\", \"cpu-max\": 288, \"deprecated\": false}, {\"name\": \"pc-i440fx-7.2\", \"alias\": \"pc\", \"is-default\": true, \"cpu-max\": 255}, {\"name\": \"none\", \"cpu-max\": 1}]}\r\n";
         if (strstr(line, "\"qom-list-types\""))
-                return "{\"return\": [{\"name\": \"vfio-pci\", \"parent\": \"vfio-pci-base\"}, {\"name\": "
-                       "\"intel-iommu\", \"parent\": \"x86-iommu\"}, {\"name\": \"tpm-crb\", \"parent\": "
-                       "\"device\"}]}\r\n";
+                return "{\"return\": [{\"name\": \"vfio-pci\", \"parent\": \"vfio-pci-base\"}, {\"name\": \"intel-iommu\", \"parent\": \"x86-iommu\"}, {\"name\": \"tpm-crb\", \"parent\": \"device\"}]}\r\n";
         if (strstr(line, "\"quit\""))
                 return "{\"return\": {}}\r\n";
         return "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"unknown\"}}\r\n";

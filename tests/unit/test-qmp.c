@@ -134,10 +134,10 @@ static void script_error(int fd)
 
         handshake(fd);
         peer_expect(fd, "\"arguments\":{\"path\":\"\\/nope\",\"property\":\"x\"}", id, sizeof(id));
-        peer_send(fd,
-                  "{\"error\": {\"class\": \"DeviceNotFound\", \"desc\": \"Device '/nope' not found\"}, "
-                  "\"id\": \"%s\"}\r\n",
-                  id);
+        peer_send(
+                fd,
+                "{\"error\": {\"class\": \"DeviceNotFound\", \"desc\": \"Device '/nope' not found\"}, \"id\": \"%s\"}\r\n",
+                id);
 }
 
 static void test_error_reply(void **state)

@@ -152,12 +152,11 @@ static void test_exec(void **state)
         exec_opts o = { .on_stdout = collect, .userdata = seen };
         exec_result r = {};
 
-        assert_int_equal(exec_run((char *const[]){ (char *)"/usr/bin/printf",
-                                                   (char *)"  (1.00/100%%)\\r  "
-                                                           "(50.00/100%%)\\rdone\\n",
-                                                   NULL },
-                                  &o, &r),
-                         0);
+        assert_int_equal(
+                exec_run((char *const[]){ (char *)"/usr/bin/printf",
+                                          (char *)"  (1.00/100%%)\\r  (50.00/100%%)\\rdone\\n", NULL },
+                         &o, &r),
+                0);
         assert_int_equal(r.status, 0);
         assert_string_equal(seen, "[  (1.00/100%)][  (50.00/100%)][done]");
         exec_result_done(&r);

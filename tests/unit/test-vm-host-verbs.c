@@ -104,8 +104,8 @@ static void test_setup_vm_sizes_memlock_and_binds_the_gpu_functions(void **state
         assert_non_null(strstr(out, "+nobody hard memlock 5242880"));
         /* The GPU's functions are bound at boot by identity: an identical card stays with the host. */
         assert_non_null(strstr(
-                out, "ExecStart=/usr/bin/vfioctl bind --boot 1234:1111:1af4:1100@pci0000:00/12.0/00.0 "
-                     "8086:293e:1af4:1100@pci0000:00/12.0/00.1"));
+                out,
+                "ExecStart=/usr/bin/vfioctl bind --boot 1234:1111:1af4:1100@pci0000:00/12.0/00.0 8086:293e:1af4:1100@pci0000:00/12.0/00.1"));
         free(out);
         free(err);
 }

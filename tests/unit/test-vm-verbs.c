@@ -139,9 +139,9 @@ static void test_cmdline_resolves_selectors_on_the_root(void **state)
         assert_non_null(strstr(r.out, "-device vfio-pci,host=0000:00:05.0,id=hostdev-rng-0,"));
         assert_non_null(strstr(r.out, "-device vfio-pci,host=0000:00:05.0,id=hostdev-byname-0,"));
         assert_non_null(strstr(r.out, "-device vfio-pci,host=0000:00:07.0,id=hostdev-lit-0,"));
-        assert_non_null(strstr(r.err,
-                               ":10: [pci \"lit\"] device 00:07.0 is not present on this host; using the "
-                               "address as written"));
+        assert_non_null(strstr(
+                r.err,
+                ":10: [pci \"lit\"] device 00:07.0 is not present on this host; using the address as written"));
         result_done(&r);
         unlink(conf);
         free(conf);
@@ -369,11 +369,11 @@ static void test_disk_create_for_a_vm_makes_the_image_its_config_names(void **st
         snprintf(path, sizeof(path), "%s/vfioctl/vms", dir);
         assert_int_equal(mkdir(path, 0755), 0);
         snprintf(img, sizeof(img), "%s/sys.img", dir);
-        snprintf(text, sizeof(text),
-                 "[vm]\naccel = tcg\n[cpu]\nmodel = qemu64\n[memory]\nsize = 1G\n[disk \"system\"]\npath = "
-                 "%s\n"
-                 "format = raw\n",
-                 img);
+        snprintf(
+                text, sizeof(text),
+                "[vm]\naccel = tcg\n[cpu]\nmodel = qemu64\n[memory]\nsize = 1G\n[disk \"system\"]\npath = %s\n"
+                "format = raw\n",
+                img);
         snprintf(path, sizeof(path), "%s/vfioctl/vms/diskvm.conf", dir);
         {
                 FILE *f = fopen(path, "we");

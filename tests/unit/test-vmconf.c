@@ -54,28 +54,24 @@ static void test_misspelt_key_gets_a_hint(void **state)
 {
         assert_error(
                 "[disk \"a\"]\npath = /a\ncahce = none\n",
-                "t.conf:3: [disk \"a\"] unknown key 'cahce' (did you mean 'cache'?); keys in [disk]: path, "
-                "format, media, bus, iothread, aio, cache, discard, serial, readonly, bootindex");
+                "t.conf:3: [disk \"a\"] unknown key 'cahce' (did you mean 'cache'?); keys in [disk]: path, format, media, bus, iothread, aio, cache, discard, serial, readonly, bootindex");
 }
 
 static void test_key_in_wrong_section_is_named(void **state)
 {
         assert_error(
                 "[vm]\nhugepages = 2M\n",
-                "t.conf:2: [vm] unknown key 'hugepages' ('hugepages' is a key of [memory]); keys in [vm]: "
-                "emulator, os, machine, accel, max_ram_below_4g, spare_root_ports, uuid, rtc_localtime, "
-                "rtc_catchup, pit_delay, hpet, vmport, debugcon, extra_args, kernel, initrd, append, user, "
-                "bind_devices");
+                "t.conf:2: [vm] unknown key 'hugepages' ('hugepages' is a key of [memory]); keys in [vm]: emulator, os, machine, accel, max_ram_below_4g, spare_root_ports, uuid, rtc_localtime, rtc_catchup, pit_delay, hpet, vmport, debugcon, extra_args, kernel, initrd, append, user, bind_devices");
 }
 
 static void test_enum_lists_allowed_values_and_hint(void **state)
 {
-        assert_error("\n[vm]\nmachine = q53\n", "t.conf:3: [vm] machine: 'q53' is not allowed (did you mean "
-                                                "'q35'?); use one of: q35, i440fx");
-        assert_error("[disk \"a\"]\npath = /a\nbus = virtio\n",
-                     "t.conf:3: [disk \"a\"] bus: 'virtio' is not allowed (did you mean 'virtio-blk'?); use "
-                     "one of: "
-                     "virtio-blk, virtio-scsi, sata, ide");
+        assert_error(
+                "\n[vm]\nmachine = q53\n",
+                "t.conf:3: [vm] machine: 'q53' is not allowed (did you mean 'q35'?); use one of: q35, i440fx");
+        assert_error(
+                "[disk \"a\"]\npath = /a\nbus = virtio\n",
+                "t.conf:3: [disk \"a\"] bus: 'virtio' is not allowed (did you mean 'virtio-blk'?); use one of: virtio-blk, virtio-scsi, sata, ide");
 }
 
 static void test_sizes_take_units(void **state)
@@ -95,11 +91,12 @@ static void test_numbers_and_bools_checked(void **state)
 {
         assert_error("[cpu]\nsockets = 0\n", "t.conf:2: [cpu] sockets: '0' is not valid; expected 1 to 16");
         assert_error("[cpu]\ncores = 4x\n", "t.conf:2: [cpu] cores: '4x' is not valid; expected 1 to 256");
-        assert_error("[cpu]\nhide_kvm = maybe\n", "t.conf:2: [cpu] hide_kvm: 'maybe' is not valid; expected "
-                                                  "yes, no (also on/off, true/false, 1/0)");
-        assert_error("[net \"n\"]\nmac = 01:00:00:00:00:01\n",
-                     "t.conf:2: [net \"n\"] mac: '01:00:00:00:00:01' is not valid; expected a unicast MAC "
-                     "(52:54:00:12:34:56)");
+        assert_error(
+                "[cpu]\nhide_kvm = maybe\n",
+                "t.conf:2: [cpu] hide_kvm: 'maybe' is not valid; expected yes, no (also on/off, true/false, 1/0)");
+        assert_error(
+                "[net \"n\"]\nmac = 01:00:00:00:00:01\n",
+                "t.conf:2: [net \"n\"] mac: '01:00:00:00:00:01' is not valid; expected a unicast MAC (52:54:00:12:34:56)");
 }
 
 static void test_duplicate_key_names_first_line(void **state)
@@ -112,26 +109,24 @@ static void test_unknown_section_hint(void **state)
 {
         assert_error(
                 "[memroy]\nsize = 4G\n",
-                "t.conf:2: unknown section [memroy] (did you mean [memory]?); sections: vm, firmware, tpm, "
-                "cpu, "
-                "memory, smbios, display, looking-glass, audio, gpu, pci, usb, input, disk, net, share");
+                "t.conf:2: unknown section [memroy] (did you mean [memory]?); sections: vm, firmware, tpm, cpu, memory, smbios, display, looking-glass, audio, gpu, pci, usb, input, disk, net, share");
 }
 
 static void test_section_names(void **state)
 {
         assert_error("[disk]\npath = /a\n", "t.conf:2: section [disk] needs a name, e.g. [disk \"system\"]");
         assert_error("[cpu \"x\"]\ncores = 2\n", "t.conf:2: section [cpu \"x\"] takes no name; write [cpu]");
-        assert_error("[disk \"a b\"]\npath = /a\n", "t.conf:2: section [disk \"a b\"]: the name 'a b' may "
-                                                    "hold only letters, digits, '-' and '_' "
-                                                    "(at most 32)");
+        assert_error(
+                "[disk \"a b\"]\npath = /a\n",
+                "t.conf:2: section [disk \"a b\"]: the name 'a b' may hold only letters, digits, '-' and '_' (at most 32)");
 }
 
 static void test_syntax_error_line_in_order(void **state)
 {
-        assert_error("[vm]\nmachine = q35\ngarbage\n[cpu]\ncores = x\n",
-                     "t.conf:3: syntax error: expected [section], key = value, or a comment starting with # "
-                     "or ;\n"
-                     "t.conf:5: [cpu] cores: 'x' is not valid; expected 1 to 256");
+        assert_error(
+                "[vm]\nmachine = q35\ngarbage\n[cpu]\ncores = x\n",
+                "t.conf:3: syntax error: expected [section], key = value, or a comment starting with # or ;\n"
+                "t.conf:5: [cpu] cores: 'x' is not valid; expected 1 to 256");
 }
 
 static void test_long_lines_keep_line_numbers(void **state)
@@ -143,8 +138,7 @@ static void test_long_lines_keep_line_numbers(void **state)
         snprintf(text, sizeof(text), "[disk \"a\"]\npath = /%0400d\n\nbus = nope\n", 0);
         assert_error(
                 text,
-                "t.conf:4: [disk \"a\"] bus: 'nope' is not allowed; use one of: virtio-blk, virtio-scsi, "
-                "sata, ide");
+                "t.conf:4: [disk \"a\"] bus: 'nope' is not allowed; use one of: virtio-blk, virtio-scsi, sata, ide");
         snprintf(text, sizeof(text), "[disk \"a\"]\npath = /%0400d\n", 0);
         c = parse_ok(text);
         assert_int_equal(strlen(c->disks[0].path), 401);
@@ -153,15 +147,15 @@ static void test_long_lines_keep_line_numbers(void **state)
 
 static void test_consistency_errors(void **state)
 {
-        assert_error("[vm]\naccel = tcg\n", "t.conf:2: [cpu] model = host needs accel = kvm; with accel = "
-                                            "tcg set model = max or qemu64");
-        assert_error("[vm]\nmachine = i440fx\n[firmware]\nsecure_boot = yes\n",
-                     "t.conf:4: [firmware] secure_boot needs machine = q35 (OVMF Secure Boot requires SMM, "
-                     "which i440fx "
-                     "lacks)");
-        assert_error("[cpu]\ncores = 4\npin = 0 1 2\n", "t.conf:3: [cpu] pin lists 3 host CPUs but the VM "
-                                                        "has 4 vCPUs (sockets x cores x threads); list "
-                                                        "exactly one per vCPU");
+        assert_error(
+                "[vm]\naccel = tcg\n",
+                "t.conf:2: [cpu] model = host needs accel = kvm; with accel = tcg set model = max or qemu64");
+        assert_error(
+                "[vm]\nmachine = i440fx\n[firmware]\nsecure_boot = yes\n",
+                "t.conf:4: [firmware] secure_boot needs machine = q35 (OVMF Secure Boot requires SMM, which i440fx lacks)");
+        assert_error(
+                "[cpu]\ncores = 4\npin = 0 1 2\n",
+                "t.conf:3: [cpu] pin lists 3 host CPUs but the VM has 4 vCPUs (sockets x cores x threads); list exactly one per vCPU");
         assert_error("[disk \"a\"]\npath = /a\naio = native\n",
                      "t.conf:2: [disk \"a\"] aio = native needs cache = none or directsync");
         assert_error("[disk \"cd\"]\npath = /a.iso\nmedia = cdrom\n",
@@ -172,9 +166,9 @@ static void test_consistency_errors(void **state)
                      "t.conf:2: [memory] size must be a multiple of the 2M hugepage size");
         assert_error("[net \"n\"]\ntype = bridge\n",
                      "t.conf:2: [net \"n\"] type = bridge needs bridge = br0");
-        assert_error("[net \"n\"]\nhostfwd = 24800\n",
-                     "t.conf:2: [net \"n\"] hostfwd: '24800' is not valid; expected "
-                     "PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT (tcp::24800-:24800)");
+        assert_error(
+                "[net \"n\"]\nhostfwd = 24800\n",
+                "t.conf:2: [net \"n\"] hostfwd: '24800' is not valid; expected PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT (tcp::24800-:24800)");
         assert_error("[input \"k\"]\ntype = evdev\n",
                      "t.conf:2: [input \"k\"] type = evdev needs evdev = /dev/input/by-id/...-event-kbd");
         assert_error(
@@ -186,26 +180,22 @@ static void test_consistency_errors(void **state)
                      "t.conf:2: [usb \"u\"] needs both host_bus and host_port (see lsusb -t)");
         assert_error(
                 "[gpu]\nx_vga = yes\n",
-                "t.conf:2: [gpu] needs device = SELECTOR (01:00.0, 10de:1b80 or 'NVIDIA*'), or 'auto' via "
-                "vfioctl create --gpu auto");
-        assert_error("[display]\nprotocol = spice\n", "t.conf:2: [display] protocol = spice needs a display "
-                                                      "device: set device = virtio-vga, qxl or std");
-        assert_error("[share \"s\"]\npath = /srv\n", "t.conf:2: [share \"s\"] type = smb needs a [net] with "
-                                                     "type = user (QEMU's built-in SMB server "
-                                                     "rides on user networking)");
-        assert_error("[vm]\nspare_root_ports = 14\n[pci \"a\"]\ndevice = 01:00.0\n[pci \"b\"]\ndevice = "
-                     "02:00.0\n",
-                     "t.conf:2: 16 passed-through devices and spare root ports do not fit the 15 slots "
-                     "vfioctl lays out "
-                     "(0x10 upward); pass fewer or lower spare_root_ports");
-        assert_error("[disk \"a\"]\npath = /a\nbus = sata\nreadonly = yes\n",
-                     "t.conf:2: [disk \"a\"] readonly needs bus = virtio-blk or virtio-scsi (QEMU cannot "
-                     "make SATA/IDE "
-                     "hard disks read-only); or use media = cdrom");
-        assert_error("[cpu]\nhyperv = yes\nhyperv_vendor_id = 0123456789abc\n",
-                     "t.conf:3: [cpu] hyperv_vendor_id: '0123456789abc' is longer than 12 characters (the "
-                     "CPUID leaf "
-                     "holds 12)");
+                "t.conf:2: [gpu] needs device = SELECTOR (01:00.0, 10de:1b80 or 'NVIDIA*'), or 'auto' via vfioctl create --gpu auto");
+        assert_error(
+                "[display]\nprotocol = spice\n",
+                "t.conf:2: [display] protocol = spice needs a display device: set device = virtio-vga, qxl or std");
+        assert_error(
+                "[share \"s\"]\npath = /srv\n",
+                "t.conf:2: [share \"s\"] type = smb needs a [net] with type = user (QEMU's built-in SMB server rides on user networking)");
+        assert_error(
+                "[vm]\nspare_root_ports = 14\n[pci \"a\"]\ndevice = 01:00.0\n[pci \"b\"]\ndevice = 02:00.0\n",
+                "t.conf:2: 16 passed-through devices and spare root ports do not fit the 15 slots vfioctl lays out (0x10 upward); pass fewer or lower spare_root_ports");
+        assert_error(
+                "[disk \"a\"]\npath = /a\nbus = sata\nreadonly = yes\n",
+                "t.conf:2: [disk \"a\"] readonly needs bus = virtio-blk or virtio-scsi (QEMU cannot make SATA/IDE hard disks read-only); or use media = cdrom");
+        assert_error(
+                "[cpu]\nhyperv = yes\nhyperv_vendor_id = 0123456789abc\n",
+                "t.conf:3: [cpu] hyperv_vendor_id: '0123456789abc' is longer than 12 characters (the CPUID leaf holds 12)");
 }
 
 static void test_windows_defaults_yield_to_explicit_keys(void **state)
