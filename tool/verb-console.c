@@ -8,6 +8,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "tool.h"
 #include "vfioctl/launch.h"
 #include "vm-run.h"

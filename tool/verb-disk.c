@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "parse-util.h"
 #include "tool.h"
 #include "vfioctl/storage.h"

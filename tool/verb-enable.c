@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "config.h"
 #include "tool.h"
 #include "vm-run.h"

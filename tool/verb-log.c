@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "tool.h"
 #include "vfioctl/launch.h"
 #include "vm-run.h"

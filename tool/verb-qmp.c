@@ -5,6 +5,7 @@
 
 #include <json-c/json.h>
 
+#include "cleanup.h"
 #include "tool.h"
 #include "vm-run.h"
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "parse-util.h"
 #include "time-util.h"
 #include "tool.h"

@@ -3,7 +3,7 @@
 
 #include <stdint.h>
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 #include "vfioctl/host.h"
 
 typedef struct vfio_account {
@@ -17,7 +17,7 @@ typedef struct vfio_account {
 /* -ENOENT when the user is in neither etc/passwd under the root nor (on a live root) NSS. */
 int vfio_account_lookup(const vfio_host *h, const char *user, vfio_account **ret);
 vfio_account *vfio_account_free(vfio_account *a);
-DEFINE_POINTER_CLEANUP(vfio_account, vfio_account_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_account, vfio_account_free)
 /* Name of a group id from etc/group (NULL when unknown); newly allocated. */
 char *vfio_account_group_name(const vfio_host *h, uint32_t gid);
 /* Name of a user id from etc/passwd (NULL when unknown); newly allocated. */

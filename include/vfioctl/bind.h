@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 #include "vfioctl/host.h"
 #include "vfioctl/model.h"
 #include "vfioctl/selector.h"
@@ -50,7 +50,7 @@ typedef struct vfio_bind_plan {
 } vfio_bind_plan;
 
 vfio_bind_plan *vfio_bind_plan_free(vfio_bind_plan *p);
-DEFINE_POINTER_CLEANUP(vfio_bind_plan, vfio_bind_plan_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_bind_plan, vfio_bind_plan_free)
 
 /*
  * Checks group rules and safety for the selection and plans the action. With opts->with_group the peers

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 #include "vfioctl/host.h"
 #include "vfioctl/model.h"
 #include "vfioctl/qemu-info.h"
@@ -60,7 +60,7 @@ typedef struct vfio_check_report {
 int vfio_check_run(const vfio_host *h, const vfio_check_options *o, vfio_check_report **ret,
                    char **ret_error);
 vfio_check_report *vfio_check_report_free(vfio_check_report *r);
-DEFINE_POINTER_CLEANUP(vfio_check_report, vfio_check_report_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_check_report, vfio_check_report_free)
 
 const char *vfio_check_status_to_string(vfio_check_status s);  /* "pass", "skip", "warn", "fail" */
 const char *vfio_check_verdict_to_string(vfio_check_status s); /* "ready", "warnings", "not-ready" */

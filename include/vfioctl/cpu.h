@@ -3,7 +3,7 @@
 
 #include <stdbool.h>
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 #include "vfioctl/host.h"
 
 typedef enum vfio_cpu_vendor {
@@ -25,7 +25,7 @@ int vfio_cpu_read(const vfio_host *h, vfio_cpu **ret);
 /* Parses proc/cpuinfo text (exported for tests). */
 int vfio_cpu_parse(const char *text, vfio_cpu **ret);
 vfio_cpu *vfio_cpu_free(vfio_cpu *c);
-DEFINE_POINTER_CLEANUP(vfio_cpu, vfio_cpu_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_cpu, vfio_cpu_free)
 
 /* "kvm_intel", "kvm_amd" or NULL for an unknown vendor. */
 const char *vfio_cpu_kvm_module(const vfio_cpu *c);

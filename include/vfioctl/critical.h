@@ -3,7 +3,7 @@
 
 #include <stddef.h>
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 #include "vfioctl/host.h"
 #include "vfioctl/pci.h"
 
@@ -27,7 +27,7 @@ typedef struct vfio_critical_list {
 
 int vfio_critical_scan(const vfio_host *h, const vfio_pci_list *pci, vfio_critical_list **ret);
 vfio_critical_list *vfio_critical_list_free(vfio_critical_list *l);
-DEFINE_POINTER_CLEANUP(vfio_critical_list, vfio_critical_list_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_critical_list, vfio_critical_list_free)
 
 const char *vfio_critical_kind_to_string(vfio_critical_kind k);
 /* Parses one /proc/self/mountinfo line into its major:minor, mount point, fstype and source. */

@@ -1,7 +1,7 @@
 /* The distribution (etc/os-release) and how it applies kernel command-line and initramfs changes. */
 #pragma once
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 #include "vfioctl/host.h"
 
 typedef enum vfio_family {
@@ -28,7 +28,7 @@ int vfio_distro_read(const vfio_host *h, vfio_distro **ret);
 /* Parses os-release text (exported for tests); has_grub/has_kernel_cmdline say what etc/ holds. */
 int vfio_distro_parse(const char *os_release, int has_grub, int has_kernel_cmdline, vfio_distro **ret);
 vfio_distro *vfio_distro_free(vfio_distro *d);
-DEFINE_POINTER_CLEANUP(vfio_distro, vfio_distro_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_distro, vfio_distro_free)
 
 /* The exact edit and commands that add args ("intel_iommu=on iommu=pt") to the kernel command line. */
 char *vfio_distro_cmdline_fix(const vfio_distro *d, const char *args);

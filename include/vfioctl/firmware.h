@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 #include "vfioctl/host.h"
 
 typedef struct vfio_ovmf {
@@ -26,7 +26,7 @@ typedef struct vfio_firmware {
 
 int vfio_firmware_read(const vfio_host *h, vfio_firmware **ret);
 vfio_firmware *vfio_firmware_free(vfio_firmware *f);
-DEFINE_POINTER_CLEANUP(vfio_firmware, vfio_firmware_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_firmware, vfio_firmware_free)
 
 bool vfio_firmware_has_acpi_table(const vfio_firmware *f, const char *sig);
 /* The first OVMF pair with a vars template, preferring (secure_boot) a Secure Boot build; NULL if none. */

@@ -4,14 +4,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 
 typedef struct vfio_host vfio_host;
 
 /* Opens root (NULL means "/"). Fails with -ENOTDIR/-ENOENT when root is not a directory. */
 int vfio_host_open(const char *root, vfio_host **ret);
 vfio_host *vfio_host_free(vfio_host *h);
-DEFINE_POINTER_CLEANUP(vfio_host, vfio_host_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_host, vfio_host_free)
 
 /* The root as given, for messages ("/" on a real host). */
 const char *vfio_host_root(const vfio_host *h);

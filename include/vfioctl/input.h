@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 #include "vfioctl/host.h"
 
 #define VFIO_INPUT_LONGS(bits) (((bits) + 8 * sizeof(unsigned long) - 1) / (8 * sizeof(unsigned long)))
@@ -188,7 +188,7 @@ int vfio_input_uinput_available(const vfio_host *h);
 int vfio_input_relay_new(const vfio_host *h, const vfio_input_relay_config *c, vfio_input_relay **ret,
                          char **ret_error);
 vfio_input_relay *vfio_input_relay_free(vfio_input_relay *r);
-DEFINE_POINTER_CLEANUP(vfio_input_relay, vfio_input_relay_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_input_relay, vfio_input_relay_free)
 size_t vfio_input_relay_n_outputs(const vfio_input_relay *r);
 /* "keyboard" or "mouse", and the output's node below the root ("dev/input/event7"). */
 const char *vfio_input_relay_output_kind(const vfio_input_relay *r, size_t i);

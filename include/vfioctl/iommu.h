@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 #include "vfioctl/host.h"
 
 typedef struct vfio_iommu_group {
@@ -22,7 +22,7 @@ typedef struct vfio_iommu {
 
 int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret);
 vfio_iommu *vfio_iommu_free(vfio_iommu *i);
-DEFINE_POINTER_CLEANUP(vfio_iommu, vfio_iommu_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_iommu, vfio_iommu_free)
 
 /* Groups exist only when the kernel runs with a working IOMMU (or vfio's no-IOMMU mode). */
 bool vfio_iommu_enabled(const vfio_iommu *i);

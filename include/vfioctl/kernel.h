@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 #include "vfioctl/host.h"
 
 /* major << 16 | minor << 8 | patch (patch capped at 255), like the kernel's KERNEL_VERSION(). */
@@ -40,7 +40,7 @@ typedef struct vfio_kernel {
 
 int vfio_kernel_read(const vfio_host *h, vfio_kernel **ret);
 vfio_kernel *vfio_kernel_free(vfio_kernel *k);
-DEFINE_POINTER_CLEANUP(vfio_kernel, vfio_kernel_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_kernel, vfio_kernel_free)
 
 /* Parses "Linux version 6.1.0-18-amd64 (...)" into the release and version code. */
 int vfio_kernel_parse_version(const char *proc_version, char **ret_release, unsigned *ret_version);
@@ -73,6 +73,6 @@ int vfio_modprobe_read(const vfio_host *h, vfio_modprobe **ret);
 int vfio_modprobe_parse(vfio_modprobe *m, const char *text, const char *where);
 vfio_modprobe *vfio_modprobe_new(void);
 vfio_modprobe *vfio_modprobe_free(vfio_modprobe *m);
-DEFINE_POINTER_CLEANUP(vfio_modprobe, vfio_modprobe_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_modprobe, vfio_modprobe_free)
 /* The softdep of module (normalised) listing pre (normalised) before it, or NULL. */
 const vfio_softdep *vfio_modprobe_find_softdep(const vfio_modprobe *m, const char *module, const char *pre);

@@ -36,7 +36,7 @@ typedef struct vm_libvirt_import {
 } vm_libvirt_import;
 
 vm_libvirt_import *vm_libvirt_import_free(vm_libvirt_import *imp);
-DEFINE_POINTER_CLEANUP(vm_libvirt_import, vm_libvirt_import_free)
+VFIO_DEFINE_POINTER_CLEANUP(vm_libvirt_import, vm_libvirt_import_free)
 
 /*
  * Parses a domain XML held in memory (filename only for messages) into a config named name (NULL: the

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 #include "vfioctl/host.h"
 
 typedef struct vfio_hugepage_pool {
@@ -33,7 +33,7 @@ typedef struct vfio_memory {
 
 int vfio_memory_read(const vfio_host *h, vfio_memory **ret);
 vfio_memory *vfio_memory_free(vfio_memory *m);
-DEFINE_POINTER_CLEANUP(vfio_memory, vfio_memory_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_memory, vfio_memory_free)
 
 /* Parses proc/buddyinfo text into m->zones (exported for tests). */
 int vfio_memory_parse_buddyinfo(vfio_memory *m, const char *text);

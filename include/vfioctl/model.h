@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 #include "vfioctl/critical.h"
 #include "vfioctl/host.h"
 #include "vfioctl/iommu.h"
@@ -43,7 +43,7 @@ typedef struct vfio_model {
 
 int vfio_model_load(const vfio_host *h, vfio_model **ret);
 vfio_model *vfio_model_free(vfio_model *m);
-DEFINE_POINTER_CLEANUP(vfio_model, vfio_model_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_model, vfio_model_free)
 
 const vfio_model_device *vfio_model_find_device(const vfio_model *m, const char *name);
 const vfio_model_group *vfio_model_find_group(const vfio_model *m, int id);

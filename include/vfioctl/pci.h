@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 #include "vfioctl/host.h"
 
 /* "10000:00:1f.7" is the longest form: VMD domains use 5 hex digits; allow the full 32-bit range. */
@@ -71,8 +71,8 @@ int vfio_pci_scan(const vfio_host *h, vfio_pci_list **ret);
 int vfio_pci_read_device(const vfio_host *h, const char *name, vfio_pci_dev **ret);
 vfio_pci_list *vfio_pci_list_free(vfio_pci_list *l);
 vfio_pci_dev *vfio_pci_dev_free(vfio_pci_dev *d);
-DEFINE_POINTER_CLEANUP(vfio_pci_list, vfio_pci_list_free)
-DEFINE_POINTER_CLEANUP(vfio_pci_dev, vfio_pci_dev_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_pci_list, vfio_pci_list_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_pci_dev, vfio_pci_dev_free)
 
 /* Finds a device by address (any accepted form); binary search over the sorted list. */
 vfio_pci_dev *vfio_pci_list_find(const vfio_pci_list *l, const char *name);

@@ -3,14 +3,14 @@
 
 #include <stdint.h>
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 
 typedef struct vfio_pci_names vfio_pci_names;
 
 /* ids_path NULL: the pci.ids the build was configured with. The file is loaded on first lookup. */
 int vfio_pci_names_new(const char *ids_path, vfio_pci_names **ret);
 vfio_pci_names *vfio_pci_names_free(vfio_pci_names *n);
-DEFINE_POINTER_CLEANUP(vfio_pci_names, vfio_pci_names_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_pci_names, vfio_pci_names_free)
 
 /* Each returns a newly allocated name, or NULL when pci.ids has none (or the IDs are unknown, -1). */
 char *vfio_pci_names_vendor(vfio_pci_names *n, int32_t vendor);

@@ -4,8 +4,8 @@
 
 #include <stdint.h>
 
-#include "cleanup.h"
 #include "vfioctl/account.h"
+#include "vfioctl/common.h"
 #include "vfioctl/host.h"
 
 /*
@@ -37,7 +37,7 @@ typedef struct vfio_perm_issue {
 } vfio_perm_issue;
 
 vfio_perm_issue *vfio_perm_issue_free(vfio_perm_issue *i);
-DEFINE_POINTER_CLEANUP(vfio_perm_issue, vfio_perm_issue_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_perm_issue, vfio_perm_issue_free)
 
 /* One line, e.g. "owned by uid 1000, not root", for messages. Static string. */
 const char *vfio_perm_reason_to_string(vfio_perm_reason r);

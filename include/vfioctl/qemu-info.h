@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 
 typedef struct vfio_qemu_info {
         unsigned major, minor, micro;
@@ -17,7 +17,7 @@ typedef struct vfio_qemu_info {
 } vfio_qemu_info;
 
 vfio_qemu_info *vfio_qemu_info_free(vfio_qemu_info *q);
-DEFINE_POINTER_CLEANUP(vfio_qemu_info, vfio_qemu_info_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_qemu_info, vfio_qemu_info_free)
 bool vfio_qemu_info_has_type(const vfio_qemu_info *q, const char *type);
 bool vfio_qemu_info_has_machine(const vfio_qemu_info *q, const char *machine);
 

@@ -5,7 +5,7 @@
 #include <json-c/json.h>
 #include <sys/types.h>
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 
 /* QMP replies (query-pci on a big VM) are tens of KiB; anything past this is not a sane peer. */
 #define QMP_MESSAGE_MAX (16 * 1024 * 1024)
@@ -17,7 +17,7 @@ typedef struct qmp_client qmp_client;
 /* Takes ownership of fd: a connected stream socket (QEMU's -qmp unix:... or -qmp stdio on a socketpair). */
 int qmp_client_new(int fd, qmp_client **ret);
 qmp_client *qmp_client_free(qmp_client *q);
-DEFINE_POINTER_CLEANUP(qmp_client, qmp_client_free)
+VFIO_DEFINE_POINTER_CLEANUP(qmp_client, qmp_client_free)
 
 /* Connects to a QMP unix socket, retrying until it appears or timeout_ms passes. */
 int qmp_connect_unix(const char *path, int timeout_ms, int *ret_fd);

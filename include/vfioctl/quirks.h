@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 #include "vfioctl/host.h"
 #include "vfioctl/model.h"
 #include "vfioctl/pciids.h"
@@ -99,7 +99,7 @@ typedef struct vfio_quirk_matches {
 
 int vfio_quirks_evaluate(const vfio_quirk_input *in, vfio_quirk_matches **ret);
 vfio_quirk_matches *vfio_quirk_matches_free(vfio_quirk_matches *m);
-DEFINE_POINTER_CLEANUP(vfio_quirk_matches, vfio_quirk_matches_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_quirk_matches, vfio_quirk_matches_free)
 const char *vfio_quirk_action_to_string(vfio_quirk_action a);
 
 /*

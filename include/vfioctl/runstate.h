@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 
 /* The status file is small and written by vfioctl only; anything larger is not ours. */
 #define VM_RUNSTATE_MAX_SIZE (64 * 1024)
@@ -48,7 +48,7 @@ typedef struct vm_runstate {
 } vm_runstate;
 
 vm_runstate *vm_runstate_free(vm_runstate *s);
-DEFINE_POINTER_CLEANUP(vm_runstate, vm_runstate_free)
+VFIO_DEFINE_POINTER_CLEANUP(vm_runstate, vm_runstate_free)
 
 const char *vm_state_to_string(vm_state s);
 int vm_state_from_string(const char *s, vm_state *ret);

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 #include "vfioctl/host.h"
 #include "vfioctl/model.h"
 #include "vfioctl/pciids.h"
@@ -44,7 +44,7 @@ typedef struct vfio_selector {
 
 int vfio_selector_parse(const char *s, vfio_selector **ret);
 vfio_selector *vfio_selector_free(vfio_selector *s);
-DEFINE_POINTER_CLEANUP(vfio_selector, vfio_selector_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_selector, vfio_selector_free)
 
 void vfio_identity_done(vfio_identity *id);
 /* Reads the identity of one device of the model (DSN from its config space when readable). */
@@ -89,7 +89,7 @@ typedef struct vfio_selection {
 int vfio_selection_resolve(const vfio_host *h, const vfio_model *m, vfio_pci_names *names,
                            char *const *selectors, unsigned flags, vfio_selection **ret);
 vfio_selection *vfio_selection_free(vfio_selection *s);
-DEFINE_POINTER_CLEANUP(vfio_selection, vfio_selection_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_selection, vfio_selection_free)
 bool vfio_selection_contains(const vfio_selection *s, const char *name);
 /* Appends a device (e.g. a group peer taken with --with-group); no-op when already there. */
 int vfio_selection_add(vfio_selection *s, const vfio_host *h, const vfio_model *m, const char *name,

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 #include "vfioctl/host.h"
 #include "vfioctl/model.h"
 #include "vfioctl/selector.h"
@@ -49,7 +49,7 @@ typedef struct vfio_setup_plan {
 } vfio_setup_plan;
 
 vfio_setup_plan *vfio_setup_plan_free(vfio_setup_plan *p);
-DEFINE_POINTER_CLEANUP(vfio_setup_plan, vfio_setup_plan_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_setup_plan, vfio_setup_plan_free)
 
 /* Pure planning from the model, the selection and host files (os-release, cmdline, cpuinfo, grub). */
 int vfio_setup_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection *sel,

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 
 /*
  * The helper programs, by absolute path (never looked up in $PATH, never run through a shell). The
@@ -111,7 +111,7 @@ typedef struct vfio_snap_plan {
 } vfio_snap_plan;
 
 vfio_snap_plan *vfio_snap_plan_free(vfio_snap_plan *p);
-DEFINE_POINTER_CLEANUP(vfio_snap_plan, vfio_snap_plan_free)
+VFIO_DEFINE_POINTER_CLEANUP(vfio_snap_plan, vfio_snap_plan_free)
 
 /* A snapshot name: 1-64 of [A-Za-z0-9_.:-], not starting with '-' or '.'. */
 bool vfio_snapshot_name_valid(const char *name);

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cleanup.h"
+#include "vfioctl/common.h"
 
 /* A config is read whole; anything larger is not a hand-written VM definition. */
 #define VM_CONFIG_MAX_SIZE (1024 * 1024)
@@ -245,7 +245,7 @@ typedef struct vm_config {
 /* A config with every default set and no sections. */
 int vm_config_new(const char *name, vm_config **ret);
 vm_config *vm_config_free(vm_config *c);
-DEFINE_POINTER_CLEANUP(vm_config, vm_config_free)
+VFIO_DEFINE_POINTER_CLEANUP(vm_config, vm_config_free)
 
 /*
  * Parses text (the contents of filename, which is only used in messages). On failure returns -EINVAL

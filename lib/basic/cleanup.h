@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "vfioctl/common.h"
+
 #define _cleanup_(f) __attribute__((cleanup(f)))
 
 static inline void freep(void *p)
@@ -48,12 +50,7 @@ static inline void fclosep(FILE **f)
         })
 
 /* Declares type_freep() for a destructor that accepts NULL, for use with _cleanup_(type_freep). */
-#define DEFINE_POINTER_CLEANUP(type, func)   \
-        static inline void func##p(type **p) \
-        {                                    \
-                if (*p)                      \
-                        func(*p);            \
-        }
+#define DEFINE_POINTER_CLEANUP(type, func) VFIO_DEFINE_POINTER_CLEANUP(type, func)
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -13,7 +13,7 @@ import sys
 
 PARTS = ["basic", "host", "input", "setup", "vm", "run"]
 # Public headers with no .c of the same name.
-HEADER_PART = {}
+HEADER_PART = {"common": "basic"}
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "cleanup.h"
 #include "fixture.h"
 #include "vfioctl/input.h"
 

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "cleanup.h"
 #include "vfioctl/perm.h"
 
 #define VM_UID    4242u
