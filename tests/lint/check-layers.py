@@ -5,7 +5,7 @@ The parts, from the top: basic, host, input, setup, vm, run. A part may include 
 part and of the parts above it, never below: host code cannot reach into run/, vm code cannot reach into
 run/, and so on. A public header include/vfioctl/X.h belongs to the part whose folder holds X.c (a
 header with no X.c must be listed in HEADER_PART). No file under lib/ or include/ may include a header of
-tool/. Prints one line per violation (file:line: what and why) and a TAP result.
+tool/, and a public header includes no private header. Prints one line per violation (file:line: what and why) and a TAP result.
 """
 import os
 import re
@@ -56,6 +56,10 @@ def main(root):
             inc = m.group(1)
             line = text.count("\n", 0, m.start()) + 1
             base = os.path.basename(inc)
+            if rel.startswith("include") and not inc.startswith("vfioctl/"):
+                bad.append(f"{rel}:{line}: public header includes {inc}: a public header may include only "
+                           f"vfioctl/ headers and system headers")
+                continue
             if inc.startswith("vfioctl/"):
                 want = header_part.get(os.path.splitext(base)[0])
             elif base in basic_headers and "/" not in inc.replace("basic/", ""):
