@@ -351,7 +351,11 @@ static int check_safety(const vfio_host *h, const vfio_model *m, vfio_bind_plan 
 
                 if (p->devs[i].noop)
                         continue;
-                if (p->action == VFIO_BIND_TO_VFIO && md->verdict == VFIO_VERDICT_HOST_CRITICAL) {
+                /* By the device's own facts, not its group verdict: without an IOMMU there are no groups,
+                 * so no verdict says host-critical, yet the boot display and the root disk's controller
+                 * are still the host's. */
+                if (p->action == VFIO_BIND_TO_VFIO &&
+                    (strv_length(md->critical) > 0 || strv_length(md->blockers) > 0)) {
                         STRV_FOREACH(c, md->critical)
                                 if ((r = refuse_or_warn(
                                              p, o->force, "%s is needed by the host: %s%s", md->pci->name,

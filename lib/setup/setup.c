@@ -152,7 +152,8 @@ static int check_selection(const vfio_host *h, const vfio_model *m, vfio_selecti
                         if (r < 0)
                                 return r;
                 }
-                if (md->verdict == VFIO_VERDICT_HOST_CRITICAL) {
+                /* Not by verdict: without an IOMMU no group verdict says host-critical (see bind.c). */
+                if (strv_length(md->critical) > 0 || strv_length(md->blockers) > 0) {
                         STRV_FOREACH(c, md->critical)
                                 if ((r = strv_extendf(o->force ? &p->notes : &p->refusals,
                                                       "%s is needed by the host: %s%s", md->pci->name, *c,

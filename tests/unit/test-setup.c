@@ -138,6 +138,28 @@ static void test_group_and_safety_refusals(void **state)
         assert_true(any_contains(e->p->notes, "boot display"));
 }
 
+/* Without an IOMMU there is no host-critical group verdict; the boot display is still refused. */
+static void test_no_iommu_host_critical_refused(void **state)
+{
+        env *e = calloc(1, sizeof(*e));
+        char dir[4096];
+        vfio_setup_opts o = {};
+        void *st = e;
+
+        (void)state;
+        assert_non_null(e);
+        assert_int_equal(vfio_host_open(fixture_dir("q35-noiommu", dir, sizeof(dir)), &e->h), 0);
+        assert_int_equal(vfio_model_load(e->h, &e->m), 0);
+        plan(e, "00:01.0", &o);
+        assert_true(any_contains(e->p->refusals, "0000:00:01.0 is needed by the host: boot-display"));
+        o.force = true;
+        plan(e, "00:01.0", &o);
+        assert_int_equal(strv_length(e->p->refusals), 0);
+        assert_true(any_contains(e->p->notes, "0000:00:01.0 is needed by the host: boot-display"));
+        assert_true(any_contains(e->p->notes, "(--force)"));
+        teardown_env(&st);
+}
+
 static void test_user_memlock_and_hugepages(void **state)
 {
         env *e = *state;
@@ -243,6 +265,7 @@ int main(void)
                 T(test_identical_twin_on_host_means_bind_by_identity),
                 T(test_gpu_audio_softdep),
                 T(test_group_and_safety_refusals),
+                cmocka_unit_test(test_no_iommu_host_critical_refused),
                 T(test_user_memlock_and_hugepages),
                 T(test_uinput_loaded_at_boot),
                 cmocka_unit_test(test_distro_commands),
