@@ -1,0 +1,30 @@
+/* A new VM's configuration from a few choices and this host's facts (what `vfioctl create` writes). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vfioctl/host.h"
+#include "vfioctl/model.h"
+#include "vfioctl/pciids.h"
+#include "vfioctl/vmconf.h"
+
+typedef struct vm_create_opts {
+        const char *gpu;       /* a selector or "auto"; NULL: no GPU (an emulated display) */
+        const char *memory;    /* "16G"; NULL: 8G */
+        const char *cpus;      /* "8"; NULL: the host's CPUs less two, at most 8 */
+        const char *disk;      /* an absolute path, or a size for STATE_DIR/system.qcow2; NULL: none */
+        const char *iso;       /* an absolute path; NULL: none */
+        bool windows;          /* Windows defaults (Hyper-V, TPM, Secure Boot, SATA, e1000e) */
+        const char *state_dir; /* where a disk given by size goes */
+} vm_create_opts;
+
+/*
+ * Fills c (from vm_config_new) with the choices in o and defaults from the host: the GPU and its slot's
+ * functions, a pinning plan, hugepages already reserved, disks, network, audio. m and names may be NULL
+ * when o->gpu is NULL. Problems go to *errors as one-line messages: -EINVAL for a bad value (a usage
+ * error), -ENXIO for a GPU selector that does not pick exactly one passable device. Notes for the user go
+ * to *warnings.
+ */
+int vm_create_build(vm_config *c, const vfio_host *h, const vfio_model *m, vfio_pci_names *names,
+                    const vm_create_opts *o, char ***warnings, char ***errors);

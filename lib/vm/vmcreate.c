@@ -1,0 +1,245 @@
+/* A new VM's configuration from a few choices and this host's facts: what `vfioctl create` writes. */
+#include "vfioctl/vmcreate.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parse-util.h"
+#include "strv.h"
+#include "vfioctl/selector.h"
+#include "vfioctl/vmdefaults.h"
+
+static int msg(char ***l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int msg(char ***l, const char *fmt, ...)
+{
+        va_list ap;
+        char *s;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        if (strv_push(l, s) < 0) {
+                free(s);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int add_item(void **array, size_t *n, size_t size, const char *name, void **ret)
+{
+        char *a = realloc(*array, (*n + 1) * size);
+
+        if (!a)
+                return -ENOMEM;
+        *array = a;
+        a += *n * size;
+        memset(a, 0, size);
+        *(char **)a = strdup(name);
+        if (!*(char **)a)
+                return -ENOMEM;
+        (*n)++;
+        *ret = a;
+        return 0;
+}
+
+static int pick_gpu(vm_config *c, const vfio_model *m, vfio_pci_names *names, const char *gpu,
+                    char ***warnings, char ***errors)
+{
+        _cleanup_(vfio_selector_freep) vfio_selector *sel = NULL;
+        _cleanup_strv_free_ char **found = NULL;
+        const vfio_model_device *d = NULL;
+        vm_pci *p;
+        int r;
+
+        if (strcmp(gpu, "auto") == 0) {
+                d = vm_pick_gpu(m);
+                if (!d) {
+                        r = msg(errors,
+                                "--gpu auto: no display device on this host can be passed through; 'vfioctl devices --gpu' shows why");
+                        return r < 0 ? r : -ENXIO;
+                }
+        } else {
+                r = vfio_selector_parse(gpu, &sel);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) {
+                        r = msg(errors,
+                                "--gpu: '%s' is not a selector (01:00.0, 10de:1b80 or a name pattern)", gpu);
+                        return r < 0 ? r : -ENXIO;
+                }
+                r = vfio_selector_resolve(sel, m, names, &found);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0 || found[1]) {
+                        r = msg(errors,
+                                "--gpu: '%s' matches %s on this host; 'vfioctl devices --gpu' lists them",
+                                gpu, r < 0 ? "no PCI device" : "several devices");
+                        return r < 0 ? r : -ENXIO;
+                }
+                d = vfio_model_find_device(m, found[0]);
+        }
+        r = add_item((void **)&c->gpus, &c->n_gpus, sizeof(vm_pci), "gpu", (void **)&p);
+        if (r < 0)
+                return r;
+        p->device = strdup(d->pci->name);
+        if (!p->device)
+                return -ENOMEM;
+        p->functions_auto = true;
+        p->rombar = true;
+        if (d->verdict == VFIO_VERDICT_WITH_PEERS)
+                return msg(
+                        warnings,
+                        "GPU %s shares its IOMMU group with other devices; they must all be bound to vfio-pci",
+                        d->pci->name);
+        return 0;
+}
+
+static int host_defaults(vm_config *c, const vfio_host *h, const vm_create_opts *o, char ***warnings,
+                         char ***errors)
+{
+        _cleanup_free_ vm_host_cpu *cpus = NULL;
+        _cleanup_strv_free_ char **pin = NULL, **emu = NULL;
+        size_t n = 0;
+        unsigned vcpus, threads = 1;
+        uint64_t v, pages;
+        int r;
+
+        r = vm_host_cpus(h, &cpus, &n);
+        if (r < 0 && (r = msg(warnings, "cannot read the CPU topology below %s: %s; no pinning planned",
+                              vfio_host_root(h), strerror(-r))) < 0)
+                return r;
+        if (o->cpus) {
+                if (parse_uint(o->cpus, 10, 256, &v) < 0 || v == 0) {
+                        r = msg(errors, "--cpus: '%s' is not a count from 1 to 256", o->cpus);
+                        return r < 0 ? r : -EINVAL;
+                }
+                vcpus = (unsigned)v;
+        } else
+                /* Leave one core to the host; cap at 8 vCPUs, plenty for a desktop guest. */
+                vcpus = n > 2 ? (unsigned)(n - 2 < 8 ? n - 2 : 8) : 1;
+        if (n > 0 && vm_plan_pinning(cpus, n, vcpus, &pin, &emu, &threads) == 0) {
+                c->cpu.pin = TAKE_PTR(pin);
+                c->cpu.emulator_pin = TAKE_PTR(emu);
+        } else if (
+                n > 0 &&
+                (r = msg(warnings,
+                         "this host has %zu CPUs: too few to pin %u vCPUs and keep a core for itself; no pinning planned",
+                         n, vcpus)) < 0)
+                return r;
+        c->cpu.threads = threads;
+        c->cpu.cores = vcpus / threads;
+        c->cpu.sockets = 1;
+
+        if (o->memory) {
+                if (parse_size(o->memory, &v) < 0 || v < (256ULL << 20)) {
+                        r = msg(errors, "--memory: '%s' is not a size of at least 256M (16G, 16384M)",
+                                o->memory);
+                        return r < 0 ? r : -EINVAL;
+                }
+                c->memory.size = v;
+        } else
+                c->memory.size = 8ULL << 30;
+        /* Use hugepages only when enough are already reserved: reserving them is a host change. */
+        if (vm_host_hugepages_free(h, 1048576, &pages) == 0 && pages * (1ULL << 30) >= c->memory.size &&
+            c->memory.size % (1ULL << 30) == 0)
+                c->memory.hugepages = VM_HUGEPAGES_1G;
+        else if (vm_host_hugepages_free(h, 2048, &pages) == 0 && pages * (2ULL << 20) >= c->memory.size &&
+                 c->memory.size % (2ULL << 20) == 0)
+                c->memory.hugepages = VM_HUGEPAGES_2M;
+        return 0;
+}
+
+int vm_create_build(vm_config *c, const vfio_host *h, const vfio_model *m, vfio_pci_names *names,
+                    const vm_create_opts *o, char ***warnings, char ***errors)
+{
+        vm_disk *d;
+        vm_net *net;
+        int r;
+
+        if (o->gpu) {
+                r = pick_gpu(c, m, names, o->gpu, warnings, errors);
+                if (r < 0)
+                        return r;
+        }
+        if (o->windows) {
+                c->vm.os = VM_OS_WINDOWS;
+                c->vm.rtc_localtime = true;
+                c->vm.rtc_catchup = true;
+                c->vm.pit_delay = true;
+                c->vm.hpet = false;
+                c->cpu.hyperv = true;
+                /* Windows 11 requires TPM 2.0 and Secure Boot. */
+                c->tpm.enabled = true;
+                c->firmware.secure_boot = true;
+        }
+        r = host_defaults(c, h, o, warnings, errors);
+        if (r < 0)
+                return r;
+        if (o->disk) {
+                uint64_t size;
+
+                r = add_item((void **)&c->disks, &c->n_disks, sizeof(vm_disk), "system", (void **)&d);
+                if (r < 0)
+                        return r;
+                /* Windows setup has no virtio drivers: SATA installs out of the box. */
+                d->bus = o->windows ? VM_DISK_SATA : VM_DISK_VIRTIO_BLK;
+                d->bootindex = 1;
+                if (o->disk[0] != '/' && parse_size(o->disk, &size) == 0) {
+                        if (asprintf(&d->path, "%s/system.qcow2", o->state_dir) < 0)
+                                return -ENOMEM;
+                        d->format = VM_DISK_QCOW2;
+                        d->discard = strdup("unmap");
+                        if (!d->discard)
+                                return -ENOMEM;
+                } else if (o->disk[0] == '/') {
+                        d->path = strdup(o->disk);
+                        if (!d->path)
+                                return -ENOMEM;
+                        if (strlen(o->disk) > 6 && strcmp(o->disk + strlen(o->disk) - 6, ".qcow2") == 0)
+                                d->format = VM_DISK_QCOW2;
+                        else if (strncmp(o->disk, "/dev/", 5) == 0) {
+                                /* Block devices and zvols: no host page cache, native AIO. */
+                                d->cache = strdup("none");
+                                d->aio = strdup("native");
+                                if (!d->cache || !d->aio)
+                                        return -ENOMEM;
+                        }
+                } else {
+                        r = msg(errors, "--disk: '%s' is neither an absolute path nor a size (64G)",
+                                o->disk);
+                        return r < 0 ? r : -EINVAL;
+                }
+        }
+        if (o->iso) {
+                if (o->iso[0] != '/') {
+                        r = msg(errors, "--iso: '%s' must be an absolute path", o->iso);
+                        return r < 0 ? r : -EINVAL;
+                }
+                r = add_item((void **)&c->disks, &c->n_disks, sizeof(vm_disk), "install", (void **)&d);
+                if (r < 0)
+                        return r;
+                d->media = VM_MEDIA_CDROM;
+                d->bus = VM_DISK_SATA;
+                d->bootindex = 2;
+                d->path = strdup(o->iso);
+                if (!d->path)
+                        return -ENOMEM;
+        }
+        r = add_item((void **)&c->nets, &c->n_nets, sizeof(vm_net), "lan", (void **)&net);
+        if (r < 0)
+                return r;
+        net->model = o->windows ? VM_NET_E1000E : VM_NET_VIRTIO;
+        c->audio.enabled = true;
+        if (c->n_gpus == 0) {
+                /* Without a passed GPU the guest needs a screen of its own. */
+                c->display.device = VM_DISPLAY_VIRTIO_VGA;
+                c->display.protocol = VM_PROTOCOL_SPICE;
+        }
+        return 0;
+}
