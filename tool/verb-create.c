@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ static const char *arg_cpus;
 static const char *arg_disk;
 static const char *arg_iso;
 static const char *arg_output;
+static const char *arg_user;
 static bool arg_windows;
 static bool arg_force;
 static bool arg_dry_run;
@@ -83,7 +85,8 @@ static int parse_options(int argc, char **argv)
                 OPT_WINDOWS,
                 OPT_FORCE,
                 OPT_DRY_RUN,
-                OPT_OUTPUT
+                OPT_OUTPUT,
+                OPT_USER,
         };
         static const struct option options[] = {
                 { "gpu", required_argument, NULL, OPT_GPU },
@@ -95,6 +98,7 @@ static int parse_options(int argc, char **argv)
                 { "force", no_argument, NULL, OPT_FORCE },
                 { "dry-run", no_argument, NULL, OPT_DRY_RUN },
                 { "output", required_argument, NULL, OPT_OUTPUT },
+                { "user", required_argument, NULL, OPT_USER },
                 {},
         };
         int c;
@@ -128,10 +132,32 @@ static int parse_options(int argc, char **argv)
                 case OPT_OUTPUT:
                         arg_output = optarg;
                         break;
+                case OPT_USER:
+                        arg_user = optarg;
+                        break;
                 default:
                         return -EINVAL;
                 }
         return 0;
+}
+
+/*
+ * The VM user written to [vm] user: --user; else, through sudo, the user who ran sudo; else the caller
+ * (start by anyone else requires [vm] user to name them). Root alone has no one to name: start as root
+ * refuses a VM without it, so the warning says how to set it.
+ */
+static char *default_user(void)
+{
+        const char *sudo = secure_getenv("SUDO_USER");
+        struct passwd *pw;
+
+        if (arg_user)
+                return strdup(arg_user);
+        if (geteuid() == 0 && sudo && *sudo && strcmp(sudo, "root") != 0)
+                return strdup(sudo);
+        if (geteuid() != 0 && (pw = getpwuid(geteuid())))
+                return strdup(pw->pw_name);
+        return NULL;
 }
 
 int verb_create(int argc, char **argv)
@@ -140,7 +166,7 @@ int verb_create(int argc, char **argv)
         _cleanup_(vfio_host_freep) vfio_host *h = NULL;
         _cleanup_(vfio_model_freep) vfio_model *m = NULL;
         _cleanup_(vfio_pci_names_freep) vfio_pci_names *names = NULL;
-        _cleanup_free_ char *text = NULL, *dir = NULL, *path = NULL;
+        _cleanup_free_ char *text = NULL, *dir = NULL, *path = NULL, *user = NULL;
         _cleanup_strv_free_ char **errors = NULL, **warnings = NULL, **build_errors = NULL;
         vm_create_opts o;
         _cleanup_(vm_config_freep) vm_config *check = NULL;
@@ -150,6 +176,7 @@ int verb_create(int argc, char **argv)
 
         if (parse_options(argc, argv) < 0)
                 return EXIT_USAGE;
+        user = default_user();
         if (tool_check_arity(argc - optind) < 0)
                 return EXIT_USAGE;
         name = argv[optind];
@@ -173,7 +200,16 @@ int verb_create(int argc, char **argv)
                               .disk = arg_disk,
                               .iso = arg_iso,
                               .windows = arg_windows,
-                              .state_dir = paths.state_dir };
+                              .state_dir = paths.state_dir,
+                              .user = user };
+        if (arg_user && (!*arg_user || strpbrk(arg_user, " \t\n=#;[]\"'\\") || strlen(arg_user) > 32)) {
+                tool_error("--user: '%s' is not a user name", arg_user);
+                vm_paths_done(&paths);
+                return EXIT_USAGE;
+        }
+        if (!user)
+                tool_warning(
+                        "no VM user: vfioctl start as root refuses a VM without [vm] user; pass --user NAME (the account QEMU runs as)");
         r = vm_create_build(c, h, m, names, &o, &warnings, &build_errors);
         STRV_FOREACH(w, warnings)
                 tool_warning("%s", *w);

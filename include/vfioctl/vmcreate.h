@@ -17,6 +17,7 @@ typedef struct vm_create_opts {
         const char *iso;       /* an absolute path; NULL: none */
         bool windows;          /* Windows defaults (Hyper-V, TPM, Secure Boot, SATA, e1000e) */
         const char *state_dir; /* where a disk given by size goes */
+        const char *user;      /* [vm] user: who QEMU runs as when root starts it; NULL: not set */
 } vm_create_opts;
 
 /*

@@ -48,8 +48,8 @@ static int add_item(void **array, size_t *n, size_t size, const char *name, void
         return 0;
 }
 
-static int pick_gpu(vm_config *c, const vfio_model *m, vfio_pci_names *names, const char *gpu,
-                    char ***warnings, char ***errors)
+static int pick_gpu(vm_config *c, const vfio_host *h, const vfio_model *m, vfio_pci_names *names,
+                    const char *gpu, char ***warnings, char ***errors)
 {
         _cleanup_(vfio_selector_freep) vfio_selector *sel = NULL;
         _cleanup_strv_free_ char **found = NULL;
@@ -87,9 +87,21 @@ static int pick_gpu(vm_config *c, const vfio_model *m, vfio_pci_names *names, co
         r = add_item((void **)&c->gpus, &c->n_gpus, sizeof(vm_pci), "gpu", (void **)&p);
         if (r < 0)
                 return r;
-        p->device = strdup(d->pci->name);
-        if (!p->device)
-                return -ENOMEM;
+        /* The identity bind records (IDs at a topology path), not the address: a card added upstream
+         * renumbers the buses, and an identical card elsewhere has the same IDs. The serial is left out:
+         * a VM config names a slot, and a card swapped for its twin there is the same to the guest. */
+        {
+                vfio_identity id;
+
+                r = vfio_identity_of(h, d->pci, &id);
+                if (r < 0)
+                        return r;
+                id.has_dsn = false;
+                p->device = vfio_identity_format(&id);
+                vfio_identity_done(&id);
+                if (!p->device)
+                        return -ENOMEM;
+        }
         p->functions_auto = true;
         p->rombar = true;
         if (d->verdict == VFIO_VERDICT_WITH_PEERS)
@@ -163,10 +175,12 @@ int vm_create_build(vm_config *c, const vfio_host *h, const vfio_model *m, vfio_
         int r;
 
         if (o->gpu) {
-                r = pick_gpu(c, m, names, o->gpu, warnings, errors);
+                r = pick_gpu(c, h, m, names, o->gpu, warnings, errors);
                 if (r < 0)
                         return r;
         }
+        if (o->user && !(c->vm.user = strdup(o->user)))
+                return -ENOMEM;
         if (o->windows) {
                 c->vm.os = VM_OS_WINDOWS;
                 c->vm.rtc_localtime = true;

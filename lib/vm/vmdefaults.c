@@ -460,6 +460,13 @@ int vm_config_format(const vm_config *c, char **ret)
                 fprintf(f, "uuid = %s\n", c->vm.uuid);
         fprintf(f, "rtc_localtime = %s\nrtc_catchup = %s\npit_delay = %s\nhpet = %s\n",
                 yn(c->vm.rtc_localtime), yn(c->vm.rtc_catchup), yn(c->vm.pit_delay), yn(c->vm.hpet));
+        if (c->vm.user)
+                fprintf(f,
+                        "# The account QEMU runs as when root starts the VM (vfioctl start, enable)\nuser = %s\n",
+                        c->vm.user);
+        else
+                fprintf(f,
+                        "# user = NAME   (the account QEMU runs as; vfioctl start as root requires it)\n");
         fprintf(f, "# max_ram_below_4g = 1G   (works around PCIe bridges that mishandle high MMIO)\n");
         fprintf(f, "# debugcon = /tmp/%s-ovmf.log   (OVMF's debug log)\n\n", c->name);
 
@@ -512,7 +519,9 @@ int vm_config_format(const vm_config *c, char **ret)
                         fprintf(f, "[gpu]\n");
                 else
                         fprintf(f, "[gpu \"%s\"]\n", p->name);
-                fprintf(f, "# PCI address, vendor:device or a name pattern; see: vfioctl devices --gpu\n");
+                fprintf(f,
+                        "# PCI address, vendor:device, a name pattern, or the identity vfioctl records\n"
+                        "# (IDS@TOPOLOGY-PATH: the same card when buses are renumbered); see: vfioctl devices --gpu\n");
                 fprintf(f, "device = %s\n", p->device);
                 if (p->functions_auto)
                         fprintf(f,
