@@ -29,3 +29,10 @@ typedef struct vm_create_opts {
  */
 int vm_create_build(vm_config *c, const vfio_host *h, const vfio_model *m, vfio_pci_names *names,
                     const vm_create_opts *o, char ***warnings, char ***errors);
+
+/*
+ * Applies one quirk setting ("cpu.kvm=off", "hyperv.vendor_id=vfioctl0000", "firmware=ovmf",
+ * "vfio.x-vga=off") to a config being built; -EINVAL for a setting it does not know. Settings that
+ * vfioctl applies at every start (machine.max-ram-below-4g) are not written into the file.
+ */
+int vm_create_apply_setting(vm_config *c, const char *setting);

@@ -9,6 +9,7 @@
 
 #include "parse-util.h"
 #include "strv.h"
+#include "vfioctl/quirks.h"
 #include "vfioctl/selector.h"
 #include "vfioctl/vmdefaults.h"
 
@@ -45,6 +46,61 @@ static int add_item(void **array, size_t *n, size_t size, const char *name, void
                 return -ENOMEM;
         (*n)++;
         *ret = a;
+        return 0;
+}
+
+int vm_create_apply_setting(vm_config *c, const char *setting)
+{
+        if (strcmp(setting, "cpu.kvm=off") == 0)
+                c->cpu.hide_kvm = true;
+        else if (strncmp(setting, "hyperv.vendor_id=", 17) == 0) {
+                char *v = strdup(setting + 17);
+
+                if (!v)
+                        return -ENOMEM;
+                /* The vendor id is a Hyper-V CPUID leaf: it needs the enlightenments on. */
+                c->cpu.hyperv = true;
+                free(c->cpu.hyperv_vendor_id);
+                c->cpu.hyperv_vendor_id = v;
+        } else if (strcmp(setting, "firmware=ovmf") == 0)
+                c->firmware.type = VM_FIRMWARE_OVMF;
+        else if (strcmp(setting, "vfio.x-vga=off") == 0)
+                for (size_t i = 0; i < c->n_gpus; i++)
+                        c->gpus[i].x_vga = false;
+        else if (strncmp(setting, "machine.max-ram-below-4g=", 25) == 0)
+                return 0; /* applied at every start (vm_config_resolve), whatever the file says */
+        else
+                return -EINVAL;
+        return 0;
+}
+
+/* The quirks of the chosen GPU's functions ask for VM settings (nvidia-geforce-code43: kvm=off and a
+ * Hyper-V vendor id); the config carries them, so what check says vfioctl does is what the VM gets. */
+static int apply_quirks(vm_config *c, const vfio_host *h, const vfio_model *m, const vfio_pci_dev *gpu,
+                        char ***warnings)
+{
+        _cleanup_strv_free_ char **pass = NULL, **settings = NULL;
+        int r;
+
+        for (size_t i = 0; i < m->pci->n; i++) {
+                const vfio_pci_dev *d = m->pci->devs[i];
+
+                if (d->addr.domain == gpu->addr.domain && d->addr.bus == gpu->addr.bus &&
+                    d->addr.slot == gpu->addr.slot && !vfio_pci_dev_is_bridge(d) &&
+                    (r = strv_extend(&pass, d->name)) < 0)
+                        return r;
+        }
+        r = vfio_quirks_vm_settings(h, m, pass, &settings);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(s, settings) {
+                r = vm_create_apply_setting(c, *s);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0 &&
+                    (r = msg(warnings, "quirk setting '%s' is not one create knows; left out", *s)) < 0)
+                        return r;
+        }
         return 0;
 }
 
@@ -104,6 +160,9 @@ static int pick_gpu(vm_config *c, const vfio_host *h, const vfio_model *m, vfio_
         }
         p->functions_auto = true;
         p->rombar = true;
+        r = apply_quirks(c, h, m, d->pci, warnings);
+        if (r < 0)
+                return r;
         if (d->verdict == VFIO_VERDICT_WITH_PEERS)
                 return msg(
                         warnings,

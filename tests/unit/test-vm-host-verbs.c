@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "fixture.h"
+#include "variant.h"
 
 static char *root, *conf;
 
@@ -110,6 +111,55 @@ static void test_setup_vm_sizes_memlock_and_binds_the_gpu_functions(void **state
         free(err);
 }
 
+/*
+ * The Code 43 quirk's claim and what vfioctl does agree: check says create writes the settings into the
+ * VM's config, create writes them, and the QEMU command line carries them.
+ */
+static void test_code43_settings_written_by_create_and_in_the_argv(void **state)
+{
+        char *vroot = variant_new("q35-viommu");
+        char tmpl[] = "/tmp/vfioctl-code43-XXXXXX";
+        const char *create[] = { "--root",       vroot,    "create",  "gf",       "--gpu",
+                                 "0000:03:00.0", "--user", "nobody",  "--memory", "1G",
+                                 "--output",     tmpl,     "--force", NULL };
+        const char *cmdline[] = { "--root", vroot, "cmdline", tmpl, NULL };
+        const char *check[] = {
+                "--root", vroot, "check", "--no-probe", "--pass", "03:00.0", "03:00.1", NULL
+        };
+        char *out = NULL, *err = NULL, *text;
+        int fd = mkstemp(tmpl);
+
+        assert_true(fd >= 0);
+        close(fd);
+        variant_pci_ids(vroot, "0000:03:00.0", 0x10de, 0x1b80, 0); /* GP104 [GeForce GTX 1080] */
+        variant_pci_ids(vroot, "0000:03:00.1", 0x10de, 0x10f0, 0); /* GP104 High Definition Audio */
+        /* Not ready (no /dev/kvm in a capture): the report is what matters here. */
+        assert_int_equal(fixture_run_tool(&out, &err, check), 2);
+        assert_non_null(strstr(out, "(nvidia-geforce-code43)"));
+        assert_non_null(strstr(
+                out,
+                "VM settings vfioctl create writes into a new VM's configuration: cpu.kvm=off hyperv.vendor_id=vfioctl0000"));
+        assert_null(strstr(out, "VM settings applied by vfioctl"));
+        free(out);
+        free(err);
+        assert_int_equal(fixture_run_tool(&out, &err, create), 0);
+        free(out);
+        free(err);
+        text = fixture_read(tmpl);
+        assert_non_null(text);
+        assert_non_null(strstr(text, "\nhide_kvm = yes\n"));
+        assert_non_null(strstr(text, "\nhyperv = yes\n"));
+        assert_non_null(strstr(text, "\nhyperv_vendor_id = vfioctl0000\n"));
+        free(text);
+        assert_int_equal(fixture_run_tool(&out, &err, cmdline), 0);
+        assert_non_null(strstr(out, "kvm=off"));
+        assert_non_null(strstr(out, "hv-vendor-id=vfioctl0000"));
+        free(out);
+        free(err);
+        unlink(tmpl);
+        variant_free(vroot);
+}
+
 static void test_vm_config_errors_name_file_and_line(void **state)
 {
         char bad[] = "/tmp/vfioctl-vmhost-bad-XXXXXX";
@@ -140,6 +190,7 @@ int main(void)
                 cmocka_unit_test(test_check_vm_takes_the_gpu_and_memory_from_the_config),
                 cmocka_unit_test(test_setup_vm_sizes_memlock_and_binds_the_gpu_functions),
                 cmocka_unit_test(test_vm_config_errors_name_file_and_line),
+                cmocka_unit_test(test_code43_settings_written_by_create_and_in_the_argv),
         };
 
         return cmocka_run_group_tests(tests, setup_vm, teardown_vm);
