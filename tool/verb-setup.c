@@ -182,8 +182,10 @@ int verb_setup(int argc, char **argv)
                         }
                 if (!o.memory)
                         o.memory = n.memory;
-                if (!o.hugepages)
+                if (!o.hugepages) {
                         o.hugepages = n.hugepages;
+                        o.hugepage_size = n.hugepage_size;
+                }
                 o.uinput = n.input_relay;
                 vm_needs_done(&n);
                 o.usb = usb;

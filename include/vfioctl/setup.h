@@ -14,16 +14,17 @@
 #define VFIO_SETUP_MANIFEST "var/lib/vfioctl/setup.manifest"
 
 typedef struct vfio_setup_opts {
-        const char *user;         /* the VM user: memlock limit and group membership; NULL: none */
-        const char *group;        /* group given the VFIO/USB nodes; NULL: "kvm" */
-        uint64_t memory;          /* guest RAM the user's VMs lock, bytes; 0: 16 GiB */
-        uint64_t hugepages;       /* bytes of huge pages to reserve at boot; 0: none */
-        char **usb;               /* "VVVV:PPPP" USB devices the VM takes (udev group rule) */
-        bool uinput;              /* load uinput at boot (modules-load.d), for vfioctl start's input relay */
-        bool create_user;         /* a dedicated system user */
-        bool with_group;          /* take the selected devices' IOMMU group peers too */
-        bool force;               /* host-critical devices are warnings, not refusals */
-        bool apply_cmdline;       /* edit etc/default/grub or etc/kernel/cmdline (else only print) */
+        const char *user;       /* the VM user: memlock limit and group membership; NULL: none */
+        const char *group;      /* group given the VFIO/USB nodes; NULL: "kvm" */
+        uint64_t memory;        /* guest RAM the user's VMs lock, bytes; 0: 16 GiB */
+        uint64_t hugepages;     /* bytes of huge pages to reserve at boot; 0: none */
+        uint64_t hugepage_size; /* bytes per page, 2 MiB or 1 GiB; 0: the kernel's default (Hugepagesize) */
+        char **usb;             /* "VVVV:PPPP" USB devices the VM takes (udev group rule) */
+        bool uinput;            /* load uinput at boot (modules-load.d), for vfioctl start's input relay */
+        bool create_user;       /* a dedicated system user */
+        bool with_group;        /* take the selected devices' IOMMU group peers too */
+        bool force;             /* host-critical devices are warnings, not refusals */
+        bool apply_cmdline;     /* edit etc/default/grub or etc/kernel/cmdline (else only print) */
         const char *vfioctl_path; /* ExecStart of the boot-time bind unit; NULL: "/usr/bin/vfioctl" */
         /*
          * Hook for the VM configuration module (--vm NAME): it fills selectors, memory, hugepages, usb
@@ -32,10 +33,11 @@ typedef struct vfio_setup_opts {
 } vfio_setup_opts;
 
 typedef struct vfio_setup_file {
-        char *path; /* below the root: "etc/modprobe.d/vfioctl.conf" */
-        char *content;
+        char *path;    /* below the root: "etc/modprobe.d/vfioctl.conf" */
+        char *content; /* NULL for a link */
         mode_t mode;
         bool owned; /* vfioctl's own file; false: an edit of a host file (etc/default/grub) */
+        char *link; /* a symbolic link to this target instead of a file: a unit enabled in a .wants/ */
 } vfio_setup_file;
 
 typedef struct vfio_setup_plan {

@@ -150,6 +150,34 @@ fail:
         return log_debug_errno(r, "writing %s failed: %s", path, strerror(-r));
 }
 
+int vfio_hostfile_symlink_atomic(const vfio_host *h, const char *path, const char *target)
+{
+        _cleanup_close_ int dfd = -EBADF;
+        char tmp[64];
+        const char *base;
+        uint64_t rnd;
+
+        dfd = open_parent(h, path, O_RDONLY, &base);
+        if (dfd < 0)
+                return dfd;
+        if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+                return -EIO;
+        /* The temp name vfio_hostfile_sweep_temps removes after a kill. */
+        snprintf(tmp, sizeof(tmp), ".#vfioctl.%016llx", (unsigned long long)rnd);
+        if (symlinkat(target, dfd, tmp) < 0)
+                return -errno;
+        vfio_hostfile_fault_point();
+        if (renameat(dfd, tmp, dfd, base) < 0) {
+                int r = -errno;
+
+                (void)unlinkat(dfd, tmp, 0);
+                return r;
+        }
+        (void)fsync(dfd);
+        vfio_hostfile_fault_point();
+        return 0;
+}
+
 int vfio_hostfile_read(const vfio_host *h, const char *path, size_t max, char **ret, size_t *ret_len)
 {
         _cleanup_close_ int fd = -EBADF;

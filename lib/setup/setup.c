@@ -22,18 +22,25 @@
 #include "strv.h"
 #include "vfioctl/distro.h"
 #include "vfioctl/hostfile.h"
+#include "vfioctl/kernel.h"
 
-#define MODPROBE_CONF "etc/modprobe.d/vfioctl.conf"
-#define BIND_UNIT     "etc/systemd/system/vfioctl-bind.service"
-#define UDEV_RULES    "etc/udev/rules.d/90-vfioctl.rules"
-#define LIMITS_CONF   "etc/security/limits.d/90-vfioctl.conf"
-#define SYSCTL_CONF   "etc/sysctl.d/90-vfioctl.conf"
-#define MODULES_CONF  "etc/modules-load.d/vfioctl.conf"
-#define BACKUP_DIR    "var/lib/vfioctl/setup.backup"
-#define HEADER        "# Written by 'vfioctl setup'; 'vfioctl setup --undo' removes it. Do not edit.\n"
-#define FILE_MAX      (1024 * 1024)
-#define MANIFEST_MAX  (256 * 1024)
-#define GIB           (UINT64_C(1) << 30)
+#define MODPROBE_CONF     "etc/modprobe.d/vfioctl.conf"
+#define BIND_UNIT         "etc/systemd/system/vfioctl-bind.service"
+#define UDEV_RULES        "etc/udev/rules.d/90-vfioctl.rules"
+#define LIMITS_CONF       "etc/security/limits.d/90-vfioctl.conf"
+#define SYSCTL_CONF       "etc/sysctl.d/90-vfioctl.conf"
+#define MODULES_CONF      "etc/modules-load.d/vfioctl.conf"
+#define UNIT_DIR          "etc/systemd/system"
+#define BIND_UNIT_LINK    UNIT_DIR "/sysinit.target.wants/vfioctl-bind.service"
+#define HUGE1G_UNIT       UNIT_DIR "/dev-hugepages1G.mount"
+#define HUGE1G_LINK       UNIT_DIR "/sysinit.target.wants/dev-hugepages1G.mount"
+#define DRACUT_CONF       "etc/dracut.conf.d/vfioctl.conf"
+#define MKINITCPIO_DROPIN "etc/mkinitcpio.conf.d/vfioctl.conf"
+#define BACKUP_DIR        "var/lib/vfioctl/setup.backup"
+#define HEADER            "# Written by 'vfioctl setup'; 'vfioctl setup --undo' removes it. Do not edit.\n"
+#define FILE_MAX          (1024 * 1024)
+#define MANIFEST_MAX      (256 * 1024)
+#define GIB               (UINT64_C(1) << 30)
 
 vfio_setup_plan *vfio_setup_plan_free(vfio_setup_plan *p)
 {
@@ -42,6 +49,7 @@ vfio_setup_plan *vfio_setup_plan_free(vfio_setup_plan *p)
         for (size_t i = 0; i < p->n; i++) {
                 free(p->files[i].path);
                 free(p->files[i].content);
+                free(p->files[i].link);
         }
         free(p->files);
         strv_free(p->commands);
@@ -92,6 +100,23 @@ static int plan_file(vfio_setup_plan *p, const char *path, char *content, mode_t
         p->files = n;
         p->files[p->n++] =
                 (vfio_setup_file){ .path = dup, .content = content, .mode = mode, .owned = owned };
+        return 0;
+}
+
+/* A symbolic link (a unit enabled: what systemctl enable makes), listed in the manifest like a file. */
+static int plan_link(vfio_setup_plan *p, const char *path, const char *target)
+{
+        char *t = strdup(target);
+        int r;
+
+        if (!t)
+                return -ENOMEM;
+        r = plan_file(p, path, NULL, 0777, true);
+        if (r < 0) {
+                free(t);
+                return r;
+        }
+        p->files[p->n - 1].link = t;
         return 0;
 }
 
@@ -275,10 +300,11 @@ static int plan_modprobe(const vfio_host *h, const vfio_model *m, const vfio_sel
                              o->vfioctl_path ? o->vfioctl_path : "/usr/bin/vfioctl", args) < 0)
                         return -ENOMEM;
                 r = plan_file(p, BIND_UNIT, TAKE_PTR(unit), 0644, true);
-                if (r < 0)
-                        return r;
-                r = strv_extendf(&p->commands,
-                                 "systemctl daemon-reload && systemctl enable vfioctl-bind.service");
+                if (r >= 0)
+                        /* Enabled here, so --undo disables it too; systemd reads it at the next boot. */
+                        r = plan_link(p, BIND_UNIT_LINK, "../vfioctl-bind.service");
+                if (r >= 0)
+                        r = strv_extendf(&p->commands, "systemctl daemon-reload");
                 if (r < 0)
                         return r;
         }
@@ -360,7 +386,98 @@ static int plan_udev_limits(const vfio_host *h, const vfio_setup_opts *o, vfio_s
         return 0;
 }
 
-static int plan_hugepages(const vfio_host *h, const vfio_setup_opts *o, vfio_setup_plan *p)
+/* The gid of a group from etc/group below the root; -ENOENT when it is not there. */
+static int group_gid(const vfio_host *h, const char *group, unsigned *ret)
+{
+        _cleanup_free_ char *text = NULL;
+        _cleanup_strv_free_ char **lines = NULL;
+        int r;
+
+        r = vfio_hostfile_read(h, "etc/group", FILE_MAX, &text, NULL);
+        if (r < 0)
+                return r;
+        r = strv_split(text, "\n", &lines);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(l, lines) {
+                _cleanup_strv_free_ char **f = NULL;
+                uint64_t gid;
+
+                /* name:password:gid:members; an empty field splits away, so take the gid from the end. */
+                if (strncmp(*l, group, strlen(group)) != 0 || (*l)[strlen(group)] != ':')
+                        continue;
+                if (strv_split(*l + strlen(group) + 1, ":", &f) < 0)
+                        return -ENOMEM;
+                for (size_t i = 0; f && f[i]; i++)
+                        if (parse_uint(f[i], 10, UINT32_MAX - 1, &gid) >= 0) {
+                                *ret = (unsigned)gid;
+                                return 0;
+                        }
+        }
+        return -ENOENT;
+}
+
+/*
+ * 1 GiB pages: reserved by the kernel at boot (hugepagesz=1G hugepages=N on the command line; later the
+ * memory is too fragmented to find whole gigabytes, Documentation/admin-guide/mm/hugetlbpage.rst), and a
+ * hugetlbfs with pagesize=1G mounted where QEMU's argv looks (/dev/hugepages1G), by a mount unit that
+ * setup enables itself. The VM user's group may create files there (QEMU runs as that user).
+ */
+static int plan_hugepages_1g(const vfio_host *h, const vfio_setup_opts *o, vfio_setup_plan *p,
+                             char ***cmdline_want)
+{
+        const char *group = o->group ? o->group : "kvm";
+        _cleanup_free_ char *unit = NULL, *owner = NULL;
+        uint64_t pages = (o->hugepages + (UINT64_C(1) << 30) - 1) >> 30;
+        unsigned gid;
+        int r;
+
+        r = strv_extend(cmdline_want, "hugepagesz=1G");
+        if (r >= 0)
+                r = strv_extendf(cmdline_want, "hugepages=%" PRIu64, pages);
+        if (r < 0)
+                return r;
+        if (group_gid(h, group, &gid) >= 0)
+                r = asprintf(&owner, ",mode=01770,gid=%u", gid);
+        else {
+                r = strv_extendf(
+                        &p->notes,
+                        "group %s is not in etc/group: /dev/hugepages1G is mounted for root only; run setup again once the group exists",
+                        group);
+                if (r >= 0)
+                        r = asprintf(&owner, ",mode=01770");
+        }
+        if (r < 0)
+                return -ENOMEM;
+        if (asprintf(
+                    &unit,
+                    HEADER
+                    "# %" PRIu64
+                    " GiB of 1 GiB huge pages for guest RAM, reserved at boot by hugepagesz=1G hugepages=%" PRIu64
+                    " on the kernel command line.\n"
+                    "[Unit]\n"
+                    "Description=1 GiB huge pages for VM memory (vfioctl)\n"
+                    "Documentation=man:vfioctl(1)\n"
+                    "DefaultDependencies=no\n"
+                    "Before=sysinit.target\n"
+                    "ConditionPathExists=/sys/kernel/mm/hugepages/hugepages-1048576kB\n\n"
+                    "[Mount]\n"
+                    "What=hugetlbfs\n"
+                    "Where=/dev/hugepages1G\n"
+                    "Type=hugetlbfs\n"
+                    "Options=pagesize=1G%s\n\n"
+                    "[Install]\n"
+                    "WantedBy=sysinit.target\n",
+                    pages, pages, owner) < 0)
+                return -ENOMEM;
+        r = plan_file(p, HUGE1G_UNIT, TAKE_PTR(unit), 0644, true);
+        if (r >= 0)
+                r = plan_link(p, HUGE1G_LINK, "../dev-hugepages1G.mount");
+        return r;
+}
+
+static int plan_hugepages(const vfio_host *h, const vfio_setup_opts *o, vfio_setup_plan *p,
+                          char ***cmdline_want)
 {
         _cleanup_free_ char *meminfo = NULL, *conf = NULL;
         uint64_t page = 2 * 1024 * 1024, kb;
@@ -368,6 +485,8 @@ static int plan_hugepages(const vfio_host *h, const vfio_setup_opts *o, vfio_set
 
         if (!o->hugepages)
                 return 0;
+        if (o->hugepage_size == UINT64_C(1) << 30)
+                return plan_hugepages_1g(h, o, p, cmdline_want);
         if (vfio_host_read_attr(h, "proc/meminfo", 64 * 1024, &meminfo) >= 0 &&
             (s = strstr(meminfo, "Hugepagesize:")) != NULL &&
             sscanf(s, "Hugepagesize: %" SCNu64 " kB", &kb) == 1 && kb > 0 && kb <= 16 * 1024 * 1024)
@@ -379,6 +498,150 @@ static int plan_hugepages(const vfio_host *h, const vfio_setup_opts *o, vfio_set
                      o->hugepages >> 20, page >> 10, (o->hugepages + page - 1) / page) < 0)
                 return -ENOMEM;
         return plan_file(p, SYSCTL_CONF, TAKE_PTR(conf), 0644, true);
+}
+
+/* The VFIO modules, in the order the distributions' guides list them: before any GPU driver. */
+static const char *const initramfs_modules[] = { "vfio", "vfio_iommu_type1", "vfio_pci" };
+
+/* Whether a module list (one word per line, or a MODULES=(...) array) already names m (- or _). */
+static bool lists_module(const char *text, const char *m)
+{
+        _cleanup_strv_free_ char **w = NULL;
+
+        if (strv_split(text, " \t\n()\"'", &w) < 0)
+                return false;
+        STRV_FOREACH(x, w) {
+                size_t n = strlen(m);
+                bool same = strlen(*x) == n;
+
+                for (size_t i = 0; same && i < n; i++)
+                        same = (*x)[i] == m[i] || ((*x)[i] == '-' && m[i] == '_');
+                if (same)
+                        return true;
+        }
+        return false;
+}
+
+/* initramfs-tools: /etc/initramfs-tools/modules (the package's file, edited), one module per line. */
+static int plan_initramfs_tools(const vfio_host *h, vfio_setup_plan *p)
+{
+        _cleanup_free_ char *cur = NULL, *next = NULL;
+        const char *path = "etc/initramfs-tools/modules";
+        bool missing = false;
+        int r;
+
+        r = vfio_hostfile_read(h, path, FILE_MAX, &cur, NULL);
+        if (r < 0 && r != -ENOENT && r != -ENOTDIR)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(initramfs_modules); i++)
+                missing |= !cur || !lists_module(cur, initramfs_modules[i]);
+        if (!missing)
+                return 0;
+        next = strdup(cur ? cur : "");
+        if (!next)
+                return -ENOMEM;
+        if (*next && next[strlen(next) - 1] != '\n' && append(&next, "\n") < 0)
+                return -ENOMEM;
+        if (append(&next,
+                   "# vfioctl setup: VFIO before the GPU drivers, so vfio-pci claims the passthrough devices\n") <
+            0)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(initramfs_modules); i++)
+                if ((!cur || !lists_module(cur, initramfs_modules[i])) &&
+                    append(&next, "%s\n", initramfs_modules[i]) < 0)
+                        return -ENOMEM;
+        /* Ours to remove when setup made it; an edit with a backup when the package did. */
+        return plan_file(p, path, TAKE_PTR(next), 0644, !cur);
+}
+
+/* mkinitcpio: a drop-in (mkinitcpio.conf.d, sourced after mkinitcpio.conf) that puts the modules first;
+ * without the directory (older mkinitcpio), the MODULES=(...) line of mkinitcpio.conf is edited. */
+static int plan_mkinitcpio(const vfio_host *h, vfio_setup_plan *p)
+{
+        _cleanup_free_ char *cur = NULL, *next = NULL, *conf = NULL;
+        const char *key = "MODULES=(";
+        int r;
+
+        r = vfio_hostfile_read(h, "etc/mkinitcpio.conf", FILE_MAX, &cur, NULL);
+        if (r < 0 && r != -ENOENT && r != -ENOTDIR)
+                return r;
+        if (vfio_host_exists(h, "etc/mkinitcpio.conf.d") > 0 || !cur) {
+                if (asprintf(
+                            &conf, HEADER
+                            "# VFIO first, before any GPU driver of MODULES, so vfio-pci claims the passthrough devices.\n"
+                            "MODULES=(vfio_pci vfio vfio_iommu_type1 \"${MODULES[@]}\")\n") < 0)
+                        return -ENOMEM;
+                return plan_file(p, MKINITCPIO_DROPIN, TAKE_PTR(conf), 0644, true);
+        }
+        {
+                bool all = true;
+
+                for (size_t i = 0; i < ELEMENTSOF(initramfs_modules); i++) {
+                        const char *line = strstr(cur, key);
+
+                        all &= line &&
+                               lists_module(strndupa(line, strcspn(line, "\n")), initramfs_modules[i]);
+                }
+                if (all)
+                        return 0;
+        }
+        next = strdup("");
+        if (!next)
+                return -ENOMEM;
+        {
+                bool done = false;
+
+                for (const char *l = cur; *l;) {
+                        size_t len = strcspn(l, "\n");
+                        bool nl = l[len] == '\n';
+
+                        if (!done && strncmp(l, key, strlen(key)) == 0) {
+                                const char *rest = l + strlen(key);
+
+                                r = append(&next, "%svfio_pci vfio vfio_iommu_type1%s%.*s%s", key,
+                                           *rest == ')' ? "" : " ", (int)(len - strlen(key)), rest,
+                                           nl ? "\n" : "");
+                                done = true;
+                        } else
+                                r = append(&next, "%.*s%s", (int)len, l, nl ? "\n" : "");
+                        if (r < 0)
+                                return -ENOMEM;
+                        l += len + nl;
+                }
+                if (!done && append(&next, "%sMODULES=(vfio_pci vfio vfio_iommu_type1)\n",
+                                    *cur && cur[strlen(cur) - 1] != '\n' ? "\n" : "") < 0)
+                        return -ENOMEM;
+        }
+        return plan_file(p, "etc/mkinitcpio.conf", TAKE_PTR(next), 0644, false);
+}
+
+/*
+ * The module list of the distribution's initramfs tool: vfio-pci must be in the initramfs and loaded
+ * before the GPU drivers, or the driver wins the race at boot (the rebuild command alone changes nothing).
+ * The modprobe.d file setup writes travels into the initramfs with it.
+ */
+static int plan_initramfs_modules(const vfio_host *h, const vfio_distro *d, vfio_setup_plan *p)
+{
+        char *conf;
+
+        switch (d->family) {
+        case VFIO_FAMILY_DEBIAN:
+                return plan_initramfs_tools(h, p);
+        case VFIO_FAMILY_FEDORA:
+        case VFIO_FAMILY_SUSE:
+                /* dracut.conf(5): force_drivers are added and loaded early (as rd.driver.pre=). */
+                conf = strdup(HEADER
+                              "# VFIO in the initramfs, loaded before the GPU drivers (dracut.conf(5)).\n"
+                              "force_drivers+=\" vfio vfio_iommu_type1 vfio_pci \"\n");
+                if (!conf)
+                        return -ENOMEM;
+                return plan_file(p, DRACUT_CONF, conf, 0644, true);
+        case VFIO_FAMILY_ARCH:
+                return plan_mkinitcpio(h, p);
+        case VFIO_FAMILY_UNKNOWN:
+                break;
+        }
+        return 0;
 }
 
 static int plan_modules_load(const vfio_setup_opts *o, vfio_setup_plan *p)
@@ -495,8 +758,8 @@ static int grub_edit(const char *grub, char *const *add, char **ret)
         return 0;
 }
 
-static int plan_cmdline(const vfio_host *h, const vfio_distro *d, char *const *ids, const vfio_setup_opts *o,
-                        vfio_setup_plan *p)
+static int plan_cmdline(const vfio_host *h, const vfio_distro *d, char *const *ids, char *const *extra,
+                        const vfio_setup_opts *o, vfio_setup_plan *p)
 {
         _cleanup_free_ char *cmdline = NULL, *vendor = cpu_vendor(h), *joined = NULL;
         _cleanup_strv_free_ char **words = NULL, **want = NULL;
@@ -527,6 +790,9 @@ static int plan_cmdline(const vfio_host *h, const vfio_distro *d, char *const *i
                 if (!j || strv_extendf(&want, "vfio-pci.ids=%s", j) < 0)
                         return -ENOMEM;
         }
+        STRV_FOREACH(x, extra)
+                if ((r = strv_extend(&want, *x)) < 0)
+                        return r;
         p->cmdline_add = calloc(1, sizeof(char *));
         if (!p->cmdline_add)
                 return -ENOMEM;
@@ -608,7 +874,7 @@ int vfio_setup_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection 
 {
         _cleanup_(vfio_setup_plan_freep) vfio_setup_plan *p = NULL;
         _cleanup_(vfio_distro_freep) vfio_distro *d = NULL;
-        _cleanup_strv_free_ char **ids = NULL;
+        _cleanup_strv_free_ char **ids = NULL, **cmdline_want = NULL;
         int r;
 
         p = calloc(1, sizeof(*p));
@@ -632,7 +898,7 @@ int vfio_setup_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection 
         r = plan_udev_limits(h, o, p);
         if (r < 0)
                 return r;
-        r = plan_hugepages(h, o, p);
+        r = plan_hugepages(h, o, p, &cmdline_want);
         if (r >= 0)
                 r = plan_modules_load(o, p);
         if (r < 0)
@@ -640,7 +906,18 @@ int vfio_setup_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection 
         r = vfio_distro_read(h, &d);
         if (r < 0)
                 return r;
-        r = plan_cmdline(h, d, ids, o, p);
+        if (sel->n > 0) {
+                _cleanup_(vfio_kernel_freep) vfio_kernel *k = NULL;
+
+                /* A vfio-pci built into the kernel binds before any module: no list to write. */
+                r = vfio_kernel_read(h, &k);
+                if (r < 0)
+                        return r;
+                if (vfio_kernel_module_state(h, k, "vfio_pci") != VFIO_MODULE_BUILTIN &&
+                    (r = plan_initramfs_modules(h, d, p)) < 0)
+                        return r;
+        }
+        r = plan_cmdline(h, d, ids, cmdline_want, o, p);
         if (r < 0)
                 return r;
         if (sel->n > 0) {
@@ -786,6 +1063,23 @@ char *vfio_setup_unified_diff(const char *path, const char *old, const char *new
         return TAKE_PTR(out);
 }
 
+/* A link to make, as a diff of its target ("symbolic link to ..."); nothing when it is there already. */
+static int diff_link(const vfio_host *h, const vfio_setup_file *f, char **out)
+{
+        _cleanup_free_ char *cur = NULL;
+        int r;
+
+        r = vfio_host_read_link(h, f->path, &cur);
+        if (r >= 0 && strcmp(cur, f->link) == 0)
+                return 0;
+        if (r >= 0)
+                return append(
+                        out, "--- a/%s\n+++ b/%s\n@@ -1 +1 @@\n-symbolic link to %s\n+symbolic link to %s\n",
+                        f->path, f->path, cur, f->link);
+        return append(out, "--- /dev/null\n+++ b/%s\n@@ -0,0 +1 @@\n+symbolic link to %s\n", f->path,
+                      f->link);
+}
+
 int vfio_setup_diff(const vfio_host *h, const vfio_setup_plan *p, char **ret)
 {
         _cleanup_free_ char *out = strdup("");
@@ -796,6 +1090,12 @@ int vfio_setup_diff(const vfio_host *h, const vfio_setup_plan *p, char **ret)
         for (size_t i = 0; i < p->n; i++) {
                 _cleanup_free_ char *cur = NULL, *d = NULL;
 
+                if (p->files[i].link) {
+                        r = diff_link(h, &p->files[i], &out);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
                 r = vfio_hostfile_read(h, p->files[i].path, FILE_MAX, &cur, NULL);
                 if (r < 0 && r != -ENOENT && r != -ENOTDIR)
                         return r;
@@ -819,6 +1119,7 @@ typedef struct entry {
         char prev[SHA256_HEX_SIZE];
         unsigned mode;
         char *backup; /* NULL: none (the file did not exist) */
+        char *link;   /* a symbolic link setup made, to this target; NULL for files and directories */
         bool dir;
 } entry;
 
@@ -832,6 +1133,7 @@ static void manifest_done(manifest *m)
         for (size_t i = 0; i < m->n; i++) {
                 free(m->e[i].path);
                 free(m->e[i].backup);
+                free(m->e[i].link);
         }
         free(m->e);
         *m = (manifest){};
@@ -855,9 +1157,11 @@ static int manifest_add(manifest *m, const entry *e)
         m->e = n;
         c.path = strdup(e->path);
         c.backup = e->backup ? strdup(e->backup) : NULL;
-        if (!c.path || (e->backup && !c.backup)) {
+        c.link = e->link ? strdup(e->link) : NULL;
+        if (!c.path || (e->backup && !c.backup) || (e->link && !c.link)) {
                 free(c.path);
                 free(c.backup);
+                free(c.link);
                 return -ENOMEM;
         }
         m->e[m->n++] = c;
@@ -898,6 +1202,11 @@ static int manifest_read(const vfio_host *h, manifest *ret)
                         e.dir = true;
                         e.path = w[1];
                         strcpy(e.sha, "-");
+                } else if (strv_length(w) == 3 && strcmp(w[0], "link") == 0 && safe_rel_path(w[1]) &&
+                           *w[2] && strlen(w[2]) < 4096) {
+                        e.path = w[1];
+                        e.link = w[2];
+                        strcpy(e.sha, "-");
                 } else if ((strv_length(w) == 5 ||
                             (strv_length(w) == 6 && strlen(w[5]) == SHA256_HEX_SIZE - 1)) &&
                            strcmp(w[0], "file") == 0 && safe_rel_path(w[1]) &&
@@ -926,17 +1235,18 @@ fail:
 
 static int manifest_format(const manifest *m, char **ret)
 {
-        _cleanup_free_ char *s =
-                strdup("# vfioctl setup manifest v1: file PATH SHA256 MODE BACKUP | dir PATH\n");
+        _cleanup_free_ char *s = strdup(
+                "# vfioctl setup manifest v1: file PATH SHA256 MODE BACKUP | dir PATH | link PATH TARGET\n");
 
         if (!s)
                 return -ENOMEM;
         for (size_t i = 0; i < m->n; i++) {
                 const entry *e = &m->e[i];
 
-                if (e->dir ? append(&s, "dir %s\n", e->path) < 0
-                           : append(&s, "file %s %s %04o %s%s%s\n", e->path, e->sha, e->mode,
-                                    e->backup ? e->backup : "-", e->prev[0] ? " " : "", e->prev) < 0)
+                if (e->link  ? append(&s, "link %s %s\n", e->path, e->link) < 0
+                    : e->dir ? append(&s, "dir %s\n", e->path) < 0
+                             : append(&s, "file %s %s %04o %s%s%s\n", e->path, e->sha, e->mode,
+                                      e->backup ? e->backup : "-", e->prev[0] ? " " : "", e->prev) < 0)
                         return -ENOMEM;
         }
         *ret = TAKE_PTR(s);
@@ -1045,9 +1355,75 @@ typedef struct undo_item {
         unsigned mode;
 } undo_item;
 
+/*
+ * The plan's links (units enabled: what systemctl enable makes). Each is recorded in the manifest, with the
+ * directories it needs, before it is made, so a kill at any point leaves something --undo removes. A link
+ * already there with the same target is left as it is; anything else at that path is not ours and stays.
+ */
+static int apply_links(const vfio_host *h, const vfio_setup_plan *p, manifest *m, char ***created,
+                       char ***made, char ***log)
+{
+        int r;
+
+        for (size_t i = 0; i < p->n; i++) {
+                const vfio_setup_file *f = &p->files[i];
+                _cleanup_strv_free_ char **dirs = NULL;
+                _cleanup_free_ char *cur = NULL, *dir = NULL;
+                const char *slash = strrchr(f->path, '/');
+                entry e = { .path = f->path, .link = f->link };
+
+                if (!f->link)
+                        continue;
+                r = vfio_host_read_link(h, f->path, &cur);
+                if (r >= 0 && strcmp(cur, f->link) == 0)
+                        continue;
+                if ((r >= 0 && !manifest_find(m, f->path, false)) ||
+                    (r < 0 && vfio_host_exists(h, f->path) > 0)) {
+                        if (log)
+                                (void)strv_extendf(log, "kept /%s: something else is there (%s)", f->path,
+                                                   cur ? cur : "not a link");
+                        continue;
+                }
+                dir = slash ? strndup(f->path, (size_t)(slash - f->path)) : NULL;
+                if (slash && !dir)
+                        return -ENOMEM;
+                if (dir && (r = missing_dirs(h, dir, &dirs)) < 0)
+                        return r;
+                STRV_FOREACH(d, dirs) {
+                        entry de = { .path = *d, .dir = true };
+
+                        strcpy(de.sha, "-");
+                        if (!manifest_find(m, *d, true) && (r = manifest_add(m, &de)) < 0)
+                                return r;
+                }
+                strcpy(e.sha, "-");
+                if (!manifest_find(m, f->path, false) && (r = manifest_add(m, &e)) < 0)
+                        return r;
+                r = manifest_write(h, m, created);
+                if (r < 0)
+                        return r;
+                STRV_FOREACH(d, dirs)
+                        if ((r = vfio_hostfile_mkdir_p(h, *d, 0755, created)) < 0)
+                                return r;
+                sweep_parent(h, f->path);
+                r = vfio_hostfile_symlink_atomic(h, f->path, f->link);
+                if (r < 0) {
+                        if (log)
+                                (void)strv_extendf(log, "FAILED linking /%s: %s", f->path, strerror(-r));
+                        return r;
+                }
+                if ((r = strv_extend(made, f->path)) < 0)
+                        return r;
+                if (log)
+                        (void)strv_extendf(log, "linked /%s -> %s", f->path, f->link);
+        }
+        return 0;
+}
+
 int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
 {
-        _cleanup_strv_free_ char **created = NULL, **new_backups = NULL, **planned = NULL;
+        _cleanup_strv_free_ char **created = NULL, **new_backups = NULL, **planned = NULL,
+                                 **links_made = NULL;
         _cleanup_free_ undo_item *undo = NULL;
         _cleanup_free_ char *old_manifest = NULL;
         manifest m = {};
@@ -1075,6 +1451,8 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
                 entry e = {}, *known;
                 unsigned mode = f->mode;
 
+                if (f->link)
+                        continue; /* apply_links, once the files are in place */
                 r = vfio_hostfile_read(h, f->path, FILE_MAX, &cur, &len);
                 if (r < 0 && r != -ENOENT && r != -ENOTDIR)
                         goto rollback;
@@ -1131,6 +1509,10 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
         if (n_undo == 0) {
                 bool pending = false;
 
+                r = apply_links(h, p, &m, &created, &links_made, log);
+                if (r < 0)
+                        goto rollback;
+
                 /* A run killed after its last file but before its final manifest: finish that too. */
                 for (size_t i = 0; i < m.n; i++)
                         if (m.e[i].prev[0]) {
@@ -1141,7 +1523,7 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
                         manifest_done(&m);
                         return r;
                 }
-                if (log)
+                if (log && strv_length(links_made) == 0)
                         (void)strv_extendf(log, "nothing to change");
                 manifest_done(&m);
                 return 0;
@@ -1213,6 +1595,9 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
                 if (log)
                         (void)strv_extendf(log, "%s /%s", undo[i].old ? "updated" : "created", f->path);
         }
+        r = apply_links(h, p, &m, &created, &links_made, log);
+        if (r < 0)
+                goto rollback;
         /* Every file written: the manifest loses its in-progress marks. Failing here is harmless (undo
          * accepts either content), so the run still succeeded. */
         for (size_t i = 0; i < m.n; i++)
@@ -1225,6 +1610,8 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
 
 rollback:
         /* Put back every file of this run, then the previous manifest, then the directories we made. */
+        for (size_t i = strv_length(links_made); i-- > 0;)
+                (void)vfio_hostfile_unlink(h, links_made[i]);
         for (size_t i = n_written; i-- > 0;) {
                 int q;
 
@@ -1300,6 +1687,34 @@ static bool undoable(const entry *e, const char *cur, size_t len, const char *ba
         return bak && blen == len && memcmp(bak, cur, len) == 0;
 }
 
+/* Removes a link setup made, when it still points where setup pointed it (else kept unless force). */
+static int undo_link(const vfio_host *h, const entry *e, bool force, char ***log)
+{
+        _cleanup_free_ char *cur = NULL;
+        int r;
+
+        sweep_parent(h, e->path);
+        r = vfio_host_read_link(h, e->path, &cur);
+        if (r == -ENOENT || r == -ENOTDIR)
+                return 0; /* gone already (an undo killed after removing it) */
+        if ((r < 0 || strcmp(cur, e->link) != 0) && !force) {
+                if (log)
+                        (void)strv_extendf(
+                                log, "kept /%s: changed since setup made it (--force removes it anyway)",
+                                e->path);
+                return -EBUSY;
+        }
+        r = vfio_hostfile_unlink(h, e->path);
+        if (r < 0 && r != -ENOENT) {
+                if (log)
+                        (void)strv_extendf(log, "FAILED to remove /%s: %s", e->path, strerror(-r));
+                return r;
+        }
+        if (log)
+                (void)strv_extendf(log, "removed /%s", e->path);
+        return 0;
+}
+
 int vfio_setup_undo(const vfio_host *h, bool force, char ***log)
 {
         manifest m = {}, keep = {};
@@ -1322,6 +1737,14 @@ int vfio_setup_undo(const vfio_host *h, bool force, char ***log)
 
                 if (e->dir)
                         continue;
+                if (e->link) {
+                        r = undo_link(h, e, force, log);
+                        if (r < 0) {
+                                first = first ?: r;
+                                (void)manifest_add(&keep, e);
+                        }
+                        continue;
+                }
                 sweep_parent(h, e->path);
                 r = vfio_hostfile_read(h, e->path, FILE_MAX, &cur, &len);
                 if (r < 0 && r != -ENOENT) {

@@ -160,6 +160,38 @@ static void test_code43_settings_written_by_create_and_in_the_argv(void **state)
         variant_free(vroot);
 }
 
+/* A VM backed by 1 GiB pages: setup reserves 1 GiB pages at boot and mounts their hugetlbfs where the
+ * argv looks, instead of a vm.nr_hugepages of the default 2 MiB size. */
+static void test_setup_vm_with_1g_hugepages(void **state)
+{
+        char tmpl[] = "/tmp/vfioctl-huge1g-XXXXXX";
+        const char *argv[] = { "--root", root, "setup", "--vm", tmpl, "--dry-run", NULL };
+        const char *cmd[] = { "--root", root, "cmdline", tmpl, NULL };
+        char *out = NULL, *err = NULL;
+        int fd = mkstemp(tmpl);
+        FILE *f;
+
+        assert_true(fd >= 0);
+        f = fdopen(fd, "w");
+        assert_non_null(f);
+        fputs("[vm]\nuser = nobody\n[memory]\nsize = 4G\nhugepages = 1G\n[gpu]\ndevice = 0000:03:00.0\n", f);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(fixture_run_tool(&out, &err, argv), 0);
+        assert_null(strstr(out, "vm.nr_hugepages"));
+        assert_non_null(strstr(out, "hugepagesz=1G hugepages=4"));
+        assert_non_null(strstr(out, "+++ b/etc/systemd/system/dev-hugepages1G.mount\n"));
+        assert_non_null(strstr(out, "+Where=/dev/hugepages1G\n"));
+        assert_non_null(strstr(out, "+symbolic link to ../dev-hugepages1G.mount\n"));
+        free(out);
+        free(err);
+        /* The argv backs guest RAM with that very mount. */
+        assert_int_equal(fixture_run_tool(&out, &err, cmd), 0);
+        assert_non_null(strstr(out, "mem-path=/dev/hugepages1G"));
+        free(out);
+        free(err);
+        unlink(tmpl);
+}
+
 static void test_vm_config_errors_name_file_and_line(void **state)
 {
         char bad[] = "/tmp/vfioctl-vmhost-bad-XXXXXX";
@@ -191,6 +223,7 @@ int main(void)
                 cmocka_unit_test(test_setup_vm_sizes_memlock_and_binds_the_gpu_functions),
                 cmocka_unit_test(test_vm_config_errors_name_file_and_line),
                 cmocka_unit_test(test_code43_settings_written_by_create_and_in_the_argv),
+                cmocka_unit_test(test_setup_vm_with_1g_hugepages),
         };
 
         return cmocka_run_group_tests(tests, setup_vm, teardown_vm);
