@@ -53,6 +53,9 @@ check "demo shows the guest's greeting" grep -q "serial console: vfioctl demo gu
 check "demo shows status running with a pinned vCPU" grep -q "vCPU 0 .*on host CPU" "$T/demo.out"
 check "demo stops gracefully (guest-shutdown)" grep -q "state stopped, reason guest-shutdown" "$T/demo.out"
 check "demo finishes in under 60 s (${demo_s}s)" awk -v s="$demo_s" 'BEGIN{exit !(s < 60)}'
+# its closing advice is the whole path: guide first, and setup among the steps (it used to be missing)
+check "demo points to vfioctl guide" grep -q "sudo vfioctl guide win11 --gpu auto" "$T/demo.out"
+check "demo's steps include setup, before create" awk '/vfioctl setup --vm/ { s = NR } /vfioctl create/ && s { ok = 1 } END { exit !ok }' "$T/demo.out"
 # the demo says where it wrote its config (as root below --root, else in the user's cache)
 DEMOCONF=$(sed -n 's/^config: *\([^ ]*\) .*/\1/p' "$T/demo.out")
 KERNEL=$(sed -n 's/^kernel = //p' "$DEMOCONF" 2>/dev/null)
