@@ -33,6 +33,9 @@ static const verb verbs[] = {
           "give devices back to the driver they had before 'bind'" },
         { "rebind", 1, 64, verb_rebind, "rebind SELECTOR... [--force] [--dry-run]",
           "clear driver_override and let the kernel probe the host driver again" },
+        { "guide", 0, 1, verb_guide,
+          "guide [NAME] [--gpu SEL|auto] [--user U] [--memory 16G] [--disk SIZE|PATH] [--windows] [--yes] [--dry-run]",
+          "from this host to a running passthrough VM: check, setup, reboot, create, start (resumable)" },
         { "setup", 0, 64, verb_setup,
           "setup [SELECTOR...] [--user U] [--dry-run] [--undo] [--apply-cmdline]",
           "make the host configuration persistent: modprobe.d, udev, limits, hugepages, kernel command line" },
@@ -78,9 +81,8 @@ static const verb verbs[] = {
 
 static bool verb_has_own_help(const char *name)
 {
-        static const char *const own[] = {
-                "devices", "bind", "unbind", "rebind", "setup", "check", "start"
-        };
+        static const char *const own[] = { "devices", "bind",  "unbind", "rebind",
+                                           "setup",   "check", "start",  "guide" };
 
         for (size_t i = 0; i < ELEMENTSOF(own); i++)
                 if (strcmp(name, own[i]) == 0)

@@ -8,6 +8,7 @@
 
 #include "vfioctl/common.h"
 #include "vfioctl/host.h"
+#include "vfioctl/hostcmd.h"
 #include "vfioctl/model.h"
 #include "vfioctl/selector.h"
 
@@ -48,6 +49,12 @@ typedef struct vfio_setup_plan {
         char **refusals;    /* why it must not run */
         char **cmdline_add; /* kernel parameters missing from proc/cmdline */
         char *bootloader;   /* "grub", "grubby", "kernelstub", "systemd-boot"; NULL when unknown */
+        /*
+         * The host's own tools that make the files take effect, as argv arrays (a guided setup runs them):
+         * the initramfs rebuild, the boot loader update, systemctl daemon-reload, the udev reload.
+         */
+        vfio_hostcmds effect;
+        char **effect_missing; /* those tools the root lacks: "update-grub (the boot loader's ...)" */
 } vfio_setup_plan;
 
 vfio_setup_plan *vfio_setup_plan_free(vfio_setup_plan *p);

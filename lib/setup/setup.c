@@ -57,6 +57,8 @@ vfio_setup_plan *vfio_setup_plan_free(vfio_setup_plan *p)
         strv_free(p->refusals);
         strv_free(p->cmdline_add);
         free(p->bootloader);
+        vfio_hostcmds_done(&p->effect);
+        strv_free(p->effect_missing);
         free(p);
         return NULL;
 }
@@ -869,12 +871,97 @@ static int plan_cmdline(const vfio_host *h, const vfio_distro *d, char *const *i
         return r;
 }
 
+/* One effect command by tool name; a tool the root does not have becomes a note naming it. */
+static int effect(const vfio_host *h, vfio_setup_plan *p, const char *why, const char *const *argv)
+{
+        _cleanup_free_ char *path = NULL;
+        const char *v[16];
+        size_t n = 0;
+        int r;
+
+        r = vfio_hostcmd_locate(h, argv[0], &path);
+        if (r == -ENOENT)
+                return strv_extendf(&p->effect_missing, "%s (%s)", argv[0], why);
+        if (r < 0)
+                return r;
+        v[n++] = path;
+        for (const char *const *a = argv + 1; *a && n < ELEMENTSOF(v) - 1; a++)
+                v[n++] = *a;
+        v[n] = NULL;
+        return vfio_hostcmds_add(&p->effect, why, v);
+}
+
+static bool plans_file(const vfio_setup_plan *p, const char *prefix)
+{
+        for (size_t i = 0; i < p->n; i++)
+                if (strncmp(p->files[i].path, prefix, strlen(prefix)) == 0)
+                        return true;
+        return false;
+}
+
+/*
+ * What makes the planned files take effect, by the host's own tools: the initramfs carries the module list
+ * and modprobe.d; the boot loader's configuration carries the command line; systemd reads new units;
+ * udev applies the rules now. A guided setup runs these; the setup verb prints its own list.
+ */
+static int plan_effect(const vfio_host *h, const vfio_distro *d, const vfio_kernel *k, vfio_setup_plan *p)
+{
+        int r = 0;
+
+        if (d->family != VFIO_FAMILY_UNKNOWN &&
+            (plans_file(p, "etc/initramfs-tools/") || plans_file(p, "etc/dracut.conf.d/") ||
+             plans_file(p, "etc/mkinitcpio.conf") || plans_file(p, MODPROBE_CONF)))
+                r = effect(h, p, "the initramfs carries the VFIO modules and modprobe.d",
+                           vfio_distro_initramfs_argv(d));
+        if (r >= 0 && strv_length(p->cmdline_add) > 0 && p->bootloader) {
+                _cleanup_free_ char *joined = strv_join(p->cmdline_add, " ");
+
+                if (!joined)
+                        return -ENOMEM;
+                if (strcmp(p->bootloader, "grub") == 0)
+                        r = effect(h, p, "the boot loader's configuration carries the kernel command line",
+                                   vfio_distro_grub_mkconfig_argv(d));
+                else if (strcmp(p->bootloader, "grubby") == 0) {
+                        _cleanup_free_ char *args = NULL;
+
+                        if (asprintf(&args, "--args=%s", joined) < 0)
+                                return -ENOMEM;
+                        r = effect(h, p, "every boot entry carries the kernel command line",
+                                   (const char *const[]){ "grubby", "--update-kernel=ALL", args, NULL });
+                } else if (strcmp(p->bootloader, "kernelstub") == 0)
+                        r = effect(h, p, "the boot entry carries the kernel command line",
+                                   (const char *const[]){ "kernelstub", "--add-options", joined, NULL });
+                else if (strcmp(p->bootloader, "systemd-boot") == 0 && k->release) {
+                        _cleanup_free_ char *image = NULL;
+
+                        if (asprintf(&image, "/boot/vmlinuz-%s", k->release) < 0)
+                                return -ENOMEM;
+                        r = effect(
+                                h, p, "the boot entry carries /etc/kernel/cmdline",
+                                (const char *const[]){ "kernel-install", "add", k->release, image, NULL });
+                }
+        }
+        if (r >= 0 && vfio_host_exists(h, "run/systemd/system") > 0 && plans_file(p, UNIT_DIR "/"))
+                r = effect(h, p, "systemd reads the units setup wrote",
+                           (const char *const[]){ "systemctl", "daemon-reload", NULL });
+        if (r >= 0 && vfio_host_exists(h, "run/udev/control") > 0 && plans_file(p, UDEV_RULES)) {
+                r = effect(h, p, "udev reads the rules setup wrote",
+                           (const char *const[]){ "udevadm", "control", "--reload-rules", NULL });
+                if (r >= 0)
+                        r = effect(h, p, "the VFIO nodes that exist now get the group of the rules",
+                                   (const char *const[]){ "udevadm", "trigger", "--subsystem-match=vfio",
+                                                          NULL });
+        }
+        return r;
+}
+
 int vfio_setup_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection *sel,
                         const vfio_setup_opts *o, vfio_setup_plan **ret)
 {
         _cleanup_(vfio_setup_plan_freep) vfio_setup_plan *p = NULL;
         _cleanup_(vfio_distro_freep) vfio_distro *d = NULL;
         _cleanup_strv_free_ char **ids = NULL, **cmdline_want = NULL;
+        _cleanup_(vfio_kernel_freep) vfio_kernel *k = NULL;
         int r;
 
         p = calloc(1, sizeof(*p));
@@ -906,17 +993,13 @@ int vfio_setup_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection 
         r = vfio_distro_read(h, &d);
         if (r < 0)
                 return r;
-        if (sel->n > 0) {
-                _cleanup_(vfio_kernel_freep) vfio_kernel *k = NULL;
-
-                /* A vfio-pci built into the kernel binds before any module: no list to write. */
-                r = vfio_kernel_read(h, &k);
-                if (r < 0)
-                        return r;
-                if (vfio_kernel_module_state(h, k, "vfio_pci") != VFIO_MODULE_BUILTIN &&
-                    (r = plan_initramfs_modules(h, d, p)) < 0)
-                        return r;
-        }
+        r = vfio_kernel_read(h, &k);
+        if (r < 0)
+                return r;
+        /* A vfio-pci built into the kernel binds before any module: no list to write. */
+        if (sel->n > 0 && vfio_kernel_module_state(h, k, "vfio_pci") != VFIO_MODULE_BUILTIN &&
+            (r = plan_initramfs_modules(h, d, p)) < 0)
+                return r;
         r = plan_cmdline(h, d, ids, cmdline_want, o, p);
         if (r < 0)
                 return r;
@@ -931,6 +1014,9 @@ int vfio_setup_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection 
                 if (r < 0)
                         return r;
         }
+        r = plan_effect(h, d, k, p);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(p);
         return 0;
 }

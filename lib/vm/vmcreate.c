@@ -163,11 +163,18 @@ static int pick_gpu(vm_config *c, const vfio_host *h, const vfio_model *m, vfio_
         r = apply_quirks(c, h, m, d->pci, warnings);
         if (r < 0)
                 return r;
-        if (d->verdict == VFIO_VERDICT_WITH_PEERS)
+        /* The card's own functions (its HDMI audio) come along anyway: only other endpoints need a word. */
+        STRV_FOREACH(peer, d->group_peers) {
+                const vfio_pci_dev *pd = vfio_pci_list_find(m->pci, *peer);
+
+                if (pd && pd->addr.domain == d->pci->addr.domain && pd->addr.bus == d->pci->addr.bus &&
+                    pd->addr.slot == d->pci->addr.slot)
+                        continue;
                 return msg(
                         warnings,
-                        "GPU %s shares its IOMMU group with other devices; they must all be bound to vfio-pci",
-                        d->pci->name);
+                        "GPU %s shares its IOMMU group with other devices (%s); they must all be bound to vfio-pci",
+                        d->pci->name, *peer);
+        }
         return 0;
 }
 

@@ -21,6 +21,9 @@
 #   --artifacts DIR copy the guest's work files (vfioctl JSON, QEMU stderr, QMP
 #                   replies) into DIR
 #   --cache DIR     setup.sh's cache (default ${VFIOCTL_TESTBED_CACHE:-/var/cache/vfioctl-testbed})
+#   --layout renumbered  add a card upstream of the others (a root port at 00:0f.0 with a
+#                   pvpanic-pci behind it): every bus number below shifts by one while the
+#                   topology paths stay (the q35-renumbered fixture)
 # Exit status: QEMU's (137 when killed on timeout, 2 on usage errors).
 set -euo pipefail
 
@@ -34,6 +37,7 @@ IOMMU=1
 TIMEOUT=600
 APPEND=""
 ARTIFACTS=""
+LAYOUT=""
 usage() { awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -45,6 +49,8 @@ while [ $# -gt 0 ]; do
     --cache) CACHE=${2:?}; shift 2;;
     --artifacts) ARTIFACTS=${2:?}; shift 2;;
     --append) APPEND=${2:?}; shift 2;;
+    --layout) LAYOUT=${2:?}; shift 2
+      case "$LAYOUT" in renumbered) ;; *) echo "run.sh: unknown layout '$LAYOUT'" >&2; usage;; esac;;
     -h|--help) usage 0;;
     *) echo "run.sh: unknown argument '$1'" >&2; usage;;
   esac
@@ -85,6 +91,14 @@ ARGS=(
   -audiodev none,id=snd0
   # 1. boot VGA on the root complex
   -device VGA,bus=pcie.0,addr=0x1
+)
+# A card added in a slot scanned first renumbers every bus below it (02:00.0 becomes 03:00.0, ...),
+# as on a real board when a card goes into a slot ahead of the GPU's.
+[ "$LAYOUT" = renumbered ] && ARGS+=(
+  -device "pcie-root-port,id=rp0,bus=pcie.0,chassis=6,slot=6,addr=0xf,$RP"
+  -device pvpanic-pci,bus=rp0
+)
+ARGS+=(
   # 2. two identical NICs, each alone behind its own root port
   -device "pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1,addr=0x10,$RP"
   -device e1000e,bus=rp1,mac=52:54:00:e2:e0:01

@@ -1,0 +1,411 @@
+/* vfioctl guide [NAME]: from a bare host to a running VM, step by step; the plan is lib/guide's, this talks.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exec-util.h"
+#include "strv.h"
+#include "tool.h"
+#include "vfioctl/guide.h"
+#include "vfioctl/qmp-probe.h"
+#include "vm-util.h"
+
+/* guide's own exit codes beyond tool.h's (vfioctl(1), guide). */
+enum {
+        EXIT_GUIDE_FIRMWARE = 2, /* stopped on what only the firmware setup can change */
+        EXIT_GUIDE_REBOOT = 75,  /* reboot, then run the same command again (EX_TEMPFAIL) */
+};
+
+static const char *arg_gpu, *arg_user, *arg_memory, *arg_cpus, *arg_disk, *arg_iso;
+static bool arg_windows, arg_yes, arg_dry_run;
+
+static int parse_options(int argc, char **argv)
+{
+        enum {
+                OPT_GPU = 0x100,
+                OPT_USER,
+                OPT_MEMORY,
+                OPT_CPUS,
+                OPT_DISK,
+                OPT_ISO,
+                OPT_WINDOWS,
+                OPT_YES,
+                OPT_DRY_RUN
+        };
+        static const struct option options[] = {
+                { "gpu", required_argument, NULL, OPT_GPU },
+                { "user", required_argument, NULL, OPT_USER },
+                { "memory", required_argument, NULL, OPT_MEMORY },
+                { "cpus", required_argument, NULL, OPT_CPUS },
+                { "disk", required_argument, NULL, OPT_DISK },
+                { "iso", required_argument, NULL, OPT_ISO },
+                { "windows", no_argument, NULL, OPT_WINDOWS },
+                { "yes", no_argument, NULL, OPT_YES },
+                { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "hy", options, NULL)) >= 0)
+                switch (c) {
+                case OPT_GPU:
+                        arg_gpu = optarg;
+                        break;
+                case OPT_USER:
+                        arg_user = optarg;
+                        break;
+                case OPT_MEMORY:
+                        arg_memory = optarg;
+                        break;
+                case OPT_CPUS:
+                        arg_cpus = optarg;
+                        break;
+                case OPT_DISK:
+                        arg_disk = optarg;
+                        break;
+                case OPT_ISO:
+                        arg_iso = optarg;
+                        break;
+                case OPT_WINDOWS:
+                        arg_windows = true;
+                        break;
+                case 'y':
+                case OPT_YES:
+                        arg_yes = true;
+                        break;
+                case OPT_DRY_RUN:
+                        arg_dry_run = true;
+                        break;
+                case 'h':
+                        printf("vfioctl guide [NAME] [--gpu SEL|auto] [--user USER] [--memory SIZE] [--cpus N] [--disk SIZE|PATH]\n"
+                               "              [--iso FILE] [--windows] [--yes] [--dry-run]\n\n"
+                               "From this host as it is to a running passthrough VM: checks the host, chooses the GPU, writes the\n"
+                               "host setup (setup --undo reverses it), asks for a reboot when one is needed, creates the VM and\n"
+                               "starts it as its user. Each change is shown and asked for first; run it again to resume.\n"
+                               "See vfioctl(1), guide.\n");
+                        return 1;
+                default:
+                        return -EINVAL;
+                }
+        return 0;
+}
+
+static const char *dim(void)
+{
+        return tool_color(stdout, ANSI_DIM);
+}
+static const char *reset(void)
+{
+        return tool_color(stdout, ANSI_RESET);
+}
+
+static void indent(const char *text, const char *prefix)
+{
+        for (const char *l = text; l && *l;) {
+                size_t n = strcspn(l, "\n");
+
+                printf("%s%.*s\n", prefix, (int)n, l);
+                l += n + (l[n] == '\n');
+        }
+}
+
+static void print_cmds(const vfio_hostcmds *l)
+{
+        for (size_t i = 0; i < l->n; i++) {
+                _cleanup_free_ char *s = vfio_hostcmd_format(&l->items[i]);
+
+                printf("       run: %s\n", s ? s : "?");
+                printf("       %s(%s)%s\n", dim(), l->items[i].why, reset());
+        }
+}
+
+/* What applying a step writes or runs, exactly (the setup files as a diff against what is there). */
+static void print_actions(const vfio_host *h, const vfio_guide_plan *p, const vfio_guide_step *s)
+{
+        switch (s->id) {
+        case VFIO_GUIDE_SETUP:
+                if (p->setup) {
+                        _cleanup_free_ char *diff = NULL;
+
+                        if (vfio_setup_diff(h, p->setup, &diff) >= 0 && *diff) {
+                                printf("       writes (listed in /%s; vfioctl setup --undo removes them):\n",
+                                       VFIO_SETUP_MANIFEST);
+                                indent(diff, "         ");
+                        }
+                }
+                break;
+        case VFIO_GUIDE_CREATE:
+                if (p->disk_path)
+                        printf("       run: qemu-img create -f qcow2 %s %llu   (then owned by %s, mode 0600)\n",
+                               p->disk_path, (unsigned long long)p->disk_size, p->user);
+                printf("       writes /%s (root's, 0644: what start as root and enable accept):\n",
+                       p->config_path);
+                indent(p->config_text, "         ");
+                break;
+        case VFIO_GUIDE_VERIFY:
+                printf("       runs the host checks for this VM (vfioctl check --vm %s)\n", p->name);
+                break;
+        case VFIO_GUIDE_START:
+                printf("       run: vfioctl start %s --detach   (QEMU as %s), then vfioctl status %s\n",
+                       p->name, p->user, p->name);
+                break;
+        default:
+                print_cmds(&s->cmds);
+                break;
+        }
+}
+
+static void print_step(const vfio_host *h, const vfio_guide_plan *p, const vfio_guide_step *s, bool full)
+{
+        static const char *const colors[] = { ANSI_GREEN, ANSI_BOLD, ANSI_YELLOW, ANSI_RED ANSI_BOLD,
+                                              ANSI_DIM };
+
+        printf("[%d/%d] %s: %s%s%s\n", (int)s->id + 1, (int)_VFIO_GUIDE_STEP_MAX,
+               vfio_guide_step_title(s->id), tool_color(stdout, colors[s->state]),
+               vfio_guide_state_to_string(s->state), reset());
+        STRV_FOREACH(e, s->evidence)
+                printf("       %s%s%s\n", dim(), *e, reset());
+        STRV_FOREACH(w, s->why)
+                printf("       %s\n", *w);
+        if (full && (s->state == VFIO_GUIDE_TODO || s->state == VFIO_GUIDE_LATER))
+                print_actions(h, p, s);
+}
+
+static int ask(const char *question, bool default_yes)
+{
+        char buf[64];
+
+        printf("%s %s ", question, default_yes ? "[Y/n]" : "[y/N]");
+        fflush(stdout);
+        if (!fgets(buf, sizeof(buf), stdin))
+                return 0; /* end of input: no */
+        buf[strcspn(buf, "\r\n")] = 0;
+        if (!buf[0])
+                return default_yes;
+        return buf[0] == 'y' || buf[0] == 'Y';
+}
+
+/* Runs this program again for a verb of its own (start, status, enable); its output goes to ours. */
+static int self(const char *exe, const char *const *args, char **ret_out)
+{
+        _cleanup_strv_free_ char **argv = NULL;
+        exec_result res = {};
+        int r;
+
+        if (strv_extend(&argv, exe) < 0)
+                return -ENOMEM;
+        if (arg_root && (strv_extend(&argv, "--root") < 0 || strv_extend(&argv, arg_root) < 0))
+                return -ENOMEM;
+        for (const char *const *a = args; *a; a++)
+                if (strv_extend(&argv, *a) < 0)
+                        return -ENOMEM;
+        r = exec_run(argv, NULL, &res);
+        if (r < 0)
+                return r;
+        if (ret_out)
+                *ret_out = TAKE_PTR(res.out);
+        else
+                fputs(res.out ? res.out : "", stdout);
+        fputs(res.err ? res.err : "", stderr);
+        r = res.status;
+        exec_result_done(&res);
+        return r;
+}
+
+static int start_step(const char *exe, const vfio_guide_plan *p, bool interactive)
+{
+        int r;
+
+        printf("$ vfioctl start %s --detach\n", p->name);
+        fflush(stdout);
+        r = self(exe, (const char *const[]){ "start", p->name, "--detach", NULL }, NULL);
+        if (r != 0) {
+                tool_error(
+                        "vfioctl start %s failed (exit %d): what it printed says why; fix that, then run vfioctl guide %s again",
+                        p->name, r, p->name);
+                return EXIT_FAILURE_GENERIC;
+        }
+        printf("$ vfioctl status %s\n", p->name);
+        fflush(stdout);
+        (void)self(exe, (const char *const[]){ "status", p->name, NULL }, NULL);
+        if (interactive && ask("Start it at every boot (vfioctl enable)?", false)) {
+                r = self(exe, (const char *const[]){ "enable", p->name, NULL }, NULL);
+                if (r != 0)
+                        tool_warning("vfioctl enable %s failed; the VM runs, but does not start at boot",
+                                     p->name);
+        } else
+                printf("To start it at every boot: vfioctl enable %s\n", p->name);
+        printf("Done: %s runs as %s. Stop it with: vfioctl stop %s   Console: vfioctl console %s\n", p->name,
+               p->user, p->name, p->name);
+        return EXIT_OK;
+}
+
+static bool vm_running(const char *exe, const char *name)
+{
+        _cleanup_free_ char *out = NULL;
+
+        return self(exe, (const char *const[]){ "status", name, NULL }, &out) == 0;
+}
+
+int verb_guide(int argc, char **argv)
+{
+        _cleanup_(vfio_host_freep) vfio_host *h = NULL;
+        char exe[PATH_MAX];
+        const char *name;
+        bool interactive, plan_only, header = false;
+        int r;
+
+        r = parse_options(argc, argv);
+        if (r != 0)
+                return r > 0 ? EXIT_OK : EXIT_USAGE;
+        if (argc - optind > 1) {
+                tool_error("guide takes one VM name");
+                return EXIT_USAGE;
+        }
+        name = optind < argc ? argv[optind] : "vm";
+        if (!vm_name_valid(name)) {
+                tool_error("'%s' is not a VM name: use letters, digits, '-', '_' and '.' (at most 64)",
+                           name);
+                return EXIT_USAGE;
+        }
+        if (!realpath("/proc/self/exe", exe)) {
+                tool_error("cannot find this program's path (/proc/self/exe): %m");
+                return EXIT_FAILURE_GENERIC;
+        }
+        if (tool_open_host(&h) < 0)
+                return EXIT_FAILURE_GENERIC;
+        interactive = !arg_yes && !arg_dry_run && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+        plan_only = !arg_yes && !arg_dry_run && !interactive;
+        if (vfio_host_is_live(h) && !arg_dry_run && !plan_only && geteuid() != 0) {
+                tool_error(
+                        "guide changes the host: run it as root (sudo vfioctl guide %s ...), or add --dry-run to see what it would do",
+                        name);
+                return EXIT_FAILURE_GENERIC;
+        }
+
+        /* Plan, show, apply one step, plan again from what the host now is: done means verified there. */
+        for (unsigned round = 0; round < 3 * _VFIO_GUIDE_STEP_MAX; round++) {
+                _cleanup_(vfio_guide_plan_freep) vfio_guide_plan *p = NULL;
+                _cleanup_strv_free_ char **log = NULL;
+                _cleanup_free_ char *err = NULL;
+                vfio_guide_opts o = {
+                        .name = name,
+                        .gpu = arg_gpu,
+                        .user = arg_user,
+                        .memory = arg_memory,
+                        .cpus = arg_cpus,
+                        .disk = arg_disk,
+                        .iso = arg_iso,
+                        .windows = arg_windows,
+                        .vfioctl_path = exe,
+                        .probe = round == 0 && vfio_host_is_live(h) ? vfio_qmp_probe_run : NULL,
+                };
+                vfio_guide_step *cur = NULL;
+
+                r = vfio_guide_plan_new(h, &o, &p, &err);
+                if (r < 0) {
+                        tool_error("cannot plan: %s", err ? err : strerror(-r));
+                        return r == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_GENERIC;
+                }
+                if (!header) {
+                        printf("vfioctl guide %s: %d steps, VM user %s%s%s\n", name,
+                               (int)_VFIO_GUIDE_STEP_MAX, p->user, p->gpu ? ", GPU " : "",
+                               p->gpu ? p->gpu : "");
+                        STRV_FOREACH(n, p->notes)
+                                printf("  note: %s\n", *n);
+                        header = true;
+                }
+                if (arg_dry_run || plan_only) {
+                        for (size_t i = 0; i < _VFIO_GUIDE_STEP_MAX; i++)
+                                print_step(h, p, &p->steps[i], true);
+                        printf("%s\n",
+                               arg_dry_run
+                                       ? "Dry run: nothing was changed."
+                                       : "Nothing was changed: run it on a terminal to be asked before each step, or add --yes.");
+                        return EXIT_OK;
+                }
+                for (size_t i = 0; i < _VFIO_GUIDE_STEP_MAX && !cur; i++) {
+                        vfio_guide_step *s = &p->steps[i];
+
+                        if (s->id == VFIO_GUIDE_START && s->state == VFIO_GUIDE_TODO &&
+                            vm_running(exe, name)) {
+                                printf("[%d/%d] %s: done\n       %s runs (vfioctl status %s)\n", (int)i + 1,
+                                       (int)_VFIO_GUIDE_STEP_MAX, vfio_guide_step_title(s->id), name, name);
+                                printf("Done: %s runs as %s.\n", name, p->user);
+                                return EXIT_OK;
+                        }
+                        if (s->state != VFIO_GUIDE_DONE)
+                                cur = s;
+                        else if (round == 0)
+                                print_step(h, p, s, false);
+                }
+                if (!cur)
+                        return EXIT_OK;
+                print_step(h, p, cur, true);
+                switch (cur->state) {
+                case VFIO_GUIDE_BLOCKED:
+                        tool_error(
+                                "stopped at step %d (%s): fix what it says, then run vfioctl guide %s again",
+                                (int)cur->id + 1, vfio_guide_step_name(cur->id), name);
+                        return cur->firmware ? EXIT_GUIDE_FIRMWARE : EXIT_FAILURE_GENERIC;
+                case VFIO_GUIDE_REBOOT_NEEDED:
+                        printf("Reboot now (the changes above take effect at boot), then run the same command again: vfioctl guide %s%s\n",
+                               name, arg_yes ? " --yes" : "");
+                        return EXIT_GUIDE_REBOOT;
+                case VFIO_GUIDE_LATER:
+                        tool_error("internal: step %d waits for a step that is done", (int)cur->id + 1);
+                        return EXIT_FAILURE_GENERIC;
+                case VFIO_GUIDE_DONE:
+                case VFIO_GUIDE_TODO:
+                        break;
+                }
+                if (interactive) {
+                        char q[128];
+
+                        snprintf(q, sizeof(q), "Do step %d of %d (%s)?", (int)cur->id + 1,
+                                 (int)_VFIO_GUIDE_STEP_MAX, vfio_guide_step_name(cur->id));
+                        if (!ask(q, true)) {
+                                printf("Stopped before step %d; nothing of it was changed. Run vfioctl guide %s again to go on.\n",
+                                       (int)cur->id + 1, name);
+                                return EXIT_FAILURE_GENERIC;
+                        }
+                }
+                if (cur->id == VFIO_GUIDE_START)
+                        return start_step(exe, p, interactive);
+                r = vfio_guide_apply(h, p, cur->id, &log, &err);
+                STRV_FOREACH(l, log)
+                        printf("       %s\n", *l);
+                if (r < 0) {
+                        tool_error("step %d (%s) failed: %s; run vfioctl guide %s again once that is fixed",
+                                   (int)cur->id + 1, vfio_guide_step_name(cur->id), err ? err : strerror(-r),
+                                   name);
+                        return EXIT_FAILURE_GENERIC;
+                }
+                {
+                        /* Verified, not assumed: the host must now show the step as done. */
+                        _cleanup_(vfio_guide_plan_freep) vfio_guide_plan *q = NULL;
+                        _cleanup_free_ char *e2 = NULL;
+                        vfio_guide_step_id id = cur->id;
+
+                        o.probe = NULL;
+                        if (vfio_guide_plan_new(h, &o, &q, &e2) >= 0 &&
+                            q->steps[id].state != VFIO_GUIDE_DONE) {
+                                print_step(h, q, &q->steps[id], false);
+                                tool_error(
+                                        "step %d (%s) did not take effect (see above); run vfioctl guide %s again, or fix it by hand",
+                                        (int)id + 1, vfio_guide_step_name(id), name);
+                                return EXIT_FAILURE_GENERIC;
+                        }
+                        printf("[%d/%d] %s: done\n", (int)id + 1, (int)_VFIO_GUIDE_STEP_MAX,
+                               vfio_guide_step_title(id));
+                }
+        }
+        tool_error("internal: the guide did not finish in %d rounds", 3 * (int)_VFIO_GUIDE_STEP_MAX);
+        return EXIT_FAILURE_GENERIC;
+}
