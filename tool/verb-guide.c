@@ -142,8 +142,11 @@ static void print_actions(const vfio_host *h, const vfio_guide_plan *p, const vf
                 break;
         case VFIO_GUIDE_CREATE:
                 if (p->disk_path)
-                        printf("       run: qemu-img create -f qcow2 %s %llu   (then owned by %s, mode 0600)\n",
-                               p->disk_path, (unsigned long long)p->disk_size, p->user);
+                        printf("       run: qemu-img create -f qcow2 %s %llu%s   (then owned by %s, mode 0600)\n",
+                               p->disk_path,
+                               (unsigned long long)(p->disk_size % (1ULL << 30) == 0 ? p->disk_size >> 30
+                                                                                     : p->disk_size),
+                               p->disk_size % (1ULL << 30) == 0 ? "G" : "", p->user);
                 printf("       writes /%s (root's, 0644: what start as root and enable accept):\n",
                        p->config_path);
                 indent(p->config_text, "         ");
