@@ -6,7 +6,7 @@ PACKAGES="
   libpci-dev pciutils pci.ids libjson-c-dev libinih-dev libxml2-dev libxml2-utils libcmocka-dev
   libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu
   qemu-system-x86 qemu-system-gui qemu-utils ovmf jq socat hyperfine
-  xz-utils cpio dpkg-dev util-linux udev swtpm swtpm-tools pulseaudio zfs-fuse python3 systemd
+  xz-utils cpio dpkg-dev util-linux udev swtpm swtpm-tools pulseaudio zfs-fuse python3 systemd tmux
 "
 if [ "$(id -u)" != 0 ]; then
   echo "install-deps: run as root (sudo $0)" >&2
