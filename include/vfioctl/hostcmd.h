@@ -28,11 +28,12 @@ char *vfio_hostcmd_format(const vfio_hostcmd *c);
  */
 int vfio_hostcmd_locate(const vfio_host *h, const char *name, char **ret);
 /*
- * Runs one command on the running host (never under --root: its tools change the real host), with stdin on
- * /dev/null and the environment PATH=/usr/sbin:/usr/bin:/sbin:/bin. *ret_error (may be NULL) gets its
- * last stderr line when it fails: -EIO when it ran and exited non-zero.
+ * Runs one command on the running host (never under --root: its tools change the real host: -EROFS), with
+ * stdin on /dev/null. show: its output goes to ours (a person watches update-initramfs; and the command
+ * finishes even when we are killed); else it is captured and *ret_error (may be NULL) gets its last line
+ * when it fails. -EIO when it ran and exited non-zero (show: *ret_error says "exit status N").
  */
-int vfio_hostcmd_run(const vfio_host *h, const vfio_hostcmd *c, char **ret_error);
+int vfio_hostcmd_run(const vfio_host *h, const vfio_hostcmd *c, bool show, char **ret_error);
 
 /*
  * The VM user: the account QEMU runs as, in group (its /dev/kvm and /dev/vfio nodes). Plans groupadd when

@@ -1,6 +1,7 @@
 /* Runs a helper program (qemu-img, zfs, zpool) by absolute path with an argv array: never a shell. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Called at most every tick_ms with each complete chunk of stdout (lines ended by \n or \r); return <0 to
@@ -14,7 +15,9 @@ typedef struct exec_opts {
         exec_tick_fn on_tick;
         unsigned tick_ms; /* default 200 */
         void *userdata;
-        size_t max_output; /* cap on captured stdout and stderr each; default 1 MiB */
+        size_t max_output;   /* cap on captured stdout and stderr each; default 1 MiB */
+        bool inherit_output; /* the child writes to our stdout and stderr (nothing captured): for tools a
+                                person watches, and that must not die with us on a closed pipe */
 } exec_opts;
 
 typedef struct exec_result {

@@ -229,7 +229,8 @@ static int plan_check(ctx *c)
                             strcmp(x->id, "qemu.probe") == 0) &&
                            x->status == VFIO_CHECK_FAIL)
                         r = line(&s->why, "%s: %s; %s", x->id, x->evidence, x->fix ? x->fix : "");
-                else if ((strcmp(x->id, "firmware.swtpm") == 0 || strcmp(x->id, "firmware.secure-boot") == 0) &&
+                else if ((strcmp(x->id, "firmware.swtpm") == 0 ||
+                          strcmp(x->id, "firmware.secure-boot") == 0) &&
                          !c->o->windows)
                         continue; /* Windows 11's needs: the packages step adds them with --windows */
                 else if (strncmp(x->id, "qemu.", 5) == 0 || strncmp(x->id, "firmware.", 9) == 0)
@@ -1120,7 +1121,7 @@ static int run_cmds(const vfio_host *h, const vfio_hostcmds *l, char ***log, cha
         for (size_t i = 0; i < l->n; i++) {
                 _cleanup_free_ char *shown = vfio_hostcmd_format(&l->items[i]), *err = NULL;
 
-                r = vfio_hostcmd_run(h, &l->items[i], &err);
+                r = vfio_hostcmd_run(h, &l->items[i], true, &err);
                 if (r == -EROFS) {
                         if (ret_error)
                                 (void)asprintf(

@@ -113,17 +113,21 @@ int vfio_hostcmd_locate(const vfio_host *h, const char *name, char **ret)
         return -ENOENT;
 }
 
-int vfio_hostcmd_run(const vfio_host *h, const vfio_hostcmd *c, char **ret_error)
+int vfio_hostcmd_run(const vfio_host *h, const vfio_hostcmd *c, bool show, char **ret_error)
 {
+        exec_opts o = { .inherit_output = show };
         exec_result res = {};
         int r;
 
         if (!vfio_host_is_live(h))
                 return -EROFS; /* below --root the host's tools would change the real host */
-        r = exec_run(c->argv, NULL, &res);
+        r = exec_run(c->argv, &o, &res);
         if (r < 0)
                 return r;
-        if (res.status != 0) {
+        if (res.status != 0 && show) {
+                if (ret_error)
+                        (void)asprintf(ret_error, "exit status %d (its output is above)", res.status);
+        } else if (res.status != 0) {
                 if (ret_error) {
                         /* The last line usually holds the reason (update-initramfs, grub-mkconfig). */
                         const char *e = res.err && *res.err ? res.err : res.out;
