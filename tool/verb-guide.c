@@ -250,11 +250,21 @@ static int start_step(const char *exe, const vfio_guide_plan *p, bool interactiv
         return EXIT_OK;
 }
 
+/* Whether the VM runs; one being started (by an earlier guide, killed meanwhile) is waited for. */
 static bool vm_running(const char *exe, const char *name)
 {
-        _cleanup_free_ char *out = NULL;
+        for (unsigned i = 0; i < 240; i++) {
+                _cleanup_free_ char *out = NULL;
 
-        return self(exe, (const char *const[]){ "status", name, NULL }, &out) == 0;
+                if (self(exe, (const char *const[]){ "status", name, "--json", NULL }, &out) != 0)
+                        return false;
+                if (!out || !strstr(out, "\"starting\""))
+                        return true;
+                if (i == 0)
+                        printf("%s is being started (by an earlier run); waiting for it\n", name);
+                (void)usleep(500 * 1000);
+        }
+        return false;
 }
 
 /*
