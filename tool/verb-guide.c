@@ -183,6 +183,48 @@ static void print_step(const vfio_host *h, const vfio_guide_plan *p, const vfio_
                 print_actions(h, p, s);
 }
 
+static int ask(const char *question, bool default_yes);
+
+/* On a terminal without --gpu: the display devices, the ones that cannot be passed with the reason; the
+ * answer (a number, Enter for auto's choice) becomes --gpu. */
+static int choose_gpu(const vfio_host *h, char **ret)
+{
+        vfio_guide_gpu *g = NULL;
+        size_t n = 0, def = 0;
+        char buf[64];
+        uint64_t pick;
+        int r;
+
+        r = vfio_guide_gpus(h, &g, &n, &def);
+        if (r < 0)
+                return r;
+        printf("Which GPU goes to the VM? (with every function of its card)\n");
+        for (size_t i = 0; i < n; i++)
+                printf("  %s%zu) %s %s%s%s%s\n", g[i].why_not ? dim() : "", i + 1, g[i].address,
+                       g[i].description, g[i].why_not ? ": not possible, " : "",
+                       g[i].why_not ? g[i].why_not : "", g[i].why_not ? reset() : "");
+        if (def >= n) {
+                vfio_guide_gpus_free(g, n);
+                printf("None can be passed: the host needs a second GPU (or to boot on its integrated graphics).\n");
+                return -ENXIO;
+        }
+        printf("GPU [%zu]: ", def + 1);
+        fflush(stdout);
+        pick = def + 1;
+        if (fgets(buf, sizeof(buf), stdin)) {
+                buf[strcspn(buf, "\r\n")] = 0;
+                if (buf[0] && (parse_uint(buf, 10, n, &pick) < 0 || pick == 0 || g[pick - 1].why_not)) {
+                        printf("'%s' is not one of the GPUs that can be passed; run vfioctl guide again to choose\n",
+                               buf);
+                        vfio_guide_gpus_free(g, n);
+                        return -EINVAL;
+                }
+        }
+        *ret = strdup(g[pick - 1].address);
+        vfio_guide_gpus_free(g, n);
+        return *ret ? 0 : -ENOMEM;
+}
+
 static int ask(const char *question, bool default_yes)
 {
         char buf[64];
@@ -302,6 +344,7 @@ static void arm_kill(vfio_guide_step_id id)
 int verb_guide(int argc, char **argv)
 {
         _cleanup_(vfio_host_freep) vfio_host *h = NULL;
+        _cleanup_free_ char *chosen_gpu = NULL;
         char exe[PATH_MAX];
         const char *name;
         bool interactive, plan_only, header = false;
@@ -333,6 +376,15 @@ int verb_guide(int argc, char **argv)
                         "guide changes the host: run it as root (sudo vfioctl guide %s ...), or add --dry-run to see what it would do",
                         name);
                 return EXIT_FAILURE_GENERIC;
+        }
+
+        if (interactive && !arg_gpu) {
+                r = choose_gpu(h, &chosen_gpu);
+                if (r < 0)
+                        return r == -ENXIO    ? EXIT_FAILURE_GENERIC
+                               : r == -EINVAL ? EXIT_USAGE
+                                              : EXIT_FAILURE_GENERIC;
+                arg_gpu = chosen_gpu;
         }
 
         /* Plan, show, apply one step, plan again from what the host now is: done means verified there. */

@@ -95,6 +95,17 @@ int vfio_guide_plan_new(const vfio_host *h, const vfio_guide_opts *o, vfio_guide
 int vfio_guide_apply(const vfio_host *h, const vfio_guide_plan *p, vfio_guide_step_id id, char ***log,
                      char **ret_error);
 
+/* A display device the GPU step could take, for a person to choose from. */
+typedef struct vfio_guide_gpu {
+        char *address;     /* "0000:03:00.0" */
+        char *description; /* "NVIDIA Corporation GP104 [GeForce GTX 1080] [10de:1b80], IOMMU group 13" */
+        char *why_not;     /* NULL when it can be passed; else why not ("the boot display") */
+} vfio_guide_gpu;
+
+void vfio_guide_gpus_free(vfio_guide_gpu *g, size_t n);
+/* The host's display devices (function 0), passable first; *ret_default is the one auto takes, or n. */
+int vfio_guide_gpus(const vfio_host *h, vfio_guide_gpu **ret, size_t *ret_n, size_t *ret_default);
+
 /* "Check the host", ..., for progress lines. */
 const char *vfio_guide_step_title(vfio_guide_step_id id);
 /* "check", "devices", ... (stable names for messages and tests). */

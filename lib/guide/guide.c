@@ -259,7 +259,17 @@ static int plan_check(ctx *c)
  * function 0 that is neither the boot display nor host-critical. */
 static const vfio_model_device *auto_gpu(ctx *c)
 {
-        const vfio_model_device *d = c->iommu ? vm_pick_gpu(c->m) : NULL;
+        const vfio_model_device *d;
+
+        /* A GPU on vfio-pci already is the one an earlier run (or the user) set up: resume with it. */
+        for (size_t i = 0; i < c->m->pci->n; i++) {
+                d = &c->m->devices[i];
+                if (vfio_pci_dev_is_display(d->pci) && d->pci->addr.func == 0 && d->pci->boot_vga != 1 &&
+                    strv_length(d->critical) == 0 && d->pci->driver &&
+                    strcmp(d->pci->driver, "vfio-pci") == 0)
+                        return d;
+        }
+        d = c->iommu ? vm_pick_gpu(c->m) : NULL;
 
         if (c->iommu)
                 return d;
@@ -1026,6 +1036,94 @@ static int plan_verify(ctx *c)
                 return line(&s->evidence, "no check fails for %s with %" PRIu64 " MiB as %s", c->p->gpu,
                             c->p->memory >> 20, c->p->user);
         return 0;
+}
+
+/* ---- the GPUs to choose from --------------------------------------------------------------------- */
+
+void vfio_guide_gpus_free(vfio_guide_gpu *g, size_t n)
+{
+        for (size_t i = 0; g && i < n; i++) {
+                free(g[i].address);
+                free(g[i].description);
+                free(g[i].why_not);
+        }
+        free(g);
+}
+
+int vfio_guide_gpus(const vfio_host *h, vfio_guide_gpu **ret, size_t *ret_n, size_t *ret_default)
+{
+        _cleanup_(vfio_model_freep) vfio_model *m = NULL;
+        _cleanup_(vfio_pci_names_freep) vfio_pci_names *names = NULL;
+        vfio_guide_gpu *v = NULL;
+        const vfio_model_device *pick;
+        size_t n = 0, def;
+        bool iommu;
+        int r;
+
+        r = vfio_model_load(h, &m);
+        if (r < 0)
+                return r;
+        (void)vfio_pci_names_new(NULL, &names);
+        iommu = m->iommu && vfio_iommu_enabled(m->iommu);
+        {
+                ctx c = { .h = h, .m = m, .iommu = iommu };
+
+                pick = auto_gpu(&c);
+        }
+        def = SIZE_MAX;
+        /* Two passes: the passable ones first, then the others with the reason. */
+        for (int pass = 0; pass < 2; pass++)
+                for (size_t i = 0; i < m->pci->n; i++) {
+                        const vfio_model_device *d = &m->devices[i];
+                        _cleanup_free_ char *name = NULL, *why = NULL, *desc = NULL;
+                        vfio_guide_gpu *nv;
+
+                        if (!vfio_pci_dev_is_display(d->pci) || d->pci->addr.func != 0)
+                                continue;
+                        if (d->pci->boot_vga == 1)
+                                why = strdup("the boot display: the host would lose its screen");
+                        else if (strv_length(d->critical) > 0)
+                                r = asprintf(&why, "needed by the host (%s)", d->critical[0]);
+                        else if (strv_length(d->blockers) > 0)
+                                r = asprintf(&why, "its IOMMU group holds a device the host needs (%s)",
+                                             d->blockers[0]);
+                        if (r < 0)
+                                goto oom;
+                        if ((pass == 0) != !why)
+                                continue;
+                        name = vfio_selector_device_name(names, d->pci);
+                        if (iommu)
+                                r = asprintf(&desc, "%s [%04x:%04x], IOMMU group %d", name ? name : "",
+                                             (unsigned)d->pci->vendor & 0xffff,
+                                             (unsigned)d->pci->device & 0xffff, d->pci->iommu_group);
+                        else
+                                r = asprintf(&desc, "%s [%04x:%04x]", name ? name : "",
+                                             (unsigned)d->pci->vendor & 0xffff,
+                                             (unsigned)d->pci->device & 0xffff);
+                        if (r < 0)
+                                goto oom;
+                        nv = realloc(v, (n + 1) * sizeof(*v));
+                        if (!nv)
+                                goto oom;
+                        v = nv;
+                        v[n] = (vfio_guide_gpu){ .address = strdup(d->pci->name),
+                                                 .description = TAKE_PTR(desc),
+                                                 .why_not = TAKE_PTR(why) };
+                        if (!v[n].address) {
+                                n++;
+                                goto oom;
+                        }
+                        if (pick && d == pick)
+                                def = n;
+                        n++;
+                }
+        *ret = v;
+        *ret_n = n;
+        *ret_default = def == SIZE_MAX ? n : def;
+        return 0;
+oom:
+        vfio_guide_gpus_free(v, n);
+        return -ENOMEM;
 }
 
 /* ---- the plan ------------------------------------------------------------------------------------ */

@@ -83,5 +83,17 @@ check "a second run shows setup done and asks for the boot step" wait_for again 
 check "... with step 5 shown done" grep -qF "[5/10] Write the host setup (vfioctl setup; setup --undo reverses it): done" "$T/again.pane"
 tmux -L "$SOCK" send-keys -t again n Enter; wait_rc again
 
+# 4. Without --gpu a terminal is asked which GPU: the boot display is listed as not possible, with why.
+mkdir "$T/r3"; mkroot "$T/r3"
+tmux -L "$SOCK" new-session -d -s pick -x 220 -y 60 \
+  "env NO_COLOR=1 TERM=xterm '$BIN' --root '$T/r3' guide win --memory 2G; echo \$? > '$T/pick.rc'; sleep 600"
+check "without --gpu it asks which GPU, auto's choice the default" wait_for pick "GPU [1]:"
+check "... listing the GPU that can be passed" grep -qF "1) 0000:03:00.0" "$T/pick.pane"
+check "... and the boot display as not possible, with the reason" grep -qF "2) 0000:00:01.0 Device 1234:1111 [1234:1111], IOMMU group 1: not possible, the boot display: the host would lose its screen" "$T/pick.pane"
+tmux -L "$SOCK" send-keys -t pick Enter
+check "the answer is the GPU of the plan" wait_for pick "vfioctl guide win: 10 steps, VM user vm-win, GPU 0000:03:00.0"
+wait_for pick "Do step 5 of 10 (setup)? [Y/n]" >/dev/null
+tmux -L "$SOCK" send-keys -t pick n Enter; wait_rc pick
+
 echo "1..$N"
 [ "$FAILS" = 0 ]
