@@ -1282,6 +1282,8 @@ static int apply_create(const vfio_host *h, const vfio_guide_plan *p, char ***lo
         r = vfio_hostfile_mkdir_p(h, CONFIG_DIR, 0755, NULL);
         if (r < 0)
                 return r;
+        /* What a run killed during this write left: its temporary file. */
+        (void)vfio_hostfile_sweep_temps(h, CONFIG_DIR);
         /* Root's file in the system location: what start as root and enable accept. */
         r = vfio_hostfile_write_atomic(h, p->config_path, p->config_text, strlen(p->config_text), 0644);
         if (r < 0) {

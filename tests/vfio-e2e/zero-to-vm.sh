@@ -39,12 +39,17 @@ while [ $# -gt 0 ]; do
 done
 case "$VFIOCTL" in /*) ;; *) VFIOCTL=$(pwd)/$VFIOCTL;; esac
 [ "$(id -u)" = 0 ] || { echo "zero-to-vm.sh: needs root (QEMU with the host root, a system disk)"; exit 77; }
-for t in mkfs.ext4 debugfs lsinitramfs qemu-system-x86_64; do
+for t in mkfs.ext4 debugfs lsinitramfs depmod qemu-system-x86_64; do
   command -v "$t" >/dev/null || { echo "zero-to-vm.sh: $t is missing (scripts/install-deps.sh)"; exit 77; }
 done
 [ -x "$VFIOCTL" ] || { echo "zero-to-vm.sh: $VFIOCTL is not built"; exit 1; }
 "$HERE/setup.sh" "$CACHE" > /dev/null || { echo "zero-to-vm.sh: setup.sh failed"; exit 1; }
 KV=$(cat "$CACHE/kernel-version")
+# The system's kmod (udev's module loading, modprobe, mkinitramfs) reads the binary indexes busybox's
+# depmod does not write: make them, as the kernel package's postinst would.
+if [ ! -e "$CACHE/kpkg/lib/modules/$KV/modules.dep.bin" ]; then
+  depmod -b "$CACHE/kpkg" "$KV" || { echo "zero-to-vm.sh: depmod failed"; exit 1; }
+fi
 T=$(mktemp -d "${TMPDIR:-/tmp}/vfioctl-zero-to-vm.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 LOG=${LOG:-$T/serial.log}
