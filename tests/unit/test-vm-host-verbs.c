@@ -192,6 +192,84 @@ static void test_setup_vm_with_1g_hugepages(void **state)
         unlink(tmpl);
 }
 
+/*
+ * The twin-card capture again, and the same machine with a card added in a slot scanned first
+ * (q35-renumbered, captured from the test bed with run.sh --layout renumbered): every bus below moves by
+ * one, so 0000:03:00.0 is now the second NIC and the GPU is 0000:04:00.0. A VM created with --gpu
+ * '1234:1111#2' names the card's identity and keeps it; a bare address would have taken the NIC.
+ */
+static void test_renumbered_buses_keep_the_vm_on_its_card(void **state)
+{
+        char *sysfs = fixture_data_path("sysfs"), renum[4200], tmpl[] = "/tmp/vfioctl-renum-XXXXXX",
+             old[] = "/tmp/vfioctl-renum-addr-XXXXXX";
+        const char *create[] = { "--root", root, "create", "twin", "--gpu", "1234:1111#2", "--user", "nobody",
+                                 "--memory", "1G", "--output", tmpl, "--force", NULL };
+        const char *cmd_new[] = { "--root", renum, "cmdline", tmpl, NULL };
+        const char *cmd_old[] = { "--root", renum, "cmdline", old, NULL };
+        const char *setup[] = { "--root", renum, "setup", "--vm", tmpl, "--dry-run", NULL };
+        const char *bind[] = { "--root", renum, "bind", "--dry-run", "1234:1111:1af4:1100@pci0000:00/12.0/00.0", NULL };
+        const char *check[] = { "--root", renum, "check", "--no-probe", "--json", "--vm", tmpl, NULL };
+        char *out = NULL, *err = NULL;
+        int fd;
+        FILE *f;
+
+        snprintf(renum, sizeof(renum), "%s/q35-renumbered", sysfs);
+        free(sysfs);
+        fd = mkstemp(tmpl);
+        assert_true(fd >= 0);
+        close(fd);
+        assert_int_equal(fixture_run_tool(&out, &err, create), 0);
+        free(out);
+        free(err);
+        /* On the renumbered machine the VM gets the GPU and its audio at their new addresses. */
+        assert_int_equal(fixture_run_tool(&out, &err, cmd_new), 0);
+        assert_non_null(strstr(out, "-device vfio-pci,host=0000:04:00.0,"));
+        assert_non_null(strstr(out, "-device vfio-pci,host=0000:04:00.1,"));
+        assert_null(strstr(out, "host=0000:03:00.0"));
+        free(out);
+        free(err);
+        /* What a bare address (the old create) would have done: the second NIC, 8086:10d3. */
+        fd = mkstemp(old);
+        assert_true(fd >= 0);
+        f = fdopen(fd, "w");
+        assert_non_null(f);
+        fputs("[vm]\nuser = nobody\n[memory]\nsize = 1G\n[gpu]\ndevice = 0000:03:00.0\n", f);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(fixture_run_tool(&out, &err, cmd_old), 0);
+        assert_non_null(strstr(out, "host=0000:03:00.0"));
+        free(out);
+        free(err);
+        {
+                char *vendor, *device, path[4400];
+
+                snprintf(path, sizeof(path), "%s/sys/bus/pci/devices/0000:03:00.0/vendor", renum);
+                vendor = fixture_read(path);
+                snprintf(path, sizeof(path), "%s/sys/bus/pci/devices/0000:03:00.0/device", renum);
+                device = fixture_read(path);
+                assert_string_equal(vendor, "0x8086\n");
+                assert_string_equal(device, "0x10d3\n");
+                free(vendor);
+                free(device);
+        }
+        /* setup binds the card at boot by the same identity, and it resolves to the card's new place. */
+        assert_int_equal(fixture_run_tool(&out, &err, setup), 0);
+        assert_non_null(strstr(out, "bind --boot 1234:1111:1af4:1100@pci0000:00/12.0/00.0 8086:293e:1af4:1100@pci0000:00/12.0/00.1"));
+        free(out);
+        free(err);
+        assert_int_equal(fixture_run_tool(&out, &err, bind), 0);
+        assert_non_null(strstr(out, "0000:04:00.0"));
+        assert_null(strstr(out, "0000:03:00.0"));
+        free(out);
+        free(err);
+        /* check --vm passes the card where it is now. */
+        fixture_run_tool(&out, &err, check);
+        assert_non_null(strstr(out, "to pass: 0000:04:00.0 (--pass), 0000:04:00.1 (--pass)"));
+        free(out);
+        free(err);
+        unlink(tmpl);
+        unlink(old);
+}
+
 static void test_vm_config_errors_name_file_and_line(void **state)
 {
         char bad[] = "/tmp/vfioctl-vmhost-bad-XXXXXX";
@@ -224,6 +302,7 @@ int main(void)
                 cmocka_unit_test(test_vm_config_errors_name_file_and_line),
                 cmocka_unit_test(test_code43_settings_written_by_create_and_in_the_argv),
                 cmocka_unit_test(test_setup_vm_with_1g_hugepages),
+                cmocka_unit_test(test_renumbered_buses_keep_the_vm_on_its_card),
         };
 
         return cmocka_run_group_tests(tests, setup_vm, teardown_vm);
