@@ -16,6 +16,7 @@
 #include "tool.h"
 #include "vfioctl/guide.h"
 #include "vfioctl/qmp-probe.h"
+#include "vfioctl/storage.h"
 #include "vm-util.h"
 
 /* guide's own exit codes beyond tool.h's (vfioctl(1), guide). */
@@ -345,6 +346,7 @@ int verb_guide(int argc, char **argv)
 {
         _cleanup_(vfio_host_freep) vfio_host *h = NULL;
         _cleanup_free_ char *chosen_gpu = NULL;
+        vfio_storage_tools tools;
         char exe[PATH_MAX];
         const char *name;
         bool interactive, plan_only, header = false;
@@ -369,6 +371,7 @@ int verb_guide(int argc, char **argv)
         }
         if (tool_open_host(&h) < 0)
                 return EXIT_FAILURE_GENERIC;
+        tool_storage_tools(&tools, NULL);
         interactive = !arg_yes && !arg_dry_run && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
         plan_only = !arg_yes && !arg_dry_run && !interactive;
         if (vfio_host_is_live(h) && !arg_dry_run && !plan_only && geteuid() != 0) {
@@ -403,6 +406,7 @@ int verb_guide(int argc, char **argv)
                         .windows = arg_windows,
                         .vfioctl_path = exe,
                         .probe = round == 0 && vfio_host_is_live(h) ? vfio_qmp_probe_run : NULL,
+                        .qemu_img = tools.qemu_img,
                 };
                 vfio_guide_step *cur = NULL;
 

@@ -58,6 +58,7 @@ typedef struct vfio_guide_opts {
         bool windows;             /* create --windows */
         const char *vfioctl_path; /* this program, for the boot-time unit's ExecStart= (absolute) */
         vfio_qemu_probe_fn probe; /* check's QEMU probe (live root only); NULL: not probed */
+        const char *qemu_img;     /* the create step's qemu-img, by absolute path (the tool's choice) */
 } vfio_guide_opts;
 
 typedef struct vfio_guide_plan {
@@ -75,6 +76,7 @@ typedef struct vfio_guide_plan {
         char *disk_path;        /* absolute, as the VM sees it; NULL without a disk to make */
         uint64_t disk_size;     /* bytes, for a disk to make */
         char *state_dir;        /* below the root: "var/lib/vfioctl/NAME" */
+        char *qemu_img;         /* the create step's qemu-img (from the options) */
         char **notes;           /* decisions and their reasons */
 } vfio_guide_plan;
 

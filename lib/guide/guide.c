@@ -97,6 +97,7 @@ vfio_guide_plan *vfio_guide_plan_free(vfio_guide_plan *p)
         free(p->config_text);
         free(p->disk_path);
         free(p->state_dir);
+        free(p->qemu_img);
         strv_free(p->notes);
         free(p);
         return NULL;
@@ -1155,7 +1156,9 @@ int vfio_guide_plan_new(const vfio_host *h, const vfio_guide_opts *o, vfio_guide
                 p->steps[i].id = (vfio_guide_step_id)i;
         p->name = strdup(o->name);
         p->user = o->user ? strdup(o->user) : vfio_guide_default_user(o->name);
-        if (!p->name || !p->user || asprintf(&p->config_path, CONFIG_DIR "/%s.conf", o->name) < 0 ||
+        p->qemu_img = o->qemu_img ? strdup(o->qemu_img) : NULL;
+        if (!p->name || !p->user || (o->qemu_img && !p->qemu_img) ||
+            asprintf(&p->config_path, CONFIG_DIR "/%s.conf", o->name) < 0 ||
             asprintf(&p->state_dir, STATE_DIR "/%s", o->name) < 0)
                 return -ENOMEM;
         if (!vfio_vmuser_name_valid(p->user)) {
@@ -1253,10 +1256,12 @@ static int apply_create(const vfio_host *h, const vfio_guide_plan *p, char ***lo
                 return r;
         }
         /* The disk first: a config only names a disk that is there. */
+        if (p->disk_path && !p->qemu_img)
+                return -EINVAL;
         if (p->disk_path) {
                 _cleanup_free_ char *abs = NULL, *err = NULL;
                 _cleanup_close_ int fd = -EBADF;
-                vfio_storage_tools t = { .qemu_img = QEMU_IMG };
+                vfio_storage_tools t = { .qemu_img = p->qemu_img };
 
                 r = vfio_hostfile_mkdir_p(h, p->state_dir, 0755, NULL);
                 if (r < 0)
