@@ -9,7 +9,7 @@
 #include "exec-util.h"
 #include "fileio.h"
 #include "strv.h"
-#include "vfioctl/hostfile.h"
+#include "vfioctl/account.h"
 
 void vfio_hostcmds_done(vfio_hostcmds *l)
 {
@@ -159,68 +159,41 @@ bool vfio_vmuser_name_valid(const char *name)
         return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
 }
 
-/* "name:...:...:members" lines of etc/passwd or etc/group: the line of name, or NULL. */
-static char *db_line(const vfio_host *h, const char *file, const char *name)
-{
-        _cleanup_free_ char *text = NULL;
-        size_t n = strlen(name);
-
-        if (vfio_hostfile_read(h, file, 4u << 20, &text, NULL) < 0)
-                return NULL;
-        for (char *l = text; l && *l;) {
-                char *nl = strchr(l, '\n');
-
-                if (strncmp(l, name, n) == 0 && l[n] == ':')
-                        return strndup(l, nl ? (size_t)(nl - l) : strlen(l));
-                l = nl ? nl + 1 : NULL;
-        }
-        return NULL;
-}
-
-/* Whether user is a member of group: its primary group (gid in etc/passwd) or listed in etc/group. */
-static bool in_group(const char *pw, const char *gr, const char *user)
-{
-        _cleanup_strv_free_ char **pf = NULL, **gf = NULL, **members = NULL;
-
-        /* passwd: name:x:uid:gid:...; group: name:x:gid:m1,m2 (an empty member list splits away). */
-        if (strv_split(pw, ":", &pf) < 0 || strv_split(gr, ":", &gf) < 0)
-                return false;
-        if (strv_length(pf) > 3 && strv_length(gf) > 2 && strcmp(pf[3], gf[2]) == 0)
-                return true;
-        {
-                const char *colon = strrchr(gr, ':');
-
-                if (!colon || strv_split(colon + 1, ",", &members) < 0)
-                        return false;
-        }
-        return strv_contains(members, user);
-}
-
 int vfio_vmuser_plan(const vfio_host *h, const char *user, const char *group, vfio_hostcmds *ret)
 {
-        _cleanup_free_ char *pw = NULL, *gr = NULL, *groupadd = NULL, *useradd = NULL, *usermod = NULL;
+        _cleanup_(vfio_account_freep) vfio_account *acct = NULL;
+        _cleanup_free_ char *groupadd = NULL, *useradd = NULL, *usermod = NULL;
         vfio_hostcmds l = {};
+        uint32_t gid;
+        bool has_group, has_user;
         int r = 0;
 
         if (!vfio_vmuser_name_valid(user) || !vfio_vmuser_name_valid(group))
                 return -EINVAL;
-        pw = db_line(h, "etc/passwd", user);
-        gr = db_line(h, "etc/group", group);
+        r = vfio_account_group_gid(h, group, &gid);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        has_group = r >= 0;
+        r = vfio_account_lookup(h, user, &acct);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        has_user = r >= 0;
+        r = 0;
         if ((vfio_hostcmd_locate(h, "groupadd", &groupadd) < 0 &&
              !(groupadd = strdup("/usr/sbin/groupadd"))) ||
             (vfio_hostcmd_locate(h, "useradd", &useradd) < 0 && !(useradd = strdup("/usr/sbin/useradd"))) ||
             (vfio_hostcmd_locate(h, "usermod", &usermod) < 0 && !(usermod = strdup("/usr/sbin/usermod"))))
                 return -ENOMEM;
-        if (!gr)
+        if (!has_group)
                 r = vfio_hostcmds_add(&l, "the group of /dev/kvm and the VFIO device nodes",
                                       (const char *const[]){ groupadd, "--system", group, NULL });
-        if (r >= 0 && !pw)
+        if (r >= 0 && !has_user)
                 /* A system account: no home, no login; QEMU is all it runs. */
                 r = vfio_hostcmds_add(&l, "the account QEMU runs as",
                                       (const char *const[]){ useradd, "--system", "--no-create-home",
                                                              "--shell", "/usr/sbin/nologin", "--groups",
                                                              group, user, NULL });
-        else if (r >= 0 && (!gr || !in_group(pw, gr, user)))
+        else if (r >= 0 && !strv_contains(acct->groups, group))
                 r = vfio_hostcmds_add(&l, "the VM user opens /dev/kvm and /dev/vfio/N through this group",
                                       (const char *const[]){ usermod, "-a", "-G", group, user, NULL });
         if (r < 0) {

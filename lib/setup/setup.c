@@ -20,6 +20,7 @@
 #include "parse-util.h"
 #include "sha256.h"
 #include "strv.h"
+#include "vfioctl/account.h"
 #include "vfioctl/distro.h"
 #include "vfioctl/hostfile.h"
 #include "vfioctl/kernel.h"
@@ -388,37 +389,6 @@ static int plan_udev_limits(const vfio_host *h, const vfio_setup_opts *o, vfio_s
         return 0;
 }
 
-/* The gid of a group from etc/group below the root; -ENOENT when it is not there. */
-static int group_gid(const vfio_host *h, const char *group, unsigned *ret)
-{
-        _cleanup_free_ char *text = NULL;
-        _cleanup_strv_free_ char **lines = NULL;
-        int r;
-
-        r = vfio_hostfile_read(h, "etc/group", FILE_MAX, &text, NULL);
-        if (r < 0)
-                return r;
-        r = strv_split(text, "\n", &lines);
-        if (r < 0)
-                return r;
-        STRV_FOREACH(l, lines) {
-                _cleanup_strv_free_ char **f = NULL;
-                uint64_t gid;
-
-                /* name:password:gid:members; an empty field splits away, so take the gid from the end. */
-                if (strncmp(*l, group, strlen(group)) != 0 || (*l)[strlen(group)] != ':')
-                        continue;
-                if (strv_split(*l + strlen(group) + 1, ":", &f) < 0)
-                        return -ENOMEM;
-                for (size_t i = 0; f && f[i]; i++)
-                        if (parse_uint(f[i], 10, UINT32_MAX - 1, &gid) >= 0) {
-                                *ret = (unsigned)gid;
-                                return 0;
-                        }
-        }
-        return -ENOENT;
-}
-
 /*
  * 1 GiB pages: reserved by the kernel at boot (hugepagesz=1G hugepages=N on the command line; later the
  * memory is too fragmented to find whole gigabytes, Documentation/admin-guide/mm/hugetlbpage.rst), and a
@@ -431,7 +401,7 @@ static int plan_hugepages_1g(const vfio_host *h, const vfio_setup_opts *o, vfio_
         const char *group = o->group ? o->group : "kvm";
         _cleanup_free_ char *unit = NULL, *owner = NULL;
         uint64_t pages = (o->hugepages + (UINT64_C(1) << 30) - 1) >> 30;
-        unsigned gid;
+        uint32_t gid;
         int r;
 
         r = strv_extend(cmdline_want, "hugepagesz=1G");
@@ -439,8 +409,8 @@ static int plan_hugepages_1g(const vfio_host *h, const vfio_setup_opts *o, vfio_
                 r = strv_extendf(cmdline_want, "hugepages=%" PRIu64, pages);
         if (r < 0)
                 return r;
-        if (group_gid(h, group, &gid) >= 0)
-                r = asprintf(&owner, ",mode=01770,gid=%u", gid);
+        if (vfio_account_group_gid(h, group, &gid) >= 0)
+                r = asprintf(&owner, ",mode=01770,gid=%" PRIu32, gid);
         else {
                 r = strv_extendf(
                         &p->notes,
