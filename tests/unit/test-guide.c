@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -299,6 +300,77 @@ static void test_refusals(void **state)
         variant_free(root);
 }
 
+/*
+ * Resuming across a reboot, on a root where the host's tools are played by hand (below --root guide runs
+ * none): the setup written, then the initramfs and grub.cfg as update-initramfs and update-grub leave
+ * them; guide asks for the reboot; a reboot that did not take effect is diagnosed; one that did lets the
+ * plan go on to create.
+ */
+static void test_resume_across_a_reboot(void **state)
+{
+        char *root = variant_new("q35-viommu"), *out = NULL, *err = NULL, stat[128];
+        const char *yes[] = {
+                "--root", root, "guide", "win", "--gpu", GPU, "--memory", "2G", "--yes", NULL
+        };
+        const char *dry[] = { "--root", root, "guide", "win", "--memory", "2G", "--dry-run", NULL };
+
+        variant_write(root, "etc/os-release", families[0].os_release);
+        debian(root);
+        variant_write(root, "etc/passwd",
+                      "root:x:0:0:root:/root:/bin/bash\nvm-win:x:990:990::/nonexistent:/usr/sbin/nologin\n");
+        variant_write(root, "etc/group", "root:x:0:\nkvm:x:994:vm-win\nvm-win:x:990:\n");
+        /* 1. The setup is written; the boot step's tools are not run below --root. */
+        assert_int_equal(fixture_run_tool(&out, &err, yes), 1);
+        assert_non_null(
+                strstr(out, "[5/10] Write the host setup (vfioctl setup; setup --undo reverses it): done"));
+        assert_non_null(strstr(err, "commands are not run below --root"));
+        free(out);
+        free(err);
+        /* 2. What update-initramfs and update-grub leave: guide now asks for the reboot, and says why. */
+        sleep(1); /* mtimes: the image is newer than the module list */
+        variant_write(root, "boot/initrd.img-6.1.0-56-amd64", "an initramfs\n");
+        variant_write(
+                root, "boot/grub/grub.cfg",
+                "menuentry 'Debian' {\n\tlinux /boot/vmlinuz-6.1.0-56-amd64 root=/dev/sda1 ro quiet intel_iommu=on iommu=pt hugepagesz=1G hugepages=2\n}\n");
+        assert_int_equal(fixture_run_tool(&out, &err, yes), 75);
+        assert_non_null(
+                strstr(out, "[6/10] Make it take effect at boot (initramfs, boot loader, udev): done"));
+        assert_non_null(strstr(out, "[7/10] Reboot into the new setup: reboot needed"));
+        assert_non_null(strstr(out, "the kernel command line lacks intel_iommu=on"));
+        assert_non_null(strstr(
+                out, "0000:03:00.0 is on bochs-drm: the boot-time binding gives it to vfio-pci at boot"));
+        assert_non_null(strstr(
+                out,
+                "Reboot now (the changes above take effect at boot), then run the same command again: vfioctl guide win --yes"));
+        free(out);
+        free(err);
+        /* 3. Booted since, but not with grub.cfg: named, not asked again. */
+        snprintf(stat, sizeof(stat), "cpu  1 2 3 4\nbtime %lld\n", (long long)time(NULL) + 60);
+        variant_write(root, "proc/stat", stat);
+        assert_int_equal(fixture_run_tool(&out, &err, yes), 1);
+        assert_non_null(strstr(out, "[7/10] Reboot into the new setup: blocked"));
+        assert_non_null(strstr(out, "grub.cfg has intel_iommu=on, but the kernel did not boot with it"));
+        assert_non_null(strstr(
+                out,
+                "vfio-pci did not take 0000:03:00.0 at boot: see 'journalctl -b -u vfioctl-bind.service'"));
+        free(out);
+        free(err);
+        /* 4. A reboot that took effect: the parameters on the command line, the card on vfio-pci (and the
+         * GPU found again without --gpu: the one on vfio-pci). Next: create. */
+        variant_replace(root, "proc/cmdline", "quiet",
+                        "quiet intel_iommu=on iommu=pt hugepagesz=1G hugepages=2");
+        variant_pci_driver(root, GPU, "vfio-pci");
+        variant_pci_driver(root, "0000:03:00.1", "vfio-pci");
+        assert_int_equal(fixture_run_tool(&out, &err, dry), 0);
+        assert_non_null(strstr(out, "vfioctl guide win: 10 steps, VM user vm-win, GPU 0000:03:00.0"));
+        assert_non_null(strstr(out, "[7/10] Reboot into the new setup: done"));
+        assert_non_null(strstr(out, "0000:03:00.0 is on vfio-pci"));
+        assert_non_null(strstr(out, "[8/10] Create the VM and its disk: to do"));
+        free(out);
+        free(err);
+        variant_free(root);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -306,6 +378,7 @@ int main(void)
                 cmocka_unit_test(test_plans_name_the_distribution_tools),
                 cmocka_unit_test(test_no_terminal_no_yes_changes_nothing),
                 cmocka_unit_test(test_refusals),
+                cmocka_unit_test(test_resume_across_a_reboot),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
