@@ -310,38 +310,6 @@ static bool vm_running(const char *exe, const char *name)
         return false;
 }
 
-/*
- * Fault injection for the test bed's kill -9 cases: VFIOCTL_TEST_GUIDE_KILL=STEP:MS SIGKILLs guide MS
- * milliseconds into applying STEP (a watchdog child does it), as a kill -9 at that moment would; what
- * guide started (update-initramfs, vfioctl start) goes on without it. Read with secure_getenv.
- */
-static void arm_kill(vfio_guide_step_id id)
-{
-        const char *spec = secure_getenv("VFIOCTL_TEST_GUIDE_KILL"), *colon;
-        uint64_t ms = 0;
-        pid_t me = getpid(), pid;
-
-        if (!spec || !(colon = strchr(spec, ':')) ||
-            (size_t)(colon - spec) != strlen(vfio_guide_step_name(id)) ||
-            strncmp(spec, vfio_guide_step_name(id), (size_t)(colon - spec)) != 0 ||
-            parse_uint(colon + 1, 10, 600000, &ms) < 0)
-                return;
-        fflush(NULL);
-        pid = fork();
-        if (pid != 0)
-                return;
-        {
-                struct timespec t = { .tv_sec = (time_t)(ms / 1000),
-                                      .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-                while (nanosleep(&t, &t) < 0 && errno == EINTR)
-                        ;
-        }
-        if (getppid() == me)
-                (void)kill(me, SIGKILL);
-        _exit(0);
-}
-
 int verb_guide(int argc, char **argv)
 {
         _cleanup_(vfio_host_freep) vfio_host *h = NULL;
@@ -478,7 +446,7 @@ int verb_guide(int argc, char **argv)
                                 return EXIT_FAILURE_GENERIC;
                         }
                 }
-                arm_kill(cur->id);
+                vfio_guide_arm_kill(secure_getenv("VFIOCTL_TEST_GUIDE_KILL"), cur->id);
                 if (cur->id == VFIO_GUIDE_START)
                         return start_step(exe, p, interactive);
                 r = vfio_guide_apply(h, p, cur->id, &log, &err);

@@ -108,6 +108,13 @@ void vfio_guide_gpus_free(vfio_guide_gpu *g, size_t n);
 /* The host's display devices (function 0), passable first; *ret_default is the one auto takes, or n. */
 int vfio_guide_gpus(const vfio_host *h, vfio_guide_gpu **ret, size_t *ret_n, size_t *ret_default);
 
+/*
+ * Fault injection for the test bed's kill -9 cases: spec "STEP:MS" (VFIOCTL_TEST_GUIDE_KILL, read by the
+ * tool with secure_getenv) SIGKILLs this process MS milliseconds after the call for that step, as a kill
+ * -9 at that moment would; what it started (update-initramfs, vfioctl start) goes on. NULL: nothing.
+ */
+void vfio_guide_arm_kill(const char *spec, vfio_guide_step_id id);
+
 /* "Check the host", ..., for progress lines. */
 const char *vfio_guide_step_title(vfio_guide_step_id id);
 /* "check", "devices", ... (stable names for messages and tests). */

@@ -7,11 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -1214,6 +1216,32 @@ out:
 }
 
 /* ---- applying a step ----------------------------------------------------------------------------- */
+
+void vfio_guide_arm_kill(const char *spec, vfio_guide_step_id id)
+{
+        const char *colon = spec ? strchr(spec, ':') : NULL, *name = vfio_guide_step_name(id);
+        uint64_t ms = 0;
+        pid_t me = getpid(), pid;
+
+        if (!colon || (size_t)(colon - spec) != strlen(name) || strncmp(spec, name, strlen(name)) != 0 ||
+            parse_uint(colon + 1, 10, 600000, &ms) < 0)
+                return;
+        fflush(NULL);
+        /* A watchdog child, so the kill lands wherever the step is then, even inside a wait. */
+        pid = fork();
+        if (pid != 0)
+                return;
+        {
+                struct timespec t = { .tv_sec = (time_t)(ms / 1000),
+                                      .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+                while (nanosleep(&t, &t) < 0 && errno == EINTR)
+                        ;
+        }
+        if (getppid() == me)
+                (void)kill(me, SIGKILL);
+        _exit(0);
+}
 
 static int run_cmds(const vfio_host *h, const vfio_hostcmds *l, char ***log, char **ret_error)
 {
