@@ -1243,9 +1243,52 @@ void vfio_guide_arm_kill(const char *spec, vfio_guide_step_id id)
         _exit(0);
 }
 
+/*
+ * Whether an initramfs or boot loader tool is running now (proc/PID/comm; comm holds 15 characters). A
+ * guide killed during the boot step leaves its update-initramfs running; a second one beside it would
+ * write the same image at the same time.
+ */
+static bool boot_tool_running(const vfio_host *h, char **ret_which)
+{
+        static const char *const tools[] = { "update-initramf", "mkinitramfs", "dracut",
+                                             "mkinitcpio",      "update-grub", "grub-mkconfig",
+                                             "grub2-mkconfig" };
+        _cleanup_strv_free_ char **pids = NULL;
+
+        if (vfio_host_list_dir(h, "proc", 1u << 20, &pids) < 0)
+                return false;
+        STRV_FOREACH(pid, pids) {
+                _cleanup_free_ char *path = NULL, *comm = NULL;
+
+                if (strspn(*pid, "0123456789") != strlen(*pid) ||
+                    asprintf(&path, "proc/%s/comm", *pid) < 0 || vfio_host_read_attr(h, path, 64, &comm) < 0)
+                        continue;
+                comm[strcspn(comm, "\n")] = 0;
+                for (size_t i = 0; i < ELEMENTSOF(tools); i++)
+                        if (strcmp(comm, tools[i]) == 0) {
+                                if (ret_which)
+                                        (void)asprintf(ret_which, "%s (pid %s)", comm, *pid);
+                                return true;
+                        }
+        }
+        return false;
+}
+
 static int run_cmds(const vfio_host *h, const vfio_hostcmds *l, char ***log, char **ret_error)
 {
         int r;
+
+        /* Bounded: 20 minutes is more than any initramfs takes, even emulated. */
+        for (unsigned i = 0; vfio_host_is_live(h) && i < 1200; i++) {
+                _cleanup_free_ char *which = NULL;
+
+                if (!boot_tool_running(h, &which))
+                        break;
+                if (i == 0 && log)
+                        (void)line(log, "waited for %s, still running from an earlier run",
+                                   which ? which : "a boot tool");
+                (void)sleep(1);
+        }
 
         for (size_t i = 0; i < l->n; i++) {
                 _cleanup_free_ char *shown = vfio_hostcmd_format(&l->items[i]), *err = NULL;
