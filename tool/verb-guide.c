@@ -145,6 +145,8 @@ static void print_actions(const vfio_host *h, const vfio_guide_plan *p, const vf
                 }
                 break;
         case VFIO_GUIDE_CREATE:
+                if (!p->config_text)
+                        break; /* no GPU chosen yet: nothing to show */
                 if (p->disk_path)
                         printf("       run: qemu-img create -f qcow2 %s %llu%s   (then owned by %s, mode 0600)\n",
                                p->disk_path,

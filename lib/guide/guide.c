@@ -221,7 +221,11 @@ static int plan_check(ctx *c)
                                          x->id, x->evidence);
                 } else if (strcmp(x->id, "iommu.acpi") == 0 && x->status == VFIO_CHECK_FAIL) {
                         s->firmware = true;
-                        r = line(&s->why, "%s: %s; %s", x->id, x->evidence, firmware_iommu(c->cpu));
+                        r = line(
+                                &s->why, "%s: %s; %s", x->id, x->evidence,
+                                c->cpu->hypervisor
+                                        ? "this host is itself a VM: its hypervisor must give it an IOMMU (QEMU: -device intel-iommu,intremap=on with -machine q35,kernel-irqchip=split; a cloud: an instance type with GPU passthrough), then run vfioctl guide again"
+                                        : firmware_iommu(c->cpu));
                 } else if (strcmp(x->id, "iommu.interrupt-remapping") == 0 && x->status == VFIO_CHECK_FAIL) {
                         s->firmware = true;
                         r = line(
@@ -238,6 +242,11 @@ static int plan_check(ctx *c)
                         continue; /* Windows 11's needs: the packages step adds them with --windows */
                 else if (strncmp(x->id, "qemu.", 5) == 0 || strncmp(x->id, "firmware.", 9) == 0)
                         r = line(&s->evidence, "%s: %s (the packages step installs it)", x->id, x->evidence);
+                else if (strcmp(x->id, "memory.hugepages") == 0 ||
+                         strcmp(x->id, "memory.fragmentation") == 0)
+                        r = line(&s->evidence, "%s: %s (%s)", x->id, x->evidence,
+                                 c->p->hugepages_1g ? "the setup step reserves 1 GiB pages at boot"
+                                                    : "no matter: the VM's memory is not on huge pages");
                 else if (strncmp(x->id, "memory.", 7) == 0 || strncmp(x->id, "vfio.", 5) == 0 ||
                          strncmp(x->id, "iommu.", 6) == 0)
                         r = line(&s->evidence, "%s: %s (the setup steps change this)", x->id, x->evidence);
@@ -1191,8 +1200,8 @@ int vfio_guide_plan_new(const vfio_host *h, const vfio_guide_opts *o, vfio_guide
         r = vfio_check_run(h, &co, &c.R, &err);
         if (r < 0)
                 goto out;
-        if ((r = plan_check(&c)) < 0 || (r = plan_devices(&c)) < 0 || (r = find_inputs(&c)) < 0 ||
-            (r = plan_packages(&c)) < 0 || (r = plan_user(&c)) < 0 || (r = decide_hugepages(&c)) < 0 ||
+        if ((r = decide_hugepages(&c)) < 0 || (r = plan_check(&c)) < 0 || (r = plan_devices(&c)) < 0 ||
+            (r = find_inputs(&c)) < 0 || (r = plan_packages(&c)) < 0 || (r = plan_user(&c)) < 0 ||
             (r = plan_setup(&c)) < 0 || (r = plan_boot(&c)) < 0 || (r = plan_reboot(&c)) < 0 ||
             (r = plan_create(&c)) < 0 || (r = plan_verify(&c)) < 0)
                 goto out;
