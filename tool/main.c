@@ -16,6 +16,7 @@
 #include "tool.h"
 #include "vfioctl/hostfile.h"
 #include "vfioctl/model.h"
+#include "vm-util.h"
 
 const char *arg_root;
 bool arg_json;
@@ -172,6 +173,17 @@ int tool_load_model(const vfio_host *h, vfio_model **ret)
                              *p);
         *ret = TAKE_PTR(m);
         return 0;
+}
+
+int tool_load_config(const char *arg, vm_config **ret)
+{
+        _cleanup_strv_free_ char **errors = NULL;
+        int r;
+
+        r = vm_load_config(arg, ret, &errors);
+        STRV_FOREACH(e, errors)
+                tool_error("%s", *e);
+        return r;
 }
 
 static void help(FILE *f)

@@ -10,6 +10,7 @@
 #include "vfioctl/pciids.h"
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/vmdefaults.h"
+#include "vm-needs.h"
 #include "vm-relay.h"
 #include "vm-util.h"
 
@@ -50,7 +51,7 @@ int verb_cmdline(int argc, char **argv)
 
         if (tool_check_arity(argc - 1) < 0)
                 return EXIT_USAGE;
-        r = vm_load_config(argv[1], &c);
+        r = tool_load_config(argv[1], &c);
         if (r == -EINVAL)
                 return EXIT_DATAERR;
         if (r < 0)
@@ -72,7 +73,7 @@ int verb_cmdline(int argc, char **argv)
                 return EXIT_FAILURE_GENERIC;
         }
         r = vm_default_paths(c, &paths);
-        if (r >= 0 && vm_relay_wanted(c)) {
+        if (r >= 0 && vm_needs_relay(c)) {
                 /* As start would: through the relay where uinput works here, else directly. */
                 _cleanup_strv_free_ char **why = NULL;
 

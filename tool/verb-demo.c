@@ -370,7 +370,7 @@ int verb_demo(int argc, char **argv)
         const char *cache_env = secure_getenv("VFIOCTL_TESTBED_CACHE"),
                    *xdg_cache = secure_getenv("XDG_CACHE_HOME"), *home = secure_getenv("HOME");
         bool root = getuid() == 0, kvm;
-        vm_run r = { .dirfd = -1, .proc_fd = -1 };
+        _cleanup_(vm_run_freep) vm_run *r = NULL;
         double t0 = now_s(), t_start, t_hello = 0, t_stop;
         int e, ret = EXIT_FAILURE_GENERIC;
 
@@ -474,11 +474,18 @@ int verb_demo(int argc, char **argv)
                 tool_error("demo: start failed (see above); the log: vfioctl log %s", DEMO_NAME);
                 return EXIT_FAILURE_GENERIC;
         }
-        if (vm_run_open(DEMO_NAME, false, &r) < 0)
-                return EXIT_FAILURE_GENERIC;
+        {
+                _cleanup_free_ char *err = NULL;
+
+                if (vm_run_open(arg_root, DEMO_NAME, false, &r, &err) < 0) {
+                        if (err)
+                                tool_error("%s", err);
+                        return EXIT_FAILURE_GENERIC;
+                }
+        }
         /* 4. the guest's greeting on its serial console (logged by QEMU's chardev) */
         {
-                _cleanup_free_ char *log = vm_launch_console_log(r.qemu_dir);
+                _cleanup_free_ char *log = vm_launch_console_log(r->qemu_dir);
 
                 for (int i = 0; log && i < 600 && !t_hello; i++) {
                         _cleanup_free_ char *out = NULL;
@@ -512,7 +519,7 @@ int verb_demo(int argc, char **argv)
         {
                 _cleanup_(vm_runstate_freep) vm_runstate *s = NULL;
 
-                if (vm_runstate_read(r.dirfd, &s) >= 0)
+                if (vm_runstate_read(r->dirfd, &s) >= 0)
                         printf("stopped in %.1f s: state %s, reason %s\n", now_s() - t_stop,
                                vm_state_to_string(s->state), s->exit_reason ? s->exit_reason : "-");
         }
@@ -526,6 +533,5 @@ int verb_demo(int argc, char **argv)
                now_s() - t0);
         ret = EXIT_OK;
 out:
-        vm_run_done(&r);
         return ret;
 }

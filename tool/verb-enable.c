@@ -47,12 +47,15 @@ static int enable_disable(int argc, char **argv, bool enable)
                 return EXIT_USAGE;
         }
         if (enable && !arg_root) {
-                _cleanup_free_ char *cfg = NULL;
+                _cleanup_free_ char *cfg = NULL, *err = NULL;
 
                 /* The unit runs `vfioctl start NAME` as root: the VM must be found as root will look it up.
                  */
-                if (vm_find_config(argv[1], &cfg) < 0)
+                if (vm_find_config(argv[1], &cfg, &err) < 0) {
+                        if (err)
+                                tool_error("%s", err);
                         return EXIT_DATAERR;
+                }
         }
         if (asprintf(&unit, "vfioctl@%s.service", argv[1]) < 0)
                 return EXIT_FAILURE_GENERIC;

@@ -45,7 +45,7 @@ int verb_export_libvirt(int argc, char **argv)
                 }
         if (tool_check_arity(argc - optind) < 0)
                 return EXIT_USAGE;
-        r = vm_load_config(argv[optind], &c);
+        r = tool_load_config(argv[optind], &c);
         if (r == -EINVAL)
                 return EXIT_DATAERR;
         if (r < 0)

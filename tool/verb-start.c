@@ -30,6 +30,7 @@
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/runstate.h"
 #include "vfioctl/vmdefaults.h"
+#include "vm-needs.h"
 #include "vm-relay.h"
 #include "vm-run.h"
 #include "vm-util.h"
@@ -405,7 +406,7 @@ static void check_conflicts(const char *self, char **devices, char **cpus, char 
         _cleanup_free_ char *base = NULL, *users = NULL;
         _cleanup_strv_free_ char **uids = NULL;
 
-        if (vm_run_base(&base) < 0)
+        if (vm_run_base(arg_root, &base) < 0)
                 return;
         check_conflicts_in(base, self, devices, cpus, evdevs, errors);
         if (getuid() != 0 || asprintf(&users, "%s/run/user", arg_root ? arg_root : "") < 0)
@@ -437,17 +438,12 @@ static void check_conflicts_in(const char *base, const char *self, char **device
         }
         STRV_FOREACH(n, names) {
                 _cleanup_(vm_runstate_freep) vm_runstate *s = NULL;
-                vm_run r = {};
+                _cleanup_(vm_run_freep) vm_run *r = NULL;
 
                 if ((self && strcmp(*n, self) == 0) || !vm_name_valid(*n))
                         continue;
-                if (asprintf(&r.dir, "%s/%s", base, *n) < 0)
-                        continue;
-                r.name = strdup(*n);
-                r.qemu_dir = strdup("");
-                r.dirfd = open(r.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                r.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (r.dirfd >= 0 && vm_runstate_read(r.dirfd, &s) >= 0 && vm_run_alive(&r, s)) {
+                if (vm_run_open_in(base, *n, &r) >= 0 && vm_runstate_read(r->dirfd, &s) >= 0 &&
+                    vm_run_alive(r, s)) {
                         STRV_FOREACH(d, devices)
                                 if (strv_contains(s->devices, *d))
                                         add_error(
@@ -467,7 +463,6 @@ static void check_conflicts_in(const char *base, const char *self, char **device
                                                 "input %s is grabbed by the running VM '%s' (pid %d); stop it first: vfioctl stop %s",
                                                 *e, *n, (int)s->pid, *n);
                 }
-                vm_run_done(&r);
         }
 }
 
@@ -629,7 +624,7 @@ static void on_signal(int sig)
 
 typedef struct start_ctx {
         vm_config *c;
-        vm_run run;
+        vm_run *run;
         vm_user user;
         bool drop, paused, detach;
         uint64_t memlock;
@@ -664,7 +659,7 @@ static void say(start_ctx *x, const char *fmt, ...)
         va_end(ap);
         if (!s)
                 return;
-        vm_run_log(&x->run, "%s", s);
+        vm_run_log(x->run, "%s", s);
         if (!x->detach)
                 fprintf(stderr, "%s\n", s);
 }
@@ -702,7 +697,7 @@ static int pin_threads(start_ctx *x, qmp_client *q, pid_t pid)
                                 if (parse_uint(*t, 10, INT32_MAX, &tid) >= 0)
                                         (void)vm_pin_thread((pid_t)tid, x->emulator_pin);
                         }
-                r = vm_proc_threads(x->run.proc_fd, pid, &tasks);
+                r = vm_proc_threads(x->run->proc_fd, pid, &tasks);
                 if (r < 0)
                         return r;
                 STRV_FOREACH(t, tasks) {
@@ -757,15 +752,15 @@ static int launch_and_supervise(start_ctx *x)
         struct timespec t0, t1;
 
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        log_fd = openat(x->run.dirfd, "log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+        log_fd = openat(x->run->dirfd, "log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
         if (log_fd < 0) {
-                tool_error("cannot open %s/log: %s", x->run.dir, strerror(errno));
+                tool_error("cannot open %s/log: %s", x->run->dir, strerror(errno));
                 notify(x, "E cannot open the log");
                 return EXIT_FAILURE_GENERIC;
         }
         {
                 _cleanup_free_ char *cmd = strv_join(x->argv, " ");
-                vm_run_log(&x->run, "starting VM %s as %s (uid %u): %s", x->run.name, x->user.name,
+                vm_run_log(x->run, "starting VM %s as %s (uid %u): %s", x->run->name, x->user.name,
                            (unsigned)x->user.uid, cmd ? cmd : "");
         }
         sigaction(SIGINT, &sa, NULL);
@@ -791,24 +786,25 @@ static int launch_and_supervise(start_ctx *x)
                 if (r < 0 || access(x->swtpm_socket, F_OK) < 0) {
                         tool_error("starting swtpm failed%s%s: %s; see: vfioctl log %s", stage ? " at " : "",
                                    stage ? stage : "", r < 0 ? strerror(-r) : "no socket after 5 s",
-                                   x->run.name);
+                                   x->run->name);
                         if (tpid > 0) {
                                 kill(tpid, SIGKILL);
                                 (void)waitpid(tpid, NULL, 0);
                         }
                         notify(x, "E swtpm did not start");
-                        vm_run_release(&x->run, x->st, VM_STATE_CRASHED, "swtpm could not be started");
+                        vm_run_release(x->run, x->st, VM_STATE_CRASHED, "swtpm could not be started");
                         return EXIT_FAILURE_GENERIC;
                 }
                 x->st->swtpm = tpid;
-                (void)vm_proc_starttime(x->run.proc_fd, tpid, &x->st->swtpm_starttime);
-                vm_run_log(&x->run, "swtpm started (pid %d): %s", (int)tpid, x->swtpm_socket);
+                (void)vm_proc_starttime(x->run->proc_fd, tpid, &x->st->swtpm_starttime);
+                vm_run_log(x->run, "swtpm started (pid %d): %s", (int)tpid, x->swtpm_socket);
                 stage = NULL;
         }
         if (x->relay) {
                 /* Before QEMU: its input-linux objects open the relay's devices through the links. */
                 vm_relay_spawn rs = { .c = x->c,
-                                      .link_dir = x->run.qemu_dir,
+                                      .root = arg_root,
+                                      .link_dir = x->run->qemu_dir,
                                       .drop = x->drop,
                                       .uid = x->user.uid,
                                       .gid = x->user.gid,
@@ -821,20 +817,20 @@ static int launch_and_supervise(start_ctx *x)
                 r = vm_relay_start(&rs, &rpid, &report);
                 if (r < 0) {
                         tool_error("the input relay did not start: %s", report ? report : strerror(-r));
-                        vm_run_log(&x->run, "the input relay did not start: %s",
+                        vm_run_log(x->run, "the input relay did not start: %s",
                                    report ? report : strerror(-r));
                         notify(x, "E the input relay did not start");
-                        vm_run_release(&x->run, x->st, VM_STATE_CRASHED, "the input relay did not start");
+                        vm_run_release(x->run, x->st, VM_STATE_CRASHED, "the input relay did not start");
                         return EXIT_FAILURE_GENERIC;
                 }
                 x->st->relay = rpid;
-                (void)vm_proc_starttime(x->run.proc_fd, rpid, &x->st->relay_starttime);
+                (void)vm_proc_starttime(x->run->proc_fd, rpid, &x->st->relay_starttime);
                 for (char *l = report, *e; l && *l; l = e ? e + 1 : NULL) {
                         e = strchr(l, '\n');
                         if (e)
                                 *e = 0;
-                        vm_run_log(&x->run, "input relay (pid %d, user %s): %s -> %s", (int)rpid,
-                                   x->user.name, l, x->run.qemu_dir);
+                        vm_run_log(x->run, "input relay (pid %d, user %s): %s -> %s", (int)rpid,
+                                   x->user.name, l, x->run->qemu_dir);
                 }
         }
         sp = (vm_spawn){ .argv = x->argv,
@@ -849,43 +845,43 @@ static int launch_and_supervise(start_ctx *x)
         r = vm_launch_spawn(&sp, &pid, &stage);
         if (r < 0) {
                 tool_error("starting %s failed at %s: %s", x->argv[0], stage ? stage : "fork", strerror(-r));
-                vm_run_log(&x->run, "starting %s failed at %s: %s", x->argv[0], stage ? stage : "fork",
+                vm_run_log(x->run, "starting %s failed at %s: %s", x->argv[0], stage ? stage : "fork",
                            strerror(-r));
                 notify(x, "E QEMU could not be started");
-                vm_run_release(&x->run, x->st, VM_STATE_CRASHED, "QEMU could not be started");
+                vm_run_release(x->run, x->st, VM_STATE_CRASHED, "QEMU could not be started");
                 return EXIT_FAILURE_GENERIC;
         }
         x->st->pid = pid;
-        (void)vm_proc_starttime(x->run.proc_fd, pid, &x->st->pid_starttime);
+        (void)vm_proc_starttime(x->run->proc_fd, pid, &x->st->pid_starttime);
         x->st->supervisor = getpid();
         x->st->started = (uint64_t)time(NULL);
         x->st->state = VM_STATE_STARTING;
-        (void)vm_runstate_write(x->run.dirfd, x->st);
+        (void)vm_runstate_write(x->run->dirfd, x->st);
         {
                 /* DIR/pid for scripts (the status file has it too), atomic like every file we write. */
                 char buf[32];
-                int pfd = openat(x->run.dirfd, "pid.tmp",
+                int pfd = openat(x->run->dirfd, "pid.tmp",
                                  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 
                 snprintf(buf, sizeof(buf), "%d\n", (int)pid);
                 if (pfd >= 0) {
                         if (write(pfd, buf, strlen(buf)) == (ssize_t)strlen(buf))
-                                (void)renameat(x->run.dirfd, "pid.tmp", x->run.dirfd, "pid");
+                                (void)renameat(x->run->dirfd, "pid.tmp", x->run->dirfd, "pid");
                         close(pfd);
                 }
         }
         if (!x->pin)
                 vm_run_log(
-                        &x->run,
+                        x->run,
                         "note: vCPUs are not pinned: no [cpu] pin and this host has too few CPUs for a plan (vfioctl keeps CPU 0's core for the host)");
         if (vm_launch_needs_spawn(x->c))
                 vm_run_log(
-                        &x->run,
+                        x->run,
                         "note: bridge networking or an SMB share: QEMU's sandbox allows it to spawn the helper (%s)",
                         VM_LAUNCH_SANDBOX_SPAWN);
 
         /* QEMU creates the socket during startup; connect while watching that it is still alive. */
-        if (asprintf(&qmp_path, "%s/qmp.sock", x->run.qemu_dir) < 0)
+        if (asprintf(&qmp_path, "%s/qmp.sock", x->run->qemu_dir) < 0)
                 return EXIT_FAILURE_GENERIC;
         for (int i = 0; i < 300; i++) {
                 if (waitpid(pid, &status, WNOHANG) == pid) {
@@ -898,7 +894,7 @@ static int launch_and_supervise(start_ctx *x)
                         if (qmp_check_peer_pid(fd, pid) >= 0)
                                 break;
                         if (!impostor)
-                                vm_run_log(&x->run,
+                                vm_run_log(x->run,
                                            "%s is served by another process, not QEMU (pid %d): ignored",
                                            qmp_path, (int)pid);
                         impostor = true;
@@ -919,9 +915,9 @@ static int launch_and_supervise(start_ctx *x)
                         (void)waitpid(pid, &status, 0);
                 }
                 tool_error("QEMU did not come up (%s); its messages: vfioctl log %s",
-                           exited ? "it exited" : "no QMP socket after 30 s", x->run.name);
+                           exited ? "it exited" : "no QMP socket after 30 s", x->run->name);
                 notify(x, "E QEMU did not come up");
-                vm_run_release(&x->run, x->st, VM_STATE_CRASHED, "QEMU failed to start (see the log)");
+                vm_run_release(x->run, x->st, VM_STATE_CRASHED, "QEMU failed to start (see the log)");
                 return EXIT_FAILURE_GENERIC;
         }
 
@@ -934,7 +930,7 @@ static int launch_and_supervise(start_ctx *x)
                 kill(pid, SIGKILL);
                 (void)waitpid(pid, &status, 0);
                 notify(x, "E pinning failed");
-                vm_run_release(&x->run, x->st, VM_STATE_CRASHED, "pinning the vCPU threads failed");
+                vm_run_release(x->run, x->st, VM_STATE_CRASHED, "pinning the vCPU threads failed");
                 return EXIT_FAILURE_GENERIC;
         }
         if (!x->paused) {
@@ -946,16 +942,16 @@ static int launch_and_supervise(start_ctx *x)
                         kill(pid, SIGKILL);
                         (void)waitpid(pid, &status, 0);
                         notify(x, "E cont failed");
-                        vm_run_release(&x->run, x->st, VM_STATE_CRASHED, "QMP cont failed");
+                        vm_run_release(x->run, x->st, VM_STATE_CRASHED, "QMP cont failed");
                         return EXIT_FAILURE_GENERIC;
                 }
         }
         x->st->state = x->paused ? VM_STATE_PAUSED : VM_STATE_RUNNING;
-        (void)vm_runstate_write(x->run.dirfd, x->st);
+        (void)vm_runstate_write(x->run->dirfd, x->st);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         {
                 _cleanup_free_ char *pins = strv_join(x->st->vcpu_pins, " ");
-                say(x, "VM %s %s (pid %d, user %s, vCPU CPUs %s) in %.2f s", x->run.name,
+                say(x, "VM %s %s (pid %d, user %s, vCPU CPUs %s) in %.2f s", x->run->name,
                     x->paused ? "started paused (vfioctl resume to run it)" : "running", (int)pid,
                     x->user.name, pins && *pins ? pins : "-",
                     (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
@@ -1005,13 +1001,13 @@ static int launch_and_supervise(start_ctx *x)
                                     json_object_object_get_ex(data, "reason", &reason)) {
                                         free(shutdown_reason);
                                         shutdown_reason = strdup(json_object_get_string(reason));
-                                        vm_run_log(&x->run, "QMP event SHUTDOWN, reason %s",
+                                        vm_run_log(x->run, "QMP event SHUTDOWN, reason %s",
                                                    shutdown_reason ? shutdown_reason : "?");
                                 } else if (strcmp(n, "STOP") == 0 || strcmp(n, "RESUME") == 0) {
                                         x->st->state = n[0] == 'S' ? VM_STATE_PAUSED : VM_STATE_RUNNING;
-                                        (void)vm_runstate_write(x->run.dirfd, x->st);
+                                        (void)vm_runstate_write(x->run->dirfd, x->st);
                                 } else if (strcmp(n, "GUEST_PANICKED") == 0)
-                                        vm_run_log(&x->run, "QMP event GUEST_PANICKED");
+                                        vm_run_log(x->run, "QMP event GUEST_PANICKED");
                         }
                         json_object_put(ev);
                 } else if (r != -ETIMEDOUT) {
@@ -1042,7 +1038,8 @@ static int launch_and_supervise(start_ctx *x)
                 vm_state final;
 
                 {
-                        _cleanup_close_ int rfd = openat(x->run.dirfd, "stop-request", O_RDONLY | O_CLOEXEC);
+                        _cleanup_close_ int rfd =
+                                openat(x->run->dirfd, "stop-request", O_RDONLY | O_CLOEXEC);
                         if (rfd >= 0)
                                 (void)read_attr_fd(rfd, 64, &request);
                 }
@@ -1063,15 +1060,15 @@ static int launch_and_supervise(start_ctx *x)
                 } else if (WEXITSTATUS(status) != 0) {
                         final = VM_STATE_CRASHED;
                         if (asprintf(&reason, "QEMU exited with status %d (see: vfioctl log %s)",
-                                     WEXITSTATUS(status), x->run.name) < 0)
+                                     WEXITSTATUS(status), x->run->name) < 0)
                                 reason = NULL;
                 } else {
                         final = VM_STATE_STOPPED;
                         reason = strdup("QEMU exited");
                 }
-                vm_run_release(&x->run, x->st, final, reason);
+                vm_run_release(x->run, x->st, final, reason);
                 if (!x->detach)
-                        fprintf(stderr, "VM %s %s: %s\n", x->run.name, vm_state_to_string(final),
+                        fprintf(stderr, "VM %s %s: %s\n", x->run->name, vm_state_to_string(final),
                                 reason ? reason : "");
                 return final == VM_STATE_STOPPED ? EXIT_OK : EXIT_FAILURE_GENERIC;
         }
@@ -1081,9 +1078,9 @@ static int prepare_qemu_dir(start_ctx *x)
 {
         struct stat st;
 
-        if (mkdir(x->run.qemu_dir, 0700) < 0 && errno != EEXIST)
+        if (mkdir(x->run->qemu_dir, 0700) < 0 && errno != EEXIST)
                 return -errno;
-        if (lstat(x->run.qemu_dir, &st) < 0 || !S_ISDIR(st.st_mode))
+        if (lstat(x->run->qemu_dir, &st) < 0 || !S_ISDIR(st.st_mode))
                 return -ENOTDIR;
         /*
          * QEMU, once unprivileged, writes only here; vfioctl's status and lock stay out of its reach. The
@@ -1091,8 +1088,8 @@ static int prepare_qemu_dir(start_ctx *x)
          * qemu/ without being able to list or change anything else in it.
          */
         if (x->drop &&
-            (chown(x->run.qemu_dir, x->user.uid, x->user.gid) < 0 || chmod(x->run.qemu_dir, 0700) < 0 ||
-             fchown(x->run.dirfd, 0, x->user.gid) < 0 || fchmod(x->run.dirfd, 0710) < 0))
+            (chown(x->run->qemu_dir, x->user.uid, x->user.gid) < 0 || chmod(x->run->qemu_dir, 0700) < 0 ||
+             fchown(x->run->dirfd, 0, x->user.gid) < 0 || fchmod(x->run->dirfd, 0710) < 0))
                 return -errno;
         return 0;
 }
@@ -1140,7 +1137,7 @@ int verb_start(int argc, char **argv)
                 }
         if (tool_check_arity(argc - optind) < 0)
                 return EXIT_USAGE;
-        r = vm_load_config(argv[optind], &c);
+        r = tool_load_config(argv[optind], &c);
         if (r < 0)
                 return r == -EINVAL ? EXIT_DATAERR : EXIT_FAILURE_GENERIC;
         if (vm_config_check(c, &errors) < 0) {
@@ -1194,22 +1191,29 @@ int verb_start(int argc, char **argv)
         x.detach = detach;
         x.paused = paused;
 
-        if (vm_run_open(c->name, true, &x.run) < 0)
-                goto out;
+        {
+                _cleanup_free_ char *err = NULL;
+
+                if (vm_run_open(arg_root, c->name, true, &x.run, &err) < 0) {
+                        if (err)
+                                tool_error("%s", err);
+                        goto out;
+                }
+        }
         /* One start at a time: the lock is held by whoever starts and then supervises this VM. */
-        r = vm_runstate_lock(x.run.dirfd, &lock_fd);
+        r = vm_runstate_lock(x.run->dirfd, &lock_fd);
         if (r == -EBUSY) {
                 tool_error(
                         "VM '%s' is already being started or supervised by another vfioctl (lock %s/lock is held); see: vfioctl status %s",
-                        c->name, x.run.dir, c->name);
+                        c->name, x.run->dir, c->name);
                 ret = EXIT_BUSY;
                 goto out;
         }
         if (r < 0) {
-                tool_error("cannot lock %s/lock: %s", x.run.dir, strerror(-r));
+                tool_error("cannot lock %s/lock: %s", x.run->dir, strerror(-r));
                 goto out;
         }
-        if (vm_runstate_read(x.run.dirfd, &old) >= 0 && old->pid > 0 && vm_run_alive(&x.run, old)) {
+        if (vm_runstate_read(x.run->dirfd, &old) >= 0 && old->pid > 0 && vm_run_alive(x.run, old)) {
                 tool_error(
                         "VM '%s' is already running (pid %d, its supervisor is gone); stop it first: vfioctl stop %s",
                         c->name, (int)old->pid, c->name);
@@ -1245,7 +1249,7 @@ int verb_start(int argc, char **argv)
                         goto out;
                 check_usb(h, c, &x.user, &errors);
         }
-        if (vm_relay_wanted(c)) {
+        if (vm_needs_relay(c)) {
                 _cleanup_strv_free_ char **relay_warnings = NULL;
 
                 if (!h && tool_open_host(&h) < 0)
@@ -1380,7 +1384,7 @@ int verb_start(int argc, char **argv)
         if (r < 0)
                 goto out;
         free(paths.runtime_dir);
-        paths.runtime_dir = strdup(x.run.qemu_dir);
+        paths.runtime_dir = strdup(x.run->qemu_dir);
         paths.paths.runtime_dir = paths.runtime_dir;
         paths.paths.uid = x.user.uid;
         paths.paths.input_relay = x.relay;
@@ -1437,7 +1441,7 @@ int verb_start(int argc, char **argv)
                 STRV_FOREACH(d, moved) {
                         _cleanup_free_ char *err = NULL;
 
-                        if (vm_run_give_back(*d, &err) < 0)
+                        if (vm_run_give_back(arg_root, *d, &err) < 0)
                                 tool_warning("%s", err ? err : *d);
                 }
                 ret = EXIT_PREFLIGHT;
@@ -1474,7 +1478,7 @@ int verb_start(int argc, char **argv)
 
         r = vm_qemu_argv(c, &paths.paths, &argv_q, &notes);
         if (r >= 0)
-                r = vm_launch_argv(&argv_q, strv_length(c->vm.extra_args), x.run.qemu_dir,
+                r = vm_launch_argv(&argv_q, strv_length(c->vm.extra_args), x.run->qemu_dir,
                                    vm_launch_needs_spawn(c));
         if (r < 0) {
                 tool_error("building the QEMU command line: %s", strerror(-r));
@@ -1499,7 +1503,7 @@ int verb_start(int argc, char **argv)
                                 (void)strv_extend(&envp, *e);
         r = prepare_qemu_dir(&x);
         if (r < 0) {
-                tool_error("cannot prepare %s: %s", x.run.qemu_dir, strerror(-r));
+                tool_error("cannot prepare %s: %s", x.run->qemu_dir, strerror(-r));
                 goto out;
         }
         x.argv = argv_q;
@@ -1511,8 +1515,8 @@ int verb_start(int argc, char **argv)
         x.st->rebind = TAKE_PTR(moved);
         if (c->cpu.pin)
                 (void)strv_extend_strv_copy(&x.st->cpus, c->cpu.pin);
-        x.st->qemu_dir = strdup(x.run.qemu_dir);
-        (void)unlinkat(x.run.dirfd, "stop-request", 0);
+        x.st->qemu_dir = strdup(x.run->qemu_dir);
+        (void)unlinkat(x.run->dirfd, "stop-request", 0);
 
         if (detach) {
                 int pfd[2];
@@ -1561,6 +1565,6 @@ out:
         vm_paths_done(&paths);
         vm_runstate_free(x.st);
         vm_user_done(&x.user);
-        vm_run_done(&x.run);
+        vm_run_free(x.run);
         return ret;
 }

@@ -12,23 +12,15 @@
 
 #include "strv.h"
 #include "time-util.h"
-#include "tool.h"
 #include "vfioctl/input.h"
 #include "vfioctl/launch.h"
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/runstate.h"
+#include "vm-needs.h"
 #include "vm-relay.h"
 
 #define RELAY_READY_TIMEOUT_MS 15000
 #define RELAY_STOP_TIMEOUT_MS  3000
-
-bool vm_relay_wanted(const vm_config *c)
-{
-        for (size_t i = 0; i < c->n_inputs; i++)
-                if (vm_qemu_input_wants_relay(&c->inputs[i]))
-                        return true;
-        return false;
-}
 
 bool vm_relay_preflight(const vm_config *c, const vfio_host *h, char ***warnings, char ***errors)
 {
@@ -37,7 +29,7 @@ bool vm_relay_preflight(const vm_config *c, const vfio_host *h, char ***warnings
         const vm_input *first_required = NULL;
         int r;
 
-        if (!vm_relay_wanted(c))
+        if (!vm_needs_relay(c))
                 return false;
         r = vfio_input_uinput_available(h);
         if (r > 0)
@@ -79,8 +71,8 @@ static int relay_argv(const vm_relay_spawn *s, char ***ret)
         int r = 0;
 
         r = strv_extend(&a, "vfioctl");
-        if (r >= 0 && arg_root)
-                r = strv_extendf(&a, "--root=%s", arg_root);
+        if (r >= 0 && s->root)
+                r = strv_extendf(&a, "--root=%s", s->root);
         if (r >= 0)
                 r = strv_extend(&a, "input");
         if (r >= 0)
@@ -144,7 +136,7 @@ int vm_relay_start(const vm_relay_spawn *s, pid_t *ret_pid, char **ret_report)
          * Its own session keeps the terminal's Ctrl-C for the supervisor, which stops it in order. */
         r = vm_launch_spawn(&(vm_spawn){ .argv = argv,
                                          .envp = envp,
-                                         .path = "/proc/self/exe",
+                                         .path = s->program ? s->program : "/proc/self/exe",
                                          .log_fd = pfd[1], /* until READY */
                                          .pass_fd = s->log_fd },
                             &pid, &stage);

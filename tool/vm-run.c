@@ -17,7 +17,6 @@
 #include "fileio.h"
 #include "parse-util.h"
 #include "strv.h"
-#include "tool.h"
 #include "vfioctl/bind.h"
 #include "vfioctl/host.h"
 #include "vfioctl/launch.h"
@@ -26,13 +25,13 @@
 #include "vfioctl/selector.h"
 #include "vm-util.h"
 
-int vm_run_base(char **ret)
+int vm_run_base(const char *root, char **ret)
 {
         const char *rt = secure_getenv("XDG_RUNTIME_DIR"); /* never the caller's under setuid */
         char *s;
 
-        if (arg_root)
-                return asprintf(&s, "%s/run/vfioctl", arg_root) < 0 ? -ENOMEM : (*ret = s, 0);
+        if (root)
+                return asprintf(&s, "%s/run/vfioctl", root) < 0 ? -ENOMEM : (*ret = s, 0);
         if (getuid() == 0)
                 return (s = strdup("/run/vfioctl")) ? (*ret = s, 0) : -ENOMEM;
         if (rt && rt[0] == '/')
@@ -58,62 +57,111 @@ static int mkdir_p(const char *path, mode_t mode)
         return 0;
 }
 
-int vm_run_open(const char *name, bool create, vm_run *ret)
+static int fail(char **ret_error, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char **ret_error, int r, const char *fmt, ...)
 {
-        _cleanup_free_ char *base = NULL;
-        vm_run r = { .dirfd = -1, .proc_fd = -1 };
-        struct stat st;
-        int e;
+        va_list ap;
 
-        if (!vm_name_valid(name)) {
-                tool_error("'%s' is not a VM name (letters, digits, - _ .)", name);
-                return -EINVAL;
-        }
-        if ((e = vm_run_base(&base)) < 0)
-                return e;
-        if (asprintf(&r.dir, "%s/%s", base, name) < 0 || asprintf(&r.qemu_dir, "%s/qemu", r.dir) < 0 ||
-            !(r.name = strdup(name))) {
-                vm_run_done(&r);
-                return -ENOMEM;
-        }
-        if (create && (e = mkdir_p(r.dir, 0700)) < 0) {
-                tool_error("cannot create the runtime directory %s: %s", r.dir, strerror(-e));
-                vm_run_done(&r);
-                return e;
-        }
-        r.dirfd = open(r.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (r.dirfd < 0) {
-                e = -errno;
-                if (e == -ENOENT)
-                        tool_error(
-                                "VM '%s' has never been started here (no %s); start it with: vfioctl start %s",
-                                name, r.dir, name);
-                else
-                        tool_error("cannot open %s: %s", r.dir, strerror(-e));
-                vm_run_done(&r);
-                return e;
-        }
-        /*
-         * State of a VM is private to whoever runs it: created 0700 (start makes it 0710 root:GROUP when
-         * QEMU runs as another user, so QEMU reaches only DIR/qemu). Never widened for others.
-         */
-        if (fstat(r.dirfd, &st) == 0 && create && (st.st_mode & 007))
-                (void)fchmod(r.dirfd, st.st_mode & 0770);
-        r.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        *ret = r;
-        return 0;
+        if (!ret_error)
+                return r;
+        va_start(ap, fmt);
+        if (vasprintf(ret_error, fmt, ap) < 0)
+                *ret_error = NULL;
+        va_end(ap);
+        return r;
 }
 
-void vm_run_done(vm_run *r)
+vm_run *vm_run_free(vm_run *r)
 {
+        if (!r)
+                return NULL;
         free(r->name);
+        free(r->root);
         free(r->dir);
         free(r->qemu_dir);
         if (r->dirfd >= 0)
                 close(r->dirfd);
         if (r->proc_fd >= 0)
                 close(r->proc_fd);
-        *r = (vm_run){ .dirfd = -1, .proc_fd = -1 };
+        free(r);
+        return NULL;
+}
+
+static int run_new(const char *base, const char *name, vm_run **ret)
+{
+        _cleanup_(vm_run_freep) vm_run *r = NULL;
+
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        r->dirfd = r->proc_fd = -EBADF;
+        if (asprintf(&r->dir, "%s/%s", base, name) < 0) {
+                r->dir = NULL;
+                return -ENOMEM;
+        }
+        if (asprintf(&r->qemu_dir, "%s/qemu", r->dir) < 0) {
+                r->qemu_dir = NULL;
+                return -ENOMEM;
+        }
+        if (!(r->name = strdup(name)))
+                return -ENOMEM;
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+int vm_run_open_in(const char *base, const char *name, vm_run **ret)
+{
+        _cleanup_(vm_run_freep) vm_run *r = NULL;
+        int e;
+
+        e = run_new(base, name, &r);
+        if (e < 0)
+                return e;
+        r->dirfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (r->dirfd < 0)
+                return -errno;
+        r->proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+int vm_run_open(const char *root, const char *name, bool create, vm_run **ret, char **ret_error)
+{
+        _cleanup_(vm_run_freep) vm_run *r = NULL;
+        _cleanup_free_ char *base = NULL;
+        struct stat st;
+        int e;
+
+        if (!vm_name_valid(name))
+                return fail(ret_error, -EINVAL, "'%s' is not a VM name (letters, digits, - _ .)", name);
+        if ((e = vm_run_base(root, &base)) < 0)
+                return e;
+        if ((e = run_new(base, name, &r)) < 0)
+                return e;
+        if (root && !(r->root = strdup(root)))
+                return -ENOMEM;
+        if (create && (e = mkdir_p(r->dir, 0700)) < 0)
+                return fail(ret_error, e, "cannot create the runtime directory %s: %s", r->dir,
+                            strerror(-e));
+        r->dirfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (r->dirfd < 0) {
+                e = -errno;
+                if (e == -ENOENT)
+                        return fail(
+                                ret_error, e,
+                                "VM '%s' has never been started here (no %s); start it with: vfioctl start %s",
+                                name, r->dir, name);
+                return fail(ret_error, e, "cannot open %s: %s", r->dir, strerror(-e));
+        }
+        /*
+         * State of a VM is private to whoever runs it: created 0700 (start makes it 0710 root:GROUP when
+         * QEMU runs as another user, so QEMU reaches only DIR/qemu). Never widened for others.
+         */
+        if (fstat(r->dirfd, &st) == 0 && create && (st.st_mode & 007))
+                (void)fchmod(r->dirfd, st.st_mode & 0770);
+        r->proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        *ret = TAKE_PTR(r);
+        return 0;
 }
 
 bool vm_run_alive(const vm_run *r, const vm_runstate *s)
@@ -142,7 +190,7 @@ int vm_run_load(vm_run *r, vm_runstate **ret)
         return 0;
 }
 
-int vm_run_ctl(const vm_run *r, qmp_client **ret)
+int vm_run_ctl(const vm_run *r, qmp_client **ret, char **ret_error)
 {
         _cleanup_free_ char *path = vm_launch_ctl_socket(r->qemu_dir);
         _cleanup_(qmp_client_freep) qmp_client *q = NULL;
@@ -159,20 +207,18 @@ int vm_run_ctl(const vm_run *r, qmp_client **ret)
                 if (vm_runstate_read(r->dirfd, &st) >= 0 && st->pid > 0 &&
                     (e = qmp_check_peer_pid(fd, st->pid)) < 0) {
                         close(fd);
-                        tool_error(
+                        return fail(
+                                ret_error, e,
                                 "%s is not served by the QEMU of VM '%s' (pid %d): refusing to talk to it; see: vfioctl status %s",
                                 path, r->name, (int)st->pid, r->name);
-                        return e;
                 }
                 e = qmp_client_new(fd, &q);
         }
         if (e >= 0)
                 e = qmp_handshake(q, 10000);
-        if (e < 0) {
-                tool_error("cannot talk to VM '%s' over QMP (%s): %s%s", r->name, path, strerror(-e),
-                           e == -EACCES ? "; run as the user who started it, or root" : "");
-                return e;
-        }
+        if (e < 0)
+                return fail(ret_error, e, "cannot talk to VM '%s' over QMP (%s): %s%s", r->name, path,
+                            strerror(-e), e == -EACCES ? "; run as the user who started it, or root" : "");
         *ret = TAKE_PTR(q);
         return 0;
 }
@@ -271,7 +317,7 @@ int vm_run_ddc_switch(const char *ddc, unsigned code, char **ret_error)
         return -ETIMEDOUT;
 }
 
-int vm_run_give_back(const char *addr_driver, char **ret_error)
+int vm_run_give_back(const char *root, const char *addr_driver, char **ret_error)
 {
         _cleanup_(vfio_host_freep) vfio_host *h = NULL;
         _cleanup_(vfio_model_freep) vfio_model *m = NULL;
@@ -286,7 +332,7 @@ int vm_run_give_back(const char *addr_driver, char **ret_error)
         if (!addr)
                 return -ENOMEM;
         /* "unbind": back to the driver bind recorded for it (run/vfioctl/bind/ADDR), as the user would. */
-        if ((r = vfio_host_open(arg_root, &h)) < 0)
+        if ((r = vfio_host_open(root, &h)) < 0)
                 what = "cannot open the host root";
         else if ((r = vfio_model_load(h, &m)) < 0)
                 what = "cannot read the PCI devices";
@@ -338,7 +384,7 @@ void vm_run_release(vm_run *r, vm_runstate *s, vm_state final, const char *reaso
 
                 snprintf(path, sizeof(path), "sys/kernel/mm/hugepages/hugepages-%ukB/nr_hugepages",
                          s->hugepage_kb);
-                if (vfio_host_open(arg_root, &h) >= 0 && vfio_host_read_attr(h, path, 64, &cur) >= 0 &&
+                if (vfio_host_open(r->root, &h) >= 0 && vfio_host_read_attr(h, path, 64, &cur) >= 0 &&
                     parse_uint(cur, 10, UINT64_MAX, &n) >= 0) {
                         snprintf(val, sizeof(val), "%llu",
                                  (unsigned long long)(n > s->hugepages_reserved ? n - s->hugepages_reserved
@@ -356,7 +402,7 @@ void vm_run_release(vm_run *r, vm_runstate *s, vm_state final, const char *reaso
         STRV_FOREACH(d, s->rebind) {
                 _cleanup_free_ char *err = NULL;
 
-                if (vm_run_give_back(*d, &err) < 0)
+                if (vm_run_give_back(r->root, *d, &err) < 0)
                         vm_run_log(r, "warning: %s", err ? err : *d);
         }
         /* The relay gives the keyboard and mouse back to the host: they must never stay grabbed. */

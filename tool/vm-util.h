@@ -9,12 +9,18 @@
 bool vm_name_valid(const char *s);
 /* $XDG_CONFIG_HOME/vfioctl/vms, else ~/.config/vfioctl/vms. */
 int vm_user_config_dir(char **ret);
-/* NAME -> user or system config path; a FILE argument is taken as it is. Reports failure. */
-int vm_find_config(const char *arg, char **ret);
+/*
+ * NAME -> user or system config path; a FILE argument is taken as it is. -EINVAL (not a name) and -ENOENT
+ * (no such VM) come with *ret_error saying what to do.
+ */
+int vm_find_config(const char *arg, char **ret, char **ret_error);
 /* Whether NAME (not a path) has a config file, quietly. */
 bool vm_config_exists(const char *name);
-/* Finds and parses; reports every error (file:line) itself. */
-int vm_load_config(const char *arg, vm_config **ret);
+/*
+ * Finds and parses. On failure *ret_errors holds what to tell the user: one "FILE:LINE: ..." line per
+ * error when the config is wrong (-EINVAL), else one message (no such VM, unreadable file).
+ */
+int vm_load_config(const char *arg, vm_config **ret, char ***ret_errors);
 
 typedef struct vm_paths_buf {
         vm_argv_paths paths;
