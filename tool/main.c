@@ -16,7 +16,7 @@
 #include "tool.h"
 #include "vfioctl/hostfile.h"
 #include "vfioctl/model.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
 
 const char *arg_root;
 bool arg_json;

@@ -14,7 +14,7 @@
 #include "vfioctl/pciids.h"
 #include "vfioctl/qmp-probe.h"
 #include "vfioctl/selector.h"
-#include "vm-needs.h"
+#include "vfioctl/vmneeds.h"
 
 /* Exit codes of check (docs/check.md): the verdict, so scripts can gate on it. */
 enum {

@@ -9,10 +9,10 @@
 #include "vfioctl/model.h"
 #include "vfioctl/pciids.h"
 #include "vfioctl/qemu-argv.h"
+#include "vfioctl/relay.h"
 #include "vfioctl/vmdefaults.h"
-#include "vm-needs.h"
-#include "vm-relay.h"
-#include "vm-util.h"
+#include "vfioctl/vmneeds.h"
+#include "vfioctl/vmpaths.h"
 
 /* An option is "-x" followed by its values (arguments that do not start with '-'). */
 static void print_argv(char **argv, size_t n_extra)

@@ -11,7 +11,7 @@
 #include "cleanup.h"
 #include "tool.h"
 #include "vfioctl/launch.h"
-#include "vm-run.h"
+#include "vfioctl/vmrun.h"
 
 #define ESCAPE_CHAR 0x1d /* Ctrl-], as telnet and virsh console */
 

@@ -18,7 +18,7 @@
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/selector.h"
 #include "vfioctl/vmdefaults.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
 #include "write-util.h"
 
 static const char *arg_gpu;

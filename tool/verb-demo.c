@@ -23,8 +23,8 @@
 #include "strv.h"
 #include "tool.h"
 #include "vfioctl/launch.h"
-#include "vm-run.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
+#include "vfioctl/vmrun.h"
 
 #define DEMO_NAME "vfioctl-demo"
 #define HELLO     "vfioctl demo guest: hello from"

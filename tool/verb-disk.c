@@ -13,7 +13,7 @@
 #include "parse-util.h"
 #include "tool.h"
 #include "vfioctl/storage.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
 
 static uint64_t arg_size = 120ULL << 30;
 static vfio_disk_format arg_format = VFIO_DISK_QCOW2;

@@ -10,8 +10,8 @@
 #include "cleanup.h"
 #include "config.h"
 #include "tool.h"
-#include "vm-run.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
+#include "vfioctl/vmrun.h"
 
 #define WANTS "etc/systemd/system/multi-user.target.wants"
 

@@ -10,7 +10,7 @@
 #include "vfioctl/model.h"
 #include "vfioctl/pciids.h"
 #include "vfioctl/vmdefaults.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
 #include "write-util.h"
 
 static const char *arg_output;

@@ -8,7 +8,7 @@
 #include "strv.h"
 #include "tool.h"
 #include "vfioctl/libvirt-xml.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
 #include "write-util.h"
 
 static const char *arg_name;

@@ -9,7 +9,7 @@
 #include "cleanup.h"
 #include "tool.h"
 #include "vfioctl/launch.h"
-#include "vm-run.h"
+#include "vfioctl/vmrun.h"
 
 int verb_log(int argc, char **argv)
 {

@@ -7,7 +7,7 @@
 
 #include "cleanup.h"
 #include "tool.h"
-#include "vm-run.h"
+#include "vfioctl/vmrun.h"
 
 int verb_qmp(int argc, char **argv)
 {

@@ -13,7 +13,7 @@
 #include "vfioctl/model.h"
 #include "vfioctl/selector.h"
 #include "vfioctl/setup.h"
-#include "vm-needs.h"
+#include "vfioctl/vmneeds.h"
 
 #define USERADD_PATH "/usr/sbin/useradd"
 

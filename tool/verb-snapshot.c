@@ -15,8 +15,8 @@
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/runstate.h"
 #include "vfioctl/storage.h"
-#include "vm-run.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
+#include "vfioctl/vmrun.h"
 
 static char **arg_disks;
 static const char *arg_vars;

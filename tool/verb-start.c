@@ -28,12 +28,12 @@
 #include "vfioctl/pciids.h"
 #include "vfioctl/perm.h"
 #include "vfioctl/qemu-argv.h"
+#include "vfioctl/relay.h"
 #include "vfioctl/runstate.h"
 #include "vfioctl/vmdefaults.h"
-#include "vm-needs.h"
-#include "vm-relay.h"
-#include "vm-run.h"
-#include "vm-util.h"
+#include "vfioctl/vmneeds.h"
+#include "vfioctl/vmpaths.h"
+#include "vfioctl/vmrun.h"
 
 extern char **environ;
 

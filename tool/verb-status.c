@@ -15,8 +15,8 @@
 #include "tool.h"
 #include "vfioctl/host.h"
 #include "vfioctl/launch.h"
-#include "vm-run.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
+#include "vfioctl/vmrun.h"
 
 static json_object *strv_json(char **l)
 {

@@ -11,8 +11,8 @@
 #include "parse-util.h"
 #include "time-util.h"
 #include "tool.h"
-#include "vm-run.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
+#include "vfioctl/vmrun.h"
 
 /* Waits for QEMU to go, reading SHUTDOWN events meanwhile. true when it is gone. */
 static bool wait_gone(vm_run *r, vm_runstate *s, qmp_client *q, uint64_t timeout_ms, char **reason)

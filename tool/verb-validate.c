@@ -6,7 +6,7 @@
 #include "strv.h"
 #include "tool.h"
 #include "vfioctl/vmdefaults.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
 
 int verb_validate(int argc, char **argv)
 {

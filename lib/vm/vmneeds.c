@@ -1,5 +1,5 @@
 /* What a VM config asks of the host, for the host-side verbs (check --vm, setup --vm). */
-#include "vm-needs.h"
+#include "vfioctl/vmneeds.h"
 
 #include <errno.h>
 #include <stdio.h>

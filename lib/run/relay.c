@@ -15,9 +15,9 @@
 #include "vfioctl/input.h"
 #include "vfioctl/launch.h"
 #include "vfioctl/qemu-argv.h"
+#include "vfioctl/relay.h"
 #include "vfioctl/runstate.h"
-#include "vm-needs.h"
-#include "vm-relay.h"
+#include "vfioctl/vmneeds.h"
 
 #define RELAY_READY_TIMEOUT_MS 15000
 #define RELAY_STOP_TIMEOUT_MS  3000

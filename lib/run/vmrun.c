@@ -1,7 +1,7 @@
 /* Helpers of the lifecycle verbs: where a VM's runtime state lives, reading it back, and the release steps.
  */
-#include "vm-run.h"
-#include "vm-relay.h"
+#include "vfioctl/vmrun.h"
+#include "vfioctl/relay.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +23,7 @@
 #include "vfioctl/model.h"
 #include "vfioctl/runstate.h"
 #include "vfioctl/selector.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
 
 int vm_run_base(const char *root, char **ret)
 {

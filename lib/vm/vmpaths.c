@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "strv.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
 
 bool vm_name_valid(const char *s)
 {
