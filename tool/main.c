@@ -10,11 +10,11 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fault.h"
 #include "log.h"
 #include "parse-util.h"
 #include "strv.h"
 #include "tool.h"
-#include "vfioctl/hostfile.h"
 #include "vfioctl/model.h"
 #include "vfioctl/vmpaths.h"
 
@@ -231,7 +231,7 @@ int main(int argc, char **argv)
                 uint64_t step;
 
                 if (parse_uint(secure_getenv("VFIOCTL_TEST_KILL_AT_STEP"), 10, 100000, &step) >= 0)
-                        vfio_hostfile_set_kill_at((unsigned)step);
+                        fault_set_kill_at((unsigned)step);
         }
         if (secure_getenv("VFIOCTL_DEBUG"))
                 log_set_debug(true);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "strv.h"
 #include "tool.h"
 #include "vfioctl/model.h"

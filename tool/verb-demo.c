@@ -20,7 +20,9 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "fs-util.h"
 #include "strv.h"
+#include "time-util.h"
 #include "tool.h"
 #include "vfioctl/launch.h"
 #include "vfioctl/vmpaths.h"
@@ -49,14 +51,6 @@ static const char init_script[] =
 static const char power_script[] = "#!/bin/sh\n"
                                    "echo 'vfioctl demo guest: power button pressed, powering off'\n"
                                    "exec /bin/busybox poweroff -f\n";
-
-static double now_s(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- a newc cpio writer (the kernel's initramfs format, Documentation/driver-api/early-userspace) ---- */
 
@@ -348,21 +342,6 @@ static int self(const char *v, const char *a1, const char *a2, char **ret_stdout
         return argv ? run_argv(argv, NULL, ret_stdout) : -ENOMEM;
 }
 
-static int mkdir_parents(const char *path, mode_t mode)
-{
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++)
-                if (*s == '/') {
-                        *s = 0;
-                        (void)mkdir(p, 0755);
-                        *s = '/';
-                }
-        return mkdir(p, mode) < 0 && errno != EEXIST ? -errno : 0;
-}
-
 int verb_demo(int argc, char **argv)
 {
         _cleanup_free_ char *testbed = NULL, *own = NULL, *kernel = NULL, *busybox = NULL, *moddir = NULL,
@@ -398,7 +377,7 @@ int verb_demo(int argc, char **argv)
                         free(busybox);
                         free(moddir);
                         kernel = busybox = moddir = NULL;
-                        if (mkdir_parents(own, 0755) < 0 || fetch_packages(own) < 0 ||
+                        if (mkdir_p(own, 0755) < 0 || fetch_packages(own) < 0 ||
                             find_guest(own, &kernel, &busybox, &moddir) < 0) {
                                 tool_error(
                                         "demo: no guest kernel: neither %s nor %s holds Debian's kernel and busybox, and apt-get download failed; run: apt-get update, then vfioctl demo again (or tests/vfio-e2e/setup.sh)",
@@ -414,7 +393,7 @@ int verb_demo(int argc, char **argv)
                 e = asprintf(&work, "%s/var/lib/vfioctl/demo", arg_root ? arg_root : "");
         else
                 e = asprintf(&work, "%s/vfioctl-demo", own);
-        if (e < 0 || mkdir_parents(work, 0755) < 0 || chmod(work, 0755) < 0) {
+        if (e < 0 || mkdir_p(work, 0755) < 0 || chmod(work, 0755) < 0) {
                 tool_error("demo: cannot create %s: %s", work ? work : "the demo directory",
                            strerror(errno));
                 return EXIT_FAILURE_GENERIC;
@@ -451,16 +430,8 @@ int verb_demo(int argc, char **argv)
                      kvm ? "kvm" : "tcg", root ? "user = nobody\n" : "", kernel, initrd,
                      kvm ? "host" : "qemu64") < 0)
                 return EXIT_FAILURE_GENERIC;
-        {
-                _cleanup_free_ char *tmp = NULL;
-                FILE *f;
-
-                if (asprintf(&tmp, "%s.tmp", conf) < 0 || !(f = fopen(tmp, "we")))
-                        return EXIT_FAILURE_GENERIC;
-                fputs(text, f);
-                if (fclose(f) != 0 || rename(tmp, conf) < 0)
-                        return EXIT_FAILURE_GENERIC;
-        }
+        if (write_file_atomic(conf, text, strlen(text), 0644, 0) < 0)
+                return EXIT_FAILURE_GENERIC;
         printf("config:        %s (%s%s)\n\n", conf,
                kvm ? "KVM" : "TCG: /dev/kvm cannot run guests for this user",
                root ? "; QEMU runs as nobody" : "");

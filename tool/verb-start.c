@@ -19,8 +19,10 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "fs-util.h"
 #include "parse-util.h"
 #include "strv.h"
+#include "time-util.h"
 #include "tool.h"
 #include "vfioctl/bind.h"
 #include "vfioctl/launch.h"
@@ -466,26 +468,6 @@ static void check_conflicts_in(const char *base, const char *self, char **device
         }
 }
 
-/* mkdir -p; the last directory 0700 and, when dropping privileges, owned by the VM user. */
-static int mkdir_parents_owned(const char *path, const vm_user *u, bool drop)
-{
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++)
-                if (*s == '/') {
-                        *s = 0;
-                        (void)mkdir(p, 0755);
-                        *s = '/';
-                }
-        if (mkdir(p, 0700) < 0 && errno != EEXIST)
-                return -errno;
-        if (drop && chown(p, u->uid, u->gid) < 0)
-                return -errno;
-        return 0;
-}
-
 /*
  * Root starting a VM for its user: nothing root reads on the VM's behalf may be changeable by anyone but
  * root (seed 003, "Permissions for non-root GPU passthrough": the start script must not be writable by the
@@ -567,16 +549,11 @@ static int ensure_vars(const vm_config *c, const vm_argv_paths *p, const vm_user
                 _cleanup_free_ char *dir = strdup(vars);
                 char *slash = dir ? strrchr(dir, '/') : NULL;
 
+                /* A directory made here is the VM user's; one that was there keeps its owner. */
                 if (slash && slash != dir) {
                         *slash = 0;
-                        for (char *s = dir + 1; *s; s++)
-                                if (*s == '/') {
-                                        *s = 0;
-                                        (void)mkdir(dir, 0755);
-                                        *s = '/';
-                                }
-                        if (mkdir(dir, 0700) == 0 && drop)
-                                (void)!chown(dir, u->uid, u->gid);
+                        if (mkdir_p(dir, 0700) > 0 && drop)
+                                (void)chown_dir_nofollow(dir, u->uid, u->gid);
                 }
         }
         /* A fresh name, created exclusively: the directory is the VM user's, who could have put a link
@@ -749,9 +726,8 @@ static int launch_and_supervise(start_ctx *x)
         bool exited = false, powerdown_sent = false, quit_sent = false, impostor = false;
         unsigned presses = 0;
         struct sigaction sa = { .sa_handler = on_signal };
-        struct timespec t0, t1;
+        double t0 = now_s();
 
-        clock_gettime(CLOCK_MONOTONIC, &t0);
         log_fd = openat(x->run->dirfd, "log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
         if (log_fd < 0) {
                 tool_error("cannot open %s/log: %s", x->run->dir, strerror(errno));
@@ -948,13 +924,11 @@ static int launch_and_supervise(start_ctx *x)
         }
         x->st->state = x->paused ? VM_STATE_PAUSED : VM_STATE_RUNNING;
         (void)vm_runstate_write(x->run->dirfd, x->st);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
         {
                 _cleanup_free_ char *pins = strv_join(x->st->vcpu_pins, " ");
                 say(x, "VM %s %s (pid %d, user %s, vCPU CPUs %s) in %.2f s", x->run->name,
                     x->paused ? "started paused (vfioctl resume to run it)" : "running", (int)pid,
-                    x->user.name, pins && *pins ? pins : "-",
-                    (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+                    x->user.name, pins && *pins ? pins : "-", now_s() - t0);
         }
         if (x->ddc && !x->paused) {
                 _cleanup_free_ char *err = NULL;
@@ -1418,7 +1392,8 @@ int verb_start(int argc, char **argv)
                         goto out;
                 else {
                         /* Its state (the TPM's NVRAM) persists per VM, private to the VM user. */
-                        (void)mkdir_parents_owned(tpmdir, &x.user, x.drop);
+                        (void)(x.drop ? mkdir_p_owned(tpmdir, 0700, x.user.uid, x.user.gid)
+                                      : mkdir_p(tpmdir, 0700));
                         (void)strv_extend(&swtpm_argv, "/usr/bin/swtpm");
                         (void)strv_extend(&swtpm_argv, "socket");
                         (void)strv_extend(&swtpm_argv, "--tpm2");

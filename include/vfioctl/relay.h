@@ -16,9 +16,8 @@ bool vm_relay_preflight(const vm_config *c, const vfio_host *h, char ***warnings
 
 typedef struct vm_relay_spawn {
         const vm_config *c;
-        const char
-                *program; /* the vfioctl binary that runs `input relay`; NULL: this one (/proc/self/exe) */
-        const char *root; /* the host root the relay reads below (--root); NULL: "/" */
+        const char *program;  /* runs `vfioctl input relay`; NULL: this binary (/proc/self/exe) */
+        const char *root;     /* the host root the relay reads below (--root); NULL: "/" */
         const char *link_dir; /* QEMU's runtime dir: the links VM-INPUT go there */
         bool drop;            /* root starting for [vm] user: the relay becomes uid/gid/groups itself */
         uid_t uid;

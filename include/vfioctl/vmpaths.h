@@ -1,4 +1,5 @@
-/* Helpers shared by the VM verbs: config lookup and loading, runtime paths, shell quoting. */
+/* Where a VM's files live: its name, its config (the user's or the system's), its runtime and state
+ * directories. */
 #pragma once
 
 #include <stdbool.h>
@@ -29,6 +30,3 @@ typedef struct vm_paths_buf {
 /* $XDG_RUNTIME_DIR/vfioctl/NAME and $XDG_STATE_HOME/vfioctl/NAME (with the XDG fallbacks). */
 int vm_default_paths(const vm_config *c, vm_paths_buf *b);
 void vm_paths_done(vm_paths_buf *b);
-
-/* Quotes for a POSIX shell only when needed. */
-char *shell_quote(const char *s);

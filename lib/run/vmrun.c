@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "fs-util.h"
 #include "parse-util.h"
 #include "strv.h"
 #include "vfioctl/bind.h"
@@ -37,24 +38,6 @@ int vm_run_base(const char *root, char **ret)
         if (rt && rt[0] == '/')
                 return asprintf(&s, "%s/vfioctl", rt) < 0 ? -ENOMEM : (*ret = s, 0);
         return asprintf(&s, "/run/user/%u/vfioctl", (unsigned)getuid()) < 0 ? -ENOMEM : (*ret = s, 0);
-}
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++)
-                if (*s == '/') {
-                        *s = 0;
-                        if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                                return -errno;
-                        *s = '/';
-                }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
 }
 
 static int fail(char **ret_error, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -143,30 +143,3 @@ void vm_paths_done(vm_paths_buf *b)
         free(b->runtime_dir);
         free(b->state_dir);
 }
-
-char *shell_quote(const char *s)
-{
-        size_t n = 3;
-        char *out, *o;
-
-        if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_@%+=:,./-") ==
-                          strlen(s))
-                return strdup(s);
-        for (const char *p = s; *p; p++)
-                n += *p == '\'' ? 4 : 1;
-        out = malloc(n);
-        if (!out)
-                return NULL;
-        o = out;
-        *o++ = '\'';
-        for (const char *p = s; *p; p++) {
-                if (*p == '\'') {
-                        memcpy(o, "'\\''", 4);
-                        o += 4;
-                } else
-                        *o++ = *p;
-        }
-        *o++ = '\'';
-        *o = 0;
-        return out;
-}
