@@ -9,6 +9,7 @@
 #include "tool.h"
 #include "vfioctl/model.h"
 #include "vfioctl/pciids.h"
+#include "vfioctl/problem.h"
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/relay.h"
 #include "vfioctl/vmdefaults.h"
@@ -76,13 +77,13 @@ int verb_cmdline(int argc, char **argv)
         r = vm_default_paths(c, &paths);
         if (r >= 0 && vm_needs_relay(c)) {
                 /* As start would: through the relay where uinput works here, else directly. */
-                _cleanup_strv_free_ char **why = NULL;
+                _cleanup_(vfio_problems_freep) vfio_problems *why = NULL;
 
-                if (!h && tool_open_host(&h) < 0)
+                if ((!h && tool_open_host(&h) < 0) || vfio_problems_new(&why) < 0)
                         return EXIT_FAILURE_GENERIC;
-                paths.paths.input_relay = vm_relay_preflight(c, h, &why, &why);
-                STRV_FOREACH(w, why)
-                        fprintf(stderr, "note: %s\n", *w);
+                paths.paths.input_relay = vm_relay_preflight(c, h, why);
+                for (size_t i = 0; i < why->n; i++)
+                        fprintf(stderr, "note: %s\n", why->items[i].message);
                 if (paths.paths.input_relay)
                         fprintf(stderr,
                                 "note: evdev inputs are read through vfioctl's input relay, which vfioctl start runs beside QEMU (it makes %s/%s-INPUT)\n",

@@ -15,6 +15,7 @@
 #include "tool.h"
 #include "vfioctl/host.h"
 #include "vfioctl/launch.h"
+#include "vfioctl/pin.h"
 #include "vfioctl/vmpaths.h"
 #include "vfioctl/vmrun.h"
 

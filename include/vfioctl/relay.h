@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include "vfioctl/host.h"
+#include "vfioctl/problem.h"
 #include "vfioctl/vmconf.h"
 
 /*
@@ -12,7 +13,7 @@
  * user starting the VM)? Returns true when it will run. Where it cannot, an input with relay = yes is an
  * error and relay = auto a warning that QEMU reads the devices directly, each naming the fix.
  */
-bool vm_relay_preflight(const vm_config *c, const vfio_host *h, char ***warnings, char ***errors);
+bool vm_relay_preflight(const vm_config *c, const vfio_host *h, vfio_problems *problems);
 
 typedef struct vm_relay_spawn {
         const vm_config *c;

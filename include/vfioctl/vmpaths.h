@@ -29,4 +29,7 @@ typedef struct vm_paths_buf {
 } vm_paths_buf;
 /* $XDG_RUNTIME_DIR/vfioctl/NAME and $XDG_STATE_HOME/vfioctl/NAME (with the XDG fallbacks). */
 int vm_default_paths(const vm_config *c, vm_paths_buf *b);
+/* Where root keeps a VM's state (OVMF variables, TPM): ROOT/var/lib/vfioctl/NAME, apart from any user's
+ * home. */
+int vm_system_state_dir(const char *root, const char *name, char **ret);
 void vm_paths_done(vm_paths_buf *b);

@@ -1,5 +1,4 @@
-/* Helpers of the lifecycle verbs (start, stop, status, console ...): runtime directories and release steps.
- */
+/* A VM's runtime directory (status, lock, log; qemu/ for QEMU's sockets) and reading its state back. */
 #pragma once
 
 #include <stdbool.h>
@@ -44,16 +43,10 @@ int vm_run_ctl(const vm_run *r, qmp_client **ret, char **ret_error);
 void vm_run_log(const vm_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
- * Release steps after QEMU exited: monitor back to the host input, hugepages reserved by start released,
- * devices given back to host drivers (hook for bind), sockets removed; then the final status is written.
+ * The end of a VM, once QEMU exited: the release steps undone (release.h, logged to DIR/log), QEMU's
+ * sockets removed, then the final state and reason written.
  */
 void vm_run_release(vm_run *r, vm_runstate *s, vm_state final, const char *reason);
 
-/* Switches a DDC/CI monitor input (exec ddcutil, bounded). ddc is the status' "bus=N" or "display=N". */
-int vm_run_ddc_switch(const char *ddc, unsigned code, char **ret_error);
-
 /* Writes DIR/stop-request ("powerdown" or "force") so the supervisor can tell a stop from a crash. */
 int vm_run_stop_request(vm_run *r, const char *how);
-
-/* Gives a device bound by start ("ADDR=driver") back to the driver recorded when it was bound. */
-int vm_run_give_back(const char *root, const char *addr_driver, char **ret_error);

@@ -1,4 +1,5 @@
 /* The input relay beside a VM: started before QEMU by the supervisor, stopped when the VM is released. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -22,13 +23,16 @@
 #define RELAY_READY_TIMEOUT_MS 15000
 #define RELAY_STOP_TIMEOUT_MS  3000
 
-bool vm_relay_preflight(const vm_config *c, const vfio_host *h, char ***warnings, char ***errors)
+bool vm_relay_preflight(const vm_config *c, const vfio_host *h, vfio_problems *problems)
 {
         _cleanup_free_ char *why = NULL, *names = NULL;
         _cleanup_strv_free_ char **direct = NULL;
         const vm_input *first_required = NULL;
         int r;
 
+        assert(c);
+        assert(h);
+        assert(problems);
         if (!vm_needs_relay(c))
                 return false;
         r = vfio_input_uinput_available(h);
@@ -51,14 +55,14 @@ bool vm_relay_preflight(const vm_config *c, const vfio_host *h, char ***warnings
                 }
         names = strv_join(direct, ", ");
         if (first_required)
-                (void)strv_extendf(
-                        errors,
+                (void)vfio_problems_add(
+                        problems, VFIO_PROBLEM_ERROR,
                         "%s:%u: [input \"%s\"] relay = yes, but the input relay cannot run: %s; or set relay = auto to let QEMU read the devices directly",
                         c->filename, first_required->line, first_required->name,
                         why ? why : "uinput unavailable");
         else
-                (void)strv_extendf(
-                        warnings,
+                (void)vfio_problems_add(
+                        problems, VFIO_PROBLEM_WARNING,
                         "input %s: no relay (%s); QEMU reads the devices directly and loses them when one is unplugged",
                         names ? names : "?", why ? why : "uinput unavailable");
         return false;
@@ -124,6 +128,11 @@ int vm_relay_start(const vm_relay_spawn *s, pid_t *ret_pid, char **ret_report)
         int pfd[2], r, status;
         long long deadline;
         pid_t pid;
+
+        assert(s);
+        assert(s->c);
+        assert(ret_pid);
+        assert(ret_report);
 
         *ret_report = NULL;
         r = relay_argv(s, &argv);

@@ -1,4 +1,5 @@
 /* Helpers shared by the VM verbs (create, validate, cmdline): where configs live, loading, quoting. */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +136,18 @@ int vm_default_paths(const vm_config *c, vm_paths_buf *b)
                 return -ENOMEM;
         b->paths.runtime_dir = b->runtime_dir;
         b->paths.state_dir = b->state_dir;
+        return 0;
+}
+
+int vm_system_state_dir(const char *root, const char *name, char **ret)
+{
+        char *s;
+
+        assert(name);
+        assert(ret);
+        if (asprintf(&s, "%s/var/lib/vfioctl/%s", root ? root : "", name) < 0)
+                return -ENOMEM;
+        *ret = s;
         return 0;
 }
 
