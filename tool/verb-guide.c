@@ -17,7 +17,7 @@
 #include "vfioctl/guide.h"
 #include "vfioctl/qmp-probe.h"
 #include "vfioctl/storage.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
 
 /* guide's own exit codes beyond tool.h's (vfioctl(1), guide). */
 enum {
