@@ -367,6 +367,14 @@ if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null; then
 fi
 
 # --- 11. autostart unit ---------------------------------------------------------------------------------
+# enable refuses what start as root would refuse at boot: the VM is not in /etc/vfioctl/vms of the root.
+V enable life > "$T/enable.out" 2>&1; rc=$?
+check "enable refuses a VM that is not in the system location (exit 65), linking nothing" \
+  bash -c "[ $rc -eq 65 ] && grep -q 'no VM life in /etc/vfioctl/vms/life.conf' '$T/enable.out' && [ ! -e '$T/etc/systemd/system/multi-user.target.wants/vfioctl@life.service' ]"
+# Where root finds it at boot, with its [vm] user (in the root's own user database).
+mkdir -p "$T/etc/vfioctl/vms"
+sed '/^user = /d; s/^\[vm\]$/[vm]\nuser = nobody/' "$C1" > "$T/etc/vfioctl/vms/life.conf"
+grep '^nobody:' /etc/passwd >> "$T/etc/passwd"
 V enable life > /dev/null
 check "enable links vfioctl@life.service into multi-user.target.wants" \
   bash -c "readlink '$T/etc/systemd/system/multi-user.target.wants/vfioctl@life.service' | grep -q '/vfioctl@.service\$'"

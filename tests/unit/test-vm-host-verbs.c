@@ -2,6 +2,7 @@
  * The host-side verbs read a VM's needs from its config: `check --vm` and `setup --vm` on the captured
  * q35 + intel-iommu tree, with a config written by `create` for its multi-function GPU.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -202,12 +203,15 @@ static void test_renumbered_buses_keep_the_vm_on_its_card(void **state)
 {
         char *sysfs = fixture_data_path("sysfs"), renum[4200], tmpl[] = "/tmp/vfioctl-renum-XXXXXX",
              old[] = "/tmp/vfioctl-renum-addr-XXXXXX";
-        const char *create[] = { "--root", root, "create", "twin", "--gpu", "1234:1111#2", "--user", "nobody",
-                                 "--memory", "1G", "--output", tmpl, "--force", NULL };
+        const char *create[] = { "--root",      root,     "create",  "twin",     "--gpu",
+                                 "1234:1111#2", "--user", "nobody",  "--memory", "1G",
+                                 "--output",    tmpl,     "--force", NULL };
         const char *cmd_new[] = { "--root", renum, "cmdline", tmpl, NULL };
         const char *cmd_old[] = { "--root", renum, "cmdline", old, NULL };
         const char *setup[] = { "--root", renum, "setup", "--vm", tmpl, "--dry-run", NULL };
-        const char *bind[] = { "--root", renum, "bind", "--dry-run", "1234:1111:1af4:1100@pci0000:00/12.0/00.0", NULL };
+        const char *bind[] = {
+                "--root", renum, "bind", "--dry-run", "1234:1111:1af4:1100@pci0000:00/12.0/00.0", NULL
+        };
         const char *check[] = { "--root", renum, "check", "--no-probe", "--json", "--vm", tmpl, NULL };
         char *out = NULL, *err = NULL;
         int fd;
@@ -253,7 +257,9 @@ static void test_renumbered_buses_keep_the_vm_on_its_card(void **state)
         }
         /* setup binds the card at boot by the same identity, and it resolves to the card's new place. */
         assert_int_equal(fixture_run_tool(&out, &err, setup), 0);
-        assert_non_null(strstr(out, "bind --boot 1234:1111:1af4:1100@pci0000:00/12.0/00.0 8086:293e:1af4:1100@pci0000:00/12.0/00.1"));
+        assert_non_null(strstr(
+                out,
+                "bind --boot 1234:1111:1af4:1100@pci0000:00/12.0/00.0 8086:293e:1af4:1100@pci0000:00/12.0/00.1"));
         free(out);
         free(err);
         assert_int_equal(fixture_run_tool(&out, &err, bind), 0);
@@ -268,6 +274,67 @@ static void test_renumbered_buses_keep_the_vm_on_its_card(void **state)
         free(err);
         unlink(tmpl);
         unlink(old);
+}
+
+/*
+ * enable refuses what start as root would refuse at boot, before linking the unit: no config in the system
+ * location, no [vm] user, a config root does not own. Then it links.
+ */
+static void test_enable_refuses_what_start_would(void **state)
+{
+        char *vroot = variant_new("q35-viommu"), link[4200], cpath[4200];
+        const char *enable[] = { "--root", vroot, "enable", "gamevm", NULL };
+        char *out = NULL, *err = NULL;
+
+        snprintf(link, sizeof(link), "%s/etc/systemd/system/multi-user.target.wants/vfioctl@gamevm.service",
+                 vroot);
+        snprintf(cpath, sizeof(cpath), "%s/etc/vfioctl/vms/gamevm.conf", vroot);
+        variant_write(vroot, "etc/passwd",
+                      "root:x:0:0:root:/root:/bin/bash\ngamer:x:1000:1000::/home/gamer:/bin/sh\n");
+        /* 1. Not in /etc/vfioctl/vms: root at boot would not find it. */
+        assert_int_equal(fixture_run_tool(&out, &err, enable), 65);
+        assert_non_null(strstr(
+                err, "no VM gamevm in /etc/vfioctl/vms/gamevm.conf: at boot root starts VMs from there"));
+        assert_int_equal(access(link, F_OK), -1);
+        free(out);
+        free(err);
+        /* 2. There, but without [vm] user: start as root refuses it. */
+        variant_write(vroot, "etc/vfioctl/vms/gamevm.conf", "[memory]\nsize = 1G\n");
+        assert_int_equal(fixture_run_tool(&out, &err, enable), 65);
+        assert_non_null(strstr(err, "[vm] user is not set: root starts QEMU only as that user"));
+        assert_int_equal(access(link, F_OK), -1);
+        free(out);
+        free(err);
+        /* 3. With a user that does not exist. */
+        variant_write(vroot, "etc/vfioctl/vms/gamevm.conf",
+                      "[vm]\nuser = nosuchuser\n[memory]\nsize = 1G\n");
+        assert_int_equal(fixture_run_tool(&out, &err, enable), 65);
+        assert_non_null(strstr(err, "[vm] user nosuchuser does not exist"));
+        free(out);
+        free(err);
+        /* 4. Owned by the VM user: it could change what root reads. */
+        variant_write(vroot, "etc/vfioctl/vms/gamevm.conf", "[vm]\nuser = gamer\n[memory]\nsize = 1G\n");
+        if (geteuid() == 0) {
+                assert_int_equal(chown(cpath, 1000, 1000), 0);
+                assert_int_equal(fixture_run_tool(&out, &err, enable), 65);
+                assert_non_null(strstr(err, "not owned by root"));
+                assert_int_equal(access(link, F_OK), -1);
+                free(out);
+                free(err);
+                assert_int_equal(chown(cpath, 0, 0), 0);
+        }
+        /* 5. Root's, with its user: linked. */
+        assert_int_equal(fixture_run_tool(&out, &err, enable), 0);
+        assert_int_equal(access(link, F_OK) == 0 || errno == ENOENT, 1);
+        {
+                char target[4200];
+                ssize_t n = readlink(link, target, sizeof(target) - 1);
+
+                assert_true(n > 0);
+        }
+        free(out);
+        free(err);
+        variant_free(vroot);
 }
 
 static void test_vm_config_errors_name_file_and_line(void **state)
@@ -303,6 +370,7 @@ int main(void)
                 cmocka_unit_test(test_code43_settings_written_by_create_and_in_the_argv),
                 cmocka_unit_test(test_setup_vm_with_1g_hugepages),
                 cmocka_unit_test(test_renumbered_buses_keep_the_vm_on_its_card),
+                cmocka_unit_test(test_enable_refuses_what_start_would),
         };
 
         return cmocka_run_group_tests(tests, setup_vm, teardown_vm);
