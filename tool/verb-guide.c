@@ -10,7 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "exec-util.h"
 #include "parse-util.h"
 #include "strv.h"
 #include "tool.h"
@@ -242,50 +241,66 @@ static int ask(const char *question, bool default_yes)
         return buf[0] == 'y' || buf[0] == 'Y';
 }
 
-/* Runs this program again for a verb of its own (start, status, enable); its output goes to ours. */
-static int self(const char *exe, const char *const *args, char **ret_out)
+/* What the library says while the VM starts (preflight's changes, the supervisor), as start prints it. */
+static void on_report(vfio_problem_level level, const char *message, void *userdata)
 {
-        _cleanup_strv_free_ char **argv = NULL;
-        exec_result res = {};
-        int r;
-
-        if (strv_extend(&argv, exe) < 0)
-                return -ENOMEM;
-        if (arg_root && (strv_extend(&argv, "--root") < 0 || strv_extend(&argv, arg_root) < 0))
-                return -ENOMEM;
-        for (const char *const *a = args; *a; a++)
-                if (strv_extend(&argv, *a) < 0)
-                        return -ENOMEM;
-        /* start goes on when guide is killed: on our terminal, not on a pipe that dies with us. */
-        r = exec_run(argv, &(exec_opts){ .inherit_output = !ret_out }, &res);
-        if (r < 0)
-                return r;
-        if (ret_out)
-                *ret_out = TAKE_PTR(res.out);
-        r = res.status;
-        exec_result_done(&res);
-        return r;
+        if (level == VFIO_PROBLEM_ERROR)
+                tool_error("%s", message);
+        else if (level == VFIO_PROBLEM_WARNING)
+                tool_warning("%s", message);
+        else
+                fprintf(stderr, "%s\n", message);
 }
 
-static int start_step(const char *exe, const vfio_guide_plan *p, bool interactive)
+/* The start step: as start --detach does it; then status, and enable offered. */
+static int start_step(const vfio_host *h, const vfio_guide_plan *p, bool interactive, bool *ret_busy)
 {
-        int r;
+        _cleanup_(vfio_problems_freep) vfio_problems *problems = NULL;
+        _cleanup_free_ char *err = NULL;
+        int pid = 0, r;
 
-        printf("$ vfioctl start %s --detach\n", p->name);
-        fflush(stdout);
-        r = self(exe, (const char *const[]){ "start", p->name, "--detach", NULL }, NULL);
-        if (r != 0) {
-                tool_error(
-                        "vfioctl start %s failed (exit %d): what it printed says why; fix that, then run vfioctl guide %s again",
-                        p->name, r, p->name);
+        *ret_busy = false;
+        if (vfio_problems_new(&problems) < 0)
+                return EXIT_FAILURE_GENERIC;
+        r = vfio_guide_start(h, p, MODPROBE_PATH, on_report, NULL, problems, &pid, &err);
+        for (size_t i = 0; i < problems->n; i++)
+                if (problems->items[i].level == VFIO_PROBLEM_WARNING)
+                        tool_warning("%s", problems->items[i].message);
+        if (r == -EBUSY) {
+                *ret_busy = true;
+                return EXIT_OK;
+        }
+        if (r == -EPERM) {
+                tool_error("%s was not started; %zu check%s before QEMU failed:", p->name,
+                           problems->n_errors, problems->n_errors == 1 ? "" : "s");
+                for (size_t i = 0; i < problems->n; i++)
+                        if (problems->items[i].level == VFIO_PROBLEM_ERROR) {
+                                _cleanup_free_ char *text = vfio_problem_text(&problems->items[i]);
+
+                                fprintf(stderr, "  - %s\n", text ? text : problems->items[i].message);
+                        }
+                tool_error("fix them, then run vfioctl guide %s again", p->name);
                 return EXIT_FAILURE_GENERIC;
         }
+        if (r == -EROFS) {
+                tool_error("below --root no VM is started: run vfioctl guide %s on the host itself",
+                           p->name);
+                return EXIT_FAILURE_GENERIC;
+        }
+        if (r < 0) {
+                tool_error("%s did not start: %s; see: vfioctl log %s, then run vfioctl guide %s again",
+                           p->name, err ? err : strerror(-r), p->name, p->name);
+                return EXIT_FAILURE_GENERIC;
+        }
+        printf("[%d/%d] %s: done\n       %s runs (pid %d, user %s)\n", (int)VFIO_GUIDE_START + 1,
+               (int)_VFIO_GUIDE_STEP_MAX, vfio_guide_step_title(VFIO_GUIDE_START), p->name, pid, p->user);
         printf("$ vfioctl status %s\n", p->name);
         fflush(stdout);
-        (void)self(exe, (const char *const[]){ "status", p->name, NULL }, NULL);
+        optind = 0;
+        (void)verb_status(2, (char *[]){ (char *)"status", (char *)p->name, NULL });
         if (interactive && ask("Start it at every boot (vfioctl enable)?", false)) {
-                r = self(exe, (const char *const[]){ "enable", p->name, NULL }, NULL);
-                if (r != 0)
+                optind = 0;
+                if (verb_enable(2, (char *[]){ (char *)"enable", (char *)p->name, NULL }) != EXIT_OK)
                         tool_warning("vfioctl enable %s failed; the VM runs, but does not start at boot",
                                      p->name);
         } else
@@ -293,23 +308,6 @@ static int start_step(const char *exe, const vfio_guide_plan *p, bool interactiv
         printf("Done: %s runs as %s. Stop it with: vfioctl stop %s   Console: vfioctl console %s\n", p->name,
                p->user, p->name, p->name);
         return EXIT_OK;
-}
-
-/* Whether the VM runs; one being started (by an earlier guide, killed meanwhile) is waited for. */
-static bool vm_running(const char *exe, const char *name)
-{
-        for (unsigned i = 0; i < 240; i++) {
-                _cleanup_free_ char *out = NULL;
-
-                if (self(exe, (const char *const[]){ "status", name, "--json", NULL }, &out) != 0)
-                        return false;
-                if (!out || !strstr(out, "\"starting\""))
-                        return true;
-                if (i == 0)
-                        printf("%s is being started (by an earlier run); waiting for it\n", name);
-                (void)usleep(500 * 1000);
-        }
-        return false;
 }
 
 int verb_guide(int argc, char **argv)
@@ -320,6 +318,7 @@ int verb_guide(int argc, char **argv)
         char exe[PATH_MAX];
         const char *name;
         bool interactive, plan_only, header = false;
+        unsigned busy_waits = 0;
         int r;
 
         r = parse_options(argc, argv);
@@ -405,20 +404,18 @@ int verb_guide(int argc, char **argv)
                 for (size_t i = 0; i < _VFIO_GUIDE_STEP_MAX && !cur; i++) {
                         vfio_guide_step *s = &p->steps[i];
 
-                        if (s->id == VFIO_GUIDE_START && s->state == VFIO_GUIDE_TODO &&
-                            vm_running(exe, name)) {
-                                printf("[%d/%d] %s: done\n       %s runs (vfioctl status %s)\n", (int)i + 1,
-                                       (int)_VFIO_GUIDE_STEP_MAX, vfio_guide_step_title(s->id), name, name);
-                                printf("Done: %s runs as %s.\n", name, p->user);
-                                return EXIT_OK;
-                        }
                         if (s->state != VFIO_GUIDE_DONE)
                                 cur = s;
                         else if (round == 0)
                                 print_step(h, p, s, false);
                 }
-                if (!cur)
+                if (!cur) {
+                        /* Every step verified, the last one too: the VM runs. */
+                        if (round > 0)
+                                print_step(h, p, &p->steps[VFIO_GUIDE_START], false);
+                        printf("Done: %s runs as %s. Stop it with: vfioctl stop %s\n", name, p->user, name);
                         return EXIT_OK;
+                }
                 print_step(h, p, cur, true);
                 switch (cur->state) {
                 case VFIO_GUIDE_BLOCKED:
@@ -449,8 +446,24 @@ int verb_guide(int argc, char **argv)
                         }
                 }
                 vfio_guide_arm_kill(secure_getenv("VFIOCTL_TEST_GUIDE_KILL"), cur->id);
-                if (cur->id == VFIO_GUIDE_START)
-                        return start_step(exe, p, interactive);
+                if (cur->id == VFIO_GUIDE_START) {
+                        bool busy;
+
+                        r = start_step(h, p, interactive, &busy);
+                        if (!busy)
+                                return r;
+                        /* Being started by another vfioctl (an earlier run's): wait, then look again. */
+                        if (round == 0 || busy_waits == 0)
+                                printf("%s is being started by another vfioctl; waiting for it\n", name);
+                        if (++busy_waits > 240) {
+                                tool_error(
+                                        "%s is still being started by another vfioctl after 2 minutes; see: vfioctl status %s",
+                                        name, name);
+                                return EXIT_BUSY;
+                        }
+                        (void)usleep(500 * 1000);
+                        continue;
+                }
                 r = vfio_guide_apply(h, p, cur->id, &log, &err);
                 STRV_FOREACH(l, log)
                         printf("       %s\n", *l);

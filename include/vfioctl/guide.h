@@ -13,6 +13,7 @@
 #include "vfioctl/common.h"
 #include "vfioctl/host.h"
 #include "vfioctl/hostcmd.h"
+#include "vfioctl/problem.h"
 #include "vfioctl/qemu-info.h"
 #include "vfioctl/setup.h"
 
@@ -95,6 +96,17 @@ int vfio_guide_plan_new(const vfio_host *h, const vfio_guide_opts *o, vfio_guide
  * check (VERIFY, START) are the caller's. *log receives what was done; *ret_error why it failed.
  */
 int vfio_guide_apply(const vfio_host *h, const vfio_guide_plan *p, vfio_guide_step_id id, char ***log,
+                     char **ret_error);
+
+/*
+ * The start step, as `vfioctl start --detach` does it (start.h): the configuration the create step wrote,
+ * started by root as its [vm] user: locked, every preflight check, the command line, then a supervisor of
+ * its own (so a kill of the guide does not stop the VM). A preflight that fails is undone, and its
+ * findings, each with its fix, are in problems (-EPERM). -EBUSY: another vfioctl is starting it now.
+ * report receives what happens meanwhile. Only on the running host (-EROFS below --root).
+ */
+int vfio_guide_start(const vfio_host *h, const vfio_guide_plan *p, const char *modprobe,
+                     vfio_report_fn report, void *userdata, vfio_problems *problems, int *ret_pid,
                      char **ret_error);
 
 /* A display device the GPU step could take, for a person to choose from. */

@@ -26,11 +26,14 @@
 #include "vfioctl/input.h"
 #include "vfioctl/kernel.h"
 #include "vfioctl/model.h"
+#include "vfioctl/runstate.h"
 #include "vfioctl/selector.h"
+#include "vfioctl/start.h"
 #include "vfioctl/storage.h"
 #include "vfioctl/vmconf.h"
 #include "vfioctl/vmcreate.h"
 #include "vfioctl/vmdefaults.h"
+#include "vfioctl/vmrun.h"
 
 #define GIB        (UINT64_C(1) << 30)
 #define VM_GROUP   "kvm" /* /dev/kvm's group on every distribution; setup's udev rule gives it /dev/vfio/N */
@@ -1138,6 +1141,86 @@ oom:
         return -ENOMEM;
 }
 
+/* ---- 10. start ---------------------------------------------------------------------------------- */
+
+/* Runs, paused or being started now (by an earlier run, killed meanwhile): the runtime record says so. */
+static int plan_start(ctx *c)
+{
+        vfio_guide_step *s = step(c, VFIO_GUIDE_START);
+        _cleanup_(vm_run_freep) vm_run *run = NULL;
+        _cleanup_(vm_runstate_freep) vm_runstate *st = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        if (step(c, VFIO_GUIDE_VERIFY)->state != VFIO_GUIDE_DONE) {
+                s->state = VFIO_GUIDE_LATER;
+                return 0;
+        }
+        s->state = VFIO_GUIDE_TODO;
+        if (vm_run_open(vfio_host_is_live(c->h) ? NULL : vfio_host_root(c->h), c->p->name, false, &run,
+                        &err) < 0 ||
+            vm_run_load(run, &st) < 0)
+                return 0;
+        if (st->state == VM_STATE_STARTING)
+                /* Its start holds the lock: applying the step waits for it (-EBUSY). */
+                return line(&s->evidence, "%s is being started (pid %d)", c->p->name, (int)st->pid);
+        if (st->state == VM_STATE_RUNNING || st->state == VM_STATE_PAUSED) {
+                s->state = VFIO_GUIDE_DONE;
+                return line(&s->evidence, "%s %s (pid %d, user %s)", c->p->name,
+                            vm_state_to_string(st->state), (int)st->pid, st->user ? st->user : "?");
+        }
+        return 0;
+}
+
+int vfio_guide_start(const vfio_host *h, const vfio_guide_plan *p, const char *modprobe,
+                     vfio_report_fn report, void *userdata, vfio_problems *problems, int *ret_pid,
+                     char **ret_error)
+{
+        _cleanup_(vm_config_freep) vm_config *c = NULL;
+        _cleanup_(vm_start_freep) vm_start *x = NULL;
+        _cleanup_(vfio_problems_freep) vfio_problems *notes = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        _cleanup_free_ char *path = NULL;
+        pid_t pid;
+        int r;
+
+        if (!vfio_host_is_live(h))
+                return -EROFS;
+        if (asprintf(&path, "/%s", p->config_path) < 0)
+                return -ENOMEM;
+        r = vm_config_load(path, &c, &errors);
+        if (r < 0 || vm_config_check(c, &errors) < 0) {
+                if (ret_error)
+                        *ret_error = strv_join(errors, "; ");
+                return r < 0 ? r : -EINVAL;
+        }
+        r = vm_start_new(c,
+                         &(vm_start_options){ .modprobe = modprobe, .report = report, .userdata = userdata },
+                         &x, ret_error);
+        if (r < 0)
+                return r;
+        r = vm_start_lock(x, ret_error);
+        if (r < 0)
+                return r;
+        r = vm_start_preflight(x, problems, ret_error);
+        if (r < 0)
+                return r;
+        if (vfio_problems_has_errors(problems)) {
+                /* Never half-changed: what preflight bound or reserved goes back. */
+                vm_start_abort(x);
+                return -EPERM;
+        }
+        if (vfio_problems_new(&notes) < 0)
+                return -ENOMEM;
+        r = vm_start_prepare(x, notes, ret_error);
+        if (r < 0)
+                return r;
+        r = vm_start_detach(x, &pid, ret_error);
+        if (r < 0)
+                return r;
+        *ret_pid = (int)pid;
+        return 0;
+}
+
 /* ---- the plan ------------------------------------------------------------------------------------ */
 
 static void ctx_done(ctx *c)
@@ -1205,12 +1288,8 @@ int vfio_guide_plan_new(const vfio_host *h, const vfio_guide_opts *o, vfio_guide
             (r = plan_setup(&c)) < 0 || (r = plan_boot(&c)) < 0 || (r = plan_reboot(&c)) < 0 ||
             (r = plan_create(&c)) < 0 || (r = plan_verify(&c)) < 0)
                 goto out;
-        {
-                vfio_guide_step *s = step(&c, VFIO_GUIDE_START);
-
-                s->state = step(&c, VFIO_GUIDE_VERIFY)->state == VFIO_GUIDE_DONE ? VFIO_GUIDE_TODO
-                                                                                 : VFIO_GUIDE_LATER;
-        }
+        if ((r = plan_start(&c)) < 0)
+                goto out;
         /* A step after one that is not done waits for it: what it would do may change. */
         for (size_t i = 1; i < _VFIO_GUIDE_STEP_MAX; i++)
                 if (p->steps[i - 1].state != VFIO_GUIDE_DONE && p->steps[i].state == VFIO_GUIDE_TODO)
