@@ -94,6 +94,7 @@ check() { # check NAME DETAIL COMMAND...: a harness-side check
 }
 
 boot 1
+grep -q '@@@ TEST-END pass=[0-9]* fail=0' "$LOG" || { log "boot 1 did not end cleanly: no second boot"; echo "0 passed, 1 failed"; exit 1; }
 # Between the boots, as GRUB sees it: guide's parameters in grub.cfg, a new initramfs with vfio-pci.
 check reboot-cmdline "the next boot's command line (grub.cfg) has intel_iommu=on iommu=pt" \
   sh -c "debugfs -R 'cat /upper/boot/grub/grub.cfg' '$T/disk.img' 2>/dev/null | grep -q 'linux.*intel_iommu=on iommu=pt'"
