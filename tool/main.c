@@ -156,6 +156,22 @@ int tool_check_arity(int nargs)
         return 0;
 }
 
+int tool_run_verb(int argc, char **argv)
+{
+        const verb *saved = current_verb;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (strcmp(argv[0], verbs[i].name) == 0) {
+                        current_verb = &verbs[i];
+                        optind = 0; /* each verb parses its own options from the start */
+                        r = verbs[i].run(argc, argv);
+                        current_verb = saved;
+                        return r;
+                }
+        return EXIT_USAGE;
+}
+
 int tool_load_model(const vfio_host *h, vfio_model **ret)
 {
         _cleanup_(vfio_model_freep) vfio_model *m = NULL;

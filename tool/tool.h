@@ -50,6 +50,8 @@ const char *tool_color(FILE *f, const char *ansi);
 void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tool_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Runs a verb of the table in this process (argv[0] is its name), as `vfioctl VERB ARGS` would. */
+int tool_run_verb(int argc, char **argv);
 /* Checks the positional argument count left after a verb's options against the verb table. */
 int tool_check_arity(int nargs);
 /* Builds the model of the host, reporting problems as warnings; returns <0 after reporting failure. */
