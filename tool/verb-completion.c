@@ -225,22 +225,27 @@ static void spec_of(const verb *v, spec *ret)
                         spec_parse(ret, extra[i].options, false, new_name);
 }
 
-/* A kind as the bash script's word: "vm file", "device w:auto", "" for free text. */
-static void kind_print(FILE *f, const kind *k)
+/* A kind as the scripts' word: "vm file", "device w:auto", "" for free text; sep between the parts. */
+static void kind_print_sep(FILE *f, const kind *k, char sep)
 {
         static const char *const names[] = { "vm", "file", "dir", "device", "user", "group" };
         bool sp = false;
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
                 if (k->mask & (1u << i)) {
-                        fprintf(f, "%s%s", sp ? " " : "", names[i]);
+                        fprintf(f, "%s%s", sp ? (char[]){ sep, 0 } : "", names[i]);
                         sp = true;
                 }
         if (k->words[0]) {
-                fprintf(f, "%sw:", sp ? " " : "");
+                fprintf(f, "%sw:", sp ? (char[]){ sep, 0 } : "");
                 for (const char *c = k->words; *c; c++)
                         fputc(*c == ' ' ? ',' : *c, f);
         }
+}
+
+static void kind_print(FILE *f, const kind *k)
+{
+        kind_print_sep(f, k, ' ');
 }
 
 static const char bash_main[] =
@@ -364,19 +369,79 @@ static int print_bash(const verb *verbs, size_t n)
         return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_OK : EXIT_FAILURE_GENERIC;
 }
 
-/* zsh: the bash function through bashcompinit, with the verbs described for zsh's menu. */
+static const char zsh_main[] =
+        "_vfioctl() {\n"
+        "    local -a root\n"
+        "    local verb='' want='' kind x i n=0\n"
+        "    for ((i = 2; i < CURRENT; i++)); do\n"
+        "        x=${words[i]}\n"
+        "        if [[ -z $verb ]]; then\n"
+        "            case $x in\n"
+        "                --root) if ((i + 1 < CURRENT)); then root=(--root ${words[i+1]}); ((i++)); else want=dir; fi ;;\n"
+        "                --color) if ((i + 1 < CURRENT)); then ((i++)); else want=w:auto,always,never; fi ;;\n"
+        "                -*) ;;\n"
+        "                *) verb=$x; (( $+_vfioctl_opts[$verb] )) || return 1 ;;\n"
+        "            esac\n"
+        "        elif [[ $x == -* ]]; then\n"
+        "            kind=${${(M)${(s: :)_vfioctl_argopts[$verb]}:#$x=*}#*=}\n"
+        "            [[ -n ${(M)${(s: :)_vfioctl_argopts[$verb]}:#$x=*} ]] || continue\n"
+        "            if ((i + 1 < CURRENT)); then ((i++)); else want=${kind:--}; fi\n"
+        "        else\n"
+        "            ((n++))\n"
+        "        fi\n"
+        "    done\n"
+        "    local -a slots=(${(s:;:)_vfioctl_slots[$verb]})\n"
+        "    if [[ -n $want ]]; then\n"
+        "        _vfioctl_add $want\n"
+        "    elif [[ -z $verb ]]; then\n"
+        "        if [[ ${words[CURRENT]} == -* ]]; then compadd -- --root --json --color --debug --help --version\n"
+        "        else _describe -t verbs 'vfioctl verb' _vfioctl_verbs; fi\n"
+        "    elif [[ ${words[CURRENT]} == -* ]]; then\n"
+        "        compadd -- ${(s: :)_vfioctl_opts[$verb]} --help\n"
+        "    elif ((n < ${#slots})); then\n"
+        "        _vfioctl_add ${slots[n+1]}\n"
+        "    elif ((_vfioctl_repeat[$verb] && ${#slots})); then\n"
+        "        _vfioctl_add ${slots[-1]}\n"
+        "    fi\n"
+        "}\n"
+        "\n"
+        "# Adds the candidates of each kind named (vm, device, file, dir, user, group, w:WORD,WORD).\n"
+        "_vfioctl_add() {\n"
+        "    local k line\n"
+        "    local -a got disp parts\n"
+        "    for k in ${(s: :)${*//+/ }}; do\n"
+        "        case $k in\n"
+        "            vm) compadd -- ${(f)\"$(${words[1]} $root completion list vms 2>/dev/null)\"} ;;\n"
+        "            device) got=(); disp=()\n"
+        "                for line in ${(f)\"$(${words[1]} $root completion list devices 2>/dev/null)\"}; do\n"
+        "                    parts=(\"${(@ps:\\t:)line}\")\n"
+        "                    got+=($parts[1]); disp+=(\"$parts[1]  $parts[3]\")\n"
+        "                    if (( ! ${got[(Ie)$parts[2]]} )); then got+=($parts[2]); disp+=(\"$parts[2]  $parts[3]\"); fi\n"
+        "                done\n"
+        "                compadd -l -d disp -a got ;;\n"
+        /* NAME|FILE: the names, and paths once the word looks like one (has a slash) */
+        "            file) [[ \" $* \" == *\" vm \"* && ${words[CURRENT]} != */* ]] || _files ;;\n"
+        "            dir) _files -/ ;;\n"
+        "            user) _users ;;\n"
+        "            group) _groups ;;\n"
+        "            w:*) compadd -- ${(s:,:)k#w:} ;;\n"
+        "        esac\n"
+        "    done\n"
+        "}\n"
+        "\n"
+        "_vfioctl \"$@\"\n";
+
+/* zsh: the same spec as the bash script, with each verb described in the menu and devices named. */
 static int print_zsh(const verb *verbs, size_t n)
 {
         printf("#compdef vfioctl\n"
-               "# zsh completion for vfioctl %s: generated by 'vfioctl completion zsh' from its verb table.\n"
-               "# Verbs are listed with what they do; everything after the verb uses the bash completion\n"
-               "# logic (vfioctl completion bash), run through zsh's bashcompinit.\n\n",
+               "# zsh completion for vfioctl %s: generated by 'vfioctl completion zsh' from its verb table.\n\n",
                VFIOCTL_VERSION);
-        printf("_vfioctl_zsh_verbs=(\n");
+        printf("_vfioctl_verbs=(\n");
         for (size_t i = 0; i < n; i++) {
                 /* _describe takes "name:description": a colon in the text is escaped, a quote closes and
                  * reopens the single-quoted word. */
-                printf("  '%s:", verbs[i].name);
+                printf("    '%s:", verbs[i].name);
                 for (const char *c = verbs[i].help; *c; c++)
                         if (*c == '\'')
                                 fputs("'\\''", stdout);
@@ -386,25 +451,31 @@ static int print_zsh(const verb *verbs, size_t n)
                                 putchar(*c);
                 printf("'\n");
         }
-        printf(")\n\n");
-        printf("autoload -U +X bashcompinit && bashcompinit\n"
-               "eval \"$(\"${words[1]:-vfioctl}\" completion bash 2>/dev/null)\"\n\n"
-               "_vfioctl_zsh() {\n"
-               "    local i verb\n"
-               "    for ((i = 2; i < CURRENT; i++)); do\n"
-               "        case ${words[i]} in\n"
-               "            --root|--color) ((i++)) ;;\n"
-               "            -*) ;;\n"
-               "            *) verb=${words[i]}; break ;;\n"
-               "        esac\n"
-               "    done\n"
-               "    if [[ -z $verb && ${words[CURRENT]} != -* ]]; then\n"
-               "        _describe -t verbs 'vfioctl verb' _vfioctl_zsh_verbs\n"
-               "    else\n"
-               "        _bash_complete -F _vfioctl\n"
-               "    fi\n"
-               "}\n\n"
-               "_vfioctl_zsh \"$@\"\n");
+        printf(")\n\n# Per verb: options; options with a value (OPTION=KIND); argument kinds (;-separated); repeat.\n"
+               "typeset -gA _vfioctl_opts _vfioctl_argopts _vfioctl_slots _vfioctl_repeat\n");
+        for (size_t i = 0; i < n; i++) {
+                spec sp;
+
+                spec_of(&verbs[i], &sp);
+                printf("_vfioctl_opts[%s]='", sp.name);
+                for (size_t o = 0; o < sp.n_opts; o++)
+                        printf("%s%s", o ? " " : "", sp.opts[o]);
+                printf("'\n_vfioctl_argopts[%s]='", sp.name);
+                for (size_t o = 0, k = 0; o < sp.n_opts; o++)
+                        if (sp.opt_arg[o]) {
+                                /* one word per option: the kind's own blanks become '+' */
+                                printf("%s%s=", k++ ? " " : "", sp.opts[o]);
+                                kind_print_sep(stdout, &sp.opt_kind[o], '+');
+                        }
+                printf("'\n_vfioctl_slots[%s]='", sp.name);
+                for (size_t k = 0; k < sp.n_slots; k++) {
+                        if (k)
+                                putchar(';');
+                        kind_print_sep(stdout, &sp.slot[k], ' ');
+                }
+                printf("'\n_vfioctl_repeat[%s]=%d\n", sp.name, sp.repeat);
+        }
+        printf("\n%s", zsh_main);
         return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_OK : EXIT_FAILURE_GENERIC;
 }
 

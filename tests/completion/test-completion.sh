@@ -9,6 +9,7 @@ n=0; fail=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n - $1"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 
 T=$(mktemp -d /tmp/vfioctl-completion-$$-XXXXXX); trap 'rm -rf "$T"' EXIT
 # As a user has it: vfioctl in PATH (the script runs the word the line starts with), configs in
@@ -96,12 +97,27 @@ for v in $(vfioctl --help | sed -n 's/^  \([a-z][a-z-]*\)\b.*/\1/p' | sort -u); 
   done
 done
 
-# zsh: the script parses (zsh itself runs it only when installed).
+# zsh: the same spec in zsh's own terms, driven by tests/completion/zcomp.zsh (zsh's completion
+# builtins stood in for by functions that print what they are given).
 vfioctl completion zsh > "$T/_vfioctl"
 if command -v zsh > /dev/null; then
-  check "the zsh completion parses (zsh -n)" zsh -n "$T/_vfioctl"
+  check "the zsh completion parses (zsh -n) and starts with #compdef vfioctl" \
+    bash -c 'zsh -n "$1" && [ "$(head -1 "$1")" = "#compdef vfioctl" ]' _ "$T/_vfioctl"
+  zexpect() { # what, line, expected
+    local got; got=$(zsh -f "$(dirname "$0")/zcomp.zsh" "$T/_vfioctl" "$2" | sort)
+    if [ "$got" = "$3" ]; then ok "zsh: $1"; else
+      not_ok "zsh: $1"; echo "# '$2<TAB>' offered:"; sed 's/^/#   /' <<< "$got"
+    fi
+  }
+  zexpect "vfioctl st<TAB>: start status stop" "vfioctl st" $'start\nstatus\nstop'
+  zexpect "vfioctl --root R start <TAB>: the VM names" "vfioctl --root $T/root start " $'alpha\nbeta\ngamma'
+  zexpect "vfioctl --root FIXTURE bind <TAB>: the fixture's devices" \
+    "vfioctl --root $FIXTURE bind " "$(printf '%s\n%s\n' "$ADDRS" "$IDS" | sort -u)"
+  zexpect "vfioctl bind --<TAB>: its options" "vfioctl bind --" \
+    "$(printf '%s\n' --with-group --force --dry-run --function-only --timeout --help | sort)"
+  zexpect "vfioctl check --user <TAB>: user names" "vfioctl check --user " "<users>"
 else
-  check "the zsh completion starts with #compdef vfioctl" [ "$(head -1 "$T/_vfioctl")" = "#compdef vfioctl" ]
+  skip "the zsh completion, run by zsh" "zsh missing (apt-get install zsh)"
 fi
 check "vfioctl completion fish: refused with the usage (exit 64)" \
   bash -c '"$1" completion fish 2>&1 | grep -q "usage: vfioctl completion bash|zsh"; [ "${PIPESTATUS[0]}" = 64 ]' _ "$VFIOCTL"
