@@ -4,6 +4,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,16 +146,16 @@ static void spec_add_option(spec *s, const char *opt, size_t len, const char *mv
 static void spec_parse(spec *s, const char *text, bool positional, bool new_name)
 {
         const char *p = text;
-        size_t slot = 0;
+        size_t slot = 0, optional = SIZE_MAX;
         bool first = positional;
 
         while (*p) {
                 const char *t, *e;
                 size_t len;
-                bool closes, repeats;
+                bool opens = false, closes, repeats;
 
                 while (*p == ' ' || *p == '[')
-                        p++;
+                        opens |= *p++ == '[';
                 if (!*p)
                         break;
                 t = p;
@@ -201,8 +202,13 @@ static void spec_parse(spec *s, const char *text, bool positional, bool new_name
                 }
                 if (!positional || slot >= MAX_SLOTS)
                         continue;
-                if (*t != '\'')
+                if (*t != '\'') {
                         kind_from_metavar(&s->slot[slot], t, len, NULL, new_name);
+                        /* "[VM] create|list...": where the optional word may stand, so may the next */
+                        if (optional < slot)
+                                kind_from_metavar(&s->slot[optional], t, len, NULL, new_name);
+                }
+                optional = opens && closes ? slot : SIZE_MAX;
                 slot++;
                 if (slot > s->n_slots)
                         s->n_slots = slot;

@@ -65,6 +65,9 @@ expect "vfioctl check --vm <TAB>: VM names as an option's value" "vfioctl --root
 expect "vfioctl create <TAB>: nothing (a new name)" "vfioctl create " ""
 expect "vfioctl --color <TAB>" "vfioctl --color " $'always\nauto\nnever'
 expect "vfioctl input <TAB>: its subcommands" "vfioctl input " $'list\nrelay'
+expect "vfioctl snapshot <TAB>: a VM name or, the VM being optional, a subcommand" \
+  "vfioctl --root $T/root snapshot " $'alpha\nbeta\ncreate\ndelete\ngamma\nlist\nrollback'
+expect "vfioctl snapshot alpha <TAB>: the subcommands" "vfioctl --root $T/root snapshot alpha " $'create\ndelete\nlist\nrollback'
 expect "vfioctl disk create --format <TAB>" "vfioctl disk create --format " $'qcow2\nraw\nzvol'
 
 # Devices: every address below the fixture, and vendor:device IDs, exactly as `devices --json` names them.
