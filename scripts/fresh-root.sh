@@ -35,7 +35,7 @@ if [ ! -s "$CACHE/$SUITE-minbase.tar" ]; then
 fi
 
 unmount() {
-  for m in dev/shm dev/pts dev sys proc; do
+  for m in dev/shm dev/pts dev sys proc ""; do
     mountpoint -q "$ROOT/$m" && umount -l "$ROOT/$m"
   done
   return 0
@@ -44,6 +44,9 @@ trap unmount EXIT INT TERM
 unmount
 rm -rf "$ROOT"
 mkdir -p "$ROOT"
+# Its own mount, as a machine's / is: unshare -m (the tests' private mounts) cannot change the
+# propagation of a root that is only a directory.
+mount --bind "$ROOT" "$ROOT"
 tar -C "$ROOT" -xf "$CACHE/$SUITE-minbase.tar"
 # The same archive as the host, with updates and security (a Debian 12 machine as installed).
 cat > "$ROOT/etc/apt/sources.list" <<EOF
