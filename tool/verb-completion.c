@@ -4,10 +4,12 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "strv.h"
@@ -491,6 +493,8 @@ static void closedirp(DIR **d)
                 closedir(*d);
 }
 
+/* Entries of dir named NAME+suffix (configs), or directories holding a status file (runtime records:
+ * /run/vfioctl also holds bind/, which is no VM). */
 static int list_dir_names(const char *dir, const char *suffix, char ***names)
 {
         _cleanup_(closedirp) DIR *d = NULL;
@@ -510,6 +514,13 @@ static int list_dir_names(const char *dir, const char *suffix, char ***names)
                         if (len <= strlen(suffix) || strcmp(name + len - strlen(suffix), suffix) != 0)
                                 continue;
                         name[len - strlen(suffix)] = '\0';
+                } else {
+                        _cleanup_free_ char *status = NULL;
+
+                        if (asprintf(&status, "%s/status", name) < 0)
+                                return -ENOMEM;
+                        if (faccessat(dirfd(d), status, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+                                continue;
                 }
                 if (!vm_name_valid(name) || strv_contains(*names, name))
                         continue;

@@ -53,7 +53,8 @@ expect "vfioctl <TAB>: every verb of the table, completion included" "vfioctl " 
   "$(vfioctl --help | sed -n 's/^  \([a-z][a-z-]*\)\b.*/\1/p' | sort -u)"
 # VM names: the configs, and VMs with a runtime record (one started from a file has no config by that
 # name). A scratch root holds the records, so the host's running VMs stay out of the answer.
-mkdir -p "$T/root/run/vfioctl/gamma"
+mkdir -p "$T/root/run/vfioctl/gamma" "$T/root/run/vfioctl/bind" "$T/root/run/vfioctl/no-record"
+: > "$T/root/run/vfioctl/gamma/status"   # a record; bind/ (bind's notes) and an empty directory are none
 expect "vfioctl --root R start <TAB>: configs and runtime records, no stray files" \
   "vfioctl --root $T/root start " $'alpha\nbeta\ngamma'
 got=$(comp "vfioctl start ")
