@@ -75,7 +75,15 @@ static const verb verbs[] = {
           "turn a libvirt domain XML into a VM config, listing every part not imported" },
         { "export-libvirt", 1, 1, verb_export_libvirt, "export-libvirt NAME|FILE [-o FILE.xml]",
           "write a VM as a libvirt domain XML (virsh define)" },
+        { "completion", 1, 2, verb_completion, "completion bash|zsh",
+          "print the shell completion script (verbs, options, VM names, devices), made from this table" },
 };
+
+const verb *tool_verbs(size_t *ret_n)
+{
+        *ret_n = ELEMENTSOF(verbs);
+        return verbs;
+}
 
 static bool verb_has_own_help(const char *name)
 {
