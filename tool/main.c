@@ -35,7 +35,7 @@ static const verb verbs[] = {
         { "rebind", 1, 64, verb_rebind, "rebind SELECTOR... [--force] [--dry-run]",
           "clear driver_override and let the kernel probe the host driver again" },
         { "guide", 0, 1, verb_guide,
-          "guide [NAME] [--gpu SEL|auto] [--user U] [--memory 16G] [--disk SIZE|PATH] [--windows] [--yes] [--dry-run]",
+          "guide [NAME] [--gpu SEL|auto] [--user U] [--memory 16G] [--cpus N] [--disk SIZE|PATH] [--iso FILE] [--windows] [--yes] [--dry-run]",
           "from this host to a running passthrough VM: check, setup, reboot, create, start (resumable)" },
         { "setup", 0, 64, verb_setup,
           "setup [SELECTOR...] [--user U] [--dry-run] [--undo] [--apply-cmdline]",
@@ -78,7 +78,15 @@ static const verb verbs[] = {
           "turn a libvirt domain XML into a VM config, listing every part not imported" },
         { "export-libvirt", 1, 1, verb_export_libvirt, "export-libvirt NAME|FILE [-o FILE.xml]",
           "write a VM as a libvirt domain XML (virsh define)" },
+        { "completion", 1, 2, verb_completion, "completion bash|zsh",
+          "print the shell completion script (verbs, options, VM names, devices), made from this table" },
 };
+
+const verb *tool_verbs(size_t *ret_n)
+{
+        *ret_n = ELEMENTSOF(verbs);
+        return verbs;
+}
 
 static bool verb_has_own_help(const char *name)
 {
@@ -156,6 +164,22 @@ int tool_check_arity(int nargs)
                 return -EINVAL;
         }
         return 0;
+}
+
+int tool_run_verb(int argc, char **argv)
+{
+        const verb *saved = current_verb;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (strcmp(argv[0], verbs[i].name) == 0) {
+                        current_verb = &verbs[i];
+                        optind = 0; /* each verb parses its own options from the start */
+                        r = verbs[i].run(argc, argv);
+                        current_verb = saved;
+                        return r;
+                }
+        return EXIT_USAGE;
 }
 
 int tool_load_model(const vfio_host *h, vfio_model **ret)

@@ -77,7 +77,7 @@ static int emit_chunks(buf *b, const exec_opts *o, bool final)
 }
 
 /* The child on our stdout and stderr, stdin on /dev/null; only its status is collected. */
-static int exec_run_inherit(char *const *argv, exec_result *ret)
+static int exec_run_inherit(char *const *argv, const exec_opts *opts, exec_result *ret)
 {
         _cleanup_close_ int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         int status;
@@ -92,8 +92,14 @@ static int exec_run_inherit(char *const *argv, exec_result *ret)
         if (pid == 0) {
                 if (dup2(null_fd, STDIN_FILENO) < 0)
                         _exit(127);
-                setenv("LC_ALL", "C", 1);
-                execv(argv[0], argv);
+                if (opts->cwd && chdir(opts->cwd) < 0)
+                        _exit(127);
+                if (opts->envp)
+                        execve(argv[0], argv, opts->envp);
+                else {
+                        setenv("LC_ALL", "C", 1);
+                        execv(argv[0], argv);
+                }
                 _exit(127);
         }
         while (waitpid(pid, &status, 0) < 0)
@@ -125,7 +131,7 @@ int exec_run(char *const *argv, const exec_opts *opts, exec_result *ret)
         if (access(argv[0], X_OK) < 0)
                 return log_debug_errno(-errno, "cannot execute %s", argv[0]);
         if (opts && opts->inherit_output)
-                return exec_run_inherit(argv, ret);
+                return exec_run_inherit(argv, opts, ret);
         if (pipe2(pipe_out, O_CLOEXEC) < 0)
                 return -errno;
         out_r = pipe_out[0];
@@ -147,9 +153,15 @@ int exec_run(char *const *argv, const exec_opts *opts, exec_result *ret)
                 if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(out_w, STDOUT_FILENO) < 0 ||
                     dup2(err_w, STDERR_FILENO) < 0)
                         _exit(127);
+                if (opts && opts->cwd && chdir(opts->cwd) < 0)
+                        _exit(127);
                 /* Messages we parse must not be translated. */
-                setenv("LC_ALL", "C", 1);
-                execv(argv[0], argv);
+                if (opts && opts->envp)
+                        execve(argv[0], argv, opts->envp);
+                else {
+                        setenv("LC_ALL", "C", 1);
+                        execv(argv[0], argv);
+                }
                 _exit(127);
         }
         closep(&out_w);
