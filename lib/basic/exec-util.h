@@ -15,9 +15,9 @@ typedef struct exec_opts {
         exec_tick_fn on_tick;
         unsigned tick_ms; /* default 200 */
         void *userdata;
-        size_t max_output; /* cap on captured stdout and stderr each; default 1 MiB */
-        char *const *envp; /* the child's whole environment; NULL: ours, with LC_ALL=C */
-        const char *cwd;   /* the child's working directory; NULL: ours */
+        size_t max_output;   /* cap on captured stdout and stderr each; default 1 MiB */
+        char *const *envp;   /* the child's whole environment; NULL: ours, with LC_ALL=C */
+        const char *cwd;     /* the child's working directory; NULL: ours */
         bool inherit_output; /* the child writes to our stdout and stderr (nothing captured): for tools a
                                 person watches, and that must not die with us on a closed pipe */
 } exec_opts;
