@@ -13,6 +13,7 @@ void vm_needs_done(vm_needs *n)
 {
         n->devices = strv_free(n->devices);
         n->usb = strv_free(n->usb);
+        n->config = vm_config_free(n->config);
 }
 
 static int add_pci(char ***l, const vm_pci *p)
@@ -62,6 +63,7 @@ int vm_needs_load(const char *name, vm_needs *ret)
         n.input_relay = vm_relay_wanted(c);
         n.memory = c->memory.size;
         n.hugepages = c->memory.hugepages != VM_HUGEPAGES_NONE ? c->memory.size : 0;
+        n.config = TAKE_PTR(c);
         *ret = n;
         return 0;
 fail:

@@ -4,12 +4,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vfioctl/vmconf.h"
+
 typedef struct vm_needs {
         char **devices;     /* selectors as the config writes them; the verbs add slot companions */
         char **usb;         /* "046d:c52b" of USB devices passed by vendor:product */
         uint64_t memory;    /* guest RAM in bytes: VFIO pins all of it */
         uint64_t hugepages; /* bytes of hugepages the guest backs its RAM with; 0 without */
         bool input_relay;   /* evdev inputs for the input relay (needs uinput) */
+        vm_config *config;  /* the config itself: its user, desktop user, sound and Looking Glass */
 } vm_needs;
 
 /* Loads NAME (or a config FILE) and collects its needs; reports config errors itself. */

@@ -122,7 +122,7 @@ static int lookup_files(const vfio_host *h, const char *user, vfio_account **ret
         return 0;
 }
 
-static int lookup_nss(const char *user, vfio_account **ret)
+int vfio_account_lookup_nss(const char *user, vfio_account **ret)
 {
         _cleanup_(vfio_account_freep) vfio_account *a = NULL;
         gid_t gids[256];
@@ -166,7 +166,7 @@ int vfio_account_lookup(const vfio_host *h, const char *user, vfio_account **ret
                 return r;
         /* Users from LDAP/sssd are only in NSS, and NSS describes the running system only. */
         if (vfio_host_is_live(h))
-                return lookup_nss(user, ret);
+                return vfio_account_lookup_nss(user, ret);
         /* A captured tree may lack etc/passwd; root is uid 0 on every Linux system regardless. */
         if (strcmp(user, "root") == 0) {
                 _cleanup_(vfio_account_freep) vfio_account *a = calloc(1, sizeof(vfio_account));
