@@ -11,6 +11,7 @@
 #include "strv.h"
 #include "tool.h"
 #include "vfioctl/model.h"
+#include "vfioctl/qemu-argv.h"
 #include "vfioctl/selector.h"
 #include "vfioctl/setup.h"
 #include "vm-needs.h"
@@ -43,6 +44,25 @@ static int run_useradd(const char *user, const char *group)
                 if (errno != EINTR)
                         return -errno;
         return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ENOEXEC;
+}
+
+/* The VM's sound and Looking Glass: what the VM user needs of the desktop user (docs/audio.md). */
+static void setup_vm_media(const vm_config *c, vfio_setup_opts *o)
+{
+        vm_argv_paths p = {};
+
+        /* The user QEMU runs as: --user, else the config's. */
+        if (!o->user)
+                o->user = c->vm.user;
+        p.user = o->user;
+        o->desktop_user = c->vm.desktop_user;
+        o->audio_grant = c->audio.enabled && c->audio.backend == VM_AUDIO_PA && vm_qemu_audio_granted(c, &p);
+        if (c->looking_glass.enabled) {
+                o->looking_glass = true;
+                o->lg_kvmfr = c->looking_glass.device == VM_LG_KVMFR;
+                o->lg_path = vm_looking_glass_path(c);
+                o->lg_size = vm_looking_glass_bytes(c);
+        }
 }
 
 int verb_setup(int argc, char **argv)
@@ -85,6 +105,7 @@ int verb_setup(int argc, char **argv)
         _cleanup_(vfio_setup_plan_freep) vfio_setup_plan *plan = NULL;
         _cleanup_strv_free_ char **usb = NULL, **log = NULL, **vm_selectors = NULL;
         _cleanup_free_ char *diff = NULL;
+        _cleanup_(vm_config_freep) vm_config *vm_conf = NULL;
         vfio_setup_opts o = {};
         bool dry_run = false, undo = false;
         const char *vm = NULL;
@@ -185,8 +206,10 @@ int verb_setup(int argc, char **argv)
                 if (!o.hugepages)
                         o.hugepages = n.hugepages;
                 o.uinput = n.input_relay;
+                vm_conf = TAKE_PTR(n.config);
                 vm_needs_done(&n);
                 o.usb = usb;
+                setup_vm_media(vm_conf, &o);
         }
         for (int i = optind; i < argc; i++)
                 if (strv_extend(&vm_selectors, argv[i]) < 0)

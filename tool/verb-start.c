@@ -24,6 +24,7 @@
 #include "tool.h"
 #include "vfioctl/bind.h"
 #include "vfioctl/launch.h"
+#include "vfioctl/media.h"
 #include "vfioctl/model.h"
 #include "vfioctl/pciids.h"
 #include "vfioctl/perm.h"
@@ -1112,7 +1113,7 @@ int verb_start(int argc, char **argv)
         _cleanup_(vfio_pci_names_freep) vfio_pci_names *names = NULL;
         _cleanup_strv_free_ char **errors = NULL, **warnings = NULL, **devices = NULL, **notes = NULL,
                                  **moved = NULL, **argv_q = NULL, **envp = NULL, **plan_pin = NULL,
-                                 **plan_emu = NULL;
+                                 **plan_emu = NULL, **media_notes = NULL;
         _cleanup_(vm_runstate_freep) vm_runstate *old = NULL;
         _cleanup_close_ int lock_fd = -1;
         _cleanup_free_ char *ddc = NULL, *swtpm_socket = NULL;
@@ -1383,6 +1384,8 @@ int verb_start(int argc, char **argv)
         paths.runtime_dir = strdup(x.run.qemu_dir);
         paths.paths.runtime_dir = paths.runtime_dir;
         paths.paths.uid = x.user.uid;
+        paths.paths.user = x.user.name; /* server = desktop: the grant socket is this user's */
+        paths.paths.root = arg_root;
         paths.paths.input_relay = x.relay;
         if (is_root) {
                 free(paths.state_dir);
@@ -1428,6 +1431,10 @@ int verb_start(int argc, char **argv)
                         x.swtpm_socket = swtpm_socket;
                 }
         }
+        /* ---- audio/Looking Glass (issue 17): sound server reached as the VM user, shared memory made
+         * ready; lib/run/media.c, docs/audio.md ---- */
+        if (!errors && vm_media_preflight(c, &paths.paths, &errors, &media_notes) < 0)
+                goto out;
         if (errors) {
                 tool_error("VM '%s' was not started; %zu preflight check%s failed:", c->name,
                            strv_length(errors), strv_length(errors) == 1 ? "" : "s");
@@ -1482,6 +1489,9 @@ int verb_start(int argc, char **argv)
         }
         STRV_FOREACH(n, notes)
                 fprintf(stderr, "note: %s\n", *n);
+        STRV_FOREACH(n, media_notes)
+                printf("%s\n", *n);
+        fflush(stdout);
         /* Environment: no X or Wayland access for QEMU; a fresh one for another user. */
         if (x.drop) {
                 char *e = NULL;
