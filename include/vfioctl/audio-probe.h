@@ -34,6 +34,6 @@ int vm_audio_handshake(int fd, unsigned timeout_ms, uint32_t *ret_version, char 
  * child drops to them when we are root and they are someone else) and does the handshake. 0 with
  * *ret_detail "PulseAudio protocol 35"; -ENOENT (no socket), -EACCES (the filesystem keeps uid out),
  * -ECONNREFUSED (no server listening), -EPERM (the server refused uid), -EPROTO, -ETIMEDOUT, with
- * *ret_detail saying which. Cannot act as another user without root: -EPERM and a detail saying so.
+ * *ret_detail saying which. Cannot act as another user without root: -ENOTSUP and a detail saying so.
  */
 int vm_audio_probe(const char *path, uid_t uid, gid_t gid, unsigned timeout_ms, char **ret_detail);

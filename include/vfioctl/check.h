@@ -34,7 +34,8 @@ typedef struct vfio_check {
 /*
  * Tries the sound server socket at path as uid:gid (audio-probe.h's vm_audio_probe is one): 0 when it
  * answered the protocol's first exchange, else -errno (-ENOENT, -EACCES, -ECONNREFUSED, -EPERM refused by
- * the server, -EPROTO, -ETIMEDOUT); *ret_detail says what happened either way.
+ * the server, -EPROTO, -ETIMEDOUT; -ENOTSUP when it cannot act as that user); *ret_detail says what
+ * happened either way.
  */
 typedef int (*vfio_audio_probe_fn)(const char *path, uid_t uid, gid_t gid, unsigned timeout_ms,
                                    char **ret_detail);

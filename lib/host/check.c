@@ -1414,6 +1414,11 @@ static int check_audio_server(ctx *c)
                            NULL, NULL);
         if (r == -ENOMEM)
                 return r;
+        if (r == -ENOTSUP)
+                return add(c, "audio.server", "desktop", VFIO_CHECK_SKIP, title,
+                           fmt("%s not tried as %s: %s; run check as root (sudo) to try it as QEMU will be",
+                               c->o->audio_socket, c->acct->name, detail ? detail : "not root"),
+                           NULL, NULL);
         /* The socket's directory, as a host path like the socket itself (it is under the root already). */
         dir = strndup(c->o->audio_socket, (size_t)(strrchr(c->o->audio_socket, '/') - c->o->audio_socket));
         if (!dir)

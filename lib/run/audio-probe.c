@@ -279,7 +279,7 @@ int vm_audio_probe(const char *path, uid_t uid, gid_t gid, unsigned timeout_ms, 
         if (geteuid() != 0) {
                 set_error(ret_detail, "only root can try the socket as uid %u (we are uid %u)",
                           (unsigned)uid, (unsigned)geteuid());
-                return -EPERM;
+                return -ENOTSUP;
         }
         if (pipe2(pfd, O_CLOEXEC) < 0)
                 return -errno;
