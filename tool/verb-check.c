@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "parse-util.h"
 #include "strv.h"
@@ -17,7 +18,7 @@
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/qmp-probe.h"
 #include "vfioctl/selector.h"
-#include "vm-needs.h"
+#include "vfioctl/vmneeds.h"
 
 /* Exit codes of check (docs/check.md): the verdict, so scripts can gate on it. */
 enum {
@@ -329,14 +330,18 @@ int verb_check(int argc, char **argv)
         if (vm) {
                 vm_needs n;
 
-                r = vm_needs_load(vm, &n);
+                r = tool_load_config(vm, &vm_conf);
                 if (r < 0)
-                        return r == -EINVAL ? EXIT_DATAERR : EXIT_USAGE; /* reported by vm_load_config */
+                        return r == -EINVAL ? EXIT_DATAERR : EXIT_USAGE; /* reported by tool_load_config */
+                r = vm_needs_from_config(vm_conf, &n);
+                if (r < 0)
+                        return EXIT_FAILURE_GENERIC;
                 if (!o.memory)
                         o.memory = n.memory;
                 o.input_relay = n.input_relay;
+                o.vm_name = vm; /* as the user named it: the fixes repeat it */
                 /* The VM's own user is the one checked, unless --user names another. */
-                if (!o.user && n.config->vm.user && !(o.user = vm_user = strdup(n.config->vm.user))) {
+                if (!o.user && vm_conf->vm.user && !(o.user = vm_user = strdup(vm_conf->vm.user))) {
                         vm_needs_done(&n);
                         return EXIT_FAILURE_GENERIC;
                 }
@@ -344,8 +349,6 @@ int verb_check(int argc, char **argv)
                         vm_needs_done(&n);
                         return EXIT_CHECK_NOT_READY;
                 }
-                vm_conf = TAKE_PTR(n.config);
-                o.vm_name = vm; /* as the user named it: the fixes repeat it */
                 r = check_vm_media(h, vm_conf, &o, &user_buf, &socket_buf);
                 /* The VM's devices join any named with --pass, with the other functions of their slots
                  * (functions = auto passes them too); --memory, when given, wins. */

@@ -14,7 +14,7 @@
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/selector.h"
 #include "vfioctl/setup.h"
-#include "vm-needs.h"
+#include "vfioctl/vmneeds.h"
 
 #define USERADD_PATH "/usr/sbin/useradd"
 
@@ -188,7 +188,9 @@ int verb_setup(int argc, char **argv)
                  * command line win, and selectors given beside --vm are added. */
                 vm_needs n;
 
-                r = vm_needs_load(vm, &n);
+                r = tool_load_config(vm, &vm_conf);
+                if (r >= 0)
+                        r = vm_needs_from_config(vm_conf, &n);
                 if (r < 0)
                         return r == -EINVAL ? EXIT_DATAERR : EXIT_USAGE;
                 STRV_FOREACH(d, n.devices)
@@ -206,7 +208,6 @@ int verb_setup(int argc, char **argv)
                 if (!o.hugepages)
                         o.hugepages = n.hugepages;
                 o.uinput = n.input_relay;
-                vm_conf = TAKE_PTR(n.config);
                 vm_needs_done(&n);
                 o.usb = usb;
                 setup_vm_media(vm_conf, &o);

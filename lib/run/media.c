@@ -10,14 +10,23 @@
 #include <string.h>
 
 #include "cleanup.h"
-#include "strv.h"
 #include "vfioctl/account.h"
 #include "vfioctl/audio-probe.h"
 #include "vfioctl/check.h"
 #include "vfioctl/host.h"
 #include "vfioctl/shmem.h"
 
-int vm_media_preflight(const vm_config *c, const vm_argv_paths *p, char ***errors, char ***notes)
+/* An error with its fix (or none), as start lists them. */
+static int add(vfio_problems *problems, vfio_problem_level level, const char *msg, const char *fix)
+{
+        int r = vfio_problems_add(problems, level, "%s", msg);
+
+        if (r >= 0 && fix)
+                r = vfio_problems_fix(problems, "%s", fix);
+        return r;
+}
+
+int vm_media_preflight(const vm_config *c, const vm_argv_paths *p, vfio_problems *problems)
 {
         _cleanup_(vfio_account_freep) vfio_account *vm = NULL, *desk = NULL;
         _cleanup_(vfio_check_report_freep) vfio_check_report *R = NULL;
@@ -36,15 +45,15 @@ int vm_media_preflight(const vm_config *c, const vm_argv_paths *p, char ***error
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return strv_extendf(errors, "user %s (QEMU's) cannot be looked up: %s", p->user,
-                                    strerror(-r));
+                return vfio_problems_add(problems, VFIO_PROBLEM_ERROR,
+                                         "user %s (QEMU's) cannot be looked up: %s", p->user, strerror(-r));
         if (c->vm.desktop_user) {
                 r = vfio_account_lookup_nss(c->vm.desktop_user, &desk);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return strv_extendf(
-                                errors,
+                        return vfio_problems_add(
+                                problems, VFIO_PROBLEM_ERROR,
                                 "%s:%u: [vm] desktop_user = %s: no such user; name the user who logs in at the screen",
                                 c->filename ? c->filename : c->name,
                                 vm_config_key_line(c, "vm", "desktop_user"), c->vm.desktop_user);
@@ -63,7 +72,8 @@ int vm_media_preflight(const vm_config *c, const vm_argv_paths *p, char ***error
                         if (r == -ENOMEM)
                                 return r;
                         if (r < 0)
-                                return strv_extendf(errors, "Looking Glass: %s", err ? err : strerror(-r));
+                                return vfio_problems_add(problems, VFIO_PROBLEM_ERROR, "Looking Glass: %s",
+                                                         err ? err : strerror(-r));
                 }
         }
         if (sound) {
@@ -86,19 +96,29 @@ int vm_media_preflight(const vm_config *c, const vm_argv_paths *p, char ***error
                 return r;
         for (size_t i = 0; i < R->n; i++) {
                 const vfio_check *k = &R->checks[i];
+                _cleanup_free_ char *msg = NULL;
 
-                if (k->status == VFIO_CHECK_FAIL)
-                        r = strv_extendf(errors, "%s: %s%s%s", k->title, k->evidence,
-                                         k->fix ? "; fix: " : "", k->fix ? k->fix : "");
-                else if (k->status == VFIO_CHECK_WARN)
-                        r = strv_extendf(notes, "%s: %s%s%s", k->title, k->evidence, k->fix ? "; fix: " : "",
-                                         k->fix ? k->fix : "");
+                if (k->status != VFIO_CHECK_FAIL && k->status != VFIO_CHECK_WARN)
+                        continue;
+                if (asprintf(&msg, "%s: %s", k->title, k->evidence) < 0)
+                        return -ENOMEM;
+                r = add(problems, k->status == VFIO_CHECK_FAIL ? VFIO_PROBLEM_ERROR : VFIO_PROBLEM_WARNING,
+                        msg, k->fix);
                 if (r < 0)
                         return r;
         }
-        if (c->looking_glass.enabled && R->verdict != VFIO_CHECK_FAIL)
-                /* Looking Glass client's -f (app:shmFile): the file or the kvmfr device. */
-                return strv_extendf(notes, "Looking Glass: as %s, run: looking-glass-client -f %s",
-                                    c->vm.desktop_user ? c->vm.desktop_user : p->user, o.lg_path);
         return 0;
+}
+
+int vm_media_notes(const vm_config *c, const vm_argv_paths *p, vfio_problems *notes)
+{
+        if (!c->looking_glass.enabled)
+                return 0;
+        /* Looking Glass client's -f (app:shmFile): the file or the kvmfr device. */
+        return vfio_problems_add(notes, VFIO_PROBLEM_NOTE,
+                                 "Looking Glass: as %s, run: looking-glass-client -f %s",
+                                 c->vm.desktop_user ? c->vm.desktop_user
+                                 : p->user          ? p->user
+                                                    : "the desktop user",
+                                 vm_looking_glass_path(c));
 }

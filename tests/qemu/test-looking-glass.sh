@@ -112,7 +112,7 @@ check "check --vm: a 1 MiB file for a 16 MiB region fails, with its size named" 
 V_ start "$CONF" --detach > "$T/start.out" 2>&1; rc=$?
 sed 's/^/# /' "$T/start.out"
 check "start --detach exits 0" [ $rc = 0 ]
-check "start prints the client command for $D" grep -qx "Looking Glass: as $D, run: looking-glass-client -f $SHM" "$T/start.out"
+check "start prints the client command for $D" grep -q "Looking Glass: as $D, run: looking-glass-client -f $SHM\$" "$T/start.out"
 check "the file is $V's, of $D's group, mode 0660, 16 MiB (stat)" \
   [ "$(stat -c '%U:%G %a %s %F' "$SHM")" = "$V:$D 660 $SIZE regular file" ]
 R=$(lg_check); echo "# $R"

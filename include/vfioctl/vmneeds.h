@@ -12,9 +12,11 @@ typedef struct vm_needs {
         uint64_t memory;    /* guest RAM in bytes: VFIO pins all of it */
         uint64_t hugepages; /* bytes of hugepages the guest backs its RAM with; 0 without */
         bool input_relay;   /* evdev inputs for the input relay (needs uinput) */
-        vm_config *config;  /* the config itself: its user, desktop user, sound and Looking Glass */
 } vm_needs;
 
-/* Loads NAME (or a config FILE) and collects its needs; reports config errors itself. */
-int vm_needs_load(const char *name, vm_needs *ret);
+/* Collects what the config c needs of the host. */
+int vm_needs_from_config(const vm_config *c, vm_needs *ret);
 void vm_needs_done(vm_needs *n);
+
+/* Whether any evdev input asks for the input relay (relay = auto or yes). */
+bool vm_needs_relay(const vm_config *c);
