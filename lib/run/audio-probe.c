@@ -25,7 +25,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "time-util.h"
-#include "vfioctl/launch.h"
+#include "user-util.h"
 
 #define DESCRIPTOR_SIZE 20
 #define CHANNEL_COMMAND 0xffffffffu
@@ -292,7 +292,7 @@ int vm_audio_probe(const char *path, uid_t uid, gid_t gid, unsigned timeout_ms, 
                 char *detail = NULL;
 
                 /* As QEMU will be: the VM user, its primary group, no other group. */
-                if (vm_launch_drop(uid, gid, NULL, 0) != 0) {
+                if (drop_privileges(uid, gid, NULL, 0) != 0) {
                         res.r = -errno;
                         snprintf(res.detail, sizeof(res.detail), "cannot become uid %u: %s", (unsigned)uid,
                                  strerror(errno));
