@@ -37,11 +37,13 @@ as() { local u=$1; shift; setpriv --reuid="$u" --regid="$u" --init-groups "$@"; 
 # The root-owned file the attacker wants root to hand over (chown), open up (chmod) or wipe (truncate).
 SECRET=$T/secret
 printf 'root only\n' > "$SECRET" && chmod 0600 "$SECRET"
-# Owner, mode, size, links, type, and the content of a regular file (a FIFO is never opened: that blocks).
+# Owner, mode, size, links, type, and the content of a regular file (a FIFO is never opened: that blocks),
+# on one line: it goes into a TAP result line.
 fingerprint() {
-  stat -c '%u:%g %a %s %h %F' "$1" 2>&1
-  [ -f "$1" ] && ! [ -L "$1" ] && sha256sum < "$1" 2>&1 | cut -c1-16
-  return 0
+  local s h=
+  s=$(stat -c '%u:%g %a %s %h %F' "$1" 2>&1)
+  [ -f "$1" ] && ! [ -L "$1" ] && h=$(sha256sum < "$1" 2>&1 | cut -c1-16)
+  echo "$s${h:+ $h}"
 }
 mkdir -p "$T/vms" && chmod 755 "$T/vms"
 CONF=$T/vms/atk.conf
