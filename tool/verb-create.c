@@ -13,6 +13,7 @@
 #include "parse-util.h"
 #include "strv.h"
 #include "tool.h"
+#include "vfioctl/account.h"
 #include "vfioctl/hostfile.h"
 #include "vfioctl/model.h"
 #include "vfioctl/pciids.h"
@@ -33,6 +34,7 @@ static const char *arg_user;
 static bool arg_windows;
 static bool arg_force;
 static bool arg_dry_run;
+static const char *arg_desktop_user;
 
 /* qemu-img create -f qcow2 PATH SIZE through the storage module: by absolute path, never a shell, into a
  * hidden partial file that takes PATH's name only when complete (a kill never leaves half an image). */
@@ -63,6 +65,7 @@ static int parse_options(int argc, char **argv)
                 OPT_DRY_RUN,
                 OPT_OUTPUT,
                 OPT_USER,
+                OPT_DESKTOP_USER,
         };
         static const struct option options[] = {
                 { "gpu", required_argument, NULL, OPT_GPU },
@@ -75,6 +78,7 @@ static int parse_options(int argc, char **argv)
                 { "dry-run", no_argument, NULL, OPT_DRY_RUN },
                 { "output", required_argument, NULL, OPT_OUTPUT },
                 { "user", required_argument, NULL, OPT_USER },
+                { "desktop-user", required_argument, NULL, OPT_DESKTOP_USER },
                 {},
         };
         int c;
@@ -111,9 +115,50 @@ static int parse_options(int argc, char **argv)
                 case OPT_USER:
                         arg_user = optarg;
                         break;
+                case OPT_DESKTOP_USER:
+                        arg_desktop_user = optarg;
+                        break;
                 default:
                         return -EINVAL;
                 }
+        return 0;
+}
+
+/*
+ * The user at the screen, who hears the VM and runs the Looking Glass client (docs/audio.md): the option,
+ * else on the running system who ran sudo, the seat's active user, or the caller. NULL: unknown.
+ */
+static int pick_desktop_user(const vfio_host *h, char **ret)
+{
+        const char *sudo = secure_getenv("SUDO_USER");
+        struct passwd *pw;
+
+        *ret = NULL;
+        if (arg_desktop_user) {
+                /* What vfioctl.conf(5) takes: it goes into tmpfiles.d lines and udev rules later. */
+                if (!*arg_desktop_user || strlen(arg_desktop_user) > 32 || arg_desktop_user[0] == '-' ||
+                    arg_desktop_user[strspn(
+                            arg_desktop_user,
+                            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")]) {
+                        tool_error(
+                                "--desktop-user: '%s' is not a user name (letters, digits, '.', '_', '-')",
+                                arg_desktop_user);
+                        return -EINVAL;
+                }
+                return (*ret = strdup(arg_desktop_user)) ? 0 : -ENOMEM;
+        }
+        if (!vfio_host_is_live(h))
+                return 0;
+        if (getuid() == 0 && sudo && *sudo && strcmp(sudo, "root") != 0)
+                return (*ret = strdup(sudo)) ? 0 : -ENOMEM;
+        if (getuid() == 0) {
+                int r = vfio_account_seat_user(h, ret);
+
+                return r == -ENOMEM ? r : 0;
+        }
+        pw = getpwuid(getuid());
+        if (pw)
+                return (*ret = strdup(pw->pw_name)) ? 0 : -ENOMEM;
         return 0;
 }
 
@@ -142,7 +187,7 @@ int verb_create(int argc, char **argv)
         _cleanup_(vfio_host_freep) vfio_host *h = NULL;
         _cleanup_(vfio_model_freep) vfio_model *m = NULL;
         _cleanup_(vfio_pci_names_freep) vfio_pci_names *names = NULL;
-        _cleanup_free_ char *text = NULL, *dir = NULL, *path = NULL, *user = NULL;
+        _cleanup_free_ char *text = NULL, *dir = NULL, *path = NULL, *user = NULL, *desktop_user = NULL;
         _cleanup_strv_free_ char **errors = NULL, **warnings = NULL, **build_errors = NULL;
         vm_create_opts o;
         _cleanup_(vm_config_freep) vm_config *check = NULL;
@@ -163,6 +208,9 @@ int verb_create(int argc, char **argv)
         }
         if (vm_config_new(name, &c) < 0 || tool_open_host(&h) < 0)
                 return EXIT_FAILURE_GENERIC;
+        r = pick_desktop_user(h, &desktop_user);
+        if (r < 0)
+                return r == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_GENERIC;
         if (arg_gpu) {
                 if (tool_load_model(h, &m) < 0)
                         return EXIT_FAILURE_GENERIC;
@@ -177,7 +225,8 @@ int verb_create(int argc, char **argv)
                               .iso = arg_iso,
                               .windows = arg_windows,
                               .state_dir = paths.state_dir,
-                              .user = user };
+                              .user = user,
+                              .desktop_user = desktop_user };
         if (arg_user && (!*arg_user || strpbrk(arg_user, " \t\n=#;[]\"'\\") || strlen(arg_user) > 32)) {
                 tool_error("--user: '%s' is not a user name", arg_user);
                 vm_paths_done(&paths);

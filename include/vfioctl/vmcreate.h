@@ -10,14 +10,15 @@
 #include "vfioctl/vmconf.h"
 
 typedef struct vm_create_opts {
-        const char *gpu;       /* a selector or "auto"; NULL: no GPU (an emulated display) */
-        const char *memory;    /* "16G"; NULL: 8G */
-        const char *cpus;      /* "8"; NULL: the host's CPUs less two, at most 8 */
-        const char *disk;      /* an absolute path, or a size for STATE_DIR/system.qcow2; NULL: none */
-        const char *iso;       /* an absolute path; NULL: none */
-        bool windows;          /* Windows defaults (Hyper-V, TPM, Secure Boot, SATA, e1000e) */
-        const char *state_dir; /* where a disk given by size goes */
-        const char *user;      /* [vm] user: who QEMU runs as when root starts it; NULL: not set */
+        const char *gpu;          /* a selector or "auto"; NULL: no GPU (an emulated display) */
+        const char *memory;       /* "16G"; NULL: 8G */
+        const char *cpus;         /* "8"; NULL: the host's CPUs less two, at most 8 */
+        const char *disk;         /* an absolute path, or a size for STATE_DIR/system.qcow2; NULL: none */
+        const char *iso;          /* an absolute path; NULL: none */
+        bool windows;             /* Windows defaults (Hyper-V, TPM, Secure Boot, SATA, e1000e) */
+        const char *state_dir;    /* where a disk given by size goes */
+        const char *user;         /* [vm] user: who QEMU runs as when root starts it; NULL: not set */
+        const char *desktop_user; /* [vm] desktop_user: who hears the VM at the screen; NULL or root: none */
 } vm_create_opts;
 
 /*

@@ -316,6 +316,10 @@ int vm_create_build(vm_config *c, const vfio_host *h, const vfio_model *m, vfio_
                 return r;
         net->model = o->windows ? VM_NET_E1000E : VM_NET_VIRTIO;
         c->audio.enabled = true;
+        /* nobody's desktop session runs as root */
+        if (o->desktop_user && strcmp(o->desktop_user, "root") != 0 &&
+            !(c->vm.desktop_user = strdup(o->desktop_user)))
+                return -ENOMEM;
         if (c->n_gpus == 0) {
                 /* Without a passed GPU the guest needs a screen of its own. */
                 c->display.device = VM_DISPLAY_VIRTIO_VGA;
