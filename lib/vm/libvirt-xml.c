@@ -2058,45 +2058,48 @@ static void translate_cpu(state *st, unsigned line, const char *value, char **pi
         }
 }
 
+/* One piece of a -machine value; false when vfioctl has no key for it. */
+static bool machine_piece(state *st, const char *piece, bool first)
+{
+        const char *v;
+        uint64_t sz;
+
+        if (first && !strchr(piece, '=')) {
+                if (!strncmp(piece, "pc-q35", 6) || !strcmp(piece, "q35"))
+                        st->c->vm.machine = VM_MACHINE_Q35;
+                else if (!strcmp(piece, "pc") || !strncmp(piece, "pc-", 3))
+                        st->c->vm.machine = VM_MACHINE_I440FX;
+                else
+                        return false;
+        } else if ((v = kv(piece, "max-ram-below-4g"))) {
+                if (parse_size(v, &sz) < 0 || sz == 0 || sz > 4ULL << 30)
+                        return false;
+                st->c->vm.max_ram_below_4g = sz;
+        } else if ((v = kv(piece, "accel")))
+                st->c->vm.accel = strcmp(v, "tcg") == 0 ? VM_ACCEL_TCG : VM_ACCEL_KVM;
+        else if ((v = kv(piece, "usb")) && !opt_on(v))
+                ; /* usb=off is vfioctl's too: -nodefaults, a USB controller only with [usb]. */
+        else if ((v = kv(piece, "vmport")))
+                st->c->vm.vmport = opt_on(v);
+        else if ((v = kv(piece, "hpet")))
+                st->c->vm.hpet = opt_on(v);
+        else if ((v = kv(piece, "type")))
+                st->c->vm.machine =
+                        !strncmp(v, "pc-q35", 6) || !strcmp(v, "q35") ? VM_MACHINE_Q35 : VM_MACHINE_I440FX;
+        else
+                return false;
+        return true;
+}
+
 static void translate_machine(state *st, unsigned line, const char *value, char **pieces)
 {
-        STRV_FOREACH(p, pieces) {
-                const char *v;
-
-                if (p == pieces && !strchr(*p, '=')) {
-                        if (!strncmp(*p, "pc-q35", 6) || !strcmp(*p, "q35"))
-                                st->c->vm.machine = VM_MACHINE_Q35;
-                        else if (!strcmp(*p, "pc") || !strncmp(*p, "pc-", 3))
-                                st->c->vm.machine = VM_MACHINE_I440FX;
-                        else
-                                goto unknown;
-                } else if ((v = kv(*p, "max-ram-below-4g"))) {
-                        uint64_t sz;
-
-                        if (parse_size(v, &sz) < 0 || sz == 0 || sz > 4ULL << 30)
-                                goto unknown;
-                        st->c->vm.max_ram_below_4g = sz;
-                } else if ((v = kv(*p, "accel"))) {
-                        st->c->vm.accel = strcmp(v, "tcg") == 0 ? VM_ACCEL_TCG : VM_ACCEL_KVM;
-                } else if (kv(*p, "usb") && !opt_on(kv(*p, "usb"))) {
-                        /* usb=off is vfioctl's too: -nodefaults, a USB controller only with [usb]. */
-                } else if ((v = kv(*p, "vmport")))
-                        st->c->vm.vmport = opt_on(v);
-                else if ((v = kv(*p, "hpet")))
-                        st->c->vm.hpet = opt_on(v);
-                else if (kv(*p, "type")) {
-                        const char *t = kv(*p, "type");
-
-                        st->c->vm.machine = !strncmp(t, "pc-q35", 6) || !strcmp(t, "q35")
-                                                    ? VM_MACHINE_Q35
-                                                    : VM_MACHINE_I440FX;
-                } else {
+        STRV_FOREACH(p, pieces)
+                if (!machine_piece(st, *p, p == pieces)) {
                         char what[256];
-unknown:
+
                         snprintf(what, sizeof(what), "-machine %.200s: '%s'", value, *p);
                         add_item(st, true, line, strdup(what), "a machine option vfioctl has no key for");
                 }
-        }
 }
 
 static void translate_input_linux(state *st, unsigned line, const char *value, char **pieces)
