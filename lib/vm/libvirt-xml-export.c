@@ -56,39 +56,20 @@ static void section(FILE *f, const char *kind, const char *name)
         fprintf(f, "\n[%s \"%s\"]\n", kind, name);
 }
 
-int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
+static const char *const machines[] = { "q35", "i440fx" }, *const oses[] = { "other", "windows", "linux" },
+                         *const buses[] = { "virtio-blk", "virtio-scsi", "sata", "ide" },
+                         *const nets[] = { "user", "bridge", "tap" },
+                         *const inputs[] = { "evdev", "virtio-keyboard", "virtio-mouse", "virtio-tablet" },
+                         *const displays[] = { "none", "virtio-vga", "qxl", "std" },
+                         *const protocols[] = { "none", "spice", "vnc" },
+                         *const backends[] = { "none", "pa", "alsa" },
+                         *const adevs[] = { "ich9-intel-hda", "intel-hda", "ac97" },
+                         *const hps[] = { "none", "2M", "1G" };
+
+static void text_vm(FILE *f, const vm_config *c)
 {
-        static const char *const machines[] = { "q35", "i440fx" },
-                                 *const oses[] = { "other", "windows", "linux" },
-                                 *const buses[] = { "virtio-blk", "virtio-scsi", "sata", "ide" },
-                                 *const nets[] = { "user", "bridge", "tap" },
-                                 *const inputs[] = { "evdev", "virtio-keyboard", "virtio-mouse",
-                                                     "virtio-tablet" },
-                                 *const displays[] = { "none", "virtio-vga", "qxl", "std" },
-                                 *const protocols[] = { "none", "spice", "vnc" },
-                                 *const backends[] = { "none", "pa", "alsa" },
-                                 *const adevs[] = { "ich9-intel-hda", "intel-hda", "ac97" },
-                                 *const hps[] = { "none", "2M", "1G" };
-        const vm_smbios *s = &c->smbios;
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0;
-        FILE *f;
         char sz[32];
 
-        f = open_memstream(&buf, &size);
-        if (!f)
-                return -ENOMEM;
-        if (header) {
-                _cleanup_strv_free_ char **lines = NULL;
-
-                if (strv_split(header, "\n", &lines) < 0) {
-                        fclose(f);
-                        return -ENOMEM;
-                }
-                STRV_FOREACH(l, lines)
-                        fprintf(f, "# %s\n", *l);
-                fputc('\n', f);
-        }
         fprintf(f, "[vm]\nemulator = %s\nos = %s\nmachine = %s\naccel = %s\n", c->vm.emulator,
                 oses[c->vm.os], machines[c->vm.machine], c->vm.accel == VM_ACCEL_KVM ? "kvm" : "tcg");
         if (c->vm.max_ram_below_4g) {
@@ -103,7 +84,10 @@ int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
                 yn(c->vm.vmport));
         kv_str(f, "debugcon", c->vm.debugcon);
         kv_list(f, "extra_args", c->vm.extra_args);
+}
 
+static void text_firmware(FILE *f, const vm_config *c)
+{
         fprintf(f, "\n[firmware]\ntype = %s\nsecure_boot = %s\n",
                 c->firmware.type == VM_FIRMWARE_OVMF ? "ovmf" : "seabios", yn(c->firmware.secure_boot));
         kv_str(f, "code", c->firmware.code);
@@ -113,6 +97,11 @@ int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
                 fprintf(f, "\n[tpm]\n");
                 kv_str(f, "socket", c->tpm.socket);
         }
+}
+
+static void text_cpu_memory(FILE *f, const vm_config *c)
+{
+        char sz[32];
 
         fprintf(f,
                 "\n[cpu]\nmodel = %s\nsockets = %u\ncores = %u\nthreads = %u\nhide_kvm = %s\nhyperv = %s\n",
@@ -130,35 +119,46 @@ int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
         if (c->memory.prealloc_threads)
                 fprintf(f, "prealloc_threads = %u\n", c->memory.prealloc_threads);
         fprintf(f, "locked = %s\n", yn(c->memory.locked));
+}
 
-        if (s->bios_vendor || s->bios_version || s->bios_date || s->bios_release || s->system_manufacturer ||
-            s->system_product || s->system_version || s->system_serial || s->system_uuid || s->system_sku ||
-            s->system_family || s->baseboard_manufacturer || s->baseboard_product || s->baseboard_version ||
-            s->baseboard_serial || s->baseboard_asset || s->chassis_manufacturer || s->chassis_version ||
-            s->chassis_serial || s->chassis_asset || s->chassis_sku) {
-                fprintf(f, "\n[smbios]\n");
-                kv_str(f, "bios_vendor", s->bios_vendor);
-                kv_str(f, "bios_version", s->bios_version);
-                kv_str(f, "bios_date", s->bios_date);
-                kv_str(f, "bios_release", s->bios_release);
-                kv_str(f, "system_manufacturer", s->system_manufacturer);
-                kv_str(f, "system_product", s->system_product);
-                kv_str(f, "system_version", s->system_version);
-                kv_str(f, "system_serial", s->system_serial);
-                kv_str(f, "system_uuid", s->system_uuid);
-                kv_str(f, "system_sku", s->system_sku);
-                kv_str(f, "system_family", s->system_family);
-                kv_str(f, "baseboard_manufacturer", s->baseboard_manufacturer);
-                kv_str(f, "baseboard_product", s->baseboard_product);
-                kv_str(f, "baseboard_version", s->baseboard_version);
-                kv_str(f, "baseboard_serial", s->baseboard_serial);
-                kv_str(f, "baseboard_asset", s->baseboard_asset);
-                kv_str(f, "chassis_manufacturer", s->chassis_manufacturer);
-                kv_str(f, "chassis_version", s->chassis_version);
-                kv_str(f, "chassis_serial", s->chassis_serial);
-                kv_str(f, "chassis_asset", s->chassis_asset);
-                kv_str(f, "chassis_sku", s->chassis_sku);
-        }
+static void text_smbios(FILE *f, const vm_config *c)
+{
+        const vm_smbios *s = &c->smbios;
+
+        if (!(s->bios_vendor || s->bios_version || s->bios_date || s->bios_release ||
+              s->system_manufacturer || s->system_product || s->system_version || s->system_serial ||
+              s->system_uuid || s->system_sku || s->system_family || s->baseboard_manufacturer ||
+              s->baseboard_product || s->baseboard_version || s->baseboard_serial || s->baseboard_asset ||
+              s->chassis_manufacturer || s->chassis_version || s->chassis_serial || s->chassis_asset ||
+              s->chassis_sku))
+                return;
+        fprintf(f, "\n[smbios]\n");
+        kv_str(f, "bios_vendor", s->bios_vendor);
+        kv_str(f, "bios_version", s->bios_version);
+        kv_str(f, "bios_date", s->bios_date);
+        kv_str(f, "bios_release", s->bios_release);
+        kv_str(f, "system_manufacturer", s->system_manufacturer);
+        kv_str(f, "system_product", s->system_product);
+        kv_str(f, "system_version", s->system_version);
+        kv_str(f, "system_serial", s->system_serial);
+        kv_str(f, "system_uuid", s->system_uuid);
+        kv_str(f, "system_sku", s->system_sku);
+        kv_str(f, "system_family", s->system_family);
+        kv_str(f, "baseboard_manufacturer", s->baseboard_manufacturer);
+        kv_str(f, "baseboard_product", s->baseboard_product);
+        kv_str(f, "baseboard_version", s->baseboard_version);
+        kv_str(f, "baseboard_serial", s->baseboard_serial);
+        kv_str(f, "baseboard_asset", s->baseboard_asset);
+        kv_str(f, "chassis_manufacturer", s->chassis_manufacturer);
+        kv_str(f, "chassis_version", s->chassis_version);
+        kv_str(f, "chassis_serial", s->chassis_serial);
+        kv_str(f, "chassis_asset", s->chassis_asset);
+        kv_str(f, "chassis_sku", s->chassis_sku);
+}
+
+static void text_display_audio(FILE *f, const vm_config *c)
+{
+        char sz[32];
 
         fprintf(f, "\n[display]\ndevice = %s\nprotocol = %s\n", displays[c->display.device],
                 protocols[c->display.protocol]);
@@ -185,6 +185,10 @@ int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
                 if (c->audio.timer_period)
                         fprintf(f, "timer_period = %u\n", c->audio.timer_period);
         }
+}
+
+static void text_passthrough(FILE *f, const vm_config *c)
+{
         for (size_t i = 0; i < c->n_gpus; i++) {
                 const vm_pci *p = &c->gpus[i];
 
@@ -218,6 +222,10 @@ int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
                 else
                         fprintf(f, "host_bus = %u\nhost_port = %s\n", u->host_bus, u->host_port);
         }
+}
+
+static void text_inputs(FILE *f, const vm_config *c)
+{
         for (size_t i = 0; i < c->n_inputs; i++) {
                 const vm_input *in = &c->inputs[i];
 
@@ -228,6 +236,10 @@ int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
                         fprintf(f, "grab_all = %s\nrepeat = %s\n", yn(in->grab_all), yn(in->repeat));
                 kv_str(f, "grab_toggle", in->grab_toggle);
         }
+}
+
+static void text_disks(FILE *f, const vm_config *c)
+{
         for (size_t i = 0; i < c->n_disks; i++) {
                 const vm_disk *d = &c->disks[i];
 
@@ -246,6 +258,10 @@ int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
                 if (d->bootindex)
                         fprintf(f, "bootindex = %u\n", d->bootindex);
         }
+}
+
+static void text_nets_shares(FILE *f, const vm_config *c)
+{
         for (size_t i = 0; i < c->n_nets; i++) {
                 const vm_net *n = &c->nets[i];
 
@@ -263,6 +279,37 @@ int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
                 fprintf(f, "type = %s\npath = %s\n", c->shares[i].type == VM_SHARE_SMB ? "smb" : "virtiofs",
                         c->shares[i].path);
         }
+}
+
+int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        if (header) {
+                _cleanup_strv_free_ char **lines = NULL;
+
+                if (strv_split(header, "\n", &lines) < 0) {
+                        fclose(f);
+                        return -ENOMEM;
+                }
+                STRV_FOREACH(l, lines)
+                        fprintf(f, "# %s\n", *l);
+                fputc('\n', f);
+        }
+        text_vm(f, c);
+        text_firmware(f, c);
+        text_cpu_memory(f, c);
+        text_smbios(f, c);
+        text_display_audio(f, c);
+        text_passthrough(f, c);
+        text_inputs(f, c);
+        text_disks(f, c);
+        text_nets_shares(f, c);
         if (fclose(f) != 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(buf);
