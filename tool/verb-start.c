@@ -24,6 +24,7 @@
 #include "tool.h"
 #include "vfioctl/bind.h"
 #include "vfioctl/launch.h"
+#include "vfioctl/macvtap.h"
 #include "vfioctl/model.h"
 #include "vfioctl/pciids.h"
 #include "vfioctl/perm.h"
@@ -639,8 +640,10 @@ typedef struct start_ctx {
         int notify_fd;     /* --detach: tells the waiting parent the outcome */
         char **swtpm_argv; /* the TPM emulator to start first; NULL: none */
         char *swtpm_socket;
-        char *ddc;  /* "bus=N" */
-        bool relay; /* run the input relay for the evdev inputs */
+        char *ddc;    /* "bus=N" */
+        bool relay;   /* run the input relay for the evdev inputs */
+        int *net_fds; /* macvtap tap devices, inherited by QEMU (lib/run/macvtap.c) */
+        size_t n_net_fds;
 } start_ctx;
 
 static void notify(start_ctx *x, const char *msg)
@@ -845,7 +848,10 @@ static int launch_and_supervise(start_ctx *x)
                          .groups = x->user.keep,
                          .n_groups = x->user.n_keep,
                          .memlock = x->memlock,
-                         .log_fd = log_fd };
+                         .log_fd = log_fd,
+                         .fds = x->net_fds,
+                         .n_fds = x->n_net_fds,
+                         .fds_base = VM_QEMU_MACVTAP_FD_BASE };
         r = vm_launch_spawn(&sp, &pid, &stage);
         if (r < 0) {
                 tool_error("starting %s failed at %s: %s", x->argv[0], stage ? stage : "fork", strerror(-r));
@@ -1472,6 +1478,18 @@ int verb_start(int argc, char **argv)
                         x.st->ddc = NULL;
         }
 
+        /* --- macvtap NICs: open their tap devices now; QEMU inherits them (lib/run/macvtap.c). --- */
+        if (vm_macvtap_count(c)) {
+                _cleanup_free_ char *err = NULL;
+
+                if (!h && tool_open_host(&h) < 0)
+                        goto out;
+                r = vm_macvtap_open_all(h, c, &x.net_fds, &x.n_net_fds, &err);
+                if (r < 0) {
+                        tool_error("%s: %s", c->filename ? c->filename : c->name, err ? err : strerror(-r));
+                        goto out;
+                }
+        }
         r = vm_qemu_argv(c, &paths.paths, &argv_q, &notes);
         if (r >= 0)
                 r = vm_launch_argv(&argv_q, strv_length(c->vm.extra_args), x.run.qemu_dir,
@@ -1558,6 +1576,7 @@ int verb_start(int argc, char **argv)
         } else
                 ret = launch_and_supervise(&x);
 out:
+        vm_macvtap_close_all(x.net_fds, x.n_net_fds);
         vm_paths_done(&paths);
         vm_runstate_free(x.st);
         vm_user_done(&x.user);

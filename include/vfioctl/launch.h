@@ -51,7 +51,16 @@ typedef struct vm_spawn {
         int log_fd;       /* stdout and stderr of QEMU */
         const char *path; /* the program to exec; NULL: argv[0] (looked up like execvp) */
         int pass_fd;      /* > 2: also given to the program as descriptor 3; 0: none */
+        const int *fds;   /* also given to the program as descriptors fds_base, fds_base + 1, ... */
+        size_t n_fds;
+        int fds_base;
 } vm_spawn;
+
+/*
+ * Moves fds[i] to descriptor base + i, inheritable (the rest keep O_CLOEXEC): how QEMU receives the tap
+ * devices of macvtap NICs (VM_QEMU_MACVTAP_FD_BASE). Async-signal-safe, for the child before exec.
+ */
+int vm_launch_place_fds(const int *fds, size_t n, int base);
 
 /*
  * setgroups, setgid, setuid (that order: each needs the privilege the next one drops), then proves root

@@ -174,6 +174,27 @@ static void exec_search(char *const *argv, char *const *envp, bool privileged)
         errno = err;
 }
 
+int vm_launch_place_fds(const int *fds, size_t n, int base)
+{
+        int tmp[64];
+
+        if (n > ELEMENTSOF(tmp) || base < 3)
+                return -E2BIG;
+        /* First above the targets, so that no descriptor is overwritten before it is moved. */
+        for (size_t i = 0; i < n; i++) {
+                tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, base + (int)n);
+                if (tmp[i] < 0)
+                        return -errno;
+        }
+        /* dup2 clears FD_CLOEXEC on the target: these are the ones the program inherits. */
+        for (size_t i = 0; i < n; i++) {
+                if (dup2(tmp[i], base + (int)i) < 0)
+                        return -errno;
+                close(tmp[i]);
+        }
+        return 0;
+}
+
 int vm_launch_spawn(const vm_spawn *s, pid_t *ret_pid, const char **ret_stage)
 {
         int pipefd[2];
@@ -225,6 +246,8 @@ int vm_launch_spawn(const vm_spawn *s, pid_t *ret_pid, const char **ret_stage)
                         if (s->pass_fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(s->pass_fd, 3) < 0)
                                 child_fail(pipefd[1], 6);
                 }
+                if (s->n_fds && vm_launch_place_fds(s->fds, s->n_fds, s->fds_base) < 0)
+                        child_fail(pipefd[1], 6);
                 signal(SIGPIPE, SIG_DFL);
                 if (s->path)
                         execve(s->path, s->argv, s->envp);
