@@ -70,10 +70,11 @@ static const verb verbs[] = {
         { "input", 1, 1, verb_input, "input list|relay [--json] [--grab DEV... --out NAME]",
           "keyboards and mice with stable paths; the relay that keeps them in the VM across replugs" },
         { "import-libvirt", 1, 1, verb_import_libvirt,
-          "import-libvirt FILE.xml [--name NAME | -o FILE] [--dry-run] [--strict] [--keep-unknown-args]",
-          "turn a libvirt domain XML into a VM config, listing every part not imported" },
-        { "export-libvirt", 1, 1, verb_export_libvirt, "export-libvirt NAME|FILE [-o FILE.xml]",
-          "write a VM as a libvirt domain XML (virsh define)" },
+          "import-libvirt FILE.xml|--connect URI DOMAIN [--name NAME | -o FILE] [--dry-run] [--strict] [--keep-unknown-args]",
+          "turn a libvirt domain (an XML file, or a domain defined on a libvirt connection) into a VM config, listing every part not imported" },
+        { "export-libvirt", 1, 1, verb_export_libvirt,
+          "export-libvirt NAME|FILE [-o FILE.xml | --define] [--connect URI] [--force]",
+          "write a VM as a libvirt domain XML, or define it on a libvirt connection with that host's devices" },
 };
 
 static bool verb_has_own_help(const char *name)
