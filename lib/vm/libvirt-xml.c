@@ -3093,14 +3093,15 @@ static void translate_looking_glass(state *st, qarg *args, props *ps, char **pen
         size = prop(pm, "size");
         share = prop(pm, "share");
         prop(pm, "prealloc");
-        if ((why = props_leftover(pm, "memory-backend-file")) ||
-            (!(path && path[0] == '/') &&
-             !(why = reason("memory-backend-file without an absolute mem-path"))) ||
-            ((!size || parse_size(size, &sz) < 0 || sz < (1ULL << 20) || sz > (1ULL << 32)) &&
-             !(why = reason("memory-backend-file size='%s' is not 1M to 4G", size ? size : ""))) ||
-            ((!share || !opt_on(share)) &&
-             !(why = reason(
-                       "memory-backend-file without share=on: the Looking Glass client could not see it")))) {
+        why = props_leftover(pm, "memory-backend-file");
+        if (!why && !(path && path[0] == '/'))
+                why = reason("memory-backend-file without an absolute mem-path");
+        if (!why && (!size || parse_size(size, &sz) < 0 || sz < (1ULL << 20) || sz > (1ULL << 32)))
+                why = reason("memory-backend-file size='%s' is not 1M to 4G", size ? size : "");
+        if (!why && (!share || !opt_on(share)))
+                why = reason(
+                        "memory-backend-file without share=on: the Looking Glass client could not see it");
+        if (why) {
                 free(mem->reason);
                 mem->reason = why;
                 free(dev->reason);
@@ -3250,9 +3251,8 @@ static void map_commandline(state *st, xmlNode *dom)
 
                 if (args[i].reason && !strcmp(args[i].reason, "pending")) {
                         free(args[i].reason);
-                        args[i].reason = reason(
-                                "%s without its Looking Glass partner (ivshmem-plain memdev= and memory-backend-file id=)",
-                                prop(&ps[i], ""));
+                        args[i].reason = reason("%s is not one half of vfioctl's one Looking Glass pair (-device ivshmem-plain,memdev=ID with -object memory-backend-file,id=ID,share=on)",
+                                                prop(&ps[i], ""));
                 }
         }
         if (st->r >= 0)

@@ -543,6 +543,32 @@ static void test_commandline_json_objects(void **state)
         assert_argv_value(args, "-device", "vfio-pci,host=0000:0e:00.0,", NULL);
 }
 
+/* A Looking Glass pair QEMU could not share with the client, or half a pair, is refused at its lines. */
+static void test_commandline_looking_glass_refused(void **state)
+{
+        static const char noshare[] = DOMAIN_HEAD
+                "<qemu:commandline>\n"                                                               /* 4 */
+                "<qemu:arg value='-device'/><qemu:arg value='ivshmem-plain,id=shmem0,memdev=lg'/>\n" /* 5 */
+                "<qemu:arg value='-object'/><qemu:arg value='memory-backend-file,id=lg,mem-path=/dev/shm/lg,size=32M'/>\n" /* 6 */
+                "</qemu:commandline></domain>\n";
+        static const char half[] = DOMAIN_HEAD
+                "<qemu:commandline>\n"                                                     /* 4 */
+                "<qemu:arg value='-device'/><qemu:arg value='ivshmem-plain,memdev=lg'/>\n" /* 5 */
+                "</qemu:commandline></domain>\n";
+        _cleanup_free_ char *e1 = NULL, *e2 = NULL;
+        int r;
+
+        assert_null(import_text(noshare, 0, &r, &e1));
+        assert_int_equal(r, -EINVAL);
+        if (!e1 || !strstr(e1, "t.xml:5: <qemu:arg> -device ivshmem-plain") ||
+            !strstr(e1, "t.xml:6: <qemu:arg> -object") || !strstr(e1, "without share=on"))
+                fail_msg("unexpected message: %s", e1 ? e1 : "(none)");
+        assert_null(import_text(half, 0, &r, &e2));
+        assert_int_equal(r, -EINVAL);
+        if (!e2 || !strstr(e2, "t.xml:5: ") || !strstr(e2, "names no -object memory-backend-file"))
+                fail_msg("unexpected message: %s", e2 ? e2 : "(none)");
+}
+
 /* <vcpu current> with <vcpus enabled>: libvirt starts the enabled ones; their pins are kept, in order. */
 static void test_vcpu_current(void **state)
 {
@@ -1300,6 +1326,7 @@ int main(void)
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_commandline_passthrough);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_commandline_unknown_is_error);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_commandline_json_objects);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_commandline_looking_glass_refused);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_vcpu_current);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_vcpu_pins_refused);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_hostdev_boot_and_macvtap);
