@@ -980,8 +980,11 @@ static void corpus_assert_arg(const char *file, const corpus_arg *a, char **args
                         for (char *c = want; *c; c++)
                                 if (*c == '_')
                                         *c = '-';
-                        if (want[0] == '-' && asprintf(&want, "%s=off", *p + 1) < 0)
-                                fail();
+                        if (want[0] == '-') {
+                                free(want);
+                                if (asprintf(&want, "%s=off", *p + 1) < 0)
+                                        fail();
+                        }
                         if (!argv_opt_has(args, "-cpu", (const char *const[]){ want, NULL }))
                                 fail_msg("%s:%u: -cpu %s: '%s' is not in the argv's -cpu", file, a->line,
                                          a->value, *p);
