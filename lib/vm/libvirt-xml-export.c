@@ -543,23 +543,6 @@ static void export_sysinfo(writer *w, xmlNode *root, const vm_config *c)
                 xmlUnlinkNode(si);
                 xmlFreeNode(si);
         }
-        /* libvirt 6.5+: fw_cfg entries as <sysinfo type='fwcfg'> (formatdomain.rst, "SMBIOS System
-         * Information"). */
-        if (c->firmware.type == VM_FIRMWARE_OVMF && c->firmware.mmio64_size) {
-                xmlNode *e;
-
-                si = el(w, root, "sysinfo", NULL);
-                at(w, si, "type", "fwcfg");
-                e = el(w, si, "entry", NULL);
-                at(w, e, "name", "opt/ovmf/X-PciMmio64Mb");
-                if (e) {
-                        char v[32];
-
-                        snprintf(v, sizeof(v), "%" PRIu64, c->firmware.mmio64_size >> 20);
-                        if (!xmlAddChild(e, xmlNewText((const xmlChar *)v)))
-                                w->error = -ENOMEM;
-                }
-        }
 }
 
 static const char *const hv_names[][2] = {
@@ -1205,6 +1188,18 @@ int vm_libvirt_export(const vm_config *c, char **ret_xml, char ***ret_lost)
 
                 snprintf(buf, sizeof(buf), "max-ram-below-4g=%" PRIu64 "M", c->vm.max_ram_below_4g >> 20);
                 qemu_arg(&w, root, "-machine");
+                qemu_arg(&w, root, buf);
+        }
+        /*
+         * OVMF's MMIO window: libvirt 9 refuses opt/ovmf/ names in <sysinfo type='fwcfg'> ("That firmware
+         * name is reserved"), so it travels as the -fw_cfg users write in qemu:commandline.
+         */
+        if (c->firmware.type == VM_FIRMWARE_OVMF && c->firmware.mmio64_size) {
+                char buf[96];
+
+                snprintf(buf, sizeof(buf), "name=opt/ovmf/X-PciMmio64Mb,string=%" PRIu64,
+                         c->firmware.mmio64_size >> 20);
+                qemu_arg(&w, root, "-fw_cfg");
                 qemu_arg(&w, root, buf);
         }
         if (c->vm.debugcon) {

@@ -935,7 +935,7 @@ int main(void)
                 { "usb", "vm/usb.conf", false, false, false },
                 /* <vcpu current>, CPUID features, enlightenments without hyperv = yes. */
                 { "cpu-vcpus-features", "vm/cpu-vcpus-features.conf", true, false, false },
-                /* bootindex on a passed-through device, OVMF's MMIO window as <sysinfo type='fwcfg'>. */
+                /* bootindex on a passed-through device; OVMF's MMIO window as -fw_cfg (libvirt 9 reserves opt/ovmf/). */
                 { "passthrough-boot", "vm/passthrough-boot.conf", true, false, false },
                 /* 12 of 16 vCPUs started, with pins and features (qemu:commandline kept verbatim). */
                 { "user-cappyt", "libvirt/users/cappyt-g14-win10.xml", true, false, false },
