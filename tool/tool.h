@@ -50,11 +50,16 @@ const char *tool_color(FILE *f, const char *ansi);
 void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tool_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Runs a verb of the table in this process (argv[0] is its name), as `vfioctl VERB ARGS` would. */
+int tool_run_verb(int argc, char **argv);
 /* Checks the positional argument count left after a verb's options against the verb table. */
 int tool_check_arity(int nargs);
 /* Builds the model of the host, reporting problems as warnings; returns <0 after reporting failure. */
 struct vfio_model;
 int tool_load_model(const vfio_host *h, struct vfio_model **ret);
+/* Finds and parses a VM config (NAME or FILE), reporting every error; -EINVAL when the config is wrong. */
+struct vm_config;
+int tool_load_config(const char *arg, struct vm_config **ret);
 
 int verb_devices(int argc, char **argv);
 int verb_bind(int argc, char **argv);

@@ -13,7 +13,7 @@
 #include "parse-util.h"
 #include "tool.h"
 #include "vfioctl/storage.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
 
 static uint64_t arg_size = 120ULL << 30;
 static vfio_disk_format arg_format = VFIO_DISK_QCOW2;
@@ -135,7 +135,7 @@ static int vm_disk_to_create(const char *name, char **ret)
         _cleanup_(vm_config_freep) vm_config *c = NULL;
         int r;
 
-        r = vm_load_config(name, &c);
+        r = tool_load_config(name, &c);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < c->n_disks; i++) {
@@ -330,10 +330,8 @@ static int disk_import(const char *src, const char *dst)
                 return EXIT_OK;
         }
         r = vfio_storage_convert(&t, src, dst, arg_format, &err);
-        if (r < 0) {
-                (void)unlink(dst); /* never leave half an image */
+        if (r < 0) /* the storage module never leaves half an image (a partial file, removed) */
                 return report_failure("qemu-img convert", src, r, TAKE_PTR(err));
-        }
         printf("%s\n", dst);
         return EXIT_OK;
 }

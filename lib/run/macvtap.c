@@ -155,11 +155,17 @@ int vm_macvtap_open_all(const vfio_host *h, vm_config *c, int **ret_fds, size_t 
         if (!fds)
                 return -ENOMEM;
         for (size_t i = 0; i < c->n_nets; i++) {
+                _cleanup_free_ char *err = NULL;
+
                 if (c->nets[i].type != VM_NET_MACVTAP)
                         continue;
-                r = open_one(h, &c->nets[i], &fds[k], ret_error);
+                r = open_one(h, &c->nets[i], &fds[k], &err);
                 if (r < 0) {
                         vm_macvtap_close_all(fds, k);
+                        /* "FILE:LINE: [net ...] ...": the config line the refusal is about. */
+                        if (err && asprintf(ret_error, "%s:%u: %s", c->filename ? c->filename : c->name,
+                                            c->nets[i].line, err) < 0)
+                                return -ENOMEM;
                         return r;
                 }
                 k++;
