@@ -76,7 +76,15 @@ static const verb verbs[] = {
         { "export-libvirt", 1, 1, verb_export_libvirt,
           "export-libvirt NAME|FILE [-o FILE.xml | --define] [--connect URI] [--force]",
           "write a VM as a libvirt domain XML, or define it on a libvirt connection with that host's devices" },
+        { "completion", 1, 2, verb_completion, "completion bash|zsh",
+          "print the shell completion script (verbs, options, VM names, devices), made from this table" },
 };
+
+const verb *tool_verbs(size_t *ret_n)
+{
+        *ret_n = ELEMENTSOF(verbs);
+        return verbs;
+}
 
 static bool verb_has_own_help(const char *name)
 {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "vfioctl/host.h"
@@ -30,6 +31,9 @@ typedef struct verb {
         const char *synopsis;
         const char *help;
 } verb;
+
+/* The verb table (main.c), for what is generated from it: vfioctl completion. */
+const verb *tool_verbs(size_t *ret_n);
 
 /* Global options, set by main.c (command-line globals live in tool/ only). */
 extern const char *arg_root;
@@ -96,3 +100,4 @@ int verb_log(int argc, char **argv);
 int verb_qmp(int argc, char **argv);
 int verb_enable(int argc, char **argv);
 int verb_disable(int argc, char **argv);
+int verb_completion(int argc, char **argv);
