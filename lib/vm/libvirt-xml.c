@@ -3251,8 +3251,9 @@ static void map_commandline(state *st, xmlNode *dom)
 
                 if (args[i].reason && !strcmp(args[i].reason, "pending")) {
                         free(args[i].reason);
-                        args[i].reason = reason("%s is not one half of vfioctl's one Looking Glass pair (-device ivshmem-plain,memdev=ID with -object memory-backend-file,id=ID,share=on)",
-                                                prop(&ps[i], ""));
+                        args[i].reason = reason(
+                                "%s is not one half of vfioctl's one Looking Glass pair (-device ivshmem-plain,memdev=ID with -object memory-backend-file,id=ID,share=on)",
+                                prop(&ps[i], ""));
                 }
         }
         if (st->r >= 0)

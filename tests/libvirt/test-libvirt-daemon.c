@@ -892,7 +892,8 @@ static void test_golden_exports(void **state)
                 free(ents[i]);
         }
         free(ents);
-        /* 23 users' XMLs (one refused for its pins, one for an mdev, one broken as published) and the two seeds. */
+        /* 23 users' XMLs (one refused for its pins, one for an mdev, one broken as published) and the two
+         * seeds. */
         assert_int_equal(checked, 24);
 }
 
@@ -935,7 +936,8 @@ int main(void)
                 { "usb", "vm/usb.conf", false, false, false },
                 /* <vcpu current>, CPUID features, enlightenments without hyperv = yes. */
                 { "cpu-vcpus-features", "vm/cpu-vcpus-features.conf", true, false, false },
-                /* bootindex on a passed-through device; OVMF's MMIO window as -fw_cfg (libvirt 9 reserves opt/ovmf/). */
+                /* bootindex on a passed-through device; OVMF's MMIO window as -fw_cfg (libvirt 9 reserves
+                   opt/ovmf/). */
                 { "passthrough-boot", "vm/passthrough-boot.conf", true, false, false },
                 /* 12 of 16 vCPUs started, with pins and features (qemu:commandline kept verbatim). */
                 { "user-cappyt", "libvirt/users/cappyt-g14-win10.xml", true, false, false },
