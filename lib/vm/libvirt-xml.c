@@ -3114,7 +3114,10 @@ static void translate_looking_glass(state *st, qarg *args, props *ps, char **pen
                 return;
         }
         st->c->looking_glass.enabled = true;
-        if (strcmp(path, "/dev/shm/looking-glass") != 0)
+        /* A kvmfr module's device (Looking Glass docs, "kvmfr") rather than a /dev/shm file. */
+        if (strncmp(path, "/dev/kvmfr", 10) == 0)
+                st->c->looking_glass.device = VM_LG_KVMFR;
+        if (strcmp(path, vm_looking_glass_path(st->c)) != 0)
                 set_str(st, &st->c->looking_glass.path, path);
         if (sz != vm_looking_glass_size(st->c->looking_glass.width, st->c->looking_glass.height))
                 st->c->looking_glass.size = sz;
