@@ -12,22 +12,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "fileio.h"
 #include "log.h"
 #include "strv.h"
 
-static unsigned kill_at, steps;
-
+/* One counter for every file-changing step of a run (setup's files, start's run record, safedir's writes).
+ */
 void vfio_hostfile_set_kill_at(unsigned step)
 {
-        kill_at = step;
-        steps = 0;
+        fault_set_kill_at(step);
 }
 
 void vfio_hostfile_fault_point(void)
 {
-        if (kill_at && ++steps == kill_at)
-                (void)raise(SIGKILL);
+        fault_point();
 }
 
 /* Writes all of data, retrying on EINTR. */
