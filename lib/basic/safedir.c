@@ -268,9 +268,11 @@ static int copy_fd(int src, int dst)
         }
 }
 
-/* rename without replacing; filesystems without RENAME_NOREPLACE (FUSE: EINVAL) get link + unlink. */
-static int rename_noreplace_at(int dirfd, const char *from, const char *to)
+int safedir_rename_noreplace(int dirfd, const char *from, const char *to)
 {
+        if (!name_ok(from) || !name_ok(to))
+                return -EINVAL;
+        fault_point();
         if (renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE) == 0)
                 return 0;
         if (errno != EINVAL && errno != ENOSYS)
@@ -300,7 +302,7 @@ int safedir_write(int dirfd, const char *name, int src_fd, const void *buf, size
                 if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
                         return -EIO;
                 free(tmp);
-                if (asprintf(&tmp, ".#%.200s.vfioctl.%08x", name, rnd) < 0) {
+                if (asprintf(&tmp, ".#vfioctl.%.200s.%08x", name, rnd) < 0) {
                         tmp = NULL;
                         return -ENOMEM;
                 }
@@ -326,7 +328,7 @@ int safedir_write(int dirfd, const char *name, int src_fd, const void *buf, size
                 r = -errno;
         fault_point();
         if (r >= 0)
-                r = (flags & SAFEDIR_NOREPLACE)             ? rename_noreplace_at(dirfd, tmp, name)
+                r = (flags & SAFEDIR_NOREPLACE)             ? safedir_rename_noreplace(dirfd, tmp, name)
                     : renameat(dirfd, tmp, dirfd, name) < 0 ? -errno
                                                             : 0;
         if (r < 0) {

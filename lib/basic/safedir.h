@@ -58,12 +58,16 @@ enum {
 };
 
 /*
- * Gives dirfd/name new contents, whole or not at all: a fresh temp file ".#NAME.vfioctl.XXXXXX" made with
+ * Gives dirfd/name new contents, whole or not at all: a fresh temp file ".#vfioctl.NAME.XXXXXXXX" made with
  * O_CREAT | O_EXCL, the data (copied from src_fd when >= 0, else len bytes of buf), mode and owner set on
  * its descriptor, fsync, renameat over name. A failure removes the temp file. Each step is a fault point.
  */
 int safedir_write(int dirfd, const char *name, int src_fd, const void *buf, size_t len, mode_t mode,
                   uid_t uid, gid_t gid, unsigned flags);
+
+/* renameat of one entry to another in dirfd without replacing (-EEXIST); filesystems without
+ * RENAME_NOREPLACE (FUSE: EINVAL) get linkat + unlinkat, which fails the same way when the name is taken. */
+int safedir_rename_noreplace(int dirfd, const char *from, const char *to);
 
 /* Removes the entry name (no '/') of dirfd; a missing one is success. flags: 0 or AT_REMOVEDIR. */
 int safedir_unlink(int dirfd, const char *name, int flags);
