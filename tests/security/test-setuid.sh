@@ -31,7 +31,7 @@ fi
 mkdir -p "$T/rootonly" "$T/private" && chmod 0755 "$T/rootonly" && chmod 0700 "$T/private"
 printf 'root file\n' > "$T/rootonly/file" && chmod 0644 "$T/rootonly/file"
 SECRET="secretvalue$$"
-printf '[vm]\naccel = tcg\nappend = console=ttyS0 %s\n[firmware]\ntype = seabios\n[memory]\nsize = 128M\n' "$SECRET" > "$T/private/vm.conf"
+printf '[vm]\naccel = tcg\nkernel = /boot/vmlinuz\nappend = console=ttyS0 %s\n[firmware]\ntype = seabios\n[cpu]\nmodel = qemu64\n[memory]\nsize = 128M\n' "$SECRET" > "$T/private/vm.conf"
 chmod 0600 "$T/private/vm.conf"
 cp "$T/private/vm.conf" "$T/home/mine.conf" && chown "$U:$U" "$T/home/mine.conf"
 XML=$DATA/libvirt/seed000-edi.xml
@@ -61,11 +61,11 @@ if [ $rc = 0 ] && grep -q "$SECRET" "$T/out"; then ok "cmdline of the caller's o
 as_user import-libvirt "$T/home/in.xml" -o "$T/home/out.conf" > "$T/out" 2>&1; rc=$?
 if [ $rc = 0 ] && [ "$(stat -c %U "$T/home/out.conf" 2> /dev/null)" = "$U" ]; then ok "import-libvirt -o the caller's own directory works, the file is the caller's"
 else bad "import-libvirt -o into the caller's directory (rc=$rc, owner $(stat -c %U "$T/home/out.conf" 2> /dev/null)): $(head -2 "$T/out" | tr '\n' ' ')"; fi
-# Root's verbs refuse as for any user.
-as_user bind 0000:00:02.0 > "$T/out" 2>&1; rc=$?
-if [ $rc != 0 ] && grep -q "run it as root" "$T/out"; then ok "bind refuses (rc=$rc): $(head -1 "$T/out")"; else bad "bind under setuid: rc=$rc $(head -2 "$T/out" | tr '\n' ' ')"; fi
-as_user setup --user "$U" > "$T/out" 2>&1; rc=$?
-if [ $rc != 0 ] && grep -q "run it as root" "$T/out"; then ok "setup refuses (rc=$rc)"; else bad "setup under setuid: rc=$rc $(head -2 "$T/out" | tr '\n' ' ')"; fi
+as_user create vmown --memory 2G --cpus 1 --output "$T/home/vmown.conf" > "$T/out" 2>&1; rc=$?
+if [ $rc = 0 ] && [ "$(stat -c %U "$T/home/vmown.conf" 2> /dev/null)" = "$U" ]; then ok "create --output writes as the caller (the file is the caller's, not root's)"
+else bad "create --output under setuid (rc=$rc, owner $(stat -c %U "$T/home/vmown.conf" 2> /dev/null)): $(head -2 "$T/out" | tr '\n' ' ')"; fi
+# Root's verbs (bind, setup) are not run here: on code that keeps root they would change this host. Their
+# euid checks see the caller's uid once the drop above is proven by the files' owners.
 
 echo "1..$CHECKS"
 [ "$FAILS" = 0 ]
