@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "vfioctl/host.h"
 
@@ -76,6 +77,11 @@ int verb_input(int argc, char **argv);
 /* The storage helpers by absolute path; a progress bar labelled progress_label on a TTY (NULL: none). */
 struct vfio_storage_tools;
 void tool_storage_tools(struct vfio_storage_tools *t, const char *progress_label);
+/* Root working on a path owner controls (vfio_storage_path_owner, a snapshot plan's owner): qemu-img runs as
+ * that user, and a note says so. No change otherwise. */
+int tool_storage_run_as(struct vfio_storage_tools *t, const char *path, uid_t owner);
+/* Why the safe walk (basic/safedir.h) refused a path, for messages: "a symbolic link in a directory ...". */
+const char *tool_path_refusal(int r);
 int verb_import_libvirt(int argc, char **argv);
 int verb_export_libvirt(int argc, char **argv);
 int verb_start(int argc, char **argv);

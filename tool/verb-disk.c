@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,40 @@ void tool_storage_tools(vfio_storage_tools *t, const char *progress_label)
         if (progress_label && isatty(STDERR_FILENO) && !arg_json) {
                 t->progress = progress_bar;
                 t->userdata = (void *)progress_label;
+        }
+}
+
+int tool_storage_run_as(vfio_storage_tools *t, const char *path, uid_t owner)
+{
+        struct passwd *pw;
+
+        if (geteuid() != 0 || owner == VFIO_STORAGE_NOBODY)
+                return 0;
+        /* qemu-img follows what that user may change: it gets that user's rights, never root's. */
+        pw = getpwuid(owner);
+        t->run_as = true;
+        t->run_uid = owner;
+        t->run_gid = pw ? pw->pw_gid : (gid_t)owner;
+        fprintf(stderr, "note: %s is controlled by user %s: qemu-img runs as that user\n", path,
+                pw ? pw->pw_name : "(uid without a name)");
+        return 0;
+}
+
+const char *tool_path_refusal(int r)
+{
+        switch (r) {
+        case -ELOOP:
+                return "a symbolic link in a directory another user can change (root does not follow those: name the real path)";
+        case -EMLINK:
+                return "a root file with a second name (hard link) in a directory another user can change";
+        case -EPERM:
+                return "several users can change it (a group- or world-writable directory, or directories of two users)";
+        case -EBADFD:
+                return "not a regular file (a FIFO, socket or device)";
+        case -EXDEV:
+                return "a mount point in a directory another user can change";
+        default:
+                return strerror(-r);
         }
 }
 
@@ -267,6 +302,16 @@ static int disk_create(const char *target)
                        (unsigned long long)arg_size);
                 return EXIT_OK;
         }
+        {
+                uid_t owner = VFIO_STORAGE_NOBODY;
+
+                r = vfio_storage_path_owner(path, true, &owner);
+                if (r < 0) {
+                        tool_error("cannot create %s: its directory is %s", path, tool_path_refusal(r));
+                        goto undo;
+                }
+                (void)tool_storage_run_as(&t, path, owner);
+        }
         r = vfio_storage_create_image(&t, path, arg_format, arg_size, arg_prealloc, &err);
         if (r < 0) {
                 (void)report_failure("qemu-img create", path, r, TAKE_PTR(err));
@@ -329,11 +374,21 @@ static int disk_import(const char *src, const char *dst)
                        vfio_disk_format_to_string(arg_format), src, dst);
                 return EXIT_OK;
         }
-        r = vfio_storage_convert(&t, src, dst, arg_format, &err);
-        if (r < 0) {
-                (void)unlink(dst); /* never leave half an image */
-                return report_failure("qemu-img convert", src, r, TAKE_PTR(err));
+        {
+                uid_t owner = VFIO_STORAGE_NOBODY;
+
+                r = vfio_storage_path_owner(dst, true, &owner);
+                if (r < 0) {
+                        tool_error("cannot create %s: its directory is %s", dst, tool_path_refusal(r));
+                        return EXIT_FAILURE_GENERIC;
+                }
+                (void)tool_storage_run_as(&t, dst, owner);
         }
+        /* Never half an image under dst: convert writes a hidden partial file and renames it when whole
+         * (nothing to remove here; removing dst by name could hit whatever another user put there). */
+        r = vfio_storage_convert(&t, src, dst, arg_format, &err);
+        if (r < 0)
+                return report_failure("qemu-img convert", src, r, TAKE_PTR(err));
         printf("%s\n", dst);
         return EXIT_OK;
 }
@@ -349,7 +404,7 @@ static int disk_info(const char *path)
         tool_storage_tools(&t, NULL);
         r = vfio_storage_probe_format(path, &f);
         if (r < 0) {
-                tool_error("cannot read %s: %s", path, strerror(-r));
+                tool_error("cannot read %s: %s", path, tool_path_refusal(r));
                 return EXIT_FAILURE_GENERIC;
         }
         odirect = vfio_storage_supports_odirect(path);
