@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "safedir.h"
 #include "tool.h"
 #include "vfioctl/launch.h"
 #include "vm-run.h"
@@ -33,10 +34,12 @@ int verb_log(int argc, char **argv)
                 return EXIT_USAGE;
         if (vm_run_open(argv[optind], false, &r) < 0)
                 return EXIT_NOT_RUNNING;
-        path = console ? vm_launch_console_log(r.qemu_dir) : strdup("log");
-        fd = path ? openat(r.dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+        /* qemu/ is the VM user's: its console.log may be anything that user put there (a link to a file only
+         * root can read, a FIFO that would hang us). */
+        path = strdup(console ? "qemu/console.log" : "log");
+        fd = path ? safedir_open_regular(r.dirfd, path, O_RDONLY, NULL) : -ENOMEM;
         if (fd < 0) {
-                tool_error("cannot open %s/%s: %s", r.dir, path ? path : "log", strerror(errno));
+                tool_error("cannot open %s/%s: %s", r.dir, path ? path : "log", tool_path_refusal(fd));
                 vm_run_done(&r);
                 return EXIT_FAILURE_GENERIC;
         }

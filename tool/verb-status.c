@@ -182,7 +182,9 @@ static int load_one(const char *name, bool report, json_object **ret)
                 if (vm_run_base(&base) < 0 || asprintf(&r.dir, "%s/%s", base, name) < 0 ||
                     asprintf(&r.qemu_dir, "%s/qemu", r.dir) < 0 || !(r.name = strdup(name)))
                         return -ENOMEM;
-                r.dirfd = open(r.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                /* not another user's directory: the runtime base is root's (or the caller's own) */
+                r.dirfd = open(r.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+                /* not another user's directory: /proc */
                 r.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (r.dirfd < 0) {
                         vm_run_done(&r);

@@ -214,6 +214,7 @@ int vm_launch_spawn(const vm_spawn *s, pid_t *ret_pid, const char **ret_stage)
                 if (setsid() < 0)
                         child_fail(pipefd[1], 5);
                 if (s->log_fd >= 0) {
+                        /* not another user's directory: /dev/null */
                         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
                         if (null < 0 || dup2(null, 0) < 0 || dup2(s->log_fd, 1) < 0 ||
@@ -359,6 +360,7 @@ int vm_proc_threads(int proc_dirfd, pid_t pid, char ***ret)
         int fd, r = 0;
 
         snprintf(path, sizeof(path), "%d/task", (int)pid);
+        /* not another user's directory: /proc, the kernel's */
         fd = openat(proc_dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
