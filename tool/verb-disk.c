@@ -170,7 +170,7 @@ static int vm_disk_to_create(const char *name, char **ret)
         _cleanup_(vm_config_freep) vm_config *c = NULL;
         int r;
 
-        r = vm_load_config(name, &c);
+        r = vm_load_config_trusted(name, &c);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < c->n_disks; i++) {

@@ -64,7 +64,7 @@ static int load_vm(const char *name, bool *ret_running, pid_t *ret_pid)
         vm_run run = { .dirfd = -1, .proc_fd = -1 };
         int r;
 
-        r = vm_load_config(name, &c);
+        r = vm_load_config_trusted(name, &c);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < c->n_disks; i++)

@@ -1,5 +1,6 @@
 /* Helpers shared by the VM verbs (create, validate, cmdline): where configs live, loading, quoting. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 
 #include "strv.h"
 #include "tool.h"
+#include "vfioctl/perm.h"
 #include "vm-util.h"
 
 bool vm_name_valid(const char *s)
@@ -98,6 +100,62 @@ int vm_load_config(const char *arg, vm_config **ret)
         if (r < 0)
                 return r;
         r = vm_config_load(path, ret, &errors);
+        if (r == -EINVAL) {
+                STRV_FOREACH(e, errors)
+                        tool_error("%s", *e);
+                return r;
+        }
+        if (r < 0) {
+                tool_error(
+                        "cannot read %s: %s", path,
+                        r == -EBADFD
+                                ? "not a regular file (a FIFO, a pipe or a device): name the config file itself"
+                                : strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
+int vm_load_config_trusted(const char *arg, vm_config **ret)
+{
+        _cleanup_(vfio_host_freep) vfio_host *live = NULL;
+        _cleanup_(vfio_perm_issue_freep) vfio_perm_issue *issue = NULL;
+        _cleanup_free_ char *path = NULL, *abs = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (geteuid() != 0)
+                return vm_load_config(arg, ret);
+        r = vm_find_config(arg, &path);
+        if (r < 0)
+                return r;
+        if (path[0] != '/') {
+                _cleanup_free_ char *cwd = getcwd(NULL, 0);
+
+                if (!cwd || asprintf(&abs, "%s/%s", cwd, path) < 0)
+                        return -ENOMEM;
+        } else if (!(abs = strdup(path)))
+                return -ENOMEM;
+        r = vfio_host_open(NULL, &live);
+        if (r >= 0)
+                r = vfio_perm_open_trusted(live, abs, NULL, &fd, &issue);
+        if (r == 1) {
+                tool_error(
+                        "%s: %s is %s (uid %u, gid %u, mode %04o): another user could change what root does with this VM; fix: %s",
+                        path, issue->path, vfio_perm_reason_to_string(issue->reason), issue->uid, issue->gid,
+                        issue->mode, issue->fix);
+                return -EPERM;
+        }
+        if (r < 0) {
+                tool_error(
+                        "%s: root acts only on a config it can trust, and cannot check this one: %s", path,
+                        r == -EBADFD
+                                ? "not a regular file (root reads a VM's config from a file root owns, never from a pipe or /dev/stdin)"
+                                : tool_path_refusal(r));
+                return r == -ELOOP || r == -EPERM || r == -EBADFD ? -EPERM : r;
+        }
+        r = vm_config_load_fd(fd, path, ret, &errors);
         if (r == -EINVAL) {
                 STRV_FOREACH(e, errors)
                         tool_error("%s", *e);

@@ -50,3 +50,15 @@ const char *vfio_perm_reason_to_string(vfio_perm_reason r);
  */
 int vfio_perm_check_path(const vfio_host *h, const char *path, const vfio_account *vm, unsigned flags,
                          vfio_perm_issue **ret_issue);
+
+/*
+ * The trust decision, on a descriptor: opens path (absolute) once, following symbolic links only where
+ * root alone controls the directory holding them (basic/safedir.h), and judges what was opened: a regular
+ * file (-EBADFD otherwise: /dev/stdin, a FIFO, a pipe), owned by root, writable by nobody else (vm, may be
+ * NULL, decides whether root's group counts as root's, as vfio_perm_check_path does), no extended ACL, in
+ * directories nobody but root can change. Returns 0 with *ret_fd (O_RDONLY) to read it through; 1 with
+ * *ret_issue (path: the component at fault, when the path walk can name it) and nothing opened; -errno when
+ * it cannot be opened (-ENOENT: a path that does not exist is refused, never skipped).
+ */
+int vfio_perm_open_trusted(const vfio_host *h, const char *path, const vfio_account *vm, int *ret_fd,
+                           vfio_perm_issue **ret_issue);

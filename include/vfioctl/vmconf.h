@@ -253,8 +253,15 @@ VFIO_DEFINE_POINTER_CLEANUP(vm_config, vm_config_free)
  */
 int vm_config_parse_string(const char *text, const char *filename, const char *name, vm_config **ret,
                            char ***ret_errors);
-/* Reads and parses a file (at most VM_CONFIG_MAX_SIZE); the VM name is the file's base name less .conf. */
+/*
+ * Reads and parses a file (at most VM_CONFIG_MAX_SIZE); the VM name is the file's base name less .conf.
+ * -EBADFD when it is not a regular file (a FIFO, /dev/stdin), -EISDIR for a directory; a NUL byte is a
+ * "FILE:LINE:" error (-EINVAL).
+ */
 int vm_config_load(const char *path, vm_config **ret, char ***ret_errors);
+/* The same from a descriptor the caller opened (and judged): path names it in messages and gives the name.
+ */
+int vm_config_load_fd(int fd, const char *path, vm_config **ret, char ***ret_errors);
 /* Checks consistency across keys; appends "FILE:LINE: message" to *errors; returns -EINVAL if any. */
 int vm_config_check(const vm_config *c, char ***errors);
 /* The line a key was set on (0 when it was not set). */

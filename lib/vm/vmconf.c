@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fileio.h"
 #include "log.h"
@@ -1392,17 +1393,48 @@ int vm_config_parse_string(const char *text, const char *filename, const char *n
 int vm_config_load(const char *path, vm_config **ret, char ***ret_errors)
 {
         _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *text = NULL, *name = NULL;
-        const char *base = strrchr(path, '/');
-        size_t n;
-        int r;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO named as the config must not hang the open (vm_config_load_fd refuses it). */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return negative_errno();
-        r = read_full_fd(fd, VM_CONFIG_MAX_SIZE, &text, NULL);
+        return vm_config_load_fd(fd, path, ret, ret_errors);
+}
+
+int vm_config_load_fd(int fd, const char *path, vm_config **ret, char ***ret_errors)
+{
+        _cleanup_free_ char *text = NULL, *name = NULL;
+        const char *base = strrchr(path, '/');
+        struct stat st;
+        size_t n, len;
+        int r, fl;
+
+        /* Only a regular file: a FIFO, a terminal or a socket could block forever or change between reads.
+         */
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD;
+        if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+                return negative_errno();
+        r = read_full_fd(fd, VM_CONFIG_MAX_SIZE, &text, &len);
         if (r < 0)
                 return r;
+        if (strlen(text) != len) {
+                /* A NUL would end the text early: everything after it silently ignored, the rest "valid". */
+                unsigned line = 1;
+                char *e;
+
+                for (const char *c = text; *c; c++)
+                        line += *c == '\n';
+                if (asprintf(
+                            &e,
+                            "%s:%u: a NUL byte: a config is text; remove it (everything after it would be lost)",
+                            path, line) < 0 ||
+                    strv_push(ret_errors, e) < 0)
+                        return -ENOMEM;
+                return -EINVAL;
+        }
         base = base ? base + 1 : path;
         n = strlen(base);
         if (n > 5 && strcmp(base + n - 5, ".conf") == 0)
