@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "escape.h"
 #include "log.h"
 #include "parse-util.h"
 #include "strv.h"
@@ -90,28 +91,39 @@ static bool verb_has_own_help(const char *name)
         return false;
 }
 
+/* Messages carry input (config values, XML, paths): escaped and bounded before they reach a terminal. */
+static void report(const char *label, const char *color, const char *fmt, va_list ap)
+{
+        _cleanup_free_ char *msg = NULL, *safe = NULL;
+
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        safe = msg ? escape_for_terminal(msg, TOOL_MESSAGE_MAX) : NULL;
+        fprintf(stderr, "%svfioctl: %s:%s %s\n", tool_color(stderr, color), label,
+                tool_color(stderr, ANSI_RESET), safe ? safe : "(out of memory formatting the message)");
+}
+
 void tool_error(const char *fmt, ...)
 {
         va_list ap;
 
-        fprintf(stderr, "%svfioctl: error:%s ", tool_color(stderr, ANSI_RED ANSI_BOLD),
-                tool_color(stderr, ANSI_RESET));
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        report("error", ANSI_RED ANSI_BOLD, fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
 }
 
 void tool_warning(const char *fmt, ...)
 {
         va_list ap;
 
-        fprintf(stderr, "%svfioctl: warning:%s ", tool_color(stderr, ANSI_YELLOW),
-                tool_color(stderr, ANSI_RESET));
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        report("warning", ANSI_YELLOW, fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
+}
+
+char *tool_escape(const char *s)
+{
+        return escape_for_terminal(s ? s : "", TOOL_MESSAGE_MAX);
 }
 
 bool tool_use_color(FILE *f)

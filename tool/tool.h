@@ -48,8 +48,12 @@ const char *tool_color(FILE *f, const char *ansi);
 #define ANSI_DIM    "\033[2m"
 #define ANSI_RESET  "\033[0m"
 
+/* One message to stderr, once, at the boundary: control bytes escaped, at most TOOL_MESSAGE_MAX bytes. */
+#define TOOL_MESSAGE_MAX 4096
 void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tool_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same escaping for lines printed otherwise (lists under an error); caller frees. */
+char *tool_escape(const char *s);
 
 /* Checks the positional argument count left after a verb's options against the verb table. */
 int tool_check_arity(int nargs);
