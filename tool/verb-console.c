@@ -12,6 +12,7 @@
 #include "tool.h"
 #include "vfioctl/launch.h"
 #include "vm-run.h"
+#include "vm-util.h"
 
 #define ESCAPE_CHAR 0x1d /* Ctrl-], as telnet and virsh console */
 
@@ -42,7 +43,7 @@ int verb_console(int argc, char **argv)
         char buf[4096];
         int ret = EXIT_FAILURE_GENERIC;
 
-        if (tool_check_arity(argc - 1) < 0)
+        if (tool_check_arity(argc - 1) < 0 || !vm_name_or_usage(argv[1]))
                 return EXIT_USAGE;
         if (vm_run_open(argv[1], false, &r) < 0 || vm_run_load(&r, &s) < 0 || !vm_run_alive(&r, s)) {
                 if (r.dirfd >= 0)

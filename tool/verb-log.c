@@ -11,6 +11,7 @@
 #include "tool.h"
 #include "vfioctl/launch.h"
 #include "vm-run.h"
+#include "vm-util.h"
 
 int verb_log(int argc, char **argv)
 {
@@ -30,7 +31,7 @@ int verb_log(int argc, char **argv)
                         console = true;
                 else
                         return EXIT_USAGE;
-        if (tool_check_arity(argc - optind) < 0)
+        if (tool_check_arity(argc - optind) < 0 || !vm_name_or_usage(argv[optind]))
                 return EXIT_USAGE;
         if (vm_run_open(argv[optind], false, &r) < 0)
                 return EXIT_NOT_RUNNING;

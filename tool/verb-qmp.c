@@ -8,6 +8,7 @@
 #include "cleanup.h"
 #include "tool.h"
 #include "vm-run.h"
+#include "vm-util.h"
 
 int verb_qmp(int argc, char **argv)
 {
@@ -30,6 +31,10 @@ int verb_qmp(int argc, char **argv)
                 return EXIT_USAGE;
         }
         json_object_object_get_ex(cmd, "arguments", &args);
+        if (!vm_name_or_usage(argv[1])) {
+                json_object_put(cmd);
+                return EXIT_USAGE;
+        }
         if (vm_run_open(argv[1], false, &r) < 0 || vm_run_load(&r, &s) < 0 || !vm_run_alive(&r, s)) {
                 if (r.dirfd >= 0)
                         tool_error("VM '%s' is not running; start it with: vfioctl start %s", argv[1],

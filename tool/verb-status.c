@@ -211,7 +211,7 @@ int verb_status(int argc, char **argv)
         int ret, i;
 
         i = parse_json_opt(argc, argv);
-        if (i < 0 || tool_check_arity(argc - i) < 0)
+        if (i < 0 || tool_check_arity(argc - i) < 0 || !vm_name_or_usage(argv[i]))
                 return EXIT_USAGE;
         if (load_one(argv[i], true, &o) < 0)
                 return EXIT_NOT_RUNNING;

@@ -86,7 +86,7 @@ int verb_stop(int argc, char **argv)
                 default:
                         return EXIT_USAGE;
                 }
-        if (tool_check_arity(argc - optind) < 0)
+        if (tool_check_arity(argc - optind) < 0 || !vm_name_or_usage(argv[optind]))
                 return EXIT_USAGE;
         {
                 /* Never started here: nothing to stop, and nothing to complain about. */
@@ -204,7 +204,7 @@ static int simple(int argc, char **argv, const char *command, const char *done)
         vm_run r = { .dirfd = -1, .proc_fd = -1 };
         int ret, e;
 
-        if (tool_check_arity(argc - 1) < 0)
+        if (tool_check_arity(argc - 1) < 0 || !vm_name_or_usage(argv[1]))
                 return EXIT_USAGE;
         ret = open_running(argv[1], &r, &s, false);
         if (ret != EXIT_OK) {

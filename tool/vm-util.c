@@ -24,6 +24,14 @@ bool vm_name_valid(const char *s)
         return true;
 }
 
+bool vm_name_or_usage(const char *s)
+{
+        if (vm_name_valid(s))
+                return true;
+        tool_error("'%s' is not a VM name: 1 to 64 of letters, digits, - _ . (not starting with - or .)", s);
+        return false;
+}
+
 /* secure_getenv here and below: under setuid the caller's environment must not choose where files go. */
 int vm_user_config_dir(char **ret)
 {
@@ -105,6 +113,14 @@ int vm_load_config(const char *arg, vm_config **ret)
                         tool_error("%s", *e);
                 return r;
         }
+        if (r >= 0 && !vm_name_valid((*ret)->name)) {
+                /* What start would refuse is refused by validate and cmdline too. */
+                tool_error(
+                        "%s: the VM name '%s' (the file's name without .conf) is not a VM name: use 1 to 64 of letters, digits, - _ . (not starting with - or .) and rename the file",
+                        path, (*ret)->name);
+                *ret = vm_config_free(*ret);
+                return -EINVAL;
+        }
         if (r < 0) {
                 tool_error(
                         "cannot read %s: %s", path,
@@ -160,6 +176,13 @@ int vm_load_config_trusted(const char *arg, vm_config **ret)
                 STRV_FOREACH(e, errors)
                         tool_error("%s", *e);
                 return r;
+        }
+        if (r >= 0 && !vm_name_valid((*ret)->name)) {
+                tool_error(
+                        "%s: the VM name '%s' (the file's name without .conf) is not a VM name: use 1 to 64 of letters, digits, - _ . (not starting with - or .) and rename the file",
+                        path, (*ret)->name);
+                *ret = vm_config_free(*ret);
+                return -EINVAL;
         }
         if (r < 0) {
                 tool_error("cannot read %s: %s", path, strerror(-r));

@@ -7,6 +7,8 @@
 #include "vfioctl/vmconf.h"
 
 bool vm_name_valid(const char *s);
+/* For the verbs that take a VM NAME: false after saying why the argument is not one (exit EXIT_USAGE). */
+bool vm_name_or_usage(const char *s);
 /* $XDG_CONFIG_HOME/vfioctl/vms, else ~/.config/vfioctl/vms. */
 int vm_user_config_dir(char **ret);
 /* NAME -> user or system config path; a FILE argument is taken as it is. Reports failure. */

@@ -9,6 +9,10 @@
 
 /* A config is read whole; anything larger is not a hand-written VM definition. */
 #define VM_CONFIG_MAX_SIZE (1024 * 1024)
+/* Errors kept per file (a count says how many more), and bytes per message (input is cut, not echoed whole).
+ */
+#define VM_CONFIG_MAX_ERRORS    100
+#define VM_CONFIG_MAX_ERROR_LEN 512
 /* Caps on repeated sections, so a runaway file cannot make an unbounded argv. */
 #define VM_CONFIG_MAX_ITEMS 64
 
