@@ -67,5 +67,12 @@ V validate "$T/many.conf" > "$T/out" 2>&1; rc=$?; n=$(wc -l < "$T/out")
 if [ $rc = 65 ] && [ "$n" -le 102 ] && grep -q "more errors not shown" "$T/out"; then ok "20,000 bad sections: $n lines, the rest counted"
 else bad "20,000 bad sections: rc=$rc, $n lines"; fi
 
+# bind: a failed rollback is not reported as "put back" (the captured q35 host, drivers_probe unwritable).
+cp -a "$DATA/sysfs/q35-viommu" "$T/host" && rm -f "$T/host/sys/bus/pci/drivers_probe" && mkdir "$T/host/sys/bus/pci/drivers_probe"
+V --root "$T/host" bind 02:00.0 > "$T/out" 2>&1; rc=$?
+if [ $rc != 0 ] && grep -q "putting back 0000:02:00.0 failed too.*run: vfioctl unbind 0000:02:00.0" "$T/out" && ! grep -q "were put back" "$T/out"; then
+  ok "bind whose rollback failed says which device was not put back, and the command"
+else bad "bind with a failed rollback: rc=$rc: $(tail -1 "$T/out")"; fi
+
 echo "1..$CHECKS"
 [ "$FAILS" = 0 ]
