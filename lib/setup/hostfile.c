@@ -110,6 +110,12 @@ int vfio_hostfile_mkdir_p(const vfio_host *h, const char *dir, mode_t mode, char
 int vfio_hostfile_write_atomic(const vfio_host *h, const char *path, const void *data, size_t len,
                                mode_t mode)
 {
+        return vfio_hostfile_write_atomic_owned(h, path, data, len, mode, (uid_t)-1, (gid_t)-1);
+}
+
+int vfio_hostfile_write_atomic_owned(const vfio_host *h, const char *path, const void *data, size_t len,
+                                     mode_t mode, uid_t uid, gid_t gid)
+{
         _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
         char tmp[64];
         const char *base;
@@ -125,7 +131,10 @@ int vfio_hostfile_write_atomic(const vfio_host *h, const char *path, const void 
         fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd < 0)
                 return -errno;
-        /* umask must not narrow what we promise (limits.d and udev rules are read by other users). */
+        /* The owner first (fchown clears set-id bits), then the mode: umask must not narrow what we promise
+         * (limits.d and udev rules are read by other users). */
+        if (uid != (uid_t)-1 && fchown(fd, uid, gid) < 0)
+                goto fail_errno;
         if (fchmod(fd, mode) < 0)
                 goto fail_errno;
         /* In two halves, so a fault test can stop with the temp file truncated. */
