@@ -110,6 +110,11 @@ if [ $rc != 0 ]; then
 fi
 stop_vm
 V snapshot "$NAME" create s1 > "$T/first.out" 2>&1 || bad "the reference snapshot works: $(head -3 "$T/first.out" | tr '\n' ' ')"
+# Item 4: a rollback as root leaves the vars file the VM user's (QEMU runs as that user and writes it).
+V snapshot "$NAME" rollback s1 > "$T/first.out" 2>&1; rc=$?
+owner=$(stat -c %U "$S/OVMF_VARS.fd" 2> /dev/null)
+if [ $rc = 0 ] && [ "$owner" = "$ATK" ]; then ok "snapshot rollback as root leaves OVMF_VARS.fd owned by the VM user"
+else bad "snapshot rollback as root (rc=$rc) left OVMF_VARS.fd owned by ${owner:-nobody}: $(head -2 "$T/first.out" | tr '\n' ' ')"; fi
 mkdir -p "$T/pristine"
 cp -a "$S" "$T/pristine/state" && cp -a "$H" "$T/pristine/home"
 reset() {
