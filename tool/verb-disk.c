@@ -359,6 +359,31 @@ static int disk_import(const char *src, const char *dst)
                         "--format zvol: import into a zvol with 'qemu-img convert -O raw SRC /dev/zvol/...'");
                 return EXIT_USAGE;
         }
+        {
+                /* qemu-img reads SRC and writes beside DST: as root, it runs as the user who controls them
+                 * (a link put at SRC would otherwise make root copy a file only root may read into an
+                 * image others can read); two different users: refused. */
+                uid_t so = VFIO_STORAGE_NOBODY, dob = VFIO_STORAGE_NOBODY;
+
+                r = vfio_storage_path_owner(src, false, &so);
+                if (r < 0) {
+                        tool_error("cannot import %s: it is %s", src, tool_path_refusal(r));
+                        return EXIT_FAILURE_GENERIC;
+                }
+                r = vfio_storage_path_owner(dst, true, &dob);
+                if (r < 0) {
+                        tool_error("cannot create %s: its directory is %s", dst, tool_path_refusal(r));
+                        return EXIT_FAILURE_GENERIC;
+                }
+                if (so != VFIO_STORAGE_NOBODY && dob != VFIO_STORAGE_NOBODY && so != dob && geteuid() == 0) {
+                        tool_error(
+                                "%s and the directory of %s are controlled by two different users (uid %u and %u): import as one of them, or move the image first",
+                                src, dst, (unsigned)so, (unsigned)dob);
+                        return EXIT_FAILURE_GENERIC;
+                }
+                (void)tool_storage_run_as(&t, so != VFIO_STORAGE_NOBODY ? src : dst,
+                                          so != VFIO_STORAGE_NOBODY ? so : dob);
+        }
         r = vfio_storage_measure(&t, src, arg_format, &need, &err);
         if (r < 0)
                 return report_failure("qemu-img measure", src, r, TAKE_PTR(err));
@@ -373,16 +398,6 @@ static int disk_import(const char *src, const char *dst)
                 printf("would run: qemu-img convert -p -O %s %s %s\n",
                        vfio_disk_format_to_string(arg_format), src, dst);
                 return EXIT_OK;
-        }
-        {
-                uid_t owner = VFIO_STORAGE_NOBODY;
-
-                r = vfio_storage_path_owner(dst, true, &owner);
-                if (r < 0) {
-                        tool_error("cannot create %s: its directory is %s", dst, tool_path_refusal(r));
-                        return EXIT_FAILURE_GENERIC;
-                }
-                (void)tool_storage_run_as(&t, dst, owner);
         }
         /* Never half an image under dst: convert writes a hidden partial file and renames it when whole
          * (nothing to remove here; removing dst by name could hit whatever another user put there). */

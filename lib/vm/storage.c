@@ -593,9 +593,12 @@ int vfio_storage_measure(const vfio_storage_tools *t, const char *src, vfio_disk
 {
         _cleanup_free_ char *out = NULL;
         struct json_object *root, *v;
+        uid_t so = VFIO_STORAGE_NOBODY;
         int64_t req;
         int r;
 
+        if ((r = vfio_storage_path_owner(src, false, &so)) < 0 || (r = may_run_on(t, so)) < 0)
+                return r;
         r = run_qemu_img(t,
                          (char *const[]){ (char *)t->qemu_img, (char *)"measure", (char *)"--output=json",
                                           (char *)"-O", (char *)vfio_disk_format_to_string(format),
@@ -624,8 +627,13 @@ int vfio_storage_convert(const vfio_storage_tools *t, const char *src, const cha
         new_image n = { .dirfd = -EBADF };
         int r;
 
+        uid_t so = VFIO_STORAGE_NOBODY;
+
         if (format != VFIO_DISK_RAW && format != VFIO_DISK_QCOW2)
                 return -EINVAL;
+        /* qemu-img reads src too: its controller must be the one qemu-img runs as. */
+        if ((r = vfio_storage_path_owner(src, false, &so)) < 0 || (r = may_run_on(t, so)) < 0)
+                return r;
         if ((r = new_image_open(t, dst, &n)) < 0)
                 return r;
         r = run_qemu_img(t,
