@@ -12,10 +12,10 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "escape.h"
 #include "log.h"
 #include "parse-util.h"
 #include "strv.h"
+#include "term-escape.h"
 #include "tool.h"
 #include "vfioctl/hostfile.h"
 #include "vfioctl/model.h"

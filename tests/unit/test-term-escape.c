@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "escape.h"
+#include "term-escape.h"
 
 static void expect(const char *in, size_t max, const char *want)
 {

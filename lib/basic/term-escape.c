@@ -1,5 +1,5 @@
 /* Escaping and bounding text from outside for messages on a terminal. */
-#include "escape.h"
+#include "term-escape.h"
 
 #include <stdbool.h>
 #include <stdio.h>
