@@ -12,6 +12,7 @@
 
 #include "cleanup.h"
 #include "parse-util.h"
+#include "safedir.h"
 #include "tool.h"
 #include "vfioctl/storage.h"
 #include "vm-util.h"
@@ -71,20 +72,7 @@ int tool_storage_run_as(vfio_storage_tools *t, const char *path, uid_t owner)
 
 const char *tool_path_refusal(int r)
 {
-        switch (r) {
-        case -ELOOP:
-                return "a symbolic link in a directory another user can change (root does not follow those: name the real path)";
-        case -EMLINK:
-                return "a root file with a second name (hard link) in a directory another user can change";
-        case -EPERM:
-                return "several users can change it (a group- or world-writable directory, or directories of two users)";
-        case -EBADFD:
-                return "not a regular file (a FIFO, socket or device)";
-        case -EXDEV:
-                return "a mount point in a directory another user can change";
-        default:
-                return strerror(-r);
-        }
+        return safedir_strerror(r);
 }
 
 static void human(uint64_t b, char buf[static 32])

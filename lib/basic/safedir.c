@@ -680,6 +680,24 @@ int safedir_open_trusted(const char *abs, bool create, int *ret_fd)
         return 0;
 }
 
+const char *safedir_strerror(int r)
+{
+        switch (r) {
+        case -ELOOP:
+                return "a symbolic link in a directory another user can change (root does not follow those: name the real path)";
+        case -EMLINK:
+                return "a file with a second name (a hard link) in a directory another user can change";
+        case -EPERM:
+                return "changeable by several users (a group- or world-writable directory, or directories of two users)";
+        case -EBADFD:
+                return "not a regular file (a FIFO, socket or device)";
+        case -EXDEV:
+                return "a mount point in a directory another user can change";
+        default:
+                return strerror(-r);
+        }
+}
+
 char *safedir_fd_path(int fd)
 {
         char p[64], buf[4096];

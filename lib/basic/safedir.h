@@ -94,5 +94,9 @@ int safedir_open_parent(const char *abs, int *ret_dirfd, char **ret_name, uid_t 
  */
 int safedir_open_trusted(const char *abs, bool create, int *ret_fd);
 
+/* Why safedir refused a path, for messages: "a symbolic link in a directory another user can change ...";
+ * strerror() for the errors it does not give itself. Static string. */
+const char *safedir_strerror(int r);
+
 /* The path of an open descriptor, for messages only (readlink of /proc/self/fd/N); NULL when unknown. */
 char *safedir_fd_path(int fd);
