@@ -12,13 +12,15 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fault.h"
 #include "log.h"
 #include "parse-util.h"
 #include "strv.h"
 #include "term-escape.h"
 #include "tool.h"
-#include "vfioctl/hostfile.h"
 #include "vfioctl/model.h"
+#include "vfioctl/perm.h"
+#include "vfioctl/vmpaths.h"
 
 const char *arg_root;
 bool arg_json;
@@ -188,6 +190,36 @@ int tool_load_model(const vfio_host *h, vfio_model **ret)
         return 0;
 }
 
+int tool_load_config(const char *arg, vm_config **ret)
+{
+        _cleanup_strv_free_ char **errors = NULL;
+        int r;
+
+        r = vm_load_config(arg, ret, &errors);
+        STRV_FOREACH(e, errors)
+                tool_error("%s", *e);
+        return r;
+}
+
+int tool_load_config_trusted(const char *arg, vm_config **ret)
+{
+        _cleanup_strv_free_ char **errors = NULL;
+        int r;
+
+        r = vfio_perm_load_config(arg, ret, &errors);
+        STRV_FOREACH(e, errors)
+                tool_error("%s", *e);
+        return r;
+}
+
+bool tool_vm_name(const char *s)
+{
+        if (vm_name_valid(s))
+                return true;
+        tool_error("'%s' is not a VM name: 1 to 64 of letters, digits, - _ . (not starting with - or .)", s);
+        return false;
+}
+
 static void help(FILE *f)
 {
         fprintf(f,
@@ -277,7 +309,7 @@ int main(int argc, char **argv)
                 uint64_t step;
 
                 if (parse_uint(secure_getenv("VFIOCTL_TEST_KILL_AT_STEP"), 10, 100000, &step) >= 0)
-                        vfio_hostfile_set_kill_at((unsigned)step);
+                        fault_set_kill_at((unsigned)step);
         }
         if (secure_getenv("VFIOCTL_DEBUG"))
                 log_set_debug(true);

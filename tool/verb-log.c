@@ -10,8 +10,7 @@
 #include "safedir.h"
 #include "tool.h"
 #include "vfioctl/launch.h"
-#include "vm-run.h"
-#include "vm-util.h"
+#include "vfioctl/vmrun.h"
 
 int verb_log(int argc, char **argv)
 {
@@ -19,8 +18,8 @@ int verb_log(int argc, char **argv)
                 { "console", no_argument, NULL, 'c' },
                 {},
         };
-        _cleanup_free_ char *path = NULL;
-        vm_run r = { .dirfd = -1, .proc_fd = -1 };
+        _cleanup_free_ char *path = NULL, *err = NULL;
+        _cleanup_(vm_run_freep) vm_run *r = NULL;
         bool console = false;
         char buf[65536];
         ssize_t n;
@@ -31,17 +30,19 @@ int verb_log(int argc, char **argv)
                         console = true;
                 else
                         return EXIT_USAGE;
-        if (tool_check_arity(argc - optind) < 0 || !vm_name_or_usage(argv[optind]))
+        if (tool_check_arity(argc - optind) < 0 || !tool_vm_name(argv[optind]))
                 return EXIT_USAGE;
-        if (vm_run_open(argv[optind], false, &r) < 0)
+        if (vm_run_open(arg_root, argv[optind], false, &r, &err) < 0) {
+                if (err)
+                        tool_error("%s", err);
                 return EXIT_NOT_RUNNING;
+        }
         /* qemu/ is the VM user's: its console.log may be anything that user put there (a link to a file only
          * root can read, a FIFO that would hang us). */
         path = strdup(console ? "qemu/console.log" : "log");
-        fd = path ? safedir_open_regular(r.dirfd, path, O_RDONLY, NULL) : -ENOMEM;
+        fd = path ? safedir_open_regular(r->dirfd, path, O_RDONLY, NULL) : -ENOMEM;
         if (fd < 0) {
-                tool_error("cannot open %s/%s: %s", r.dir, path ? path : "log", tool_path_refusal(fd));
-                vm_run_done(&r);
+                tool_error("cannot open %s/%s: %s", r->dir, path ? path : "log", safedir_strerror(fd));
                 return EXIT_FAILURE_GENERIC;
         }
         fflush(stdout);
@@ -49,6 +50,5 @@ int verb_log(int argc, char **argv)
                 if (write(STDOUT_FILENO, buf, (size_t)n) != n)
                         break;
         close(fd);
-        vm_run_done(&r);
         return EXIT_OK;
 }

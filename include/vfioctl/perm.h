@@ -7,6 +7,7 @@
 #include "vfioctl/account.h"
 #include "vfioctl/common.h"
 #include "vfioctl/host.h"
+#include "vfioctl/vmconf.h"
 
 /*
  * The rule: when root acts on a path (reads a config, chowns a disk to the VM user, passes OVMF to QEMU),
@@ -62,3 +63,11 @@ int vfio_perm_check_path(const vfio_host *h, const char *path, const vfio_accoun
  */
 int vfio_perm_open_trusted(const vfio_host *h, const char *path, const vfio_account *vm, int *ret_fd,
                            vfio_perm_issue **ret_issue);
+
+/*
+ * vm_load_config for a config root acts on (start, snapshot VM, disk create VM): as root the trust decision
+ * comes first (issue 15 item 2): the file is opened once with vfio_perm_open_trusted and judged on that
+ * descriptor before a byte of it is read. -EPERM when it is not root's alone, with the component and the fix
+ * in *ret_errors. Anyone but root: vm_load_config.
+ */
+int vfio_perm_load_config(const char *arg, vm_config **ret, char ***ret_errors);

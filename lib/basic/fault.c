@@ -1,13 +1,13 @@
-/* Fault injection for the crash tests: a counter of file-changing steps and a SIGKILL at the armed one. */
+/* Fault injection for tests: die by SIGKILL at the Nth step that changes a file, as a crash there would. */
 #include "fault.h"
 
 #include <signal.h>
 
 static unsigned kill_at, steps;
 
-void fault_set_kill_at(unsigned n)
+void fault_set_kill_at(unsigned step)
 {
-        kill_at = n;
+        kill_at = step;
         steps = 0;
 }
 

@@ -1,7 +1,8 @@
-/* Fault injection for the crash tests (tests/fault/): die by SIGKILL at the Nth file-changing step. */
+/* Fault injection for tests: die by SIGKILL at the Nth step that changes a file, as a crash there would. */
 #pragma once
 
-/* Arms the kill at step n (1-based); 0 disarms. Set from VFIOCTL_TEST_KILL_AT_STEP by the tool only. */
-void fault_set_kill_at(unsigned n);
-/* One file-changing step: the process is SIGKILLed here when it is the armed one. */
+/* 0 (the default) never; the tool sets it from VFIOCTL_TEST_KILL_AT_STEP (tests/fault/). */
+void fault_set_kill_at(unsigned step);
+/* One file-changing step (a temp file half written, a rename, an unlink, an rmdir, a mkdir): counts it,
+ * and SIGKILLs the process when it is the chosen one. */
 void fault_point(void);

@@ -14,6 +14,7 @@
 
 #include "cleanup.h"
 #include "fault.h"
+#include "fs-util.h"
 #include "log.h"
 #include "strv.h"
 
@@ -297,12 +298,13 @@ int safedir_write(int dirfd, const char *name, int src_fd, const void *buf, size
                 return -EEXIST;
         /* O_CREAT | O_EXCL never follows a link and never opens what is there: a fresh inode, root's. */
         for (int i = 0; fd < 0 && i < SAFEDIR_RETRIES; i++) {
-                uint32_t rnd;
+                uint64_t rnd;
 
                 if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
                         return -EIO;
                 free(tmp);
-                if (asprintf(&tmp, ".#vfioctl.%.200s.%08x", name, rnd) < 0) {
+                /* fs-util's temp name: the sweeps of killed runs (atomic_temp_name) know it. */
+                if (asprintf(&tmp, ATOMIC_TEMP_PREFIX "%016llx", (unsigned long long)rnd) < 0) {
                         tmp = NULL;
                         return -ENOMEM;
                 }
@@ -335,6 +337,7 @@ int safedir_write(int dirfd, const char *name, int src_fd, const void *buf, size
                 (void)unlinkat(dirfd, tmp, 0);
                 return r;
         }
+        (void)fsync(dirfd); /* the rename itself durable */
         fault_point();
         return 0;
 }

@@ -58,7 +58,7 @@ enum {
 };
 
 /*
- * Gives dirfd/name new contents, whole or not at all: a fresh temp file ".#vfioctl.NAME.XXXXXXXX" made with
+ * Gives dirfd/name new contents, whole or not at all: a fresh temp file ".#vfioctl.<16 hex>" (fs-util.h's, which sweeps know) made with
  * O_CREAT | O_EXCL, the data (copied from src_fd when >= 0, else len bytes of buf), mode and owner set on
  * its descriptor, fsync, renameat over name. A failure removes the temp file. Each step is a fault point.
  */

@@ -11,9 +11,11 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "log.h"
 #include "safedir.h"
 #include "strv.h"
+#include "vfioctl/vmpaths.h"
 
 /* path_resolution(7) gives up after 40 links; so do we. */
 #define PERM_MAX_LINKS 40
@@ -51,32 +53,6 @@ const char *vfio_perm_reason_to_string(vfio_perm_reason r)
 }
 
 /* Single-quoted for sh when it holds anything beyond [A-Za-z0-9/._+-]. */
-static char *shell_quote(const char *s)
-{
-        size_t n = 2;
-        char *q, *p;
-
-        if (s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._+-")] == '\0' &&
-            *s)
-                return strdup(s);
-        for (const char *c = s; *c; c++)
-                n += *c == '\'' ? 4 : 1;
-        q = p = malloc(n + 1);
-        if (!q)
-                return NULL;
-        *p++ = '\'';
-        for (const char *c = s; *c; c++) {
-                if (*c == '\'') {
-                        memcpy(p, "'\\''", 4);
-                        p += 4;
-                } else
-                        *p++ = *c;
-        }
-        *p++ = '\'';
-        *p = '\0';
-        return q;
-}
-
 static bool vm_in_group(const vfio_account *vm, uint32_t gid)
 {
         size_t n = strv_length(vm->groups);
@@ -374,4 +350,50 @@ int vfio_perm_open_trusted(const vfio_host *h, const char *path, const vfio_acco
 
                 return make_issue(shown ? shown : path, &st, reason, vm, ret_issue);
         }
+}
+
+int vfio_perm_load_config(const char *arg, vm_config **ret, char ***ret_errors)
+{
+        _cleanup_(vfio_host_freep) vfio_host *live = NULL;
+        _cleanup_(vfio_perm_issue_freep) vfio_perm_issue *issue = NULL;
+        _cleanup_free_ char *path = NULL, *abs = NULL, *error = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (geteuid() != 0)
+                return vm_load_config(arg, ret, ret_errors);
+        r = vm_find_config(arg, &path, &error);
+        if (r < 0) {
+                if (error && strv_push(ret_errors, error) >= 0)
+                        error = NULL;
+                return r;
+        }
+        if (path[0] != '/') {
+                _cleanup_free_ char *cwd = getcwd(NULL, 0);
+
+                if (!cwd || asprintf(&abs, "%s/%s", cwd, path) < 0)
+                        return -ENOMEM;
+        } else if (!(abs = strdup(path)))
+                return -ENOMEM;
+        r = vfio_host_open(NULL, &live);
+        if (r >= 0)
+                r = vfio_perm_open_trusted(live, abs, NULL, &fd, &issue);
+        if (r == 1) {
+                (void)strv_extendf(
+                        ret_errors,
+                        "%s: %s is %s (uid %u, gid %u, mode %04o): another user could change what root does with this VM; fix: %s",
+                        path, issue->path, vfio_perm_reason_to_string(issue->reason), issue->uid, issue->gid,
+                        issue->mode, issue->fix);
+                return -EPERM;
+        }
+        if (r < 0) {
+                (void)strv_extendf(
+                        ret_errors, "%s: root acts only on a config it can trust, and cannot check this one: %s", path,
+                        r == -EBADFD ? "not a regular file (root reads a VM's config from a file root owns, never from a pipe or /dev/stdin)"
+                                     : safedir_strerror(r));
+                return r == -ELOOP || r == -EPERM || r == -EBADFD || r == -EMLINK || r == -EXDEV ? -EPERM : r;
+        }
+        r = vm_config_load_fd(fd, path, ret, &errors);
+        return vm_load_config_finish(path, r, ret, &errors, ret_errors);
 }

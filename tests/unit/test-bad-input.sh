@@ -77,12 +77,19 @@ else bad "bind with a failed rollback: rc=$rc: $(tail -1 "$T/out")"; fi
 # start: a runtime directory so deep that QEMU's socket paths pass the 107 bytes of sun_path is refused
 # before QEMU runs, saying so, not "no QMP socket after 30 s".
 deep=$T/run/$(printf 'd%.0s' $(seq 90))
-mkdir -p "$deep" && chmod 0700 "$deep"
-printf "${base}[firmware]\ntype = seabios\n[memory]\nsize = 64M\n" > "$T/deep.conf"
-timeout -s KILL 60 env NO_COLOR=1 XDG_RUNTIME_DIR="$deep" XDG_CONFIG_HOME="$T/cfg" "$BIN" start "$T/deep.conf" --detach --paused > "$T/out" 2>&1; rc=$?
+mkdir -p "$deep" && chmod 0755 "$T" "$T/run" "$deep"
+if [ "$(id -u)" = 0 ]; then
+  # Root: the runtime directory is below --root, and QEMU would run as nobody.
+  printf '[vm]\naccel = tcg\nuser = nobody\n[cpu]\nmodel = qemu64\n[firmware]\ntype = seabios\n[memory]\nsize = 64M\n' > "$T/deep.conf"
+  deepv=(--root "$deep")
+else
+  printf "${base}[firmware]\ntype = seabios\n[memory]\nsize = 64M\n" > "$T/deep.conf"
+  deepv=()
+fi
+timeout -s KILL 60 env NO_COLOR=1 XDG_RUNTIME_DIR="$deep" XDG_CONFIG_HOME="$T/cfg" "$BIN" "${deepv[@]}" start "$T/deep.conf" --detach --paused > "$T/out" 2>&1; rc=$?
 if [ $rc = 69 ] && grep -q "longer than the 107 bytes" "$T/out"; then ok "start refuses a runtime path too long for its sockets, before QEMU runs (rc=69)"
 else bad "start with socket paths over 107 bytes: rc=$rc: $(head -3 "$T/out" | tr '\n' ' ')"; fi
-XDG_RUNTIME_DIR="$deep" "$BIN" stop deep --force > /dev/null 2>&1
+XDG_RUNTIME_DIR="$deep" "$BIN" "${deepv[@]}" stop deep --force > /dev/null 2>&1
 
 echo "1..$CHECKS"
 [ "$FAILS" = 0 ]
