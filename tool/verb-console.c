@@ -9,8 +9,10 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "safedir.h"
 #include "tool.h"
 #include "vfioctl/launch.h"
+#include "vfioctl/qmp.h"
 #include "vfioctl/vmrun.h"
 
 #define ESCAPE_CHAR 0x1d /* Ctrl-], as telnet and virsh console */
@@ -37,7 +39,6 @@ int verb_console(int argc, char **argv)
         _cleanup_close_ int sock = -1;
         _cleanup_(vm_run_freep) vm_run *r = NULL;
         _cleanup_free_ char *err = NULL;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
         struct termios saved, raw;
         bool tty = isatty(STDIN_FILENO), restored = true;
         char buf[4096];
@@ -55,16 +56,22 @@ int verb_console(int argc, char **argv)
                 return EXIT_NOT_RUNNING;
         }
         path = vm_launch_console_socket(r->qemu_dir);
-        if (!path || strlen(path) >= sizeof(sa.sun_path)) {
-                tool_error("console socket path too long: %s", path ? path : "?");
-                return EXIT_FAILURE_GENERIC;
-        }
-        strcpy(sa.sun_path, path);
-        sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                tool_error("cannot connect to the serial console %s: %s%s", path, strerror(errno),
-                           errno == EACCES ? "; run as the user who started the VM, or root" : "");
-                return EXIT_FAILURE_GENERIC;
+        {
+                /* QEMU's directory is the VM user's: the socket is found there without following links
+                 * and must be served by the recorded QEMU (SO_PEERCRED), as for QMP. */
+                _cleanup_close_ int qdir = safedir_open_dir(r->dirfd, "qemu");
+                int e = qdir < 0 ? qdir : qmp_connect_unix_at(qdir, "console.sock", 2000, &sock);
+
+                if (e >= 0 && (e = qmp_check_peer_pid(sock, s->pid)) < 0) {
+                        close(sock);
+                        sock = -1;
+                }
+                if (e < 0) {
+                        tool_error("cannot connect to the serial console %s: %s%s", path ? path : "?",
+                                   e == -EPERM ? "it is not served by the VM's QEMU" : safedir_strerror(e),
+                                   e == -EACCES ? "; run as the user who started the VM, or root" : "");
+                        return EXIT_FAILURE_GENERIC;
+                }
         }
         if (tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
                 /* Raw: every key (Ctrl-C included) goes to the guest, unechoed; only Ctrl-] is ours. */

@@ -109,6 +109,14 @@ int verb_stop(int argc, char **argv)
                         printf("VM %s is not running\n", argv[optind]);
                 return EXIT_OK; /* stopping a stopped VM is done, like systemctl stop */
         }
+        if (!force && s->orphan && s->state == VM_STATE_STARTING) {
+                /* Left by a start that was killed before the guest ran (QEMU waits in -S): nothing to
+                 * power down, and maybe no monitor yet. */
+                fprintf(stderr,
+                        "VM %s: QEMU (pid %d) was left by a start that did not finish, the guest never ran: ending it\n",
+                        r->name, (int)s->pid);
+                force = true;
+        }
         if (force) {
                 (void)vm_run_stop_request(r, "force");
                 if (kill(s->pid, SIGKILL) < 0 && errno != ESRCH) {
