@@ -26,7 +26,8 @@ int vm_statedir_open(const char *dir, uid_t uid, gid_t gid, int *ret_fd, char **
  * a fresh temp file, mode 0600, owned by uid:gid, renamed into place without replacing. Anything else at
  * vars (a link, a FIFO, a directory, a hard link, another user's file) is refused (-EPERM family) with
  * *ret_error naming it and the fix. The directory holding vars may be root's or uid's, nobody else's.
- * 1 when it made the copy, 0 when one was there.
+ * 1 when it made the copy, 0 when one was there; -ENODATA (nothing said) when a copy is needed and
+ * template_fd is -1, so the template is opened (and judged) only when it is read.
  */
 int vm_statedir_vars(const char *vars, int template_fd, uid_t uid, gid_t gid, char **ret_error);
 

@@ -389,10 +389,15 @@ int vfio_perm_load_config(const char *arg, vm_config **ret, char ***ret_errors)
         }
         if (r < 0) {
                 (void)strv_extendf(
-                        ret_errors, "%s: root acts only on a config it can trust, and cannot check this one: %s", path,
-                        r == -EBADFD ? "not a regular file (root reads a VM's config from a file root owns, never from a pipe or /dev/stdin)"
-                                     : safedir_strerror(r));
-                return r == -ELOOP || r == -EPERM || r == -EBADFD || r == -EMLINK || r == -EXDEV ? -EPERM : r;
+                        ret_errors,
+                        "%s: root acts only on a config it can trust, and cannot check this one: %s", path,
+                        r == -EBADFD
+                                ? "not a regular file (root reads a VM's config from a file root owns, never from a pipe or /dev/stdin)"
+                        : r == -ENOENT
+                                ? "it does not exist, or names no file (a pipe: root reads a VM's config from a file root owns)"
+                                : safedir_strerror(r));
+                return r == -ELOOP || r == -EPERM || r == -EBADFD || r == -EMLINK || r == -EXDEV ? -EPERM
+                                                                                                 : r;
         }
         r = vm_config_load_fd(fd, path, ret, &errors);
         return vm_load_config_finish(path, r, ret, &errors, ret_errors);

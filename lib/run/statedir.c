@@ -102,6 +102,8 @@ int vm_statedir_vars(const char *vars, int template_fd, uid_t uid, gid_t gid, ch
                 }
                 if (errno != ENOENT)
                         return fail(ret_error, -errno, "OVMF variable store %s: %s", vars, strerror(errno));
+                if (template_fd < 0)
+                        return -ENODATA; /* a copy is needed: the caller opens the template and asks again */
                 if (lseek(template_fd, 0, SEEK_SET) < 0)
                         return fail(ret_error, -errno, "OVMF variable template: %s", strerror(errno));
                 r = safedir_write(dirfd, name, template_fd, NULL, 0, 0600,

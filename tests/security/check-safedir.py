@@ -24,8 +24,6 @@ FILES = [
     "lib/run",
     "lib/vm/storage.c",
     "tool/verb-start.c",
-    "tool/vm-run.c",
-    "tool/vm-relay.c",
     "tool/verb-stop.c",
     "tool/verb-status.c",
     "tool/verb-log.c",
