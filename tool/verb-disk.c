@@ -2,7 +2,9 @@
  * facts. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +58,8 @@ void tool_storage_tools(vfio_storage_tools *t, const char *progress_label)
 
 int tool_storage_run_as(vfio_storage_tools *t, const char *path, uid_t owner)
 {
+        static gid_t groups[NGROUPS_MAX];
+        int n = NGROUPS_MAX;
         struct passwd *pw;
 
         if (geteuid() != 0 || owner == VFIO_STORAGE_NOBODY)
@@ -65,6 +69,11 @@ int tool_storage_run_as(vfio_storage_tools *t, const char *path, uid_t owner)
         t->run_as = true;
         t->run_uid = owner;
         t->run_gid = pw ? pw->pw_gid : (gid_t)owner;
+        /* That user's groups too, as a login would have them: a disk may be theirs through one (kvm). */
+        if (pw && getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) >= 0) {
+                t->run_groups = groups;
+                t->n_run_groups = (size_t)n;
+        }
         fprintf(stderr, "note: %s is controlled by user %s: qemu-img runs as that user\n", path,
                 pw ? pw->pw_name : "(uid without a name)");
         return 0;

@@ -27,6 +27,8 @@ typedef struct vfio_storage_tools {
         bool run_as;
         uid_t run_uid;
         gid_t run_gid;
+        const gid_t *run_groups; /* that user's supplementary groups */
+        size_t n_run_groups;
 } vfio_storage_tools;
 
 /* "No other user": root (or the caller) alone can change the path. */

@@ -115,8 +115,9 @@ int exec_run(char *const *argv, const exec_opts *opts, exec_result *ret)
                 /* Messages we parse must not be translated. */
                 setenv("LC_ALL", "C", 1);
                 if (opts && opts->drop &&
-                    (chdir("/") < 0 || setgroups(0, NULL) < 0 || setgid(opts->gid) < 0 ||
-                     setuid(opts->uid) < 0 || (opts->uid != 0 && (setuid(0) == 0 || geteuid() == 0))))
+                    (chdir("/") < 0 || setgroups(opts->n_groups, opts->groups) < 0 ||
+                     setgid(opts->gid) < 0 || setuid(opts->uid) < 0 ||
+                     (opts->uid != 0 && (setuid(0) == 0 || geteuid() == 0))))
                         _exit(126);
                 execv(argv[0], argv);
                 _exit(127);

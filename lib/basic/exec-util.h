@@ -22,6 +22,8 @@ typedef struct exec_opts {
         bool drop;
         uid_t uid;
         gid_t gid;
+        const gid_t *groups; /* that user's supplementary groups (a disk may be theirs through one) */
+        size_t n_groups;
 } exec_opts;
 
 typedef struct exec_result {

@@ -80,6 +80,8 @@ static int run_qemu_img(const vfio_storage_tools *t, char *const *argv, const ex
                 x.drop = true;
                 x.uid = t->run_uid;
                 x.gid = t->run_gid;
+                x.groups = t->run_groups;
+                x.n_groups = t->n_run_groups;
         }
         r = run_helper(argv, &x, ret_out, ret_error);
         if (r == -EIO && t->run_as && ret_error && *ret_error && !**ret_error) {
