@@ -3,16 +3,11 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "safedir.h"
 #include "tool.h"
-#include "vfioctl/launch.h"
-#include "vfioctl/qmp.h"
 #include "vfioctl/vmrun.h"
 
 #define ESCAPE_CHAR 0x1d /* Ctrl-], as telnet and virsh console */
@@ -35,8 +30,7 @@ static int write_all(int fd, const char *p, size_t n)
 int verb_console(int argc, char **argv)
 {
         _cleanup_(vm_runstate_freep) vm_runstate *s = NULL;
-        _cleanup_free_ char *path = NULL;
-        _cleanup_close_ int sock = -1;
+        _cleanup_close_ int sock = -EBADF;
         _cleanup_(vm_run_freep) vm_run *r = NULL;
         _cleanup_free_ char *err = NULL;
         struct termios saved, raw;
@@ -55,23 +49,9 @@ int verb_console(int argc, char **argv)
                         tool_error("%s", err);
                 return EXIT_NOT_RUNNING;
         }
-        path = vm_launch_console_socket(r->qemu_dir);
-        {
-                /* QEMU's directory is the VM user's: the socket is found there without following links
-                 * and must be served by the recorded QEMU (SO_PEERCRED), as for QMP. */
-                _cleanup_close_ int qdir = safedir_open_dir(r->dirfd, "qemu");
-                int e = qdir < 0 ? qdir : qmp_connect_unix_at(qdir, "console.sock", 2000, &sock);
-
-                if (e >= 0 && (e = qmp_check_peer_pid(sock, s->pid)) < 0) {
-                        close(sock);
-                        sock = -1;
-                }
-                if (e < 0) {
-                        tool_error("cannot connect to the serial console %s: %s%s", path ? path : "?",
-                                   e == -EPERM ? "it is not served by the VM's QEMU" : safedir_strerror(e),
-                                   e == -EACCES ? "; run as the user who started the VM, or root" : "");
-                        return EXIT_FAILURE_GENERIC;
-                }
+        if (vm_run_console(r, &sock, &err) < 0) {
+                tool_error("%s", err ? err : "cannot connect to the serial console");
+                return EXIT_FAILURE_GENERIC;
         }
         if (tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
                 /* Raw: every key (Ctrl-C included) goes to the guest, unechoed; only Ctrl-] is ours. */

@@ -7,9 +7,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "safedir.h"
 #include "tool.h"
-#include "vfioctl/launch.h"
 #include "vfioctl/vmrun.h"
 
 int verb_log(int argc, char **argv)
@@ -18,7 +16,7 @@ int verb_log(int argc, char **argv)
                 { "console", no_argument, NULL, 'c' },
                 {},
         };
-        _cleanup_free_ char *path = NULL, *err = NULL;
+        _cleanup_free_ char *err = NULL;
         _cleanup_(vm_run_freep) vm_run *r = NULL;
         bool console = false;
         char buf[65536];
@@ -37,12 +35,8 @@ int verb_log(int argc, char **argv)
                         tool_error("%s", err);
                 return EXIT_NOT_RUNNING;
         }
-        /* qemu/ is the VM user's: its console.log may be anything that user put there (a link to a file only
-         * root can read, a FIFO that would hang us). */
-        path = strdup(console ? "qemu/console.log" : "log");
-        fd = path ? safedir_open_regular(r->dirfd, path, O_RDONLY, NULL) : -ENOMEM;
-        if (fd < 0) {
-                tool_error("cannot open %s/%s: %s", r->dir, path ? path : "log", safedir_strerror(fd));
+        if (vm_run_open_log(r, console, &fd, &err) < 0) {
+                tool_error("%s", err ? err : "cannot open the log");
                 return EXIT_FAILURE_GENERIC;
         }
         fflush(stdout);

@@ -24,6 +24,8 @@ typedef struct exec_opts {
         gid_t gid;
         const gid_t *groups; /* that user's supplementary groups (a disk may be theirs through one) */
         size_t n_groups;
+        char *const *envp; /* the child's whole environment; NULL: ours, with LC_ALL=C */
+        const char *cwd;   /* the child's working directory; NULL: ours */
 } exec_opts;
 
 typedef struct exec_result {

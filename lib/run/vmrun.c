@@ -10,7 +10,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -249,6 +251,53 @@ int vm_run_ctl(const vm_run *r, qmp_client **ret, char **ret_error)
                 return fail(ret_error, e, "cannot talk to VM '%s' over QMP (%s): %s%s", r->name, path,
                             strerror(-e), e == -EACCES ? "; run as the user who started it, or root" : "");
         *ret = TAKE_PTR(q);
+        return 0;
+}
+
+int vm_run_console(const vm_run *r, int *ret_fd, char **ret_error)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_(vm_runstate_freep) vm_runstate *st = NULL;
+        _cleanup_close_ int qdir = -EBADF;
+        int fd = -EBADF, e;
+
+        assert(r);
+        assert(ret_fd);
+        assert(ret_error);
+        path = vm_launch_console_socket(r->qemu_dir);
+        if (!path)
+                return -ENOMEM;
+        /* QEMU's directory is the VM user's: the socket is found there without following links and must be
+         * served by the recorded QEMU (SO_PEERCRED), as for QMP. */
+        qdir = safedir_open_dir(r->dirfd, "qemu");
+        e = qdir < 0 ? qdir : qmp_connect_unix_at(qdir, "console.sock", 2000, &fd);
+        if (e >= 0 && vm_runstate_read(r->dirfd, &st) >= 0 && st->pid > 0 &&
+            (e = qmp_check_peer_pid(fd, st->pid)) < 0) {
+                close(fd);
+                fd = -EBADF;
+        }
+        if (e < 0)
+                return fail(ret_error, e, "cannot connect to the serial console %s: %s%s", path,
+                            e == -EPERM ? "it is not served by the VM's QEMU" : safedir_strerror(e),
+                            e == -EACCES ? "; run as the user who started the VM, or root" : "");
+        *ret_fd = fd;
+        return 0;
+}
+
+int vm_run_open_log(const vm_run *r, bool console, int *ret_fd, char **ret_error)
+{
+        const char *path = console ? "qemu/console.log" : "log";
+        int fd;
+
+        assert(r);
+        assert(ret_fd);
+        assert(ret_error);
+        /* qemu/ is the VM user's: its console.log may be anything that user put there (a link to a file only
+         * root can read, a FIFO that would hang us). */
+        fd = safedir_open_regular(r->dirfd, path, O_RDONLY, NULL);
+        if (fd < 0)
+                return fail(ret_error, fd, "cannot open %s/%s: %s", r->dir, path, safedir_strerror(fd));
+        *ret_fd = fd;
         return 0;
 }
 
