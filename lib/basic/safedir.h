@@ -58,9 +58,10 @@ enum {
 };
 
 /*
- * Gives dirfd/name new contents, whole or not at all: a fresh temp file ".#vfioctl.<16 hex>" (fs-util.h's, which sweeps know) made with
- * O_CREAT | O_EXCL, the data (copied from src_fd when >= 0, else len bytes of buf), mode and owner set on
- * its descriptor, fsync, renameat over name. A failure removes the temp file. Each step is a fault point.
+ * Gives dirfd/name new contents, whole or not at all: a fresh temp file ".#vfioctl.<16 hex>" (fs-util.h's,
+ * which sweeps know) made with O_CREAT | O_EXCL, the data (copied from src_fd when >= 0, else len bytes of
+ * buf), mode and owner set on its descriptor, fsync, renameat over name. A failure removes the temp file.
+ * Each step is a fault point.
  */
 int safedir_write(int dirfd, const char *name, int src_fd, const void *buf, size_t len, mode_t mode,
                   uid_t uid, gid_t gid, unsigned flags);

@@ -117,10 +117,11 @@ int vm_load_config_finish(const char *path, int r, vm_config **ret, char ***erro
                 return r;
         }
         if (r < 0) {
-                (void)strv_extendf(ret_errors, "cannot read %s: %s", path,
-                                   r == -EBADFD
-                                           ? "not a regular file (a FIFO, a pipe or a device): name the config file itself"
-                                           : strerror(-r));
+                (void)strv_extendf(
+                        ret_errors, "cannot read %s: %s", path,
+                        r == -EBADFD
+                                ? "not a regular file (a FIFO, a pipe or a device): name the config file itself"
+                                : strerror(-r));
                 return r;
         }
         if (!vm_name_valid((*ret)->name)) {

@@ -81,8 +81,9 @@ static void test_sizes_take_units(void **state)
         assert_int_equal(c->memory.size, 16ULL << 30);
         assert_int_equal(c->vm.max_ram_below_4g, 1ULL << 30);
         vm_config_free(c);
-        assert_error("[memory]\nsize = 16Q\n",
-                     "t.conf:2: [memory] size: '16Q' is not valid; expected a size from 64M to 4T (16G, 16384M)");
+        assert_error(
+                "[memory]\nsize = 16Q\n",
+                "t.conf:2: [memory] size: '16Q' is not valid; expected a size from 64M to 4T (16G, 16384M)");
         assert_error("[vm]\nmax_ram_below_4g = 5G\n",
                      "t.conf:2: [vm] max_ram_below_4g: '5G' is not valid; expected a size up to 4G (1G)");
 }
