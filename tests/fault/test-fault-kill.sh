@@ -238,6 +238,9 @@ fi
 # the end no QEMU of this test is left (issue 15 item 5).
 if [ "$(id -u)" = 0 ] && command -v qemu-system-x86_64 > /dev/null && command -v jq > /dev/null; then
   R=$T/startroot SN=fk$$
+  # QEMU runs as nobody and binds its sockets below $R/run: it must be able to pass through $T (mktemp's
+  # 0700 made every start fail with "Failed to unlink socket ...: Permission denied").
+  chmod 0711 "$T"
   mkdir -p "$R/vms" && chmod 0755 "$R" "$R/vms"
   SC=$R/vms/$SN.conf
   printf '[vm]\naccel = tcg\nuser = nobody\n[firmware]\ntype = seabios\n[cpu]\nmodel = qemu64\nsockets = 1\ncores = 1\nthreads = 1\n[memory]\nsize = 64M\n' > "$SC"
