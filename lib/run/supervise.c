@@ -524,7 +524,10 @@ static int open_log(vm_start *x, int *ret_fd)
         _cleanup_free_ char *cmd = NULL;
         int fd;
 
-        fd = safedir_openat(x->run->dirfd, "log", O_WRONLY | O_CREAT | O_TRUNC, 0640);
+        /* O_APPEND: QEMU, swtpm and the relay write their stderr through this descriptor while vm_run_log
+         * appends our lines; at offset 0 QEMU's first message overwrote our command line, and "QEMU did not
+         * come up" quoted the line's remainder instead of QEMU's reason. */
+        fd = safedir_openat(x->run->dirfd, "log", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0640);
         if (fd < 0) {
                 int r = fd;
 
