@@ -99,10 +99,11 @@ if [ "$(id -u)" = 0 ] && command -v qemu-system-x86_64 > /dev/null; then
   mkdir -p "$shut/root/vms" && chmod 0700 "$shut" && chmod 0755 "$shut/root" "$shut/root/vms"
   printf '[vm]\naccel = tcg\nuser = nobody\n[cpu]\nmodel = qemu64\n[firmware]\ntype = seabios\n[memory]\nsize = 64M\n' > "$shut/root/vms/$sn.conf"
   timeout -s KILL 60 env NO_COLOR=1 "$BIN" --root "$shut/root" start "$shut/root/vms/$sn.conf" --detach --paused > "$T/out" 2>&1; rc=$?
-  if [ $rc != 0 ] && grep -q "did not come up: qemu-system-x86_64: .*Permission denied" "$T/out" &&
+  if [ $rc != 0 ] && grep -q "did not come up: qemu-system-x86_64: -chardev socket" "$T/out" &&
+    grep -q "^qemu-system-x86_64: .*Permission denied" "$shut/root/run/vfioctl/$sn/log" &&
     grep -q "vfioctl: starting VM $sn as nobody (uid [0-9]*): .*-serial" "$shut/root/run/vfioctl/$sn/log"; then
     ok "a QEMU that exits at once: start quotes QEMU's reason (rc=$rc), the log keeps our command line whole"
-  else bad "a QEMU that exits at once: rc=$rc: $(head -3 "$T/out" | tr '\n' ' ')"; fi
+  else bad "a QEMU that exits at once: rc=$rc: $(head -3 "$T/out" | tr '\n' ' ') log: $(tr '\n' ' ' < "$shut/root/run/vfioctl/$sn/log" 2> /dev/null | cut -c1-600)"; fi
   timeout -s KILL 60 "$BIN" --root "$shut/root" stop "$sn" --force > /dev/null 2>&1
 fi
 
