@@ -54,6 +54,14 @@ typedef struct vm_spawn {
         const int *fds;   /* also given to the program as descriptors fds_base, fds_base + 1, ... */
         size_t n_fds;
         int fds_base;
+        /*
+         * Called in the parent once the child exists and before it may exec (it waits at a gate): the
+         * caller records the pid (the runtime record), so no program it starts ever runs unrecorded (a
+         * kill -9 of the caller before the record leaves a child that sees the gate close and exits
+         * without exec). <0: the child is killed and the spawn fails with that error.
+         */
+        int (*before_exec)(pid_t pid, void *userdata);
+        void *userdata;
 } vm_spawn;
 
 /*

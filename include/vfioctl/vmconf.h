@@ -9,6 +9,10 @@
 
 /* A config is read whole; anything larger is not a hand-written VM definition. */
 #define VM_CONFIG_MAX_SIZE (1024 * 1024)
+/* Errors kept per file (a count says how many more), and bytes per message (input is cut, not echoed whole).
+ */
+#define VM_CONFIG_MAX_ERRORS    100
+#define VM_CONFIG_MAX_ERROR_LEN 512
 /* Caps on repeated sections, so a runaway file cannot make an unbounded argv. */
 #define VM_CONFIG_MAX_ITEMS 64
 
@@ -274,8 +278,15 @@ VFIO_DEFINE_POINTER_CLEANUP(vm_config, vm_config_free)
  */
 int vm_config_parse_string(const char *text, const char *filename, const char *name, vm_config **ret,
                            char ***ret_errors);
-/* Reads and parses a file (at most VM_CONFIG_MAX_SIZE); the VM name is the file's base name less .conf. */
+/*
+ * Reads and parses a file (at most VM_CONFIG_MAX_SIZE); the VM name is the file's base name less .conf.
+ * -EBADFD when it is not a regular file (a FIFO, /dev/stdin), -EISDIR for a directory; a NUL byte is a
+ * "FILE:LINE:" error (-EINVAL).
+ */
 int vm_config_load(const char *path, vm_config **ret, char ***ret_errors);
+/* The same from a descriptor the caller opened (and judged): path names it in messages and gives the name.
+ */
+int vm_config_load_fd(int fd, const char *path, vm_config **ret, char ***ret_errors);
 /* Checks consistency across keys; appends "FILE:LINE: message" to *errors; returns -EINVAL if any. */
 int vm_config_check(const vm_config *c, char ***errors);
 /* The line a key was set on (0 when it was not set). */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fileio.h"
 #include "log.h"
@@ -139,7 +140,7 @@ static const key_def keys[] = {
         { "cpu", "pin", K_LIST, C(pin), NULL, 0, 0, "one host CPU number per vCPU (0 4 1 5)" },
         { "cpu", "emulator_pin", K_LIST, C(emulator_pin), NULL, 0, 0, "host CPU numbers (3 7)" },
         { "memory", "size", K_SIZE, M(size), NULL, 64ULL << 20, 1ULL << 42,
-          "a size from 64M (16G, 16384M)" },
+          "a size from 64M to 4T (16G, 16384M)" },
         { "memory", "hugepages", K_ENUM, M(hugepages), hugepages_values, 0, 0, NULL },
         { "memory", "hugepage_path", K_PATH, M(hugepage_path), NULL, 0, 0, PATH },
         { "memory", "prealloc", K_BOOL, M(prealloc), NULL, 0, 0, BOOL },
@@ -558,6 +559,7 @@ typedef struct parse_state {
         unsigned line;
         bool at_line_start;
         char **errors;
+        size_t n_errors; /* all of them; only the first VM_CONFIG_MAX_ERRORS are kept */
         int oom;
 } parse_state;
 
@@ -570,9 +572,16 @@ static void add_error(parse_state *st, unsigned line, const char *fmt, ...)
         va_list ap;
         int r;
 
+        /* 20,000 bad sections are not 20,000 lines: the first ones, then a count (vm_config_parse_string).
+         */
+        if (++st->n_errors > VM_CONFIG_MAX_ERRORS)
+                return;
         va_start(ap, fmt);
         r = vasprintf(&msg, fmt, ap);
         va_end(ap);
+        /* A 500 KB key is not echoed whole: messages are bounded where they are made. */
+        if (r >= 0 && strlen(msg) > VM_CONFIG_MAX_ERROR_LEN)
+                strcpy(msg + VM_CONFIG_MAX_ERROR_LEN - 4, "...");
         if (r < 0 || asprintf(&full, "%s:%u: %s", st->filename, line, msg) < 0) {
                 st->oom = -ENOMEM;
                 return;
@@ -1225,6 +1234,17 @@ int vm_config_check(const vm_config *c, char ***errors)
         unsigned vcpus = vm_config_vcpus(c);
         int ret = 0;
 
+        /* QEMU refuses more CPUs than the machine type takes ("The max CPUs supported by machine
+         * 'pc-q35-7.2' is 288"; i440fx 255): say so here, with the product that exceeds it. */
+        {
+                unsigned max = c->vm.machine == VM_MACHINE_Q35 ? 288 : 255;
+
+                if (vcpus > max)
+                        ERR(LINE("cpu", "cores") ?: LINE("cpu", "sockets") ?: LINE("cpu", "threads"),
+                            "[cpu] sockets %u x cores %u x threads %u = %u vCPUs; QEMU's %s machine takes at most %u: lower cores or sockets",
+                            c->cpu.sockets, c->cpu.cores, c->cpu.threads, vcpus,
+                            c->vm.machine == VM_MACHINE_Q35 ? "q35" : "i440fx", max);
+        }
         if (c->vm.accel == VM_ACCEL_TCG && strcmp(c->cpu.model, "host") == 0)
                 ERR(LINE("cpu", "model") ?: LINE("vm", "accel"),
                     "[cpu] model = host needs accel = kvm; with accel = tcg set model = max or qemu64");
@@ -1565,6 +1585,14 @@ int vm_config_parse_string(const char *text, const char *filename, const char *n
         error_prefix_len = strlen(st.filename) + 1;
         if (errors)
                 qsort(errors, strv_length(errors), sizeof(char *), cmp_error_line);
+        if (st.n_errors > VM_CONFIG_MAX_ERRORS) {
+                char *e;
+
+                if (asprintf(&e, "%s: %zu more errors not shown; fix the ones above, then check again",
+                             st.filename, st.n_errors - VM_CONFIG_MAX_ERRORS) < 0 ||
+                    strv_push(&errors, e) < 0)
+                        return -ENOMEM;
+        }
         scan_empty_sections(&st);
         apply_os_defaults(c);
         if (!errors) {
@@ -1584,17 +1612,48 @@ int vm_config_parse_string(const char *text, const char *filename, const char *n
 int vm_config_load(const char *path, vm_config **ret, char ***ret_errors)
 {
         _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *text = NULL, *name = NULL;
-        const char *base = strrchr(path, '/');
-        size_t n;
-        int r;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO named as the config must not hang the open (vm_config_load_fd refuses it). */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return negative_errno();
-        r = read_full_fd(fd, VM_CONFIG_MAX_SIZE, &text, NULL);
+        return vm_config_load_fd(fd, path, ret, ret_errors);
+}
+
+int vm_config_load_fd(int fd, const char *path, vm_config **ret, char ***ret_errors)
+{
+        _cleanup_free_ char *text = NULL, *name = NULL;
+        const char *base = strrchr(path, '/');
+        struct stat st;
+        size_t n, len;
+        int r, fl;
+
+        /* Only a regular file: a FIFO, a terminal or a socket could block forever or change between reads.
+         */
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD;
+        if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+                return negative_errno();
+        r = read_full_fd(fd, VM_CONFIG_MAX_SIZE, &text, &len);
         if (r < 0)
                 return r;
+        if (strlen(text) != len) {
+                /* A NUL would end the text early: everything after it silently ignored, the rest "valid". */
+                unsigned line = 1;
+                char *e;
+
+                for (const char *c = text; *c; c++)
+                        line += *c == '\n';
+                if (asprintf(
+                            &e,
+                            "%s:%u: a NUL byte: a config is text; remove it (everything after it would be lost)",
+                            path, line) < 0 ||
+                    strv_push(ret_errors, e) < 0)
+                        return -ENOMEM;
+                return -EINVAL;
+        }
         base = base ? base + 1 : path;
         n = strlen(base);
         if (n > 5 && strcmp(base + n - 5, ".conf") == 0)

@@ -81,8 +81,9 @@ static void test_sizes_take_units(void **state)
         assert_int_equal(c->memory.size, 16ULL << 30);
         assert_int_equal(c->vm.max_ram_below_4g, 1ULL << 30);
         vm_config_free(c);
-        assert_error("[memory]\nsize = 16Q\n",
-                     "t.conf:2: [memory] size: '16Q' is not valid; expected a size from 64M (16G, 16384M)");
+        assert_error(
+                "[memory]\nsize = 16Q\n",
+                "t.conf:2: [memory] size: '16Q' is not valid; expected a size from 64M to 4T (16G, 16384M)");
         assert_error("[vm]\nmax_ram_below_4g = 5G\n",
                      "t.conf:2: [vm] max_ram_below_4g: '5G' is not valid; expected a size up to 4G (1G)");
 }
@@ -342,12 +343,25 @@ static void test_every_key_documented_in_man_page(void **state)
         assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
         fclose(f);
         for (size_t i = 0; i < n; i++) {
-                char needle[128];
+                char needle[128], head[128];
+                const char *sec, *end, *hit;
 
-                /* Keys appear as ".B key" (with roff's "\-" for a hyphen there is none in keys). */
+                /* Keys appear as ".B key" (with roff's "\-" for a hyphen there is none in keys), in their
+                 * own section: from '.SH "[section]' (or '.SH "[section \(dqNAME') to the next .SH. */
                 snprintf(needle, sizeof(needle), ".B %s\n", k[i].key);
-                if (!strstr(text, needle))
-                        fail_msg("[%s] %s is not documented in man/vfioctl.conf.5", k[i].section, k[i].key);
+                snprintf(head, sizeof(head), ".SH \"[%s]", k[i].section);
+                sec = strstr(text, head);
+                if (!sec) {
+                        snprintf(head, sizeof(head), ".SH \"[%s \\(dq", k[i].section);
+                        sec = strstr(text, head);
+                }
+                if (!sec)
+                        fail_msg("[%s] has no section in man/vfioctl.conf.5", k[i].section);
+                end = strstr(sec + 1, "\n.SH ");
+                hit = strstr(sec, needle);
+                if (!hit || (end && hit > end))
+                        fail_msg("[%s] %s is not documented in its section of man/vfioctl.conf.5",
+                                 k[i].section, k[i].key);
         }
         free(text);
 }
