@@ -84,6 +84,38 @@ int read_attr_fd(int fd, size_t max, char **ret)
         return 0;
 }
 
+ssize_t read_virtual_at(int dirfd, const char *name, char *buf, size_t size)
+{
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        return read_virtual_fd(fd, buf, size);
+}
+
+ssize_t read_virtual_fd(int fd, char *buf, size_t size)
+{
+        ssize_t n;
+
+        if (size < 2)
+                return -EINVAL;
+        do
+                n = read(fd, buf, size - 1);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        /* size - 1 bytes read means at least one more than the caller allows: too long, as read_attr_at. */
+        if ((size_t)n > size - 2)
+                return -EFBIG;
+        buf[n] = 0;
+        if (strlen(buf) != (size_t)n)
+                return -EBADMSG;
+        if (n > 0 && buf[n - 1] == '\n')
+                buf[--n] = 0;
+        return n;
+}
+
 int read_link_at(int dirfd, const char *path, char **ret)
 {
         char buf[PATH_MAX];
