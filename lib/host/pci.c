@@ -17,35 +17,42 @@
 /* A machine has a few hundred functions; far beyond that the input is not a real sysfs. */
 #define PCI_DEVICES_MAX 65536
 
+static int hex_digit(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* Parsed by hand: every model lookup and every link component goes through here, thousands of times. */
 int vfio_pci_addr_parse(const char *s, vfio_pci_addr *ret)
 {
-        unsigned domain = 0, bus, slot, func;
+        uint32_t domain = 0;
         const char *p = s;
-        size_t n;
-        char tail;
+        size_t n = 0;
+        unsigned bus, slot, func;
 
         if (!s)
                 return -EINVAL;
         /* Count the leading hex digits to tell "DDDD:BB:SS.F" from "BB:SS.F". */
-        n = strspn(p, "0123456789abcdefABCDEF");
+        while (hex_digit(p[n]) >= 0)
+                n++;
         if (n >= 4 && n <= 8 && p[n] == ':') {
-                uint64_t d;
-                char buf[9];
-
-                memcpy(buf, p, n);
-                buf[n] = 0;
-                if (parse_uint(buf, 16, UINT32_MAX, &d) < 0)
-                        return -EINVAL;
-                domain = (unsigned)d;
+                for (size_t i = 0; i < n; i++)
+                        domain = domain << 4 | (uint32_t)hex_digit(p[i]);
                 p += n + 1;
         } else if (n != 2)
                 return -EINVAL;
-        if (strlen(p) != 7 || !isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) ||
-            p[2] != ':' || !isxdigit((unsigned char)p[3]) || !isxdigit((unsigned char)p[4]) || p[5] != '.' ||
-            !isdigit((unsigned char)p[6]))
+        if (hex_digit(p[0]) < 0 || hex_digit(p[1]) < 0 || p[2] != ':' || hex_digit(p[3]) < 0 ||
+            hex_digit(p[4]) < 0 || p[5] != '.' || p[6] < '0' || p[6] > '9' || p[7] != 0)
                 return -EINVAL;
-        if (sscanf(p, "%2x:%2x.%1u%c", &bus, &slot, &func, &tail) != 3)
-                return -EINVAL;
+        bus = (unsigned)(hex_digit(p[0]) << 4 | hex_digit(p[1]));
+        slot = (unsigned)(hex_digit(p[3]) << 4 | hex_digit(p[4]));
+        func = (unsigned)(p[6] - '0');
         if (slot > 0x1f || func > 7)
                 return -EINVAL;
         *ret = (vfio_pci_addr){
