@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,32 +166,37 @@ static const char *errno_what(int r)
 }
 
 /*
- * Reads attr of the device directory dfd; *ret is NULL and a problem is noted when it is absent but
- * `required`. Attribute names are plain file names: opening them relative to the device's own directory
- * fd cannot leave the root, and saves resolving the whole path for each of a device's ~15 attributes.
+ * Reads attr of the device directory dfd into buf; returns 1 when read, 0 when absent (a problem is noted
+ * when it is `required` or unreadable). Attribute names are plain file names: opening them relative to the
+ * device's own directory fd cannot leave the root, and saves resolving the whole path for each of a
+ * device's ~15 attributes; one read() each (read_virtual_at) and no allocation.
  */
-static int read_dev_attr(int dfd, vfio_pci_dev *d, const char *attr, bool required, char **ret)
+static int read_dev_attr(int dfd, vfio_pci_dev *d, const char *attr, bool required, char *buf, size_t size)
 {
+        ssize_t n;
         int r;
 
-        *ret = NULL;
-        r = read_attr_at(dfd, attr, ATTR_MAX_DEFAULT, ret);
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0 && (required || r != -ENOENT))
-                return strv_extendf(&d->problems, "%s: %s", attr, errno_what(r));
+        n = read_virtual_at(dfd, attr, buf, size);
+        if (n >= 0)
+                return 1;
+        if (n == -ENOMEM)
+                return (int)n;
+        if (required || n != -ENOENT) {
+                r = strv_extendf(&d->problems, "%s: %s", attr, errno_what((int)n));
+                return r < 0 ? r : 0;
+        }
         return 0;
 }
 
 static int read_hex_attr(int dfd, vfio_pci_dev *d, const char *attr, unsigned bits, int32_t *ret)
 {
-        _cleanup_free_ char *s = NULL;
+        char s[VIRTUAL_BUF_SIZE(ATTR_MAX_DEFAULT)];
         uint32_t v;
         int r;
 
         *ret = -1;
-        r = read_dev_attr(dfd, d, attr, true, &s);
-        if (r < 0 || !s)
+        r = read_dev_attr(dfd, d, attr, true, s, sizeof(s));
+        if (r <= 0)
                 return r;
         if (parse_hex_id(s, bits, &v) < 0)
                 return strv_extendf(&d->problems, "%s: %s", attr, "malformed");
@@ -200,13 +206,13 @@ static int read_hex_attr(int dfd, vfio_pci_dev *d, const char *attr, unsigned bi
 
 static int read_int_attr(int dfd, vfio_pci_dev *d, const char *attr, int64_t min, int64_t max, int *ret)
 {
-        _cleanup_free_ char *s = NULL;
+        char s[VIRTUAL_BUF_SIZE(ATTR_MAX_DEFAULT)];
         int64_t v;
         int r;
 
         *ret = -1;
-        r = read_dev_attr(dfd, d, attr, false, &s);
-        if (r < 0 || !s)
+        r = read_dev_attr(dfd, d, attr, false, s, sizeof(s));
+        if (r <= 0)
                 return r;
         if (parse_int(s, min, max, &v) < 0)
                 return strv_extendf(&d->problems, "%s: %s", attr, "malformed");
@@ -295,11 +301,29 @@ static int parse_device_path(const char *target, const char *name, char **ret_pa
         return 0;
 }
 
-int vfio_pci_read_device(const vfio_host *h, const char *name, vfio_pci_dev **ret)
+/*
+ * The device link's target. With the sys/bus/pci/devices directory open (devices_fd >= 0, as during a scan),
+ * one readlinkat() on it; otherwise the link is opened beneath the root first. A name that is there but is
+ * no link reads as missing either way, as vfio_host_read_link() reports it.
+ */
+static int read_device_link(const vfio_host *h, int devices_fd, const char *name, const char *dir,
+                            char **ret)
+{
+        int r;
+
+        if (devices_fd < 0)
+                return vfio_host_read_link(h, dir, ret);
+        r = read_link_at(devices_fd, name, ret);
+        return r == -EINVAL ? -ENOENT : r;
+}
+
+static int read_device(const vfio_host *h, int devices_fd, const char *name, vfio_pci_dev **ret)
 {
         _cleanup_(vfio_pci_dev_freep) vfio_pci_dev *d = NULL;
-        _cleanup_free_ char *dir = NULL, *target = NULL, *s = NULL;
+        _cleanup_free_ char *target = NULL, *s = NULL;
         _cleanup_close_ int dfd = -EBADF;
+        char dir[sizeof("sys/bus/pci/devices/") + NAME_MAX];
+        char buf[VIRTUAL_BUF_SIZE(ATTR_MAX_DEFAULT)];
         int r;
 
         d = calloc(1, sizeof(*d));
@@ -313,9 +337,8 @@ int vfio_pci_read_device(const vfio_host *h, const char *name, vfio_pci_dev **re
         r = vfio_pci_addr_parse(name, &d->addr);
         if (r < 0)
                 return log_debug_errno(r, "not a PCI address: %s", name);
-        if (asprintf(&dir, "sys/bus/pci/devices/%s", name) < 0)
-                return -ENOMEM;
-        r = vfio_host_read_link(h, dir, &target);
+        snprintf(dir, sizeof(dir), "sys/bus/pci/devices/%s", name);
+        r = read_device_link(h, devices_fd, name, dir, &target);
         if (r < 0)
                 return log_debug_errno(r, "%s: cannot read link: %s", dir, strerror(-r));
         r = parse_device_path(target, name, &d->sysfs_path, &d->parents);
@@ -351,21 +374,20 @@ int vfio_pci_read_device(const vfio_host *h, const char *name, vfio_pci_dev **re
         } else if (r != -ENOENT &&
                    (r = strv_extendf(&d->problems, "%s: %s", "iommu_group", errno_what(r))) < 0)
                 return r;
-        free(s);
-        s = NULL;
 
-        r = read_dev_attr(dfd, d, "driver_override", false, &s);
+        r = read_dev_attr(dfd, d, "driver_override", false, buf, sizeof(buf));
         if (r < 0)
                 return r;
-        if (s && *s && strcmp(s, "(null)") != 0)
-                d->driver_override = TAKE_PTR(s);
-        free(s);
-        s = NULL;
+        if (r > 0 && *buf && strcmp(buf, "(null)") != 0) {
+                d->driver_override = strdup(buf);
+                if (!d->driver_override)
+                        return -ENOMEM;
+        }
 
-        r = read_dev_attr(dfd, d, "reset_method", false, &s);
+        r = read_dev_attr(dfd, d, "reset_method", false, buf, sizeof(buf));
         if (r < 0)
                 return r;
-        if (s && (r = strv_split(s, " \t", &d->reset_methods)) < 0)
+        if (r > 0 && (r = strv_split(buf, " \t", &d->reset_methods)) < 0)
                 return r;
         d->has_reset = faccessat(dfd, "reset", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 
@@ -384,16 +406,14 @@ int vfio_pci_read_device(const vfio_host *h, const char *name, vfio_pci_dev **re
                         unsigned *field = (unsigned *)((char *)&d->link + link_attrs[i].off);
                         uint64_t v;
 
-                        free(s);
-                        s = NULL;
-                        r = read_dev_attr(dfd, d, link_attrs[i].attr, false, &s);
+                        r = read_dev_attr(dfd, d, link_attrs[i].attr, false, buf, sizeof(buf));
                         if (r < 0)
                                 return r;
-                        if (!s)
+                        if (r == 0)
                                 continue;
                         if (link_attrs[i].speed)
-                                *field = vfio_pci_parse_link_speed(s);
-                        else if (parse_uint(s, 10, 64, &v) >= 0)
+                                *field = vfio_pci_parse_link_speed(buf);
+                        else if (parse_uint(buf, 10, 64, &v) >= 0)
                                 *field = (unsigned)v;
                         /* "Unknown" speeds and width 0 of a down link are legitimate: stay 0. */
                 }
@@ -407,6 +427,11 @@ int vfio_pci_read_device(const vfio_host *h, const char *name, vfio_pci_dev **re
         return 0;
 }
 
+int vfio_pci_read_device(const vfio_host *h, const char *name, vfio_pci_dev **ret)
+{
+        return read_device(h, -EBADF, name, ret);
+}
+
 static int cmp_dev(const void *a, const void *b)
 {
         const vfio_pci_dev *x = *(vfio_pci_dev *const *)a, *y = *(vfio_pci_dev *const *)b;
@@ -418,6 +443,7 @@ int vfio_pci_scan(const vfio_host *h, vfio_pci_list **ret)
 {
         _cleanup_(vfio_pci_list_freep) vfio_pci_list *l = NULL;
         _cleanup_strv_free_ char **names = NULL;
+        _cleanup_close_ int devices_fd = -EBADF;
         int r;
 
         l = calloc(1, sizeof(*l));
@@ -437,11 +463,14 @@ int vfio_pci_scan(const vfio_host *h, vfio_pci_list **ret)
         l->devs = calloc(strv_length(names) + 1, sizeof(vfio_pci_dev *));
         if (!l->devs)
                 return -ENOMEM;
+        /* The links are read relative to the directory, opened once; without it each is opened on its own.
+         */
+        devices_fd = vfio_host_open_path(h, "sys/bus/pci/devices", O_PATH | O_DIRECTORY);
         STRV_FOREACH(n, names) {
                 vfio_pci_dev *d;
                 char *msg;
 
-                r = vfio_pci_read_device(h, *n, &d);
+                r = read_device(h, devices_fd, *n, &d);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0) {
