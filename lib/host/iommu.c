@@ -2,6 +2,8 @@
 #include "vfioctl/iommu.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,7 +71,9 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
         if (!i->groups)
                 return -ENOMEM;
         STRV_FOREACH(n, names) {
-                _cleanup_free_ char *path = NULL;
+                char path[sizeof("sys/kernel/iommu_groups//devices") + NAME_MAX];
+                char type[VIRTUAL_BUF_SIZE(64)];
+                _cleanup_close_ int fd = -EBADF;
                 vfio_iommu_group *g = &i->groups[i->n_groups];
                 int64_t id;
 
@@ -80,8 +84,7 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
                                 return r;
                         continue;
                 }
-                if (asprintf(&path, "sys/kernel/iommu_groups/%s/devices", *n) < 0)
-                        return -ENOMEM;
+                snprintf(path, sizeof(path), "sys/kernel/iommu_groups/%s/devices", *n);
                 r = vfio_host_list_dir(h, path, GROUP_MEMBERS_MAX, &g->members);
                 if (r == -ENOMEM)
                         return r;
@@ -91,13 +94,13 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
                                 return r;
                         continue;
                 }
-                free(path);
-                path = NULL;
-                if (asprintf(&path, "sys/kernel/iommu_groups/%s/type", *n) < 0)
-                        return -ENOMEM;
-                r = vfio_host_read_attr(h, path, 64, &g->type);
-                if (r == -ENOMEM)
-                        return r;
+                snprintf(path, sizeof(path), "sys/kernel/iommu_groups/%s/type", *n);
+                fd = vfio_host_open_path(h, path, O_RDONLY | O_NOCTTY);
+                if (fd >= 0 && read_virtual_fd(fd, type, sizeof(type)) >= 0) {
+                        g->type = strdup(type);
+                        if (!g->type)
+                                return -ENOMEM;
+                }
                 g->id = (int)id;
                 i->n_groups++;
         }
