@@ -27,5 +27,13 @@ ssize_t read_virtual_at(int dirfd, const char *name, char *buf, size_t size);
 ssize_t read_virtual_fd(int fd, char *buf, size_t size);
 /* The buffer read_virtual_at() needs for an attribute of up to max bytes. */
 #define VIRTUAL_BUF_SIZE(max) ((max) + 2)
+/* The names in the open directory fd (without "." and ".."), sorted; -E2BIG past max entries. */
+int read_dir_names_fd(int fd, size_t max, char ***ret);
+/*
+ * Closes every descriptor >= 0 in fds and sets it to -EBADF. Descriptors opened one after another take
+ * consecutive numbers: each run of them is closed with one close_range() instead of one close() each. Only
+ * the numbers in fds are closed (a descriptor inherited in between splits the run).
+ */
+void close_many(int *fds, size_t n);
 /* Writes s to an existing attribute in one write(), as the kernel expects. */
 int write_attr_at(int dirfd, const char *path, const char *s);
