@@ -133,59 +133,14 @@ int vfio_host_write_attr(const vfio_host *h, const char *path, const char *value
         return (size_t)n == len ? 0 : -EIO;
 }
 
-/*
- * Reads the names with getdents64() on the descriptor itself: opendir()'s fcntl and fstat and its per-name
- * bookkeeping cost more than the listing when a scan lists thousands of small directories (one per IOMMU
- * group). The vector grows by doubling, so a 4096-entry directory is not copied 4096 times.
- */
 int vfio_host_list_dir(const vfio_host *h, const char *path, size_t max, char ***ret)
 {
-        _cleanup_strv_free_ char **l = NULL;
         _cleanup_close_ int fd = -EBADF;
-        size_t n = 0, alloc = 8;
-        _Alignas(struct dirent64) char buf[16384];
 
         fd = vfio_host_open_path(h, path, O_RDONLY | O_DIRECTORY);
         if (fd < 0)
                 return fd;
-        l = calloc(alloc, sizeof(char *));
-        if (!l)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t got = getdents64(fd, buf, sizeof(buf));
-
-                if (got < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (got == 0)
-                        break;
-                for (ssize_t off = 0; off < got;) {
-                        struct dirent64 *de = (struct dirent64 *)(buf + off);
-
-                        off += de->d_reclen;
-                        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                                continue;
-                        if (n + 1 > max)
-                                return -E2BIG;
-                        if (n + 1 >= alloc) {
-                                char **m = reallocarray(l, alloc * 2, sizeof(char *));
-
-                                if (!m)
-                                        return -ENOMEM;
-                                l = m;
-                                alloc *= 2;
-                        }
-                        l[n] = strdup(de->d_name);
-                        if (!l[n])
-                                return -ENOMEM;
-                        l[++n] = NULL;
-                }
-        }
-        strv_sort(l);
-        *ret = TAKE_PTR(l);
-        return 0;
+        return read_dir_names_fd(fd, max, ret);
 }
 
 int vfio_host_exists(const vfio_host *h, const char *path)
