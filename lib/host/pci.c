@@ -166,17 +166,59 @@ static const char *errno_what(int r)
 }
 
 /*
- * Reads attr of the device directory dfd into buf; returns 1 when read, 0 when absent (a problem is noted
- * when it is `required` or unreadable). Attribute names are plain file names: opening them relative to the
- * device's own directory fd cannot leave the root, and saves resolving the whole path for each of a
- * device's ~15 attributes; one read() each (read_virtual_at) and no allocation.
+ * The files a scan reads of each device, in the order their problems are reported. They are all opened
+ * first, relative to the device's own directory fd (plain file names cannot leave the root, and the path
+ * is resolved once, not for each file), then read with one read() each (read_virtual_fd), then closed
+ * together: descriptors opened in a row have consecutive numbers, so one close_range() closes them
+ * (close_many). Per function that is 15 opens, reads and 1 close instead of 15 opens, 30 reads, 15 closes.
  */
-static int read_dev_attr(int dfd, vfio_pci_dev *d, const char *attr, bool required, char *buf, size_t size)
+enum {
+        ATTR_VENDOR,
+        ATTR_DEVICE,
+        ATTR_SUBSYSTEM_VENDOR,
+        ATTR_SUBSYSTEM_DEVICE,
+        ATTR_REVISION,
+        ATTR_CLASS,
+        ATTR_BOOT_VGA,
+        ATTR_NUMA_NODE,
+        ATTR_DRIVER_OVERRIDE,
+        ATTR_RESET_METHOD,
+        ATTR_CUR_SPEED,
+        ATTR_MAX_SPEED,
+        ATTR_CUR_WIDTH,
+        ATTR_MAX_WIDTH,
+        ATTR_CONFIG,
+        N_ATTRS,
+};
+
+static const char *const attr_names[N_ATTRS] = {
+        [ATTR_VENDOR] = "vendor",
+        [ATTR_DEVICE] = "device",
+        [ATTR_SUBSYSTEM_VENDOR] = "subsystem_vendor",
+        [ATTR_SUBSYSTEM_DEVICE] = "subsystem_device",
+        [ATTR_REVISION] = "revision",
+        [ATTR_CLASS] = "class",
+        [ATTR_BOOT_VGA] = "boot_vga",
+        [ATTR_NUMA_NODE] = "numa_node",
+        [ATTR_DRIVER_OVERRIDE] = "driver_override",
+        [ATTR_RESET_METHOD] = "reset_method",
+        [ATTR_CUR_SPEED] = "current_link_speed",
+        [ATTR_MAX_SPEED] = "max_link_speed",
+        [ATTR_CUR_WIDTH] = "current_link_width",
+        [ATTR_MAX_WIDTH] = "max_link_width",
+        [ATTR_CONFIG] = "config",
+};
+
+/*
+ * Reads the attribute open as fd (or the open's -errno) into buf; returns 1 when read, 0 when absent (a
+ * problem is noted when it is `required` or unreadable).
+ */
+static int read_dev_attr(int fd, vfio_pci_dev *d, const char *attr, bool required, char *buf, size_t size)
 {
         ssize_t n;
         int r;
 
-        n = read_virtual_at(dfd, attr, buf, size);
+        n = fd < 0 ? fd : read_virtual_fd(fd, buf, size);
         if (n >= 0)
                 return 1;
         if (n == -ENOMEM)
@@ -188,34 +230,34 @@ static int read_dev_attr(int dfd, vfio_pci_dev *d, const char *attr, bool requir
         return 0;
 }
 
-static int read_hex_attr(int dfd, vfio_pci_dev *d, const char *attr, unsigned bits, int32_t *ret)
+static int read_hex_attr(const int *fds, vfio_pci_dev *d, unsigned a, unsigned bits, int32_t *ret)
 {
         char s[VIRTUAL_BUF_SIZE(ATTR_MAX_DEFAULT)];
         uint32_t v;
         int r;
 
         *ret = -1;
-        r = read_dev_attr(dfd, d, attr, true, s, sizeof(s));
+        r = read_dev_attr(fds[a], d, attr_names[a], true, s, sizeof(s));
         if (r <= 0)
                 return r;
         if (parse_hex_id(s, bits, &v) < 0)
-                return strv_extendf(&d->problems, "%s: %s", attr, "malformed");
+                return strv_extendf(&d->problems, "%s: %s", attr_names[a], "malformed");
         *ret = (int32_t)v;
         return 0;
 }
 
-static int read_int_attr(int dfd, vfio_pci_dev *d, const char *attr, int64_t min, int64_t max, int *ret)
+static int read_int_attr(const int *fds, vfio_pci_dev *d, unsigned a, int64_t min, int64_t max, int *ret)
 {
         char s[VIRTUAL_BUF_SIZE(ATTR_MAX_DEFAULT)];
         int64_t v;
         int r;
 
         *ret = -1;
-        r = read_dev_attr(dfd, d, attr, false, s, sizeof(s));
+        r = read_dev_attr(fds[a], d, attr_names[a], false, s, sizeof(s));
         if (r <= 0)
                 return r;
         if (parse_int(s, min, max, &v) < 0)
-                return strv_extendf(&d->problems, "%s: %s", attr, "malformed");
+                return strv_extendf(&d->problems, "%s: %s", attr_names[a], "malformed");
         *ret = (int)v;
         return 0;
 }
@@ -238,16 +280,14 @@ static int read_link_basename(int dfd, const char *name, char **ret)
         return *ret ? 0 : -ENOMEM;
 }
 
-static int read_header_type(int dfd, vfio_pci_header *ret)
+static int read_header_type(int fd, vfio_pci_header *ret)
 {
-        _cleanup_close_ int fd = -EBADF;
         unsigned char b;
         ssize_t n;
 
         /* Config offset 0x0e, bits 0-6 (PCI Local Bus spec 3.0, 6.2.1); readable by anyone. */
-        fd = openat(dfd, "config", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0)
-                return -errno;
+                return fd;
         n = pread(fd, &b, 1, 0x0e);
         if (n != 1)
                 return n < 0 ? -errno : -ENODATA;
@@ -317,11 +357,22 @@ static int read_device_link(const vfio_host *h, int devices_fd, const char *name
         return r == -EINVAL ? -ENOENT : r;
 }
 
+typedef struct dev_files {
+        int fd[N_ATTRS + 1]; /* the attributes (descriptor or -errno of the open), then the directory */
+} dev_files;
+
+static void dev_files_close(dev_files *f)
+{
+        close_many(f->fd, N_ATTRS + 1);
+}
+
 static int read_device(const vfio_host *h, int devices_fd, const char *name, vfio_pci_dev **ret)
 {
         _cleanup_(vfio_pci_dev_freep) vfio_pci_dev *d = NULL;
         _cleanup_free_ char *target = NULL, *s = NULL;
-        _cleanup_close_ int dfd = -EBADF;
+        _cleanup_(dev_files_close) dev_files files = { .fd = { [0 ... N_ATTRS] = -EBADF } };
+        const int *fds;
+        int dfd;
         char dir[sizeof("sys/bus/pci/devices/") + NAME_MAX];
         char buf[VIRTUAL_BUF_SIZE(ATTR_MAX_DEFAULT)];
         int r;
@@ -347,16 +398,24 @@ static int read_device(const vfio_host *h, int devices_fd, const char *name, vfi
         dfd = vfio_host_open_path(h, dir, O_PATH | O_DIRECTORY);
         if (dfd < 0)
                 return dfd == -ENOTDIR ? -ENOENT : dfd; /* dangling: the device directory is gone */
+        files.fd[N_ATTRS] = dfd;
+        for (unsigned a = 0; a < N_ATTRS; a++) {
+                int fd = openat(dfd, attr_names[a],
+                                O_RDONLY | O_CLOEXEC | O_NOCTTY | (a == ATTR_CONFIG ? O_NOFOLLOW : 0));
 
-        if ((r = read_hex_attr(dfd, d, "vendor", 16, &d->vendor)) < 0 ||
-            (r = read_hex_attr(dfd, d, "device", 16, &d->device)) < 0 ||
-            (r = read_hex_attr(dfd, d, "subsystem_vendor", 16, &d->subsystem_vendor)) < 0 ||
-            (r = read_hex_attr(dfd, d, "subsystem_device", 16, &d->subsystem_device)) < 0 ||
-            (r = read_hex_attr(dfd, d, "revision", 8, &d->revision)) < 0 ||
-            (r = read_hex_attr(dfd, d, "class", 24, &d->class)) < 0)
+                files.fd[a] = fd < 0 ? -errno : fd;
+        }
+        fds = files.fd;
+
+        if ((r = read_hex_attr(fds, d, ATTR_VENDOR, 16, &d->vendor)) < 0 ||
+            (r = read_hex_attr(fds, d, ATTR_DEVICE, 16, &d->device)) < 0 ||
+            (r = read_hex_attr(fds, d, ATTR_SUBSYSTEM_VENDOR, 16, &d->subsystem_vendor)) < 0 ||
+            (r = read_hex_attr(fds, d, ATTR_SUBSYSTEM_DEVICE, 16, &d->subsystem_device)) < 0 ||
+            (r = read_hex_attr(fds, d, ATTR_REVISION, 8, &d->revision)) < 0 ||
+            (r = read_hex_attr(fds, d, ATTR_CLASS, 24, &d->class)) < 0)
                 return r;
-        if ((r = read_int_attr(dfd, d, "boot_vga", 0, 1, &d->boot_vga)) < 0 ||
-            (r = read_int_attr(dfd, d, "numa_node", -1, 4095, &d->numa_node)) < 0)
+        if ((r = read_int_attr(fds, d, ATTR_BOOT_VGA, 0, 1, &d->boot_vga)) < 0 ||
+            (r = read_int_attr(fds, d, ATTR_NUMA_NODE, -1, 4095, &d->numa_node)) < 0)
                 return r;
 
         r = read_link_basename(dfd, "driver", &d->driver);
@@ -375,7 +434,8 @@ static int read_device(const vfio_host *h, int devices_fd, const char *name, vfi
                    (r = strv_extendf(&d->problems, "%s: %s", "iommu_group", errno_what(r))) < 0)
                 return r;
 
-        r = read_dev_attr(dfd, d, "driver_override", false, buf, sizeof(buf));
+        r = read_dev_attr(fds[ATTR_DRIVER_OVERRIDE], d, attr_names[ATTR_DRIVER_OVERRIDE], false, buf,
+                          sizeof(buf));
         if (r < 0)
                 return r;
         if (r > 0 && *buf && strcmp(buf, "(null)") != 0) {
@@ -384,7 +444,7 @@ static int read_device(const vfio_host *h, int devices_fd, const char *name, vfi
                         return -ENOMEM;
         }
 
-        r = read_dev_attr(dfd, d, "reset_method", false, buf, sizeof(buf));
+        r = read_dev_attr(fds[ATTR_RESET_METHOD], d, attr_names[ATTR_RESET_METHOD], false, buf, sizeof(buf));
         if (r < 0)
                 return r;
         if (r > 0 && (r = strv_split(buf, " \t", &d->reset_methods)) < 0)
@@ -393,20 +453,21 @@ static int read_device(const vfio_host *h, int devices_fd, const char *name, vfi
 
         {
                 static const struct {
-                        const char *attr;
+                        unsigned attr;
                         bool speed;
                         size_t off;
                 } link_attrs[] = {
-                        { "current_link_speed", true, offsetof(vfio_pci_link, cur_speed) },
-                        { "max_link_speed", true, offsetof(vfio_pci_link, max_speed) },
-                        { "current_link_width", false, offsetof(vfio_pci_link, cur_width) },
-                        { "max_link_width", false, offsetof(vfio_pci_link, max_width) },
+                        { ATTR_CUR_SPEED, true, offsetof(vfio_pci_link, cur_speed) },
+                        { ATTR_MAX_SPEED, true, offsetof(vfio_pci_link, max_speed) },
+                        { ATTR_CUR_WIDTH, false, offsetof(vfio_pci_link, cur_width) },
+                        { ATTR_MAX_WIDTH, false, offsetof(vfio_pci_link, max_width) },
                 };
                 for (size_t i = 0; i < ELEMENTSOF(link_attrs); i++) {
                         unsigned *field = (unsigned *)((char *)&d->link + link_attrs[i].off);
+                        unsigned a = link_attrs[i].attr;
                         uint64_t v;
 
-                        r = read_dev_attr(dfd, d, link_attrs[i].attr, false, buf, sizeof(buf));
+                        r = read_dev_attr(fds[a], d, attr_names[a], false, buf, sizeof(buf));
                         if (r < 0)
                                 return r;
                         if (r == 0)
@@ -419,7 +480,7 @@ static int read_device(const vfio_host *h, int devices_fd, const char *name, vfi
                 }
         }
 
-        r = read_header_type(dfd, &d->header);
+        r = read_header_type(fds[ATTR_CONFIG], &d->header);
         if (r == -ENOMEM)
                 return r;
 
