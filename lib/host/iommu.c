@@ -32,6 +32,11 @@ vfio_iommu *vfio_iommu_free(vfio_iommu *i)
         return NULL;
 }
 
+static void close_pairp(int (*fds)[2])
+{
+        close_many(*fds, 2);
+}
+
 static int cmp_group(const void *a, const void *b)
 {
         const vfio_iommu_group *x = a, *y = b;
@@ -73,7 +78,7 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
         STRV_FOREACH(n, names) {
                 char path[sizeof("sys/kernel/iommu_groups//devices") + NAME_MAX];
                 char type[VIRTUAL_BUF_SIZE(64)];
-                _cleanup_close_ int fd = -EBADF;
+                _cleanup_(close_pairp) int fds[2] = { -EBADF, -EBADF };
                 vfio_iommu_group *g = &i->groups[i->n_groups];
                 int64_t id;
 
@@ -84,19 +89,22 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
                                 return r;
                         continue;
                 }
+                /* Both files open, then read, then closed with one close_range() (close_many). */
                 snprintf(path, sizeof(path), "sys/kernel/iommu_groups/%s/devices", *n);
-                r = vfio_host_list_dir(h, path, GROUP_MEMBERS_MAX, &g->members);
+                fds[0] = vfio_host_open_path(h, path, O_RDONLY | O_DIRECTORY);
+                snprintf(path, sizeof(path), "sys/kernel/iommu_groups/%s/type", *n);
+                fds[1] = vfio_host_open_path(h, path, O_RDONLY | O_NOCTTY);
+                r = fds[0] < 0 ? fds[0] : read_dir_names_fd(fds[0], GROUP_MEMBERS_MAX, &g->members);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0) {
+                        snprintf(path, sizeof(path), "sys/kernel/iommu_groups/%s/devices", *n);
                         r = strv_extendf(&i->problems, "%s: %s", path, strerror(-r));
                         if (r < 0)
                                 return r;
                         continue;
                 }
-                snprintf(path, sizeof(path), "sys/kernel/iommu_groups/%s/type", *n);
-                fd = vfio_host_open_path(h, path, O_RDONLY | O_NOCTTY);
-                if (fd >= 0 && read_virtual_fd(fd, type, sizeof(type)) >= 0) {
+                if (fds[1] >= 0 && read_virtual_fd(fds[1], type, sizeof(type)) >= 0) {
                         g->type = strdup(type);
                         if (!g->type)
                                 return -ENOMEM;
