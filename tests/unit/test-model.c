@@ -153,7 +153,7 @@ static void test_attribute_cap_is_exactly_a_page(void **state)
         memset(page, 'a', 4096);
         page[4096] = 0;
         fixture_write(root, "sys/devices/pci0000:00/0000:00:01.0/driver_override", page);
-        page[4096] = '\n'; /* the newline the kernel adds does not count */
+        page[4096] = '\n'; /* the newline counts: a sysfs page holds the value and its newline */
         page[4097] = 0;
         fixture_write(root, "sys/devices/pci0000:00/0000:00:03.0/driver_override", page);
         page[4096] = 'a';
