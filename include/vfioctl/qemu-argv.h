@@ -10,6 +10,9 @@ typedef struct vm_argv_paths {
         const char *state_dir;   /* per-VM files: OVMF_VARS.fd */
         unsigned uid;            /* for the default PulseAudio server /run/user/UID/pulse/native */
         bool input_relay; /* evdev inputs with relay != no come from vfioctl's relay (RUNTIME_DIR/VM-*) */
+        /* A hugetlbfs file vfioctl has filled (vm_prealloc_hugetlbfs), e.g. "/proc/self/fd/3": the memory
+         * backend maps it shared instead of creating its own in [memory] hugepage_path. */
+        const char *memory_file;
 } vm_argv_paths;
 
 /* The one place QEMU option values are escaped: ',' becomes ",," (QEMU docs, "Invocation", options). */
@@ -20,6 +23,8 @@ const char *vm_qemu_firmware_code(const vm_config *c);
 const char *vm_qemu_firmware_vars_template(const vm_config *c);
 /* The per-VM vars copy: [firmware] vars, else STATE_DIR/OVMF_VARS.fd. */
 char *vm_qemu_firmware_vars(const vm_config *c, const vm_argv_paths *p);
+/* The hugetlbfs directory of the guest RAM: [memory] hugepage_path, else /dev/hugepages(1G). */
+const char *vm_qemu_hugepage_dir(const vm_config *c);
 /* RUNTIME_DIR/qmp.sock */
 char *vm_qemu_qmp_socket(const vm_argv_paths *p);
 char *vm_qemu_tpm_socket(const vm_config *c, const vm_argv_paths *p);
