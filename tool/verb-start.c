@@ -27,6 +27,7 @@
 #include "vfioctl/model.h"
 #include "vfioctl/pciids.h"
 #include "vfioctl/perm.h"
+#include "vfioctl/prealloc.h"
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/runstate.h"
 #include "vfioctl/vmdefaults.h"
@@ -641,6 +642,8 @@ typedef struct start_ctx {
         char *swtpm_socket;
         char *ddc;  /* "bus=N" */
         bool relay; /* run the input relay for the evdev inputs */
+        int mem_fd; /* guest RAM vfioctl filled (lib/run/prealloc.c), QEMU's fd 3; -1: QEMU allocates */
+        vm_prealloc_report prealloc;
 } start_ctx;
 
 static void notify(start_ctx *x, const char *msg)
@@ -845,8 +848,23 @@ static int launch_and_supervise(start_ctx *x)
                          .groups = x->user.keep,
                          .n_groups = x->user.n_keep,
                          .memlock = x->memlock,
-                         .log_fd = log_fd };
+                         .log_fd = log_fd,
+                         .pass_fd = x->mem_fd > 2 ? x->mem_fd : 0 };
+        if (x->mem_fd > 2) /* lib/run/prealloc.c */
+                vm_run_log(&x->run,
+                           "guest RAM: %llu MiB of %llu KiB hugepages allocated by %u thread%s in %.2f s%s",
+                           (unsigned long long)(x->c->memory.size >> 20),
+                           (unsigned long long)(x->prealloc.result.page_size >> 10),
+                           x->prealloc.result.threads, x->prealloc.result.threads == 1 ? "" : "s",
+                           x->prealloc.seconds,
+                           x->prealloc.nodes ? ", bound to the NUMA nodes of the pinned CPUs" : "");
+        else if (x->prealloc.skip && x->c->memory.hugepages != VM_HUGEPAGES_NONE)
+                vm_run_log(&x->run, "guest RAM: allocated by QEMU (%s)", x->prealloc.skip);
         r = vm_launch_spawn(&sp, &pid, &stage);
+        if (x->mem_fd >= 0) { /* QEMU holds the guest RAM now: it goes back to the pool when QEMU ends */
+                close(x->mem_fd);
+                x->mem_fd = -1;
+        }
         if (r < 0) {
                 tool_error("starting %s failed at %s: %s", x->argv[0], stage ? stage : "fork", strerror(-r));
                 vm_run_log(&x->run, "starting %s failed at %s: %s", x->argv[0], stage ? stage : "fork",
@@ -1118,7 +1136,7 @@ int verb_start(int argc, char **argv)
         _cleanup_free_ char *ddc = NULL, *swtpm_socket = NULL;
         _cleanup_strv_free_ char **swtpm_argv = NULL;
         vm_paths_buf paths = {};
-        start_ctx x = { .notify_fd = -1 };
+        start_ctx x = { .notify_fd = -1, .mem_fd = -1 };
         bool detach = false, paused = false, is_root = getuid() == 0;
         uint64_t reserved = 0;
         unsigned reserved_kb = 0;
@@ -1428,6 +1446,20 @@ int verb_start(int argc, char **argv)
                         x.swtpm_socket = swtpm_socket;
                 }
         }
+        /* ---- guest RAM filled by vfioctl before QEMU maps it (lib/run/prealloc.c) ---- */
+        if (!errors) {
+                r = vm_prealloc_guest_ram(h, c, x.pin, x.drop, x.user.uid, x.user.gid, &x.mem_fd,
+                                          &x.prealloc);
+                if (r < 0)
+                        add_error(
+                                &errors,
+                                "%s: allocating the %llu MiB of guest RAM in hugepages below %s failed: %s",
+                                c->filename, (unsigned long long)(c->memory.size >> 20),
+                                vm_qemu_hugepage_dir(c), strerror(-r));
+                else if (x.mem_fd >= 0)
+                        paths.paths.memory_file = "/proc/self/fd/3"; /* vm_spawn.pass_fd */
+        }
+        /* ---- */
         if (errors) {
                 tool_error("VM '%s' was not started; %zu preflight check%s failed:", c->name,
                            strv_length(errors), strv_length(errors) == 1 ? "" : "s");
@@ -1558,6 +1590,8 @@ int verb_start(int argc, char **argv)
         } else
                 ret = launch_and_supervise(&x);
 out:
+        if (x.mem_fd >= 0)
+                close(x.mem_fd);
         vm_paths_done(&paths);
         vm_runstate_free(x.st);
         vm_user_done(&x.user);
