@@ -20,11 +20,13 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "fs-util.h"
 #include "strv.h"
+#include "time-util.h"
 #include "tool.h"
 #include "vfioctl/launch.h"
-#include "vm-run.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
+#include "vfioctl/vmrun.h"
 
 #define DEMO_NAME "vfioctl-demo"
 #define HELLO     "vfioctl demo guest: hello from"
@@ -49,14 +51,6 @@ static const char init_script[] =
 static const char power_script[] = "#!/bin/sh\n"
                                    "echo 'vfioctl demo guest: power button pressed, powering off'\n"
                                    "exec /bin/busybox poweroff -f\n";
-
-static double now_s(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- a newc cpio writer (the kernel's initramfs format, Documentation/driver-api/early-userspace) ---- */
 
@@ -348,21 +342,6 @@ static int self(const char *v, const char *a1, const char *a2, char **ret_stdout
         return argv ? run_argv(argv, NULL, ret_stdout) : -ENOMEM;
 }
 
-static int mkdir_parents(const char *path, mode_t mode)
-{
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++)
-                if (*s == '/') {
-                        *s = 0;
-                        (void)mkdir(p, 0755);
-                        *s = '/';
-                }
-        return mkdir(p, mode) < 0 && errno != EEXIST ? -errno : 0;
-}
-
 int verb_demo(int argc, char **argv)
 {
         _cleanup_free_ char *testbed = NULL, *own = NULL, *kernel = NULL, *busybox = NULL, *moddir = NULL,
@@ -370,7 +349,7 @@ int verb_demo(int argc, char **argv)
         const char *cache_env = secure_getenv("VFIOCTL_TESTBED_CACHE"),
                    *xdg_cache = secure_getenv("XDG_CACHE_HOME"), *home = secure_getenv("HOME");
         bool root = getuid() == 0, kvm;
-        vm_run r = { .dirfd = -1, .proc_fd = -1 };
+        _cleanup_(vm_run_freep) vm_run *r = NULL;
         double t0 = now_s(), t_start, t_hello = 0, t_stop;
         int e, ret = EXIT_FAILURE_GENERIC;
 
@@ -398,7 +377,7 @@ int verb_demo(int argc, char **argv)
                         free(busybox);
                         free(moddir);
                         kernel = busybox = moddir = NULL;
-                        if (mkdir_parents(own, 0755) < 0 || fetch_packages(own) < 0 ||
+                        if (mkdir_p(own, 0755) < 0 || fetch_packages(own) < 0 ||
                             find_guest(own, &kernel, &busybox, &moddir) < 0) {
                                 tool_error(
                                         "demo: no guest kernel: neither %s nor %s holds Debian's kernel and busybox, and apt-get download failed; run: apt-get update, then vfioctl demo again (or tests/vfio-e2e/setup.sh)",
@@ -414,7 +393,7 @@ int verb_demo(int argc, char **argv)
                 e = asprintf(&work, "%s/var/lib/vfioctl/demo", arg_root ? arg_root : "");
         else
                 e = asprintf(&work, "%s/vfioctl-demo", own);
-        if (e < 0 || mkdir_parents(work, 0755) < 0 || chmod(work, 0755) < 0) {
+        if (e < 0 || mkdir_p(work, 0755) < 0 || chmod(work, 0755) < 0) {
                 tool_error("demo: cannot create %s: %s", work ? work : "the demo directory",
                            strerror(errno));
                 return EXIT_FAILURE_GENERIC;
@@ -451,16 +430,8 @@ int verb_demo(int argc, char **argv)
                      kvm ? "kvm" : "tcg", root ? "user = nobody\n" : "", kernel, initrd,
                      kvm ? "host" : "qemu64") < 0)
                 return EXIT_FAILURE_GENERIC;
-        {
-                _cleanup_free_ char *tmp = NULL;
-                FILE *f;
-
-                if (asprintf(&tmp, "%s.tmp", conf) < 0 || !(f = fopen(tmp, "we")))
-                        return EXIT_FAILURE_GENERIC;
-                fputs(text, f);
-                if (fclose(f) != 0 || rename(tmp, conf) < 0)
-                        return EXIT_FAILURE_GENERIC;
-        }
+        if (write_file_atomic(conf, text, strlen(text), 0644, 0) < 0)
+                return EXIT_FAILURE_GENERIC;
         printf("config:        %s (%s%s)\n\n", conf,
                kvm ? "KVM" : "TCG: /dev/kvm cannot run guests for this user",
                root ? "; QEMU runs as nobody" : "");
@@ -474,11 +445,18 @@ int verb_demo(int argc, char **argv)
                 tool_error("demo: start failed (see above); the log: vfioctl log %s", DEMO_NAME);
                 return EXIT_FAILURE_GENERIC;
         }
-        if (vm_run_open(DEMO_NAME, false, &r) < 0)
-                return EXIT_FAILURE_GENERIC;
+        {
+                _cleanup_free_ char *err = NULL;
+
+                if (vm_run_open(arg_root, DEMO_NAME, false, &r, &err) < 0) {
+                        if (err)
+                                tool_error("%s", err);
+                        return EXIT_FAILURE_GENERIC;
+                }
+        }
         /* 4. the guest's greeting on its serial console (logged by QEMU's chardev) */
         {
-                _cleanup_free_ char *log = vm_launch_console_log(r.qemu_dir);
+                _cleanup_free_ char *log = vm_launch_console_log(r->qemu_dir);
 
                 for (int i = 0; log && i < 600 && !t_hello; i++) {
                         _cleanup_free_ char *out = NULL;
@@ -512,7 +490,7 @@ int verb_demo(int argc, char **argv)
         {
                 _cleanup_(vm_runstate_freep) vm_runstate *s = NULL;
 
-                if (vm_runstate_read(r.dirfd, &s) >= 0)
+                if (vm_runstate_read(r->dirfd, &s) >= 0)
                         printf("stopped in %.1f s: state %s, reason %s\n", now_s() - t_stop,
                                vm_state_to_string(s->state), s->exit_reason ? s->exit_reason : "-");
         }
@@ -526,6 +504,5 @@ int verb_demo(int argc, char **argv)
                now_s() - t0);
         ret = EXIT_OK;
 out:
-        vm_run_done(&r);
         return ret;
 }

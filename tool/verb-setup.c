@@ -13,7 +13,7 @@
 #include "vfioctl/model.h"
 #include "vfioctl/selector.h"
 #include "vfioctl/setup.h"
-#include "vm-needs.h"
+#include "vfioctl/vmneeds.h"
 
 #define USERADD_PATH "/usr/sbin/useradd"
 
@@ -165,9 +165,12 @@ int verb_setup(int argc, char **argv)
         if (vm) {
                 /* The VM file names the devices, memory, hugepages and USB devices; options given on the
                  * command line win, and selectors given beside --vm are added. */
+                _cleanup_(vm_config_freep) vm_config *vmc = NULL;
                 vm_needs n;
 
-                r = vm_needs_load(vm, &n);
+                r = tool_load_config(vm, &vmc);
+                if (r >= 0)
+                        r = vm_needs_from_config(vmc, &n);
                 if (r < 0)
                         return r == -EINVAL ? EXIT_DATAERR : EXIT_USAGE;
                 STRV_FOREACH(d, n.devices)
