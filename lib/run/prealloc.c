@@ -30,7 +30,22 @@
 /* More threads than this only queue on the same memory bandwidth. */
 #define PREALLOC_THREADS_MAX 256
 
+/*
+ * The threads start populating together, once all exist. Creating a thread maps its stack, and a thread's
+ * first malloc() maps an arena: both take the process's mmap_lock for writing, while MADV_POPULATE_WRITE
+ * holds it for reading over its whole range. A thread created (or allocating) while another populates
+ * waits for that one to finish: the ranges are filled one after another. That is what QEMU 7.2's
+ * prealloc-threads runs into here (mmap_lock tracepoints: a touch thread's write lock waited out the
+ * other's 4 GiB populate; docs/BENCHMARKS.md, "Memory setup").
+ */
+typedef struct start_gate {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool open;
+} start_gate;
+
 typedef struct populate_job {
+        start_gate *gate;
         char *addr;
         size_t len;
         int error; /* positive errno of the populating madvise(), 0 on success */
@@ -40,6 +55,12 @@ static void *populate(void *arg)
 {
         populate_job *j = arg;
 
+        if (j->gate) {
+                pthread_mutex_lock(&j->gate->lock);
+                while (!j->gate->open)
+                        pthread_cond_wait(&j->gate->cond, &j->gate->lock);
+                pthread_mutex_unlock(&j->gate->lock);
+        }
         /*
          * MADV_POPULATE_WRITE faults every page in writable and reports a failure as an error rather than
          * SIGBUS (madvise(2)); on a shared hugetlbfs mapping each fault allocates and zeroes a page of the
@@ -97,10 +118,12 @@ static unsigned default_threads(const cpu_set_t *cpus)
 }
 
 /* Runs the populating threads over the mapping; the first failure wins. */
+/* Runs the populating threads over the mapping; the first failure wins. */
 static int fill_by_threads(char *addr, uint64_t size, uint64_t page, unsigned n, const cpu_set_t *cpus)
 {
         pthread_t tid[PREALLOC_THREADS_MAX];
         populate_job jobs[PREALLOC_THREADS_MAX];
+        start_gate gate = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
         pthread_attr_t attr;
         uint64_t pages = size / page, per = pages / n, extra = pages % n, off = 0;
         unsigned started = 0;
@@ -114,16 +137,23 @@ static int fill_by_threads(char *addr, uint64_t size, uint64_t page, unsigned n,
                 uint64_t count =
                         per + (i < extra); /* contiguous ranges, the first `extra` one page longer */
 
-                jobs[i] = (populate_job){ .addr = addr + off * page, .len = (size_t)(count * page) };
+                jobs[i] = (populate_job){ .gate = &gate,
+                                          .addr = addr + off * page,
+                                          .len = (size_t)(count * page) };
                 off += count;
                 if (pthread_create(&tid[i], &attr, populate, &jobs[i]) != 0) {
-                        /* Fewer threads than asked is slower, not wrong: this one fills its range here. */
-                        populate(&jobs[i]);
-                        tid[i] = 0;
+                        tid[i] = 0; /* fewer threads is slower, not wrong: this range is filled below */
                         continue;
                 }
                 started++;
         }
+        pthread_mutex_lock(&gate.lock);
+        gate.open = true;
+        pthread_cond_broadcast(&gate.cond);
+        pthread_mutex_unlock(&gate.lock);
+        for (unsigned i = 0; i < n; i++)
+                if (!tid[i])
+                        populate(&jobs[i]);
         for (unsigned i = 0; i < n; i++)
                 if (tid[i])
                         pthread_join(tid[i], NULL);
