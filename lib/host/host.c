@@ -97,6 +97,24 @@ int vfio_host_open_path(const vfio_host *h, const char *path, int flags)
         return fd < 0 ? -errno : fd;
 }
 
+int vfio_host_open_beneath(const vfio_host *h, int dirfd, const char *path, int flags)
+{
+        struct open_how how = {
+                .flags = (unsigned)(flags | O_CLOEXEC),
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+        };
+        int fd = -1;
+
+        if (!h->have_openat2)
+                return -ENOSYS;
+        for (unsigned attempt = 0; attempt < 64; attempt++) {
+                fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+                if (fd >= 0 || errno != EAGAIN)
+                        break;
+        }
+        return fd >= 0 ? fd : -errno;
+}
+
 int vfio_host_read_attr(const vfio_host *h, const char *path, size_t max, char **ret)
 {
         _cleanup_close_ int fd = -EBADF;

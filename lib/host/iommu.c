@@ -37,6 +37,22 @@ static void close_pairp(int (*fds)[2])
         close_many(*fds, 2);
 }
 
+/*
+ * GROUP/FILE of sys/kernel/iommu_groups: opened beneath the groups directory (two components to walk, not
+ * five from the root), or from the root as before when that would leave it or openat2 is missing.
+ */
+static int open_in_group(const vfio_host *h, int groups_fd, const char *group, const char *file, int flags)
+{
+        char path[sizeof("sys/kernel/iommu_groups//devices") + NAME_MAX];
+        int fd;
+
+        snprintf(path, sizeof(path), "sys/kernel/iommu_groups/%s/%s", group, file);
+        fd = vfio_host_open_beneath(h, groups_fd, path + strlen("sys/kernel/iommu_groups/"), flags);
+        if (fd != -EXDEV && fd != -ENOSYS)
+                return fd;
+        return vfio_host_open_path(h, path, flags);
+}
+
 static int cmp_group(const void *a, const void *b)
 {
         const vfio_iommu_group *x = a, *y = b;
@@ -48,6 +64,7 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
 {
         _cleanup_(vfio_iommu_freep) vfio_iommu *i = NULL;
         _cleanup_strv_free_ char **names = NULL;
+        _cleanup_close_ int groups_fd = -EBADF;
         int r;
 
         i = calloc(1, sizeof(*i));
@@ -65,7 +82,9 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
         if (!i->units)
                 return -ENOMEM;
 
-        r = vfio_host_list_dir(h, "sys/kernel/iommu_groups", IOMMU_GROUPS_MAX, &names);
+        /* Listed through its descriptor, which the groups' files are then opened beneath (open_in_group). */
+        groups_fd = vfio_host_open_path(h, "sys/kernel/iommu_groups", O_RDONLY | O_DIRECTORY);
+        r = groups_fd < 0 ? groups_fd : read_dir_names_fd(groups_fd, IOMMU_GROUPS_MAX, &names);
         if (r == -ENOENT) {
                 *ret = TAKE_PTR(i);
                 return 0;
@@ -90,10 +109,8 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
                         continue;
                 }
                 /* Both files open, then read, then closed with one close_range() (close_many). */
-                snprintf(path, sizeof(path), "sys/kernel/iommu_groups/%s/devices", *n);
-                fds[0] = vfio_host_open_path(h, path, O_RDONLY | O_DIRECTORY);
-                snprintf(path, sizeof(path), "sys/kernel/iommu_groups/%s/type", *n);
-                fds[1] = vfio_host_open_path(h, path, O_RDONLY | O_NOCTTY);
+                fds[0] = open_in_group(h, groups_fd, *n, "devices", O_RDONLY | O_DIRECTORY);
+                fds[1] = open_in_group(h, groups_fd, *n, "type", O_RDONLY | O_NOCTTY);
                 r = fds[0] < 0 ? fds[0] : read_dir_names_fd(fds[0], GROUP_MEMBERS_MAX, &g->members);
                 if (r == -ENOMEM)
                         return r;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -366,7 +367,45 @@ static void dev_files_close(dev_files *f)
         close_many(f->fd, N_ATTRS + 1);
 }
 
-static int read_device(const vfio_host *h, int devices_fd, const char *name, vfio_pci_dev **ret)
+/*
+ * The device's own directory. During a scan whose sys/bus/pci/devices/../../.. is sys/ (sys_fd >= 0, see
+ * open_sys_for_links), a link of the kernel's form "../../../devices/..." lands on sys/devices/...: that is
+ * opened beneath sys/, a walk of a few components instead of the whole path and the link from the root.
+ * Anything else, or a path that would leave sys/, is opened as before.
+ */
+static int open_device_dir(const vfio_host *h, int sys_fd, const char *target, const char *dir)
+{
+        static const char canonical[] = "../../../devices/";
+        int fd;
+
+        if (sys_fd >= 0 && strncmp(target, canonical, strlen(canonical)) == 0) {
+                fd = vfio_host_open_beneath(h, sys_fd, target + strlen("../../../"), O_PATH | O_DIRECTORY);
+                if (fd != -EXDEV && fd != -ENOSYS)
+                        return fd;
+        }
+        return vfio_host_open_path(h, dir, O_PATH | O_DIRECTORY);
+}
+
+/* sys/, when following a device link from sys/bus/pci/devices leads where it says below sys/. */
+static int open_sys_for_links(const vfio_host *h)
+{
+        _cleanup_close_ int up = -EBADF;
+        int sys_fd;
+        struct stat a, b;
+
+        sys_fd = vfio_host_open_path(h, "sys", O_PATH | O_DIRECTORY);
+        if (sys_fd < 0)
+                return sys_fd;
+        up = vfio_host_open_path(h, "sys/bus/pci/devices/../../..", O_PATH | O_DIRECTORY);
+        if (up < 0 || fstat(up, &a) < 0 || fstat(sys_fd, &b) < 0 || a.st_dev != b.st_dev ||
+            a.st_ino != b.st_ino) {
+                close(sys_fd);
+                return -ENOTDIR;
+        }
+        return sys_fd;
+}
+
+static int read_device(const vfio_host *h, int devices_fd, int sys_fd, const char *name, vfio_pci_dev **ret)
 {
         _cleanup_(vfio_pci_dev_freep) vfio_pci_dev *d = NULL;
         _cleanup_free_ char *target = NULL, *s = NULL;
@@ -395,7 +434,7 @@ static int read_device(const vfio_host *h, int devices_fd, const char *name, vfi
         r = parse_device_path(target, name, &d->sysfs_path, &d->parents);
         if (r < 0)
                 return log_debug_errno(r, "%s: unexpected link target %s", dir, target);
-        dfd = vfio_host_open_path(h, dir, O_PATH | O_DIRECTORY);
+        dfd = open_device_dir(h, sys_fd, target, dir);
         if (dfd < 0)
                 return dfd == -ENOTDIR ? -ENOENT : dfd; /* dangling: the device directory is gone */
         files.fd[N_ATTRS] = dfd;
@@ -449,7 +488,10 @@ static int read_device(const vfio_host *h, int devices_fd, const char *name, vfi
                 return r;
         if (r > 0 && (r = strv_split(buf, " \t", &d->reset_methods)) < 0)
                 return r;
-        d->has_reset = faccessat(dfd, "reset", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+        /* The kernel shows reset_method and reset under one condition, some reset works (both use
+         * pci_dev_reset_attr_is_visible, drivers/pci/pci-sysfs.c): only a kernel without reset_method
+         * (before 5.15) needs the look. */
+        d->has_reset = d->reset_methods ? true : faccessat(dfd, "reset", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 
         {
                 static const struct {
@@ -490,7 +532,7 @@ static int read_device(const vfio_host *h, int devices_fd, const char *name, vfi
 
 int vfio_pci_read_device(const vfio_host *h, const char *name, vfio_pci_dev **ret)
 {
-        return read_device(h, -EBADF, name, ret);
+        return read_device(h, -EBADF, -EBADF, name, ret);
 }
 
 static int cmp_dev(const void *a, const void *b)
@@ -504,7 +546,7 @@ int vfio_pci_scan(const vfio_host *h, vfio_pci_list **ret)
 {
         _cleanup_(vfio_pci_list_freep) vfio_pci_list *l = NULL;
         _cleanup_strv_free_ char **names = NULL;
-        _cleanup_close_ int devices_fd = -EBADF;
+        _cleanup_close_ int devices_fd = -EBADF, sys_fd = -EBADF;
         int r;
 
         l = calloc(1, sizeof(*l));
@@ -527,11 +569,12 @@ int vfio_pci_scan(const vfio_host *h, vfio_pci_list **ret)
         /* The links are read relative to the directory, opened once; without it each is opened on its own.
          */
         devices_fd = vfio_host_open_path(h, "sys/bus/pci/devices", O_PATH | O_DIRECTORY);
+        sys_fd = open_sys_for_links(h);
         STRV_FOREACH(n, names) {
                 vfio_pci_dev *d;
                 char *msg;
 
-                r = read_device(h, devices_fd, *n, &d);
+                r = read_device(h, devices_fd, sys_fd, *n, &d);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0) {

@@ -215,6 +215,43 @@ static void test_pci_address_forms(void **state)
         assert_int_equal(vfio_pci_addr_parse(NULL, &(vfio_pci_addr){ 0 }), -EINVAL);
 }
 
+/* The scan's shortcuts (paths opened beneath sys/ and the groups directory) change nothing for links of
+ * other forms: an absolute device link and a group directory reached through absolute links are followed
+ * inside the root, as every host path is. */
+static void test_links_of_any_form_are_followed_inside_the_root(void **state)
+{
+        char *root = fixture_clone("q35-viommu");
+        vfio_model *m;
+        const vfio_iommu_group *g;
+
+        fixture_unlink(root, "sys/bus/pci/devices/0000:00:01.0");
+        fixture_symlink(root, "sys/bus/pci/devices/0000:00:01.0", "/sys/devices/pci0000:00/0000:00:01.0");
+        m = load(root);
+        assert_int_equal(dev(m, "0000:00:01.0")->pci->vendor, 0x1234);
+        g = vfio_iommu_find_group(m->iommu, dev(m, "0000:00:01.0")->pci->iommu_group);
+        assert_non_null(g);
+        assert_true(strv_contains(g->members, "0000:00:01.0"));
+        vfio_model_free(m);
+        /* Group 1 moved aside and reached through an absolute link, its devices/ through another. */
+        {
+                char *from, *to;
+
+                assert_true(asprintf(&from, "%s/sys/kernel/iommu_groups/1", root) > 0);
+                assert_true(asprintf(&to, "%s/sys/kernel/iommu_groups/elsewhere1", root) > 0);
+                assert_int_equal(rename(from, to), 0);
+                free(from);
+                free(to);
+        }
+        fixture_symlink(root, "sys/kernel/iommu_groups/1", "/sys/kernel/iommu_groups/elsewhere1");
+        m = load(root);
+        g = vfio_iommu_find_group(m->iommu, 1);
+        assert_non_null(g);
+        assert_true(strv_length(g->members) > 0);
+        assert_string_equal(g->type, "identity");
+        vfio_model_free(m);
+        fixture_remove(root);
+}
+
 static void test_dangling_device_link_is_skipped_and_named(void **state)
 {
         char *root = fixture_clone("host-firecracker");
@@ -496,6 +533,7 @@ int main(void)
                 cmocka_unit_test(test_nul_bytes_and_oversized_attributes_are_refused),
                 cmocka_unit_test(test_attribute_cap_is_exactly_a_page),
                 cmocka_unit_test(test_pci_address_forms),
+                cmocka_unit_test(test_links_of_any_form_are_followed_inside_the_root),
                 cmocka_unit_test(test_dangling_device_link_is_skipped_and_named),
                 cmocka_unit_test(test_missing_pci_bus_is_an_empty_list),
                 cmocka_unit_test(test_root_on_dm_crypt_is_traced_through_slaves),
