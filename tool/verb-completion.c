@@ -16,8 +16,8 @@
 #include "tool.h"
 #include "vfioctl/model.h"
 #include "vfioctl/pciids.h"
-#include "vm-run.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
+#include "vfioctl/vmrun.h"
 
 /*
  * Options a verb accepts that its short synopsis in the verb table leaves out (vfioctl(1) has them all;
@@ -540,7 +540,7 @@ static int list_vms(void)
         if (vm_user_config_dir(&user) == 0)
                 (void)list_dir_names(user, ".conf", &names);
         (void)list_dir_names(VFIOCTL_SYSTEM_VMS_DIR, ".conf", &names);
-        if (vm_run_base(&run) == 0)
+        if (vm_run_base(arg_root, &run) == 0)
                 (void)list_dir_names(run, NULL, &names);
         strv_sort(names);
         STRV_FOREACH(n, names)
