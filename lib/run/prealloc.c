@@ -176,6 +176,12 @@ int vm_prealloc_hugetlbfs(int dir_fd, const vm_prealloc_opts *o, int *ret_fd, vm
         bool populate_write = true;
         int r;
 
+        /* Nothing is created before the directory is known to be hugetlbfs: it comes from a config and may
+         * be anywhere, and a filesystem without unnamed files would otherwise read as an old kernel. */
+        if (fstatfs(dir_fd, &sfs) < 0)
+                return -errno;
+        if ((unsigned long)sfs.f_type != HUGETLBFS_MAGIC)
+                return -EMEDIUMTYPE;
         /* O_EXCL: the VM user, who gets the descriptor, cannot link the file into a directory and so keep
          * the pages past the VM (open(2), O_TMPFILE). */
         fd = openat(dir_fd, ".", O_TMPFILE | O_EXCL | O_RDWR | O_CLOEXEC, 0600);

@@ -103,6 +103,24 @@ static void test_not_hugetlbfs_is_left_to_qemu(void **state)
         rmdir(dir);
 }
 
+/*
+ * The filesystem is checked before anything is created in the directory (a directory from a config may be
+ * anywhere): one that cannot hold unnamed files at all, as procfs, is "not hugetlbfs", not "the kernel
+ * cannot make unnamed files on hugetlbfs", which would send the user to upgrade a kernel.
+ */
+static void test_not_hugetlbfs_is_found_before_creating_a_file(void **state)
+{
+        vm_prealloc_opts o = { .size = 2u << 20, .threads = 2 };
+        int dfd, fd = 1234;
+
+        (void)state;
+        dfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(dfd >= 0);
+        assert_int_equal(vm_prealloc_hugetlbfs(dfd, &o, &fd, NULL), -EMEDIUMTYPE);
+        assert_int_equal(fd, 1234);
+        close(dfd);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -110,6 +128,7 @@ int main(void)
                 cmocka_unit_test(test_one_node_means_no_policy),
                 cmocka_unit_test(test_two_nodes_bind_to_the_pinned_cpus_node),
                 cmocka_unit_test(test_not_hugetlbfs_is_left_to_qemu),
+                cmocka_unit_test(test_not_hugetlbfs_is_found_before_creating_a_file),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
