@@ -12,6 +12,9 @@ typedef struct vm_argv_paths {
         const char *user; /* the user QEMU runs as; NULL: [vm] user (server = desktop decides by it) */
         const char *root; /* the host root the grant socket lives under; NULL: "/" (audio-grant.h) */
         bool input_relay; /* evdev inputs with relay != no come from vfioctl's relay (RUNTIME_DIR/VM-*) */
+        /* A hugetlbfs file vfioctl has filled (vm_prealloc_hugetlbfs), e.g. "/proc/self/fd/3": the memory
+         * backend maps it shared instead of creating its own in [memory] hugepage_path. */
+        const char *memory_file;
 } vm_argv_paths;
 
 /* The one place QEMU option values are escaped: ',' becomes ",," (QEMU docs, "Invocation", options). */
@@ -28,6 +31,8 @@ char *vm_qemu_firmware_vars(const vm_config *c, const vm_argv_paths *p);
  */
 #define VM_QEMU_MACVTAP_FD_BASE 10
 int vm_qemu_macvtap_fd(const vm_config *c, const vm_net *n);
+/* The hugetlbfs directory of the guest RAM: [memory] hugepage_path, else /dev/hugepages(1G). */
+const char *vm_qemu_hugepage_dir(const vm_config *c);
 /* RUNTIME_DIR/qmp.sock */
 char *vm_qemu_qmp_socket(const vm_argv_paths *p);
 char *vm_qemu_tpm_socket(const vm_config *c, const vm_argv_paths *p);

@@ -49,7 +49,7 @@ int vm_start_new(vm_config *c, const vm_start_options *o, vm_start **ret, char *
                 return -ENOMEM;
         x->c = c;
         x->o = *o;
-        x->lock_fd = x->notify_fd = x->state_fd = -EBADF;
+        x->lock_fd = x->notify_fd = x->state_fd = x->mem_fd = -EBADF;
         x->st = calloc(1, sizeof(*x->st));
         if (!x->st)
                 return -ENOMEM;
@@ -88,6 +88,8 @@ vm_start *vm_start_free(vm_start *x)
                 close(x->notify_fd);
         if (x->state_fd >= 0)
                 close(x->state_fd);
+        if (x->mem_fd >= 0)
+                close(x->mem_fd);
         vm_runstate_free(x->st);
         vfio_host_free(x->host);
         vfio_model_free(x->model);

@@ -257,7 +257,14 @@ static void build_cpu(builder *b, const vm_config *c)
         add_opt(b, "-smp", &o);
 }
 
-static void build_memory(builder *b, const vm_config *c)
+const char *vm_qemu_hugepage_dir(const vm_config *c)
+{
+        if (c->memory.hugepage_path)
+                return c->memory.hugepage_path;
+        return c->memory.hugepages == VM_HUGEPAGES_1G ? "/dev/hugepages1G" : "/dev/hugepages";
+}
+
+static void build_memory(builder *b, const vm_config *c, const vm_argv_paths *p)
 {
         opt o = {};
         char sz[32];
@@ -266,13 +273,13 @@ static void build_memory(builder *b, const vm_config *c)
         add(b, "-m");
         add(b, sz);
         if (c->memory.hugepages != VM_HUGEPAGES_NONE) {
-                const char *path = c->memory.hugepage_path;
+                const char *path = vm_qemu_hugepage_dir(c);
 
-                if (!path)
-                        path = c->memory.hugepages == VM_HUGEPAGES_1G ? "/dev/hugepages1G"
-                                                                      : "/dev/hugepages";
                 opt_raw(&o, "memory-backend-file,id=mem,size=%s", sz);
-                opt_str(&o, "mem-path", path);
+                /* vfioctl's filled file: shared, or each write would copy a page of it (MAP_PRIVATE). */
+                opt_str(&o, "mem-path", p->memory_file ? p->memory_file : path);
+                if (p->memory_file)
+                        opt_raw(&o, "share=on");
         } else if (c->memory.prealloc)
                 opt_raw(&o, "memory-backend-ram,id=mem,size=%s", sz);
         if (o.s) {
@@ -852,7 +859,7 @@ int vm_qemu_argv(const vm_config *c, const vm_argv_paths *p, char ***ret, char *
         add(&b, "-no-user-config");
         build_machine(&b, c);
         build_cpu(&b, c);
-        build_memory(&b, c);
+        build_memory(&b, c, p);
         build_firmware(&b, c, p);
         build_identity(&b, c);
         if (c->vm.kernel) {

@@ -32,6 +32,11 @@ cleanup() {
     p=$(sed -n 's/^pid=//p' "$d/status"); [ "${p:-0}" -gt 0 ] && kill -9 "$p" 2>/dev/null
     s=$(sed -n 's/^supervisor=//p' "$d/status"); [ "${s:-0}" -gt 0 ] && kill -9 "$s" 2>/dev/null
   done
+  # the real hugetlbfs of the guest-RAM case, and the pages it reserved
+  mountpoint -q "$T/huge" 2>/dev/null && umount "$T/huge"
+  if [ -n "${HUGE_ADDED:-}" ] && [ "$HUGE_ADDED" -gt 0 ]; then
+    echo $(( $(cat /proc/sys/vm/nr_hugepages) - HUGE_ADDED )) > /proc/sys/vm/nr_hugepages
+  fi
   rm -rf "$T"
   [ -n "${NS:-}" ] && ip netns del "$NS" 2>/dev/null
 }
@@ -290,6 +295,50 @@ if [ "$(id -u)" = 0 ]; then
   sed 's/^/# /' "$T/hp.out"
   check "hugepages: 64 pages asked of the pool, the shortfall refused (exit 69), nr_hugepages rolled back" \
     bash -c "[ $rc -eq 69 ] && grep -q 'only 0 of the 64 free 2048 kB hugepages' '$T/hp.out' && grep -q 'released the 64 hugepages reserved for this start' '$T/hp.out' && [ \"\$(head -c1 '$HP/nr_hugepages')\" = 0 ]"
+fi
+
+# --- guest RAM on real hugepages, allocated by vfioctl before QEMU maps it (lib/run/prealloc.c) --------
+# Root only: it reserves 64 real 2 MiB pages (and gives back what it added) and mounts a hugetlbfs of its own.
+# The pages are counted on that mount (size=128M: statfs free blocks are its limit less what its files hold),
+# not in the host's pool, which other tests and benchmarks on this host change while this one runs.
+if [ "$(id -u)" = 0 ]; then
+  HFREE=/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages
+  HUGE_ADDED=0
+  if [ "$(cat $HFREE)" -lt 64 ]; then
+    want=$(( 64 - $(cat $HFREE) ))
+    echo $(( $(cat /proc/sys/vm/nr_hugepages) + want )) > /proc/sys/vm/nr_hugepages
+    HUGE_ADDED=$want
+  fi
+  if [ "$(cat $HFREE)" -ge 64 ] && mkdir -p "$T/huge" && mount -t hugetlbfs -o pagesize=2M,mode=1777,size=128M none "$T/huge"; then
+    echo 64 > "$T/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages" # the fixture's pool: preflight passes
+    # (no locked = yes: it needs RLIMIT_MEMLOCK raised, which a root without CAP_SYS_RESOURCE cannot;
+    # hugetlb pages are never swapped either way, and VFIO pins them when it maps them)
+    C12=$(conf ram "[memory]" "hugepages = 2M" "hugepage_path = $T/huge" "prealloc_threads = 2")
+    before=$(stat -f -c %f "$T/huge")
+    V start "$C12" --detach > "$T/ram.out" 2>&1; rc=$?
+    sed 's/^/# /' "$T/ram.out"
+    RPID=$(jq_of ram .pid)
+    after=$(stat -f -c %f "$T/huge")
+    check "hugepage guest starts (exit $rc)" [ $rc -eq 0 ]
+    check "the mount's pool gave exactly the guest's 64 pages ($before free before, $after after)" \
+      bash -c "[ '$before' -eq 64 ] && [ '$after' -eq 0 ]"
+    MD=$(qmp ram '{"execute":"query-memdev"}')
+    echo "# query-memdev: $MD"
+    check "QMP query-memdev: 128 MiB, preallocated, shared (the file vfioctl filled)" \
+      [ "$(echo "$MD" | jq -r '.[] | select(.id == "mem") | [.size == 134217728, .prealloc, .share] | all')" = true ]
+    check "QEMU maps guest RAM from its descriptor 3 (mem-path=/proc/self/fd/3), not a file of its own" \
+      bash -c "tr '\0' '\n' < /proc/$RPID/cmdline | grep -q 'mem-path=/proc/self/fd/3,share=on' && [ -z \"\$(ls -A '$T/huge')\" ]"
+    check "all 128 MiB of it are hugepages mapped shared in QEMU (/proc/PID/smaps: rw-s, *_Hugetlb)" \
+      bash -c "grep -A3 ' rw-s .*$T/huge/' /proc/$RPID/smaps | grep -q '^KernelPageSize: *2048 kB' && awk '/^(Shared|Private)_Hugetlb:/ {s += \$2} END {exit !(s >= 131072)}' /proc/$RPID/smaps"
+    check "the VM log says vfioctl allocated it with 2 threads" \
+      grep -q "guest RAM: 128 MiB of 2048 KiB hugepages allocated by 2 threads" "$T/run/vfioctl/ram/log"
+    V stop ram --force > /dev/null 2>&1
+    check "stopped: the 64 pages are back in the mount's pool" \
+      bash -c "for i in \$(seq 50); do [ \$(stat -f -c %f '$T/huge') -eq 64 ] && exit 0; sleep 0.1; done; exit 1"
+    umount "$T/huge"
+  else
+    echo "# could not reserve 64 free 2 MiB hugepages or mount hugetlbfs: the guest-RAM case did not run"
+  fi
 fi
 
 # --- 10. preflight messages --------------------------------------------------------------------------
