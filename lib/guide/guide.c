@@ -1473,14 +1473,17 @@ int vfio_guide_apply(const vfio_host *h, const vfio_guide_plan *p, vfio_guide_st
         case VFIO_GUIDE_USER:
         case VFIO_GUIDE_BOOT:
                 return run_cmds(h, &s->cmds, log, ret_error);
-        case VFIO_GUIDE_SETUP:
-                r = vfio_setup_apply(h, p->setup, log);
+        case VFIO_GUIDE_SETUP: {
+                _cleanup_free_ char *failed = NULL;
+
+                r = vfio_setup_apply(h, p->setup, log, &failed);
                 if (r < 0 && ret_error)
                         (void)asprintf(
                                 ret_error,
-                                "setup failed: %s; every file of this run was put back and /%s is as before",
-                                strerror(-r), MANIFEST);
+                                "setup failed at /%s: %s; every file of this run was put back and /%s is as before",
+                                failed ? failed : "?", strerror(-r), MANIFEST);
                 return r;
+        }
         case VFIO_GUIDE_CREATE:
                 return apply_create(h, p, log, ret_error);
         case VFIO_GUIDE_CHECK:
