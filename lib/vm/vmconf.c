@@ -1067,6 +1067,15 @@ static unsigned section_line(const vm_config *c, const char *kind, const char *n
         return 0;
 }
 
+/* The line of a key in a named section ([net "n"] helper), 0 when not set. */
+static unsigned item_key_line(const vm_config *c, const char *kind, const char *name, const char *key)
+{
+        char sec[64];
+
+        snprintf(sec, sizeof(sec), "%s \"%s\"", kind, name);
+        return vm_config_key_line(c, sec, key);
+}
+
 int vm_config_check(const vm_config *c, char ***errors)
 {
         unsigned vcpus = vm_config_vcpus(c);
@@ -1109,6 +1118,11 @@ int vm_config_check(const vm_config *c, char ***errors)
         STRV_FOREACH(f, c->cpu.hyperv_extra)
                 if (strncmp(*f, "hv-", 3) != 0)
                         ERR(LINE("cpu", "hyperv_extra"), "[cpu] hyperv_extra: '%s' is not an hv-* flag", *f);
+                /* Each flag is one -cpu feature, and -cpu cannot escape ',' (see [cpu] model). */
+                else if (strchr(*f, ','))
+                        ERR(LINE("cpu", "hyperv_extra"),
+                            "[cpu] hyperv_extra: '%s' holds ','; separate flags with spaces (hv-vpindex hv-synic)",
+                            *f);
         if (c->cpu.pin && strv_length(c->cpu.pin) != vcpus)
                 ERR(LINE("cpu", "pin"),
                     "[cpu] pin lists %zu host CPUs but the VM has %u vCPUs (sockets x cores x threads); list exactly one per vCPU",
@@ -1234,6 +1248,11 @@ int vm_config_check(const vm_config *c, char ***errors)
                         ERR(l, "[net \"%s\"] type = bridge needs bridge = br0", n->name);
                 if (n->type != VM_NET_BRIDGE && (n->bridge || n->helper))
                         ERR(l, "[net \"%s\"] bridge and helper need type = bridge", n->name);
+                /* QEMU runs a helper whose path holds a blank as a command line of /bin/sh (net/tap.c). */
+                if (n->helper && strchr(n->helper, ' '))
+                        ERR(item_key_line(c, "net", n->name, "helper"),
+                            "[net \"%s\"] helper: '%s' holds a blank, which QEMU would run through /bin/sh; give the helper's path alone (/usr/lib/qemu/qemu-bridge-helper)",
+                            n->name, n->helper);
                 if (n->type == VM_NET_TAP && !n->ifname)
                         ERR(l, "[net \"%s\"] type = tap needs ifname = tap0", n->name);
                 if (n->type != VM_NET_TAP && n->ifname)
