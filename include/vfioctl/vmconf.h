@@ -47,6 +47,41 @@ typedef enum vm_audio_device { VM_AUDIO_ICH9_HDA, VM_AUDIO_INTEL_HDA, VM_AUDIO_A
 typedef enum vm_audio_codec { VM_CODEC_DUPLEX, VM_CODEC_OUTPUT } vm_audio_codec;
 typedef enum vm_share_type { VM_SHARE_SMB, VM_SHARE_VIRTIOFS } vm_share_type;
 
+/*
+ * One string table per enum: NAME_table[value] is the value's spelling in vfioctl.conf(5), the table ends
+ * with NULL. The parser, the config writer, the libvirt exporter and the man page test all read these.
+ * NAME_to_string() gives NULL for a value out of range; NAME_from_string() the value, or -EINVAL.
+ */
+#define VM_ENUM_DECLARE(name)                    \
+        extern const char *const name##_table[]; \
+        const char *name##_to_string(name v);    \
+        int name##_from_string(const char *s)
+
+VM_ENUM_DECLARE(vm_machine);
+VM_ENUM_DECLARE(vm_accel);
+VM_ENUM_DECLARE(vm_os);
+VM_ENUM_DECLARE(vm_firmware);
+VM_ENUM_DECLARE(vm_hugepages);
+VM_ENUM_DECLARE(vm_disk_bus);
+VM_ENUM_DECLARE(vm_disk_format);
+VM_ENUM_DECLARE(vm_disk_media);
+VM_ENUM_DECLARE(vm_input_type);
+VM_ENUM_DECLARE(vm_input_relay);
+VM_ENUM_DECLARE(vm_display_device);
+VM_ENUM_DECLARE(vm_display_protocol);
+VM_ENUM_DECLARE(vm_net_type);
+VM_ENUM_DECLARE(vm_net_model);
+VM_ENUM_DECLARE(vm_audio_backend);
+VM_ENUM_DECLARE(vm_audio_device);
+VM_ENUM_DECLARE(vm_audio_codec);
+VM_ENUM_DECLARE(vm_share_type);
+
+/* Keys whose value is kept as its spelling (QEMU's own words) rather than an enum: the allowed words. */
+extern const char *const vm_disk_aio_table[];
+extern const char *const vm_disk_cache_table[];
+extern const char *const vm_disk_discard_table[];
+extern const char *const vm_input_grab_toggle_table[];
+
 typedef struct vm_general {
         char *emulator; /* QEMU binary, argv[0] */
         vm_os os;
@@ -269,7 +304,8 @@ uint64_t vm_looking_glass_size(unsigned width, unsigned height);
 typedef struct vm_key_info {
         const char *section;
         const char *key;
-        const char *allowed; /* human text: "q35, i440fx", "size (16G, 16384M)" */
+        const char *allowed;       /* human text: "q35, i440fx", "size (16G, 16384M)" */
+        const char *const *values; /* a key with a fixed set of words: its string table; else NULL */
 } vm_key_info;
 const vm_key_info *vm_config_keys(size_t *ret_n);
 

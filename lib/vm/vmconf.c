@@ -43,33 +43,6 @@ typedef struct key_def {
         const char *allowed;
 } key_def;
 
-static const char *const machine_values[] = { "q35", "i440fx", NULL };
-static const char *const accel_values[] = { "kvm", "tcg", NULL };
-static const char *const os_values[] = { "other", "windows", "linux", NULL };
-static const char *const firmware_values[] = { "ovmf", "seabios", NULL };
-static const char *const hugepages_values[] = { "none", "2M", "1G", NULL };
-static const char *const bus_values[] = { "virtio-blk", "virtio-scsi", "sata", "ide", NULL };
-static const char *const format_values[] = { "raw", "qcow2", NULL };
-static const char *const media_values[] = { "disk", "cdrom", NULL };
-static const char *const aio_values[] = { "threads", "native", "io_uring", NULL };
-static const char *const cache_values[] = {
-        "none", "writeback", "writethrough", "directsync", "unsafe", NULL
-};
-static const char *const discard_values[] = { "ignore", "unmap", NULL };
-static const char *const input_values[] = { "evdev", "virtio-keyboard", "virtio-mouse", "virtio-tablet",
-                                            NULL };
-static const char *const toggle_values[] = { "ctrl-ctrl",  "alt-alt",         "shift-shift", "meta-meta",
-                                             "scrolllock", "ctrl-scrolllock", NULL };
-static const char *const relay_values[] = { "auto", "yes", "no", NULL };
-static const char *const display_values[] = { "none", "virtio-vga", "qxl", "std", NULL };
-static const char *const protocol_values[] = { "none", "spice", "vnc", NULL };
-static const char *const net_values[] = { "user", "bridge", "tap", NULL };
-static const char *const net_model_values[] = { "virtio", "e1000e", NULL };
-static const char *const audio_values[] = { "none", "pa", "alsa", NULL };
-static const char *const audio_device_values[] = { "ich9-intel-hda", "intel-hda", "ac97", NULL };
-static const char *const codec_values[] = { "hda-duplex", "hda-output", NULL };
-static const char *const share_values[] = { "smb", "virtiofs", NULL };
-
 #define G(f)  offsetof(vm_general, f)
 #define FW(f) offsetof(vm_firmware_conf, f)
 #define C(f)  offsetof(vm_cpu, f)
@@ -91,9 +64,9 @@ static const char *const share_values[] = { "smb", "virtiofs", NULL };
 
 static const key_def keys[] = {
         { "vm", "emulator", K_STRING, G(emulator), NULL, 0, 0, "the QEMU binary (qemu-system-x86_64)" },
-        { "vm", "os", K_ENUM, G(os), os_values, 0, 0, NULL },
-        { "vm", "machine", K_ENUM, G(machine), machine_values, 0, 0, NULL },
-        { "vm", "accel", K_ENUM, G(accel), accel_values, 0, 0, NULL },
+        { "vm", "os", K_ENUM, G(os), vm_os_table, 0, 0, NULL },
+        { "vm", "machine", K_ENUM, G(machine), vm_machine_table, 0, 0, NULL },
+        { "vm", "accel", K_ENUM, G(accel), vm_accel_table, 0, 0, NULL },
         { "vm", "max_ram_below_4g", K_SIZE, G(max_ram_below_4g), NULL, 1, 4ULL << 30,
           "a size up to 4G (1G)" },
         { "vm", "spare_root_ports", K_UINT, G(spare_root_ports), NULL, 0, 16, "0 to 16" },
@@ -111,7 +84,7 @@ static const key_def keys[] = {
         { "vm", "user", K_STRING, G(user), NULL, 0, 0,
           "a user name or uid QEMU runs as (vfioctl start by root)" },
         { "vm", "bind_devices", K_BOOL, G(bind_devices), NULL, 0, 0, BOOL },
-        { "firmware", "type", K_ENUM, FW(type), firmware_values, 0, 0, NULL },
+        { "firmware", "type", K_ENUM, FW(type), vm_firmware_table, 0, 0, NULL },
         { "firmware", "secure_boot", K_BOOL, FW(secure_boot), NULL, 0, 0, BOOL },
         { "firmware", "code", K_PATH, FW(code), NULL, 0, 0, PATH },
         { "firmware", "vars_template", K_PATH, FW(vars_template), NULL, 0, 0, PATH },
@@ -129,7 +102,7 @@ static const key_def keys[] = {
         { "cpu", "emulator_pin", K_LIST, C(emulator_pin), NULL, 0, 0, "host CPU numbers (3 7)" },
         { "memory", "size", K_SIZE, M(size), NULL, 64ULL << 20, 1ULL << 42,
           "a size from 64M (16G, 16384M)" },
-        { "memory", "hugepages", K_ENUM, M(hugepages), hugepages_values, 0, 0, NULL },
+        { "memory", "hugepages", K_ENUM, M(hugepages), vm_hugepages_table, 0, 0, NULL },
         { "memory", "hugepage_path", K_PATH, M(hugepage_path), NULL, 0, 0, PATH },
         { "memory", "prealloc", K_BOOL, M(prealloc), NULL, 0, 0, BOOL },
         { "memory", "prealloc_threads", K_UINT, M(prealloc_threads), NULL, 1, 256, "1 to 256" },
@@ -155,8 +128,9 @@ static const key_def keys[] = {
         SMBIOS(chassis_serial),
         SMBIOS(chassis_asset),
         SMBIOS(chassis_sku),
-        { "display", "device", K_ENUM, offsetof(vm_display, device), display_values, 0, 0, NULL },
-        { "display", "protocol", K_ENUM, offsetof(vm_display, protocol), protocol_values, 0, 0, NULL },
+        { "display", "device", K_ENUM, offsetof(vm_display, device), vm_display_device_table, 0, 0, NULL },
+        { "display", "protocol", K_ENUM, offsetof(vm_display, protocol), vm_display_protocol_table, 0, 0,
+          NULL },
         { "display", "socket", K_PATH, offsetof(vm_display, socket), NULL, 0, 0, PATH },
         { "display", "ddc_bus", K_UINT, offsetof(vm_display, ddc_bus), NULL, 0, 1023,
           "an I2C bus number (ddcutil --bus)" },
@@ -173,11 +147,11 @@ static const key_def keys[] = {
         { "looking-glass", "size", K_SIZE, offsetof(vm_looking_glass, size), NULL, 1ULL << 20, 1ULL << 32,
           "a size from 1M to 4G (32M)" },
         { "looking-glass", "path", K_PATH, offsetof(vm_looking_glass, path), NULL, 0, 0, PATH },
-        { "audio", "backend", K_ENUM, A(backend), audio_values, 0, 0, NULL },
+        { "audio", "backend", K_ENUM, A(backend), vm_audio_backend_table, 0, 0, NULL },
         { "audio", "server", K_PATH, A(server), NULL, 0, 0, PATH },
         { "audio", "alsa_device", K_STRING, A(alsa_device), NULL, 0, 0, "an ALSA PCM name (default, hw:0)" },
-        { "audio", "device", K_ENUM, A(device), audio_device_values, 0, 0, NULL },
-        { "audio", "codec", K_ENUM, A(codec), codec_values, 0, 0, NULL },
+        { "audio", "device", K_ENUM, A(device), vm_audio_device_table, 0, 0, NULL },
+        { "audio", "codec", K_ENUM, A(codec), vm_audio_codec_table, 0, 0, NULL },
         { "audio", "buffer_length", K_UINT, A(buffer_length), NULL, 1000, 1000000,
           "microseconds, 1000 to 1000000" },
         { "audio", "timer_period", K_UINT, A(timer_period), NULL, 100, 1000000,
@@ -195,41 +169,41 @@ static const key_def keys[] = {
         { "usb", "device", K_USB_ID, 0, NULL, 0, 0, "vendor:product in hex (046d:c52b)" },
         { "usb", "host_bus", K_UINT, U(host_bus), NULL, 1, 255, "1 to 255" },
         { "usb", "host_port", K_STRING, U(host_port), NULL, 0, 0, "a port path (2 or 2.3)" },
-        { "input", "type", K_ENUM, I(type), input_values, 0, 0, NULL },
+        { "input", "type", K_ENUM, I(type), vm_input_type_table, 0, 0, NULL },
         { "input", "evdev", K_PATH, I(evdev), NULL, 0, 0,
           "an absolute path (/dev/input/by-id/...-event-kbd)" },
         { "input", "grab_all", K_BOOL, I(grab_all), NULL, 0, 0, BOOL },
         { "input", "repeat", K_BOOL, I(repeat), NULL, 0, 0, BOOL },
-        { "input", "grab_toggle", K_ENUM, I(grab_toggle), toggle_values, 0, 0, NULL },
-        { "input", "relay", K_ENUM, I(relay), relay_values, 0, 0, NULL },
+        { "input", "grab_toggle", K_ENUM, I(grab_toggle), vm_input_grab_toggle_table, 0, 0, NULL },
+        { "input", "relay", K_ENUM, I(relay), vm_input_relay_table, 0, 0, NULL },
         { "disk", "path", K_PATH, D(path), NULL, 0, 0, "an absolute path (image file, block device, zvol)" },
-        { "disk", "format", K_ENUM, D(format), format_values, 0, 0, NULL },
-        { "disk", "media", K_ENUM, D(media), media_values, 0, 0, NULL },
-        { "disk", "bus", K_ENUM, D(bus), bus_values, 0, 0, NULL },
+        { "disk", "format", K_ENUM, D(format), vm_disk_format_table, 0, 0, NULL },
+        { "disk", "media", K_ENUM, D(media), vm_disk_media_table, 0, 0, NULL },
+        { "disk", "bus", K_ENUM, D(bus), vm_disk_bus_table, 0, 0, NULL },
         { "disk", "iothread", K_BOOL, D(iothread), NULL, 0, 0, BOOL },
-        { "disk", "aio", K_ENUM, D(aio), aio_values, 0, 0, NULL },
-        { "disk", "cache", K_ENUM, D(cache), cache_values, 0, 0, NULL },
-        { "disk", "discard", K_ENUM, D(discard), discard_values, 0, 0, NULL },
+        { "disk", "aio", K_ENUM, D(aio), vm_disk_aio_table, 0, 0, NULL },
+        { "disk", "cache", K_ENUM, D(cache), vm_disk_cache_table, 0, 0, NULL },
+        { "disk", "discard", K_ENUM, D(discard), vm_disk_discard_table, 0, 0, NULL },
         { "disk", "serial", K_STRING, D(serial), NULL, 0, 0, "up to 20 characters" },
         { "disk", "readonly", K_BOOL, D(readonly), NULL, 0, 0, BOOL },
         { "disk", "bootindex", K_UINT, D(bootindex), NULL, 1, 99, "1 to 99" },
-        { "net", "type", K_ENUM, N(type), net_values, 0, 0, NULL },
-        { "net", "model", K_ENUM, N(model), net_model_values, 0, 0, NULL },
+        { "net", "type", K_ENUM, N(type), vm_net_type_table, 0, 0, NULL },
+        { "net", "model", K_ENUM, N(model), vm_net_model_table, 0, 0, NULL },
         { "net", "mac", K_MAC, N(mac), NULL, 0, 0, "a unicast MAC (52:54:00:12:34:56)" },
         { "net", "bridge", K_STRING, N(bridge), NULL, 0, 0, "a bridge interface (br0)" },
         { "net", "helper", K_PATH, N(helper), NULL, 0, 0, PATH },
         { "net", "ifname", K_STRING, N(ifname), NULL, 0, 0, "a tap interface (tap0)" },
         { "net", "hostfwd", K_LIST, N(hostfwd), NULL, 0, 0,
           "PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT" },
-        { "share", "type", K_ENUM, offsetof(vm_share, type), share_values, 0, 0, NULL },
+        { "share", "type", K_ENUM, offsetof(vm_share, type), vm_share_type_table, 0, 0, NULL },
         { "share", "path", K_PATH, offsetof(vm_share, path), NULL, 0, 0, PATH },
 };
 
 /* Which enum keys hold a string (the QEMU spelling) rather than an index. */
 static bool enum_is_string(const key_def *k)
 {
-        return k->values == aio_values || k->values == cache_values || k->values == discard_values ||
-               k->values == toggle_values;
+        return k->values == vm_disk_aio_table || k->values == vm_disk_cache_table ||
+               k->values == vm_disk_discard_table || k->values == vm_input_grab_toggle_table;
 }
 
 typedef struct section_def {
@@ -278,6 +252,7 @@ const vm_key_info *vm_config_keys(size_t *ret_n)
 
                 info[i].section = keys[i].section;
                 info[i].key = keys[i].key;
+                info[i].values = keys[i].type == K_ENUM ? keys[i].values : NULL;
                 if (keys[i].allowed)
                         info[i].allowed = keys[i].allowed;
                 else {
@@ -1146,7 +1121,7 @@ int vm_config_check(const vm_config *c, char ***errors)
                 if (c->memory.size % page)
                         ERR(LINE("memory", "size") ?: LINE("memory", "hugepages"),
                             "[memory] size must be a multiple of the %s hugepage size",
-                            c->memory.hugepages == VM_HUGEPAGES_1G ? "1G" : "2M");
+                            vm_hugepages_to_string(c->memory.hugepages));
         }
         if (c->memory.prealloc_threads && !c->memory.prealloc && c->memory.hugepages == VM_HUGEPAGES_NONE)
                 ERR(LINE("memory", "prealloc_threads"), "[memory] prealloc_threads needs prealloc = yes");
@@ -1155,7 +1130,7 @@ int vm_config_check(const vm_config *c, char ***errors)
         if (c->display.protocol != VM_PROTOCOL_NONE && c->display.device == VM_DISPLAY_NONE)
                 ERR(LINE("display", "protocol"),
                     "[display] protocol = %s needs a display device: set device = virtio-vga, qxl or std",
-                    c->display.protocol == VM_PROTOCOL_SPICE ? "spice" : "vnc");
+                    vm_display_protocol_to_string(c->display.protocol));
         if (c->display.socket && c->display.protocol == VM_PROTOCOL_NONE)
                 ERR(LINE("display", "socket"), "[display] socket needs protocol = spice or vnc");
         if ((c->vm.initrd || c->vm.append) && !c->vm.kernel)
