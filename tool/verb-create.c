@@ -369,7 +369,7 @@ int verb_create(int argc, char **argv)
                 vm_paths_done(&paths);
                 return r == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_GENERIC;
         }
-        r = vm_config_format(c, &text);
+        r = vm_config_write(c, VM_CONFIG_WRITE_GUIDE, NULL, &text);
         if (r < 0) {
                 vm_paths_done(&paths);
                 return EXIT_FAILURE_GENERIC;

@@ -292,6 +292,20 @@ int vm_config_parse_string(const char *text, const char *filename, const char *n
 int vm_config_load(const char *path, vm_config **ret, char ***ret_errors);
 /* Checks consistency across keys; appends "FILE:LINE: message" to *errors; returns -EINVAL if any. */
 int vm_config_check(const vm_config *c, char ***errors);
+typedef enum vm_config_write_flags {
+        /* The commented starting point of `vfioctl create`: what the main keys do, and examples of keys
+         * left out. Without it, the keys alone. */
+        VM_CONFIG_WRITE_GUIDE = 1 << 0,
+} vm_config_write_flags;
+
+/*
+ * The config file text for c: in the order of vfioctl.conf(5), each key that differs from its default
+ * and the keys that show a choice (machine, os, ...), so that parsing the text gives back an equal
+ * config. header (optional; with VM_CONFIG_WRITE_GUIDE a default one) comes first as comment lines.
+ * -EINVAL when a value cannot be one line of the file (a control character; a list word with a blank).
+ */
+int vm_config_write(const vm_config *c, unsigned flags, const char *header, char **ret);
+
 /* The line a key was set on (0 when it was not set). */
 unsigned vm_config_key_line(const vm_config *c, const char *section, const char *key);
 

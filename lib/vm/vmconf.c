@@ -33,56 +33,83 @@
 #define BOOL  "yes, no (also on/off, true/false, 1/0)"
 #define SIZE  "a size with unit K, M, G or T (16G, 16384M)"
 #define PATH  "an absolute path"
-#define SMBIOS(name)                                                    \
-        {                                                               \
-                "smbios", #name, K_STRING, SM(name), NULL, 0, 0, "text" \
+#define SMBIOS(name)                                                                    \
+        {                                                                               \
+                "smbios", #name, K_STRING, SM(name), NULL, 0, 0, "text", .write = W_SET \
         }
 
+/* Keys the writer writes by their neighbours: evdev switches only for evdev, codec only for HDA. */
+static bool written_if_evdev(const vm_config *c, const void *item)
+{
+        return ((const vm_input *)item)->type == VM_INPUT_EVDEV;
+}
+
+static bool written_unless_ac97(const vm_config *c, const void *item)
+{
+        return c->audio.device != VM_AUDIO_AC97;
+}
+
+/* Bus 0 is a real I2C bus: set means written in the file (or set by a caller), not non-zero. */
+static bool written_if_ddc_bus(const vm_config *c, const void *item)
+{
+        return c->display.ddc_bus || vm_config_key_line(c, "display", "ddc_bus");
+}
+
 static const key_def keys[] = {
-        { "vm", "emulator", K_STRING, G(emulator), NULL, 0, 0, "the QEMU binary (qemu-system-x86_64)" },
-        { "vm", "os", K_ENUM, G(os), vm_os_table, 0, 0, NULL },
-        { "vm", "machine", K_ENUM, G(machine), vm_machine_table, 0, 0, NULL },
-        { "vm", "accel", K_ENUM, G(accel), vm_accel_table, 0, 0, NULL },
-        { "vm", "max_ram_below_4g", K_SIZE, G(max_ram_below_4g), NULL, 1, 4ULL << 30,
-          "a size up to 4G (1G)" },
-        { "vm", "spare_root_ports", K_UINT, G(spare_root_ports), NULL, 0, 16, "0 to 16" },
-        { "vm", "uuid", K_UUID, G(uuid), NULL, 0, 0, "a UUID (11111111-1111-1111-1111-111111111111)" },
-        { "vm", "rtc_localtime", K_BOOL, G(rtc_localtime), NULL, 0, 0, BOOL },
-        { "vm", "rtc_catchup", K_BOOL, G(rtc_catchup), NULL, 0, 0, BOOL },
-        { "vm", "pit_delay", K_BOOL, G(pit_delay), NULL, 0, 0, BOOL },
-        { "vm", "hpet", K_BOOL, G(hpet), NULL, 0, 0, BOOL },
-        { "vm", "vmport", K_BOOL, G(vmport), NULL, 0, 0, BOOL },
-        { "vm", "debugcon", K_PATH, G(debugcon), NULL, 0, 0, PATH },
-        { "vm", "extra_args", K_LIST, G(extra_args), NULL, 0, 0, "raw QEMU arguments, unchecked" },
-        { "vm", "kernel", K_PATH, G(kernel), NULL, 0, 0, PATH },
-        { "vm", "initrd", K_PATH, G(initrd), NULL, 0, 0, PATH },
-        { "vm", "append", K_STRING, G(append), NULL, 0, 0, "a kernel command line (console=ttyS0 quiet)" },
+        { "vm", "emulator", K_STRING, G(emulator), NULL, 0, 0, "the QEMU binary (qemu-system-x86_64)",
+          .write = W_ALWAYS },
+        { "vm", "os", K_ENUM, G(os), vm_os_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "vm", "machine", K_ENUM, G(machine), vm_machine_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "vm", "accel", K_ENUM, G(accel), vm_accel_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "vm", "max_ram_below_4g", K_SIZE, G(max_ram_below_4g), NULL, 1, 4ULL << 30, "a size up to 4G (1G)",
+          .write = W_SET },
+        { "vm", "spare_root_ports", K_UINT, G(spare_root_ports), NULL, 0, 16, "0 to 16", .write = W_SET },
+        { "vm", "uuid", K_UUID, G(uuid), NULL, 0, 0, "a UUID (11111111-1111-1111-1111-111111111111)",
+          .write = W_SET },
+        { "vm", "rtc_localtime", K_BOOL, G(rtc_localtime), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "vm", "rtc_catchup", K_BOOL, G(rtc_catchup), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "vm", "pit_delay", K_BOOL, G(pit_delay), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "vm", "hpet", K_BOOL, G(hpet), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "vm", "vmport", K_BOOL, G(vmport), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "vm", "debugcon", K_PATH, G(debugcon), NULL, 0, 0, PATH, .write = W_SET },
+        { "vm", "extra_args", K_LIST, G(extra_args), NULL, 0, 0, "raw QEMU arguments, unchecked",
+          .write = W_SET },
+        { "vm", "kernel", K_PATH, G(kernel), NULL, 0, 0, PATH, .write = W_SET },
+        { "vm", "initrd", K_PATH, G(initrd), NULL, 0, 0, PATH, .write = W_SET },
+        { "vm", "append", K_STRING, G(append), NULL, 0, 0, "a kernel command line (console=ttyS0 quiet)",
+          .write = W_SET },
         { "vm", "user", K_STRING, G(user), NULL, 0, 0,
-          "a user name or uid QEMU runs as (vfioctl start by root)" },
-        { "vm", "bind_devices", K_BOOL, G(bind_devices), NULL, 0, 0, BOOL },
-        { "firmware", "type", K_ENUM, FW(type), vm_firmware_table, 0, 0, NULL },
-        { "firmware", "secure_boot", K_BOOL, FW(secure_boot), NULL, 0, 0, BOOL },
-        { "firmware", "code", K_PATH, FW(code), NULL, 0, 0, PATH },
-        { "firmware", "vars_template", K_PATH, FW(vars_template), NULL, 0, 0, PATH },
-        { "firmware", "vars", K_PATH, FW(vars), NULL, 0, 0, PATH },
-        { "tpm", "socket", K_PATH, offsetof(vm_tpm, socket), NULL, 0, 0, PATH },
-        { "cpu", "model", K_STRING, C(model), NULL, 0, 0, "host or a QEMU CPU model (qemu64, max)" },
-        { "cpu", "sockets", K_UINT, C(sockets), NULL, 1, 16, "1 to 16" },
-        { "cpu", "cores", K_UINT, C(cores), NULL, 1, 256, "1 to 256" },
-        { "cpu", "threads", K_UINT, C(threads), NULL, 1, 2, "1 or 2" },
-        { "cpu", "hide_kvm", K_BOOL, C(hide_kvm), NULL, 0, 0, BOOL },
-        { "cpu", "hyperv", K_BOOL, C(hyperv), NULL, 0, 0, BOOL },
-        { "cpu", "hyperv_vendor_id", K_STRING, C(hyperv_vendor_id), NULL, 0, 0, "1 to 12 characters" },
-        { "cpu", "hyperv_extra", K_LIST, C(hyperv_extra), NULL, 0, 0, "hv-* flags (hv-vpindex hv-synic)" },
-        { "cpu", "pin", K_LIST, C(pin), NULL, 0, 0, "one host CPU number per vCPU (0 4 1 5)" },
-        { "cpu", "emulator_pin", K_LIST, C(emulator_pin), NULL, 0, 0, "host CPU numbers (3 7)" },
-        { "memory", "size", K_SIZE, M(size), NULL, 64ULL << 20, 1ULL << 42,
-          "a size from 64M (16G, 16384M)" },
-        { "memory", "hugepages", K_ENUM, M(hugepages), vm_hugepages_table, 0, 0, NULL },
-        { "memory", "hugepage_path", K_PATH, M(hugepage_path), NULL, 0, 0, PATH },
-        { "memory", "prealloc", K_BOOL, M(prealloc), NULL, 0, 0, BOOL },
-        { "memory", "prealloc_threads", K_UINT, M(prealloc_threads), NULL, 1, 256, "1 to 256" },
-        { "memory", "locked", K_BOOL, M(locked), NULL, 0, 0, BOOL },
+          "a user name or uid QEMU runs as (vfioctl start by root)", .write = W_SET },
+        { "vm", "bind_devices", K_BOOL, G(bind_devices), NULL, 0, 0, BOOL, .write = W_SET },
+        { "firmware", "type", K_ENUM, FW(type), vm_firmware_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "firmware", "secure_boot", K_BOOL, FW(secure_boot), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "firmware", "code", K_PATH, FW(code), NULL, 0, 0, PATH, .write = W_SET },
+        { "firmware", "vars_template", K_PATH, FW(vars_template), NULL, 0, 0, PATH, .write = W_SET },
+        { "firmware", "vars", K_PATH, FW(vars), NULL, 0, 0, PATH, .write = W_SET },
+        { "tpm", "socket", K_PATH, offsetof(vm_tpm, socket), NULL, 0, 0, PATH, .write = W_SET },
+        { "cpu", "model", K_STRING, C(model), NULL, 0, 0, "host or a QEMU CPU model (qemu64, max)",
+          .write = W_ALWAYS },
+        { "cpu", "sockets", K_UINT, C(sockets), NULL, 1, 16, "1 to 16", .write = W_ALWAYS },
+        { "cpu", "cores", K_UINT, C(cores), NULL, 1, 256, "1 to 256", .write = W_ALWAYS },
+        { "cpu", "threads", K_UINT, C(threads), NULL, 1, 2, "1 or 2", .write = W_ALWAYS },
+        { "cpu", "hide_kvm", K_BOOL, C(hide_kvm), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "cpu", "hyperv", K_BOOL, C(hyperv), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "cpu", "hyperv_vendor_id", K_STRING, C(hyperv_vendor_id), NULL, 0, 0, "1 to 12 characters",
+          .write = W_SET },
+        { "cpu", "hyperv_extra", K_LIST, C(hyperv_extra), NULL, 0, 0, "hv-* flags (hv-vpindex hv-synic)",
+          .write = W_SET },
+        { "cpu", "pin", K_LIST, C(pin), NULL, 0, 0, "one host CPU number per vCPU (0 4 1 5)",
+          .write = W_SET },
+        { "cpu", "emulator_pin", K_LIST, C(emulator_pin), NULL, 0, 0, "host CPU numbers (3 7)",
+          .write = W_SET },
+        { "memory", "size", K_SIZE, M(size), NULL, 64ULL << 20, 1ULL << 42, "a size from 64M (16G, 16384M)",
+          .write = W_ALWAYS },
+        { "memory", "hugepages", K_ENUM, M(hugepages), vm_hugepages_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "memory", "hugepage_path", K_PATH, M(hugepage_path), NULL, 0, 0, PATH, .write = W_SET },
+        { "memory", "prealloc", K_BOOL, M(prealloc), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "memory", "prealloc_threads", K_UINT, M(prealloc_threads), NULL, 1, 256, "1 to 256",
+          .write = W_SET },
+        { "memory", "locked", K_BOOL, M(locked), NULL, 0, 0, BOOL, .write = W_ALWAYS },
         SMBIOS(bios_vendor),
         SMBIOS(bios_version),
         SMBIOS(bios_date),
@@ -91,7 +118,7 @@ static const key_def keys[] = {
         SMBIOS(system_product),
         SMBIOS(system_version),
         SMBIOS(system_serial),
-        { "smbios", "system_uuid", K_UUID, SM(system_uuid), NULL, 0, 0, "a UUID" },
+        { "smbios", "system_uuid", K_UUID, SM(system_uuid), NULL, 0, 0, "a UUID", .write = W_SET },
         SMBIOS(system_sku),
         SMBIOS(system_family),
         SMBIOS(baseboard_manufacturer),
@@ -104,103 +131,112 @@ static const key_def keys[] = {
         SMBIOS(chassis_serial),
         SMBIOS(chassis_asset),
         SMBIOS(chassis_sku),
-        { "display", "device", K_ENUM, offsetof(vm_display, device), vm_display_device_table, 0, 0, NULL },
+        { "display", "device", K_ENUM, offsetof(vm_display, device), vm_display_device_table, 0, 0, NULL,
+          .write = W_ALWAYS },
         { "display", "protocol", K_ENUM, offsetof(vm_display, protocol), vm_display_protocol_table, 0, 0,
-          NULL },
-        { "display", "socket", K_PATH, offsetof(vm_display, socket), NULL, 0, 0, PATH },
+          NULL, .write = W_ALWAYS },
+        { "display", "socket", K_PATH, offsetof(vm_display, socket), NULL, 0, 0, PATH, .write = W_SET },
         { "display", "ddc_bus", K_UINT, offsetof(vm_display, ddc_bus), NULL, 0, 1023,
-          "an I2C bus number (ddcutil --bus)" },
+          "an I2C bus number (ddcutil --bus)", .written = written_if_ddc_bus, .write = W_SET },
         { "display", "monitor", K_STRING, offsetof(vm_display, monitor), NULL, 0, 0,
-          "a ddcutil display number (ddcutil --display)" },
+          "a ddcutil display number (ddcutil --display)", .write = W_SET },
         { "display", "input_host", K_HEX, offsetof(vm_display, input_host), NULL, 1, 255,
-          "a VCP 0x60 value (0x0f)" },
+          "a VCP 0x60 value (0x0f)", .write = W_SET },
         { "display", "input_guest", K_HEX, offsetof(vm_display, input_guest), NULL, 1, 255,
-          "a VCP 0x60 value (0x11)" },
+          "a VCP 0x60 value (0x11)", .write = W_SET },
         { "looking-glass", "width", K_UINT, offsetof(vm_looking_glass, width), NULL, 320, 16384,
-          "320 to 16384" },
+          "320 to 16384", .write = W_ALWAYS },
         { "looking-glass", "height", K_UINT, offsetof(vm_looking_glass, height), NULL, 200, 16384,
-          "200 to 16384" },
+          "200 to 16384", .write = W_ALWAYS },
         { "looking-glass", "size", K_SIZE, offsetof(vm_looking_glass, size), NULL, 1ULL << 20, 1ULL << 32,
-          "a size from 1M to 4G (32M)" },
-        { "looking-glass", "path", K_PATH, offsetof(vm_looking_glass, path), NULL, 0, 0, PATH },
-        { "audio", "backend", K_ENUM, A(backend), vm_audio_backend_table, 0, 0, NULL },
-        { "audio", "server", K_PATH, A(server), NULL, 0, 0, PATH },
-        { "audio", "alsa_device", K_STRING, A(alsa_device), NULL, 0, 0, "an ALSA PCM name (default, hw:0)" },
-        { "audio", "device", K_ENUM, A(device), vm_audio_device_table, 0, 0, NULL },
-        { "audio", "codec", K_ENUM, A(codec), vm_audio_codec_table, 0, 0, NULL },
+          "a size from 1M to 4G (32M)", .write = W_SET },
+        { "looking-glass", "path", K_PATH, offsetof(vm_looking_glass, path), NULL, 0, 0, PATH,
+          .write = W_SET },
+        { "audio", "backend", K_ENUM, A(backend), vm_audio_backend_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "audio", "server", K_PATH, A(server), NULL, 0, 0, PATH, .write = W_SET },
+        { "audio", "alsa_device", K_STRING, A(alsa_device), NULL, 0, 0, "an ALSA PCM name (default, hw:0)",
+          .write = W_SET },
+        { "audio", "device", K_ENUM, A(device), vm_audio_device_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "audio", "codec", K_ENUM, A(codec), vm_audio_codec_table, 0, 0, NULL,
+          .written = written_unless_ac97, .write = W_SET },
         { "audio", "buffer_length", K_UINT, A(buffer_length), NULL, 1000, 1000000,
-          "microseconds, 1000 to 1000000" },
+          "microseconds, 1000 to 1000000", .write = W_SET },
         { "audio", "timer_period", K_UINT, A(timer_period), NULL, 100, 1000000,
-          "microseconds, 100 to 1000000" },
+          "microseconds, 100 to 1000000", .write = W_SET },
         { "gpu", "device", K_STRING, P(device), NULL, 0, 0,
-          "a selector: 01:00.0, 10de:1b80 or a name pattern" },
-        { "gpu", "functions", K_FUNCTIONS, 0, NULL, 0, 0, "auto or selectors (01:00.1 01:00.2)" },
-        { "gpu", "x_vga", K_BOOL, P(x_vga), NULL, 0, 0, BOOL },
-        { "gpu", "romfile", K_PATH, P(romfile), NULL, 0, 0, PATH },
-        { "gpu", "rombar", K_BOOL, P(rombar), NULL, 0, 0, BOOL },
+          "a selector: 01:00.0, 10de:1b80 or a name pattern", .write = W_SET },
+        { "gpu", "functions", K_FUNCTIONS, 0, NULL, 0, 0, "auto or selectors (01:00.1 01:00.2)",
+          .write = W_ALWAYS },
+        { "gpu", "x_vga", K_BOOL, P(x_vga), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "gpu", "romfile", K_PATH, P(romfile), NULL, 0, 0, PATH, .write = W_SET },
+        { "gpu", "rombar", K_BOOL, P(rombar), NULL, 0, 0, BOOL, .write = W_ALWAYS },
         { "pci", "device", K_STRING, P(device), NULL, 0, 0,
-          "a selector: 03:00.0, 1912:0014 or a name pattern" },
-        { "pci", "romfile", K_PATH, P(romfile), NULL, 0, 0, PATH },
-        { "pci", "rombar", K_BOOL, P(rombar), NULL, 0, 0, BOOL },
-        { "usb", "device", K_USB_ID, 0, NULL, 0, 0, "vendor:product in hex (046d:c52b)" },
-        { "usb", "host_bus", K_UINT, U(host_bus), NULL, 1, 255, "1 to 255" },
-        { "usb", "host_port", K_STRING, U(host_port), NULL, 0, 0, "a port path (2 or 2.3)" },
-        { "input", "type", K_ENUM, I(type), vm_input_type_table, 0, 0, NULL },
+          "a selector: 03:00.0, 1912:0014 or a name pattern", .write = W_SET },
+        { "pci", "romfile", K_PATH, P(romfile), NULL, 0, 0, PATH, .write = W_SET },
+        { "pci", "rombar", K_BOOL, P(rombar), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "usb", "device", K_USB_ID, 0, NULL, 0, 0, "vendor:product in hex (046d:c52b)", .write = W_SET },
+        { "usb", "host_bus", K_UINT, U(host_bus), NULL, 1, 255, "1 to 255", .write = W_SET },
+        { "usb", "host_port", K_STRING, U(host_port), NULL, 0, 0, "a port path (2 or 2.3)", .write = W_SET },
+        { "input", "type", K_ENUM, I(type), vm_input_type_table, 0, 0, NULL, .write = W_ALWAYS },
         { "input", "evdev", K_PATH, I(evdev), NULL, 0, 0,
-          "an absolute path (/dev/input/by-id/...-event-kbd)" },
-        { "input", "grab_all", K_BOOL, I(grab_all), NULL, 0, 0, BOOL },
-        { "input", "repeat", K_BOOL, I(repeat), NULL, 0, 0, BOOL },
-        { "input", "grab_toggle", K_ENUM, I(grab_toggle), vm_input_grab_toggle_table, 0, 0, NULL },
-        { "input", "relay", K_ENUM, I(relay), vm_input_relay_table, 0, 0, NULL },
-        { "disk", "path", K_PATH, D(path), NULL, 0, 0, "an absolute path (image file, block device, zvol)" },
-        { "disk", "format", K_ENUM, D(format), vm_disk_format_table, 0, 0, NULL },
-        { "disk", "media", K_ENUM, D(media), vm_disk_media_table, 0, 0, NULL },
-        { "disk", "bus", K_ENUM, D(bus), vm_disk_bus_table, 0, 0, NULL },
-        { "disk", "iothread", K_BOOL, D(iothread), NULL, 0, 0, BOOL },
-        { "disk", "aio", K_ENUM, D(aio), vm_disk_aio_table, 0, 0, NULL },
-        { "disk", "cache", K_ENUM, D(cache), vm_disk_cache_table, 0, 0, NULL },
-        { "disk", "discard", K_ENUM, D(discard), vm_disk_discard_table, 0, 0, NULL },
-        { "disk", "serial", K_STRING, D(serial), NULL, 0, 0, "up to 20 characters" },
-        { "disk", "readonly", K_BOOL, D(readonly), NULL, 0, 0, BOOL },
-        { "disk", "bootindex", K_UINT, D(bootindex), NULL, 1, 99, "1 to 99" },
-        { "net", "type", K_ENUM, N(type), vm_net_type_table, 0, 0, NULL },
-        { "net", "model", K_ENUM, N(model), vm_net_model_table, 0, 0, NULL },
-        { "net", "mac", K_MAC, N(mac), NULL, 0, 0, "a unicast MAC (52:54:00:12:34:56)" },
-        { "net", "bridge", K_STRING, N(bridge), NULL, 0, 0, "a bridge interface (br0)" },
-        { "net", "helper", K_PATH, N(helper), NULL, 0, 0, PATH },
-        { "net", "ifname", K_STRING, N(ifname), NULL, 0, 0, "a tap interface (tap0)" },
+          "an absolute path (/dev/input/by-id/...-event-kbd)", .write = W_SET },
+        { "input", "grab_all", K_BOOL, I(grab_all), NULL, 0, 0, BOOL, .written = written_if_evdev,
+          .write = W_SET },
+        { "input", "repeat", K_BOOL, I(repeat), NULL, 0, 0, BOOL, .written = written_if_evdev,
+          .write = W_SET },
+        { "input", "grab_toggle", K_WORD, I(grab_toggle), vm_input_grab_toggle_table, 0, 0, NULL,
+          .write = W_SET },
+        { "input", "relay", K_ENUM, I(relay), vm_input_relay_table, 0, 0, NULL, .write = W_SET },
+        { "disk", "path", K_PATH, D(path), NULL, 0, 0, "an absolute path (image file, block device, zvol)",
+          .write = W_ALWAYS },
+        { "disk", "format", K_ENUM, D(format), vm_disk_format_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "disk", "media", K_ENUM, D(media), vm_disk_media_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "disk", "bus", K_ENUM, D(bus), vm_disk_bus_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "disk", "iothread", K_BOOL, D(iothread), NULL, 0, 0, BOOL, .write = W_SET },
+        { "disk", "aio", K_WORD, D(aio), vm_disk_aio_table, 0, 0, NULL, .write = W_SET },
+        { "disk", "cache", K_WORD, D(cache), vm_disk_cache_table, 0, 0, NULL, .write = W_SET },
+        { "disk", "discard", K_WORD, D(discard), vm_disk_discard_table, 0, 0, NULL, .write = W_SET },
+        { "disk", "serial", K_STRING, D(serial), NULL, 0, 0, "up to 20 characters", .write = W_SET },
+        { "disk", "readonly", K_BOOL, D(readonly), NULL, 0, 0, BOOL, .write = W_SET },
+        { "disk", "bootindex", K_UINT, D(bootindex), NULL, 1, 99, "1 to 99", .write = W_SET },
+        { "net", "type", K_ENUM, N(type), vm_net_type_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "net", "model", K_ENUM, N(model), vm_net_model_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "net", "mac", K_MAC, N(mac), NULL, 0, 0, "a unicast MAC (52:54:00:12:34:56)", .write = W_SET },
+        { "net", "bridge", K_STRING, N(bridge), NULL, 0, 0, "a bridge interface (br0)", .write = W_SET },
+        { "net", "helper", K_PATH, N(helper), NULL, 0, 0, PATH, .write = W_SET },
+        { "net", "ifname", K_STRING, N(ifname), NULL, 0, 0, "a tap interface (tap0)", .write = W_SET },
         { "net", "hostfwd", K_LIST, N(hostfwd), NULL, 0, 0,
-          "PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT" },
-        { "share", "type", K_ENUM, offsetof(vm_share, type), vm_share_type_table, 0, 0, NULL },
-        { "share", "path", K_PATH, offsetof(vm_share, path), NULL, 0, 0, PATH },
+          "PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT", .write = W_SET },
+        { "share", "type", K_ENUM, offsetof(vm_share, type), vm_share_type_table, 0, 0, NULL,
+          .write = W_ALWAYS },
+        { "share", "path", K_PATH, offsetof(vm_share, path), NULL, 0, 0, PATH, .write = W_ALWAYS },
 };
 
-/* Which enum keys hold a string (the QEMU spelling) rather than an index. */
-static bool enum_is_string(const key_def *k)
-{
-        return k->values == vm_disk_aio_table || k->values == vm_disk_cache_table ||
-               k->values == vm_disk_discard_table || k->values == vm_input_grab_toggle_table;
-}
-
-#define SINGLE(n, f)                                          \
-        {                                                     \
-                n, false, false, offsetof(vm_config, f), 0, 0 \
+#define SINGLE(n, f)                                                                \
+        {                                                                           \
+                n, false, false, offsetof(vm_config, f), 0, 0, .has_enabled = false \
         }
-#define MULTI(n, f, t, opt)                                                                 \
-        {                                                                                   \
-                n, true, opt, offsetof(vm_config, f), offsetof(vm_config, n_##f), sizeof(t) \
+/* A singleton whose presence alone turns something on: [tpm], [audio], [looking-glass]. */
+#define SINGLE_ON(n, f, t)                                                                \
+        {                                                                                 \
+                n, false, false, offsetof(vm_config, f), 0, 0, true, offsetof(t, enabled) \
+        }
+#define MULTI(n, f, t, opt)                                                                  \
+        {                                                                                    \
+                n, true, opt, offsetof(vm_config, f), offsetof(vm_config, n_##f), sizeof(t), \
+                        .has_enabled = false                                                 \
         }
 
 static const section_def sections[] = {
         SINGLE("vm", vm),
         SINGLE("firmware", firmware),
-        SINGLE("tpm", tpm),
+        SINGLE_ON("tpm", tpm, vm_tpm),
         SINGLE("cpu", cpu),
         SINGLE("memory", memory),
         SINGLE("smbios", smbios),
         SINGLE("display", display),
-        SINGLE("looking-glass", looking_glass),
-        SINGLE("audio", audio),
+        SINGLE_ON("looking-glass", looking_glass, vm_looking_glass),
+        SINGLE_ON("audio", audio, vm_audio),
         MULTI("gpu", gpus, vm_pci, true),
         MULTI("pci", pcis, vm_pci, false),
         MULTI("usb", usbs, vm_usb, false),
@@ -209,6 +245,18 @@ static const section_def sections[] = {
         MULTI("net", nets, vm_net, false),
         MULTI("share", shares, vm_share, false),
 };
+
+const key_def *vm_config_key_defs(size_t *ret_n)
+{
+        *ret_n = ELEMENTSOF(keys);
+        return keys;
+}
+
+const section_def *vm_config_section_defs(size_t *ret_n)
+{
+        *ret_n = ELEMENTSOF(sections);
+        return sections;
+}
 
 const vm_key_info *vm_config_keys(size_t *ret_n)
 {
@@ -219,7 +267,7 @@ const vm_key_info *vm_config_keys(size_t *ret_n)
 
                 info[i].section = keys[i].section;
                 info[i].key = keys[i].key;
-                info[i].values = keys[i].type == K_ENUM ? keys[i].values : NULL;
+                info[i].values = keys[i].type == K_ENUM || keys[i].type == K_WORD ? keys[i].values : NULL;
                 if (keys[i].allowed)
                         info[i].allowed = keys[i].allowed;
                 else {
@@ -300,10 +348,13 @@ unsigned vm_config_vcpus(const vm_config *c)
         return c->cpu.sockets * c->cpu.cores * c->cpu.threads;
 }
 
-static void pci_init(vm_pci *p)
+void vm_config_item_defaults(const section_def *s, void *item)
 {
-        p->rombar = true;
-        p->functions_auto = true;
+        memset(item, 0, s->item_size);
+        if (strcmp(s->name, "gpu") == 0 || strcmp(s->name, "pci") == 0) {
+                ((vm_pci *)item)->rombar = true;
+                ((vm_pci *)item)->functions_auto = true;
+        }
 }
 
 int vm_config_new(const char *name, vm_config **ret)
@@ -557,17 +608,16 @@ static void *section_item(parse_state *st, const section_def *s, const char *nam
         }
         *array = item;
         item += *count * s->item_size;
-        memset(item, 0, s->item_size);
+        vm_config_item_defaults(s, item);
         *(char **)item = strdup(name);
         if (!*(char **)item) {
                 st->oom = -ENOMEM;
                 return NULL;
         }
         (*count)++;
-        if (strcmp(s->name, "gpu") == 0 || strcmp(s->name, "pci") == 0) {
+        if (strcmp(s->name, "gpu") == 0 || strcmp(s->name, "pci") == 0)
                 ((vm_pci *)item)->line = line;
-                pci_init((vm_pci *)item);
-        } else if (strcmp(s->name, "usb") == 0)
+        else if (strcmp(s->name, "usb") == 0)
                 ((vm_usb *)item)->line = line;
         else if (strcmp(s->name, "input") == 0)
                 ((vm_input *)item)->line = line;
@@ -787,9 +837,10 @@ static int parse_value(parse_state *st, const char *section, const key_def *k, v
                 *(uint64_t *)dst = u;
                 return 0;
         case K_ENUM:
+        case K_WORD:
                 for (size_t i = 0; k->values[i]; i++)
                         if (strcmp(v, k->values[i]) == 0) {
-                                if (enum_is_string(k))
+                                if (k->type == K_WORD)
                                         return set_string(dst, v);
                                 *(int *)dst = (int)i;
                                 return 0;
@@ -1018,10 +1069,59 @@ static unsigned item_key_line(const vm_config *c, const char *kind, const char *
         return vm_config_key_line(c, sec, key);
 }
 
+/*
+ * A config built by a caller (libvirt import) rather than parsed can hold what no line of a file can:
+ * a control character (a newline would start a new line, a key or a section, in the written file) or a
+ * list word with a blank (it would read back as two). Checked for every text key of every section.
+ */
+static void check_text_values(const vm_config *c, char ***errors, int *ret)
+{
+        size_t nkeys = ELEMENTSOF(keys);
+
+        for (size_t si = 0; si < ELEMENTSOF(sections); si++) {
+                const section_def *s = &sections[si];
+                const char *base = (const char *)c + s->cfg_offset;
+                size_t n = s->repeated ? *(const size_t *)((const char *)c + s->count_offset) : 1;
+
+                for (size_t i = 0; i < n; i++) {
+                        const char *item = s->repeated ? *(char *const *)base + i * s->item_size : base;
+                        const char *name = s->repeated ? *(char *const *)item : NULL;
+                        char sec[64];
+
+                        snprintf(sec, sizeof(sec), name ? "%s \"%s\"" : "%s", s->name, name);
+                        for (size_t k = 0; k < nkeys; k++) {
+                                const key_def *kd = &keys[k];
+                                const char *v = NULL;
+
+                                if (strcmp(kd->section, s->name) != 0)
+                                        continue;
+                                if (kd->type == K_STRING || kd->type == K_PATH || kd->type == K_WORD ||
+                                    kd->type == K_UUID || kd->type == K_MAC)
+                                        v = *(char *const *)(item + kd->offset);
+                                if (v && !valid_text(v))
+                                        check_error(
+                                                errors, ret, c, vm_config_key_line(c, sec, kd->key),
+                                                "[%s] %s: the value holds a control character (a line break?); write it on one line",
+                                                sec, kd->key);
+                                if (kd->type != K_LIST)
+                                        continue;
+                                STRV_FOREACH(w, *(char **const *)(item + kd->offset))
+                                        if (!**w || !valid_text(*w) || strchr(*w, ' '))
+                                                check_error(
+                                                        errors, ret, c, vm_config_key_line(c, sec, kd->key),
+                                                        "[%s] %s: the word '%s' is empty or holds a blank or control character; a list is words separated by blanks",
+                                                        sec, kd->key, *w);
+                        }
+                }
+        }
+}
+
 int vm_config_check(const vm_config *c, char ***errors)
 {
         unsigned vcpus = vm_config_vcpus(c);
         int ret = 0;
+
+        check_text_values(c, errors, &ret);
 
         if (c->vm.accel == VM_ACCEL_TCG && strcmp(c->cpu.model, "host") == 0)
                 ERR(LINE("cpu", "model") ?: LINE("vm", "accel"),
