@@ -29,6 +29,8 @@ typedef struct verb {
         int (*run)(int argc, char **argv);
         const char *synopsis;
         const char *help;
+        /* The verb prints its own --help (with its options); else main.c prints synopsis and help. */
+        bool own_help;
 } verb;
 
 /* Global options, set by main.c (command-line globals live in tool/ only). */
