@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -74,9 +75,15 @@ static void round_trip_dir(const char *dir, size_t *count)
                 if (l > 5 && strcmp(ents[i]->d_name + l - 5, ".conf") == 0) {
                         _cleanup_(vm_config_freep) vm_config *c = NULL;
                         _cleanup_strv_free_ char **errors = NULL;
-                        _cleanup_free_ char *path = NULL, *t = NULL, *text = NULL;
+                        _cleanup_free_ char *path = NULL, *t = NULL, *text = NULL, *err = NULL;
 
                         assert_true(asprintf(&path, "%s/%s", dir, ents[i]->d_name) > 0);
+                        /* NAME.err: a config the argv goldens expect to be refused. */
+                        assert_true(asprintf(&err, "%s/%.*s.err", dir, (int)(l - 5), ents[i]->d_name) > 0);
+                        if (access(err, F_OK) == 0) {
+                                free(ents[i]);
+                                continue;
+                        }
                         assert_int_equal(vm_config_load(path, &c, &errors), 0);
                         text = write_ok(c, 0);
                         t = assert_round_trip(text, path);
