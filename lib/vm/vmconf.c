@@ -1046,7 +1046,7 @@ static void check_error(char ***errors, int *ret, const vm_config *c, unsigned l
                 *ret = -EINVAL;
 }
 
-#define ERR(line, ...) check_error(errors, &ret, c, (line), __VA_ARGS__)
+#define ERR(line, ...) check_error(errors, ret, c, (line), __VA_ARGS__)
 #define LINE(sec, key) vm_config_key_line(c, (sec), (key))
 
 static unsigned section_line(const vm_config *c, const char *kind, const char *name)
@@ -1116,13 +1116,9 @@ static void check_text_values(const vm_config *c, char ***errors, int *ret)
         }
 }
 
-int vm_config_check(const vm_config *c, char ***errors)
+/* The accelerator and the firmware the machine can carry. */
+static void check_accel_firmware(const vm_config *c, char ***errors, int *ret)
 {
-        unsigned vcpus = vm_config_vcpus(c);
-        int ret = 0;
-
-        check_text_values(c, errors, &ret);
-
         if (c->vm.accel == VM_ACCEL_TCG && strcmp(c->cpu.model, "host") == 0)
                 ERR(LINE("cpu", "model") ?: LINE("vm", "accel"),
                     "[cpu] model = host needs accel = kvm; with accel = tcg set model = max or qemu64");
@@ -1131,6 +1127,11 @@ int vm_config_check(const vm_config *c, char ***errors)
                     "[firmware] secure_boot needs machine = q35 (OVMF Secure Boot requires SMM, which i440fx lacks)");
         if (c->firmware.secure_boot && c->firmware.type != VM_FIRMWARE_OVMF)
                 ERR(LINE("firmware", "secure_boot"), "[firmware] secure_boot needs type = ovmf");
+}
+
+/* [cpu] names that land in -cpu, which cannot escape a separator. */
+static void check_cpu_names(const vm_config *c, char ***errors, int *ret)
+{
         if (c->cpu.hyperv_vendor_id && strlen(c->cpu.hyperv_vendor_id) > 12)
                 ERR(LINE("cpu", "hyperv_vendor_id"),
                     "[cpu] hyperv_vendor_id: '%s' is longer than 12 characters (the CPUID leaf holds 12)",
@@ -1142,6 +1143,11 @@ int vm_config_check(const vm_config *c, char ***errors)
                 ERR(LINE("cpu", "model"),
                     "[cpu] model: '%s' is not a CPU model name; extra flags go in hyperv_extra",
                     c->cpu.model);
+}
+
+/* Root ports and the slots vfioctl lays out for passed devices. */
+static void check_slots(const vm_config *c, char ***errors, int *ret)
+{
         if (c->vm.spare_root_ports && c->vm.machine != VM_MACHINE_Q35)
                 ERR(LINE("vm", "spare_root_ports"),
                     "[vm] spare_root_ports needs machine = q35 (i440fx has no PCIe)");
@@ -1155,6 +1161,13 @@ int vm_config_check(const vm_config *c, char ***errors)
                             "%zu passed-through devices and spare root ports do not fit the %zu slots vfioctl lays out (0x10 upward); pass fewer or lower spare_root_ports",
                             used, max);
         }
+}
+
+/* Hyper-V flags and CPU pinning. */
+static void check_cpu_features(const vm_config *c, char ***errors, int *ret)
+{
+        unsigned vcpus = vm_config_vcpus(c);
+
         if (c->cpu.hyperv_vendor_id && !c->cpu.hyperv)
                 ERR(LINE("cpu", "hyperv_vendor_id"), "[cpu] hyperv_vendor_id needs hyperv = yes");
         STRV_FOREACH(f, c->cpu.hyperv_extra)
@@ -1182,6 +1195,11 @@ int vm_config_check(const vm_config *c, char ***errors)
                         ERR(LINE("cpu", "emulator_pin"), "[cpu] emulator_pin: '%s' is not a host CPU number",
                             *p);
         }
+}
+
+/* Hugepages, preallocation. */
+static void check_memory(const vm_config *c, char ***errors, int *ret)
+{
         if (c->memory.hugepages != VM_HUGEPAGES_NONE) {
                 uint64_t page = c->memory.hugepages == VM_HUGEPAGES_1G ? 1ULL << 30 : 2ULL << 20;
 
@@ -1194,6 +1212,11 @@ int vm_config_check(const vm_config *c, char ***errors)
                 ERR(LINE("memory", "prealloc_threads"), "[memory] prealloc_threads needs prealloc = yes");
         if (c->memory.hugepage_path && c->memory.hugepages == VM_HUGEPAGES_NONE)
                 ERR(LINE("memory", "hugepage_path"), "[memory] hugepage_path needs hugepages = 2M or 1G");
+}
+
+/* The display, direct kernel boot and monitor input switching. */
+static void check_display_boot(const vm_config *c, char ***errors, int *ret)
+{
         if (c->display.protocol != VM_PROTOCOL_NONE && c->display.device == VM_DISPLAY_NONE)
                 ERR(LINE("display", "protocol"),
                     "[display] protocol = %s needs a display device: set device = virtio-vga, qxl or std",
@@ -1211,12 +1234,22 @@ int vm_config_check(const vm_config *c, char ***errors)
             !c->display.monitor)
                 ERR(LINE("display", "input_host") ?: LINE("display", "input_guest"),
                     "[display] input_host/input_guest need ddc_bus = N or monitor = N (ddcutil detect lists them)");
+}
+
+/* [audio] keys that belong to one backend or device. */
+static void check_audio(const vm_config *c, char ***errors, int *ret)
+{
         if (c->audio.enabled && c->audio.codec == VM_CODEC_OUTPUT && c->audio.device == VM_AUDIO_AC97)
                 ERR(LINE("audio", "codec"), "[audio] codec applies to HDA devices only, not ac97");
         if (c->audio.server && c->audio.backend != VM_AUDIO_PA)
                 ERR(LINE("audio", "server"), "[audio] server needs backend = pa");
         if (c->audio.alsa_device && c->audio.backend != VM_AUDIO_ALSA)
                 ERR(LINE("audio", "alsa_device"), "[audio] alsa_device needs backend = alsa");
+}
+
+/* [gpu], [pci] and [usb] name their device. */
+static void check_devices(const vm_config *c, char ***errors, int *ret)
+{
         for (size_t i = 0; i < c->n_gpus; i++) {
                 const vm_pci *p = &c->gpus[i];
 
@@ -1241,6 +1274,11 @@ int vm_config_check(const vm_config *c, char ***errors)
                         ERR(u->line, "[usb \"%s\"] needs both host_bus and host_port (see lsusb -t)",
                             u->name);
         }
+}
+
+/* evdev keys need type = evdev and the reverse. */
+static void check_inputs(const vm_config *c, char ***errors, int *ret)
+{
         for (size_t i = 0; i < c->n_inputs; i++) {
                 const vm_input *in = &c->inputs[i];
                 bool evdev = in->type == VM_INPUT_EVDEV;
@@ -1255,6 +1293,11 @@ int vm_config_check(const vm_config *c, char ***errors)
                             "[input \"%s\"] evdev, grab_all, repeat, grab_toggle and relay need type = evdev",
                             in->name);
         }
+}
+
+/* Disk buses, media and options QEMU would refuse together. */
+static void check_disks(const vm_config *c, char ***errors, int *ret)
+{
         for (size_t i = 0; i < c->n_disks; i++) {
                 const vm_disk *d = &c->disks[i];
                 unsigned l = section_line(c, "disk", d->name);
@@ -1282,6 +1325,11 @@ int vm_config_check(const vm_config *c, char ***errors)
                             "[disk \"%s\"] serial: '%s' is longer than the 20 characters virtio-blk allows",
                             d->name, d->serial);
         }
+}
+
+/* Network types and their keys. */
+static void check_nets(const vm_config *c, char ***errors, int *ret)
+{
         for (size_t i = 0; i < c->n_nets; i++) {
                 const vm_net *n = &c->nets[i];
                 unsigned l = section_line(c, "net", n->name);
@@ -1307,6 +1355,11 @@ int vm_config_check(const vm_config *c, char ***errors)
                                     "[net \"%s\"] hostfwd: '%s' is not valid; expected PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT (tcp::24800-:24800)",
                                     n->name, *f);
         }
+}
+
+/* Shares and the user network QEMU's SMB server needs. */
+static void check_shares(const vm_config *c, char ***errors, int *ret)
+{
         for (size_t i = 0; i < c->n_shares; i++) {
                 const vm_share *s = &c->shares[i];
                 bool user_net = false;
@@ -1329,6 +1382,25 @@ int vm_config_check(const vm_config *c, char ***errors)
                         ERR(c->shares[c->n_shares - 1].line,
                             "only one [share] of type = smb is possible (QEMU's -netdev user,smb= takes one directory)");
         }
+}
+
+int vm_config_check(const vm_config *c, char ***errors)
+{
+        int ret = 0;
+
+        check_text_values(c, errors, &ret);
+        check_accel_firmware(c, errors, &ret);
+        check_cpu_names(c, errors, &ret);
+        check_slots(c, errors, &ret);
+        check_cpu_features(c, errors, &ret);
+        check_memory(c, errors, &ret);
+        check_display_boot(c, errors, &ret);
+        check_audio(c, errors, &ret);
+        check_devices(c, errors, &ret);
+        check_inputs(c, errors, &ret);
+        check_disks(c, errors, &ret);
+        check_nets(c, errors, &ret);
+        check_shares(c, errors, &ret);
         return ret;
 }
 
