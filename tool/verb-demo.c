@@ -363,53 +363,59 @@ static int mkdir_parents(const char *path, mode_t mode)
         return mkdir(p, mode) < 0 && errno != EEXIST ? -errno : 0;
 }
 
-int verb_demo(int argc, char **argv)
+/* find_guest, with nothing left set when it fails. */
+static int find_guest_in(const char *dir, char **kernel, char **busybox, char **moddir)
 {
-        _cleanup_free_ char *testbed = NULL, *own = NULL, *kernel = NULL, *busybox = NULL, *moddir = NULL,
-                            *work = NULL, *initrd = NULL, *conf = NULL, *text = NULL;
+        int r = find_guest(dir, kernel, busybox, moddir);
+
+        if (r < 0) {
+                free(*kernel);
+                free(*busybox);
+                free(*moddir);
+                *kernel = *busybox = *moddir = NULL;
+        }
+        return r;
+}
+
+/* 1. the guest: the VFIO test bed's kernel and busybox if it ran here, else our own download (in own). */
+static int demo_guest(bool root, char **ret_own, char **kernel, char **busybox, char **moddir)
+{
         const char *cache_env = secure_getenv("VFIOCTL_TESTBED_CACHE"),
                    *xdg_cache = secure_getenv("XDG_CACHE_HOME"), *home = secure_getenv("HOME");
-        bool root = getuid() == 0, kvm;
-        vm_run r = { .dirfd = -1, .proc_fd = -1 };
-        double t0 = now_s(), t_start, t_hello = 0, t_stop;
-        int e, ret = EXIT_FAILURE_GENERIC;
+        _cleanup_free_ char *testbed = NULL, *own = NULL;
 
-        if (tool_check_arity(argc - 1) < 0)
-                return EXIT_USAGE;
-        printf("== vfioctl demo: a VM's whole life on this machine ==\n");
-
-        /* 1. the guest: the VFIO test bed's kernel and busybox if it ran here, else our own download. */
         testbed = strdup(cache_env && *cache_env ? cache_env : "/var/cache/vfioctl-testbed");
         if (root)
                 own = strdup("/var/cache/vfioctl/demo");
-        else if (xdg_cache && xdg_cache[0] == '/')
-                e = asprintf(&own, "%s/vfioctl/demo", xdg_cache);
-        else
-                e = asprintf(&own, "%s/.cache/vfioctl/demo", home && home[0] == '/' ? home : "/tmp");
+        else if (xdg_cache && xdg_cache[0] == '/' ? asprintf(&own, "%s/vfioctl/demo", xdg_cache) < 0
+                                                  : asprintf(&own, "%s/.cache/vfioctl/demo",
+                                                             home && home[0] == '/' ? home : "/tmp") < 0)
+                own = NULL;
         if (!testbed || !own)
                 return EXIT_FAILURE_GENERIC;
-        if (find_guest(testbed, &kernel, &busybox, &moddir) < 0) {
-                free(kernel);
-                free(busybox);
-                free(moddir);
-                kernel = busybox = moddir = NULL;
-                if (find_guest(own, &kernel, &busybox, &moddir) < 0) {
-                        free(kernel);
-                        free(busybox);
-                        free(moddir);
-                        kernel = busybox = moddir = NULL;
-                        if (mkdir_parents(own, 0755) < 0 || fetch_packages(own) < 0 ||
-                            find_guest(own, &kernel, &busybox, &moddir) < 0) {
-                                tool_error(
-                                        "demo: no guest kernel: neither %s nor %s holds Debian's kernel and busybox, and apt-get download failed; run: apt-get update, then vfioctl demo again (or tests/vfio-e2e/setup.sh)",
-                                        testbed, own);
-                                return EXIT_FAILURE_GENERIC;
-                        }
-                }
+        if (find_guest_in(testbed, kernel, busybox, moddir) < 0 &&
+            find_guest_in(own, kernel, busybox, moddir) < 0 &&
+            (mkdir_parents(own, 0755) < 0 || fetch_packages(own) < 0 ||
+             find_guest_in(own, kernel, busybox, moddir) < 0)) {
+                tool_error(
+                        "demo: no guest kernel: neither %s nor %s holds Debian's kernel and busybox, and apt-get download failed; run: apt-get update, then vfioctl demo again (or tests/vfio-e2e/setup.sh)",
+                        testbed, own);
+                return EXIT_FAILURE_GENERIC;
         }
-        printf("guest kernel:  %s\n", kernel);
+        printf("guest kernel:  %s\n", *kernel);
+        *ret_own = TAKE_PTR(own);
+        return EXIT_OK;
+}
 
-        /* 2. the initramfs and the config, in a directory the VM user can read */
+/* 2. the initramfs and the config, in a directory the VM user can read. */
+static int demo_files(bool root, const char *own, const char *kernel, const char *busybox,
+                      const char *moddir, char **ret_conf)
+{
+        _cleanup_free_ char *work = NULL, *initrd = NULL, *conf = NULL, *text = NULL, *tmp = NULL;
+        bool kvm;
+        FILE *f;
+        int e;
+
         if (root)
                 e = asprintf(&work, "%s/var/lib/vfioctl/demo", arg_root ? arg_root : "");
         else
@@ -448,23 +454,74 @@ int verb_demo(int argc, char **argv)
                      "threads = 1\n"
                      "[memory]\n"
                      "size = 256M\n",
-                     kvm ? "kvm" : "tcg", root ? "user = nobody\n" : "", kernel, initrd,
-                     kvm ? "host" : "qemu64") < 0)
+                     vm_accel_to_string(kvm ? VM_ACCEL_KVM : VM_ACCEL_TCG), root ? "user = nobody\n" : "",
+                     kernel, initrd, kvm ? "host" : "qemu64") < 0)
                 return EXIT_FAILURE_GENERIC;
-        {
-                _cleanup_free_ char *tmp = NULL;
-                FILE *f;
-
-                if (asprintf(&tmp, "%s.tmp", conf) < 0 || !(f = fopen(tmp, "we")))
-                        return EXIT_FAILURE_GENERIC;
-                fputs(text, f);
-                if (fclose(f) != 0 || rename(tmp, conf) < 0)
-                        return EXIT_FAILURE_GENERIC;
-        }
+        if (asprintf(&tmp, "%s.tmp", conf) < 0 || !(f = fopen(tmp, "we")))
+                return EXIT_FAILURE_GENERIC;
+        fputs(text, f);
+        if (fclose(f) != 0 || rename(tmp, conf) < 0)
+                return EXIT_FAILURE_GENERIC;
         printf("config:        %s (%s%s)\n\n", conf,
                kvm ? "KVM" : "TCG: /dev/kvm cannot run guests for this user",
                root ? "; QEMU runs as nobody" : "");
         fflush(stdout);
+        *ret_conf = TAKE_PTR(conf);
+        return EXIT_OK;
+}
+
+/* 4. the guest's greeting on its serial console (logged by QEMU's chardev): when it came, or 0. */
+static double demo_wait_greeting(const char *qemu_dir, double t_start)
+{
+        _cleanup_free_ char *log = vm_launch_console_log(qemu_dir);
+
+        for (int i = 0; log && i < 600; i++) {
+                _cleanup_free_ char *out = NULL;
+                _cleanup_close_ int fd = open(log, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                char *line;
+
+                if (fd >= 0 && read_full_fd(fd, 1 << 20, &out, NULL) >= 0 && (line = strstr(out, HELLO))) {
+                        double t_hello = now_s();
+
+                        line[strcspn(line, "\r\n")] = 0;
+                        printf("\nserial console: %s   (%.1f s after start)\n\n", line, t_hello - t_start);
+                        return t_hello;
+                }
+                usleep(100 * 1000);
+        }
+        return 0;
+}
+
+static void demo_epilogue(double t0)
+{
+        printf("\nThe demo took %.1f s. A real setup adds, in this order:\n"
+               "  vfioctl check                          is the IOMMU on, which kernel options are missing\n"
+               "  vfioctl devices --gpu                  GPUs by IOMMU group, with a passthrough verdict\n"
+               "  vfioctl create win11 --gpu auto --memory 16G --cpus 8 --windows\n"
+               "  vfioctl bind 01:00.0                   the GPU and its audio function onto vfio-pci\n"
+               "  vfioctl start win11                    as [vm] user, pinned, with the GPU passed through\n"
+               "  vfioctl enable win11                   start it at boot (vfioctl@win11.service)\n",
+               now_s() - t0);
+}
+
+int verb_demo(int argc, char **argv)
+{
+        _cleanup_free_ char *own = NULL, *kernel = NULL, *busybox = NULL, *moddir = NULL, *conf = NULL;
+        bool root = getuid() == 0;
+        vm_run r = { .dirfd = -1, .proc_fd = -1 };
+        double t0 = now_s(), t_start, t_stop;
+        int ret = EXIT_FAILURE_GENERIC;
+
+        if (tool_check_arity(argc - 1) < 0)
+                return EXIT_USAGE;
+        printf("== vfioctl demo: a VM's whole life on this machine ==\n");
+        ret = demo_guest(root, &own, &kernel, &busybox, &moddir);
+        if (ret != EXIT_OK)
+                return ret;
+        ret = demo_files(root, own, kernel, busybox, moddir, &conf);
+        if (ret != EXIT_OK)
+                return ret;
+        ret = EXIT_FAILURE_GENERIC;
 
         /* 3. start, detached: preflight, drop privileges, pin, cont */
         printf("$ vfioctl start %s --detach\n", conf);
@@ -476,26 +533,7 @@ int verb_demo(int argc, char **argv)
         }
         if (vm_run_open(DEMO_NAME, false, &r) < 0)
                 return EXIT_FAILURE_GENERIC;
-        /* 4. the guest's greeting on its serial console (logged by QEMU's chardev) */
-        {
-                _cleanup_free_ char *log = vm_launch_console_log(r.qemu_dir);
-
-                for (int i = 0; log && i < 600 && !t_hello; i++) {
-                        _cleanup_free_ char *out = NULL;
-                        _cleanup_close_ int fd = open(log, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-                        char *line;
-
-                        if (fd >= 0 && read_full_fd(fd, 1 << 20, &out, NULL) >= 0 &&
-                            (line = strstr(out, HELLO))) {
-                                line[strcspn(line, "\r\n")] = 0;
-                                t_hello = now_s();
-                                printf("\nserial console: %s   (%.1f s after start)\n\n", line,
-                                       t_hello - t_start);
-                        } else
-                                usleep(100 * 1000);
-                }
-        }
-        if (!t_hello) {
+        if (!demo_wait_greeting(r.qemu_dir, t_start)) {
                 tool_error("demo: the guest did not greet within 60 s; see: vfioctl log %s --console",
                            DEMO_NAME);
                 (void)self("stop", DEMO_NAME, "--force", NULL);
@@ -516,14 +554,7 @@ int verb_demo(int argc, char **argv)
                         printf("stopped in %.1f s: state %s, reason %s\n", now_s() - t_stop,
                                vm_state_to_string(s->state), s->exit_reason ? s->exit_reason : "-");
         }
-        printf("\nThe demo took %.1f s. A real setup adds, in this order:\n"
-               "  vfioctl check                          is the IOMMU on, which kernel options are missing\n"
-               "  vfioctl devices --gpu                  GPUs by IOMMU group, with a passthrough verdict\n"
-               "  vfioctl create win11 --gpu auto --memory 16G --cpus 8 --windows\n"
-               "  vfioctl bind 01:00.0                   the GPU and its audio function onto vfio-pci\n"
-               "  vfioctl start win11                    as [vm] user, pinned, with the GPU passed through\n"
-               "  vfioctl enable win11                   start it at boot (vfioctl@win11.service)\n",
-               now_s() - t0);
+        demo_epilogue(t0);
         ret = EXIT_OK;
 out:
         vm_run_done(&r);
