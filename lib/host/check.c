@@ -5,6 +5,7 @@
  */
 #include "vfioctl/check.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -95,6 +96,8 @@ vfio_check_report *vfio_check_report_free(vfio_check_report *r)
 
 const vfio_check *vfio_check_report_find(const vfio_check_report *r, const char *id)
 {
+        assert(r);
+
         for (size_t i = 0; i < r->n; i++)
                 if (strcmp(r->checks[i].id, id) == 0)
                         return &r->checks[i];
@@ -1165,6 +1168,10 @@ static int check_fragmentation(ctx *c)
 
 int vfio_check_judge_qemu(const vfio_qemu_info *q, vfio_check_status *ret_status, char **ret_evidence)
 {
+        assert(q);
+        assert(ret_status);
+        assert(ret_evidence);
+
         /* vfio-pci is the point; q35 gives GPUs a PCIe topology; max-ram-below-4g (the NF200 workaround,
          * seed 001) arrived in QEMU 2.1. */
         bool vfio = vfio_qemu_info_has_type(q, "vfio-pci"), q35 = vfio_qemu_info_has_machine(q, "q35");
@@ -1421,6 +1428,10 @@ int vfio_check_run(const vfio_host *h, const vfio_check_options *o, vfio_check_r
         _cleanup_(vfio_check_report_freep) vfio_check_report *R = calloc(1, sizeof(vfio_check_report));
         ctx c = { .h = h, .o = o, .R = R };
         int r;
+
+        assert(o);
+        assert(ret);
+        assert(ret_error);
 
         if (!R)
                 return -ENOMEM;

@@ -1,6 +1,7 @@
 /* Reads IOMMU units and groups; group membership comes from the kernel's own group directories. */
 #include "vfioctl/iommu.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,6 +43,8 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
         _cleanup_(vfio_iommu_freep) vfio_iommu *i = NULL;
         _cleanup_strv_free_ char **names = NULL;
         int r;
+
+        assert(ret);
 
         i = calloc(1, sizeof(*i));
         if (!i)
@@ -108,11 +111,15 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
 
 bool vfio_iommu_enabled(const vfio_iommu *i)
 {
+        assert(i);
+
         return i->n_groups > 0;
 }
 
 const vfio_iommu_group *vfio_iommu_find_group(const vfio_iommu *i, int id)
 {
+        assert(i);
+
         vfio_iommu_group key = { .id = id };
 
         if (!i->groups)

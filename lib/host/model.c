@@ -5,6 +5,7 @@
  */
 #include "vfioctl/model.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,12 +55,16 @@ const vfio_model_device *vfio_model_find_device(const vfio_model *m, const char 
 {
         ssize_t i = vfio_pci_list_index(m->pci, name);
 
+        assert(m);
+
         return i < 0 ? NULL : &m->devices[i];
 }
 
 const vfio_model_group *vfio_model_find_group(const vfio_model *m, int id)
 {
         const vfio_iommu_group *g = vfio_iommu_find_group(m->iommu, id);
+
+        assert(m);
 
         return g ? &m->groups[g - m->iommu->groups] : NULL;
 }
@@ -176,6 +181,8 @@ int vfio_model_load(const vfio_host *h, vfio_model **ret)
 {
         _cleanup_(vfio_model_freep) vfio_model *m = NULL;
         int r;
+
+        assert(ret);
 
         m = calloc(1, sizeof(*m));
         if (!m)

@@ -1,6 +1,7 @@
 /* Reads PCI devices from sysfs under the host root; every attribute is optional. */
 #include "vfioctl/pci.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +24,8 @@ int vfio_pci_addr_parse(const char *s, vfio_pci_addr *ret)
         const char *p = s;
         size_t n;
         char tail;
+
+        assert(ret);
 
         if (!s)
                 return -EINVAL;
@@ -56,12 +59,17 @@ int vfio_pci_addr_parse(const char *s, vfio_pci_addr *ret)
 
 char *vfio_pci_addr_format(const vfio_pci_addr *a, char buf[static VFIO_PCI_ADDR_MAX])
 {
+        assert(a);
+
         snprintf(buf, VFIO_PCI_ADDR_MAX, "%04x:%02x:%02x.%u", a->domain, a->bus, a->slot, a->func);
         return buf;
 }
 
 int vfio_pci_addr_compare(const vfio_pci_addr *a, const vfio_pci_addr *b)
 {
+        assert(a);
+        assert(b);
+
         if (a->domain != b->domain)
                 return a->domain < b->domain ? -1 : 1;
         if (a->bus != b->bus)
@@ -75,6 +83,8 @@ int vfio_pci_addr_compare(const vfio_pci_addr *a, const vfio_pci_addr *b)
 
 bool vfio_pci_dev_is_bridge(const vfio_pci_dev *d)
 {
+        assert(d);
+
         /* The kernel's pci_is_bridge(): header type 1 or 2. Class is the fallback without config. */
         if (d->header == VFIO_PCI_HEADER_BRIDGE || d->header == VFIO_PCI_HEADER_CARDBUS)
                 return true;
@@ -85,6 +95,8 @@ bool vfio_pci_dev_is_bridge(const vfio_pci_dev *d)
 
 bool vfio_pci_dev_is_display(const vfio_pci_dev *d)
 {
+        assert(d);
+
         return d->class >= 0 && (d->class >> 16) == 0x03;
 }
 
@@ -295,6 +307,8 @@ int vfio_pci_read_device(const vfio_host *h, const char *name, vfio_pci_dev **re
         _cleanup_close_ int dfd = -EBADF;
         int r;
 
+        assert(ret);
+
         d = calloc(1, sizeof(*d));
         if (!d)
                 return -ENOMEM;
@@ -413,6 +427,8 @@ int vfio_pci_scan(const vfio_host *h, vfio_pci_list **ret)
         _cleanup_strv_free_ char **names = NULL;
         int r;
 
+        assert(ret);
+
         l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;
@@ -458,6 +474,8 @@ int vfio_pci_scan(const vfio_host *h, vfio_pci_list **ret)
 
 ssize_t vfio_pci_list_index(const vfio_pci_list *l, const char *name)
 {
+        assert(l);
+
         vfio_pci_addr a;
         size_t lo = 0, hi = l->n;
 
@@ -480,6 +498,8 @@ ssize_t vfio_pci_list_index(const vfio_pci_list *l, const char *name)
 vfio_pci_dev *vfio_pci_list_find(const vfio_pci_list *l, const char *name)
 {
         ssize_t i = vfio_pci_list_index(l, name);
+
+        assert(l);
 
         return i < 0 ? NULL : l->devs[i];
 }

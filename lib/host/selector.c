@@ -1,6 +1,7 @@
 /* Turns what the user names (address, IDs, name, recorded identity) into PCI devices of the model. */
 #include "vfioctl/selector.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -149,6 +150,8 @@ int vfio_selector_parse(const char *s, vfio_selector **ret)
         char *at;
         int r;
 
+        assert(ret);
+
         if (!s || !*s || strlen(s) > SELECTOR_MAX)
                 return -EINVAL;
         sel = calloc(1, sizeof(*sel));
@@ -232,6 +235,8 @@ int vfio_config_find_dsn(const uint8_t *config, size_t size, uint64_t *ret)
 {
         size_t off = CONFIG_EXT_START;
 
+        assert(ret);
+
         /* Each capability is visited at most once: (4096 - 256) / 4 hops bounds a looping list. */
         for (unsigned hops = 0; hops < (CONFIG_SIZE - CONFIG_EXT_START) / 4; hops++) {
                 uint32_t hdr;
@@ -260,6 +265,8 @@ int vfio_topology_path(const char *sysfs_path, char **ret)
         _cleanup_free_ char *out = NULL;
         size_t len = 0;
         int r;
+
+        assert(ret);
 
         r = strv_split(sysfs_path, "/", &parts);
         if (r < 0)
@@ -337,6 +344,9 @@ static int read_slot(const vfio_host *h, const vfio_pci_dev *d, char **ret)
 
 int vfio_identity_of(const vfio_host *h, const vfio_pci_dev *d, vfio_identity *ret)
 {
+        assert(d);
+        assert(ret);
+
         vfio_identity id = { .vendor = d->vendor,
                              .device = d->device,
                              .subsystem_vendor = d->subsystem_vendor,
@@ -367,6 +377,8 @@ char *vfio_identity_format(const vfio_identity *id)
         char dsn[24], *s;
         int r;
 
+        assert(id);
+
         if (id->subsystem_vendor >= 0 && id->subsystem_device >= 0)
                 r = asprintf(&s, "%04x:%04x:%04x:%04x@%s%s%s", (unsigned)id->vendor, (unsigned)id->device,
                              (unsigned)id->subsystem_vendor, (unsigned)id->subsystem_device,
@@ -384,6 +396,8 @@ char *vfio_selector_device_name(vfio_pci_names *names, const vfio_pci_dev *d)
         _cleanup_free_ char *vendor = NULL, *device = NULL, *sub = NULL;
         char *s;
         int r;
+
+        assert(d);
 
         if (names) {
                 vendor = vfio_pci_names_vendor(names, d->vendor);
@@ -417,6 +431,8 @@ vfio_selection *vfio_selection_free(vfio_selection *s)
 
 bool vfio_selection_contains(const vfio_selection *s, const char *name)
 {
+        assert(s);
+
         for (size_t i = 0; i < s->n; i++)
                 if (strcmp(s->items[i].name, name) == 0)
                         return true;
@@ -429,6 +445,8 @@ int vfio_selection_add(vfio_selection *s, const vfio_host *h, const vfio_model *
         const vfio_model_device *md = vfio_model_find_device(m, name);
         vfio_selection_item *n, it = { .reason = reason };
         int r;
+
+        assert(s);
 
         if (!md)
                 return -ENOENT;
@@ -692,6 +710,9 @@ int vfio_selection_resolve(const vfio_host *h, const vfio_model *m, vfio_pci_nam
         _cleanup_(vfio_selection_freep) vfio_selection *sel = NULL;
         int r, first_error = 0;
 
+        assert(m);
+        assert(ret);
+
         sel = calloc(1, sizeof(*sel));
         if (!sel)
                 return -ENOMEM;
@@ -762,6 +783,9 @@ int vfio_selector_resolve(const vfio_selector *s, const vfio_model *m, vfio_pci_
         _cleanup_free_ const vfio_pci_dev **v = NULL;
         size_t n = 0;
         int r;
+
+        assert(s);
+        assert(ret);
 
         if (!m || !m->pci)
                 return -ENXIO;

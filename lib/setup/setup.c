@@ -5,6 +5,7 @@
  */
 #include "vfioctl/setup.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -610,6 +611,10 @@ int vfio_setup_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection 
         _cleanup_strv_free_ char **ids = NULL;
         int r;
 
+        assert(sel);
+        assert(o);
+        assert(ret);
+
         p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
@@ -789,6 +794,9 @@ int vfio_setup_diff(const vfio_host *h, const vfio_setup_plan *p, char **ret)
 {
         _cleanup_free_ char *out = strdup("");
         int r;
+
+        assert(p);
+        assert(ret);
 
         if (!out)
                 return -ENOMEM;
@@ -1270,6 +1278,8 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
 {
         _cleanup_(apply_run_done) apply_run a = { .h = h, .p = p, .log = log };
         int r;
+
+        assert(p);
 
         a.created = calloc(1, sizeof(char *));
         a.new_backups = calloc(1, sizeof(char *));

@@ -2,6 +2,7 @@
  * The VM model written out: as a complete vfioctl config (vmconf-write.c's writer) and as a libvirt
  * domain XML for libvirt 9 (formatdomain.rst; checked against domain.rng by virt-xml-validate).
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -720,6 +721,9 @@ int vm_libvirt_export(const vm_config *c, char **ret_xml, char ***ret_lost)
         xmlChar *out = NULL;
         int len = 0;
         char sz[32];
+
+        assert(c);
+        assert(ret_xml);
 
         w.doc = xmlNewDoc((const xmlChar *)"1.0");
         if (!w.doc)

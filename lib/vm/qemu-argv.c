@@ -5,6 +5,7 @@
  */
 #include "vfioctl/qemu-argv.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -37,6 +38,8 @@ char *vm_qemu_escape(const char *s)
 
 const char *vm_qemu_firmware_code(const vm_config *c)
 {
+        assert(c);
+
         if (c->firmware.code)
                 return c->firmware.code;
         /* Debian's ovmf package: the secboot build carries SMM, which Secure Boot relies on. */
@@ -46,6 +49,8 @@ const char *vm_qemu_firmware_code(const vm_config *c)
 
 const char *vm_qemu_firmware_vars_template(const vm_config *c)
 {
+        assert(c);
+
         if (c->firmware.vars_template)
                 return c->firmware.vars_template;
         /* .ms.fd has Microsoft's keys enrolled, which Windows needs to boot with Secure Boot on. */
@@ -62,16 +67,24 @@ static char *path_join(const char *dir, const char *file)
 
 char *vm_qemu_firmware_vars(const vm_config *c, const vm_argv_paths *p)
 {
+        assert(c);
+        assert(p);
+
         return c->firmware.vars ? strdup(c->firmware.vars) : path_join(p->state_dir, "OVMF_VARS.fd");
 }
 
 char *vm_qemu_qmp_socket(const vm_argv_paths *p)
 {
+        assert(p);
+
         return path_join(p->runtime_dir, "qmp.sock");
 }
 
 char *vm_qemu_tpm_socket(const vm_config *c, const vm_argv_paths *p)
 {
+        assert(c);
+        assert(p);
+
         return c->tpm.socket ? strdup(c->tpm.socket) : path_join(p->runtime_dir, "swtpm.sock");
 }
 
@@ -680,17 +693,25 @@ static void build_net(builder *b, const vm_config *c)
 
 bool vm_qemu_input_wants_relay(const vm_input *in)
 {
+        assert(in);
+
         return in->type == VM_INPUT_EVDEV && in->evdev && in->relay != VM_RELAY_NO;
 }
 
 bool vm_qemu_input_relayed(const vm_input *in, const vm_argv_paths *p)
 {
+        assert(p);
+
         return p->input_relay && vm_qemu_input_wants_relay(in);
 }
 
 char *vm_qemu_input_link(const vm_config *c, const vm_input *in, const vm_argv_paths *p)
 {
         char *s;
+
+        assert(c);
+        assert(in);
+        assert(p);
 
         return asprintf(&s, "%s/%s-%s", p->runtime_dir, c->name, in->name) < 0 ? NULL : s;
 }
@@ -894,6 +915,9 @@ static void build_misc(builder *b, const vm_config *c)
 
 int vm_qemu_argv(const vm_config *c, const vm_argv_paths *p, char ***ret, char ***ret_notes)
 {
+        assert(c);
+        assert(ret);
+
         builder b = {};
         opt o = {};
 

@@ -2,6 +2,7 @@
  */
 #include "vfioctl/storage.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +36,8 @@ const char *vfio_disk_format_to_string(vfio_disk_format f)
 
 int vfio_disk_format_from_string(const char *s, vfio_disk_format *ret)
 {
+        assert(ret);
+
         for (int i = 0; s && i < _VFIO_DISK_FORMAT_MAX; i++)
                 if (strcmp(s, format_names[i]) == 0) {
                         *ret = (vfio_disk_format)i;
@@ -130,6 +133,8 @@ int vfio_storage_free_bytes(const char *path, uint64_t *ret)
         _cleanup_free_ char *dir = NULL;
         struct statvfs sv;
 
+        assert(ret);
+
         if (statvfs(path, &sv) < 0) {
                 if (errno != ENOENT)
                         return -errno;
@@ -149,6 +154,8 @@ int vfio_storage_probe_format(const char *path, vfio_disk_format *ret)
         unsigned char magic[4];
         struct stat st;
         ssize_t n;
+
+        assert(ret);
 
         if (strncmp(path, "/dev/zvol/", 10) == 0) {
                 *ret = VFIO_DISK_ZVOL;
@@ -173,6 +180,9 @@ int vfio_storage_zfs_dataset_of(const vfio_storage_tools *t, const char *path, c
         _cleanup_strv_free_ char **lines = NULL;
         struct stat st;
         int r;
+
+        assert(t);
+        assert(ret);
 
         if (strncmp(path, "/dev/zvol/", 10) == 0) {
                 char *ds = strdup(path + 10);
@@ -267,6 +277,9 @@ int vfio_storage_zpool_health(const vfio_storage_tools *t, const char *pool, cha
         char *p;
         int r;
 
+        assert(t);
+        assert(ret);
+
         if (!t->zpool)
                 return -ENOENT;
         name = strndup(pool, strcspn(pool, "/@"));
@@ -292,6 +305,8 @@ bool vfio_storage_zfs_is_kernel(const vfio_host *h)
 
 int vfio_storage_parse_progress(const char *line, double *ret)
 {
+        assert(ret);
+
         /* qemu-img.c / util/qemu-progress.c: printf("    (%3.2f/100%%)\r", current). */
         const char *p = line, *slash;
         char num[16];
@@ -408,6 +423,8 @@ int vfio_storage_create_image(const vfio_storage_tools *t, const char *path, vfi
         char sz[32];
         int r;
 
+        assert(t);
+
         if (format != VFIO_DISK_RAW && format != VFIO_DISK_QCOW2)
                 return -EINVAL;
         if (access(path, F_OK) == 0)
@@ -434,6 +451,8 @@ int vfio_storage_zfs_create_dataset(const vfio_storage_tools *t, const char *dat
 {
         int r;
 
+        assert(t);
+
         r = run_helper(
                 (char *const[]){ (char *)t->zfs, (char *)"create", (char *)"-p", (char *)dataset, NULL },
                 NULL, NULL, ret_error);
@@ -444,6 +463,8 @@ int vfio_storage_zfs_create_dataset(const vfio_storage_tools *t, const char *dat
 
 int vfio_storage_zfs_destroy(const vfio_storage_tools *t, const char *dataset, char **ret_error)
 {
+        assert(t);
+
         return run_helper((char *const[]){ (char *)t->zfs, (char *)"destroy", (char *)dataset, NULL }, NULL,
                           NULL, ret_error);
 }
@@ -452,6 +473,8 @@ int vfio_storage_zfs_create_zvol(const vfio_storage_tools *t, const char *datase
                                  bool sparse, char **ret_error)
 {
         char sz[32];
+
+        assert(t);
 
         snprintf(sz, sizeof(sz), "%llu", (unsigned long long)size);
         /* zfs(8): -V creates a volume, -s makes it sparse (no refreservation). */
@@ -471,6 +494,9 @@ int vfio_storage_measure(const vfio_storage_tools *t, const char *src, vfio_disk
         struct json_object *root, *v;
         int64_t req;
         int r;
+
+        assert(t);
+        assert(ret_required);
 
         r = run_helper((char *const[]){ (char *)t->qemu_img, (char *)"measure", (char *)"--output=json",
                                         (char *)"-O", (char *)vfio_disk_format_to_string(format),
@@ -495,6 +521,8 @@ int vfio_storage_measure(const vfio_storage_tools *t, const char *src, vfio_disk
 int vfio_storage_convert(const vfio_storage_tools *t, const char *src, const char *dst,
                          vfio_disk_format format, char **ret_error)
 {
+        assert(t);
+
         exec_opts o = { .on_stdout = progress_line, .userdata = (void *)t };
         _cleanup_free_ char *partial = NULL;
         int r;
@@ -585,6 +613,8 @@ int vfio_snapshot_plan(const vfio_storage_tools *t, char *const *disks, const ch
         _cleanup_(vfio_snap_plan_freep) vfio_snap_plan *p = NULL;
         size_t n = strv_length(disks);
         int r;
+
+        assert(ret);
 
         if (n == 0)
                 return -EINVAL;
@@ -845,6 +875,8 @@ int vfio_snapshot_create(const vfio_storage_tools *t, const vfio_snap_plan *p, c
         char *err = NULL;
         int r;
 
+        assert(p);
+
         if (!vfio_snapshot_name_valid(name))
                 return -EINVAL;
         if (p->vars.path && p->vars.backend != VFIO_SNAP_ZFS) {
@@ -922,6 +954,8 @@ int vfio_snapshot_rollback(const vfio_storage_tools *t, const vfio_snap_plan *p,
         char *err = NULL;
         int r;
 
+        assert(p);
+
         if (!vfio_snapshot_name_valid(name))
                 return -EINVAL;
         /* Check that every part exists before changing anything. */
@@ -989,6 +1023,8 @@ int vfio_snapshot_delete(const vfio_storage_tools *t, const vfio_snap_plan *p, c
         _cleanup_free_ char *copy = NULL;
         char *err = NULL;
         int r = 0, k;
+
+        assert(p);
 
         if (!vfio_snapshot_name_valid(name))
                 return -EINVAL;
@@ -1127,6 +1163,10 @@ int vfio_snapshot_list(const vfio_storage_tools *t, const vfio_snap_plan *p, vfi
         vfio_snap_info *a = NULL;
         size_t n = 0, total = 0;
         int r = 0;
+
+        assert(p);
+        assert(ret);
+        assert(ret_n);
 
         /* A snapshot "has" one part per dataset and per qcow2 disk (+ the vars copy). */
         STRV_FOREACH(d, p->datasets) {

@@ -3,6 +3,7 @@
  * section tables (vmconf-keys.h), so every key the parser knows can be written and read back equal.
  * `vfioctl create` adds the guide: what the main keys do and examples of keys left out.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -345,6 +346,9 @@ int vm_config_write(const vm_config *c, unsigned flags, const char *header, char
         _cleanup_free_ char *buf = NULL, *guide_header = NULL;
         writer w = { .c = c, .guide = flags & VM_CONFIG_WRITE_GUIDE };
         size_t size = 0;
+
+        assert(c);
+        assert(ret);
 
         if (!header && w.guide) {
                 if (asprintf(&guide_header,

@@ -4,6 +4,7 @@
  */
 #include "vfioctl/vmconf.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -260,6 +261,8 @@ const section_def *vm_config_section_defs(size_t *ret_n)
 
 const vm_key_info *vm_config_keys(size_t *ret_n)
 {
+        assert(ret_n);
+
         static vm_key_info info[ELEMENTSOF(keys)];
 
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
@@ -317,6 +320,8 @@ const char *vm_did_you_mean(const char *s, const char *const *candidates, size_t
         const char *best = NULL;
         size_t best_d = SIZE_MAX;
 
+        assert(candidates);
+
         for (size_t i = 0; i < n; i++) {
                 size_t d = edit_distance(s, candidates[i]);
 
@@ -345,6 +350,8 @@ uint64_t vm_looking_glass_size(unsigned width, unsigned height)
 
 unsigned vm_config_vcpus(const vm_config *c)
 {
+        assert(c);
+
         return c->cpu.sockets * c->cpu.cores * c->cpu.threads;
 }
 
@@ -360,6 +367,8 @@ void vm_config_item_defaults(const section_def *s, void *item)
 int vm_config_new(const char *name, vm_config **ret)
 {
         _cleanup_(vm_config_freep) vm_config *c = NULL;
+
+        assert(ret);
 
         c = calloc(1, sizeof(*c));
         if (!c)
@@ -716,6 +725,8 @@ static int record_line(parse_state *st, const char *section, const char *key, un
 
 unsigned vm_config_key_line(const vm_config *c, const char *section, const char *key)
 {
+        assert(c);
+
         for (size_t i = 0; i < c->n_lines; i++)
                 if (strcmp(c->lines[i].section, section) == 0 && strcmp(c->lines[i].key, key) == 0)
                         return c->lines[i].line;
@@ -1462,6 +1473,9 @@ int vm_config_parse_string(const char *text, const char *filename, const char *n
                            .text = text,
                            .at_line_start = true };
         int r;
+
+        assert(ret);
+        assert(ret_errors);
 
         r = vm_config_new(name, &c);
         if (r < 0)

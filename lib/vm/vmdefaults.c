@@ -1,6 +1,7 @@
 /* Where VM configs meet the host: selector resolution, CPU pinning plan, hugepages, the GPU to pass. */
 #include "vfioctl/vmdefaults.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -195,6 +196,9 @@ int vm_config_resolve(vm_config *c, const vfio_model *m, vfio_pci_names *names, 
 {
         int r;
 
+        assert(c);
+        assert(errors);
+
         for (size_t i = 0; i < c->n_gpus; i++)
                 if ((r = resolve_pci(c, &c->gpus[i], true, m, names, warnings, errors)) < 0)
                         return r;
@@ -237,6 +241,9 @@ int vm_host_cpus(const vfio_host *h, vm_host_cpu **ret, size_t *ret_n)
         _cleanup_free_ vm_host_cpu *cpus = NULL;
         size_t n = 0;
         int r;
+
+        assert(ret);
+        assert(ret_n);
 
         r = vfio_host_list_dir(h, "sys/devices/system/cpu", 65536, &entries);
         if (r < 0)
@@ -302,6 +309,11 @@ int vm_plan_pinning(const vm_host_cpu *cpus, size_t n, unsigned vcpus, char ***r
         bool *used = NULL;
         char buf[16];
         int r = 0;
+
+        assert(cpus);
+        assert(ret_pin);
+        assert(ret_emulator);
+        assert(ret_threads);
 
         cores = calloc(n, sizeof(*cores));
         if (!cores)
@@ -385,6 +397,8 @@ int vm_host_hugepages_free(const vfio_host *h, unsigned size_kb, uint64_t *ret)
 const vfio_model_device *vm_pick_gpu(const vfio_model *m)
 {
         const vfio_model_device *fallback = NULL;
+
+        assert(m);
 
         for (size_t i = 0; i < m->pci->n; i++) {
                 const vfio_model_device *d = &m->devices[i];
