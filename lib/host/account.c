@@ -212,10 +212,11 @@ char *vfio_account_user_name(const vfio_host *h, uint32_t uid)
 
 int vfio_account_can_rw(const vfio_account *a, uint32_t st_uid, uint32_t st_gid, uint32_t mode)
 {
-        size_t n = strv_length(a->groups);
+        size_t n;
 
         assert(a);
 
+        n = strv_length(a->groups);
         if (a->uid == 0)
                 return 1;
         /* The first class that matches decides, even when a later one would allow more (inode(7)). */

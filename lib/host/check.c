@@ -1168,23 +1168,25 @@ static int check_fragmentation(ctx *c)
 
 int vfio_check_judge_qemu(const vfio_qemu_info *q, vfio_check_status *ret_status, char **ret_evidence)
 {
+        _cleanup_free_ char *ev = NULL;
+        bool vfio, q35, old;
+        char *s;
+
         assert(q);
         assert(ret_status);
         assert(ret_evidence);
 
         /* vfio-pci is the point; q35 gives GPUs a PCIe topology; max-ram-below-4g (the NF200 workaround,
          * seed 001) arrived in QEMU 2.1. */
-        bool vfio = vfio_qemu_info_has_type(q, "vfio-pci"), q35 = vfio_qemu_info_has_machine(q, "q35");
-        bool old = q->major < 2 || (q->major == 2 && q->minor < 1);
-        _cleanup_free_ char *ev =
-                fmt("QEMU %u.%u.%u%s%s%s; q35: %s, vfio-pci: %s, intel-iommu: %s, tpm-crb: %s, ramfb: %s",
-                    q->major, q->minor, q->micro, q->package ? " (" : "", q->package ? q->package : "",
-                    q->package ? ")" : "", q35 ? "yes" : "no", vfio ? "yes" : "no",
-                    vfio_qemu_info_has_type(q, "intel-iommu") ? "yes" : "no",
-                    vfio_qemu_info_has_type(q, "tpm-crb") ? "yes" : "no",
-                    vfio_qemu_info_has_type(q, "ramfb") ? "yes" : "no");
-        char *s;
-
+        vfio = vfio_qemu_info_has_type(q, "vfio-pci");
+        q35 = vfio_qemu_info_has_machine(q, "q35");
+        old = q->major < 2 || (q->major == 2 && q->minor < 1);
+        ev = fmt("QEMU %u.%u.%u%s%s%s; q35: %s, vfio-pci: %s, intel-iommu: %s, tpm-crb: %s, ramfb: %s",
+                 q->major, q->minor, q->micro, q->package ? " (" : "", q->package ? q->package : "",
+                 q->package ? ")" : "", q35 ? "yes" : "no", vfio ? "yes" : "no",
+                 vfio_qemu_info_has_type(q, "intel-iommu") ? "yes" : "no",
+                 vfio_qemu_info_has_type(q, "tpm-crb") ? "yes" : "no",
+                 vfio_qemu_info_has_type(q, "ramfb") ? "yes" : "no");
         if (!ev)
                 return -ENOMEM;
         if (!vfio)

@@ -118,9 +118,9 @@ bool vfio_iommu_enabled(const vfio_iommu *i)
 
 const vfio_iommu_group *vfio_iommu_find_group(const vfio_iommu *i, int id)
 {
-        assert(i);
-
         vfio_iommu_group key = { .id = id };
+
+        assert(i);
 
         if (!i->groups)
                 return NULL;

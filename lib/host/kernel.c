@@ -56,14 +56,14 @@ vfio_kernel *vfio_kernel_free(vfio_kernel *k)
 
 int vfio_kernel_parse_version(const char *proc_version, char **ret_release, unsigned *ret_version)
 {
-        assert(ret_release);
-        assert(ret_version);
-
         static const char prefix[] = "Linux version ";
         unsigned v[3] = { 0, 0, 0 };
         const char *p, *e;
         char *release;
         int i = 0;
+
+        assert(ret_release);
+        assert(ret_version);
 
         if (!proc_version || strncmp(proc_version, prefix, strlen(prefix)) != 0)
                 return -EINVAL;
@@ -486,13 +486,13 @@ static int cmp_base(const void *a, const void *b)
 
 int vfio_modprobe_read(const vfio_host *h, vfio_modprobe **ret)
 {
-        assert(ret);
-
         static const char *const dirs[] = { "etc/modprobe.d", "run/modprobe.d", "usr/local/lib/modprobe.d",
                                             "usr/lib/modprobe.d", "lib/modprobe.d" };
         _cleanup_(vfio_modprobe_freep) vfio_modprobe *m = vfio_modprobe_new();
         _cleanup_strv_free_ char **paths = calloc(1, sizeof(char *)), **seen = calloc(1, sizeof(char *));
         int r;
+
+        assert(ret);
 
         if (!m || !paths || !seen)
                 return -ENOMEM;

@@ -474,11 +474,12 @@ int vfio_pci_scan(const vfio_host *h, vfio_pci_list **ret)
 
 ssize_t vfio_pci_list_index(const vfio_pci_list *l, const char *name)
 {
+        vfio_pci_addr a;
+        size_t lo = 0, hi;
+
         assert(l);
 
-        vfio_pci_addr a;
-        size_t lo = 0, hi = l->n;
-
+        hi = l->n;
         if (vfio_pci_addr_parse(name, &a) < 0)
                 return -1;
         while (lo < hi) {
@@ -497,9 +498,10 @@ ssize_t vfio_pci_list_index(const vfio_pci_list *l, const char *name)
 
 vfio_pci_dev *vfio_pci_list_find(const vfio_pci_list *l, const char *name)
 {
-        ssize_t i = vfio_pci_list_index(l, name);
+        ssize_t i;
 
         assert(l);
 
+        i = vfio_pci_list_index(l, name);
         return i < 0 ? NULL : l->devs[i];
 }

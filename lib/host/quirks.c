@@ -540,12 +540,13 @@ static int match_device(vfio_quirk_matches *m, const vfio_quirk *q, const vfio_q
 int vfio_quirks_evaluate(const vfio_quirk_input *in, vfio_quirk_matches **ret)
 {
         _cleanup_(vfio_quirk_matches_freep) vfio_quirk_matches *m = calloc(1, sizeof(vfio_quirk_matches));
-        const vfio_pci_list *pci = in->model->pci;
+        const vfio_pci_list *pci;
         int r;
 
         assert(in);
         assert(ret);
 
+        pci = in->model->pci;
         if (!m)
                 return -ENOMEM;
         for (size_t qi = 0; qi < ELEMENTSOF(quirks); qi++) {

@@ -344,15 +344,16 @@ static int read_slot(const vfio_host *h, const vfio_pci_dev *d, char **ret)
 
 int vfio_identity_of(const vfio_host *h, const vfio_pci_dev *d, vfio_identity *ret)
 {
+        vfio_identity id;
+        int r;
+
         assert(d);
         assert(ret);
 
-        vfio_identity id = { .vendor = d->vendor,
-                             .device = d->device,
-                             .subsystem_vendor = d->subsystem_vendor,
-                             .subsystem_device = d->subsystem_device };
-        int r;
-
+        id = (vfio_identity){ .vendor = d->vendor,
+                              .device = d->device,
+                              .subsystem_vendor = d->subsystem_vendor,
+                              .subsystem_device = d->subsystem_device };
         r = vfio_topology_path(d->sysfs_path, &id.path);
         if (r < 0)
                 goto fail;

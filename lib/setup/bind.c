@@ -648,11 +648,11 @@ static void rollback(exec_ctx *c)
 
 int vfio_bind_execute(const vfio_host *h, vfio_bind_plan *p, const vfio_bind_opts *o)
 {
-        assert(p);
-        assert(o);
-
         exec_ctx c = { .h = h, .p = p, .o = o };
         int r = 0;
+
+        assert(p);
+        assert(o);
 
         if (strv_length(p->refusals) > 0)
                 return -EPERM;

@@ -915,11 +915,11 @@ static void build_misc(builder *b, const vm_config *c)
 
 int vm_qemu_argv(const vm_config *c, const vm_argv_paths *p, char ***ret, char ***ret_notes)
 {
-        assert(c);
-        assert(ret);
-
         builder b = {};
         opt o = {};
+
+        assert(c);
+        assert(ret);
 
         for (size_t i = 0; i < c->n_gpus; i++)
                 if (!c->gpus[i].resolved)

@@ -305,14 +305,14 @@ bool vfio_storage_zfs_is_kernel(const vfio_host *h)
 
 int vfio_storage_parse_progress(const char *line, double *ret)
 {
-        assert(ret);
-
         /* qemu-img.c / util/qemu-progress.c: printf("    (%3.2f/100%%)\r", current). */
         const char *p = line, *slash;
         char num[16];
         char *end;
         double v;
         size_t n;
+
+        assert(ret);
 
         while (*p == ' ')
                 p++;
@@ -521,11 +521,11 @@ int vfio_storage_measure(const vfio_storage_tools *t, const char *src, vfio_disk
 int vfio_storage_convert(const vfio_storage_tools *t, const char *src, const char *dst,
                          vfio_disk_format format, char **ret_error)
 {
-        assert(t);
-
         exec_opts o = { .on_stdout = progress_line, .userdata = (void *)t };
         _cleanup_free_ char *partial = NULL;
         int r;
+
+        assert(t);
 
         if (format != VFIO_DISK_RAW && format != VFIO_DISK_QCOW2)
                 return -EINVAL;

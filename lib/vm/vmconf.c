@@ -261,9 +261,9 @@ const section_def *vm_config_section_defs(size_t *ret_n)
 
 const vm_key_info *vm_config_keys(size_t *ret_n)
 {
-        assert(ret_n);
-
         static vm_key_info info[ELEMENTSOF(keys)];
+
+        assert(ret_n);
 
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 static char buf[ELEMENTSOF(keys)][256];
