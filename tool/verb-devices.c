@@ -115,7 +115,7 @@ static json_object *device_json(const vfio_model_device *md, vfio_pci_names *db)
         json_object *o = json_object_new_object(), *link;
         _cleanup_free_ char *name = NULL;
         static const char *const header_names[] = { "endpoint", "bridge", "cardbus" };
-        names n;
+        _cleanup_(names_done) names n = {};
 
         names_get(db, d, &n);
         name = display_name(d, &n);
@@ -159,7 +159,6 @@ static json_object *device_json(const vfio_model_device *md, vfio_pci_names *db)
         json_object_object_add(o, "verdict", json_object_new_string(vfio_verdict_to_string(md->verdict)));
         json_object_object_add(o, "critical", json_strv(md->critical));
         json_object_object_add(o, "blockers", json_strv(md->blockers));
-        names_done(&n);
         return o;
 }
 
@@ -243,7 +242,7 @@ static int make_row(const vfio_model_device *md, vfio_pci_names *db, row *ret)
 {
         const vfio_pci_dev *d = md->pci;
         _cleanup_free_ char *name = NULL;
-        names n;
+        _cleanup_(names_done) names n = {};
         int r;
 
         names_get(db, d, &n);
@@ -261,7 +260,6 @@ static int make_row(const vfio_model_device *md, vfio_pci_names *db, row *ret)
         else
                 ret->cells[COL_RESET] = strdup(d->has_reset ? "yes" : "-");
         ret->cells[COL_LINK] = link_cell(&d->link);
-        names_done(&n);
         for (int i = 0; i < N_COLS; i++)
                 if (!ret->cells[i])
                         return -ENOMEM;
@@ -435,7 +433,7 @@ static void print_subtree(const vfio_model *m, vfio_pci_names *db, size_t idx, c
         const vfio_pci_dev *d = m->pci->devs[idx];
         _cleanup_free_ char *name = NULL, *child_prefix = NULL;
         size_t nchildren = 0, seen = 0;
-        names n;
+        _cleanup_(names_done) names n = {};
 
         names_get(db, d, &n);
         name = display_name(d, &n);
@@ -444,7 +442,6 @@ static void print_subtree(const vfio_model *m, vfio_pci_names *db, size_t idx, c
         if (d->iommu_group >= 0)
                 printf("  group %d", d->iommu_group);
         printf("  %s\n", d->driver ? d->driver : "-");
-        names_done(&n);
 
         if (asprintf(&child_prefix, "%s%s", prefix, top ? "" : (last ? "  " : "| ")) < 0)
                 return;

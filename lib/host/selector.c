@@ -344,7 +344,7 @@ static int read_slot(const vfio_host *h, const vfio_pci_dev *d, char **ret)
 
 int vfio_identity_of(const vfio_host *h, const vfio_pci_dev *d, vfio_identity *ret)
 {
-        vfio_identity id;
+        _cleanup_(vfio_identity_done) vfio_identity id = {};
         int r;
 
         assert(d);
@@ -356,21 +356,17 @@ int vfio_identity_of(const vfio_host *h, const vfio_pci_dev *d, vfio_identity *r
                               .subsystem_device = d->subsystem_device };
         r = vfio_topology_path(d->sysfs_path, &id.path);
         if (r < 0)
-                goto fail;
+                return r;
         id.address = strdup(d->name);
-        if (!id.address) {
-                r = -ENOMEM;
-                goto fail;
-        }
+        if (!id.address)
+                return -ENOMEM;
         id.has_dsn = read_dsn(h, d, &id.dsn) >= 0;
         r = read_slot(h, d, &id.slot);
         if (r < 0)
-                goto fail;
+                return r;
         *ret = id;
+        id = (vfio_identity){};
         return 0;
-fail:
-        vfio_identity_done(&id);
-        return r;
 }
 
 char *vfio_identity_format(const vfio_identity *id)
@@ -501,7 +497,7 @@ static bool same_slot(const vfio_pci_dev *a, const vfio_pci_dev *b)
 static char *describe(const vfio_host *h, vfio_pci_names *names, const vfio_pci_dev *d)
 {
         _cleanup_free_ char *n = vfio_selector_device_name(names, d);
-        vfio_identity id;
+        _cleanup_(vfio_identity_done) vfio_identity id = {};
         char *s = NULL, dsn[24];
 
         if (vfio_identity_of(h, d, &id) < 0)
@@ -511,7 +507,6 @@ static char *describe(const vfio_host *h, vfio_pci_names *names, const vfio_pci_
                      (unsigned)d->subsystem_device & 0xffff, n ? n : "", id.path,
                      id.has_dsn ? ", serial " : "", id.has_dsn ? vfio_dsn_format(id.dsn, dsn) : "") < 0)
                 s = NULL;
-        vfio_identity_done(&id);
         return s;
 }
 
@@ -528,7 +523,7 @@ static int resolve_identity(const vfio_host *h, const vfio_model *m, vfio_pci_na
         for (size_t i = 0; i < m->pci->n; i++) {
                 const vfio_pci_dev *d = m->pci->devs[i];
                 _cleanup_free_ char *path = NULL;
-                vfio_identity id;
+                _cleanup_(vfio_identity_done) vfio_identity id = {};
 
                 if (vfio_topology_path(d->sysfs_path, &path) >= 0 && want->path &&
                     strcmp(path, want->path) == 0)
@@ -537,14 +532,11 @@ static int resolve_identity(const vfio_host *h, const vfio_model *m, vfio_pci_na
                         continue;
                 if (vfio_identity_of(h, d, &id) < 0)
                         continue;
-                if (strv_extend(&same_ids, d->name) < 0) {
-                        vfio_identity_done(&id);
+                if (strv_extend(&same_ids, d->name) < 0)
                         return -ENOMEM;
-                }
                 if (want->has_dsn ? (id.has_dsn && id.dsn == want->dsn)
                                   : (want->path && id.path && strcmp(id.path, want->path) == 0))
                         found = d;
-                vfio_identity_done(&id);
         }
         if (found) {
                 _cleanup_free_ char *path = NULL;
