@@ -10,12 +10,13 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fault.h"
 #include "log.h"
 #include "parse-util.h"
 #include "strv.h"
 #include "tool.h"
-#include "vfioctl/hostfile.h"
 #include "vfioctl/model.h"
+#include "vfioctl/vmpaths.h"
 
 const char *arg_root;
 bool arg_json;
@@ -174,6 +175,17 @@ int tool_load_model(const vfio_host *h, vfio_model **ret)
         return 0;
 }
 
+int tool_load_config(const char *arg, vm_config **ret)
+{
+        _cleanup_strv_free_ char **errors = NULL;
+        int r;
+
+        r = vm_load_config(arg, ret, &errors);
+        STRV_FOREACH(e, errors)
+                tool_error("%s", *e);
+        return r;
+}
+
 static void help(FILE *f)
 {
         fprintf(f,
@@ -219,7 +231,7 @@ int main(int argc, char **argv)
                 uint64_t step;
 
                 if (parse_uint(secure_getenv("VFIOCTL_TEST_KILL_AT_STEP"), 10, 100000, &step) >= 0)
-                        vfio_hostfile_set_kill_at((unsigned)step);
+                        fault_set_kill_at((unsigned)step);
         }
         if (secure_getenv("VFIOCTL_DEBUG"))
                 log_set_debug(true);

@@ -57,6 +57,9 @@ int tool_check_arity(int nargs);
 /* Builds the model of the host, reporting problems as warnings; returns <0 after reporting failure. */
 struct vfio_model;
 int tool_load_model(const vfio_host *h, struct vfio_model **ret);
+/* Finds and parses a VM config (NAME or FILE), reporting every error; -EINVAL when the config is wrong. */
+struct vm_config;
+int tool_load_config(const char *arg, struct vm_config **ret);
 
 int verb_devices(int argc, char **argv);
 int verb_bind(int argc, char **argv);

@@ -14,7 +14,7 @@
 #include "vfioctl/pciids.h"
 #include "vfioctl/qmp-probe.h"
 #include "vfioctl/selector.h"
-#include "vm-needs.h"
+#include "vfioctl/vmneeds.h"
 
 /* Exit codes of check (docs/check.md): the verdict, so scripts can gate on it. */
 enum {
@@ -31,10 +31,14 @@ enum {
 /* The devices a VM passes and the RAM VFIO will pin for it, from its config file. */
 static int check_load_vm(const char *name, char ***ret_pass, uint64_t *ret_memory, bool *ret_input_relay)
 {
+        _cleanup_(vm_config_freep) vm_config *c = NULL;
         vm_needs n;
         int r;
 
-        r = vm_needs_load(name, &n);
+        r = tool_load_config(name, &c);
+        if (r < 0)
+                return r;
+        r = vm_needs_from_config(c, &n);
         if (r < 0)
                 return r;
         *ret_pass = TAKE_PTR(n.devices);
@@ -304,13 +308,13 @@ int verb_check(int argc, char **argv)
                         return EXIT_FAILURE_GENERIC;
         if (vm) {
                 _cleanup_strv_free_ char **vm_pass = NULL;
-                uint64_t vm_memory = 0;
+                uint64_t vm_mem = 0;
 
-                r = check_load_vm(vm, &vm_pass, &vm_memory, &o.input_relay);
+                r = check_load_vm(vm, &vm_pass, &vm_mem, &o.input_relay);
                 if (r < 0)
-                        return r == -EINVAL ? EXIT_DATAERR : EXIT_USAGE; /* reported by vm_load_config */
+                        return r == -EINVAL ? EXIT_DATAERR : EXIT_USAGE; /* reported by tool_load_config */
                 if (!o.memory)
-                        o.memory = vm_memory;
+                        o.memory = vm_mem;
                 if (tool_open_host(&h) < 0)
                         return EXIT_CHECK_NOT_READY;
                 /* The VM's devices join any named with --pass, with the other functions of their slots

@@ -4,14 +4,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "strv.h"
 #include "tool.h"
 #include "vfioctl/model.h"
 #include "vfioctl/pciids.h"
+#include "vfioctl/problem.h"
 #include "vfioctl/qemu-argv.h"
+#include "vfioctl/relay.h"
 #include "vfioctl/vmdefaults.h"
-#include "vm-relay.h"
-#include "vm-util.h"
+#include "vfioctl/vmneeds.h"
+#include "vfioctl/vmpaths.h"
 
 /* An option is "-x" followed by its values (arguments that do not start with '-'). */
 static void print_argv(char **argv, size_t n_extra)
@@ -50,7 +53,7 @@ int verb_cmdline(int argc, char **argv)
 
         if (tool_check_arity(argc - 1) < 0)
                 return EXIT_USAGE;
-        r = vm_load_config(argv[1], &c);
+        r = tool_load_config(argv[1], &c);
         if (r == -EINVAL)
                 return EXIT_DATAERR;
         if (r < 0)
@@ -72,15 +75,15 @@ int verb_cmdline(int argc, char **argv)
                 return EXIT_FAILURE_GENERIC;
         }
         r = vm_default_paths(c, &paths);
-        if (r >= 0 && vm_relay_wanted(c)) {
+        if (r >= 0 && vm_needs_relay(c)) {
                 /* As start would: through the relay where uinput works here, else directly. */
-                _cleanup_strv_free_ char **why = NULL;
+                _cleanup_(vfio_problems_freep) vfio_problems *why = NULL;
 
-                if (!h && tool_open_host(&h) < 0)
+                if ((!h && tool_open_host(&h) < 0) || vfio_problems_new(&why) < 0)
                         return EXIT_FAILURE_GENERIC;
-                paths.paths.input_relay = vm_relay_preflight(c, h, &why, &why);
-                STRV_FOREACH(w, why)
-                        fprintf(stderr, "note: %s\n", *w);
+                paths.paths.input_relay = vm_relay_preflight(c, h, why);
+                for (size_t i = 0; i < why->n; i++)
+                        fprintf(stderr, "note: %s\n", why->items[i].message);
                 if (paths.paths.input_relay)
                         fprintf(stderr,
                                 "note: evdev inputs are read through vfioctl's input relay, which vfioctl start runs beside QEMU (it makes %s/%s-INPUT)\n",

@@ -11,7 +11,7 @@
 #include "cleanup.h"
 #include "tool.h"
 #include "vfioctl/launch.h"
-#include "vm-run.h"
+#include "vfioctl/vmrun.h"
 
 #define ESCAPE_CHAR 0x1d /* Ctrl-], as telnet and virsh console */
 
@@ -35,7 +35,8 @@ int verb_console(int argc, char **argv)
         _cleanup_(vm_runstate_freep) vm_runstate *s = NULL;
         _cleanup_free_ char *path = NULL;
         _cleanup_close_ int sock = -1;
-        vm_run r = { .dirfd = -1, .proc_fd = -1 };
+        _cleanup_(vm_run_freep) vm_run *r = NULL;
+        _cleanup_free_ char *err = NULL;
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         struct termios saved, raw;
         bool tty = isatty(STDIN_FILENO), restored = true;
@@ -44,24 +45,26 @@ int verb_console(int argc, char **argv)
 
         if (tool_check_arity(argc - 1) < 0)
                 return EXIT_USAGE;
-        if (vm_run_open(argv[1], false, &r) < 0 || vm_run_load(&r, &s) < 0 || !vm_run_alive(&r, s)) {
-                if (r.dirfd >= 0)
+        if (vm_run_open(arg_root, argv[1], false, &r, &err) < 0 || vm_run_load(r, &s) < 0 ||
+            !vm_run_alive(r, s)) {
+                if (r)
                         tool_error("VM '%s' is not running; start it with: vfioctl start %s", argv[1],
                                    argv[1]);
-                vm_run_done(&r);
+                else if (err)
+                        tool_error("%s", err);
                 return EXIT_NOT_RUNNING;
         }
-        path = vm_launch_console_socket(r.qemu_dir);
+        path = vm_launch_console_socket(r->qemu_dir);
         if (!path || strlen(path) >= sizeof(sa.sun_path)) {
                 tool_error("console socket path too long: %s", path ? path : "?");
-                goto out;
+                return EXIT_FAILURE_GENERIC;
         }
         strcpy(sa.sun_path, path);
         sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
                 tool_error("cannot connect to the serial console %s: %s%s", path, strerror(errno),
                            errno == EACCES ? "; run as the user who started the VM, or root" : "");
-                goto out;
+                return EXIT_FAILURE_GENERIC;
         }
         if (tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
                 /* Raw: every key (Ctrl-C included) goes to the guest, unechoed; only Ctrl-] is ours. */
@@ -70,7 +73,7 @@ int verb_console(int argc, char **argv)
                 if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
                         restored = false;
         }
-        fprintf(stderr, "Connected to the serial console of VM %s; leave with Ctrl-]\r\n", r.name);
+        fprintf(stderr, "Connected to the serial console of VM %s; leave with Ctrl-]\r\n", r->name);
         for (;;) {
                 struct pollfd p[2] = { { STDIN_FILENO, POLLIN, 0 }, { sock, POLLIN, 0 } };
                 ssize_t n;
@@ -110,8 +113,6 @@ int verb_console(int argc, char **argv)
         }
         if (!restored)
                 (void)tcsetattr(STDIN_FILENO, TCSANOW, &saved);
-        fprintf(stderr, "\nDisconnected from VM %s\n", r.name);
-out:
-        vm_run_done(&r);
+        fprintf(stderr, "\nDisconnected from VM %s\n", r->name);
         return ret;
 }

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fs-util.h"
 #include "parse-util.h"
 #include "strv.h"
 #include "tool.h"
@@ -18,8 +19,7 @@
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/selector.h"
 #include "vfioctl/vmdefaults.h"
-#include "vm-util.h"
-#include "write-util.h"
+#include "vfioctl/vmpaths.h"
 
 static const char *arg_gpu;
 static const char *arg_memory;
@@ -382,7 +382,7 @@ int verb_create(int argc, char **argv)
         }
         if (arg_output)
                 path = strdup(arg_output);
-        else if (vm_user_config_dir(&dir) < 0 || tool_mkdir_p(dir) < 0 ||
+        else if (vm_user_config_dir(&dir) < 0 || mkdir_p(dir, 0755) < 0 ||
                  asprintf(&path, "%s/%s.conf", dir, name) < 0)
                 path = NULL;
         if (!path) {
@@ -404,7 +404,7 @@ int verb_create(int argc, char **argv)
                 return EXIT_FAILURE_GENERIC;
         }
         if (arg_disk && arg_disk[0] != '/') {
-                r = tool_mkdir_p(paths.state_dir);
+                r = mkdir_p(paths.state_dir, 0755);
                 if (r >= 0)
                         r = create_image(c->disks[0].path, arg_disk);
                 if (r < 0) {
@@ -414,7 +414,7 @@ int verb_create(int argc, char **argv)
                 }
                 printf("Created disk image %s (%s, qcow2)\n", c->disks[0].path, arg_disk);
         }
-        r = tool_write_atomic(path, text, arg_force);
+        r = write_file_atomic(path, text, strlen(text), 0644, arg_force ? 0 : WRITE_ATOMIC_NOREPLACE);
         if (r == -EEXIST) {
                 tool_error("%s exists; edit it, or overwrite with: vfioctl create --force %s", path, name);
                 return EXIT_FAILURE_GENERIC;

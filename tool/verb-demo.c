@@ -20,11 +20,13 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "fs-util.h"
 #include "strv.h"
+#include "time-util.h"
 #include "tool.h"
 #include "vfioctl/launch.h"
-#include "vm-run.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
+#include "vfioctl/vmrun.h"
 
 #define DEMO_NAME "vfioctl-demo"
 #define HELLO     "vfioctl demo guest: hello from"
@@ -49,14 +51,6 @@ static const char init_script[] =
 static const char power_script[] = "#!/bin/sh\n"
                                    "echo 'vfioctl demo guest: power button pressed, powering off'\n"
                                    "exec /bin/busybox poweroff -f\n";
-
-static double now_s(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- a newc cpio writer (the kernel's initramfs format, Documentation/driver-api/early-userspace) ---- */
 
@@ -348,21 +342,6 @@ static int self(const char *v, const char *a1, const char *a2, char **ret_stdout
         return argv ? run_argv(argv, NULL, ret_stdout) : -ENOMEM;
 }
 
-static int mkdir_parents(const char *path, mode_t mode)
-{
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++)
-                if (*s == '/') {
-                        *s = 0;
-                        (void)mkdir(p, 0755);
-                        *s = '/';
-                }
-        return mkdir(p, mode) < 0 && errno != EEXIST ? -errno : 0;
-}
-
 /* find_guest, with nothing left set when it fails. */
 static int find_guest_in(const char *dir, char **kernel, char **busybox, char **moddir)
 {
@@ -395,7 +374,7 @@ static int demo_guest(bool root, char **ret_own, char **kernel, char **busybox, 
                 return EXIT_FAILURE_GENERIC;
         if (find_guest_in(testbed, kernel, busybox, moddir) < 0 &&
             find_guest_in(own, kernel, busybox, moddir) < 0 &&
-            (mkdir_parents(own, 0755) < 0 || fetch_packages(own) < 0 ||
+            (mkdir_p(own, 0755) < 0 || fetch_packages(own) < 0 ||
              find_guest_in(own, kernel, busybox, moddir) < 0)) {
                 tool_error(
                         "demo: no guest kernel: neither %s nor %s holds Debian's kernel and busybox, and apt-get download failed; run: apt-get update, then vfioctl demo again (or tests/vfio-e2e/setup.sh)",
@@ -411,16 +390,15 @@ static int demo_guest(bool root, char **ret_own, char **kernel, char **busybox, 
 static int demo_files(bool root, const char *own, const char *kernel, const char *busybox,
                       const char *moddir, char **ret_conf)
 {
-        _cleanup_free_ char *work = NULL, *initrd = NULL, *conf = NULL, *text = NULL, *tmp = NULL;
+        _cleanup_free_ char *work = NULL, *initrd = NULL, *conf = NULL, *text = NULL;
         bool kvm;
-        FILE *f;
         int e;
 
         if (root)
                 e = asprintf(&work, "%s/var/lib/vfioctl/demo", arg_root ? arg_root : "");
         else
                 e = asprintf(&work, "%s/vfioctl-demo", own);
-        if (e < 0 || mkdir_parents(work, 0755) < 0 || chmod(work, 0755) < 0) {
+        if (e < 0 || mkdir_p(work, 0755) < 0 || chmod(work, 0755) < 0) {
                 tool_error("demo: cannot create %s: %s", work ? work : "the demo directory",
                            strerror(errno));
                 return EXIT_FAILURE_GENERIC;
@@ -457,10 +435,7 @@ static int demo_files(bool root, const char *own, const char *kernel, const char
                      vm_accel_to_string(kvm ? VM_ACCEL_KVM : VM_ACCEL_TCG), root ? "user = nobody\n" : "",
                      kernel, initrd, kvm ? "host" : "qemu64") < 0)
                 return EXIT_FAILURE_GENERIC;
-        if (asprintf(&tmp, "%s.tmp", conf) < 0 || !(f = fopen(tmp, "we")))
-                return EXIT_FAILURE_GENERIC;
-        fputs(text, f);
-        if (fclose(f) != 0 || rename(tmp, conf) < 0)
+        if (write_file_atomic(conf, text, strlen(text), 0644, 0) < 0)
                 return EXIT_FAILURE_GENERIC;
         printf("config:        %s (%s%s)\n\n", conf,
                kvm ? "KVM" : "TCG: /dev/kvm cannot run guests for this user",
@@ -508,9 +483,9 @@ int verb_demo(int argc, char **argv)
 {
         _cleanup_free_ char *own = NULL, *kernel = NULL, *busybox = NULL, *moddir = NULL, *conf = NULL;
         bool root = getuid() == 0;
-        vm_run r = { .dirfd = -1, .proc_fd = -1 };
+        _cleanup_(vm_run_freep) vm_run *r = NULL;
         double t0 = now_s(), t_start, t_stop;
-        int ret = EXIT_FAILURE_GENERIC;
+        int ret;
 
         if (tool_check_arity(argc - 1) < 0)
                 return EXIT_USAGE;
@@ -521,7 +496,6 @@ int verb_demo(int argc, char **argv)
         ret = demo_files(root, own, kernel, busybox, moddir, &conf);
         if (ret != EXIT_OK)
                 return ret;
-        ret = EXIT_FAILURE_GENERIC;
 
         /* 3. start, detached: preflight, drop privileges, pin, cont */
         printf("$ vfioctl start %s --detach\n", conf);
@@ -531,13 +505,20 @@ int verb_demo(int argc, char **argv)
                 tool_error("demo: start failed (see above); the log: vfioctl log %s", DEMO_NAME);
                 return EXIT_FAILURE_GENERIC;
         }
-        if (vm_run_open(DEMO_NAME, false, &r) < 0)
-                return EXIT_FAILURE_GENERIC;
-        if (!demo_wait_greeting(r.qemu_dir, t_start)) {
+        {
+                _cleanup_free_ char *err = NULL;
+
+                if (vm_run_open(arg_root, DEMO_NAME, false, &r, &err) < 0) {
+                        if (err)
+                                tool_error("%s", err);
+                        return EXIT_FAILURE_GENERIC;
+                }
+        }
+        if (!demo_wait_greeting(r->qemu_dir, t_start)) {
                 tool_error("demo: the guest did not greet within 60 s; see: vfioctl log %s --console",
                            DEMO_NAME);
                 (void)self("stop", DEMO_NAME, "--force", NULL);
-                goto out;
+                return EXIT_FAILURE_GENERIC;
         }
         printf("$ vfioctl status %s\n", DEMO_NAME);
         fflush(stdout);
@@ -546,17 +527,14 @@ int verb_demo(int argc, char **argv)
         fflush(stdout);
         t_stop = now_s();
         if (self("stop", DEMO_NAME, NULL, NULL) < 0)
-                goto out;
+                return EXIT_FAILURE_GENERIC;
         {
                 _cleanup_(vm_runstate_freep) vm_runstate *s = NULL;
 
-                if (vm_runstate_read(r.dirfd, &s) >= 0)
+                if (vm_runstate_read(r->dirfd, &s) >= 0)
                         printf("stopped in %.1f s: state %s, reason %s\n", now_s() - t_stop,
                                vm_state_to_string(s->state), s->exit_reason ? s->exit_reason : "-");
         }
         demo_epilogue(t0);
-        ret = EXIT_OK;
-out:
-        vm_run_done(&r);
-        return ret;
+        return EXIT_OK;
 }

@@ -13,7 +13,7 @@
 #include "parse-util.h"
 #include "tool.h"
 #include "vfioctl/storage.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
 
 static uint64_t arg_size = 120ULL << 30;
 static vfio_disk_format arg_format = VFIO_DISK_QCOW2;
@@ -135,7 +135,7 @@ static int vm_disk_to_create(const char *name, char **ret)
         _cleanup_(vm_config_freep) vm_config *c = NULL;
         int r;
 
-        r = vm_load_config(name, &c);
+        r = tool_load_config(name, &c);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < c->n_disks; i++) {

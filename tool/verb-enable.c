@@ -9,9 +9,10 @@
 
 #include "cleanup.h"
 #include "config.h"
+#include "fs-util.h"
 #include "tool.h"
-#include "vm-run.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
+#include "vfioctl/vmrun.h"
 
 #define WANTS "etc/systemd/system/multi-user.target.wants"
 
@@ -47,12 +48,15 @@ static int enable_disable(int argc, char **argv, bool enable)
                 return EXIT_USAGE;
         }
         if (enable && !arg_root) {
-                _cleanup_free_ char *cfg = NULL;
+                _cleanup_free_ char *cfg = NULL, *err = NULL;
 
                 /* The unit runs `vfioctl start NAME` as root: the VM must be found as root will look it up.
                  */
-                if (vm_find_config(argv[1], &cfg) < 0)
+                if (vm_find_config(argv[1], &cfg, &err) < 0) {
+                        if (err)
+                                tool_error("%s", err);
                         return EXIT_DATAERR;
+                }
         }
         if (asprintf(&unit, "vfioctl@%s.service", argv[1]) < 0)
                 return EXIT_FAILURE_GENERIC;
@@ -79,19 +83,10 @@ static int enable_disable(int argc, char **argv, bool enable)
                 return EXIT_OK;
         }
         /* What `systemctl enable` writes: a wants link to the template (systemd.unit(5), "[Install]"). */
-        {
-                _cleanup_free_ char *p = strdup(dir);
-
-                for (char *s = p ? p + 1 : NULL; s && *s; s++)
-                        if (*s == '/') {
-                                *s = 0;
-                                (void)mkdir(p, 0755);
-                                *s = '/';
-                        }
-                if (p && mkdir(p, 0755) < 0 && errno != EEXIST) {
-                        tool_error("cannot create %s: %s", p, strerror(errno));
-                        return errno == EACCES ? EXIT_NOPERM : EXIT_FAILURE_GENERIC;
-                }
+        e = mkdir_p(dir, 0755);
+        if (e < 0) {
+                tool_error("cannot create %s: %s", dir, strerror(-e));
+                return e == -EACCES ? EXIT_NOPERM : EXIT_FAILURE_GENERIC;
         }
         (void)unlink(tmp);
         if (symlink(target, tmp) < 0 || rename(tmp, link) < 0) {

@@ -4,14 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fs-util.h"
 #include "strv.h"
 #include "tool.h"
 #include "vfioctl/libvirt-xml.h"
 #include "vfioctl/model.h"
 #include "vfioctl/pciids.h"
 #include "vfioctl/vmdefaults.h"
-#include "vm-util.h"
-#include "write-util.h"
+#include "vfioctl/vmpaths.h"
 
 static const char *arg_output;
 static bool arg_force;
@@ -45,7 +45,7 @@ int verb_export_libvirt(int argc, char **argv)
                 }
         if (tool_check_arity(argc - optind) < 0)
                 return EXIT_USAGE;
-        r = vm_load_config(argv[optind], &c);
+        r = tool_load_config(argv[optind], &c);
         if (r == -EINVAL)
                 return EXIT_DATAERR;
         if (r < 0)
@@ -78,7 +78,7 @@ int verb_export_libvirt(int argc, char **argv)
                 fputs(xml, stdout);
                 return EXIT_OK;
         }
-        r = tool_write_atomic(arg_output, xml, arg_force);
+        r = write_file_atomic(arg_output, xml, strlen(xml), 0644, arg_force ? 0 : WRITE_ATOMIC_NOREPLACE);
         if (r == -EEXIST) {
                 tool_error("%s exists; overwrite with: vfioctl export-libvirt --force -o %s %s", arg_output,
                            arg_output, argv[optind]);

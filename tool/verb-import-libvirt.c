@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs-util.h"
 #include "strv.h"
 #include "tool.h"
 #include "vfioctl/libvirt-xml.h"
-#include "vm-util.h"
-#include "write-util.h"
+#include "vfioctl/vmpaths.h"
 
 static const char *arg_name;
 static const char *arg_output;
@@ -172,7 +172,7 @@ int verb_import_libvirt(int argc, char **argv)
         }
         if (arg_output)
                 path = strdup(arg_output);
-        else if (vm_user_config_dir(&dir) < 0 || tool_mkdir_p(dir) < 0 ||
+        else if (vm_user_config_dir(&dir) < 0 || mkdir_p(dir, 0755) < 0 ||
                  asprintf(&path, "%s/%s.conf", dir, imp->config->name) < 0)
                 path = NULL;
         if (!path) {
@@ -180,7 +180,7 @@ int verb_import_libvirt(int argc, char **argv)
                            dir ? dir : "$XDG_CONFIG_HOME/vfioctl/vms");
                 return EXIT_FAILURE_GENERIC;
         }
-        r = tool_write_atomic(path, text, arg_force);
+        r = write_file_atomic(path, text, strlen(text), 0644, arg_force ? 0 : WRITE_ATOMIC_NOREPLACE);
         if (r == -EEXIST) {
                 tool_error("%s exists; overwrite with: vfioctl import-libvirt --force %s", path, file);
                 return EXIT_FAILURE_GENERIC;

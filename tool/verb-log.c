@@ -9,7 +9,7 @@
 #include "cleanup.h"
 #include "tool.h"
 #include "vfioctl/launch.h"
-#include "vm-run.h"
+#include "vfioctl/vmrun.h"
 
 int verb_log(int argc, char **argv)
 {
@@ -17,8 +17,8 @@ int verb_log(int argc, char **argv)
                 { "console", no_argument, NULL, 'c' },
                 {},
         };
-        _cleanup_free_ char *path = NULL;
-        vm_run r = { .dirfd = -1, .proc_fd = -1 };
+        _cleanup_free_ char *path = NULL, *err = NULL;
+        _cleanup_(vm_run_freep) vm_run *r = NULL;
         bool console = false;
         char buf[65536];
         ssize_t n;
@@ -31,13 +31,15 @@ int verb_log(int argc, char **argv)
                         return EXIT_USAGE;
         if (tool_check_arity(argc - optind) < 0)
                 return EXIT_USAGE;
-        if (vm_run_open(argv[optind], false, &r) < 0)
+        if (vm_run_open(arg_root, argv[optind], false, &r, &err) < 0) {
+                if (err)
+                        tool_error("%s", err);
                 return EXIT_NOT_RUNNING;
-        path = console ? vm_launch_console_log(r.qemu_dir) : strdup("log");
-        fd = path ? openat(r.dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+        }
+        path = console ? vm_launch_console_log(r->qemu_dir) : strdup("log");
+        fd = path ? openat(r->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
         if (fd < 0) {
-                tool_error("cannot open %s/%s: %s", r.dir, path ? path : "log", strerror(errno));
-                vm_run_done(&r);
+                tool_error("cannot open %s/%s: %s", r->dir, path ? path : "log", strerror(errno));
                 return EXIT_FAILURE_GENERIC;
         }
         fflush(stdout);
@@ -45,6 +47,5 @@ int verb_log(int argc, char **argv)
                 if (write(STDOUT_FILENO, buf, (size_t)n) != n)
                         break;
         close(fd);
-        vm_run_done(&r);
         return EXIT_OK;
 }

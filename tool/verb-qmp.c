@@ -7,14 +7,14 @@
 
 #include "cleanup.h"
 #include "tool.h"
-#include "vm-run.h"
+#include "vfioctl/vmrun.h"
 
 int verb_qmp(int argc, char **argv)
 {
         _cleanup_(vm_runstate_freep) vm_runstate *s = NULL;
         _cleanup_(qmp_client_freep) qmp_client *q = NULL;
         _cleanup_free_ char *err = NULL;
-        vm_run r = { .dirfd = -1, .proc_fd = -1 };
+        _cleanup_(vm_run_freep) vm_run *r = NULL;
         json_object *cmd, *exec = NULL, *args = NULL, *reply = NULL;
         int e, ret = EXIT_FAILURE_GENERIC;
 
@@ -30,15 +30,21 @@ int verb_qmp(int argc, char **argv)
                 return EXIT_USAGE;
         }
         json_object_object_get_ex(cmd, "arguments", &args);
-        if (vm_run_open(argv[1], false, &r) < 0 || vm_run_load(&r, &s) < 0 || !vm_run_alive(&r, s)) {
-                if (r.dirfd >= 0)
+        if (vm_run_open(arg_root, argv[1], false, &r, &err) < 0 || vm_run_load(r, &s) < 0 ||
+            !vm_run_alive(r, s)) {
+                if (r)
                         tool_error("VM '%s' is not running; start it with: vfioctl start %s", argv[1],
                                    argv[1]);
+                else if (err)
+                        tool_error("%s", err);
                 ret = EXIT_NOT_RUNNING;
                 goto out;
         }
-        if (vm_run_ctl(&r, &q) < 0)
+        if (vm_run_ctl(r, &q, &err) < 0) {
+                if (err)
+                        tool_error("%s", err);
                 goto out;
+        }
         e = qmp_execute(q, json_object_get_string(exec), args, 30000, &reply, &err);
         if (e == -EREMOTEIO) {
                 tool_error("QMP %s: %s", json_object_get_string(exec), err ? err : "error");
@@ -50,11 +56,10 @@ int verb_qmp(int argc, char **argv)
         }
         printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY |
                                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
-        vm_run_log(&r, "raw QMP command by vfioctl qmp: %s", json_object_get_string(exec));
+        vm_run_log(r, "raw QMP command by vfioctl qmp: %s", json_object_get_string(exec));
         ret = EXIT_OK;
 out:
         json_object_put(reply);
         json_object_put(cmd);
-        vm_run_done(&r);
         return ret;
 }

@@ -13,7 +13,7 @@
 #include "vfioctl/model.h"
 #include "vfioctl/selector.h"
 #include "vfioctl/setup.h"
-#include "vm-needs.h"
+#include "vfioctl/vmneeds.h"
 
 #define USERADD_PATH "/usr/sbin/useradd"
 
@@ -170,10 +170,13 @@ static int parse_option(setup_args *a, int c)
  * win, and selectors given beside --vm are added. */
 static int add_vm_needs(setup_args *a)
 {
+        _cleanup_(vm_config_freep) vm_config *vmc = NULL;
         _cleanup_(vm_needs_done) vm_needs n = {};
         int r;
 
-        r = vm_needs_load(a->vm, &n);
+        r = tool_load_config(a->vm, &vmc);
+        if (r >= 0)
+                r = vm_needs_from_config(vmc, &n);
         if (r < 0)
                 return r == -EINVAL ? EXIT_DATAERR : EXIT_USAGE;
         STRV_FOREACH(d, n.devices)

@@ -15,8 +15,8 @@
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/runstate.h"
 #include "vfioctl/storage.h"
-#include "vm-run.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
+#include "vfioctl/vmrun.h"
 
 static char **arg_disks;
 static const char *arg_vars;
@@ -59,12 +59,12 @@ static int load_vm(const char *name, bool *ret_running, pid_t *ret_pid)
 {
         _cleanup_(vm_config_freep) vm_config *c = NULL;
         _cleanup_(vm_runstate_freep) vm_runstate *st = NULL;
-        _cleanup_free_ char *base = NULL, *dir = NULL;
+        _cleanup_free_ char *base = NULL, *dir = NULL, *err = NULL;
+        _cleanup_(vm_run_freep) vm_run *run = NULL;
         vm_paths_buf paths = {};
-        vm_run run = { .dirfd = -1, .proc_fd = -1 };
         int r;
 
-        r = vm_load_config(name, &c);
+        r = tool_load_config(name, &c);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < c->n_disks; i++)
@@ -90,16 +90,15 @@ static int load_vm(const char *name, bool *ret_running, pid_t *ret_pid)
         }
         *ret_running = false;
         *ret_pid = 0;
-        if (vm_run_base(&base) >= 0 && asprintf(&dir, "%s/%s", base, c->name) >= 0 &&
-            access(dir, F_OK) == 0 && vm_run_open(c->name, false, &run) >= 0) {
-                if (vm_run_load(&run, &st) >= 0 &&
-                    (st->state == VM_STATE_RUNNING || st->state == VM_STATE_PAUSED ||
-                     st->state == VM_STATE_STARTING) &&
-                    vm_run_alive(&run, st)) {
-                        *ret_running = true;
-                        *ret_pid = st->pid;
-                }
-                vm_run_done(&run);
+        if (vm_run_base(arg_root, &base) >= 0 && asprintf(&dir, "%s/%s", base, c->name) >= 0 &&
+            access(dir, F_OK) == 0 && vm_run_open(arg_root, c->name, false, &run, &err) < 0)
+                tool_error("%s", err ? err : strerror(ENOMEM));
+        else if (run && vm_run_load(run, &st) >= 0 &&
+                 (st->state == VM_STATE_RUNNING || st->state == VM_STATE_PAUSED ||
+                  st->state == VM_STATE_STARTING) &&
+                 vm_run_alive(run, st)) {
+                *ret_running = true;
+                *ret_pid = st->pid;
         }
         if (!arg_disks) {
                 tool_error("VM '%s' has no disks ([disk] sections) to snapshot", c->name);

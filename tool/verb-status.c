@@ -15,8 +15,9 @@
 #include "tool.h"
 #include "vfioctl/host.h"
 #include "vfioctl/launch.h"
-#include "vm-run.h"
-#include "vm-util.h"
+#include "vfioctl/pin.h"
+#include "vfioctl/vmpaths.h"
+#include "vfioctl/vmrun.h"
 
 static json_object *strv_json(char **l)
 {
@@ -169,36 +170,34 @@ static int parse_json_opt(int argc, char **argv)
 static int load_one(const char *name, bool report, json_object **ret)
 {
         _cleanup_(vm_runstate_freep) vm_runstate *s = NULL;
-        vm_run r = { .dirfd = -1, .proc_fd = -1 };
+        _cleanup_(vm_run_freep) vm_run *r = NULL;
         int e;
 
         if (report) {
-                if (vm_run_open(name, false, &r) < 0)
+                _cleanup_free_ char *err = NULL;
+
+                if (vm_run_open(arg_root, name, false, &r, &err) < 0) {
+                        if (err)
+                                tool_error("%s", err);
                         return -ENOENT;
+                }
         } else {
                 /* list: quietly skip what is not a VM directory */
                 _cleanup_free_ char *base = NULL;
 
-                if (vm_run_base(&base) < 0 || asprintf(&r.dir, "%s/%s", base, name) < 0 ||
-                    asprintf(&r.qemu_dir, "%s/qemu", r.dir) < 0 || !(r.name = strdup(name)))
+                if (vm_run_base(arg_root, &base) < 0)
                         return -ENOMEM;
-                r.dirfd = open(r.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                r.proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (r.dirfd < 0) {
-                        vm_run_done(&r);
+                if (vm_run_open_in(base, name, &r) < 0)
                         return -ENOENT;
-                }
         }
-        e = vm_run_load(&r, &s);
+        e = vm_run_load(r, &s);
         if (e < 0) {
                 if (report)
                         tool_error("VM '%s' has no status in %s (%s); start it with: vfioctl start %s", name,
-                                   r.dir, strerror(-e), name);
-                vm_run_done(&r);
+                                   r->dir, strerror(-e), name);
                 return e;
         }
-        *ret = status_json(&r, s);
-        vm_run_done(&r);
+        *ret = status_json(r, s);
         return 0;
 }
 
@@ -239,7 +238,7 @@ int verb_list(int argc, char **argv)
         if (i < 0 || tool_check_arity(argc - i) < 0)
                 return EXIT_USAGE;
         all = json_object_new_array();
-        if (vm_run_base(&base) >= 0 && vfio_host_open(base, &h) >= 0)
+        if (vm_run_base(arg_root, &base) >= 0 && vfio_host_open(base, &h) >= 0)
                 (void)vfio_host_list_dir(h, ".", 4096, &names);
         STRV_FOREACH(n, names) {
                 json_object *o = NULL;

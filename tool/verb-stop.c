@@ -11,8 +11,8 @@
 #include "parse-util.h"
 #include "time-util.h"
 #include "tool.h"
-#include "vm-run.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
+#include "vfioctl/vmrun.h"
 
 /* Waits for QEMU to go, reading SHUTDOWN events meanwhile. true when it is gone. */
 static bool wait_gone(vm_run *r, vm_runstate *s, qmp_client *q, uint64_t timeout_ms, char **reason)
@@ -40,14 +40,18 @@ static bool wait_gone(vm_run *r, vm_runstate *s, qmp_client *q, uint64_t timeout
 }
 
 /* Running VM or a message and EXIT_NOT_RUNNING. */
-static int open_running(const char *name, vm_run *r, vm_runstate **s, bool quiet_if_stopped)
+static int open_running(const char *name, vm_run **r, vm_runstate **s, bool quiet_if_stopped)
 {
+        _cleanup_free_ char *err = NULL;
         int e;
 
-        if (vm_run_open(name, false, r) < 0)
+        if (vm_run_open(arg_root, name, false, r, &err) < 0) {
+                if (err)
+                        tool_error("%s", err);
                 return EXIT_NOT_RUNNING;
-        e = vm_run_load(r, s);
-        if (e < 0 || !vm_run_alive(r, *s)) {
+        }
+        e = vm_run_load(*r, s);
+        if (e < 0 || !vm_run_alive(*r, *s)) {
                 if (!quiet_if_stopped)
                         tool_error("VM '%s' is not running; start it with: vfioctl start %s", name, name);
                 return EXIT_NOT_RUNNING;
@@ -66,8 +70,8 @@ int verb_stop(int argc, char **argv)
         _cleanup_(vm_runstate_freep) vm_runstate *s = NULL;
         _cleanup_(qmp_client_freep) qmp_client *q = NULL;
         _cleanup_free_ char *reason = NULL;
+        _cleanup_(vm_run_freep) vm_run *r = NULL;
         uint64_t timeout = 60;
-        vm_run r = { .dirfd = -1, .proc_fd = -1 };
         bool force = false, gone;
         int opt, ret;
 
@@ -92,7 +96,7 @@ int verb_stop(int argc, char **argv)
                 /* Never started here: nothing to stop, and nothing to complain about. */
                 _cleanup_free_ char *base = NULL, *dir = NULL;
 
-                if (vm_name_valid(argv[optind]) && vm_run_base(&base) >= 0 &&
+                if (vm_name_valid(argv[optind]) && vm_run_base(arg_root, &base) >= 0 &&
                     asprintf(&dir, "%s/%s", base, argv[optind]) >= 0 && access(dir, F_OK) < 0 &&
                     errno == ENOENT) {
                         printf("VM %s is not running\n", argv[optind]);
@@ -101,28 +105,27 @@ int verb_stop(int argc, char **argv)
         }
         ret = open_running(argv[optind], &r, &s, true);
         if (ret != EXIT_OK) {
-                if (r.dirfd >= 0 || ret == EXIT_NOT_RUNNING)
+                if (r || ret == EXIT_NOT_RUNNING)
                         printf("VM %s is not running\n", argv[optind]);
-                vm_run_done(&r);
                 return EXIT_OK; /* stopping a stopped VM is done, like systemctl stop */
         }
         if (force) {
-                (void)vm_run_stop_request(&r, "force");
+                (void)vm_run_stop_request(r, "force");
                 if (kill(s->pid, SIGKILL) < 0 && errno != ESRCH) {
                         tool_error("cannot kill QEMU (pid %d): %s; run as the user who started it, or root",
                                    (int)s->pid, strerror(errno));
-                        vm_run_done(&r);
                         return errno == EPERM ? EXIT_NOPERM : EXIT_FAILURE_GENERIC;
                 }
-                gone = wait_gone(&r, s, NULL, 10000, NULL);
+                gone = wait_gone(r, s, NULL, 10000, NULL);
                 reason = strdup("killed by vfioctl stop --force");
         } else {
                 _cleanup_free_ char *err = NULL;
                 int e;
 
-                (void)vm_run_stop_request(&r, "powerdown");
-                if (vm_run_ctl(&r, &q) < 0) {
-                        vm_run_done(&r);
+                (void)vm_run_stop_request(r, "powerdown");
+                if (vm_run_ctl(r, &q, &err) < 0) {
+                        if (err)
+                                tool_error("%s", err);
                         return EXIT_FAILURE_GENERIC;
                 }
                 /* The ACPI power button (QMP system_powerdown): the guest shuts down by itself. */
@@ -135,20 +138,20 @@ int verb_stop(int argc, char **argv)
                  */
                 for (uint64_t waited = 0;
                      waited < timeout &&
-                     !(gone = wait_gone(&r, s, q, (timeout - waited < 10 ? timeout - waited : 10) * 1000,
+                     !(gone = wait_gone(r, s, q, (timeout - waited < 10 ? timeout - waited : 10) * 1000,
                                         &reason));
                      waited += 10)
                         if (waited + 10 < timeout)
                                 (void)qmp_execute(q, "system_powerdown", NULL, 10000, NULL, NULL);
                 if (!gone) {
-                        fprintf(stderr, "VM %s did not power off within %llu s; quitting QEMU\n", r.name,
+                        fprintf(stderr, "VM %s did not power off within %llu s; quitting QEMU\n", r->name,
                                 (unsigned long long)timeout);
                         (void)qmp_execute(q, "quit", NULL, 5000, NULL, NULL);
-                        gone = wait_gone(&r, s, q, 10000, &reason);
+                        gone = wait_gone(r, s, q, 10000, &reason);
                 }
                 if (!gone) {
                         kill(s->pid, SIGKILL);
-                        gone = wait_gone(&r, s, NULL, 5000, NULL);
+                        gone = wait_gone(r, s, NULL, 5000, NULL);
                 }
         }
         if (q && gone) {
@@ -169,29 +172,27 @@ int verb_stop(int argc, char **argv)
         q = qmp_client_free(q);
         if (!gone) {
                 tool_error("QEMU (pid %d) is still running", (int)s->pid);
-                vm_run_done(&r);
                 return EXIT_FAILURE_GENERIC;
         }
         /* The supervisor records the end and releases; without one (it was killed), stop does it. */
         /* Poll finely: a --force stop is otherwise dominated by this wait (bench case 1 measured 100 ms). */
-        for (int i = 0; i < 1000 && vm_runstate_lock_held(r.dirfd) > 0; i++)
+        for (int i = 0; i < 1000 && vm_runstate_lock_held(r->dirfd) > 0; i++)
                 usleep(10 * 1000);
-        if (vm_runstate_lock_held(r.dirfd) <= 0) {
+        if (vm_runstate_lock_held(r->dirfd) <= 0) {
                 _cleanup_(vm_runstate_freep) vm_runstate *now = NULL;
 
-                if (vm_runstate_read(r.dirfd, &now) >= 0 && now->state != VM_STATE_STOPPED &&
+                if (vm_runstate_read(r->dirfd, &now) >= 0 && now->state != VM_STATE_STOPPED &&
                     now->state != VM_STATE_CRASHED)
-                        vm_run_release(&r, now, VM_STATE_STOPPED,
+                        vm_run_release(r, now, VM_STATE_STOPPED,
                                        reason ? reason : "stopped by vfioctl stop");
         }
         {
                 _cleanup_(vm_runstate_freep) vm_runstate *fin = NULL;
 
-                if (vm_runstate_read(r.dirfd, &fin) >= 0)
-                        printf("VM %s %s: %s\n", r.name, vm_state_to_string(fin->state),
+                if (vm_runstate_read(r->dirfd, &fin) >= 0)
+                        printf("VM %s %s: %s\n", r->name, vm_state_to_string(fin->state),
                                fin->exit_reason ? fin->exit_reason : "-");
         }
-        vm_run_done(&r);
         return EXIT_OK;
 }
 
@@ -201,37 +202,34 @@ static int simple(int argc, char **argv, const char *command, const char *done)
         _cleanup_(vm_runstate_freep) vm_runstate *s = NULL;
         _cleanup_(qmp_client_freep) qmp_client *q = NULL;
         _cleanup_free_ char *err = NULL;
-        vm_run r = { .dirfd = -1, .proc_fd = -1 };
+        _cleanup_(vm_run_freep) vm_run *r = NULL;
         int ret, e;
 
         if (tool_check_arity(argc - 1) < 0)
                 return EXIT_USAGE;
         ret = open_running(argv[1], &r, &s, false);
-        if (ret != EXIT_OK) {
-                vm_run_done(&r);
+        if (ret != EXIT_OK)
                 return ret;
-        }
-        if (vm_run_ctl(&r, &q) < 0) {
-                vm_run_done(&r);
+        if (vm_run_ctl(r, &q, &err) < 0) {
+                if (err)
+                        tool_error("%s", err);
                 return EXIT_FAILURE_GENERIC;
         }
         e = qmp_execute(q, command, NULL, 10000, NULL, &err);
         if (e < 0) {
-                tool_error("%s %s: QMP %s failed: %s", argv[0], r.name, command, err ? err : strerror(-e));
-                vm_run_done(&r);
+                tool_error("%s %s: QMP %s failed: %s", argv[0], r->name, command, err ? err : strerror(-e));
                 return EXIT_FAILURE_GENERIC;
         }
         if (strcmp(command, "system_reset") != 0) {
                 /* The supervisor follows STOP/RESUME events; without one, record it here. */
-                if (vm_runstate_lock_held(r.dirfd) <= 0) {
+                if (vm_runstate_lock_held(r->dirfd) <= 0) {
                         s->state = strcmp(command, "stop") == 0 ? VM_STATE_PAUSED : VM_STATE_RUNNING;
-                        (void)vm_runstate_write(r.dirfd, s);
+                        (void)vm_runstate_write(r->dirfd, s);
                 } else
                         usleep(200 * 1000); /* let it write the new state before we return */
         }
-        vm_run_log(&r, "%s by vfioctl %s", done, argv[0]);
-        printf("VM %s %s\n", r.name, done);
-        vm_run_done(&r);
+        vm_run_log(r, "%s by vfioctl %s", done, argv[0]);
+        printf("VM %s %s\n", r->name, done);
         return EXIT_OK;
 }
 

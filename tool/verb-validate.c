@@ -6,7 +6,7 @@
 #include "strv.h"
 #include "tool.h"
 #include "vfioctl/vmdefaults.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
 
 int verb_validate(int argc, char **argv)
 {
@@ -16,7 +16,7 @@ int verb_validate(int argc, char **argv)
 
         if (tool_check_arity(argc - 1) < 0)
                 return EXIT_USAGE;
-        r = vm_load_config(argv[1], &c);
+        r = tool_load_config(argv[1], &c);
         if (r == -EINVAL)
                 return EXIT_DATAERR;
         if (r < 0)

@@ -9,8 +9,9 @@
 /* Creates dir and its missing parents below the root; appends each directory it created to *created. */
 int vfio_hostfile_mkdir_p(const vfio_host *h, const char *dir, mode_t mode, char ***created);
 /*
- * Replaces path with data: a temporary file in the same directory, fsync, rename over path, fsync of the
- * directory (so the rename is durable). Readers see the old or the new content, never a mix.
+ * Replaces path with data (write_file_atomic_at in basic/fs-util.h, in the directory resolved inside the
+ * root): readers see the old or the new content, never a mix. Each step is a fault point (basic/fault.h:
+ * the tool sets VFIOCTL_TEST_KILL_AT_STEP for tests/fault/).
  */
 int vfio_hostfile_write_atomic(const vfio_host *h, const char *path, const void *data, size_t len,
                                mode_t mode);
@@ -20,13 +21,3 @@ int vfio_hostfile_unlink(const vfio_host *h, const char *path);
 int vfio_hostfile_rmdir(const vfio_host *h, const char *path);
 /* Removes the temp files (".#vfioctl.<16 hex>") a killed vfio_hostfile_write_atomic left in dir. */
 int vfio_hostfile_sweep_temps(const vfio_host *h, const char *dir);
-
-/*
- * Fault injection (tests/fault/): the Nth step that changes a file below the root or one the tool writes
- * (a temp file half written, a rename, an unlink, an rmdir, a mkdir) SIGKILLs the process instead, as a
- * kill -9 or a crash at that point would. 0 (the default) never. The tool sets it from
- * VFIOCTL_TEST_KILL_AT_STEP, read with secure_getenv.
- */
-void vfio_hostfile_set_kill_at(unsigned step);
-/* One such step: counts it, and SIGKILLs when it is the chosen one. */
-void vfio_hostfile_fault_point(void);

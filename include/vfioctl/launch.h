@@ -1,4 +1,4 @@
-/* Starting QEMU: the launcher's own options, privilege drop and exec, and thread pinning over QMP. */
+/* Starting QEMU: the launcher's own options, privilege drop and exec. */
 #pragma once
 
 #include <stdbool.h>
@@ -66,15 +66,3 @@ int vm_launch_drop(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups);
  * -ENOENT from exec) with *ret_stage naming the step.
  */
 int vm_launch_spawn(const vm_spawn *s, pid_t *ret_pid, const char **ret_stage);
-
-/* sched_setaffinity of one thread to the host CPUs listed ("0", "3"). */
-int vm_pin_thread(pid_t tid, char *const *cpus);
-/* sched_getaffinity as a sorted CPU list "1,3". */
-int vm_pin_get(pid_t tid, char **ret);
-/* QMP query-cpus-fast: vCPU thread ids in cpu-index order (QEMU qapi/machine.json, CpuInfoFast.thread-id).
- */
-int vm_qmp_vcpu_threads(qmp_client *q, int timeout_ms, char ***ret);
-/* QMP query-iothreads: thread ids of iothread objects (qapi/misc.json, IOThreadInfo.thread-id). */
-int vm_qmp_iothreads(qmp_client *q, int timeout_ms, char ***ret);
-/* Thread ids of a process (proc/PID/task below proc_dirfd). */
-int vm_proc_threads(int proc_dirfd, pid_t pid, char ***ret);

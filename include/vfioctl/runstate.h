@@ -45,6 +45,7 @@ typedef struct vm_runstate {
         char *qemu_dir;       /* directory QEMU writes (sockets, console log) */
         char **rebind;        /* devices to give back to host drivers on exit ("ADDR=driver") */
         char *ddc;            /* "bus=N host=0xNN" when monitor switching is set up */
+        char **steps;         /* release steps done for it, in order (release.h); NULL in older records */
 } vm_runstate;
 
 vm_runstate *vm_runstate_free(vm_runstate *s);

@@ -139,3 +139,13 @@ int strv_split(const char *s, const char *seps, char ***ret)
         *ret = TAKE_PTR(l);
         return 0;
 }
+
+int strv_extend_strv(char ***l, char *const *add)
+{
+        int r;
+
+        for (char *const *a = add; a && *a; a++)
+                if ((r = strv_extend(l, *a)) < 0)
+                        return r;
+        return 0;
+}

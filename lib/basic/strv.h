@@ -15,6 +15,8 @@ size_t strv_length(char *const *l);
 int strv_extend(char ***l, const char *s);
 /* Appends a formatted string; on failure *l is unchanged. */
 int strv_extendf(char ***l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends a copy of every string of add; on failure *l may hold some of them. */
+int strv_extend_strv(char ***l, char *const *add);
 /* Appends s itself, taking ownership on success only. */
 int strv_push(char ***l, char *s);
 bool strv_contains(char *const *l, const char *s);

@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "strv.h"
+#include "time-util.h"
 #include "vfioctl/input.h"
 
 /* Without labels, sources are merged into one output per kind: these two. With labels, output i is source i.
@@ -387,14 +388,6 @@ int vfio_input_relay_give_outputs(const vfio_input_relay *r, uid_t uid)
 void vfio_input_relay_get_stats(const vfio_input_relay *r, vfio_input_stats *ret)
 {
         *ret = r->stats;
-}
-
-static uint64_t now_ns(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 static void write_outs(vfio_input_relay *r, const vfio_input_out *outs, size_t n,

@@ -2,12 +2,9 @@
  */
 #include "vfioctl/launch.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <inttypes.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -244,135 +241,5 @@ int vm_launch_spawn(const vm_spawn *s, pid_t *ret_pid, const char **ret_stage)
                 return -(e.error ? e.error : EIO);
         }
         *ret_pid = pid;
-        return 0;
-}
-
-int vm_pin_thread(pid_t tid, char *const *cpus)
-{
-        cpu_set_t set;
-        uint64_t u;
-
-        CPU_ZERO(&set);
-        STRV_FOREACH(c, cpus) {
-                if (parse_uint(*c, 10, CPU_SETSIZE - 1, &u) < 0)
-                        return -EINVAL;
-                CPU_SET(u, &set);
-        }
-        if (CPU_COUNT(&set) == 0)
-                return -EINVAL;
-        if (sched_setaffinity(tid, sizeof(set), &set) < 0)
-                return log_debug_errno(-errno, "sched_setaffinity(%d): %m", (int)tid);
-        return 0;
-}
-
-int vm_pin_get(pid_t tid, char **ret)
-{
-        _cleanup_strv_free_ char **l = NULL;
-        cpu_set_t set;
-        char buf[16], *s;
-        int r;
-
-        if (sched_getaffinity(tid, sizeof(set), &set) < 0)
-                return -errno;
-        for (int i = 0; i < CPU_SETSIZE; i++)
-                if (CPU_ISSET(i, &set)) {
-                        snprintf(buf, sizeof(buf), "%d", i);
-                        if ((r = strv_extend(&l, buf)) < 0)
-                                return r;
-                }
-        s = strv_join(l, ",");
-        if (!s)
-                return -ENOMEM;
-        *ret = s;
-        return 0;
-}
-
-static int qmp_thread_ids(qmp_client *q, const char *command, int timeout_ms, bool by_index, char ***ret)
-{
-        _cleanup_strv_free_ char **l = NULL;
-        _cleanup_free_ char *error = NULL;
-        json_object *reply = NULL;
-        size_t n;
-        int r;
-
-        r = qmp_execute(q, command, NULL, timeout_ms, &reply, &error);
-        if (r < 0)
-                return log_debug_errno(r, "%s: %s", command, error ? error : strerror(-r));
-        if (!json_object_is_type(reply, json_type_array)) {
-                json_object_put(reply);
-                return -EBADMSG;
-        }
-        n = json_object_array_length(reply);
-        l = calloc(n + 1, sizeof(char *));
-        if (!l) {
-                json_object_put(reply);
-                return -ENOMEM;
-        }
-        for (size_t i = 0; i < n; i++) {
-                json_object *e = json_object_array_get_idx(reply, i), *tid, *idx;
-                size_t at = i;
-
-                if (!json_object_object_get_ex(e, "thread-id", &tid) ||
-                    !json_object_is_type(tid, json_type_int)) {
-                        r = -EBADMSG;
-                        break;
-                }
-                if (by_index) {
-                        /* cpu-index orders vCPUs as [cpu] pin lists them. */
-                        if (!json_object_object_get_ex(e, "cpu-index", &idx) ||
-                            json_object_get_int64(idx) < 0 || (size_t)json_object_get_int64(idx) >= n ||
-                            l[json_object_get_int64(idx)]) {
-                                r = -EBADMSG;
-                                break;
-                        }
-                        at = (size_t)json_object_get_int64(idx);
-                }
-                if (asprintf(&l[at], "%" PRId64, json_object_get_int64(tid)) < 0) {
-                        l[at] = NULL;
-                        r = -ENOMEM;
-                        break;
-                }
-        }
-        json_object_put(reply);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(l);
-        return 0;
-}
-
-int vm_qmp_vcpu_threads(qmp_client *q, int timeout_ms, char ***ret)
-{
-        return qmp_thread_ids(q, "query-cpus-fast", timeout_ms, true, ret);
-}
-
-int vm_qmp_iothreads(qmp_client *q, int timeout_ms, char ***ret)
-{
-        return qmp_thread_ids(q, "query-iothreads", timeout_ms, false, ret);
-}
-
-int vm_proc_threads(int proc_dirfd, pid_t pid, char ***ret)
-{
-        _cleanup_strv_free_ char **l = NULL;
-        char path[64];
-        DIR *d;
-        struct dirent *de;
-        int fd, r = 0;
-
-        snprintf(path, sizeof(path), "%d/task", (int)pid);
-        fd = openat(proc_dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                close(fd);
-                return -errno;
-        }
-        while ((de = readdir(d)))
-                if (de->d_name[0] != '.' && (r = strv_extend(&l, de->d_name)) < 0)
-                        break;
-        closedir(d);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(l);
         return 0;
 }

@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "log.h"
 #include "strv.h"
 
@@ -50,32 +51,6 @@ const char *vfio_perm_reason_to_string(vfio_perm_reason r)
 }
 
 /* Single-quoted for sh when it holds anything beyond [A-Za-z0-9/._+-]. */
-static char *shell_quote(const char *s)
-{
-        size_t n = 2;
-        char *q, *p;
-
-        if (s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._+-")] == '\0' &&
-            *s)
-                return strdup(s);
-        for (const char *c = s; *c; c++)
-                n += *c == '\'' ? 4 : 1;
-        q = p = malloc(n + 1);
-        if (!q)
-                return NULL;
-        *p++ = '\'';
-        for (const char *c = s; *c; c++) {
-                if (*c == '\'') {
-                        memcpy(p, "'\\''", 4);
-                        p += 4;
-                } else
-                        *p++ = *c;
-        }
-        *p++ = '\'';
-        *p = '\0';
-        return q;
-}
-
 static bool vm_in_group(const vfio_account *vm, uint32_t gid)
 {
         size_t n = strv_length(vm->groups);

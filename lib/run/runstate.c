@@ -51,6 +51,7 @@ vm_runstate *vm_runstate_free(vm_runstate *s)
         free(s->qemu_dir);
         strv_free(s->rebind);
         free(s->ddc);
+        strv_free(s->steps);
         free(s);
         return NULL;
 }
@@ -107,6 +108,7 @@ int vm_runstate_write(int dirfd, const vm_runstate *s)
         put_str(f, "qemu_dir", s->qemu_dir);
         put_strv(f, "rebind", s->rebind);
         put_str(f, "ddc", s->ddc);
+        put_strv(f, "steps", s->steps);
         if (fclose(f) != 0)
                 return -ENOMEM;
 
@@ -203,6 +205,8 @@ int vm_runstate_read(int dirfd, vm_runstate **ret)
                         list = &s->emulator_pins;
                 else if (strcmp(line, "rebind") == 0)
                         list = &s->rebind;
+                else if (strcmp(line, "steps") == 0)
+                        list = &s->steps;
                 else
                         continue; /* a newer vfioctl's key: ignore */
                 if (r < 0)

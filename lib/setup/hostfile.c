@@ -4,48 +4,18 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "fileio.h"
+#include "fs-util.h"
 #include "log.h"
 #include "strv.h"
-
-static unsigned kill_at, steps;
-
-void vfio_hostfile_set_kill_at(unsigned step)
-{
-        kill_at = step;
-        steps = 0;
-}
-
-void vfio_hostfile_fault_point(void)
-{
-        if (kill_at && ++steps == kill_at)
-                (void)raise(SIGKILL);
-}
-
-/* Writes all of data, retrying on EINTR. */
-static int write_full(int fd, const char *data, size_t len)
-{
-        for (size_t off = 0; off < len;) {
-                ssize_t n = write(fd, data + off, len - off);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                off += (size_t)n;
-        }
-        return 0;
-}
 
 /* Splits "a/b/c" into a parent directory fd (resolved inside the root) and "c". */
 static int open_parent(const vfio_host *h, const char *path, int flags, const char **ret_base)
@@ -98,7 +68,7 @@ int vfio_hostfile_mkdir_p(const vfio_host *h, const char *dir, mode_t mode, char
                         fd = open_parent(h, p, O_PATH, &base);
                         if (fd < 0)
                                 return fd;
-                        vfio_hostfile_fault_point();
+                        fault_point();
                         if (mkdirat(fd, base, mode) < 0 && errno != EEXIST)
                                 return -errno;
                         if (created && (r = strv_extend(created, p)) < 0)
@@ -114,43 +84,17 @@ int vfio_hostfile_mkdir_p(const vfio_host *h, const char *dir, mode_t mode, char
 int vfio_hostfile_write_atomic(const vfio_host *h, const char *path, const void *data, size_t len,
                                mode_t mode)
 {
-        _cleanup_close_ int dfd = -EBADF, fd = -EBADF;
-        char tmp[64];
+        _cleanup_close_ int dfd = -EBADF;
         const char *base;
-        uint64_t rnd;
         int r;
 
         dfd = open_parent(h, path, O_RDONLY, &base);
         if (dfd < 0)
                 return dfd;
-        if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-                return -EIO;
-        snprintf(tmp, sizeof(tmp), ".#vfioctl.%016llx", (unsigned long long)rnd);
-        fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-        if (fd < 0)
-                return -errno;
-        /* umask must not narrow what we promise (limits.d and udev rules are read by other users). */
-        if (fchmod(fd, mode) < 0)
-                goto fail_errno;
-        /* In two halves, so a fault test can stop with the temp file truncated. */
-        if ((r = write_full(fd, data, len / 2)) < 0)
-                goto fail;
-        vfio_hostfile_fault_point();
-        if ((r = write_full(fd, (const char *)data + len / 2, len - len / 2)) < 0)
-                goto fail;
-        if (fsync(fd) < 0)
-                goto fail_errno;
-        vfio_hostfile_fault_point();
-        if (renameat(dfd, tmp, dfd, base) < 0)
-                goto fail_errno;
-        (void)fsync(dfd);
-        vfio_hostfile_fault_point();
+        r = write_file_atomic_at(dfd, base, data, len, mode, 0);
+        if (r < 0)
+                return log_debug_errno(r, "writing %s failed: %s", path, strerror(-r));
         return 0;
-fail_errno:
-        r = -errno;
-fail:
-        (void)unlinkat(dfd, tmp, 0);
-        return log_debug_errno(r, "writing %s failed: %s", path, strerror(-r));
 }
 
 int vfio_hostfile_read(const vfio_host *h, const char *path, size_t max, char **ret, size_t *ret_len)
@@ -176,7 +120,7 @@ int vfio_hostfile_unlink(const vfio_host *h, const char *path)
         dfd = open_parent(h, path, O_PATH, &base);
         if (dfd < 0)
                 return dfd;
-        vfio_hostfile_fault_point();
+        fault_point();
         return unlinkat(dfd, base, 0) < 0 ? -errno : 0;
 }
 
@@ -188,7 +132,7 @@ int vfio_hostfile_rmdir(const vfio_host *h, const char *path)
         dfd = open_parent(h, path, O_PATH, &base);
         if (dfd < 0)
                 return dfd;
-        vfio_hostfile_fault_point();
+        fault_point();
         return unlinkat(dfd, base, AT_REMOVEDIR) < 0 ? -errno : 0;
 }
 
@@ -204,8 +148,7 @@ int vfio_hostfile_sweep_temps(const vfio_host *h, const char *dir)
                 _cleanup_free_ char *p = NULL;
 
                 /* Exactly the name vfio_hostfile_write_atomic makes, nothing else. */
-                if (strlen(*n) != strlen(".#vfioctl.") + 16 || strncmp(*n, ".#vfioctl.", 10) != 0 ||
-                    strspn(*n + 10, "0123456789abcdef") != 16)
+                if (!atomic_temp_name(*n))
                         continue;
                 if (asprintf(&p, "%s/%s", dir, *n) < 0)
                         return -ENOMEM;

@@ -1,13 +1,13 @@
 /* What a VM config asks of the host, for the host-side verbs (check --vm, setup --vm). */
-#include "vm-needs.h"
+#include "vfioctl/vmneeds.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "strv.h"
-#include "vm-relay.h"
-#include "vm-util.h"
+#include "vfioctl/qemu-argv.h"
 
 void vm_needs_done(vm_needs *n)
 {
@@ -29,15 +29,19 @@ static int add_pci(char ***l, const vm_pci *p)
         return 0;
 }
 
-int vm_needs_load(const char *name, vm_needs *ret)
+bool vm_needs_relay(const vm_config *c)
 {
-        _cleanup_(vm_config_freep) vm_config *c = NULL;
+        for (size_t i = 0; i < c->n_inputs; i++)
+                if (vm_qemu_input_wants_relay(&c->inputs[i]))
+                        return true;
+        return false;
+}
+
+int vm_needs_from_config(const vm_config *c, vm_needs *ret)
+{
         vm_needs n = { 0 };
         int r;
 
-        r = vm_load_config(name, &c);
-        if (r < 0)
-                return r;
         n.devices = calloc(1, sizeof(char *));
         n.usb = calloc(1, sizeof(char *));
         if (!n.devices || !n.usb) {
@@ -59,7 +63,7 @@ int vm_needs_load(const char *name, vm_needs *ret)
                 if (!strv_contains(n.usb, id) && (r = strv_extend(&n.usb, id)) < 0)
                         goto fail;
         }
-        n.input_relay = vm_relay_wanted(c);
+        n.input_relay = vm_needs_relay(c);
         n.memory = c->memory.size;
         n.hugepages = c->memory.hugepages != VM_HUGEPAGES_NONE ? c->memory.size : 0;
         *ret = n;

@@ -1,4 +1,5 @@
 /* The input relay beside a VM: started before QEMU by the supervisor, stopped when the VM is released. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -12,32 +13,27 @@
 
 #include "strv.h"
 #include "time-util.h"
-#include "tool.h"
 #include "vfioctl/input.h"
 #include "vfioctl/launch.h"
 #include "vfioctl/qemu-argv.h"
+#include "vfioctl/relay.h"
 #include "vfioctl/runstate.h"
-#include "vm-relay.h"
+#include "vfioctl/vmneeds.h"
 
 #define RELAY_READY_TIMEOUT_MS 15000
 #define RELAY_STOP_TIMEOUT_MS  3000
 
-bool vm_relay_wanted(const vm_config *c)
-{
-        for (size_t i = 0; i < c->n_inputs; i++)
-                if (vm_qemu_input_wants_relay(&c->inputs[i]))
-                        return true;
-        return false;
-}
-
-bool vm_relay_preflight(const vm_config *c, const vfio_host *h, char ***warnings, char ***errors)
+bool vm_relay_preflight(const vm_config *c, const vfio_host *h, vfio_problems *problems)
 {
         _cleanup_free_ char *why = NULL, *names = NULL;
         _cleanup_strv_free_ char **direct = NULL;
         const vm_input *first_required = NULL;
         int r;
 
-        if (!vm_relay_wanted(c))
+        assert(c);
+        assert(h);
+        assert(problems);
+        if (!vm_needs_relay(c))
                 return false;
         r = vfio_input_uinput_available(h);
         if (r > 0)
@@ -59,14 +55,14 @@ bool vm_relay_preflight(const vm_config *c, const vfio_host *h, char ***warnings
                 }
         names = strv_join(direct, ", ");
         if (first_required)
-                (void)strv_extendf(
-                        errors,
+                (void)vfio_problems_add(
+                        problems, VFIO_PROBLEM_ERROR,
                         "%s:%u: [input \"%s\"] relay = yes, but the input relay cannot run: %s; or set relay = auto to let QEMU read the devices directly",
                         c->filename, first_required->line, first_required->name,
                         why ? why : "uinput unavailable");
         else
-                (void)strv_extendf(
-                        warnings,
+                (void)vfio_problems_add(
+                        problems, VFIO_PROBLEM_WARNING,
                         "input %s: no relay (%s); QEMU reads the devices directly and loses them when one is unplugged",
                         names ? names : "?", why ? why : "uinput unavailable");
         return false;
@@ -79,8 +75,8 @@ static int relay_argv(const vm_relay_spawn *s, char ***ret)
         int r = 0;
 
         r = strv_extend(&a, "vfioctl");
-        if (r >= 0 && arg_root)
-                r = strv_extendf(&a, "--root=%s", arg_root);
+        if (r >= 0 && s->root)
+                r = strv_extendf(&a, "--root=%s", s->root);
         if (r >= 0)
                 r = strv_extend(&a, "input");
         if (r >= 0)
@@ -133,6 +129,11 @@ int vm_relay_start(const vm_relay_spawn *s, pid_t *ret_pid, char **ret_report)
         long long deadline;
         pid_t pid;
 
+        assert(s);
+        assert(s->c);
+        assert(ret_pid);
+        assert(ret_report);
+
         *ret_report = NULL;
         r = relay_argv(s, &argv);
         if (r < 0)
@@ -144,7 +145,7 @@ int vm_relay_start(const vm_relay_spawn *s, pid_t *ret_pid, char **ret_report)
          * Its own session keeps the terminal's Ctrl-C for the supervisor, which stops it in order. */
         r = vm_launch_spawn(&(vm_spawn){ .argv = argv,
                                          .envp = envp,
-                                         .path = "/proc/self/exe",
+                                         .path = s->program ? s->program : "/proc/self/exe",
                                          .log_fd = pfd[1], /* until READY */
                                          .pass_fd = s->log_fd },
                             &pid, &stage);

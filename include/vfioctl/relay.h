@@ -5,20 +5,20 @@
 #include <sys/types.h>
 
 #include "vfioctl/host.h"
+#include "vfioctl/problem.h"
 #include "vfioctl/vmconf.h"
-
-/* Whether any evdev input asks for the relay (relay = auto or yes). */
-bool vm_relay_wanted(const vm_config *c);
 
 /*
  * Preflight: can the relay run here (/dev/uinput present and writable by whoever opens it: root, or the
  * user starting the VM)? Returns true when it will run. Where it cannot, an input with relay = yes is an
  * error and relay = auto a warning that QEMU reads the devices directly, each naming the fix.
  */
-bool vm_relay_preflight(const vm_config *c, const vfio_host *h, char ***warnings, char ***errors);
+bool vm_relay_preflight(const vm_config *c, const vfio_host *h, vfio_problems *problems);
 
 typedef struct vm_relay_spawn {
         const vm_config *c;
+        const char *program;  /* runs `vfioctl input relay`; NULL: this binary (/proc/self/exe) */
+        const char *root;     /* the host root the relay reads below (--root); NULL: "/" */
         const char *link_dir; /* QEMU's runtime dir: the links VM-INPUT go there */
         bool drop;            /* root starting for [vm] user: the relay becomes uid/gid/groups itself */
         uid_t uid;
@@ -29,7 +29,7 @@ typedef struct vm_relay_spawn {
 } vm_relay_spawn;
 
 /*
- * Starts `vfioctl input relay` (this very binary, /proc/self/exe) and waits until it is READY: the
+ * Starts `vfioctl input relay` (s->program) and waits until it is READY: the
  * sources are grabbed and the virtual devices exist. *ret_report holds its output lines ("kbd
  * /dev/input/event7") on success, what it said on failure.
  */

@@ -1,4 +1,5 @@
 /* Helpers shared by the VM verbs (create, validate, cmdline): where configs live, loading, quoting. */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,8 +8,7 @@
 #include <unistd.h>
 
 #include "strv.h"
-#include "tool.h"
-#include "vm-util.h"
+#include "vfioctl/vmpaths.h"
 
 bool vm_name_valid(const char *s)
 {
@@ -49,7 +49,7 @@ bool vm_config_exists(const char *name)
         return asprintf(&path, "/etc/vfioctl/vms/%s.conf", name) >= 0 && access(path, F_OK) == 0;
 }
 
-int vm_find_config(const char *arg, char **ret)
+int vm_find_config(const char *arg, char **ret, char **ret_error)
 {
         _cleanup_free_ char *user = NULL, *path = NULL;
         struct stat st;
@@ -63,7 +63,10 @@ int vm_find_config(const char *arg, char **ret)
                 return 0;
         }
         if (!vm_name_valid(arg)) {
-                tool_error("'%s' is neither a VM name (letters, digits, - _ .) nor a config file path", arg);
+                if (asprintf(ret_error,
+                             "'%s' is neither a VM name (letters, digits, - _ .) nor a config file path",
+                             arg) < 0)
+                        return -ENOMEM;
                 return -EINVAL;
         }
         /* The user's own definition wins over the system's, as with systemd units. */
@@ -83,28 +86,32 @@ int vm_find_config(const char *arg, char **ret)
                 *ret = TAKE_PTR(path);
                 return 0;
         }
-        tool_error("no VM '%s': neither %s/%s.conf nor %s exists; create one with: vfioctl create %s", arg,
-                   user ? user : "$XDG_CONFIG_HOME/vfioctl/vms", arg, path, arg);
+        if (asprintf(ret_error,
+                     "no VM '%s': neither %s/%s.conf nor %s exists; create one with: vfioctl create %s", arg,
+                     user ? user : "$XDG_CONFIG_HOME/vfioctl/vms", arg, path, arg) < 0)
+                return -ENOMEM;
         return -ENOENT;
 }
 
-int vm_load_config(const char *arg, vm_config **ret)
+int vm_load_config(const char *arg, vm_config **ret, char ***ret_errors)
 {
-        _cleanup_free_ char *path = NULL;
+        _cleanup_free_ char *path = NULL, *error = NULL;
         _cleanup_strv_free_ char **errors = NULL;
         int r;
 
-        r = vm_find_config(arg, &path);
-        if (r < 0)
+        r = vm_find_config(arg, &path, &error);
+        if (r < 0) {
+                if (error && strv_push(ret_errors, error) >= 0)
+                        error = NULL;
                 return r;
+        }
         r = vm_config_load(path, ret, &errors);
         if (r == -EINVAL) {
-                STRV_FOREACH(e, errors)
-                        tool_error("%s", *e);
+                *ret_errors = TAKE_PTR(errors);
                 return r;
         }
         if (r < 0) {
-                tool_error("cannot read %s: %s", path, strerror(-r));
+                (void)strv_extendf(ret_errors, "cannot read %s: %s", path, strerror(-r));
                 return r;
         }
         return 0;
@@ -132,35 +139,20 @@ int vm_default_paths(const vm_config *c, vm_paths_buf *b)
         return 0;
 }
 
+int vm_system_state_dir(const char *root, const char *name, char **ret)
+{
+        char *s;
+
+        assert(name);
+        assert(ret);
+        if (asprintf(&s, "%s/var/lib/vfioctl/%s", root ? root : "", name) < 0)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
+}
+
 void vm_paths_done(vm_paths_buf *b)
 {
         free(b->runtime_dir);
         free(b->state_dir);
-}
-
-char *shell_quote(const char *s)
-{
-        size_t n = 3;
-        char *out, *o;
-
-        if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_@%+=:,./-") ==
-                          strlen(s))
-                return strdup(s);
-        for (const char *p = s; *p; p++)
-                n += *p == '\'' ? 4 : 1;
-        out = malloc(n);
-        if (!out)
-                return NULL;
-        o = out;
-        *o++ = '\'';
-        for (const char *p = s; *p; p++) {
-                if (*p == '\'') {
-                        memcpy(o, "'\\''", 4);
-                        o += 4;
-                } else
-                        *o++ = *p;
-        }
-        *o++ = '\'';
-        *o = 0;
-        return out;
 }

@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vfioctl/vmconf.h"
+
 typedef struct vm_needs {
         char **devices;     /* selectors as the config writes them; the verbs add slot companions */
         char **usb;         /* "046d:c52b" of USB devices passed by vendor:product */
@@ -12,6 +14,9 @@ typedef struct vm_needs {
         bool input_relay;   /* evdev inputs for the input relay (needs uinput) */
 } vm_needs;
 
-/* Loads NAME (or a config FILE) and collects its needs; reports config errors itself. */
-int vm_needs_load(const char *name, vm_needs *ret);
+/* Collects what the config c needs of the host. */
+int vm_needs_from_config(const vm_config *c, vm_needs *ret);
 void vm_needs_done(vm_needs *n);
+
+/* Whether any evdev input asks for the input relay (relay = auto or yes). */
+bool vm_needs_relay(const vm_config *c);

@@ -1,0 +1,48 @@
+/* What a start carries from one step to the next (start.h); shared by start.c, preflight.c, supervise.c. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vfioctl/host.h"
+#include "vfioctl/model.h"
+#include "vfioctl/pciids.h"
+#include "vfioctl/runstate.h"
+#include "vfioctl/start.h"
+#include "vfioctl/vmpaths.h"
+#include "vfioctl/vmrun.h"
+#include "vfioctl/vmuser.h"
+
+struct vm_start {
+        vm_config *c;
+        vm_start_options o;
+        vm_user *user;
+        bool drop; /* root starting for [vm] user: credentials change */
+        vm_run *run;
+        int lock_fd;
+        vm_runstate *st; /* the record: written once QEMU runs, its release steps as they are done */
+        bool pending;    /* preflight changed the host and nothing has taken that over yet */
+
+        /* preflight */
+        vfio_host *host; /* the host root, opened when a check needs it */
+        vfio_model *model;
+        vfio_pci_names *names;
+        char **devices; /* host PCI addresses passed through */
+        bool relay;     /* the input relay runs beside QEMU */
+        uint64_t memlock;
+        char **pin, **emulator_pin;
+        vm_paths_buf paths; /* QEMU's directory, the state directory */
+        char **swtpm_argv;  /* the TPM emulator to start first; NULL: none */
+        char *swtpm_socket;
+
+        /* prepare */
+        char *ddc; /* "bus=N" or "display=N" */
+        char **argv, **envp;
+
+        /* run */
+        int notify_fd; /* a detached supervisor tells the waiting parent the outcome */
+        bool detached;
+};
+
+/* Adds a warning for each problem of the host model, as every verb shows them. */
+void vm_start_model_warnings(const vfio_host *h, const vfio_model *m, vfio_problems *problems);
