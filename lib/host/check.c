@@ -1433,7 +1433,6 @@ int vfio_check_run(const vfio_host *h, const vfio_check_options *o, vfio_check_r
 
         assert(o);
         assert(ret);
-        assert(ret_error);
 
         if (!R)
                 return -ENOMEM;
