@@ -2059,10 +2059,20 @@ static void translate_cpu(state *st, unsigned line, const char *value, char **pi
         }
 }
 
+/* One -machine option with no vfioctl key: listed as not imported, with the whole -machine value. */
+static void machine_piece_unknown(state *st, unsigned line, const char *value, const char *piece)
+{
+        char what[256];
+
+        snprintf(what, sizeof(what), "-machine %.200s: '%s'", value, piece);
+        add_item(st, true, line, strdup(what), "a machine option vfioctl has no key for");
+}
+
 static void translate_machine(state *st, unsigned line, const char *value, char **pieces)
 {
         STRV_FOREACH(p, pieces) {
                 const char *v;
+                uint64_t sz;
 
                 if (p == pieces && !strchr(*p, '=')) {
                         if (!strncmp(*p, "pc-q35", 6) || !strcmp(*p, "q35"))
@@ -2070,13 +2080,12 @@ static void translate_machine(state *st, unsigned line, const char *value, char 
                         else if (!strcmp(*p, "pc") || !strncmp(*p, "pc-", 3))
                                 st->c->vm.machine = VM_MACHINE_I440FX;
                         else
-                                goto unknown;
+                                machine_piece_unknown(st, line, value, *p);
                 } else if ((v = kv(*p, "max-ram-below-4g"))) {
-                        uint64_t sz;
-
                         if (parse_size(v, &sz) < 0 || sz == 0 || sz > 4ULL << 30)
-                                goto unknown;
-                        st->c->vm.max_ram_below_4g = sz;
+                                machine_piece_unknown(st, line, value, *p);
+                        else
+                                st->c->vm.max_ram_below_4g = sz;
                 } else if ((v = kv(*p, "accel"))) {
                         st->c->vm.accel = strcmp(v, "tcg") == 0 ? VM_ACCEL_TCG : VM_ACCEL_KVM;
                 } else if (kv(*p, "usb") && !opt_on(kv(*p, "usb"))) {
@@ -2091,12 +2100,8 @@ static void translate_machine(state *st, unsigned line, const char *value, char 
                         st->c->vm.machine = !strncmp(t, "pc-q35", 6) || !strcmp(t, "q35")
                                                     ? VM_MACHINE_Q35
                                                     : VM_MACHINE_I440FX;
-                } else {
-                        char what[256];
-unknown:
-                        snprintf(what, sizeof(what), "-machine %.200s: '%s'", value, *p);
-                        add_item(st, true, line, strdup(what), "a machine option vfioctl has no key for");
-                }
+                } else
+                        machine_piece_unknown(st, line, value, *p);
         }
 }
 

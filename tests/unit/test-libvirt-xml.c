@@ -371,6 +371,31 @@ static void test_keep_unknown_args(void **state)
         assert_false(dropped_at(b, 4, "-acpitable"));
 }
 
+/* Each -machine option of qemu:commandline is taken or listed as not imported, one item per option. */
+static void test_machine_options(void **state)
+{
+        static const char xml[] =
+                "<domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n"
+                "<name>m</name><memory>4194304</memory><os><type>hvm</type></os>\n<qemu:commandline>\n"
+                "<qemu:arg value='-machine'/><qemu:arg value='virt,hpet=off,max-ram-below-4g=9G,frob=1'/>\n"
+                "<qemu:arg value='-machine'/><qemu:arg value='q35,max-ram-below-4g=2G,vmport=on'/>\n"
+                "</qemu:commandline></domain>";
+        _cleanup_(vm_libvirt_import_freep) vm_libvirt_import *imp = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        assert_int_equal(vm_libvirt_import_string(xml, strlen(xml), "t.xml", NULL, 0, &imp, &err), 0);
+        assert_true(dropped_at(imp, 4, "'virt'"));
+        assert_true(dropped_at(imp, 4, "'max-ram-below-4g=9G'"));
+        assert_true(dropped_at(imp, 4, "'frob=1'"));
+        assert_false(dropped_at(imp, 4, "hpet=off'"));
+        assert_false(dropped_at(imp, 5, "-machine"));
+        assert_int_equal(imp->n_dropped, 3);
+        assert_int_equal(imp->config->vm.machine, VM_MACHINE_Q35);
+        assert_int_equal(imp->config->vm.max_ram_below_4g, 2ULL << 30);
+        assert_false(imp->config->vm.hpet);
+        assert_true(imp->config->vm.vmport);
+}
+
 /*
  * Golden files, reviewed in diffs like code: the config an XML imports to (with its list of what was not
  * imported) and the XML that config exports to, in tests/data/libvirt/golden/. VFIOCTL_TEST_REGENERATE=1
@@ -626,6 +651,7 @@ int main(void)
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_units);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_unknown_listed);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_keep_unknown_args);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_machine_options);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_tool);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_tool_export);
         {
