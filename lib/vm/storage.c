@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "exec-util.h"
+#include "fileio.h"
 #include "log.h"
 #include "parse-util.h"
 #include "strv.h"
@@ -686,7 +687,7 @@ static int copy_file_atomic(const char *src, const char *dst)
         if (out < 0)
                 return -errno;
         for (;;) {
-                ssize_t n = read(in, buf, sizeof(buf)), w = 0;
+                ssize_t n = read(in, buf, sizeof(buf));
 
                 if (n < 0 && errno == EINTR)
                         continue;
@@ -696,18 +697,7 @@ static int copy_file_atomic(const char *src, const char *dst)
                 }
                 if (n == 0)
                         break;
-                while (w < n) {
-                        ssize_t k = write(out, buf + w, (size_t)(n - w));
-
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        if (k < 0) {
-                                r = -errno;
-                                break;
-                        }
-                        w += k;
-                }
-                if (r < 0)
+                if ((r = write_full_fd(out, buf, (size_t)n)) < 0)
                         break;
         }
         if (r >= 0 && (fchmod(out, st.st_mode & 07777) < 0 || fsync(out) < 0))
