@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "fs-util.h"
 #include "log.h"
 #include "parse-util.h"
 #include "strv.h"
@@ -82,7 +83,7 @@ int vm_runstate_write(int dirfd, const vm_runstate *s)
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
         FILE *f;
-        int fd, r;
+        int r;
 
         f = open_memstream(&buf, &size);
         if (!f)
@@ -112,18 +113,12 @@ int vm_runstate_write(int dirfd, const vm_runstate *s)
         if (fclose(f) != 0)
                 return -ENOMEM;
 
-        /* Temp + rename: a reader sees the old file or the new one, never half of one. */
-        fd = openat(dirfd, "status.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return log_debug_errno(-errno, "status.tmp: %m");
-        r = write(fd, buf, size) == (ssize_t)size ? 0 : -EIO;
-        if (close(fd) < 0 && r == 0)
-                r = -errno;
-        if (r == 0 && renameat(dirfd, "status.tmp", dirfd, "status") < 0)
-                r = -errno;
+        /* The one atomic write (fs-util): a reader sees the old file or the new one, never half of one, and
+         * two writers (the supervisor, stop) never share a temporary file. */
+        r = write_file_atomic_at(dirfd, "status", buf, size, 0600, 0);
         if (r < 0)
-                (void)unlinkat(dirfd, "status.tmp", 0);
-        return r;
+                return log_debug_errno(r, "status: %m");
+        return 0;
 }
 
 static int get_u64(const char *v, uint64_t *ret)
