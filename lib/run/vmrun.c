@@ -299,16 +299,11 @@ void vm_run_log(const vm_run *r, const char *fmt, ...)
 
 int vm_run_stop_request(vm_run *r, const char *how)
 {
-        _cleanup_close_ int fd = -1;
-
         assert(r);
         assert(how);
 
-        fd = openat(r->dirfd, "stop-request.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                    0600);
-        if (fd < 0 || write(fd, how, strlen(how)) != (ssize_t)strlen(how))
-                return -errno;
-        return renameat(r->dirfd, "stop-request.tmp", r->dirfd, "stop-request") < 0 ? -errno : 0;
+        /* Whole or absent for the supervisor that reads it (the one atomic write, fs-util). */
+        return write_file_atomic_at(r->dirfd, "stop-request", how, strlen(how), 0600, 0);
 }
 
 void vm_run_release(vm_run *r, vm_runstate *s, vm_state final, const char *reason)
