@@ -46,7 +46,7 @@ static const verb verbs[] = {
           "host readiness for passthrough: each check with evidence and fix, plus known hardware quirks",
           .own_help = true },
         { "create", 1, 1, verb_create,
-          "create NAME [--gpu SEL|auto] [--memory 16G] [--cpus 8] [--disk PATH|SIZE] [--iso FILE] [--windows] [--dry-run] [--output FILE] [--force]",
+          "create NAME [--gpu SEL|auto] [--memory 16G] [--cpus 8] [--disk PATH|SIZE] [--iso FILE] [--windows] [--desktop-user U] [--dry-run] [--output FILE] [--force]",
           "write a complete, commented VM config with defaults from this host", .own_help = false },
         { "validate", 1, 1, verb_validate, "validate NAME|FILE",
           "check a VM config by itself (no host needed)", .own_help = false },

@@ -10,6 +10,7 @@
 #include "strv.h"
 #include "tool.h"
 #include "vfioctl/model.h"
+#include "vfioctl/qemu-argv.h"
 #include "vfioctl/selector.h"
 #include "vfioctl/setup.h"
 #include "vfioctl/useradd.h"
@@ -57,14 +58,16 @@ typedef struct setup_args {
         vfio_setup_opts o;
         bool dry_run, undo;
         const char *vm;
-        char **usb;       /* --usb, then the VM's */
-        char **selectors; /* the VM's devices, then the command line's */
+        char **usb;         /* --usb, then the VM's */
+        char **selectors;   /* the VM's devices, then the command line's */
+        vm_config *vm_conf; /* --vm's config: o borrows its users and Looking Glass path */
 } setup_args;
 
 static void setup_args_done(setup_args *a)
 {
         strv_free(a->usb);
         strv_free(a->selectors);
+        vm_config_free(a->vm_conf);
 }
 
 /* One option; EXIT_OK to go on, HELP_PRINTED, or the exit status of a bad value (reported). */
@@ -136,17 +139,35 @@ static int parse_option(setup_args *a, int c)
         }
 }
 
-/* The VM file names the devices, memory, hugepages and USB devices; options given on the command line
- * win, and selectors given beside --vm are added. */
+/* The VM's sound and Looking Glass: what the VM user needs of the desktop user (docs/audio.md). */
+static void setup_vm_media(const vm_config *c, vfio_setup_opts *o)
+{
+        vm_argv_paths p = {};
+
+        /* The user QEMU runs as: --user, else the config's. */
+        if (!o->user)
+                o->user = c->vm.user;
+        p.user = o->user;
+        o->desktop_user = c->vm.desktop_user;
+        o->audio_grant = c->audio.enabled && c->audio.backend == VM_AUDIO_PA && vm_qemu_audio_granted(c, &p);
+        if (c->looking_glass.enabled) {
+                o->looking_glass = true;
+                o->lg_kvmfr = c->looking_glass.device == VM_LG_KVMFR;
+                o->lg_path = vm_looking_glass_path(c);
+                o->lg_size = vm_looking_glass_bytes(c);
+        }
+}
+
+/* The VM file names the devices, memory, hugepages, USB devices, sound and Looking Glass; options given on
+ * the command line win, and selectors given beside --vm are added. */
 static int add_vm_needs(setup_args *a)
 {
-        _cleanup_(vm_config_freep) vm_config *vmc = NULL;
         _cleanup_(vm_needs_done) vm_needs n = {};
         int r;
 
-        r = tool_load_config(a->vm, &vmc);
+        r = tool_load_config(a->vm, &a->vm_conf);
         if (r >= 0)
-                r = vm_needs_from_config(vmc, &n);
+                r = vm_needs_from_config(a->vm_conf, &n);
         if (r < 0)
                 return r == -EINVAL ? EXIT_DATAERR : EXIT_USAGE;
         STRV_FOREACH(d, n.devices)
@@ -160,6 +181,7 @@ static int add_vm_needs(setup_args *a)
         if (!a->o.hugepages)
                 a->o.hugepages = n.hugepages;
         a->o.uinput = n.input_relay;
+        setup_vm_media(a->vm_conf, &a->o);
         return EXIT_OK;
 }
 

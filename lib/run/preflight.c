@@ -17,6 +17,7 @@
 #include "strv.h"
 #include "vfioctl/account.h"
 #include "vfioctl/bind.h"
+#include "vfioctl/media.h"
 #include "vfioctl/perm.h"
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/relay.h"
@@ -644,6 +645,8 @@ static int plan_paths(vm_start *x)
         p->runtime_dir = strdup(x->run->qemu_dir);
         p->paths.runtime_dir = p->runtime_dir;
         p->paths.uid = x->user->uid;
+        p->paths.user = x->user->name; /* server = desktop: the grant socket is this user's */
+        p->paths.root = x->o.root;
         p->paths.input_relay = x->relay;
         if (getuid() == 0) {
                 free(p->state_dir);
@@ -803,5 +806,11 @@ int vm_start_preflight(vm_start *x, vfio_problems *problems, char **ret_error)
         if ((r = plan_pinning(x)) < 0 || (r = plan_paths(x)) < 0)
                 return r;
         (void)ensure_vars(x, problems);
-        return plan_tpm(x, problems);
+        if ((r = plan_tpm(x, problems)) < 0)
+                return r;
+        /* ---- audio/Looking Glass (issue 17): the sound server reached as the VM user, the shared memory
+         * made ready; lib/run/media.c, docs/audio.md ---- */
+        if (!vfio_problems_has_errors(problems))
+                return vm_media_preflight(c, &x->paths.paths, problems);
+        return 0;
 }

@@ -43,6 +43,7 @@ VM_ENUM_DEFINE(vm_audio_backend, [VM_AUDIO_NONE] = "none", [VM_AUDIO_PA] = "pa",
 VM_ENUM_DEFINE(vm_audio_device, [VM_AUDIO_ICH9_HDA] = "ich9-intel-hda", [VM_AUDIO_INTEL_HDA] = "intel-hda",
                [VM_AUDIO_AC97] = "ac97")
 VM_ENUM_DEFINE(vm_audio_codec, [VM_CODEC_DUPLEX] = "hda-duplex", [VM_CODEC_OUTPUT] = "hda-output")
+VM_ENUM_DEFINE(vm_lg_device, [VM_LG_SHM] = "shm", [VM_LG_KVMFR] = "kvmfr")
 VM_ENUM_DEFINE(vm_share_type, [VM_SHARE_SMB] = "smb", [VM_SHARE_VIRTIOFS] = "virtiofs")
 
 /* QEMU's own words for -drive aio=, cache=, discard= and input-linux grab-toggle= (qemu-options.hx). */

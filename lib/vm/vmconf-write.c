@@ -32,6 +32,9 @@ static const guide guides[] = {
           .comment = "q35 (PCIe, default) or i440fx (older guests, some GPUs behind PCIe switches)" },
         { "vm", "accel", .comment = "kvm, or tcg (emulation, slow; needs [cpu] model = max)" },
         { "vm", "max_ram_below_4g", .example = "1G   (works around PCIe bridges that mishandle high MMIO)" },
+        { "vm", "desktop_user",
+          .comment =
+                  "The user at the screen: hears the VM ([audio] server = desktop) and runs looking-glass-client" },
         { "vm", "debugcon", .example = "/tmp/@NAME@-ovmf.log   (OVMF's debug log)" },
         { "firmware", NULL,
           .comment = "UEFI (ovmf) is what GPU passthrough needs: the card's UEFI GOP ROM runs under it" },

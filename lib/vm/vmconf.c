@@ -82,6 +82,8 @@ static const key_def keys[] = {
         { "vm", "user", K_STRING, G(user), NULL, 0, 0,
           "a user name or uid QEMU runs as (vfioctl start by root)", .write = W_SET },
         { "vm", "bind_devices", K_BOOL, G(bind_devices), NULL, 0, 0, BOOL, .write = W_SET },
+        { "vm", "desktop_user", K_STRING, G(desktop_user), NULL, 0, 0,
+          "the user at the screen, who hears the VM and runs the Looking Glass client", .write = W_SET },
         { "firmware", "type", K_ENUM, FW(type), vm_firmware_table, 0, 0, NULL, .write = W_ALWAYS },
         { "firmware", "secure_boot", K_BOOL, FW(secure_boot), NULL, 0, 0, BOOL, .write = W_ALWAYS },
         { "firmware", "code", K_PATH, FW(code), NULL, 0, 0, PATH, .write = W_SET },
@@ -153,8 +155,11 @@ static const key_def keys[] = {
           "a size from 1M to 4G (32M)", .write = W_SET },
         { "looking-glass", "path", K_PATH, offsetof(vm_looking_glass, path), NULL, 0, 0, PATH,
           .write = W_SET },
+        { "looking-glass", "device", K_ENUM, offsetof(vm_looking_glass, device), vm_lg_device_table, 0, 0,
+          NULL, .write = W_SET },
         { "audio", "backend", K_ENUM, A(backend), vm_audio_backend_table, 0, 0, NULL, .write = W_ALWAYS },
-        { "audio", "server", K_PATH, A(server), NULL, 0, 0, PATH, .write = W_SET },
+        { "audio", "server", K_STRING, A(server), NULL, 0, 0,
+          "desktop, none or an absolute socket path (/run/user/1000/pulse/native)", .write = W_SET },
         { "audio", "alsa_device", K_STRING, A(alsa_device), NULL, 0, 0, "an ALSA PCM name (default, hw:0)",
           .write = W_SET },
         { "audio", "device", K_ENUM, A(device), vm_audio_device_table, 0, 0, NULL, .write = W_ALWAYS },
@@ -348,6 +353,44 @@ uint64_t vm_looking_glass_size(unsigned width, unsigned height)
         return size;
 }
 
+uint64_t vm_looking_glass_bytes(const vm_config *c)
+{
+        return c->looking_glass.size
+                       ?: vm_looking_glass_size(c->looking_glass.width, c->looking_glass.height);
+}
+
+const char *vm_looking_glass_path(const vm_config *c)
+{
+        if (c->looking_glass.path)
+                return c->looking_glass.path;
+        /* Looking Glass docs: "IVSHMEM" (a file in /dev/shm) and "kvmfr" (the module's first device). */
+        return c->looking_glass.device == VM_LG_KVMFR ? "/dev/kvmfr0" : "/dev/shm/looking-glass";
+}
+
+vm_audio_server vm_audio_server_of(const vm_config *c)
+{
+        const char *s = c->audio.server;
+
+        if (!s)
+                return c->vm.desktop_user ? VM_SERVER_DESKTOP : VM_SERVER_SESSION;
+        if (strcmp(s, "desktop") == 0)
+                return VM_SERVER_DESKTOP;
+        if (strcmp(s, "none") == 0)
+                return VM_SERVER_NONE;
+        return VM_SERVER_PATH;
+}
+
+/* A login name as useradd(8) takes it: no path, option or field separators to smuggle into files. */
+static bool valid_user_name(const char *s)
+{
+        if (!*s || strlen(s) > 32 || s[0] == '-')
+                return false;
+        for (; *s; s++)
+                if (!isalnum((unsigned char)*s) && !strchr("._-", *s))
+                        return false;
+        return true;
+}
+
 unsigned vm_config_vcpus(const vm_config *c)
 {
         assert(c);
@@ -427,6 +470,7 @@ vm_config *vm_config_free(vm_config *c)
         free(c->display.socket);
         free(c->display.monitor);
         free(c->vm.user);
+        free(c->vm.desktop_user);
         free(c->vm.kernel);
         free(c->vm.initrd);
         free(c->vm.append);
@@ -1247,13 +1291,30 @@ static void check_display_boot(const vm_config *c, char ***errors, int *ret)
                     "[display] input_host/input_guest need ddc_bus = N or monitor = N (ddcutil detect lists them)");
 }
 
-/* [audio] keys that belong to one backend or device. */
+/* [audio] keys that belong to one backend or device, the desktop user they name, Looking Glass's device. */
 static void check_audio(const vm_config *c, char ***errors, int *ret)
 {
         if (c->audio.enabled && c->audio.codec == VM_CODEC_OUTPUT && c->audio.device == VM_AUDIO_AC97)
                 ERR(LINE("audio", "codec"), "[audio] codec applies to HDA devices only, not ac97");
         if (c->audio.server && c->audio.backend != VM_AUDIO_PA)
                 ERR(LINE("audio", "server"), "[audio] server needs backend = pa");
+        if (c->audio.server && c->audio.server[0] != '/' && strcmp(c->audio.server, "desktop") != 0 &&
+            strcmp(c->audio.server, "none") != 0)
+                ERR(LINE("audio", "server"),
+                    "[audio] server: '%s' is not valid; expected desktop, none or an absolute socket path (/run/user/1000/pulse/native)",
+                    c->audio.server);
+        if (c->audio.server && strcmp(c->audio.server, "desktop") == 0 && !c->vm.desktop_user)
+                ERR(LINE("audio", "server"),
+                    "[audio] server = desktop needs [vm] desktop_user = NAME (the user whose sound server plays the VM)");
+        if (c->vm.desktop_user && !valid_user_name(c->vm.desktop_user))
+                ERR(LINE("vm", "desktop_user"),
+                    "[vm] desktop_user: '%s' is not a user name (letters, digits, '.', '_', '-'; at most 32)",
+                    c->vm.desktop_user);
+        if (c->looking_glass.path && c->looking_glass.device == VM_LG_SHM &&
+            strncmp(c->looking_glass.path, "/dev/kvmfr", 10) == 0)
+                ERR(LINE("looking-glass", "path"),
+                    "[looking-glass] path = %s is a kvmfr device: add device = kvmfr",
+                    c->looking_glass.path);
         if (c->audio.alsa_device && c->audio.backend != VM_AUDIO_ALSA)
                 ERR(LINE("audio", "alsa_device"), "[audio] alsa_device needs backend = alsa");
 }
