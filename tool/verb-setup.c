@@ -221,9 +221,17 @@ static int setup_undo(const vfio_host *h, const setup_args *a)
                 printf("Nothing to undo: no %s.\n", VFIO_SETUP_MANIFEST);
                 return EXIT_OK;
         }
+        if (r == -EBUSY) {
+                /* Files the admin edited since setup wrote them are kept on purpose (listed above). */
+                tool_error(
+                        "undo kept the files listed above as changed since setup wrote them; /%s still lists them: edit them back, or restore setup's originals over the changes with: vfioctl setup --undo --force",
+                        VFIO_SETUP_MANIFEST);
+                return EXIT_FAILURE_GENERIC;
+        }
         if (r < 0) {
-                tool_error("undo incomplete: %s; what is left is still listed in /%s", strerror(-r),
-                           VFIO_SETUP_MANIFEST);
+                tool_error(
+                        "undo incomplete: %s (the step that failed is listed above); what is left is still listed in /%s",
+                        strerror(-r), VFIO_SETUP_MANIFEST);
                 return EXIT_FAILURE_GENERIC;
         }
         printf("Undone. Regenerate the initramfs and the boot loader configuration as after setup.\n");
@@ -250,7 +258,7 @@ static void create_user(const setup_args *a, vfio_setup_plan *plan)
 static int setup_write(const vfio_host *h, const setup_args *a, vfio_setup_plan *plan)
 {
         _cleanup_strv_free_ char **log = NULL;
-        _cleanup_free_ char *diff = NULL;
+        _cleanup_free_ char *diff = NULL, *failed = NULL;
         int r;
 
         if (a->dry_run) {
@@ -263,12 +271,14 @@ static int setup_write(const vfio_host *h, const setup_args *a, vfio_setup_plan 
                 fputs(diff, stdout);
                 return EXIT_OK;
         }
-        r = vfio_setup_apply(h, plan, &log);
+        r = vfio_setup_apply(h, plan, &log, &failed);
         STRV_FOREACH(l, log)
                 printf("%s\n", *l);
         if (r < 0) {
-                tool_error("setup failed: %s; every file of this run was put back and /%s is as before",
-                           strerror(-r), VFIO_SETUP_MANIFEST);
+                tool_error(
+                        "setup failed at %s%s: %s; every file of this run was put back and /%s is as before",
+                        failed ? "/" : "", failed ? failed : "(an unknown step)", strerror(-r),
+                        VFIO_SETUP_MANIFEST);
                 return EXIT_FAILURE_GENERIC;
         }
         if (a->o.create_user && vfio_host_is_live(h))

@@ -22,6 +22,12 @@ const char *vm_qemu_firmware_code(const vm_config *c);
 const char *vm_qemu_firmware_vars_template(const vm_config *c);
 /* The per-VM vars copy: [firmware] vars, else STATE_DIR/OVMF_VARS.fd. */
 char *vm_qemu_firmware_vars(const vm_config *c, const vm_argv_paths *p);
+/*
+ * A [net] type = macvtap reaches QEMU as an open descriptor of its tap device: the n-th macvtap of the
+ * config (in [net] order) at VM_QEMU_MACVTAP_FD_BASE + n, where the launcher must put it.
+ */
+#define VM_QEMU_MACVTAP_FD_BASE 10
+int vm_qemu_macvtap_fd(const vm_config *c, const vm_net *n);
 /* RUNTIME_DIR/qmp.sock */
 char *vm_qemu_qmp_socket(const vm_argv_paths *p);
 char *vm_qemu_tpm_socket(const vm_config *c, const vm_argv_paths *p);

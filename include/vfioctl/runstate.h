@@ -46,6 +46,9 @@ typedef struct vm_runstate {
         char **rebind;        /* devices to give back to host drivers on exit ("ADDR=driver") */
         char *ddc;            /* "bus=N host=0xNN" when monitor switching is set up */
         char **steps;         /* release steps done for it, in order (release.h); NULL in older records */
+        /* Not stored: set by vm_run_load when QEMU runs and no vfioctl supervises it (its supervisor was
+         * killed): status says so, stop ends it, start refuses to start a second one. */
+        bool orphan;
 } vm_runstate;
 
 vm_runstate *vm_runstate_free(vm_runstate *s);

@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include "fileio.h"
-#include "fs-util.h"
 #include "log.h"
 #include "parse-util.h"
+#include "safedir.h"
 #include "strv.h"
 
 static const char *const state_names[_VM_STATE_MAX] = {
@@ -113,11 +113,11 @@ int vm_runstate_write(int dirfd, const vm_runstate *s)
         if (fclose(f) != 0)
                 return -ENOMEM;
 
-        /* The one atomic write (fs-util): a reader sees the old file or the new one, never half of one, and
-         * two writers (the supervisor, stop) never share a temporary file. */
-        r = write_file_atomic_at(dirfd, "status", buf, size, 0600, 0);
+        /* Temp + rename: a reader sees the old file or the new one, never half of one. Each step is a
+         * kill point of the crash tests (tests/fault/: start killed at every step). */
+        r = safedir_write(dirfd, "status", -1, buf, size, 0600, SAFEDIR_KEEP_UID, SAFEDIR_KEEP_GID, 0);
         if (r < 0)
-                return log_debug_errno(r, "status: %m");
+                return log_debug_errno(r, "writing the status: %s", strerror(-r));
         return 0;
 }
 
@@ -134,9 +134,9 @@ int vm_runstate_read(int dirfd, vm_runstate **ret)
         char *line, *save = NULL;
         int r;
 
-        fd = openat(dirfd, "status", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        fd = safedir_open_regular(dirfd, "status", O_RDONLY, NULL);
         if (fd < 0)
-                return -errno;
+                return fd;
         r = read_full_fd(fd, VM_RUNSTATE_MAX_SIZE, &text, NULL);
         if (r < 0)
                 return r;
@@ -227,9 +227,9 @@ int vm_runstate_lock(int dirfd, int *ret_fd)
 {
         _cleanup_close_ int fd = -1;
 
-        fd = openat(dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        fd = safedir_openat(dirfd, "lock", O_RDWR | O_CREAT, 0600);
         if (fd < 0)
-                return -errno;
+                return fd;
         /* flock belongs to the open file description: a forked supervisor keeps it after its parent exits.
          */
         if (flock(fd, LOCK_EX | LOCK_NB) < 0)
@@ -242,9 +242,9 @@ int vm_runstate_lock_held(int dirfd)
 {
         _cleanup_close_ int fd = -1;
 
-        fd = openat(dirfd, "lock", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        fd = safedir_openat(dirfd, "lock", O_RDONLY, 0);
         if (fd < 0)
-                return errno == ENOENT ? 0 : -errno;
+                return fd == -ENOENT ? 0 : fd;
         if (flock(fd, LOCK_SH | LOCK_NB) < 0)
                 return errno == EWOULDBLOCK ? 1 : -errno;
         return 0; /* closing fd drops our probe lock */

@@ -20,6 +20,7 @@ struct vm_start {
         bool drop; /* root starting for [vm] user: credentials change */
         vm_run *run;
         int lock_fd;
+        int state_fd;    /* the VM's state directory (statedir.h), once preflight made it; -EBADF before */
         vm_runstate *st; /* the record: written once QEMU runs, its release steps as they are done */
         bool pending;    /* preflight changed the host and nothing has taken that over yet */
 
@@ -34,6 +35,9 @@ struct vm_start {
         vm_paths_buf paths; /* QEMU's directory, the state directory */
         char **swtpm_argv;  /* the TPM emulator to start first; NULL: none */
         char *swtpm_socket;
+
+        int *net_fds; /* macvtap NICs' tap devices, QEMU's at VM_QEMU_MACVTAP_FD_BASE (lib/run/macvtap.c) */
+        size_t n_net_fds;
 
         /* prepare */
         char *ddc; /* "bus=N" or "display=N" */

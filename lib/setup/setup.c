@@ -850,9 +850,14 @@ typedef struct entry {
          * ours, so a run killed midway leaves a manifest --undo can still act on. */
         char prev[SHA256_HEX_SIZE];
         unsigned mode;
-        char *backup; /* NULL: none (the file did not exist) */
+        uint32_t uid, gid; /* the replaced file's owner, given back by --undo (0:0 unless recorded) */
+        char *backup;      /* NULL: none (the file did not exist) */
         bool dir;
 } entry;
+
+/* The owner to give back: root:root is what a write makes anyway, so only another owner is set. */
+#define OWNER_UID(e) ((e).uid || (e).gid ? (uid_t)(e).uid : (uid_t)-1)
+#define OWNER_GID(e) ((e).uid || (e).gid ? (gid_t)(e).gid : (gid_t)-1)
 
 typedef struct manifest {
         entry *e;
@@ -901,8 +906,26 @@ static bool safe_rel_path(const char *p)
         return *p && *p != '/' && !strstr(p, "..") && !strpbrk(p, " \t\n");
 }
 
-/* Format: "file PATH SHA256 MODE BACKUP|-" and "dir PATH", in the order they were created; a sixth field
- * PREV-SHA256 on a file line while a run is writing it. */
+/* Format: "file PATH SHA256 MODE[:UID:GID] BACKUP|-" and "dir PATH", in the order they were created; a sixth
+ * field PREV-SHA256 on a file line while a run is writing it. UID:GID is the owner of the file setup
+ * replaced, written when it is not root:root. */
+static int parse_mode_owner(const char *s, entry *e)
+{
+        _cleanup_strv_free_ char **w = NULL;
+        uint64_t mode, uid = 0, gid = 0;
+
+        if (strv_split(s, ":", &w) < 0)
+                return -ENOMEM;
+        if ((strv_length(w) != 1 && strv_length(w) != 3) || parse_uint(w[0], 8, 07777, &mode) < 0 ||
+            (w[1] && (parse_uint(w[1], 10, UINT32_MAX - 1, &uid) < 0 ||
+                      parse_uint(w[2], 10, UINT32_MAX - 1, &gid) < 0)))
+                return -EBADMSG;
+        e->mode = (unsigned)mode;
+        e->uid = (uint32_t)uid;
+        e->gid = (uint32_t)gid;
+        return 0;
+}
+
 static int manifest_read(const vfio_host *h, manifest *ret)
 {
         _cleanup_free_ char *s = NULL;
@@ -919,7 +942,6 @@ static int manifest_read(const vfio_host *h, manifest *ret)
         STRV_FOREACH(l, lines) {
                 _cleanup_strv_free_ char **w = NULL;
                 entry e = {};
-                uint64_t mode;
 
                 if (**l == '#')
                         continue;
@@ -933,13 +955,12 @@ static int manifest_read(const vfio_host *h, manifest *ret)
                 } else if ((strv_length(w) == 5 ||
                             (strv_length(w) == 6 && strlen(w[5]) == SHA256_HEX_SIZE - 1)) &&
                            strcmp(w[0], "file") == 0 && safe_rel_path(w[1]) &&
-                           strlen(w[2]) == SHA256_HEX_SIZE - 1 && parse_uint(w[3], 8, 07777, &mode) >= 0 &&
+                           strlen(w[2]) == SHA256_HEX_SIZE - 1 && parse_mode_owner(w[3], &e) >= 0 &&
                            (strcmp(w[4], "-") == 0 || safe_rel_path(w[4]))) {
                         e.path = w[1];
                         memcpy(e.sha, w[2], SHA256_HEX_SIZE);
                         if (w[5])
                                 memcpy(e.prev, w[5], SHA256_HEX_SIZE);
-                        e.mode = (unsigned)mode;
                         e.backup = strcmp(w[4], "-") == 0 ? NULL : w[4];
                 } else
                         return log_debug_errno(-EBADMSG, "%s: malformed line '%s'", VFIO_SETUP_MANIFEST, *l);
@@ -962,8 +983,12 @@ static int manifest_format(const manifest *m, char **ret)
         for (size_t i = 0; i < m->n; i++) {
                 const entry *e = &m->e[i];
 
+                char owner[32] = "";
+
+                if (!e->dir && (e->uid || e->gid))
+                        snprintf(owner, sizeof(owner), ":%u:%u", (unsigned)e->uid, (unsigned)e->gid);
                 if (e->dir ? append(&s, "dir %s\n", e->path) < 0
-                           : append(&s, "file %s %s %04o %s%s%s\n", e->path, e->sha, e->mode,
+                           : append(&s, "file %s %s %04o%s %s%s%s\n", e->path, e->sha, e->mode, owner,
                                     e->backup ? e->backup : "-", e->prev[0] ? " " : "", e->prev) < 0)
                         return -ENOMEM;
         }
@@ -985,7 +1010,8 @@ static int manifest_write(const vfio_host *h, const manifest *m, char ***created
         return vfio_hostfile_write_atomic(h, VFIO_SETUP_MANIFEST, s, strlen(s), 0644);
 }
 
-static int file_mode(const vfio_host *h, const char *path, unsigned *ret)
+static int file_mode(const vfio_host *h, const char *path, unsigned *ret, uint32_t *ret_uid,
+                     uint32_t *ret_gid)
 {
         _cleanup_close_ int fd = vfio_host_open_path(h, path, O_PATH | O_NOFOLLOW);
         struct stat st;
@@ -995,6 +1021,8 @@ static int file_mode(const vfio_host *h, const char *path, unsigned *ret)
         if (fstat(fd, &st) < 0)
                 return -errno;
         *ret = st.st_mode & 07777;
+        *ret_uid = st.st_uid;
+        *ret_gid = st.st_gid;
         return 0;
 }
 
@@ -1071,6 +1099,7 @@ typedef struct undo_item {
         char *old; /* NULL: remove */
         size_t old_len;
         unsigned mode;
+        uint32_t uid, gid;
 } undo_item;
 
 /* One run of vfio_setup_apply: what it has changed so far, so that a failure puts all of it back. */
@@ -1087,7 +1116,21 @@ typedef struct apply_run {
         char **created;   /* directories this run made */
         char **new_backups;
         char **planned; /* directories the files need, recorded before they are made */
+        char *at;       /* what the current step works on: the failed path for the tool's message */
+        char **ret_failed_path;
 } apply_run;
+
+/* The path the next step works on (a copy: the step's own strings may be gone when it fails). */
+static int apply_at(apply_run *a, const char *path)
+{
+        char *copy = strdup(path);
+
+        if (!copy)
+                return -ENOMEM;
+        free(a->at);
+        a->at = copy;
+        return 0;
+}
 
 static void apply_run_done(apply_run *a)
 {
@@ -1099,6 +1142,7 @@ static void apply_run_done(apply_run *a)
         strv_free(a->created);
         strv_free(a->new_backups);
         strv_free(a->planned);
+        free(a->at);
 }
 
 /* A backup of the original of f (the first time setup replaces it) beside the manifest entry. */
@@ -1115,12 +1159,16 @@ static int apply_backup(apply_run *a, const vfio_setup_file *f, entry *e)
         bdir = strndup(bpath, (size_t)(slash - bpath));
         if (!bdir)
                 return -ENOMEM;
+        if ((r = apply_at(a, bdir)) < 0)
+                return r;
         r = vfio_hostfile_mkdir_p(a->h, bdir, 0700, &a->created);
         if (r < 0)
                 return r;
         /* The backup tree is ours even when a killed earlier run made it. */
         r = add_own_dirs(&a->created, bdir);
         if (r < 0)
+                return r;
+        if ((r = apply_at(a, bpath)) < 0)
                 return r;
         r = vfio_hostfile_write_atomic(a->h, bpath, u->old, u->old_len, 0600);
         if (r < 0)
@@ -1139,17 +1187,21 @@ static int apply_prepare_file(apply_run *a, const vfio_setup_file *f)
         size_t len = 0;
         entry e = {}, *known;
         unsigned mode = f->mode;
+        uint32_t uid = 0, gid = 0;
         int r;
 
+        if ((r = apply_at(a, f->path)) < 0)
+                return r;
         r = vfio_hostfile_read(a->h, f->path, FILE_MAX, &cur, &len);
         if (r < 0 && r != -ENOENT && r != -ENOTDIR)
                 return r;
         if (cur && strcmp(cur, f->content) == 0)
                 return 0; /* nothing to change; an earlier run's entry (if any) stays as it is */
         if (cur)
-                (void)file_mode(a->h, f->path, &mode);
-        a->undo[a->n_undo++] =
-                (undo_item){ .path = f->path, .old = TAKE_PTR(cur), .old_len = len, .mode = mode };
+                (void)file_mode(a->h, f->path, &mode, &uid, &gid);
+        a->undo[a->n_undo++] = (undo_item){
+                .path = f->path, .old = TAKE_PTR(cur), .old_len = len, .mode = mode, .uid = uid, .gid = gid
+        };
         known = manifest_find(&a->m, f->path, false);
         sha256_hex(f->content, strlen(f->content), e.sha);
         if (known) {
@@ -1161,6 +1213,8 @@ static int apply_prepare_file(apply_run *a, const vfio_setup_file *f)
         }
         e.path = f->path;
         e.mode = a->undo[a->n_undo - 1].old ? mode : f->mode;
+        e.uid = a->undo[a->n_undo - 1].old ? uid : 0;
+        e.gid = a->undo[a->n_undo - 1].old ? gid : 0;
         if (a->undo[a->n_undo - 1].old)
                 return apply_backup(a, f, &e);
         return manifest_add(&a->m, &e);
@@ -1206,6 +1260,8 @@ static int apply_record_dirs(apply_run *a)
 {
         int r;
 
+        if ((r = apply_at(a, "var/lib/vfioctl")) < 0)
+                return r;
         r = vfio_hostfile_mkdir_p(a->h, "var/lib/vfioctl", 0755, &a->created);
         if (r < 0)
                 return r;
@@ -1231,10 +1287,14 @@ static int apply_record_dirs(apply_run *a)
         r = manifest_add_dirs(&a->m, a->planned);
         if (r < 0)
                 return r;
+        if ((r = apply_at(a, VFIO_SETUP_MANIFEST)) < 0)
+                return r;
         r = manifest_write(a->h, &a->m, NULL);
         if (r < 0)
                 return r;
         STRV_FOREACH(d, a->planned) {
+                if ((r = apply_at(a, *d)) < 0)
+                        return r;
                 r = vfio_hostfile_mkdir_p(a->h, *d, 0755, &a->created);
                 if (r < 0)
                         return r;
@@ -1253,6 +1313,10 @@ static int apply_write_files(apply_run *a)
                 for (size_t j = 0; j < a->p->n; j++)
                         if (a->p->files[j].path == a->undo[i].path)
                                 f = &a->p->files[j];
+                if ((r = apply_at(a, f->path)) < 0) {
+                        a->n_written = i;
+                        return r;
+                }
                 r = vfio_hostfile_write_atomic(a->h, f->path, f->content, strlen(f->content),
                                                a->undo[i].old ? a->undo[i].mode : f->mode);
                 if (r < 0) {
@@ -1273,12 +1337,15 @@ static int apply_write_files(apply_run *a)
 /* Puts back every file of this run, then the previous manifest, then the directories it made. */
 static int apply_rollback(apply_run *a, int error)
 {
+        if (a->ret_failed_path && a->at)
+                *a->ret_failed_path = TAKE_PTR(a->at);
         for (size_t i = a->n_written; i-- > 0;) {
                 const undo_item *u = &a->undo[i];
                 int q;
 
                 if (u->old)
-                        q = vfio_hostfile_write_atomic(a->h, u->path, u->old, u->old_len, u->mode);
+                        q = vfio_hostfile_write_atomic_owned(a->h, u->path, u->old, u->old_len, u->mode,
+                                                             OWNER_UID(*u), OWNER_GID(*u));
                 else {
                         q = vfio_hostfile_unlink(a->h, u->path);
                         if (q == -ENOENT || q == -ENOTDIR)
@@ -1299,9 +1366,10 @@ static int apply_rollback(apply_run *a, int error)
         return error;
 }
 
-int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
+int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log, char **ret_failed_path)
 {
-        _cleanup_(apply_run_done) apply_run a = { .h = h, .p = p, .log = log };
+        _cleanup_(apply_run_done)
+                apply_run a = { .h = h, .p = p, .log = log, .ret_failed_path = ret_failed_path };
         int r;
 
         assert(p);
@@ -1437,7 +1505,8 @@ int vfio_setup_undo(const vfio_host *h, bool force, char ***log)
                         else if (rb < 0)
                                 r = rb;
                         else {
-                                r = vfio_hostfile_write_atomic(h, e->path, bak, blen, e->mode);
+                                r = vfio_hostfile_write_atomic_owned(h, e->path, bak, blen, e->mode,
+                                                                     OWNER_UID(*e), OWNER_GID(*e));
                                 if (r >= 0)
                                         r = vfio_hostfile_unlink(h, e->backup);
                         }

@@ -14,6 +14,7 @@
 #include <libxml/xmlsave.h>
 
 #include "log.h"
+#include "parse-util.h"
 #include "strv.h"
 #include "vfioctl/libvirt-xml.h"
 #include "vfioctl/pci.h"
@@ -249,44 +250,82 @@ static const char *const hv_names[][2] = {
         { "hv-emsr-bitmap", "emsr_bitmap" },
 };
 
+/* An hv-* flag of [cpu] in effect: from hyperv = yes's base set or from hyperv_extra. */
+static bool hv_on(const vm_config *c, const char *flag)
+{
+        static const char *const base[] = { "hv-relaxed", "hv-vapic", "hv-time" };
+
+        for (size_t i = 0; c->cpu.hyperv && i < ELEMENTSOF(base); i++)
+                if (!strcmp(flag, base[i]))
+                        return true;
+        return strv_contains(c->cpu.hyperv_extra, flag);
+}
+
+/* The spinlock retry count in effect (hyperv = yes: 8191; hyperv_extra hv-spinlocks=N wins), or 0. */
+static uint64_t hv_spinlocks(const vm_config *c)
+{
+        uint64_t n = c->cpu.hyperv ? 8191 : 0;
+
+        STRV_FOREACH(f, c->cpu.hyperv_extra)
+                if (!strncmp(*f, "hv-spinlocks=", 13) && parse_uint(*f + 13, 0, UINT32_MAX, &n) < 0)
+                        n = 0;
+        return n;
+}
+
+/* <hyperv> with exactly the enlightenments the config turns on, in the order of domain.rng's group. */
+static void export_hyperv(writer *w, xmlNode *fs, const vm_config *c)
+{
+        xmlNode *hv, *n;
+        uint64_t spin = hv_spinlocks(c);
+        bool any = c->cpu.hyperv || c->cpu.hyperv_vendor_id;
+
+        STRV_FOREACH(f, c->cpu.hyperv_extra)
+                any = any || strcmp(*f, "hv-time") != 0;
+        if (!any)
+                return;
+        hv = el(w, fs, "hyperv", NULL);
+        at(w, hv, "mode", hv_on(c, "hv-passthrough") ? "passthrough" : "custom");
+        if (hv_on(c, "hv-relaxed"))
+                at(w, el(w, hv, "relaxed", NULL), "state", "on");
+        if (hv_on(c, "hv-vapic"))
+                at(w, el(w, hv, "vapic", NULL), "state", "on");
+        if (spin) {
+                n = el(w, hv, "spinlocks", NULL);
+                at(w, n, "state", "on");
+                atf(w, n, "retries", "%" PRIu64, spin);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(hv_names); i++)
+                if (strv_contains(c->cpu.hyperv_extra, hv_names[i][0])) {
+                        n = el(w, hv, hv_names[i][1], NULL);
+                        at(w, n, "state", "on");
+                        if (!strcmp(hv_names[i][0], "hv-stimer") &&
+                            strv_contains(c->cpu.hyperv_extra, "hv-stimer-direct"))
+                                at(w, el(w, n, "direct", NULL), "state", "on");
+                }
+        if (c->cpu.hyperv_vendor_id) {
+                n = el(w, hv, "vendor_id", NULL);
+                at(w, n, "state", "on");
+                at(w, n, "value", c->cpu.hyperv_vendor_id);
+        }
+        STRV_FOREACH(f, c->cpu.hyperv_extra) {
+                bool known = !strcmp(*f, "hv-stimer-direct") || !strcmp(*f, "hv-relaxed") ||
+                             !strcmp(*f, "hv-vapic") || !strcmp(*f, "hv-time") ||
+                             !strcmp(*f, "hv-passthrough") || !strncmp(*f, "hv-spinlocks=", 13);
+
+                for (size_t i = 0; i < ELEMENTSOF(hv_names); i++)
+                        known = known || !strcmp(*f, hv_names[i][0]);
+                if (!known)
+                        lost(w, "[cpu] hyperv_extra %s: libvirt has no element for it", *f);
+        }
+}
+
 static void export_features(writer *w, xmlNode *root, const vm_config *c)
 {
         xmlNode *fs = el(w, root, "features", NULL), *n;
 
         el(w, fs, "acpi", NULL);
         el(w, fs, "apic", NULL);
-        if (c->cpu.hyperv) {
-                xmlNode *hv = el(w, fs, "hyperv", NULL);
-
-                at(w, hv, "mode", "custom");
-                /* The order of domain.rng's hyperv group. */
-                at(w, el(w, hv, "relaxed", NULL), "state", "on");
-                at(w, el(w, hv, "vapic", NULL), "state", "on");
-                n = el(w, hv, "spinlocks", NULL);
-                at(w, n, "state", "on");
-                at(w, n, "retries", "8191");
-                for (size_t i = 0; i < ELEMENTSOF(hv_names); i++)
-                        if (strv_contains(c->cpu.hyperv_extra, hv_names[i][0])) {
-                                n = el(w, hv, hv_names[i][1], NULL);
-                                at(w, n, "state", "on");
-                                if (!strcmp(hv_names[i][0], "hv-stimer") &&
-                                    strv_contains(c->cpu.hyperv_extra, "hv-stimer-direct"))
-                                        at(w, el(w, n, "direct", NULL), "state", "on");
-                        }
-                if (c->cpu.hyperv_vendor_id) {
-                        n = el(w, hv, "vendor_id", NULL);
-                        at(w, n, "state", "on");
-                        at(w, n, "value", c->cpu.hyperv_vendor_id);
-                }
-                STRV_FOREACH(f, c->cpu.hyperv_extra) {
-                        bool known = !strcmp(*f, "hv-stimer-direct");
-
-                        for (size_t i = 0; i < ELEMENTSOF(hv_names); i++)
-                                known = known || !strcmp(*f, hv_names[i][0]);
-                        if (!known)
-                                lost(w, "[cpu] hyperv_extra %s: libvirt has no element for it", *f);
-                }
-        }
+        export_hyperv(w, fs, c);
         if (c->cpu.hide_kvm) {
                 n = el(w, fs, "kvm", NULL);
                 at(w, el(w, n, "hidden", NULL), "state", "on");
@@ -319,6 +358,12 @@ static void export_cpu(writer *w, xmlNode *root, const vm_config *c)
         at(w, n, "dies", "1");
         atf(w, n, "cores", "%u", c->cpu.cores);
         atf(w, n, "threads", "%u", c->cpu.threads);
+        /* domain.rng: <feature> follows <topology>; require turns it on, disable off. */
+        STRV_FOREACH(f, c->cpu.features) {
+                n = el(w, cpu, "feature", NULL);
+                at(w, n, "policy", **f == '+' ? "require" : "disable");
+                at(w, n, "name", *f + 1);
+        }
 }
 
 static void export_clock(writer *w, xmlNode *root, const vm_config *c)
@@ -339,7 +384,7 @@ static void export_clock(writer *w, xmlNode *root, const vm_config *c)
         t = el(w, clk, "timer", NULL);
         at(w, t, "name", "hpet");
         at(w, t, "present", c->vm.hpet ? "yes" : "no");
-        if (c->cpu.hyperv) {
+        if (hv_on(c, "hv-time")) {
                 t = el(w, clk, "timer", NULL);
                 at(w, t, "name", "hypervclock");
                 at(w, t, "present", "yes");
@@ -425,6 +470,11 @@ static void export_nets(writer *w, xmlNode *devs, const vm_config *c)
                 case VM_NET_TAP:
                         at(w, n, "type", "ethernet");
                         break;
+                case VM_NET_MACVTAP:
+                        /* libvirt makes the macvtap itself, on link (formatdomain.rst, "Direct attachment").
+                         */
+                        at(w, n, "type", "direct");
+                        break;
                 }
                 if (nt->mac)
                         at(w, el(w, n, "mac", NULL), "address", nt->mac);
@@ -434,6 +484,15 @@ static void export_nets(writer *w, xmlNode *devs, const vm_config *c)
                         x = el(w, n, "target", NULL);
                         at(w, x, "dev", nt->ifname);
                         at(w, x, "managed", "no");
+                }
+                if (nt->type == VM_NET_MACVTAP) {
+                        x = el(w, n, "source", NULL);
+                        at(w, x, "dev", nt->link ? nt->link : nt->ifname);
+                        at(w, x, "mode", nt->macvtap_mode ? nt->macvtap_mode : "bridge");
+                        if (!nt->link)
+                                lost(w,
+                                     "[net \"%s\"] has no link: libvirt creates the macvtap on a host interface; <source dev> names %s, set it to the interface below it",
+                                     nt->name, nt->ifname);
                 }
                 at(w, el(w, n, "model", NULL), "type", nt->model == VM_NET_E1000E ? "e1000e" : "virtio");
                 ua_alias(w, n, "", nt->name);
@@ -520,6 +579,8 @@ static void export_hostdev(writer *w, xmlNode *devs, const vm_config *c, const v
                 atf(w, x, "bus", "0x%02x", a.bus);
                 atf(w, x, "slot", "0x%02x", a.slot);
                 atf(w, x, "function", "0x%x", a.func);
+                if (f == 0 && p->bootindex)
+                        atf(w, el(w, h, "boot", NULL), "order", "%u", p->bootindex);
                 if (f == 0 && (p->romfile || !p->rombar)) {
                         x = el(w, h, "rom", NULL);
                         if (!p->rombar)
@@ -666,6 +727,8 @@ static void export_devices(writer *w, xmlNode *root, const vm_config *c)
                 x = el(w, n, "source", NULL);
                 atf(w, el(w, x, "vendor", NULL), "id", "0x%04x", u->vendor);
                 atf(w, el(w, x, "product", NULL), "id", "0x%04x", u->product);
+                if (u->bootindex)
+                        atf(w, el(w, n, "boot", NULL), "order", "%u", u->bootindex);
                 ua_alias(w, n, "", u->name);
         }
         if (c->tpm.enabled) {
@@ -800,9 +863,12 @@ int vm_libvirt_export(const vm_config *c, char **ret_xml, char ***ret_lost)
                 if (c->memory.locked)
                         el(&w, mb, "locked", NULL);
         }
-        snprintf(sz, sizeof(sz), "%u", vm_config_vcpus(c));
+        snprintf(sz, sizeof(sz), "%u", vm_config_max_vcpus(c));
         n = el(&w, root, "vcpu", sz);
         at(&w, n, "placement", "static");
+        /* libvirt starts the first `current` vCPUs, as vfioctl's -smp N,maxcpus=M does. */
+        if (vm_config_vcpus(c) < vm_config_max_vcpus(c))
+                atf(&w, n, "current", "%u", vm_config_vcpus(c));
         {
                 unsigned iothreads = 0;
 
@@ -828,6 +894,18 @@ int vm_libvirt_export(const vm_config *c, char **ret_xml, char ***ret_lost)
 
                 snprintf(buf, sizeof(buf), "max-ram-below-4g=%" PRIu64 "M", c->vm.max_ram_below_4g >> 20);
                 qemu_arg(&w, root, "-machine");
+                qemu_arg(&w, root, buf);
+        }
+        /*
+         * OVMF's MMIO window: libvirt 9 refuses opt/ovmf/ names in <sysinfo type='fwcfg'> ("That firmware
+         * name is reserved"), so it travels as the -fw_cfg users write in qemu:commandline.
+         */
+        if (c->firmware.type == VM_FIRMWARE_OVMF && c->firmware.mmio64_size) {
+                char buf[96];
+
+                snprintf(buf, sizeof(buf), "name=opt/ovmf/X-PciMmio64Mb,string=%" PRIu64,
+                         c->firmware.mmio64_size >> 20);
+                qemu_arg(&w, root, "-fw_cfg");
                 qemu_arg(&w, root, buf);
         }
         if (c->vm.debugcon) {

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "strv.h"
 #include "vfioctl/audio-grant.h"
+#include "vfioctl/firmware.h"
 
 char *vm_qemu_escape(const char *s)
 {
@@ -54,6 +55,9 @@ const char *vm_qemu_firmware_vars_template(const vm_config *c)
 
         if (c->firmware.vars_template)
                 return c->firmware.vars_template;
+        /* A code image of its own takes the vars template packaged with it (the 2 MiB build's, say). */
+        if (c->firmware.code && vfio_ovmf_vars_template_for(c->firmware.code))
+                return vfio_ovmf_vars_template_for(c->firmware.code);
         /* .ms.fd has Microsoft's keys enrolled, which Windows needs to boot with Secure Boot on. */
         return c->firmware.secure_boot ? "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"
                                        : "/usr/share/OVMF/OVMF_VARS_4M.fd";
@@ -325,13 +329,22 @@ static void build_cpu(builder *b, const vm_config *c)
         /* kvm=off clears the KVM CPUID signature, which GeForce drivers before 465 refuse (code 43). */
         if (c->cpu.hide_kvm)
                 opt_const(&o, "kvm=off");
-        if (c->cpu.hyperv) {
-                /* The set Windows benefits from and QEMU 7.2 accepts on KVM and TCG (docs/hyperv.txt). */
+        /* The set Windows benefits from and QEMU 7.2 accepts on KVM and TCG (docs/hyperv.txt). */
+        if (c->cpu.hyperv)
                 opt_const(&o, "hv-relaxed,hv-vapic,hv-spinlocks=0x1fff,hv-time");
-                if (c->cpu.hyperv_vendor_id)
-                        opt_str(&o, "hv-vendor-id", c->cpu.hyperv_vendor_id);
-                STRV_FOREACH(f, c->cpu.hyperv_extra)
-                        opt_word(&o, *f);
+        /* Flags of their own too: an imported domain has exactly the enlightenments its XML lists. */
+        if (c->cpu.hyperv_vendor_id)
+                opt_str(&o, "hv-vendor-id", c->cpu.hyperv_vendor_id);
+        STRV_FOREACH(f, c->cpu.hyperv_extra)
+                opt_word(&o, *f);
+        /* CPUID feature switches (qemu-options.hx, -cpu: "feature=on|off"). */
+        STRV_FOREACH(f, c->cpu.features) {
+                _cleanup_free_ char *sw = NULL;
+
+                if (asprintf(&sw, "%s=%s", *f + 1, **f == '+' ? "on" : "off") < 0)
+                        opt_fail(&o, -ENOMEM);
+                else
+                        opt_word(&o, sw);
         }
         add_opt(b, "-cpu", &o);
         o = (opt){};
@@ -340,6 +353,9 @@ static void build_cpu(builder *b, const vm_config *c)
         opt_uint(&o, "sockets", c->cpu.sockets);
         opt_uint(&o, "cores", c->cpu.cores);
         opt_uint(&o, "threads", c->cpu.threads);
+        /* Fewer vCPUs than topology places: the rest stay empty, as libvirt's <vcpu current> leaves them. */
+        if (vm_config_vcpus(c) < vm_config_max_vcpus(c))
+                opt_uint(&o, "maxcpus", vm_config_max_vcpus(c));
         add_opt(b, "-smp", &o);
 }
 
@@ -399,6 +415,15 @@ static void build_firmware(builder *b, const vm_config *c, const vm_argv_paths *
         if (c->firmware.secure_boot) {
                 add(b, "-global");
                 add(b, "driver=cfi.pflash01,property=secure,value=on");
+        }
+        /*
+         * OVMF sizes its 64-bit PCI MMIO window from this fw_cfg file, in MiB (OvmfPkg PlatformPei,
+         * "X-PciMmio64Mb"): large-BAR GPUs (resizable BAR) need more than OVMF's default.
+         */
+        if (c->firmware.mmio64_size) {
+                opt_const(&o, "name=opt/ovmf/X-PciMmio64Mb");
+                opt_uint(&o, "string", c->firmware.mmio64_size >> 20);
+                add_opt(b, "-fw_cfg", &o);
         }
 }
 
@@ -540,6 +565,8 @@ static void build_hostdev(builder *b, const vm_config *c, const vm_pci *p, bool 
                         opt_str(&o, "romfile", p->romfile);
                 if (f == 0 && !p->rombar)
                         opt_const(&o, "rombar=0");
+                if (f == 0 && p->bootindex)
+                        opt_uint(&o, "bootindex", p->bootindex);
                 add_opt(b, "-device", &o);
         }
 }
@@ -576,6 +603,8 @@ static void build_usb(builder *b, const vm_config *c)
                         opt_uint(&o, "hostbus", u->host_bus);
                         opt_str(&o, "hostport", u->host_port);
                 }
+                if (u->bootindex)
+                        opt_uint(&o, "bootindex", u->bootindex);
                 add_opt(b, "-device", &o);
         }
 }
@@ -710,6 +739,16 @@ static void build_net(builder *b, const vm_config *c)
                         opt_str(&o, "ifname", n->ifname);
                         opt_const(&o, "script=no,downscript=no");
                         break;
+                case VM_NET_MACVTAP:
+                        /*
+                         * The macvtap's character device (/dev/tapIFINDEX), opened by vfioctl start and
+                         * inherited by QEMU at this number: QEMU reads it as a tap (qemu-options.hx, -netdev
+                         * tap,fd=), the way libvirt hands it over.
+                         */
+                        opt_const(&o, "tap");
+                        opt_strf(&o, "id", "net-%s", n->name);
+                        opt_uint(&o, "fd", (uint64_t)vm_qemu_macvtap_fd(c, n));
+                        break;
                 }
                 add_opt(b, "-netdev", &o);
                 opt_word(&o, n->model == VM_NET_E1000E ? "e1000e" : "virtio-net-pci");
@@ -719,6 +758,15 @@ static void build_net(builder *b, const vm_config *c)
                         opt_str(&o, "mac", n->mac);
                 add_opt(b, "-device", &o);
         }
+}
+
+int vm_qemu_macvtap_fd(const vm_config *c, const vm_net *n)
+{
+        int k = 0;
+
+        for (size_t i = 0; i < c->n_nets && &c->nets[i] != n; i++)
+                k += c->nets[i].type == VM_NET_MACVTAP;
+        return VM_QEMU_MACVTAP_FD_BASE + k;
 }
 
 bool vm_qemu_input_wants_relay(const vm_input *in)

@@ -37,7 +37,8 @@ VM_ENUM_DEFINE(vm_display_device, [VM_DISPLAY_NONE] = "none", [VM_DISPLAY_VIRTIO
                [VM_DISPLAY_QXL] = "qxl", [VM_DISPLAY_STD] = "std")
 VM_ENUM_DEFINE(vm_display_protocol, [VM_PROTOCOL_NONE] = "none", [VM_PROTOCOL_SPICE] = "spice",
                [VM_PROTOCOL_VNC] = "vnc")
-VM_ENUM_DEFINE(vm_net_type, [VM_NET_USER] = "user", [VM_NET_BRIDGE] = "bridge", [VM_NET_TAP] = "tap")
+VM_ENUM_DEFINE(vm_net_type, [VM_NET_USER] = "user", [VM_NET_BRIDGE] = "bridge", [VM_NET_TAP] = "tap",
+               [VM_NET_MACVTAP] = "macvtap")
 VM_ENUM_DEFINE(vm_net_model, [VM_NET_VIRTIO] = "virtio", [VM_NET_E1000E] = "e1000e")
 VM_ENUM_DEFINE(vm_audio_backend, [VM_AUDIO_NONE] = "none", [VM_AUDIO_PA] = "pa", [VM_AUDIO_ALSA] = "alsa")
 VM_ENUM_DEFINE(vm_audio_device, [VM_AUDIO_ICH9_HDA] = "ich9-intel-hda", [VM_AUDIO_INTEL_HDA] = "intel-hda",
@@ -52,6 +53,9 @@ const char *const vm_disk_cache_table[] = {
         "none", "writeback", "writethrough", "directsync", "unsafe", NULL
 };
 const char *const vm_disk_discard_table[] = { "ignore", "unmap", NULL };
+/* The macvtap modes of ip-link(8) and libvirt's <interface type='direct'> (formatdomain.rst, "Direct
+ * attachment"). */
+const char *const vm_net_macvtap_mode_table[] = { "bridge", "vepa", "private", "passthrough", NULL };
 const char *const vm_input_grab_toggle_table[] = { "ctrl-ctrl", "alt-alt",    "shift-shift",
                                                    "meta-meta", "scrolllock", "ctrl-scrolllock",
                                                    NULL };

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fileio.h"
 #include "log.h"
@@ -89,6 +90,8 @@ static const key_def keys[] = {
         { "firmware", "code", K_PATH, FW(code), NULL, 0, 0, PATH, .write = W_SET },
         { "firmware", "vars_template", K_PATH, FW(vars_template), NULL, 0, 0, PATH, .write = W_SET },
         { "firmware", "vars", K_PATH, FW(vars), NULL, 0, 0, PATH, .write = W_SET },
+        { "firmware", "mmio64_size", K_SIZE, FW(mmio64_size), NULL, 1ULL << 30, 1ULL << 44,
+          "a size from 1G to 16T in whole MiB (64G)", .write = W_SET },
         { "tpm", "socket", K_PATH, offsetof(vm_tpm, socket), NULL, 0, 0, PATH, .write = W_SET },
         { "cpu", "model", K_STRING, C(model), NULL, 0, 0, "host or a QEMU CPU model (qemu64, max)",
           .write = W_ALWAYS },
@@ -101,12 +104,16 @@ static const key_def keys[] = {
           .write = W_SET },
         { "cpu", "hyperv_extra", K_LIST, C(hyperv_extra), NULL, 0, 0, "hv-* flags (hv-vpindex hv-synic)",
           .write = W_SET },
+        { "cpu", "features", K_LIST, C(features), NULL, 0, 0,
+          "CPU features to turn on (+name) or off (-name): +topoext -hypervisor", .write = W_SET },
+        { "cpu", "vcpus", K_UINT, C(vcpus), NULL, 1, 4096, "1 to sockets x cores x threads",
+          .write = W_SET },
         { "cpu", "pin", K_LIST, C(pin), NULL, 0, 0, "one host CPU number per vCPU (0 4 1 5)",
           .write = W_SET },
         { "cpu", "emulator_pin", K_LIST, C(emulator_pin), NULL, 0, 0, "host CPU numbers (3 7)",
           .write = W_SET },
-        { "memory", "size", K_SIZE, M(size), NULL, 64ULL << 20, 1ULL << 42, "a size from 64M (16G, 16384M)",
-          .write = W_ALWAYS },
+        { "memory", "size", K_SIZE, M(size), NULL, 64ULL << 20, 1ULL << 42,
+          "a size from 64M to 4T (16G, 16384M)", .write = W_ALWAYS },
         { "memory", "hugepages", K_ENUM, M(hugepages), vm_hugepages_table, 0, 0, NULL, .write = W_ALWAYS },
         { "memory", "hugepage_path", K_PATH, M(hugepage_path), NULL, 0, 0, PATH, .write = W_SET },
         { "memory", "prealloc", K_BOOL, M(prealloc), NULL, 0, 0, BOOL, .write = W_ALWAYS },
@@ -171,18 +178,21 @@ static const key_def keys[] = {
           "microseconds, 100 to 1000000", .write = W_SET },
         { "gpu", "device", K_STRING, P(device), NULL, 0, 0,
           "a selector: 01:00.0, 10de:1b80 or a name pattern", .write = W_SET },
-        { "gpu", "functions", K_FUNCTIONS, 0, NULL, 0, 0, "auto or selectors (01:00.1 01:00.2)",
+        { "gpu", "functions", K_FUNCTIONS, 0, NULL, 0, 0, "auto, none or selectors (01:00.1 01:00.2)",
           .write = W_ALWAYS },
         { "gpu", "x_vga", K_BOOL, P(x_vga), NULL, 0, 0, BOOL, .write = W_ALWAYS },
         { "gpu", "romfile", K_PATH, P(romfile), NULL, 0, 0, PATH, .write = W_SET },
         { "gpu", "rombar", K_BOOL, P(rombar), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "gpu", "bootindex", K_UINT, P(bootindex), NULL, 1, 99, "1 to 99", .write = W_SET },
         { "pci", "device", K_STRING, P(device), NULL, 0, 0,
           "a selector: 03:00.0, 1912:0014 or a name pattern", .write = W_SET },
         { "pci", "romfile", K_PATH, P(romfile), NULL, 0, 0, PATH, .write = W_SET },
         { "pci", "rombar", K_BOOL, P(rombar), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "pci", "bootindex", K_UINT, P(bootindex), NULL, 1, 99, "1 to 99", .write = W_SET },
         { "usb", "device", K_USB_ID, 0, NULL, 0, 0, "vendor:product in hex (046d:c52b)", .write = W_SET },
         { "usb", "host_bus", K_UINT, U(host_bus), NULL, 1, 255, "1 to 255", .write = W_SET },
         { "usb", "host_port", K_STRING, U(host_port), NULL, 0, 0, "a port path (2 or 2.3)", .write = W_SET },
+        { "usb", "bootindex", K_UINT, U(bootindex), NULL, 1, 99, "1 to 99", .write = W_SET },
         { "input", "type", K_ENUM, I(type), vm_input_type_table, 0, 0, NULL, .write = W_ALWAYS },
         { "input", "evdev", K_PATH, I(evdev), NULL, 0, 0,
           "an absolute path (/dev/input/by-id/...-event-kbd)", .write = W_SET },
@@ -210,7 +220,12 @@ static const key_def keys[] = {
         { "net", "mac", K_MAC, N(mac), NULL, 0, 0, "a unicast MAC (52:54:00:12:34:56)", .write = W_SET },
         { "net", "bridge", K_STRING, N(bridge), NULL, 0, 0, "a bridge interface (br0)", .write = W_SET },
         { "net", "helper", K_PATH, N(helper), NULL, 0, 0, PATH, .write = W_SET },
-        { "net", "ifname", K_STRING, N(ifname), NULL, 0, 0, "a tap interface (tap0)", .write = W_SET },
+        { "net", "ifname", K_STRING, N(ifname), NULL, 0, 0, "a tap or macvtap interface (tap0, macvtap0)",
+          .write = W_SET },
+        { "net", "link", K_STRING, N(link), NULL, 0, 0, "the host interface below a macvtap (enp5s0)",
+          .write = W_SET },
+        { "net", "macvtap_mode", K_WORD, N(macvtap_mode), vm_net_macvtap_mode_table, 0, 0, NULL,
+          .write = W_SET },
         { "net", "hostfwd", K_LIST, N(hostfwd), NULL, 0, 0,
           "PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT", .write = W_SET },
         { "share", "type", K_ENUM, offsetof(vm_share, type), vm_share_type_table, 0, 0, NULL,
@@ -391,11 +406,18 @@ static bool valid_user_name(const char *s)
         return true;
 }
 
-unsigned vm_config_vcpus(const vm_config *c)
+unsigned vm_config_max_vcpus(const vm_config *c)
 {
         assert(c);
 
         return c->cpu.sockets * c->cpu.cores * c->cpu.threads;
+}
+
+unsigned vm_config_vcpus(const vm_config *c)
+{
+        assert(c);
+
+        return c->cpu.vcpus ? c->cpu.vcpus : vm_config_max_vcpus(c);
 }
 
 void vm_config_item_defaults(const section_def *s, void *item)
@@ -462,6 +484,7 @@ vm_config *vm_config_free(vm_config *c)
         free(c->cpu.model);
         free(c->cpu.hyperv_vendor_id);
         strv_free(c->cpu.hyperv_extra);
+        strv_free(c->cpu.features);
         strv_free(c->cpu.pin);
         strv_free(c->cpu.emulator_pin);
         free(c->memory.hugepage_path);
@@ -514,6 +537,8 @@ vm_config *vm_config_free(vm_config *c)
                 free(n->helper);
                 free(n->ifname);
                 strv_free(n->hostfwd);
+                free(n->link);
+                free(n->macvtap_mode);
         }
         free(c->nets);
         for (size_t i = 0; i < c->n_shares; i++) {
@@ -538,6 +563,7 @@ typedef struct parse_state {
         unsigned line;
         bool at_line_start;
         char **errors;
+        size_t n_errors; /* all of them; only the first VM_CONFIG_MAX_ERRORS are kept */
         int oom;
 } parse_state;
 
@@ -550,9 +576,16 @@ static void add_error(parse_state *st, unsigned line, const char *fmt, ...)
         va_list ap;
         int r;
 
+        /* 20,000 bad sections are not 20,000 lines: the first ones, then a count (vm_config_parse_string).
+         */
+        if (++st->n_errors > VM_CONFIG_MAX_ERRORS)
+                return;
         va_start(ap, fmt);
         r = vasprintf(&msg, fmt, ap);
         va_end(ap);
+        /* A 500 KB key is not echoed whole: messages are bounded where they are made. */
+        if (r >= 0 && strlen(msg) > VM_CONFIG_MAX_ERROR_LEN)
+                strcpy(msg + VM_CONFIG_MAX_ERROR_LEN - 4, "...");
         if (r < 0 || asprintf(&full, "%s:%u: %s", st->filename, line, msg) < 0) {
                 st->oom = -ENOMEM;
                 return;
@@ -960,7 +993,14 @@ static int parse_value(parse_state *st, const char *section, const key_def *k, v
                         p->functions_auto = true;
                         return 0;
                 }
-                if (strv_contains(words, "auto"))
+                /* "none": the device's own function only (a GPU without HDMI audio, or one left to the
+                 * host). */
+                if (strcmp(words[0], "none") == 0 && !words[1]) {
+                        p->functions_auto = false;
+                        p->functions = strv_free(p->functions);
+                        return 0;
+                }
+                if (strv_contains(words, "auto") || strv_contains(words, "none"))
                         goto bad;
                 p->functions_auto = false;
                 strv_free(p->functions);
@@ -1118,7 +1158,7 @@ static unsigned section_line(const vm_config *c, const char *kind, const char *n
 /* The line of a key in a named section ([net "n"] helper), 0 when not set. */
 static unsigned item_key_line(const vm_config *c, const char *kind, const char *name, const char *key)
 {
-        char sec[64];
+        char sec[80];
 
         snprintf(sec, sizeof(sec), "%s \"%s\"", kind, name);
         return vm_config_key_line(c, sec, key);
@@ -1218,24 +1258,56 @@ static void check_slots(const vm_config *c, char ***errors, int *ret)
         }
 }
 
-/* Hyper-V flags and CPU pinning. */
+/* hv-NAME or hv-NAME=VALUE: one -cpu property, nothing that could start another (',' splits -cpu). */
+static bool valid_hv_flag(const char *f)
+{
+        const char *eq;
+
+        if (strncmp(f, "hv-", 3) != 0 || strlen(f) > 64)
+                return false;
+        eq = strchr(f, '=');
+        for (const char *p = f + 3; *p && p != eq; p++)
+                if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '-' && *p != '_')
+                        return false;
+        if (eq && (!eq[1] || strspn(eq + 1, "0123456789abcdefABCDEFxX") != strlen(eq + 1)))
+                return false;
+        return !eq || eq > f + 3;
+}
+
+/* +NAME / -NAME with a QEMU feature name (target/i386/cpu.c spells them lower case, '-', '_', '.'). */
+static bool valid_feature(const char *f)
+{
+        if ((f[0] != '+' && f[0] != '-') || !f[1] || strlen(f) > 64)
+                return false;
+        for (const char *p = f + 1; *p; p++)
+                if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && !strchr("-_.", *p))
+                        return false;
+        return true;
+}
+
+/* Hyper-V flags, CPU features, the vCPUs started and CPU pinning. */
 static void check_cpu_features(const vm_config *c, char ***errors, int *ret)
 {
         unsigned vcpus = vm_config_vcpus(c);
 
-        if (c->cpu.hyperv_vendor_id && !c->cpu.hyperv)
-                ERR(LINE("cpu", "hyperv_vendor_id"), "[cpu] hyperv_vendor_id needs hyperv = yes");
+        /* Each flag is one -cpu property, and -cpu cannot escape ',' (see [cpu] model). */
         STRV_FOREACH(f, c->cpu.hyperv_extra)
-                if (strncmp(*f, "hv-", 3) != 0)
-                        ERR(LINE("cpu", "hyperv_extra"), "[cpu] hyperv_extra: '%s' is not an hv-* flag", *f);
-                /* Each flag is one -cpu feature, and -cpu cannot escape ',' (see [cpu] model). */
-                else if (strchr(*f, ','))
+                if (!valid_hv_flag(*f))
                         ERR(LINE("cpu", "hyperv_extra"),
-                            "[cpu] hyperv_extra: '%s' holds ','; separate flags with spaces (hv-vpindex hv-synic)",
+                            "[cpu] hyperv_extra: '%s' is not an hv-* flag (hv-vpindex, or hv-spinlocks=0x1fff)",
                             *f);
+        STRV_FOREACH(f, c->cpu.features)
+                if (!valid_feature(*f))
+                        ERR(LINE("cpu", "features"),
+                            "[cpu] features: '%s' is not +NAME or -NAME with a QEMU CPU feature name (+topoext, -hypervisor)",
+                            *f);
+        if (c->cpu.vcpus > vm_config_max_vcpus(c))
+                ERR(LINE("cpu", "vcpus"),
+                    "[cpu] vcpus = %u is more than the %u places of the topology (sockets x cores x threads)",
+                    c->cpu.vcpus, vm_config_max_vcpus(c));
         if (c->cpu.pin && strv_length(c->cpu.pin) != vcpus)
                 ERR(LINE("cpu", "pin"),
-                    "[cpu] pin lists %zu host CPUs but the VM has %u vCPUs (sockets x cores x threads); list exactly one per vCPU",
+                    "[cpu] pin lists %zu host CPUs but the VM starts %u vCPUs ([cpu] vcpus, else sockets x cores x threads); list exactly one per vCPU",
                     strv_length(c->cpu.pin), vcpus);
         STRV_FOREACH(p, c->cpu.pin) {
                 uint64_t u;
@@ -1417,8 +1489,14 @@ static void check_nets(const vm_config *c, char ***errors, int *ret)
                             n->name, n->helper);
                 if (n->type == VM_NET_TAP && !n->ifname)
                         ERR(l, "[net \"%s\"] type = tap needs ifname = tap0", n->name);
-                if (n->type != VM_NET_TAP && n->ifname)
-                        ERR(l, "[net \"%s\"] ifname needs type = tap", n->name);
+                if (n->type == VM_NET_MACVTAP && !n->ifname)
+                        ERR(l,
+                            "[net \"%s\"] type = macvtap needs ifname = the macvtap interface (ip link add link enp5s0 name macvtap0 type macvtap mode bridge)",
+                            n->name);
+                if (n->type != VM_NET_TAP && n->type != VM_NET_MACVTAP && n->ifname)
+                        ERR(l, "[net \"%s\"] ifname needs type = tap or macvtap", n->name);
+                if (n->type != VM_NET_MACVTAP && (n->link || n->macvtap_mode))
+                        ERR(l, "[net \"%s\"] link and macvtap_mode need type = macvtap", n->name);
                 if (n->type != VM_NET_USER && n->hostfwd)
                         ERR(l, "[net \"%s\"] hostfwd needs type = user", n->name);
                 STRV_FOREACH(f, n->hostfwd)
@@ -1427,6 +1505,80 @@ static void check_nets(const vm_config *c, char ***errors, int *ret)
                                     "[net \"%s\"] hostfwd: '%s' is not valid; expected PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT (tcp::24800-:24800)",
                                     n->name, *f);
         }
+}
+
+/*
+ * QEMU refuses more CPUs than the machine type takes ("The max CPUs supported by machine 'pc-q35-7.2' is
+ * 288"; i440fx 255): say so here, with the product that exceeds it.
+ */
+static void check_machine_cpus(const vm_config *c, char ***errors, int *ret)
+{
+        unsigned vcpus = vm_config_vcpus(c), max = c->vm.machine == VM_MACHINE_Q35 ? 288 : 255;
+
+        if (vcpus > max)
+                ERR(LINE("cpu", "cores") ?: LINE("cpu", "sockets") ?: LINE("cpu", "threads"),
+                    "[cpu] sockets %u x cores %u x threads %u = %u vCPUs; QEMU's %s machine takes at most %u: lower cores or sockets",
+                    c->cpu.sockets, c->cpu.cores, c->cpu.threads, vcpus,
+                    c->vm.machine == VM_MACHINE_Q35 ? "q35" : "i440fx", max);
+}
+
+static unsigned boot_line(const vm_config *c, const char *kind, const char *name, unsigned fallback)
+{
+        unsigned l = item_key_line(c, kind, name, "bootindex");
+
+        if (!l && !strcmp(kind, "gpu"))
+                l = vm_config_key_line(c, "gpu", "bootindex");
+        return l ? l : fallback;
+}
+
+/* QEMU refuses two devices with one bootindex ("bootindex N used by two devices"). */
+static void check_bootindex(const vm_config *c, char ***errors, int *ret)
+{
+        struct {
+                unsigned index, line;
+                char what[80];
+        } seen[4 * VM_CONFIG_MAX_ITEMS];
+        size_t n = 0;
+
+#define SEEN(idx, ln, ...)                                                         \
+        do {                                                                       \
+                if ((idx) && n < ELEMENTSOF(seen)) {                               \
+                        seen[n].index = (idx);                                     \
+                        seen[n].line = (ln);                                       \
+                        snprintf(seen[n].what, sizeof(seen[n].what), __VA_ARGS__); \
+                        n++;                                                       \
+                }                                                                  \
+        } while (0)
+        for (size_t i = 0; i < c->n_disks; i++)
+                SEEN(c->disks[i].bootindex, boot_line(c, "disk", c->disks[i].name, c->disks[i].line),
+                     "[disk \"%s\"]", c->disks[i].name);
+        for (size_t i = 0; i < c->n_gpus; i++)
+                SEEN(c->gpus[i].bootindex, boot_line(c, "gpu", c->gpus[i].name, c->gpus[i].line),
+                     "[gpu \"%s\"]", c->gpus[i].name);
+        for (size_t i = 0; i < c->n_pcis; i++)
+                SEEN(c->pcis[i].bootindex, boot_line(c, "pci", c->pcis[i].name, c->pcis[i].line),
+                     "[pci \"%s\"]", c->pcis[i].name);
+        for (size_t i = 0; i < c->n_usbs; i++)
+                SEEN(c->usbs[i].bootindex, boot_line(c, "usb", c->usbs[i].name, c->usbs[i].line),
+                     "[usb \"%s\"]", c->usbs[i].name);
+#undef SEEN
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < i; j++)
+                        if (seen[i].index == seen[j].index)
+                                ERR(seen[i].line,
+                                    "%s bootindex = %u is also the bootindex of %s; each boot device needs its own",
+                                    seen[i].what, seen[i].index, seen[j].what);
+}
+
+/* OVMF's 64-bit MMIO window. */
+static void check_mmio64(const vm_config *c, char ***errors, int *ret)
+{
+        if (c->firmware.mmio64_size && c->firmware.type != VM_FIRMWARE_OVMF)
+                ERR(LINE("firmware", "mmio64_size"),
+                    "[firmware] mmio64_size needs type = ovmf (an OVMF setting)");
+        if (c->firmware.mmio64_size % (1ULL << 20))
+                ERR(LINE("firmware", "mmio64_size"),
+                    "[firmware] mmio64_size must be whole MiB (OVMF reads it in MiB)");
 }
 
 /* Shares and the user network QEMU's SMB server needs. */
@@ -1461,6 +1613,7 @@ int vm_config_check(const vm_config *c, char ***errors)
         int ret = 0;
 
         check_text_values(c, errors, &ret);
+        check_machine_cpus(c, errors, &ret);
         check_accel_firmware(c, errors, &ret);
         check_cpu_names(c, errors, &ret);
         check_slots(c, errors, &ret);
@@ -1472,6 +1625,8 @@ int vm_config_check(const vm_config *c, char ***errors)
         check_inputs(c, errors, &ret);
         check_disks(c, errors, &ret);
         check_nets(c, errors, &ret);
+        check_bootindex(c, errors, &ret);
+        check_mmio64(c, errors, &ret);
         check_shares(c, errors, &ret);
         return ret;
 }
@@ -1581,6 +1736,14 @@ int vm_config_parse_string(const char *text, const char *filename, const char *n
         error_prefix_len = strlen(st.filename) + 1;
         if (errors)
                 qsort(errors, strv_length(errors), sizeof(char *), cmp_error_line);
+        if (st.n_errors > VM_CONFIG_MAX_ERRORS) {
+                char *e;
+
+                if (asprintf(&e, "%s: %zu more errors not shown; fix the ones above, then check again",
+                             st.filename, st.n_errors - VM_CONFIG_MAX_ERRORS) < 0 ||
+                    strv_push(&errors, e) < 0)
+                        return -ENOMEM;
+        }
         scan_empty_sections(&st);
         apply_os_defaults(c);
         if (!errors) {
@@ -1600,17 +1763,48 @@ int vm_config_parse_string(const char *text, const char *filename, const char *n
 int vm_config_load(const char *path, vm_config **ret, char ***ret_errors)
 {
         _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *text = NULL, *name = NULL;
-        const char *base = strrchr(path, '/');
-        size_t n;
-        int r;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO named as the config must not hang the open (vm_config_load_fd refuses it). */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return negative_errno();
-        r = read_full_fd(fd, VM_CONFIG_MAX_SIZE, &text, NULL);
+        return vm_config_load_fd(fd, path, ret, ret_errors);
+}
+
+int vm_config_load_fd(int fd, const char *path, vm_config **ret, char ***ret_errors)
+{
+        _cleanup_free_ char *text = NULL, *name = NULL;
+        const char *base = strrchr(path, '/');
+        struct stat st;
+        size_t n, len;
+        int r, fl;
+
+        /* Only a regular file: a FIFO, a terminal or a socket could block forever or change between reads.
+         */
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD;
+        if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+                return negative_errno();
+        r = read_full_fd(fd, VM_CONFIG_MAX_SIZE, &text, &len);
         if (r < 0)
                 return r;
+        if (strlen(text) != len) {
+                /* A NUL would end the text early: everything after it silently ignored, the rest "valid". */
+                unsigned line = 1;
+                char *e;
+
+                for (const char *c = text; *c; c++)
+                        line += *c == '\n';
+                if (asprintf(
+                            &e,
+                            "%s:%u: a NUL byte: a config is text; remove it (everything after it would be lost)",
+                            path, line) < 0 ||
+                    strv_push(ret_errors, e) < 0)
+                        return -ENOMEM;
+                return -EINVAL;
+        }
         base = base ? base + 1 : path;
         n = strlen(base);
         if (n > 5 && strcmp(base + n - 5, ".conf") == 0)

@@ -81,8 +81,9 @@ static void test_sizes_take_units(void **state)
         assert_int_equal(c->memory.size, 16ULL << 30);
         assert_int_equal(c->vm.max_ram_below_4g, 1ULL << 30);
         vm_config_free(c);
-        assert_error("[memory]\nsize = 16Q\n",
-                     "t.conf:2: [memory] size: '16Q' is not valid; expected a size from 64M (16G, 16384M)");
+        assert_error(
+                "[memory]\nsize = 16Q\n",
+                "t.conf:2: [memory] size: '16Q' is not valid; expected a size from 64M to 4T (16G, 16384M)");
         assert_error("[vm]\nmax_ram_below_4g = 5G\n",
                      "t.conf:2: [vm] max_ram_below_4g: '5G' is not valid; expected a size up to 4G (1G)");
 }
@@ -155,7 +156,31 @@ static void test_consistency_errors(void **state)
                 "t.conf:4: [firmware] secure_boot needs machine = q35 (OVMF Secure Boot requires SMM, which i440fx lacks)");
         assert_error(
                 "[cpu]\ncores = 4\npin = 0 1 2\n",
-                "t.conf:3: [cpu] pin lists 3 host CPUs but the VM has 4 vCPUs (sockets x cores x threads); list exactly one per vCPU");
+                "t.conf:3: [cpu] pin lists 3 host CPUs but the VM starts 4 vCPUs ([cpu] vcpus, else sockets x cores x threads); list exactly one per vCPU");
+        /* [cpu] vcpus starts fewer vCPUs than the topology has places; pins are for the started ones. */
+        assert_error(
+                "[cpu]\ncores = 4\nvcpus = 2\npin = 0 1 2 3\n",
+                "t.conf:4: [cpu] pin lists 4 host CPUs but the VM starts 2 vCPUs ([cpu] vcpus, else sockets x cores x threads); list exactly one per vCPU");
+        assert_error(
+                "[cpu]\ncores = 4\nvcpus = 5\n",
+                "t.conf:3: [cpu] vcpus = 5 is more than the 4 places of the topology (sockets x cores x threads)");
+        assert_error(
+                "[cpu]\nfeatures = +topoext topoext=on\n",
+                "t.conf:2: [cpu] features: 'topoext=on' is not +NAME or -NAME with a QEMU CPU feature name (+topoext, -hypervisor)");
+        /* An hv flag cannot carry a second -cpu property. */
+        assert_error(
+                "[cpu]\nhyperv_extra = hv-vpindex,kvm=off\n",
+                "t.conf:2: [cpu] hyperv_extra: 'hv-vpindex,kvm=off' is not an hv-* flag (hv-vpindex, or hv-spinlocks=0x1fff)");
+        assert_error(
+                "[disk \"a\"]\npath = /a\nbootindex = 1\n[pci \"n\"]\ndevice = 03:00.0\nbootindex = 1\n",
+                "t.conf:6: [pci \"n\"] bootindex = 1 is also the bootindex of [disk \"a\"]; each boot device needs its own");
+        assert_error("[vm]\nmachine = i440fx\n[firmware]\ntype = seabios\nmmio64_size = 64G\n",
+                     "t.conf:5: [firmware] mmio64_size needs type = ovmf (an OVMF setting)");
+        assert_error(
+                "[net \"n\"]\ntype = macvtap\nlink = enp5s0\n",
+                "t.conf:2: [net \"n\"] type = macvtap needs ifname = the macvtap interface (ip link add link enp5s0 name macvtap0 type macvtap mode bridge)");
+        assert_error("[net \"n\"]\ntype = user\nlink = enp5s0\n",
+                     "t.conf:2: [net \"n\"] link and macvtap_mode need type = macvtap");
         assert_error("[disk \"a\"]\npath = /a\naio = native\n",
                      "t.conf:2: [disk \"a\"] aio = native needs cache = none or directsync");
         assert_error("[disk \"cd\"]\npath = /a.iso\nmedia = cdrom\n",
@@ -325,11 +350,12 @@ static void test_enum_tables_round_trip(void **state)
         ASSERT_ENUM_TABLE(vm_input_relay, 3);
         ASSERT_ENUM_TABLE(vm_display_device, 4);
         ASSERT_ENUM_TABLE(vm_display_protocol, 3);
-        ASSERT_ENUM_TABLE(vm_net_type, 3);
+        ASSERT_ENUM_TABLE(vm_net_type, 4);
         ASSERT_ENUM_TABLE(vm_net_model, 2);
         ASSERT_ENUM_TABLE(vm_audio_backend, 3);
         ASSERT_ENUM_TABLE(vm_audio_device, 3);
         ASSERT_ENUM_TABLE(vm_audio_codec, 2);
+        ASSERT_ENUM_TABLE(vm_lg_device, 2);
         ASSERT_ENUM_TABLE(vm_share_type, 2);
         assert_string_equal(vm_disk_bus_to_string(VM_DISK_VIRTIO_SCSI), "virtio-scsi");
         assert_int_equal(vm_audio_device_from_string("ac97"), VM_AUDIO_AC97);
