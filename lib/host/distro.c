@@ -1,6 +1,7 @@
 /* The distribution from etc/os-release, and the exact commands it uses to change the boot configuration. */
 #include "vfioctl/distro.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,8 @@ int vfio_distro_parse(const char *os_release, int has_grub, int has_kernel_cmdli
         _cleanup_free_ char *like = NULL;
         const char *text = os_release ? os_release : "";
 
+        assert(ret);
+
         if (!d)
                 return -ENOMEM;
         d->id = os_release_value(text, "ID");
@@ -96,6 +99,8 @@ int vfio_distro_read(const vfio_host *h, vfio_distro **ret)
 
 const char *vfio_distro_initramfs_cmd(const vfio_distro *d)
 {
+        assert(d);
+
         switch (d->family) {
         case VFIO_FAMILY_FEDORA:
         case VFIO_FAMILY_SUSE:
@@ -111,6 +116,8 @@ const char *vfio_distro_initramfs_cmd(const vfio_distro *d)
 
 const char *vfio_distro_grub_mkconfig_cmd(const vfio_distro *d)
 {
+        assert(d);
+
         switch (d->family) {
         case VFIO_FAMILY_FEDORA:
         case VFIO_FAMILY_SUSE:
@@ -128,6 +135,8 @@ char *vfio_distro_cmdline_fix(const vfio_distro *d, const char *args)
 {
         char *s = NULL;
         int r = -1;
+
+        assert(d);
 
         switch (d->boot) {
         case VFIO_BOOT_KERNELSTUB: {
@@ -175,6 +184,8 @@ char *vfio_distro_early_modules_fix(const vfio_distro *d, const char *modules)
         char *s = NULL;
         int r = -1;
 
+        assert(d);
+
         switch (d->family) {
         case VFIO_FAMILY_FEDORA:
         case VFIO_FAMILY_SUSE:
@@ -204,6 +215,8 @@ char *vfio_distro_install_cmd(const vfio_distro *d, const char *pkg)
 {
         const char *name = pkg;
         char *s;
+
+        assert(d);
 
         /* Package names differ per family; map the few vfioctl asks for. */
         if (d->family == VFIO_FAMILY_FEDORA) {

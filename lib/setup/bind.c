@@ -7,6 +7,7 @@
  */
 #include "vfioctl/bind.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -61,6 +62,8 @@ int vfio_bind_state_read(const vfio_host *h, const char *dir, const char *name, 
         _cleanup_free_ char *path = NULL, *s = NULL, *driver = NULL, *identity = NULL;
         _cleanup_strv_free_ char **lines = NULL;
         int r;
+
+        assert(ret_driver);
 
         if (asprintf(&path, "%s/%s", dir ? dir : STATE_DIR_DEFAULT, name) < 0)
                 return -ENOMEM;
@@ -158,6 +161,8 @@ int vfio_bind_find_holders(const vfio_host *h, const vfio_pci_dev *d, char ***re
 {
         _cleanup_strv_free_ char **nodes = NULL, **pids = NULL, **out = NULL;
         int r;
+
+        assert(ret);
 
         r = device_nodes(h, d, &nodes);
         if (r < 0)
@@ -385,6 +390,9 @@ int vfio_bind_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection *
 {
         _cleanup_(vfio_bind_plan_freep) vfio_bind_plan *p = NULL;
         int r;
+
+        assert(sel);
+        assert(ret);
 
         p = calloc(1, sizeof(*p));
         if (!p)
@@ -647,6 +655,9 @@ int vfio_bind_execute(const vfio_host *h, vfio_bind_plan *p, const vfio_bind_opt
 {
         exec_ctx c = { .h = h, .p = p, .o = o };
         int r = 0;
+
+        assert(p);
+        assert(o);
 
         if (strv_length(p->refusals) > 0)
                 return -EPERM;

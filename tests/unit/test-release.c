@@ -228,6 +228,25 @@ static void test_rollback_tells_the_caller(void **state)
         strv_free(h.lines);
 }
 
+/* stop and stop --force leave their request for the supervisor whole, replacing an earlier one, 0600. */
+static void test_stop_request_is_whole(void **state)
+{
+        fixture *f = *state;
+        _cleanup_free_ char *req = NULL, *cmd = NULL;
+        struct stat st;
+
+        assert_int_equal(vm_run_stop_request(f->run, "powerdown"), 0);
+        assert_int_equal(vm_run_stop_request(f->run, "force"), 0);
+        req = get(f->root, "run/vfioctl/vm1/stop-request");
+        assert_string_equal(req, "force");
+        assert_int_equal(fstatat(f->run->dirfd, "stop-request", &st, AT_SYMLINK_NOFOLLOW), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        /* Nothing half-written is left beside it. */
+        assert_true(asprintf(&cmd, "ls -A '%s/run/vfioctl/vm1' | grep -v -x -e stop-request -e log",
+                             f->root) > 0);
+        assert_int_not_equal(system(cmd), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -236,6 +255,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_older_record_in_start_order, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_record_round_trip_and_unknown_steps, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rollback_tells_the_caller, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stop_request_is_whole, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
