@@ -90,6 +90,8 @@ typedef struct vm_cpu {
         char **hyperv_extra; /* more hv-* flags, "hv-vpindex" */
         char **pin;          /* host CPU for each vCPU, in vCPU order (applied by the launcher) */
         char **emulator_pin; /* host CPUs for QEMU's other threads */
+        bool isolate; /* while it runs, host tasks, the passed devices' IRQs and the frequency governor keep
+                         off the vCPUs' host CPUs (lib/run/isolate.c) */
 } vm_cpu;
 
 typedef struct vm_memory {
@@ -148,7 +150,10 @@ typedef struct vm_pci {
         bool x_vga;
         char *romfile;
         bool rombar;
-        char **resolved; /* host addresses after vm_config_resolve(), function 0 first */
+        /* [gpu] only: the host's own display card given to the VM while it runs (lib/run/handoff.c) */
+        bool handoff;
+        char *display_manager; /* systemd unit stopped first; NULL: what display-manager.service names */
+        char **resolved;       /* host addresses after vm_config_resolve(), function 0 first */
 } vm_pci;
 
 typedef struct vm_usb {

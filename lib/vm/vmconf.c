@@ -127,6 +127,7 @@ static const key_def keys[] = {
         { "cpu", "hyperv_extra", K_LIST, C(hyperv_extra), NULL, 0, 0, "hv-* flags (hv-vpindex hv-synic)" },
         { "cpu", "pin", K_LIST, C(pin), NULL, 0, 0, "one host CPU number per vCPU (0 4 1 5)" },
         { "cpu", "emulator_pin", K_LIST, C(emulator_pin), NULL, 0, 0, "host CPU numbers (3 7)" },
+        { "cpu", "isolate", K_BOOL, C(isolate), NULL, 0, 0, BOOL },
         { "memory", "size", K_SIZE, M(size), NULL, 64ULL << 20, 1ULL << 42,
           "a size from 64M (16G, 16384M)" },
         { "memory", "hugepages", K_ENUM, M(hugepages), hugepages_values, 0, 0, NULL },
@@ -188,6 +189,9 @@ static const key_def keys[] = {
         { "gpu", "x_vga", K_BOOL, P(x_vga), NULL, 0, 0, BOOL },
         { "gpu", "romfile", K_PATH, P(romfile), NULL, 0, 0, PATH },
         { "gpu", "rombar", K_BOOL, P(rombar), NULL, 0, 0, BOOL },
+        { "gpu", "handoff", K_BOOL, P(handoff), NULL, 0, 0, BOOL },
+        { "gpu", "display_manager", K_STRING, P(display_manager), NULL, 0, 0,
+          "a systemd service name (gdm.service, sddm.service)" },
         { "pci", "device", K_STRING, P(device), NULL, 0, 0,
           "a selector: 03:00.0, 1912:0014 or a name pattern" },
         { "pci", "romfile", K_PATH, P(romfile), NULL, 0, 0, PATH },
@@ -397,6 +401,7 @@ static void pci_done(vm_pci *p)
         free(p->device);
         strv_free(p->functions);
         free(p->romfile);
+        free(p->display_manager);
         strv_free(p->resolved);
 }
 
@@ -1169,7 +1174,30 @@ int vm_config_check(const vm_config *c, char ***errors)
                             "[gpu%s%s%s] needs device = SELECTOR (01:00.0, 10de:1b80 or 'NVIDIA*'), or 'auto' via vfioctl create --gpu auto",
                             strcmp(p->name, "gpu") ? " \"" : "", strcmp(p->name, "gpu") ? p->name : "",
                             strcmp(p->name, "gpu") ? "\"" : "");
+                if (p->display_manager) {
+                        char sec[160];
+                        size_t n = strlen(p->display_manager);
+
+                        snprintf(sec, sizeof(sec), strcmp(p->name, "gpu") ? "gpu \"%s\"" : "%s", p->name);
+                        if (!p->handoff)
+                                ERR(LINE(sec, "display_manager"), "[%s] display_manager needs handoff = yes",
+                                    sec);
+                        /* A unit name as systemd spells one (systemd.unit(5), "Description"). */
+                        if (n < 9 || n > 255 || strcmp(p->display_manager + n - 8, ".service") != 0 ||
+                            p->display_manager[strspn(p->display_manager,
+                                                      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                      "0123456789:_.\\@-")] != 0)
+                                ERR(LINE(sec, "display_manager"),
+                                    "[%s] display_manager: '%s' is not a systemd service name (gdm.service, sddm.service, lightdm.service)",
+                                    sec, p->display_manager);
+                }
         }
+        for (size_t i = 0; i < c->n_gpus; i++)
+                for (size_t j = i + 1; j < c->n_gpus; j++)
+                        if (c->gpus[i].handoff && c->gpus[j].handoff)
+                                ERR(c->gpus[j].line,
+                                    "[gpu \"%s\"] handoff: only one GPU can be the host's display handed to the VM",
+                                    c->gpus[j].name);
         for (size_t i = 0; i < c->n_pcis; i++)
                 if (!c->pcis[i].device)
                         ERR(c->pcis[i].line, "[pci \"%s\"] needs device = SELECTOR (03:00.0 or 1912:0014)",
