@@ -105,7 +105,12 @@ int verb_stop(int argc, char **argv)
         }
         ret = open_running(argv[optind], &r, &s, true);
         if (ret != EXIT_OK) {
-                if (r || ret == EXIT_NOT_RUNNING)
+                /* Host changes its supervisor and guardian could not give back (both killed): now. */
+                if (r && vm_run_finish_release(
+                                 r, false, "stopped by vfioctl stop after its supervisor was killed") > 0)
+                        printf("VM %s was not running; the host changes it still held were given back (see: vfioctl log %s)\n",
+                               argv[optind], argv[optind]);
+                else if (r || ret == EXIT_NOT_RUNNING)
                         printf("VM %s is not running\n", argv[optind]);
                 return EXIT_OK; /* stopping a stopped VM is done, like systemctl stop */
         }
