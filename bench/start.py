@@ -223,7 +223,7 @@ class Libvirt:
 
 def have_libvirt():
     if not (os.access("/usr/sbin/libvirtd", os.X_OK) and os.access("/usr/bin/virsh", os.X_OK)):
-        return "libvirtd or virsh is not installed (apt-get install libvirt-daemon-system libvirt-clients)"
+        return "libvirtd or virsh is not installed (apt-get install libvirt-daemon libvirt-clients)"
     if "export-libvirt" not in subprocess.run([EXPORT, "--help"], capture_output=True, text=True).stdout:
         return "%s has no export-libvirt (set VFIOCTL_BENCH_EXPORT to a vfioctl that has it)" % EXPORT
     return None

@@ -7,6 +7,7 @@ PACKAGES="
   libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu
   qemu-system-x86 qemu-system-gui qemu-utils ovmf jq socat hyperfine
   xz-utils cpio dpkg-dev util-linux udev swtpm swtpm-tools pulseaudio zfs-fuse python3 systemd
+  debhelper lintian rpm zsh
 "
 if [ "$(id -u)" != 0 ]; then
   echo "install-deps: run as root (sudo $0)" >&2

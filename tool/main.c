@@ -75,7 +75,15 @@ static const verb verbs[] = {
           "turn a libvirt domain XML into a VM config, listing every part not imported" },
         { "export-libvirt", 1, 1, verb_export_libvirt, "export-libvirt NAME|FILE [-o FILE.xml]",
           "write a VM as a libvirt domain XML (virsh define)" },
+        { "completion", 1, 2, verb_completion, "completion bash|zsh",
+          "print the shell completion script (verbs, options, VM names, devices), made from this table" },
 };
+
+const verb *tool_verbs(size_t *ret_n)
+{
+        *ret_n = ELEMENTSOF(verbs);
+        return verbs;
+}
 
 static bool verb_has_own_help(const char *name)
 {
@@ -154,6 +162,22 @@ int tool_check_arity(int nargs)
                 return -EINVAL;
         }
         return 0;
+}
+
+int tool_run_verb(int argc, char **argv)
+{
+        const verb *saved = current_verb;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (strcmp(argv[0], verbs[i].name) == 0) {
+                        current_verb = &verbs[i];
+                        optind = 0; /* each verb parses its own options from the start */
+                        r = verbs[i].run(argc, argv);
+                        current_verb = saved;
+                        return r;
+                }
+        return EXIT_USAGE;
 }
 
 int tool_load_model(const vfio_host *h, vfio_model **ret)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "vfioctl/host.h"
@@ -31,6 +32,9 @@ typedef struct verb {
         const char *help;
 } verb;
 
+/* The verb table (main.c), for what is generated from it: vfioctl completion. */
+const verb *tool_verbs(size_t *ret_n);
+
 /* Global options, set by main.c (command-line globals live in tool/ only). */
 extern const char *arg_root;
 extern bool arg_json;
@@ -50,6 +54,8 @@ const char *tool_color(FILE *f, const char *ansi);
 void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tool_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Runs a verb of the table in this process (argv[0] is its name), as `vfioctl VERB ARGS` would. */
+int tool_run_verb(int argc, char **argv);
 /* Checks the positional argument count left after a verb's options against the verb table. */
 int tool_check_arity(int nargs);
 /* Builds the model of the host, reporting problems as warnings; returns <0 after reporting failure. */
@@ -94,3 +100,4 @@ int verb_log(int argc, char **argv);
 int verb_qmp(int argc, char **argv);
 int verb_enable(int argc, char **argv);
 int verb_disable(int argc, char **argv);
+int verb_completion(int argc, char **argv);

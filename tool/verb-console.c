@@ -3,14 +3,11 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "tool.h"
-#include "vfioctl/launch.h"
 #include "vfioctl/vmrun.h"
 
 #define ESCAPE_CHAR 0x1d /* Ctrl-], as telnet and virsh console */
@@ -33,11 +30,9 @@ static int write_all(int fd, const char *p, size_t n)
 int verb_console(int argc, char **argv)
 {
         _cleanup_(vm_runstate_freep) vm_runstate *s = NULL;
-        _cleanup_free_ char *path = NULL;
-        _cleanup_close_ int sock = -1;
+        _cleanup_close_ int sock = -EBADF;
         _cleanup_(vm_run_freep) vm_run *r = NULL;
         _cleanup_free_ char *err = NULL;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
         struct termios saved, raw;
         bool tty = isatty(STDIN_FILENO), restored = true;
         char buf[4096];
@@ -54,16 +49,8 @@ int verb_console(int argc, char **argv)
                         tool_error("%s", err);
                 return EXIT_NOT_RUNNING;
         }
-        path = vm_launch_console_socket(r->qemu_dir);
-        if (!path || strlen(path) >= sizeof(sa.sun_path)) {
-                tool_error("console socket path too long: %s", path ? path : "?");
-                return EXIT_FAILURE_GENERIC;
-        }
-        strcpy(sa.sun_path, path);
-        sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                tool_error("cannot connect to the serial console %s: %s%s", path, strerror(errno),
-                           errno == EACCES ? "; run as the user who started the VM, or root" : "");
+        if (vm_run_console(r, &sock, &err) < 0) {
+                tool_error("%s", err ? err : "cannot connect to the serial console");
                 return EXIT_FAILURE_GENERIC;
         }
         if (tty && tcgetattr(STDIN_FILENO, &saved) == 0) {

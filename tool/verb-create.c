@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fs-util.h"
@@ -18,6 +17,7 @@
 #include "vfioctl/pciids.h"
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/selector.h"
+#include "vfioctl/storage.h"
 #include "vfioctl/vmdefaults.h"
 #include "vfioctl/vmpaths.h"
 
@@ -31,44 +31,20 @@ static bool arg_windows;
 static bool arg_force;
 static bool arg_dry_run;
 
-/* qemu-img create -f qcow2 PATH SIZE, by fork+exec (no shell). By absolute path and with a fixed PATH:
- * create may run as root, and a PATH lookup would run whatever qemu-img the caller's PATH names first.
- * qemu-img writes a hidden partial file that only takes PATH's name when complete (rename, no replace):
- * a kill midway never leaves a truncated image under the VM's disk name. */
+/* qemu-img create -f qcow2 PATH SIZE through the storage module: by absolute path, never a shell, into a
+ * hidden partial file that takes PATH's name only when complete (a kill never leaves half an image). */
 static int create_image(const char *path, const char *size)
 {
-        _cleanup_free_ char *partial = NULL;
-        const char *slash = strrchr(path, '/');
-        int status, r;
-        pid_t pid;
+        _cleanup_free_ char *err = NULL;
+        vfio_storage_tools t;
+        uint64_t bytes;
+        int r;
 
-        if (asprintf(&partial, "%.*s.%s.vfioctl-partial.%d", slash ? (int)(slash - path + 1) : 0, path,
-                     slash ? slash + 1 : path, (int)getpid()) < 0)
-                return -ENOMEM;
-        pid = fork();
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                char *const args[] = { (char *)"qemu-img", (char *)"create", (char *)"-q", (char *)"-f",
-                                       (char *)"qcow2",    partial,          (char *)size, NULL };
-                char *const envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-
-                execve("/usr/bin/qemu-img", args, envp);
-                _exit(127);
-        }
-        if (waitpid(pid, &status, 0) < 0)
-                return -errno;
-        r = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
-        if (r >= 0 && renameat2(AT_FDCWD, partial, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
-                /* FUSE filesystems (zfs-fuse) lack RENAME_NOREPLACE: link + unlink refuses a taken name too.
-                 */
-                if (errno != EINVAL && errno != ENOSYS)
-                        r = -errno;
-                else if (link(partial, path) < 0)
-                        r = -errno;
-        }
-        (void)unlink(partial);
-        return r;
+        r = parse_size(size, &bytes);
+        if (r < 0)
+                return r;
+        tool_storage_tools(&t, NULL);
+        return vfio_storage_create_image(&t, path, VFIO_DISK_QCOW2, bytes, false, &err);
 }
 
 static int add_item(void **array, size_t *n, size_t size, const char *name, void **ret)

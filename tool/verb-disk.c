@@ -330,10 +330,8 @@ static int disk_import(const char *src, const char *dst)
                 return EXIT_OK;
         }
         r = vfio_storage_convert(&t, src, dst, arg_format, &err);
-        if (r < 0) {
-                (void)unlink(dst); /* never leave half an image */
+        if (r < 0) /* the storage module never leaves half an image (a partial file, removed) */
                 return report_failure("qemu-img convert", src, r, TAKE_PTR(err));
-        }
         printf("%s\n", dst);
         return EXIT_OK;
 }

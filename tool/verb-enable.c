@@ -1,43 +1,18 @@
 /* vfioctl enable|disable NAME: autostart at boot through the vfioctl@.service template (contrib/systemd). */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "cleanup.h"
 #include "config.h"
-#include "fs-util.h"
 #include "tool.h"
+#include "vfioctl/autostart.h"
 #include "vfioctl/vmpaths.h"
-#include "vfioctl/vmrun.h"
-
-#define WANTS "etc/systemd/system/multi-user.target.wants"
-
-static int run_systemctl(const char *action, const char *unit)
-{
-        char *const argv[] = { (char *)"systemctl", (char *)action, (char *)unit, NULL };
-        int status;
-        pid_t pid = fork();
-
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                execv("/usr/bin/systemctl", argv);
-                execv("/bin/systemctl", argv);
-                _exit(127);
-        }
-        if (waitpid(pid, &status, 0) < 0)
-                return -errno;
-        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
-}
 
 static int enable_disable(int argc, char **argv, bool enable)
 {
-        _cleanup_free_ char *unit = NULL, *dir = NULL, *link = NULL, *tmp = NULL, *target = NULL;
-        const char *root = arg_root ? arg_root : "";
+        _cleanup_(vfio_autostart_freep) vfio_autostart *a = NULL;
+        _cleanup_free_ char *err = NULL;
         int e;
 
         if (tool_check_arity(argc - 1) < 0)
@@ -48,7 +23,7 @@ static int enable_disable(int argc, char **argv, bool enable)
                 return EXIT_USAGE;
         }
         if (enable && !arg_root) {
-                _cleanup_free_ char *cfg = NULL, *err = NULL;
+                _cleanup_free_ char *cfg = NULL;
 
                 /* The unit runs `vfioctl start NAME` as root: the VM must be found as root will look it up.
                  */
@@ -58,45 +33,23 @@ static int enable_disable(int argc, char **argv, bool enable)
                         return EXIT_DATAERR;
                 }
         }
-        if (asprintf(&unit, "vfioctl@%s.service", argv[1]) < 0)
-                return EXIT_FAILURE_GENERIC;
-        /* Live host with systemd as PID 1: let systemctl do it (it also reloads). */
-        if (!arg_root && access("/run/systemd/system", F_OK) == 0) {
-                e = run_systemctl(enable ? "enable" : "disable", unit);
-                if (e < 0) {
-                        tool_error("systemctl %s %s failed", enable ? "enable" : "disable", unit);
-                        return EXIT_FAILURE_GENERIC;
-                }
-                printf("%s %s\n", enable ? "Enabled" : "Disabled", unit);
-                return EXIT_OK;
-        }
-        if (asprintf(&dir, "%s/" WANTS, root) < 0 || asprintf(&link, "%s/%s", dir, unit) < 0 ||
-            asprintf(&tmp, "%s/.%s.tmp", dir, unit) < 0 ||
-            asprintf(&target, "%s/vfioctl@.service", VFIOCTL_UNITDIR) < 0)
-                return EXIT_FAILURE_GENERIC;
-        if (!enable) {
-                if (unlink(link) < 0 && errno != ENOENT) {
-                        tool_error("cannot remove %s: %s", link, strerror(errno));
-                        return errno == EACCES ? EXIT_NOPERM : EXIT_FAILURE_GENERIC;
-                }
-                printf("Removed %s\n", link);
-                return EXIT_OK;
-        }
-        /* What `systemctl enable` writes: a wants link to the template (systemd.unit(5), "[Install]"). */
-        e = mkdir_p(dir, 0755);
+        e = vfio_autostart_set(arg_root, VFIOCTL_UNITDIR, argv[1], enable, &a, &err);
         if (e < 0) {
-                tool_error("cannot create %s: %s", dir, strerror(-e));
+                if (err)
+                        tool_error("%s", err);
                 return e == -EACCES ? EXIT_NOPERM : EXIT_FAILURE_GENERIC;
         }
-        (void)unlink(tmp);
-        if (symlink(target, tmp) < 0 || rename(tmp, link) < 0) {
-                tool_error("cannot create %s: %s", link, strerror(errno));
-                (void)unlink(tmp);
-                return errno == EACCES ? EXIT_NOPERM : EXIT_FAILURE_GENERIC;
+        if (a->by_systemctl) {
+                if (a->output && *a->output)
+                        fputs(a->output, stderr);
+                printf("%s %s\n", enable ? "Enabled" : "Disabled", a->unit);
+        } else if (!enable)
+                printf("Removed %s\n", a->link);
+        else {
+                printf("Created symlink %s -> %s\n", a->link, a->target);
+                if (!arg_root)
+                        printf("systemd is not running on this host (no /run/systemd/system): the VM starts at the next boot under systemd.\n");
         }
-        printf("Created symlink %s -> %s\n", link, target);
-        if (!arg_root)
-                printf("systemd is not running on this host (no /run/systemd/system): the VM starts at the next boot under systemd.\n");
         return EXIT_OK;
 }
 

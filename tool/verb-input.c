@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,7 +16,6 @@
 #include "strv.h"
 #include "tool.h"
 #include "vfioctl/input.h"
-#include "vfioctl/launch.h"
 
 static bool arg_all;
 static char **arg_grab;
@@ -195,26 +193,6 @@ static void on_notice(vfio_input_notice what, const char *detail, void *userdata
         fflush(stderr);
 }
 
-/* DIR/NAME-KIND -> target, atomically; the link's path is added to *made. */
-static int make_link(const char *dir, const char *name, const char *kind, const char *target, char ***made)
-{
-        _cleanup_free_ char *link = NULL, *tmp = NULL;
-
-        if (asprintf(&link, "%s/%s-%s", dir, name, kind) < 0 ||
-            asprintf(&tmp, "%s.tmp%d", link, (int)getpid()) < 0)
-                return -ENOMEM;
-        (void)unlink(tmp);
-        if (symlink(target, tmp) < 0)
-                return -errno;
-        if (rename(tmp, link) < 0) {
-                int r = -errno;
-
-                (void)unlink(tmp);
-                return r;
-        }
-        return strv_push(made, TAKE_PTR(link));
-}
-
 /* --user UID:GID[:G,G...] -> the credentials vfioctl start hands its relay. */
 static int parse_user(const char *spec, uid_t *uid, gid_t *gid, gid_t *groups, size_t *n_groups)
 {
@@ -246,20 +224,6 @@ static int parse_user(const char *spec, uid_t *uid, gid_t *gid, gid_t *groups, s
  * The relay opened its devices as root; from here on it is the VM user, not dumpable (QEMU, under the same
  * uid, cannot ptrace it to reach /dev/uinput), and it ends with the supervisor that started it.
  */
-static int drop_to(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, pid_t parent)
-{
-        if (vm_launch_drop(uid, gid, groups, n_groups) != 0)
-                return -errno;
-        if (getuid() != uid || geteuid() != uid)
-                return -EPERM;
-        /* Both after setuid: a credential change clears them. */
-        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0)
-                return -errno;
-        if (getppid() != parent)
-                return -ESRCH; /* the supervisor died before PDEATHSIG was armed */
-        return 0;
-}
-
 static int input_relay(void)
 {
         _cleanup_(vfio_host_freep) vfio_host *h = NULL;
@@ -367,7 +331,7 @@ static int input_relay(void)
                                    strerror(-r));
                         return EXIT_FAILURE_GENERIC;
                 }
-                r = drop_to(uid, gid, groups, n_groups, parent);
+                r = vfio_input_relay_become(uid, gid, groups, n_groups, parent);
                 if (r < 0) {
                         tool_error("cannot become uid %u: %s", (unsigned)uid, strerror(-r));
                         return EXIT_FAILURE_GENERIC;
@@ -381,7 +345,8 @@ static int input_relay(void)
                 if (asprintf(&target, "/%s", node) < 0)
                         return EXIT_FAILURE_GENERIC;
                 printf("%s %s\n", kind, target);
-                if (arg_link_dir && (r = make_link(arg_link_dir, arg_out, kind, target, &links)) < 0) {
+                if (arg_link_dir &&
+                    (r = vfio_input_relay_link(arg_link_dir, arg_out, kind, target, &links)) < 0) {
                         tool_error("cannot create the link %s/%s-%s: %s", arg_link_dir, arg_out, kind,
                                    strerror(-r));
                         return EXIT_FAILURE_GENERIC;
@@ -400,8 +365,7 @@ static int input_relay(void)
         r = vfio_input_relay_run(relay, sigfd);
         on_notice(VFIO_INPUT_NOTICE_STATS, NULL, &relay);
         /* The outputs go with us: links to them would point at whatever takes their eventN next. */
-        STRV_FOREACH(l, links)
-                (void)unlink(*l);
+        vfio_input_relay_unlink(links);
         if (r < 0) {
                 tool_error("input relay stopped: %s", strerror(-r));
                 return EXIT_FAILURE_GENERIC;

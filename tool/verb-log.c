@@ -8,7 +8,6 @@
 
 #include "cleanup.h"
 #include "tool.h"
-#include "vfioctl/launch.h"
 #include "vfioctl/vmrun.h"
 
 int verb_log(int argc, char **argv)
@@ -17,7 +16,7 @@ int verb_log(int argc, char **argv)
                 { "console", no_argument, NULL, 'c' },
                 {},
         };
-        _cleanup_free_ char *path = NULL, *err = NULL;
+        _cleanup_free_ char *err = NULL;
         _cleanup_(vm_run_freep) vm_run *r = NULL;
         bool console = false;
         char buf[65536];
@@ -36,10 +35,8 @@ int verb_log(int argc, char **argv)
                         tool_error("%s", err);
                 return EXIT_NOT_RUNNING;
         }
-        path = console ? vm_launch_console_log(r->qemu_dir) : strdup("log");
-        fd = path ? openat(r->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
-        if (fd < 0) {
-                tool_error("cannot open %s/%s: %s", r->dir, path ? path : "log", strerror(errno));
+        if (vm_run_open_log(r, console, &fd, &err) < 0) {
+                tool_error("%s", err ? err : "cannot open the log");
                 return EXIT_FAILURE_GENERIC;
         }
         fflush(stdout);

@@ -7,12 +7,12 @@
 
 #include "cleanup.h"
 #include "tool.h"
+#include "vfioctl/control.h"
 #include "vfioctl/vmrun.h"
 
 int verb_qmp(int argc, char **argv)
 {
         _cleanup_(vm_runstate_freep) vm_runstate *s = NULL;
-        _cleanup_(qmp_client_freep) qmp_client *q = NULL;
         _cleanup_free_ char *err = NULL;
         _cleanup_(vm_run_freep) vm_run *r = NULL;
         json_object *cmd, *exec = NULL, *args = NULL, *reply = NULL;
@@ -40,23 +40,20 @@ int verb_qmp(int argc, char **argv)
                 ret = EXIT_NOT_RUNNING;
                 goto out;
         }
-        if (vm_run_ctl(r, &q, &err) < 0) {
-                if (err)
-                        tool_error("%s", err);
-                goto out;
-        }
-        e = qmp_execute(q, json_object_get_string(exec), args, 30000, &reply, &err);
+        e = vm_control_qmp(r, json_object_get_string(exec), args, &reply, &err);
         if (e == -EREMOTEIO) {
                 tool_error("QMP %s: %s", json_object_get_string(exec), err ? err : "error");
                 goto out;
         }
         if (e < 0) {
-                tool_error("QMP %s: %s", json_object_get_string(exec), strerror(-e));
+                if (err)
+                        tool_error("%s", err);
+                else
+                        tool_error("QMP %s: %s", json_object_get_string(exec), strerror(-e));
                 goto out;
         }
         printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PRETTY |
                                                                      JSON_C_TO_STRING_NOSLASHESCAPE));
-        vm_run_log(r, "raw QMP command by vfioctl qmp: %s", json_object_get_string(exec));
         ret = EXIT_OK;
 out:
         json_object_put(reply);

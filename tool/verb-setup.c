@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "parse-util.h"
@@ -13,37 +12,8 @@
 #include "vfioctl/model.h"
 #include "vfioctl/selector.h"
 #include "vfioctl/setup.h"
+#include "vfioctl/useradd.h"
 #include "vfioctl/vmneeds.h"
-
-#define USERADD_PATH "/usr/sbin/useradd"
-
-static int run_useradd(const char *user, const char *group)
-{
-        char *const argv[] = { (char *)USERADD_PATH,
-                               (char *)"--system",
-                               (char *)"--no-create-home",
-                               (char *)"--shell",
-                               (char *)"/usr/sbin/nologin",
-                               (char *)"--groups",
-                               (char *)group,
-                               (char *)user,
-                               NULL };
-        char *const envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-        pid_t pid;
-        int status;
-
-        pid = fork();
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                execve(USERADD_PATH, argv, envp);
-                _exit(127);
-        }
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -errno;
-        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ENOEXEC;
-}
 
 int verb_setup(int argc, char **argv)
 {
@@ -263,15 +233,16 @@ int verb_setup(int argc, char **argv)
                         return EXIT_FAILURE_GENERIC;
                 }
                 if (o.create_user && vfio_host_is_live(h)) {
-                        r = run_useradd(o.user, o.group ? o.group : "kvm");
+                        r = vfio_useradd_system(o.user, o.group ? o.group : "kvm");
                         if (r < 0)
                                 tool_warning("%s failed; create the user by hand (command below)",
-                                             USERADD_PATH);
+                                             VFIO_USERADD_PATH);
                         else {
                                 printf("created user %s\n", o.user);
                                 /* Done: drop it from the commands left to the user. */
                                 for (char **cmd = plan->commands; cmd && *cmd; cmd++)
-                                        if (strncmp(*cmd, USERADD_PATH " ", strlen(USERADD_PATH) + 1) == 0) {
+                                        if (strncmp(*cmd, VFIO_USERADD_PATH " ",
+                                                    strlen(VFIO_USERADD_PATH) + 1) == 0) {
                                                 free(*cmd);
                                                 memmove(cmd, cmd + 1,
                                                         (strv_length(cmd + 1) + 1) * sizeof(char *));

@@ -77,9 +77,8 @@ static int load_vm(const char *name, bool *ret_running, pid_t *ret_pid)
                         return r;
                 if (geteuid() == 0) {
                         free(paths.state_dir);
-                        if (asprintf(&paths.state_dir, "%s/var/lib/vfioctl/%s", arg_root ? arg_root : "",
-                                     c->name) < 0)
-                                paths.state_dir = NULL;
+                        paths.state_dir = NULL;
+                        (void)vm_system_state_dir(arg_root, c->name, &paths.state_dir);
                         paths.paths.state_dir = paths.state_dir;
                 }
                 vm_vars = paths.state_dir ? vm_qemu_firmware_vars(c, &paths.paths) : NULL;

@@ -203,3 +203,13 @@ void vfio_input_relay_get_stats(const vfio_input_relay *r, vfio_input_stats *ret
 /* Makes uid the owner of every output's node (mode kept): QEMU, run as the VM user, opens them. Needs root.
  */
 int vfio_input_relay_give_outputs(const vfio_input_relay *r, uid_t uid);
+/*
+ * The relay becomes the VM user for good once its devices are open: credentials dropped, not dumpable, and
+ * SIGTERM when parent (the supervisor) dies. -ESRCH when the parent died before that was armed.
+ */
+int vfio_input_relay_become(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, pid_t parent);
+/* DIR/NAME-KIND -> target (an output's node), replaced atomically; its path is added to *made. */
+int vfio_input_relay_link(const char *dir, const char *name, const char *kind, const char *target,
+                          char ***made);
+/* Removes the links made: they would point at whatever device takes those nodes next. */
+void vfio_input_relay_unlink(char *const *made);

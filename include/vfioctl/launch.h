@@ -54,13 +54,6 @@ typedef struct vm_spawn {
 } vm_spawn;
 
 /*
- * setgroups, setgid, setuid (that order: each needs the privilege the next one drops), then proves root
- * cannot be regained. Async-signal-safe. Returns 0, or the failing step (1 setgroups, 2 setgid, 3 setuid,
- * 4 still root) with errno set.
- */
-int vm_launch_drop(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups);
-
-/*
  * fork + (setrlimit, setgroups, setgid, setuid, in that order, while still root) + setsid + exec. Returns
  * the child pid once exec succeeded; a failure in the child comes back as its -errno (-EPERM from setuid,
  * -ENOENT from exec) with *ret_stage naming the step.

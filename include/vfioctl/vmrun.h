@@ -39,6 +39,10 @@ int vm_run_load(vm_run *r, vm_runstate **ret);
 bool vm_run_alive(const vm_run *r, const vm_runstate *s);
 /* Connects to the control monitor (ctl.sock) and negotiates; *ret_error says why not. */
 int vm_run_ctl(const vm_run *r, qmp_client **ret, char **ret_error);
+/* Connects to the serial console's socket (DIR/qemu/console.sock); *ret_error says why not. */
+int vm_run_console(const vm_run *r, int *ret_fd, char **ret_error);
+/* Opens what the VM said for reading: vfioctl's and QEMU's DIR/log, or (console) the serial output. */
+int vm_run_open_log(const vm_run *r, bool console, int *ret_fd, char **ret_error);
 /* Appends a timestamped line to DIR/log. */
 void vm_run_log(const vm_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

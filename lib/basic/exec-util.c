@@ -111,9 +111,15 @@ int exec_run(char *const *argv, const exec_opts *opts, exec_result *ret)
                 if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(out_w, STDOUT_FILENO) < 0 ||
                     dup2(err_w, STDERR_FILENO) < 0)
                         _exit(127);
+                if (opts && opts->cwd && chdir(opts->cwd) < 0)
+                        _exit(127);
                 /* Messages we parse must not be translated. */
-                setenv("LC_ALL", "C", 1);
-                execv(argv[0], argv);
+                if (opts && opts->envp)
+                        execve(argv[0], argv, opts->envp);
+                else {
+                        setenv("LC_ALL", "C", 1);
+                        execv(argv[0], argv);
+                }
                 _exit(127);
         }
         closep(&out_w);

@@ -15,6 +15,8 @@ typedef struct exec_opts {
         unsigned tick_ms; /* default 200 */
         void *userdata;
         size_t max_output; /* cap on captured stdout and stderr each; default 1 MiB */
+        char *const *envp; /* the child's whole environment; NULL: ours, with LC_ALL=C */
+        const char *cwd;   /* the child's working directory; NULL: ours */
 } exec_opts;
 
 typedef struct exec_result {

@@ -1,4 +1,5 @@
 /* The input relay: grabbed evdev sources forwarded to persistent uinput devices that survive a replug. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -18,6 +20,7 @@
 #include "log.h"
 #include "strv.h"
 #include "time-util.h"
+#include "user-util.h"
 #include "vfioctl/input.h"
 
 /* Without labels, sources are merged into one output per kind: these two. With labels, output i is source i.
@@ -615,4 +618,49 @@ int vfio_input_relay_run(vfio_input_relay *r, int sigfd)
                 write_outs(r, outs, n, NULL);
         }
         return 0;
+}
+
+int vfio_input_relay_become(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups, pid_t parent)
+{
+        if (drop_privileges(uid, gid, groups, n_groups) != 0)
+                return -errno;
+        if (getuid() != uid || geteuid() != uid)
+                return -EPERM;
+        /* Both after setuid: a credential change clears them. */
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0)
+                return -errno;
+        if (getppid() != parent)
+                return -ESRCH; /* the supervisor died before PDEATHSIG was armed */
+        return 0;
+}
+
+int vfio_input_relay_link(const char *dir, const char *name, const char *kind, const char *target,
+                          char ***made)
+{
+        _cleanup_free_ char *link = NULL, *tmp = NULL;
+
+        assert(dir);
+        assert(name);
+        assert(kind);
+        assert(target);
+        assert(made);
+        if (asprintf(&link, "%s/%s-%s", dir, name, kind) < 0 ||
+            asprintf(&tmp, "%s.tmp%d", link, (int)getpid()) < 0)
+                return -ENOMEM;
+        (void)unlink(tmp);
+        if (symlink(target, tmp) < 0)
+                return -errno;
+        if (rename(tmp, link) < 0) {
+                int r = -errno;
+
+                (void)unlink(tmp);
+                return r;
+        }
+        return strv_push(made, TAKE_PTR(link));
+}
+
+void vfio_input_relay_unlink(char *const *made)
+{
+        STRV_FOREACH(l, made)
+                (void)unlink(*l);
 }

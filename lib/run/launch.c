@@ -18,6 +18,7 @@
 #include "log.h"
 #include "parse-util.h"
 #include "strv.h"
+#include "user-util.h"
 #include "vfioctl/qemu-argv.h"
 
 static char *join(const char *dir, const char *file)
@@ -113,21 +114,6 @@ typedef struct child_error {
 static const char *const stages[] = { "setrlimit(RLIMIT_MEMLOCK)",        "setgroups", "setgid", "setuid",
                                       "dropping privileges (still root)", "setsid",    "dup2",   "exec" };
 
-int vm_launch_drop(uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups)
-{
-        if (setgroups(n_groups, groups) < 0)
-                return 1;
-        if (setgid(gid) < 0)
-                return 2;
-        if (setuid(uid) < 0)
-                return 3;
-        if (uid != 0 && (setuid(0) == 0 || geteuid() == 0)) {
-                errno = EPERM;
-                return 4;
-        }
-        return 0;
-}
-
 _Noreturn static void child_fail(int fd, int stage)
 {
         child_error e = { errno, stage };
@@ -202,7 +188,7 @@ int vm_launch_spawn(const vm_spawn *s, pid_t *ret_pid, const char **ret_stage)
                                 child_fail(pipefd[1], 0);
                 }
                 if (s->drop) {
-                        int stage = vm_launch_drop(s->uid, s->gid, s->groups, s->n_groups);
+                        int stage = drop_privileges(s->uid, s->gid, s->groups, s->n_groups);
 
                         if (stage)
                                 child_fail(pipefd[1], stage);

@@ -65,7 +65,8 @@ static int open_host(vm_start *x, char **ret_error)
         return 0;
 }
 
-void vm_start_model_warnings(const vfio_host *h, const vfio_model *m, vfio_problems *problems)
+/* A warning for each problem of the host model, as every verb shows them. */
+static void model_warnings(const vfio_host *h, const vfio_model *m, vfio_problems *problems)
 {
         STRV_FOREACH(p, m->problems)
                 (void)vfio_problems_add(
@@ -86,7 +87,7 @@ static int load_model(vm_start *x, vfio_problems *problems, char **ret_error)
         if (r < 0)
                 return fatal(ret_error, r, "cannot read the host's PCI devices below %s: %s",
                              vfio_host_root(x->host), strerror(-r));
-        vm_start_model_warnings(x->host, x->model, problems);
+        model_warnings(x->host, x->model, problems);
         (void)vfio_pci_names_new(NULL, &x->names); /* optional: name patterns then match nothing */
         return 0;
 }

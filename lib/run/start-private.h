@@ -43,6 +43,3 @@ struct vm_start {
         int notify_fd; /* a detached supervisor tells the waiting parent the outcome */
         bool detached;
 };
-
-/* Adds a warning for each problem of the host model, as every verb shows them. */
-void vm_start_model_warnings(const vfio_host *h, const vfio_model *m, vfio_problems *problems);

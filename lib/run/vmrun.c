@@ -10,7 +10,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -220,6 +222,52 @@ int vm_run_ctl(const vm_run *r, qmp_client **ret, char **ret_error)
                 return fail(ret_error, e, "cannot talk to VM '%s' over QMP (%s): %s%s", r->name, path,
                             strerror(-e), e == -EACCES ? "; run as the user who started it, or root" : "");
         *ret = TAKE_PTR(q);
+        return 0;
+}
+
+int vm_run_console(const vm_run *r, int *ret_fd, char **ret_error)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+        assert(r);
+        assert(ret_fd);
+        assert(ret_error);
+        path = vm_launch_console_socket(r->qemu_dir);
+        if (!path || strlen(path) >= sizeof(sa.sun_path))
+                return fail(ret_error, -ENAMETOOLONG, "console socket path too long: %s", path ? path : "?");
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                int e = -errno;
+
+                return fail(ret_error, e, "cannot connect to the serial console %s: %s%s", path,
+                            strerror(-e),
+                            e == -EACCES ? "; run as the user who started the VM, or root" : "");
+        }
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int vm_run_open_log(const vm_run *r, bool console, int *ret_fd, char **ret_error)
+{
+        _cleanup_free_ char *path = NULL;
+        int fd;
+
+        assert(r);
+        assert(ret_fd);
+        assert(ret_error);
+        path = console ? vm_launch_console_log(r->qemu_dir) : strdup("log");
+        if (!path)
+                return -ENOMEM;
+        fd = openat(r->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) {
+                int e = -errno;
+
+                return fail(ret_error, e, "cannot open %s/%s: %s", r->dir, path, strerror(-e));
+        }
+        *ret_fd = fd;
         return 0;
 }
 

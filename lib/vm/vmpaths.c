@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "strv.h"
 #include "vfioctl/vmpaths.h"
 
@@ -46,7 +47,7 @@ bool vm_config_exists(const char *name)
                 return true;
         free(path);
         path = NULL;
-        return asprintf(&path, "/etc/vfioctl/vms/%s.conf", name) >= 0 && access(path, F_OK) == 0;
+        return asprintf(&path, VFIOCTL_SYSTEM_VMS_DIR "/%s.conf", name) >= 0 && access(path, F_OK) == 0;
 }
 
 int vm_find_config(const char *arg, char **ret, char **ret_error)
@@ -80,7 +81,7 @@ int vm_find_config(const char *arg, char **ret, char **ret_error)
                 free(path);
                 path = NULL;
         }
-        if (asprintf(&path, "/etc/vfioctl/vms/%s.conf", arg) < 0)
+        if (asprintf(&path, VFIOCTL_SYSTEM_VMS_DIR "/%s.conf", arg) < 0)
                 return -ENOMEM;
         if (stat(path, &st) == 0) {
                 *ret = TAKE_PTR(path);

@@ -71,6 +71,17 @@ if [ "$(id -u)" != 0 ]; then
   finish 0 1
 fi
 
+# The host tools come from scripts/install-deps.sh. setup.sh would apt-get a missing one itself, which
+# hides a package missing from that list until a fresh machine meets it: name it and fail instead.
+missing=""
+for tp in qemu-system-x86_64:qemu-system-x86 socat:socat jq:jq xz:xz-utils setpriv:util-linux lspci:pciutils; do
+  command -v "${tp%%:*}" >/dev/null || missing="$missing ${tp#*:}"
+done
+if [ -n "$missing" ]; then
+  echo "# vfio-e2e: missing host packages:$missing (add them to scripts/install-deps.sh)"
+  finish 0 1
+fi
+
 echo "# vfio-e2e: setup"
 if ! "$HERE/setup.sh" 2>&1 | sed 's/^/#   /'; then
   echo "# vfio-e2e: setup.sh failed"
