@@ -1192,12 +1192,23 @@ int vm_config_check(const vm_config *c, char ***errors)
                                     sec, p->display_manager);
                 }
         }
-        for (size_t i = 0; i < c->n_gpus; i++)
-                for (size_t j = i + 1; j < c->n_gpus; j++)
-                        if (c->gpus[i].handoff && c->gpus[j].handoff)
-                                ERR(c->gpus[j].line,
-                                    "[gpu \"%s\"] handoff: only one GPU can be the host's display handed to the VM",
-                                    c->gpus[j].name);
+        /* Each card after the first with handoff is refused once, at its own handoff line. */
+        for (size_t j = 0, first = SIZE_MAX; j < c->n_gpus; j++) {
+                char sec[160];
+
+                if (!c->gpus[j].handoff)
+                        continue;
+                if (first == SIZE_MAX) {
+                        first = j;
+                        continue;
+                }
+                snprintf(sec, sizeof(sec), strcmp(c->gpus[j].name, "gpu") ? "gpu \"%s\"" : "%s",
+                         c->gpus[j].name);
+                ERR(LINE(sec, "handoff"),
+                    "[%s] handoff: only one GPU can be the host's display handed to the VM ([%s%s%s] has it too)",
+                    sec, strcmp(c->gpus[first].name, "gpu") ? "gpu \"" : "", c->gpus[first].name,
+                    strcmp(c->gpus[first].name, "gpu") ? "\"" : "");
+        }
         for (size_t i = 0; i < c->n_pcis; i++)
                 if (!c->pcis[i].device)
                         ERR(c->pcis[i].line, "[pci \"%s\"] needs device = SELECTOR (03:00.0 or 1912:0014)",
