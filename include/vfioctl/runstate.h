@@ -61,7 +61,6 @@ typedef struct vm_runstate {
         char **irqs;         /* IRQs steered ("N=OLD", OLD a CPU list) */
         char *irq_default;   /* /proc/irq/default_smp_affinity before (a hex mask) */
         char **governors;    /* cpufreq governors changed ("CPU=OLD") */
-        char *plan;          /* why the vCPUs sit where they do, one line */
 } vm_runstate;
 
 vm_runstate *vm_runstate_free(vm_runstate *s);

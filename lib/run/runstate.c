@@ -64,7 +64,6 @@ vm_runstate *vm_runstate_free(vm_runstate *s)
         strv_free(s->irqs);
         free(s->irq_default);
         strv_free(s->governors);
-        free(s->plan);
         free(s);
         return NULL;
 }
@@ -136,7 +135,6 @@ int vm_runstate_write(int dirfd, const vm_runstate *s)
         put_strv(f, "irqs", s->irqs);
         put_str(f, "irq_default", s->irq_default);
         put_strv(f, "governors", s->governors);
-        put_str(f, "plan", s->plan);
         if (fclose(f) != 0)
                 return -ENOMEM;
 
@@ -262,8 +260,6 @@ int vm_runstate_read(int dirfd, vm_runstate **ret)
                         str = &s->irq_default;
                 else if (strcmp(line, "governors") == 0)
                         list = &s->governors;
-                else if (strcmp(line, "plan") == 0)
-                        str = &s->plan;
                 else
                         continue; /* a newer vfioctl's key: ignore */
                 if (r < 0)
