@@ -1,5 +1,9 @@
 #!/bin/sh
 # Installs what building and testing vfioctl needs on a fresh Debian 12 machine (run as root).
+# The audio test (tests/qemu/test-audio.sh) runs a real PulseAudio (pactl, parec: pulseaudio-utils) and a
+# real PipeWire (the pipewire program is pipewire-bin's): pipewire-pulse only Recommends wireplumber, which
+# --no-install-recommends skips, and WirePlumber needs a session bus (dbus-run-session: dbus-daemon); sox
+# measures what was recorded.
 set -eu
 PACKAGES="
   build-essential meson ninja-build pkg-config clang libclang-rt-14-dev clang-format
@@ -7,6 +11,7 @@ PACKAGES="
   libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu
   qemu-system-x86 qemu-system-gui qemu-utils ovmf jq socat hyperfine
   xz-utils cpio dpkg-dev util-linux udev swtpm swtpm-tools pulseaudio zfs-fuse python3 systemd
+  pulseaudio-utils pipewire pipewire-bin pipewire-pulse wireplumber dbus-daemon sox
   debhelper lintian rpm zsh
 "
 if [ "$(id -u)" != 0 ]; then

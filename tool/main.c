@@ -41,7 +41,7 @@ static const verb verbs[] = {
           "check [--json] [--pass SEL...] [--user U] [--memory SIZE] [--no-probe]",
           "host readiness for passthrough: each check with evidence and fix, plus known hardware quirks" },
         { "create", 1, 1, verb_create,
-          "create NAME [--gpu SEL|auto] [--memory 16G] [--cpus 8] [--disk PATH|SIZE] [--iso FILE] [--windows] [--dry-run] [--output FILE] [--force]",
+          "create NAME [--gpu SEL|auto] [--memory 16G] [--cpus 8] [--disk PATH|SIZE] [--iso FILE] [--windows] [--desktop-user U] [--dry-run] [--output FILE] [--force]",
           "write a complete, commented VM config with defaults from this host" },
         { "validate", 1, 1, verb_validate, "validate NAME|FILE",
           "check a VM config by itself (no host needed)" },

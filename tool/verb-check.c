@@ -5,14 +5,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "parse-util.h"
 #include "strv.h"
 #include "tool.h"
+#include "vfioctl/account.h"
+#include "vfioctl/audio-probe.h"
 #include "vfioctl/check.h"
 #include "vfioctl/isolate.h"
 #include "vfioctl/model.h"
 #include "vfioctl/pciids.h"
+#include "vfioctl/qemu-argv.h"
 #include "vfioctl/qmp-probe.h"
 #include "vfioctl/selector.h"
 #include "vfioctl/vmneeds.h"
@@ -24,28 +28,44 @@ enum {
         EXIT_CHECK_NOT_READY = 2,
 };
 
-/*
- * Hook for --vm NAME: once the VM configuration module (vmconf) is merged, this loads the named VM and
- * returns the PCI devices it passes and its memory, exactly what --pass and --memory give today. Until then
- * it reports that VM configurations are not available, and the caller asks for --pass/--memory.
- */
-/* The devices a VM passes and the RAM VFIO will pin for it, from its config file. */
-static int check_load_vm(const char *name, char ***ret_pass, uint64_t *ret_memory, bool *ret_input_relay)
+/* What check --vm asks about the VM's sound and Looking Glass (docs/audio.md); strings point into c or the
+ * bufs. */
+static int check_vm_media(const vfio_host *h, const vm_config *c, vfio_check_options *o, char **user_buf,
+                          char **socket_buf)
 {
-        _cleanup_(vm_config_freep) vm_config *c = NULL;
-        vm_needs n;
-        int r;
+        _cleanup_(vfio_account_freep) vfio_account *a = NULL;
+        const char *user;
 
-        r = tool_load_config(name, &c);
-        if (r < 0)
-                return r;
-        r = vm_needs_from_config(c, &n);
-        if (r < 0)
-                return r;
-        *ret_pass = TAKE_PTR(n.devices);
-        *ret_memory = n.memory;
-        *ret_input_relay = n.input_relay;
-        vm_needs_done(&n);
+        o->desktop_user = c->vm.desktop_user;
+        if (c->looking_glass.enabled) {
+                o->lg_path = vm_looking_glass_path(c);
+                o->lg_kvmfr = c->looking_glass.device == VM_LG_KVMFR;
+                o->lg_size = vm_looking_glass_bytes(c);
+        }
+        if (!c->audio.enabled || c->audio.backend == VM_AUDIO_NONE ||
+            vm_audio_server_of(c) == VM_SERVER_NONE)
+                return 0;
+        o->audio_driver = c->audio.backend == VM_AUDIO_PA ? "pa" : "alsa";
+        if (c->audio.backend != VM_AUDIO_PA)
+                return 0;
+        /* The socket start will give QEMU, for the user QEMU will run as. */
+        if (!o->user && !(*user_buf = vfio_check_default_user(h)))
+                return -ENOMEM;
+        user = o->user ? o->user : *user_buf;
+        if (vfio_account_lookup(h, user, &a) == -ENOMEM)
+                return -ENOMEM;
+        {
+                vm_argv_paths p = { .user = user,
+                                    .uid = a ? a->uid : getuid(),
+                                    .root = vfio_host_is_live(h) ? NULL : vfio_host_root(h) };
+
+                *socket_buf = vm_qemu_audio_server(c, &p);
+                if (!*socket_buf)
+                        return -ENOMEM;
+                o->audio_socket = *socket_buf;
+                o->audio_grant = vm_qemu_audio_granted(c, &p);
+        }
+        o->audio_probe = vm_audio_probe;
         return 0;
 }
 
@@ -81,7 +101,7 @@ static const struct {
         { "vfio", "VFIO" },       { "access", "Device access" },
         { "memory", "Memory" },   { "firmware", "Guest firmware" },
         { "qemu", "QEMU" },       { "kernel", "Kernel" },
-        { "devices", "Devices" },
+        { "devices", "Devices" }, { "desktop", "Sound and picture for the desktop user" },
 };
 
 static json_object *jstr(const char *s)
@@ -277,7 +297,8 @@ int verb_check(int argc, char **argv)
         _cleanup_(vfio_host_freep) vfio_host *h = NULL;
         _cleanup_(vfio_check_report_freep) vfio_check_report *R = NULL;
         _cleanup_strv_free_ char **pass = NULL;
-        _cleanup_free_ char *bad = NULL;
+        _cleanup_free_ char *bad = NULL, *vm_user = NULL, *user_buf = NULL, *socket_buf = NULL;
+        _cleanup_(vm_config_freep) vm_config *vm_conf = NULL;
         vfio_check_options o = { .probe = vfio_qmp_probe_run };
         const char *vm = NULL;
         vm_isolate_caps iso;
@@ -341,19 +362,33 @@ int verb_check(int argc, char **argv)
                 if (strv_extend(&pass, argv[i]) < 0)
                         return EXIT_FAILURE_GENERIC;
         if (vm) {
-                _cleanup_strv_free_ char **vm_pass = NULL;
-                uint64_t vm_mem = 0;
+                vm_needs n;
 
-                r = check_load_vm(vm, &vm_pass, &vm_mem, &o.input_relay);
+                r = tool_load_config(vm, &vm_conf);
                 if (r < 0)
                         return r == -EINVAL ? EXIT_DATAERR : EXIT_USAGE; /* reported by tool_load_config */
+                r = vm_needs_from_config(vm_conf, &n);
+                if (r < 0)
+                        return EXIT_FAILURE_GENERIC;
                 if (!o.memory)
-                        o.memory = vm_mem;
-                if (tool_open_host(&h) < 0)
+                        o.memory = n.memory;
+                o.input_relay = n.input_relay;
+                o.vm_name = vm; /* as the user named it: the fixes repeat it */
+                /* The VM's own user is the one checked, unless --user names another. */
+                if (!o.user && vm_conf->vm.user && !(o.user = vm_user = strdup(vm_conf->vm.user))) {
+                        vm_needs_done(&n);
+                        return EXIT_FAILURE_GENERIC;
+                }
+                if (tool_open_host(&h) < 0) {
+                        vm_needs_done(&n);
                         return EXIT_CHECK_NOT_READY;
+                }
+                r = check_vm_media(h, vm_conf, &o, &user_buf, &socket_buf);
                 /* The VM's devices join any named with --pass, with the other functions of their slots
                  * (functions = auto passes them too); --memory, when given, wins. */
-                r = check_vm_devices(h, vm_pass, &pass);
+                if (r >= 0)
+                        r = check_vm_devices(h, n.devices, &pass);
+                vm_needs_done(&n);
                 if (r < 0)
                         return r == -ENOMEM ? EXIT_FAILURE_GENERIC : EXIT_USAGE;
         }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "parse-util.h"
 #include "strv.h"
 #include "tool.h"
+#include "vfioctl/account.h"
 #include "vfioctl/hostfile.h"
 #include "vfioctl/model.h"
 #include "vfioctl/pciids.h"
@@ -30,6 +32,7 @@ static const char *arg_output;
 static bool arg_windows;
 static bool arg_force;
 static bool arg_dry_run;
+static const char *arg_desktop_user;
 
 /* qemu-img create -f qcow2 PATH SIZE through the storage module: by absolute path, never a shell, into a
  * hidden partial file that takes PATH's name only when complete (a kill never leaves half an image). */
@@ -75,7 +78,8 @@ static int parse_options(int argc, char **argv)
                 OPT_WINDOWS,
                 OPT_FORCE,
                 OPT_DRY_RUN,
-                OPT_OUTPUT
+                OPT_OUTPUT,
+                OPT_DESKTOP_USER,
         };
         static const struct option options[] = {
                 { "gpu", required_argument, NULL, OPT_GPU },
@@ -87,6 +91,7 @@ static int parse_options(int argc, char **argv)
                 { "force", no_argument, NULL, OPT_FORCE },
                 { "dry-run", no_argument, NULL, OPT_DRY_RUN },
                 { "output", required_argument, NULL, OPT_OUTPUT },
+                { "desktop-user", required_argument, NULL, OPT_DESKTOP_USER },
                 {},
         };
         int c;
@@ -120,9 +125,50 @@ static int parse_options(int argc, char **argv)
                 case OPT_OUTPUT:
                         arg_output = optarg;
                         break;
+                case OPT_DESKTOP_USER:
+                        arg_desktop_user = optarg;
+                        break;
                 default:
                         return -EINVAL;
                 }
+        return 0;
+}
+
+/*
+ * The user at the screen, who hears the VM and runs the Looking Glass client (docs/audio.md): the option,
+ * else on the running system who ran sudo, the seat's active user, or the caller. NULL: unknown.
+ */
+static int pick_desktop_user(const vfio_host *h, char **ret)
+{
+        const char *sudo = secure_getenv("SUDO_USER");
+        struct passwd *pw;
+
+        *ret = NULL;
+        if (arg_desktop_user) {
+                /* What vfioctl.conf(5) takes: it goes into tmpfiles.d lines and udev rules later. */
+                if (!*arg_desktop_user || strlen(arg_desktop_user) > 32 || arg_desktop_user[0] == '-' ||
+                    arg_desktop_user[strspn(
+                            arg_desktop_user,
+                            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")]) {
+                        tool_error(
+                                "--desktop-user: '%s' is not a user name (letters, digits, '.', '_', '-')",
+                                arg_desktop_user);
+                        return -EINVAL;
+                }
+                return (*ret = strdup(arg_desktop_user)) ? 0 : -ENOMEM;
+        }
+        if (!vfio_host_is_live(h))
+                return 0;
+        if (getuid() == 0 && sudo && *sudo && strcmp(sudo, "root") != 0)
+                return (*ret = strdup(sudo)) ? 0 : -ENOMEM;
+        if (getuid() == 0) {
+                int r = vfio_account_seat_user(h, ret);
+
+                return r == -ENOMEM ? r : 0;
+        }
+        pw = getpwuid(getuid());
+        if (pw)
+                return (*ret = strdup(pw->pw_name)) ? 0 : -ENOMEM;
         return 0;
 }
 
@@ -297,6 +343,14 @@ static int build(vm_config *c, const vfio_host *h, vm_paths_buf *paths)
                 return r;
         net->model = arg_windows ? VM_NET_E1000E : VM_NET_VIRTIO;
         c->audio.enabled = true;
+        r = pick_desktop_user(h, &c->vm.desktop_user);
+        if (r < 0)
+                return r;
+        if (c->vm.desktop_user && strcmp(c->vm.desktop_user, "root") == 0) {
+                /* nobody's desktop session runs as root */
+                free(c->vm.desktop_user);
+                c->vm.desktop_user = NULL;
+        }
         if (c->n_gpus == 0) {
                 /* Without a passed GPU the guest needs a screen of its own. */
                 c->display.device = VM_DISPLAY_VIRTIO_VGA;

@@ -10,10 +10,30 @@
 #include "strv.h"
 #include "tool.h"
 #include "vfioctl/model.h"
+#include "vfioctl/qemu-argv.h"
 #include "vfioctl/selector.h"
 #include "vfioctl/setup.h"
 #include "vfioctl/useradd.h"
 #include "vfioctl/vmneeds.h"
+
+/* The VM's sound and Looking Glass: what the VM user needs of the desktop user (docs/audio.md). */
+static void setup_vm_media(const vm_config *c, vfio_setup_opts *o)
+{
+        vm_argv_paths p = {};
+
+        /* The user QEMU runs as: --user, else the config's. */
+        if (!o->user)
+                o->user = c->vm.user;
+        p.user = o->user;
+        o->desktop_user = c->vm.desktop_user;
+        o->audio_grant = c->audio.enabled && c->audio.backend == VM_AUDIO_PA && vm_qemu_audio_granted(c, &p);
+        if (c->looking_glass.enabled) {
+                o->looking_glass = true;
+                o->lg_kvmfr = c->looking_glass.device == VM_LG_KVMFR;
+                o->lg_path = vm_looking_glass_path(c);
+                o->lg_size = vm_looking_glass_bytes(c);
+        }
+}
 
 int verb_setup(int argc, char **argv)
 {
@@ -55,6 +75,7 @@ int verb_setup(int argc, char **argv)
         _cleanup_(vfio_setup_plan_freep) vfio_setup_plan *plan = NULL;
         _cleanup_strv_free_ char **usb = NULL, **log = NULL, **vm_selectors = NULL;
         _cleanup_free_ char *diff = NULL;
+        _cleanup_(vm_config_freep) vm_config *vm_conf = NULL;
         vfio_setup_opts o = {};
         bool dry_run = false, undo = false;
         const char *vm = NULL;
@@ -135,12 +156,11 @@ int verb_setup(int argc, char **argv)
         if (vm) {
                 /* The VM file names the devices, memory, hugepages and USB devices; options given on the
                  * command line win, and selectors given beside --vm are added. */
-                _cleanup_(vm_config_freep) vm_config *vmc = NULL;
                 vm_needs n;
 
-                r = tool_load_config(vm, &vmc);
+                r = tool_load_config(vm, &vm_conf);
                 if (r >= 0)
-                        r = vm_needs_from_config(vmc, &n);
+                        r = vm_needs_from_config(vm_conf, &n);
                 if (r < 0)
                         return r == -EINVAL ? EXIT_DATAERR : EXIT_USAGE;
                 STRV_FOREACH(d, n.devices)
@@ -160,6 +180,7 @@ int verb_setup(int argc, char **argv)
                 o.uinput = n.input_relay;
                 vm_needs_done(&n);
                 o.usb = usb;
+                setup_vm_media(vm_conf, &o);
         }
         for (int i = optind; i < argc; i++)
                 if (strv_extend(&vm_selectors, argv[i]) < 0)

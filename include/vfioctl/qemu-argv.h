@@ -9,6 +9,8 @@ typedef struct vm_argv_paths {
         const char *runtime_dir; /* sockets: qmp.sock, spice.sock, vnc.sock, swtpm.sock */
         const char *state_dir;   /* per-VM files: OVMF_VARS.fd */
         unsigned uid;            /* for the default PulseAudio server /run/user/UID/pulse/native */
+        const char *user; /* the user QEMU runs as; NULL: [vm] user (server = desktop decides by it) */
+        const char *root; /* the host root the grant socket lives under; NULL: "/" (audio-grant.h) */
         bool input_relay; /* evdev inputs with relay != no come from vfioctl's relay (RUNTIME_DIR/VM-*) */
 } vm_argv_paths;
 
@@ -23,6 +25,16 @@ char *vm_qemu_firmware_vars(const vm_config *c, const vm_argv_paths *p);
 /* RUNTIME_DIR/qmp.sock */
 char *vm_qemu_qmp_socket(const vm_argv_paths *p);
 char *vm_qemu_tpm_socket(const vm_config *c, const vm_argv_paths *p);
+/*
+ * [audio] server = desktop with QEMU running as a user other than [vm] desktop_user: the sound goes through
+ * the socket vfioctl setup --vm grants (audio-grant.h, docs/audio.md).
+ */
+bool vm_qemu_audio_granted(const vm_config *c, const vm_argv_paths *p);
+/*
+ * The PulseAudio socket for backend = pa: the server path, the grant socket (see above), else the session
+ * socket of the user QEMU runs as, /run/user/UID/pulse/native. NULL with server = none or without memory.
+ */
+char *vm_qemu_audio_server(const vm_config *c, const vm_argv_paths *p);
 /* True when QEMU reads this input from the relay; then RUNTIME_DIR/VM-INPUT is the link it opens (made by
  * `vfioctl input relay --out VM --label INPUT --link RUNTIME_DIR`). */
 bool vm_qemu_input_relayed(const vm_input *in, const vm_argv_paths *p);

@@ -25,6 +25,13 @@ typedef struct vfio_setup_opts {
         bool force;               /* host-critical devices are warnings, not refusals */
         bool apply_cmdline;       /* edit etc/default/grub or etc/kernel/cmdline (else only print) */
         const char *vfioctl_path; /* ExecStart of the boot-time bind unit; NULL: "/usr/bin/vfioctl" */
+        /* Sound and picture for the user at the screen (docs/audio.md), from the VM file: */
+        const char *desktop_user; /* [vm] desktop_user */
+        bool audio_grant;         /* user reaches desktop_user's sound server ([audio] server = desktop) */
+        bool looking_glass;  /* [looking-glass]: shared memory of user, readable by desktop_user's group */
+        bool lg_kvmfr;       /* device = kvmfr: the module's option, its loading and a udev rule */
+        const char *lg_path; /* the file in /dev/shm, or the kvmfr device */
+        uint64_t lg_size;    /* its size in bytes */
         /*
          * Hook for the VM configuration module (--vm NAME): it fills selectors, memory, hugepages, usb
          * and user from the VM file before calling vfio_setup_plan_new(); nothing here reads VM files.

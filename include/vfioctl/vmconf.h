@@ -45,6 +45,16 @@ typedef enum vm_net_model { VM_NET_VIRTIO, VM_NET_E1000E } vm_net_model;
 typedef enum vm_audio_backend { VM_AUDIO_NONE, VM_AUDIO_PA, VM_AUDIO_ALSA } vm_audio_backend;
 typedef enum vm_audio_device { VM_AUDIO_ICH9_HDA, VM_AUDIO_INTEL_HDA, VM_AUDIO_AC97 } vm_audio_device;
 typedef enum vm_audio_codec { VM_CODEC_DUPLEX, VM_CODEC_OUTPUT } vm_audio_codec;
+/* Where [audio] backend = pa sends the sound (docs/audio.md). */
+typedef enum vm_audio_server {
+        VM_SERVER_SESSION, /* no server key and no desktop user: the VM user's own /run/user/UID/pulse/native
+                            */
+        VM_SERVER_DESKTOP, /* the desktop user's server, through the socket vfioctl setup --vm grants */
+        VM_SERVER_PATH,    /* an explicit socket path */
+        VM_SERVER_NONE,    /* no server: QEMU's silent backend */
+} vm_audio_server;
+/* What backs Looking Glass's IVSHMEM region: a file in /dev/shm, or the kvmfr module's device. */
+typedef enum vm_lg_device { VM_LG_SHM, VM_LG_KVMFR } vm_lg_device;
 typedef enum vm_share_type { VM_SHARE_SMB, VM_SHARE_VIRTIOFS } vm_share_type;
 
 typedef struct vm_general {
@@ -63,8 +73,9 @@ typedef struct vm_general {
         char *debugcon; /* OVMF debug log file */
         char **extra_args;
         char *user; /* account QEMU runs as when started by root (vfioctl start); NULL: root refuses */
-        bool bind_devices; /* start (as root) moves passed devices to vfio-pci, and back to their drivers
-                              after */
+        char *desktop_user; /* the person at the screen: hears the VM, reads Looking Glass; NULL: unknown */
+        bool bind_devices;  /* start (as root) moves passed devices to vfio-pci, and back to their drivers
+                               after */
         char *kernel, *initrd, *append; /* direct kernel boot (-kernel, -initrd, -append) */
 } vm_general;
 
@@ -126,13 +137,15 @@ typedef struct vm_looking_glass {
         bool enabled;
         unsigned width, height;
         uint64_t size; /* 0: computed from width x height */
-        char *path;    /* NULL: /dev/shm/looking-glass */
+        char *path;    /* NULL: /dev/shm/looking-glass, or /dev/kvmfr0 with device = kvmfr */
+        vm_lg_device device;
 } vm_looking_glass;
 
 typedef struct vm_audio {
         bool enabled; /* the [audio] section is present */
         vm_audio_backend backend;
-        char *server; /* PulseAudio/PipeWire socket; NULL: /run/user/UID/pulse/native */
+        char *server; /* "desktop", "none" or a PulseAudio/PipeWire socket path; NULL: see vm_audio_server_of
+                       */
         char *alsa_device;
         vm_audio_device device;
         vm_audio_codec codec;
@@ -269,6 +282,12 @@ unsigned vm_config_key_line(const vm_config *c, const char *section, const char 
 unsigned vm_config_vcpus(const vm_config *c);
 /* Looking Glass shared memory: w*h*4*2 + 10 MiB rounded up to a power of two (its docs, "IVSHMEM"). */
 uint64_t vm_looking_glass_size(unsigned width, unsigned height);
+/* The region's size in effect: [looking-glass] size, else the computed one. */
+uint64_t vm_looking_glass_bytes(const vm_config *c);
+/* The file or device QEMU maps: [looking-glass] path, else /dev/shm/looking-glass or /dev/kvmfr0. */
+const char *vm_looking_glass_path(const vm_config *c);
+/* Where the sound goes, with the default resolved: desktop when [vm] desktop_user is set. */
+vm_audio_server vm_audio_server_of(const vm_config *c);
 
 /* Every key, for documentation and did-you-mean: section kind ("disk"), key, type and allowed values. */
 typedef struct vm_key_info {

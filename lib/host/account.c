@@ -122,7 +122,7 @@ static int lookup_files(const vfio_host *h, const char *user, vfio_account **ret
         return 0;
 }
 
-static int lookup_nss(const char *user, vfio_account **ret)
+int vfio_account_lookup_nss(const char *user, vfio_account **ret)
 {
         _cleanup_(vfio_account_freep) vfio_account *a = NULL;
         gid_t gids[256];
@@ -166,7 +166,7 @@ int vfio_account_lookup(const vfio_host *h, const char *user, vfio_account **ret
                 return r;
         /* Users from LDAP/sssd are only in NSS, and NSS describes the running system only. */
         if (vfio_host_is_live(h))
-                return lookup_nss(user, ret);
+                return vfio_account_lookup_nss(user, ret);
         /* A captured tree may lack etc/passwd; root is uid 0 on every Linux system regardless. */
         if (strcmp(user, "root") == 0) {
                 _cleanup_(vfio_account_freep) vfio_account *a = calloc(1, sizeof(vfio_account));
@@ -220,4 +220,79 @@ int vfio_account_can_rw(const vfio_account *a, uint32_t st_uid, uint32_t st_gid,
                 if (a->gids[i] == st_gid)
                         return (mode & (S_IRGRP | S_IWGRP)) == (S_IRGRP | S_IWGRP);
         return (mode & (S_IROTH | S_IWOTH)) == (S_IROTH | S_IWOTH);
+}
+
+int vfio_account_group_users(const vfio_host *h, uint32_t gid, char ***ret)
+{
+        _cleanup_free_ char *passwd = NULL, *group = NULL;
+        _cleanup_strv_free_ char **out = calloc(1, sizeof(char *));
+        int r;
+
+        if (!out)
+                return -ENOMEM;
+        if (vfio_host_read_attr(h, "etc/passwd", DB_MAX, &passwd) == -ENOMEM ||
+            vfio_host_read_attr(h, "etc/group", DB_MAX, &group) == -ENOMEM)
+                return -ENOMEM;
+        for (const char *line = passwd; line && *line;
+             line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+                _cleanup_free_ char *name = colon_field(line, 0), *gid_s = colon_field(line, 3);
+                uint64_t v;
+
+                if (name && *name && gid_s && parse_uint(gid_s, 10, UINT32_MAX, &v) >= 0 && v == gid &&
+                    !strv_contains(out, name) && (r = strv_extend(&out, name)) < 0)
+                        return r;
+        }
+        for (const char *line = group; line && *line;
+             line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+                _cleanup_free_ char *gid_s = colon_field(line, 2), *mem = colon_field(line, 3);
+                _cleanup_strv_free_ char **members = NULL;
+                uint64_t v;
+
+                if (!gid_s || !mem || parse_uint(gid_s, 10, UINT32_MAX, &v) < 0 || v != gid)
+                        continue;
+                if (strv_split(mem, ",", &members) < 0)
+                        return -ENOMEM;
+                STRV_FOREACH(m, members)
+                        if (!strv_contains(out, *m) && (r = strv_extend(&out, *m)) < 0)
+                                return r;
+        }
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+int vfio_account_seat_user(const vfio_host *h, char **ret)
+{
+        _cleanup_free_ char *seat = NULL, *name = NULL;
+        const char *p;
+        uint64_t uid;
+        int r;
+
+        /* systemd-logind's record of seat0 (sd_seat_get_active reads the same file). */
+        r = vfio_host_read_attr(h, "run/systemd/seats/seat0", 64 * 1024, &seat);
+        if (r < 0)
+                return r;
+        if (strncmp(seat, "ACTIVE_UID=", 11) == 0)
+                p = seat + 11;
+        else if ((p = strstr(seat, "\nACTIVE_UID=")))
+                p += 12;
+        else
+                return -ENOENT;
+        {
+                _cleanup_free_ char *v = strndup(p, strcspn(p, "\n"));
+
+                if (!v)
+                        return -ENOMEM;
+                if (parse_uint(v, 10, UINT32_MAX - 1, &uid) < 0)
+                        return -ENOENT;
+        }
+        name = vfio_account_user_name(h, (uint32_t)uid);
+        if (!name && vfio_host_is_live(h)) {
+                struct passwd *pw = getpwuid((uid_t)uid);
+
+                name = pw ? strdup(pw->pw_name) : NULL;
+        }
+        if (!name)
+                return -ENOENT;
+        *ret = TAKE_PTR(name);
+        return 0;
 }

@@ -49,6 +49,7 @@ typedef struct ctx {
         vfio_firmware *fw;
         vfio_distro *d;
         vfio_account *acct;
+        vfio_account *desk; /* [vm] desktop_user, when named */
         vfio_pci_names *names;
 } ctx;
 
@@ -1285,6 +1286,337 @@ static int check_qemu(ctx *c)
         }
 }
 
+/* ---- sound and picture for the desktop user (check --vm; docs/audio.md) ---- */
+
+/* Where each distribution family puts QEMU's loadable modules (QEMU's --with-suffix, libdir/qemu). */
+static const char *const qemu_module_dirs[] = { "usr/lib/x86_64-linux-gnu/qemu", "usr/lib64/qemu",
+                                                "usr/lib/qemu" };
+
+/* The package holding QEMU's module audio-DRIVER.so: Debian splits them by toolkit, the others by name. */
+static char *audio_pkg_fix(ctx *c, const char *driver)
+{
+        _cleanup_free_ char *pkg = NULL;
+
+        if (c->d->family == VFIO_FAMILY_DEBIAN || c->d->family == VFIO_FAMILY_UNKNOWN)
+                pkg = strdup(strcmp(driver, "pa") == 0 ? "qemu-system-gui" : "qemu-system-common");
+        else
+                pkg = fmt("qemu-audio-%s", driver);
+        return pkg ? vfio_distro_install_cmd(c->d, pkg) : NULL;
+}
+
+static int check_audio_driver(ctx *c)
+{
+        const char *title = "QEMU's audio driver for the VM's sound";
+        const char *drv = c->o->audio_driver, *found_dir = NULL;
+        _cleanup_free_ char *module = NULL;
+        bool any_modules = false;
+
+        if (!drv || !c->fw->qemu)
+                return 0;
+        module = fmt("audio-%s.so", drv);
+        if (!module)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(qemu_module_dirs); i++) {
+                _cleanup_strv_free_ char **files = NULL;
+
+                if (vfio_host_list_dir(c->h, qemu_module_dirs[i], 4096, &files) < 0)
+                        continue;
+                STRV_FOREACH(f, files)
+                        if (strncmp(*f, "audio-", 6) == 0 || strncmp(*f, "ui-", 3) == 0 ||
+                            strncmp(*f, "hw-", 3) == 0)
+                                any_modules = true;
+                if (strv_contains(files, module)) {
+                        found_dir = qemu_module_dirs[i];
+                        break;
+                }
+        }
+        if (found_dir)
+                return add(c, "audio.driver", "desktop", VFIO_CHECK_PASS, title,
+                           fmt("%s/%s present (-audiodev %s)", found_dir, module, drv), NULL, NULL);
+        if (!any_modules)
+                /* A QEMU built without modules has its drivers inside; nothing to look for. */
+                return add(c, "audio.driver", "desktop", VFIO_CHECK_SKIP, title,
+                           fmt("no QEMU module directory (%s, %s, %s): the drivers are built in",
+                               qemu_module_dirs[0], qemu_module_dirs[1], qemu_module_dirs[2]),
+                           NULL, NULL);
+        return add(
+                c, "audio.driver", "desktop", VFIO_CHECK_FAIL, title,
+                fmt("QEMU's modules are there but not %s: QEMU stops with \"module audio-audio-%s not found\" (-audiodev %s)",
+                    module, drv, drv),
+                audio_pkg_fix(c, drv), NULL);
+}
+
+/* The fix for a sound socket that did not answer, by what went wrong. */
+static char *audio_fix(ctx *c, int r, const char *user, bool dir_exists)
+{
+        const char *vm = c->o->vm_name ? c->o->vm_name : "NAME", *desk = c->o->desktop_user;
+        _cleanup_free_ char *rs = NULL;
+
+        if (!c->o->audio_grant) {
+                if (r == -EACCES)
+                        return fmt(
+                                "user %s may not open %s: name a socket it may use in [audio] server, or set [vm] desktop_user and let vfioctl setup --vm %s grant one",
+                                user, c->o->audio_socket, vm);
+                return fmt(
+                        "start the sound server that should own %s (log its user in), or set [audio] server = PATH, or server = none for a silent VM",
+                        c->o->audio_socket);
+        }
+        rs = fmt("systemctl --user -M %s@ try-restart pipewire-pulse.service pulseaudio.service", desk);
+        if (!rs)
+                return NULL;
+        if (r == -ENOENT && !dir_exists)
+                return fmt(
+                        "sudo vfioctl setup --vm %s, then: sudo systemd-tmpfiles --create /etc/tmpfiles.d/vfioctl-audio-%s.conf && sudo %s",
+                        vm, user, rs);
+        if (r == -ENOENT || r == -ECONNREFUSED)
+                return fmt(
+                        "%s's sound server does not listen there: log %s in, or restart it: sudo %s (it reads /etc/pulse/default.pa.d/vfioctl-audio-%s.pa or /etc/pipewire/pipewire-pulse.conf.d/90-vfioctl-audio.conf, which vfioctl setup --vm %s writes)",
+                        desk, desk, rs, user, vm);
+        if (r == -EACCES || r == -EPERM)
+                return fmt(
+                        "sudo vfioctl setup --vm %s (the directory's group and the server's auth-group must be %s's), then: sudo systemd-tmpfiles --create /etc/tmpfiles.d/vfioctl-audio-%s.conf && sudo %s",
+                        vm, user, user, rs);
+        return fmt(
+                "something other than a PulseAudio server answers on %s; restart %s's sound server: sudo %s",
+                c->o->audio_socket, desk, rs);
+}
+
+static int check_audio_server(ctx *c)
+{
+        const char *title = "The VM user reaches the sound server";
+        _cleanup_free_ char *detail = NULL, *dir = NULL;
+        bool dir_exists;
+        struct stat st;
+        int r;
+
+        if (!c->o->audio_socket || c->o->audio_socket[0] != '/')
+                return 0;
+        if (!c->acct)
+                return add(c, "audio.server", "desktop", VFIO_CHECK_SKIP, title,
+                           fmt("user '%s' is not in etc/passwd under the root: nobody to try %s as",
+                               c->R->user, c->o->audio_socket),
+                           NULL, NULL);
+        if (!c->o->audio_probe)
+                return add(c, "audio.server", "desktop", VFIO_CHECK_SKIP, title,
+                           fmt("%s not tried", c->o->audio_socket), NULL, NULL);
+        /* The grant socket lives under the root; a session socket is the running system's. */
+        if (!c->o->audio_grant && !vfio_host_is_live(c->h))
+                return add(c, "audio.server", "desktop", VFIO_CHECK_SKIP, title,
+                           fmt("%s not tried: the root %s is not the running system", c->o->audio_socket,
+                               vfio_host_root(c->h)),
+                           NULL, NULL);
+        r = c->o->audio_probe(c->o->audio_socket, c->acct->uid, c->acct->gid, 5000, &detail);
+        if (r >= 0)
+                return add(c, "audio.server", "desktop", VFIO_CHECK_PASS, title,
+                           fmt("%s answered %s (uid %u, gid %u) as QEMU will be: %s", c->o->audio_socket,
+                               c->acct->name, (unsigned)c->acct->uid, (unsigned)c->acct->gid,
+                               detail ? detail : "connected"),
+                           NULL, NULL);
+        if (r == -ENOMEM)
+                return r;
+        if (r == -ENOTSUP)
+                return add(c, "audio.server", "desktop", VFIO_CHECK_SKIP, title,
+                           fmt("%s not tried as %s: %s; run check as root (sudo) to try it as QEMU will be",
+                               c->o->audio_socket, c->acct->name, detail ? detail : "not root"),
+                           NULL, NULL);
+        /* The socket's directory, as a host path like the socket itself (it is under the root already). */
+        dir = strndup(c->o->audio_socket, (size_t)(strrchr(c->o->audio_socket, '/') - c->o->audio_socket));
+        if (!dir)
+                return -ENOMEM;
+        dir_exists = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+        return add(c, "audio.server", "desktop", VFIO_CHECK_FAIL, title,
+                   fmt("%s as %s (uid %u, gid %u): %s%s", c->o->audio_socket, c->acct->name,
+                       (unsigned)c->acct->uid, (unsigned)c->acct->gid, detail ? detail : strerror(-r),
+                       c->o->audio_grant && r == -ENOENT && !dir_exists
+                               ? "; its directory is missing (vfioctl setup --vm makes it at boot)"
+                               : ""),
+                   audio_fix(c, r, c->acct->name, dir_exists), NULL);
+}
+
+/* kvmfr's size, from the module's parameter (Looking Glass module/kvmfr.c, static_size_mb), in bytes. */
+static int kvmfr_size(const vfio_host *h, uint64_t *ret)
+{
+        _cleanup_free_ char *s = NULL;
+        uint64_t mb;
+        int r;
+
+        r = vfio_host_read_attr(h, "sys/module/kvmfr/parameters/static_size_mb", 256, &s);
+        if (r < 0)
+                return r;
+        /* One value per device: the first is kvmfr0's. */
+        s[strcspn(s, ",")] = 0;
+        r = parse_uint(s, 10, 1u << 20, &mb);
+        if (r < 0)
+                return r;
+        *ret = mb << 20;
+        return 0;
+}
+
+/* Looking Glass's memory: owner the VM user, group the desktop user's, 0660, of the region's size. */
+static int judge_looking_glass(ctx *c, vfio_check_status *ret_status, char **ret_evidence, char **ret_fix)
+{
+        _cleanup_free_ char *own = NULL, *fix = NULL, *ev = NULL, *dgroup = NULL;
+        const vfio_check_options *o = c->o;
+        const vfio_host *h = c->h;
+        const vfio_account *vm = c->acct, *desk = c->desk;
+        const char *path = o->lg_path, *vmname = o->vm_name ? o->vm_name : "NAME", *vm_user = c->R->user;
+        vfio_check_status st = VFIO_CHECK_PASS;
+        uint64_t have = 0;
+        struct stat sb;
+        int r;
+
+        r = stat_at(c, path + 1, &sb);
+        if (r < 0) {
+                if (o->lg_kvmfr) {
+                        ev = fmt("%s: %s: the kvmfr module is not loaded (or not built)", path + 1,
+                                 r == -ENOENT ? "does not exist" : strerror(-r));
+                        fix = fmt(
+                                "build kvmfr from Looking Glass's source (module/: dkms install .), then: sudo vfioctl setup --vm %s && sudo modprobe kvmfr static_size_mb=%llu",
+                                vmname, (unsigned long long)((o->lg_size + (1u << 20) - 1) >> 20));
+                } else {
+                        const char *base = strrchr(path, '/') + 1;
+
+                        ev = fmt("%s: %s", path + 1, r == -ENOENT ? "does not exist" : strerror(-r));
+                        fix = fmt(
+                                "sudo vfioctl setup --vm %s && sudo systemd-tmpfiles --create /etc/tmpfiles.d/vfioctl-looking-glass-%s.conf (vfioctl start as root also creates it)",
+                                vmname, base);
+                }
+                st = VFIO_CHECK_FAIL;
+                goto done;
+        }
+        own = owner_str(c, &sb);
+        if (!own)
+                return -ENOMEM;
+        if (o->lg_kvmfr ? !S_ISCHR(sb.st_mode) : !S_ISREG(sb.st_mode)) {
+                ev = fmt("%s is %s, not %s", path + 1, own,
+                         o->lg_kvmfr ? "a character device" : "a regular file");
+                fix = fmt("remove it (sudo rm %s); %s", path,
+                          o->lg_kvmfr ? "udev makes the device when kvmfr loads"
+                                      : "vfioctl start creates the file");
+                st = VFIO_CHECK_FAIL;
+                goto done;
+        }
+        if (o->lg_kvmfr) {
+                r = kvmfr_size(h, &have);
+                if (r == -ENOMEM)
+                        return r;
+        } else
+                have = (uint64_t)sb.st_size;
+        dgroup = desk ? vfio_account_group_name(h, desk->gid) : NULL;
+        if (!vm || (desk && (sb.st_uid != vm->uid || sb.st_gid != desk->gid)) ||
+            (sb.st_mode & 0777) != 0660) {
+                ev = fmt(
+                        "%s is %s; QEMU (%s) must own it and %s's group %s read it, mode 0660 (the frames are the guest's screen)",
+                        path + 1, own, vm_user, o->desktop_user ? o->desktop_user : "the desktop user",
+                        dgroup ? dgroup : "(no [vm] desktop_user)");
+                if (o->lg_kvmfr)
+                        fix = fmt(
+                                "sudo vfioctl setup --vm %s (a udev rule), then: sudo udevadm control --reload-rules && sudo udevadm trigger --subsystem-match=kvmfr",
+                                vmname);
+                else if (desk)
+                        fix = fmt(
+                                "sudo chown %s:%s %s && sudo chmod 0660 %s (vfioctl start as root does it; vfioctl setup --vm %s keeps it at boot)",
+                                vm_user, dgroup ? dgroup : "GROUP", path, path, vmname);
+                else
+                        fix = fmt(
+                                "set [vm] desktop_user = the user who runs looking-glass-client, then: sudo vfioctl setup --vm %s",
+                                vmname);
+                st = VFIO_CHECK_FAIL;
+                goto done;
+        }
+        if (o->lg_kvmfr && have == 0) {
+                ev = fmt("%s is %s; sys/module/kvmfr/parameters/static_size_mb cannot be read", path + 1,
+                         own);
+                st = VFIO_CHECK_WARN;
+        } else if (have != 0 && have < o->lg_size) {
+                ev = fmt(
+                        "%s is %s and %llu bytes; the VM's region is %llu bytes: QEMU refuses a smaller backing store",
+                        path + 1, own, (unsigned long long)have, (unsigned long long)o->lg_size);
+                fix = o->lg_kvmfr
+                              ? fmt("sudo vfioctl setup --vm %s, then reload kvmfr: sudo modprobe -r kvmfr && sudo modprobe kvmfr static_size_mb=%llu",
+                                    vmname, (unsigned long long)(o->lg_size >> 20))
+                              : fmt("sudo truncate -s %llu %s (vfioctl start as root sizes it)",
+                                    (unsigned long long)o->lg_size, path);
+                st = VFIO_CHECK_FAIL;
+        } else if (have > o->lg_size) {
+                ev = fmt("%s is %s and %llu bytes, more than the VM's %llu", path + 1, own,
+                         (unsigned long long)have, (unsigned long long)o->lg_size);
+                fix = o->lg_kvmfr ? NULL
+                                  : fmt("sudo truncate -s %llu %s (vfioctl start as root sizes it)",
+                                        (unsigned long long)o->lg_size, path);
+                st = VFIO_CHECK_WARN;
+        } else
+                ev = fmt(
+                        "%s is %s, %s (the VM's region: %llu bytes); the client: looking-glass-client -f %s",
+                        path + 1, own, have ? "of that size" : "empty (start sizes it)",
+                        (unsigned long long)o->lg_size, path);
+done:
+        if (!ev)
+                return -ENOMEM;
+        *ret_status = st;
+        *ret_evidence = TAKE_PTR(ev);
+        *ret_fix = TAKE_PTR(fix);
+        return 0;
+}
+
+static int check_looking_glass(ctx *c)
+{
+        vfio_check_status st = VFIO_CHECK_SKIP;
+        char *ev = NULL, *fix = NULL;
+        int r;
+
+        if (!c->o->lg_path || c->o->lg_path[0] != '/')
+                return 0;
+        r = judge_looking_glass(c, &st, &ev, &fix);
+        if (r < 0)
+                return r;
+        return add(c, "looking-glass.memory", "desktop", st, "Looking Glass shared memory", ev, fix, NULL);
+}
+
+static vfio_check_report *report_new(const vfio_check_options *o, const vfio_host *h)
+{
+        _cleanup_(vfio_check_report_freep) vfio_check_report *R = calloc(1, sizeof(vfio_check_report));
+
+        if (!R)
+                return NULL;
+        R->to_pass = calloc(1, sizeof(char *));
+        R->pass_why = calloc(1, sizeof(char *));
+        R->candidates = calloc(1, sizeof(char *));
+        R->problems = calloc(1, sizeof(char *));
+        R->user = o->user ? strdup(o->user) : vfio_check_default_user(h);
+        if (!R->to_pass || !R->pass_why || !R->candidates || !R->problems || !R->user)
+                return NULL;
+        return TAKE_PTR(R);
+}
+
+int vfio_check_media(const vfio_host *h, const vfio_check_options *o, const vfio_account *vm,
+                     const vfio_account *desk, vfio_check_report **ret)
+{
+        _cleanup_(vfio_check_report_freep) vfio_check_report *R = report_new(o, h);
+        ctx c = { .h = h, .o = o, .R = R, .acct = (vfio_account *)vm, .desk = (vfio_account *)desk };
+        int r;
+
+        if (!R || !(R->quirks = calloc(1, sizeof(*R->quirks))))
+                return -ENOMEM;
+        if ((r = vfio_firmware_read(h, &c.fw)) < 0 || (r = vfio_distro_read(h, &c.d)) < 0)
+                goto finish;
+        if ((r = check_audio_driver(&c)) < 0 || (r = check_audio_server(&c)) < 0 ||
+            (r = check_looking_glass(&c)) < 0)
+                goto finish;
+        R->verdict = VFIO_CHECK_PASS;
+        for (size_t i = 0; i < R->n; i++)
+                if (R->checks[i].status > R->verdict)
+                        R->verdict = R->checks[i].status;
+        if (R->verdict == VFIO_CHECK_SKIP)
+                R->verdict = VFIO_CHECK_PASS;
+        *ret = TAKE_PTR(R);
+        r = 0;
+finish:
+        vfio_firmware_free(c.fw);
+        vfio_distro_free(c.d);
+        return r;
+}
+
 /* ---- kernel ---- */
 
 static int check_kernel(ctx *c)
@@ -1402,7 +1734,7 @@ static int check_selection(ctx *c)
                    NULL, NULL);
 }
 
-static char *default_user(const vfio_host *h)
+char *vfio_check_default_user(const vfio_host *h)
 {
         const char *s = secure_getenv("SUDO_USER");
         struct passwd *pw;
@@ -1418,18 +1750,11 @@ static char *default_user(const vfio_host *h)
 int vfio_check_run(const vfio_host *h, const vfio_check_options *o, vfio_check_report **ret,
                    char **ret_error)
 {
-        _cleanup_(vfio_check_report_freep) vfio_check_report *R = calloc(1, sizeof(vfio_check_report));
+        _cleanup_(vfio_check_report_freep) vfio_check_report *R = report_new(o, h);
         ctx c = { .h = h, .o = o, .R = R };
         int r;
 
         if (!R)
-                return -ENOMEM;
-        R->to_pass = calloc(1, sizeof(char *));
-        R->pass_why = calloc(1, sizeof(char *));
-        R->candidates = calloc(1, sizeof(char *));
-        R->problems = calloc(1, sizeof(char *));
-        R->user = o->user ? strdup(o->user) : default_user(h);
-        if (!R->to_pass || !R->pass_why || !R->candidates || !R->problems || !R->user)
                 return -ENOMEM;
 
         if ((r = vfio_model_load(h, &c.m)) < 0 || (r = vfio_kernel_read(h, &c.k)) < 0 ||
@@ -1441,6 +1766,8 @@ int vfio_check_run(const vfio_host *h, const vfio_check_options *o, vfio_check_r
                 goto finish;
         r = vfio_account_lookup(h, R->user, &c.acct);
         if (r == -ENOMEM)
+                goto finish;
+        if (o->desktop_user && (r = vfio_account_lookup(h, o->desktop_user, &c.desk)) == -ENOMEM)
                 goto finish;
         (void)vfio_pci_names_new(NULL, &c.names);
         STRV_FOREACH(p, c.m->problems)
@@ -1480,7 +1807,8 @@ int vfio_check_run(const vfio_host *h, const vfio_check_options *o, vfio_check_r
             (r = check_vfio_devices(&c)) < 0 || (r = check_memlock(&c)) < 0 ||
             (r = check_hugepages(&c)) < 0 || (r = check_fragmentation(&c)) < 0 ||
             (r = check_firmware(&c)) < 0 || (r = check_qemu(&c)) < 0 || (r = check_kernel(&c)) < 0 ||
-            (r = check_selection(&c)) < 0 || (r = add_quirks(&c)) < 0)
+            (r = check_audio_driver(&c)) < 0 || (r = check_audio_server(&c)) < 0 ||
+            (r = check_looking_glass(&c)) < 0 || (r = check_selection(&c)) < 0 || (r = add_quirks(&c)) < 0)
                 goto finish;
 
         R->verdict = VFIO_CHECK_PASS;
@@ -1507,6 +1835,7 @@ finish:
         vfio_distro_free(c.d);
         vfio_cpu_free(c.cpu);
         vfio_account_free(c.acct);
+        vfio_account_free(c.desk);
         vfio_pci_names_free(c.names);
         return r;
 }

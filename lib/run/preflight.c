@@ -18,6 +18,7 @@
 #include "strv.h"
 #include "vfioctl/account.h"
 #include "vfioctl/bind.h"
+#include "vfioctl/media.h"
 #include "vfioctl/perm.h"
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/relay.h"
@@ -654,6 +655,8 @@ static int plan_paths(vm_start *x)
         p->runtime_dir = strdup(x->run->qemu_dir);
         p->paths.runtime_dir = p->runtime_dir;
         p->paths.uid = x->user->uid;
+        p->paths.user = x->user->name; /* server = desktop: the grant socket is this user's */
+        p->paths.root = x->o.root;
         p->paths.input_relay = x->relay;
         if (getuid() == 0) {
                 free(p->state_dir);
@@ -817,6 +820,11 @@ int vm_start_preflight(vm_start *x, vfio_problems *problems, char **ret_error)
         vm_isolate_check(x, problems);
         (void)ensure_vars(x, problems);
         if ((r = plan_tpm(x, problems)) < 0)
+                return r;
+        /* ---- audio/Looking Glass (issue 17): the sound server reached as the VM user, the shared memory
+         * made ready; lib/run/media.c, docs/audio.md ---- */
+        if (!vfio_problems_has_errors(problems) &&
+            (r = vm_media_preflight(c, &x->paths.paths, problems)) < 0)
                 return r;
         /* Last, when everything else holds: the host's display goes only for a VM that will start. */
         if (x->model && vm_handoff_gpu(c) && !vfio_problems_has_errors(problems) &&

@@ -15,6 +15,7 @@
 #include "start-private.h"
 #include "strv.h"
 #include "vfioctl/launch.h"
+#include "vfioctl/media.h"
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/release.h"
 
@@ -255,6 +256,8 @@ int vm_start_prepare(vm_start *x, vfio_problems *problems, char **ret_error)
         if (r < 0)
                 return fail(ret_error, r, "building the QEMU command line: %s", strerror(-r));
         (void)vfio_problems_add_strv(problems, VFIO_PROBLEM_NOTE, notes);
+        (void)vm_media_notes(x->c, &x->paths.paths,
+                             problems); /* issue 17: the Looking Glass client command */
         if ((r = plan_env(x)) < 0)
                 return r;
         r = prepare_qemu_dir(x);

@@ -18,6 +18,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "parse-util.h"
+#include "plan.h"
 #include "sha256.h"
 #include "strv.h"
 #include "vfioctl/distro.h"
@@ -30,7 +31,7 @@
 #define SYSCTL_CONF   "etc/sysctl.d/90-vfioctl.conf"
 #define MODULES_CONF  "etc/modules-load.d/vfioctl.conf"
 #define BACKUP_DIR    "var/lib/vfioctl/setup.backup"
-#define HEADER        "# Written by 'vfioctl setup'; 'vfioctl setup --undo' removes it. Do not edit.\n"
+#define HEADER        VFIO_SETUP_HEADER
 #define FILE_MAX      (1024 * 1024)
 #define MANIFEST_MAX  (256 * 1024)
 #define GIB           (UINT64_C(1) << 30)
@@ -93,6 +94,26 @@ static int plan_file(vfio_setup_plan *p, const char *path, char *content, mode_t
         p->files[p->n++] =
                 (vfio_setup_file){ .path = dup, .content = content, .mode = mode, .owned = owned };
         return 0;
+}
+
+int vfio_setup_plan_add(vfio_setup_plan *p, const char *path, char *content, mode_t mode)
+{
+        int r = plan_file(p, path, content, mode, true);
+
+        if (r < 0)
+                free(content);
+        return r;
+}
+
+bool vfio_setup_name_ok(const char *s)
+{
+        if (!s || !*s || strlen(s) > 32 || s[0] == '-')
+                return false;
+        for (; *s; s++)
+                if (!(*s >= 'a' && *s <= 'z') && !(*s >= 'A' && *s <= 'Z') && !(*s >= '0' && *s <= '9') &&
+                    !strchr("._-", *s))
+                        return false;
+        return true;
 }
 
 /* Host drivers that claim a GPU (or its HDMI audio) at boot; vfio-pci must load before them. */
@@ -634,6 +655,10 @@ int vfio_setup_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection 
         r = plan_hugepages(h, o, p);
         if (r >= 0)
                 r = plan_modules_load(o, p);
+        if (r >= 0)
+                r = vfio_audio_grant_plan(h, o, p);
+        if (r >= 0)
+                r = vfio_lg_setup_plan(h, o, p);
         if (r < 0)
                 return r;
         r = vfio_distro_read(h, &d);

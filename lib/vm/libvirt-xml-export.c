@@ -171,6 +171,8 @@ int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
                         fprintf(f, "size = %s\n", sz);
                 }
                 kv_str(f, "path", c->looking_glass.path);
+                if (c->looking_glass.device == VM_LG_KVMFR)
+                        fprintf(f, "device = kvmfr\n");
         }
         if (c->audio.enabled) {
                 fprintf(f, "\n[audio]\nbackend = %s\n", backends[c->audio.backend]);
@@ -845,11 +847,27 @@ static void export_devices(writer *w, xmlNode *root, const vm_config *c)
                 n = el(w, devs, "audio", NULL);
                 at(w, n, "id", "1");
                 switch (c->audio.backend) {
-                case VM_AUDIO_PA:
+                case VM_AUDIO_PA: {
+                        /* The grant socket when the VM user is not the desktop user (docs/audio.md); without
+                         * serverName libvirt uses the QEMU user's own session server. */
+                        vm_argv_paths p = { .user = c->vm.user };
+                        _cleanup_free_ char *server = NULL;
+
+                        if (vm_audio_server_of(c) == VM_SERVER_NONE) {
+                                at(w, n, "type", "none");
+                                break;
+                        }
                         at(w, n, "type", "pulseaudio");
-                        if (c->audio.server)
-                                at(w, n, "serverName", c->audio.server);
+                        if (vm_audio_server_of(c) == VM_SERVER_PATH || vm_qemu_audio_granted(c, &p)) {
+                                server = vm_qemu_audio_server(c, &p);
+                                if (!server) {
+                                        w->error = -ENOMEM;
+                                        return;
+                                }
+                                at(w, n, "serverName", server);
+                        }
                         break;
+                }
                 case VM_AUDIO_ALSA:
                         at(w, n, "type", "alsa");
                         if (c->audio.alsa_device)
@@ -907,10 +925,8 @@ static void export_devices(writer *w, xmlNode *root, const vm_config *c)
                         lost(w, "[tpm] socket: libvirt starts its own swtpm");
         }
         if (c->looking_glass.enabled) {
-                const char *path = c->looking_glass.path ?: "/dev/shm/looking-glass";
-                uint64_t size =
-                        c->looking_glass.size
-                                ?: vm_looking_glass_size(c->looking_glass.width, c->looking_glass.height);
+                const char *path = vm_looking_glass_path(c);
+                uint64_t size = vm_looking_glass_bytes(c);
 
                 if (strncmp(path, "/dev/shm/", 9) == 0 && !strchr(path + 9, '/') && path[9]) {
                         /* libvirt maps <shmem name='X'> to /dev/shm/X. */

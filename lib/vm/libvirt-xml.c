@@ -2242,9 +2242,11 @@ static void map_commandline(state *st, xmlNode *dom)
                         STRV_FOREACH(p, pieces) {
                                 uint64_t sz;
 
-                                if (kv(*p, "mem-path") && kv(*p, "mem-path")[0] == '/')
+                                if (kv(*p, "mem-path") && kv(*p, "mem-path")[0] == '/') {
                                         set_str(st, &st->c->looking_glass.path, kv(*p, "mem-path"));
-                                else if (kv(*p, "size") && parse_size(kv(*p, "size"), &sz) == 0)
+                                        if (strncmp(kv(*p, "mem-path"), "/dev/kvmfr", 10) == 0)
+                                                st->c->looking_glass.device = VM_LG_KVMFR;
+                                } else if (kv(*p, "size") && parse_size(kv(*p, "size"), &sz) == 0)
                                         st->c->looking_glass.size = sz;
                         }
                 } else if (!strcmp(opt, "-device") && value && !strcmp(pieces[0], "ivshmem-plain") &&

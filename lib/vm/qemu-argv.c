@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "strv.h"
+#include "vfioctl/audio-grant.h"
 
 char *vm_qemu_escape(const char *s)
 {
@@ -73,6 +74,35 @@ char *vm_qemu_qmp_socket(const vm_argv_paths *p)
 char *vm_qemu_tpm_socket(const vm_config *c, const vm_argv_paths *p)
 {
         return c->tpm.socket ? strdup(c->tpm.socket) : path_join(p->runtime_dir, "swtpm.sock");
+}
+
+bool vm_qemu_audio_granted(const vm_config *c, const vm_argv_paths *p)
+{
+        const char *user = p->user ? p->user : c->vm.user;
+
+        return vm_audio_server_of(c) == VM_SERVER_DESKTOP && user && c->vm.desktop_user &&
+               strcmp(user, c->vm.desktop_user) != 0;
+}
+
+char *vm_qemu_audio_server(const vm_config *c, const vm_argv_paths *p)
+{
+        const char *user = p->user ? p->user : c->vm.user;
+        char *s;
+
+        switch (vm_audio_server_of(c)) {
+        case VM_SERVER_NONE:
+                return NULL;
+        case VM_SERVER_PATH:
+                return strdup(c->audio.server);
+        case VM_SERVER_DESKTOP:
+                if (vm_qemu_audio_granted(c, p))
+                        return vfio_audio_grant_socket(p->root, user);
+                break;
+        case VM_SERVER_SESSION:
+                break;
+        }
+        /* PipeWire's pipewire-pulse listens on the same socket as PulseAudio. */
+        return asprintf(&s, "/run/user/%u/pulse/native", p->uid) < 0 ? NULL : s;
 }
 
 /* One option value under construction: "driver,key=value,...". */
@@ -650,15 +680,13 @@ static void build_display(builder *b, const vm_config *c, const vm_argv_paths *p
                 add(b, "none");
         }
         if (c->looking_glass.enabled) {
-                uint64_t size =
-                        c->looking_glass.size
-                                ?: vm_looking_glass_size(c->looking_glass.width, c->looking_glass.height);
                 char sz[32];
 
-                format_size(size, sz);
-                /* Looking Glass docs, "IVSHMEM": a shared file in /dev/shm the client maps too. */
+                format_size(vm_looking_glass_bytes(c), sz);
+                /* Looking Glass docs, "IVSHMEM": a shared file in /dev/shm (or kvmfr's device) the client
+                 * maps too. */
                 opt_raw(&o, "memory-backend-file,id=looking-glass");
-                opt_str(&o, "mem-path", c->looking_glass.path ?: "/dev/shm/looking-glass");
+                opt_str(&o, "mem-path", vm_looking_glass_path(c));
                 opt_raw(&o, "size=%s,share=on", sz);
                 add_opt(b, "-object", &o);
                 add(b, "-device");
@@ -675,13 +703,14 @@ static void build_audio(builder *b, const vm_config *c, const vm_argv_paths *p)
                 return;
         switch (a->backend) {
         case VM_AUDIO_PA: {
-                /* PipeWire's pipewire-pulse listens on the same socket as PulseAudio. */
                 _cleanup_free_ char *server = NULL;
 
-                if (a->server)
-                        server = strdup(a->server);
-                else if (asprintf(&server, "/run/user/%u/pulse/native", p->uid) < 0)
-                        server = NULL;
+                if (vm_audio_server_of(c) == VM_SERVER_NONE) {
+                        /* The guest keeps its sound card; nothing is played. */
+                        opt_raw(&o, "none,id=audio0");
+                        break;
+                }
+                server = vm_qemu_audio_server(c, p);
                 if (!server) {
                         b->error = -ENOMEM;
                         return;

@@ -69,6 +69,7 @@ static const char *const audio_values[] = { "none", "pa", "alsa", NULL };
 static const char *const audio_device_values[] = { "ich9-intel-hda", "intel-hda", "ac97", NULL };
 static const char *const codec_values[] = { "hda-duplex", "hda-output", NULL };
 static const char *const share_values[] = { "smb", "virtiofs", NULL };
+static const char *const lg_device_values[] = { "shm", "kvmfr", NULL };
 
 #define G(f)  offsetof(vm_general, f)
 #define FW(f) offsetof(vm_firmware_conf, f)
@@ -111,6 +112,8 @@ static const key_def keys[] = {
         { "vm", "user", K_STRING, G(user), NULL, 0, 0,
           "a user name or uid QEMU runs as (vfioctl start by root)" },
         { "vm", "bind_devices", K_BOOL, G(bind_devices), NULL, 0, 0, BOOL },
+        { "vm", "desktop_user", K_STRING, G(desktop_user), NULL, 0, 0,
+          "the user at the screen, who hears the VM and runs the Looking Glass client" },
         { "firmware", "type", K_ENUM, FW(type), firmware_values, 0, 0, NULL },
         { "firmware", "secure_boot", K_BOOL, FW(secure_boot), NULL, 0, 0, BOOL },
         { "firmware", "code", K_PATH, FW(code), NULL, 0, 0, PATH },
@@ -174,8 +177,11 @@ static const key_def keys[] = {
         { "looking-glass", "size", K_SIZE, offsetof(vm_looking_glass, size), NULL, 1ULL << 20, 1ULL << 32,
           "a size from 1M to 4G (32M)" },
         { "looking-glass", "path", K_PATH, offsetof(vm_looking_glass, path), NULL, 0, 0, PATH },
+        { "looking-glass", "device", K_ENUM, offsetof(vm_looking_glass, device), lg_device_values, 0, 0,
+          NULL },
         { "audio", "backend", K_ENUM, A(backend), audio_values, 0, 0, NULL },
-        { "audio", "server", K_PATH, A(server), NULL, 0, 0, PATH },
+        { "audio", "server", K_STRING, A(server), NULL, 0, 0,
+          "desktop, none or an absolute socket path (/run/user/1000/pulse/native)" },
         { "audio", "alsa_device", K_STRING, A(alsa_device), NULL, 0, 0, "an ALSA PCM name (default, hw:0)" },
         { "audio", "device", K_ENUM, A(device), audio_device_values, 0, 0, NULL },
         { "audio", "codec", K_ENUM, A(codec), codec_values, 0, 0, NULL },
@@ -357,6 +363,44 @@ uint64_t vm_looking_glass_size(unsigned width, unsigned height)
         return size;
 }
 
+uint64_t vm_looking_glass_bytes(const vm_config *c)
+{
+        return c->looking_glass.size
+                       ?: vm_looking_glass_size(c->looking_glass.width, c->looking_glass.height);
+}
+
+const char *vm_looking_glass_path(const vm_config *c)
+{
+        if (c->looking_glass.path)
+                return c->looking_glass.path;
+        /* Looking Glass docs: "IVSHMEM" (a file in /dev/shm) and "kvmfr" (the module's first device). */
+        return c->looking_glass.device == VM_LG_KVMFR ? "/dev/kvmfr0" : "/dev/shm/looking-glass";
+}
+
+vm_audio_server vm_audio_server_of(const vm_config *c)
+{
+        const char *s = c->audio.server;
+
+        if (!s)
+                return c->vm.desktop_user ? VM_SERVER_DESKTOP : VM_SERVER_SESSION;
+        if (strcmp(s, "desktop") == 0)
+                return VM_SERVER_DESKTOP;
+        if (strcmp(s, "none") == 0)
+                return VM_SERVER_NONE;
+        return VM_SERVER_PATH;
+}
+
+/* A login name as useradd(8) takes it: no path, option or field separators to smuggle into files. */
+static bool valid_user_name(const char *s)
+{
+        if (!*s || strlen(s) > 32 || s[0] == '-')
+                return false;
+        for (; *s; s++)
+                if (!isalnum((unsigned char)*s) && !strchr("._-", *s))
+                        return false;
+        return true;
+}
+
 unsigned vm_config_vcpus(const vm_config *c)
 {
         return c->cpu.sockets * c->cpu.cores * c->cpu.threads;
@@ -430,6 +474,7 @@ vm_config *vm_config_free(vm_config *c)
         free(c->display.socket);
         free(c->display.monitor);
         free(c->vm.user);
+        free(c->vm.desktop_user);
         free(c->vm.kernel);
         free(c->vm.initrd);
         free(c->vm.append);
@@ -1164,6 +1209,23 @@ int vm_config_check(const vm_config *c, char ***errors)
                 ERR(LINE("audio", "codec"), "[audio] codec applies to HDA devices only, not ac97");
         if (c->audio.server && c->audio.backend != VM_AUDIO_PA)
                 ERR(LINE("audio", "server"), "[audio] server needs backend = pa");
+        if (c->audio.server && c->audio.server[0] != '/' && strcmp(c->audio.server, "desktop") != 0 &&
+            strcmp(c->audio.server, "none") != 0)
+                ERR(LINE("audio", "server"),
+                    "[audio] server: '%s' is not valid; expected desktop, none or an absolute socket path (/run/user/1000/pulse/native)",
+                    c->audio.server);
+        if (c->audio.server && strcmp(c->audio.server, "desktop") == 0 && !c->vm.desktop_user)
+                ERR(LINE("audio", "server"),
+                    "[audio] server = desktop needs [vm] desktop_user = NAME (the user whose sound server plays the VM)");
+        if (c->vm.desktop_user && !valid_user_name(c->vm.desktop_user))
+                ERR(LINE("vm", "desktop_user"),
+                    "[vm] desktop_user: '%s' is not a user name (letters, digits, '.', '_', '-'; at most 32)",
+                    c->vm.desktop_user);
+        if (c->looking_glass.path && c->looking_glass.device == VM_LG_SHM &&
+            strncmp(c->looking_glass.path, "/dev/kvmfr", 10) == 0)
+                ERR(LINE("looking-glass", "path"),
+                    "[looking-glass] path = %s is a kvmfr device: add device = kvmfr",
+                    c->looking_glass.path);
         if (c->audio.alsa_device && c->audio.backend != VM_AUDIO_ALSA)
                 ERR(LINE("audio", "alsa_device"), "[audio] alsa_device needs backend = alsa");
         for (size_t i = 0; i < c->n_gpus; i++) {

@@ -458,6 +458,11 @@ int vm_config_format(const vm_config *c, char **ret)
                 c->vm.accel == VM_ACCEL_KVM ? "kvm" : "tcg");
         if (c->vm.uuid)
                 fprintf(f, "uuid = %s\n", c->vm.uuid);
+        if (c->vm.desktop_user)
+                fprintf(f,
+                        "# The user at the screen: hears the VM ([audio] server = desktop) and runs looking-glass-client\n"
+                        "desktop_user = %s\n",
+                        c->vm.desktop_user);
         fprintf(f, "rtc_localtime = %s\nrtc_catchup = %s\npit_delay = %s\nhpet = %s\n",
                 yn(c->vm.rtc_localtime), yn(c->vm.rtc_catchup), yn(c->vm.pit_delay), yn(c->vm.hpet));
         fprintf(f, "# max_ram_below_4g = 1G   (works around PCIe bridges that mishandle high MMIO)\n");

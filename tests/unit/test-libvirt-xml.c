@@ -521,6 +521,39 @@ static int run_tool(const char *const extra[], char **ret_out)
         return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/*
+ * The VM's sound and Looking Glass where libvirt can say them: the grant socket as <audio serverName>,
+ * server = none as <audio type='none'>, kvmfr through qemu:commandline; back in, the socket is the server
+ * path and the kvmfr memory is device = kvmfr.
+ */
+static void test_audio_and_looking_glass_round_trip(void **state)
+{
+        static const char conf[] = "[vm]\nuser = vfvm\ndesktop_user = alice\n[audio]\n"
+                                   "[looking-glass]\ndevice = kvmfr\n";
+        _cleanup_(vm_config_freep) vm_config *c = NULL, *none = NULL;
+        _cleanup_(vm_libvirt_import_freep) vm_libvirt_import *back = NULL;
+        _cleanup_strv_free_ char **errors = NULL, **lost = NULL;
+        _cleanup_free_ char *xml = NULL, *err = NULL;
+
+        assert_int_equal(vm_config_parse_string(conf, "t.conf", "t", &c, &errors), 0);
+        assert_int_equal(vm_libvirt_export(c, &xml, &lost), 0);
+        assert_non_null(strstr(
+                xml, "<audio id=\"1\" type=\"pulseaudio\" serverName=\"/run/vfioctl-audio/vfvm/native\"/>"));
+        assert_non_null(strstr(xml, "mem-path=/dev/kvmfr0,size=32M,share=yes"));
+        assert_int_equal(vm_libvirt_import_string(xml, strlen(xml), "x.xml", NULL, 0, &back, &err), 0);
+        assert_string_equal(back->config->audio.server, "/run/vfioctl-audio/vfvm/native");
+        assert_int_equal(back->config->looking_glass.device, VM_LG_KVMFR);
+        assert_string_equal(vm_looking_glass_path(back->config), "/dev/kvmfr0");
+        free(xml);
+        xml = NULL;
+        lost = strv_free(lost);
+        assert_int_equal(vm_config_parse_string("[vm]\ndesktop_user = alice\n[audio]\nserver = none\n",
+                                                "n.conf", "n", &none, &errors),
+                         0);
+        assert_int_equal(vm_libvirt_export(none, &xml, &lost), 0);
+        assert_non_null(strstr(xml, "<audio id=\"1\" type=\"none\"/>"));
+}
+
 static void test_tool(void **state)
 {
         _cleanup_free_ char *seed = data_path("seed000-edi.xml"),
@@ -626,6 +659,7 @@ int main(void)
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_units);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_unknown_listed);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_keep_unknown_args);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_audio_and_looking_glass_round_trip);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_tool);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_tool_export);
         {

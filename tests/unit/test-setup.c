@@ -208,6 +208,150 @@ static void test_distro_commands(void **state)
         }
 }
 
+/* A root with the desktop user alice and the VM user vfvm (its own group), as useradd would leave them. */
+static env *desktop_env(char **ret_root)
+{
+        char *root = variant_new("q35-viommu");
+        env *e = calloc(1, sizeof(*e));
+
+        assert_non_null(e);
+        variant_write(root, "etc/passwd",
+                      "root:x:0:0:root:/root:/bin/bash\n"
+                      "alice:x:1000:1000:Alice:/home/alice:/bin/bash\n"
+                      "vfvm:x:998:997::/nonexistent:/usr/sbin/nologin\n");
+        variant_write(root, "etc/group", "root:x:0:\nkvm:x:104:vfvm\nalice:x:1000:\nvfvm:x:997:\n");
+        assert_int_equal(vfio_host_open(root, &e->h), 0);
+        assert_int_equal(vfio_model_load(e->h, &e->m), 0);
+        *ret_root = root;
+        return e;
+}
+
+/*
+ * server = desktop: a directory at boot that only alice (owner) and vfvm's group may enter, a second socket
+ * in it for both PulseAudio and pipewire-pulse, and no access for anyone else.
+ */
+static void test_audio_grant_files(void **state)
+{
+        char *root, *want_sock;
+        env *e = desktop_env(&root);
+        vfio_setup_opts o = { .user = "vfvm", .desktop_user = "alice", .audio_grant = true };
+        void *st = e;
+        const char *t, *pa, *pw;
+
+        plan(e, NULL, &o);
+        assert_true(asprintf(&want_sock, "%s/run/vfioctl-audio/vfvm/native", root) > 0);
+        t = file(e, "etc/tmpfiles.d/vfioctl-audio-vfvm.conf");
+        assert_non_null(t);
+        assert_non_null(strstr(t, "\nd /run/vfioctl-audio 0755 root root -\n"));
+        assert_non_null(strstr(t, "\nd /run/vfioctl-audio/vfvm 0710 alice vfvm -\n"));
+        pa = file(e, "etc/pulse/default.pa.d/vfioctl-audio-vfvm.pa");
+        assert_non_null(pa);
+        assert_non_null(strstr(pa, "load-module module-native-protocol-unix socket="));
+        assert_non_null(strstr(pa, want_sock));
+        assert_non_null(strstr(pa, " auth-group=vfvm auth-cookie-enabled=0\n"));
+        /* anonymous access is what seed 003's author ended up with: never */
+        assert_null(strstr(pa, "auth-anonymous"));
+        pw = file(e, "etc/pipewire/pipewire-pulse.conf.d/90-vfioctl-audio.conf");
+        assert_non_null(pw);
+        assert_non_null(strstr(pw, "\"unix:native\""));
+        assert_non_null(strstr(pw, want_sock));
+        assert_true(any_contains(e->p->commands,
+                                 "systemd-tmpfiles --create /etc/tmpfiles.d/vfioctl-audio-vfvm.conf"));
+        assert_true(any_contains(e->p->commands, "systemctl --user -M alice@ try-restart"));
+        assert_int_equal(strv_length(e->p->refusals), 0);
+        /* vfvm's group is its own: no note about others sharing it */
+        assert_false(any_contains(e->p->notes, "is also"));
+        free(want_sock);
+        teardown_env(&st);
+        variant_free(root);
+}
+
+/* A second VM user keeps the first one's socket in pipewire-pulse's single address list. */
+static void test_audio_grant_pipewire_keeps_other_sockets(void **state)
+{
+        char *root;
+        env *e = desktop_env(&root);
+        vfio_setup_opts o = { .user = "vfvm", .desktop_user = "alice", .audio_grant = true };
+        void *st = e;
+        const char *pw;
+
+        variant_write(root, "etc/pipewire/pipewire-pulse.conf.d/90-vfioctl-audio.conf",
+                      "pulse.properties = {\n    server.address = [\n        \"unix:native\"\n"
+                      "        \"unix:/run/vfioctl-audio/other/native\"\n    ]\n}\n");
+        plan(e, NULL, &o);
+        pw = file(e, "etc/pipewire/pipewire-pulse.conf.d/90-vfioctl-audio.conf");
+        assert_non_null(strstr(pw, "\"unix:/run/vfioctl-audio/other/native\""));
+        assert_non_null(strstr(pw, "/run/vfioctl-audio/vfvm/native\""));
+        teardown_env(&st);
+        variant_free(root);
+}
+
+/* The grant is the directory's group: a group others share is named, a missing user refused. */
+static void test_audio_grant_refusals_and_shared_group(void **state)
+{
+        char *root;
+        env *e = desktop_env(&root);
+        vfio_setup_opts o = { .user = "nobody", .desktop_user = "alice", .audio_grant = true };
+        void *st = e;
+
+        plan(e, NULL, &o);
+        assert_true(any_contains(e->p->refusals, "user nobody (the VM user) is not in etc/passwd"));
+        variant_append(root, "etc/passwd", "nobody:x:65534:65534::/nonexistent:/usr/sbin/nologin");
+        variant_append(root, "etc/passwd", "lp:x:7:65534::/var/spool/lpd:/usr/sbin/nologin");
+        variant_append(root, "etc/group", "nogroup:x:65534:");
+        plan(e, NULL, &o);
+        assert_int_equal(strv_length(e->p->refusals), 0);
+        assert_true(any_contains(e->p->notes, "group nogroup is also lp's"));
+        o.desktop_user = "bob";
+        plan(e, NULL, &o);
+        assert_true(any_contains(e->p->refusals, "[vm] desktop_user = bob is not in etc/passwd"));
+        /* QEMU as the desktop user itself: its own session socket, nothing to write */
+        o.user = o.desktop_user = "alice";
+        plan(e, NULL, &o);
+        assert_null(file(e, "etc/tmpfiles.d/vfioctl-audio-alice.conf"));
+        assert_true(any_contains(e->p->notes, "alice is the desktop user"));
+        teardown_env(&st);
+        variant_free(root);
+}
+
+static void test_looking_glass_files(void **state)
+{
+        char *root;
+        env *e = desktop_env(&root);
+        vfio_setup_opts o = { .user = "vfvm",
+                              .desktop_user = "alice",
+                              .looking_glass = true,
+                              .lg_path = "/dev/shm/looking-glass",
+                              .lg_size = 32 << 20 };
+        void *st = e;
+        const char *t;
+
+        plan(e, NULL, &o);
+        t = file(e, "etc/tmpfiles.d/vfioctl-looking-glass-looking-glass.conf");
+        assert_non_null(t);
+        assert_non_null(strstr(t, "\nf /dev/shm/looking-glass 0660 vfvm alice -\n"));
+        assert_true(any_contains(
+                e->p->commands,
+                "systemd-tmpfiles --create /etc/tmpfiles.d/vfioctl-looking-glass-looking-glass.conf"));
+        o.lg_kvmfr = true;
+        o.lg_path = "/dev/kvmfr0";
+        plan(e, NULL, &o);
+        assert_null(file(e, "etc/tmpfiles.d/vfioctl-looking-glass-looking-glass.conf"));
+        assert_non_null(
+                strstr(file(e, "etc/modprobe.d/vfioctl-kvmfr.conf"), "\noptions kvmfr static_size_mb=32\n"));
+        assert_non_null(strstr(file(e, "etc/modules-load.d/vfioctl-kvmfr.conf"), "\nkvmfr\n"));
+        assert_non_null(strstr(
+                file(e, "etc/udev/rules.d/91-vfioctl-kvmfr.rules"),
+                "SUBSYSTEM==\"kvmfr\", KERNEL==\"kvmfr0\", OWNER=\"vfvm\", GROUP=\"alice\", MODE=\"0660\"\n"));
+        /* a path that would break the tmpfiles.d line is refused, not written */
+        o.lg_kvmfr = false;
+        o.lg_path = "/dev/shm/a b";
+        plan(e, NULL, &o);
+        assert_true(any_contains(e->p->refusals, "[looking-glass] path = /dev/shm/a b"));
+        teardown_env(&st);
+        variant_free(root);
+}
+
 static void test_unified_diff(void **state)
 {
         char *d;
@@ -246,6 +390,10 @@ int main(void)
                 T(test_user_memlock_and_hugepages),
                 T(test_uinput_loaded_at_boot),
                 cmocka_unit_test(test_distro_commands),
+                cmocka_unit_test(test_audio_grant_files),
+                cmocka_unit_test(test_audio_grant_pipewire_keeps_other_sockets),
+                cmocka_unit_test(test_audio_grant_refusals_and_shared_group),
+                cmocka_unit_test(test_looking_glass_files),
         };
 #undef T
         return cmocka_run_group_tests(tests, NULL, NULL);

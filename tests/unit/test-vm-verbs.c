@@ -261,6 +261,36 @@ static void test_create_gpu_from_the_host_model(void **state)
         result_done(&r);
 }
 
+/* The desktop user: the option; from SUDO_USER only on the running system, never for a --root tree. */
+static void test_create_desktop_user(void **state)
+{
+        char root[4096];
+        result r;
+
+        snprintf(root, sizeof(root), "%s/vm/root-rng", getenv("VFIOCTL_TEST_DATA"));
+        r = run((char *const[]){ (char *)bin(), (char *)"--root", root, (char *)"create",
+                                 (char *)"--desktop-user", (char *)"alice", (char *)"--dry-run", (char *)"d",
+                                 NULL },
+                NULL);
+        assert_int_equal(r.status, 0);
+        assert_non_null(strstr(r.out, "\ndesktop_user = alice\n"));
+        result_done(&r);
+        setenv("SUDO_USER", "bob", 1);
+        r = run((char *const[]){ (char *)bin(), (char *)"--root", root, (char *)"create",
+                                 (char *)"--dry-run", (char *)"d", NULL },
+                NULL);
+        unsetenv("SUDO_USER");
+        assert_int_equal(r.status, 0);
+        assert_null(strstr(r.out, "desktop_user"));
+        result_done(&r);
+        r = run((char *const[]){ (char *)bin(), (char *)"create", (char *)"--desktop-user", (char *)"a/b",
+                                 (char *)"--dry-run", (char *)"d", NULL },
+                NULL);
+        assert_int_equal(r.status, 64);
+        assert_non_null(strstr(r.err, "--desktop-user: 'a/b' is not a user name"));
+        result_done(&r);
+}
+
 static void test_names_live_in_xdg_config_home(void **state)
 {
         char dir[] = "/tmp/vfioctl-xdg-XXXXXX", path[4200];
@@ -419,6 +449,7 @@ int main(void)
                 cmocka_unit_test(test_cmdline_quoting_round_trips_through_a_shell),
                 cmocka_unit_test(test_create_writes_a_valid_config_once),
                 cmocka_unit_test(test_create_gpu_from_the_host_model),
+                cmocka_unit_test(test_create_desktop_user),
                 cmocka_unit_test(test_names_live_in_xdg_config_home),
                 cmocka_unit_test(test_create_never_replaces_a_disk_image),
                 cmocka_unit_test(test_disk_create_for_a_vm_makes_the_image_its_config_names),

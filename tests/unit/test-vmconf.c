@@ -61,7 +61,7 @@ static void test_key_in_wrong_section_is_named(void **state)
 {
         assert_error(
                 "[vm]\nhugepages = 2M\n",
-                "t.conf:2: [vm] unknown key 'hugepages' ('hugepages' is a key of [memory]); keys in [vm]: emulator, os, machine, accel, max_ram_below_4g, spare_root_ports, uuid, rtc_localtime, rtc_catchup, pit_delay, hpet, vmport, debugcon, extra_args, kernel, initrd, append, user, bind_devices");
+                "t.conf:2: [vm] unknown key 'hugepages' ('hugepages' is a key of [memory]); keys in [vm]: emulator, os, machine, accel, max_ram_below_4g, spare_root_ports, uuid, rtc_localtime, rtc_catchup, pit_delay, hpet, vmport, debugcon, extra_args, kernel, initrd, append, user, bind_devices, desktop_user");
 }
 
 static void test_enum_lists_allowed_values_and_hint(void **state)
@@ -247,6 +247,58 @@ static void test_looking_glass_size(void **state)
         assert_int_equal(vm_looking_glass_size(3840, 2160), 128ULL << 20);
 }
 
+/* Where the sound goes: desktop by default once a desktop user is known, else the QEMU user's session. */
+static void test_audio_server_and_desktop_user(void **state)
+{
+        vm_config *c;
+
+        c = parse_ok("[audio]\n");
+        assert_int_equal(vm_audio_server_of(c), VM_SERVER_SESSION);
+        vm_config_free(c);
+        c = parse_ok("[vm]\ndesktop_user = alice\n[audio]\n");
+        assert_int_equal(vm_audio_server_of(c), VM_SERVER_DESKTOP);
+        vm_config_free(c);
+        c = parse_ok("[vm]\ndesktop_user = alice\n[audio]\nserver = none\n");
+        assert_int_equal(vm_audio_server_of(c), VM_SERVER_NONE);
+        vm_config_free(c);
+        c = parse_ok("[vm]\ndesktop_user = alice\n[audio]\nserver = /run/pulse/native\n");
+        assert_int_equal(vm_audio_server_of(c), VM_SERVER_PATH);
+        vm_config_free(c);
+        assert_error(
+                "[audio]\nserver = desktop\n",
+                "t.conf:2: [audio] server = desktop needs [vm] desktop_user = NAME (the user whose sound server plays the VM)");
+        assert_error(
+                "[audio]\nserver = pulse\n",
+                "t.conf:2: [audio] server: 'pulse' is not valid; expected desktop, none or an absolute socket path (/run/user/1000/pulse/native)");
+        assert_error("[audio]\nbackend = alsa\nserver = desktop\n[vm]\ndesktop_user = a\n",
+                     "t.conf:3: [audio] server needs backend = pa");
+        /* The name goes into tmpfiles.d lines and udev rules: nothing that could split or end them. */
+        assert_error(
+                "[vm]\ndesktop_user = a b\n",
+                "t.conf:2: [vm] desktop_user: 'a b' is not a user name (letters, digits, '.', '_', '-'; at most 32)");
+        assert_error(
+                "[vm]\ndesktop_user = ../x\n",
+                "t.conf:2: [vm] desktop_user: '../x' is not a user name (letters, digits, '.', '_', '-'; at most 32)");
+}
+
+static void test_looking_glass_device_and_path(void **state)
+{
+        vm_config *c;
+
+        c = parse_ok("[looking-glass]\n");
+        assert_string_equal(vm_looking_glass_path(c), "/dev/shm/looking-glass");
+        assert_int_equal(vm_looking_glass_bytes(c), 32ULL << 20);
+        vm_config_free(c);
+        c = parse_ok("[looking-glass]\ndevice = kvmfr\nsize = 64M\n");
+        assert_string_equal(vm_looking_glass_path(c), "/dev/kvmfr0");
+        assert_int_equal(vm_looking_glass_bytes(c), 64ULL << 20);
+        vm_config_free(c);
+        assert_error("[looking-glass]\npath = /dev/kvmfr1\n",
+                     "t.conf:2: [looking-glass] path = /dev/kvmfr1 is a kvmfr device: add device = kvmfr");
+        assert_error("[looking-glass]\ndevice = ivshmem\n",
+                     "t.conf:2: [looking-glass] device: 'ivshmem' is not allowed; use one of: shm, kvmfr");
+}
+
 static void test_escape(void **state)
 {
         char *e = vm_qemu_escape("/a,b c,,d");
@@ -303,6 +355,8 @@ int main(void)
                 cmocka_unit_test(test_lists_append_and_comments),
                 cmocka_unit_test(test_did_you_mean),
                 cmocka_unit_test(test_looking_glass_size),
+                cmocka_unit_test(test_audio_server_and_desktop_user),
+                cmocka_unit_test(test_looking_glass_device_and_path),
                 cmocka_unit_test(test_escape),
                 cmocka_unit_test(test_every_key_documented_in_man_page),
         };
