@@ -1,12 +1,14 @@
 /* vfioctl: entry point, global options and the verb table. */
 #include <errno.h>
 #include <getopt.h>
+#include <linux/capability.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -14,8 +16,10 @@
 #include "log.h"
 #include "parse-util.h"
 #include "strv.h"
+#include "term-escape.h"
 #include "tool.h"
 #include "vfioctl/model.h"
+#include "vfioctl/perm.h"
 #include "vfioctl/vmpaths.h"
 
 const char *arg_root;
@@ -71,10 +75,11 @@ static const verb verbs[] = {
         { "input", 1, 1, verb_input, "input list|relay [--json] [--grab DEV... --out NAME]",
           "keyboards and mice with stable paths; the relay that keeps them in the VM across replugs" },
         { "import-libvirt", 1, 1, verb_import_libvirt,
-          "import-libvirt FILE.xml [--name NAME | -o FILE] [--dry-run] [--strict] [--keep-unknown-args]",
-          "turn a libvirt domain XML into a VM config, listing every part not imported" },
-        { "export-libvirt", 1, 1, verb_export_libvirt, "export-libvirt NAME|FILE [-o FILE.xml]",
-          "write a VM as a libvirt domain XML (virsh define)" },
+          "import-libvirt FILE.xml|--connect URI DOMAIN [--name NAME | -o FILE] [--dry-run] [--strict] [--keep-unknown-args]",
+          "turn a libvirt domain (an XML file, or a domain defined on a libvirt connection) into a VM config, listing every part not imported" },
+        { "export-libvirt", 1, 1, verb_export_libvirt,
+          "export-libvirt NAME|FILE [-o FILE.xml | --define] [--connect URI] [--force]",
+          "write a VM as a libvirt domain XML, or define it on a libvirt connection with that host's devices" },
         { "completion", 1, 2, verb_completion, "completion bash|zsh",
           "print the shell completion script (verbs, options, VM names, devices), made from this table" },
 };
@@ -97,28 +102,39 @@ static bool verb_has_own_help(const char *name)
         return false;
 }
 
+/* Messages carry input (config values, XML, paths): escaped and bounded before they reach a terminal. */
+static void report(const char *label, const char *color, const char *fmt, va_list ap)
+{
+        _cleanup_free_ char *msg = NULL, *safe = NULL;
+
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        safe = msg ? escape_for_terminal(msg, TOOL_MESSAGE_MAX) : NULL;
+        fprintf(stderr, "%svfioctl: %s:%s %s\n", tool_color(stderr, color), label,
+                tool_color(stderr, ANSI_RESET), safe ? safe : "(out of memory formatting the message)");
+}
+
 void tool_error(const char *fmt, ...)
 {
         va_list ap;
 
-        fprintf(stderr, "%svfioctl: error:%s ", tool_color(stderr, ANSI_RED ANSI_BOLD),
-                tool_color(stderr, ANSI_RESET));
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        report("error", ANSI_RED ANSI_BOLD, fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
 }
 
 void tool_warning(const char *fmt, ...)
 {
         va_list ap;
 
-        fprintf(stderr, "%svfioctl: warning:%s ", tool_color(stderr, ANSI_YELLOW),
-                tool_color(stderr, ANSI_RESET));
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        report("warning", ANSI_YELLOW, fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
+}
+
+char *tool_escape(const char *s)
+{
+        return escape_for_terminal(s ? s : "", TOOL_MESSAGE_MAX);
 }
 
 bool tool_use_color(FILE *f)
@@ -210,6 +226,25 @@ int tool_load_config(const char *arg, vm_config **ret)
         return r;
 }
 
+int tool_load_config_trusted(const char *arg, vm_config **ret)
+{
+        _cleanup_strv_free_ char **errors = NULL;
+        int r;
+
+        r = vfio_perm_load_config(arg, ret, &errors);
+        STRV_FOREACH(e, errors)
+                tool_error("%s", *e);
+        return r;
+}
+
+bool tool_vm_name(const char *s)
+{
+        if (vm_name_valid(s))
+                return true;
+        tool_error("'%s' is not a VM name: 1 to 64 of letters, digits, - _ . (not starting with - or .)", s);
+        return false;
+}
+
 static void help(FILE *f)
 {
         fprintf(f,
@@ -230,6 +265,40 @@ static void help(FILE *f)
                    "  --version         show the version\n");
 }
 
+/*
+ * Installed setuid or setgid (or with file capabilities), vfioctl keeps nothing of it: it becomes its
+ * caller again, for good, before it reads an argument. Every path the caller names (import-libvirt -o,
+ * create --output, export-libvirt -o, cmdline FILE, a config to start) is then opened with the caller's
+ * own rights, and the verbs that need root (bind, setup, start for another user) refuse as they do for
+ * any user. Root's verbs are run through sudo or the vfioctl@.service unit instead (docs/SECURITY.md,
+ * "Installed setuid"). The environment stays ignored (secure_getenv), as the man page says.
+ */
+static int become_caller(void)
+{
+        uid_t ruid = getuid(), r, e, s;
+        gid_t rgid = getgid(), rg, eg, sg;
+
+        if (setresgid(rgid, rgid, rgid) < 0 || setresuid(ruid, ruid, ruid) < 0)
+                return -errno;
+        if (ruid != 0) {
+                /* setresuid to non-zero ids clears capabilities gained from root; file capabilities of a
+                 * non-root caller stay unless dropped too. */
+                struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+                struct __user_cap_data_struct none[2] = {};
+
+                if (syscall(SYS_capset, &hdr, none) < 0)
+                        return -errno;
+        }
+        if (getresuid(&r, &e, &s) < 0 || getresgid(&rg, &eg, &sg) < 0)
+                return -errno;
+        if (r != ruid || e != ruid || s != ruid || rg != rgid || eg != rgid || sg != rgid)
+                return -EPERM;
+        /* Proven for good: the old identity cannot be taken back. */
+        if (ruid != 0 && (setresuid((uid_t)-1, 0, (uid_t)-1) == 0 || geteuid() == 0))
+                return -EPERM;
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
         enum { OPT_ROOT = 0x100, OPT_JSON, OPT_COLOR, OPT_DEBUG, OPT_VERSION };
@@ -248,6 +317,16 @@ int main(int argc, char **argv)
         /* Nothing vfioctl (or the QEMU it starts) creates is group- or world-writable, whatever umask the
          * caller left; wider modes are set explicitly where they are meant (hostfile.c). */
         umask(022);
+        if (getauxval(AT_SECURE)) {
+                int r = become_caller();
+
+                if (r < 0) {
+                        fprintf(stderr,
+                                "vfioctl: error: installed setuid/setgid, and giving that up failed: %s; refusing to run\n",
+                                strerror(-r));
+                        return EXIT_NOPERM;
+                }
+        }
         /* secure_getenv: a setuid vfioctl must never let the caller redirect host writes. */
         arg_root = secure_getenv("VFIOCTL_ROOT");
         /* Fault-injection tests only (tests/fault/): die by SIGKILL at the Nth file-changing step. */

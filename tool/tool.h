@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "vfioctl/host.h"
 
@@ -51,8 +52,12 @@ const char *tool_color(FILE *f, const char *ansi);
 #define ANSI_DIM    "\033[2m"
 #define ANSI_RESET  "\033[0m"
 
+/* One message to stderr, once, at the boundary: control bytes escaped, at most TOOL_MESSAGE_MAX bytes. */
+#define TOOL_MESSAGE_MAX 4096
 void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tool_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same escaping for lines printed otherwise (lists under an error); caller frees. */
+char *tool_escape(const char *s);
 
 /* Runs a verb of the table in this process (argv[0] is its name), as `vfioctl VERB ARGS` would. */
 int tool_run_verb(int argc, char **argv);
@@ -64,6 +69,10 @@ int tool_load_model(const vfio_host *h, struct vfio_model **ret);
 /* Finds and parses a VM config (NAME or FILE), reporting every error; -EINVAL when the config is wrong. */
 struct vm_config;
 int tool_load_config(const char *arg, struct vm_config **ret);
+/* The same for a config root acts on: the trust decision first (perm.h's vfio_perm_load_config). */
+int tool_load_config_trusted(const char *arg, struct vm_config **ret);
+/* For the verbs that take a VM NAME: false after saying why the argument is not one (exit EXIT_USAGE). */
+bool tool_vm_name(const char *s);
 
 int verb_devices(int argc, char **argv);
 int verb_bind(int argc, char **argv);
@@ -85,6 +94,11 @@ int verb_input(int argc, char **argv);
 /* The storage helpers by absolute path; a progress bar labelled progress_label on a TTY (NULL: none). */
 struct vfio_storage_tools;
 void tool_storage_tools(struct vfio_storage_tools *t, const char *progress_label);
+/* Root working on a path owner controls (vfio_storage_path_owner, a snapshot plan's owner): qemu-img runs as
+ * that user, and a note says so. No change otherwise. */
+int tool_storage_run_as(struct vfio_storage_tools *t, const char *path, uid_t owner);
+/* Why the safe walk (basic/safedir.h) refused a path, for messages: "a symbolic link in a directory ...". */
+const char *tool_path_refusal(int r);
 int verb_import_libvirt(int argc, char **argv);
 int verb_export_libvirt(int argc, char **argv);
 int verb_start(int argc, char **argv);

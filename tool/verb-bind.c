@@ -177,9 +177,30 @@ static int run(int argc, char **argv, vfio_bind_action action)
                 if (r == -ENOENT && plan->load_vfio_pci)
                         tool_error("vfio-pci is not loaded%s: run 'modprobe vfio-pci' (or 'vfioctl setup')",
                                    vfio_host_is_live(h) ? "" : " below this --root");
+                else if (plan->not_restored) {
+                        /* Say what is true: some devices are NOT where they were. */
+                        _cleanup_free_ char *names = NULL;
+
+                        STRV_FOREACH(d, plan->not_restored) {
+                                char *n = NULL;
+
+                                if (asprintf(&n, "%s%s%.*s", names ? names : "", names ? " " : "",
+                                             (int)strcspn(*d, "="), *d) < 0)
+                                        break;
+                                free(names);
+                                names = n;
+                        }
+                        tool_error(
+                                "%s failed: %s, and putting back %s failed too (see above): they may be left on vfio-pci; run: vfioctl unbind %s",
+                                action_verb(action), strerror(-r), names ? names : "some devices",
+                                names ? names : "...");
+                } else if (plan->rolled_back)
+                        tool_error(
+                                "%s failed: %s; the devices it had moved were put back on their drivers (see above; 'vfioctl devices' shows them)",
+                                action_verb(action), strerror(-r));
                 else
                         tool_error(
-                                "%s failed: %s; the devices above were put back where they were (run 'vfioctl devices' to check)",
+                                "%s failed: %s; the devices listed above were changed, the others not ('vfioctl devices' shows where each is)",
                                 action_verb(action), strerror(-r));
                 return EXIT_FAILURE_GENERIC;
         }

@@ -38,7 +38,7 @@ int verb_console(int argc, char **argv)
         char buf[4096];
         int ret = EXIT_FAILURE_GENERIC;
 
-        if (tool_check_arity(argc - 1) < 0)
+        if (tool_check_arity(argc - 1) < 0 || !tool_vm_name(argv[1]))
                 return EXIT_USAGE;
         if (vm_run_open(arg_root, argv[1], false, &r, &err) < 0 || vm_run_load(r, &s) < 0 ||
             !vm_run_alive(r, s)) {

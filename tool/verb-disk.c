@@ -2,7 +2,10 @@
  * facts. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <json-c/json.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +14,7 @@
 
 #include "cleanup.h"
 #include "parse-util.h"
+#include "safedir.h"
 #include "tool.h"
 #include "vfioctl/storage.h"
 #include "vfioctl/vmpaths.h"
@@ -50,6 +54,34 @@ void tool_storage_tools(vfio_storage_tools *t, const char *progress_label)
                 t->progress = progress_bar;
                 t->userdata = (void *)progress_label;
         }
+}
+
+int tool_storage_run_as(vfio_storage_tools *t, const char *path, uid_t owner)
+{
+        static gid_t groups[NGROUPS_MAX];
+        int n = NGROUPS_MAX;
+        struct passwd *pw;
+
+        if (geteuid() != 0 || owner == VFIO_STORAGE_NOBODY)
+                return 0;
+        /* qemu-img follows what that user may change: it gets that user's rights, never root's. */
+        pw = getpwuid(owner);
+        t->run_as = true;
+        t->run_uid = owner;
+        t->run_gid = pw ? pw->pw_gid : (gid_t)owner;
+        /* That user's groups too, as a login would have them: a disk may be theirs through one (kvm). */
+        if (pw && getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) >= 0) {
+                t->run_groups = groups;
+                t->n_run_groups = (size_t)n;
+        }
+        fprintf(stderr, "note: %s is controlled by user %s: qemu-img runs as that user\n", path,
+                pw ? pw->pw_name : "(uid without a name)");
+        return 0;
+}
+
+const char *tool_path_refusal(int r)
+{
+        return safedir_strerror(r);
 }
 
 static void human(uint64_t b, char buf[static 32])
@@ -135,7 +167,7 @@ static int vm_disk_to_create(const char *name, char **ret)
         _cleanup_(vm_config_freep) vm_config *c = NULL;
         int r;
 
-        r = tool_load_config(name, &c);
+        r = tool_load_config_trusted(name, &c);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < c->n_disks; i++) {
@@ -267,6 +299,16 @@ static int disk_create(const char *target)
                        (unsigned long long)arg_size);
                 return EXIT_OK;
         }
+        {
+                uid_t owner = VFIO_STORAGE_NOBODY;
+
+                r = vfio_storage_path_owner(path, true, &owner);
+                if (r < 0) {
+                        tool_error("cannot create %s: its directory is %s", path, tool_path_refusal(r));
+                        goto undo;
+                }
+                (void)tool_storage_run_as(&t, path, owner);
+        }
         r = vfio_storage_create_image(&t, path, arg_format, arg_size, arg_prealloc, &err);
         if (r < 0) {
                 (void)report_failure("qemu-img create", path, r, TAKE_PTR(err));
@@ -314,6 +356,31 @@ static int disk_import(const char *src, const char *dst)
                         "--format zvol: import into a zvol with 'qemu-img convert -O raw SRC /dev/zvol/...'");
                 return EXIT_USAGE;
         }
+        {
+                /* qemu-img reads SRC and writes beside DST: as root, it runs as the user who controls them
+                 * (a link put at SRC would otherwise make root copy a file only root may read into an
+                 * image others can read); two different users: refused. */
+                uid_t so = VFIO_STORAGE_NOBODY, dob = VFIO_STORAGE_NOBODY;
+
+                r = vfio_storage_path_owner(src, false, &so);
+                if (r < 0) {
+                        tool_error("cannot import %s: it is %s", src, tool_path_refusal(r));
+                        return EXIT_FAILURE_GENERIC;
+                }
+                r = vfio_storage_path_owner(dst, true, &dob);
+                if (r < 0) {
+                        tool_error("cannot create %s: its directory is %s", dst, tool_path_refusal(r));
+                        return EXIT_FAILURE_GENERIC;
+                }
+                if (so != VFIO_STORAGE_NOBODY && dob != VFIO_STORAGE_NOBODY && so != dob && geteuid() == 0) {
+                        tool_error(
+                                "%s and the directory of %s are controlled by two different users (uid %u and %u): import as one of them, or move the image first",
+                                src, dst, (unsigned)so, (unsigned)dob);
+                        return EXIT_FAILURE_GENERIC;
+                }
+                (void)tool_storage_run_as(&t, so != VFIO_STORAGE_NOBODY ? src : dst,
+                                          so != VFIO_STORAGE_NOBODY ? so : dob);
+        }
         r = vfio_storage_measure(&t, src, arg_format, &need, &err);
         if (r < 0)
                 return report_failure("qemu-img measure", src, r, TAKE_PTR(err));
@@ -329,8 +396,10 @@ static int disk_import(const char *src, const char *dst)
                        vfio_disk_format_to_string(arg_format), src, dst);
                 return EXIT_OK;
         }
+        /* Never half an image under dst: convert writes a hidden partial file and renames it when whole
+         * (nothing to remove here; removing dst by name could hit whatever another user put there). */
         r = vfio_storage_convert(&t, src, dst, arg_format, &err);
-        if (r < 0) /* the storage module never leaves half an image (a partial file, removed) */
+        if (r < 0)
                 return report_failure("qemu-img convert", src, r, TAKE_PTR(err));
         printf("%s\n", dst);
         return EXIT_OK;
@@ -347,7 +416,7 @@ static int disk_info(const char *path)
         tool_storage_tools(&t, NULL);
         r = vfio_storage_probe_format(path, &f);
         if (r < 0) {
-                tool_error("cannot read %s: %s", path, strerror(-r));
+                tool_error("cannot read %s: %s", path, tool_path_refusal(r));
                 return EXIT_FAILURE_GENERIC;
         }
         odirect = vfio_storage_supports_odirect(path);

@@ -28,7 +28,7 @@ int verb_log(int argc, char **argv)
                         console = true;
                 else
                         return EXIT_USAGE;
-        if (tool_check_arity(argc - optind) < 0)
+        if (tool_check_arity(argc - optind) < 0 || !tool_vm_name(argv[optind]))
                 return EXIT_USAGE;
         if (vm_run_open(arg_root, argv[optind], false, &r, &err) < 0) {
                 if (err)

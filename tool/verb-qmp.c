@@ -30,6 +30,10 @@ int verb_qmp(int argc, char **argv)
                 return EXIT_USAGE;
         }
         json_object_object_get_ex(cmd, "arguments", &args);
+        if (!tool_vm_name(argv[1])) {
+                json_object_put(cmd);
+                return EXIT_USAGE;
+        }
         if (vm_run_open(arg_root, argv[1], false, &r, &err) < 0 || vm_run_load(r, &s) < 0 ||
             !vm_run_alive(r, s)) {
                 if (r)

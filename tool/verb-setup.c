@@ -208,9 +208,18 @@ int verb_setup(int argc, char **argv)
                         printf("Nothing to undo: no %s.\n", VFIO_SETUP_MANIFEST);
                         return EXIT_OK;
                 }
+                if (r == -EBUSY) {
+                        /* Files the admin edited since setup wrote them are kept on purpose (listed above).
+                         */
+                        tool_error(
+                                "undo kept the files listed above as changed since setup wrote them; /%s still lists them: edit them back, or restore setup's originals over the changes with: vfioctl setup --undo --force",
+                                VFIO_SETUP_MANIFEST);
+                        return EXIT_FAILURE_GENERIC;
+                }
                 if (r < 0) {
-                        tool_error("undo incomplete: %s; what is left is still listed in /%s", strerror(-r),
-                                   VFIO_SETUP_MANIFEST);
+                        tool_error(
+                                "undo incomplete: %s (the step that failed is listed above); what is left is still listed in /%s",
+                                strerror(-r), VFIO_SETUP_MANIFEST);
                         return EXIT_FAILURE_GENERIC;
                 }
                 printf("Undone. Regenerate the initramfs and the boot loader configuration as after setup.\n");
@@ -244,13 +253,16 @@ int verb_setup(int argc, char **argv)
                 }
                 fputs(diff, stdout);
         } else {
-                r = vfio_setup_apply(h, plan, &log);
+                _cleanup_free_ char *failed = NULL;
+
+                r = vfio_setup_apply(h, plan, &log, &failed);
                 STRV_FOREACH(l, log)
                         printf("%s\n", *l);
                 if (r < 0) {
                         tool_error(
-                                "setup failed: %s; every file of this run was put back and /%s is as before",
-                                strerror(-r), VFIO_SETUP_MANIFEST);
+                                "setup failed at %s%s: %s; every file of this run was put back and /%s is as before",
+                                failed ? "/" : "", failed ? failed : "(an unknown step)", strerror(-r),
+                                VFIO_SETUP_MANIFEST);
                         return EXIT_FAILURE_GENERIC;
                 }
                 if (o.create_user && vfio_host_is_live(h)) {

@@ -64,7 +64,7 @@ static int load_vm(const char *name, bool *ret_running, pid_t *ret_pid)
         vm_paths_buf paths = {};
         int r;
 
-        r = tool_load_config(name, &c);
+        r = tool_load_config_trusted(name, &c);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < c->n_disks; i++)
@@ -106,7 +106,7 @@ static int load_vm(const char *name, bool *ret_running, pid_t *ret_pid)
         return 0;
 }
 
-static int load_plan(const vfio_storage_tools *t, vfio_snap_plan **ret)
+static int load_plan(vfio_storage_tools *t, vfio_snap_plan **ret)
 {
         _cleanup_free_ char *refused = NULL;
         int r;
@@ -119,10 +119,10 @@ static int load_plan(const vfio_storage_tools *t, vfio_snap_plan **ret)
                 return r;
         }
         if (r < 0) {
-                tool_error("cannot inspect %s: %s", refused ? refused : "the disks", strerror(-r));
+                tool_error("cannot inspect %s: %s", refused ? refused : "the disks", tool_path_refusal(r));
                 return r;
         }
-        return 0;
+        return tool_storage_run_as(t, (*ret)->disks[0].path, (*ret)->owner);
 }
 
 static void describe(const vfio_snap_plan *p)

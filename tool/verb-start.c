@@ -68,9 +68,10 @@ static void print_errors(const char *name, const vfio_problems *p)
                    p->n_errors == 1 ? "" : "s");
         for (size_t i = 0; i < p->n; i++)
                 if (p->items[i].level == VFIO_PROBLEM_ERROR) {
-                        _cleanup_free_ char *text = vfio_problem_text(&p->items[i]);
+                        _cleanup_free_ char *text = vfio_problem_text(&p->items[i]), *safe = NULL;
 
-                        fprintf(stderr, "  - %s\n", text ? text : p->items[i].message);
+                        safe = tool_escape(text ? text : p->items[i].message);
+                        fprintf(stderr, "  - %s\n", safe ? safe : "?");
                 }
 }
 
@@ -96,9 +97,11 @@ int verb_start(int argc, char **argv)
         r = parse_args(argc, argv, &detach, &paused);
         if (r >= 0)
                 return r;
-        r = tool_load_config(argv[optind], &c);
+        /* The trust decision first (issue 15 item 2): root reads the config through one descriptor judged
+         * root's, before anything else happens. */
+        r = tool_load_config_trusted(argv[optind], &c);
         if (r < 0)
-                return r == -EINVAL ? EXIT_DATAERR : EXIT_FAILURE_GENERIC;
+                return r == -EINVAL ? EXIT_DATAERR : r == -EPERM ? EXIT_PREFLIGHT : EXIT_FAILURE_GENERIC;
         if (vm_config_check(c, &errors) < 0) {
                 STRV_FOREACH(e, errors)
                         tool_error("%s", *e);
@@ -136,8 +139,11 @@ int verb_start(int argc, char **argv)
         r = vm_start_prepare(x, notes, &error);
         if (r < 0)
                 return failed(error, EXIT_FAILURE_GENERIC);
-        for (size_t i = 0; i < notes->n; i++)
-                fprintf(stderr, "note: %s\n", notes->items[i].message);
+        for (size_t i = 0; i < notes->n; i++) {
+                _cleanup_free_ char *safe = tool_escape(notes->items[i].message);
+
+                fprintf(stderr, "note: %s\n", safe ? safe : "?");
+        }
 
         if (detach) {
                 r = vm_start_detach(x, &pid, &error);

@@ -42,6 +42,8 @@ static json_object *status_json(vm_run *r, vm_runstate *s)
                                alive && s->supervisor && vm_runstate_lock_held(r->dirfd) > 0
                                        ? json_object_new_int(s->supervisor)
                                        : NULL);
+        /* false: QEMU runs and no vfioctl watches it (its start or supervisor was killed). */
+        json_object_object_add(o, "supervised", alive ? json_object_new_boolean(!s->orphan) : NULL);
         json_object_object_add(
                 o, "input_relay",
                 alive && s->relay > 0 && vm_runstate_pid_alive(r->proc_fd, s->relay, s->relay_starttime)
@@ -111,7 +113,8 @@ static void print_status(json_object *o)
                 if (sup)
                         printf("  supervisor: %d\n", json_object_get_int(sup));
                 else
-                        printf("  supervisor: none (it was stopped; vfioctl stop still works)\n");
+                        printf("  supervisor: none: QEMU runs with no vfioctl watching it (its start or supervisor was killed); stop it with: vfioctl stop %s (--force if it does not react)\n",
+                               json_object_get_string(json_object_object_get(o, "name")));
         }
         if ((v = json_object_object_get(o, "input_relay")))
                 printf("  input:      relay pid %d (keyboard and mouse survive a replug; vfioctl log %s)\n",
@@ -208,7 +211,7 @@ int verb_status(int argc, char **argv)
         int ret, i;
 
         i = parse_json_opt(argc, argv);
-        if (i < 0 || tool_check_arity(argc - i) < 0)
+        if (i < 0 || tool_check_arity(argc - i) < 0 || !tool_vm_name(argv[i]))
                 return EXIT_USAGE;
         if (load_one(argv[i], true, &o) < 0)
                 return EXIT_NOT_RUNNING;

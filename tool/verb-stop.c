@@ -79,7 +79,7 @@ int verb_stop(int argc, char **argv)
                 default:
                         return EXIT_USAGE;
                 }
-        if (tool_check_arity(argc - optind) < 0)
+        if (tool_check_arity(argc - optind) < 0 || !tool_vm_name(argv[optind]))
                 return EXIT_USAGE;
         if (never_started(argv[optind])) {
                 printf("VM %s is not running\n", argv[optind]);
@@ -115,7 +115,7 @@ static int simple(int argc, char **argv, const char *command, const char *done)
         _cleanup_free_ char *err = NULL;
         int ret;
 
-        if (tool_check_arity(argc - 1) < 0)
+        if (tool_check_arity(argc - 1) < 0 || !tool_vm_name(argv[1]))
                 return EXIT_USAGE;
         ret = open_running(argv[1], &r, &s, false);
         if (ret != EXIT_OK)

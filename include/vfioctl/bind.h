@@ -43,11 +43,13 @@ typedef struct vfio_bind_plan {
         vfio_bind_action action;
         vfio_bind_dev *devs;
         size_t n;
-        bool load_vfio_pci; /* sys/bus/pci/drivers/vfio-pci is missing */
-        char **refusals;    /* reasons not to go ahead; empty when the plan may run */
-        char **warnings;    /* refusals overridden with --force, processes holding the devices */
-        char **writes;      /* "PATH <- VALUE", every sysfs write done (or, with dry_run, planned) */
-        char **log;         /* what happened, for the tool: "0000:01:00.0: e1000e -> vfio-pci" */
+        bool load_vfio_pci;  /* sys/bus/pci/drivers/vfio-pci is missing */
+        char **refusals;     /* reasons not to go ahead; empty when the plan may run */
+        char **warnings;     /* refusals overridden with --force, processes holding the devices */
+        char **writes;       /* "PATH <- VALUE", every sysfs write done (or, with dry_run, planned) */
+        char **log;          /* what happened, for the tool: "0000:01:00.0: e1000e -> vfio-pci" */
+        bool rolled_back;    /* a failed bind put back the devices it had moved (see not_restored) */
+        char **not_restored; /* devices that rollback could not put back ("0000:01:00.0=e1000e") */
 } vfio_bind_plan;
 
 vfio_bind_plan *vfio_bind_plan_free(vfio_bind_plan *p);

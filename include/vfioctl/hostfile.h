@@ -15,6 +15,9 @@ int vfio_hostfile_mkdir_p(const vfio_host *h, const char *dir, mode_t mode, char
  */
 int vfio_hostfile_write_atomic(const vfio_host *h, const char *path, const void *data, size_t len,
                                mode_t mode);
+/* The same with an owner set on the temp file's descriptor before the rename ((uid_t)-1: root's). */
+int vfio_hostfile_write_atomic_owned(const vfio_host *h, const char *path, const void *data, size_t len,
+                                     mode_t mode, uid_t uid, gid_t gid);
 /* Whole regular file, at most max bytes (-EFBIG beyond); -ENOENT when missing. */
 int vfio_hostfile_read(const vfio_host *h, const char *path, size_t max, char **ret, size_t *ret_len);
 int vfio_hostfile_unlink(const vfio_host *h, const char *path);

@@ -7,6 +7,7 @@
 #include "vfioctl/account.h"
 #include "vfioctl/common.h"
 #include "vfioctl/host.h"
+#include "vfioctl/vmconf.h"
 
 /*
  * The rule: when root acts on a path (reads a config, chowns a disk to the VM user, passes OVMF to QEMU),
@@ -50,3 +51,23 @@ const char *vfio_perm_reason_to_string(vfio_perm_reason r);
  */
 int vfio_perm_check_path(const vfio_host *h, const char *path, const vfio_account *vm, unsigned flags,
                          vfio_perm_issue **ret_issue);
+
+/*
+ * The trust decision, on a descriptor: opens path (absolute) once, following symbolic links only where
+ * root alone controls the directory holding them (basic/safedir.h), and judges what was opened: a regular
+ * file (-EBADFD otherwise: /dev/stdin, a FIFO, a pipe), owned by root, writable by nobody else (vm, may be
+ * NULL, decides whether root's group counts as root's, as vfio_perm_check_path does), no extended ACL, in
+ * directories nobody but root can change. Returns 0 with *ret_fd (O_RDONLY) to read it through; 1 with
+ * *ret_issue (path: the component at fault, when the path walk can name it) and nothing opened; -errno when
+ * it cannot be opened (-ENOENT: a path that does not exist is refused, never skipped).
+ */
+int vfio_perm_open_trusted(const vfio_host *h, const char *path, const vfio_account *vm, int *ret_fd,
+                           vfio_perm_issue **ret_issue);
+
+/*
+ * vm_load_config for a config root acts on (start, snapshot VM, disk create VM): as root the trust decision
+ * comes first (issue 15 item 2): the file is opened once with vfio_perm_open_trusted and judged on that
+ * descriptor before a byte of it is read. -EPERM when it is not root's alone, with the component and the fix
+ * in *ret_errors. Anyone but root: vm_load_config.
+ */
+int vfio_perm_load_config(const char *arg, vm_config **ret, char ***ret_errors);

@@ -21,6 +21,13 @@ VFIO_DEFINE_POINTER_CLEANUP(qmp_client, qmp_client_free)
 
 /* Connects to a QMP unix socket, retrying until it appears or timeout_ms passes. */
 int qmp_connect_unix(const char *path, int timeout_ms, int *ret_fd);
+/*
+ * The same for the socket name in the directory dirfd, when that directory is another user's (QEMU's own
+ * directory, the VM user's): the socket is found with basic/safedir.h's rules (a link put at its name is
+ * refused, -ELOOP; anything but a socket, -ENOTSOCK) and connected through /proc/self/fd, so no path is
+ * followed and sun_path's 107 bytes do not limit where the directory is.
+ */
+int qmp_connect_unix_at(int dirfd, const char *name, int timeout_ms, int *ret_fd);
 
 /*
  * The peer of a connected unix socket must be the process we started: SO_PEERCRED's pid (taken by the

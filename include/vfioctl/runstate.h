@@ -61,6 +61,9 @@ typedef struct vm_runstate {
         char **irqs;         /* IRQs steered ("N=OLD", OLD a CPU list) */
         char *irq_default;   /* /proc/irq/default_smp_affinity before (a hex mask) */
         char **governors;    /* cpufreq governors changed ("CPU=OLD") */
+        /* Not stored: set by vm_run_load when QEMU runs and no vfioctl supervises it (its supervisor was
+         * killed): status says so, stop ends it, start refuses to start a second one. */
+        bool orphan;
 } vm_runstate;
 
 vm_runstate *vm_runstate_free(vm_runstate *s);

@@ -69,9 +69,11 @@ char *vfio_setup_unified_diff(const char *path, const char *old, const char *new
 /*
  * Writes the plan: backups of replaced files and the manifest first, then each file atomically. A
  * failure restores every file written in this run and the previous manifest. Idempotent: an unchanged
- * file is not rewritten and keeps its original backup. log (may be NULL) receives what was done.
+ * file is not rewritten and keeps its original backup. log (may be NULL) receives what was done;
+ * *ret_failed_path (may be NULL; caller frees) the path the failing step worked on. A replaced file's
+ * owner is recorded and given back by the rollback and by vfio_setup_undo.
  */
-int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log);
+int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log, char **ret_failed_path);
 /*
  * Removes exactly the files the manifest lists and restores their backups. A file changed since setup
  * wrote it is left alone (and kept in the manifest) unless force. -ENOENT: no manifest.

@@ -18,7 +18,29 @@ typedef struct vfio_storage_tools {
         const char *zpool;    /* /usr/sbin/zpool */
         int (*progress)(double percent, void *userdata);
         void *userdata;
+        /*
+         * qemu-img runs as this user when run_as is set. Root working on disks another user controls (the
+         * owner vfio_snapshot_plan and vfio_storage_path_owner report) must set it to that user: qemu-img
+         * follows the links in the path and the backing files named inside the image, which are that user's
+         * to choose, so it gets that user's rights, never root's. The library refuses (-EPERM) otherwise.
+         */
+        bool run_as;
+        uid_t run_uid;
+        gid_t run_gid;
+        const gid_t *run_groups; /* that user's supplementary groups */
+        size_t n_run_groups;
 } vfio_storage_tools;
+
+/* "No other user": root (or the caller) alone can change the path. */
+#define VFIO_STORAGE_NOBODY ((uid_t)-1)
+
+/*
+ * Who, besides root and the caller, can change what path names (parent: the directory it is or would be
+ * created in): its uid, or VFIO_STORAGE_NOBODY. Walks path with basic/safedir.h's rules: -ELOOP for a
+ * symbolic link where another user could have put it, -EPERM when several users can change it (a group-
+ * or world-writable directory), -EMLINK for a root file with a second name there.
+ */
+int vfio_storage_path_owner(const char *path, bool parent, uid_t *ret);
 
 typedef enum vfio_disk_format {
         VFIO_DISK_RAW,
@@ -108,6 +130,8 @@ typedef struct vfio_snap_plan {
         size_t n_disks;
         vfio_snap_target vars; /* path NULL when no vars file; backend ZFS or NONE (= copied file) */
         char **datasets;       /* the distinct datasets of disks and vars, sorted */
+        uid_t owner;           /* the user who controls the disks and vars (qemu-img runs as them), or
+                                  VFIO_STORAGE_NOBODY */
 } vfio_snap_plan;
 
 vfio_snap_plan *vfio_snap_plan_free(vfio_snap_plan *p);
@@ -117,8 +141,10 @@ VFIO_DEFINE_POINTER_CLEANUP(vfio_snap_plan, vfio_snap_plan_free)
 bool vfio_snapshot_name_valid(const char *name);
 
 /*
- * Classifies every disk (and the OVMF vars file, may be NULL). Fails with -EOPNOTSUPP, *ret_refused set to
- * the first raw disk outside ZFS, when one cannot be snapshotted.
+ * Classifies every disk (and the OVMF vars file, may be NULL), each opened once with basic/safedir.h's
+ * rules (no symbolic link another user could have put on the way, a regular file or a block device, the
+ * vars a regular file with one name). Fails with -EOPNOTSUPP, *ret_refused set to the first raw disk
+ * outside ZFS, when one cannot be snapshotted; -EPERM when two users control the parts.
  */
 int vfio_snapshot_plan(const vfio_storage_tools *t, char *const *disks, const char *vars,
                        vfio_snap_plan **ret, char **ret_refused);
@@ -126,12 +152,14 @@ int vfio_snapshot_plan(const vfio_storage_tools *t, char *const *disks, const ch
 /*
  * ZFS: all datasets in ONE atomic command: `zfs snapshot ds@s` for one, `zfs snapshot ds1@s ds2@s` on
  * OpenZFS, `zfs snapshot -r PARENT@s` of their closest common parent where the multi-argument form is
- * missing (zfs-fuse); qcow2: `qemu-img snapshot -c`; vars outside ZFS: copied to <vars>.snap-<name>.
- * A failure undoes the parts already taken.
+ * missing (zfs-fuse); qcow2: `qemu-img snapshot -c`; vars outside ZFS: copied to <vars>.snap-<name>
+ * through the directory's descriptor (basic/safedir.h), with the vars file's owner and mode. A failure
+ * undoes the parts already taken.
  */
 int vfio_snapshot_create(const vfio_storage_tools *t, const vfio_snap_plan *p, const char *name,
                          char **ret_error);
-/* `zfs rollback -r ds@s` (destroys later snapshots), `qemu-img snapshot -a`, vars copied back atomically. */
+/* `zfs rollback -r ds@s` (destroys later snapshots), `qemu-img snapshot -a`, vars copied back atomically,
+ * owned by the user whose directory holds it (the VM user, who must be able to write it again). */
 int vfio_snapshot_rollback(const vfio_storage_tools *t, const vfio_snap_plan *p, const char *name,
                            char **ret_error);
 int vfio_snapshot_delete(const vfio_storage_tools *t, const vfio_snap_plan *p, const char *name,

@@ -22,6 +22,12 @@ bool vm_config_exists(const char *name);
  * error when the config is wrong (-EINVAL), else one message (no such VM, unreadable file).
  */
 int vm_load_config(const char *arg, vm_config **ret, char ***ret_errors);
+/*
+ * The end of a load (vm_config_load or vm_config_load_fd returned r for path): errors moved to *ret_errors
+ * or described (a FIFO, an unreadable file), and a config whose name start would refuse ('..', a comma, a
+ * leading '-') refused here too (-EINVAL). For loaders other than vm_load_config (perm.h's trusted one).
+ */
+int vm_load_config_finish(const char *path, int r, vm_config **ret, char ***errors, char ***ret_errors);
 
 typedef struct vm_paths_buf {
         vm_argv_paths paths;

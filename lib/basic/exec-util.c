@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -114,6 +115,11 @@ int exec_run(char *const *argv, const exec_opts *opts, exec_result *ret)
                 if (opts && opts->cwd && chdir(opts->cwd) < 0)
                         _exit(127);
                 /* Messages we parse must not be translated. */
+                if (opts && opts->drop &&
+                    ((!opts->cwd && chdir("/") < 0) || setgroups(opts->n_groups, opts->groups) < 0 ||
+                     setgid(opts->gid) < 0 || setuid(opts->uid) < 0 ||
+                     (opts->uid != 0 && (setuid(0) == 0 || geteuid() == 0))))
+                        _exit(126);
                 if (opts && opts->envp)
                         execve(argv[0], argv, opts->envp);
                 else {

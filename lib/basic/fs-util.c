@@ -14,6 +14,7 @@
 
 #include "cleanup.h"
 #include "fault.h"
+#include "safedir.h"
 
 bool atomic_temp_name(const char *name)
 {
@@ -144,12 +145,26 @@ int mkdir_p(const char *path, mode_t mode)
 
 int chown_dir_nofollow(const char *path, uid_t uid, gid_t gid)
 {
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *name = NULL, *abs = NULL;
+        _cleanup_close_ int dirfd = -EBADF, fd = -EBADF;
+        int r;
 
         assert(path);
-        fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (path[0] != '/') {
+                _cleanup_free_ char *cwd = getcwd(NULL, 0);
+
+                if (!cwd || asprintf(&abs, "%s/%s", cwd, path) < 0)
+                        return -ENOMEM;
+                path = abs;
+        }
+        /* The one rule for directories another user may write (safedir.h): no link on the way either, the
+         * owner changed on the directory's own descriptor. */
+        r = safedir_open_parent(path, &dirfd, &name, NULL);
+        if (r < 0)
+                return r;
+        fd = safedir_open_dir(dirfd, name);
         if (fd < 0)
-                return -errno;
+                return fd;
         return fchown(fd, uid, gid) < 0 ? -errno : 0;
 }
 

@@ -29,8 +29,8 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 /* mkdir -p: missing parents 0755, the last directory mode. 1 when it made the last one, 0 when it was there.
  */
 int mkdir_p(const char *path, mode_t mode);
-/* Gives the directory path to uid:gid through a descriptor: a symlink put at path is refused
- * (-ELOOP/-ENOTDIR), never followed. */
+/* Gives the directory path to uid:gid on its own descriptor, with basic/safedir.h's walk: a symlink at path,
+ * or on the way where another user could have put it, is refused (-ELOOP/-ENOTDIR), never followed. */
 int chown_dir_nofollow(const char *path, uid_t uid, gid_t gid);
 /* mkdir_p, then the last directory, made or found, given to uid:gid as chown_dir_nofollow does. */
 int mkdir_p_owned(const char *path, mode_t mode, uid_t uid, gid_t gid);

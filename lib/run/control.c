@@ -138,7 +138,13 @@ int vm_control_stop(vm_run *r, vm_runstate *s, const vm_stop_options *o, char **
         assert(s);
         assert(o);
         assert(ret_error);
-        if (o->force)
+        if (!o->force && s->orphan && s->state == VM_STATE_STARTING)
+                /* Left by a start that was killed before the guest ran (QEMU waits in -S): nothing to power
+                 * down, and maybe no monitor yet. */
+                say(o, VFIO_PROBLEM_WARNING,
+                    "VM %s: QEMU (pid %d) was left by a start that did not finish, the guest never ran: ending it",
+                    r->name, (int)s->pid);
+        if (o->force || (s->orphan && s->state == VM_STATE_STARTING))
                 e = stop_force(r, s, &gone, &reason, ret_error);
         else {
                 (void)vm_run_stop_request(r, "powerdown");

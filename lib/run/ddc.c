@@ -36,6 +36,7 @@ int vm_ddc_switch(const char *ddc, unsigned code, char **ret_error)
                 if (pid < 0)
                         return -errno;
                 if (pid == 0) {
+                        /* not another user's directory: /dev/null */
                         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
                         if (null >= 0) {

@@ -111,8 +111,15 @@ typedef struct child_error {
         int stage;
 } child_error;
 
-static const char *const stages[] = { "setrlimit(RLIMIT_MEMLOCK)",        "setgroups", "setgid", "setuid",
-                                      "dropping privileges (still root)", "setsid",    "dup2",   "exec" };
+static const char *const stages[] = { "setrlimit(RLIMIT_MEMLOCK)",
+                                      "setgroups",
+                                      "setgid",
+                                      "setuid",
+                                      "dropping privileges (still root)",
+                                      "setsid",
+                                      "dup2",
+                                      "exec",
+                                      "recording the process" };
 
 _Noreturn static void child_fail(int fd, int stage)
 {
@@ -120,6 +127,14 @@ _Noreturn static void child_fail(int fd, int stage)
 
         (void)!write(fd, &e, sizeof(e));
         _exit(127);
+}
+
+/* fd itself, or a copy of it at hi or above when it lies in [3, hi): async-signal-safe, for the child. */
+static int lift_fd(int fd, int hi)
+{
+        if (fd < 3 || fd >= hi)
+                return fd;
+        return fcntl(fd, F_DUPFD_CLOEXEC, hi);
 }
 
 /*
@@ -157,25 +172,58 @@ static void exec_search(char *const *argv, char *const *envp, bool privileged)
         errno = err;
 }
 
+int vm_launch_place_fds(const int *fds, size_t n, int base)
+{
+        int tmp[64];
+
+        if (n > ELEMENTSOF(tmp) || base < 3)
+                return -E2BIG;
+        /* First above the targets, so that no descriptor is overwritten before it is moved. */
+        for (size_t i = 0; i < n; i++) {
+                tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, base + (int)n);
+                if (tmp[i] < 0)
+                        return -errno;
+        }
+        /* dup2 clears FD_CLOEXEC on the target: these are the ones the program inherits. */
+        for (size_t i = 0; i < n; i++) {
+                if (dup2(tmp[i], base + (int)i) < 0)
+                        return -errno;
+                close(tmp[i]);
+        }
+        return 0;
+}
+
 int vm_launch_spawn(const vm_spawn *s, pid_t *ret_pid, const char **ret_stage)
 {
-        int pipefd[2];
+        int pipefd[2], gate[2] = { -EBADF, -EBADF };
         child_error e;
         ssize_t n;
         pid_t pid;
 
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return -errno;
-        pid = fork();
-        if (pid < 0) {
+        if (s->before_exec && pipe2(gate, O_CLOEXEC) < 0) {
                 int r = -errno;
                 close(pipefd[0]);
                 close(pipefd[1]);
                 return r;
         }
+        pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+                close(pipefd[0]);
+                close(pipefd[1]);
+                if (gate[0] >= 0) {
+                        close(gate[0]);
+                        close(gate[1]);
+                }
+                return r;
+        }
         if (pid == 0) {
                 /* The child: only async-signal-safe calls from here to exec. */
                 close(pipefd[0]);
+                if (gate[1] >= 0)
+                        close(gate[1]);
                 if (s->memlock) {
                         /* First, while still root: VFIO pins all guest RAM against this limit. */
                         struct rlimit rl = { s->memlock, s->memlock };
@@ -197,18 +245,47 @@ int vm_launch_spawn(const vm_spawn *s, pid_t *ret_pid, const char **ret_stage)
                 if (setsid() < 0)
                         child_fail(pipefd[1], 5);
                 if (s->log_fd >= 0) {
+                        /* not another user's directory: /dev/null */
                         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
                         if (null < 0 || dup2(null, 0) < 0 || dup2(s->log_fd, 1) < 0 ||
                             dup2(s->log_fd, 2) < 0)
                                 child_fail(pipefd[1], 6);
                 }
-                if (s->pass_fd > 2) {
+                if (s->pass_fd > 2 || s->n_fds) {
+                        /* What the child still needs first moves above every descriptor it places (3 for
+                         * pass_fd, fds_base... for fds), so that placing one cannot overwrite another. */
+                        int hi = s->n_fds && s->fds_base + (int)s->n_fds > 4 ? s->fds_base + (int)s->n_fds
+                                                                             : 4;
+                        int pass = s->pass_fd > 3 ? lift_fd(s->pass_fd, hi) : s->pass_fd;
+                        int err_fd = lift_fd(pipefd[1], hi);
+
+                        if (err_fd < 0)
+                                child_fail(pipefd[1], 6);
+                        pipefd[1] = err_fd;
+                        if (gate[0] >= 0 && (gate[0] = lift_fd(gate[0], hi)) < 0)
+                                child_fail(pipefd[1], 6);
+                        if (pass < 0)
+                                child_fail(pipefd[1], 6);
+                        if (s->n_fds && vm_launch_place_fds(s->fds, s->n_fds, s->fds_base) < 0)
+                                child_fail(pipefd[1], 6);
                         /* dup2 onto itself keeps O_CLOEXEC: clear it then. */
-                        if (s->pass_fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(s->pass_fd, 3) < 0)
+                        if (pass > 2 && (pass == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(pass, 3) < 0))
                                 child_fail(pipefd[1], 6);
                 }
                 signal(SIGPIPE, SIG_DFL);
+                if (gate[0] >= 0) {
+                        /* Not one instruction of the program before the parent has recorded this pid: a
+                         * closed gate (the parent died first) ends the child quietly. */
+                        char go = 0;
+                        ssize_t k;
+
+                        do
+                                k = read(gate[0], &go, 1);
+                        while (k < 0 && errno == EINTR);
+                        if (k != 1 || go != 'g')
+                                _exit(0);
+                }
                 if (s->path)
                         execve(s->path, s->argv, s->envp);
                 else
@@ -216,6 +293,23 @@ int vm_launch_spawn(const vm_spawn *s, pid_t *ret_pid, const char **ret_stage)
                 child_fail(pipefd[1], 7);
         }
         close(pipefd[1]);
+        if (gate[0] >= 0) {
+                int r;
+
+                close(gate[0]);
+                r = s->before_exec(pid, s->userdata);
+                if (r < 0 || write(gate[1], "g", 1) != 1) {
+                        r = r < 0 ? r : -errno;
+                        close(gate[1]);
+                        close(pipefd[0]);
+                        kill(pid, SIGKILL);
+                        (void)waitpid(pid, NULL, 0);
+                        if (ret_stage)
+                                *ret_stage = stages[8];
+                        return r;
+                }
+                close(gate[1]);
+        }
         do
                 n = read(pipefd[0], &e, sizeof(e));
         while (n < 0 && errno == EINTR);

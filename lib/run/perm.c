@@ -13,7 +13,9 @@
 
 #include "escape.h"
 #include "log.h"
+#include "safedir.h"
 #include "strv.h"
+#include "vfioctl/vmpaths.h"
 
 /* path_resolution(7) gives up after 40 links; so do we. */
 #define PERM_MAX_LINKS 40
@@ -296,4 +298,107 @@ int vfio_perm_check_path(const vfio_host *h, const char *path, const vfio_accoun
                 i++;
         }
         return 0;
+}
+
+int vfio_perm_open_trusted(const vfio_host *h, const char *path, const vfio_account *vm, int *ret_fd,
+                           vfio_perm_issue **ret_issue)
+{
+        static const vfio_account nobody = { .uid = UINT32_MAX, .gid = UINT32_MAX };
+        _cleanup_close_ int fd = -EBADF;
+        uid_t owner = SAFEDIR_NOBODY;
+        struct stat st;
+        vfio_perm_reason reason;
+        int r, fl;
+
+        if (!path || path[0] != '/')
+                return -EINVAL;
+        if (!vm)
+                vm = &nobody;
+        r = safedir_open_path(path, O_RDONLY | O_NOCTTY, 0, &fd, &owner);
+        if (r == -ELOOP || r == -EPERM || r == -EMLINK || r == -EXDEV ||
+            (r >= 0 && owner != SAFEDIR_NOBODY)) {
+                /* Another user can change the way there: the path walk names the component and the fix. */
+                r = vfio_perm_check_path(h, path, vm, 0, ret_issue);
+                if (r != 0)
+                        return r == -ENOENT ? -ELOOP : r;
+                /* The walk found nothing (the user swapped it back meanwhile): still not root's alone. */
+                return -EPERM;
+        }
+        if (r < 0)
+                return r;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD;
+        if (st.st_uid != 0)
+                reason = VFIO_PERM_NOT_ROOT_OWNED;
+        else if ((st.st_mode & S_IWGRP) && (st.st_gid != 0 || vm_in_group(vm, 0)))
+                reason = VFIO_PERM_GROUP_WRITABLE;
+        else if (st.st_mode & S_IWOTH)
+                reason = VFIO_PERM_WORLD_WRITABLE;
+        else if (fgetxattr(fd, "system.posix_acl_access", NULL, 0) > ACL_MINIMAL_SIZE)
+                reason = VFIO_PERM_ACL;
+        else {
+                /* The descriptor goes back to blocking reads: it is a regular file. */
+                if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+                        return -errno;
+                *ret_fd = TAKE_FD(fd);
+                return 0;
+        }
+        {
+                _cleanup_free_ char *shown = safedir_fd_path(fd);
+
+                return make_issue(shown ? shown : path, &st, reason, vm, ret_issue);
+        }
+}
+
+int vfio_perm_load_config(const char *arg, vm_config **ret, char ***ret_errors)
+{
+        _cleanup_(vfio_host_freep) vfio_host *live = NULL;
+        _cleanup_(vfio_perm_issue_freep) vfio_perm_issue *issue = NULL;
+        _cleanup_free_ char *path = NULL, *abs = NULL, *error = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (geteuid() != 0)
+                return vm_load_config(arg, ret, ret_errors);
+        r = vm_find_config(arg, &path, &error);
+        if (r < 0) {
+                if (error && strv_push(ret_errors, error) >= 0)
+                        error = NULL;
+                return r;
+        }
+        if (path[0] != '/') {
+                _cleanup_free_ char *cwd = getcwd(NULL, 0);
+
+                if (!cwd || asprintf(&abs, "%s/%s", cwd, path) < 0)
+                        return -ENOMEM;
+        } else if (!(abs = strdup(path)))
+                return -ENOMEM;
+        r = vfio_host_open(NULL, &live);
+        if (r >= 0)
+                r = vfio_perm_open_trusted(live, abs, NULL, &fd, &issue);
+        if (r == 1) {
+                (void)strv_extendf(
+                        ret_errors,
+                        "%s: %s is %s (uid %u, gid %u, mode %04o): another user could change what root does with this VM; fix: %s",
+                        path, issue->path, vfio_perm_reason_to_string(issue->reason), issue->uid, issue->gid,
+                        issue->mode, issue->fix);
+                return -EPERM;
+        }
+        if (r < 0) {
+                (void)strv_extendf(
+                        ret_errors,
+                        "%s: root acts only on a config it can trust, and cannot check this one: %s", path,
+                        r == -EBADFD
+                                ? "not a regular file (root reads a VM's config from a file root owns, never from a pipe or /dev/stdin)"
+                        : r == -ENOENT
+                                ? "it does not exist, or names no file (a pipe: root reads a VM's config from a file root owns)"
+                                : safedir_strerror(r));
+                return r == -ELOOP || r == -EPERM || r == -EBADFD || r == -EMLINK || r == -EXDEV ? -EPERM
+                                                                                                 : r;
+        }
+        r = vm_config_load_fd(fd, path, ret, &errors);
+        return vm_load_config_finish(path, r, ret, &errors, ret_errors);
 }

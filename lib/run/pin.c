@@ -136,6 +136,7 @@ int vm_proc_threads(int proc_dirfd, pid_t pid, char ***ret)
         assert(ret);
 
         snprintf(path, sizeof(path), "%d/task", (int)pid);
+        /* not another user's directory: /proc, the kernel's */
         fd = openat(proc_dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;

@@ -9,21 +9,25 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "fs-util.h"
 #include "host-steps.h"
 #include "parse-util.h"
+#include "safedir.h"
 #include "start-private.h"
 #include "strv.h"
 #include "vfioctl/account.h"
 #include "vfioctl/bind.h"
+#include "vfioctl/macvtap.h"
 #include "vfioctl/media.h"
 #include "vfioctl/perm.h"
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/relay.h"
 #include "vfioctl/release.h"
 #include "vfioctl/selector.h"
+#include "vfioctl/statedir.h"
 #include "vfioctl/vmdefaults.h"
 #include "vfioctl/vmneeds.h"
 
@@ -418,7 +422,9 @@ static void check_root_paths(vm_start *x, vfio_problems *problems)
                                 paths[i], issue->path, vfio_perm_reason_to_string(issue->reason), issue->uid,
                                 issue->gid, issue->mode, u->name);
                         (void)vfio_problems_fix(problems, "fix: %s", issue->fix);
-                } else if (r < 0 && r != -ENOENT)
+                } else if (r < 0)
+                        /* A path that is gone is refused too: a config read, then removed, or /dev/stdin
+                         * (its target is no file), must not pass unchecked. */
                         (void)vfio_problems_add(problems, ERR, "%s: cannot check its ownership: %s",
                                                 paths[i], strerror(-r));
         }
@@ -668,64 +674,113 @@ static int plan_paths(vm_start *x)
         return p->runtime_dir && p->state_dir ? 0 : -ENOMEM;
 }
 
-/* The per-VM OVMF variable store: copied from the template once, owned by the VM user. */
-static int ensure_vars(vm_start *x, vfio_problems *problems)
+/*
+ * QEMU binds its sockets by path (console.sock is the longest name): a path past the 107 bytes of sun_path
+ * (unix(7)) fails inside QEMU, which showed only as "no QMP socket after 30 s".
+ */
+static void check_socket_paths(vm_start *x, vfio_problems *problems)
 {
-        _cleanup_free_ char *vars = NULL, *tmp = NULL, *buf = NULL, *dir = NULL;
-        _cleanup_close_ int in = -EBADF, out = -EBADF;
-        const vm_config *c = x->c;
-        const char *tpl;
-        char *slash;
-        ssize_t n;
+        static const char longest[] = "/console.sock";
+        struct sockaddr_un sa;
+        size_t n = strlen(x->run->qemu_dir) + strlen(longest);
 
+        if (n < sizeof(sa.sun_path))
+                return;
+        (void)vfio_problems_add(
+                problems, ERR,
+                "%s%s is %zu bytes, longer than the %zu bytes a socket path may have (unix(7)): QEMU could not create its sockets",
+                x->run->qemu_dir, longest, n, sizeof(sa.sun_path) - 1);
+        (void)vfio_problems_fix(
+                problems,
+                "use a shorter runtime directory (XDG_RUNTIME_DIR, or --root) or a shorter VM name");
+}
+
+/* The VM user as perm.h's account (its groups decide whether a group-writable path is safe). */
+static int vm_account(const vm_user *u, vfio_account *a, char ***names, uint32_t **gids)
+{
+        *gids = calloc(u->n_member_of + 1, sizeof(uint32_t));
+        if (!*gids)
+                return -ENOMEM;
+        for (size_t i = 0; i < u->n_member_of; i++) {
+                (*gids)[i] = u->member_of[i];
+                if (strv_extend(names, "") < 0)
+                        return -ENOMEM;
+        }
+        *a = (vfio_account){
+                .name = u->name, .uid = u->uid, .gid = u->gid, .groups = *names, .gids = *gids
+        };
+        return 0;
+}
+
+/*
+ * The state directory (the VM user's: swtpm and QEMU write there) and, for OVMF, the VM's own copy of the
+ * variable store, made only after every check passed and through run/statedir.h (no link followed, owner
+ * and mode set on descriptors). Root copies the template only from a file judged root's on the descriptor
+ * it reads (issue 15 item 2).
+ */
+static int prepare_state(vm_start *x, vfio_problems *problems)
+{
+        _cleanup_free_ char *vars = NULL, *err = NULL;
+        _cleanup_close_ int sfd = -EBADF, tpl = -EBADF;
+        const vm_config *c = x->c;
+        uid_t uid = x->drop ? x->user->uid : (uid_t)-1;
+        gid_t gid = x->drop ? x->user->gid : (gid_t)-1;
+        const char *tpl_path;
+        int r;
+
+        if (c->firmware.type != VM_FIRMWARE_OVMF && !(c->tpm.enabled && !c->tpm.socket))
+                return 0;
+        r = vm_statedir_open(x->paths.state_dir, uid, gid, &sfd, &err);
+        if (r < 0) {
+                (void)vfio_problems_add(problems, ERR, "%s", err ? err : strerror(-r));
+                return r;
+        }
+        x->state_fd = TAKE_FD(sfd);
         if (c->firmware.type != VM_FIRMWARE_OVMF)
                 return 0;
         vars = vm_qemu_firmware_vars(c, &x->paths.paths);
         if (!vars)
                 return -ENOMEM;
-        if (access(vars, F_OK) == 0)
-                return 0;
-        tpl = vm_qemu_firmware_vars_template(c);
-        in = open(tpl, O_RDONLY | O_CLOEXEC);
-        if (in < 0) {
-                (void)vfio_problems_add(problems, ERR, "OVMF variable template %s: %s", tpl,
-                                        strerror(errno));
-                (void)vfio_problems_fix(problems, "install ovmf or set [firmware] vars_template");
-                return -errno;
-        }
-        /* A directory made here is the VM user's; one that was there keeps its owner. */
-        dir = strdup(vars);
-        slash = dir ? strrchr(dir, '/') : NULL;
-        if (slash && slash != dir) {
-                *slash = 0;
-                if (mkdir_p(dir, 0700) > 0 && x->drop)
-                        (void)chown_dir_nofollow(dir, x->user->uid, x->user->gid);
-        }
-        /* A fresh name, created exclusively: the directory is the VM user's, who could have put a link
-         * to a root-owned file at a fixed name for root to truncate and chown. */
-        if (asprintf(&tmp, "%s.XXXXXX", vars) < 0)
-                return -ENOMEM;
-        out = mkostemp(tmp, O_CLOEXEC);
-        if (out < 0) {
-                (void)vfio_problems_add(problems, ERR, "cannot create the OVMF variable store %s: %s", vars,
-                                        strerror(errno));
-                return -errno;
-        }
-        buf = malloc(65536);
-        if (!buf)
-                return -ENOMEM;
-        while ((n = read(in, buf, 65536)) > 0)
-                if (write(out, buf, n) != n) {
-                        n = -1;
-                        break;
+        r = vm_statedir_vars(vars, -EBADF, x->user->uid, x->user->gid, &err);
+        if (r != -ENODATA)
+                goto done;
+        tpl_path = vm_qemu_firmware_vars_template(c);
+        if (x->drop) {
+                _cleanup_(vfio_host_freep) vfio_host *live = NULL;
+                _cleanup_(vfio_perm_issue_freep) vfio_perm_issue *issue = NULL;
+                _cleanup_strv_free_ char **names = NULL;
+                _cleanup_free_ uint32_t *gids = NULL;
+                vfio_account a;
+
+                if ((r = vm_account(x->user, &a, &names, &gids)) < 0 ||
+                    (r = vfio_host_open(NULL, &live)) < 0)
+                        return r;
+                r = vfio_perm_open_trusted(live, tpl_path, &a, &tpl, &issue);
+                if (r == 1) {
+                        (void)vfio_problems_add(
+                                problems, ERR,
+                                "OVMF variable template %s: %s is %s (uid %u, gid %u, mode %04o): root copies it for user %s",
+                                tpl_path, issue->path, vfio_perm_reason_to_string(issue->reason), issue->uid,
+                                issue->gid, issue->mode, x->user->name);
+                        (void)vfio_problems_fix(problems, "fix: %s", issue->fix);
+                        return -EPERM;
                 }
-        if (n < 0 || (x->drop && fchown(out, x->user->uid, x->user->gid) < 0) || rename(tmp, vars) < 0) {
-                (void)vfio_problems_add(problems, ERR, "cannot write the OVMF variable store %s: %s", vars,
-                                        strerror(errno));
-                (void)unlink(tmp);
-                return -EIO;
+        } else {
+                /* not another user's directory: not root, the caller reads its own config's template */
+                tpl = open(tpl_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+                r = tpl < 0 ? -errno : 0;
         }
-        return 0;
+        if (r < 0) {
+                (void)vfio_problems_add(problems, ERR, "OVMF variable template %s: %s", tpl_path,
+                                        safedir_strerror(r));
+                (void)vfio_problems_fix(problems, "install ovmf or set [firmware] vars_template");
+                return r;
+        }
+        r = vm_statedir_vars(vars, tpl, x->user->uid, x->user->gid, &err);
+done:
+        if (r < 0)
+                (void)vfio_problems_add(problems, ERR, "%s", err ? err : strerror(-r));
+        return r;
 }
 
 /* [tpm]: the user's own swtpm must listen already; else vfioctl runs one, its state kept per VM. */
@@ -755,8 +810,18 @@ static int plan_tpm(vm_start *x, vfio_problems *problems)
             !(x->swtpm_socket = vm_qemu_tpm_socket(c, &x->paths.paths)) ||
             asprintf(&ctrl, "type=unixio,path=%s", x->swtpm_socket) < 0)
                 return -ENOMEM;
-        /* Its state (the TPM's NVRAM) persists per VM, private to the VM user. */
-        (void)(x->drop ? mkdir_p_owned(tpmdir, 0700, x->user->uid, x->user->gid) : mkdir_p(tpmdir, 0700));
+        /* Its state (the TPM's NVRAM) persists per VM, private to the VM user: made in the state directory
+         * through its descriptor, never through a link the VM user put there (issue 15 item 1). */
+        if (x->state_fd >= 0) {
+                _cleanup_free_ char *err = NULL;
+
+                r = vm_statedir_subdir(x->state_fd, x->paths.state_dir, "tpm", x->user->uid, x->user->gid,
+                                       &err);
+                if (r < 0) {
+                        (void)vfio_problems_add(problems, ERR, "%s", err ? err : strerror(-r));
+                        return 0;
+                }
+        }
         /* --terminate: swtpm ends when QEMU closes the connection. */
         {
                 const char *argv[] = { "/usr/bin/swtpm", "socket", "--tpm2",      "--tpmstate", state,
@@ -766,6 +831,34 @@ static int plan_tpm(vm_start *x, vfio_problems *problems)
                         if ((r = strv_extend(&x->swtpm_argv, *a)) < 0)
                                 return r;
         }
+        return 0;
+}
+
+/*
+ * Last, once every other check passed: hugepage guest RAM allocated by vfioctl with one thread per CPU
+ * (prealloc.h), because QEMU 7.2's own threaded prealloc does not scale (docs/BENCHMARKS.md). QEMU gets the
+ * file as descriptor 3; where vfioctl cannot fill it, QEMU allocates as before and the log says why.
+ */
+static int fill_guest_ram(vm_start *x, vfio_problems *problems, char **ret_error)
+{
+        const vm_config *c = x->c;
+        int r;
+
+        if (c->memory.hugepages == VM_HUGEPAGES_NONE || vfio_problems_has_errors(problems))
+                return 0;
+        if ((r = open_host(x, ret_error)) < 0)
+                return r;
+        r = vm_prealloc_guest_ram(x->host, c, x->pin, x->drop, x->user->uid, x->user->gid, &x->mem_fd,
+                                  &x->prealloc);
+        if (r < 0) {
+                (void)vfio_problems_add(
+                        problems, ERR,
+                        "allocating the %llu MiB of guest RAM in hugepages below %s failed: %s",
+                        (unsigned long long)(c->memory.size >> 20), vm_qemu_hugepage_dir(c), strerror(-r));
+                return 0;
+        }
+        if (x->mem_fd >= 0)
+                x->paths.paths.memory_file = "/proc/self/fd/3"; /* vm_spawn.pass_fd (supervise.c) */
         return 0;
 }
 
@@ -802,6 +895,18 @@ int vm_start_preflight(vm_start *x, vfio_problems *problems, char **ret_error)
                         return r;
                 x->relay = vm_relay_preflight(c, x->host, problems);
         }
+        /* macvtap NICs: each tap device opened now (as root when root starts), for QEMU to inherit. */
+        if (vm_macvtap_count(c)) {
+                _cleanup_free_ char *err = NULL;
+
+                if ((r = open_host(x, ret_error)) < 0)
+                        return r;
+                r = vm_macvtap_open_all(x->host, x->c, &x->net_fds, &x->n_net_fds, &err);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        (void)vfio_problems_add(problems, ERR, "%s", err ? err : strerror(-r));
+        }
         if (x->drop)
                 check_root_paths(x, problems);
         check_disks(x, problems);
@@ -818,13 +923,20 @@ int vm_start_preflight(vm_start *x, vfio_problems *problems, char **ret_error)
         if ((r = plan_pinning(x)) < 0 || (r = plan_paths(x)) < 0)
                 return r;
         vm_isolate_check(x, problems);
-        (void)ensure_vars(x, problems);
+        check_socket_paths(x, problems);
+        /* The VM's files are made last, once nothing refused the start: a config or template root cannot
+         * trust never gets a copy, a chown or a directory made for it (issue 15 item 2). */
+        if (!vfio_problems_has_errors(problems))
+                (void)prepare_state(x, problems);
         if ((r = plan_tpm(x, problems)) < 0)
                 return r;
         /* ---- audio/Looking Glass (issue 17): the sound server reached as the VM user, the shared memory
          * made ready; lib/run/media.c, docs/audio.md ---- */
         if (!vfio_problems_has_errors(problems) &&
             (r = vm_media_preflight(c, &x->paths.paths, problems)) < 0)
+                return r;
+        /* The guest RAM is allocated only once every other check passed. */
+        if ((r = fill_guest_ram(x, problems, ret_error)) < 0)
                 return r;
         /* Last, when everything else holds: the host's display goes only for a VM that will start. */
         if (x->model && vm_handoff_gpu(c) && !vfio_problems_has_errors(problems) &&

@@ -217,6 +217,7 @@ int vfio_qmp_probe_run(const char *qemu, unsigned timeout_ms, vfio_qemu_info **r
                 return r;
         }
         if (pid == 0) {
+                /* not another user's directory: /dev/null */
                 int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
                 /* dup2 clears O_CLOEXEC on the copies: only fds 0-2 survive exec. */

@@ -7,16 +7,20 @@
 #include "vfioctl/qmp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "log.h"
+#include "safedir.h"
 #include "time-util.h"
 
 struct qmp_client {
@@ -78,6 +82,34 @@ int qmp_connect_unix(const char *path, int timeout_ms, int *ret_fd)
                 /* QEMU creates the socket early but not instantly: retry while it is not there yet. */
                 if ((errno != ENOENT && errno != ECONNREFUSED) || now_ms() >= deadline)
                         return -errno;
+                usleep(20 * 1000);
+        }
+}
+
+int qmp_connect_unix_at(int dirfd, const char *name, int timeout_ms, int *ret_fd)
+{
+        long long deadline = now_ms() + timeout_ms;
+
+        for (;;) {
+                _cleanup_close_ int node = -EBADF;
+                struct stat st;
+                char path[64];
+                int r;
+
+                node = safedir_openat(dirfd, name, O_PATH, 0);
+                if (node >= 0) {
+                        if (fstat(node, &st) < 0)
+                                return -errno;
+                        if (!S_ISSOCK(st.st_mode))
+                                return -ENOTSOCK;
+                        /* The inode just judged, by its descriptor: connect(2) follows this magic link to
+                         * it. */
+                        snprintf(path, sizeof(path), "/proc/self/fd/%d", node);
+                        r = qmp_connect_unix(path, 0, ret_fd);
+                } else
+                        r = node;
+                if (r >= 0 || (r != -ENOENT && r != -ECONNREFUSED) || now_ms() >= deadline)
+                        return r;
                 usleep(20 * 1000);
         }
 }

@@ -14,6 +14,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "parse-util.h"
+#include "safedir.h"
 #include "strv.h"
 
 static const char *const state_names[_VM_STATE_MAX] = {
@@ -94,7 +95,7 @@ int vm_runstate_write(int dirfd, const vm_runstate *s)
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
         FILE *f;
-        int fd, r;
+        int r;
 
         f = open_memstream(&buf, &size);
         if (!f)
@@ -138,18 +139,12 @@ int vm_runstate_write(int dirfd, const vm_runstate *s)
         if (fclose(f) != 0)
                 return -ENOMEM;
 
-        /* Temp + rename: a reader sees the old file or the new one, never half of one. */
-        fd = openat(dirfd, "status.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return log_debug_errno(-errno, "status.tmp: %m");
-        r = write(fd, buf, size) == (ssize_t)size ? 0 : -EIO;
-        if (close(fd) < 0 && r == 0)
-                r = -errno;
-        if (r == 0 && renameat(dirfd, "status.tmp", dirfd, "status") < 0)
-                r = -errno;
+        /* Temp + rename: a reader sees the old file or the new one, never half of one. Each step is a
+         * kill point of the crash tests (tests/fault/: start killed at every step). */
+        r = safedir_write(dirfd, "status", -1, buf, size, 0600, SAFEDIR_KEEP_UID, SAFEDIR_KEEP_GID, 0);
         if (r < 0)
-                (void)unlinkat(dirfd, "status.tmp", 0);
-        return r;
+                return log_debug_errno(r, "writing the status: %s", strerror(-r));
+        return 0;
 }
 
 static int get_u64(const char *v, uint64_t *ret)
@@ -165,9 +160,9 @@ int vm_runstate_read(int dirfd, vm_runstate **ret)
         char *line, *save = NULL;
         int r;
 
-        fd = openat(dirfd, "status", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        fd = safedir_open_regular(dirfd, "status", O_RDONLY, NULL);
         if (fd < 0)
-                return -errno;
+                return fd;
         r = read_full_fd(fd, VM_RUNSTATE_MAX_SIZE, &text, NULL);
         if (r < 0)
                 return r;
@@ -285,9 +280,9 @@ int vm_runstate_lock(int dirfd, int *ret_fd)
 {
         _cleanup_close_ int fd = -1;
 
-        fd = openat(dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        fd = safedir_openat(dirfd, "lock", O_RDWR | O_CREAT, 0600);
         if (fd < 0)
-                return -errno;
+                return fd;
         /* flock belongs to the open file description: a forked supervisor keeps it after its parent exits.
          */
         if (flock(fd, LOCK_EX | LOCK_NB) < 0)
@@ -300,9 +295,9 @@ int vm_runstate_lock_held(int dirfd)
 {
         _cleanup_close_ int fd = -1;
 
-        fd = openat(dirfd, "lock", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        fd = safedir_openat(dirfd, "lock", O_RDONLY, 0);
         if (fd < 0)
-                return errno == ENOENT ? 0 : -errno;
+                return fd == -ENOENT ? 0 : fd;
         if (flock(fd, LOCK_SH | LOCK_NB) < 0)
                 return errno == EWOULDBLOCK ? 1 : -errno;
         return 0; /* closing fd drops our probe lock */

@@ -2,6 +2,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +13,11 @@
 
 #include "host-steps.h"
 #include "parse-util.h"
+#include "safedir.h"
 #include "start-private.h"
 #include "strv.h"
 #include "vfioctl/launch.h"
+#include "vfioctl/macvtap.h"
 #include "vfioctl/media.h"
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/release.h"
@@ -47,7 +50,7 @@ int vm_start_new(vm_config *c, const vm_start_options *o, vm_start **ret, char *
                 return -ENOMEM;
         x->c = c;
         x->o = *o;
-        x->lock_fd = x->notify_fd = -EBADF;
+        x->lock_fd = x->notify_fd = x->state_fd = x->mem_fd = -EBADF;
         x->st = calloc(1, sizeof(*x->st));
         if (!x->st)
                 return -ENOMEM;
@@ -92,6 +95,10 @@ vm_start *vm_start_free(vm_start *x)
                 close(x->lock_fd);
         if (x->notify_fd >= 0)
                 close(x->notify_fd);
+        if (x->state_fd >= 0)
+                close(x->state_fd);
+        if (x->mem_fd >= 0)
+                close(x->mem_fd);
         vm_runstate_free(x->st);
         vfio_host_free(x->host);
         vfio_model_free(x->model);
@@ -100,6 +107,7 @@ vm_start *vm_start_free(vm_start *x)
         strv_free(x->pin);
         strv_free(x->emulator_pin);
         vm_paths_done(&x->paths);
+        vm_macvtap_close_all(x->net_fds, x->n_net_fds);
         strv_free(x->swtpm_argv);
         free(x->swtpm_socket);
         free(x->ddc);
@@ -147,6 +155,14 @@ int vm_start_lock(vm_start *x, char **ret_error)
                         ret_error, -EBUSY,
                         "VM '%s' is already running (pid %d, its supervisor is gone); stop it first: vfioctl stop %s",
                         x->c->name, (int)old->pid, x->c->name);
+        /* A start killed after swtpm was recorded but before QEMU ran leaves swtpm holding the TPM state:
+         * the record names it (pid and start time), so it is ended here, never some other process. */
+        if (old && old->swtpm > 0 &&
+            vm_runstate_pid_alive(x->run->proc_fd, old->swtpm, old->swtpm_starttime)) {
+                kill(old->swtpm, SIGKILL);
+                vm_run_log(x->run, "ended swtpm (pid %d) left by a start that did not finish",
+                           (int)old->swtpm);
+        }
         return 0;
 }
 
@@ -209,15 +225,14 @@ static int plan_env(vm_start *x)
  */
 static int prepare_qemu_dir(vm_start *x)
 {
-        _cleanup_close_ int fd = -EBADF;
+        int r;
 
-        if (mkdirat(x->run->dirfd, "qemu", 0700) < 0 && errno != EEXIST)
-                return -errno;
-        fd = openat(x->run->dirfd, "qemu", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ELOOP ? -ENOTDIR : -errno;
-        if (x->drop && (fchown(fd, x->user->uid, x->user->gid) < 0 || fchmod(fd, 0700) < 0 ||
-                        fchown(x->run->dirfd, 0, x->user->gid) < 0 || fchmod(x->run->dirfd, 0710) < 0))
+        /* Made or found as a directory (a link there is refused), given to the VM user on its descriptor. */
+        r = safedir_mkdir(x->run->dirfd, "qemu", 0700, x->drop ? x->user->uid : SAFEDIR_KEEP_UID,
+                          x->drop ? x->user->gid : SAFEDIR_KEEP_GID, NULL);
+        if (r < 0)
+                return r;
+        if (x->drop && (fchown(x->run->dirfd, 0, x->user->gid) < 0 || fchmod(x->run->dirfd, 0710) < 0))
                 return -errno;
         return 0;
 }
@@ -265,13 +280,14 @@ int vm_start_prepare(vm_start *x, vfio_problems *problems, char **ret_error)
                 return fail(ret_error, r, "cannot prepare %s: %s", x->run->qemu_dir, strerror(-r));
         if ((r = fill_record(x)) < 0 || (r = plan_ddc(x)) < 0)
                 return r;
-        (void)unlinkat(x->run->dirfd, "stop-request", 0);
+        (void)safedir_unlink(x->run->dirfd, "stop-request", 0);
         return 0;
 }
 
 /* The supervisor: its own session, no terminal; it keeps the lock (the same open file description). */
 _Noreturn static void supervisor(vm_start *x, int notify_fd)
 {
+        /* not another user's directory: /dev/null */
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
         vm_state final = VM_STATE_CRASHED;
         char *reason = NULL;

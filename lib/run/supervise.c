@@ -17,6 +17,7 @@
 #include "fileio.h"
 #include "fs-util.h"
 #include "host-steps.h"
+#include "safedir.h"
 #include "start-private.h"
 #include "strv.h"
 #include "time-util.h"
@@ -82,12 +83,82 @@ static void say(vm_start *x, const char *fmt, ...)
         report(x, VFIO_PROBLEM_NOTE, "%s", s);
 }
 
-/* A start that ends before the guest ran: the parent told, the release steps run, the VM crashed. */
+/* What vfioctl stop wrote for the supervisor ("powerdown", "force"); NULL when nothing. */
+static char *stop_request(vm_start *x)
+{
+        _cleanup_close_ int fd = -EBADF;
+        char *request = NULL;
+
+        fd = safedir_open_regular(x->run->dirfd, "stop-request", O_RDONLY, NULL);
+        if (fd >= 0)
+                (void)read_attr_fd(fd, 64, &request);
+        return request;
+}
+
+/*
+ * A start that ends before the guest ran: the parent told, the release steps run, the VM crashed -- unless
+ * vfioctl stop --force ended it meanwhile (it kills QEMU while it starts): that is a stop.
+ */
 static int fail(vm_start *x, int r, const char *notice, const char *reason)
 {
+        _cleanup_free_ char *request = stop_request(x);
+        bool forced = request && strcmp(request, "force") == 0;
+
         notify(x, notice);
-        vm_run_release(x->run, x->st, VM_STATE_CRASHED, reason);
+        vm_run_release(x->run, x->st, forced ? VM_STATE_STOPPED : VM_STATE_CRASHED,
+                       forced ? "killed by vfioctl stop --force" : reason);
         return r < 0 ? r : -EIO;
+}
+
+/* The record exists before the program runs (vm_spawn.before_exec): a kill -9 of vfioctl from here on
+ * leaves a QEMU or swtpm that status, stop and start find. */
+static int record_swtpm(pid_t pid, void *userdata)
+{
+        vm_start *x = userdata;
+
+        x->st->swtpm = pid;
+        (void)vm_proc_starttime(x->run->proc_fd, pid, &x->st->swtpm_starttime);
+        x->st->supervisor = getpid();
+        x->st->state = VM_STATE_STARTING;
+        return vm_runstate_write(x->run->dirfd, x->st);
+}
+
+static int record_qemu(pid_t pid, void *userdata)
+{
+        vm_start *x = userdata;
+        char buf[32];
+        int r;
+
+        x->st->pid = pid;
+        (void)vm_proc_starttime(x->run->proc_fd, pid, &x->st->pid_starttime);
+        x->st->supervisor = getpid();
+        x->st->started = (uint64_t)time(NULL);
+        x->st->state = VM_STATE_STARTING;
+        r = vm_runstate_write(x->run->dirfd, x->st);
+        if (r < 0)
+                return r;
+        /* DIR/pid for scripts (the status file has it too). */
+        snprintf(buf, sizeof(buf), "%d\n", (int)pid);
+        (void)safedir_write(x->run->dirfd, "pid", -1, buf, strlen(buf), 0644, SAFEDIR_KEEP_UID,
+                            SAFEDIR_KEEP_GID, 0);
+        return 0;
+}
+
+/* QEMU's own last word in the log (its stderr goes there): why it exited, for the message. */
+static char *qemu_last_words(vm_start *x)
+{
+        _cleanup_free_ char *text = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        char *line = NULL, *save = NULL;
+        const char *last = NULL;
+
+        fd = safedir_open_regular(x->run->dirfd, "log", O_RDONLY, NULL);
+        if (fd < 0 || read_full_fd(fd, 1 << 20, &text, NULL) < 0)
+                return NULL;
+        for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+                if (!strstr(line, " vfioctl: ") && *line)
+                        last = line;
+        return last ? strdup(last) : NULL;
 }
 
 static vm_spawn spawn_as_user(const vm_start *x, char *const *argv, int log_fd)
@@ -110,6 +181,8 @@ static int start_swtpm(vm_start *x, int log_fd)
         pid_t pid = 0;
         int r;
 
+        sp.before_exec = record_swtpm;
+        sp.userdata = x;
         r = vm_launch_spawn(&sp, &pid, &stage);
         for (int i = 0; r >= 0 && i < 100 && access(x->swtpm_socket, F_OK) < 0; i++)
                 usleep(50 * 1000);
@@ -123,8 +196,6 @@ static int start_swtpm(vm_start *x, int log_fd)
                 }
                 return fail(x, r, "E swtpm did not start", "swtpm could not be started");
         }
-        x->st->swtpm = pid;
-        (void)vm_proc_starttime(x->run->proc_fd, pid, &x->st->swtpm_starttime);
         (void)vm_release_record(x->st, VM_RELEASE_SWTPM);
         vm_run_log(x->run, "swtpm started (pid %d): %s", (int)pid, x->swtpm_socket);
         return 0;
@@ -166,17 +237,38 @@ static int start_relay(vm_start *x, int log_fd)
         return 0;
 }
 
-/* QEMU as the VM user, paused (-S); then the record says it is starting, and DIR/pid holds its pid. */
+/* QEMU as the VM user, paused (-S); the record says it is starting, and DIR/pid holds its pid, before
+ * QEMU runs (record_qemu). */
 static int spawn_qemu(vm_start *x, int log_fd, pid_t *ret_pid)
 {
         vm_spawn sp = spawn_as_user(x, x->argv, log_fd);
         const char *stage = NULL;
-        char buf[32];
         pid_t pid;
         int r;
 
         sp.memlock = x->memlock;
+        /* The macvtap NICs' tap devices, where the argv says QEMU finds them (-netdev tap,fd=N). */
+        sp.fds = x->net_fds;
+        sp.n_fds = x->n_net_fds;
+        sp.fds_base = VM_QEMU_MACVTAP_FD_BASE;
+        sp.before_exec = record_qemu;
+        sp.userdata = x;
+        sp.pass_fd = x->mem_fd > 2 ? x->mem_fd : 0; /* guest RAM vfioctl filled: QEMU's fd 3 */
+        if (x->mem_fd > 2)
+                vm_run_log(x->run,
+                           "guest RAM: %llu MiB of %llu KiB hugepages allocated by %u thread%s in %.2f s%s",
+                           (unsigned long long)(x->c->memory.size >> 20),
+                           (unsigned long long)(x->prealloc.result.page_size >> 10),
+                           x->prealloc.result.threads, x->prealloc.result.threads == 1 ? "" : "s",
+                           x->prealloc.seconds,
+                           x->prealloc.nodes ? ", bound to the NUMA nodes of the pinned CPUs" : "");
+        else if (x->prealloc.skip)
+                vm_run_log(x->run, "guest RAM: allocated by QEMU (%s)", x->prealloc.skip);
         r = vm_launch_spawn(&sp, &pid, &stage);
+        if (x->mem_fd >= 0) { /* QEMU holds it now: the pages go back to the pool when QEMU ends */
+                close(x->mem_fd);
+                x->mem_fd = -EBADF;
+        }
         if (r < 0) {
                 report(x, VFIO_PROBLEM_ERROR, "starting %s failed at %s: %s", x->argv[0],
                        stage ? stage : "fork", strerror(-r));
@@ -184,15 +276,6 @@ static int spawn_qemu(vm_start *x, int log_fd, pid_t *ret_pid)
                            strerror(-r));
                 return fail(x, r, "E QEMU could not be started", "QEMU could not be started");
         }
-        x->st->pid = pid;
-        (void)vm_proc_starttime(x->run->proc_fd, pid, &x->st->pid_starttime);
-        x->st->supervisor = getpid();
-        x->st->started = (uint64_t)time(NULL);
-        x->st->state = VM_STATE_STARTING;
-        (void)vm_runstate_write(x->run->dirfd, x->st);
-        /* DIR/pid for scripts (the status file has it too). */
-        snprintf(buf, sizeof(buf), "%d\n", (int)pid);
-        (void)write_file_atomic_at(x->run->dirfd, "pid", buf, strlen(buf), 0644, 0);
         if (!x->pin)
                 vm_run_log(
                         x->run,
@@ -244,20 +327,27 @@ static bool reap(qemu_proc *p, int options)
  */
 static int connect_qmp(vm_start *x, qemu_proc *p)
 {
-        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int qdir = -EBADF;
         bool impostor = false;
         int fd = -EBADF, r;
 
-        if (asprintf(&path, "%s/qmp.sock", x->run->qemu_dir) < 0)
-                return -ENOMEM;
+        /* QEMU's directory is the VM user's: the socket is found there without following links. */
+        qdir = safedir_open_dir(x->run->dirfd, "qemu");
+        if (qdir < 0)
+                return qdir;
         for (int i = 0; i < QMP_CONNECT_TRIES && !reap(p, WNOHANG); i++) {
-                if (qmp_connect_unix(path, 100, &fd) < 0)
+                r = qmp_connect_unix_at(qdir, "qmp.sock", 100, &fd);
+                if (r < 0) {
+                        if (r != -ENOENT && r != -ECONNREFUSED && r != -ETIMEDOUT)
+                                usleep(100 * 1000); /* not a socket (yet): QEMU makes it */
                         continue;
+                }
                 if (qmp_check_peer_pid(fd, p->pid) >= 0)
                         break;
                 if (!impostor)
-                        vm_run_log(x->run, "%s is served by another process, not QEMU (pid %d): ignored",
-                                   path, (int)p->pid);
+                        vm_run_log(x->run,
+                                   "%s/qmp.sock is served by another process, not QEMU (pid %d): ignored",
+                                   x->run->qemu_dir, (int)p->pid);
                 impostor = true;
                 close(fd);
                 fd = -EBADF;
@@ -436,14 +526,10 @@ static const char *signal_name(int sig)
 /* How it ended: the guest's own SHUTDOWN reason, a stop --force, a signal, QEMU's exit status. */
 static vm_state how_it_ended(vm_start *x, const qemu_proc *p, char **ret_reason)
 {
-        _cleanup_free_ char *request = NULL;
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *request = stop_request(x);
         char *reason = NULL;
         vm_state final;
 
-        fd = openat(x->run->dirfd, "stop-request", O_RDONLY | O_CLOEXEC);
-        if (fd >= 0)
-                (void)read_attr_fd(fd, 64, &request);
         if (p->shutdown_reason && strcmp(p->shutdown_reason, "guest-panic") != 0) {
                 final = VM_STATE_STOPPED;
                 reason = strdup(p->shutdown_reason);
@@ -482,9 +568,12 @@ static int open_log(vm_start *x, int *ret_fd)
         _cleanup_free_ char *cmd = NULL;
         int fd;
 
-        fd = openat(x->run->dirfd, "log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+        /* O_APPEND: QEMU, swtpm and the relay write their stderr through this descriptor while vm_run_log
+         * appends our lines; at offset 0 QEMU's first message overwrote our command line, and "QEMU did not
+         * come up" quoted the line's remainder instead of QEMU's reason. */
+        fd = safedir_openat(x->run->dirfd, "log", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0640);
         if (fd < 0) {
-                int r = -errno;
+                int r = fd;
 
                 report(x, VFIO_PROBLEM_ERROR, "cannot open %s/log: %s", x->run->dir, strerror(-r));
                 return fail(x, r, "E cannot open the log", "the VM log could not be opened");
@@ -517,12 +606,19 @@ static int launch(vm_start *x, qemu_proc *p)
                 return r;
         r = connect_qmp(x, p);
         if (r < 0) {
+                _cleanup_free_ char *why = NULL, *notice = NULL;
                 bool exited = p->exited;
 
                 kill_qemu(p);
-                report(x, VFIO_PROBLEM_ERROR, "QEMU did not come up (%s); its messages: vfioctl log %s",
-                       exited ? "it exited" : "no QMP socket after 30 s", x->run->name);
-                return fail(x, r, "E QEMU did not come up", "QEMU failed to start (see the log)");
+                /* QEMU's own reason, not only "it exited": its last line in the log. */
+                why = exited ? qemu_last_words(x) : NULL;
+                report(x, VFIO_PROBLEM_ERROR, "QEMU did not come up (%s%s%s); its messages: vfioctl log %s",
+                       exited ? "it exited" : "no QMP socket after 30 s", why ? ": " : "", why ? why : "",
+                       x->run->name);
+                if (asprintf(&notice, "E QEMU did not come up%s%s", why ? ": " : "", why ? why : "") < 0)
+                        notice = NULL;
+                return fail(x, r, notice ? notice : "E QEMU did not come up",
+                            "QEMU failed to start (see the log)");
         }
         if (x->c->cpu.isolate) {
                 _cleanup_free_ char *err = NULL;

@@ -20,6 +20,7 @@
 #include "fileio.h"
 #include "fs-util.h"
 #include "parse-util.h"
+#include "safedir.h"
 #include "strv.h"
 #include "vfioctl/launch.h"
 #include "vfioctl/runstate.h"
@@ -71,6 +72,31 @@ vm_run *vm_run_free(vm_run *r)
         return NULL;
 }
 
+/*
+ * The runtime directory base/name: base is root's (or the caller's own) and so is the VM's directory in it
+ * (0710 root:GROUP when QEMU runs as another user: that user cannot change it). Opened through
+ * basic/safedir.h all the same: no link followed, and made 0700 only when it was missing (an existing
+ * 0710 one keeps its mode, or a running QEMU would lose its way to qemu/).
+ */
+static int open_run_dir(const char *base, const char *name, bool create, int *ret_fd)
+{
+        _cleanup_close_ int bfd = -EBADF;
+        struct stat st;
+        int e;
+
+        e = safedir_open_trusted(base, create, &bfd);
+        if (e < 0)
+                return e;
+        if (create && fstatat(bfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
+            (e = safedir_mkdir(bfd, name, 0700, SAFEDIR_KEEP_UID, SAFEDIR_KEEP_GID, NULL)) < 0)
+                return e;
+        e = safedir_open_dir(bfd, name);
+        if (e < 0)
+                return e;
+        *ret_fd = e;
+        return 0;
+}
+
 static int run_new(const char *base, const char *name, vm_run **ret)
 {
         _cleanup_(vm_run_freep) vm_run *r = NULL;
@@ -105,9 +131,10 @@ int vm_run_open_in(const char *base, const char *name, vm_run **ret)
         e = run_new(base, name, &r);
         if (e < 0)
                 return e;
-        r->dirfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (r->dirfd < 0)
-                return -errno;
+        e = open_run_dir(base, name, false, &r->dirfd);
+        if (e < 0)
+                return e;
+        /* not another user's directory: /proc, the kernel's */
         r->proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         *ret = TAKE_PTR(r);
         return 0;
@@ -131,18 +158,17 @@ int vm_run_open(const char *root, const char *name, bool create, vm_run **ret, c
                 return e;
         if (root && !(r->root = strdup(root)))
                 return -ENOMEM;
-        if (create && (e = mkdir_p(r->dir, 0700)) < 0)
-                return fail(ret_error, e, "cannot create the runtime directory %s: %s", r->dir,
-                            strerror(-e));
-        r->dirfd = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (r->dirfd < 0) {
-                e = -errno;
-                if (e == -ENOENT)
+        e = open_run_dir(base, name, create, &r->dirfd);
+        if (e < 0) {
+                if (e == -ENOENT && !create)
                         return fail(
                                 ret_error, e,
                                 "VM '%s' has never been started here (no %s); start it with: vfioctl start %s",
                                 name, r->dir, name);
-                return fail(ret_error, e, "cannot open %s: %s", r->dir, strerror(-e));
+                return fail(ret_error, e, "cannot %s the runtime directory %s: %s",
+                            create ? "create" : "open", r->dir,
+                            e == -EPERM ? "a user other than root can change it or a directory above it"
+                                        : safedir_strerror(e));
         }
         /*
          * State of a VM is private to whoever runs it: created 0700 (start makes it 0710 root:GROUP when
@@ -150,6 +176,7 @@ int vm_run_open(const char *root, const char *name, bool create, vm_run **ret, c
          */
         if (fstat(r->dirfd, &st) == 0 && create && (st.st_mode & 007))
                 (void)fchmod(r->dirfd, st.st_mode & 0770);
+        /* not another user's directory: /proc, the kernel's */
         r->proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         *ret = TAKE_PTR(r);
         return 0;
@@ -173,6 +200,8 @@ int vm_run_load(vm_run *r, vm_runstate **ret)
         e = vm_runstate_read(r->dirfd, &s);
         if (e < 0)
                 return e;
+        /* Its supervisor was killed (kill -9 of start, a crash): QEMU runs on, and is shown as such. */
+        s->orphan = vm_run_alive(r, s) && vm_runstate_lock_held(r->dirfd) <= 0;
         if ((s->state == VM_STATE_RUNNING || s->state == VM_STATE_PAUSED || s->state == VM_STATE_STARTING) &&
             !vm_run_alive(r, s) && vm_runstate_lock_held(r->dirfd) <= 0) {
                 /* Nobody saw it go: no SHUTDOWN event, no exit status. */
@@ -193,6 +222,7 @@ int vm_run_ctl(const vm_run *r, qmp_client **ret, char **ret_error)
 {
         _cleanup_free_ char *path = vm_launch_ctl_socket(r->qemu_dir);
         _cleanup_(qmp_client_freep) qmp_client *q = NULL;
+        _cleanup_close_ int qdir = -EBADF;
         int fd, e;
 
         assert(r);
@@ -200,7 +230,9 @@ int vm_run_ctl(const vm_run *r, qmp_client **ret, char **ret_error)
 
         if (!path)
                 return -ENOMEM;
-        e = qmp_connect_unix(path, 5000, &fd);
+        /* QEMU's directory is the VM user's: the socket is found without following links (qmp.h). */
+        qdir = safedir_open_dir(r->dirfd, "qemu");
+        e = qdir < 0 ? qdir : qmp_connect_unix_at(qdir, "ctl.sock", 5000, &fd);
         if (e >= 0) {
                 _cleanup_(vm_runstate_freep) vm_runstate *st = NULL;
 
@@ -228,45 +260,46 @@ int vm_run_ctl(const vm_run *r, qmp_client **ret, char **ret_error)
 int vm_run_console(const vm_run *r, int *ret_fd, char **ret_error)
 {
         _cleanup_free_ char *path = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_(vm_runstate_freep) vm_runstate *st = NULL;
+        _cleanup_close_ int qdir = -EBADF;
+        int fd = -EBADF, e;
 
         assert(r);
         assert(ret_fd);
         assert(ret_error);
         path = vm_launch_console_socket(r->qemu_dir);
-        if (!path || strlen(path) >= sizeof(sa.sun_path))
-                return fail(ret_error, -ENAMETOOLONG, "console socket path too long: %s", path ? path : "?");
-        strcpy(sa.sun_path, path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                int e = -errno;
-
-                return fail(ret_error, e, "cannot connect to the serial console %s: %s%s", path,
-                            strerror(-e),
-                            e == -EACCES ? "; run as the user who started the VM, or root" : "");
+        if (!path)
+                return -ENOMEM;
+        /* QEMU's directory is the VM user's: the socket is found there without following links and must be
+         * served by the recorded QEMU (SO_PEERCRED), as for QMP. */
+        qdir = safedir_open_dir(r->dirfd, "qemu");
+        e = qdir < 0 ? qdir : qmp_connect_unix_at(qdir, "console.sock", 2000, &fd);
+        if (e >= 0 && vm_runstate_read(r->dirfd, &st) >= 0 && st->pid > 0 &&
+            (e = qmp_check_peer_pid(fd, st->pid)) < 0) {
+                close(fd);
+                fd = -EBADF;
         }
-        *ret_fd = TAKE_FD(fd);
+        if (e < 0)
+                return fail(ret_error, e, "cannot connect to the serial console %s: %s%s", path,
+                            e == -EPERM ? "it is not served by the VM's QEMU" : safedir_strerror(e),
+                            e == -EACCES ? "; run as the user who started the VM, or root" : "");
+        *ret_fd = fd;
         return 0;
 }
 
 int vm_run_open_log(const vm_run *r, bool console, int *ret_fd, char **ret_error)
 {
-        _cleanup_free_ char *path = NULL;
+        const char *path = console ? "qemu/console.log" : "log";
         int fd;
 
         assert(r);
         assert(ret_fd);
         assert(ret_error);
-        path = console ? vm_launch_console_log(r->qemu_dir) : strdup("log");
-        if (!path)
-                return -ENOMEM;
-        fd = openat(r->dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0) {
-                int e = -errno;
-
-                return fail(ret_error, e, "cannot open %s/%s: %s", r->dir, path, strerror(-e));
-        }
+        /* qemu/ is the VM user's: its console.log may be anything that user put there (a link to a file only
+         * root can read, a FIFO that would hang us). */
+        fd = safedir_open_regular(r->dirfd, path, O_RDONLY, NULL);
+        if (fd < 0)
+                return fail(ret_error, fd, "cannot open %s/%s: %s", r->dir, path, safedir_strerror(fd));
         *ret_fd = fd;
         return 0;
 }
@@ -283,7 +316,7 @@ void vm_run_log(const vm_run *r, const char *fmt, ...)
         assert(r);
         assert(fmt);
 
-        fd = openat(r->dirfd, "log", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+        fd = safedir_openat(r->dirfd, "log", O_WRONLY | O_APPEND | O_CREAT, 0640);
         if (fd < 0)
                 return;
         f = fdopen(fd, "a");
@@ -302,38 +335,30 @@ void vm_run_log(const vm_run *r, const char *fmt, ...)
 
 int vm_run_stop_request(vm_run *r, const char *how)
 {
-        _cleanup_close_ int fd = -1;
-
         assert(r);
         assert(how);
 
-        fd = openat(r->dirfd, "stop-request.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                    0600);
-        if (fd < 0 || write(fd, how, strlen(how)) != (ssize_t)strlen(how))
-                return -errno;
-        return renameat(r->dirfd, "stop-request.tmp", r->dirfd, "stop-request") < 0 ? -errno : 0;
+        return safedir_write(r->dirfd, "stop-request", -1, how, strlen(how), 0600, SAFEDIR_KEEP_UID,
+                             SAFEDIR_KEEP_GID, 0);
 }
 
 void vm_run_release(vm_run *r, vm_runstate *s, vm_state final, const char *reason)
 {
-        _cleanup_free_ char *ctl = NULL, *con = NULL, *qmp = NULL, *tpm = NULL;
+        _cleanup_close_ int qdir = -EBADF;
         int e;
 
         assert(r);
         assert(s);
         vm_release_undo(&(vm_release_ctx){ .run = r, .state = s });
-        ctl = vm_launch_ctl_socket(r->qemu_dir);
-        con = vm_launch_console_socket(r->qemu_dir);
-        if (asprintf(&tpm, "%s/swtpm.sock", r->qemu_dir) >= 0)
-                (void)unlink(tpm);
-        if (ctl)
-                (void)unlink(ctl);
-        if (con)
-                (void)unlink(con);
-        if (asprintf(&qmp, "%s/qmp.sock", r->qemu_dir) >= 0)
-                (void)unlink(qmp);
-        (void)unlinkat(r->dirfd, "stop-request", 0);
-        (void)unlinkat(r->dirfd, "pid", 0);
+        /* QEMU's sockets, in its directory (the VM user's): removed by name in that directory only. */
+        qdir = safedir_open_dir(r->dirfd, "qemu");
+        if (qdir >= 0)
+                for (const char *const *n = (const char *const[]){ "swtpm.sock", "ctl.sock", "console.sock",
+                                                                   "qmp.sock", NULL };
+                     *n; n++)
+                        (void)safedir_unlink(qdir, *n, 0);
+        (void)safedir_unlink(r->dirfd, "stop-request", 0);
+        (void)safedir_unlink(r->dirfd, "pid", 0);
         s->state = final;
         free(s->exit_reason);
         s->exit_reason = reason ? strdup(reason) : NULL;

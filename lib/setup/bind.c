@@ -45,6 +45,7 @@ vfio_bind_plan *vfio_bind_plan_free(vfio_bind_plan *p)
         strv_free(p->warnings);
         strv_free(p->writes);
         strv_free(p->log);
+        strv_free(p->not_restored);
         free(p);
         return NULL;
 }
@@ -624,6 +625,7 @@ static void rollback(exec_ctx *c)
         exec_ctx rc = { .h = c->h, .p = c->p, .o = &o };
 
         o.fail_after = 0; /* the injected failure is the one we are recovering from */
+        c->p->rolled_back = true;
         for (size_t i = c->p->n; i-- > 0;) {
                 vfio_bind_dev *d = &c->p->devs[i];
                 _cleanup_free_ char *now = NULL;
@@ -641,6 +643,9 @@ static void rollback(exec_ctx *c)
                 (void)strv_extendf(&c->p->log, "%s: rolled back to %s%s%s", d->name,
                                    d->driver ? d->driver : "(no driver)", r < 0 ? " FAILED: " : "",
                                    r < 0 ? strerror(-r) : "");
+                if (r < 0)
+                        (void)strv_extendf(&c->p->not_restored, "%s=%s", d->name,
+                                           d->driver ? d->driver : "");
                 d->moved = false;
         }
 }

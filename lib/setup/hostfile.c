@@ -14,6 +14,7 @@
 #include "fileio.h"
 #include "fs-util.h"
 #include "log.h"
+#include "safedir.h"
 #include "strv.h"
 
 /* Splits "a/b/c" into a parent directory fd (resolved inside the root) and "c". */
@@ -89,6 +90,25 @@ int vfio_hostfile_write_atomic(const vfio_host *h, const char *path, const void 
         if (dfd < 0)
                 return dfd;
         r = write_file_atomic_at(dfd, base, data, len, mode, 0);
+        if (r < 0)
+                return log_debug_errno(r, "writing %s failed: %s", path, strerror(-r));
+        return 0;
+}
+
+int vfio_hostfile_write_atomic_owned(const vfio_host *h, const char *path, const void *data, size_t len,
+                                     mode_t mode, uid_t uid, gid_t gid)
+{
+        _cleanup_close_ int dfd = -EBADF;
+        const char *base;
+        int r;
+
+        if (uid == (uid_t)-1)
+                return vfio_hostfile_write_atomic(h, path, data, len, mode);
+        dfd = open_parent(h, path, O_RDONLY, &base);
+        if (dfd < 0)
+                return dfd;
+        /* The owner is set on the temp file's descriptor before the rename (basic/safedir.h). */
+        r = safedir_write(dfd, base, -1, data, len, mode, uid, gid, 0);
         if (r < 0)
                 return log_debug_errno(r, "writing %s failed: %s", path, strerror(-r));
         return 0;

@@ -842,9 +842,14 @@ typedef struct entry {
          * ours, so a run killed midway leaves a manifest --undo can still act on. */
         char prev[SHA256_HEX_SIZE];
         unsigned mode;
-        char *backup; /* NULL: none (the file did not exist) */
+        uint32_t uid, gid; /* the replaced file's owner, given back by --undo (0:0 unless recorded) */
+        char *backup;      /* NULL: none (the file did not exist) */
         bool dir;
 } entry;
+
+/* The owner to give back: root:root is what a write makes anyway, so only another owner is set. */
+#define OWNER_UID(e) ((e).uid || (e).gid ? (uid_t)(e).uid : (uid_t)-1)
+#define OWNER_GID(e) ((e).uid || (e).gid ? (gid_t)(e).gid : (gid_t)-1)
 
 typedef struct manifest {
         entry *e;
@@ -893,8 +898,26 @@ static bool safe_rel_path(const char *p)
         return *p && *p != '/' && !strstr(p, "..") && !strpbrk(p, " \t\n");
 }
 
-/* Format: "file PATH SHA256 MODE BACKUP|-" and "dir PATH", in the order they were created; a sixth field
- * PREV-SHA256 on a file line while a run is writing it. */
+/* Format: "file PATH SHA256 MODE[:UID:GID] BACKUP|-" and "dir PATH", in the order they were created; a sixth
+ * field PREV-SHA256 on a file line while a run is writing it. UID:GID is the owner of the file setup
+ * replaced, written when it is not root:root. */
+static int parse_mode_owner(const char *s, entry *e)
+{
+        _cleanup_strv_free_ char **w = NULL;
+        uint64_t mode, uid = 0, gid = 0;
+
+        if (strv_split(s, ":", &w) < 0)
+                return -ENOMEM;
+        if ((strv_length(w) != 1 && strv_length(w) != 3) || parse_uint(w[0], 8, 07777, &mode) < 0 ||
+            (w[1] && (parse_uint(w[1], 10, UINT32_MAX - 1, &uid) < 0 ||
+                      parse_uint(w[2], 10, UINT32_MAX - 1, &gid) < 0)))
+                return -EBADMSG;
+        e->mode = (unsigned)mode;
+        e->uid = (uint32_t)uid;
+        e->gid = (uint32_t)gid;
+        return 0;
+}
+
 static int manifest_read(const vfio_host *h, manifest *ret)
 {
         _cleanup_free_ char *s = NULL;
@@ -911,7 +934,6 @@ static int manifest_read(const vfio_host *h, manifest *ret)
         STRV_FOREACH(l, lines) {
                 _cleanup_strv_free_ char **w = NULL;
                 entry e = {};
-                uint64_t mode;
 
                 if (**l == '#')
                         continue;
@@ -925,13 +947,12 @@ static int manifest_read(const vfio_host *h, manifest *ret)
                 } else if ((strv_length(w) == 5 ||
                             (strv_length(w) == 6 && strlen(w[5]) == SHA256_HEX_SIZE - 1)) &&
                            strcmp(w[0], "file") == 0 && safe_rel_path(w[1]) &&
-                           strlen(w[2]) == SHA256_HEX_SIZE - 1 && parse_uint(w[3], 8, 07777, &mode) >= 0 &&
+                           strlen(w[2]) == SHA256_HEX_SIZE - 1 && parse_mode_owner(w[3], &e) >= 0 &&
                            (strcmp(w[4], "-") == 0 || safe_rel_path(w[4]))) {
                         e.path = w[1];
                         memcpy(e.sha, w[2], SHA256_HEX_SIZE);
                         if (w[5])
                                 memcpy(e.prev, w[5], SHA256_HEX_SIZE);
-                        e.mode = (unsigned)mode;
                         e.backup = strcmp(w[4], "-") == 0 ? NULL : w[4];
                 } else {
                         r = log_debug_errno(-EBADMSG, "%s: malformed line '%s'", VFIO_SETUP_MANIFEST, *l);
@@ -958,8 +979,12 @@ static int manifest_format(const manifest *m, char **ret)
         for (size_t i = 0; i < m->n; i++) {
                 const entry *e = &m->e[i];
 
+                char owner[32] = "";
+
+                if (!e->dir && (e->uid || e->gid))
+                        snprintf(owner, sizeof(owner), ":%u:%u", (unsigned)e->uid, (unsigned)e->gid);
                 if (e->dir ? append(&s, "dir %s\n", e->path) < 0
-                           : append(&s, "file %s %s %04o %s%s%s\n", e->path, e->sha, e->mode,
+                           : append(&s, "file %s %s %04o%s %s%s%s\n", e->path, e->sha, e->mode, owner,
                                     e->backup ? e->backup : "-", e->prev[0] ? " " : "", e->prev) < 0)
                         return -ENOMEM;
         }
@@ -981,7 +1006,8 @@ static int manifest_write(const vfio_host *h, const manifest *m, char ***created
         return vfio_hostfile_write_atomic(h, VFIO_SETUP_MANIFEST, s, strlen(s), 0644);
 }
 
-static int file_mode(const vfio_host *h, const char *path, unsigned *ret)
+static int file_mode(const vfio_host *h, const char *path, unsigned *ret, uint32_t *ret_uid,
+                     uint32_t *ret_gid)
 {
         _cleanup_close_ int fd = vfio_host_open_path(h, path, O_PATH | O_NOFOLLOW);
         struct stat st;
@@ -991,6 +1017,8 @@ static int file_mode(const vfio_host *h, const char *path, unsigned *ret)
         if (fstat(fd, &st) < 0)
                 return -errno;
         *ret = st.st_mode & 07777;
+        *ret_uid = st.st_uid;
+        *ret_gid = st.st_gid;
         return 0;
 }
 
@@ -1067,10 +1095,12 @@ typedef struct undo_item {
         char *old; /* NULL: remove */
         size_t old_len;
         unsigned mode;
+        uint32_t uid, gid;
 } undo_item;
 
-int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
+int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log, char **ret_failed_path)
 {
+        const char *at = NULL; /* what the step that failed worked on, for the tool's message */
         _cleanup_strv_free_ char **created = NULL, **new_backups = NULL, **planned = NULL;
         _cleanup_free_ undo_item *undo = NULL;
         _cleanup_free_ char *old_manifest = NULL;
@@ -1098,6 +1128,9 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
                 size_t len = 0;
                 entry e = {}, *known;
                 unsigned mode = f->mode;
+                uint32_t uid = 0, gid = 0;
+
+                at = f->path;
 
                 r = vfio_hostfile_read(h, f->path, FILE_MAX, &cur, &len);
                 if (r < 0 && r != -ENOENT && r != -ENOTDIR)
@@ -1105,9 +1138,13 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
                 if (cur && strcmp(cur, f->content) == 0)
                         continue; /* nothing to change; an earlier run's entry (if any) stays as it is */
                 if (cur)
-                        (void)file_mode(h, f->path, &mode);
-                undo[n_undo++] =
-                        (undo_item){ .path = f->path, .old = TAKE_PTR(cur), .old_len = len, .mode = mode };
+                        (void)file_mode(h, f->path, &mode, &uid, &gid);
+                undo[n_undo++] = (undo_item){ .path = f->path,
+                                              .old = TAKE_PTR(cur),
+                                              .old_len = len,
+                                              .mode = mode,
+                                              .uid = uid,
+                                              .gid = gid };
                 known = manifest_find(&m, f->path, false);
                 sha256_hex(f->content, strlen(f->content), e.sha);
                 if (known) {
@@ -1119,6 +1156,8 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
                 }
                 e.path = f->path;
                 e.mode = undo[n_undo - 1].old ? mode : f->mode;
+                e.uid = undo[n_undo - 1].old ? uid : 0;
+                e.gid = undo[n_undo - 1].old ? gid : 0;
                 if (undo[n_undo - 1].old) {
                         const char *slash;
 
@@ -1132,6 +1171,7 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
                                 r = -ENOMEM;
                                 goto rollback;
                         }
+                        at = bdir;
                         r = vfio_hostfile_mkdir_p(h, bdir, 0700, &created);
                         if (r < 0)
                                 goto rollback;
@@ -1139,6 +1179,7 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
                         r = add_own_dirs(&created, bdir);
                         if (r < 0)
                                 goto rollback;
+                        at = bpath;
                         r = vfio_hostfile_write_atomic(h, bpath, undo[n_undo - 1].old,
                                                        undo[n_undo - 1].old_len, 0600);
                         if (r < 0)
@@ -1172,6 +1213,7 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
         }
         /* Directories the files need, recorded in the manifest before they are created so --undo can
          * remove them even when this run is killed right after making them. */
+        at = "var/lib/vfioctl";
         r = vfio_hostfile_mkdir_p(h, "var/lib/vfioctl", 0755, &created);
         if (r < 0)
                 goto rollback;
@@ -1207,10 +1249,12 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
                 if (!manifest_find(&m, *d, true) && (r = manifest_add(&m, &e)) < 0)
                         goto rollback;
         }
+        at = VFIO_SETUP_MANIFEST;
         r = manifest_write(h, &m, NULL);
         if (r < 0)
                 goto rollback;
         STRV_FOREACH(d, planned) {
+                at = *d;
                 r = vfio_hostfile_mkdir_p(h, *d, 0755, &created);
                 if (r < 0)
                         goto rollback;
@@ -1224,6 +1268,7 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
                 for (size_t j = 0; j < p->n; j++)
                         if (p->files[j].path == undo[i].path)
                                 f = &p->files[j];
+                at = f->path;
                 r = vfio_hostfile_write_atomic(h, f->path, f->content, strlen(f->content),
                                                undo[i].old ? undo[i].mode : f->mode);
                 if (r < 0) {
@@ -1248,13 +1293,16 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log)
         return 0;
 
 rollback:
+        if (ret_failed_path && at)
+                *ret_failed_path = strdup(at);
         /* Put back every file of this run, then the previous manifest, then the directories we made. */
         for (size_t i = n_written; i-- > 0;) {
                 int q;
 
                 if (undo[i].old)
-                        q = vfio_hostfile_write_atomic(h, undo[i].path, undo[i].old, undo[i].old_len,
-                                                       undo[i].mode);
+                        q = vfio_hostfile_write_atomic_owned(h, undo[i].path, undo[i].old, undo[i].old_len,
+                                                             undo[i].mode, OWNER_UID(undo[i]),
+                                                             OWNER_GID(undo[i]));
                 else {
                         q = vfio_hostfile_unlink(h, undo[i].path);
                         if (q == -ENOENT || q == -ENOTDIR)
@@ -1376,7 +1424,8 @@ int vfio_setup_undo(const vfio_host *h, bool force, char ***log)
                         else if (rb < 0)
                                 r = rb;
                         else {
-                                r = vfio_hostfile_write_atomic(h, e->path, bak, blen, e->mode);
+                                r = vfio_hostfile_write_atomic_owned(h, e->path, bak, blen, e->mode,
+                                                                     OWNER_UID(*e), OWNER_GID(*e));
                                 if (r >= 0)
                                         r = vfio_hostfile_unlink(h, e->backup);
                         }

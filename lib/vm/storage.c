@@ -19,6 +19,7 @@
 #include "exec-util.h"
 #include "log.h"
 #include "parse-util.h"
+#include "safedir.h"
 #include "strv.h"
 #include "vfioctl/host.h"
 
@@ -68,6 +69,61 @@ static int run_helper(char *const *argv, const exec_opts *o, char **ret_out, cha
         return 0;
 }
 
+/* qemu-img with the identity the caller chose (vfio_storage_tools.run_as). */
+static int run_qemu_img(const vfio_storage_tools *t, char *const *argv, const exec_opts *o, char **ret_out,
+                        char **ret_error)
+{
+        exec_opts x = o ? *o : (exec_opts){};
+        int r;
+
+        if (t->run_as) {
+                x.drop = true;
+                x.uid = t->run_uid;
+                x.gid = t->run_gid;
+                x.groups = t->run_groups;
+                x.n_groups = t->n_run_groups;
+        }
+        r = run_helper(argv, &x, ret_out, ret_error);
+        if (r == -EIO && t->run_as && ret_error && *ret_error && !**ret_error) {
+                free(*ret_error);
+                (void)asprintf(ret_error, "%s could not become uid %u", argv[0], (unsigned)t->run_uid);
+        }
+        return r;
+}
+
+/* Root may run qemu-img on a path another user controls only as that user. */
+static int may_run_on(const vfio_storage_tools *t, uid_t owner)
+{
+        if (owner == VFIO_STORAGE_NOBODY || geteuid() != 0)
+                return 0;
+        if (t->run_as && t->run_uid == owner)
+                return 0;
+        return log_debug_errno(-EPERM, "qemu-img would run as root on a path uid %u controls",
+                               (unsigned)owner);
+}
+
+int vfio_storage_path_owner(const char *path, bool parent, uid_t *ret)
+{
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *name = NULL, *abs = NULL;
+        uid_t owner = VFIO_STORAGE_NOBODY;
+        int r;
+
+        if (path[0] != '/') {
+                _cleanup_free_ char *cwd = getcwd(NULL, 0);
+
+                if (!cwd || asprintf(&abs, "%s/%s", cwd, path) < 0)
+                        return -ENOMEM;
+                path = abs;
+        }
+        r = parent ? safedir_open_parent(path, &fd, &name, &owner)
+                   : safedir_open_path(path, O_RDONLY | O_NOCTTY, 0, &fd, &owner);
+        if (r < 0)
+                return r;
+        *ret = owner;
+        return 0;
+}
+
 /* --- backend facts --- */
 
 static char *parent_dir(const char *path)
@@ -81,8 +137,8 @@ static char *parent_dir(const char *path)
 
 int vfio_storage_supports_odirect(const char *path)
 {
-        _cleanup_free_ char *probe = NULL, *dir = NULL;
-        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *probe = NULL, *name = NULL;
+        _cleanup_close_ int fd = -EBADF, dirfd = -EBADF;
         struct stat st;
         void *block = NULL;
         ssize_t n;
@@ -92,36 +148,53 @@ int vfio_storage_supports_odirect(const char *path)
         if (posix_memalign(&block, 4096, 4096) != 0)
                 return -ENOMEM;
         memset(block, 0, 4096);
-        if (stat(path, &st) == 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
-                fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
-                if (fd < 0)
+        /* Opened like everything root touches in another user's directory: no link followed, and a FIFO
+         * put at the disk's name cannot hang the probe (basic/safedir.h). */
+        r = safedir_open_path(path, O_RDONLY | O_NOCTTY, 0, &fd, NULL);
+        if (r >= 0 && fstat(fd, &st) < 0)
+                r = -errno;
+        if (r >= 0 && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+                int fl = fcntl(fd, F_GETFL);
+
+                /* F_SETFL O_DIRECT fails with EINVAL where the filesystem has no direct I/O, as open does.
+                 */
+                if (fl < 0 || fcntl(fd, F_SETFL, fl | O_DIRECT) < 0)
                         r = errno == EINVAL ? 0 : -errno;
-                else if (pread(fd, block, 4096, 0) < 0)
-                        r = errno == EINVAL ? 0 : -errno;
+                else
+                        r = pread(fd, block, 4096, 0) < 0 ? (errno == EINVAL ? 0 : -errno) : 1;
                 free(block);
                 return r;
         }
-        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-                dir = strdup(path);
-        else
-                dir = parent_dir(path);
-        if (!dir || asprintf(&probe, "%s/.vfioctl-odirect-%d", dir, (int)getpid()) < 0) {
+        if (r >= 0 && S_ISDIR(st.st_mode)) {
+                dirfd = TAKE_FD(fd);
+                r = 0;
+        } else if (r >= 0) {
+                free(block);
+                return -EBADFD;
+        } else if (r == -ENOENT)
+                r = safedir_open_parent(path, &dirfd, &name, NULL);
+        if (r < 0) {
+                free(block);
+                return r;
+        }
+        if (asprintf(&probe, ".vfioctl-odirect-%d", (int)getpid()) < 0) {
                 free(block);
                 return -ENOMEM;
         }
-        fd = open(probe, O_RDWR | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC, 0600);
+        fd = safedir_openat(dirfd, probe, O_RDWR | O_CREAT | O_EXCL | O_DIRECT, 0600);
         if (fd < 0) {
-                r = errno == EINVAL ? 0 : -errno;
+                r = fd == -EINVAL ? 0 : fd;
                 free(block);
                 return r;
         }
         /* Some filesystems accept the flag at open and fail the I/O (FUSE without direct_io support). */
+        r = 1;
         n = pwrite(fd, block, 4096, 0);
         if (n < 0)
                 r = errno == EINVAL ? 0 : -errno;
-        (void)unlink(probe);
+        (void)safedir_unlink(dirfd, probe, 0);
         free(block);
-        log_debug("O_DIRECT in %s: %s", dir, r > 0 ? "yes" : r == 0 ? "no" : strerror(-r));
+        log_debug("O_DIRECT in %s: %s", path, r > 0 ? "yes" : r == 0 ? "no" : strerror(-r));
         return r;
 }
 
@@ -154,11 +227,26 @@ int vfio_storage_probe_format(const char *path, vfio_disk_format *ret)
                 *ret = VFIO_DISK_ZVOL;
                 return 0;
         }
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
+        {
+                _cleanup_free_ char *abs = NULL;
+                int r;
+
+                if (path[0] != '/') {
+                        _cleanup_free_ char *cwd = getcwd(NULL, 0);
+
+                        if (!cwd || asprintf(&abs, "%s/%s", cwd, path) < 0)
+                                return -ENOMEM;
+                        path = abs;
+                }
+                r = safedir_open_path(path, O_RDONLY | O_NOCTTY, 0, &fd, NULL);
+                if (r < 0)
+                        return r;
+        }
         if (fstat(fd, &st) < 0)
                 return -errno;
+        /* A FIFO or a socket is no image; reading one could block forever. */
+        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+                return S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD;
         n = pread(fd, magic, sizeof(magic), 0);
         if (n < 0)
                 return -errno;
@@ -167,12 +255,48 @@ int vfio_storage_probe_format(const char *path, vfio_disk_format *ret)
         return 0;
 }
 
+/* The mounted ZFS filesystem on device dev: 1 and *ret, 0 when none is. */
+static int zfs_dataset_of_dev(const vfio_storage_tools *t, dev_t dev, char **ret)
+{
+        _cleanup_free_ char *out = NULL;
+        _cleanup_strv_free_ char **lines = NULL;
+        int r;
+
+        if (!t->zfs || access(t->zfs, X_OK) < 0)
+                return 0;
+        r = run_helper((char *const[]){ (char *)t->zfs, (char *)"list", (char *)"-H", (char *)"-o",
+                                        (char *)"name,mountpoint", (char *)"-t", (char *)"filesystem",
+                                        NULL },
+                       NULL, &out, NULL);
+        if (r < 0)
+                return r == -EIO ? 0 : r; /* no daemon (zfs-fuse stopped) or no pool: not on ZFS */
+        r = strv_split(out, "\n", &lines);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(l, lines) {
+                char *tab = strchr(*l, '\t');
+                struct stat mst;
+
+                if (!tab || tab[1] != '/')
+                        continue;
+                *tab = 0;
+                /* Each mounted dataset is its own filesystem: same st_dev means the file lives there. */
+                if (stat(tab + 1, &mst) == 0 && mst.st_dev == dev) {
+                        char *ds = strdup(*l);
+
+                        if (!ds)
+                                return -ENOMEM;
+                        *ret = ds;
+                        return 1;
+                }
+        }
+        return 0;
+}
+
 int vfio_storage_zfs_dataset_of(const vfio_storage_tools *t, const char *path, char **ret)
 {
-        _cleanup_free_ char *out = NULL, *dir = NULL;
-        _cleanup_strv_free_ char **lines = NULL;
+        _cleanup_free_ char *dir = NULL;
         struct stat st;
-        int r;
 
         if (strncmp(path, "/dev/zvol/", 10) == 0) {
                 char *ds = strdup(path + 10);
@@ -193,33 +317,7 @@ int vfio_storage_zfs_dataset_of(const vfio_storage_tools *t, const char *path, c
                 if (stat(dir, &st) < 0)
                         return -errno;
         }
-        r = run_helper((char *const[]){ (char *)t->zfs, (char *)"list", (char *)"-H", (char *)"-o",
-                                        (char *)"name,mountpoint", (char *)"-t", (char *)"filesystem",
-                                        NULL },
-                       NULL, &out, NULL);
-        if (r < 0)
-                return r == -EIO ? 0 : r; /* no daemon (zfs-fuse stopped) or no pool: not on ZFS */
-        r = strv_split(out, "\n", &lines);
-        if (r < 0)
-                return r;
-        STRV_FOREACH(l, lines) {
-                char *tab = strchr(*l, '\t');
-                struct stat mst;
-
-                if (!tab || tab[1] != '/')
-                        continue;
-                *tab = 0;
-                /* Each mounted dataset is its own filesystem: same st_dev means the file lives there. */
-                if (stat(tab + 1, &mst) == 0 && mst.st_dev == st.st_dev) {
-                        char *ds = strdup(*l);
-
-                        if (!ds)
-                                return -ENOMEM;
-                        *ret = ds;
-                        return 1;
-                }
-        }
-        return 0;
+        return zfs_dataset_of_dev(t, st.st_dev, ret);
 }
 
 static int zfs_get(const vfio_storage_tools *t, const char *prop, const char *dataset, bool parsable,
@@ -337,7 +435,8 @@ static int progress_line(const char *chunk, void *userdata)
 
 typedef struct grow_watch {
         const vfio_storage_tools *t;
-        const char *path;
+        int dirfd;
+        const char *name;
         uint64_t size;
 } grow_watch;
 
@@ -347,7 +446,7 @@ static int grow_tick(void *userdata)
         struct stat st;
 
         /* qemu-img create has no -p: measure preallocation by the blocks the file holds so far. */
-        if (g->t->progress && g->size > 0 && stat(g->path, &st) == 0) {
+        if (g->t->progress && g->size > 0 && fstatat(g->dirfd, g->name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
                 double pct = 100.0 * (double)st.st_blocks * 512.0 / (double)g->size;
 
                 return g->t->progress(pct > 100 ? 100 : pct, g->t->userdata);
@@ -356,53 +455,79 @@ static int grow_tick(void *userdata)
 }
 
 /*
- * A name for a file being made beside path (".NAME.vfioctl-partial.RANDOM" in the same directory, so the
- * rename is atomic): qemu-img writes there, and only a finished file takes path's name. A kill -9 midway
- * leaves a hidden partial file, never a truncated image under the real name.
+ * Where a new image goes: the directory holding path, opened once (basic/safedir.h), and two names in it,
+ * the final one and ".NAME.vfioctl-partial.RANDOM" that qemu-img writes first (same directory, so the
+ * rename is atomic): a kill -9 midway leaves a hidden partial file, never a truncated image under the
+ * real name. Root may only go on as the user who controls that directory (may_run_on).
  */
-static int partial_name(const char *path, char **ret)
-{
-        const char *slash = strrchr(path, '/');
-        unsigned rnd;
+typedef struct new_image {
+        int dirfd;
+        char *name;         /* path's last component */
+        char *partial;      /* the temporary name, in dirfd */
+        char *partial_path; /* the same as a path, for qemu-img */
+} new_image;
 
-        if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-                return -EIO;
-        if (asprintf(ret, "%.*s.%s.vfioctl-partial.%08x", slash ? (int)(slash - path + 1) : 0, path,
-                     slash ? slash + 1 : path, rnd) < 0) {
-                *ret = NULL;
-                return -ENOMEM;
-        }
-        return 0;
+static void new_image_done(new_image *n)
+{
+        if (n->dirfd >= 0)
+                close(n->dirfd);
+        free(n->name);
+        free(n->partial);
+        free(n->partial_path);
+        *n = (new_image){ .dirfd = -EBADF };
 }
 
-/* rename(2) without replacing: RENAME_NOREPLACE, or where the filesystem lacks it (FUSE: zfs-fuse gives
- * EINVAL) link(2) + unlink(2), which fails just the same when the name is taken. */
-static int rename_noreplace(const char *from, const char *to)
+static int new_image_open(const vfio_storage_tools *t, const char *path, new_image *ret)
 {
-        if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-                return 0;
-        if (errno != EINVAL && errno != ENOSYS)
-                return -errno;
-        if (link(from, to) < 0)
-                return -errno;
-        (void)unlink(from);
+        _cleanup_free_ char *abs = NULL;
+        new_image n = { .dirfd = -EBADF };
+        const char *slash;
+        uid_t owner = VFIO_STORAGE_NOBODY;
+        struct stat st;
+        unsigned rnd;
+        int r;
+
+        if (path[0] != '/') {
+                _cleanup_free_ char *cwd = getcwd(NULL, 0);
+
+                if (!cwd || asprintf(&abs, "%s/%s", cwd, path) < 0)
+                        return -ENOMEM;
+                path = abs;
+        }
+        r = safedir_open_parent(path, &n.dirfd, &n.name, &owner);
+        if (r < 0)
+                return r;
+        if ((r = may_run_on(t, owner)) < 0 ||
+            (fstatat(n.dirfd, n.name, &st, AT_SYMLINK_NOFOLLOW) == 0 && (r = -EEXIST))) {
+                new_image_done(&n);
+                return r;
+        }
+        slash = strrchr(path, '/');
+        if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd) ||
+            asprintf(&n.partial, ".%s.vfioctl-partial.%08x", n.name, rnd) < 0 ||
+            asprintf(&n.partial_path, "%.*s%s", (int)(slash - path + 1), path, n.partial) < 0) {
+                n.partial = n.partial_path = NULL;
+                new_image_done(&n);
+                return -ENOMEM;
+        }
+        *ret = n;
         return 0;
 }
 
 /* Gives the finished file its name, unless something took the name meanwhile (-EEXIST, file kept). */
-static int publish(const char *partial, const char *path, int r)
+static int new_image_publish(new_image *n, int r)
 {
         if (r >= 0)
-                r = rename_noreplace(partial, path);
+                r = safedir_rename_noreplace(n->dirfd, n->partial, n->name);
         if (r < 0)
-                (void)unlink(partial);
+                (void)safedir_unlink(n->dirfd, n->partial, 0);
         return r;
 }
 
 int vfio_storage_create_image(const vfio_storage_tools *t, const char *path, vfio_disk_format format,
                               uint64_t size, bool prealloc, char **ret_error)
 {
-        _cleanup_free_ char *partial = NULL;
+        new_image n = { .dirfd = -EBADF };
         grow_watch g = { .t = t, .size = size };
         exec_opts o = { .on_tick = grow_tick, .userdata = &g, .tick_ms = 250 };
         char sz[32];
@@ -410,20 +535,21 @@ int vfio_storage_create_image(const vfio_storage_tools *t, const char *path, vfi
 
         if (format != VFIO_DISK_RAW && format != VFIO_DISK_QCOW2)
                 return -EINVAL;
-        if (access(path, F_OK) == 0)
-                return -EEXIST;
-        if ((r = partial_name(path, &partial)) < 0)
+        if ((r = new_image_open(t, path, &n)) < 0)
                 return r;
-        g.path = partial;
+        g.dirfd = n.dirfd;
+        g.name = n.partial;
         snprintf(sz, sizeof(sz), "%llu", (unsigned long long)size);
         /* preallocation=full writes every block (qemu-img(1)): works on every filesystem, unlike falloc on
          * zfs-fuse, and its progress can be measured. */
-        r = run_helper((char *const[]){ (char *)t->qemu_img, (char *)"create", (char *)"-q", (char *)"-f",
-                                        (char *)vfio_disk_format_to_string(format), (char *)"-o",
-                                        (char *)(prealloc ? "preallocation=full" : "preallocation=off"),
-                                        (char *)partial, sz, NULL },
-                       prealloc ? &o : NULL, NULL, ret_error);
-        r = publish(partial, path, r);
+        r = run_qemu_img(t,
+                         (char *const[]){ (char *)t->qemu_img, (char *)"create", (char *)"-q", (char *)"-f",
+                                          (char *)vfio_disk_format_to_string(format), (char *)"-o",
+                                          (char *)(prealloc ? "preallocation=full" : "preallocation=off"),
+                                          n.partial_path, sz, NULL },
+                         prealloc ? &o : NULL, NULL, ret_error);
+        r = new_image_publish(&n, r);
+        new_image_done(&n);
         if (r >= 0 && prealloc && t->progress)
                 t->progress(100, t->userdata);
         return r;
@@ -469,13 +595,17 @@ int vfio_storage_measure(const vfio_storage_tools *t, const char *src, vfio_disk
 {
         _cleanup_free_ char *out = NULL;
         struct json_object *root, *v;
+        uid_t so = VFIO_STORAGE_NOBODY;
         int64_t req;
         int r;
 
-        r = run_helper((char *const[]){ (char *)t->qemu_img, (char *)"measure", (char *)"--output=json",
-                                        (char *)"-O", (char *)vfio_disk_format_to_string(format),
-                                        (char *)src, NULL },
-                       NULL, &out, ret_error);
+        if ((r = vfio_storage_path_owner(src, false, &so)) < 0 || (r = may_run_on(t, so)) < 0)
+                return r;
+        r = run_qemu_img(t,
+                         (char *const[]){ (char *)t->qemu_img, (char *)"measure", (char *)"--output=json",
+                                          (char *)"-O", (char *)vfio_disk_format_to_string(format),
+                                          (char *)src, NULL },
+                         NULL, &out, ret_error);
         if (r < 0)
                 return r;
         root = json_tokener_parse(out);
@@ -496,20 +626,26 @@ int vfio_storage_convert(const vfio_storage_tools *t, const char *src, const cha
                          vfio_disk_format format, char **ret_error)
 {
         exec_opts o = { .on_stdout = progress_line, .userdata = (void *)t };
-        _cleanup_free_ char *partial = NULL;
+        new_image n = { .dirfd = -EBADF };
         int r;
+
+        uid_t so = VFIO_STORAGE_NOBODY;
 
         if (format != VFIO_DISK_RAW && format != VFIO_DISK_QCOW2)
                 return -EINVAL;
-        if (access(dst, F_OK) == 0)
-                return -EEXIST;
-        if ((r = partial_name(dst, &partial)) < 0)
+        /* qemu-img reads src too: its controller must be the one qemu-img runs as. */
+        if ((r = vfio_storage_path_owner(src, false, &so)) < 0 || (r = may_run_on(t, so)) < 0)
                 return r;
-        r = run_helper((char *const[]){ (char *)t->qemu_img, (char *)"convert", (char *)"-p", (char *)"-O",
-                                        (char *)vfio_disk_format_to_string(format), (char *)src,
-                                        (char *)partial, NULL },
-                       &o, NULL, ret_error);
-        return publish(partial, dst, r);
+        if ((r = new_image_open(t, dst, &n)) < 0)
+                return r;
+        r = run_qemu_img(t,
+                         (char *const[]){ (char *)t->qemu_img, (char *)"convert", (char *)"-p", (char *)"-O",
+                                          (char *)vfio_disk_format_to_string(format), (char *)src,
+                                          n.partial_path, NULL },
+                         &o, NULL, ret_error);
+        r = new_image_publish(&n, r);
+        new_image_done(&n);
+        return r;
 }
 
 /* --- snapshots --- */
@@ -542,23 +678,60 @@ vfio_snap_plan *vfio_snap_plan_free(vfio_snap_plan *p)
         return NULL;
 }
 
-static int classify(const vfio_storage_tools *t, const char *path, bool is_vars, vfio_snap_target *ret)
+/*
+ * One disk or the vars file, opened once with basic/safedir.h's rules: the descriptor decides the format
+ * and the dataset (st_dev), so what is judged is what was opened. *owner collects the user who controls
+ * the parts (-EPERM for a second one).
+ */
+static int classify(const vfio_storage_tools *t, const char *path, bool is_vars, vfio_snap_target *ret,
+                    uid_t *owner)
 {
         _cleanup_free_ char *ds = NULL, *abs = NULL;
-        vfio_disk_format f;
+        _cleanup_close_ int fd = -EBADF;
+        unsigned char magic[4];
+        uid_t o = VFIO_STORAGE_NOBODY;
+        struct stat st;
+        ssize_t n;
         int r;
 
-        abs = realpath(path, NULL);
-        if (!abs)
-                return -errno;
         /* /dev/zvol/POOL/NAME is a symlink to /dev/zdN: keep the name that carries the dataset. */
-        if (strncmp(path, "/dev/zvol/", 10) == 0) {
-                free(abs);
-                abs = strdup(path);
-                if (!abs)
-                        return -ENOMEM;
+        if (strncmp(path, "/dev/zvol/", 10) == 0 && !is_vars) {
+                *ret = (vfio_snap_target){ .path = strdup(path),
+                                           .backend = VFIO_SNAP_ZFS,
+                                           .dataset = strdup(path + 10) };
+                return ret->path && ret->dataset ? 0 : -ENOMEM;
         }
-        r = vfio_storage_zfs_dataset_of(t, abs, &ds);
+        if (path[0] != '/') {
+                _cleanup_free_ char *cwd = getcwd(NULL, 0);
+
+                if (!cwd || asprintf(&abs, "%s/%s", cwd, path) < 0)
+                        return -ENOMEM;
+        } else if (!(abs = strdup(path)))
+                return -ENOMEM;
+        r = safedir_open_path(abs, O_RDONLY | O_NOCTTY, 0, &fd, &o);
+        if (r < 0)
+                return r;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (!S_ISREG(st.st_mode) && !(S_ISBLK(st.st_mode) && !is_vars))
+                return -EBADFD;
+        if (o != VFIO_STORAGE_NOBODY) {
+                if (*owner != VFIO_STORAGE_NOBODY && *owner != o)
+                        return -EPERM;
+                *owner = o;
+        } else {
+                /* not another user's directory: nobody but root (or the caller) controls abs; its links
+                 * are resolved for qemu-img and zfs. */
+                char *real = realpath(abs, NULL);
+
+                if (!real)
+                        return -errno;
+                free(abs);
+                abs = real;
+        }
+        r = zfs_dataset_of_dev(t, st.st_dev, &ds);
         if (r < 0)
                 return r;
         if (r > 0) {
@@ -571,11 +744,13 @@ static int classify(const vfio_storage_tools *t, const char *path, bool is_vars,
                 *ret = (vfio_snap_target){ .path = TAKE_PTR(abs), .backend = VFIO_SNAP_NONE };
                 return 0;
         }
-        r = vfio_storage_probe_format(abs, &f);
-        if (r < 0)
-                return r;
+        /* qcow2.txt: "magic: QCOW magic string ("QFI\xfb")". */
+        n = pread(fd, magic, sizeof(magic), 0);
+        if (n < 0)
+                return -errno;
         *ret = (vfio_snap_target){ .path = TAKE_PTR(abs),
-                                   .backend = f == VFIO_DISK_QCOW2 ? VFIO_SNAP_QCOW2 : VFIO_SNAP_NONE };
+                                   .backend = n == 4 && memcmp(magic, "QFI\xfb", 4) == 0 ? VFIO_SNAP_QCOW2
+                                                                                         : VFIO_SNAP_NONE };
         return 0;
 }
 
@@ -593,10 +768,11 @@ int vfio_snapshot_plan(const vfio_storage_tools *t, char *const *disks, const ch
                 return -ENOMEM;
         p->disks = calloc(n, sizeof(*p->disks));
         p->datasets = calloc(1, sizeof(char *));
+        p->owner = VFIO_STORAGE_NOBODY;
         if (!p->disks || !p->datasets)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
-                r = classify(t, disks[i], false, &p->disks[i]);
+                r = classify(t, disks[i], false, &p->disks[i], &p->owner);
                 if (r < 0) {
                         if (ret_refused)
                                 *ret_refused = strdup(disks[i]);
@@ -614,7 +790,7 @@ int vfio_snapshot_plan(const vfio_storage_tools *t, char *const *disks, const ch
                         return r;
         }
         if (vars) {
-                r = classify(t, vars, true, &p->vars);
+                r = classify(t, vars, true, &p->vars, &p->owner);
                 if (r < 0) {
                         if (ret_refused)
                                 *ret_refused = strdup(vars);
@@ -636,57 +812,71 @@ char *vfio_snapshot_vars_copy_path(const char *vars, const char *name)
         return asprintf(&s, "%s.snap-%s", vars, name) < 0 ? NULL : s;
 }
 
-/* Copies src to dst through a temp file in dst's directory and rename(2): dst is whole or untouched. */
-static int copy_file_atomic(const char *src, const char *dst)
+/*
+ * The vars file's directory is the VM user's: every step goes through its descriptor (basic/safedir.h).
+ * Opens it and names the file and the copy of snapshot name in it.
+ */
+typedef struct vars_dir {
+        int dirfd;
+        char *name, *copy;
+} vars_dir;
+
+static void vars_dir_done(vars_dir *v)
 {
-        _cleanup_close_ int in = -EBADF, out = -EBADF;
-        _cleanup_free_ char *tmp = NULL;
-        struct stat st;
-        char buf[65536];
-        int r = 0;
+        if (v->dirfd >= 0)
+                close(v->dirfd);
+        free(v->name);
+        free(v->copy);
+        *v = (vars_dir){ .dirfd = -EBADF };
+}
 
-        in = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (in < 0)
-                return -errno;
-        if (fstat(in, &st) < 0)
-                return -errno;
-        if (asprintf(&tmp, "%s.tmpXXXXXX", dst) < 0)
-                return -ENOMEM;
-        out = mkostemp(tmp, O_CLOEXEC);
-        if (out < 0)
-                return -errno;
-        for (;;) {
-                ssize_t n = read(in, buf, sizeof(buf)), w = 0;
+static int vars_dir_open(const vfio_snap_plan *p, const char *snap, vars_dir *ret)
+{
+        vars_dir v = { .dirfd = -EBADF };
+        int r;
 
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        r = -errno;
-                        break;
-                }
-                if (n == 0)
-                        break;
-                while (w < n) {
-                        ssize_t k = write(out, buf + w, (size_t)(n - w));
-
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        if (k < 0) {
-                                r = -errno;
-                                break;
-                        }
-                        w += k;
-                }
-                if (r < 0)
-                        break;
-        }
-        if (r >= 0 && (fchmod(out, st.st_mode & 07777) < 0 || fsync(out) < 0))
-                r = -errno;
-        if (r >= 0 && rename(tmp, dst) < 0)
-                r = -errno;
+        r = safedir_open_parent(p->vars.path, &v.dirfd, &v.name, NULL);
         if (r < 0)
-                (void)unlink(tmp);
-        return r;
+                return r;
+        if (asprintf(&v.copy, "%s.snap-%s", v.name, snap) < 0) {
+                v.copy = NULL;
+                vars_dir_done(&v);
+                return -ENOMEM;
+        }
+        *ret = v;
+        return 0;
+}
+
+static bool vars_has(const vars_dir *v, const char *entry)
+{
+        struct stat st;
+
+        return fstatat(v->dirfd, entry, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/*
+ * Copies entry from to entry to in the vars directory, whole or not at all. The source must be a regular
+ * file with one name (a link, a FIFO, a hard link to a file only root may read are refused). The copy's
+ * owner: the source's; with to_dir_owner, the directory's owner when root works in another user's
+ * directory (a rolled-back vars file must stay writable by the VM).
+ */
+static int vars_copy(const vars_dir *v, const char *from, const char *to, bool to_dir_owner, unsigned flags)
+{
+        _cleanup_close_ int src = -EBADF;
+        struct stat st, dst;
+        uid_t uid = SAFEDIR_KEEP_UID;
+        gid_t gid = SAFEDIR_KEEP_GID;
+
+        src = safedir_open_regular(v->dirfd, from, O_RDONLY, &st);
+        if (src < 0)
+                return src;
+        if (geteuid() == 0) {
+                if (fstat(v->dirfd, &dst) < 0)
+                        return -errno;
+                uid = to_dir_owner && dst.st_uid != 0 ? dst.st_uid : st.st_uid;
+                gid = to_dir_owner && dst.st_uid != 0 ? dst.st_gid : st.st_gid;
+        }
+        return safedir_write(v->dirfd, to, src, NULL, 0, st.st_mode & 0777, uid, gid, flags);
 }
 
 static int zfs_cmd(const vfio_storage_tools *t, char **ret_error, const char *verb, const char *flag,
@@ -819,9 +1009,10 @@ static int qcow2_snapshot(const vfio_storage_tools *t, const char *op, const cha
 {
         /* qemu-img(1) snapshot: -c create, -a apply, -d delete; it takes the image's write lock, so it fails
          * ("Failed to get "write" lock") while a QEMU has the image open. */
-        return run_helper((char *const[]){ (char *)t->qemu_img, (char *)"snapshot", (char *)op, (char *)name,
-                                           (char *)path, NULL },
-                          NULL, NULL, ret_error);
+        return run_qemu_img(t,
+                            (char *const[]){ (char *)t->qemu_img, (char *)"snapshot", (char *)op,
+                                             (char *)name, (char *)path, NULL },
+                            NULL, NULL, ret_error);
 }
 
 static char *prefix_error(const char *what, char *err)
@@ -839,7 +1030,8 @@ static int list_qcow2(const vfio_storage_tools *t, const char *path, vfio_snap_i
 int vfio_snapshot_create(const vfio_storage_tools *t, const vfio_snap_plan *p, const char *name,
                          char **ret_error)
 {
-        _cleanup_free_ char *copy = NULL;
+        _cleanup_(vars_dir_done) vars_dir v = { .dirfd = -EBADF };
+        bool copy = false;
         size_t done = 0;
         bool zfs_done = false;
         char *err = NULL;
@@ -847,12 +1039,18 @@ int vfio_snapshot_create(const vfio_storage_tools *t, const vfio_snap_plan *p, c
 
         if (!vfio_snapshot_name_valid(name))
                 return -EINVAL;
+        if ((r = may_run_on(t, p->owner)) < 0)
+                return r;
         if (p->vars.path && p->vars.backend != VFIO_SNAP_ZFS) {
-                copy = vfio_snapshot_vars_copy_path(p->vars.path, name);
-                if (!copy)
-                        return -ENOMEM;
-                if (access(copy, F_OK) == 0)
+                r = vars_dir_open(p, name, &v);
+                if (r < 0) {
+                        if (ret_error)
+                                (void)asprintf(ret_error, "%s: %s", p->vars.path, strerror(-r));
+                        return r;
+                }
+                if (vars_has(&v, v.copy))
                         return -EEXIST;
+                copy = true;
         }
         /* A create killed midway leaves the name on some disks (snapshot list shows it incomplete);
          * qemu-img would add a second snapshot with the same tag to those, so refuse: delete it first. */
@@ -896,11 +1094,11 @@ int vfio_snapshot_create(const vfio_storage_tools *t, const vfio_snap_plan *p, c
                 }
         }
         if (copy) {
-                r = copy_file_atomic(p->vars.path, copy);
+                r = vars_copy(&v, v.name, v.copy, false, SAFEDIR_NOREPLACE);
                 if (r < 0) {
                         if (ret_error)
-                                (void)asprintf(ret_error, "copying %s to %s: %s", p->vars.path, copy,
-                                               strerror(-r));
+                                (void)asprintf(ret_error, "copying %s to %s.snap-%s: %s", p->vars.path,
+                                               p->vars.path, name, strerror(-r));
                         goto undo;
                 }
         }
@@ -918,12 +1116,16 @@ undo:
 int vfio_snapshot_rollback(const vfio_storage_tools *t, const vfio_snap_plan *p, const char *name,
                            char **ret_error)
 {
-        _cleanup_free_ char *copy = NULL;
+        _cleanup_(vars_dir_done) vars_dir v = { .dirfd = -EBADF };
+        _cleanup_close_ int check = -EBADF;
+        bool copy = false;
         char *err = NULL;
         int r;
 
         if (!vfio_snapshot_name_valid(name))
                 return -EINVAL;
+        if ((r = may_run_on(t, p->owner)) < 0)
+                return r;
         /* Check that every part exists before changing anything. */
         STRV_FOREACH(d, p->datasets) {
                 r = zfs_snapshot_exists(t, *d, name);
@@ -934,14 +1136,17 @@ int vfio_snapshot_rollback(const vfio_storage_tools *t, const vfio_snap_plan *p,
                 }
         }
         if (p->vars.path && p->vars.backend != VFIO_SNAP_ZFS) {
-                copy = vfio_snapshot_vars_copy_path(p->vars.path, name);
-                if (!copy)
-                        return -ENOMEM;
-                if (access(copy, R_OK) < 0) {
+                /* The copy must be there and be a plain file before any disk is rolled back. */
+                r = vars_dir_open(p, name, &v);
+                if (r >= 0 && (check = safedir_open_regular(v.dirfd, v.copy, O_RDONLY, NULL)) < 0)
+                        r = check;
+                if (r < 0) {
                         if (ret_error)
-                                (void)asprintf(ret_error, "%s: %s", copy, strerror(errno));
-                        return -ENOENT;
+                                (void)asprintf(ret_error, "%s.snap-%s: %s", p->vars.path, name,
+                                               strerror(-r));
+                        return r;
                 }
+                copy = true;
         }
         STRV_FOREACH(d, p->datasets) {
                 _cleanup_free_ char *snap = snap_of(*d, name);
@@ -972,11 +1177,11 @@ int vfio_snapshot_rollback(const vfio_storage_tools *t, const vfio_snap_plan *p,
                 }
         }
         if (copy) {
-                r = copy_file_atomic(copy, p->vars.path);
+                r = vars_copy(&v, v.copy, v.name, true, 0);
                 if (r < 0) {
                         if (ret_error)
-                                (void)asprintf(ret_error, "restoring %s from %s: %s", p->vars.path, copy,
-                                               strerror(-r));
+                                (void)asprintf(ret_error, "restoring %s from %s.snap-%s: %s", p->vars.path,
+                                               p->vars.path, name, strerror(-r));
                         return r;
                 }
         }
@@ -986,12 +1191,13 @@ int vfio_snapshot_rollback(const vfio_storage_tools *t, const vfio_snap_plan *p,
 int vfio_snapshot_delete(const vfio_storage_tools *t, const vfio_snap_plan *p, const char *name,
                          char **ret_error)
 {
-        _cleanup_free_ char *copy = NULL;
         char *err = NULL;
         int r = 0, k;
 
         if (!vfio_snapshot_name_valid(name))
                 return -EINVAL;
+        if ((r = may_run_on(t, p->owner)) < 0)
+                return r;
         if (p->datasets[0]) {
                 k = zfs_destroy_all(t, p->datasets, name, &err);
                 if (k < 0) {
@@ -1015,11 +1221,13 @@ int vfio_snapshot_delete(const vfio_storage_tools *t, const vfio_snap_plan *p, c
                 err = NULL;
         }
         if (p->vars.path && p->vars.backend != VFIO_SNAP_ZFS) {
-                copy = vfio_snapshot_vars_copy_path(p->vars.path, name);
-                if (!copy)
-                        return -ENOMEM;
-                if (unlink(copy) < 0 && errno != ENOENT && r >= 0)
-                        r = -errno;
+                _cleanup_(vars_dir_done) vars_dir v = { .dirfd = -EBADF };
+
+                k = vars_dir_open(p, name, &v);
+                if (k >= 0)
+                        k = safedir_unlink(v.dirfd, v.copy, 0);
+                if (k < 0 && r >= 0)
+                        r = k;
         }
         return r;
 }
@@ -1092,9 +1300,10 @@ static int list_qcow2(const vfio_storage_tools *t, const char *path, vfio_snap_i
         int r = 0;
 
         /* -U: read the snapshot table even while a QEMU holds the image (listing changes nothing). */
-        r = run_helper((char *const[]){ (char *)t->qemu_img, (char *)"info", (char *)"-U",
-                                        (char *)"--output=json", (char *)path, NULL },
-                       NULL, &out, NULL);
+        r = run_qemu_img(t,
+                         (char *const[]){ (char *)t->qemu_img, (char *)"info", (char *)"-U",
+                                          (char *)"--output=json", (char *)path, NULL },
+                         NULL, &out, NULL);
         if (r < 0)
                 return r;
         root = json_tokener_parse(out);
@@ -1128,6 +1337,8 @@ int vfio_snapshot_list(const vfio_storage_tools *t, const vfio_snap_plan *p, vfi
         size_t n = 0, total = 0;
         int r = 0;
 
+        if ((r = may_run_on(t, p->owner)) < 0)
+                return r;
         /* A snapshot "has" one part per dataset and per qcow2 disk (+ the vars copy). */
         STRV_FOREACH(d, p->datasets) {
                 total++;
@@ -1146,9 +1357,9 @@ int vfio_snapshot_list(const vfio_storage_tools *t, const vfio_snap_plan *p, vfi
         if (p->vars.path && p->vars.backend != VFIO_SNAP_ZFS) {
                 total++;
                 for (size_t i = 0; i < n; i++) {
-                        _cleanup_free_ char *copy = vfio_snapshot_vars_copy_path(p->vars.path, a[i].name);
+                        _cleanup_(vars_dir_done) vars_dir v = { .dirfd = -EBADF };
 
-                        if (copy && access(copy, F_OK) == 0)
+                        if (vars_dir_open(p, a[i].name, &v) >= 0 && vars_has(&v, v.copy))
                                 a[i].n_have++;
                 }
         }

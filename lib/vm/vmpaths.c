@@ -107,13 +107,31 @@ int vm_load_config(const char *arg, vm_config **ret, char ***ret_errors)
                 return r;
         }
         r = vm_config_load(path, ret, &errors);
+        return vm_load_config_finish(path, r, ret, &errors, ret_errors);
+}
+
+int vm_load_config_finish(const char *path, int r, vm_config **ret, char ***errors, char ***ret_errors)
+{
         if (r == -EINVAL) {
-                *ret_errors = TAKE_PTR(errors);
+                *ret_errors = TAKE_PTR(*errors);
                 return r;
         }
         if (r < 0) {
-                (void)strv_extendf(ret_errors, "cannot read %s: %s", path, strerror(-r));
+                (void)strv_extendf(
+                        ret_errors, "cannot read %s: %s", path,
+                        r == -EBADFD
+                                ? "not a regular file (a FIFO, a pipe or a device): name the config file itself"
+                                : strerror(-r));
                 return r;
+        }
+        if (!vm_name_valid((*ret)->name)) {
+                /* What start would refuse is refused by validate and cmdline too. */
+                (void)strv_extendf(
+                        ret_errors,
+                        "%s: the VM name '%s' (the file's name without .conf) is not a VM name: use 1 to 64 of letters, digits, - _ . (not starting with - or .) and rename the file",
+                        path, (*ret)->name);
+                *ret = vm_config_free(*ret);
+                return -EINVAL;
         }
         return 0;
 }

@@ -1,7 +1,7 @@
 #!/bin/bash
-# Fault injection: vfioctl killed (SIGKILL) at every file-changing step of setup and create, and at random
-# moments of setup, create --disk, disk create and snapshot create, must leave each file it writes either
-# as it was or as a finished run writes it, never truncated; setup's manifest must stay usable (--undo
+# Fault injection: vfioctl killed (SIGKILL) at every file-changing step of setup, create and start, and at
+# random moments of setup, create --disk, disk create, snapshot create and start, must leave each file it
+# writes either as it was or as a finished run writes it, never truncated, and no QEMU it cannot see; setup's manifest must stay usable (--undo
 # restores the tree, a rerun completes it); a full filesystem gives a clear error with the old state intact.
 # Sizes: FAULT_ITERATIONS (default 60) random kills per verb; every step of setup and create is killed once.
 set -u
@@ -11,7 +11,8 @@ QEMU_IMG=/usr/bin/qemu-img
 N=${FAULT_ITERATIONS:-60}
 if [ -z "${TMPDIR:-}" ] && [ -w /dev/shm ]; then TMPDIR=/dev/shm; fi
 T=$(mktemp -d "${TMPDIR:-/tmp}/vfioctl-fault.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+# QEMUs a failed start section left behind are ended by pid (their -name holds this test's VM name).
+trap 'for p in /proc/[0-9]*; do case "$(tr "\0" " " < "$p/cmdline" 2> /dev/null)" in *qemu-system*"guest=fk$$,"*) kill -9 "${p#/proc/}" ;; esac; done 2> /dev/null; rm -rf "$T"' EXIT
 FAILS=0 CHECKS=0 KILLS=0
 ok() { CHECKS=$((CHECKS + 1)); echo "ok $CHECKS - $1"; }
 bad() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "not ok $CHECKS - $1"; }
@@ -228,6 +229,102 @@ if [ -x "$QEMU_IMG" ]; then
   [ $FAILS = $fails_before ] && ok "snapshot create: $N random kill attempts ($((KILLS - k0)) landed), images consistent, vars copies whole or absent, no duplicate tags, a partial set refused then deleted"
 else
   skip "create/disk/snapshot kills" "no $QEMU_IMG (qemu-utils)"
+fi
+
+# ---------------------------------------------------------------------------------------------------------
+# 6. start (root for a VM user, QEMU under TCG, paused): killed at each of its file-changing steps, then at
+# random moments of a foreground start. Afterwards there is never a QEMU vfioctl cannot see: if one runs,
+# status shows its pid and that no vfioctl supervises it, stop --force ends it; a new start then works; at
+# the end no QEMU of this test is left (issue 15 item 5).
+if [ "$(id -u)" = 0 ] && command -v qemu-system-x86_64 > /dev/null && command -v jq > /dev/null; then
+  R=$T/startroot SN=fk$$
+  # QEMU runs as nobody and binds its sockets below $R/run: it must be able to pass through $T (mktemp's
+  # 0700 made every start fail with "Failed to unlink socket ...: Permission denied").
+  chmod 0711 "$T"
+  mkdir -p "$R/vms" && chmod 0755 "$R" "$R/vms"
+  SC=$R/vms/$SN.conf
+  printf '[vm]\naccel = tcg\nuser = nobody\n[firmware]\ntype = seabios\n[cpu]\nmodel = qemu64\nsockets = 1\ncores = 1\nthreads = 1\n[memory]\nsize = 64M\n' > "$SC"
+  SV() { timeout -s KILL 90 "$BIN" --root "$R" "$@"; }
+  # QEMU processes of this VM, whoever started them (its -name carries the unique VM name).
+  qemus() {
+    local p a
+    for p in /proc/[0-9]*; do
+      a=$(tr '\0' ' ' < "$p/cmdline" 2> /dev/null) || continue
+      case "$a" in *qemu-system*"guest=$SN,"*) echo "${p#/proc/}" ;; esac
+    done
+  }
+  gone() { local i; for i in $(seq 100); do [ -z "$(qemus)" ] && return 0; sleep 0.1; done; return 1; }
+  # After a kill: every QEMU of the VM is seen by status (its pid, not supervised) and stopped by stop --force.
+  start_case() { # start_case LABEL
+    local label=$1 live st pid sup
+    sleep 0.5 # a QEMU the kill left behind finishes starting
+    live=$(qemus | head -1)
+    if [ -n "$live" ]; then
+      st=$(SV status "$SN" --json 2> "$T/st.err")
+      pid=$(printf '%s' "$st" | jq -r '.pid // empty' 2> /dev/null)
+      sup=$(printf '%s' "$st" | jq -r '.supervised' 2> /dev/null)
+      if [ "$pid" != "$live" ]; then bad "$label: QEMU pid $live runs, status shows pid '${pid:-none}': unseen"; fi
+      if [ "$sup" != false ] && [ -z "$(SV status "$SN" --json | jq -r '.supervisor // empty')" ]; then
+        bad "$label: QEMU pid $live runs without a supervisor and status does not say so (supervised=$sup)"
+      fi
+      SV stop "$SN" --force > "$T/stop.out" 2>&1
+      gone || { bad "$label: stop --force left QEMU running: $(head -2 "$T/stop.out" | tr '\n' ' ')"; for p in $(qemus); do kill -9 "$p"; done; }
+    fi
+    SV start "$SC" --detach --paused > "$T/restart.out" 2>&1 || bad "$label: a new start failed: $(head -3 "$T/restart.out" | tr '\n' ' ')"
+    SV stop "$SN" --force > /dev/null 2>&1
+    gone || { bad "$label: QEMU left after the new start's stop"; for p in $(qemus); do kill -9 "$p"; done; }
+  }
+  fails_before=$FAILS k0=$KILLS ss=0
+  for k in $(seq 1 200); do
+    VFIOCTL_TEST_KILL_AT_STEP=$k SV start "$SC" --detach --paused > "$T/out" 2>&1; rc=$?
+    if [ $rc = 0 ]; then
+      # The supervisor went on: the kill point may still come in its release, after stop.
+      SV stop "$SN" --force > /dev/null 2>&1; gone
+      if [ "$(SV status "$SN" --json 2> /dev/null | jq -r '.state + " " + .exit_reason')" = "stopped killed by vfioctl stop --force" ]; then
+        break # the whole start and stop ran: every step has been a kill point
+      fi
+    fi
+    KILLS=$((KILLS + 1)); ss=$k
+    start_case "start killed at step $k (rc=$rc)"
+  done
+  if [ $ss -gt 3 ]; then ok "start has $ss file-changing steps (start and release), each a kill point"; else bad "start kill points: only $ss"; fi
+  [ $FAILS = $fails_before ] && ok "start killed at each of its $ss steps: every QEMU left was seen by status, stopped by stop --force, and a new start worked"
+  # Random kills of a foreground start (it supervises QEMU itself): the window the issue saw, 2 of 8.
+  fails_before=$FAILS k0=$KILLS
+  D=$(run_ms "$BIN" --root "$R" start "$SC" --detach --paused); SV stop "$SN" --force > /dev/null 2>&1; gone
+  for i in $(seq 1 "$N"); do
+    timeout -s KILL "$(rnd_delay "$D")" "$BIN" --root "$R" start "$SC" --paused > /dev/null 2>&1
+    [ $? = 137 ] && KILLS=$((KILLS + 1))
+    start_case "foreground start killed at random ($i)"
+  done
+  [ $FAILS = $fails_before ] && ok "foreground start: $N random kills ($((KILLS - k0)) landed), no QEMU unseen or unstoppable"
+  # stop --force while start is still starting QEMU (state "starting") is a stop, not a crash.
+  hit=0
+  for i in $(seq 1 20); do
+    "$BIN" --root "$R" start "$SC" --paused > /dev/null 2>&1 &
+    fg=$!
+    st=
+    for _ in $(seq 2000); do
+      st=$(sed -n 's/^state=//p' "$R/run/vfioctl/$SN/status" 2> /dev/null)
+      [ "$st" = starting ] && [ -n "$(sed -n 's/^pid=[1-9]/x/p' "$R/run/vfioctl/$SN/status" 2> /dev/null)" ] && break
+      kill -0 $fg 2> /dev/null || break
+      sleep 0.005
+    done
+    [ "$st" = starting ] && { SV stop "$SN" --force > /dev/null 2>&1; hit=1; }
+    SV stop "$SN" --force > /dev/null 2>&1
+    wait $fg 2> /dev/null; gone
+    [ $hit = 1 ] && break
+    rm -f "$R/run/vfioctl/$SN/status"
+  done
+  if [ $hit = 0 ]; then echo "# stop --force never met a start in state starting in 20 tries (machine too fast)"
+  else
+    fin=$(SV status "$SN" --json 2> /dev/null | jq -r '.state + ": " + .exit_reason')
+    [ "$fin" = "stopped: killed by vfioctl stop --force" ] && ok "stop --force during start is recorded as a stop ($fin)" ||
+      bad "stop --force during start recorded as '$fin'"
+  fi
+  [ -z "$(qemus)" ] && ok "no QEMU of this test is left" || { bad "QEMU left at the end: $(qemus | tr '\n' ' ')"; for p in $(qemus); do kill -9 "$p"; done; }
+else
+  skip "start kills" "needs root, qemu-system-x86_64 and jq"
 fi
 
 # ---------------------------------------------------------------------------------------------------------

@@ -76,5 +76,13 @@ else
   bad "fds without CLOEXEC: $(head -5 "$T/cloexec" | tr '\n' ' ')"
 fi
 
+# 4. Where another user can write (a VM's state, runtime, snapshot, vars, TPM directories), root works only
+# through basic/safedir: no path-based chown/chmod/open/... in the files that act there (issue 15).
+if python3 "$SRC/tests/security/check-safedir.py" "$SRC" > "$T/safedir" 2>&1; then
+  ok "no path-based file call where another user can write ($(tail -1 "$T/safedir"))"
+else
+  bad "path-based file calls where another user can write: $(head -5 "$T/safedir" | tr '\n' ' ')"
+fi
+
 echo "1..$CHECKS"
 [ "$FAILS" = 0 ]

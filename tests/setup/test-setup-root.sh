@@ -16,14 +16,16 @@ FAILS=0 CHECKS=0
 ok() { CHECKS=$((CHECKS + 1)); echo "ok $CHECKS - $1"; }
 bad() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "not ok $CHECKS - $1"; }
 check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-listing() { # every entry with type, mode, link target; every file's hash
-  (cd "$S" && find . -printf '%y %m %p %l\n' | LC_ALL=C sort && find . -type f -exec sha256sum {} + | LC_ALL=C sort -k2)
+listing() { # every entry with type, mode, owner, link target; every file's hash
+  (cd "$S" && find . -printf '%y %m %U:%G %p %l\n' | LC_ALL=C sort && find . -type f -exec sha256sum {} + | LC_ALL=C sort -k2)
 }
 golden() { # golden NAME FILE: compare FILE with GOLD/NAME (or regenerate it)
   if [ "${VFIOCTL_TEST_REGENERATE:-}" = 1 ]; then
     mkdir -p "$(dirname "$GOLD/$1")"; cp "$2" "$GOLD/$1"; ok "regenerated $1"; return
   fi
-  if cmp -s "$GOLD/$1" "$2"; then ok "golden $1"; else bad "golden $1"; diff -u "$GOLD/$1" "$2" | head -20; fi
+  # Without root the test cannot give grub another owner, so the manifest records none.
+  if [ "$(id -u)" != 0 ]; then sed 's/:4242:4243 / /' "$GOLD/$1" > "$T/gold"; else cp "$GOLD/$1" "$T/gold"; fi
+  if cmp -s "$T/gold" "$2"; then ok "golden $1"; else bad "golden $1"; diff -u "$T/gold" "$2" | head -20; fi
 }
 ARGS=(setup 02:00.0 06:00.0 05:01.0 --with-group --user vmuser --memory 8G --hugepages 4G --usb 046d:c52b
       --apply-cmdline)
@@ -32,6 +34,8 @@ cp -a "$DATA/sysfs/q35-viommu" "$S"
 mkdir -p "$S/etc/default" "$S/etc/sysctl.d"
 printf 'GRUB_DEFAULT=0\nGRUB_TIMEOUT=5\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX=""\n' > "$S/etc/default/grub"
 chmod 0640 "$S/etc/default/grub"
+# An owner other than root: --undo must give it back too (issue 15 item 6), not only content and mode.
+[ "$(id -u)" = 0 ] && chown 4242:4243 "$S/etc/default/grub"
 listing > "$T/before"
 
 # 1. --dry-run: a unified diff per file, nothing written
@@ -73,6 +77,7 @@ check "a second undo is a no-op" "[ $rc = 0 ] && grep -q 'Nothing to undo' '$T/u
 echo "# local edit" >> "$S/etc/udev/rules.d/90-vfioctl.rules"
 "$BIN" --root "$S" setup --undo > "$T/undo3.out" 2>&1; rc=$?
 check "undo refuses to remove a file edited since (rc=$rc)" "[ $rc != 0 ] && [ -f '$S/etc/udev/rules.d/90-vfioctl.rules' ] && grep -q 'kept /etc/udev' '$T/undo3.out'"
+check "and says it kept it on purpose, with the --force command, not an errno" "grep -q 'undo kept the files listed above.*vfioctl setup --undo --force' '$T/undo3.out' && ! grep -q 'Device or resource busy' '$T/undo3.out'"
 check "the manifest still lists it" "grep -q 'etc/udev/rules.d/90-vfioctl.rules' '$S/var/lib/vfioctl/setup.manifest'"
 "$BIN" --root "$S" setup --undo --force > /dev/null 2>&1
 check "undo --force then restores the tree" "cmp -s '$T/before' <(listing)"
@@ -96,6 +101,16 @@ if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
 else
   echo "# skip: the read-only directory fault needs root and unshare -m"
 fi
+
+# 7. a failure names the path it failed on (a dangling link where the udev rules directory should be)
+had_udev=0; [ -d "$S/etc/udev" ] && had_udev=1
+mv "$S/etc/udev/rules.d" "$T/rules.d.saved" 2> /dev/null; mkdir -p "$S/etc/udev"
+ln -s /nonexistent-vfioctl-setup-test "$S/etc/udev/rules.d"
+"$BIN" --root "$S" "${ARGS[@]}" > "$T/fail7.out" 2>&1; rc=$?
+check "setup failing on a missing directory names it (rc=$rc)" "[ $rc != 0 ] && grep -q 'setup failed at /etc/udev/rules.d/90-vfioctl.rules: No such file or directory' '$T/fail7.out'"
+rm -f "$S/etc/udev/rules.d"; [ -d "$T/rules.d.saved" ] && mv "$T/rules.d.saved" "$S/etc/udev/rules.d"
+[ $had_udev = 0 ] && rmdir "$S/etc/udev"
+check "and leaves the tree as it was" "cmp -s '$T/before' <(listing)" || diff "$T/before" <(listing) | head -5
 
 echo "1..$CHECKS"
 [ "$FAILS" = 0 ]

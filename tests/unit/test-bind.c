@@ -261,6 +261,26 @@ static void test_real_write_failure_rolls_back(void **state)
         assert_null(fixture_read(e->dir, "run/vfioctl/bind/0000:02:00.0"));
 }
 
+/* A rollback that fails itself is reported as such, with the devices left moved (issue 15 item 6). */
+static void test_failed_rollback_is_not_called_put_back(void **state)
+{
+        env *e = *state;
+        vfio_bind_opts o = {};
+        char path[4200];
+
+        /* drivers_probe cannot be written (a directory in its place): the bind fails there, and so does the
+         * rollback's reprobe of the same device. */
+        snprintf(path, sizeof(path), "%s/sys/bus/pci/drivers_probe", e->dir);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(mkdir(path, 0755), 0);
+        plan(e, "02:00.0", VFIO_BIND_TO_VFIO, &o);
+        assert_int_equal(vfio_bind_execute(e->h, e->plan, &o), -EISDIR);
+        assert_true(e->plan->rolled_back);
+        assert_true(any_contains(e->plan->log, "0000:02:00.0: rolled back to e1000e FAILED"));
+        assert_int_equal(strv_length(e->plan->not_restored), 1);
+        assert_string_equal(e->plan->not_restored[0], "0000:02:00.0=e1000e");
+}
+
 /* Points the device's driver link at vfio-pci, as the kernel does after a successful probe. */
 static void fake_bound_to_vfio(env *e, const char *name)
 {
@@ -335,6 +355,7 @@ int main(void)
                 T(test_processes_holding_the_gpu_are_named),
                 T(test_failure_mid_way_rolls_back),
                 T(test_real_write_failure_rolls_back),
+                T(test_failed_rollback_is_not_called_put_back),
                 T(test_idempotent_and_unbind_restores),
                 T(test_interrupted_bind_keeps_the_original_driver),
         };

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -295,6 +296,61 @@ static void test_extended_acl(void **state)
                      "setfacl -b /etc/vfioctl/acl.conf");
 }
 
+/* The trust decision on one descriptor (issue 15 item 2): what is read is what was judged. */
+static int open_trusted(const char *rel, int *fd, vfio_perm_issue **issue)
+{
+        _cleanup_(vfio_host_freep) vfio_host *live = NULL;
+        char p[4096];
+
+        *fd = -1;
+        *issue = NULL;
+        snprintf(p, sizeof(p), "%s/%s", root, rel);
+        assert_int_equal(vfio_host_open(NULL, &live), 0);
+        return vfio_perm_open_trusted(live, p, &vm, fd, issue);
+}
+
+static void test_open_trusted_descriptor(void **state)
+{
+        _cleanup_(vfio_perm_issue_freep) vfio_perm_issue *i = NULL;
+        char p[4096], buf[16];
+        int fd;
+
+        (void)state;
+        if (geteuid() != 0)
+                skip();
+        assert_int_equal(open_trusted("etc/vfioctl/good.conf", &fd, &i), 0);
+        assert_true(fd >= 0);
+        assert_int_equal(read(fd, buf, sizeof(buf)), 0); /* readable, blocking, the file judged */
+        close(fd);
+        assert_int_equal(open_trusted("etc/vfioctl/ok-link.conf", &fd, &i), 0); /* root's own link */
+        close(fd);
+        assert_int_equal(open_trusted("etc/vfioctl/vmowned.conf", &fd, &i), 1);
+        assert_int_equal(i->reason, VFIO_PERM_NOT_ROOT_OWNED);
+        assert_int_equal(fd, -1);
+        i = vfio_perm_issue_free(i);
+        assert_int_equal(open_trusted("etc/vfioctl/world.conf", &fd, &i), 1);
+        assert_int_equal(i->reason, VFIO_PERM_WORLD_WRITABLE);
+        i = vfio_perm_issue_free(i);
+        assert_int_equal(open_trusted("etc/vfioctl/kvmgroup.conf", &fd, &i), 1);
+        assert_int_equal(i->reason, VFIO_PERM_GROUP_WRITABLE);
+        i = vfio_perm_issue_free(i);
+        /* A root file in the VM user's directory: the directory is the fault. */
+        assert_int_equal(open_trusted("home/vmuser/real.conf", &fd, &i), 1);
+        assert_int_equal(i->reason, VFIO_PERM_NOT_ROOT_OWNED);
+        snprintf(p, sizeof(p), "%s/home/vmuser", root);
+        assert_string_equal(i->path, p);
+        i = vfio_perm_issue_free(i);
+        /* Gone: refused, never "nothing to check". */
+        assert_int_equal(open_trusted("etc/vfioctl/missing.conf", &fd, &i), -ENOENT);
+        /* A FIFO (what /dev/stdin can be) is refused without blocking. */
+        snprintf(p, sizeof(p), "%s/etc/vfioctl/fifo.conf", root);
+        assert_int_equal(mkfifo(p, 0644), 0);
+        alarm(20);
+        assert_int_equal(open_trusted("etc/vfioctl/fifo.conf", &fd, &i), -EBADFD);
+        alarm(0);
+        assert_int_equal(open_trusted("etc/vfioctl", &fd, &i), -EISDIR);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -307,6 +363,7 @@ int main(void)
                 cmocka_unit_test(test_fix_quotes_path),
                 cmocka_unit_test(test_root_itself_checked),
                 cmocka_unit_test(test_extended_acl),
+                cmocka_unit_test(test_open_trusted_descriptor),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);

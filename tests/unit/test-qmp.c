@@ -1,6 +1,7 @@
 /* The QMP client against a scripted peer on a socketpair: handshake, ids, events, errors, limits, timeouts.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -306,6 +308,42 @@ static void test_peer_pid(void **state)
         rmdir(dir);
 }
 
+/* A socket in a directory another user owns: found without following links, connected by descriptor. */
+static void test_connect_at_no_links(void **state)
+{
+        char dir[] = "/tmp/test-qmp-at-XXXXXX", deep[512], path[600];
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int lfd, dfd, fd = -1;
+
+        (void)state;
+        assert_non_null(mkdtemp(dir));
+        /* So deep that the socket's path is longer than sun_path: only the descriptor route reaches it. */
+        snprintf(deep, sizeof(deep), "%s/%0150d", dir, 0);
+        assert_int_equal(mkdir(deep, 0700), 0);
+        dfd = open(deep, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(dfd >= 0);
+        /* bind through the short /proc/self/fd path of the directory. */
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/qmp.sock", dfd);
+        lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(lfd >= 0);
+        assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        assert_int_equal(listen(lfd, 4), 0);
+        assert_int_equal(qmp_connect_unix_at(dfd, "qmp.sock", 1000, &fd), 0);
+        assert_int_equal(qmp_check_peer_pid(fd, getpid()), 0);
+        close(fd);
+        /* A link to that socket put at another name is not followed; a FIFO is not a socket. */
+        assert_int_equal(symlinkat("qmp.sock", dfd, "ctl.sock"), 0);
+        assert_int_equal(qmp_connect_unix_at(dfd, "ctl.sock", 200, &fd), -ELOOP);
+        assert_int_equal(mkfifoat(dfd, "console.sock", 0600), 0);
+        assert_int_equal(qmp_connect_unix_at(dfd, "console.sock", 200, &fd), -ENOTSOCK);
+        /* Missing: retried until the deadline, then ENOENT. */
+        assert_int_equal(qmp_connect_unix_at(dfd, "none.sock", 100, &fd), -ENOENT);
+        close(lfd);
+        close(dfd);
+        snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+        assert_int_equal(system(path), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -317,6 +355,7 @@ int main(void)
                 cmocka_unit_test(test_message_size_capped),
                 cmocka_unit_test(test_greeting_required),
                 cmocka_unit_test(test_peer_pid),
+                cmocka_unit_test(test_connect_at_no_links),
         };
 
         signal(SIGPIPE, SIG_IGN);

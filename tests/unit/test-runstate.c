@@ -350,6 +350,73 @@ static void test_spawn_no_caller_path_when_privileged(void **state)
         assert_string_equal(stage, "exec");
 }
 
+/* The gate (issue 15 item 5): the program runs only after the caller recorded its pid, never unrecorded. */
+typedef struct gate_ctx {
+        char marker[256];
+        pid_t seen;
+        int mode; /* 0 record and go, 1 refuse, 2 die while recording */
+} gate_ctx;
+
+static int gate_record(pid_t pid, void *userdata)
+{
+        gate_ctx *g = userdata;
+        struct stat st;
+
+        g->seen = pid;
+        /* The child waits at the gate: it cannot have run the program yet. */
+        if (stat(g->marker, &st) == 0)
+                return -EEXIST;
+        if (g->mode == 2)
+                _exit(42); /* kill -9 of the caller while it writes the record */
+        return g->mode == 1 ? -EPERM : 0;
+}
+
+static void test_spawn_waits_for_the_record(void **state)
+{
+        char *argv[] = { (char *)"/bin/sh", (char *)"-c", NULL, NULL }, *envp[] = { NULL }, cmd[300];
+        gate_ctx g = {};
+        vm_spawn s = { .argv = argv,
+                       .envp = envp,
+                       .log_fd = -1,
+                       .path = "/bin/sh",
+                       .before_exec = gate_record,
+                       .userdata = &g };
+        const char *stage = NULL;
+        struct stat st;
+        pid_t pid = 0, middle;
+        int status;
+
+        (void)state;
+        snprintf(g.marker, sizeof(g.marker), "%s/ran", tmpdir);
+        snprintf(cmd, sizeof(cmd), "touch %s", g.marker);
+        argv[2] = cmd;
+        /* Recorded, then run. */
+        assert_int_equal(vm_launch_spawn(&s, &pid, &stage), 0);
+        assert_int_equal(g.seen, pid);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_int_equal(stat(g.marker, &st), 0);
+        unlink(g.marker);
+        /* The record failed: the program never runs. */
+        g.mode = 1;
+        assert_int_equal(vm_launch_spawn(&s, &pid, &stage), -EPERM);
+        assert_string_equal(stage, "recording the process");
+        usleep(200 * 1000);
+        assert_int_equal(stat(g.marker, &st), -1);
+        /* The caller dies while recording (a kill -9 then): the child finds the gate closed, runs nothing.
+         */
+        g.mode = 2;
+        middle = fork();
+        assert_true(middle >= 0);
+        if (middle == 0) {
+                (void)vm_launch_spawn(&s, &pid, &stage);
+                _exit(0);
+        }
+        assert_int_equal(waitpid(middle, &status, 0), middle);
+        assert_int_equal(WEXITSTATUS(status), 42);
+        usleep(300 * 1000);
+        assert_int_equal(stat(g.marker, &st), -1);
+}
+
 static void test_spawn_drops_privileges(void **state)
 {
         char path[128], *out = NULL;
@@ -417,6 +484,7 @@ int main(void)
                 cmocka_unit_test(test_spawn_reports_exec_failure),
                 cmocka_unit_test(test_spawn_no_caller_path_when_privileged),
                 cmocka_unit_test_setup_teardown(test_spawn_drops_privileges, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_spawn_waits_for_the_record, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
