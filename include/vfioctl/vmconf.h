@@ -146,6 +146,8 @@ typedef struct vm_cpu {
         unsigned vcpus;      /* vCPUs started; 0: all of sockets x cores x threads (the rest stay empty) */
         char **pin;          /* host CPU for each started vCPU, in vCPU order (applied by the launcher) */
         char **emulator_pin; /* host CPUs for QEMU's other threads */
+        bool isolate; /* while it runs, host tasks, the passed devices' IRQs and the frequency governor keep
+                         off the vCPUs' host CPUs (lib/run/isolate.c) */
 } vm_cpu;
 
 typedef struct vm_memory {
@@ -206,8 +208,11 @@ typedef struct vm_pci {
         bool x_vga;
         char *romfile;
         bool rombar;
-        char **resolved;    /* host addresses after vm_config_resolve(), function 0 first */
-        unsigned bootindex; /* firmware boot order of function 0; 0: not a boot device */
+        /* [gpu] only: the host's own display card given to the VM while it runs (lib/run/handoff.c) */
+        bool handoff;
+        char *display_manager; /* systemd unit stopped first; NULL: what display-manager.service names */
+        char **resolved;       /* host addresses after vm_config_resolve(), function 0 first */
+        unsigned bootindex;    /* firmware boot order of function 0; 0: not a boot device */
 } vm_pci;
 
 typedef struct vm_usb {

@@ -113,6 +113,24 @@ static int collect_critical(vfio_model *m)
         return 0;
 }
 
+bool vfio_model_device_only_display(const vfio_model *m, const vfio_model_device *d)
+{
+        bool display = false;
+
+        if (!m || !d || (d->blockers && d->blockers[0]))
+                return false;
+        for (size_t c = 0; c < m->critical->n; c++) {
+                const vfio_critical *crit = &m->critical->items[c];
+
+                if (strcmp(crit->device, d->pci->name) != 0)
+                        continue;
+                if (crit->kind != VFIO_CRITICAL_BOOT_DISPLAY)
+                        return false;
+                display = true;
+        }
+        return display;
+}
+
 static int judge_group(vfio_model *m, size_t gi)
 {
         const vfio_iommu_group *g = &m->iommu->groups[gi];

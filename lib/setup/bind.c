@@ -357,7 +357,14 @@ static int check_safety(const vfio_host *h, const vfio_model *m, vfio_bind_plan 
 
                 if (p->devs[i].noop)
                         continue;
-                if (p->action == VFIO_BIND_TO_VFIO && md->verdict == VFIO_VERDICT_HOST_CRITICAL) {
+                if (p->action == VFIO_BIND_TO_VFIO && md->verdict == VFIO_VERDICT_HOST_CRITICAL &&
+                    o->give_display && vfio_model_device_only_display(m, md))
+                        STRV_FOREACH(c, md->critical)
+                                if ((r = strv_extendf(&p->warnings, "%s: %s (handed to the VM)",
+                                                      md->pci->name, *c)) < 0)
+                                        return r;
+                if (p->action == VFIO_BIND_TO_VFIO && md->verdict == VFIO_VERDICT_HOST_CRITICAL &&
+                    !(o->give_display && vfio_model_device_only_display(m, md))) {
                         STRV_FOREACH(c, md->critical)
                                 if ((r = refuse_or_warn(
                                              p, o->force, "%s is needed by the host: %s%s", md->pci->name,

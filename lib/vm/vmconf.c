@@ -112,6 +112,7 @@ static const key_def keys[] = {
           .write = W_SET },
         { "cpu", "emulator_pin", K_LIST, C(emulator_pin), NULL, 0, 0, "host CPU numbers (3 7)",
           .write = W_SET },
+        { "cpu", "isolate", K_BOOL, C(isolate), NULL, 0, 0, BOOL, .write = W_SET },
         { "memory", "size", K_SIZE, M(size), NULL, 64ULL << 20, 1ULL << 42,
           "a size from 64M to 4T (16G, 16384M)", .write = W_ALWAYS },
         { "memory", "hugepages", K_ENUM, M(hugepages), vm_hugepages_table, 0, 0, NULL, .write = W_ALWAYS },
@@ -183,6 +184,9 @@ static const key_def keys[] = {
         { "gpu", "x_vga", K_BOOL, P(x_vga), NULL, 0, 0, BOOL, .write = W_ALWAYS },
         { "gpu", "romfile", K_PATH, P(romfile), NULL, 0, 0, PATH, .write = W_SET },
         { "gpu", "rombar", K_BOOL, P(rombar), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "gpu", "handoff", K_BOOL, P(handoff), NULL, 0, 0, BOOL, .write = W_SET },
+        { "gpu", "display_manager", K_STRING, P(display_manager), NULL, 0, 0,
+          "a systemd service name (gdm.service, sddm.service)", .write = W_SET },
         { "gpu", "bootindex", K_UINT, P(bootindex), NULL, 1, 99, "1 to 99", .write = W_SET },
         { "pci", "device", K_STRING, P(device), NULL, 0, 0,
           "a selector: 03:00.0, 1912:0014 or a name pattern", .write = W_SET },
@@ -464,6 +468,7 @@ static void pci_done(vm_pci *p)
         free(p->device);
         strv_free(p->functions);
         free(p->romfile);
+        free(p->display_manager);
         strv_free(p->resolved);
 }
 
@@ -1402,6 +1407,40 @@ static void check_devices(const vm_config *c, char ***errors, int *ret)
                             "[gpu%s%s%s] needs device = SELECTOR (01:00.0, 10de:1b80 or 'NVIDIA*'), or 'auto' via vfioctl create --gpu auto",
                             strcmp(p->name, "gpu") ? " \"" : "", strcmp(p->name, "gpu") ? p->name : "",
                             strcmp(p->name, "gpu") ? "\"" : "");
+                if (p->display_manager) {
+                        char sec[160];
+                        size_t n = strlen(p->display_manager);
+
+                        snprintf(sec, sizeof(sec), strcmp(p->name, "gpu") ? "gpu \"%s\"" : "%s", p->name);
+                        if (!p->handoff)
+                                ERR(LINE(sec, "display_manager"), "[%s] display_manager needs handoff = yes",
+                                    sec);
+                        /* A unit name as systemd spells one (systemd.unit(5), "Description"). */
+                        if (n < 9 || n > 255 || strcmp(p->display_manager + n - 8, ".service") != 0 ||
+                            p->display_manager[strspn(p->display_manager,
+                                                      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                      "0123456789:_.\\@-")] != 0)
+                                ERR(LINE(sec, "display_manager"),
+                                    "[%s] display_manager: '%s' is not a systemd service name (gdm.service, sddm.service, lightdm.service)",
+                                    sec, p->display_manager);
+                }
+        }
+        /* Each card after the first with handoff is refused once, at its own handoff line. */
+        for (size_t j = 0, first = SIZE_MAX; j < c->n_gpus; j++) {
+                char sec[160];
+
+                if (!c->gpus[j].handoff)
+                        continue;
+                if (first == SIZE_MAX) {
+                        first = j;
+                        continue;
+                }
+                snprintf(sec, sizeof(sec), strcmp(c->gpus[j].name, "gpu") ? "gpu \"%s\"" : "%s",
+                         c->gpus[j].name);
+                ERR(LINE(sec, "handoff"),
+                    "[%s] handoff: only one GPU can be the host's display handed to the VM ([%s%s%s] has it too)",
+                    sec, strcmp(c->gpus[first].name, "gpu") ? "gpu \"" : "", c->gpus[first].name,
+                    strcmp(c->gpus[first].name, "gpu") ? "\"" : "");
         }
         for (size_t i = 0; i < c->n_pcis; i++)
                 if (!c->pcis[i].device)

@@ -80,6 +80,8 @@ static const key_case cases[] = {
         { "cpu", "vcpus", "[cpu]\ncores = 2\nvcpus = @V@\n", "1", false },
         { "cpu", "pin", "[cpu]\ncores = 1\npin = @V@\n", "0", false },
         { "cpu", "emulator_pin", "[cpu]\nemulator_pin = @V@\n", "0", false },
+        /* Host isolation around the VM (lib/run/isolate.c): nothing in the argv. */
+        { "cpu", "isolate", "[cpu]\ncores = 1\npin = 0\nisolate = @V@\n", "yes", false },
         { "memory", "size", "[memory]\nsize = @V@\n", "4G", false },
         { "memory", "hugepages", "[memory]\nhugepages = @V@\n", "2M", false },
         { "memory", "hugepage_path", "[memory]\nhugepages = 2M\nhugepage_path = @V@\n", PATH, true },
@@ -140,6 +142,10 @@ static const key_case cases[] = {
         { "gpu", "x_vga", "[gpu]\ndevice = 01:00.0\nx_vga = @V@\n", "yes", false },
         { "gpu", "romfile", "[gpu]\ndevice = 01:00.0\nromfile = @V@\n", PATH, true },
         { "gpu", "rombar", "[gpu]\ndevice = 01:00.0\nrombar = @V@\n", "no", false },
+        /* The single-GPU handoff (lib/run/handoff.c) works on the host; QEMU never sees these. */
+        { "gpu", "handoff", "[gpu]\ndevice = 01:00.0\nhandoff = @V@\n", "yes", false },
+        { "gpu", "display_manager", "[gpu]\ndevice = 01:00.0\nhandoff = yes\ndisplay_manager = @V@\n",
+          "gdm.service", false },
         { "gpu", "bootindex", "[gpu]\ndevice = 01:00.0\nbootindex = @V@\n", "2", false },
         { "pci", "device", "[pci \"p\"]\ndevice = @V@\n", "03:00.0", false },
         { "pci", "romfile", "[pci \"p\"]\ndevice = 03:00.0\nromfile = @V@\n", PATH, true },

@@ -206,6 +206,15 @@ static void test_consistency_errors(void **state)
         assert_error(
                 "[gpu]\nx_vga = yes\n",
                 "t.conf:2: [gpu] needs device = SELECTOR (01:00.0, 10de:1b80 or 'NVIDIA*'), or 'auto' via vfioctl create --gpu auto");
+        /* Single-GPU handoff: the display manager is a systemd service, only with handoff, one card. */
+        assert_error("[gpu]\ndevice = 00:02.0\ndisplay_manager = gdm.service\n",
+                     "t.conf:3: [gpu] display_manager needs handoff = yes");
+        assert_error(
+                "[gpu]\ndevice = 00:02.0\nhandoff = yes\ndisplay_manager = gdm; rm -rf /\n",
+                "t.conf:4: [gpu] display_manager: 'gdm; rm -rf /' is not a systemd service name (gdm.service, sddm.service, lightdm.service)");
+        assert_error(
+                "[gpu]\ndevice = 00:02.0\nhandoff = yes\n[gpu \"b\"]\ndevice = 01:00.0\nhandoff = yes\n",
+                "t.conf:6: [gpu \"b\"] handoff: only one GPU can be the host's display handed to the VM ([gpu] has it too)");
         assert_error(
                 "[display]\nprotocol = spice\n",
                 "t.conf:2: [display] protocol = spice needs a display device: set device = virtio-vga, qxl or std");
