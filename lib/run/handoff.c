@@ -556,7 +556,10 @@ static int step_vfio_node(vm_start *x, vfio_problems *problems)
                         return r;
                 snprintf(fdpath, sizeof(fdpath), "self/fd/%d", fd);
                 if (injected(x, VM_RELEASE_VFIO_NODE) ||
+                    /* not another user's directory: both act on the descriptor opened O_NOFOLLOW beneath the
+                       root handle (AT_EMPTY_PATH, /proc/self/fd) */
                     fchownat(fd, "", x->user->uid, x->user->gid, AT_EMPTY_PATH) < 0 ||
+                    /* not another user's directory: the same descriptor, through /proc/self/fd */
                     fchmodat(x->run->proc_fd, fdpath, 0600, 0) < 0)
                         return step_failed(x, problems, -errno ?: -EIO, "giving /%s to %s failed: %s", path,
                                            x->user->name, errno ? strerror(errno) : "injected failure");
@@ -625,7 +628,10 @@ void vm_handoff_undo_vfio_node(const vm_release_ctx *ctx)
                 if (fd < 0 || fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode))
                         continue;
                 snprintf(fdpath, sizeof(fdpath), "self/fd/%d", fd);
+                /* not another user's directory: both act on the descriptor opened O_NOFOLLOW beneath the
+                 * root handle (AT_EMPTY_PATH, /proc/self/fd) */
                 if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0 ||
+                    /* not another user's directory: the same descriptor, through /proc/self/fd */
                     fchmodat(ctx->run->proc_fd, fdpath, mode, 0) < 0)
                         vm_release_say(ctx, VFIO_PROBLEM_WARNING, "giving /%s back to %u:%u failed: %s",
                                        path, uid, gid, strerror(errno));

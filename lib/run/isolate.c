@@ -190,6 +190,7 @@ static int mkdir_cg(const vfio_host *h, const char *cg)
 
         if (fd < 0)
                 return fd;
+        /* not another user's directory: the cgroup filesystem's root, root's alone */
         return mkdirat(fd, cg, 0755) < 0 && errno != EEXIST ? -errno : 0;
 }
 
@@ -199,6 +200,7 @@ static int rmdir_cg(const vfio_host *h, const char *cg)
 
         if (fd < 0)
                 return fd;
+        /* not another user's directory: the cgroup filesystem's root, root's alone */
         return unlinkat(fd, cg, AT_REMOVEDIR) < 0 && errno != ENOENT ? -errno : 0;
 }
 
