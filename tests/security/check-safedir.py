@@ -33,6 +33,13 @@ FILES = [
     "tool/verb-disk.c",
 ]
 
+# Files under FILES that walk another user's directory by themselves, not through basic/safedir, yet by
+# the same rule (O_PATH | O_NOFOLLOW one component at a time from "/", fstat on each descriptor, O_EXCL |
+# O_NOFOLLOW creation, fchown/fchmod): each with the test that proves it. Moving them onto safedir is
+# still to do; a file listed here is not checked by this lint.
+OWN_WALK = {
+    "lib/run/shmem.c": "tests/security/test-shmem.sh (the Looking Glass file in the sticky /dev/shm)",
+}
 PATH_CALLS = r"chown|lchown|chmod|open|open64|fopen|creat|mkdir|mknod|mkfifo|rename|renameat2?|link|symlink|" \
              r"unlink|rmdir|remove|truncate|mkstemp|mkostemp|mkdtemp|openat|openat2|mkdirat|mknodat|" \
              r"fchownat|fchmodat|linkat|symlinkat|unlinkat|utimensat|realpath|opendir"
@@ -60,6 +67,8 @@ def sources(root):
 def main(root):
     bad, seen = [], 0
     for path in sources(root):
+        if os.path.relpath(path, root) in OWN_WALK:
+            continue
         text = open(path, encoding="utf-8").read()
         lines = text.split("\n")
         code = re.sub(r"/\*.*?\*/", lambda m: re.sub(r"[^\n]", " ", m.group(0)), text, flags=re.S)
