@@ -40,17 +40,26 @@ def fmt_s(v, unit="ms"):
     return "%.2f s" % v
 
 
-def table(rows, base=None, unit="ms", head="what"):
-    """rows: [(name, samples)], samples in seconds. base: the row name ratios are taken against."""
+def table(rows, base=None, unit="ms", head="what", base2=None):
+    """rows: [(name, samples)], samples in seconds. base (and base2, a second column): the row name ratios
+    are taken against."""
     sums = {n: summarize(s) for n, s in rows if s}
-    out = ["| %s | median | min | max | runs | vs %s | noisy |" % (head, base or "-"), "|---|---|---|---|---|---|---|"]
+
+    def ratio(name, b):
+        if b in sums and sums[b]["median"]:
+            return "%.2fx" % (sums[name]["median"] / sums[b]["median"])
+        return ""
+
+    extra = " vs %s |" % base2 if base2 else ""
+    out = ["| %s | median | min | max | runs | vs %s |%s noisy |" % (head, base or "-", extra),
+           "|---|---|---|---|---|---|%s---|" % ("---|" if base2 else "")]
     for name, s in rows:
         if not s:
             continue
         m = sums[name]
-        ratio = ("%.2fx" % (m["median"] / sums[base]["median"])) if base in sums and sums[base]["median"] else ""
-        out.append("| %s | %s | %s | %s | %d | %s | %s |" % (
-            name, fmt_s(m["median"], unit), fmt_s(m["min"], unit), fmt_s(m["max"], unit), m["n"], ratio,
+        out.append("| %s | %s | %s | %s | %d | %s |%s %s |" % (
+            name, fmt_s(m["median"], unit), fmt_s(m["min"], unit), fmt_s(m["max"], unit), m["n"],
+            ratio(name, base), (" %s |" % ratio(name, base2)) if base2 else "",
             "yes (max-min > 50% of median)" if m["noisy"] and m["n"] > 1 else ""))
     return "\n".join(out)
 

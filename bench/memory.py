@@ -1,6 +1,7 @@
-# Case 3: memory setup of a large guest: QEMU's prealloc with vfioctl's prealloc-threads vs QEMU's default single
-# thread, against this machine's floor (bench/membw: memset bandwidth, time to touch N GiB of fresh pages).
-# usage: memory.py VFIOCTL MEMBW OUT_MD RUNS SIZE_GIB
+# Case 3: memory setup of a large hugepage guest: vfioctl start (which fills the guest RAM file with one thread per
+# CPU before QEMU maps it, lib/run/prealloc.c) vs QEMU's own prealloc, single-threaded (its default) and with
+# prealloc-threads, against this machine's floor (bench/membw: time to touch N GiB of fresh pages, 1 and N threads).
+# usage: memory.py VFIOCTL MEMBW OUT_MD RUNS SIZE_GIB FACTORS   (FACTORS: the built bench/prealloc-factors.c)
 import json
 import os
 import shutil
@@ -13,7 +14,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as B  # noqa: E402
 
 VFIOCTL, MEMBW, OUT, RUNS, GIB = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+FACTORS = sys.argv[6]
 WARMUP = 1 if RUNS > 1 else 0
+
 NAME = "vbench-mem"
 NCPU = os.cpu_count()
 NR = "/proc/sys/vm/nr_hugepages"
@@ -90,6 +93,9 @@ def timed(fn, *a):
     return out
 
 
+alloc_lines = []
+
+
 def vfioctl_start(conf):
     t0 = B.now()
     vrun("start", conf, "--detach")
@@ -97,9 +103,88 @@ def vfioctl_start(conf):
     st = json.loads(vrun("--json", "status", NAME).stdout)
     if st["state"] != "running":
         raise RuntimeError("vfioctl status: %s" % st["state"])
+    # What the row measured: who allocated the guest RAM (the VM log says), and QEMU's view of it.
+    log = vrun("log", NAME, check=False).stdout
+    alloc_lines.append(next((line.split("vfioctl: ", 1)[-1] for line in log.splitlines() if "guest RAM:" in line),
+                            "no guest RAM line in the log"))
+    md = json.loads(vrun("qmp", NAME, '{"execute":"query-memdev"}').stdout)
+    mem = next(m for m in md if m["id"] == "mem")
+    if not (mem["prealloc"] and mem["size"] == GIB << 30):
+        raise RuntimeError("query-memdev: %s" % mem)
     vrun("stop", NAME, "--force")
     B.wait_gone(st["pid"], 60)
     return t
+
+
+def qemu_trace_once(argv, data):
+    """One QEMU run with prealloc threads under the mmap_lock and madvise tracepoints (perf): per populating
+    thread (start, end, longest wait for the mmap_lock as a writer before its populate, when it began)."""
+    sock = os.path.join(qmpdir, "qmp.sock")
+    if os.path.exists(sock):
+        os.unlink(sock)
+    events = ["mmap_lock:mmap_lock_start_locking", "mmap_lock:mmap_lock_acquire_returned",
+              "syscalls:sys_enter_madvise", "syscalls:sys_exit_madvise"]
+    cmd = ["perf", "record", "-q", "-o", data] + [x for e in events for x in ("-e", e)] + [
+        "--", "setpriv", "--reuid=%d" % B.NOBODY, "--regid=%d" % B.NOBODY, "--clear-groups"] + argv
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(os.path.join(qmpdir, "log"), "a"))
+    try:
+        q = B.QMP(sock, timeout=600, proc=p)
+        try:
+            q.cmd("quit")
+        except RuntimeError:
+            pass
+        q.close()
+    finally:
+        p.wait()
+    out = subprocess.run(["perf", "script", "-i", data, "-F", "tid,time,event,trace"], capture_output=True,
+                         text=True).stdout
+    pop, waits, pending = {}, {}, {}
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) < 3:
+            continue
+        tid, t, ev = int(f[0]), float(f[1].rstrip(":")), f[2]
+        # MADV_POPULATE_WRITE is 23 (0x17); QEMU's 2 MiB probe of the first page is not a thread's range
+        if ev.startswith("syscalls:sys_enter_madvise") and "0x00000017" in line and "len_in: 0x00200000" not in line:
+            pop[tid] = [t, None]
+        elif ev.startswith("syscalls:sys_exit_madvise") and tid in pop and pop[tid][1] is None:
+            pop[tid][1] = t
+        elif ev.startswith("mmap_lock:mmap_lock_start_locking") and "write=true" in line and tid not in pop:
+            pending[tid] = t
+        elif ev.startswith("mmap_lock:mmap_lock_acquire_returned") and "write=true" in line and tid in pending:
+            t1 = pending.pop(tid)
+            if t - t1 > waits.get(tid, (0.0, 0.0))[0]:
+                waits[tid] = (t - t1, t1)
+    return sorted((v[0], v[1], waits.get(tid, (0.0, 0.0))) for tid, v in pop.items() if v[1] is not None)
+
+
+def qemu_trace(argv, runs):
+    """Markdown: how QEMU's prealloc threads ran in `runs` traced runs (not timed)."""
+    if not shutil.which("perf") or not B.as_root():
+        return "(QEMU's prealloc threads not traced: needs root and perf, apt-get install linux-perf)"
+    serial, worst = 0, None
+    for i in range(runs):
+        th = qemu_trace_once(argv, os.path.join(work, "trace%d.data" % i))
+        if len(th) < 2:
+            return "(QEMU's prealloc threads traced: fewer than 2 populating threads seen)"
+        overlap = min(e for _, e, _ in th) - max(s0 for s0, _, _ in th)
+        if overlap <= 0:
+            serial += 1
+        wait = max(w[0] for _, _, w in th)
+        if worst is None or wait > worst[0]:
+            worst = (wait, th)
+    t0 = worst[1][0][0]
+    detail = "; ".join("thread %d populated from +%.3f s to +%.3f s%s" % (
+        k, st - t0, en - t0, (" after waiting %.3f s for the mmap_lock as a writer (from +%.3f s)" % (w[0], w[1] - t0))
+        if w[0] > 0.001 else "") for k, (st, en, w) in enumerate(worst[1], 1))
+    return ("QEMU's prealloc threads under `perf record -e mmap_lock:* -e syscalls:sys_*_madvise` ({runs} runs of the "
+            "raw QEMU `prealloc-threads={n}` row, not timed): in {serial} of {runs} the threads populated their ranges one "
+            "after the other. The run with the longest wait: {detail}. `MADV_POPULATE_WRITE` holds the process's "
+            "mmap_lock for reading over its whole range; each touch thread, before its own populate, maps memory "
+            "(mmap, munmap, mprotect from the thread itself, as a malloc arena is made: traced with call stacks) and "
+            "takes the lock for writing to do so, so it waits for the other thread's whole range. Whether it maps before or after the other starts populating is a race. vfioctl's allocator "
+            "creates all its threads before any of them populates (`lib/run/prealloc.c`)."
+            ).format(runs=runs, n=NCPU, serial=serial, detail=detail)
 
 
 mode = "anonymous"
@@ -142,27 +227,55 @@ try:
     if obj == next(a for a in default if a.startswith("memory-backend-")):
         notes.append("`vfioctl cmdline` did not generate prealloc-threads=%d: both rows use QEMU's default." % NCPU)
 
-    # the floor first, with the same pages QEMU gets
-    floor = {}
+    # First touch of the pages just reserved: this machine is a VM whose hypervisor backs guest memory on first
+    # use, so whichever row ran first would pay that too; after it every row finds backed pages.
+    first = subprocess.run([MEMBW, str(GIB), str(NCPU)] + (["hugetlb"] if mode == "hugepages" else []),
+                           check=True, capture_output=True, text=True).stdout
+    first_touch = float(dict(line.split("=") for line in first.split())["touch_s"])
+
+    rows_order = []
+    floor = {n: [] for n in sorted({1, NCPU})}
+
+    def floor_run(n):
+        out = subprocess.run([MEMBW, str(GIB), str(n)] + (["hugetlb"] if mode == "hugepages" else []),
+                             check=True, capture_output=True, text=True).stdout
+        kv = dict(line.split("=") for line in out.split())
+        floor[n].append(float(kv["memset_gbps"]))
+        return float(kv["touch_s"])
+
+    def factor_run(fmode, n):
+        out = subprocess.run([FACTORS, fmode, str(GIB), str(n), huge], check=True, capture_output=True,
+                             text=True).stdout
+        kv = dict(line.split("=") for line in out.split())
+        per_thread[(fmode, n)] = kv["threads_s"]
+        return float(kv["seconds"])
+
+    per_thread = {}
+    variants = []
     for n in sorted({1, NCPU}):
-        samples, bw = [], []
-        for i in range(WARMUP + RUNS):
-            out = subprocess.run([MEMBW, str(GIB), str(n)] + (["hugetlb"] if mode == "hugepages" else []),
-                                 check=True, capture_output=True, text=True).stdout
-            kv = dict(line.split("=") for line in out.split())
-            if i >= WARMUP:
-                samples.append(float(kv["touch_s"]))
-                bw.append(float(kv["memset_gbps"]))
-        floor[n] = bw
-        res["floor: touch %d GiB fresh %s pages, %d thread%s" % (GIB, "2M" if mode == "hugepages" else "4K", n,
-                                                                   "s" if n > 1 else "")] = samples
-    res["QEMU default prealloc (1 thread)"] = timed(raw_start, default, qmpdir)
-    res["vfioctl's argv, prealloc-threads=%d (raw QEMU)" % NCPU] = timed(raw_start, argv, qmpdir)
+        variants.append(("floor: touch %d GiB fresh %s pages, %d thread%s" % (
+            GIB, "2M" if mode == "hugepages" else "4K", n, "s" if n > 1 else ""), floor_run, (n,)))
+    variants.append(("QEMU default prealloc (1 thread)", raw_start, (default, qmpdir)))
+    variants.append(("QEMU prealloc-threads=%d (raw QEMU)" % NCPU, raw_start, (argv, qmpdir)))
     if "start" in vrun("--help").stdout:
         vrun("stop", NAME, "--force", check=False)
-        res["vfioctl start --detach (prealloc-threads=%d, pinned)" % NCPU] = timed(vfioctl_start, conf)
+        variants.append(("vfioctl start --detach (fills with %d threads, then QEMU)" % NCPU, vfioctl_start, (conf,)))
     else:
         notes.append("This vfioctl has no start verb: the vfioctl start row is missing.")
+    factors = []
+    if mode == "hugepages":
+        for fmode, n in (("private-populate", 1), ("private-populate", NCPU), ("shared-populate", NCPU),
+                         ("fallocate", 1), ("fallocate", NCPU)):
+            factors.append(("%s, %d thread%s" % (fmode, n, "s" if n > 1 else ""), factor_run, (fmode, n)))
+    fres = {}
+    # Round robin: one run of every variant per round, so a drift of the machine over the minutes this takes
+    # falls on every row alike.
+    for i in range(WARMUP + RUNS):
+        for name, fn, args in variants + factors:
+            t = fn(*args)
+            if i >= WARMUP:
+                (fres if (name, fn, args) in factors else res).setdefault(name, []).append(t)
+    trace = qemu_trace(argv, 5 if RUNS > 1 else 1) if mode == "hugepages" else None
 finally:
     if "conf" in dir():
         vrun("stop", NAME, "--force", check=False)
@@ -171,23 +284,44 @@ finally:
     shutil.rmtree(work, ignore_errors=True)
 
 rows = list(res.items())
+frows = list(fres.items()) if "fres" in dir() else []
 bw = ", ".join("%d thread%s %.1f GB/s" % (n, "s" if n > 1 else "", sorted(v)[len(v) // 2]) for n, v in floor.items())
+floor_n = "floor: touch %d GiB fresh %s pages, %d thread%s" % (GIB, "2M" if mode == "hugepages" else "4K", NCPU,
+                                                               "s" if NCPU > 1 else "")
+alloc = sorted(set(alloc_lines))
 with open(OUT, "w") as f:
-    f.write("""### Memory setup of a {gib} GiB guest
+    f.write("""### Memory setup of a {gib} GiB hugepage guest
 
 Time from exec to QMP `query-status` running (after `cont`) of a TCG VM with {gib} GiB of {mode} memory,
-`prealloc=on`: QEMU's default single-threaded prealloc vs the `prealloc-threads={n}` (one per host CPU) of a
-vfioctl config with `[memory] prealloc = yes`, `prealloc_threads = {n}`{hp} (`vfioctl cmdline`: `{obj}`).
-`vfioctl create` does not set `prealloc_threads` itself: vfioctl emits `prealloc-threads` only when the config
-has the key. Floor: `bench/membw` touching one byte per page of {gib} GiB of fresh {pg} pages (the kernel
-zeroes each page: the work prealloc makes it do), with 1 and {n} threads; memset bandwidth on faulted-in
-memory (best of 5 passes of 512 MiB): {bw}. Median of {runs} runs after {w} warm-up; {machine}; {qemu}.
-This machine is itself a VM (a Firecracker kernel): the first touch of guest-physical memory it has not used yet also faults in
-the outer hypervisor, which makes the first runs slow and the spread wide.
+`prealloc=on`. The floor is `bench/membw` touching one byte per page of {gib} GiB of fresh {pg} pages (the kernel
+zeroes each page: the work prealloc makes it do) with 1 and {n} threads (one per host CPU). The raw QEMU rows are
+`vfioctl cmdline`'s argv (`{obj}`), QEMU creating and filling its own file in the hugetlbfs mount, single-threaded
+(its default) and with `prealloc-threads={n}`. `vfioctl start` runs the config with `[memory] hugepages = 2M`,
+`prealloc_threads = {n}` (what `vfioctl create` now writes when it plans hugepages: one thread per host CPU): it fills
+an unnamed hugetlbfs file with {n} threads, each populating its own range (`MADV_POPULATE_WRITE` on a shared mapping),
+and QEMU maps that file (`mem-path=/proc/self/fd/3,share=on`), so its own prealloc finds every page present; the
+time includes start's checks and pinning. Each vfioctl run was checked: QMP `query-memdev` says preallocated and
+{gib} GiB, and the VM log says who allocated ({alloc}).
+Memset bandwidth on faulted-in memory (best of 5 passes of 512 MiB): {bw}. Median of {runs} runs after {w} warm-up;
+{machine}; {qemu}.
 
 {table}
-{notes}""".format(gib=GIB, mode=mode, n=NCPU, hp=", `hugepages = 2M`" if mode == "hugepages" else "", obj=obj,
-                  pg="2 MiB" if mode == "hugepages" else "4 KiB", bw=bw, runs=RUNS, w=WARMUP,
-                  machine=B.machine_line(), qemu=B.qemu_version(),
-                  table=B.table(rows, "QEMU default prealloc (1 thread)", unit="s", head="setup"),
-                  notes="".join("\n" + n + "\n" for n in notes)))
+
+Why QEMU's threads do not help here. The first touch of the {gib} GiB just reserved took {first:.2f} s ({n}
+threads): this machine is itself a VM and its hypervisor backs guest memory on first use, so the rows above only
+start after that pass (membw, not timed). Then the same kernel work, one factor at a time (`bench/prealloc-factors`
+on a {gib} GiB hugetlbfs file, threads started together; the per-thread times are of the last run):
+
+{ftable}
+
+{trace}
+{notes}""".format(gib=GIB, mode=mode, n=NCPU, obj=obj, pg="2 MiB" if mode == "hugepages" else "4 KiB", bw=bw,
+                  runs=RUNS, w=WARMUP, machine=B.machine_line(), qemu=B.qemu_version(),
+                  alloc="; ".join("\"%s\"" % a for a in alloc) or "not run",
+                  table=B.table(rows, floor_n, unit="s", head="setup", base2="QEMU default prealloc (1 thread)"),
+                  first=first_touch if "first_touch" in dir() else 0.0,
+                  ftable=(B.table(frows, frows[0][0] if frows else None, unit="s", head="factor") + "\n\n" +
+                          "Per thread (last run): " + "; ".join("%s %d: %s s" % (k[0], k[1], v)
+                                                               for k, v in sorted(per_thread.items())))
+                  if frows else "(anonymous memory: no hugetlbfs to measure on)",
+                  trace=trace or "", notes="".join("\n" + n + "\n" for n in notes)))

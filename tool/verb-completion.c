@@ -41,7 +41,7 @@ static const struct {
         { "snapshot", "--vars PATH --running-pid PID --json", false },
         { "input", "--all --label NAME --toggle SPEC --link DIR --no-grab --user UID:GID --log-fd N",
           false },
-        { "import-libvirt", "--force --verbose", false },
+        { "import-libvirt", "--force --verbose --connect URI", false },
         { "export-libvirt", "--force", false },
 };
 

@@ -266,6 +266,10 @@ static int host_defaults(vm_config *c, const vfio_host *h)
         else if (vm_host_hugepages_free(h, 2048, &pages) == 0 && pages * (2ULL << 20) >= c->memory.size &&
                  c->memory.size % (2ULL << 20) == 0)
                 c->memory.hugepages = VM_HUGEPAGES_2M;
+        /* Hugepages are allocated at start, all of them: one thread per host CPU zeroes them in a
+         * fraction of the time one thread takes (docs/BENCHMARKS.md, "Memory setup"). */
+        if (c->memory.hugepages != VM_HUGEPAGES_NONE && n > 0)
+                c->memory.prealloc_threads = n > 256 ? 256 : (unsigned)n;
         return 0;
 }
 

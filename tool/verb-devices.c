@@ -1,11 +1,11 @@
 /* vfioctl devices: PCI devices by IOMMU group with a passthrough verdict (table, tree or JSON). */
 #include <errno.h>
 #include <getopt.h>
-#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "json-writer.h"
 #include "strv.h"
 #include "tool.h"
 #include "vfioctl/model.h"
@@ -80,126 +80,187 @@ static bool device_selected(const vfio_model *m, const vfio_model_device *md)
 
 /* ---- JSON ---- */
 
-static json_object *json_strv(char *const *l)
+/*
+ * Streamed with the JSON writer rather than built as a json-c tree: for thousands of functions the tree's
+ * hash tables, key copies and frees cost more than reading sysfs. The bytes are json-c's (the golden files
+ * were printed by it; tests/unit/test-json-writer.c holds the two together). Keys in this order are the
+ * documented interface (vfioctl(1)).
+ */
+static void json_strv(json_writer *w, char *const *l)
 {
-        json_object *a = json_object_new_array();
-
+        json_writer_array_begin(w);
         STRV_FOREACH(s, l)
-                json_object_array_add(a, json_object_new_string(*s));
-        return a;
+                json_writer_string(w, *s);
+        json_writer_array_end(w);
 }
 
-static json_object *json_hex(int32_t v, int digits)
+static void json_hex(json_writer *w, int32_t v, int digits)
 {
-        char buf[16];
+        static const char hex[] = "0123456789abcdef";
+        char buf[9];
+        int n = digits;
 
-        if (v < 0)
-                return NULL;
-        snprintf(buf, sizeof(buf), "%0*x", digits, (unsigned)v);
-        return json_object_new_string(buf);
+        if (v < 0) {
+                json_writer_null(w);
+                return;
+        }
+        /* "%0*x" by hand: six of these per function add up over thousands of functions. */
+        while (n < 8 && (uint32_t)v >> (4 * n))
+                n++;
+        for (int i = n - 1; i >= 0; i--, v >>= 4)
+                buf[i] = hex[v & 0xf];
+        buf[n] = 0;
+        json_writer_string(w, buf);
 }
 
-static json_object *json_str_or_null(const char *s)
+static void json_int_or_null(json_writer *w, long long v, bool present)
 {
-        return s ? json_object_new_string(s) : NULL;
+        if (present)
+                json_writer_int(w, v);
+        else
+                json_writer_null(w);
 }
 
-static json_object *json_int_or_null(long long v, bool present)
-{
-        return present ? json_object_new_int64(v) : NULL;
-}
-
-static json_object *device_json(const vfio_model_device *md, vfio_pci_names *db)
+static void device_json(json_writer *w, const vfio_model_device *md, vfio_pci_names *db)
 {
         const vfio_pci_dev *d = md->pci;
-        json_object *o = json_object_new_object(), *link;
         _cleanup_free_ char *name = NULL;
         static const char *const header_names[] = { "endpoint", "bridge", "cardbus" };
         names n;
 
         names_get(db, d, &n);
         name = display_name(d, &n);
-        json_object_object_add(o, "address", json_object_new_string(d->name));
-        json_object_object_add(o, "vendor", json_hex(d->vendor, 4));
-        json_object_object_add(o, "device", json_hex(d->device, 4));
-        json_object_object_add(o, "subsystem_vendor", json_hex(d->subsystem_vendor, 4));
-        json_object_object_add(o, "subsystem_device", json_hex(d->subsystem_device, 4));
-        json_object_object_add(o, "revision", json_hex(d->revision, 2));
-        json_object_object_add(o, "class", json_hex(d->class, 6));
-        json_object_object_add(o, "name", json_str_or_null(name));
-        json_object_object_add(o, "vendor_name", json_str_or_null(n.vendor));
-        json_object_object_add(o, "device_name", json_str_or_null(n.device));
-        json_object_object_add(o, "subsystem_name", json_str_or_null(n.subsystem));
-        json_object_object_add(o, "class_name", json_str_or_null(n.class));
-        json_object_object_add(o, "driver", json_str_or_null(d->driver));
-        json_object_object_add(o, "driver_override", json_str_or_null(d->driver_override));
-        json_object_object_add(o, "iommu_group", json_int_or_null(d->iommu_group, d->iommu_group >= 0));
-        json_object_object_add(o, "group_peers", json_strv(md->group_peers));
-        json_object_object_add(o, "header_type",
-                               d->header >= 0 ? json_object_new_string(header_names[d->header]) : NULL);
-        json_object_object_add(o, "bridge", json_object_new_boolean(vfio_pci_dev_is_bridge(d)));
-        json_object_object_add(o, "boot_vga",
-                               d->boot_vga >= 0 ? json_object_new_boolean(d->boot_vga) : NULL);
-        json_object_object_add(o, "reset_methods", d->reset_methods ? json_strv(d->reset_methods) : NULL);
-        json_object_object_add(o, "numa_node", json_int_or_null(d->numa_node, d->numa_node >= 0));
+        json_writer_object_begin(w);
+        json_writer_key(w, "address");
+        json_writer_string(w, d->name);
+        json_writer_key(w, "vendor");
+        json_hex(w, d->vendor, 4);
+        json_writer_key(w, "device");
+        json_hex(w, d->device, 4);
+        json_writer_key(w, "subsystem_vendor");
+        json_hex(w, d->subsystem_vendor, 4);
+        json_writer_key(w, "subsystem_device");
+        json_hex(w, d->subsystem_device, 4);
+        json_writer_key(w, "revision");
+        json_hex(w, d->revision, 2);
+        json_writer_key(w, "class");
+        json_hex(w, d->class, 6);
+        json_writer_key(w, "name");
+        json_writer_string(w, name);
+        json_writer_key(w, "vendor_name");
+        json_writer_string(w, n.vendor);
+        json_writer_key(w, "device_name");
+        json_writer_string(w, n.device);
+        json_writer_key(w, "subsystem_name");
+        json_writer_string(w, n.subsystem);
+        json_writer_key(w, "class_name");
+        json_writer_string(w, n.class);
+        json_writer_key(w, "driver");
+        json_writer_string(w, d->driver);
+        json_writer_key(w, "driver_override");
+        json_writer_string(w, d->driver_override);
+        json_writer_key(w, "iommu_group");
+        json_int_or_null(w, d->iommu_group, d->iommu_group >= 0);
+        json_writer_key(w, "group_peers");
+        json_strv(w, md->group_peers);
+        json_writer_key(w, "header_type");
+        json_writer_string(w, d->header >= 0 ? header_names[d->header] : NULL);
+        json_writer_key(w, "bridge");
+        json_writer_bool(w, vfio_pci_dev_is_bridge(d));
+        json_writer_key(w, "boot_vga");
+        if (d->boot_vga >= 0)
+                json_writer_bool(w, d->boot_vga);
+        else
+                json_writer_null(w);
+        json_writer_key(w, "reset_methods");
+        if (d->reset_methods)
+                json_strv(w, d->reset_methods);
+        else
+                json_writer_null(w);
+        json_writer_key(w, "numa_node");
+        json_int_or_null(w, d->numa_node, d->numa_node >= 0);
+        json_writer_key(w, "link");
         if (d->link.max_width || d->link.max_speed || d->link.cur_width || d->link.cur_speed) {
-                link = json_object_new_object();
-                json_object_object_add(link, "speed_mts",
-                                       json_int_or_null(d->link.cur_speed, d->link.cur_speed));
-                json_object_object_add(link, "width",
-                                       json_int_or_null(d->link.cur_width, d->link.cur_width));
-                json_object_object_add(link, "max_speed_mts",
-                                       json_int_or_null(d->link.max_speed, d->link.max_speed));
-                json_object_object_add(link, "max_width",
-                                       json_int_or_null(d->link.max_width, d->link.max_width));
-                json_object_object_add(o, "link", link);
+                json_writer_object_begin(w);
+                json_writer_key(w, "speed_mts");
+                json_int_or_null(w, d->link.cur_speed, d->link.cur_speed);
+                json_writer_key(w, "width");
+                json_int_or_null(w, d->link.cur_width, d->link.cur_width);
+                json_writer_key(w, "max_speed_mts");
+                json_int_or_null(w, d->link.max_speed, d->link.max_speed);
+                json_writer_key(w, "max_width");
+                json_int_or_null(w, d->link.max_width, d->link.max_width);
+                json_writer_object_end(w);
         } else
-                json_object_object_add(o, "link", NULL);
-        json_object_object_add(o, "parents", json_strv(d->parents));
-        json_object_object_add(o, "verdict", json_object_new_string(vfio_verdict_to_string(md->verdict)));
-        json_object_object_add(o, "critical", json_strv(md->critical));
-        json_object_object_add(o, "blockers", json_strv(md->blockers));
+                json_writer_null(w);
+        json_writer_key(w, "parents");
+        json_strv(w, d->parents);
+        json_writer_key(w, "verdict");
+        json_writer_string(w, vfio_verdict_to_string(md->verdict));
+        json_writer_key(w, "critical");
+        json_strv(w, md->critical);
+        json_writer_key(w, "blockers");
+        json_strv(w, md->blockers);
+        json_writer_object_end(w);
         names_done(&n);
-        return o;
 }
 
 static int print_json(const vfio_model *m, vfio_pci_names *db)
 {
-        json_object *root = json_object_new_object(), *groups = json_object_new_array(),
-                    *ungrouped = json_object_new_array();
+        _cleanup_(json_writer_freep) json_writer *w = NULL;
+        const char *text;
+        size_t len;
+        int r;
 
-        json_object_object_add(root, "iommu", json_object_new_boolean(vfio_iommu_enabled(m->iommu)));
-        json_object_object_add(root, "iommu_units", json_strv(m->iommu->units));
+        r = json_writer_new(&w);
+        if (r < 0)
+                return r;
+        json_writer_object_begin(w);
+        json_writer_key(w, "iommu");
+        json_writer_bool(w, vfio_iommu_enabled(m->iommu));
+        json_writer_key(w, "iommu_units");
+        json_strv(w, m->iommu->units);
+        json_writer_key(w, "groups");
+        json_writer_array_begin(w);
         for (size_t gi = 0; gi < m->iommu->n_groups; gi++) {
                 const vfio_model_group *mg = &m->groups[gi];
-                json_object *g, *devs;
 
                 if (arg_gpu && !group_has_display(m, mg->group))
                         continue;
-                g = json_object_new_object();
-                devs = json_object_new_array();
-                json_object_object_add(g, "id", json_object_new_int(mg->group->id));
-                json_object_object_add(g, "type", json_str_or_null(mg->group->type));
-                json_object_object_add(g, "verdict",
-                                       json_object_new_string(vfio_verdict_to_string(mg->verdict)));
+                json_writer_object_begin(w);
+                json_writer_key(w, "id");
+                json_writer_int(w, mg->group->id);
+                json_writer_key(w, "type");
+                json_writer_string(w, mg->group->type);
+                json_writer_key(w, "verdict");
+                json_writer_string(w, vfio_verdict_to_string(mg->verdict));
+                json_writer_key(w, "devices");
+                json_writer_array_begin(w);
                 STRV_FOREACH(member, mg->group->members) {
                         const vfio_model_device *md = vfio_model_find_device(m, *member);
 
                         if (md)
-                                json_object_array_add(devs, device_json(md, db));
+                                device_json(w, md, db);
                 }
-                json_object_object_add(g, "devices", devs);
-                json_object_array_add(groups, g);
+                json_writer_array_end(w);
+                json_writer_object_end(w);
         }
+        json_writer_array_end(w);
+        json_writer_key(w, "ungrouped");
+        json_writer_array_begin(w);
         for (size_t i = 0; i < m->pci->n; i++)
                 if (m->pci->devs[i]->iommu_group < 0 && device_selected(m, &m->devices[i]))
-                        json_object_array_add(ungrouped, device_json(&m->devices[i], db));
-        json_object_object_add(root, "groups", groups);
-        json_object_object_add(root, "ungrouped", ungrouped);
-        json_object_object_add(root, "problems", json_strv(m->problems));
-        puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(root);
+                        device_json(w, &m->devices[i], db);
+        json_writer_array_end(w);
+        json_writer_key(w, "problems");
+        json_strv(w, m->problems);
+        json_writer_object_end(w);
+        r = json_writer_finish(w, &text, &len);
+        if (r < 0)
+                return r;
+        /* One write for the whole document, as puts() of json-c's string did. */
+        if (fwrite(text, 1, len, stdout) != len || putchar('\n') == EOF)
+                return -EIO;
         return 0;
 }
 

@@ -1,4 +1,5 @@
-/* vfioctl import-libvirt FILE.xml: a libvirt domain XML as a vfioctl config, listing what did not map. */
+/* vfioctl import-libvirt FILE.xml | --connect URI DOMAIN: a libvirt domain as a vfioctl config, listing what
+ * did not map. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -8,7 +9,9 @@
 #include "fs-util.h"
 #include "strv.h"
 #include "tool.h"
+#include "vfioctl/libvirt-connect.h"
 #include "vfioctl/libvirt-xml.h"
+#include "vfioctl/pci.h"
 #include "vfioctl/vmpaths.h"
 
 static const char *arg_name;
@@ -18,10 +21,11 @@ static bool arg_strict;
 static bool arg_keep_unknown;
 static bool arg_force;
 static bool arg_verbose;
+static const char *arg_connect;
 
 static int parse_options(int argc, char **argv)
 {
-        enum { OPT_NAME = 0x100, OPT_DRY_RUN, OPT_STRICT, OPT_KEEP, OPT_FORCE, OPT_VERBOSE };
+        enum { OPT_NAME = 0x100, OPT_DRY_RUN, OPT_STRICT, OPT_KEEP, OPT_FORCE, OPT_VERBOSE, OPT_CONNECT };
         static const struct option options[] = {
                 { "name", required_argument, NULL, OPT_NAME },
                 { "output", required_argument, NULL, 'o' },
@@ -30,12 +34,17 @@ static int parse_options(int argc, char **argv)
                 { "keep-unknown-args", no_argument, NULL, OPT_KEEP },
                 { "force", no_argument, NULL, OPT_FORCE },
                 { "verbose", no_argument, NULL, OPT_VERBOSE },
+                { "connect", required_argument, NULL, OPT_CONNECT },
                 {},
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "o:v", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "o:vc:", options, NULL)) >= 0)
                 switch (c) {
+                case 'c':
+                case OPT_CONNECT:
+                        arg_connect = optarg;
+                        break;
                 case OPT_NAME:
                         arg_name = optarg;
                         break;
@@ -91,12 +100,63 @@ static char *header(const char *file, const vm_libvirt_import *imp)
         return TAKE_PTR(buf);
 }
 
+/*
+ * The domain as defined on a libvirt connection (its persistent XML), and what its host's node devices say
+ * the passed-through PCI devices are: the addresses are that host's.
+ */
+static int import_from_connection(const char *domain, unsigned flags, vm_libvirt_import **ret,
+                                  char **ret_label, char **ret_error)
+{
+        _cleanup_(vm_libvirt_conn_freep) vm_libvirt_conn *conn = NULL;
+        _cleanup_(vm_node_devices_freep) vm_node_devices *nd = NULL;
+        _cleanup_free_ char *xml = NULL, *err = NULL, *label = NULL;
+        int r;
+
+        r = vm_libvirt_connect(arg_connect, true, &conn, ret_error);
+        if (r < 0)
+                return r;
+        r = vm_libvirt_domain_xml(conn, domain, &xml, ret_error);
+        if (r < 0)
+                return r;
+        /* Line numbers are those of what this prints: */
+        if (asprintf(&label, "%s.xml (virsh -c %s dumpxml --inactive %s)", domain, vm_libvirt_conn_uri(conn),
+                     domain) < 0)
+                return -ENOMEM;
+        r = vm_libvirt_import_string(xml, strlen(xml), label, arg_name, flags, ret, ret_error);
+        if (r < 0)
+                return r;
+        if (vm_libvirt_node_devices(conn, &nd, &err) < 0) {
+                tool_warning("%s: the node devices cannot be read (%s); the PCI addresses are not checked",
+                             vm_libvirt_conn_uri(conn), err ? err : "");
+        } else {
+                const vm_config *c = (*ret)->config;
+
+                for (size_t k = 0; k < c->n_gpus + c->n_pcis; k++) {
+                        const vm_pci *p = k < c->n_gpus ? &c->gpus[k] : &c->pcis[k - c->n_gpus];
+                        const vfio_pci_dev *d = vfio_pci_list_find(nd->model->pci, p->device);
+
+                        if (!d)
+                                tool_warning("%s: [%s \"%s\"] device %s is not among the node devices of %s",
+                                             label, k < c->n_gpus ? "gpu" : "pci", p->name, p->device,
+                                             vm_libvirt_conn_uri(conn));
+                        else
+                                fprintf(stderr,
+                                        "%s: note: [%s \"%s\"] device %s is %04x:%04x on %s (on another host, that device may sit at another address)\n",
+                                        label, k < c->n_gpus ? "gpu" : "pci", p->name, p->device,
+                                        (unsigned)d->vendor, (unsigned)d->device, vm_libvirt_conn_uri(conn));
+                }
+        }
+        *ret_label = TAKE_PTR(label);
+        return 0;
+}
+
 int verb_import_libvirt(int argc, char **argv)
 {
         _cleanup_(vm_libvirt_import_freep) vm_libvirt_import *imp = NULL;
         _cleanup_(vm_config_freep) vm_config *check = NULL;
         _cleanup_strv_free_ char **errors = NULL;
-        _cleanup_free_ char *error = NULL, *text = NULL, *head = NULL, *path = NULL, *dir = NULL;
+        _cleanup_free_ char *error = NULL, *text = NULL, *head = NULL, *path = NULL, *dir = NULL,
+                            *label = NULL;
         const char *file;
         size_t n_housekeeping = 0;
         int r;
@@ -110,8 +170,18 @@ int verb_import_libvirt(int argc, char **argv)
                 return EXIT_USAGE;
         }
         file = argv[optind];
-        r = vm_libvirt_import_file(file, arg_name, arg_keep_unknown ? VM_LIBVIRT_KEEP_UNKNOWN_ARGS : 0, &imp,
-                                   &error);
+        if (arg_connect) {
+                r = import_from_connection(file, arg_keep_unknown ? VM_LIBVIRT_KEEP_UNKNOWN_ARGS : 0, &imp,
+                                           &label, &error);
+                if (r == -EIO) {
+                        tool_error("%s", error ? error : file);
+                        return EXIT_FAILURE_GENERIC;
+                }
+                if (r >= 0)
+                        file = label;
+        } else
+                r = vm_libvirt_import_file(
+                        file, arg_name, arg_keep_unknown ? VM_LIBVIRT_KEEP_UNKNOWN_ARGS : 0, &imp, &error);
         if (r == -EBADMSG) {
                 tool_error("%s (not well-formed XML; fix it at that line and column)", error ? error : file);
                 return EXIT_DATAERR;
@@ -182,7 +252,13 @@ int verb_import_libvirt(int argc, char **argv)
         }
         r = write_file_atomic(path, text, strlen(text), 0644, arg_force ? 0 : WRITE_ATOMIC_NOREPLACE);
         if (r == -EEXIST) {
-                tool_error("%s exists; overwrite with: vfioctl import-libvirt --force %s", path, file);
+                if (arg_connect)
+                        tool_error(
+                                "%s exists; overwrite with: vfioctl import-libvirt --force --connect %s %s",
+                                path, arg_connect, argv[optind]);
+                else
+                        tool_error("%s exists; overwrite with: vfioctl import-libvirt --force %s", path,
+                                   file);
                 return EXIT_FAILURE_GENERIC;
         }
         if (r < 0) {

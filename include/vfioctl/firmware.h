@@ -29,5 +29,11 @@ vfio_firmware *vfio_firmware_free(vfio_firmware *f);
 VFIO_DEFINE_POINTER_CLEANUP(vfio_firmware, vfio_firmware_free)
 
 bool vfio_firmware_has_acpi_table(const vfio_firmware *f, const char *sig);
+/*
+ * The vars template packaged with an OVMF code image ("/usr/share/OVMF/OVMF_CODE.fd" ->
+ * "/usr/share/OVMF/OVMF_VARS.fd"), from the distributions' pairing table; NULL for an image it does not
+ * know. A code image and a vars store of different builds do not boot (their flash layouts differ).
+ */
+const char *vfio_ovmf_vars_template_for(const char *code);
 /* The first OVMF pair with a vars template, preferring (secure_boot) a Secure Boot build; NULL if none. */
 const vfio_ovmf *vfio_firmware_pick_ovmf(const vfio_firmware *f, bool secure_boot);

@@ -23,6 +23,13 @@ bool vfio_host_is_live(const vfio_host *h);
  * are resolved inside the root, never on the real host.
  */
 int vfio_host_open_path(const vfio_host *h, const char *path, int flags);
+/*
+ * Opens path relative to dirfd (a directory opened with vfio_host_open_path) without leaving it: no "..",
+ * absolute or magic link may take the lookup out (openat2 RESOLVE_BENEATH). For scans that open thousands
+ * of paths below one directory: the walk starts there instead of at the root. -EXDEV when the path would
+ * leave dirfd, -ENOSYS without openat2: the caller then opens it with vfio_host_open_path.
+ */
+int vfio_host_open_beneath(const vfio_host *h, int dirfd, const char *path, int flags);
 int vfio_host_read_attr(const vfio_host *h, const char *path, size_t max, char **ret);
 int vfio_host_read_link(const vfio_host *h, const char *path, char **ret);
 int vfio_host_write_attr(const vfio_host *h, const char *path, const char *value);

@@ -51,6 +51,9 @@ typedef struct vm_spawn {
         int log_fd;       /* stdout and stderr of QEMU */
         const char *path; /* the program to exec; NULL: argv[0] (looked up like execvp) */
         int pass_fd;      /* > 2: also given to the program as descriptor 3; 0: none */
+        const int *fds;   /* also given to the program as descriptors fds_base, fds_base + 1, ... */
+        size_t n_fds;
+        int fds_base;
         /*
          * Called in the parent once the child exists and before it may exec (it waits at a gate): the
          * caller records the pid (the runtime record), so no program it starts ever runs unrecorded (a
@@ -60,6 +63,12 @@ typedef struct vm_spawn {
         int (*before_exec)(pid_t pid, void *userdata);
         void *userdata;
 } vm_spawn;
+
+/*
+ * Moves fds[i] to descriptor base + i, inheritable (the rest keep O_CLOEXEC): how QEMU receives the tap
+ * devices of macvtap NICs (VM_QEMU_MACVTAP_FD_BASE). Async-signal-safe, for the child before exec.
+ */
+int vm_launch_place_fds(const int *fds, size_t n, int base);
 
 /*
  * fork + (setrlimit, setgroups, setgid, setuid, in that order, while still root) + setsid + exec. Returns

@@ -10,7 +10,11 @@
 #define VM_LIBVIRT_MAX_SIZE (4 * 1024 * 1024)
 
 typedef enum vm_libvirt_flags {
-        /* Copy qemu:commandline options vfioctl cannot translate into [vm] extra_args. */
+        /*
+         * Keep qemu:commandline arguments vfioctl has no meaning for verbatim in [vm] extra_args (each
+         * listed in ignored, approximate); without it they make the import fail with -EINVAL, each named
+         * with its line.
+         */
         VM_LIBVIRT_KEEP_UNKNOWN_ARGS = 1 << 0,
 } vm_libvirt_flags;
 
@@ -40,9 +44,12 @@ VFIO_DEFINE_POINTER_CLEANUP(vm_libvirt_import, vm_libvirt_import_free)
 
 /*
  * Parses a domain XML held in memory (filename only for messages) into a config named name (NULL: the
- * XML's <name>). Malformed XML: -EBADMSG with "FILE:LINE:COLUMN: message" in *ret_error. A value that
- * cannot be mapped (a bad unit, an arch other than x86_64): -EINVAL with "FILE:LINE: message". The
- * config is checked with vm_config_check; its errors are -EINVAL too. *ret_error is set on failure only.
+ * XML's <name>) that reproduces the domain: what vfioctl would add is offered in ignored, never applied.
+ * Malformed XML: -EBADMSG with "FILE:LINE:COLUMN: message" in *ret_error. What cannot be mapped without
+ * losing it (a bad unit, an arch other than x86_64, a passed device vfioctl cannot pass, pins it cannot
+ * keep, QEMU arguments without a meaning): -EINVAL with "FILE:LINE: message" (one line per argument for
+ * those). The config is checked with vm_config_check; its errors are -EINVAL too, at the XML's lines.
+ * *ret_error is set on failure only.
  */
 int vm_libvirt_import_string(const char *xml, size_t size, const char *filename, const char *name,
                              unsigned flags, vm_libvirt_import **ret, char **ret_error);

@@ -50,7 +50,8 @@ typedef struct vfio_pci_dev {
         int iommu_group;       /* -1 without an IOMMU group */
         int boot_vga;          /* -1 when the attribute is absent (non-VGA devices) */
         char **reset_methods;  /* NULL when the kernel has no reset_method attribute (< 5.15) */
-        bool has_reset;        /* the write-only "reset" attribute exists: some reset works */
+        bool has_reset;        /* the write-only "reset" attribute exists: some reset works (true with
+                                  reset_methods) */
         int numa_node;         /* -1 when unknown or not NUMA */
         vfio_pci_link link;
         vfio_pci_header header;

@@ -12,6 +12,9 @@ typedef struct vm_argv_paths {
         const char *user; /* the user QEMU runs as; NULL: [vm] user (server = desktop decides by it) */
         const char *root; /* the host root the grant socket lives under; NULL: "/" (audio-grant.h) */
         bool input_relay; /* evdev inputs with relay != no come from vfioctl's relay (RUNTIME_DIR/VM-*) */
+        /* A hugetlbfs file vfioctl has filled (vm_prealloc_hugetlbfs), e.g. "/proc/self/fd/3": the memory
+         * backend maps it shared instead of creating its own in [memory] hugepage_path. */
+        const char *memory_file;
 } vm_argv_paths;
 
 /* The one place QEMU option values are escaped: ',' becomes ",," (QEMU docs, "Invocation", options). */
@@ -22,6 +25,14 @@ const char *vm_qemu_firmware_code(const vm_config *c);
 const char *vm_qemu_firmware_vars_template(const vm_config *c);
 /* The per-VM vars copy: [firmware] vars, else STATE_DIR/OVMF_VARS.fd. */
 char *vm_qemu_firmware_vars(const vm_config *c, const vm_argv_paths *p);
+/*
+ * A [net] type = macvtap reaches QEMU as an open descriptor of its tap device: the n-th macvtap of the
+ * config (in [net] order) at VM_QEMU_MACVTAP_FD_BASE + n, where the launcher must put it.
+ */
+#define VM_QEMU_MACVTAP_FD_BASE 10
+int vm_qemu_macvtap_fd(const vm_config *c, const vm_net *n);
+/* The hugetlbfs directory of the guest RAM: [memory] hugepage_path, else /dev/hugepages(1G). */
+const char *vm_qemu_hugepage_dir(const vm_config *c);
 /* RUNTIME_DIR/qmp.sock */
 char *vm_qemu_qmp_socket(const vm_argv_paths *p);
 char *vm_qemu_tpm_socket(const vm_config *c, const vm_argv_paths *p);

@@ -44,7 +44,7 @@ typedef enum vm_display_protocol {
         VM_PROTOCOL_SPICE,
         VM_PROTOCOL_VNC
 } vm_display_protocol;
-typedef enum vm_net_type { VM_NET_USER, VM_NET_BRIDGE, VM_NET_TAP } vm_net_type;
+typedef enum vm_net_type { VM_NET_USER, VM_NET_BRIDGE, VM_NET_TAP, VM_NET_MACVTAP } vm_net_type;
 typedef enum vm_net_model { VM_NET_VIRTIO, VM_NET_E1000E } vm_net_model;
 typedef enum vm_audio_backend { VM_AUDIO_NONE, VM_AUDIO_PA, VM_AUDIO_ALSA } vm_audio_backend;
 typedef enum vm_audio_device { VM_AUDIO_ICH9_HDA, VM_AUDIO_INTEL_HDA, VM_AUDIO_AC97 } vm_audio_device;
@@ -86,9 +86,10 @@ typedef struct vm_general {
 typedef struct vm_firmware_conf {
         vm_firmware type;
         bool secure_boot;
-        char *code;          /* read-only pflash image */
-        char *vars_template; /* copied once per VM */
-        char *vars;          /* the per-VM copy; NULL: STATE_DIR/NAME/OVMF_VARS.fd */
+        char *code;           /* read-only pflash image */
+        char *vars_template;  /* copied once per VM */
+        char *vars;           /* the per-VM copy; NULL: STATE_DIR/NAME/OVMF_VARS.fd */
+        uint64_t mmio64_size; /* OVMF's 64-bit PCI MMIO window (fw_cfg opt/ovmf/X-PciMmio64Mb); 0: OVMF's */
 } vm_firmware_conf;
 
 typedef struct vm_tpm {
@@ -102,8 +103,11 @@ typedef struct vm_cpu {
         bool hide_kvm; /* kvm=off: hides the KVM signature (NVIDIA error 43 before driver 465) */
         bool hyperv;
         char *hyperv_vendor_id;
-        char **hyperv_extra; /* more hv-* flags, "hv-vpindex" */
-        char **pin;          /* host CPU for each vCPU, in vCPU order (applied by the launcher) */
+        char **hyperv_extra; /* more hv-* flags, "hv-vpindex", "hv-spinlocks=0xfff" (with or without hyperv)
+                              */
+        char **features;     /* CPUID features on or off: "+topoext", "-hypervisor" */
+        unsigned vcpus;      /* vCPUs started; 0: all of sockets x cores x threads (the rest stay empty) */
+        char **pin;          /* host CPU for each started vCPU, in vCPU order (applied by the launcher) */
         char **emulator_pin; /* host CPUs for QEMU's other threads */
 } vm_cpu;
 
@@ -165,7 +169,8 @@ typedef struct vm_pci {
         bool x_vga;
         char *romfile;
         bool rombar;
-        char **resolved; /* host addresses after vm_config_resolve(), function 0 first */
+        char **resolved;    /* host addresses after vm_config_resolve(), function 0 first */
+        unsigned bootindex; /* firmware boot order of function 0; 0: not a boot device */
 } vm_pci;
 
 typedef struct vm_usb {
@@ -175,6 +180,7 @@ typedef struct vm_usb {
         bool has_id;
         unsigned host_bus;
         char *host_port; /* "2.3" */
+        unsigned bootindex;
 } vm_usb;
 
 typedef struct vm_input {
@@ -212,8 +218,10 @@ typedef struct vm_net {
         char *mac;
         char *bridge;
         char *helper;
-        char *ifname;
+        char *ifname; /* tap: the tap device; macvtap: the macvtap interface vfioctl opens */
         char **hostfwd;
+        char *link;         /* macvtap: the host interface below it (enp5s0), for libvirt and the fix */
+        char *macvtap_mode; /* macvtap: bridge, vepa, private or passthrough */
 } vm_net;
 
 typedef struct vm_share {
@@ -284,8 +292,10 @@ int vm_config_check(const vm_config *c, char ***errors);
 /* The line a key was set on (0 when it was not set). */
 unsigned vm_config_key_line(const vm_config *c, const char *section, const char *key);
 
-/* Number of vCPUs: sockets * cores * threads. */
+/* Number of vCPUs started: [cpu] vcpus, else sockets * cores * threads. */
 unsigned vm_config_vcpus(const vm_config *c);
+/* Number of vCPU places in the topology: sockets * cores * threads (QEMU's maxcpus). */
+unsigned vm_config_max_vcpus(const vm_config *c);
 /* Looking Glass shared memory: w*h*4*2 + 10 MiB rounded up to a power of two (its docs, "IVSHMEM"). */
 uint64_t vm_looking_glass_size(unsigned width, unsigned height);
 /* The region's size in effect: [looking-glass] size, else the computed one. */

@@ -16,6 +16,13 @@
  */
 int vm_config_resolve(vm_config *c, const vfio_model *m, vfio_pci_names *names, char ***warnings,
                       char ***errors);
+/*
+ * Resolves the selectors against another host's devices (m: that host's PCI devices, e.g. from libvirt's
+ * node devices), strictly: a literal address that host lacks is an error too. where names the host in
+ * messages ("qemu+ssh://server/system"). No quirks: they are facts of this host, not of that one.
+ */
+int vm_config_resolve_on(vm_config *c, const vfio_model *m, vfio_pci_names *names, const char *where,
+                         char ***errors);
 
 typedef struct vm_host_cpu {
         unsigned cpu, core, package;

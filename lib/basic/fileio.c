@@ -1,6 +1,7 @@
 /* Bounded reads of small kernel attribute files, relative to a directory fd. */
 #include "fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "strv.h"
 
 int read_full_fd(int fd, size_t max, char **ret, size_t *ret_size)
 {
@@ -84,6 +86,38 @@ int read_attr_fd(int fd, size_t max, char **ret)
         return 0;
 }
 
+ssize_t read_virtual_at(int dirfd, const char *name, char *buf, size_t size)
+{
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        return read_virtual_fd(fd, buf, size);
+}
+
+ssize_t read_virtual_fd(int fd, char *buf, size_t size)
+{
+        ssize_t n;
+
+        if (size < 2)
+                return -EINVAL;
+        do
+                n = read(fd, buf, size - 1);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return -errno;
+        /* size - 1 bytes read means at least one more than the caller allows: too long, as read_attr_at. */
+        if ((size_t)n > size - 2)
+                return -EFBIG;
+        buf[n] = 0;
+        if (strlen(buf) != (size_t)n)
+                return -EBADMSG;
+        if (n > 0 && buf[n - 1] == '\n')
+                buf[--n] = 0;
+        return n;
+}
+
 int read_link_at(int dirfd, const char *path, char **ret)
 {
         char buf[PATH_MAX];
@@ -100,6 +134,96 @@ int read_link_at(int dirfd, const char *path, char **ret)
                 return -ENOMEM;
         *ret = s;
         return 0;
+}
+
+/*
+ * getdents64() on the descriptor itself: opendir()'s fcntl and fstat and its per-name bookkeeping cost
+ * more than the listing when a scan lists thousands of small directories (one per IOMMU group). The
+ * vector grows by doubling, so a 4096-entry directory is not copied 4096 times.
+ */
+int read_dir_names_fd(int fd, size_t max, char ***ret)
+{
+        _cleanup_strv_free_ char **l = NULL;
+        size_t n = 0, alloc = 8;
+        _Alignas(struct dirent64) char buf[16384];
+
+        l = calloc(alloc, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t got = getdents64(fd, buf, sizeof(buf));
+
+                if (got < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (got == 0)
+                        break;
+                for (ssize_t off = 0; off < got;) {
+                        struct dirent64 *de = (struct dirent64 *)(buf + off);
+
+                        off += de->d_reclen;
+                        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                                continue;
+                        if (n + 1 > max)
+                                return -E2BIG;
+                        if (n + 1 >= alloc) {
+                                char **m = reallocarray(l, alloc * 2, sizeof(char *));
+
+                                if (!m)
+                                        return -ENOMEM;
+                                l = m;
+                                alloc *= 2;
+                        }
+                        l[n] = strdup(de->d_name);
+                        if (!l[n])
+                                return -ENOMEM;
+                        l[++n] = NULL;
+                }
+        }
+        strv_sort(l);
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+void close_many(int *fds, size_t n)
+{
+        int sorted[64];
+        size_t m = 0;
+
+        if (n > ELEMENTSOF(sorted)) {
+                for (size_t i = 0; i < n; i++)
+                        if (fds[i] >= 0)
+                                close(fds[i]);
+                goto done;
+        }
+        /* Insertion sort: a handful of descriptors. */
+        for (size_t i = 0; i < n; i++) {
+                size_t j;
+
+                if (fds[i] < 0)
+                        continue;
+                for (j = m; j > 0 && sorted[j - 1] > fds[i]; j--)
+                        sorted[j] = sorted[j - 1];
+                sorted[j] = fds[i];
+                m++;
+        }
+        /* Each run of consecutive numbers in one call; an inherited descriptor in between splits a run. */
+        for (size_t i = 0; i < m;) {
+                size_t j = i + 1;
+
+                while (j < m && sorted[j] == sorted[j - 1] + 1)
+                        j++;
+                if (j - i == 1 || close_range((unsigned)sorted[i], (unsigned)sorted[j - 1], 0) < 0)
+                        for (size_t k = i; k < j; k++)
+                                close(sorted[k]);
+                i = j;
+        }
+done:
+        for (size_t i = 0; i < n; i++)
+                if (fds[i] >= 0)
+                        fds[i] = -EBADF;
 }
 
 int write_attr_at(int dirfd, const char *path, const char *s)

@@ -41,28 +41,31 @@ bool vfio_firmware_has_acpi_table(const vfio_firmware *f, const char *sig)
  * Code images and the vars template each pairs with, per distribution packaging:
  * Debian/Ubuntu ovmf (usr/share/OVMF), Fedora/RHEL edk2-ovmf (usr/share/edk2/ovmf), Arch edk2-ovmf
  * (usr/share/edk2/x64, older usr/share/edk2-ovmf/x64), openSUSE qemu-ovmf-x86_64 (usr/share/qemu).
- * Order: preferred first (4 MiB variable store builds, which Windows 11 and Secure Boot need).
+ * Order: preferred first (4 MiB variable store builds, which Windows 11 and Secure Boot need). Paths are
+ * absolute as a VM config names them; the host root is searched without the leading '/'.
  */
 static const struct {
         const char *code, *vars;
         bool secure_boot, ms_keys;
 } ovmf_known[] = {
-        { "usr/share/OVMF/OVMF_CODE_4M.fd", "usr/share/OVMF/OVMF_VARS_4M.fd", false, false },
-        { "usr/share/OVMF/OVMF_CODE_4M.secboot.fd", "usr/share/OVMF/OVMF_VARS_4M.ms.fd", true, true },
-        { "usr/share/OVMF/OVMF_CODE_4M.ms.fd", "usr/share/OVMF/OVMF_VARS_4M.ms.fd", true, true },
-        { "usr/share/OVMF/OVMF_CODE.fd", "usr/share/OVMF/OVMF_VARS.fd", false, false },
-        { "usr/share/OVMF/OVMF_CODE.secboot.fd", "usr/share/OVMF/OVMF_VARS.ms.fd", true, true },
-        { "usr/share/edk2/ovmf/OVMF_CODE.fd", "usr/share/edk2/ovmf/OVMF_VARS.fd", false, false },
-        { "usr/share/edk2/ovmf/OVMF_CODE.secboot.fd", "usr/share/edk2/ovmf/OVMF_VARS.secboot.fd", true,
+        { "/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_VARS_4M.fd", false, false },
+        { "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", "/usr/share/OVMF/OVMF_VARS_4M.ms.fd", true, true },
+        { "/usr/share/OVMF/OVMF_CODE_4M.ms.fd", "/usr/share/OVMF/OVMF_VARS_4M.ms.fd", true, true },
+        { "/usr/share/OVMF/OVMF_CODE.fd", "/usr/share/OVMF/OVMF_VARS.fd", false, false },
+        { "/usr/share/OVMF/OVMF_CODE.secboot.fd", "/usr/share/OVMF/OVMF_VARS.ms.fd", true, true },
+        { "/usr/share/edk2/ovmf/OVMF_CODE.fd", "/usr/share/edk2/ovmf/OVMF_VARS.fd", false, false },
+        { "/usr/share/edk2/ovmf/OVMF_CODE.secboot.fd", "/usr/share/edk2/ovmf/OVMF_VARS.secboot.fd", true,
           true },
-        { "usr/share/edk2/x64/OVMF_CODE.4m.fd", "usr/share/edk2/x64/OVMF_VARS.4m.fd", false, false },
-        { "usr/share/edk2/x64/OVMF_CODE.secboot.4m.fd", "usr/share/edk2/x64/OVMF_VARS.4m.fd", true, false },
-        { "usr/share/edk2/x64/OVMF_CODE.fd", "usr/share/edk2/x64/OVMF_VARS.fd", false, false },
-        { "usr/share/edk2-ovmf/x64/OVMF_CODE.fd", "usr/share/edk2-ovmf/x64/OVMF_VARS.fd", false, false },
-        { "usr/share/edk2-ovmf/x64/OVMF_CODE.secboot.fd", "usr/share/edk2-ovmf/x64/OVMF_VARS.fd", true,
+        { "/usr/share/edk2/x64/OVMF_CODE.4m.fd", "/usr/share/edk2/x64/OVMF_VARS.4m.fd", false, false },
+        { "/usr/share/edk2/x64/OVMF_CODE.secboot.4m.fd", "/usr/share/edk2/x64/OVMF_VARS.4m.fd", true,
           false },
-        { "usr/share/qemu/ovmf-x86_64-4m-code.bin", "usr/share/qemu/ovmf-x86_64-4m-vars.bin", false, false },
-        { "usr/share/qemu/ovmf-x86_64-ms-4m-code.bin", "usr/share/qemu/ovmf-x86_64-ms-4m-vars.bin", true,
+        { "/usr/share/edk2/x64/OVMF_CODE.fd", "/usr/share/edk2/x64/OVMF_VARS.fd", false, false },
+        { "/usr/share/edk2-ovmf/x64/OVMF_CODE.fd", "/usr/share/edk2-ovmf/x64/OVMF_VARS.fd", false, false },
+        { "/usr/share/edk2-ovmf/x64/OVMF_CODE.secboot.fd", "/usr/share/edk2-ovmf/x64/OVMF_VARS.fd", true,
+          false },
+        { "/usr/share/qemu/ovmf-x86_64-4m-code.bin", "/usr/share/qemu/ovmf-x86_64-4m-vars.bin", false,
+          false },
+        { "/usr/share/qemu/ovmf-x86_64-ms-4m-code.bin", "/usr/share/qemu/ovmf-x86_64-ms-4m-vars.bin", true,
           true },
 };
 
@@ -121,12 +124,13 @@ int vfio_firmware_read(const vfio_host *h, vfio_firmware **ret)
         for (size_t i = 0; i < ELEMENTSOF(ovmf_known); i++) {
                 vfio_ovmf *o = &f->ovmf[f->n_ovmf];
 
-                if (vfio_host_exists(h, ovmf_known[i].code) <= 0)
+                if (vfio_host_exists(h, ovmf_known[i].code + 1) <= 0)
                         continue;
-                o->code = strdup(ovmf_known[i].code);
+                o->code = strdup(ovmf_known[i].code + 1);
                 if (!o->code)
                         return -ENOMEM;
-                if (vfio_host_exists(h, ovmf_known[i].vars) > 0 && !(o->vars = strdup(ovmf_known[i].vars)))
+                if (vfio_host_exists(h, ovmf_known[i].vars + 1) > 0 &&
+                    !(o->vars = strdup(ovmf_known[i].vars + 1)))
                         return -ENOMEM;
                 o->secure_boot = ovmf_known[i].secure_boot;
                 o->ms_keys = ovmf_known[i].ms_keys && o->vars;
@@ -137,6 +141,14 @@ int vfio_firmware_read(const vfio_host *h, vfio_firmware **ret)
                 return r;
         *ret = TAKE_PTR(f);
         return 0;
+}
+
+const char *vfio_ovmf_vars_template_for(const char *code)
+{
+        for (size_t i = 0; code && i < ELEMENTSOF(ovmf_known); i++)
+                if (strcmp(ovmf_known[i].code, code) == 0)
+                        return ovmf_known[i].vars;
+        return NULL;
 }
 
 const vfio_ovmf *vfio_firmware_pick_ovmf(const vfio_firmware *f, bool secure_boot)

@@ -97,6 +97,24 @@ int vfio_host_open_path(const vfio_host *h, const char *path, int flags)
         return fd < 0 ? -errno : fd;
 }
 
+int vfio_host_open_beneath(const vfio_host *h, int dirfd, const char *path, int flags)
+{
+        struct open_how how = {
+                .flags = (unsigned)(flags | O_CLOEXEC),
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+        };
+        int fd = -1;
+
+        if (!h->have_openat2)
+                return -ENOSYS;
+        for (unsigned attempt = 0; attempt < 64; attempt++) {
+                fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+                if (fd >= 0 || errno != EAGAIN)
+                        break;
+        }
+        return fd >= 0 ? fd : -errno;
+}
+
 int vfio_host_read_attr(const vfio_host *h, const char *path, size_t max, char **ret)
 {
         _cleanup_close_ int fd = -EBADF;
@@ -135,51 +153,12 @@ int vfio_host_write_attr(const vfio_host *h, const char *path, const char *value
 
 int vfio_host_list_dir(const vfio_host *h, const char *path, size_t max, char ***ret)
 {
-        _cleanup_strv_free_ char **l = NULL;
-        size_t n = 0;
-        DIR *d;
-        int fd, r = 0;
+        _cleanup_close_ int fd = -EBADF;
 
         fd = vfio_host_open_path(h, path, O_RDONLY | O_DIRECTORY);
         if (fd < 0)
                 return fd;
-        d = fdopendir(fd);
-        if (!d) {
-                r = -errno;
-                close(fd);
-                return r;
-        }
-        l = calloc(1, sizeof(char *));
-        if (!l) {
-                closedir(d);
-                return -ENOMEM;
-        }
-        for (;;) {
-                struct dirent *de;
-
-                errno = 0;
-                de = readdir(d);
-                if (!de) {
-                        if (errno)
-                                r = -errno;
-                        break;
-                }
-                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-                        continue;
-                if (++n > max) {
-                        r = -E2BIG;
-                        break;
-                }
-                r = strv_extend(&l, de->d_name);
-                if (r < 0)
-                        break;
-        }
-        closedir(d);
-        if (r < 0)
-                return r;
-        strv_sort(l);
-        *ret = TAKE_PTR(l);
-        return 0;
+        return read_dir_names_fd(fd, max, ret);
 }
 
 int vfio_host_exists(const vfio_host *h, const char *path)

@@ -2,6 +2,8 @@
 #include "vfioctl/iommu.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,27 @@ vfio_iommu *vfio_iommu_free(vfio_iommu *i)
         return NULL;
 }
 
+static void close_pairp(int (*fds)[2])
+{
+        close_many(*fds, 2);
+}
+
+/*
+ * GROUP/FILE of sys/kernel/iommu_groups: opened beneath the groups directory (two components to walk, not
+ * five from the root), or from the root as before when that would leave it or openat2 is missing.
+ */
+static int open_in_group(const vfio_host *h, int groups_fd, const char *group, const char *file, int flags)
+{
+        char path[sizeof("sys/kernel/iommu_groups//devices") + NAME_MAX];
+        int fd;
+
+        snprintf(path, sizeof(path), "sys/kernel/iommu_groups/%s/%s", group, file);
+        fd = vfio_host_open_beneath(h, groups_fd, path + strlen("sys/kernel/iommu_groups/"), flags);
+        if (fd != -EXDEV && fd != -ENOSYS)
+                return fd;
+        return vfio_host_open_path(h, path, flags);
+}
+
 static int cmp_group(const void *a, const void *b)
 {
         const vfio_iommu_group *x = a, *y = b;
@@ -41,6 +64,7 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
 {
         _cleanup_(vfio_iommu_freep) vfio_iommu *i = NULL;
         _cleanup_strv_free_ char **names = NULL;
+        _cleanup_close_ int groups_fd = -EBADF;
         int r;
 
         i = calloc(1, sizeof(*i));
@@ -58,7 +82,9 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
         if (!i->units)
                 return -ENOMEM;
 
-        r = vfio_host_list_dir(h, "sys/kernel/iommu_groups", IOMMU_GROUPS_MAX, &names);
+        /* Listed through its descriptor, which the groups' files are then opened beneath (open_in_group). */
+        groups_fd = vfio_host_open_path(h, "sys/kernel/iommu_groups", O_RDONLY | O_DIRECTORY);
+        r = groups_fd < 0 ? groups_fd : read_dir_names_fd(groups_fd, IOMMU_GROUPS_MAX, &names);
         if (r == -ENOENT) {
                 *ret = TAKE_PTR(i);
                 return 0;
@@ -69,7 +95,9 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
         if (!i->groups)
                 return -ENOMEM;
         STRV_FOREACH(n, names) {
-                _cleanup_free_ char *path = NULL;
+                char path[sizeof("sys/kernel/iommu_groups//devices") + NAME_MAX];
+                char type[VIRTUAL_BUF_SIZE(64)];
+                _cleanup_(close_pairp) int fds[2] = { -EBADF, -EBADF };
                 vfio_iommu_group *g = &i->groups[i->n_groups];
                 int64_t id;
 
@@ -80,24 +108,24 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
                                 return r;
                         continue;
                 }
-                if (asprintf(&path, "sys/kernel/iommu_groups/%s/devices", *n) < 0)
-                        return -ENOMEM;
-                r = vfio_host_list_dir(h, path, GROUP_MEMBERS_MAX, &g->members);
+                /* Both files open, then read, then closed with one close_range() (close_many). */
+                fds[0] = open_in_group(h, groups_fd, *n, "devices", O_RDONLY | O_DIRECTORY);
+                fds[1] = open_in_group(h, groups_fd, *n, "type", O_RDONLY | O_NOCTTY);
+                r = fds[0] < 0 ? fds[0] : read_dir_names_fd(fds[0], GROUP_MEMBERS_MAX, &g->members);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0) {
+                        snprintf(path, sizeof(path), "sys/kernel/iommu_groups/%s/devices", *n);
                         r = strv_extendf(&i->problems, "%s: %s", path, strerror(-r));
                         if (r < 0)
                                 return r;
                         continue;
                 }
-                free(path);
-                path = NULL;
-                if (asprintf(&path, "sys/kernel/iommu_groups/%s/type", *n) < 0)
-                        return -ENOMEM;
-                r = vfio_host_read_attr(h, path, 64, &g->type);
-                if (r == -ENOMEM)
-                        return r;
+                if (fds[1] >= 0 && read_virtual_fd(fds[1], type, sizeof(type)) >= 0) {
+                        g->type = strdup(type);
+                        if (!g->type)
+                                return -ENOMEM;
+                }
                 g->id = (int)id;
                 i->n_groups++;
         }

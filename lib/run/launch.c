@@ -129,6 +129,14 @@ _Noreturn static void child_fail(int fd, int stage)
         _exit(127);
 }
 
+/* fd itself, or a copy of it at hi or above when it lies in [3, hi): async-signal-safe, for the child. */
+static int lift_fd(int fd, int hi)
+{
+        if (fd < 3 || fd >= hi)
+                return fd;
+        return fcntl(fd, F_DUPFD_CLOEXEC, hi);
+}
+
 /*
  * execve with a bare program name looked up like execvp(3), but never through a PATH the caller controls
  * when privileged (root, dropping to the VM user, or setuid): then only the system directories are
@@ -162,6 +170,27 @@ static void exec_search(char *const *argv, char *const *envp, bool privileged)
                         p++;
         }
         errno = err;
+}
+
+int vm_launch_place_fds(const int *fds, size_t n, int base)
+{
+        int tmp[64];
+
+        if (n > ELEMENTSOF(tmp) || base < 3)
+                return -E2BIG;
+        /* First above the targets, so that no descriptor is overwritten before it is moved. */
+        for (size_t i = 0; i < n; i++) {
+                tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, base + (int)n);
+                if (tmp[i] < 0)
+                        return -errno;
+        }
+        /* dup2 clears FD_CLOEXEC on the target: these are the ones the program inherits. */
+        for (size_t i = 0; i < n; i++) {
+                if (dup2(tmp[i], base + (int)i) < 0)
+                        return -errno;
+                close(tmp[i]);
+        }
+        return 0;
 }
 
 int vm_launch_spawn(const vm_spawn *s, pid_t *ret_pid, const char **ret_stage)
@@ -223,9 +252,25 @@ int vm_launch_spawn(const vm_spawn *s, pid_t *ret_pid, const char **ret_stage)
                             dup2(s->log_fd, 2) < 0)
                                 child_fail(pipefd[1], 6);
                 }
-                if (s->pass_fd > 2) {
+                if (s->pass_fd > 2 || s->n_fds) {
+                        /* What the child still needs first moves above every descriptor it places (3 for
+                         * pass_fd, fds_base... for fds), so that placing one cannot overwrite another. */
+                        int hi = s->n_fds && s->fds_base + (int)s->n_fds > 4 ? s->fds_base + (int)s->n_fds
+                                                                             : 4;
+                        int pass = s->pass_fd > 3 ? lift_fd(s->pass_fd, hi) : s->pass_fd;
+                        int err_fd = lift_fd(pipefd[1], hi);
+
+                        if (err_fd < 0)
+                                child_fail(pipefd[1], 6);
+                        pipefd[1] = err_fd;
+                        if (gate[0] >= 0 && (gate[0] = lift_fd(gate[0], hi)) < 0)
+                                child_fail(pipefd[1], 6);
+                        if (pass < 0)
+                                child_fail(pipefd[1], 6);
+                        if (s->n_fds && vm_launch_place_fds(s->fds, s->n_fds, s->fds_base) < 0)
+                                child_fail(pipefd[1], 6);
                         /* dup2 onto itself keeps O_CLOEXEC: clear it then. */
-                        if (s->pass_fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(s->pass_fd, 3) < 0)
+                        if (pass > 2 && (pass == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(pass, 3) < 0))
                                 child_fail(pipefd[1], 6);
                 }
                 signal(SIGPIPE, SIG_DFL);

@@ -19,6 +19,7 @@
 #include "strv.h"
 #include "vfioctl/account.h"
 #include "vfioctl/bind.h"
+#include "vfioctl/macvtap.h"
 #include "vfioctl/media.h"
 #include "vfioctl/perm.h"
 #include "vfioctl/qemu-argv.h"
@@ -823,6 +824,34 @@ static int plan_tpm(vm_start *x, vfio_problems *problems)
         return 0;
 }
 
+/*
+ * Last, once every other check passed: hugepage guest RAM allocated by vfioctl with one thread per CPU
+ * (prealloc.h), because QEMU 7.2's own threaded prealloc does not scale (docs/BENCHMARKS.md). QEMU gets the
+ * file as descriptor 3; where vfioctl cannot fill it, QEMU allocates as before and the log says why.
+ */
+static int fill_guest_ram(vm_start *x, vfio_problems *problems, char **ret_error)
+{
+        const vm_config *c = x->c;
+        int r;
+
+        if (c->memory.hugepages == VM_HUGEPAGES_NONE || vfio_problems_has_errors(problems))
+                return 0;
+        if ((r = open_host(x, ret_error)) < 0)
+                return r;
+        r = vm_prealloc_guest_ram(x->host, c, x->pin, x->drop, x->user->uid, x->user->gid, &x->mem_fd,
+                                  &x->prealloc);
+        if (r < 0) {
+                (void)vfio_problems_add(
+                        problems, ERR,
+                        "allocating the %llu MiB of guest RAM in hugepages below %s failed: %s",
+                        (unsigned long long)(c->memory.size >> 20), vm_qemu_hugepage_dir(c), strerror(-r));
+                return 0;
+        }
+        if (x->mem_fd >= 0)
+                x->paths.paths.memory_file = "/proc/self/fd/3"; /* vm_spawn.pass_fd (supervise.c) */
+        return 0;
+}
+
 int vm_start_preflight(vm_start *x, vfio_problems *problems, char **ret_error)
 {
         _cleanup_strv_free_ char **evdevs = NULL;
@@ -854,6 +883,18 @@ int vm_start_preflight(vm_start *x, vfio_problems *problems, char **ret_error)
                         return r;
                 x->relay = vm_relay_preflight(c, x->host, problems);
         }
+        /* macvtap NICs: each tap device opened now (as root when root starts), for QEMU to inherit. */
+        if (vm_macvtap_count(c)) {
+                _cleanup_free_ char *err = NULL;
+
+                if ((r = open_host(x, ret_error)) < 0)
+                        return r;
+                r = vm_macvtap_open_all(x->host, x->c, &x->net_fds, &x->n_net_fds, &err);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        (void)vfio_problems_add(problems, ERR, "%s", err ? err : strerror(-r));
+        }
         if (x->drop)
                 check_root_paths(x, problems);
         check_disks(x, problems);
@@ -878,7 +919,9 @@ int vm_start_preflight(vm_start *x, vfio_problems *problems, char **ret_error)
                 return r;
         /* ---- audio/Looking Glass (issue 17): the sound server reached as the VM user, the shared memory
          * made ready; lib/run/media.c, docs/audio.md ---- */
-        if (!vfio_problems_has_errors(problems))
-                return vm_media_preflight(c, &x->paths.paths, problems);
-        return 0;
+        if (!vfio_problems_has_errors(problems) &&
+            (r = vm_media_preflight(c, &x->paths.paths, problems)) < 0)
+                return r;
+        /* Last: the guest RAM is allocated only once every other check passed. */
+        return fill_guest_ram(x, problems, ret_error);
 }

@@ -7,6 +7,7 @@
 #include "vfioctl/host.h"
 #include "vfioctl/model.h"
 #include "vfioctl/pciids.h"
+#include "vfioctl/prealloc.h"
 #include "vfioctl/runstate.h"
 #include "vfioctl/start.h"
 #include "vfioctl/vmpaths.h"
@@ -35,6 +36,11 @@ struct vm_start {
         vm_paths_buf paths; /* QEMU's directory, the state directory */
         char **swtpm_argv;  /* the TPM emulator to start first; NULL: none */
         char *swtpm_socket;
+        int mem_fd; /* guest RAM vfioctl filled (prealloc.h), QEMU's descriptor 3; -EBADF: QEMU allocates */
+        vm_prealloc_report prealloc;
+
+        int *net_fds; /* macvtap NICs' tap devices, QEMU's at VM_QEMU_MACVTAP_FD_BASE (lib/run/macvtap.c) */
+        size_t n_net_fds;
 
         /* prepare */
         char *ddc; /* "bus=N" or "display=N" */

@@ -16,6 +16,7 @@
 #include "start-private.h"
 #include "strv.h"
 #include "vfioctl/launch.h"
+#include "vfioctl/macvtap.h"
 #include "vfioctl/media.h"
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/release.h"
@@ -48,7 +49,7 @@ int vm_start_new(vm_config *c, const vm_start_options *o, vm_start **ret, char *
                 return -ENOMEM;
         x->c = c;
         x->o = *o;
-        x->lock_fd = x->notify_fd = x->state_fd = -EBADF;
+        x->lock_fd = x->notify_fd = x->state_fd = x->mem_fd = -EBADF;
         x->st = calloc(1, sizeof(*x->st));
         if (!x->st)
                 return -ENOMEM;
@@ -87,6 +88,8 @@ vm_start *vm_start_free(vm_start *x)
                 close(x->notify_fd);
         if (x->state_fd >= 0)
                 close(x->state_fd);
+        if (x->mem_fd >= 0)
+                close(x->mem_fd);
         vm_runstate_free(x->st);
         vfio_host_free(x->host);
         vfio_model_free(x->model);
@@ -95,6 +98,7 @@ vm_start *vm_start_free(vm_start *x)
         strv_free(x->pin);
         strv_free(x->emulator_pin);
         vm_paths_done(&x->paths);
+        vm_macvtap_close_all(x->net_fds, x->n_net_fds);
         strv_free(x->swtpm_argv);
         free(x->swtpm_socket);
         free(x->ddc);

@@ -245,9 +245,28 @@ static int spawn_qemu(vm_start *x, int log_fd, pid_t *ret_pid)
         int r;
 
         sp.memlock = x->memlock;
+        /* The macvtap NICs' tap devices, where the argv says QEMU finds them (-netdev tap,fd=N). */
+        sp.fds = x->net_fds;
+        sp.n_fds = x->n_net_fds;
+        sp.fds_base = VM_QEMU_MACVTAP_FD_BASE;
         sp.before_exec = record_qemu;
         sp.userdata = x;
+        sp.pass_fd = x->mem_fd > 2 ? x->mem_fd : 0; /* guest RAM vfioctl filled: QEMU's fd 3 */
+        if (x->mem_fd > 2)
+                vm_run_log(x->run,
+                           "guest RAM: %llu MiB of %llu KiB hugepages allocated by %u thread%s in %.2f s%s",
+                           (unsigned long long)(x->c->memory.size >> 20),
+                           (unsigned long long)(x->prealloc.result.page_size >> 10),
+                           x->prealloc.result.threads, x->prealloc.result.threads == 1 ? "" : "s",
+                           x->prealloc.seconds,
+                           x->prealloc.nodes ? ", bound to the NUMA nodes of the pinned CPUs" : "");
+        else if (x->prealloc.skip)
+                vm_run_log(x->run, "guest RAM: allocated by QEMU (%s)", x->prealloc.skip);
         r = vm_launch_spawn(&sp, &pid, &stage);
+        if (x->mem_fd >= 0) { /* QEMU holds it now: the pages go back to the pool when QEMU ends */
+                close(x->mem_fd);
+                x->mem_fd = -EBADF;
+        }
         if (r < 0) {
                 report(x, VFIO_PROBLEM_ERROR, "starting %s failed at %s: %s", x->argv[0],
                        stage ? stage : "fork", strerror(-r));

@@ -13,6 +13,7 @@
 #include <libxml/xmlsave.h>
 
 #include "log.h"
+#include "parse-util.h"
 #include "strv.h"
 #include "vfioctl/libvirt-xml.h"
 #include "vfioctl/pci.h"
@@ -56,39 +57,20 @@ static void section(FILE *f, const char *kind, const char *name)
         fprintf(f, "\n[%s \"%s\"]\n", kind, name);
 }
 
-int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
+static const char *const machines[] = { "q35", "i440fx" }, *const oses[] = { "other", "windows", "linux" },
+                         *const buses[] = { "virtio-blk", "virtio-scsi", "sata", "ide" },
+                         *const nets[] = { "user", "bridge", "tap", "macvtap" },
+                         *const inputs[] = { "evdev", "virtio-keyboard", "virtio-mouse", "virtio-tablet" },
+                         *const displays[] = { "none", "virtio-vga", "qxl", "std" },
+                         *const protocols[] = { "none", "spice", "vnc" },
+                         *const backends[] = { "none", "pa", "alsa" },
+                         *const adevs[] = { "ich9-intel-hda", "intel-hda", "ac97" },
+                         *const hps[] = { "none", "2M", "1G" };
+
+static void text_vm(FILE *f, const vm_config *c)
 {
-        static const char *const machines[] = { "q35", "i440fx" },
-                                 *const oses[] = { "other", "windows", "linux" },
-                                 *const buses[] = { "virtio-blk", "virtio-scsi", "sata", "ide" },
-                                 *const nets[] = { "user", "bridge", "tap" },
-                                 *const inputs[] = { "evdev", "virtio-keyboard", "virtio-mouse",
-                                                     "virtio-tablet" },
-                                 *const displays[] = { "none", "virtio-vga", "qxl", "std" },
-                                 *const protocols[] = { "none", "spice", "vnc" },
-                                 *const backends[] = { "none", "pa", "alsa" },
-                                 *const adevs[] = { "ich9-intel-hda", "intel-hda", "ac97" },
-                                 *const hps[] = { "none", "2M", "1G" };
-        const vm_smbios *s = &c->smbios;
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0;
-        FILE *f;
         char sz[32];
 
-        f = open_memstream(&buf, &size);
-        if (!f)
-                return -ENOMEM;
-        if (header) {
-                _cleanup_strv_free_ char **lines = NULL;
-
-                if (strv_split(header, "\n", &lines) < 0) {
-                        fclose(f);
-                        return -ENOMEM;
-                }
-                STRV_FOREACH(l, lines)
-                        fprintf(f, "# %s\n", *l);
-                fputc('\n', f);
-        }
         fprintf(f, "[vm]\nemulator = %s\nos = %s\nmachine = %s\naccel = %s\n", c->vm.emulator,
                 oses[c->vm.os], machines[c->vm.machine], c->vm.accel == VM_ACCEL_KVM ? "kvm" : "tcg");
         if (c->vm.max_ram_below_4g) {
@@ -103,16 +85,30 @@ int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
                 yn(c->vm.vmport));
         kv_str(f, "debugcon", c->vm.debugcon);
         kv_list(f, "extra_args", c->vm.extra_args);
+}
+
+static void text_firmware(FILE *f, const vm_config *c)
+{
+        char sz[32];
 
         fprintf(f, "\n[firmware]\ntype = %s\nsecure_boot = %s\n",
                 c->firmware.type == VM_FIRMWARE_OVMF ? "ovmf" : "seabios", yn(c->firmware.secure_boot));
         kv_str(f, "code", c->firmware.code);
         kv_str(f, "vars_template", c->firmware.vars_template);
         kv_str(f, "vars", c->firmware.vars);
+        if (c->firmware.mmio64_size) {
+                size_str(c->firmware.mmio64_size, sz);
+                fprintf(f, "mmio64_size = %s\n", sz);
+        }
         if (c->tpm.enabled) {
                 fprintf(f, "\n[tpm]\n");
                 kv_str(f, "socket", c->tpm.socket);
         }
+}
+
+static void text_cpu_memory(FILE *f, const vm_config *c)
+{
+        char sz[32];
 
         fprintf(f,
                 "\n[cpu]\nmodel = %s\nsockets = %u\ncores = %u\nthreads = %u\nhide_kvm = %s\nhyperv = %s\n",
@@ -120,6 +116,9 @@ int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
                 yn(c->cpu.hyperv));
         kv_str(f, "hyperv_vendor_id", c->cpu.hyperv_vendor_id);
         kv_list(f, "hyperv_extra", c->cpu.hyperv_extra);
+        kv_list(f, "features", c->cpu.features);
+        if (c->cpu.vcpus)
+                fprintf(f, "vcpus = %u\n", c->cpu.vcpus);
         kv_list(f, "pin", c->cpu.pin);
         kv_list(f, "emulator_pin", c->cpu.emulator_pin);
 
@@ -130,35 +129,46 @@ int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
         if (c->memory.prealloc_threads)
                 fprintf(f, "prealloc_threads = %u\n", c->memory.prealloc_threads);
         fprintf(f, "locked = %s\n", yn(c->memory.locked));
+}
 
-        if (s->bios_vendor || s->bios_version || s->bios_date || s->bios_release || s->system_manufacturer ||
-            s->system_product || s->system_version || s->system_serial || s->system_uuid || s->system_sku ||
-            s->system_family || s->baseboard_manufacturer || s->baseboard_product || s->baseboard_version ||
-            s->baseboard_serial || s->baseboard_asset || s->chassis_manufacturer || s->chassis_version ||
-            s->chassis_serial || s->chassis_asset || s->chassis_sku) {
-                fprintf(f, "\n[smbios]\n");
-                kv_str(f, "bios_vendor", s->bios_vendor);
-                kv_str(f, "bios_version", s->bios_version);
-                kv_str(f, "bios_date", s->bios_date);
-                kv_str(f, "bios_release", s->bios_release);
-                kv_str(f, "system_manufacturer", s->system_manufacturer);
-                kv_str(f, "system_product", s->system_product);
-                kv_str(f, "system_version", s->system_version);
-                kv_str(f, "system_serial", s->system_serial);
-                kv_str(f, "system_uuid", s->system_uuid);
-                kv_str(f, "system_sku", s->system_sku);
-                kv_str(f, "system_family", s->system_family);
-                kv_str(f, "baseboard_manufacturer", s->baseboard_manufacturer);
-                kv_str(f, "baseboard_product", s->baseboard_product);
-                kv_str(f, "baseboard_version", s->baseboard_version);
-                kv_str(f, "baseboard_serial", s->baseboard_serial);
-                kv_str(f, "baseboard_asset", s->baseboard_asset);
-                kv_str(f, "chassis_manufacturer", s->chassis_manufacturer);
-                kv_str(f, "chassis_version", s->chassis_version);
-                kv_str(f, "chassis_serial", s->chassis_serial);
-                kv_str(f, "chassis_asset", s->chassis_asset);
-                kv_str(f, "chassis_sku", s->chassis_sku);
-        }
+static void text_smbios(FILE *f, const vm_config *c)
+{
+        const vm_smbios *s = &c->smbios;
+
+        if (!(s->bios_vendor || s->bios_version || s->bios_date || s->bios_release ||
+              s->system_manufacturer || s->system_product || s->system_version || s->system_serial ||
+              s->system_uuid || s->system_sku || s->system_family || s->baseboard_manufacturer ||
+              s->baseboard_product || s->baseboard_version || s->baseboard_serial || s->baseboard_asset ||
+              s->chassis_manufacturer || s->chassis_version || s->chassis_serial || s->chassis_asset ||
+              s->chassis_sku))
+                return;
+        fprintf(f, "\n[smbios]\n");
+        kv_str(f, "bios_vendor", s->bios_vendor);
+        kv_str(f, "bios_version", s->bios_version);
+        kv_str(f, "bios_date", s->bios_date);
+        kv_str(f, "bios_release", s->bios_release);
+        kv_str(f, "system_manufacturer", s->system_manufacturer);
+        kv_str(f, "system_product", s->system_product);
+        kv_str(f, "system_version", s->system_version);
+        kv_str(f, "system_serial", s->system_serial);
+        kv_str(f, "system_uuid", s->system_uuid);
+        kv_str(f, "system_sku", s->system_sku);
+        kv_str(f, "system_family", s->system_family);
+        kv_str(f, "baseboard_manufacturer", s->baseboard_manufacturer);
+        kv_str(f, "baseboard_product", s->baseboard_product);
+        kv_str(f, "baseboard_version", s->baseboard_version);
+        kv_str(f, "baseboard_serial", s->baseboard_serial);
+        kv_str(f, "baseboard_asset", s->baseboard_asset);
+        kv_str(f, "chassis_manufacturer", s->chassis_manufacturer);
+        kv_str(f, "chassis_version", s->chassis_version);
+        kv_str(f, "chassis_serial", s->chassis_serial);
+        kv_str(f, "chassis_asset", s->chassis_asset);
+        kv_str(f, "chassis_sku", s->chassis_sku);
+}
+
+static void text_display_audio(FILE *f, const vm_config *c)
+{
+        char sz[32];
 
         fprintf(f, "\n[display]\ndevice = %s\nprotocol = %s\n", displays[c->display.device],
                 protocols[c->display.protocol]);
@@ -187,6 +197,10 @@ int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
                 if (c->audio.timer_period)
                         fprintf(f, "timer_period = %u\n", c->audio.timer_period);
         }
+}
+
+static void text_passthrough(FILE *f, const vm_config *c)
+{
         for (size_t i = 0; i < c->n_gpus; i++) {
                 const vm_pci *p = &c->gpus[i];
 
@@ -197,11 +211,15 @@ int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
                 kv_str(f, "device", p->device);
                 if (p->functions_auto)
                         fprintf(f, "functions = auto\n");
+                else if (!p->functions)
+                        fprintf(f, "functions = none\n");
                 else
                         kv_list(f, "functions", p->functions);
                 fprintf(f, "x_vga = %s\n", yn(p->x_vga));
                 kv_str(f, "romfile", p->romfile);
                 fprintf(f, "rombar = %s\n", yn(p->rombar));
+                if (p->bootindex)
+                        fprintf(f, "bootindex = %u\n", p->bootindex);
         }
         for (size_t i = 0; i < c->n_pcis; i++) {
                 const vm_pci *p = &c->pcis[i];
@@ -210,6 +228,8 @@ int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
                 kv_str(f, "device", p->device);
                 kv_str(f, "romfile", p->romfile);
                 fprintf(f, "rombar = %s\n", yn(p->rombar));
+                if (p->bootindex)
+                        fprintf(f, "bootindex = %u\n", p->bootindex);
         }
         for (size_t i = 0; i < c->n_usbs; i++) {
                 const vm_usb *u = &c->usbs[i];
@@ -219,7 +239,13 @@ int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
                         fprintf(f, "device = %04x:%04x\n", u->vendor, u->product);
                 else
                         fprintf(f, "host_bus = %u\nhost_port = %s\n", u->host_bus, u->host_port);
+                if (u->bootindex)
+                        fprintf(f, "bootindex = %u\n", u->bootindex);
         }
+}
+
+static void text_inputs(FILE *f, const vm_config *c)
+{
         for (size_t i = 0; i < c->n_inputs; i++) {
                 const vm_input *in = &c->inputs[i];
 
@@ -230,6 +256,10 @@ int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
                         fprintf(f, "grab_all = %s\nrepeat = %s\n", yn(in->grab_all), yn(in->repeat));
                 kv_str(f, "grab_toggle", in->grab_toggle);
         }
+}
+
+static void text_disks(FILE *f, const vm_config *c)
+{
         for (size_t i = 0; i < c->n_disks; i++) {
                 const vm_disk *d = &c->disks[i];
 
@@ -248,6 +278,10 @@ int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
                 if (d->bootindex)
                         fprintf(f, "bootindex = %u\n", d->bootindex);
         }
+}
+
+static void text_nets_shares(FILE *f, const vm_config *c)
+{
         for (size_t i = 0; i < c->n_nets; i++) {
                 const vm_net *n = &c->nets[i];
 
@@ -258,6 +292,8 @@ int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
                 kv_str(f, "bridge", n->bridge);
                 kv_str(f, "helper", n->helper);
                 kv_str(f, "ifname", n->ifname);
+                kv_str(f, "link", n->link);
+                kv_str(f, "macvtap_mode", n->macvtap_mode);
                 kv_list(f, "hostfwd", n->hostfwd);
         }
         for (size_t i = 0; i < c->n_shares; i++) {
@@ -265,6 +301,37 @@ int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
                 fprintf(f, "type = %s\npath = %s\n", c->shares[i].type == VM_SHARE_SMB ? "smb" : "virtiofs",
                         c->shares[i].path);
         }
+}
+
+int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        if (header) {
+                _cleanup_strv_free_ char **lines = NULL;
+
+                if (strv_split(header, "\n", &lines) < 0) {
+                        fclose(f);
+                        return -ENOMEM;
+                }
+                STRV_FOREACH(l, lines)
+                        fprintf(f, "# %s\n", *l);
+                fputc('\n', f);
+        }
+        text_vm(f, c);
+        text_firmware(f, c);
+        text_cpu_memory(f, c);
+        text_smbios(f, c);
+        text_display_audio(f, c);
+        text_passthrough(f, c);
+        text_inputs(f, c);
+        text_disks(f, c);
+        text_nets_shares(f, c);
         if (fclose(f) != 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(buf);
@@ -496,44 +563,82 @@ static const char *const hv_names[][2] = {
         { "hv-emsr-bitmap", "emsr_bitmap" },
 };
 
+/* An hv-* flag of [cpu] in effect: from hyperv = yes's base set or from hyperv_extra. */
+static bool hv_on(const vm_config *c, const char *flag)
+{
+        static const char *const base[] = { "hv-relaxed", "hv-vapic", "hv-time" };
+
+        for (size_t i = 0; c->cpu.hyperv && i < ELEMENTSOF(base); i++)
+                if (!strcmp(flag, base[i]))
+                        return true;
+        return strv_contains(c->cpu.hyperv_extra, flag);
+}
+
+/* The spinlock retry count in effect (hyperv = yes: 8191; hyperv_extra hv-spinlocks=N wins), or 0. */
+static uint64_t hv_spinlocks(const vm_config *c)
+{
+        uint64_t n = c->cpu.hyperv ? 8191 : 0;
+
+        STRV_FOREACH(f, c->cpu.hyperv_extra)
+                if (!strncmp(*f, "hv-spinlocks=", 13) && parse_uint(*f + 13, 0, UINT32_MAX, &n) < 0)
+                        n = 0;
+        return n;
+}
+
+/* <hyperv> with exactly the enlightenments the config turns on, in the order of domain.rng's group. */
+static void export_hyperv(writer *w, xmlNode *fs, const vm_config *c)
+{
+        xmlNode *hv, *n;
+        uint64_t spin = hv_spinlocks(c);
+        bool any = c->cpu.hyperv || c->cpu.hyperv_vendor_id;
+
+        STRV_FOREACH(f, c->cpu.hyperv_extra)
+                any = any || strcmp(*f, "hv-time") != 0;
+        if (!any)
+                return;
+        hv = el(w, fs, "hyperv", NULL);
+        at(w, hv, "mode", hv_on(c, "hv-passthrough") ? "passthrough" : "custom");
+        if (hv_on(c, "hv-relaxed"))
+                at(w, el(w, hv, "relaxed", NULL), "state", "on");
+        if (hv_on(c, "hv-vapic"))
+                at(w, el(w, hv, "vapic", NULL), "state", "on");
+        if (spin) {
+                n = el(w, hv, "spinlocks", NULL);
+                at(w, n, "state", "on");
+                atf(w, n, "retries", "%" PRIu64, spin);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(hv_names); i++)
+                if (strv_contains(c->cpu.hyperv_extra, hv_names[i][0])) {
+                        n = el(w, hv, hv_names[i][1], NULL);
+                        at(w, n, "state", "on");
+                        if (!strcmp(hv_names[i][0], "hv-stimer") &&
+                            strv_contains(c->cpu.hyperv_extra, "hv-stimer-direct"))
+                                at(w, el(w, n, "direct", NULL), "state", "on");
+                }
+        if (c->cpu.hyperv_vendor_id) {
+                n = el(w, hv, "vendor_id", NULL);
+                at(w, n, "state", "on");
+                at(w, n, "value", c->cpu.hyperv_vendor_id);
+        }
+        STRV_FOREACH(f, c->cpu.hyperv_extra) {
+                bool known = !strcmp(*f, "hv-stimer-direct") || !strcmp(*f, "hv-relaxed") ||
+                             !strcmp(*f, "hv-vapic") || !strcmp(*f, "hv-time") ||
+                             !strcmp(*f, "hv-passthrough") || !strncmp(*f, "hv-spinlocks=", 13);
+
+                for (size_t i = 0; i < ELEMENTSOF(hv_names); i++)
+                        known = known || !strcmp(*f, hv_names[i][0]);
+                if (!known)
+                        lost(w, "[cpu] hyperv_extra %s: libvirt has no element for it", *f);
+        }
+}
+
 static void export_features(writer *w, xmlNode *root, const vm_config *c)
 {
         xmlNode *fs = el(w, root, "features", NULL), *n;
 
         el(w, fs, "acpi", NULL);
         el(w, fs, "apic", NULL);
-        if (c->cpu.hyperv) {
-                xmlNode *hv = el(w, fs, "hyperv", NULL);
-
-                at(w, hv, "mode", "custom");
-                /* The order of domain.rng's hyperv group. */
-                at(w, el(w, hv, "relaxed", NULL), "state", "on");
-                at(w, el(w, hv, "vapic", NULL), "state", "on");
-                n = el(w, hv, "spinlocks", NULL);
-                at(w, n, "state", "on");
-                at(w, n, "retries", "8191");
-                for (size_t i = 0; i < ELEMENTSOF(hv_names); i++)
-                        if (strv_contains(c->cpu.hyperv_extra, hv_names[i][0])) {
-                                n = el(w, hv, hv_names[i][1], NULL);
-                                at(w, n, "state", "on");
-                                if (!strcmp(hv_names[i][0], "hv-stimer") &&
-                                    strv_contains(c->cpu.hyperv_extra, "hv-stimer-direct"))
-                                        at(w, el(w, n, "direct", NULL), "state", "on");
-                        }
-                if (c->cpu.hyperv_vendor_id) {
-                        n = el(w, hv, "vendor_id", NULL);
-                        at(w, n, "state", "on");
-                        at(w, n, "value", c->cpu.hyperv_vendor_id);
-                }
-                STRV_FOREACH(f, c->cpu.hyperv_extra) {
-                        bool known = !strcmp(*f, "hv-stimer-direct");
-
-                        for (size_t i = 0; i < ELEMENTSOF(hv_names); i++)
-                                known = known || !strcmp(*f, hv_names[i][0]);
-                        if (!known)
-                                lost(w, "[cpu] hyperv_extra %s: libvirt has no element for it", *f);
-                }
-        }
+        export_hyperv(w, fs, c);
         if (c->cpu.hide_kvm) {
                 n = el(w, fs, "kvm", NULL);
                 at(w, el(w, n, "hidden", NULL), "state", "on");
@@ -566,6 +671,12 @@ static void export_cpu(writer *w, xmlNode *root, const vm_config *c)
         at(w, n, "dies", "1");
         atf(w, n, "cores", "%u", c->cpu.cores);
         atf(w, n, "threads", "%u", c->cpu.threads);
+        /* domain.rng: <feature> follows <topology>; require turns it on, disable off. */
+        STRV_FOREACH(f, c->cpu.features) {
+                n = el(w, cpu, "feature", NULL);
+                at(w, n, "policy", **f == '+' ? "require" : "disable");
+                at(w, n, "name", *f + 1);
+        }
 }
 
 static void export_clock(writer *w, xmlNode *root, const vm_config *c)
@@ -586,7 +697,7 @@ static void export_clock(writer *w, xmlNode *root, const vm_config *c)
         t = el(w, clk, "timer", NULL);
         at(w, t, "name", "hpet");
         at(w, t, "present", c->vm.hpet ? "yes" : "no");
-        if (c->cpu.hyperv) {
+        if (hv_on(c, "hv-time")) {
                 t = el(w, clk, "timer", NULL);
                 at(w, t, "name", "hypervclock");
                 at(w, t, "present", "yes");
@@ -672,6 +783,11 @@ static void export_nets(writer *w, xmlNode *devs, const vm_config *c)
                 case VM_NET_TAP:
                         at(w, n, "type", "ethernet");
                         break;
+                case VM_NET_MACVTAP:
+                        /* libvirt makes the macvtap itself, on link (formatdomain.rst, "Direct attachment").
+                         */
+                        at(w, n, "type", "direct");
+                        break;
                 }
                 if (nt->mac)
                         at(w, el(w, n, "mac", NULL), "address", nt->mac);
@@ -681,6 +797,15 @@ static void export_nets(writer *w, xmlNode *devs, const vm_config *c)
                         x = el(w, n, "target", NULL);
                         at(w, x, "dev", nt->ifname);
                         at(w, x, "managed", "no");
+                }
+                if (nt->type == VM_NET_MACVTAP) {
+                        x = el(w, n, "source", NULL);
+                        at(w, x, "dev", nt->link ? nt->link : nt->ifname);
+                        at(w, x, "mode", nt->macvtap_mode ? nt->macvtap_mode : "bridge");
+                        if (!nt->link)
+                                lost(w,
+                                     "[net \"%s\"] has no link: libvirt creates the macvtap on a host interface; <source dev> names %s, set it to the interface below it",
+                                     nt->name, nt->ifname);
                 }
                 at(w, el(w, n, "model", NULL), "type", nt->model == VM_NET_E1000E ? "e1000e" : "virtio");
                 ua_alias(w, n, "", nt->name);
@@ -767,6 +892,8 @@ static void export_hostdev(writer *w, xmlNode *devs, const vm_config *c, const v
                 atf(w, x, "bus", "0x%02x", a.bus);
                 atf(w, x, "slot", "0x%02x", a.slot);
                 atf(w, x, "function", "0x%x", a.func);
+                if (f == 0 && p->bootindex)
+                        atf(w, el(w, h, "boot", NULL), "order", "%u", p->bootindex);
                 if (f == 0 && (p->romfile || !p->rombar)) {
                         x = el(w, h, "rom", NULL);
                         if (!p->rombar)
@@ -913,6 +1040,8 @@ static void export_devices(writer *w, xmlNode *root, const vm_config *c)
                 x = el(w, n, "source", NULL);
                 atf(w, el(w, x, "vendor", NULL), "id", "0x%04x", u->vendor);
                 atf(w, el(w, x, "product", NULL), "id", "0x%04x", u->product);
+                if (u->bootindex)
+                        atf(w, el(w, n, "boot", NULL), "order", "%u", u->bootindex);
                 ua_alias(w, n, "", u->name);
         }
         if (c->tpm.enabled) {
@@ -1044,9 +1173,12 @@ int vm_libvirt_export(const vm_config *c, char **ret_xml, char ***ret_lost)
                 if (c->memory.locked)
                         el(&w, mb, "locked", NULL);
         }
-        snprintf(sz, sizeof(sz), "%u", vm_config_vcpus(c));
+        snprintf(sz, sizeof(sz), "%u", vm_config_max_vcpus(c));
         n = el(&w, root, "vcpu", sz);
         at(&w, n, "placement", "static");
+        /* libvirt starts the first `current` vCPUs, as vfioctl's -smp N,maxcpus=M does. */
+        if (vm_config_vcpus(c) < vm_config_max_vcpus(c))
+                atf(&w, n, "current", "%u", vm_config_vcpus(c));
         {
                 unsigned iothreads = 0;
 
@@ -1072,6 +1204,18 @@ int vm_libvirt_export(const vm_config *c, char **ret_xml, char ***ret_lost)
 
                 snprintf(buf, sizeof(buf), "max-ram-below-4g=%" PRIu64 "M", c->vm.max_ram_below_4g >> 20);
                 qemu_arg(&w, root, "-machine");
+                qemu_arg(&w, root, buf);
+        }
+        /*
+         * OVMF's MMIO window: libvirt 9 refuses opt/ovmf/ names in <sysinfo type='fwcfg'> ("That firmware
+         * name is reserved"), so it travels as the -fw_cfg users write in qemu:commandline.
+         */
+        if (c->firmware.type == VM_FIRMWARE_OVMF && c->firmware.mmio64_size) {
+                char buf[96];
+
+                snprintf(buf, sizeof(buf), "name=opt/ovmf/X-PciMmio64Mb,string=%" PRIu64,
+                         c->firmware.mmio64_size >> 20);
+                qemu_arg(&w, root, "-fw_cfg");
                 qemu_arg(&w, root, buf);
         }
         if (c->vm.debugcon) {

@@ -20,11 +20,15 @@
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 
+#include <json-c/json.h>
+
 #include "fileio.h"
 #include "log.h"
 #include "parse-util.h"
 #include "strv.h"
+#include "vfioctl/firmware.h"
 #include "vfioctl/pci.h"
+#include "vfioctl/qemu-argv.h"
 
 #define QEMU_NS "http://libvirt.org/schemas/domain/qemu/1.0"
 /* Marks in _private: read and mapped, or already reported (so a subtree is listed once). */
@@ -57,6 +61,8 @@ typedef struct hostdev {
         char *alias;
         char *romfile;
         bool rombar_off;
+        bool x_vga;         /* x-vga=on (from a qemu:arg vfio-pci) */
+        unsigned bootindex; /* <boot order> */
 } hostdev;
 
 typedef struct state {
@@ -68,13 +74,17 @@ typedef struct state {
         int r; /* first failure: -ENOMEM or -EINVAL (with error set) */
         hostdev *hds;
         size_t n_hds;
-        bool hyperv_time;     /* <timer name='hypervclock' present='yes'> */
-        bool smbios_sysinfo;  /* <os><smbios mode='sysinfo'> */
-        bool scsi_iothread;   /* <controller type='scsi'><driver iothread=...> */
-        xmlNode *sysinfo;     /* applied after <os> is read */
-        char **boot_order;    /* <os><boot dev=...> in order */
-        bool any_boot_order;  /* some device has <boot order=...> */
+        char **hv;           /* enlightenments the domain turns on (hv-relaxed, hv-time), QEMU spelling */
+        bool smbios_sysinfo; /* <os><smbios mode='sysinfo'> */
+        bool scsi_iothread;  /* <controller type='scsi'><driver iothread=...> */
+        xmlNode *sysinfo;    /* applied after <os> is read */
+        char **boot_order;   /* <os><boot dev=...> in order */
+        bool any_boot_order; /* some device has <boot order=...> */
+        xmlNode *vcpu_node;  /* <vcpu>, for messages */
+        bool *online;        /* per libvirt vCPU id: started by libvirt */
+        unsigned max_vcpus, n_online;
         xmlNode *memory_node; /* for messages */
+        xmlNode *graphics;    /* the <graphics> that set [display] protocol, for messages */
 } state;
 
 static void fail(state *st, unsigned line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -194,6 +204,33 @@ static void add_item(state *st, bool dropped, unsigned line, char *what, const c
         *items = t;
         t[*n] = (vm_libvirt_item){ .line = line, .what = what, .reason = reason };
         (*n)++;
+}
+
+/*
+ * The XML line a config key came from, kept in the config's own key lines (vm_config_key_line), so that
+ * vm_config_check and the value checks report the XML's line.
+ */
+static void key_line(state *st, const char *section, const char *key, unsigned line)
+{
+        vm_config *c = st->c;
+        vm_key_line *t;
+
+        if (!line || vm_config_key_line(c, section, key))
+                return;
+        t = realloc(c->lines, (c->n_lines + 1) * sizeof(*t));
+        if (!t) {
+                oom(st);
+                return;
+        }
+        c->lines = t;
+        t[c->n_lines] = (vm_key_line){ .section = strdup(section), .key = strdup(key), .line = line };
+        if (!t[c->n_lines].section || !t[c->n_lines].key) {
+                free(t[c->n_lines].section);
+                free(t[c->n_lines].key);
+                oom(st);
+                return;
+        }
+        c->n_lines++;
 }
 
 /* The element and everything in it did not become config. */
@@ -523,6 +560,7 @@ static void map_memory(state *st, xmlNode *dom)
                 fail(st, line_of(m), "<memory>: %" PRIu64 " bytes is outside 64M to 4T", size);
                 return;
         }
+        key_line(st, "memory", "size", line_of(m));
         /* Whole MiB, rounded up as libvirt does (qemuDomainAlignMemorySizes). */
         st->c->memory.size = (size + (1ULL << 20) - 1) & ~((1ULL << 20) - 1);
         if (cur && scaled_elem(st, cur, 1024, &current) && current != size)
@@ -594,9 +632,123 @@ static void map_memory(state *st, xmlNode *dom)
         }
 }
 
+/* The vCPUs libvirt starts: those <vcpus> enables, else the first <vcpu current> (formatdomain.rst, "CPU
+ * Allocation"; libvirt 9 counts current from the enabled ones when <vcpus> is there). */
+static void map_online_vcpus(state *st, xmlNode *v, xmlNode *vcpus, uint64_t max)
+{
+        const char *cur_s = attr(v, "current");
+        uint64_t cur = max;
+
+        st->online = calloc(max, sizeof(bool));
+        if (!st->online) {
+                oom(st);
+                return;
+        }
+        st->max_vcpus = (unsigned)max;
+        if (cur_s && (parse_uint(cur_s, 10, max, &cur) < 0 || cur == 0)) {
+                fail(st, line_of(v), "<vcpu current='%s'>: not a vCPU count from 1 to %" PRIu64, cur_s, max);
+                return;
+        }
+        if (!vcpus) {
+                for (uint64_t i = 0; i < cur; i++)
+                        st->online[i] = true;
+                st->n_online = (unsigned)cur;
+                return;
+        }
+        for (xmlNode *n = vcpus->children; n; n = n->next) {
+                const char *id = attr(n, "id"), *enabled = attr(n, "enabled");
+                uint64_t i;
+
+                if (!is_elem(n, "vcpu"))
+                        continue;
+                use(n);
+                attr(n, "hotpluggable");
+                attr(n, "order"); /* the order libvirt hot-plugs them in: the guest sees the same set */
+                if (!id || parse_uint(id, 10, max - 1, &i) < 0) {
+                        fail(st, line_of(n),
+                             "<vcpu id='%s'>: not a vCPU of <vcpu>%" PRIu64 "</vcpu> (0 to %" PRIu64 ")",
+                             id ? id : "", max, max - 1);
+                        return;
+                }
+                if (enabled && strcmp(enabled, "yes") && strcmp(enabled, "no")) {
+                        fail(st, line_of(n), "<vcpu enabled='%s'>: yes or no", enabled);
+                        return;
+                }
+                if (enabled && !strcmp(enabled, "yes") && !st->online[i]) {
+                        st->online[i] = true;
+                        st->n_online++;
+                }
+        }
+        if (!st->n_online) {
+                fail(st, line_of(vcpus),
+                     "<vcpus> enables no vCPU; libvirt starts the ones with enabled='yes'");
+                return;
+        }
+        if (cur_s && cur != st->n_online)
+                note(st, v, "<vcpus> enables %u vCPUs: libvirt starts those, whatever current says",
+                     st->n_online);
+}
+
+static void map_topology(state *st, xmlNode *v, xmlNode *topo, uint64_t count)
+{
+        const char *names[] = { "sockets", "cores", "threads" };
+        unsigned *dst[] = { &st->c->cpu.sockets, &st->c->cpu.cores, &st->c->cpu.threads };
+        const uint64_t max[] = { 16, 256, 2 };
+        uint64_t prod = 1;
+
+        if (!topo) {
+                /* libvirt gives each vCPU a socket of its own when there is no <topology>; so does vfioctl.
+                 */
+                if (count > 16) {
+                        st->c->cpu.sockets = 1;
+                        st->c->cpu.cores = (unsigned)count;
+                        add_item(st, true, line_of(v), describe(v),
+                                 "no <topology>: libvirt makes %" PRIu64
+                                 " sockets, vfioctl at most 16; the vCPUs became cores of one socket",
+                                 count);
+                } else {
+                        st->c->cpu.sockets = (unsigned)count;
+                        st->c->cpu.cores = 1;
+                        if (count > 2)
+                                note(st, v,
+                                     "no <topology>: %" PRIu64
+                                     " sockets of one core, as libvirt makes them; Windows desktop editions use at most 2 sockets, so vfioctl recommends [cpu] sockets = 1, cores = %" PRIu64,
+                                     count, count);
+                }
+                st->c->cpu.threads = 1;
+                return;
+        }
+        for (size_t i = 0; i < 3; i++) {
+                const char *s = attr(topo, names[i]);
+                uint64_t u;
+
+                if (!s)
+                        continue;
+                if (parse_uint(s, 10, max[i], &u) < 0 || u == 0) {
+                        fail(st, line_of(topo), "<topology %s='%s'>: vfioctl takes 1 to %" PRIu64, names[i],
+                             s, max[i]);
+                        return;
+                }
+                *dst[i] = (unsigned)u;
+                prod *= u;
+        }
+        for (size_t i = 0; i < 2; i++) {
+                const char *extra = attr(topo, i == 0 ? "dies" : "clusters");
+
+                if (extra && strcmp(extra, "1") != 0)
+                        drop_attr(st, topo, i == 0 ? "dies" : "clusters",
+                                  "multi-die/cluster topologies are not supported");
+        }
+        if (prod != count)
+                fail(st, line_of(topo),
+                     "<topology> makes %" PRIu64 " vCPUs but <vcpu> is %" PRIu64
+                     "; libvirt refuses this too: make sockets x dies x cores x threads equal <vcpu>",
+                     prod, count);
+}
+
 static void map_vcpus(state *st, xmlNode *dom)
 {
-        xmlNode *v = child(dom, "vcpu"), *cpu = child(dom, "cpu"), *topo = child(cpu, "topology"), *n;
+        xmlNode *v = child(dom, "vcpu"), *cpu = child(dom, "cpu"), *topo = child(cpu, "topology");
         _cleanup_free_ char *count_s = NULL;
         uint64_t count = 1;
 
@@ -611,116 +763,81 @@ static void map_vcpus(state *st, xmlNode *dom)
                         return;
                 }
                 attr(v, "placement");
-                drop_attr(st, v, "cpuset", "a default cpuset for all vCPUs; use [cpu] pin per vCPU");
-                if (attr(v, "current"))
-                        note(st, v, "vCPU hotplug: vfioctl starts all <vcpu> vCPUs");
+                st->vcpu_node = v;
         }
-        if ((n = child(dom, "vcpus")))
-                drop(st, n, "per-vCPU hotplug state is not supported");
-        if (topo) {
-                const char *names[] = { "sockets", "cores", "threads" };
-                unsigned *dst[] = { &st->c->cpu.sockets, &st->c->cpu.cores, &st->c->cpu.threads };
-                const uint64_t max[] = { 16, 256, 2 };
-                uint64_t prod = 1;
-
-                for (size_t i = 0; i < 3; i++) {
-                        const char *s = attr(topo, names[i]);
-                        uint64_t u;
-
-                        if (!s)
-                                continue;
-                        if (parse_uint(s, 10, max[i], &u) < 0 || u == 0) {
-                                fail(st, line_of(topo), "<topology %s='%s'>: vfioctl takes 1 to %" PRIu64,
-                                     names[i], s, max[i]);
-                                return;
-                        }
-                        *dst[i] = (unsigned)u;
-                        prod *= u;
-                }
-                for (size_t i = 0; i < 2; i++) {
-                        const char *extra = attr(topo, i == 0 ? "dies" : "clusters");
-
-                        if (extra && strcmp(extra, "1") != 0)
-                                drop_attr(st, topo, i == 0 ? "dies" : "clusters",
-                                          "multi-die/cluster topologies are not supported");
-                }
-                if (v && prod != count)
+        map_online_vcpus(st, v ?: dom, child(dom, "vcpus"), count);
+        if (st->r < 0)
+                return;
+        map_topology(st, v ?: dom, topo, count);
+        if (st->r < 0 || st->n_online == count)
+                return;
+        st->c->cpu.vcpus = st->n_online;
+        key_line(st, "cpu", "vcpus", line_of(v));
+        for (unsigned i = 0; i < st->n_online; i++)
+                if (!st->online[i]) {
                         note(st, v,
-                             "<vcpu> %" PRIu64 " differs from the topology's %" PRIu64
-                             " vCPUs; the topology wins",
-                             count, prod);
-        } else {
-                /*
-                 * libvirt gives each vCPU its own socket when no topology is set; desktop Windows uses
-                 * at most two sockets, so vfioctl puts them all as cores of one socket.
-                 */
-                if (count > 256) {
-                        fail(st, line_of(v), "<vcpu>%" PRIu64 "</vcpu>: vfioctl supports up to 256 vCPUs",
-                             count);
-                        return;
+                             "libvirt starts %u vCPUs but not in the first places of the topology; vfioctl starts the first %u places (same count, same pins in vCPU order)",
+                             st->n_online, st->n_online);
+                        break;
                 }
-                st->c->cpu.sockets = 1;
-                st->c->cpu.cores = (unsigned)count;
-                st->c->cpu.threads = 1;
-                if (v && count > 1)
-                        note(st, v,
-                             "no <topology>: %" PRIu64 " cores in one socket (libvirt would make %" PRIu64
-                             " sockets)",
-                             count, count);
-        }
 }
 
-static void map_cputune_into(state *st, xmlNode *dom, char **pin, unsigned vcpus)
+/* One <vcpupin>: the host CPU of a vCPU libvirt starts, or a reason to refuse. */
+static void map_vcpupin(state *st, xmlNode *n, char **pin)
 {
-        xmlNode *ct = child(dom, "cputune");
-        bool pin_ok = true, any_pin = false;
+        const char *vcpu = attr(n, "vcpu"), *cpuset = attr(n, "cpuset");
+        _cleanup_strv_free_ char **cpus = NULL;
+        uint64_t i;
         int r;
 
-        if (!ct)
+        if (!vcpu || parse_uint(vcpu, 10, st->max_vcpus - 1, &i) < 0) {
+                fail(st, line_of(n), "<vcpupin vcpu='%s'>: this VM has vCPUs 0 to %u", vcpu ? vcpu : "",
+                     st->max_vcpus - 1);
                 return;
-        for (xmlNode *n = ct->children; n; n = n->next) {
+        }
+        if (!st->online[i]) {
+                ignore(st, n, "a vCPU libvirt does not start (<vcpus> enabled='no' or beyond current)");
+                return;
+        }
+        r = cpuset ? parse_cpuset(cpuset, &cpus) : -EINVAL;
+        if (r == -ENOMEM) {
+                oom(st);
+                return;
+        }
+        if (r < 0 || cpus[1]) {
+                fail(st, line_of(n),
+                     "<vcpupin vcpu='%s' cpuset='%s'>: vfioctl pins each vCPU to one host CPU ([cpu] pin); pick one CPU of the set",
+                     vcpu, cpuset ? cpuset : "");
+                return;
+        }
+        free(pin[i]);
+        pin[i] = TAKE_PTR(cpus[0]);
+}
+
+static void map_cputune_into(state *st, xmlNode *ct, char **pin)
+{
+        unsigned k = 0;
+        bool any = false;
+
+        for (xmlNode *n = ct->children; n && st->r >= 0; n = n->next) {
                 if (n->type != XML_ELEMENT_NODE)
                         continue;
-                if (is_elem(n, "vcpupin")) {
-                        const char *vcpu = attr(n, "vcpu"), *cpuset = attr(n, "cpuset");
-                        _cleanup_strv_free_ char **cpus = NULL;
-                        uint64_t i;
-
-                        use(n);
-                        any_pin = true;
-                        if (!vcpu || parse_uint(vcpu, 10, vcpus ? vcpus - 1 : 0, &i) < 0) {
-                                drop(st, n, "names no vCPU of this VM");
-                                pin_ok = false;
-                                continue;
-                        }
-                        r = cpuset ? parse_cpuset(cpuset, &cpus) : -EINVAL;
-                        if (r == -ENOMEM) {
-                                oom(st);
-                                return;
-                        }
-                        if (r < 0 || cpus[1]) {
-                                drop(st, n, "pins to a set of host CPUs; vfioctl pins each vCPU to one");
-                                pin_ok = false;
-                                continue;
-                        }
-                        free(pin[i]);
-                        pin[i] = strdup(cpus[0]);
-                        if (!pin[i]) {
-                                oom(st);
-                                return;
-                        }
-                } else if (is_elem(n, "emulatorpin")) {
-                        const char *cpuset = attr(use(n), "cpuset");
+                use(n);
+                if (is_elem(n, "vcpupin"))
+                        map_vcpupin(st, n, pin);
+                else if (is_elem(n, "emulatorpin")) {
+                        const char *cpuset = attr(n, "cpuset");
                         char **cpus = NULL;
+                        int r = cpuset ? parse_cpuset(cpuset, &cpus) : -EINVAL;
 
-                        r = cpuset ? parse_cpuset(cpuset, &cpus) : -EINVAL;
                         if (r == -ENOMEM) {
                                 oom(st);
                                 return;
                         }
                         if (r < 0) {
-                                drop(st, n, "not a cpuset");
-                                continue;
+                                fail(st, line_of(n), "<emulatorpin cpuset='%s'>: not a cpuset (0-3,8)",
+                                     cpuset ? cpuset : "");
+                                return;
                         }
                         strv_free(st->c->cpu.emulator_pin);
                         st->c->cpu.emulator_pin = cpus;
@@ -732,43 +849,75 @@ static void map_cputune_into(state *st, xmlNode *dom, char **pin, unsigned vcpus
                 else
                         drop(st, n, "CPU bandwidth tuning is not supported by vfioctl");
         }
-        for (unsigned i = 0; i < vcpus && pin_ok && any_pin; i++)
-                if (!pin[i]) {
-                        note(st, ct,
-                             "vCPU %u has no <vcpupin>: vfioctl pins all vCPUs or none, so none are pinned",
-                             i);
-                        pin_ok = false;
-                }
-        if (any_pin && pin_ok) {
-                /* Every slot is set: hand the strings over, the caller frees the array only. */
-                strv_free(st->c->cpu.pin);
-                st->c->cpu.pin = calloc(vcpus + 1, sizeof(char *));
-                if (!st->c->cpu.pin) {
-                        oom(st);
+        if (st->r < 0)
+                return;
+        for (unsigned i = 0; i < st->max_vcpus; i++)
+                any = any || (st->online[i] && pin[i]);
+        if (!any)
+                return;
+        /* libvirt lets an unpinned vCPU float; vfioctl pins every vCPU or none: refuse rather than unpin. */
+        for (unsigned i = 0; i < st->max_vcpus; i++)
+                if (st->online[i] && !pin[i]) {
+                        fail(st, line_of(ct),
+                             "<cputune> pins some vCPUs but not vCPU %u, which libvirt starts; vfioctl pins every vCPU or none: add <vcpupin vcpu='%u' cpuset='N'/> or remove the others",
+                             i, i);
                         return;
                 }
-                for (unsigned i = 0; i < vcpus; i++)
-                        st->c->cpu.pin[i] = TAKE_PTR(pin[i]);
+        strv_free(st->c->cpu.pin);
+        st->c->cpu.pin = calloc(st->n_online + 1, sizeof(char *));
+        if (!st->c->cpu.pin) {
+                oom(st);
+                return;
         }
+        /* vfioctl's vCPU k is libvirt's k-th started vCPU. */
+        for (unsigned i = 0; i < st->max_vcpus; i++)
+                if (st->online[i])
+                        st->c->cpu.pin[k++] = TAKE_PTR(pin[i]);
+        key_line(st, "cpu", "pin", line_of(ct));
 }
 
 static void map_cputune(state *st, xmlNode *dom)
 {
-        unsigned vcpus = vm_config_vcpus(st->c);
+        xmlNode *ct = child(dom, "cputune"), *v = st->vcpu_node;
+        const char *cpuset = attr(v, "cpuset");
         char **pin;
 
-        if (!child(dom, "cputune"))
+        if (st->r < 0)
                 return;
-        /* One slot per vCPU; pins may arrive in any order and leave holes, so free slot by slot. */
-        pin = calloc(vcpus + 1, sizeof(char *));
-        if (!pin) {
-                oom(st);
-                return;
+        if (ct) {
+                /* One slot per vCPU; pins may arrive in any order and leave holes, so free slot by slot. */
+                pin = calloc(st->max_vcpus + 1, sizeof(char *));
+                if (!pin) {
+                        oom(st);
+                        return;
+                }
+                map_cputune_into(st, ct, pin);
+                for (unsigned i = 0; i < st->max_vcpus; i++)
+                        free(pin[i]);
+                free(pin);
         }
-        map_cputune_into(st, dom, pin, vcpus);
-        for (unsigned i = 0; i < vcpus; i++)
-                free(pin[i]);
-        free(pin);
+        if (!cpuset || st->r < 0)
+                return;
+        /* <vcpu cpuset>: where unpinned vCPUs and (without <emulatorpin>) the emulator threads run. */
+        if (!st->c->cpu.pin)
+                drop_attr(
+                        st, v, "cpuset",
+                        "unpinned vCPUs floating over a set of host CPUs; vfioctl pins each vCPU to one ([cpu] pin)");
+        else if (!st->c->cpu.emulator_pin) {
+                char **cpus = NULL;
+                int r = parse_cpuset(cpuset, &cpus);
+
+                if (r == -ENOMEM) {
+                        oom(st);
+                        return;
+                }
+                if (r < 0) {
+                        fail(st, line_of(v), "<vcpu cpuset='%s'>: not a cpuset (0-3,8)", cpuset);
+                        return;
+                }
+                st->c->cpu.emulator_pin = cpus;
+                note(st, v, "cpuset applies to QEMU's other threads here: [cpu] emulator_pin");
+        }
 }
 
 /* ---- <os>, <sysinfo>, <features>, <cpu>, <clock> -------------------------------------------------- */
@@ -839,8 +988,10 @@ static void map_os(state *st, xmlNode *dom)
                         drop(st, loader, "a custom BIOS ROM; vfioctl uses SeaBIOS or OVMF pflash");
                 } else {
                         efi = true;
-                        if (path && *path == '/')
+                        if (path && *path == '/') {
                                 set_str(st, &st->c->firmware.code, path);
+                                key_line(st, "firmware", "code", line_of(loader));
+                        }
                         if (attr_is(loader, "secure", "yes"))
                                 st->c->firmware.secure_boot = true;
                         else
@@ -859,6 +1010,8 @@ static void map_os(state *st, xmlNode *dom)
                         set_str(st, &st->c->firmware.vars_template, tmpl);
                 if (path && *path == '/')
                         set_str(st, &st->c->firmware.vars, path);
+                key_line(st, "firmware", "vars", line_of(nvram));
+                key_line(st, "firmware", "vars_template", line_of(nvram));
                 if (attr(nvram, "format") && !attr_is(nvram, "format", "raw"))
                         drop_attr(st, nvram, "format", "vfioctl uses raw firmware images");
         }
@@ -871,12 +1024,21 @@ static void map_os(state *st, xmlNode *dom)
                 free(st->c->firmware.code);
                 st->c->firmware.code = NULL;
         }
-        if (st->c->firmware.vars_template &&
-            !strcmp(st->c->firmware.vars_template, st->c->firmware.secure_boot
-                                                           ? "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"
-                                                           : "/usr/share/OVMF/OVMF_VARS_4M.fd")) {
-                free(st->c->firmware.vars_template);
-                st->c->firmware.vars_template = NULL;
+        /* Without <nvram template>, the template packaged with the code image
+         * (vm_qemu_firmware_vars_template). */
+        if (st->c->firmware.code && !st->c->firmware.vars_template &&
+            !vfio_ovmf_vars_template_for(st->c->firmware.code))
+                note(st, loader,
+                     "no <nvram template> and an OVMF image vfioctl has no pairing for: a missing vars copy starts from Debian's OVMF_VARS_4M.fd; set [firmware] vars_template to the one built with it");
+        /* A template that is what vfioctl would pick anyway (Debian's, or the code image's pair) stays
+         * implicit. */
+        if (st->c->firmware.vars_template) {
+                char *tmpl = TAKE_PTR(st->c->firmware.vars_template);
+
+                if (strcmp(tmpl, vm_qemu_firmware_vars_template(st->c)) == 0)
+                        free(tmpl);
+                else
+                        st->c->firmware.vars_template = tmpl;
         }
         for (n = os->children; n; n = n->next)
                 if (is_elem(n, "boot")) {
@@ -897,6 +1059,34 @@ static void map_os(state *st, xmlNode *dom)
         }
         if ((n = child(os, "bootmenu")))
                 drop(st, n, "the boot menu is not offered by vfioctl (OVMF's own menu: press Esc)");
+}
+
+/* <sysinfo type='fwcfg'>: QEMU fw_cfg files; vfioctl knows OVMF's 64-bit MMIO window. */
+static void map_fwcfg(state *st, xmlNode *si)
+{
+        for (xmlNode *e = si->children; e; e = e->next) {
+                _cleanup_free_ char *v = NULL;
+                const char *name;
+                uint64_t mb;
+
+                if (!is_elem(e, "entry"))
+                        continue;
+                name = attr(use(e), "name");
+                if (!name || strcmp(name, "opt/ovmf/X-PciMmio64Mb") != 0 || attr(e, "file")) {
+                        fail(st, line_of(e),
+                             "<sysinfo type='fwcfg'> entry '%s': vfioctl knows opt/ovmf/X-PciMmio64Mb only; remove it to import the rest",
+                             name ? name : "");
+                        return;
+                }
+                v = text(e);
+                if (!v || parse_uint(v, 10, 1ULL << 24, &mb) < 0 || mb < 1024) {
+                        fail(st, line_of(e), "<entry name='%s'>%s</entry>: not a size in MiB from 1024",
+                             name, v ? v : "");
+                        return;
+                }
+                st->c->firmware.mmio64_size = mb << 20;
+                key_line(st, "firmware", "mmio64_size", line_of(e));
+        }
 }
 
 static void map_sysinfo(state *st, xmlNode *dom)
@@ -929,14 +1119,17 @@ static void map_sysinfo(state *st, xmlNode *dom)
                 SMB("chassis", "sku", chassis_sku),
 #undef SMB
         };
-        xmlNode *si = child(dom, "sysinfo");
+        xmlNode *si = NULL;
 
+        for (xmlNode *n = dom->children; n; n = n->next)
+                if (is_elem(n, "sysinfo") && attr_is(use(n), "type", "fwcfg"))
+                        map_fwcfg(st, n);
+                else if (is_elem(n, "sysinfo") && !si && attr_is(n, "type", "smbios"))
+                        si = n;
+                else if (is_elem(n, "sysinfo"))
+                        drop(st, n, "only one SMBIOS and fw_cfg sysinfo are supported");
         if (!si)
                 return;
-        if (!attr_is(si, "type", "smbios")) {
-                drop(st, si, "only SMBIOS sysinfo is supported");
-                return;
-        }
         /* Without <smbios mode='sysinfo'/> libvirt does not put <sysinfo> into the guest. */
         if (!st->smbios_sysinfo) {
                 drop(st, si, "not applied by libvirt either: <os> has no <smbios mode='sysinfo'/>");
@@ -989,9 +1182,10 @@ static const char *const hv_extra[][2] = {
         { "emsr_bitmap", "hv-emsr-bitmap" },
 };
 
+/* An enlightenment the XML turns on, in QEMU's spelling; vfioctl's [cpu] keys are chosen at the end. */
 static void hyperv_flag(state *st, const char *flag)
 {
-        if (!strv_contains(st->c->cpu.hyperv_extra, flag) && strv_extend(&st->c->cpu.hyperv_extra, flag) < 0)
+        if (!strv_contains(st->hv, flag) && strv_extend(&st->hv, flag) < 0)
                 oom(st);
 }
 
@@ -999,58 +1193,114 @@ static void map_hyperv(state *st, xmlNode *hv)
 {
         const char *mode = attr(hv, "mode");
 
-        if (mode && strcmp(mode, "custom") != 0) {
-                drop(st, hv,
-                     "mode='passthrough' (every enlightenment the host has) is not supported; list them");
+        if (mode && strcmp(mode, "passthrough") == 0)
+                /* Every enlightenment the host offers (QEMU docs/hyperv.txt, hv-passthrough). */
+                hyperv_flag(st, "hv-passthrough");
+        else if (mode && strcmp(mode, "custom") != 0) {
+                drop(st, hv, "a Hyper-V mode vfioctl does not know (custom or passthrough)");
                 return;
         }
         for (xmlNode *f = hv->children; f; f = f->next) {
-                bool on;
+                bool found = false;
 
                 if (f->type != XML_ELEMENT_NODE)
                         continue;
                 use(f);
-                on = attr_is(f, "state", "on");
-                if (!on) {
+                if (!attr_is(f, "state", "on")) {
                         attr(f, "state");
                         mark_tree(f);
                         continue;
                 }
                 if (is_elem(f, "relaxed") || is_elem(f, "vapic")) {
-                        st->c->cpu.hyperv = true;
-                } else if (is_elem(f, "spinlocks")) {
+                        hyperv_flag(st, is_elem(f, "relaxed") ? "hv-relaxed" : "hv-vapic");
+                        continue;
+                }
+                if (is_elem(f, "spinlocks")) {
                         const char *retries = attr(f, "retries");
+                        uint64_t n = 8191;
+                        char buf[32];
 
-                        st->c->cpu.hyperv = true;
-                        if (retries && strcmp(retries, "8191") != 0)
-                                note(st, f, "vfioctl uses 8191 (0x1fff) spinlock retries");
-                } else if (is_elem(f, "vendor_id")) {
+                        if (retries && (parse_uint(retries, 10, UINT32_MAX, &n) < 0 || n < 4095)) {
+                                fail(st, line_of(f), "<spinlocks retries='%s'>: libvirt takes 4095 or more",
+                                     retries);
+                                return;
+                        }
+                        snprintf(buf, sizeof(buf), "hv-spinlocks=0x%" PRIx64, n);
+                        hyperv_flag(st, buf);
+                        continue;
+                }
+                if (is_elem(f, "vendor_id")) {
                         const char *v = attr(f, "value");
 
-                        st->c->cpu.hyperv = true;
-                        if (v)
+                        if (v) {
                                 set_str(st, &st->c->cpu.hyperv_vendor_id, v);
-                } else {
-                        bool found = false;
-
-                        for (size_t i = 0; i < ELEMENTSOF(hv_extra); i++)
-                                if (is_elem(f, hv_extra[i][0])) {
-                                        hyperv_flag(st, hv_extra[i][1]);
-                                        found = true;
-                                }
-                        if (!found) {
-                                drop(st, f, "an enlightenment vfioctl does not know");
-                                continue;
+                                key_line(st, "cpu", "hyperv_vendor_id", line_of(f));
                         }
-                        /* <stimer><direct state='on'/></stimer> */
-                        if (is_elem(f, "stimer")) {
-                                xmlNode *d = child(f, "direct");
-
-                                if (d && attr_is(d, "state", "on"))
-                                        hyperv_flag(st, "hv-stimer-direct");
-                        }
-                        /* <tlbflush><direct/><extended/></tlbflush> are libvirt 9.1+. */
+                        continue;
                 }
+                for (size_t i = 0; i < ELEMENTSOF(hv_extra); i++)
+                        if (is_elem(f, hv_extra[i][0])) {
+                                hyperv_flag(st, hv_extra[i][1]);
+                                found = true;
+                        }
+                if (!found) {
+                        drop(st, f, "an enlightenment vfioctl does not know");
+                        continue;
+                }
+                /* <stimer><direct state='on'/></stimer> */
+                if (is_elem(f, "stimer")) {
+                        xmlNode *d = child(f, "direct");
+
+                        if (d && attr_is(d, "state", "on"))
+                                hyperv_flag(st, "hv-stimer-direct");
+                }
+                /* <tlbflush><direct/><extended/></tlbflush> are libvirt 9.1+. */
+        }
+}
+
+/*
+ * The enlightenments become [cpu] keys: hyperv = yes when the XML has vfioctl's whole base set (hv-relaxed,
+ * hv-vapic, hv-spinlocks=0x1fff, hv-time), the rest in hyperv_extra. A domain with less gets exactly what
+ * it has; vfioctl's set is offered as a note, never added.
+ */
+static void hyperv_keys(state *st, xmlNode *dom)
+{
+        static const char *const base[] = { "hv-relaxed", "hv-vapic", "hv-spinlocks=0x1fff", "hv-time" };
+        _cleanup_free_ char *missing = NULL;
+        bool all = true;
+
+        for (size_t i = 0; i < ELEMENTSOF(base); i++)
+                if (!strv_contains(st->hv, base[i])) {
+                        char *m;
+
+                        all = false;
+                        if (asprintf(&m, "%s%s%s", missing ? missing : "", missing ? ", " : "", base[i]) <
+                            0) {
+                                oom(st);
+                                return;
+                        }
+                        free(missing);
+                        missing = m;
+                }
+        strv_free(st->c->cpu.hyperv_extra);
+        st->c->cpu.hyperv_extra = NULL;
+        st->c->cpu.hyperv = all;
+        STRV_FOREACH(f, st->hv) {
+                bool in_base = false;
+
+                for (size_t i = 0; all && i < ELEMENTSOF(base); i++)
+                        in_base = in_base || !strcmp(*f, base[i]);
+                if (!in_base && strv_extend(&st->c->cpu.hyperv_extra, *f) < 0) {
+                        oom(st);
+                        return;
+                }
+        }
+        if (!all && (st->hv || st->c->cpu.hyperv_vendor_id || st->c->vm.os == VM_OS_WINDOWS)) {
+                xmlNode *at = child(child(dom, "features"), "hyperv") ?: dom;
+
+                note(st, at,
+                     "vfioctl recommends [cpu] hyperv = yes for Windows guests (adds %s); not set: the domain does not have them",
+                     missing);
         }
 }
 
@@ -1098,18 +1348,53 @@ static void map_features(state *st, xmlNode *dom)
         }
 }
 
+/*
+ * <feature policy='require' name='topoext'/>: libvirt turns require and force on, disable and forbid off
+ * (formatdomain.rst, "CPU model and topology"); QEMU spells '_' in feature names as '-'.
+ */
+static void map_cpu_feature(state *st, xmlNode *n)
+{
+        const char *policy = attr(n, "policy"), *name = attr(n, "name");
+        char buf[80];
+        bool on;
+
+        if (!name || !*name || strlen(name) > 60 ||
+            strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(name)) {
+                fail(st, line_of(n), "<feature name='%s'>: not a CPU feature name", name ? name : "");
+                return;
+        }
+        if (!policy || !strcmp(policy, "require") || !strcmp(policy, "force"))
+                on = true;
+        else if (!strcmp(policy, "disable") || !strcmp(policy, "forbid"))
+                on = false;
+        else if (!strcmp(policy, "optional")) {
+                ignore(st, n, "optional: used when the host CPU has it, which -cpu host does by itself");
+                return;
+        } else {
+                fail(st, line_of(n), "<feature policy='%s'>: require, force, optional, disable or forbid",
+                     policy);
+                return;
+        }
+        snprintf(buf, sizeof(buf), "%c%s", on ? '+' : '-', name);
+        for (char *p = buf; *p; p++)
+                if (*p == '_')
+                        *p = '-';
+        if (strv_extend(&st->c->cpu.features, buf) < 0)
+                oom(st);
+        key_line(st, "cpu", "features", line_of(n));
+}
+
 static void map_cpu(state *st, xmlNode *dom)
 {
         xmlNode *cpu = child(dom, "cpu"), *n;
         const char *mode;
 
         if (!cpu || (!attr(cpu, "mode") && !child(cpu, "model"))) {
-                /* No CPU model: libvirt leaves QEMU's default, qemu64. Under KVM vfioctl keeps host. */
-                if (st->c->vm.accel == VM_ACCEL_TCG)
-                        set_str(st, &st->c->cpu.model, "qemu64");
-                else
+                /* No CPU model: libvirt leaves QEMU's default, qemu64, and so does the import. */
+                set_str(st, &st->c->cpu.model, "qemu64");
+                if (st->c->vm.accel == VM_ACCEL_KVM)
                         note(st, cpu ?: dom,
-                             "no CPU model: QEMU's default would be qemu64; vfioctl passes the host CPU through");
+                             "no CPU model: QEMU's default qemu64, as libvirt starts it; vfioctl recommends [cpu] model = host (host-passthrough) for passthrough VMs");
                 if (!cpu)
                         return;
         }
@@ -1143,7 +1428,7 @@ static void map_cpu(state *st, xmlNode *dom)
                 drop(st, n, "host cache topology passthrough is not set by vfioctl");
         for (n = cpu->children; n; n = n->next)
                 if (is_elem(n, "feature"))
-                        drop(st, n, "a CPUID feature override; vfioctl sets only kvm=off and hv-* flags");
+                        map_cpu_feature(st, use(n));
         if ((n = child(cpu, "numa")))
                 drop(st, n, "guest NUMA nodes are not supported by vfioctl");
         if ((n = child(cpu, "vendor")))
@@ -1175,9 +1460,10 @@ static void map_clock(state *st, xmlNode *dom)
                 else if (name && strcmp(name, "pit") == 0 && attr_is(t, "tickpolicy", "delay") &&
                          !attr(t, "present"))
                         st->c->vm.pit_delay = true; /* -global kvm-pit.lost_tick_policy=delay */
-                else if (name && strcmp(name, "hypervclock") == 0)
-                        st->hyperv_time = attr_is(t, "present", "yes");
-                else if (name && strcmp(name, "kvmclock") == 0 && !attr_is(t, "present", "no"))
+                else if (name && strcmp(name, "hypervclock") == 0) {
+                        if (attr_is(t, "present", "yes"))
+                                hyperv_flag(st, "hv-time");
+                } else if (name && strcmp(name, "kvmclock") == 0 && !attr_is(t, "present", "no"))
                         attr(t, "present"); /* on by default with KVM */
                 else if (name && strcmp(name, "tsc") == 0 && !attr(t, "frequency") && !attr(t, "mode"))
                         attr(t, "present");
@@ -1187,6 +1473,22 @@ static void map_clock(state *st, xmlNode *dom)
 }
 
 /* ---- <devices> ----------------------------------------------------------------------------------- */
+
+/* <boot order='N'/> on a device: its bootindex (formatdomain.rst, "Device boot order"). */
+static unsigned boot_order(state *st, xmlNode *n)
+{
+        const char *order = attr(n, "order");
+        uint64_t o;
+
+        attr(n, "loadparm");
+        if (!order || parse_uint(order, 10, 99, &o) < 0 || o == 0) {
+                fail(st, line_of(n), "<boot order='%s'>: vfioctl takes a boot order from 1 to 99",
+                     order ? order : "");
+                return 0;
+        }
+        st->any_boot_order = true;
+        return (unsigned)o;
+}
 
 static void map_disk(state *st, xmlNode *d)
 {
@@ -1306,22 +1608,107 @@ static void map_disk(state *st, xmlNode *d)
                              "<disk> with <readonly/> on bus '%s': QEMU cannot make an IDE/SATA hard disk read-only; use device='cdrom' or bus='virtio'",
                              bus ? bus : "");
         }
-        if ((n = child(d, "boot"))) {
-                uint64_t o;
-                const char *order = attr(n, "order");
-
-                if (order && parse_uint(order, 10, 99, &o) == 0 && o > 0) {
-                        disk->bootindex = (unsigned)o;
-                        st->any_boot_order = true;
-                } else
-                        drop(st, n, "not a boot order from 1 to 99");
-        }
+        if ((n = child(d, "boot")))
+                disk->bootindex = boot_order(st, n);
         if ((n = child(d, "address")))
                 ignore(st, n, "guest address: vfioctl places disks itself");
         if ((n = child(d, "backingStore")))
                 ignore(st, n, "QEMU reads the backing chain from the image");
         if ((n = child(d, "shareable")))
                 drop(st, n, "shared disks are not supported");
+}
+
+/* A PCI function to pass, from a <source><address domain bus slot function/> (NULL after a failure). */
+static hostdev *pci_hostdev(state *st, xmlNode *h, xmlNode *a)
+{
+        const char *fields[] = { "domain", "bus", "slot", "function" };
+        const uint64_t max[] = { UINT32_MAX, 0xff, 0x1f, 7 };
+        uint64_t v[4] = {};
+        hostdev *t;
+
+        for (size_t i = 0; i < 4; i++) {
+                const char *s = attr(a, fields[i]);
+
+                if (!s && i == 0)
+                        continue;
+                if (!s || parse_uint(s, 0, max[i], &v[i]) < 0) {
+                        fail(st, line_of(a ?: h),
+                             "<%s type='%s'> source address %s='%s' is not a PCI %s (0x%" PRIx64 " at most)",
+                             qname(h), attr(h, "type") ?: "", fields[i], s ? s : "", fields[i], max[i]);
+                        return NULL;
+                }
+        }
+        attr(a, "type");
+        t = realloc(st->hds, (st->n_hds + 1) * sizeof(*t));
+        if (!t) {
+                oom(st);
+                return NULL;
+        }
+        st->hds = t;
+        t += st->n_hds++;
+        *t = (hostdev){
+                .addr = { (uint32_t)v[0], (uint8_t)v[1], (uint8_t)v[2], (uint8_t)v[3] },
+                .line = line_of(h),
+        };
+        return t;
+}
+
+/*
+ * <interface type='direct'>: a macvtap on a host interface (formatdomain.rst, "Direct attachment to
+ * physical interface"). libvirt creates it at start; vfioctl opens one that exists (named by <target dev>,
+ * else macvtapN as libvirt would name it) and refuses at start, with the command, when it does not.
+ */
+static void map_interface_direct(state *st, xmlNode *i, vm_net *net, xmlNode *src)
+{
+        const char *dev = attr(src, "dev"), *mode = attr(src, "mode"),
+                   *target = attr(child(i, "target"), "dev");
+        unsigned k = 0;
+        char name[16];
+
+        net->type = VM_NET_MACVTAP;
+        if (!dev || !*dev) {
+                fail(st, line_of(i),
+                     "<interface type='direct'> needs <source dev='enp5s0'/> (the host interface)");
+                return;
+        }
+        if (mode && strcmp(mode, "bridge") && strcmp(mode, "vepa") && strcmp(mode, "private") &&
+            strcmp(mode, "passthrough")) {
+                fail(st, line_of(src), "<source mode='%s'>: bridge, vepa, private or passthrough", mode);
+                return;
+        }
+        set_str(st, &net->link, dev);
+        if (mode && strcmp(mode, "bridge") != 0)
+                set_str(st, &net->macvtap_mode, mode);
+        for (size_t j = 0; j + 1 < st->c->n_nets; j++)
+                k += st->c->nets[j].type == VM_NET_MACVTAP;
+        snprintf(name, sizeof(name), "macvtap%u", k);
+        set_str(st, &net->ifname, target && *target && strlen(target) < 16 ? target : name);
+        attr(child(i, "target"), "managed");
+        if ((target = attr(child(i, "virtualport"), "type")))
+                drop(st, child(i, "virtualport"), "802.1Qbg/Qbh port profiles are not set by vfioctl");
+}
+
+/*
+ * <interface type='hostdev'>: an SR-IOV virtual function passed through (formatdomain.rst, "PCI
+ * Passthrough"): a [pci] like any <hostdev>. libvirt also sets its MAC through the physical function.
+ */
+static void map_interface_hostdev(state *st, xmlNode *i)
+{
+        xmlNode *n;
+        hostdev *t = pci_hostdev(st, i, child(child(i, "source"), "address"));
+
+        if (!t)
+                return;
+        attr(i, "managed");
+        if ((n = child(i, "mac")))
+                drop(st, n,
+                     "the VF's MAC is set by libvirt through its physical function; set it before start: ip link set PF vf N mac ADDRESS");
+        if ((n = child(i, "driver")) && !attr_is(n, "name", "vfio"))
+                drop(st, n, "vfioctl always uses vfio-pci");
+        if ((n = child(i, "boot")))
+                t->bootindex = boot_order(st, n);
+        if ((n = child(i, "address")))
+                ignore(st, n, "guest address: vfioctl places passed-through devices itself");
 }
 
 static void map_interface(state *st, xmlNode *i)
@@ -1336,10 +1723,14 @@ static void map_interface(state *st, xmlNode *i)
                 oom(st);
                 return;
         }
+        if (type && strcmp(type, "hostdev") == 0) {
+                map_interface_hostdev(st, i);
+                return;
+        }
         if (!type || (strcmp(type, "bridge") && strcmp(type, "network") && strcmp(type, "user") &&
-                      strcmp(type, "ethernet"))) {
+                      strcmp(type, "ethernet") && strcmp(type, "direct"))) {
                 drop(st, i,
-                     "only bridge, network (as user), user and ethernet (tap) interfaces are supported");
+                     "only bridge, network (as user), user, ethernet (tap), direct (macvtap) and hostdev interfaces are supported");
                 return;
         }
         net = PUSH(st, nets, name, line_of(i));
@@ -1375,8 +1766,12 @@ static void map_interface(state *st, xmlNode *i)
                         return;
                 }
                 attr(child(i, "target"), "managed");
-        } else
+        } else if (strcmp(type, "direct") == 0)
+                map_interface_direct(st, i, net, src);
+        else
                 net->type = VM_NET_USER;
+        if (st->r < 0)
+                return;
         if (mac) {
                 const char *a = attr(mac, "address");
 
@@ -1399,8 +1794,20 @@ static void map_interface(state *st, xmlNode *i)
                 net->model = VM_NET_E1000E;
                 note(st, i, "no <model>: libvirt's default NIC became e1000e");
         }
-        if ((n = child(i, "target")) && strcmp(type, "ethernet") != 0)
+        if ((n = child(i, "target")) && strcmp(type, "ethernet") != 0 && strcmp(type, "direct") != 0)
                 ignore(st, n, "the host tap name is chosen by the helper");
+        if (net->type == VM_NET_MACVTAP && net->mac)
+                note(st, i,
+                     "macvtap: vfioctl start opens the existing interface %s and hands QEMU its tap device; create it first with: ip link add link %s name %s type macvtap mode %s && ip link set %s address %s up",
+                     net->ifname, net->link ? net->link : "LINK", net->ifname,
+                     net->macvtap_mode
+                             ? (!strcmp(net->macvtap_mode, "passthrough") ? "passthru" : net->macvtap_mode)
+                             : "bridge",
+                     net->ifname, net->mac);
+        else if (net->type == VM_NET_MACVTAP)
+                note(st, i,
+                     "macvtap: vfioctl start opens the existing interface %s and hands QEMU its tap device, with the interface's MAC; create it first with: ip link add link %s name %s type macvtap mode bridge && ip link set %s up",
+                     net->ifname, net->link ? net->link : "LINK", net->ifname, net->ifname);
         if ((n = child(i, "address")))
                 ignore(st, n, "guest address: vfioctl places NICs itself");
         if ((n = child(i, "link")))
@@ -1415,45 +1822,21 @@ static void map_hostdev(state *st, xmlNode *h)
         xmlNode *src = child(h, "source"), *n;
 
         if (mode && strcmp(mode, "subsystem") != 0) {
-                drop(st, h, "only subsystem host devices are supported");
+                fail(st, line_of(h),
+                     "<hostdev mode='%s'>: vfioctl passes devices in subsystem mode only (PCI, USB); remove it from the XML to import the rest",
+                     mode);
                 return;
         }
         /* vfioctl binds devices to vfio-pci itself (vfioctl bind), not at each VM start. */
         ignore_attr(st, h, "managed", "vfioctl binds the device to vfio-pci itself (vfioctl bind)");
         if (type && strcmp(type, "pci") == 0) {
-                xmlNode *a = child(src, "address"), *rom = child(h, "rom");
-                const char *fields[] = { "domain", "bus", "slot", "function" };
-                uint64_t v[4] = {};
-                hostdev *t;
+                xmlNode *rom = child(h, "rom");
+                hostdev *t = pci_hostdev(st, h, child(src, "address"));
 
-                for (size_t i = 0; i < 4; i++) {
-                        const char *s = attr(a, fields[i]);
-                        const uint64_t max[] = { UINT32_MAX, 0xff, 0x1f, 7 };
-
-                        if (!s && i == 0)
-                                continue;
-                        if (!s || parse_uint(s, 0, max[i], &v[i]) < 0) {
-                                fail(st, line_of(a ?: h),
-                                     "<hostdev type='pci'> source address %s='%s' is not a PCI %s (0x%" PRIx64
-                                     " at most)",
-                                     fields[i], s ? s : "", fields[i], max[i]);
-                                return;
-                        }
-                }
-                attr(a, "type");
+                if (!t)
+                        return;
                 if ((n = child(h, "driver")) && !attr_is(n, "name", "vfio"))
                         drop(st, n, "vfioctl always uses vfio-pci");
-                t = realloc(st->hds, (st->n_hds + 1) * sizeof(*t));
-                if (!t) {
-                        oom(st);
-                        return;
-                }
-                st->hds = t;
-                t += st->n_hds++;
-                *t = (hostdev){
-                        .addr = { (uint32_t)v[0], (uint8_t)v[1], (uint8_t)v[2], (uint8_t)v[3] },
-                        .line = line_of(h),
-                };
                 if (user_alias(h) && !(t->alias = strdup(user_alias(h)))) {
                         oom(st);
                         return;
@@ -1471,7 +1854,7 @@ static void map_hostdev(state *st, xmlNode *h)
                         attr(rom, "enabled");
                 }
                 if ((n = child(h, "boot")))
-                        drop(st, n, "booting from a passed-through device is not set by vfioctl");
+                        t->bootindex = boot_order(st, n);
         } else if (type && strcmp(type, "usb") == 0) {
                 xmlNode *vendor = child(src, "vendor"), *product = child(src, "product");
                 const char *vid = attr(vendor, "id"), *pid = attr(product, "id");
@@ -1482,8 +1865,9 @@ static void map_hostdev(state *st, xmlNode *h)
                 ignore_attr(st, src, "startupPolicy",
                             "vfioctl's launcher checks USB devices before starting");
                 if (!vid || !pid || parse_hex_id(vid, 16, &vv) < 0 || parse_hex_id(pid, 16, &pp) < 0) {
-                        drop(st, h,
-                             "a USB device by bus/device number (changes at every plug); vfioctl needs vendor:product or a port");
+                        /* A passed-through device is never dropped quietly: the import stops here. */
+                        fail(st, line_of(h),
+                             "<hostdev type='usb'> by bus/device number (it changes at every plug): vfioctl needs <vendor id='0x....'/><product id='0x....'/> (lsusb shows them) or [usb] host_bus and host_port");
                         return;
                 }
                 name = section_name(user_alias(h), "usb", (unsigned)st->c->n_usbs);
@@ -1500,8 +1884,16 @@ static void map_hostdev(state *st, xmlNode *h)
                 u->has_id = true;
                 if ((n = child(src, "address")))
                         ignore(st, n, "vendor:product identifies the device");
+                if ((n = child(h, "boot")))
+                        u->bootindex = boot_order(st, n);
+        } else if (type && strcmp(type, "mdev") == 0) {
+                fail(st, line_of(h),
+                     "<hostdev type='mdev'>: a mediated device (a vGPU slice, Intel GVT-g); vfioctl passes whole PCI functions only; remove it from the XML to import the rest");
+                return;
         } else {
-                drop(st, h, "only PCI and USB host devices are supported");
+                fail(st, line_of(h),
+                     "<hostdev type='%s'>: vfioctl passes PCI and USB host devices only; remove it from the XML to import the rest",
+                     type ? type : "");
                 return;
         }
         if ((n = child(h, "address")))
@@ -1611,6 +2003,9 @@ static void map_video(state *st, xmlNode *v, bool *seen)
 static void map_graphics(state *st, xmlNode *g)
 {
         const char *type = attr(g, "type");
+
+        st->graphics = g;
+        key_line(st, "display", "protocol", line_of(g));
 
         if (type && strcmp(type, "spice") == 0)
                 st->c->display.protocol = VM_PROTOCOL_SPICE;
@@ -1914,8 +2309,14 @@ static void map_hostdev_groups(state *st)
                                         add_item(st, true, h->line, strdup("<rom> on a secondary function"),
                                                  "vfioctl sets the ROM of function 0 only");
                                 }
+                                if (h != first && (h->bootindex || h->x_vga))
+                                        add_item(st, true, h->line,
+                                                 strdup(h->bootindex ? "<boot order> on a secondary function"
+                                                                     : "x-vga on a secondary function"),
+                                                 "vfioctl sets it on the device's first function");
                         }
-                if (count > 1) {
+                /* A GPU: several functions, or the one function with x-vga (a [pci] has no x_vga). */
+                if (count > 1 || first->x_vga) {
                         char def[16];
 
                         snprintf(def, sizeof(def), n_gpu ? "gpu%u" : "gpu", n_gpu + 1);
@@ -1936,7 +2337,9 @@ static void map_hostdev_groups(state *st)
                         break;
                 p->line = first->line;
                 p->rombar = !first->rombar_off;
-                p->functions_auto = count == 1;
+                p->bootindex = first->bootindex;
+                p->x_vga = first->x_vga;
+                p->functions_auto = count == 1 && !first->x_vga;
                 if (first->romfile && !(p->romfile = strdup(first->romfile)))
                         goto nomem;
                 p->device = strdup(members[0]);
@@ -1958,6 +2361,14 @@ nomem:
 }
 
 /* ---- <qemu:commandline> -------------------------------------------------------------------------- */
+
+/*
+ * QEMU arguments a libvirt user added (formatdomain.rst, "QEMU command-line passthrough"). Each one with a
+ * vfioctl meaning becomes config, all of it or nothing: a translator checks every property first and
+ * returns a reason when one has no key. What is left is an error naming the argument and its line, or,
+ * with --keep-unknown-args, kept verbatim in [vm] extra_args and listed. A passthrough device is never
+ * lost without one of the two.
+ */
 
 /* Splits "a=b,c,d=e" on commas (",," is an escaped comma, qemu-options.hx). */
 static int split_opts(const char *s, char ***ret)
@@ -1992,33 +2403,9 @@ static bool opt_on(const char *v)
         return !v || !strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true");
 }
 
-static void arg_dropped(state *st, unsigned line, const char *opt, const char *value, const char *why)
+static bool opt_bool(const char *v)
 {
-        char *what = NULL;
-
-        if (asprintf(&what, "<qemu:arg> %s%s%s", opt, value ? " " : "", value ? value : "") < 0) {
-                oom(st);
-                return;
-        }
-        add_item(st, true, line, what, "%s", why);
-}
-
-static void keep_arg(state *st, unsigned line, const char *opt, const char *value, const char *why)
-{
-        if (!(st->flags & VM_LIBVIRT_KEEP_UNKNOWN_ARGS)) {
-                arg_dropped(st, line, opt, value, why);
-                return;
-        }
-        if ((value && strpbrk(value, " \t")) || strpbrk(opt, " \t")) {
-                arg_dropped(st, line, opt, value, "has spaces, which [vm] extra_args cannot hold");
-                return;
-        }
-        if (strv_extend(&st->c->vm.extra_args, opt) < 0 ||
-            (value && strv_extend(&st->c->vm.extra_args, value) < 0)) {
-                oom(st);
-                return;
-        }
-        add_item(st, false, line, strdup(opt), "copied to [vm] extra_args (--keep-unknown-args)");
+        return v && (opt_on(v) || !strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false"));
 }
 
 static const char *kv(const char *piece, const char *key)
@@ -2028,153 +2415,782 @@ static const char *kv(const char *piece, const char *key)
         return strncmp(piece, key, n) == 0 && piece[n] == '=' ? piece + n + 1 : NULL;
 }
 
-/* -cpu host,kvm=off,hv_vendor_id=X,hv_time: the pieces vfioctl has keys for. */
-static void translate_cpu(state *st, unsigned line, const char *value, char **pieces)
+/* One argument with its value, as libvirt put them on QEMU's command line. */
+typedef struct qarg {
+        unsigned line;
+        const char *opt, *value; /* owned by the document */
+        char *reason;            /* why it was not translated (NULL: translated) */
+} qarg;
+
+/*
+ * An option value as properties: QEMU's "driver,key=value" (',,' escapes a comma) or its JSON form
+ * ({"driver":"vfio-pci","host":"0a:00.0"}, qemu-options.hx: -object and -device take both). The implied
+ * first key (driver, qom-type) is "". Every property read is marked, so an unknown one can be named.
+ */
+typedef struct props {
+        char **keys, **values;
+        bool *used;
+        size_t n;
+} props;
+
+static void props_done(props *p)
 {
-        STRV_FOREACH(p, pieces) {
-                const char *v;
-
-                if (p == pieces && !strchr(*p, '=') && strncmp(*p, "hv", 2) != 0 &&
-                    strcmp(*p, "-hypervisor")) {
-                        if (strcmp(st->c->cpu.model, *p) != 0)
-                                set_str(st, &st->c->cpu.model, *p);
-                } else if ((v = kv(*p, "kvm")))
-                        st->c->cpu.hide_kvm = !opt_on(v);
-                else if ((v = kv(*p, "hv_vendor_id")) || (v = kv(*p, "hv-vendor-id"))) {
-                        set_str(st, &st->c->cpu.hyperv_vendor_id, v);
-                        st->c->cpu.hyperv = true;
-                } else if (!strcmp(*p, "hv_time") || !strcmp(*p, "hv-time") || !strcmp(*p, "hv_relaxed") ||
-                           !strcmp(*p, "hv-relaxed") || !strcmp(*p, "hv_vapic") || !strcmp(*p, "hv-vapic") ||
-                           !strncmp(*p, "hv_spinlocks=", 13) || !strncmp(*p, "hv-spinlocks=", 13))
-                        st->c->cpu.hyperv = true;
-                else {
-                        char what[256];
-
-                        snprintf(what, sizeof(what), "-cpu %.200s: '%s'", value, *p);
-                        add_item(
-                                st, true, line, strdup(what),
-                                "a CPU flag vfioctl has no key for (a second -cpu would replace vfioctl's)");
-                }
-        }
+        strv_free(p->keys);
+        strv_free(p->values);
+        free(p->used);
+        *p = (props){};
 }
 
-static void translate_machine(state *st, unsigned line, const char *value, char **pieces)
+static int props_add(props *p, const char *k, const char *v)
 {
-        STRV_FOREACH(p, pieces) {
-                const char *v;
+        int r;
 
-                if (p == pieces && !strchr(*p, '=')) {
-                        if (!strncmp(*p, "pc-q35", 6) || !strcmp(*p, "q35"))
-                                st->c->vm.machine = VM_MACHINE_Q35;
-                        else if (!strcmp(*p, "pc") || !strncmp(*p, "pc-", 3))
-                                st->c->vm.machine = VM_MACHINE_I440FX;
+        if ((r = strv_extend(&p->keys, k)) < 0 || (r = strv_extend(&p->values, v)) < 0)
+                return r;
+        p->n++;
+        return 0;
+}
+
+/* -EINVAL: JSON that is not an object of plain values. */
+static int props_parse(const char *value, const char *implied, props *ret)
+{
+        props p = {};
+        int r = 0;
+
+        if (value[0] == '{') {
+                json_object *j = json_tokener_parse(value);
+
+                if (!j || !json_object_is_type(j, json_type_object)) {
+                        json_object_put(j);
+                        return -EINVAL;
+                }
+                json_object_object_foreach(j, key, val)
+                {
+                        char buf[32];
+                        const char *s;
+
+                        if (json_object_is_type(val, json_type_boolean))
+                                s = json_object_get_boolean(val) ? "on" : "off";
+                        else if (json_object_is_type(val, json_type_int)) {
+                                snprintf(buf, sizeof(buf), "%" PRId64, json_object_get_int64(val));
+                                s = buf;
+                        } else if (json_object_is_type(val, json_type_string))
+                                s = json_object_get_string(val);
+                        else {
+                                r = -EINVAL;
+                                break;
+                        }
+                        if ((r = props_add(&p, implied && !strcmp(key, implied) ? "" : key, s)) < 0)
+                                break;
+                }
+                json_object_put(j);
+        } else {
+                _cleanup_strv_free_ char **pieces = NULL;
+
+                r = split_opts(value, &pieces);
+                STRV_FOREACH(piece, pieces) {
+                        const char *eq = strchr(*piece, '=');
+                        _cleanup_free_ char *k = eq ? strndup(*piece, (size_t)(eq - *piece)) : NULL;
+
+                        if (eq && !k)
+                                r = -ENOMEM;
+                        else if (eq)
+                                r = props_add(&p, !strcmp(k, implied ?: "") ? "" : k, eq + 1);
                         else
-                                goto unknown;
-                } else if ((v = kv(*p, "max-ram-below-4g"))) {
-                        uint64_t sz;
-
-                        if (parse_size(v, &sz) < 0 || sz == 0 || sz > 4ULL << 30)
-                                goto unknown;
-                        st->c->vm.max_ram_below_4g = sz;
-                } else if ((v = kv(*p, "accel"))) {
-                        st->c->vm.accel = strcmp(v, "tcg") == 0 ? VM_ACCEL_TCG : VM_ACCEL_KVM;
-                } else if (kv(*p, "usb") && !opt_on(kv(*p, "usb"))) {
-                        /* usb=off is vfioctl's too: -nodefaults, a USB controller only with [usb]. */
-                } else if ((v = kv(*p, "vmport")))
-                        st->c->vm.vmport = opt_on(v);
-                else if ((v = kv(*p, "hpet")))
-                        st->c->vm.hpet = opt_on(v);
-                else if (kv(*p, "type")) {
-                        const char *t = kv(*p, "type");
-
-                        st->c->vm.machine = !strncmp(t, "pc-q35", 6) || !strcmp(t, "q35")
-                                                    ? VM_MACHINE_Q35
-                                                    : VM_MACHINE_I440FX;
-                } else {
-                        char what[256];
-unknown:
-                        snprintf(what, sizeof(what), "-machine %.200s: '%s'", value, *p);
-                        add_item(st, true, line, strdup(what), "a machine option vfioctl has no key for");
+                                r = props_add(&p, piece == pieces && implied ? "" : *piece,
+                                              piece == pieces && implied ? *piece : "on");
+                        if (r < 0)
+                                break;
                 }
         }
+        if (r >= 0 && !(p.used = calloc(p.n + 1, sizeof(bool))))
+                r = -ENOMEM;
+        if (r < 0) {
+                props_done(&p);
+                return r;
+        }
+        *ret = p;
+        return 0;
 }
 
-static void translate_input_linux(state *st, unsigned line, const char *value, char **pieces)
+static const char *prop(props *p, const char *key)
 {
-        const char *id = NULL, *evdev = NULL;
+        for (size_t i = 0; i < p->n; i++)
+                if (!strcmp(p->keys[i], key)) {
+                        p->used[i] = true;
+                        return p->values[i];
+                }
+        return NULL;
+}
+
+/* Marks properties that only place the device in the guest (vfioctl places devices itself). */
+static void props_placement(props *p)
+{
+        prop(p, "id");
+        prop(p, "bus");
+        prop(p, "addr");
+        prop(p, "multifunction");
+}
+
+/* NULL when every property was read; else "has no vfioctl key for property 'x-foo'" (malloc'd). */
+static char *props_leftover(const props *p, const char *what)
+{
+        char *s;
+
+        for (size_t i = 0; i < p->n; i++)
+                if (!p->used[i])
+                        return asprintf(&s, "%s property '%s' has no vfioctl key", what, p->keys[i]) < 0
+                                       ? NULL
+                                       : s;
+        return NULL;
+}
+
+static char *reason(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *reason(const char *fmt, ...)
+{
+        char *s;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        return r < 0 ? NULL : s;
+}
+
+/* A number as QEMU takes it: decimal or 0x-hex. */
+static bool prop_uint(const char *v, uint64_t max, uint64_t *ret)
+{
+        return v && parse_uint(v, 0, max, ret) == 0;
+}
+
+/* -device vfio-pci,host=0a:00.0 (or sysfsdev=/sys/bus/pci/devices/...): a passed PCI function. */
+static char *translate_vfio_pci(state *st, unsigned line, props *p)
+{
+        const char *host = prop(p, "host"), *sysfs = prop(p, "sysfsdev"), *xvga = prop(p, "x-vga"),
+                   *romfile = prop(p, "romfile"), *rombar = prop(p, "rombar"), *boot = prop(p, "bootindex");
+        vfio_pci_addr a;
+        uint64_t bar = 1, bi = 0;
+        char *why;
+        hostdev *t;
+
+        props_placement(p);
+        if ((why = props_leftover(p, "vfio-pci")))
+                return why;
+        if (sysfs && !strncmp(sysfs, "/sys/bus/pci/devices/", 21))
+                host = sysfs + 21;
+        if (!host || vfio_pci_addr_parse(host, &a) < 0)
+                return reason("vfio-pci needs host=BB:SS.F (or sysfsdev=/sys/bus/pci/devices/DDDD:BB:SS.F)");
+        if (xvga && !opt_bool(xvga))
+                return reason("x-vga='%s' is not on or off", xvga);
+        if (rombar && !prop_uint(rombar, 1, &bar))
+                return reason("rombar='%s' is not 0 or 1", rombar);
+        if (romfile && romfile[0] != '/')
+                return reason("romfile='%s' is not an absolute path", romfile);
+        if (boot && (!prop_uint(boot, 99, &bi) || bi == 0))
+                return reason("bootindex='%s' is not from 1 to 99", boot);
+        t = realloc(st->hds, (st->n_hds + 1) * sizeof(*t));
+        if (!t) {
+                oom(st);
+                return NULL;
+        }
+        st->hds = t;
+        t += st->n_hds++;
+        *t = (hostdev){ .addr = a,
+                        .line = line,
+                        .rombar_off = bar == 0,
+                        .x_vga = xvga && opt_on(xvga),
+                        .bootindex = (unsigned)bi };
+        if (romfile && !(t->romfile = strdup(romfile)))
+                oom(st);
+        return NULL;
+}
+
+/* -device usb-host,vendorid=0x046d,productid=0xc52b or hostbus=3,hostport=2.1. */
+static char *translate_usb_host(state *st, unsigned line, props *p)
+{
+        const char *vid = prop(p, "vendorid"), *pid = prop(p, "productid"), *bus = prop(p, "hostbus"),
+                   *port = prop(p, "hostport"), *boot = prop(p, "bootindex"), *addr = prop(p, "hostaddr");
         _cleanup_free_ char *name = NULL;
+        uint64_t v = 0, pr = 0, b = 0, bi = 0;
+        char *why;
+        vm_usb *u;
+
+        props_placement(p);
+        prop(p, "port"); /* the guest's USB port */
+        if ((why = props_leftover(p, "usb-host")))
+                return why;
+        if (addr)
+                return reason(
+                        "usb-host by hostaddr (a device number that changes at every plug): use vendorid/productid or hostbus/hostport");
+        if (boot && (!prop_uint(boot, 99, &bi) || bi == 0))
+                return reason("bootindex='%s' is not from 1 to 99", boot);
+        if (vid || pid) {
+                if (!prop_uint(vid, 0xffff, &v) || !prop_uint(pid, 0xffff, &pr) || bus || port)
+                        return reason(
+                                "usb-host needs both vendorid and productid (0x046d, 0xc52b), without hostbus/hostport");
+        } else if (!prop_uint(bus, 255, &b) || b == 0 || !port || !*port ||
+                   strspn(port, "0123456789.") != strlen(port))
+                return reason("usb-host needs vendorid/productid or hostbus with hostport (2.1)");
+        name = section_name(prop(p, "id"), "usb", (unsigned)st->c->n_usbs);
+        if (!name) {
+                oom(st);
+                return NULL;
+        }
+        u = PUSH(st, usbs, name, line);
+        if (!u)
+                return NULL;
+        u->line = line;
+        u->bootindex = (unsigned)bi;
+        if (vid) {
+                u->vendor = (uint16_t)v;
+                u->product = (uint16_t)pr;
+                u->has_id = true;
+        } else {
+                u->host_bus = (unsigned)b;
+                set_str(st, &u->host_port, port);
+        }
+        return NULL;
+}
+
+/* -object input-linux,id=kbd1,evdev=/dev/input/...,grab_all=on,repeat=on. */
+static char *translate_input_linux(state *st, unsigned line, props *p)
+{
+        const char *id = prop(p, "id"), *evdev = prop(p, "evdev"), *grab = prop(p, "grab_all"),
+                   *repeat = prop(p, "repeat"), *toggle = prop(p, "grab-toggle");
+        _cleanup_free_ char *name = NULL;
+        char *why;
         vm_input *in;
 
-        STRV_FOREACH(p, pieces)
-                if (kv(*p, "id"))
-                        id = kv(*p, "id");
-                else if (kv(*p, "evdev"))
-                        evdev = kv(*p, "evdev");
-        if (!evdev || evdev[0] != '/') {
-                arg_dropped(st, line, "-object", value, "input-linux without an absolute evdev path");
-                return;
-        }
+        if ((why = props_leftover(p, "input-linux")))
+                return why;
+        if (!evdev || evdev[0] != '/')
+                return reason("input-linux needs evdev=/dev/input/...");
+        if ((grab && !opt_bool(grab)) || (repeat && !opt_bool(repeat)))
+                return reason("grab_all and repeat are on or off");
         name = section_name(id, "evdev", (unsigned)st->c->n_inputs);
         if (!name) {
                 oom(st);
-                return;
+                return NULL;
         }
         in = PUSH(st, inputs, name, line);
         if (!in)
-                return;
+                return NULL;
         in->line = line;
         in->type = VM_INPUT_EVDEV;
-        if (!(in->evdev = strdup(evdev))) {
+        in->grab_all = grab && opt_on(grab);
+        in->repeat = repeat && opt_on(repeat);
+        set_str(st, &in->evdev, evdev);
+        if (toggle)
+                set_str(st, &in->grab_toggle, toggle);
+        return NULL;
+}
+
+/* -drive if=pflash,format=raw,unit=0,readonly=on,file=...: OVMF as two pflash drives (OvmfPkg/README). */
+static char *translate_pflash(state *st, props *p)
+{
+        const char *file = prop(p, "file"), *unit = prop(p, "unit"), *ro = prop(p, "readonly"),
+                   *format = prop(p, "format");
+        bool code;
+        char *why;
+
+        prop(p, "if");
+        if ((why = props_leftover(p, "pflash")))
+                return why;
+        if (format && strcmp(format, "raw") != 0)
+                return reason("format='%s': vfioctl uses raw firmware images", format);
+        if (!file || file[0] != '/')
+                return reason("a pflash drive without an absolute file=");
+        code = (ro && opt_on(ro)) || (unit && !strcmp(unit, "0"));
+        st->c->firmware.type = VM_FIRMWARE_OVMF;
+        set_str(st, code ? &st->c->firmware.code : &st->c->firmware.vars, file);
+        return NULL;
+}
+
+/* -rtc base=localtime,driftfix=slew (qemu-options.hx, -rtc). */
+static char *translate_rtc(state *st, props *p)
+{
+        const char *base = prop(p, "base"), *drift = prop(p, "driftfix"), *clock = prop(p, "clock");
+        char *why;
+
+        if ((why = props_leftover(p, "-rtc")))
+                return why;
+        if (base && strcmp(base, "utc") && strcmp(base, "localtime"))
+                return reason("base='%s': vfioctl keeps the RTC in utc or localtime", base);
+        if (drift && strcmp(drift, "slew") && strcmp(drift, "none"))
+                return reason("driftfix='%s' is not slew or none", drift);
+        if (clock && strcmp(clock, "host"))
+                return reason("clock='%s': vfioctl keeps QEMU's default (host)", clock);
+        if (base)
+                st->c->vm.rtc_localtime = !strcmp(base, "localtime");
+        if (drift)
+                st->c->vm.rtc_catchup = !strcmp(drift, "slew");
+        return NULL;
+}
+
+/* -fw_cfg name=opt/ovmf/X-PciMmio64Mb,string=65536: OVMF's 64-bit MMIO window in MiB. */
+static char *translate_fw_cfg(state *st, unsigned line, props *p)
+{
+        const char *name = prop(p, ""), *string = prop(p, "string");
+        uint64_t mb;
+        char *why;
+
+        if ((why = props_leftover(p, "-fw_cfg")))
+                return why;
+        if (!name || strcmp(name, "opt/ovmf/X-PciMmio64Mb") != 0)
+                return reason("fw_cfg '%s': vfioctl knows opt/ovmf/X-PciMmio64Mb only", name ? name : "");
+        if (!string || parse_uint(string, 10, 1ULL << 24, &mb) < 0 || mb < 1024)
+                return reason("X-PciMmio64Mb string='%s' is not a size in MiB from 1024",
+                              string ? string : "");
+        st->c->firmware.mmio64_size = mb << 20;
+        key_line(st, "firmware", "mmio64_size", line);
+        return NULL;
+}
+
+/* Sound devices: the HDA controllers, their codecs, AC97. */
+static char *translate_sound(state *st, unsigned line, const char *driver, props *p)
+{
+        char *why;
+
+        props_placement(p);
+        prop(p, "audiodev");
+        prop(p, "cad");
+        if ((why = props_leftover(p, driver)))
+                return why;
+        st->c->audio.enabled = true;
+        if (!strcmp(driver, "ich9-intel-hda"))
+                st->c->audio.device = VM_AUDIO_ICH9_HDA;
+        else if (!strcmp(driver, "intel-hda"))
+                st->c->audio.device = VM_AUDIO_INTEL_HDA;
+        else if (!strcmp(driver, "AC97"))
+                st->c->audio.device = VM_AUDIO_AC97;
+        else {
+                st->c->audio.codec = !strcmp(driver, "hda-output") ? VM_CODEC_OUTPUT : VM_CODEC_DUPLEX;
+                if (!strcmp(driver, "hda-micro"))
+                        add_item(st, false, line, strdup("<qemu:arg> -device hda-micro"),
+                                 "became codec = hda-duplex (the same two streams)");
+        }
+        return NULL;
+}
+
+/* -audiodev pa,id=x,server=/run/user/1000/pulse/native (and alsa, none). */
+static char *translate_audiodev(state *st, unsigned line, props *p)
+{
+        const char *driver = prop(p, ""), *server = prop(p, "server"), *dev = prop(p, "out.dev"),
+                   *in_dev = prop(p, "in.dev"), *buf = prop(p, "out.buffer-length"),
+                   *in_buf = prop(p, "in.buffer-length"), *timer = prop(p, "timer-period");
+        uint64_t b = 0, tp = 0;
+        char *why;
+
+        prop(p, "id");
+        if ((why = props_leftover(p, "-audiodev")))
+                return why;
+        if (!driver || (strcmp(driver, "pa") && strcmp(driver, "alsa") && strcmp(driver, "none") &&
+                        strcmp(driver, "pipewire")))
+                return reason("audio backend '%s': vfioctl has pa, alsa and none", driver ? driver : "");
+        if (server && (strcmp(driver, "pa") || server[0] != '/'))
+                return reason("server='%s': vfioctl takes a PulseAudio socket path", server);
+        if ((dev || in_dev) && (strcmp(driver, "alsa") || (dev && in_dev && strcmp(dev, in_dev))))
+                return reason("out.dev/in.dev: vfioctl has one ALSA device for both directions");
+        if ((buf && (!prop_uint(buf, 1000000, &b) || b < 1000)) || (in_buf && (!buf || strcmp(buf, in_buf))))
+                return reason("buffer-length: vfioctl has one for both directions, 1000 to 1000000 us");
+        if (timer && (!prop_uint(timer, 1000000, &tp) || tp < 100))
+                return reason("timer-period='%s' is not from 100 to 1000000 us", timer);
+        st->c->audio.backend = !strcmp(driver, "alsa")   ? VM_AUDIO_ALSA
+                               : !strcmp(driver, "none") ? VM_AUDIO_NONE
+                                                         : VM_AUDIO_PA;
+        if (!strcmp(driver, "pipewire"))
+                add_item(
+                        st, false, line, strdup("<qemu:arg> -audiodev pipewire"),
+                        "became pa: QEMU 7.2 has no PipeWire backend; pipewire-pulse serves the PulseAudio socket");
+        if (server)
+                set_str(st, &st->c->audio.server, server);
+        if (dev || in_dev)
+                set_str(st, &st->c->audio.alsa_device, dev ?: in_dev);
+        st->c->audio.buffer_length = (unsigned)b;
+        st->c->audio.timer_period = (unsigned)tp;
+        return NULL;
+}
+
+/*
+ * -cpu MODEL,flags: QEMU keeps only the last -cpu, so this one replaces libvirt's whole CPU (model,
+ * <hyperv>, <kvm hidden>, <feature>): the import does the same, and says what the XML had that QEMU never
+ * saw.
+ */
+static char *translate_cpu(state *st, unsigned line, const char *value)
+{
+        _cleanup_strv_free_ char **pieces = NULL, **hv = NULL, **features = NULL;
+        _cleanup_free_ char *model = NULL, *vendor = NULL;
+        bool hide = false;
+        int r;
+
+        r = split_opts(value, &pieces);
+        if (r < 0) {
+                oom(st);
+                return NULL;
+        }
+        STRV_FOREACH(p, pieces) {
+                const char *v = strchr(*p, '=');
+                _cleanup_free_ char *key = v ? strndup(*p, (size_t)(v - *p)) : strdup(*p);
+                bool on;
+
+                if (!key) {
+                        oom(st);
+                        return NULL;
+                }
+                v = v ? v + 1 : NULL;
+                for (char *c = key; *c; c++)
+                        if (*c == '_')
+                                *c = '-';
+                if (p == pieces && !v && key[0] != '+' && key[0] != '-') {
+                        model = strdup(*p);
+                        if (!model) {
+                                oom(st);
+                                return NULL;
+                        }
+                        continue;
+                }
+                if (!strcmp(key, "kvm") && opt_bool(v)) {
+                        hide = !opt_on(v);
+                        continue;
+                }
+                if (!strcmp(key, "hv-vendor-id") && v) {
+                        free(vendor);
+                        vendor = strdup(v);
+                        if (!vendor) {
+                                oom(st);
+                                return NULL;
+                        }
+                        continue;
+                }
+                if ((key[0] == '+' || key[0] == '-') && !v) {
+                        on = key[0] == '+';
+                        memmove(key, key + 1, strlen(key));
+                } else if (!v || opt_bool(v))
+                        on = opt_on(v);
+                else if (!strncmp(key, "hv-", 3) && strspn(v, "0123456789abcdefxABCDEFX") == strlen(v)) {
+                        char buf[96];
+
+                        snprintf(buf, sizeof(buf), "%s=%s", key, v);
+                        if (strv_extend(&hv, buf) < 0) {
+                                oom(st);
+                                return NULL;
+                        }
+                        continue;
+                } else
+                        return reason("-cpu '%s': a CPU property with a value vfioctl has no key for", *p);
+                if (!strncmp(key, "hv-", 3)) {
+                        if (on && strv_extend(&hv, key) < 0) {
+                                oom(st);
+                                return NULL;
+                        }
+                        if (!on)
+                                return reason("-cpu '%s': an enlightenment turned off", *p);
+                        continue;
+                }
+                {
+                        char buf[96];
+
+                        snprintf(buf, sizeof(buf), "%c%s", on ? '+' : '-', key);
+                        if (strv_extend(&features, buf) < 0) {
+                                oom(st);
+                                return NULL;
+                        }
+                }
+        }
+        if (!model)
+                return reason("-cpu without a CPU model first");
+        if (st->hv || st->c->cpu.features || st->c->cpu.hide_kvm || st->c->cpu.hyperv_vendor_id)
+                add_item(
+                        st, false, line, strdup("<qemu:arg> -cpu"),
+                        "replaces libvirt's -cpu (QEMU keeps the last): the XML's <hyperv>, <kvm><hidden> and CPU <feature>s never reached QEMU, so the import leaves them out too; add them to this -cpu or to [cpu] to have them");
+        set_str(st, &st->c->cpu.model, model);
+        st->c->cpu.hide_kvm = hide;
+        strv_free(st->hv);
+        st->hv = TAKE_PTR(hv);
+        strv_free(st->c->cpu.features);
+        st->c->cpu.features = TAKE_PTR(features);
+        free(st->c->cpu.hyperv_vendor_id);
+        st->c->cpu.hyperv_vendor_id = TAKE_PTR(vendor);
+        return NULL;
+}
+
+/* -machine pieces merge with libvirt's (QEMU merges -machine options). */
+static bool machine_piece(state *st, const char *piece, bool first)
+{
+        const char *v;
+        uint64_t sz;
+
+        if (first && !strchr(piece, '=')) {
+                if (!strncmp(piece, "pc-q35", 6) || !strcmp(piece, "q35"))
+                        st->c->vm.machine = VM_MACHINE_Q35;
+                else if (!strcmp(piece, "pc") || !strncmp(piece, "pc-", 3))
+                        st->c->vm.machine = VM_MACHINE_I440FX;
+                else
+                        return false;
+        } else if ((v = kv(piece, "max-ram-below-4g"))) {
+                if (parse_size(v, &sz) < 0 || sz == 0 || sz > 4ULL << 30)
+                        return false;
+                st->c->vm.max_ram_below_4g = sz;
+        } else if ((v = kv(piece, "accel")))
+                st->c->vm.accel = strcmp(v, "tcg") == 0 ? VM_ACCEL_TCG : VM_ACCEL_KVM;
+        else if ((v = kv(piece, "usb")) && !opt_on(v))
+                ; /* usb=off is vfioctl's too: -nodefaults, a USB controller only with [usb]. */
+        else if ((v = kv(piece, "vmport")))
+                st->c->vm.vmport = opt_on(v);
+        else if ((v = kv(piece, "hpet")))
+                st->c->vm.hpet = opt_on(v);
+        else if ((v = kv(piece, "type")))
+                st->c->vm.machine =
+                        !strncmp(v, "pc-q35", 6) || !strcmp(v, "q35") ? VM_MACHINE_Q35 : VM_MACHINE_I440FX;
+        else
+                return false;
+        return true;
+}
+
+static char *translate_machine(state *st, const char *value)
+{
+        _cleanup_strv_free_ char **pieces = NULL;
+
+        if (split_opts(value, &pieces) < 0) {
+                oom(st);
+                return NULL;
+        }
+        /* All pieces known first: a half-applied -machine would be neither translated nor kept. */
+        {
+                vm_config saved = *st->c;
+
+                STRV_FOREACH(p, pieces)
+                        if (!machine_piece(st, *p, p == pieces)) {
+                                st->c->vm = saved.vm;
+                                return reason("-machine '%s' has no vfioctl key", *p);
+                        }
+        }
+        return NULL;
+}
+
+/* The value of an option, or NULL for options that take none. */
+static bool takes_value(const char *opt)
+{
+        static const char *const flags[] = { "-S",          "-no-hpet",    "-no-reboot",      "-no-shutdown",
+                                             "-enable-kvm", "-nodefaults", "-no-user-config", NULL };
+
+        for (size_t i = 0; flags[i]; i++)
+                if (!strcmp(opt, flags[i]))
+                        return false;
+        return true;
+}
+
+/* The key a value's first word stands for (qemu-options.hx: -device DRIVER, -object TYPE, -fw_cfg NAME). */
+static const char *implied_key(const char *opt)
+{
+        return !strcmp(opt, "-device")     ? "driver"
+               : !strcmp(opt, "-object")   ? "qom-type"
+               : !strcmp(opt, "-fw_cfg")   ? "name"
+               : !strcmp(opt, "-audiodev") ? "driver"
+                                           : NULL;
+}
+
+/* Translates one argument; returns NULL (translated, or out of memory) or why not (malloc'd). */
+static char *translate_arg(state *st, qarg *a, props *p, char ***lg_backends, size_t idx)
+{
+        const char *opt = a->opt, *drv;
+        int r;
+
+        if (!a->value)
+                return reason("an option vfioctl has no key for");
+        /* libvirt's device ids (hostdev0, net0) are not in vfioctl's argv, whose ids are hostdev-NAME-F. */
+        if (!strcmp(opt, "-set") && !strncmp(a->value, "device.", 7))
+                return reason(
+                        "sets a property of a device by libvirt's id, which vfioctl's argv does not have (its passed devices are hostdev-NAME-F); vfioctl has no key for the property");
+        if (!strcmp(opt, "-cpu"))
+                return translate_cpu(st, a->line, a->value);
+        if (!strcmp(opt, "-machine") || !strcmp(opt, "-M"))
+                return translate_machine(st, a->value);
+        r = props_parse(a->value, implied_key(opt), p);
+        if (r == -ENOMEM) {
+                oom(st);
+                return NULL;
+        }
+        if (r < 0)
+                return reason(
+                        "not an option value QEMU parses (key=value list or a JSON object of plain values)");
+        drv = prop(p, "");
+        if (!strcmp(opt, "-rtc"))
+                return translate_rtc(st, p);
+        if (!strcmp(opt, "-fw_cfg"))
+                return translate_fw_cfg(st, a->line, p);
+        if (!strcmp(opt, "-audiodev"))
+                return translate_audiodev(st, a->line, p);
+        if (!strcmp(opt, "-drive") && prop(p, "if") && !strcmp(prop(p, "if"), "pflash"))
+                return translate_pflash(st, p);
+        if (!strcmp(opt, "-object") && drv && !strcmp(drv, "input-linux"))
+                return translate_input_linux(st, a->line, p);
+        if (!strcmp(opt, "-device") && drv && !strcmp(drv, "vfio-pci"))
+                return translate_vfio_pci(st, a->line, p);
+        if (!strcmp(opt, "-device") && drv && !strcmp(drv, "usb-host"))
+                return translate_usb_host(st, a->line, p);
+        if (!strcmp(opt, "-device") && drv &&
+            (!strcmp(drv, "ich9-intel-hda") || !strcmp(drv, "intel-hda") || !strcmp(drv, "AC97") ||
+             !strcmp(drv, "hda-duplex") || !strcmp(drv, "hda-micro") || !strcmp(drv, "hda-output")))
+                return translate_sound(st, a->line, drv, p);
+        /* Looking Glass: an ivshmem-plain device and its memory backend, paired once all are read. */
+        if ((!strcmp(opt, "-device") && drv && !strcmp(drv, "ivshmem-plain")) ||
+            (!strcmp(opt, "-object") && drv && !strcmp(drv, "memory-backend-file"))) {
+                char buf[24];
+
+                snprintf(buf, sizeof(buf), "%zu", idx);
+                if (strv_extend(lg_backends, buf) < 0)
+                        oom(st);
+                return reason("pending");
+        }
+        return reason("an option vfioctl has no key for");
+}
+
+/*
+ * The Looking Glass pair (its docs, "IVSHMEM"): -device ivshmem-plain,memdev=ID with -object
+ * memory-backend-file,id=ID,mem-path=/dev/shm/... or /dev/kvmfr0,size=32M,share=on. Both become
+ * [looking-glass]; one without the other, or a second pair, stays untranslated.
+ */
+static void translate_looking_glass(state *st, qarg *args, props *ps, char **pending)
+{
+        qarg *dev = NULL, *mem = NULL;
+        props *pd = NULL, *pm = NULL;
+        const char *memdev, *path, *size, *share;
+        uint64_t sz = 0;
+        char *why;
+
+        STRV_FOREACH(s, pending) {
+                size_t i = strtoul(*s, NULL, 10);
+                const char *drv = prop(&ps[i], "");
+
+                if (!strcmp(drv, "ivshmem-plain") && !dev)
+                        dev = &args[i], pd = &ps[i];
+        }
+        if (!dev)
+                return;
+        memdev = prop(pd, "memdev");
+        STRV_FOREACH(s, pending) {
+                size_t i = strtoul(*s, NULL, 10);
+
+                if (!strcmp(prop(&ps[i], ""), "memory-backend-file") && memdev && prop(&ps[i], "id") &&
+                    !strcmp(prop(&ps[i], "id"), memdev))
+                        mem = &args[i], pm = &ps[i];
+        }
+        props_placement(pd);
+        if ((why = props_leftover(pd, "ivshmem-plain"))) {
+                free(dev->reason);
+                dev->reason = why;
+                return;
+        }
+        if (!mem) {
+                free(dev->reason);
+                dev->reason = reason("ivshmem-plain memdev='%s' names no -object memory-backend-file",
+                                     memdev ? memdev : "");
+                return;
+        }
+        path = prop(pm, "mem-path");
+        size = prop(pm, "size");
+        share = prop(pm, "share");
+        prop(pm, "prealloc");
+        why = props_leftover(pm, "memory-backend-file");
+        if (!why && !(path && path[0] == '/'))
+                why = reason("memory-backend-file without an absolute mem-path");
+        if (!why && (!size || parse_size(size, &sz) < 0 || sz < (1ULL << 20) || sz > (1ULL << 32)))
+                why = reason("memory-backend-file size='%s' is not 1M to 4G", size ? size : "");
+        if (!why && (!share || !opt_on(share)))
+                why = reason(
+                        "memory-backend-file without share=on: the Looking Glass client could not see it");
+        if (why) {
+                free(mem->reason);
+                mem->reason = why;
+                free(dev->reason);
+                dev->reason = reason("its memory backend is not translated (line %u)", mem->line);
+                return;
+        }
+        if (st->c->looking_glass.enabled) {
+                free(dev->reason);
+                dev->reason = reason("a second ivshmem region; vfioctl has one [looking-glass]");
+                return;
+        }
+        st->c->looking_glass.enabled = true;
+        /* A kvmfr module's device (Looking Glass docs, "kvmfr") rather than a /dev/shm file. */
+        if (strncmp(path, "/dev/kvmfr", 10) == 0)
+                st->c->looking_glass.device = VM_LG_KVMFR;
+        if (strcmp(path, vm_looking_glass_path(st->c)) != 0)
+                set_str(st, &st->c->looking_glass.path, path);
+        if (sz != vm_looking_glass_size(st->c->looking_glass.width, st->c->looking_glass.height))
+                st->c->looking_glass.size = sz;
+        free(dev->reason);
+        free(mem->reason);
+        dev->reason = mem->reason = NULL;
+}
+
+/* Keeps what was not translated verbatim in [vm] extra_args, listed; false when it cannot be kept. */
+static bool keep_arg(state *st, const qarg *a)
+{
+        if ((a->value && strpbrk(a->value, " \t\n")) || strpbrk(a->opt, " \t\n"))
+                return false;
+        if (strv_extend(&st->c->vm.extra_args, a->opt) < 0 ||
+            (a->value && strv_extend(&st->c->vm.extra_args, a->value) < 0)) {
+                oom(st);
+                return true;
+        }
+        add_item(st, false, a->line,
+                 reason("<qemu:arg> %s%s%s", a->opt, a->value ? " " : "", a->value ?: ""),
+                 "kept verbatim in [vm] extra_args (--keep-unknown-args): %s", a->reason);
+        if (st->imp->n_ignored && st->r >= 0)
+                st->imp->ignored[st->imp->n_ignored - 1].approximate = true;
+        return true;
+}
+
+/* Every argument not translated: kept (--keep-unknown-args) or one error listing them all. */
+static void report_untranslated(state *st, qarg *args, size_t n)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0, count = 0;
+        bool keep = st->flags & VM_LIBVIRT_KEEP_UNKNOWN_ARGS;
+        FILE *f;
+
+        f = open_memstream(&buf, &size);
+        if (!f) {
                 oom(st);
                 return;
         }
-        STRV_FOREACH(p, pieces) {
-                const char *v;
-
-                if (p == pieces || kv(*p, "id") || kv(*p, "evdev"))
+        for (size_t i = 0; i < n; i++) {
+                if (!args[i].reason || (keep && keep_arg(st, &args[i])))
                         continue;
-                if ((v = kv(*p, "grab_all")))
-                        in->grab_all = opt_on(v);
-                else if ((v = kv(*p, "repeat")))
-                        in->repeat = opt_on(v);
-                else if ((v = kv(*p, "grab-toggle")))
-                        set_str(st, &in->grab_toggle, v);
-                else {
-                        char what[256];
-
-                        snprintf(what, sizeof(what), "-object %.200s: '%s'", value, *p);
-                        add_item(st, true, line, strdup(what),
-                                 "an input-linux property vfioctl has no key for");
-                }
+                fprintf(f, "%s:%u: <qemu:arg> %s%s%.200s: %s%s\n", st->filename, args[i].line, args[i].opt,
+                        args[i].value ? " " : "", args[i].value ?: "", args[i].reason,
+                        keep ? " (and it holds spaces, which [vm] extra_args cannot keep)" : "");
+                count++;
         }
-}
-
-static void translate_pflash(state *st, unsigned line, const char *value, char **pieces)
-{
-        const char *file = NULL;
-        bool readonly = false;
-
-        STRV_FOREACH(p, pieces) {
-                if (kv(*p, "file"))
-                        file = kv(*p, "file");
-                else if (!strcmp(*p, "readonly") || (kv(*p, "readonly") && opt_on(kv(*p, "readonly"))))
-                        readonly = true;
-                else if (kv(*p, "unit") && !strcmp(kv(*p, "unit"), "0"))
-                        readonly = true;
-        }
-        if (!file || file[0] != '/') {
-                arg_dropped(st, line, "-drive", value, "a pflash drive without a file");
+        if (count && !keep)
+                fprintf(f,
+                        "vfioctl has no key for %s; import with --keep-unknown-args to keep %s verbatim in [vm] extra_args, or remove %s from the XML\n",
+                        count == 1 ? "this QEMU argument" : "these QEMU arguments",
+                        count == 1 ? "it" : "them", count == 1 ? "it" : "them");
+        if (fclose(f) != 0) {
+                oom(st);
                 return;
         }
-        /* OVMF as two pflash drives (OvmfPkg/README): unit 0 the read-only code, unit 1 the vars. */
-        st->c->firmware.type = VM_FIRMWARE_OVMF;
-        set_str(st, readonly ? &st->c->firmware.code : &st->c->firmware.vars, file);
+        /* Each line carries its own "FILE:LINE:", so the message is set whole rather than through fail(). */
+        if (count && st->r >= 0) {
+                if (size && buf[size - 1] == '\n')
+                        buf[size - 1] = 0;
+                st->error = TAKE_PTR(buf);
+                st->r = -EINVAL;
+        }
 }
 
 static void map_commandline(state *st, xmlNode *dom)
 {
-        xmlNode *args[256];
+        qarg args[256];
+        props ps[256] = {};
+        _cleanup_strv_free_ char **pending = NULL;
         size_t n = 0;
+        xmlNode *nodes[256];
+        size_t n_nodes = 0;
 
         for (xmlNode *cl = dom->children; cl; cl = cl->next) {
                 if (!(cl->type == XML_ELEMENT_NODE && cl->ns && cl->ns->href &&
@@ -2190,10 +3206,13 @@ static void map_commandline(state *st, xmlNode *dom)
                                 continue;
                         use(a);
                         if (strcmp(qname(a), "arg") == 0 && attr(a, "value")) {
-                                if (n < ELEMENTSOF(args))
-                                        args[n++] = a;
-                                else
-                                        drop(st, a, "more than 256 arguments");
+                                if (n_nodes < ELEMENTSOF(nodes))
+                                        nodes[n_nodes++] = a;
+                                else {
+                                        fail(st, line_of(a),
+                                             "more than 256 <qemu:arg>; vfioctl reads at most 256");
+                                        return;
+                                }
                         } else if (strcmp(qname(a), "env") == 0) {
                                 const char *name = attr(a, "name"), *value = attr(a, "value");
 
@@ -2211,67 +3230,40 @@ static void map_commandline(state *st, xmlNode *dom)
                                 drop(st, a, "not a qemu:arg");
                 }
         }
-        for (size_t i = 0; i < n && st->r >= 0; i++) {
-                const char *opt = attr(args[i], "value"), *value = NULL;
-                unsigned line = line_of(args[i]);
-                _cleanup_strv_free_ char **pieces = NULL;
+        /* An option's value is the next argument unless the option takes none. */
+        for (size_t i = 0; i < n_nodes; i++) {
+                qarg *a = &args[n++];
 
-                if (opt[0] != '-') {
-                        arg_dropped(st, line, opt, NULL, "a value without its option");
+                *a = (qarg){ .line = line_of(nodes[i]), .opt = attr(nodes[i], "value") };
+                if (a->opt[0] != '-') {
+                        a->value = a->opt;
+                        a->opt = "";
+                        a->reason = reason("a value without its option");
                         continue;
                 }
-                /* An option's value is the next argument unless that is another option. */
-                if (i + 1 < n && attr(args[i + 1], "value")[0] != '-')
-                        value = attr(args[++i], "value");
-                if (value && split_opts(value, &pieces) < 0) {
-                        oom(st);
-                        return;
-                }
-                if (!strcmp(opt, "-cpu") && value)
-                        translate_cpu(st, line, value, pieces);
-                else if ((!strcmp(opt, "-machine") || !strcmp(opt, "-M")) && value)
-                        translate_machine(st, line, value, pieces);
-                else if (!strcmp(opt, "-object") && value && !strcmp(pieces[0], "input-linux"))
-                        translate_input_linux(st, line, value, pieces);
-                else if (!strcmp(opt, "-drive") && value && strv_contains(pieces, "if=pflash"))
-                        translate_pflash(st, line, value, pieces);
-                else if (!strcmp(opt, "-object") && value && !strcmp(pieces[0], "memory-backend-file") &&
-                         strv_contains(pieces, "id=looking-glass")) {
-                        /* Looking Glass over kvmfr or /dev/shm (its docs, "IVSHMEM"). */
-                        st->c->looking_glass.enabled = true;
-                        STRV_FOREACH(p, pieces) {
-                                uint64_t sz;
+                if (takes_value(a->opt) && i + 1 < n_nodes)
+                        a->value = attr(nodes[++i], "value");
+        }
+        for (size_t i = 0; i < n && st->r >= 0; i++)
+                if (!args[i].reason)
+                        args[i].reason = translate_arg(st, &args[i], &ps[i], &pending, i);
+        if (st->r >= 0 && pending)
+                translate_looking_glass(st, args, ps, pending);
+        STRV_FOREACH(s, pending) {
+                size_t i = strtoul(*s, NULL, 10);
 
-                                if (kv(*p, "mem-path") && kv(*p, "mem-path")[0] == '/') {
-                                        set_str(st, &st->c->looking_glass.path, kv(*p, "mem-path"));
-                                        if (strncmp(kv(*p, "mem-path"), "/dev/kvmfr", 10) == 0)
-                                                st->c->looking_glass.device = VM_LG_KVMFR;
-                                } else if (kv(*p, "size") && parse_size(kv(*p, "size"), &sz) == 0)
-                                        st->c->looking_glass.size = sz;
-                        }
-                } else if (!strcmp(opt, "-device") && value && !strcmp(pieces[0], "ivshmem-plain") &&
-                           strv_contains(pieces, "memdev=looking-glass"))
-                        ; /* the device half of the Looking Glass pair above */
-                else if (!strcmp(opt, "-audiodev") && value && !strcmp(pieces[0], "pa")) {
-                        st->c->audio.backend = VM_AUDIO_PA;
-                        STRV_FOREACH(p, pieces)
-                                if (kv(*p, "server") && kv(*p, "server")[0] == '/')
-                                        set_str(st, &st->c->audio.server, kv(*p, "server"));
-                } else if (!strcmp(opt, "-device") && value &&
-                           (!strcmp(pieces[0], "ich9-intel-hda") || !strcmp(pieces[0], "intel-hda"))) {
-                        st->c->audio.enabled = true;
-                        st->c->audio.device = !strcmp(pieces[0], "ich9-intel-hda") ? VM_AUDIO_ICH9_HDA
-                                                                                   : VM_AUDIO_INTEL_HDA;
-                } else if (!strcmp(opt, "-device") && value &&
-                           (!strcmp(pieces[0], "hda-duplex") || !strcmp(pieces[0], "hda-micro") ||
-                            !strcmp(pieces[0], "hda-output"))) {
-                        st->c->audio.codec =
-                                !strcmp(pieces[0], "hda-output") ? VM_CODEC_OUTPUT : VM_CODEC_DUPLEX;
-                        if (!strcmp(pieces[0], "hda-micro"))
-                                add_item(st, false, line, strdup("<qemu:arg> -device hda-micro"),
-                                         "became codec = hda-duplex (the same two streams)");
-                } else
-                        keep_arg(st, line, opt, value, "no vfioctl key for it");
+                if (args[i].reason && !strcmp(args[i].reason, "pending")) {
+                        free(args[i].reason);
+                        args[i].reason = reason(
+                                "%s is not one half of vfioctl's one Looking Glass pair (-device ivshmem-plain,memdev=ID with -object memory-backend-file,id=ID,share=on)",
+                                prop(&ps[i], ""));
+                }
+        }
+        if (st->r >= 0)
+                report_untranslated(st, args, n);
+        for (size_t i = 0; i < n; i++) {
+                free(args[i].reason);
+                props_done(&ps[i]);
         }
 }
 
@@ -2313,8 +3305,10 @@ static void map_identity(state *st, xmlNode *dom, const char *name)
         if ((n = child(dom, "uuid"))) {
                 _cleanup_free_ char *s = text(n);
 
-                if (s && *s)
+                if (s && *s) {
                         set_str(st, &st->c->vm.uuid, s);
+                        key_line(st, "vm", "uuid", line_of(n));
+                }
         }
         /* libosinfo's OS id says what the guest is (https://libosinfo.org, "os" ids). */
         if ((n = child(dom, "metadata"))) {
@@ -2371,21 +3365,24 @@ static void parse_domain(state *st, xmlNode *dom, const char *name)
         map_cpu(st, dom);
         map_clock(st, dom);
         map_devices(st, dom);
-        map_hostdev_groups(st);
+        /* Before grouping: qemu:arg vfio-pci functions join the slots of the <hostdev>s. */
         map_commandline(st, dom);
-        /* <timer name='hypervclock'> is hv-time, which vfioctl's Hyper-V set includes. */
-        if (st->hyperv_time && !st->c->cpu.hyperv)
-                st->c->cpu.hyperv = true;
-        if (st->c->cpu.hyperv && !st->hyperv_time)
-                add_item(st, false, line_of(dom), strdup("<features><hyperv>"),
-                         "vfioctl's Hyper-V set adds hv-time (the hypervclock timer)");
+        map_hostdev_groups(st);
+        hyperv_keys(st, dom);
+        /* OVMF's setting means nothing to SeaBIOS: libvirt passes it, the firmware never reads it. */
+        if (st->c->firmware.mmio64_size && st->c->firmware.type != VM_FIRMWARE_OVMF) {
+                add_item(st, true, vm_config_key_line(st->c, "firmware", "mmio64_size"),
+                         strdup("opt/ovmf/X-PciMmio64Mb"),
+                         "an OVMF setting in a SeaBIOS VM: it has no effect there");
+                st->c->firmware.mmio64_size = 0;
+        }
         for (size_t i = 0; i < st->c->n_disks && st->scsi_iothread; i++)
                 if (st->c->disks[i].bus == VM_DISK_VIRTIO_SCSI && st->c->disks[i].media == VM_MEDIA_DISK)
                         st->c->disks[i].iothread = true;
         /* SPICE/VNC with <video model='none'>: nothing to show, the display has no device to serve. */
         if (st->c->display.protocol != VM_PROTOCOL_NONE && st->c->display.device == VM_DISPLAY_NONE) {
                 add_item(
-                        st, true, line_of(dom), strdup("<graphics>"),
+                        st, true, line_of(st->graphics), describe(st->graphics),
                         "with <video> none there is no emulated display to serve; vfioctl drops the viewer");
                 st->c->display.protocol = VM_PROTOCOL_NONE;
         }
@@ -2420,6 +3417,24 @@ static void xml_error(void *ctx, xmlErrorPtr e)
 /* The XML line of the device a config message is about ("[net \"net0\"] mac: ..."), or 0. */
 static unsigned message_line(const vm_config *c, const char *msg)
 {
+        /* "[vm] uuid: ..." or "[net \"x\"] mac: ...": the key's own line, when the import recorded one. */
+        if (msg[0] == '[') {
+                const char *end = strstr(msg, "] ");
+                char section[128], key[64];
+                size_t kn;
+
+                if (end && (size_t)(end - msg - 1) < sizeof(section)) {
+                        memcpy(section, msg + 1, (size_t)(end - msg - 1));
+                        section[end - msg - 1] = 0;
+                        kn = strcspn(end + 2, ": ");
+                        if (kn < sizeof(key)) {
+                                memcpy(key, end + 2, kn);
+                                key[kn] = 0;
+                                if (vm_config_key_line(c, section, key))
+                                        return vm_config_key_line(c, section, key);
+                        }
+                }
+        }
 #define FIND(kind, arr)                                                                 \
         for (size_t i = 0; i < c->n_##arr; i++) {                                       \
                 char sec[128];                                                          \
@@ -2543,13 +3558,33 @@ int vm_libvirt_import_string(const char *xml, size_t size, const char *filename,
         }
         free(st.hds);
         strv_free(st.boot_order);
+        free(st.online);
+        strv_free(st.hv);
         if (st.r < 0) {
                 *ret_error = st.error;
                 return st.r;
         }
         r = vm_config_check(imp->config, &errors);
         if (r < 0 && errors) {
-                _cleanup_free_ char *j = strv_join(errors, "\n");
+                _cleanup_free_ char *j = NULL;
+
+                /* "FILE:0: [section] ...": a key the XML set without a line of its own; find the device's.
+                 */
+                for (char **e = errors; *e; e++) {
+                        size_t n = strlen(filename);
+                        char *fixed;
+                        unsigned line;
+
+                        if (strncmp(*e, filename, n) != 0 || strncmp(*e + n, ":0: ", 4) != 0)
+                                continue;
+                        line = message_line(imp->config, *e + n + 4);
+                        if ((line ? asprintf(&fixed, "%s:%u: %s", filename, line, *e + n + 4)
+                                  : asprintf(&fixed, "%s: %s", filename, *e + n + 4)) < 0)
+                                return -ENOMEM;
+                        free(*e);
+                        *e = fixed;
+                }
+                j = strv_join(errors, "\n");
 
                 if (asprintf(ret_error, "%s: the imported config is not consistent:\n%s", filename,
                              j ? j : "") < 0)

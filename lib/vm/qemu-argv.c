@@ -15,6 +15,7 @@
 #include "log.h"
 #include "strv.h"
 #include "vfioctl/audio-grant.h"
+#include "vfioctl/firmware.h"
 
 char *vm_qemu_escape(const char *s)
 {
@@ -49,6 +50,9 @@ const char *vm_qemu_firmware_vars_template(const vm_config *c)
 {
         if (c->firmware.vars_template)
                 return c->firmware.vars_template;
+        /* A code image of its own takes the vars template packaged with it (the 2 MiB build's, say). */
+        if (c->firmware.code && vfio_ovmf_vars_template_for(c->firmware.code))
+                return vfio_ovmf_vars_template_for(c->firmware.code);
         /* .ms.fd has Microsoft's keys enrolled, which Windows needs to boot with Secure Boot on. */
         return c->firmware.secure_boot ? "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"
                                        : "/usr/share/OVMF/OVMF_VARS_4M.fd";
@@ -233,21 +237,34 @@ static void build_cpu(builder *b, const vm_config *c)
         /* kvm=off clears the KVM CPUID signature, which GeForce drivers before 465 refuse (code 43). */
         if (c->cpu.hide_kvm)
                 opt_raw(&o, "kvm=off");
-        if (c->cpu.hyperv) {
-                /* The set Windows benefits from and QEMU 7.2 accepts on KVM and TCG (docs/hyperv.txt). */
+        /* The set Windows benefits from and QEMU 7.2 accepts on KVM and TCG (docs/hyperv.txt). */
+        if (c->cpu.hyperv)
                 opt_raw(&o, "hv-relaxed,hv-vapic,hv-spinlocks=0x1fff,hv-time");
-                if (c->cpu.hyperv_vendor_id)
-                        opt_raw(&o, "hv-vendor-id=%s", c->cpu.hyperv_vendor_id);
-                STRV_FOREACH(f, c->cpu.hyperv_extra)
-                        opt_raw(&o, "%s", *f);
-        }
+        /* Flags of their own too: an imported domain has exactly the enlightenments its XML lists. */
+        if (c->cpu.hyperv_vendor_id)
+                opt_raw(&o, "hv-vendor-id=%s", c->cpu.hyperv_vendor_id);
+        STRV_FOREACH(f, c->cpu.hyperv_extra)
+                opt_raw(&o, "%s", *f);
+        /* CPUID feature switches (qemu-options.hx, -cpu: "feature=on|off"). */
+        STRV_FOREACH(f, c->cpu.features)
+                opt_raw(&o, "%s=%s", *f + 1, **f == '+' ? "on" : "off");
         add_opt(b, "-cpu", &o);
         opt_raw(&o, "%u,sockets=%u,cores=%u,threads=%u", vm_config_vcpus(c), c->cpu.sockets, c->cpu.cores,
                 c->cpu.threads);
+        /* Fewer vCPUs than topology places: the rest stay empty, as libvirt's <vcpu current> leaves them. */
+        if (vm_config_vcpus(c) < vm_config_max_vcpus(c))
+                opt_raw(&o, "maxcpus=%u", vm_config_max_vcpus(c));
         add_opt(b, "-smp", &o);
 }
 
-static void build_memory(builder *b, const vm_config *c)
+const char *vm_qemu_hugepage_dir(const vm_config *c)
+{
+        if (c->memory.hugepage_path)
+                return c->memory.hugepage_path;
+        return c->memory.hugepages == VM_HUGEPAGES_1G ? "/dev/hugepages1G" : "/dev/hugepages";
+}
+
+static void build_memory(builder *b, const vm_config *c, const vm_argv_paths *p)
 {
         opt o = {};
         char sz[32];
@@ -256,13 +273,13 @@ static void build_memory(builder *b, const vm_config *c)
         add(b, "-m");
         add(b, sz);
         if (c->memory.hugepages != VM_HUGEPAGES_NONE) {
-                const char *path = c->memory.hugepage_path;
+                const char *path = vm_qemu_hugepage_dir(c);
 
-                if (!path)
-                        path = c->memory.hugepages == VM_HUGEPAGES_1G ? "/dev/hugepages1G"
-                                                                      : "/dev/hugepages";
                 opt_raw(&o, "memory-backend-file,id=mem,size=%s", sz);
-                opt_str(&o, "mem-path", path);
+                /* vfioctl's filled file: shared, or each write would copy a page of it (MAP_PRIVATE). */
+                opt_str(&o, "mem-path", p->memory_file ? p->memory_file : path);
+                if (p->memory_file)
+                        opt_raw(&o, "share=on");
         } else if (c->memory.prealloc)
                 opt_raw(&o, "memory-backend-ram,id=mem,size=%s", sz);
         if (o.s) {
@@ -300,6 +317,14 @@ static void build_firmware(builder *b, const vm_config *c, const vm_argv_paths *
         if (c->firmware.secure_boot) {
                 add(b, "-global");
                 add(b, "driver=cfi.pflash01,property=secure,value=on");
+        }
+        /*
+         * OVMF sizes its 64-bit PCI MMIO window from this fw_cfg file, in MiB (OvmfPkg PlatformPei,
+         * "X-PciMmio64Mb"): large-BAR GPUs (resizable BAR) need more than OVMF's default.
+         */
+        if (c->firmware.mmio64_size) {
+                opt_raw(&o, "name=opt/ovmf/X-PciMmio64Mb,string=%" PRIu64, c->firmware.mmio64_size >> 20);
+                add_opt(b, "-fw_cfg", &o);
         }
 }
 
@@ -421,6 +446,8 @@ static void build_hostdev(builder *b, const vm_config *c, const vm_pci *p, bool 
                         opt_str(&o, "romfile", p->romfile);
                 if (f == 0 && !p->rombar)
                         opt_raw(&o, "rombar=0");
+                if (f == 0 && p->bootindex)
+                        opt_raw(&o, "bootindex=%u", p->bootindex);
                 add_opt(b, "-device", &o);
         }
 }
@@ -459,6 +486,8 @@ static void build_usb(builder *b, const vm_config *c)
                         opt_raw(&o, "hostbus=%u", u->host_bus);
                         opt_str(&o, "hostport", u->host_port);
                 }
+                if (u->bootindex)
+                        opt_raw(&o, "bootindex=%u", u->bootindex);
                 add_opt(b, "-device", &o);
         }
 }
@@ -570,6 +599,14 @@ static void build_net(builder *b, const vm_config *c)
                         opt_str(&o, "ifname", n->ifname);
                         opt_raw(&o, "script=no,downscript=no");
                         break;
+                case VM_NET_MACVTAP:
+                        /*
+                         * The macvtap's character device (/dev/tapIFINDEX), opened by vfioctl start and
+                         * inherited by QEMU at this number: QEMU reads it as a tap (qemu-options.hx, -netdev
+                         * tap,fd=), the way libvirt hands it over.
+                         */
+                        opt_raw(&o, "tap,id=net-%s,fd=%d", n->name, vm_qemu_macvtap_fd(c, n));
+                        break;
                 }
                 add_opt(b, "-netdev", &o);
                 opt_raw(&o, "%s,netdev=net-%s,id=nic-%s",
@@ -578,6 +615,15 @@ static void build_net(builder *b, const vm_config *c)
                         opt_raw(&o, "mac=%s", n->mac);
                 add_opt(b, "-device", &o);
         }
+}
+
+int vm_qemu_macvtap_fd(const vm_config *c, const vm_net *n)
+{
+        int k = 0;
+
+        for (size_t i = 0; i < c->n_nets && &c->nets[i] != n; i++)
+                k += c->nets[i].type == VM_NET_MACVTAP;
+        return VM_QEMU_MACVTAP_FD_BASE + k;
 }
 
 bool vm_qemu_input_wants_relay(const vm_input *in)
@@ -813,7 +859,7 @@ int vm_qemu_argv(const vm_config *c, const vm_argv_paths *p, char ***ret, char *
         add(&b, "-no-user-config");
         build_machine(&b, c);
         build_cpu(&b, c);
-        build_memory(&b, c);
+        build_memory(&b, c, p);
         build_firmware(&b, c, p);
         build_identity(&b, c);
         if (c->vm.kernel) {

@@ -64,7 +64,10 @@ static const char *const toggle_values[] = { "ctrl-ctrl",  "alt-alt",         "s
 static const char *const relay_values[] = { "auto", "yes", "no", NULL };
 static const char *const display_values[] = { "none", "virtio-vga", "qxl", "std", NULL };
 static const char *const protocol_values[] = { "none", "spice", "vnc", NULL };
-static const char *const net_values[] = { "user", "bridge", "tap", NULL };
+static const char *const net_values[] = { "user", "bridge", "tap", "macvtap", NULL };
+/* The macvtap modes of ip-link(8) and libvirt's <interface type='direct'> (formatdomain.rst, "Direct
+ * attachment"). */
+static const char *const macvtap_mode_values[] = { "bridge", "vepa", "private", "passthrough", NULL };
 static const char *const net_model_values[] = { "virtio", "e1000e", NULL };
 static const char *const audio_values[] = { "none", "pa", "alsa", NULL };
 static const char *const audio_device_values[] = { "ich9-intel-hda", "intel-hda", "ac97", NULL };
@@ -120,6 +123,8 @@ static const key_def keys[] = {
         { "firmware", "code", K_PATH, FW(code), NULL, 0, 0, PATH },
         { "firmware", "vars_template", K_PATH, FW(vars_template), NULL, 0, 0, PATH },
         { "firmware", "vars", K_PATH, FW(vars), NULL, 0, 0, PATH },
+        { "firmware", "mmio64_size", K_SIZE, FW(mmio64_size), NULL, 1ULL << 30, 1ULL << 44,
+          "a size from 1G to 16T in whole MiB (64G)" },
         { "tpm", "socket", K_PATH, offsetof(vm_tpm, socket), NULL, 0, 0, PATH },
         { "cpu", "model", K_STRING, C(model), NULL, 0, 0, "host or a QEMU CPU model (qemu64, max)" },
         { "cpu", "sockets", K_UINT, C(sockets), NULL, 1, 16, "1 to 16" },
@@ -129,6 +134,9 @@ static const key_def keys[] = {
         { "cpu", "hyperv", K_BOOL, C(hyperv), NULL, 0, 0, BOOL },
         { "cpu", "hyperv_vendor_id", K_STRING, C(hyperv_vendor_id), NULL, 0, 0, "1 to 12 characters" },
         { "cpu", "hyperv_extra", K_LIST, C(hyperv_extra), NULL, 0, 0, "hv-* flags (hv-vpindex hv-synic)" },
+        { "cpu", "features", K_LIST, C(features), NULL, 0, 0,
+          "CPU features to turn on (+name) or off (-name): +topoext -hypervisor" },
+        { "cpu", "vcpus", K_UINT, C(vcpus), NULL, 1, 4096, "1 to sockets x cores x threads" },
         { "cpu", "pin", K_LIST, C(pin), NULL, 0, 0, "one host CPU number per vCPU (0 4 1 5)" },
         { "cpu", "emulator_pin", K_LIST, C(emulator_pin), NULL, 0, 0, "host CPU numbers (3 7)" },
         { "memory", "size", K_SIZE, M(size), NULL, 64ULL << 20, 1ULL << 42,
@@ -191,17 +199,20 @@ static const key_def keys[] = {
           "microseconds, 100 to 1000000" },
         { "gpu", "device", K_STRING, P(device), NULL, 0, 0,
           "a selector: 01:00.0, 10de:1b80 or a name pattern" },
-        { "gpu", "functions", K_FUNCTIONS, 0, NULL, 0, 0, "auto or selectors (01:00.1 01:00.2)" },
+        { "gpu", "functions", K_FUNCTIONS, 0, NULL, 0, 0, "auto, none or selectors (01:00.1 01:00.2)" },
         { "gpu", "x_vga", K_BOOL, P(x_vga), NULL, 0, 0, BOOL },
         { "gpu", "romfile", K_PATH, P(romfile), NULL, 0, 0, PATH },
         { "gpu", "rombar", K_BOOL, P(rombar), NULL, 0, 0, BOOL },
+        { "gpu", "bootindex", K_UINT, P(bootindex), NULL, 1, 99, "1 to 99" },
         { "pci", "device", K_STRING, P(device), NULL, 0, 0,
           "a selector: 03:00.0, 1912:0014 or a name pattern" },
         { "pci", "romfile", K_PATH, P(romfile), NULL, 0, 0, PATH },
         { "pci", "rombar", K_BOOL, P(rombar), NULL, 0, 0, BOOL },
+        { "pci", "bootindex", K_UINT, P(bootindex), NULL, 1, 99, "1 to 99" },
         { "usb", "device", K_USB_ID, 0, NULL, 0, 0, "vendor:product in hex (046d:c52b)" },
         { "usb", "host_bus", K_UINT, U(host_bus), NULL, 1, 255, "1 to 255" },
         { "usb", "host_port", K_STRING, U(host_port), NULL, 0, 0, "a port path (2 or 2.3)" },
+        { "usb", "bootindex", K_UINT, U(bootindex), NULL, 1, 99, "1 to 99" },
         { "input", "type", K_ENUM, I(type), input_values, 0, 0, NULL },
         { "input", "evdev", K_PATH, I(evdev), NULL, 0, 0,
           "an absolute path (/dev/input/by-id/...-event-kbd)" },
@@ -225,7 +236,9 @@ static const key_def keys[] = {
         { "net", "mac", K_MAC, N(mac), NULL, 0, 0, "a unicast MAC (52:54:00:12:34:56)" },
         { "net", "bridge", K_STRING, N(bridge), NULL, 0, 0, "a bridge interface (br0)" },
         { "net", "helper", K_PATH, N(helper), NULL, 0, 0, PATH },
-        { "net", "ifname", K_STRING, N(ifname), NULL, 0, 0, "a tap interface (tap0)" },
+        { "net", "ifname", K_STRING, N(ifname), NULL, 0, 0, "a tap or macvtap interface (tap0, macvtap0)" },
+        { "net", "link", K_STRING, N(link), NULL, 0, 0, "the host interface below a macvtap (enp5s0)" },
+        { "net", "macvtap_mode", K_ENUM, N(macvtap_mode), macvtap_mode_values, 0, 0, NULL },
         { "net", "hostfwd", K_LIST, N(hostfwd), NULL, 0, 0,
           "PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT" },
         { "share", "type", K_ENUM, offsetof(vm_share, type), share_values, 0, 0, NULL },
@@ -236,7 +249,7 @@ static const key_def keys[] = {
 static bool enum_is_string(const key_def *k)
 {
         return k->values == aio_values || k->values == cache_values || k->values == discard_values ||
-               k->values == toggle_values;
+               k->values == toggle_values || k->values == macvtap_mode_values;
 }
 
 typedef struct section_def {
@@ -398,9 +411,14 @@ static bool valid_user_name(const char *s)
         return true;
 }
 
-unsigned vm_config_vcpus(const vm_config *c)
+unsigned vm_config_max_vcpus(const vm_config *c)
 {
         return c->cpu.sockets * c->cpu.cores * c->cpu.threads;
+}
+
+unsigned vm_config_vcpus(const vm_config *c)
+{
+        return c->cpu.vcpus ? c->cpu.vcpus : vm_config_max_vcpus(c);
 }
 
 static void pci_init(vm_pci *p)
@@ -462,6 +480,7 @@ vm_config *vm_config_free(vm_config *c)
         free(c->cpu.model);
         free(c->cpu.hyperv_vendor_id);
         strv_free(c->cpu.hyperv_extra);
+        strv_free(c->cpu.features);
         strv_free(c->cpu.pin);
         strv_free(c->cpu.emulator_pin);
         free(c->memory.hugepage_path);
@@ -514,6 +533,8 @@ vm_config *vm_config_free(vm_config *c)
                 free(n->helper);
                 free(n->ifname);
                 strv_free(n->hostfwd);
+                free(n->link);
+                free(n->macvtap_mode);
         }
         free(c->nets);
         for (size_t i = 0; i < c->n_shares; i++) {
@@ -966,7 +987,14 @@ static int parse_value(parse_state *st, const char *section, const key_def *k, v
                         p->functions_auto = true;
                         return 0;
                 }
-                if (strv_contains(words, "auto"))
+                /* "none": the device's own function only (a GPU without HDMI audio, or one left to the
+                 * host). */
+                if (strcmp(words[0], "none") == 0 && !words[1]) {
+                        p->functions_auto = false;
+                        p->functions = strv_free(p->functions);
+                        return 0;
+                }
+                if (strv_contains(words, "auto") || strv_contains(words, "none"))
                         goto bad;
                 p->functions_auto = false;
                 strv_free(p->functions);
@@ -1121,6 +1149,86 @@ static unsigned section_line(const vm_config *c, const char *kind, const char *n
         return 0;
 }
 
+/* hv-NAME or hv-NAME=VALUE: one -cpu property, nothing that could start another (',' splits -cpu). */
+static bool valid_hv_flag(const char *f)
+{
+        const char *eq;
+
+        if (strncmp(f, "hv-", 3) != 0 || strlen(f) > 64)
+                return false;
+        eq = strchr(f, '=');
+        for (const char *p = f + 3; *p && p != eq; p++)
+                if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '-' && *p != '_')
+                        return false;
+        if (eq && (!eq[1] || strspn(eq + 1, "0123456789abcdefABCDEFxX") != strlen(eq + 1)))
+                return false;
+        return !eq || eq > f + 3;
+}
+
+/* +NAME / -NAME with a QEMU feature name (target/i386/cpu.c spells them lower case, '-', '_', '.'). */
+static bool valid_feature(const char *f)
+{
+        if ((f[0] != '+' && f[0] != '-') || !f[1] || strlen(f) > 64)
+                return false;
+        for (const char *p = f + 1; *p; p++)
+                if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && !strchr("-_.", *p))
+                        return false;
+        return true;
+}
+
+static unsigned boot_line(const vm_config *c, const char *kind, const char *name, unsigned fallback)
+{
+        char sec[80];
+        unsigned l;
+
+        snprintf(sec, sizeof(sec), "%s \"%s\"", kind, name);
+        l = vm_config_key_line(c, sec, "bootindex");
+        if (!l && !strcmp(kind, "gpu"))
+                l = vm_config_key_line(c, "gpu", "bootindex");
+        return l ? l : fallback;
+}
+
+/* QEMU refuses two devices with one bootindex ("bootindex N used by two devices"). */
+static void check_bootindex(const vm_config *c, char ***errors, int *ret_)
+{
+        struct {
+                unsigned index, line;
+                char what[80];
+        } seen[4 * VM_CONFIG_MAX_ITEMS];
+        size_t n = 0;
+        int ret = *ret_;
+
+#define SEEN(idx, ln, ...)                                                         \
+        do {                                                                       \
+                if ((idx) && n < ELEMENTSOF(seen)) {                               \
+                        seen[n].index = (idx);                                     \
+                        seen[n].line = (ln);                                       \
+                        snprintf(seen[n].what, sizeof(seen[n].what), __VA_ARGS__); \
+                        n++;                                                       \
+                }                                                                  \
+        } while (0)
+        for (size_t i = 0; i < c->n_disks; i++)
+                SEEN(c->disks[i].bootindex, boot_line(c, "disk", c->disks[i].name, c->disks[i].line),
+                     "[disk \"%s\"]", c->disks[i].name);
+        for (size_t i = 0; i < c->n_gpus; i++)
+                SEEN(c->gpus[i].bootindex, boot_line(c, "gpu", c->gpus[i].name, c->gpus[i].line),
+                     "[gpu \"%s\"]", c->gpus[i].name);
+        for (size_t i = 0; i < c->n_pcis; i++)
+                SEEN(c->pcis[i].bootindex, boot_line(c, "pci", c->pcis[i].name, c->pcis[i].line),
+                     "[pci \"%s\"]", c->pcis[i].name);
+        for (size_t i = 0; i < c->n_usbs; i++)
+                SEEN(c->usbs[i].bootindex, boot_line(c, "usb", c->usbs[i].name, c->usbs[i].line),
+                     "[usb \"%s\"]", c->usbs[i].name);
+#undef SEEN
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < i; j++)
+                        if (seen[i].index == seen[j].index)
+                                ERR(seen[i].line,
+                                    "%s bootindex = %u is also the bootindex of %s; each boot device needs its own",
+                                    seen[i].what, seen[i].index, seen[j].what);
+        *ret_ = ret;
+}
+
 int vm_config_check(const vm_config *c, char ***errors)
 {
         unsigned vcpus = vm_config_vcpus(c);
@@ -1169,14 +1277,23 @@ int vm_config_check(const vm_config *c, char ***errors)
                             "%zu passed-through devices and spare root ports do not fit the %zu slots vfioctl lays out (0x10 upward); pass fewer or lower spare_root_ports",
                             used, max);
         }
-        if (c->cpu.hyperv_vendor_id && !c->cpu.hyperv)
-                ERR(LINE("cpu", "hyperv_vendor_id"), "[cpu] hyperv_vendor_id needs hyperv = yes");
         STRV_FOREACH(f, c->cpu.hyperv_extra)
-                if (strncmp(*f, "hv-", 3) != 0)
-                        ERR(LINE("cpu", "hyperv_extra"), "[cpu] hyperv_extra: '%s' is not an hv-* flag", *f);
+                if (!valid_hv_flag(*f))
+                        ERR(LINE("cpu", "hyperv_extra"),
+                            "[cpu] hyperv_extra: '%s' is not an hv-* flag (hv-vpindex, or hv-spinlocks=0x1fff)",
+                            *f);
+        STRV_FOREACH(f, c->cpu.features)
+                if (!valid_feature(*f))
+                        ERR(LINE("cpu", "features"),
+                            "[cpu] features: '%s' is not +NAME or -NAME with a QEMU CPU feature name (+topoext, -hypervisor)",
+                            *f);
+        if (c->cpu.vcpus > vm_config_max_vcpus(c))
+                ERR(LINE("cpu", "vcpus"),
+                    "[cpu] vcpus = %u is more than the %u places of the topology (sockets x cores x threads)",
+                    c->cpu.vcpus, vm_config_max_vcpus(c));
         if (c->cpu.pin && strv_length(c->cpu.pin) != vcpus)
                 ERR(LINE("cpu", "pin"),
-                    "[cpu] pin lists %zu host CPUs but the VM has %u vCPUs (sockets x cores x threads); list exactly one per vCPU",
+                    "[cpu] pin lists %zu host CPUs but the VM starts %u vCPUs ([cpu] vcpus, else sockets x cores x threads); list exactly one per vCPU",
                     strv_length(c->cpu.pin), vcpus);
         STRV_FOREACH(p, c->cpu.pin) {
                 uint64_t u;
@@ -1318,8 +1435,14 @@ int vm_config_check(const vm_config *c, char ***errors)
                         ERR(l, "[net \"%s\"] bridge and helper need type = bridge", n->name);
                 if (n->type == VM_NET_TAP && !n->ifname)
                         ERR(l, "[net \"%s\"] type = tap needs ifname = tap0", n->name);
-                if (n->type != VM_NET_TAP && n->ifname)
-                        ERR(l, "[net \"%s\"] ifname needs type = tap", n->name);
+                if (n->type == VM_NET_MACVTAP && !n->ifname)
+                        ERR(l,
+                            "[net \"%s\"] type = macvtap needs ifname = the macvtap interface (ip link add link enp5s0 name macvtap0 type macvtap mode bridge)",
+                            n->name);
+                if (n->type != VM_NET_TAP && n->type != VM_NET_MACVTAP && n->ifname)
+                        ERR(l, "[net \"%s\"] ifname needs type = tap or macvtap", n->name);
+                if (n->type != VM_NET_MACVTAP && (n->link || n->macvtap_mode))
+                        ERR(l, "[net \"%s\"] link and macvtap_mode need type = macvtap", n->name);
                 if (n->type != VM_NET_USER && n->hostfwd)
                         ERR(l, "[net \"%s\"] hostfwd needs type = user", n->name);
                 STRV_FOREACH(f, n->hostfwd)
@@ -1328,6 +1451,13 @@ int vm_config_check(const vm_config *c, char ***errors)
                                     "[net \"%s\"] hostfwd: '%s' is not valid; expected PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT (tcp::24800-:24800)",
                                     n->name, *f);
         }
+        check_bootindex(c, errors, &ret);
+        if (c->firmware.mmio64_size && c->firmware.type != VM_FIRMWARE_OVMF)
+                ERR(LINE("firmware", "mmio64_size"),
+                    "[firmware] mmio64_size needs type = ovmf (an OVMF setting)");
+        if (c->firmware.mmio64_size % (1ULL << 20))
+                ERR(LINE("firmware", "mmio64_size"),
+                    "[firmware] mmio64_size must be whole MiB (OVMF reads it in MiB)");
         for (size_t i = 0; i < c->n_shares; i++) {
                 const vm_share *s = &c->shares[i];
                 bool user_net = false;

@@ -1,6 +1,7 @@
 /* Where VM configs meet the host: selector resolution, CPU pinning plan, hugepages, the config writer. */
 #include "vfioctl/vmdefaults.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -36,9 +37,14 @@ static int push_msg(char ***l, const char *fmt, ...)
 }
 
 /* One selector to host names; a literal address missing from the host is used as written. */
+/* Where resolution happens: this host (lenient with literal addresses) or another one named by where. */
+typedef struct resolve_target {
+        const char *where; /* NULL: this host */
+} resolve_target;
+
 static int resolve_one(const vm_config *c, const char *section, unsigned line, const char *text,
-                       const vfio_model *m, vfio_pci_names *names, char ***out, char ***warnings,
-                       char ***errors)
+                       const vfio_model *m, vfio_pci_names *names, const resolve_target *t, char ***out,
+                       char ***warnings, char ***errors)
 {
         _cleanup_(vfio_selector_freep) vfio_selector *sel = NULL;
         _cleanup_strv_free_ char **found = NULL;
@@ -58,6 +64,11 @@ static int resolve_one(const vm_config *c, const char *section, unsigned line, c
         r = m ? vfio_selector_resolve(sel, m, names, &found) : -ENXIO;
         if (r == -ENOMEM)
                 return r;
+        if (r == -ENXIO && t->where)
+                return push_msg(
+                        errors,
+                        "%s:%u: [%s] device: '%s' is not on %s (its node devices have no such PCI device); nothing was defined",
+                        c->filename, line, section, text, t->where);
         if (r == -ENXIO && sel->kind == VFIO_SELECTOR_ADDRESS) {
                 char buf[VFIO_PCI_ADDR_MAX];
 
@@ -94,7 +105,7 @@ static int resolve_one(const vm_config *c, const char *section, unsigned line, c
 }
 
 static int resolve_pci(vm_config *c, vm_pci *p, bool gpu, const vfio_model *m, vfio_pci_names *names,
-                       char ***warnings, char ***errors)
+                       const resolve_target *t, char ***warnings, char ***errors)
 {
         _cleanup_strv_free_ char **out = NULL;
         char section[64];
@@ -105,7 +116,7 @@ static int resolve_pci(vm_config *c, vm_pci *p, bool gpu, const vfio_model *m, v
                  gpu ? "gpu" : "pci", p->name);
         if (!p->device)
                 return 0; /* vm_config_check reported it */
-        r = resolve_one(c, section, p->line, p->device, m, names, &out, warnings, errors);
+        r = resolve_one(c, section, p->line, p->device, m, names, t, &out, warnings, errors);
         if (r < 0 || strv_length(*errors) > nerr || !out)
                 return r;
         if (gpu && p->functions_auto && m) {
@@ -124,7 +135,7 @@ static int resolve_pci(vm_config *c, vm_pci *p, bool gpu, const vfio_model *m, v
         } else if (gpu)
                 STRV_FOREACH(f, p->functions) {
                         r = resolve_one(c, section, vm_config_key_line(c, section, "functions") ?: p->line,
-                                        *f, m, names, &out, warnings, errors);
+                                        *f, m, names, t, &out, warnings, errors);
                         if (r < 0)
                                 return r;
                 }
@@ -190,19 +201,39 @@ static int apply_dma_quirks(vm_config *c, const vfio_model *m, vfio_pci_names *n
         return 0;
 }
 
-int vm_config_resolve(vm_config *c, const vfio_model *m, vfio_pci_names *names, char ***warnings,
-                      char ***errors)
+static int resolve_all(vm_config *c, const vfio_model *m, vfio_pci_names *names, const resolve_target *t,
+                       char ***warnings, char ***errors)
 {
         int r;
 
         for (size_t i = 0; i < c->n_gpus; i++)
-                if ((r = resolve_pci(c, &c->gpus[i], true, m, names, warnings, errors)) < 0)
+                if ((r = resolve_pci(c, &c->gpus[i], true, m, names, t, warnings, errors)) < 0)
                         return r;
         for (size_t i = 0; i < c->n_pcis; i++)
-                if ((r = resolve_pci(c, &c->pcis[i], false, m, names, warnings, errors)) < 0)
+                if ((r = resolve_pci(c, &c->pcis[i], false, m, names, t, warnings, errors)) < 0)
                         return r;
-        if (*errors)
-                return -EINVAL;
+        return *errors ? -EINVAL : 0;
+}
+
+int vm_config_resolve_on(vm_config *c, const vfio_model *m, vfio_pci_names *names, const char *where,
+                         char ***errors)
+{
+        _cleanup_strv_free_ char **warnings = NULL;
+        resolve_target t = { .where = where };
+
+        assert(m && where);
+        return resolve_all(c, m, names, &t, &warnings, errors);
+}
+
+int vm_config_resolve(vm_config *c, const vfio_model *m, vfio_pci_names *names, char ***warnings,
+                      char ***errors)
+{
+        resolve_target t = {};
+        int r;
+
+        r = resolve_all(c, m, names, &t, warnings, errors);
+        if (r < 0)
+                return r;
         if (m && (r = apply_dma_quirks(c, m, names, warnings)) < 0)
                 return r;
         return 0;

@@ -23,6 +23,7 @@
 
 #include "fileio.h"
 #include "strv.h"
+#include "vfioctl/launch.h"
 #include "vfioctl/qemu-argv.h"
 #include "vfioctl/vmdefaults.h"
 
@@ -193,6 +194,8 @@ void qvm_start(qvm *v)
                         _exit(126);
                 /* A test killed by its timeout must not leave QEMU running. */
                 (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (v->n_fds && vm_launch_place_fds(v->fds, v->n_fds, VM_QEMU_MACVTAP_FD_BASE) < 0)
+                        _exit(126);
                 /* Nine hours east of UTC, so an RTC in local time differs from one in UTC. */
                 setenv("TZ", "JST-9", 1);
                 execvp(v->argv[0], v->argv);

@@ -18,6 +18,10 @@ typedef struct qvm {
         pid_t pulseaudio;
         /* Optional: rewrites vfioctl's argv before exec (only to swap in stand-ins for vfio-pci). */
         void (*rewrite)(char **argv);
+        /* Optional: descriptors QEMU inherits at VM_QEMU_MACVTAP_FD_BASE (vm_launch_place_fds), as start
+         * does. */
+        const int *fds;
+        size_t n_fds;
 } qvm;
 
 /* A temporary directory for a VM-to-be (so a test can put files there before writing the config). */

@@ -32,7 +32,13 @@ cleanup() {
     p=$(sed -n 's/^pid=//p' "$d/status"); [ "${p:-0}" -gt 0 ] && kill -9 "$p" 2>/dev/null
     s=$(sed -n 's/^supervisor=//p' "$d/status"); [ "${s:-0}" -gt 0 ] && kill -9 "$s" 2>/dev/null
   done
+  # the real hugetlbfs of the guest-RAM case, and the pages it reserved
+  mountpoint -q "$T/huge" 2>/dev/null && umount "$T/huge"
+  if [ -n "${HUGE_ADDED:-}" ] && [ "$HUGE_ADDED" -gt 0 ]; then
+    echo $(( $(cat /proc/sys/vm/nr_hugepages) - HUGE_ADDED )) > /proc/sys/vm/nr_hugepages
+  fi
   rm -rf "$T"
+  [ -n "${NS:-}" ] && ip netns del "$NS" 2>/dev/null
 }
 trap cleanup EXIT
 command -v qemu-system-x86_64 >/dev/null || { echo "1..0 # SKIP qemu-system-x86_64 missing"; exit 77; }
@@ -291,6 +297,50 @@ if [ "$(id -u)" = 0 ]; then
     bash -c "[ $rc -eq 69 ] && grep -q 'only 0 of the 64 free 2048 kB hugepages' '$T/hp.out' && grep -q 'released the 64 hugepages reserved for this start' '$T/hp.out' && [ \"\$(head -c1 '$HP/nr_hugepages')\" = 0 ]"
 fi
 
+# --- guest RAM on real hugepages, allocated by vfioctl before QEMU maps it (lib/run/prealloc.c) --------
+# Root only: it reserves 64 real 2 MiB pages (and gives back what it added) and mounts a hugetlbfs of its own.
+# The pages are counted on that mount (size=128M: statfs free blocks are its limit less what its files hold),
+# not in the host's pool, which other tests and benchmarks on this host change while this one runs.
+if [ "$(id -u)" = 0 ]; then
+  HFREE=/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages
+  HUGE_ADDED=0
+  if [ "$(cat $HFREE)" -lt 64 ]; then
+    want=$(( 64 - $(cat $HFREE) ))
+    echo $(( $(cat /proc/sys/vm/nr_hugepages) + want )) > /proc/sys/vm/nr_hugepages
+    HUGE_ADDED=$want
+  fi
+  if [ "$(cat $HFREE)" -ge 64 ] && mkdir -p "$T/huge" && mount -t hugetlbfs -o pagesize=2M,mode=1777,size=128M none "$T/huge"; then
+    echo 64 > "$T/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages" # the fixture's pool: preflight passes
+    # (no locked = yes: it needs RLIMIT_MEMLOCK raised, which a root without CAP_SYS_RESOURCE cannot;
+    # hugetlb pages are never swapped either way, and VFIO pins them when it maps them)
+    C12=$(conf ram "[memory]" "hugepages = 2M" "hugepage_path = $T/huge" "prealloc_threads = 2")
+    before=$(stat -f -c %f "$T/huge")
+    V start "$C12" --detach > "$T/ram.out" 2>&1; rc=$?
+    sed 's/^/# /' "$T/ram.out"
+    RPID=$(jq_of ram .pid)
+    after=$(stat -f -c %f "$T/huge")
+    check "hugepage guest starts (exit $rc)" [ $rc -eq 0 ]
+    check "the mount's pool gave exactly the guest's 64 pages ($before free before, $after after)" \
+      bash -c "[ '$before' -eq 64 ] && [ '$after' -eq 0 ]"
+    MD=$(qmp ram '{"execute":"query-memdev"}')
+    echo "# query-memdev: $MD"
+    check "QMP query-memdev: 128 MiB, preallocated, shared (the file vfioctl filled)" \
+      [ "$(echo "$MD" | jq -r '.[] | select(.id == "mem") | [.size == 134217728, .prealloc, .share] | all')" = true ]
+    check "QEMU maps guest RAM from its descriptor 3 (mem-path=/proc/self/fd/3), not a file of its own" \
+      bash -c "tr '\0' '\n' < /proc/$RPID/cmdline | grep -q 'mem-path=/proc/self/fd/3,share=on' && [ -z \"\$(ls -A '$T/huge')\" ]"
+    check "all 128 MiB of it are hugepages mapped shared in QEMU (/proc/PID/smaps: rw-s, *_Hugetlb)" \
+      bash -c "grep -A3 ' rw-s .*$T/huge/' /proc/$RPID/smaps | grep -q '^KernelPageSize: *2048 kB' && awk '/^(Shared|Private)_Hugetlb:/ {s += \$2} END {exit !(s >= 131072)}' /proc/$RPID/smaps"
+    check "the VM log says vfioctl allocated it with 2 threads" \
+      grep -q "guest RAM: 128 MiB of 2048 KiB hugepages allocated by 2 threads" "$T/run/vfioctl/ram/log"
+    V stop ram --force > /dev/null 2>&1
+    check "stopped: the 64 pages are back in the mount's pool" \
+      bash -c "for i in \$(seq 50); do [ \$(stat -f -c %f '$T/huge') -eq 64 ] && exit 0; sleep 0.1; done; exit 1"
+    umount "$T/huge"
+  else
+    echo "# could not reserve 64 free 2 MiB hugepages or mount hugetlbfs: the guest-RAM case did not run"
+  fi
+fi
+
 # --- 10. preflight messages --------------------------------------------------------------------------
 C5=$(conf bad "[disk \"sys\"]" "path = $T/missing.qcow2" "format = qcow2")
 V start "$C5" > "$T/e.out" 2>&1; rc=$?
@@ -453,6 +503,42 @@ if command -v qemu-img >/dev/null && command -v qemu-io >/dev/null; then
   check "snapshot VM delete s1" bash -c "[ $rc -eq 0 ] && ! qemu-img snapshot -l '$T/vms/snap.qcow2' | grep -q ' s1 '"
 else
   skip "snapshots by VM name" "qemu-img/qemu-io missing (apt-get install qemu-utils)"
+fi
+
+# --- a macvtap NIC: start opens its tap device and QEMU inherits it (root: a network namespace) --------
+if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && ip netns add "vfioctl-life$$" 2>/dev/null; then
+  NS=vfioctl-life$$
+  IDX=$((2000000 + $$ % 100000))   # its /dev/tapIDX: devtmpfs is shared, so a number of this test's own
+  ip -n "$NS" link add vfv0 type veth peer name vfp0 &&
+    ip -n "$NS" link add link vfv0 name mvt0 index "$IDX" type macvtap mode bridge &&
+    ip -n "$NS" link set mvt0 address 52:54:00:ab:cd:01 up && ip -n "$NS" link set vfv0 up
+  # What start reads of it, below --root: sysfs-shaped copies of the kernel's attributes, and a device
+  # node with the number of the kernel's /dev/tapIDX (the real macvtap; nothing else is faked).
+  S="$T/sys/class/net/mvt0"
+  mkdir -p "$S/macvtap/tap$IDX" "$T/dev"
+  ip netns exec "$NS" cat /sys/class/net/mvt0/ifindex > "$S/ifindex"
+  ip netns exec "$NS" cat /sys/class/net/mvt0/address > "$S/address"
+  ip netns exec "$NS" cat "/sys/class/net/mvt0/macvtap/tap$IDX/dev" > "$S/macvtap/tap$IDX/dev"
+  mknod "$T/dev/tap$IDX" c "$(cut -d: -f1 "$S/macvtap/tap$IDX/dev")" "$(cut -d: -f2 "$S/macvtap/tap$IDX/dev")"
+  CM=$(conf mvt "[net \"wan\"]" "type = macvtap" "ifname = mvt0" "link = vfv0" "model = virtio")
+  V start "$CM" --detach --paused > "$T/mvt.out" 2>&1; rc=$?
+  sed 's/^/# macvtap start: /' "$T/mvt.out"
+  check "macvtap: start opens the macvtap's tap device and starts QEMU" [ $rc -eq 0 ]
+  MPID=$(jq_of mvt .pid)
+  check "macvtap: QEMU (uid $WANT_UID) holds the tap device as fd 10" \
+    bash -c "[ \"\$(readlink /proc/$MPID/fd/10)\" = '$T/dev/tap$IDX' ]"
+  qmp mvt '{"execute":"human-monitor-command","arguments":{"command-line":"info network"}}' > "$T/mvt-net.out"
+  sed 's/^/# info network: /' "$T/mvt-net.out"
+  check "macvtap: the netdev is a tap on fd 10" grep -q 'net-wan: index=0,type=tap,fd=10' "$T/mvt-net.out"
+  check "macvtap: the NIC has the macvtap's address" grep -q 'macaddr=52:54:00:ab:cd:01' "$T/mvt-net.out"
+  V stop mvt --force > /dev/null 2>&1
+  CM2=$(conf mvt2 "[net \"wan\"]" "type = macvtap" "ifname = nosuch0" "link = vfv0")
+  V start "$CM2" --detach --paused > "$T/mvt2.out" 2>&1; rc=$?
+  sed 's/^/# missing macvtap: /' "$T/mvt2.out"
+  check "macvtap: a missing interface is refused with the command that creates it" \
+    bash -c "[ $rc -ne 0 ] && grep -q 'ip link add link vfv0 name nosuch0 type macvtap mode bridge' '$T/mvt2.out'"
+else
+  echo "# macvtap start not exercised: needs root and ip netns"
 fi
 
 echo "1..$N"

@@ -734,6 +734,78 @@ static void test_passthrough_layout_i440fx(void **state)
         qvm_free(v);
 }
 
+/* [cpu] vcpus: 12 of 16 places started; features and hv flags exactly as listed, without hyperv = yes. */
+static void test_cpu_vcpus_features_hv(void **state)
+{
+        qvm *v = qvm_new();
+        json_object *cpus, *hot, *o;
+        size_t empty = 0;
+
+        /* qemu64 lacks pdpe1gb and has hypervisor: both switches show (TCG implements both). */
+        qvm_config(v, "[cpu]\nmodel = qemu64\nsockets = 1\ncores = 8\nthreads = 2\nvcpus = 12\n"
+                      "features = +pdpe1gb -hypervisor\nhyperv = no\nhyperv_vendor_id = 087D1028\n"
+                      "hyperv_extra = hv-relaxed hv-spinlocks=0xfff\n");
+        qvm_start(v);
+        cpus = qvm_qmp(v, "query-cpus-fast", NULL);
+        assert_int_equal(json_object_array_length(cpus), 12);
+        json_object_put(cpus);
+        hot = qvm_qmp(v, "query-hotpluggable-cpus", NULL);
+        assert_int_equal(json_object_array_length(hot), 16);
+        for (size_t i = 0; i < json_object_array_length(hot); i++) {
+                json_object *q;
+
+                empty += !json_object_object_get_ex(json_object_array_get_idx(hot, i), "qom-path", &q);
+        }
+        assert_int_equal(empty, 4);
+        json_object_put(hot);
+        o = qvm_cpu0_prop(v, "pdpe1gb");
+        assert_true(json_object_get_boolean(o));
+        json_object_put(o);
+        o = qvm_cpu0_prop(v, "hypervisor");
+        assert_false(json_object_get_boolean(o));
+        json_object_put(o);
+        o = qvm_cpu0_prop(v, "hv-relaxed");
+        assert_true(json_object_get_boolean(o));
+        json_object_put(o);
+        /* Not in the list, so not there: hyperv = yes would have added them. */
+        o = qvm_cpu0_prop(v, "hv-vapic");
+        assert_false(json_object_get_boolean(o));
+        json_object_put(o);
+        o = qvm_cpu0_prop(v, "hv-time");
+        assert_false(json_object_get_boolean(o));
+        json_object_put(o);
+        o = qvm_cpu0_prop(v, "hv-spinlocks");
+        assert_int_equal(json_object_get_int64(o), 0xfff);
+        json_object_put(o);
+        o = qvm_cpu0_prop(v, "hv-vendor-id");
+        assert_string_equal(json_object_get_string(o), "087D1028");
+        json_object_put(o);
+        qvm_free(v);
+}
+
+/* bootindex on a passed-through PCI device (an emulated stand-in here) and on a USB host device. */
+static void test_bootindex_passthrough_and_usb(void **state)
+{
+        qvm *v = qvm_new();
+        json_object *o;
+
+        v->rewrite = stand_ins;
+        qvm_config(v, "[pci \"nic\"]\ndevice = 04:00.0\nbootindex = 1\n[usb \"stick\"]\ndevice = 0781:5583\n"
+                      "bootindex = 2\n[disk \"d\"]\npath = @DIR@/d.img\nbootindex = 3\n");
+        make_file(v->cfg->disks[0].path, 64 << 20);
+        qvm_start(v);
+        o = qvm_qom_get(v, "/machine/peripheral/hostdev-nic-0", "bootindex");
+        assert_int_equal(json_object_get_int64(o), 1);
+        json_object_put(o);
+        o = qvm_qom_get(v, "/machine/peripheral/usb-stick", "bootindex");
+        assert_int_equal(json_object_get_int64(o), 2);
+        json_object_put(o);
+        o = qvm_qom_get(v, "/machine/peripheral/disk-d", "bootindex");
+        assert_int_equal(json_object_get_int64(o), 3);
+        json_object_put(o);
+        qvm_free(v);
+}
+
 static void test_usb_host_devices(void **state)
 {
         qvm *v = qvm_new();
@@ -962,6 +1034,8 @@ int main(void)
                 cmocka_unit_test_teardown(test_passthrough_layout_q35, harness_teardown),
                 cmocka_unit_test_teardown(test_passthrough_layout_i440fx, harness_teardown),
                 cmocka_unit_test_teardown(test_usb_host_devices, harness_teardown),
+                cmocka_unit_test_teardown(test_cpu_vcpus_features_hv, harness_teardown),
+                cmocka_unit_test_teardown(test_bootindex_passthrough_and_usb, harness_teardown),
                 cmocka_unit_test_teardown(test_display_spice_qxl, harness_teardown),
                 cmocka_unit_test_teardown(test_display_vnc_std_odd_socket, harness_teardown),
                 cmocka_unit_test_teardown(test_display_none_virtio_vga, harness_teardown),

@@ -31,6 +31,7 @@
 
 #include <cmocka.h>
 
+#include "cleanup.h"
 #include "qemu-harness.h"
 #include "strv.h"
 #include "vfioctl/libvirt-xml.h"
@@ -66,7 +67,8 @@ static qvm *imported_vm(const char *rel)
 
         assert_non_null(data);
         snprintf(path, sizeof(path), "%s/libvirt/%s", data, rel);
-        if (vm_libvirt_import_file(path, NULL, 0, &imp, &err) < 0)
+        /* QEMU arguments vfioctl has no key for are kept (and dropped below, printed, as a fixture). */
+        if (vm_libvirt_import_file(path, NULL, VM_LIBVIRT_KEEP_UNKNOWN_ARGS, &imp, &err) < 0)
                 fail_msg("%s: %s", path, err ? err : "import failed");
         v = qvm_new();
         v->cfg = c = imp->config;
@@ -74,6 +76,14 @@ static qvm *imported_vm(const char *rel)
         print_message("%s: imported, %zu parts not imported\n", rel, imp->n_dropped);
         vm_libvirt_import_free(imp);
 
+        if (c->vm.extra_args) {
+                _cleanup_free_ char *j = strv_join(c->vm.extra_args, " ");
+
+                print_message(
+                        "%s: fixture: dropping extra_args %s (files and host tuning of the author's)\n", rel,
+                        j);
+                c->vm.extra_args = strv_free(c->vm.extra_args);
+        }
         print_message("%s: fixture: dropping %zu [gpu] and %zu [pci] (no vfio here)\n", rel, c->n_gpus,
                       c->n_pcis);
         drop_pci(&c->gpus, &c->n_gpus);
@@ -118,6 +128,8 @@ static qvm *imported_vm(const char *rel)
                         c->nets[i].type = VM_NET_USER;
                         set(&c->nets[i].bridge, NULL);
                         set(&c->nets[i].ifname, NULL);
+                        set(&c->nets[i].link, NULL);
+                        set(&c->nets[i].macvtap_mode, NULL);
                 }
         if (c->audio.enabled && c->audio.backend == VM_AUDIO_PA) {
                 print_message("%s: fixture: audio backend pa -> none\n", rel);
@@ -227,7 +239,8 @@ static void test_seed001_overwatch(void **state)
         json_object *o, *pci;
 
         qvm_start(v);
-        qvm_assert_topology(v, 1, 4, 1);
+        /* No <topology>: libvirt gives each of the 4 vCPUs a socket, and so does the import. */
+        qvm_assert_topology(v, 4, 1, 1);
         assert_cpu_bool(v, "kvm", false); /* <kvm><hidden state='on'/> */
         assert_cpu_bool(v, "hv-relaxed", true);
         assert_cpu_bool(v, "hv-vapic", true);
@@ -307,7 +320,10 @@ static void test_user_looking_glass(void **state)
         qvm *v = imported_vm("users/kinsteen-win10.xml");
         json_object *o, *pci, *m;
 
-        assert_int_equal(v->cfg->looking_glass.size, 32ULL << 20);
+        assert_int_equal(
+                v->cfg->looking_glass.size
+                        ?: vm_looking_glass_size(v->cfg->looking_glass.width, v->cfg->looking_glass.height),
+                32ULL << 20);
         assert_true(strv_contains(v->cfg->cpu.hyperv_extra, "hv-synic"));
         print_message("fixture: hyperv_extra left out: TCG has no Hyper-V synthetic MSRs\n");
         v->cfg->cpu.hyperv_extra = strv_free(v->cfg->cpu.hyperv_extra);
@@ -326,13 +342,55 @@ static void test_user_looking_glass(void **state)
         qvm_free(v);
 }
 
+/* The index of the argument after option opt. */
+static size_t strv_index_after(char **l, const char *opt)
+{
+        for (size_t i = 0; l[i] && l[i + 1]; i++)
+                if (!strcmp(l[i], opt))
+                        return i + 1;
+        fail_msg("no %s in the argv", opt);
+        return 0;
+}
+
+/*
+ * <vcpu current='12'>16</vcpu> with 4 vCPUs disabled, pinned, with CPUID <feature>s: QEMU starts the 12
+ * libvirt starts, the 4 other places stay empty, and the features are on or off as the domain says.
+ */
+static void test_user_vcpus_current(void **state)
+{
+        qvm *v = imported_vm("users/cappyt-g14-win10.xml");
+        json_object *cpus, *hot;
+        size_t empty = 0;
+
+        assert_int_equal(v->cfg->cpu.vcpus, 12);
+        assert_int_equal(strv_length(v->cfg->cpu.pin), 12);
+        qvm_start(v);
+        cpus = qvm_qmp(v, "query-cpus-fast", NULL);
+        assert_int_equal(json_object_array_length(cpus), 12);
+        json_object_put(cpus);
+        hot = qvm_qmp(v, "query-hotpluggable-cpus", NULL);
+        assert_int_equal(json_object_array_length(hot), 16);
+        for (size_t i = 0; i < json_object_array_length(hot); i++) {
+                json_object *q;
+
+                empty += !json_object_object_get_ex(json_object_array_get_idx(hot, i), "qom-path", &q);
+        }
+        assert_int_equal(empty, 4);
+        json_object_put(hot);
+        /* The <feature>s are in -cpu (TCG lacks topoext and invtsc: it drops them with a warning). */
+        assert_non_null(strstr(v->argv[strv_index_after(v->argv, "-cpu")], "topoext=on"));
+        assert_non_null(strstr(v->argv[strv_index_after(v->argv, "-cpu")], "amd-stibp=off"));
+        assert_cpu_bool(v, "svm", true); /* <feature policy='require' name='svm'/>, which TCG has */
+        assert_cpu_bool(v, "hv-time", true);
+        qvm_free(v);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_seed000_edi),
-                cmocka_unit_test(test_seed001_overwatch),
-                cmocka_unit_test(test_user_q35),
-                cmocka_unit_test(test_user_looking_glass),
+                cmocka_unit_test(test_seed000_edi),        cmocka_unit_test(test_seed001_overwatch),
+                cmocka_unit_test(test_user_q35),           cmocka_unit_test(test_user_looking_glass),
+                cmocka_unit_test(test_user_vcpus_current),
         };
 
         if (access("/usr/bin/qemu-system-x86_64", X_OK) < 0) {

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <cmocka.h>
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
+#include <libxml/xpathInternals.h>
 
 #include "cleanup.h"
 #include "fileio.h"
@@ -93,7 +95,10 @@ static void assert_round_trip(const char *label, vm_libvirt_import *imp)
 
         assert_int_equal(vm_config_resolve(imp->config, NULL, NULL, &w, &e), 0);
         assert_int_equal(vm_libvirt_export(imp->config, &xml, &lost), 0);
-        if (vm_libvirt_import_string(xml, strlen(xml), "exported.xml", NULL, 0, &again, &err) < 0)
+        /* Arguments kept verbatim travel as qemu:commandline and come back the same way. */
+        if (vm_libvirt_import_string(xml, strlen(xml), "exported.xml", NULL,
+                                     imp->config->vm.extra_args ? VM_LIBVIRT_KEEP_UNKNOWN_ARGS : 0, &again,
+                                     &err) < 0)
                 fail_msg("%s: the exported XML does not import: %s\n%s", label, err, xml);
         t1 = config_text(imp->config);
         t2 = config_text(again->config);
@@ -270,7 +275,7 @@ static void test_bad_values(void **state)
                   "<interface type='user'><mac address='52:54:00:zz:0d:6c'/></interface></devices></domain>",
                   "t.xml:3: [net \"net0\"] mac: '52:54:00:zz:0d:6c' is not valid" },
                 { "<domain type='kvm'><name>x</name><uuid>not-a-uuid</uuid><memory>4194304</memory><os><type>hvm</type></os></domain>",
-                  "t.xml: [vm] uuid: 'not-a-uuid' is not valid" },
+                  "t.xml:1: [vm] uuid: 'not-a-uuid' is not valid" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -357,18 +362,369 @@ static void test_keep_unknown_args(void **state)
         _cleanup_(vm_libvirt_import_freep) vm_libvirt_import *a = NULL, *b = NULL;
         _cleanup_free_ char *err = NULL;
 
-        assert_int_equal(vm_libvirt_import_string(xml, strlen(xml), "t.xml", NULL, 0, &a, &err), 0);
-        assert_true(dropped_at(a, 4, "-acpitable file=/x/SSDT1.dat"));
-        assert_true(dropped_at(a, 5, "'-hypervisor'"));
-        assert_null(a->config->vm.extra_args);
-        assert_true(a->config->cpu.hide_kvm);
-        assert_string_equal(a->config->cpu.hyperv_vendor_id, "null");
+        /* -acpitable has no key: an error at its line; the -cpu translates whole (-hypervisor is a feature).
+         */
+        assert_int_equal(vm_libvirt_import_string(xml, strlen(xml), "t.xml", NULL, 0, &a, &err), -EINVAL);
+        assert_null(a);
+        if (!err || strncmp(err, "t.xml:4: <qemu:arg> -acpitable file=/x/SSDT1.dat: ", 49) != 0 ||
+            strstr(err, "-cpu"))
+                fail_msg("unexpected message: %s", err ? err : "(none)");
         assert_int_equal(vm_libvirt_import_string(xml, strlen(xml), "t.xml", NULL,
                                                   VM_LIBVIRT_KEEP_UNKNOWN_ARGS, &b, &err),
                          0);
         assert_int_equal(strv_length(b->config->vm.extra_args), 2);
         assert_string_equal(b->config->vm.extra_args[0], "-acpitable");
-        assert_false(dropped_at(b, 4, "-acpitable"));
+        assert_string_equal(b->config->vm.extra_args[1], "file=/x/SSDT1.dat");
+        assert_int_equal(b->n_dropped, 0);
+        assert_true(b->config->cpu.hide_kvm);
+        assert_string_equal(b->config->cpu.hyperv_vendor_id, "null");
+        assert_true(strv_contains(b->config->cpu.features, "-hypervisor"));
+}
+
+/* ---- issue 18: nothing lost silently ------------------------------------------------------------- */
+
+/* Imports XML written for a test; on failure returns the error in *ret_err (or fails when want_ok). */
+static vm_libvirt_import *import_text(const char *xml, unsigned flags, int *ret_r, char **ret_err)
+{
+        vm_libvirt_import *imp = NULL;
+        char *err = NULL;
+        int r = vm_libvirt_import_string(xml, strlen(xml), "t.xml", NULL, flags, &imp, &err);
+
+        if (ret_r)
+                *ret_r = r;
+        else if (r < 0)
+                fail_msg("import failed (%d): %s\n%s", r, err ? err : "", xml);
+        if (ret_err)
+                *ret_err = err;
+        else
+                free(err);
+        return imp;
+}
+
+/* The argv element right after option opt whose text starts with prefix, or NULL. */
+static const char *argv_value(char **args, const char *opt, const char *prefix)
+{
+        for (size_t i = 0; args && args[i] && args[i + 1]; i++)
+                if (!strcmp(args[i], opt) && !strncmp(args[i + 1], prefix, strlen(prefix)))
+                        return args[i + 1];
+        return NULL;
+}
+
+static void assert_argv_value(char **args, const char *opt, const char *prefix, const char *const *has)
+{
+        const char *v = argv_value(args, opt, prefix);
+        _cleanup_free_ char *all = strv_join(args, " ");
+
+        if (!v)
+                fail_msg("no %s %s... in the argv:\n%s", opt, prefix, all);
+        for (; has && *has; has++)
+                if (!strstr(v, *has))
+                        fail_msg("%s %s has no '%s'", opt, v, *has);
+}
+
+static bool listed(const vm_libvirt_import *imp, bool dropped, const char *what)
+{
+        const vm_libvirt_item *items = dropped ? imp->dropped : imp->ignored;
+        size_t n = dropped ? imp->n_dropped : imp->n_ignored;
+
+        for (size_t i = 0; i < n; i++)
+                if (strstr(items[i].what, what) || strstr(items[i].reason, what))
+                        return true;
+        return false;
+}
+
+#define DOMAIN_HEAD                                                                                     \
+        "<domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n"         /* 1 */ \
+        "<name>t</name><memory unit='GiB'>4</memory><vcpu>2</vcpu>\n"                           /* 2 */ \
+        "<os><type arch='x86_64' machine='q35'>hvm</type></os><cpu mode='host-passthrough'/>\n" /* 3 */
+
+/* Passed-through devices and the RTC given as QEMU arguments reach the argv, with their options. */
+static void test_commandline_passthrough(void **state)
+{
+        static const char xml[] = DOMAIN_HEAD
+                "<qemu:commandline>\n"
+                "<qemu:arg value='-device'/><qemu:arg value='vfio-pci,host=0a:00.0,bus=pcie.0,addr=0x10.0x0,multifunction=on,x-vga=on,romfile=/var/lib/libvirt/vbios/gtx1080.rom'/>\n"
+                "<qemu:arg value='-device'/><qemu:arg value='vfio-pci,host=0a:00.1,bus=pcie.0,addr=0x10.0x1'/>\n"
+                "<qemu:arg value='-device'/><qemu:arg value='vfio-pci,host=0000:0c:00.0,rombar=0,bootindex=1'/>\n"
+                "<qemu:arg value='-device'/><qemu:arg value='vfio-pci,sysfsdev=/sys/bus/pci/devices/0000:0d:00.0'/>\n"
+                "<qemu:arg value='-device'/><qemu:arg value='usb-host,vendorid=0x046d,productid=0xc52b'/>\n"
+                "<qemu:arg value='-device'/><qemu:arg value='usb-host,hostbus=3,hostport=2.1'/>\n"
+                "<qemu:arg value='-rtc'/><qemu:arg value='base=localtime,driftfix=slew'/>\n"
+                "</qemu:commandline></domain>\n";
+        _cleanup_(vm_libvirt_import_freep) vm_libvirt_import *imp = import_text(xml, 0, NULL, NULL);
+        _cleanup_strv_free_ char **args = argv_of(imp->config);
+
+        for (size_t i = 0; i < imp->n_dropped; i++)
+                fail_msg("line %u: %s: %s was dropped", imp->dropped[i].line, imp->dropped[i].what,
+                         imp->dropped[i].reason);
+        assert_argv_value(args, "-device", "vfio-pci,host=0000:0a:00.0,",
+                          (const char *const[]){ "multifunction=on", "x-vga=on",
+                                                 "romfile=/var/lib/libvirt/vbios/gtx1080.rom", NULL });
+        assert_argv_value(args, "-device", "vfio-pci,host=0000:0a:00.1,", NULL);
+        assert_argv_value(args, "-device", "vfio-pci,host=0000:0c:00.0,",
+                          (const char *const[]){ "rombar=0", "bootindex=1", NULL });
+        assert_argv_value(args, "-device", "vfio-pci,host=0000:0d:00.0,", NULL);
+        assert_argv_value(args, "-device", "usb-host,",
+                          (const char *const[]){ "vendorid=0x046d,productid=0xc52b", NULL });
+        assert_argv_value(args, "-device", "usb-host,", NULL);
+        {
+                bool port = false;
+
+                STRV_FOREACH(a, args)
+                        port = port || strstr(*a, "hostbus=3,hostport=2.1");
+                assert_true(port);
+        }
+        assert_argv_value(args, "-rtc", "base=localtime", (const char *const[]){ "driftfix=slew", NULL });
+}
+
+/* What has no vfioctl meaning is an error naming the argument and its line, unless kept on request. */
+static void test_commandline_unknown_is_error(void **state)
+{
+        static const char xml[] =
+                DOMAIN_HEAD "<qemu:commandline>\n"                                                   /* 4 */
+                            "<qemu:arg value='-acpitable'/>\n"                                       /* 5 */
+                            "<qemu:arg value='file=/x/SSDT1.dat'/>\n"                                /* 6 */
+                            "<qemu:arg value='-overcommit'/><qemu:arg value='cpu-pm=on'/>\n"         /* 7 */
+                            "<qemu:arg value='-device'/>\n"                                          /* 8 */
+                            "<qemu:arg value='vfio-pci,host=0b:00.0,x-pci-sub-vendor-id=0x17aa'/>\n" /* 9 */
+                            "</qemu:commandline></domain>\n";
+        _cleanup_(vm_libvirt_import_freep) vm_libvirt_import *kept = NULL;
+        _cleanup_free_ char *err = NULL;
+        vm_libvirt_import *imp;
+        int r;
+
+        imp = import_text(xml, 0, &r, &err);
+        assert_int_equal(r, -EINVAL);
+        assert_null(imp);
+        assert_non_null(err);
+        if (!strstr(err, "t.xml:5: ") || !strstr(err, "-acpitable file=/x/SSDT1.dat") ||
+            !strstr(err, "t.xml:7: ") || !strstr(err, "-overcommit cpu-pm=on") ||
+            !strstr(err, "t.xml:8: ") || !strstr(err, "x-pci-sub-vendor-id") ||
+            !strstr(err, "--keep-unknown-args"))
+                fail_msg("unexpected message: %s", err);
+        kept = import_text(xml, VM_LIBVIRT_KEEP_UNKNOWN_ARGS, NULL, NULL);
+        assert_int_equal(strv_length(kept->config->vm.extra_args), 6);
+        assert_string_equal(kept->config->vm.extra_args[0], "-acpitable");
+        assert_string_equal(kept->config->vm.extra_args[5],
+                            "vfio-pci,host=0b:00.0,x-pci-sub-vendor-id=0x17aa");
+        /* Kept verbatim and listed, each with its line. */
+        assert_true(listed(kept, false, "-acpitable"));
+        assert_true(listed(kept, false, "-overcommit"));
+}
+
+/* -object in JSON syntax (Looking Glass guides), -fw_cfg of OVMF's 64-bit MMIO window, input-linux. */
+static void test_commandline_json_objects(void **state)
+{
+        static const char xml[] =
+                "<domain type='kvm' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n"
+                "<name>t</name><memory unit='GiB'>4</memory><vcpu>2</vcpu>\n"
+                "<os><type arch='x86_64' machine='q35'>hvm</type><loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader></os><cpu mode='host-passthrough'/>\n"
+                "<qemu:commandline>\n"
+                "<qemu:arg value='-device'/><qemu:arg value='{\"driver\":\"ivshmem-plain\",\"id\":\"shmem0\",\"memdev\":\"lgmem\"}'/>\n"
+                "<qemu:arg value='-object'/><qemu:arg value='{\"qom-type\":\"memory-backend-file\",\"id\":\"lgmem\",\"mem-path\":\"/dev/kvmfr0\",\"size\":33554432,\"share\":true}'/>\n"
+                "<qemu:arg value='-fw_cfg'/><qemu:arg value='opt/ovmf/X-PciMmio64Mb,string=65536'/>\n"
+                "<qemu:arg value='-object'/><qemu:arg value='{\"qom-type\":\"input-linux\",\"id\":\"kbd1\",\"evdev\":\"/dev/input/by-id/kbd-event-kbd\",\"grab_all\":true,\"repeat\":true}'/>\n"
+                "<qemu:arg value='-device'/><qemu:arg value='{\"driver\":\"vfio-pci\",\"host\":\"0000:0e:00.0\"}'/>\n"
+                "</qemu:commandline></domain>\n";
+        _cleanup_(vm_libvirt_import_freep) vm_libvirt_import *imp = import_text(xml, 0, NULL, NULL);
+        _cleanup_strv_free_ char **args = argv_of(imp->config);
+
+        for (size_t i = 0; i < imp->n_dropped; i++)
+                fail_msg("line %u: %s: %s was dropped", imp->dropped[i].line, imp->dropped[i].what,
+                         imp->dropped[i].reason);
+        assert_argv_value(args, "-object", "memory-backend-file,id=looking-glass,",
+                          (const char *const[]){ "mem-path=/dev/kvmfr0", "size=32M", "share=on", NULL });
+        assert_argv_value(args, "-device", "ivshmem-plain,",
+                          (const char *const[]){ "memdev=looking-glass", NULL });
+        assert_argv_value(args, "-fw_cfg", "name=opt/ovmf/X-PciMmio64Mb,string=65536", NULL);
+        assert_argv_value(args, "-object", "input-linux,",
+                          (const char *const[]){ "evdev=/dev/input/by-id/kbd-event-kbd", "grab_all=on",
+                                                 "repeat=on", NULL });
+        assert_argv_value(args, "-device", "vfio-pci,host=0000:0e:00.0,", NULL);
+}
+
+/* A Looking Glass pair QEMU could not share with the client, or half a pair, is refused at its lines. */
+static void test_commandline_looking_glass_refused(void **state)
+{
+        static const char noshare[] = DOMAIN_HEAD
+                "<qemu:commandline>\n"                                                               /* 4 */
+                "<qemu:arg value='-device'/><qemu:arg value='ivshmem-plain,id=shmem0,memdev=lg'/>\n" /* 5 */
+                "<qemu:arg value='-object'/><qemu:arg value='memory-backend-file,id=lg,mem-path=/dev/shm/lg,size=32M'/>\n" /* 6 */
+                "</qemu:commandline></domain>\n";
+        static const char half[] = DOMAIN_HEAD
+                "<qemu:commandline>\n"                                                     /* 4 */
+                "<qemu:arg value='-device'/><qemu:arg value='ivshmem-plain,memdev=lg'/>\n" /* 5 */
+                "</qemu:commandline></domain>\n";
+        _cleanup_free_ char *e1 = NULL, *e2 = NULL;
+        int r;
+
+        assert_null(import_text(noshare, 0, &r, &e1));
+        assert_int_equal(r, -EINVAL);
+        if (!e1 || !strstr(e1, "t.xml:5: <qemu:arg> -device ivshmem-plain") ||
+            !strstr(e1, "t.xml:6: <qemu:arg> -object") || !strstr(e1, "without share=on"))
+                fail_msg("unexpected message: %s", e1 ? e1 : "(none)");
+        assert_null(import_text(half, 0, &r, &e2));
+        assert_int_equal(r, -EINVAL);
+        if (!e2 || !strstr(e2, "t.xml:5: ") || !strstr(e2, "names no -object memory-backend-file"))
+                fail_msg("unexpected message: %s", e2 ? e2 : "(none)");
+}
+
+/* <vcpu current> with <vcpus enabled>: libvirt starts the enabled ones; their pins are kept, in order. */
+static void test_vcpu_current(void **state)
+{
+        static const char xml[] =
+                "<domain type='kvm'>\n<name>t</name><memory unit='GiB'>4</memory>\n"
+                "<vcpu placement='static' current='4'>8</vcpu>\n"
+                "<vcpus><vcpu id='0' enabled='yes' hotpluggable='no'/><vcpu id='1' enabled='yes' hotpluggable='no'/>"
+                "<vcpu id='2' enabled='no' hotpluggable='yes'/><vcpu id='3' enabled='no' hotpluggable='yes'/>"
+                "<vcpu id='4' enabled='yes' hotpluggable='yes'/><vcpu id='5' enabled='yes' hotpluggable='yes'/>"
+                "<vcpu id='6' enabled='no' hotpluggable='yes'/><vcpu id='7' enabled='no' hotpluggable='yes'/></vcpus>\n"
+                "<cputune><vcpupin vcpu='0' cpuset='2'/><vcpupin vcpu='1' cpuset='3'/><vcpupin vcpu='2' cpuset='4'/>"
+                "<vcpupin vcpu='3' cpuset='5'/><vcpupin vcpu='4' cpuset='6'/><vcpupin vcpu='5' cpuset='7'/>"
+                "<vcpupin vcpu='6' cpuset='8'/><vcpupin vcpu='7' cpuset='9'/><emulatorpin cpuset='0-1'/></cputune>\n"
+                "<os><type arch='x86_64' machine='q35'>hvm</type></os>\n"
+                "<cpu mode='host-passthrough'><topology sockets='1' dies='1' cores='4' threads='2'/></cpu>\n"
+                "</domain>\n";
+        /* Without <vcpus>: current counts from vCPU 0. */
+        static const char xml2[] =
+                "<domain type='kvm'>\n<name>t</name><memory unit='GiB'>4</memory>\n"
+                "<vcpu placement='static' current='3'>4</vcpu>\n"
+                "<cputune><vcpupin vcpu='0' cpuset='4'/><vcpupin vcpu='1' cpuset='5'/><vcpupin vcpu='2' cpuset='6'/>"
+                "<vcpupin vcpu='3' cpuset='7'/></cputune>\n"
+                "<os><type arch='x86_64' machine='q35'>hvm</type></os>\n"
+                "<cpu mode='host-passthrough'><topology sockets='1' cores='4' threads='1'/></cpu>\n"
+                "</domain>\n";
+        _cleanup_(vm_libvirt_import_freep) vm_libvirt_import *imp = import_text(xml, 0, NULL, NULL),
+                                                             *imp2 = import_text(xml2, 0, NULL, NULL);
+        _cleanup_strv_free_ char **args = argv_of(imp->config), **args2 = argv_of(imp2->config);
+        _cleanup_free_ char *pins = NULL, *pins2 = NULL;
+
+        assert_argv_value(args, "-smp", "4,sockets=1,cores=4,threads=2,maxcpus=8", NULL);
+        pins = strv_join(imp->config->cpu.pin, " ");
+        assert_non_null(pins);
+        assert_string_equal(pins, "2 3 6 7");
+        assert_int_equal(strv_length(imp->config->cpu.emulator_pin), 2);
+        assert_argv_value(args2, "-smp", "3,sockets=1,cores=4,threads=1,maxcpus=4", NULL);
+        pins2 = strv_join(imp2->config->cpu.pin, " ");
+        assert_non_null(pins2);
+        assert_string_equal(pins2, "4 5 6");
+}
+
+/* Pins vfioctl cannot keep (some vCPUs pinned, others not) are refused with the reason, not dropped. */
+static void test_vcpu_pins_refused(void **state)
+{
+        static const char xml[] = "<domain type='kvm'>\n<name>t</name><memory unit='GiB'>4</memory>\n"
+                                  "<vcpu placement='static'>4</vcpu>\n"
+                                  "<cputune><vcpupin vcpu='0' cpuset='2'/>\n" /* 4 */
+                                  "<vcpupin vcpu='1' cpuset='3'/></cputune>\n"
+                                  "<os><type arch='x86_64'>hvm</type></os></domain>\n";
+        _cleanup_free_ char *err = NULL;
+        int r;
+
+        assert_null(import_text(xml, 0, &r, &err));
+        assert_int_equal(r, -EINVAL);
+        if (!err || strncmp(err, "t.xml:4: ", 9) != 0 || !strstr(err, "vCPU 2"))
+                fail_msg("unexpected message: %s", err ? err : "(none)");
+}
+
+/* A hostdev's boot order (the passed-through NVMe that holds Windows) and a macvtap NIC are kept. */
+static void test_hostdev_boot_and_macvtap(void **state)
+{
+        static const char xml[] =
+                "<domain type='kvm'>\n<name>t</name><memory unit='GiB'>4</memory><vcpu>2</vcpu>\n"
+                "<os><type arch='x86_64' machine='q35'>hvm</type></os><cpu mode='host-passthrough'/>\n"
+                "<devices>\n"
+                "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x04' slot='0x00' function='0x0'/></source><boot order='1'/></hostdev>\n"
+                "<hostdev mode='subsystem' type='usb' managed='yes'><source><vendor id='0x0781'/><product id='0x5583'/></source><boot order='2'/></hostdev>\n"
+                "<interface type='direct'><mac address='52:54:00:5a:f6:e6'/><source dev='enp0s31f6' mode='bridge'/><model type='virtio'/></interface>\n"
+                "</devices></domain>\n";
+        _cleanup_(vm_libvirt_import_freep) vm_libvirt_import *imp = import_text(xml, 0, NULL, NULL);
+        _cleanup_strv_free_ char **args = argv_of(imp->config);
+
+        for (size_t i = 0; i < imp->n_dropped; i++)
+                fail_msg("line %u: %s: %s was dropped", imp->dropped[i].line, imp->dropped[i].what,
+                         imp->dropped[i].reason);
+        assert_argv_value(args, "-device", "vfio-pci,host=0000:04:00.0,",
+                          (const char *const[]){ "bootindex=1", NULL });
+        assert_argv_value(args, "-device", "usb-host,", (const char *const[]){ "bootindex=2", NULL });
+        assert_argv_value(args, "-netdev", "tap,", (const char *const[]){ "fd=", NULL });
+        assert_argv_value(args, "-device", "virtio-net-pci,",
+                          (const char *const[]){ "mac=52:54:00:5a:f6:e6", NULL });
+}
+
+/* The domain as written: Hyper-V flags, CPU flags and the CPU model it has, no more; the rest offered. */
+static void test_reproduces_cpu(void **state)
+{
+        static const char partial[] =
+                "<domain type='kvm'>\n<name>t</name><memory unit='GiB'>4</memory><vcpu>2</vcpu>\n"
+                "<os><type arch='x86_64' machine='q35'>hvm</type></os>\n"
+                "<features><acpi/><hyperv mode='custom'><relaxed state='on'/><vendor_id state='on' value='1234567890ab'/></hyperv></features>\n"
+                "<cpu mode='host-passthrough'><feature policy='require' name='topoext'/><feature policy='disable' name='hypervisor'/></cpu>\n"
+                "</domain>\n";
+        static const char nocpu[] =
+                "<domain type='kvm'>\n<name>t</name><memory unit='GiB'>4</memory><vcpu>2</vcpu>\n"
+                "<os><type arch='x86_64' machine='q35'>hvm</type></os>\n"
+                "<features><acpi/></features>\n"
+                "</domain>\n";
+        _cleanup_(vm_libvirt_import_freep) vm_libvirt_import *imp = import_text(partial, 0, NULL, NULL),
+                                                             *imp2 = import_text(nocpu, 0, NULL, NULL);
+        _cleanup_strv_free_ char **args = argv_of(imp->config), **args2 = argv_of(imp2->config);
+        const char *cpu = argv_value(args, "-cpu", "host");
+
+        assert_non_null(cpu);
+        /* Only what the XML has: hv-relaxed and the vendor id, no hv-vapic/hv-spinlocks/hv-time. */
+        assert_non_null(strstr(cpu, "hv-relaxed"));
+        assert_non_null(strstr(cpu, "hv-vendor-id=1234567890ab"));
+        assert_null(strstr(cpu, "hv-vapic"));
+        assert_null(strstr(cpu, "hv-spinlocks"));
+        assert_null(strstr(cpu, "hv-time"));
+        assert_non_null(strstr(cpu, "topoext=on"));
+        assert_non_null(strstr(cpu, "hypervisor=off"));
+        for (size_t i = 0; i < imp->n_dropped; i++)
+                fail_msg("line %u: %s: %s was dropped", imp->dropped[i].line, imp->dropped[i].what,
+                         imp->dropped[i].reason);
+        /* vfioctl's recommendation is offered, not applied. */
+        assert_true(listed(imp, false, "hyperv = yes"));
+        /* No <cpu>: QEMU's default model, as libvirt would start it. */
+        assert_non_null(argv_value(args2, "-cpu", "qemu64"));
+        assert_null(argv_value(args2, "-cpu", "host"));
+}
+
+/* Every error carries the XML line it is about. */
+static void test_error_lines(void **state)
+{
+        static const char uuid[] = "<domain type='kvm'>\n<name>x</name>\n<uuid>not-a-uuid</uuid>\n"
+                                   "<memory>4194304</memory><os><type>hvm</type></os></domain>";
+        static const char graphics[] = "<domain type='kvm'>\n<name>x</name><memory>4194304</memory>\n"
+                                       "<os><type>hvm</type></os>\n<devices>\n"
+                                       "<video><model type='none'/></video>\n"
+                                       "<graphics type='spice' autoport='yes'/>\n" /* 6 */
+                                       "</devices></domain>";
+        _cleanup_(vm_libvirt_import_freep) vm_libvirt_import *g = NULL;
+        _cleanup_free_ char *err = NULL;
+        int r;
+
+        assert_null(import_text(uuid, 0, &r, &err));
+        assert_int_equal(r, -EINVAL);
+        if (!err || strncmp(err, "t.xml:3: ", 9) != 0)
+                fail_msg("uuid: got '%s', want it at line 3", err ? err : "(none)");
+        g = import_text(graphics, 0, NULL, NULL);
+        assert_true(dropped_at(g, 6, "<graphics"));
+}
+
+/* Without <nvram template>, the vars template is the one packaged with the code image. */
+static void test_ovmf_vars_pair(void **state)
+{
+        static const char xml[] =
+                "<domain type='kvm'>\n<name>t</name><memory unit='GiB'>4</memory><vcpu>2</vcpu>\n"
+                "<os><type arch='x86_64' machine='q35'>hvm</type>"
+                "<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader>"
+                "<nvram>/var/lib/libvirt/qemu/nvram/t_VARS.fd</nvram></os><cpu mode='host-passthrough'/>\n"
+                "</domain>\n";
+        _cleanup_(vm_libvirt_import_freep) vm_libvirt_import *imp = import_text(xml, 0, NULL, NULL);
+
+        assert_string_equal(vm_qemu_firmware_code(imp->config), "/usr/share/OVMF/OVMF_CODE.fd");
+        assert_string_equal(vm_qemu_firmware_vars_template(imp->config), "/usr/share/OVMF/OVMF_VARS.fd");
 }
 
 /*
@@ -422,44 +778,275 @@ static void assert_goldens(const char *xml_path, const vm_libvirt_import *imp)
         check_golden(base, ".export.xml", xml);
 }
 
-/* The PCI host addresses of every <hostdev type='pci'>, read independently with XPath. */
-static char **xml_hostdev_addrs(const char *path)
-{
-        xmlDocPtr doc = xmlReadFile(path, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+/*
+ * The shared corpus, checked per file against facts read from the XML independently (XPath, not the
+ * importer): every passed-through PCI function and USB device, every QEMU argument, the vCPUs libvirt
+ * would start, each pin, the memory and the topology must reach the argv (pins: the [cpu] pin list the
+ * launcher applies). A file that cannot be imported must fail with the line and reason given here.
+ */
+typedef struct corpus_fact {
+        xmlDocPtr doc;
         xmlXPathContextPtr ctx;
-        xmlXPathObjectPtr res;
+} corpus_fact;
+
+static corpus_fact corpus_open(const char *path)
+{
+        corpus_fact f = {};
+
+        f.doc = xmlReadFile(path, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+        assert_non_null(f.doc);
+        f.ctx = xmlXPathNewContext(f.doc);
+        assert_non_null(f.ctx);
+        xmlXPathRegisterNs(f.ctx, (const xmlChar *)"qemu",
+                           (const xmlChar *)"http://libvirt.org/schemas/domain/qemu/1.0");
+        return f;
+}
+
+static void corpus_close(corpus_fact *f)
+{
+        xmlXPathFreeContext(f->ctx);
+        xmlFreeDoc(f->doc);
+}
+
+static xmlNodeSetPtr corpus_nodes(corpus_fact *f, const char *expr, xmlXPathObjectPtr *keep)
+{
+        *keep = xmlXPathEvalExpression((const xmlChar *)expr, f->ctx);
+        assert_non_null(*keep);
+        return (*keep)->nodesetval;
+}
+
+/* The string value of an XPath expression ("" when nothing matches). */
+static char *corpus_str(corpus_fact *f, const char *expr)
+{
+        xmlXPathObjectPtr o = xmlXPathEvalExpression((const xmlChar *)expr, f->ctx);
+        xmlChar *v;
+        char *s;
+
+        assert_non_null(o);
+        v = xmlXPathCastToString(o);
+        s = strdup(v ? (const char *)v : "");
+        xmlFree(v);
+        xmlXPathFreeObject(o);
+        assert_non_null(s);
+        return s;
+}
+
+static unsigned long corpus_num(corpus_fact *f, const char *expr, unsigned long dflt)
+{
+        _cleanup_free_ char *v = corpus_str(f, expr);
+
+        return *v ? strtoul(v, NULL, 0) : dflt;
+}
+
+/* The PCI host addresses of every <hostdev type='pci'>, as vfio-pci argv prefixes. */
+static char **xml_hostdev_addrs(corpus_fact *f)
+{
+        xmlXPathObjectPtr o;
+        xmlNodeSetPtr ns = corpus_nodes(f, "//devices/hostdev[@type='pci']/source/address", &o);
         char **out = NULL;
 
-        assert_non_null(doc);
-        ctx = xmlXPathNewContext(doc);
-        res = xmlXPathEvalExpression((const xmlChar *)"//devices/hostdev[@type='pci']/source/address", ctx);
-        for (int i = 0; res && res->nodesetval && i < res->nodesetval->nodeNr; i++) {
-                xmlNode *n = res->nodesetval->nodeTab[i];
-                const char *f[] = { "domain", "bus", "slot", "function" };
+        for (int i = 0; ns && i < ns->nodeNr; i++) {
+                const char *k[] = { "domain", "bus", "slot", "function" };
                 unsigned long v[4] = {};
                 char buf[64];
 
-                for (int k = 0; k < 4; k++) {
-                        xmlChar *s = xmlGetProp(n, (const xmlChar *)f[k]);
+                for (int j = 0; j < 4; j++) {
+                        xmlChar *s = xmlGetProp(ns->nodeTab[i], (const xmlChar *)k[j]);
 
-                        v[k] = s ? strtoul((const char *)s, NULL, 0) : 0;
+                        v[j] = s ? strtoul((const char *)s, NULL, 0) : 0;
                         xmlFree(s);
                 }
                 snprintf(buf, sizeof(buf), "vfio-pci,host=%04lx:%02lx:%02lx.%lx,", v[0], v[1], v[2], v[3]);
                 assert_int_equal(strv_extend(&out, buf), 0);
         }
-        xmlXPathFreeObject(res);
-        xmlXPathFreeContext(ctx);
-        xmlFreeDoc(doc);
+        xmlXPathFreeObject(o);
         return out;
 }
 
+/* The first argv value of option opt containing every one of needles. */
+static bool argv_opt_has(char **args, const char *opt, const char *const *needles)
+{
+        for (size_t i = 0; args && args[i] && args[i + 1]; i++) {
+                bool all = !strcmp(args[i], opt);
+
+                for (const char *const *n = needles; all && *n; n++)
+                        all = strstr(args[i + 1], *n) != NULL;
+                if (all)
+                        return true;
+        }
+        return false;
+}
+
+typedef struct corpus_arg {
+        unsigned line;
+        char *opt, *value;
+} corpus_arg;
+
+/* The <qemu:arg>s as option/value pairs, with the option's line. */
+static size_t corpus_args(corpus_fact *f, corpus_arg *out, size_t max)
+{
+        xmlXPathObjectPtr o;
+        xmlNodeSetPtr ns = corpus_nodes(f, "//qemu:commandline/qemu:arg/@value", &o);
+        size_t n = 0;
+
+        for (int i = 0; ns && i < ns->nodeNr && n < max; i++) {
+                xmlChar *v = xmlNodeGetContent(ns->nodeTab[i]), *w = NULL;
+
+                out[n].line = (unsigned)xmlGetLineNo(ns->nodeTab[i]->parent);
+                out[n].opt = strdup((const char *)v);
+                out[n].value = NULL;
+                if (i + 1 < ns->nodeNr && (w = xmlNodeGetContent(ns->nodeTab[i + 1])) && w[0] != '-') {
+                        out[n].value = strdup((const char *)w);
+                        i++;
+                }
+                xmlFree(v);
+                xmlFree(w);
+                n++;
+        }
+        xmlXPathFreeObject(o);
+        return n;
+}
+
+/* Whether vfioctl has a meaning for a QEMU argument (the issue's list), decided here on its own. */
+static bool corpus_arg_known(const corpus_arg *a)
+{
+        static const char *const devices[] = { "vfio-pci,", "usb-host,",  "ivshmem-plain,", "ich9-intel-hda",
+                                               "intel-hda", "hda-duplex", "hda-micro",      "hda-output",
+                                               "AC97",      NULL };
+
+        if (!a->value)
+                return false;
+        if (!strcmp(a->opt, "-device")) {
+                for (const char *const *d = devices; *d; d++)
+                        if (!strncmp(a->value, *d, strlen(*d)))
+                                return true;
+                return false;
+        }
+        if (!strcmp(a->opt, "-object"))
+                return !strncmp(a->value, "input-linux,", 12) ||
+                       !strncmp(a->value, "memory-backend-file,", 20);
+        return !strcmp(a->opt, "-cpu") || !strcmp(a->opt, "-machine") || !strcmp(a->opt, "-rtc") ||
+               !strcmp(a->opt, "-fw_cfg") || !strcmp(a->opt, "-audiodev");
+}
+
+/* What a translated argument must show in the argv. */
+static void corpus_assert_arg(const char *file, const corpus_arg *a, char **args)
+{
+        _cleanup_strv_free_ char **pieces = NULL;
+        const char *first;
+
+        assert_int_equal(strv_split(a->value, ",", &pieces), 0);
+        first = pieces[0];
+        if (!strcmp(a->opt, "-object") && !strcmp(first, "input-linux")) {
+                const char *want[4] = { NULL };
+                size_t k = 0;
+
+                STRV_FOREACH(p, pieces)
+                        if (!strncmp(*p, "evdev=", 6) || !strcmp(*p, "grab_all=on") ||
+                            !strcmp(*p, "repeat=on"))
+                                want[k++] = *p;
+                if (!argv_opt_has(args, "-object", want))
+                        fail_msg("%s:%u: -object %s does not reach the argv", file, a->line, a->value);
+        } else if (!strcmp(a->opt, "-object")) {
+                STRV_FOREACH(p, pieces)
+                        if (!strncmp(*p, "mem-path=", 9) &&
+                            !argv_opt_has(args, "-object",
+                                          (const char *const[]){ "memory-backend-file,id=looking-glass", *p,
+                                                                 "share=on", NULL }))
+                                fail_msg("%s:%u: -object %s does not reach the argv", file, a->line,
+                                         a->value);
+        } else if (!strcmp(a->opt, "-device") && !strcmp(first, "ivshmem-plain")) {
+                if (!argv_opt_has(args, "-device", (const char *const[]){ "ivshmem-plain,", NULL }))
+                        fail_msg("%s:%u: -device %s does not reach the argv", file, a->line, a->value);
+        } else if (!strcmp(a->opt, "-device") && (!strncmp(first, "hda-", 4))) {
+                if (!argv_opt_has(args, "-device", (const char *const[]){ "hda-", "audiodev=", NULL }))
+                        fail_msg("%s:%u: -device %s does not reach the argv", file, a->line, a->value);
+        } else if (!strcmp(a->opt, "-device")) {
+                if (!argv_opt_has(args, "-device", (const char *const[]){ first, NULL }))
+                        fail_msg("%s:%u: -device %s does not reach the argv", file, a->line, a->value);
+        } else if (!strcmp(a->opt, "-audiodev")) {
+                const char *want[3] = { first, NULL, NULL };
+
+                STRV_FOREACH(p, pieces)
+                        if (!strncmp(*p, "server=", 7))
+                                want[1] = *p;
+                if (!argv_opt_has(args, "-audiodev", want))
+                        fail_msg("%s:%u: -audiodev %s does not reach the argv", file, a->line, a->value);
+        } else if (!strcmp(a->opt, "-cpu")) {
+                /* QEMU keeps the last -cpu: its model and every flag are vfioctl's -cpu. */
+                STRV_FOREACH(p, pieces) {
+                        _cleanup_free_ char *want = strdup(*p);
+
+                        for (char *c = want; *c; c++)
+                                if (*c == '_')
+                                        *c = '-';
+                        if (want[0] == '-') {
+                                free(want);
+                                if (asprintf(&want, "%s=off", *p + 1) < 0)
+                                        fail();
+                        }
+                        if (!argv_opt_has(args, "-cpu", (const char *const[]){ want, NULL }))
+                                fail_msg("%s:%u: -cpu %s: '%s' is not in the argv's -cpu", file, a->line,
+                                         a->value, *p);
+                }
+        }
+}
+
+/* The vCPUs libvirt starts (enabled ones, else current, else all) and their pins, in vCPU order. */
+static unsigned corpus_vcpus(corpus_fact *f, char ***ret_pins)
+{
+        unsigned long max = corpus_num(f, "string(/domain/vcpu)", 1);
+        unsigned long cur = corpus_num(f, "string(/domain/vcpu/@current)", max);
+        unsigned n = 0;
+        char **pins = NULL;
+
+        if (corpus_num(f, "count(/domain/vcpus/vcpu)", 0) > 0)
+                cur = corpus_num(f, "count(/domain/vcpus/vcpu[@enabled='yes'])", 0);
+        for (unsigned long i = 0; i < max; i++) {
+                char expr[160];
+                _cleanup_free_ char *pin = NULL;
+                bool started;
+
+                snprintf(expr, sizeof(expr), "count(/domain/vcpus/vcpu[@id='%lu' and @enabled='yes'])", i);
+                started = corpus_num(f, "count(/domain/vcpus/vcpu)", 0) > 0 ? corpus_num(f, expr, 0) > 0
+                                                                            : i < cur;
+                if (!started)
+                        continue;
+                n++;
+                snprintf(expr, sizeof(expr), "string(/domain/cputune/vcpupin[@vcpu='%lu']/@cpuset)", i);
+                pin = corpus_str(f, expr);
+                if (*pin)
+                        assert_int_equal(strv_extend(&pins, pin), 0);
+        }
+        *ret_pins = pins;
+        return n;
+}
+
+/* A file the importer must refuse: the reason and line it gives (the rest of the checks run with keep). */
+typedef struct corpus_refusal {
+        const char *file;
+        const char *error; /* the start of the message after "PATH:" */
+} corpus_refusal;
+
+static const corpus_refusal refusals[] = {
+        /* 20 of 24 vCPUs pinned: vfioctl pins all or none, and will not unpin the 20. */
+        { "bnunowo-gaming.xml", "20: <cputune> pins some vCPUs but not vCPU 20" },
+        /* An Intel GVT-g slice of the iGPU: a passed device vfioctl cannot pass, so no silent drop. */
+        { "xseed-win10-2.xml", "192: <hostdev type='mdev'>: a mediated device" },
+};
+
 static void test_user_xml(void **state)
 {
-        const char *path = *state;
-        _cleanup_free_ char *err = NULL;
+        const char *path = *state, *file = strrchr(path, '/') + 1;
+        _cleanup_free_ char *err = NULL, *mem = NULL, *unit = NULL, *want_smp = NULL, *pins_s = NULL,
+                            *want_pins = NULL;
         _cleanup_(vm_libvirt_import_freep) vm_libvirt_import *imp = NULL;
-        _cleanup_strv_free_ char **want = NULL, **args = NULL;
+        _cleanup_strv_free_ char **want = NULL, **args = NULL, **pins = NULL;
+        corpus_arg qargs[64];
+        size_t n_args, n_unknown = 0;
+        corpus_fact f;
+        unsigned vcpus, sockets, cores, threads, total;
+        uint64_t bytes;
         int r;
 
         r = vm_libvirt_import_file(path, NULL, 0, &imp, &err);
@@ -475,18 +1062,131 @@ static void test_user_xml(void **state)
                         fail_msg("got '%s'", err ? err : "(none)");
                 return;
         }
+        for (size_t i = 0; i < ELEMENTSOF(refusals); i++)
+                if (!strcmp(file, refusals[i].file)) {
+                        _cleanup_free_ char *prefix = NULL;
+
+                        assert_int_equal(r, -EINVAL);
+                        assert_true(asprintf(&prefix, "%s:%s", path, refusals[i].error) > 0);
+                        if (!err || strncmp(err, prefix, strlen(prefix)) != 0)
+                                fail_msg("%s: got '%s', want '%s...'", file, err ? err : "(none)", prefix);
+                        print_message("# %s: refused as expected: %s\n", file, err + strlen(path) + 1);
+                        return;
+                }
+        f = corpus_open(path);
+        n_args = corpus_args(&f, qargs, ELEMENTSOF(qargs));
+        /* Arguments without a vfioctl meaning: the import fails naming each with its line... */
+        for (size_t i = 0; i < n_args; i++)
+                if (!corpus_arg_known(&qargs[i])) {
+                        char at[64];
+
+                        n_unknown++;
+                        snprintf(at, sizeof(at), "%s:%u: <qemu:arg> %s", file, qargs[i].line, qargs[i].opt);
+                        if (r != -EINVAL || !err || !strstr(err, at))
+                                fail_msg(
+                                        "%s: %s has no vfioctl meaning: want an error naming it, got %d '%s'",
+                                        file, at, r, err ? err : "");
+                }
+        /* ...and with --keep-unknown-args they are kept verbatim. */
+        if (n_unknown) {
+                print_message("# %s: %zu QEMU arguments refused without --keep-unknown-args\n", file,
+                              n_unknown);
+                free(err);
+                err = NULL;
+                r = vm_libvirt_import_file(path, NULL, VM_LIBVIRT_KEEP_UNKNOWN_ARGS, &imp, &err);
+        }
         if (r < 0)
                 fail_msg("%s: %s", path, err ? err : strerror(-r));
         for (size_t i = 0; i < imp->n_dropped; i++)
-                assert_true(imp->dropped[i].line > 0 || strcmp(imp->dropped[i].what, "<graphics>") == 0);
-        /* Every passed-through PCI function reaches QEMU as vfio-pci with its host address. */
-        want = xml_hostdev_addrs(path);
+                assert_true(imp->dropped[i].line > 0);
         args = argv_of(imp->config);
+        /* Every passed-through PCI function reaches QEMU as vfio-pci with its host address. */
+        want = xml_hostdev_addrs(&f);
         STRV_FOREACH(w, want)
                 if (!argv_has_prefix(args, *w))
                         fail_msg("%s: no -device %s... in the argv", path, *w);
-        print_message("# %s: %zu PCI functions, %zu parts not imported\n", strrchr(path, '/') + 1,
-                      strv_length(want), imp->n_dropped);
+        /* Every USB device by vendor:product. */
+        {
+                xmlXPathObjectPtr o;
+                xmlNodeSetPtr ns = corpus_nodes(&f, "//devices/hostdev[@type='usb']/source", &o);
+
+                for (int i = 0; ns && i < ns->nodeNr; i++) {
+                        char expr[128], buf[64];
+                        unsigned long v, p;
+
+                        f.ctx->node = ns->nodeTab[i];
+                        v = corpus_num(&f, "string(vendor/@id)", 0);
+                        p = corpus_num(&f, "string(product/@id)", 0);
+                        snprintf(buf, sizeof(buf), "vendorid=0x%04lx,productid=0x%04lx", v, p);
+                        (void)expr;
+                        if (!argv_opt_has(args, "-device", (const char *const[]){ "usb-host,", buf, NULL }))
+                                fail_msg("%s: USB %s does not reach the argv", file, buf);
+                }
+                f.ctx->node = NULL;
+                xmlXPathFreeObject(o);
+        }
+        /* Every QEMU argument: translated into the argv, or kept verbatim. */
+        for (size_t i = 0; i < n_args; i++) {
+                if (corpus_arg_known(&qargs[i]))
+                        corpus_assert_arg(file, &qargs[i], args);
+                else {
+                        bool kept = false;
+
+                        for (size_t k = 0; args[k] && args[k + 1]; k++)
+                                kept = kept || (!strcmp(args[k], qargs[i].opt) && qargs[i].value &&
+                                                !strcmp(args[k + 1], qargs[i].value));
+                        if (!kept && (qargs[i].value || !strv_contains(args, qargs[i].opt)))
+                                fail_msg("%s:%u: %s %s is not kept verbatim", file, qargs[i].line,
+                                         qargs[i].opt, qargs[i].value ?: "");
+                }
+                free(qargs[i].opt);
+                free(qargs[i].value);
+        }
+        /* The vCPUs libvirt starts, in the topology libvirt gives them (one socket each without one). */
+        vcpus = corpus_vcpus(&f, &pins);
+        total = (unsigned)corpus_num(&f, "string(/domain/vcpu)", 1);
+        sockets = (unsigned)corpus_num(&f, "string(/domain/cpu/topology/@sockets)", total);
+        cores = (unsigned)corpus_num(&f, "string(/domain/cpu/topology/@cores)", 1);
+        threads = (unsigned)corpus_num(&f, "string(/domain/cpu/topology/@threads)", 1);
+        if (vcpus < total)
+                assert_true(asprintf(&want_smp, "%u,sockets=%u,cores=%u,threads=%u,maxcpus=%u", vcpus,
+                                     sockets, cores, threads, total) > 0);
+        else
+                assert_true(asprintf(&want_smp, "%u,sockets=%u,cores=%u,threads=%u", vcpus, sockets, cores,
+                                     threads) > 0);
+        if (!strv_contains(args, want_smp))
+                fail_msg("%s: no -smp %s in the argv", file, want_smp);
+        /* Each pin of a started vCPU, in vCPU order (applied by the launcher over QMP). */
+        want_pins = pins ? strv_join(pins, " ") : strdup("");
+        pins_s = imp->config->cpu.pin ? strv_join(imp->config->cpu.pin, " ") : strdup("");
+        if (strcmp(want_pins, pins_s) != 0)
+                fail_msg("%s: pins '%s', want '%s'", file, pins_s, want_pins);
+        /* Memory: <memory> in whole MiB (rounded down to whole hugepages with hugepages). */
+        mem = corpus_str(&f, "string(/domain/memory)");
+        unit = corpus_str(&f, "string(/domain/memory/@unit)");
+        bytes = strtoull(mem, NULL, 10) * (!*unit || !strcmp(unit, "KiB") || !strcmp(unit, "k") ? 1024ULL
+                                           : !strcmp(unit, "MiB") || !strcmp(unit, "M")         ? 1ULL << 20
+                                           : !strcmp(unit, "GiB") || !strcmp(unit, "G")         ? 1ULL << 30
+                                                                                                : 0);
+        assert_true(bytes > 0);
+        bytes = (bytes + (1ULL << 20) - 1) & ~((1ULL << 20) - 1);
+        if (corpus_num(&f, "count(/domain/memoryBacking/hugepages)", 0) > 0)
+                bytes -= bytes %
+                         (corpus_num(&f, "string(/domain/memoryBacking/hugepages/page/@size)", 2048) << 10);
+        {
+                char m[32];
+
+                if (bytes % (1ULL << 30) == 0)
+                        snprintf(m, sizeof(m), "%" PRIu64 "G", bytes >> 30);
+                else
+                        snprintf(m, sizeof(m), "%" PRIu64 "M", bytes >> 20);
+                if (!argv_value(args, "-m", m) || strcmp(argv_value(args, "-m", m), m) != 0)
+                        fail_msg("%s: no -m %s in the argv", file, m);
+        }
+        print_message(
+                "# %s: %zu PCI functions, %u of %u vCPUs, %zu pins, %zu QEMU arguments, %zu parts not imported\n",
+                file, strv_length(want), vcpus, total, strv_length(pins), n_args, imp->n_dropped);
+        corpus_close(&f);
         assert_round_trip(path, imp);
         assert_goldens(path, imp);
 }
@@ -659,6 +1359,16 @@ int main(void)
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_units);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_unknown_listed);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_keep_unknown_args);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_commandline_passthrough);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_commandline_unknown_is_error);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_commandline_json_objects);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_commandline_looking_glass_refused);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_vcpu_current);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_vcpu_pins_refused);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_hostdev_boot_and_macvtap);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_reproduces_cpu);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_error_lines);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_ovmf_vars_pair);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_audio_and_looking_glass_round_trip);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_tool);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_tool_export);

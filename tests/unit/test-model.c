@@ -144,6 +144,114 @@ static void test_nul_bytes_and_oversized_attributes_are_refused(void **state)
         fixture_remove(root);
 }
 
+/* The cap is exact: a page of content is an attribute, one byte more is refused (one read() or many). */
+static void test_attribute_cap_is_exactly_a_page(void **state)
+{
+        char *root = fixture_clone("host-firecracker"), page[4098];
+        vfio_model *m;
+
+        memset(page, 'a', 4096);
+        page[4096] = 0;
+        fixture_write(root, "sys/devices/pci0000:00/0000:00:01.0/driver_override", page);
+        page[4096] = '\n'; /* the newline counts: a sysfs page holds the value and its newline */
+        page[4097] = 0;
+        fixture_write(root, "sys/devices/pci0000:00/0000:00:03.0/driver_override", page);
+        page[4096] = 'a';
+        fixture_write(root, "sys/devices/pci0000:00/0000:00:04.0/driver_override", page);
+        m = load(root);
+        assert_int_equal(strlen(dev(m, "0000:00:01.0")->pci->driver_override), 4096);
+        assert_false(has_problem(m, "0000:00:01.0/driver_override"));
+        assert_null(dev(m, "0000:00:03.0")->pci->driver_override);
+        assert_true(has_problem(m, "0000:00:03.0/driver_override: too long"));
+        assert_null(dev(m, "0000:00:04.0")->pci->driver_override);
+        assert_true(has_problem(m, "0000:00:04.0/driver_override: too long"));
+        vfio_model_free(m);
+        fixture_remove(root);
+}
+
+/* Every form the kernel names functions by, and the near misses that are not addresses. */
+static void test_pci_address_forms(void **state)
+{
+        static const struct {
+                const char *s;
+                int r;
+                uint32_t domain;
+                uint8_t bus, slot, func;
+        } cases[] = {
+                { "0000:01:00.0", 0, 0, 1, 0, 0 },
+                { "01:1f.7", 0, 0, 1, 0x1f, 7 },
+                { "ABCD:Ef:1F.3", 0, 0xabcd, 0xef, 0x1f, 3 },
+                { "10000:00:01.0", 0, 0x10000, 0, 1, 0 },
+                { "ffffffff:ff:1f.7", 0, 0xffffffff, 0xff, 0x1f, 7 },
+                { "", -EINVAL, 0, 0, 0, 0 },
+                { "000:01:00.0", -EINVAL, 0, 0, 0, 0 }, /* 3 domain digits */
+                { "100000000:00:00.0", -EINVAL, 0, 0, 0, 0 },
+                { "0000:01:20.0", -EINVAL, 0, 0, 0, 0 },  /* slot > 0x1f */
+                { "0000:01:00.8", -EINVAL, 0, 0, 0, 0 },  /* function > 7 */
+                { "0000:01:00.a", -EINVAL, 0, 0, 0, 0 },  /* function is decimal */
+                { "0000:01:00.00", -EINVAL, 0, 0, 0, 0 }, /* trailing */
+                { "0000:01:00", -EINVAL, 0, 0, 0, 0 },
+                { "0000:1:00.0", -EINVAL, 0, 0, 0, 0 },
+                { "0000:01.00.0", -EINVAL, 0, 0, 0, 0 },
+                { "0000:01:0g.0", -EINVAL, 0, 0, 0, 0 },
+                { " 01:00.0", -EINVAL, 0, 0, 0, 0 },
+                { "pci0000:00", -EINVAL, 0, 0, 0, 0 },
+                { "0000:00", -EINVAL, 0, 0, 0, 0 },
+        };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                vfio_pci_addr a = { .domain = 42 };
+
+                assert_int_equal(vfio_pci_addr_parse(cases[i].s, &a), cases[i].r);
+                if (cases[i].r < 0) {
+                        assert_int_equal(a.domain, 42); /* untouched on failure */
+                        continue;
+                }
+                assert_int_equal(a.domain, cases[i].domain);
+                assert_int_equal(a.bus, cases[i].bus);
+                assert_int_equal(a.slot, cases[i].slot);
+                assert_int_equal(a.func, cases[i].func);
+        }
+        assert_int_equal(vfio_pci_addr_parse(NULL, &(vfio_pci_addr){ 0 }), -EINVAL);
+}
+
+/* The scan's shortcuts (paths opened beneath sys/ and the groups directory) change nothing for links of
+ * other forms: an absolute device link and a group directory reached through absolute links are followed
+ * inside the root, as every host path is. */
+static void test_links_of_any_form_are_followed_inside_the_root(void **state)
+{
+        char *root = fixture_clone("q35-viommu");
+        vfio_model *m;
+        const vfio_iommu_group *g;
+
+        fixture_unlink(root, "sys/bus/pci/devices/0000:00:01.0");
+        fixture_symlink(root, "sys/bus/pci/devices/0000:00:01.0", "/sys/devices/pci0000:00/0000:00:01.0");
+        m = load(root);
+        assert_int_equal(dev(m, "0000:00:01.0")->pci->vendor, 0x1234);
+        g = vfio_iommu_find_group(m->iommu, dev(m, "0000:00:01.0")->pci->iommu_group);
+        assert_non_null(g);
+        assert_true(strv_contains(g->members, "0000:00:01.0"));
+        vfio_model_free(m);
+        /* Group 1 moved aside and reached through an absolute link, its devices/ through another. */
+        {
+                char *from, *to;
+
+                assert_true(asprintf(&from, "%s/sys/kernel/iommu_groups/1", root) > 0);
+                assert_true(asprintf(&to, "%s/sys/kernel/iommu_groups/elsewhere1", root) > 0);
+                assert_int_equal(rename(from, to), 0);
+                free(from);
+                free(to);
+        }
+        fixture_symlink(root, "sys/kernel/iommu_groups/1", "/sys/kernel/iommu_groups/elsewhere1");
+        m = load(root);
+        g = vfio_iommu_find_group(m->iommu, 1);
+        assert_non_null(g);
+        assert_true(strv_length(g->members) > 0);
+        assert_string_equal(g->type, "identity");
+        vfio_model_free(m);
+        fixture_remove(root);
+}
+
 static void test_dangling_device_link_is_skipped_and_named(void **state)
 {
         char *root = fixture_clone("host-firecracker");
@@ -423,6 +531,9 @@ int main(void)
                 cmocka_unit_test(test_firecracker_root_disk_and_default_nic_are_critical),
                 cmocka_unit_test(test_truncated_and_malformed_attributes_are_reported),
                 cmocka_unit_test(test_nul_bytes_and_oversized_attributes_are_refused),
+                cmocka_unit_test(test_attribute_cap_is_exactly_a_page),
+                cmocka_unit_test(test_pci_address_forms),
+                cmocka_unit_test(test_links_of_any_form_are_followed_inside_the_root),
                 cmocka_unit_test(test_dangling_device_link_is_skipped_and_named),
                 cmocka_unit_test(test_missing_pci_bus_is_an_empty_list),
                 cmocka_unit_test(test_root_on_dm_crypt_is_traced_through_slaves),

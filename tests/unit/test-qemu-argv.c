@@ -49,11 +49,13 @@ static char *render(const char *conf_path)
         if (asprintf(&rt, "/run/user/1000/vfioctl/%s", c->name) < 0 ||
             asprintf(&st, "/home/user/.local/state/vfioctl/%s", c->name) < 0)
                 return NULL;
-        /* NAME-relayed.conf renders as start does while its input relay runs. */
+        /* NAME-relayed.conf renders as start does while its input relay runs; NAME-prefilled.conf as start
+         * does when it has filled the guest RAM itself (lib/run/prealloc.c, QEMU's descriptor 3). */
         vm_argv_paths p = { .runtime_dir = rt,
                             .state_dir = st,
                             .uid = 1000,
-                            .input_relay = strstr(conf_path, "-relayed.conf") != NULL };
+                            .input_relay = strstr(conf_path, "-relayed.conf") != NULL,
+                            .memory_file = strstr(conf_path, "-prefilled.conf") ? "/proc/self/fd/3" : NULL };
         if (vm_qemu_argv(c, &p, &args, &notes) < 0)
                 return NULL;
         f = open_memstream(&out, &size);

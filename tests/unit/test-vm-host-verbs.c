@@ -134,12 +134,42 @@ static void test_vm_config_errors_name_file_and_line(void **state)
         unlink(bad);
 }
 
+/* create plans hugepages only when the pool has them; then one allocating thread per host CPU. */
+static void test_create_sets_prealloc_threads_with_hugepages(void **state)
+{
+        char *clone = fixture_clone("q35-viommu"), *out = NULL, *err = NULL, *text;
+        char conf2[] = "/tmp/vfioctl-vmhost-huge-XXXXXX";
+        const char *argv[] = { "--root", clone,      "create", "huge",    "--memory",
+                               "4G",     "--output", conf2,    "--force", NULL };
+        int fd = mkstemp(conf2);
+
+        assert_true(fd >= 0);
+        close(fd);
+        /* No free pages: neither hugepages nor threads (the config written by setup_vm, same tree). */
+        text = fixture_read(conf);
+        assert_non_null(strstr(text, "hugepages = none"));
+        assert_null(strstr(text, "prealloc_threads"));
+        free(text);
+        /* 2048 free 2M pages = 4 GiB: hugepages, and the fixture's 2 online CPUs allocate them. */
+        fixture_write(clone, "sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "2048\n");
+        assert_int_equal(fixture_run_tool(&out, &err, argv), 0);
+        text = fixture_read(conf2);
+        assert_non_null(strstr(text, "hugepages = 2M"));
+        assert_non_null(strstr(text, "prealloc_threads = 2\n"));
+        free(text);
+        free(out);
+        free(err);
+        unlink(conf2);
+        fixture_remove(clone);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_check_vm_takes_the_gpu_and_memory_from_the_config),
                 cmocka_unit_test(test_setup_vm_sizes_memlock_and_binds_the_gpu_functions),
                 cmocka_unit_test(test_vm_config_errors_name_file_and_line),
+                cmocka_unit_test(test_create_sets_prealloc_threads_with_hugepages),
         };
 
         return cmocka_run_group_tests(tests, setup_vm, teardown_vm);

@@ -156,7 +156,31 @@ static void test_consistency_errors(void **state)
                 "t.conf:4: [firmware] secure_boot needs machine = q35 (OVMF Secure Boot requires SMM, which i440fx lacks)");
         assert_error(
                 "[cpu]\ncores = 4\npin = 0 1 2\n",
-                "t.conf:3: [cpu] pin lists 3 host CPUs but the VM has 4 vCPUs (sockets x cores x threads); list exactly one per vCPU");
+                "t.conf:3: [cpu] pin lists 3 host CPUs but the VM starts 4 vCPUs ([cpu] vcpus, else sockets x cores x threads); list exactly one per vCPU");
+        /* [cpu] vcpus starts fewer vCPUs than the topology has places; pins are for the started ones. */
+        assert_error(
+                "[cpu]\ncores = 4\nvcpus = 2\npin = 0 1 2 3\n",
+                "t.conf:4: [cpu] pin lists 4 host CPUs but the VM starts 2 vCPUs ([cpu] vcpus, else sockets x cores x threads); list exactly one per vCPU");
+        assert_error(
+                "[cpu]\ncores = 4\nvcpus = 5\n",
+                "t.conf:3: [cpu] vcpus = 5 is more than the 4 places of the topology (sockets x cores x threads)");
+        assert_error(
+                "[cpu]\nfeatures = +topoext topoext=on\n",
+                "t.conf:2: [cpu] features: 'topoext=on' is not +NAME or -NAME with a QEMU CPU feature name (+topoext, -hypervisor)");
+        /* An hv flag cannot carry a second -cpu property. */
+        assert_error(
+                "[cpu]\nhyperv_extra = hv-vpindex,kvm=off\n",
+                "t.conf:2: [cpu] hyperv_extra: 'hv-vpindex,kvm=off' is not an hv-* flag (hv-vpindex, or hv-spinlocks=0x1fff)");
+        assert_error(
+                "[disk \"a\"]\npath = /a\nbootindex = 1\n[pci \"n\"]\ndevice = 03:00.0\nbootindex = 1\n",
+                "t.conf:6: [pci \"n\"] bootindex = 1 is also the bootindex of [disk \"a\"]; each boot device needs its own");
+        assert_error("[vm]\nmachine = i440fx\n[firmware]\ntype = seabios\nmmio64_size = 64G\n",
+                     "t.conf:5: [firmware] mmio64_size needs type = ovmf (an OVMF setting)");
+        assert_error(
+                "[net \"n\"]\ntype = macvtap\nlink = enp5s0\n",
+                "t.conf:2: [net \"n\"] type = macvtap needs ifname = the macvtap interface (ip link add link enp5s0 name macvtap0 type macvtap mode bridge)");
+        assert_error("[net \"n\"]\ntype = user\nlink = enp5s0\n",
+                     "t.conf:2: [net \"n\"] link and macvtap_mode need type = macvtap");
         assert_error("[disk \"a\"]\npath = /a\naio = native\n",
                      "t.conf:2: [disk \"a\"] aio = native needs cache = none or directsync");
         assert_error("[disk \"cd\"]\npath = /a.iso\nmedia = cdrom\n",
