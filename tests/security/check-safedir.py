@@ -40,15 +40,6 @@ FILES = [
 # Files under FILES that work in another user's directory by a rule of their own, not through
 # basic/safedir, each with why and the test that proves it. Moving them onto safedir is still to do; a
 # file listed here is not checked by this lint.
-OWN_WALK = {
-    # O_PATH | O_NOFOLLOW one component at a time from "/", fstat on each descriptor, O_EXCL | O_NOFOLLOW
-    # creation, fchown/fchmod on the descriptor.
-    "lib/run/shmem.c": "tests/security/test-shmem.sh (the Looking Glass file in the sticky /dev/shm)",
-    # Opens the configured hugepage directory by path (a link there is followed), then makes only an
-    # unnamed O_TMPFILE | O_EXCL file in it, after fstatfs says hugetlbfs: nothing is named, replaced or
-    # chowned there.
-    "lib/run/prealloc.c": "tests/unit/test-prealloc.c",
-}
 PATH_CALLS = r"chown|lchown|chmod|open|open64|fopen|creat|mkdir|mknod|mkfifo|rename|renameat2?|link|symlink|" \
              r"unlink|rmdir|remove|truncate|mkstemp|mkostemp|mkdtemp|openat|openat2|mkdirat|mknodat|" \
              r"fchownat|fchmodat|linkat|symlinkat|unlinkat|utimensat|realpath|opendir"
@@ -76,8 +67,6 @@ def sources(root):
 def main(root):
     bad, seen = [], 0
     for path in sources(root):
-        if os.path.relpath(path, root) in OWN_WALK:
-            continue
         text = open(path, encoding="utf-8").read()
         lines = text.split("\n")
         code = re.sub(r"/\*.*?\*/", lambda m: re.sub(r"[^\n]", " ", m.group(0)), text, flags=re.S)
