@@ -331,7 +331,7 @@ if [ "$(id -u)" = 0 ]; then
     check "the mount's pool gave exactly the guest's 64 pages ($before free before, $after after)" \
       bash -c "[ '$before' -eq 64 ] && [ '$after' -eq 0 ]"
     MD=$(qmp ram '{"execute":"query-memdev"}')
-    echo "# query-memdev: $MD"
+    echo "# query-memdev: $(printf "%s" "$MD" | tr -d "\n")"
     check "QMP query-memdev: 128 MiB, preallocated, shared (the file vfioctl filled)" \
       [ "$(echo "$MD" | jq -r '.[] | select(.id == "mem") | [.size == 134217728, .prealloc, .share] | all')" = true ]
     check "QEMU maps guest RAM from its descriptor 3 (mem-path=/proc/self/fd/3), not a file of its own" \
