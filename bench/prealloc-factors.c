@@ -82,7 +82,8 @@ static void *work(void *arg)
 
 int main(int argc, char **argv)
 {
-        static const char *const names[] = { "private-populate", "shared-populate", "private-touch", "fallocate" };
+        static const char *const names[] = { "private-populate", "shared-populate", "private-touch",
+                                             "fallocate" };
         pthread_t tid[64];
         struct job jobs[64];
         enum mode mode = PRIVATE_POPULATE;
@@ -118,15 +119,18 @@ int main(int argc, char **argv)
         if (ftruncate(fd, (off_t)len) < 0)
                 return perror("prealloc-factors: ftruncate"), 1;
         if (mode != FALLOCATE) {
-                map = mmap(NULL, len, PROT_READ | PROT_WRITE, mode == SHARED_POPULATE ? MAP_SHARED : MAP_PRIVATE,
-                           fd, 0);
+                map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                           mode == SHARED_POPULATE ? MAP_SHARED : MAP_PRIVATE, fd, 0);
                 if (map == MAP_FAILED)
                         return perror("prealloc-factors: mmap"), 1;
         }
         for (unsigned long i = 0; i < n; i++) {
                 size_t count = per + (i < pages % n);
 
-                jobs[i] = (struct job){ .mode = mode, .map = map, .fd = fd, .len = count * PAGE,
+                jobs[i] = (struct job){ .mode = mode,
+                                        .map = map,
+                                        .fd = fd,
+                                        .len = count * PAGE,
                                         .off = (i * per + (i < pages % n ? i : pages % n)) * PAGE };
                 if (pthread_create(&tid[i], NULL, work, &jobs[i]) != 0)
                         return fprintf(stderr, "prealloc-factors: pthread_create failed\n"), 1;
@@ -141,7 +145,9 @@ int main(int argc, char **argv)
         total = now() - t0;
         for (unsigned long i = 0; i < n; i++)
                 if (jobs[i].error)
-                        return fprintf(stderr, "prealloc-factors: %s: %s\n", names[mode], strerror(jobs[i].error)), 1;
+                        return fprintf(stderr, "prealloc-factors: %s: %s\n", names[mode],
+                                       strerror(jobs[i].error)),
+                               1;
         printf("seconds=%.3f\nthreads_s=", total);
         for (unsigned long i = 0; i < n; i++)
                 printf("%s%.3f", i ? "," : "", jobs[i].seconds);

@@ -29,79 +29,84 @@ static const verb *current_verb;
 
 static const verb verbs[] = {
         { "demo", 0, 0, verb_demo, "demo",
-          "boot a tiny VM as an unprivileged user, show its status, stop it (works without an IOMMU or KVM)" },
+          "boot a tiny VM as an unprivileged user, show its status, stop it (works without an IOMMU or KVM)",
+          .own_help = false },
         { "devices", 0, 0, verb_devices, "devices [--gpu] [--tree] [--json]",
-          "PCI devices by IOMMU group, with drivers, reset methods and a passthrough verdict" },
+          "PCI devices by IOMMU group, with drivers, reset methods and a passthrough verdict",
+          .own_help = true },
         { "bind", 1, 64, verb_bind, "bind SELECTOR... [--with-group] [--force] [--dry-run]",
-          "hand devices to vfio-pci (driver_override), refusing host-critical devices and split groups" },
+          "hand devices to vfio-pci (driver_override), refusing host-critical devices and split groups",
+          .own_help = true },
         { "unbind", 1, 64, verb_unbind, "unbind SELECTOR... [--force] [--dry-run]",
-          "give devices back to the driver they had before 'bind'" },
+          "give devices back to the driver they had before 'bind'", .own_help = true },
         { "rebind", 1, 64, verb_rebind, "rebind SELECTOR... [--force] [--dry-run]",
-          "clear driver_override and let the kernel probe the host driver again" },
+          "clear driver_override and let the kernel probe the host driver again", .own_help = true },
         { "guide", 0, 1, verb_guide,
           "guide [NAME] [--gpu SEL|auto] [--user U] [--memory 16G] [--cpus N] [--disk SIZE|PATH] [--iso FILE] [--windows] [--yes] [--dry-run]",
-          "from this host to a running passthrough VM: check, setup, reboot, create, start (resumable)" },
+          "from this host to a running passthrough VM: check, setup, reboot, create, start (resumable)",
+          .own_help = true },
         { "setup", 0, 64, verb_setup,
           "setup [SELECTOR...] [--user U] [--dry-run] [--undo] [--apply-cmdline]",
-          "make the host configuration persistent: modprobe.d, udev, limits, hugepages, kernel command line" },
+          "make the host configuration persistent: modprobe.d, udev, limits, hugepages, kernel command line",
+          .own_help = true },
         { "check", 0, 64, verb_check,
           "check [--json] [--pass SEL...] [--user U] [--memory SIZE] [--no-probe]",
-          "host readiness for passthrough: each check with evidence and fix, plus known hardware quirks" },
+          "host readiness for passthrough: each check with evidence and fix, plus known hardware quirks",
+          .own_help = true },
         { "create", 1, 1, verb_create,
           "create NAME [--gpu SEL|auto] [--user U] [--memory 16G] [--cpus 8] [--disk PATH|SIZE] [--iso FILE] [--windows] [--desktop-user U] [--dry-run] [--output FILE] [--force]",
-          "write a complete, commented VM config with defaults from this host" },
+          "write a complete, commented VM config with defaults from this host", .own_help = false },
         { "validate", 1, 1, verb_validate, "validate NAME|FILE",
-          "check a VM config by itself (no host needed)" },
-        { "cmdline", 1, 1, verb_cmdline, "cmdline NAME|FILE", "print the exact QEMU command line for a VM" },
+          "check a VM config by itself (no host needed)", .own_help = false },
+        { "cmdline", 1, 1, verb_cmdline, "cmdline NAME|FILE", "print the exact QEMU command line for a VM",
+          .own_help = false },
         { "start", 1, 1, verb_start, "start NAME|FILE [--detach] [--paused]",
-          "check the host, start the VM as its user, pin it, supervise it" },
+          "check the host, start the VM as its user, pin it, supervise it", .own_help = true },
         { "stop", 1, 1, verb_stop, "stop NAME [--timeout S] [--force]",
-          "ACPI power-down, wait (60 s), then quit; --force kills QEMU" },
-        { "reboot", 1, 1, verb_reboot, "reboot NAME", "hard-reset the VM (the reset button)" },
-        { "pause", 1, 1, verb_pause, "pause NAME", "stop the vCPUs" },
-        { "resume", 1, 1, verb_resume, "resume NAME", "run paused vCPUs again" },
+          "ACPI power-down, wait (60 s), then quit; --force kills QEMU", .own_help = false },
+        { "reboot", 1, 1, verb_reboot, "reboot NAME", "hard-reset the VM (the reset button)",
+          .own_help = false },
+        { "pause", 1, 1, verb_pause, "pause NAME", "stop the vCPUs", .own_help = false },
+        { "resume", 1, 1, verb_resume, "resume NAME", "run paused vCPUs again", .own_help = false },
         { "status", 1, 1, verb_status, "status NAME [--json]",
-          "state, uptime, pid, user, pinned CPUs (read back), devices, memory" },
-        { "list", 0, 0, verb_list, "list [--json]", "every VM that ran here, with its state" },
-        { "console", 1, 1, verb_console, "console NAME",
-          "attach to the serial console (leave with Ctrl-])" },
+          "state, uptime, pid, user, pinned CPUs (read back), devices, memory", .own_help = false },
+        { "list", 0, 0, verb_list, "list [--json]", "every VM that ran here, with its state",
+          .own_help = false },
+        { "console", 1, 1, verb_console, "console NAME", "attach to the serial console (leave with Ctrl-])",
+          .own_help = false },
         { "log", 1, 1, verb_log, "log NAME [--console]",
-          "QEMU's and vfioctl's messages (or the serial output)" },
-        { "qmp", 2, 2, verb_qmp, "qmp NAME '{\"execute\": ...}'", "send one raw QMP command" },
-        { "enable", 1, 1, verb_enable, "enable NAME", "start the VM at boot (vfioctl@NAME.service)" },
-        { "disable", 1, 1, verb_disable, "disable NAME", "do not start the VM at boot" },
+          "QEMU's and vfioctl's messages (or the serial output)", .own_help = false },
+        { "qmp", 2, 2, verb_qmp, "qmp NAME '{\"execute\": ...}'", "send one raw QMP command",
+          .own_help = false },
+        { "enable", 1, 1, verb_enable, "enable NAME", "start the VM at boot (vfioctl@NAME.service)",
+          .own_help = false },
+        { "disable", 1, 1, verb_disable, "disable NAME", "do not start the VM at boot", .own_help = false },
         { "disk", 2, 3, verb_disk, "disk create VM|PATH|DATASET | import SRC DST | info PATH",
-          "create a VM disk (qcow2/raw image, ZFS dataset, zvol), import one, show its backend facts" },
+          "create a VM disk (qcow2/raw image, ZFS dataset, zvol), import one, show its backend facts",
+          .own_help = false },
         { "snapshot", 1, 3, verb_snapshot,
           "snapshot [VM] create|list|rollback|delete [SNAP] [--disk PATH...]",
-          "snapshots of a stopped VM's disks and OVMF vars (ZFS or qcow2)" },
+          "snapshots of a stopped VM's disks and OVMF vars (ZFS or qcow2)", .own_help = false },
         { "input", 1, 1, verb_input, "input list|relay [--json] [--grab DEV... --out NAME]",
-          "keyboards and mice with stable paths; the relay that keeps them in the VM across replugs" },
+          "keyboards and mice with stable paths; the relay that keeps them in the VM across replugs",
+          .own_help = false },
         { "import-libvirt", 1, 1, verb_import_libvirt,
           "import-libvirt FILE.xml|--connect URI DOMAIN [--name NAME | -o FILE] [--dry-run] [--strict] [--keep-unknown-args]",
-          "turn a libvirt domain (an XML file, or a domain defined on a libvirt connection) into a VM config, listing every part not imported" },
+          "turn a libvirt domain (an XML file, or a domain defined on a libvirt connection) into a VM config, listing every part not imported",
+          .own_help = false },
         { "export-libvirt", 1, 1, verb_export_libvirt,
           "export-libvirt NAME|FILE [-o FILE.xml | --define] [--connect URI] [--force]",
-          "write a VM as a libvirt domain XML, or define it on a libvirt connection with that host's devices" },
+          "write a VM as a libvirt domain XML, or define it on a libvirt connection with that host's devices",
+          .own_help = false },
         { "completion", 1, 2, verb_completion, "completion bash|zsh",
-          "print the shell completion script (verbs, options, VM names, devices), made from this table" },
+          "print the shell completion script (verbs, options, VM names, devices), made from this table",
+          .own_help = false },
 };
 
 const verb *tool_verbs(size_t *ret_n)
 {
         *ret_n = ELEMENTSOF(verbs);
         return verbs;
-}
-
-static bool verb_has_own_help(const char *name)
-{
-        static const char *const own[] = { "devices", "bind",  "unbind", "rebind",
-                                           "setup",   "check", "start",  "guide" };
-
-        for (size_t i = 0; i < ELEMENTSOF(own); i++)
-                if (strcmp(name, own[i]) == 0)
-                        return true;
-        return false;
 }
 
 /* Messages carry input (config values, XML, paths): escaped and bounded before they reach a terminal. */
@@ -395,7 +400,7 @@ int main(int argc, char **argv)
         }
         /* The verb parses its own options; argv[0] becomes the verb name for its messages. */
         /* Verbs that do not print their own help get the verb table's: synopsis, purpose, the man page. */
-        if (!verb_has_own_help(v->name))
+        if (!v->own_help)
                 for (int i = optind + 1; i < argc && strcmp(argv[i], "--") != 0; i++)
                         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
                                 printf("Usage: vfioctl %s\n\n%s.\n\nEvery option is described in vfioctl(1) (man -l man/vfioctl.1 in the source tree).\n",

@@ -31,6 +31,8 @@ typedef struct verb {
         int (*run)(int argc, char **argv);
         const char *synopsis;
         const char *help;
+        /* The verb prints its own --help (with its options); else main.c prints synopsis and help. */
+        bool own_help;
 } verb;
 
 /* The verb table (main.c), for what is generated from it: vfioctl completion. */

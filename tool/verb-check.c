@@ -13,6 +13,7 @@
 #include "vfioctl/account.h"
 #include "vfioctl/audio-probe.h"
 #include "vfioctl/check.h"
+#include "vfioctl/isolate.h"
 #include "vfioctl/model.h"
 #include "vfioctl/pciids.h"
 #include "vfioctl/qemu-argv.h"
@@ -108,7 +109,7 @@ static json_object *jstr(const char *s)
         return s ? json_object_new_string(s) : NULL;
 }
 
-static int print_json(const vfio_host *h, const vfio_check_report *R)
+static int print_json(const vfio_host *h, const vfio_check_report *R, const vm_isolate_caps *iso)
 {
         json_object *root = json_object_new_object(), *checks = json_object_new_array(),
                     *quirks = json_object_new_array(), *devs = json_object_new_object(),
@@ -173,6 +174,17 @@ static int print_json(const vfio_host *h, const vfio_check_report *R)
                 json_object_object_add(root, "problems", pr);
         }
         json_object_object_add(root, "quirks", quirks);
+        if (iso) {
+                json_object *o = json_object_new_object();
+
+                json_object_object_add(o, "systemd", json_object_new_boolean(iso->systemd));
+                json_object_object_add(o, "cgroup2", json_object_new_boolean(iso->cgroup2));
+                json_object_object_add(o, "cpuset", json_object_new_boolean(iso->cpuset));
+                json_object_object_add(o, "irq", json_object_new_boolean(iso->irq));
+                json_object_object_add(o, "cpufreq", json_object_new_boolean(iso->cpufreq));
+                json_object_object_add(o, "performance", json_object_new_boolean(iso->performance));
+                json_object_object_add(root, "isolation", o);
+        }
         puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(root);
@@ -187,7 +199,25 @@ static void status_tag(vfio_check_status s)
         printf("  %s%s%s ", tool_color(stdout, colors[s]), tags[s], tool_color(stdout, ANSI_RESET));
 }
 
-static void print_text(const vfio_host *h, const vfio_check_report *R)
+/* What [cpu] isolate can use here: how host tasks are confined, IRQ steering, the governor. */
+static void print_isolation(const vm_isolate_caps *iso)
+{
+        printf("\n%sHost isolation while a VM runs ([cpu] isolate)%s\n", tool_color(stdout, ANSI_BOLD),
+               tool_color(stdout, ANSI_RESET));
+        printf("  host tasks:  %s\n",
+               iso->systemd
+                       ? "confined through systemd (AllowedCPUs on init.scope, system.slice, user.slice)"
+               : iso->cgroup2 && iso->cpuset
+                       ? "confined through the cgroup v2 cpuset (sys/fs/cgroup)"
+                       : "cannot be confined: no systemd and no cgroup v2 cpuset (isolate = yes is refused)");
+        printf("  device IRQs: %s\n",
+               iso->irq ? "steered off the vCPUs' CPUs (proc/irq)" : "not steerable (no proc/irq)");
+        printf("  governor:    %s\n", iso->performance ? "performance on the vCPUs' CPUs"
+                                      : iso->cpufreq   ? "unchanged (cpufreq has no performance governor)"
+                                                       : "unchanged (no cpufreq)");
+}
+
+static void print_text(const vfio_host *h, const vfio_check_report *R, const vm_isolate_caps *iso)
 {
         static const char *const qtags[] = { "[info]", "[warn]", "[FAIL]" };
         static const char *const qcolors[] = { ANSI_DIM, ANSI_YELLOW, ANSI_RED ANSI_BOLD };
@@ -240,6 +270,8 @@ static void print_text(const vfio_host *h, const vfio_check_report *R)
                         }
                 }
         }
+        if (iso)
+                print_isolation(iso);
         printf("\nVerdict: %s%s%s\n",
                tool_color(stdout, R->verdict == VFIO_CHECK_FAIL   ? ANSI_RED ANSI_BOLD
                                   : R->verdict == VFIO_CHECK_WARN ? ANSI_YELLOW
@@ -271,6 +303,8 @@ int verb_check(int argc, char **argv)
         _cleanup_(vm_config_freep) vm_config *vm_conf = NULL;
         vfio_check_options o = { .probe = vfio_qmp_probe_run };
         const char *vm = NULL;
+        vm_isolate_caps iso;
+        bool has_iso = false;
         int c, r;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
@@ -377,10 +411,12 @@ int verb_check(int argc, char **argv)
                 tool_warning("%s%s%s (ignored; the report may be incomplete)",
                              vfio_host_is_live(h) ? "/" : vfio_host_root(h), vfio_host_is_live(h) ? "" : "/",
                              *p);
+        if (vm && vm_isolate_support(h, &iso) >= 0)
+                has_iso = true;
         if (arg_json)
-                print_json(h, R);
+                print_json(h, R, has_iso ? &iso : NULL);
         else
-                print_text(h, R);
+                print_text(h, R, has_iso ? &iso : NULL);
         return R->verdict == VFIO_CHECK_FAIL   ? EXIT_CHECK_NOT_READY
                : R->verdict == VFIO_CHECK_WARN ? EXIT_CHECK_WARNINGS
                                                : EXIT_CHECK_READY;

@@ -7,25 +7,11 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "fileio.h"
 #include "tool.h"
 #include "vfioctl/vmrun.h"
 
 #define ESCAPE_CHAR 0x1d /* Ctrl-], as telnet and virsh console */
-
-static int write_all(int fd, const char *p, size_t n)
-{
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
-
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w <= 0)
-                        return -errno;
-                p += w;
-                n -= (size_t)w;
-        }
-        return 0;
-}
 
 int verb_console(int argc, char **argv)
 {
@@ -77,7 +63,7 @@ int verb_console(int argc, char **argv)
                                 ret = EXIT_OK;
                                 break;
                         }
-                        if (write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
+                        if (write_full_fd(STDOUT_FILENO, buf, (size_t)n) < 0)
                                 break;
                 }
                 if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -90,11 +76,11 @@ int verb_console(int argc, char **argv)
                         }
                         esc = memchr(buf, ESCAPE_CHAR, (size_t)n);
                         if (esc) {
-                                (void)write_all(sock, buf, (size_t)(esc - buf));
+                                (void)write_full_fd(sock, buf, (size_t)(esc - buf));
                                 ret = EXIT_OK;
                                 break;
                         }
-                        if (write_all(sock, buf, (size_t)n) < 0)
+                        if (write_full_fd(sock, buf, (size_t)n) < 0)
                                 break;
                 }
         }

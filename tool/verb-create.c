@@ -191,7 +191,7 @@ int verb_create(int argc, char **argv)
         _cleanup_strv_free_ char **errors = NULL, **warnings = NULL, **build_errors = NULL;
         vm_create_opts o;
         _cleanup_(vm_config_freep) vm_config *check = NULL;
-        vm_paths_buf paths = {};
+        _cleanup_(vm_paths_done) vm_paths_buf paths = {};
         const char *name;
         int r;
 
@@ -229,7 +229,6 @@ int verb_create(int argc, char **argv)
                               .desktop_user = desktop_user };
         if (arg_user && (!*arg_user || strpbrk(arg_user, " \t\n=#;[]\"'\\") || strlen(arg_user) > 32)) {
                 tool_error("--user: '%s' is not a user name", arg_user);
-                vm_paths_done(&paths);
                 return EXIT_USAGE;
         }
         if (!user)
@@ -240,26 +239,19 @@ int verb_create(int argc, char **argv)
                 tool_warning("%s", *w);
         STRV_FOREACH(e, build_errors)
                 tool_error("%s", *e);
-        if (r < 0) {
-                vm_paths_done(&paths);
+        if (r < 0)
                 return r == -ENXIO ? EXIT_DATAERR : r == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_GENERIC;
-        }
-        r = vm_config_format(c, &text);
-        if (r < 0) {
-                vm_paths_done(&paths);
+        r = vm_config_write(c, VM_CONFIG_WRITE_GUIDE, NULL, &text);
+        if (r < 0)
                 return EXIT_FAILURE_GENERIC;
-        }
         /* What we write must pass our own parser: a create that writes an invalid file is a bug. */
         r = vm_config_parse_string(text, "<generated>", name, &check, &errors);
         STRV_FOREACH(e, errors)
                 tool_error("internal: generated config is invalid: %s", *e);
-        if (r < 0) {
-                vm_paths_done(&paths);
+        if (r < 0)
                 return EXIT_FAILURE_GENERIC;
-        }
         if (arg_dry_run) {
                 fputs(text, stdout);
-                vm_paths_done(&paths);
                 return EXIT_OK;
         }
         if (arg_output)
@@ -270,14 +262,12 @@ int verb_create(int argc, char **argv)
         if (!path) {
                 tool_error("cannot make the config directory %s; set XDG_CONFIG_HOME or use --output FILE",
                            dir ? dir : "$XDG_CONFIG_HOME/vfioctl/vms");
-                vm_paths_done(&paths);
                 return EXIT_FAILURE_GENERIC;
         }
         /* Refuse before touching anything: a create that fails on an existing config must not have
          * replaced the VM's disk image on the way. */
         if (!arg_force && access(path, F_OK) == 0) {
                 tool_error("%s exists; edit it, or overwrite with: vfioctl create --force %s", path, name);
-                vm_paths_done(&paths);
                 return EXIT_FAILURE_GENERIC;
         }
         if (arg_disk && arg_disk[0] != '/' && access(c->disks[0].path, F_OK) == 0) {
@@ -285,7 +275,6 @@ int verb_create(int argc, char **argv)
                 tool_error(
                         "%s exists: vfioctl create never replaces a disk image; remove it yourself, or pass --disk %s to use it",
                         c->disks[0].path, c->disks[0].path);
-                vm_paths_done(&paths);
                 return EXIT_FAILURE_GENERIC;
         }
         if (arg_disk && arg_disk[0] != '/') {
@@ -295,12 +284,10 @@ int verb_create(int argc, char **argv)
                 if (r < 0) {
                         tool_error("cannot create the disk image %s: run: qemu-img create -f qcow2 %s %s",
                                    c->disks[0].path, c->disks[0].path, arg_disk);
-                        vm_paths_done(&paths);
                         return EXIT_FAILURE_GENERIC;
                 }
                 printf("Created disk image %s (%s, qcow2)\n", c->disks[0].path, arg_disk);
         }
-        vm_paths_done(&paths);
         r = write_file_atomic(path, text, strlen(text), 0644, arg_force ? 0 : WRITE_ATOMIC_NOREPLACE);
         if (r == -EEXIST) {
                 tool_error("%s exists; edit it, or overwrite with: vfioctl create --force %s", path, name);

@@ -126,7 +126,7 @@ static void device_json(json_writer *w, const vfio_model_device *md, vfio_pci_na
         const vfio_pci_dev *d = md->pci;
         _cleanup_free_ char *name = NULL;
         static const char *const header_names[] = { "endpoint", "bridge", "cardbus" };
-        names n;
+        _cleanup_(names_done) names n = {};
 
         names_get(db, d, &n);
         name = display_name(d, &n);
@@ -202,7 +202,6 @@ static void device_json(json_writer *w, const vfio_model_device *md, vfio_pci_na
         json_writer_key(w, "blockers");
         json_strv(w, md->blockers);
         json_writer_object_end(w);
-        names_done(&n);
 }
 
 static int print_json(const vfio_model *m, vfio_pci_names *db)
@@ -304,7 +303,7 @@ static int make_row(const vfio_model_device *md, vfio_pci_names *db, row *ret)
 {
         const vfio_pci_dev *d = md->pci;
         _cleanup_free_ char *name = NULL;
-        names n;
+        _cleanup_(names_done) names n = {};
         int r;
 
         names_get(db, d, &n);
@@ -322,7 +321,6 @@ static int make_row(const vfio_model_device *md, vfio_pci_names *db, row *ret)
         else
                 ret->cells[COL_RESET] = strdup(d->has_reset ? "yes" : "-");
         ret->cells[COL_LINK] = link_cell(&d->link);
-        names_done(&n);
         for (int i = 0; i < N_COLS; i++)
                 if (!ret->cells[i])
                         return -ENOMEM;
@@ -496,7 +494,7 @@ static void print_subtree(const vfio_model *m, vfio_pci_names *db, size_t idx, c
         const vfio_pci_dev *d = m->pci->devs[idx];
         _cleanup_free_ char *name = NULL, *child_prefix = NULL;
         size_t nchildren = 0, seen = 0;
-        names n;
+        _cleanup_(names_done) names n = {};
 
         names_get(db, d, &n);
         name = display_name(d, &n);
@@ -505,7 +503,6 @@ static void print_subtree(const vfio_model *m, vfio_pci_names *db, size_t idx, c
         if (d->iommu_group >= 0)
                 printf("  group %d", d->iommu_group);
         printf("  %s\n", d->driver ? d->driver : "-");
-        names_done(&n);
 
         if (asprintf(&child_prefix, "%s%s", prefix, top ? "" : (last ? "  " : "| ")) < 0)
                 return;

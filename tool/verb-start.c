@@ -107,11 +107,15 @@ int verb_start(int argc, char **argv)
                         tool_error("%s", *e);
                 return EXIT_DATAERR;
         }
-        r = vm_start_new(
-                c,
-                &(vm_start_options){
-                        .root = arg_root, .paused = paused, .modprobe = MODPROBE_PATH, .report = on_report },
-                &x, &error);
+        r = vm_start_new(c,
+                         &(vm_start_options){ .root = arg_root,
+                                              .paused = paused,
+                                              .modprobe = MODPROBE_PATH,
+                                              /* secure_getenv: a setuid vfioctl never lets the caller break
+                                                 the host on purpose. */
+                                              .fail_step = secure_getenv("VFIOCTL_TEST_FAIL_STEP"),
+                                              .report = on_report },
+                         &x, &error);
         if (r < 0)
                 return failed(error, r == -EINVAL  ? EXIT_DATAERR
                                      : r == -EPERM ? EXIT_NOPERM

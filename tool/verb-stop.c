@@ -86,7 +86,13 @@ int verb_stop(int argc, char **argv)
                 return EXIT_OK;
         }
         if (open_running(argv[optind], &r, &s, true) != EXIT_OK) {
-                printf("VM %s is not running\n", argv[optind]);
+                /* Host changes its supervisor and guardian could not give back (both killed): now. */
+                if (r && vm_run_finish_release(
+                                 r, false, "stopped by vfioctl stop after its supervisor was killed") > 0)
+                        printf("VM %s was not running; the host changes it still held were given back (see: vfioctl log %s)\n",
+                               argv[optind], argv[optind]);
+                else
+                        printf("VM %s is not running\n", argv[optind]);
                 return EXIT_OK; /* stopping a stopped VM is done, like systemctl stop */
         }
         e = vm_control_stop(r, s, &o, &err);

@@ -16,12 +16,13 @@ typedef enum vfio_bind_action {
 } vfio_bind_action;
 
 typedef struct vfio_bind_opts {
-        bool with_group;       /* bind the group's other endpoints too */
-        bool force;            /* go ahead past host-critical devices and open device nodes (as warnings) */
-        bool dry_run;          /* plan and log the writes, change nothing */
-        bool verify;           /* a live host: check the driver link after probing, wait for /dev/vfio/N */
-        const char *modprobe;  /* absolute path of modprobe(8) for vfio-pci; NULL: never exec anything */
-        unsigned timeout_ms;   /* for /dev/vfio/N to appear and the driver to bind; 0: 5000 */
+        bool with_group;      /* bind the group's other endpoints too */
+        bool force;           /* go ahead past host-critical devices and open device nodes (as warnings) */
+        bool give_display;    /* single-GPU handoff: the boot display may go (the host let go of it first) */
+        bool dry_run;         /* plan and log the writes, change nothing */
+        bool verify;          /* a live host: check the driver link after probing, wait for /dev/vfio/N */
+        const char *modprobe; /* absolute path of modprobe(8) for vfio-pci; NULL: never exec anything */
+        unsigned timeout_ms;  /* for /dev/vfio/N to appear and the driver to bind; 0: 5000 */
         const char *state_dir; /* below the root; NULL: "run/vfioctl/bind" (bindings die with a reboot) */
         unsigned fail_after;   /* test injection: fail the Nth sysfs write (1-based); 0: never */
         unsigned crash_after;  /* test injection: SIGKILL ourselves instead of the Nth write (a kill -9) */

@@ -59,7 +59,7 @@ int vm_libvirt_import_file(const char *path, const char *name, unsigned flags, v
 
 /*
  * The complete config file text for c: every key that differs from its default, so that parsing it
- * gives back an equal config (vm_config_format writes the commented starting point for `create`).
+ * gives back an equal config: vm_config_write() without its guide.
  * header (optional) is written first as comment lines.
  */
 int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret);

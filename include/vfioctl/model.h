@@ -47,5 +47,10 @@ VFIO_DEFINE_POINTER_CLEANUP(vfio_model, vfio_model_free)
 
 const vfio_model_device *vfio_model_find_device(const vfio_model *m, const char *name);
 const vfio_model_group *vfio_model_find_group(const vfio_model *m, int id);
+/*
+ * True when the only reason d is host-critical is that it shows the host's boot display, and nothing
+ * critical shares its group: a single-GPU handoff may take it once the host let go of the display.
+ */
+bool vfio_model_device_only_display(const vfio_model *m, const vfio_model_device *d);
 /* Stable identifiers used in --json output and documented in vfioctl(1). */
 const char *vfio_verdict_to_string(vfio_verdict v);

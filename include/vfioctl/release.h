@@ -20,6 +20,17 @@
 #define VM_RELEASE_DDC       "ddc"       /* the monitor input goes back to the host (ddc=) */
 #define VM_RELEASE_SWTPM     "swtpm"     /* the TPM emulator (swtpm=, swtpm_starttime=) */
 #define VM_RELEASE_RELAY     "relay"     /* the input relay (relay=, relay_starttime=) */
+/* Single-GPU handoff (lib/run/handoff.c), done in this order before QEMU, given back in reverse. */
+#define VM_RELEASE_DISPLAY_MANAGER "display-manager" /* the display manager stopped (display_manager=) */
+#define VM_RELEASE_CONSOLES        "consoles"        /* virtual consoles unbound from fbcon (consoles=) */
+#define VM_RELEASE_FRAMEBUFFER     "framebuffer"     /* efifb/simpledrm/vesafb unbound (framebuffers=) */
+#define VM_RELEASE_HANDOFF         "handoff"         /* the card's functions on vfio-pci (handoff=) */
+#define VM_RELEASE_VFIO_NODE       "vfio-node"       /* /dev/vfio/N lent to the VM user (vfio_nodes=) */
+/* Host isolation (lib/run/isolate.c), done once QEMU runs paused, before its threads are pinned. */
+#define VM_RELEASE_VM_CGROUP "vm-cgroup"    /* QEMU in a cgroup of its own (vm_cgroup=) */
+#define VM_RELEASE_CPUS      "isolate-cpus" /* host tasks confined (cpu_units=, cpusets=, host_cgroup=) */
+#define VM_RELEASE_IRQS      "irq-affinity" /* IRQs steered to the host's CPUs (irqs=, irq_default=) */
+#define VM_RELEASE_GOVERNOR  "governor"     /* the vCPUs' host CPUs on performance (governors=) */
 
 /* Records that the step was done (once). -EINVAL for a name release.c does not know. */
 int vm_release_record(vm_runstate *s, const char *step);

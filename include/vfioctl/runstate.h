@@ -46,6 +46,21 @@ typedef struct vm_runstate {
         char **rebind;        /* devices to give back to host drivers on exit ("ADDR=driver") */
         char *ddc;            /* "bus=N host=0xNN" when monitor switching is set up */
         char **steps;         /* release steps done for it, in order (release.h); NULL in older records */
+        /* single-GPU handoff (lib/run/handoff.c), each given back by its release step */
+        char *display_manager; /* the systemd unit stopped ("gdm.service") */
+        char **consoles;       /* virtual consoles unbound from the framebuffer ("vtcon1") */
+        char **framebuffers;   /* firmware framebuffers unbound ("efi-framebuffer.0=efi-framebuffer") */
+        char **handoff;        /* the card's functions moved to vfio-pci ("ADDR=driver") */
+        char **vfio_nodes;     /* group nodes lent to the VM user ("GROUP=UID:GID:MODE", octal mode) */
+        /* host isolation (lib/run/isolate.c) */
+        char *vm_cgroup;     /* the cgroup QEMU was moved to, below the cgroup2 root ("vfioctl.vms/win") */
+        char **cpu_units;    /* systemd units confined ("system.slice=OLD", OLD a CPU list or empty) */
+        char **cpusets;      /* cgroups confined without systemd ("CGROUP=OLD") */
+        char *host_cgroup;   /* the cgroup made for the root cgroup's tasks ("vfioctl.host") */
+        bool cpuset_enabled; /* the cpuset controller was switched on in the root's subtree_control */
+        char **irqs;         /* IRQs steered ("N=OLD", OLD a CPU list) */
+        char *irq_default;   /* /proc/irq/default_smp_affinity before (a hex mask) */
+        char **governors;    /* cpufreq governors changed ("CPU=OLD") */
         /* Not stored: set by vm_run_load when QEMU runs and no vfioctl supervises it (its supervisor was
          * killed): status says so, stop ends it, start refuses to start a second one. */
         bool orphan;

@@ -29,6 +29,8 @@ typedef struct vm_start_options {
         bool paused;               /* leave the vCPUs stopped after pinning (vfioctl resume runs them) */
         const char *relay_program; /* runs `vfioctl input relay`; NULL: this binary (/proc/self/exe) */
         const char *modprobe;      /* loads vfio-pci for [vm] bind_devices on a live host; NULL: never */
+        /* Tests: this host step (a release step name, release.h) fails as if the host refused it. */
+        const char *fail_step;
         /* What happens while QEMU starts and runs, and what a rollback undid; NULL: the VM log only. */
         vfio_report_fn report;
         void *userdata;

@@ -61,6 +61,43 @@ typedef enum vm_audio_server {
 typedef enum vm_lg_device { VM_LG_SHM, VM_LG_KVMFR } vm_lg_device;
 typedef enum vm_share_type { VM_SHARE_SMB, VM_SHARE_VIRTIOFS } vm_share_type;
 
+/*
+ * One string table per enum: NAME_table[value] is the value's spelling in vfioctl.conf(5), the table ends
+ * with NULL. The parser, the config writer, the libvirt exporter and the man page test all read these.
+ * NAME_to_string() gives NULL for a value out of range; NAME_from_string() the value, or -EINVAL.
+ */
+#define VM_ENUM_DECLARE(name)                    \
+        extern const char *const name##_table[]; \
+        const char *name##_to_string(name v);    \
+        int name##_from_string(const char *s)
+
+VM_ENUM_DECLARE(vm_machine);
+VM_ENUM_DECLARE(vm_accel);
+VM_ENUM_DECLARE(vm_os);
+VM_ENUM_DECLARE(vm_firmware);
+VM_ENUM_DECLARE(vm_hugepages);
+VM_ENUM_DECLARE(vm_disk_bus);
+VM_ENUM_DECLARE(vm_disk_format);
+VM_ENUM_DECLARE(vm_disk_media);
+VM_ENUM_DECLARE(vm_input_type);
+VM_ENUM_DECLARE(vm_input_relay);
+VM_ENUM_DECLARE(vm_display_device);
+VM_ENUM_DECLARE(vm_display_protocol);
+VM_ENUM_DECLARE(vm_net_type);
+VM_ENUM_DECLARE(vm_net_model);
+VM_ENUM_DECLARE(vm_audio_backend);
+VM_ENUM_DECLARE(vm_audio_device);
+VM_ENUM_DECLARE(vm_audio_codec);
+VM_ENUM_DECLARE(vm_lg_device);
+VM_ENUM_DECLARE(vm_share_type);
+
+/* Keys whose value is kept as its spelling (QEMU's own words) rather than an enum: the allowed words. */
+extern const char *const vm_disk_aio_table[];
+extern const char *const vm_disk_cache_table[];
+extern const char *const vm_disk_discard_table[];
+extern const char *const vm_net_macvtap_mode_table[];
+extern const char *const vm_input_grab_toggle_table[];
+
 typedef struct vm_general {
         char *emulator; /* QEMU binary, argv[0] */
         vm_os os;
@@ -109,6 +146,8 @@ typedef struct vm_cpu {
         unsigned vcpus;      /* vCPUs started; 0: all of sockets x cores x threads (the rest stay empty) */
         char **pin;          /* host CPU for each started vCPU, in vCPU order (applied by the launcher) */
         char **emulator_pin; /* host CPUs for QEMU's other threads */
+        bool isolate; /* while it runs, host tasks, the passed devices' IRQs and the frequency governor keep
+                         off the vCPUs' host CPUs (lib/run/isolate.c) */
 } vm_cpu;
 
 typedef struct vm_memory {
@@ -169,8 +208,11 @@ typedef struct vm_pci {
         bool x_vga;
         char *romfile;
         bool rombar;
-        char **resolved;    /* host addresses after vm_config_resolve(), function 0 first */
-        unsigned bootindex; /* firmware boot order of function 0; 0: not a boot device */
+        /* [gpu] only: the host's own display card given to the VM while it runs (lib/run/handoff.c) */
+        bool handoff;
+        char *display_manager; /* systemd unit stopped first; NULL: what display-manager.service names */
+        char **resolved;       /* host addresses after vm_config_resolve(), function 0 first */
+        unsigned bootindex;    /* firmware boot order of function 0; 0: not a boot device */
 } vm_pci;
 
 typedef struct vm_usb {
@@ -289,6 +331,20 @@ int vm_config_load(const char *path, vm_config **ret, char ***ret_errors);
 int vm_config_load_fd(int fd, const char *path, vm_config **ret, char ***ret_errors);
 /* Checks consistency across keys; appends "FILE:LINE: message" to *errors; returns -EINVAL if any. */
 int vm_config_check(const vm_config *c, char ***errors);
+typedef enum vm_config_write_flags {
+        /* The commented starting point of `vfioctl create`: what the main keys do, and examples of keys
+         * left out. Without it, the keys alone. */
+        VM_CONFIG_WRITE_GUIDE = 1 << 0,
+} vm_config_write_flags;
+
+/*
+ * The config file text for c: in the order of vfioctl.conf(5), each key that differs from its default
+ * and the keys that show a choice (machine, os, ...), so that parsing the text gives back an equal
+ * config. header (optional; with VM_CONFIG_WRITE_GUIDE a default one) comes first as comment lines.
+ * -EINVAL when a value cannot be one line of the file (a control character; a list word with a blank).
+ */
+int vm_config_write(const vm_config *c, unsigned flags, const char *header, char **ret);
+
 /* The line a key was set on (0 when it was not set). */
 unsigned vm_config_key_line(const vm_config *c, const char *section, const char *key);
 
@@ -309,7 +365,8 @@ vm_audio_server vm_audio_server_of(const vm_config *c);
 typedef struct vm_key_info {
         const char *section;
         const char *key;
-        const char *allowed; /* human text: "q35, i440fx", "size (16G, 16384M)" */
+        const char *allowed;       /* human text: "q35, i440fx", "size (16G, 16384M)" */
+        const char *const *values; /* a key with a fixed set of words: its string table; else NULL */
 } vm_key_info;
 const vm_key_info *vm_config_keys(size_t *ret_n);
 

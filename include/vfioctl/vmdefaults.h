@@ -45,6 +45,3 @@ int vm_host_hugepages_free(const vfio_host *h, unsigned size_kb, uint64_t *ret);
 
 /* The GPU `create --gpu auto` picks: a display device that is not the boot VGA and can be passed. */
 const vfio_model_device *vm_pick_gpu(const vfio_model *m);
-
-/* The config file text for c, every section commented (vfioctl.conf(5) has the full reference). */
-int vm_config_format(const vm_config *c, char **ret);

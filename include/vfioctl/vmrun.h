@@ -52,5 +52,13 @@ void vm_run_log(const vm_run *r, const char *fmt, ...) __attribute__((format(pri
  */
 void vm_run_release(vm_run *r, vm_runstate *s, vm_state final, const char *reason);
 
+/*
+ * Completes what nobody did: a record whose QEMU is gone, that no vfioctl supervises (the caller holds the
+ * lock itself when locked_by_caller), but that still lists host changes (its supervisor and guardian were
+ * killed, or a start was killed before QEMU ran) gets its release steps run now, ending with reason
+ * unless the record already ended with one. 1 when it released, 0 when there was nothing to do.
+ */
+int vm_run_finish_release(vm_run *r, bool locked_by_caller, const char *reason);
+
 /* Writes DIR/stop-request ("powerdown" or "force") so the supervisor can tell a stop from a crash. */
 int vm_run_stop_request(vm_run *r, const char *how);

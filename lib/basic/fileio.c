@@ -1,4 +1,5 @@
-/* Bounded reads of small kernel attribute files, relative to a directory fd. */
+/* Bounded reads of small kernel attribute files, relative to a directory fd; whole writes to a descriptor.
+ */
 #include "fileio.h"
 
 #include <dirent.h>
@@ -224,6 +225,21 @@ done:
         for (size_t i = 0; i < n; i++)
                 if (fds[i] >= 0)
                         fds[i] = -EBADF;
+}
+
+int write_full_fd(int fd, const void *data, size_t len)
+{
+        for (size_t off = 0; off < len;) {
+                ssize_t n = write(fd, (const char *)data + off, len - off);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                off += (size_t)n;
+        }
+        return 0;
 }
 
 int write_attr_at(int dirfd, const char *path, const char *s)

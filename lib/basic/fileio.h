@@ -1,4 +1,5 @@
-/* Bounded reads of small kernel attribute files, relative to a directory fd. */
+/* Bounded reads of small kernel attribute files, relative to a directory fd; whole writes to a descriptor.
+ */
 #pragma once
 
 #include <stddef.h>
@@ -35,5 +36,7 @@ int read_dir_names_fd(int fd, size_t max, char ***ret);
  * the numbers in fds are closed (a descriptor inherited in between splits the run).
  */
 void close_many(int *fds, size_t n);
+/* Writes all of data to fd, retrying on EINTR and short writes (pipes, sockets, terminals). */
+int write_full_fd(int fd, const void *data, size_t len);
 /* Writes s to an existing attribute in one write(), as the kernel expects. */
 int write_attr_at(int dirfd, const char *path, const char *s);

@@ -14,6 +14,7 @@
 
 #include "cleanup.h"
 #include "fault.h"
+#include "fileio.h"
 #include "safedir.h"
 
 bool atomic_temp_name(const char *name)
@@ -22,22 +23,6 @@ bool atomic_temp_name(const char *name)
 
         return strlen(name) == n + 16 && strncmp(name, ATOMIC_TEMP_PREFIX, n) == 0 &&
                strspn(name + n, "0123456789abcdef") == 16;
-}
-
-/* Writes all of data, retrying on EINTR and short writes. */
-static int write_full(int fd, const char *data, size_t len)
-{
-        for (size_t off = 0; off < len;) {
-                ssize_t n = write(fd, data + off, len - off);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                off += (size_t)n;
-        }
-        return 0;
 }
 
 int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
@@ -61,10 +46,10 @@ int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t l
         /* The umask must not narrow what we promise (limits.d and udev rules are read by other users). */
         if (fchmod(fd, mode) < 0)
                 goto fail_errno;
-        if ((r = write_full(fd, data, len / 2)) < 0)
+        if ((r = write_full_fd(fd, data, len / 2)) < 0)
                 goto fail;
         fault_point();
-        if ((r = write_full(fd, (const char *)data + len / 2, len - len / 2)) < 0)
+        if ((r = write_full_fd(fd, (const char *)data + len / 2, len - len / 2)) < 0)
                 goto fail;
         if (fsync(fd) < 0)
                 goto fail_errno;

@@ -931,7 +931,7 @@ static int build_config(ctx *c, char ***warnings, char ***errors)
                 if (!c->p->disk_path)
                         return -ENOMEM;
         }
-        return vm_config_format(cfg, &c->p->config_text);
+        return vm_config_write(cfg, VM_CONFIG_WRITE_GUIDE, NULL, &c->p->config_text);
 }
 
 static int plan_create(ctx *c)

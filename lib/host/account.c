@@ -1,6 +1,7 @@
 /* The VM user's identity from etc/passwd and etc/group under the root (NSS as well on a live root). */
 #include "vfioctl/account.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -161,6 +162,8 @@ int vfio_account_lookup(const vfio_host *h, const char *user, vfio_account **ret
 {
         int r;
 
+        assert(ret);
+
         r = lookup_files(h, user, ret);
         if (r == -ENOMEM || r >= 0)
                 return r;
@@ -235,8 +238,11 @@ char *vfio_account_user_name(const vfio_host *h, uint32_t uid)
 
 int vfio_account_can_rw(const vfio_account *a, uint32_t st_uid, uint32_t st_gid, uint32_t mode)
 {
-        size_t n = strv_length(a->groups);
+        size_t n;
 
+        assert(a);
+
+        n = strv_length(a->groups);
         if (a->uid == 0)
                 return 1;
         /* The first class that matches decides, even when a later one would allow more (inode(7)). */

@@ -5,6 +5,7 @@
  */
 #include "vfioctl/check.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -96,6 +97,8 @@ vfio_check_report *vfio_check_report_free(vfio_check_report *r)
 
 const vfio_check *vfio_check_report_find(const vfio_check_report *r, const char *id)
 {
+        assert(r);
+
         for (size_t i = 0; i < r->n; i++)
                 if (strcmp(r->checks[i].id, id) == 0)
                         return &r->checks[i];
@@ -1359,19 +1362,25 @@ static int check_fragmentation(ctx *c)
 
 int vfio_check_judge_qemu(const vfio_qemu_info *q, vfio_check_status *ret_status, char **ret_evidence)
 {
-        /* vfio-pci is the point; q35 gives GPUs a PCIe topology; max-ram-below-4g (the NF200 workaround,
-         * seed 001) arrived in QEMU 2.1. */
-        bool vfio = vfio_qemu_info_has_type(q, "vfio-pci"), q35 = vfio_qemu_info_has_machine(q, "q35");
-        bool old = q->major < 2 || (q->major == 2 && q->minor < 1);
-        _cleanup_free_ char *ev =
-                fmt("QEMU %u.%u.%u%s%s%s; q35: %s, vfio-pci: %s, intel-iommu: %s, tpm-crb: %s, ramfb: %s",
-                    q->major, q->minor, q->micro, q->package ? " (" : "", q->package ? q->package : "",
-                    q->package ? ")" : "", q35 ? "yes" : "no", vfio ? "yes" : "no",
-                    vfio_qemu_info_has_type(q, "intel-iommu") ? "yes" : "no",
-                    vfio_qemu_info_has_type(q, "tpm-crb") ? "yes" : "no",
-                    vfio_qemu_info_has_type(q, "ramfb") ? "yes" : "no");
+        _cleanup_free_ char *ev = NULL;
+        bool vfio, q35, old;
         char *s;
 
+        assert(q);
+        assert(ret_status);
+        assert(ret_evidence);
+
+        /* vfio-pci is the point; q35 gives GPUs a PCIe topology; max-ram-below-4g (the NF200 workaround,
+         * seed 001) arrived in QEMU 2.1. */
+        vfio = vfio_qemu_info_has_type(q, "vfio-pci");
+        q35 = vfio_qemu_info_has_machine(q, "q35");
+        old = q->major < 2 || (q->major == 2 && q->minor < 1);
+        ev = fmt("QEMU %u.%u.%u%s%s%s; q35: %s, vfio-pci: %s, intel-iommu: %s, tpm-crb: %s, ramfb: %s",
+                 q->major, q->minor, q->micro, q->package ? " (" : "", q->package ? q->package : "",
+                 q->package ? ")" : "", q35 ? "yes" : "no", vfio ? "yes" : "no",
+                 vfio_qemu_info_has_type(q, "intel-iommu") ? "yes" : "no",
+                 vfio_qemu_info_has_type(q, "tpm-crb") ? "yes" : "no",
+                 vfio_qemu_info_has_type(q, "ramfb") ? "yes" : "no");
         if (!ev)
                 return -ENOMEM;
         if (!vfio)
@@ -1946,6 +1955,9 @@ int vfio_check_run(const vfio_host *h, const vfio_check_options *o, vfio_check_r
         _cleanup_(vfio_check_report_freep) vfio_check_report *R = report_new(o, h);
         ctx c = { .h = h, .o = o, .R = R };
         int r;
+
+        assert(o);
+        assert(ret);
 
         if (!R)
                 return -ENOMEM;

@@ -1,6 +1,7 @@
 /* CPU facts: vendor and virtualization flags from proc/cpuinfo (the first processor is representative). */
 #include "vfioctl/cpu.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,8 @@ int vfio_cpu_parse(const char *text, vfio_cpu **ret)
         _cleanup_(vfio_cpu_freep) vfio_cpu *c = calloc(1, sizeof(vfio_cpu));
         bool flags_seen = false;
 
+        assert(ret);
+
         if (!c)
                 return -ENOMEM;
         for (const char *line = text; line && *line;) {
@@ -107,6 +110,8 @@ int vfio_cpu_read(const vfio_host *h, vfio_cpu **ret)
 
 const char *vfio_cpu_kvm_module(const vfio_cpu *c)
 {
+        assert(c);
+
         return c->vendor == VFIO_CPU_VENDOR_INTEL ? "kvm_intel"
                : c->vendor == VFIO_CPU_VENDOR_AMD ? "kvm_amd"
                                                   : NULL;
@@ -114,5 +119,7 @@ const char *vfio_cpu_kvm_module(const vfio_cpu *c)
 
 const char *vfio_cpu_iommu_param(const vfio_cpu *c)
 {
+        assert(c);
+
         return c->vendor == VFIO_CPU_VENDOR_AMD ? "amd_iommu=on" : "intel_iommu=on";
 }

@@ -4,6 +4,7 @@
  */
 #include "vfioctl/critical.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -150,6 +151,10 @@ int vfio_mountinfo_parse_line(const char *line, unsigned *ret_major, unsigned *r
         uint64_t maj, min;
         char *colon;
         int r;
+
+        assert(ret_major);
+        assert(ret_minor);
+        assert(ret_source);
 
         /* proc(5): id parent maj:min root mountpoint options [optional...] - fstype source superopts */
         r = strv_split(line, " ", &f);
@@ -371,6 +376,9 @@ int vfio_critical_scan(const vfio_host *h, const vfio_pci_list *pci, vfio_critic
 {
         _cleanup_(vfio_critical_list_freep) vfio_critical_list *l = NULL;
         int r;
+
+        assert(pci);
+        assert(ret);
 
         l = calloc(1, sizeof(*l));
         if (!l)

@@ -1,6 +1,7 @@
 /* The distribution from etc/os-release, and the exact commands it uses to change the boot configuration. */
 #include "vfioctl/distro.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,8 @@ int vfio_distro_parse(const char *os_release, int has_grub, int has_kernel_cmdli
         _cleanup_free_ char *like = NULL;
         const char *text = os_release ? os_release : "";
 
+        assert(ret);
+
         if (!d)
                 return -ENOMEM;
         d->id = os_release_value(text, "ID");
@@ -96,6 +99,8 @@ int vfio_distro_read(const vfio_host *h, vfio_distro **ret)
 
 const char *vfio_distro_initramfs_cmd(const vfio_distro *d)
 {
+        assert(d);
+
         switch (d->family) {
         case VFIO_FAMILY_FEDORA:
         case VFIO_FAMILY_SUSE:
@@ -114,6 +119,8 @@ const char *const *vfio_distro_initramfs_argv(const vfio_distro *d)
         static const char *const dracut[] = { "dracut", "-f", "--regenerate-all", NULL },
                                  *const mkinitcpio[] = { "mkinitcpio", "-P", NULL },
                                  *const debian[] = { "update-initramfs", "-u", "-k", "all", NULL };
+
+        assert(d);
 
         switch (d->family) {
         case VFIO_FAMILY_FEDORA:
@@ -134,6 +141,8 @@ const char *const *vfio_distro_grub_mkconfig_argv(const vfio_distro *d)
                                  *const arch[] = { "grub-mkconfig", "-o", "/boot/grub/grub.cfg", NULL },
                                  *const debian[] = { "update-grub", NULL };
 
+        assert(d);
+
         switch (d->family) {
         case VFIO_FAMILY_FEDORA:
         case VFIO_FAMILY_SUSE:
@@ -149,6 +158,8 @@ const char *const *vfio_distro_grub_mkconfig_argv(const vfio_distro *d)
 
 const char *vfio_distro_grub_mkconfig_cmd(const vfio_distro *d)
 {
+        assert(d);
+
         switch (d->family) {
         case VFIO_FAMILY_FEDORA:
         case VFIO_FAMILY_SUSE:
@@ -166,6 +177,8 @@ char *vfio_distro_cmdline_fix(const vfio_distro *d, const char *args)
 {
         char *s = NULL;
         int r = -1;
+
+        assert(d);
 
         switch (d->boot) {
         case VFIO_BOOT_KERNELSTUB: {
@@ -213,6 +226,8 @@ char *vfio_distro_early_modules_fix(const vfio_distro *d, const char *modules)
         char *s = NULL;
         int r = -1;
 
+        assert(d);
+
         switch (d->family) {
         case VFIO_FAMILY_FEDORA:
         case VFIO_FAMILY_SUSE:
@@ -240,6 +255,9 @@ char *vfio_distro_early_modules_fix(const vfio_distro *d, const char *modules)
 
 const char *vfio_distro_package(const vfio_distro *d, const char *pkg)
 {
+        assert(d);
+        assert(pkg);
+
         /* Package names differ per family; map the few vfioctl asks for. */
         if (d->family == VFIO_FAMILY_FEDORA) {
                 if (strcmp(pkg, "qemu-system-x86") == 0)
@@ -267,6 +285,8 @@ const char *const *vfio_distro_install_argv(const vfio_distro *d)
                                  *const zypper[] = { "zypper", "--non-interactive", "install", NULL },
                                  *const apt[] = { "apt-get", "install", "-y", NULL };
 
+        assert(d);
+
         return d->family == VFIO_FAMILY_FEDORA ? dnf
                : d->family == VFIO_FAMILY_ARCH ? pacman
                : d->family == VFIO_FAMILY_SUSE ? zypper
@@ -276,6 +296,8 @@ const char *const *vfio_distro_install_argv(const vfio_distro *d)
 char *vfio_distro_install_cmd(const vfio_distro *d, const char *pkg)
 {
         char *s;
+
+        assert(d);
 
         if (asprintf(&s, "%s %s",
                      d->family == VFIO_FAMILY_FEDORA ? "sudo dnf install"

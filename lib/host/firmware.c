@@ -4,6 +4,7 @@
  */
 #include "vfioctl/firmware.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,8 @@ vfio_firmware *vfio_firmware_free(vfio_firmware *f)
 
 bool vfio_firmware_has_acpi_table(const vfio_firmware *f, const char *sig)
 {
+        assert(f);
+
         return strv_contains(f->acpi_tables, sig);
 }
 
@@ -104,6 +107,8 @@ int vfio_firmware_read(const vfio_host *h, vfio_firmware **ret)
         _cleanup_(vfio_firmware_freep) vfio_firmware *f = calloc(1, sizeof(vfio_firmware));
         int r;
 
+        assert(ret);
+
         if (!f)
                 return -ENOMEM;
         if ((r = read_dmi(h, "board_vendor", &f->board_vendor)) < 0 ||
@@ -153,6 +158,8 @@ const char *vfio_ovmf_vars_template_for(const char *code)
 
 const vfio_ovmf *vfio_firmware_pick_ovmf(const vfio_firmware *f, bool secure_boot)
 {
+        assert(f);
+
         for (size_t i = 0; i < f->n_ovmf; i++)
                 if (f->ovmf[i].vars && f->ovmf[i].secure_boot == secure_boot)
                         return &f->ovmf[i];

@@ -1,6 +1,7 @@
 /* The host root: one O_PATH directory fd that every host access is resolved beneath. */
 #include "vfioctl/host.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +27,8 @@ int vfio_host_open(const char *root, vfio_host **ret)
 {
         _cleanup_(vfio_host_freep) vfio_host *h = NULL;
         struct stat st_root, st_slash;
+
+        assert(ret);
 
         if (!root || !*root)
                 root = "/";
@@ -58,17 +61,24 @@ vfio_host *vfio_host_free(vfio_host *h)
 
 const char *vfio_host_root(const vfio_host *h)
 {
+        assert(h);
+
         return h->root;
 }
 
 bool vfio_host_is_live(const vfio_host *h)
 {
+        assert(h);
+
         return h->live;
 }
 
 int vfio_host_open_path(const vfio_host *h, const char *path, int flags)
 {
         int fd;
+
+        assert(h);
+        assert(path);
 
         while (*path == '/')
                 path++;
@@ -154,6 +164,8 @@ int vfio_host_write_attr(const vfio_host *h, const char *path, const char *value
 int vfio_host_list_dir(const vfio_host *h, const char *path, size_t max, char ***ret)
 {
         _cleanup_close_ int fd = -EBADF;
+
+        assert(ret);
 
         fd = vfio_host_open_path(h, path, O_RDONLY | O_DIRECTORY);
         if (fd < 0)

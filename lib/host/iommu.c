@@ -1,6 +1,7 @@
 /* Reads IOMMU units and groups; group membership comes from the kernel's own group directories. */
 #include "vfioctl/iommu.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -66,6 +67,8 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
         _cleanup_strv_free_ char **names = NULL;
         _cleanup_close_ int groups_fd = -EBADF;
         int r;
+
+        assert(ret);
 
         i = calloc(1, sizeof(*i));
         if (!i)
@@ -136,12 +139,16 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
 
 bool vfio_iommu_enabled(const vfio_iommu *i)
 {
+        assert(i);
+
         return i->n_groups > 0;
 }
 
 const vfio_iommu_group *vfio_iommu_find_group(const vfio_iommu *i, int id)
 {
         vfio_iommu_group key = { .id = id };
+
+        assert(i);
 
         if (!i->groups)
                 return NULL;

@@ -1,6 +1,7 @@
 /* Kernel facts: version (proc/version), command line, module state and modprobe.d, all under the root. */
 #include "vfioctl/kernel.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -61,6 +62,9 @@ int vfio_kernel_parse_version(const char *proc_version, char **ret_release, unsi
         char *release;
         int i = 0;
 
+        assert(ret_release);
+        assert(ret_version);
+
         if (!proc_version || strncmp(proc_version, prefix, strlen(prefix)) != 0)
                 return -EINVAL;
         p = proc_version + strlen(prefix);
@@ -98,6 +102,8 @@ int vfio_kernel_parse_cmdline(const char *s, char ***ret)
         _cleanup_strv_free_ char **l = NULL;
         int r;
 
+        assert(ret);
+
         r = strv_split(s ? s : "", " \t\n", &l);
         if (r < 0)
                 return r;
@@ -120,6 +126,8 @@ const char *vfio_kernel_cmdline_value(const vfio_kernel *k, const char *key)
         const char *v = NULL;
         size_t n = strlen(key);
 
+        assert(k);
+
         STRV_FOREACH(a, k->cmdline)
                 if (strncmp(*a, key, n) == 0 && (*a)[n] == '=')
                         v = *a + n + 1;
@@ -129,6 +137,8 @@ const char *vfio_kernel_cmdline_value(const vfio_kernel *k, const char *key)
 bool vfio_kernel_cmdline_has(const vfio_kernel *k, const char *key)
 {
         size_t n = strlen(key);
+
+        assert(k);
 
         STRV_FOREACH(a, k->cmdline)
                 if (strncmp(*a, key, n) == 0 && ((*a)[n] == '=' || (*a)[n] == 0))
@@ -190,6 +200,8 @@ int vfio_kernel_read(const vfio_host *h, vfio_kernel **ret)
         _cleanup_(vfio_kernel_freep) vfio_kernel *k = NULL;
         _cleanup_free_ char *s = NULL, *path = NULL;
         int r;
+
+        assert(ret);
 
         k = calloc(1, sizeof(*k));
         if (!k)
@@ -267,6 +279,8 @@ vfio_module_state vfio_kernel_module_state(const vfio_host *h, const vfio_kernel
 {
         _cleanup_free_ char *name = strdup(module), *path = NULL;
 
+        assert(k);
+
         if (!name)
                 return VFIO_MODULE_UNKNOWN;
         vfio_module_name_normalize(name);
@@ -330,6 +344,8 @@ vfio_modprobe *vfio_modprobe_free(vfio_modprobe *m)
 
 const vfio_softdep *vfio_modprobe_find_softdep(const vfio_modprobe *m, const char *module, const char *pre)
 {
+        assert(m);
+
         for (size_t i = 0; i < m->n_softdeps; i++)
                 if (strcmp(m->softdeps[i].module, module) == 0 && strv_contains(m->softdeps[i].pre, pre))
                         return &m->softdeps[i];
@@ -417,6 +433,8 @@ int vfio_modprobe_parse(vfio_modprobe *m, const char *text, const char *where)
         unsigned lineno = 0;
         int r;
 
+        assert(m);
+
         if (!buf)
                 return -ENOMEM;
         /* modprobe.d(5): '#' comments, a trailing backslash continues the line. */
@@ -473,6 +491,8 @@ int vfio_modprobe_read(const vfio_host *h, vfio_modprobe **ret)
         _cleanup_(vfio_modprobe_freep) vfio_modprobe *m = vfio_modprobe_new();
         _cleanup_strv_free_ char **paths = calloc(1, sizeof(char *)), **seen = calloc(1, sizeof(char *));
         int r;
+
+        assert(ret);
 
         if (!m || !paths || !seen)
                 return -ENOMEM;

@@ -1,6 +1,7 @@
 /* Memory facts: huge page pools (sysfs), buddyinfo fragmentation, MemTotal, and pam_limits memlock lines. */
 #include "vfioctl/memory.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -91,6 +92,8 @@ static int read_pools(vfio_memory *m, const vfio_host *h, const char *dir, int n
 
 int vfio_memory_parse_buddyinfo(vfio_memory *m, const char *text)
 {
+        assert(m);
+
         /* "Node 0, zone   Normal   1445   1219 ..." (mm/vmstat.c frag_show_print) */
         for (const char *line = text; line && *line;) {
                 const char *nl = strchr(line, '\n');
@@ -130,6 +133,8 @@ int vfio_memory_parse_buddyinfo(vfio_memory *m, const char *text)
 uint64_t vfio_memory_free_in_blocks(const vfio_memory *m, uint64_t block)
 {
         uint64_t sum = 0;
+
+        assert(m);
 
         for (size_t i = 0; i < m->n_zones; i++) {
                 /* ZONE_DMA (the first 16 MiB) is never used for huge pages. */
@@ -178,6 +183,8 @@ int vfio_memory_read(const vfio_host *h, vfio_memory **ret)
         _cleanup_strv_free_ char **nodes = NULL;
         _cleanup_free_ char *text = NULL;
         int r;
+
+        assert(ret);
 
         if (!m)
                 return -ENOMEM;
@@ -279,6 +286,8 @@ int vfio_memlock_parse(vfio_memlock *m, int *prio_soft, int *prio_hard, const ch
 {
         unsigned lineno = 0;
 
+        assert(m);
+
         for (const char *line = text; line && *line;) {
                 const char *nl = strchr(line, '\n');
                 _cleanup_free_ char *l = strndup(line, nl ? (size_t)(nl - line) : strlen(line)), *loc = NULL;
@@ -329,6 +338,8 @@ int vfio_memlock_read(const vfio_host *h, const char *user, uint32_t uid, char *
         _cleanup_strv_free_ char **files = NULL, **names = NULL;
         vfio_memlock m = { .soft = VFIO_LIMIT_UNSET, .hard = VFIO_LIMIT_UNSET };
         int ps = PRIO_NONE, ph = PRIO_NONE, r;
+
+        assert(ret);
 
         r = strv_extend(&files, "etc/security/limits.conf");
         if (r < 0)

@@ -5,6 +5,7 @@
  */
 #include "vfioctl/model.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,15 +53,21 @@ vfio_model *vfio_model_free(vfio_model *m)
 
 const vfio_model_device *vfio_model_find_device(const vfio_model *m, const char *name)
 {
-        ssize_t i = vfio_pci_list_index(m->pci, name);
+        ssize_t i;
 
+        assert(m);
+
+        i = vfio_pci_list_index(m->pci, name);
         return i < 0 ? NULL : &m->devices[i];
 }
 
 const vfio_model_group *vfio_model_find_group(const vfio_model *m, int id)
 {
-        const vfio_iommu_group *g = vfio_iommu_find_group(m->iommu, id);
+        const vfio_iommu_group *g;
 
+        assert(m);
+
+        g = vfio_iommu_find_group(m->iommu, id);
         return g ? &m->groups[g - m->iommu->groups] : NULL;
 }
 
@@ -104,6 +111,24 @@ static int collect_critical(vfio_model *m)
                 }
         }
         return 0;
+}
+
+bool vfio_model_device_only_display(const vfio_model *m, const vfio_model_device *d)
+{
+        bool display = false;
+
+        if (!m || !d || (d->blockers && d->blockers[0]))
+                return false;
+        for (size_t c = 0; c < m->critical->n; c++) {
+                const vfio_critical *crit = &m->critical->items[c];
+
+                if (strcmp(crit->device, d->pci->name) != 0)
+                        continue;
+                if (crit->kind != VFIO_CRITICAL_BOOT_DISPLAY)
+                        return false;
+                display = true;
+        }
+        return display;
 }
 
 static int judge_group(vfio_model *m, size_t gi)
@@ -176,6 +201,8 @@ int vfio_model_load(const vfio_host *h, vfio_model **ret)
 {
         _cleanup_(vfio_model_freep) vfio_model *m = NULL;
         int r;
+
+        assert(ret);
 
         m = calloc(1, sizeof(*m));
         if (!m)

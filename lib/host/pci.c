@@ -1,6 +1,7 @@
 /* Reads PCI devices from sysfs under the host root; every attribute is optional. */
 #include "vfioctl/pci.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +39,8 @@ int vfio_pci_addr_parse(const char *s, vfio_pci_addr *ret)
         size_t n = 0;
         unsigned bus, slot, func;
 
+        assert(ret);
+
         if (!s)
                 return -EINVAL;
         /* Count the leading hex digits to tell "DDDD:BB:SS.F" from "BB:SS.F". */
@@ -65,12 +68,17 @@ int vfio_pci_addr_parse(const char *s, vfio_pci_addr *ret)
 
 char *vfio_pci_addr_format(const vfio_pci_addr *a, char buf[static VFIO_PCI_ADDR_MAX])
 {
+        assert(a);
+
         snprintf(buf, VFIO_PCI_ADDR_MAX, "%04x:%02x:%02x.%u", a->domain, a->bus, a->slot, a->func);
         return buf;
 }
 
 int vfio_pci_addr_compare(const vfio_pci_addr *a, const vfio_pci_addr *b)
 {
+        assert(a);
+        assert(b);
+
         if (a->domain != b->domain)
                 return a->domain < b->domain ? -1 : 1;
         if (a->bus != b->bus)
@@ -84,6 +92,8 @@ int vfio_pci_addr_compare(const vfio_pci_addr *a, const vfio_pci_addr *b)
 
 bool vfio_pci_dev_is_bridge(const vfio_pci_dev *d)
 {
+        assert(d);
+
         /* The kernel's pci_is_bridge(): header type 1 or 2. Class is the fallback without config. */
         if (d->header == VFIO_PCI_HEADER_BRIDGE || d->header == VFIO_PCI_HEADER_CARDBUS)
                 return true;
@@ -94,6 +104,8 @@ bool vfio_pci_dev_is_bridge(const vfio_pci_dev *d)
 
 bool vfio_pci_dev_is_display(const vfio_pci_dev *d)
 {
+        assert(d);
+
         return d->class >= 0 && (d->class >> 16) == 0x03;
 }
 
@@ -416,6 +428,8 @@ static int read_device(const vfio_host *h, int devices_fd, int sys_fd, const cha
         char buf[VIRTUAL_BUF_SIZE(ATTR_MAX_DEFAULT)];
         int r;
 
+        assert(ret);
+
         d = calloc(1, sizeof(*d));
         if (!d)
                 return -ENOMEM;
@@ -549,6 +563,8 @@ int vfio_pci_scan(const vfio_host *h, vfio_pci_list **ret)
         _cleanup_close_ int devices_fd = -EBADF, sys_fd = -EBADF;
         int r;
 
+        assert(ret);
+
         l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;
@@ -599,8 +615,11 @@ int vfio_pci_scan(const vfio_host *h, vfio_pci_list **ret)
 ssize_t vfio_pci_list_index(const vfio_pci_list *l, const char *name)
 {
         vfio_pci_addr a;
-        size_t lo = 0, hi = l->n;
+        size_t lo = 0, hi;
 
+        assert(l);
+
+        hi = l->n;
         if (vfio_pci_addr_parse(name, &a) < 0)
                 return -1;
         while (lo < hi) {
@@ -619,7 +638,10 @@ ssize_t vfio_pci_list_index(const vfio_pci_list *l, const char *name)
 
 vfio_pci_dev *vfio_pci_list_find(const vfio_pci_list *l, const char *name)
 {
-        ssize_t i = vfio_pci_list_index(l, name);
+        ssize_t i;
 
+        assert(l);
+
+        i = vfio_pci_list_index(l, name);
         return i < 0 ? NULL : l->devs[i];
 }

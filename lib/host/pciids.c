@@ -1,6 +1,7 @@
 /* Human names of PCI IDs through libpci's pci.ids parser (never a table of our own). */
 #include "vfioctl/pciids.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pci/pci.h>
 #include <stdarg.h>
@@ -60,6 +61,8 @@ static void names_debug(char *msg, ...)
 int vfio_pci_names_new(const char *ids_path, vfio_pci_names **ret)
 {
         vfio_pci_names *n;
+
+        assert(ret);
 
         n = calloc(1, sizeof(*n));
         if (!n)

@@ -1,6 +1,7 @@
 /* The installed QEMU's identity and capabilities as data (qemu-info.h). */
 #include "vfioctl/qemu-info.h"
 
+#include <assert.h>
 #include <stdlib.h>
 
 #include "strv.h"
@@ -19,10 +20,14 @@ vfio_qemu_info *vfio_qemu_info_free(vfio_qemu_info *q)
 
 bool vfio_qemu_info_has_type(const vfio_qemu_info *q, const char *type)
 {
+        assert(q);
+
         return strv_contains(q->types, type);
 }
 
 bool vfio_qemu_info_has_machine(const vfio_qemu_info *q, const char *machine)
 {
+        assert(q);
+
         return strv_contains(q->machines, machine);
 }

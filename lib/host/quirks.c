@@ -5,6 +5,7 @@
  */
 #include "vfioctl/quirks.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -225,6 +226,8 @@ static const vfio_quirk
 
 const vfio_quirk *vfio_quirks_table(size_t *ret_n)
 {
+        assert(ret_n);
+
         *ret_n = ELEMENTSOF(quirks);
         return quirks;
 }
@@ -538,9 +541,13 @@ static int match_device(vfio_quirk_matches *m, const vfio_quirk *q, const vfio_q
 int vfio_quirks_evaluate(const vfio_quirk_input *in, vfio_quirk_matches **ret)
 {
         _cleanup_(vfio_quirk_matches_freep) vfio_quirk_matches *m = calloc(1, sizeof(vfio_quirk_matches));
-        const vfio_pci_list *pci = in->model->pci;
+        const vfio_pci_list *pci;
         int r;
 
+        assert(in);
+        assert(ret);
+
+        pci = in->model->pci;
         if (!m)
                 return -ENOMEM;
         for (size_t qi = 0; qi < ELEMENTSOF(quirks); qi++) {
@@ -614,6 +621,8 @@ int vfio_quirks_vm_settings(const vfio_host *h, const vfio_model *model, char *c
         _cleanup_strv_free_ char **settings = calloc(1, sizeof(char *));
         vfio_quirk_input in;
         int r;
+
+        assert(ret);
 
         if (!settings)
                 return -ENOMEM;

@@ -1,6 +1,7 @@
 /* Turns what the user names (address, IDs, name, recorded identity) into PCI devices of the model. */
 #include "vfioctl/selector.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -149,6 +150,8 @@ int vfio_selector_parse(const char *s, vfio_selector **ret)
         char *at;
         int r;
 
+        assert(ret);
+
         if (!s || !*s || strlen(s) > SELECTOR_MAX)
                 return -EINVAL;
         sel = calloc(1, sizeof(*sel));
@@ -232,6 +235,8 @@ int vfio_config_find_dsn(const uint8_t *config, size_t size, uint64_t *ret)
 {
         size_t off = CONFIG_EXT_START;
 
+        assert(ret);
+
         /* Each capability is visited at most once: (4096 - 256) / 4 hops bounds a looping list. */
         for (unsigned hops = 0; hops < (CONFIG_SIZE - CONFIG_EXT_START) / 4; hops++) {
                 uint32_t hdr;
@@ -260,6 +265,8 @@ int vfio_topology_path(const char *sysfs_path, char **ret)
         _cleanup_free_ char *out = NULL;
         size_t len = 0;
         int r;
+
+        assert(ret);
 
         r = strv_split(sysfs_path, "/", &parts);
         if (r < 0)
@@ -337,35 +344,37 @@ static int read_slot(const vfio_host *h, const vfio_pci_dev *d, char **ret)
 
 int vfio_identity_of(const vfio_host *h, const vfio_pci_dev *d, vfio_identity *ret)
 {
-        vfio_identity id = { .vendor = d->vendor,
-                             .device = d->device,
-                             .subsystem_vendor = d->subsystem_vendor,
-                             .subsystem_device = d->subsystem_device };
+        _cleanup_(vfio_identity_done) vfio_identity id = {};
         int r;
 
+        assert(d);
+        assert(ret);
+
+        id = (vfio_identity){ .vendor = d->vendor,
+                              .device = d->device,
+                              .subsystem_vendor = d->subsystem_vendor,
+                              .subsystem_device = d->subsystem_device };
         r = vfio_topology_path(d->sysfs_path, &id.path);
         if (r < 0)
-                goto fail;
+                return r;
         id.address = strdup(d->name);
-        if (!id.address) {
-                r = -ENOMEM;
-                goto fail;
-        }
+        if (!id.address)
+                return -ENOMEM;
         id.has_dsn = read_dsn(h, d, &id.dsn) >= 0;
         r = read_slot(h, d, &id.slot);
         if (r < 0)
-                goto fail;
+                return r;
         *ret = id;
+        id = (vfio_identity){};
         return 0;
-fail:
-        vfio_identity_done(&id);
-        return r;
 }
 
 char *vfio_identity_format(const vfio_identity *id)
 {
         char dsn[24], *s;
         int r;
+
+        assert(id);
 
         if (id->subsystem_vendor >= 0 && id->subsystem_device >= 0)
                 r = asprintf(&s, "%04x:%04x:%04x:%04x@%s%s%s", (unsigned)id->vendor, (unsigned)id->device,
@@ -384,6 +393,8 @@ char *vfio_selector_device_name(vfio_pci_names *names, const vfio_pci_dev *d)
         _cleanup_free_ char *vendor = NULL, *device = NULL, *sub = NULL;
         char *s;
         int r;
+
+        assert(d);
 
         if (names) {
                 vendor = vfio_pci_names_vendor(names, d->vendor);
@@ -417,6 +428,8 @@ vfio_selection *vfio_selection_free(vfio_selection *s)
 
 bool vfio_selection_contains(const vfio_selection *s, const char *name)
 {
+        assert(s);
+
         for (size_t i = 0; i < s->n; i++)
                 if (strcmp(s->items[i].name, name) == 0)
                         return true;
@@ -429,6 +442,8 @@ int vfio_selection_add(vfio_selection *s, const vfio_host *h, const vfio_model *
         const vfio_model_device *md = vfio_model_find_device(m, name);
         vfio_selection_item *n, it = { .reason = reason };
         int r;
+
+        assert(s);
 
         if (!md)
                 return -ENOENT;
@@ -482,7 +497,7 @@ static bool same_slot(const vfio_pci_dev *a, const vfio_pci_dev *b)
 static char *describe(const vfio_host *h, vfio_pci_names *names, const vfio_pci_dev *d)
 {
         _cleanup_free_ char *n = vfio_selector_device_name(names, d);
-        vfio_identity id;
+        _cleanup_(vfio_identity_done) vfio_identity id = {};
         char *s = NULL, dsn[24];
 
         if (vfio_identity_of(h, d, &id) < 0)
@@ -492,7 +507,6 @@ static char *describe(const vfio_host *h, vfio_pci_names *names, const vfio_pci_
                      (unsigned)d->subsystem_device & 0xffff, n ? n : "", id.path,
                      id.has_dsn ? ", serial " : "", id.has_dsn ? vfio_dsn_format(id.dsn, dsn) : "") < 0)
                 s = NULL;
-        vfio_identity_done(&id);
         return s;
 }
 
@@ -509,7 +523,7 @@ static int resolve_identity(const vfio_host *h, const vfio_model *m, vfio_pci_na
         for (size_t i = 0; i < m->pci->n; i++) {
                 const vfio_pci_dev *d = m->pci->devs[i];
                 _cleanup_free_ char *path = NULL;
-                vfio_identity id;
+                _cleanup_(vfio_identity_done) vfio_identity id = {};
 
                 if (vfio_topology_path(d->sysfs_path, &path) >= 0 && want->path &&
                     strcmp(path, want->path) == 0)
@@ -518,14 +532,11 @@ static int resolve_identity(const vfio_host *h, const vfio_model *m, vfio_pci_na
                         continue;
                 if (vfio_identity_of(h, d, &id) < 0)
                         continue;
-                if (strv_extend(&same_ids, d->name) < 0) {
-                        vfio_identity_done(&id);
+                if (strv_extend(&same_ids, d->name) < 0)
                         return -ENOMEM;
-                }
                 if (want->has_dsn ? (id.has_dsn && id.dsn == want->dsn)
                                   : (want->path && id.path && strcmp(id.path, want->path) == 0))
                         found = d;
-                vfio_identity_done(&id);
         }
         if (found) {
                 _cleanup_free_ char *path = NULL;
@@ -692,6 +703,9 @@ int vfio_selection_resolve(const vfio_host *h, const vfio_model *m, vfio_pci_nam
         _cleanup_(vfio_selection_freep) vfio_selection *sel = NULL;
         int r, first_error = 0;
 
+        assert(m);
+        assert(ret);
+
         sel = calloc(1, sizeof(*sel));
         if (!sel)
                 return -ENOMEM;
@@ -762,6 +776,9 @@ int vfio_selector_resolve(const vfio_selector *s, const vfio_model *m, vfio_pci_
         _cleanup_free_ const vfio_pci_dev **v = NULL;
         size_t n = 0;
         int r;
+
+        assert(s);
+        assert(ret);
 
         if (!m || !m->pci)
                 return -ENXIO;

@@ -184,6 +184,8 @@ int vm_prealloc_hugetlbfs(int dir_fd, const vm_prealloc_opts *o, int *ret_fd, vm
                 return -EMEDIUMTYPE;
         /* O_EXCL: the VM user, who gets the descriptor, cannot link the file into a directory and so keep
          * the pages past the VM (open(2), O_TMPFILE). */
+        /* not another user's directory: an unnamed file (O_TMPFILE) in a directory fstatfs proved hugetlbfs;
+         * no name to swap */
         fd = openat(dir_fd, ".", O_TMPFILE | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
         if (fd < 0) {
                 r = -errno;
@@ -350,8 +352,10 @@ int vm_prealloc_guest_ram(const vfio_host *h, const vm_config *c, char *const *p
         /*
          * The directory QEMU would create its file in. Root may open one the VM user can change: the file
          * made there has no name to swap, and vm_prealloc_hugetlbfs() refuses anything but hugetlbfs.
+         * not another user's directory: the path is the root-owned config's (start's ownership gate ran
+         * before preflight), its last component is not followed, and only hugetlbfs is used.
          */
-        dir_fd = open(vm_qemu_hugepage_dir(c), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        dir_fd = open(vm_qemu_hugepage_dir(c), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dir_fd < 0) {
                 report->skip = "the hugepage directory cannot be opened";
                 return 0;

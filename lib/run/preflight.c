@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fs-util.h"
+#include "host-steps.h"
 #include "parse-util.h"
 #include "safedir.h"
 #include "start-private.h"
@@ -129,6 +130,7 @@ static int bind_devices(vm_start *x, vfio_problems *problems)
 {
         _cleanup_(vfio_selection_freep) vfio_selection *sel = NULL;
         _cleanup_(vfio_bind_plan_freep) vfio_bind_plan *plan = NULL;
+        _cleanup_strv_free_ char **mine = NULL;
         vfio_bind_opts o = { .with_group = true };
         int r;
 
@@ -136,7 +138,13 @@ static int bind_devices(vm_start *x, vfio_problems *problems)
                 o.verify = true;
                 o.modprobe = x->o.modprobe;
         }
-        r = vfio_selection_resolve(x->host, x->model, x->names, x->devices, VFIO_SELECT_FUNCTION_ONLY, &sel);
+        /* The handed-off card moves last, after the host let go of it (handoff.c). */
+        STRV_FOREACH(a, x->devices)
+                if (!vm_handoff_owns(x, *a) && (r = strv_extend(&mine, *a)) < 0)
+                        return r;
+        if (!mine)
+                return 0;
+        r = vfio_selection_resolve(x->host, x->model, x->names, mine, VFIO_SELECT_FUNCTION_ONLY, &sel);
         if (r < 0) {
                 STRV_FOREACH(p, sel ? sel->problems : NULL)
                         (void)vfio_problems_add(problems, ERR, "bind_devices: %s", *p);
@@ -243,12 +251,14 @@ static bool check_device(vm_start *x, const char *addr, vfio_problems *problems)
         return true;
 }
 
-static void check_devices(vm_start *x, vfio_problems *problems)
+static void check_devices(vm_start *x, vfio_problems *problems, bool handoff)
 {
         bool any = false;
 
+        /* The handed-off card is checked once it moved (handoff == true), the others before. */
         STRV_FOREACH(a, x->devices)
-                any |= check_device(x, *a, problems);
+                if (vm_handoff_owns(x, *a) == handoff)
+                        any |= check_device(x, *a, problems);
         if (any) {
                 char node[512];
 
@@ -870,8 +880,10 @@ int vm_start_preflight(vm_start *x, vfio_problems *problems, char **ret_error)
         if (x->model && x->devices && c->vm.bind_devices && geteuid() == 0 &&
             !vfio_problems_has_errors(problems))
                 (void)bind_devices(x, problems);
-        if (x->model)
-                check_devices(x, problems);
+        if (x->model) {
+                vm_handoff_check(x, problems);
+                check_devices(x, problems, false);
+        }
         check_access(x, problems);
         if (c->n_usbs > 0) {
                 if ((r = open_host(x, ret_error)) < 0)
@@ -910,6 +922,7 @@ int vm_start_preflight(vm_start *x, vfio_problems *problems, char **ret_error)
         x->st->evdevs = TAKE_PTR(evdevs);
         if ((r = plan_pinning(x)) < 0 || (r = plan_paths(x)) < 0)
                 return r;
+        vm_isolate_check(x, problems);
         check_socket_paths(x, problems);
         /* The VM's files are made last, once nothing refused the start: a config or template root cannot
          * trust never gets a copy, a chown or a directory made for it (issue 15 item 2). */
@@ -922,6 +935,12 @@ int vm_start_preflight(vm_start *x, vfio_problems *problems, char **ret_error)
         if (!vfio_problems_has_errors(problems) &&
             (r = vm_media_preflight(c, &x->paths.paths, problems)) < 0)
                 return r;
-        /* Last: the guest RAM is allocated only once every other check passed. */
-        return fill_guest_ram(x, problems, ret_error);
+        /* The guest RAM is allocated only once every other check passed. */
+        if ((r = fill_guest_ram(x, problems, ret_error)) < 0)
+                return r;
+        /* Last, when everything else holds: the host's display goes only for a VM that will start. */
+        if (x->model && vm_handoff_gpu(c) && !vfio_problems_has_errors(problems) &&
+            vm_handoff_apply(x, problems) >= 0)
+                check_devices(x, problems, true);
+        return 0;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host-steps.h"
 #include "parse-util.h"
 #include "strv.h"
 #include "vfioctl/bind.h"
@@ -19,9 +20,7 @@
 #include "vfioctl/selector.h"
 
 /* What a step says: the VM's log after a run, the caller (who prints it) when a start is rolled back. */
-static void say(const vm_release_ctx *ctx, vfio_problem_level level, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static void say(const vm_release_ctx *ctx, vfio_problem_level level, const char *fmt, ...)
+void vm_release_say(const vm_release_ctx *ctx, vfio_problem_level level, const char *fmt, ...)
 {
         _cleanup_free_ char *s = NULL;
         va_list ap;
@@ -85,7 +84,7 @@ static void undo_rebind(const vm_release_ctx *ctx)
                 _cleanup_free_ char *err = NULL;
 
                 if (vm_release_give_back(ctx->run->root, *d, &err) < 0)
-                        say(ctx, VFIO_PROBLEM_WARNING, "%s", err ? err : *d);
+                        vm_release_say(ctx, VFIO_PROBLEM_WARNING, "%s", err ? err : *d);
         }
         s->rebind = strv_free(s->rebind);
 }
@@ -108,14 +107,15 @@ static void undo_hugepages(const vm_release_ctx *ctx)
                          (unsigned long long)(n > s->hugepages_reserved ? n - s->hugepages_reserved : 0));
                 e = vfio_host_write_attr(h, path, val);
                 if (e < 0)
-                        say(ctx, VFIO_PROBLEM_WARNING, "releasing %llu hugepages failed: %s",
-                            (unsigned long long)s->hugepages_reserved, strerror(-e));
+                        vm_release_say(ctx, VFIO_PROBLEM_WARNING, "releasing %llu hugepages failed: %s",
+                                       (unsigned long long)s->hugepages_reserved, strerror(-e));
                 else if (ctx->rollback)
-                        say(ctx, VFIO_PROBLEM_NOTE, "released the %llu hugepages reserved for this start",
-                            (unsigned long long)s->hugepages_reserved);
+                        vm_release_say(ctx, VFIO_PROBLEM_NOTE,
+                                       "released the %llu hugepages reserved for this start",
+                                       (unsigned long long)s->hugepages_reserved);
                 else
-                        say(ctx, VFIO_PROBLEM_NOTE, "released %llu hugepages reserved at start",
-                            (unsigned long long)s->hugepages_reserved);
+                        vm_release_say(ctx, VFIO_PROBLEM_NOTE, "released %llu hugepages reserved at start",
+                                       (unsigned long long)s->hugepages_reserved);
         }
         s->hugepages_reserved = 0;
 }
@@ -133,11 +133,12 @@ static void undo_ddc(const vm_release_ctx *ctx)
             strncmp(parts[1], "host=", 5) == 0 && parse_uint(parts[1] + 5, 0, 255, &code) >= 0) {
                 e = vm_ddc_switch(parts[0], (unsigned)code, &err);
                 if (e < 0)
-                        say(ctx, VFIO_PROBLEM_WARNING, "switching the monitor back to the host failed: %s",
-                            err ? err : strerror(-e));
+                        vm_release_say(ctx, VFIO_PROBLEM_WARNING,
+                                       "switching the monitor back to the host failed: %s",
+                                       err ? err : strerror(-e));
                 else
-                        say(ctx, VFIO_PROBLEM_NOTE, "monitor switched back to the host input (0x%02x)",
-                            (unsigned)code);
+                        vm_release_say(ctx, VFIO_PROBLEM_NOTE,
+                                       "monitor switched back to the host input (0x%02x)", (unsigned)code);
         }
         free(s->ddc);
         s->ddc = NULL;
@@ -150,7 +151,7 @@ static void undo_swtpm(const vm_release_ctx *ctx)
         /* swtpm ends with QEMU (--terminate); one that lingers (QEMU never connected) is stopped here. */
         if (s->swtpm > 0 && vm_runstate_pid_alive(ctx->run->proc_fd, s->swtpm, s->swtpm_starttime)) {
                 kill(s->swtpm, SIGTERM);
-                say(ctx, VFIO_PROBLEM_NOTE, "stopped swtpm (pid %d)", (int)s->swtpm);
+                vm_release_say(ctx, VFIO_PROBLEM_NOTE, "stopped swtpm (pid %d)", (int)s->swtpm);
         }
         s->swtpm = 0;
 }
@@ -162,7 +163,7 @@ static void undo_relay(const vm_release_ctx *ctx)
         /* The relay gives the keyboard and mouse back to the host: they must never stay grabbed. */
         if (s->relay > 0 && vm_runstate_pid_alive(ctx->run->proc_fd, s->relay, s->relay_starttime)) {
                 vm_relay_stop(ctx->run->proc_fd, s->relay, s->relay_starttime);
-                say(ctx, VFIO_PROBLEM_NOTE, "stopped the input relay (pid %d)", (int)s->relay);
+                vm_release_say(ctx, VFIO_PROBLEM_NOTE, "stopped the input relay (pid %d)", (int)s->relay);
         }
         s->relay = 0;
 }
@@ -199,13 +200,68 @@ static bool relay_recorded(const vm_runstate *s)
         return s->relay > 0;
 }
 
+static bool display_manager_recorded(const vm_runstate *s)
+{
+        return s->display_manager;
+}
+
+static bool consoles_recorded(const vm_runstate *s)
+{
+        return s->consoles && s->consoles[0];
+}
+
+static bool framebuffer_recorded(const vm_runstate *s)
+{
+        return s->framebuffers && s->framebuffers[0];
+}
+
+static bool handoff_recorded(const vm_runstate *s)
+{
+        return s->handoff && s->handoff[0];
+}
+
+static bool vfio_node_recorded(const vm_runstate *s)
+{
+        return s->vfio_nodes && s->vfio_nodes[0];
+}
+
+static bool vm_cgroup_recorded(const vm_runstate *s)
+{
+        return s->vm_cgroup;
+}
+
+static bool cpus_recorded(const vm_runstate *s)
+{
+        return (s->cpu_units && s->cpu_units[0]) || (s->cpusets && s->cpusets[0]) || s->host_cgroup ||
+               s->cpuset_enabled;
+}
+
+static bool irqs_recorded(const vm_runstate *s)
+{
+        return (s->irqs && s->irqs[0]) || s->irq_default;
+}
+
+static bool governor_recorded(const vm_runstate *s)
+{
+        return s->governors && s->governors[0];
+}
+
 /* In the order start does them. */
 static const release_step steps[] = {
         { VM_RELEASE_REBIND, rebind_recorded, undo_rebind },
         { VM_RELEASE_HUGEPAGES, hugepages_recorded, undo_hugepages },
+        { VM_RELEASE_DISPLAY_MANAGER, display_manager_recorded, vm_handoff_undo_display_manager },
+        { VM_RELEASE_CONSOLES, consoles_recorded, vm_handoff_undo_consoles },
+        { VM_RELEASE_FRAMEBUFFER, framebuffer_recorded, vm_handoff_undo_framebuffer },
+        { VM_RELEASE_HANDOFF, handoff_recorded, vm_handoff_undo_card },
+        { VM_RELEASE_VFIO_NODE, vfio_node_recorded, vm_handoff_undo_vfio_node },
         { VM_RELEASE_DDC, ddc_recorded, undo_ddc },
         { VM_RELEASE_SWTPM, swtpm_recorded, undo_swtpm },
         { VM_RELEASE_RELAY, relay_recorded, undo_relay },
+        { VM_RELEASE_VM_CGROUP, vm_cgroup_recorded, vm_isolate_undo_vm_cgroup },
+        { VM_RELEASE_CPUS, cpus_recorded, vm_isolate_undo_cpus },
+        { VM_RELEASE_IRQS, irqs_recorded, vm_isolate_undo_irqs },
+        { VM_RELEASE_GOVERNOR, governor_recorded, vm_isolate_undo_governor },
 };
 
 static const release_step *find_step(const char *name)
@@ -245,8 +301,17 @@ void vm_release_undo(const vm_release_ctx *ctx)
                 if (st)
                         st->undo(ctx);
                 else
-                        say(ctx, VFIO_PROBLEM_WARNING,
-                            "release step '%s' was recorded by another vfioctl version and cannot be undone by this one",
-                            done[i - 1]);
+                        vm_release_say(
+                                ctx, VFIO_PROBLEM_WARNING,
+                                "release step '%s' was recorded by another vfioctl version and cannot be undone by this one",
+                                done[i - 1]);
+                /* The record keeps what is still to give back: a release killed halfway resumes there. */
+                free(done[i - 1]);
+                done[i - 1] = NULL;
+                strv_free(ctx->state->steps);
+                ctx->state->steps = NULL;
+                if (i > 1 && strv_extend_strv(&ctx->state->steps, done) < 0)
+                        continue;
+                (void)vm_runstate_write(ctx->run->dirfd, ctx->state);
         }
 }

@@ -53,6 +53,18 @@ vm_runstate *vm_runstate_free(vm_runstate *s)
         strv_free(s->rebind);
         free(s->ddc);
         strv_free(s->steps);
+        free(s->display_manager);
+        strv_free(s->consoles);
+        strv_free(s->framebuffers);
+        strv_free(s->handoff);
+        strv_free(s->vfio_nodes);
+        free(s->vm_cgroup);
+        strv_free(s->cpu_units);
+        strv_free(s->cpusets);
+        free(s->host_cgroup);
+        strv_free(s->irqs);
+        free(s->irq_default);
+        strv_free(s->governors);
         free(s);
         return NULL;
 }
@@ -110,6 +122,20 @@ int vm_runstate_write(int dirfd, const vm_runstate *s)
         put_strv(f, "rebind", s->rebind);
         put_str(f, "ddc", s->ddc);
         put_strv(f, "steps", s->steps);
+        put_str(f, "display_manager", s->display_manager);
+        put_strv(f, "consoles", s->consoles);
+        put_strv(f, "framebuffers", s->framebuffers);
+        put_strv(f, "handoff", s->handoff);
+        put_strv(f, "vfio_nodes", s->vfio_nodes);
+        put_str(f, "vm_cgroup", s->vm_cgroup);
+        put_strv(f, "cpu_units", s->cpu_units);
+        put_strv(f, "cpusets", s->cpusets);
+        put_str(f, "host_cgroup", s->host_cgroup);
+        if (s->cpuset_enabled)
+                fputs("cpuset_enabled=1\n", f);
+        put_strv(f, "irqs", s->irqs);
+        put_str(f, "irq_default", s->irq_default);
+        put_strv(f, "governors", s->governors);
         if (fclose(f) != 0)
                 return -ENOMEM;
 
@@ -202,6 +228,33 @@ int vm_runstate_read(int dirfd, vm_runstate **ret)
                         list = &s->rebind;
                 else if (strcmp(line, "steps") == 0)
                         list = &s->steps;
+                else if (strcmp(line, "display_manager") == 0)
+                        str = &s->display_manager;
+                else if (strcmp(line, "consoles") == 0)
+                        list = &s->consoles;
+                else if (strcmp(line, "framebuffers") == 0)
+                        list = &s->framebuffers;
+                else if (strcmp(line, "handoff") == 0)
+                        list = &s->handoff;
+                else if (strcmp(line, "vfio_nodes") == 0)
+                        list = &s->vfio_nodes;
+                else if (strcmp(line, "vm_cgroup") == 0)
+                        str = &s->vm_cgroup;
+                else if (strcmp(line, "cpu_units") == 0)
+                        list = &s->cpu_units;
+                else if (strcmp(line, "cpusets") == 0)
+                        list = &s->cpusets;
+                else if (strcmp(line, "host_cgroup") == 0)
+                        str = &s->host_cgroup;
+                else if (strcmp(line, "cpuset_enabled") == 0) {
+                        r = parse_uint(v, 10, 1, &u);
+                        s->cpuset_enabled = u == 1;
+                } else if (strcmp(line, "irqs") == 0)
+                        list = &s->irqs;
+                else if (strcmp(line, "irq_default") == 0)
+                        str = &s->irq_default;
+                else if (strcmp(line, "governors") == 0)
+                        list = &s->governors;
                 else
                         continue; /* a newer vfioctl's key: ignore */
                 if (r < 0)

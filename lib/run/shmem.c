@@ -45,6 +45,7 @@ static int open_parent(const char *path, const char **ret_name, char **ret_error
 
         if (path[0] != '/')
                 return fail(ret_error, -EINVAL, "%s: not an absolute path", path);
+        /* not another user's directory: / itself, where the walk starts */
         dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (dir < 0)
                 return -errno;
@@ -60,6 +61,8 @@ static int open_parent(const char *path, const char **ret_name, char **ret_error
                                     "%s: write the path without empty, . or .. components", path);
                 memcpy(comp, p, n);
                 comp[n] = 0;
+                /* no link followed: each component opened O_NOFOLLOW from / (the sticky /dev/shm is another
+                 * user's) */
                 next = openat(dir, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (next < 0) {
                         int r = -errno;
@@ -103,11 +106,13 @@ int vm_shmem_prepare(const char *path, uid_t owner, gid_t group, uint64_t size, 
         dir = open_parent(path, &name, ret_error);
         if (dir < 0)
                 return dir;
+        /* no link followed: O_EXCL | O_NOFOLLOW creation, nothing existing is opened */
         fd = openat(dir, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd >= 0)
                 created = true;
         else if (errno == EEXIST) {
                 struct stat pre;
+                /* no link followed: O_PATH | O_NOFOLLOW, then fstat decides */
                 _cleanup_close_ int p = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 
                 /* Look before opening: opening a planted FIFO or device could block or act. */
@@ -121,6 +126,7 @@ int vm_shmem_prepare(const char *path, uid_t owner, gid_t group, uint64_t size, 
                 if (!S_ISREG(pre.st_mode))
                         return fail(ret_error, -EPERM, "%s is not a regular file; remove it: rm %s", path,
                                     path);
+                /* no link followed: O_NOFOLLOW, and the open file is compared with the fstat of the name */
                 fd = openat(dir, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
                 if (fd < 0)
                         return fail(ret_error, -errno, "%s: %s", path, strerror(errno));
@@ -167,6 +173,7 @@ int vm_shmem_prepare(const char *path, uid_t owner, gid_t group, uint64_t size, 
 undo:
         /* What this call created goes again; the directory is sticky, so the name is still ours. */
         if (created)
+                /* no link followed: unlinkat removes the name itself, never what a link there points to */
                 (void)unlinkat(dir, name, 0);
         return r;
 }

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "host-steps.h"
 #include "parse-util.h"
 #include "safedir.h"
 #include "start-private.h"
@@ -71,6 +72,14 @@ void vm_start_abort(vm_start *x)
                                            .report = x->o.report,
                                            .userdata = x->o.userdata });
         x->pending = false;
+        /* The record said "starting" while the host changed: it ends here, QEMU never ran. */
+        if (x->st->state == VM_STATE_STARTING && x->st->pid == 0) {
+                x->st->state = VM_STATE_STOPPED;
+                free(x->st->exit_reason);
+                x->st->exit_reason =
+                        strdup("the start was abandoned before QEMU ran; its host changes were given back");
+                (void)vm_runstate_write(x->run->dirfd, x->st);
+        }
 }
 
 vm_start *vm_start_free(vm_start *x)
@@ -133,6 +142,14 @@ int vm_start_lock(vm_start *x, char **ret_error)
                         x->c->name, x->run->dir, x->c->name);
         if (r < 0)
                 return fail(ret_error, r, "cannot lock %s/lock: %s", x->run->dir, strerror(-r));
+        /* Host changes an earlier run could not give back (its vfioctl was killed) go back first. */
+        if (vm_run_finish_release(x->run, true,
+                                  "its vfioctl was killed; the next start gave its host changes back") > 0 &&
+            x->o.report)
+                x->o.report(
+                        VFIO_PROBLEM_NOTE,
+                        "an earlier run of this VM had left host changes behind; they were given back first (see: vfioctl log)",
+                        x->o.userdata);
         if (vm_runstate_read(x->run->dirfd, &old) >= 0 && old->pid > 0 && vm_run_alive(x->run, old))
                 return fail(
                         ret_error, -EBUSY,
@@ -147,6 +164,20 @@ int vm_start_lock(vm_start *x, char **ret_error)
                            (int)old->swtpm);
         }
         return 0;
+}
+
+void vm_start_save_record(vm_start *x)
+{
+        /* Until QEMU runs the record says "starting" with no pid: status shows a start in progress. */
+        if (x->st->state == VM_STATE_STOPPED || x->st->state == VM_STATE_CRASHED) {
+                x->st->state = VM_STATE_STARTING;
+                x->st->pid = 0;
+                x->st->supervisor = 0;
+                x->st->stopped = 0;
+                free(x->st->exit_reason);
+                x->st->exit_reason = NULL;
+        }
+        (void)vm_runstate_write(x->run->dirfd, x->st);
 }
 
 /* [display] ddc_bus or monitor: the monitor's input follows the VM (release step "ddc" switches it back). */

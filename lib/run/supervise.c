@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 
 #include "fileio.h"
 #include "fs-util.h"
+#include "host-steps.h"
 #include "safedir.h"
 #include "start-private.h"
 #include "strv.h"
@@ -294,11 +296,27 @@ typedef struct qemu_proc {
         bool exited;
         qmp_client *q;
         char *shutdown_reason; /* from the SHUTDOWN event */
+        /* Adopted by the guardian: not our child, so no exit status; /proc tells when it is gone. */
+        bool adopted;
+        uint64_t starttime;
+        int proc_fd;
 } qemu_proc;
 
 static bool reap(qemu_proc *p, int options)
 {
-        if (!p->exited && waitpid(p->pid, &p->status, options) == p->pid)
+        if (p->exited)
+                return true;
+        if (p->adopted) {
+                /* A QEMU that hung up its monitor is on its way out: wait (bounded) until it is gone. */
+                for (int i = 0; i < (options & WNOHANG ? 1 : 500); i++) {
+                        if (!vm_runstate_pid_alive(p->proc_fd, p->pid, p->starttime))
+                                return p->exited = true;
+                        if (!(options & WNOHANG))
+                                usleep(20 * 1000);
+                }
+                return false;
+        }
+        if (waitpid(p->pid, &p->status, options) == p->pid)
                 p->exited = true;
         return p->exited;
 }
@@ -348,7 +366,10 @@ static void kill_qemu(qemu_proc *p)
 {
         if (!p->exited) {
                 kill(p->pid, SIGKILL);
-                (void)waitpid(p->pid, &p->status, 0);
+                if (p->adopted)
+                        (void)reap(p, 0);
+                else
+                        (void)waitpid(p->pid, &p->status, 0);
                 p->exited = true;
         }
 }
@@ -518,6 +539,10 @@ static vm_state how_it_ended(vm_start *x, const qemu_proc *p, char **ret_reason)
         } else if (request && strcmp(request, "force") == 0) {
                 final = VM_STATE_STOPPED;
                 reason = strdup("killed by vfioctl stop --force");
+        } else if (p->adopted) {
+                final = VM_STATE_CRASHED;
+                reason = strdup(
+                        "QEMU ended while its supervisor was gone (no exit status; see: vfioctl log)");
         } else if (WIFSIGNALED(p->status)) {
                 final = VM_STATE_CRASHED;
                 if (asprintf(&reason, "QEMU killed by signal %d (SIG%s)", WTERMSIG(p->status),
@@ -595,14 +620,130 @@ static int launch(vm_start *x, qemu_proc *p)
                 return fail(x, r, notice ? notice : "E QEMU did not come up",
                             "QEMU failed to start (see the log)");
         }
+        if (x->c->cpu.isolate) {
+                _cleanup_free_ char *err = NULL;
+
+                /* Before pinning: moving QEMU between cgroups resets its threads' CPU affinity. */
+                r = vm_isolate_apply(x, p->pid, &err);
+                if (r < 0) {
+                        report(x, VFIO_PROBLEM_ERROR,
+                               "isolating the host failed: %s; QEMU stopped (the guest never ran), the host's CPUs, IRQs and governors are given back",
+                               err ? err : strerror(-r));
+                        vm_run_log(x->run, "isolating the host failed: %s", err ? err : strerror(-r));
+                        (void)qmp_execute(p->q, "quit", NULL, 5000, NULL, NULL);
+                        kill_qemu(p);
+                        return fail(x, r, "E isolating the host failed", "isolating the host failed");
+                }
+        }
         if ((r = pin_and_run(x, p)) < 0)
                 return r;
         announce(x, p, t0);
         return 0;
 }
 
+/*
+ * The guardian's side once the supervisor is gone: the record on disk is the truth. A VM that ended
+ * properly has nothing left; a QEMU still running is adopted (watched over QMP until it ends) and the host
+ * given back then; one already gone gets its host back at once.
+ */
+static void adopt(vm_start *x)
+{
+        _cleanup_(vm_runstate_freep) vm_runstate *s = NULL;
+        _cleanup_free_ char *reason = NULL;
+        qemu_proc p = { .adopted = true, .proc_fd = x->run->proc_fd };
+        pid_t gone = 0;
+        vm_state final;
+
+        if (vm_runstate_read(x->run->dirfd, &s) < 0)
+                return;
+        if ((s->state == VM_STATE_STOPPED || s->state == VM_STATE_CRASHED) && !(s->steps && s->steps[0]))
+                return;
+        gone = s->supervisor;
+        vm_runstate_free(x->st);
+        x->st = TAKE_PTR(s);
+        if (!vm_run_alive(x->run, x->st)) {
+                vm_run_log(
+                        x->run,
+                        "the supervisor (pid %d) was killed and QEMU is not running: its guardian (pid %d) gives the host back",
+                        (int)gone, (int)getpid());
+                vm_run_release(x->run, x->st, VM_STATE_CRASHED,
+                               x->st->pid > 0 ? "QEMU ended while its supervisor was gone"
+                                              : "the supervisor was killed before QEMU ran");
+                return;
+        }
+        p.pid = x->st->pid;
+        p.starttime = x->st->pid_starttime;
+        x->st->supervisor = getpid();
+        (void)vm_runstate_write(x->run->dirfd, x->st);
+        vm_run_log(
+                x->run,
+                "the supervisor (pid %d) was killed: its guardian (pid %d) watches QEMU (pid %d) and gives the host back when it ends",
+                (int)gone, (int)getpid(), (int)p.pid);
+        (void)connect_qmp(x, &p);
+        watch(x, &p);
+        final = how_it_ended(x, &p, &reason);
+        vm_run_release(x->run, x->st, final, reason);
+        qmp_client_free(p.q);
+        free(p.shutdown_reason);
+}
+
+/*
+ * A small process beside the supervisor that outlives it: it waits on a pipe only the supervisor writes,
+ * so end of file means the supervisor is gone, however it went (kill -9, the OOM killer). It keeps the
+ * VM's lock (the same open file description), so no other start or stop races it.
+ */
+_Noreturn static void guardian(vm_start *x, int watch_fd)
+{
+        char c;
+        ssize_t n;
+
+        /* Its own process group: Ctrl-C at the terminal and a stop's signals are the supervisor's. */
+        (void)setpgid(0, 0);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGPIPE, SIG_IGN);
+        (void)prctl(PR_SET_NAME, "vfioctl-guard");
+        if (x->notify_fd >= 0) {
+                close(x->notify_fd);
+                x->notify_fd = -EBADF;
+        }
+        x->detached = true;
+        do
+                n = read(watch_fd, &c, 1);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0)
+                adopt(x);
+        _exit(0);
+}
+
+/* The write end stays with the supervisor (CLOEXEC: QEMU, swtpm and the relay never hold it). */
+static int start_guardian(vm_start *x, int *ret_fd)
+{
+        int pfd[2];
+        pid_t pid;
+
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+                return -errno;
+        fflush(NULL);
+        pid = fork();
+        if (pid < 0) {
+                close(pfd[0]);
+                close(pfd[1]);
+                return -errno;
+        }
+        if (pid == 0) {
+                close(pfd[1]);
+                guardian(x, pfd[0]);
+        }
+        close(pfd[0]);
+        *ret_fd = pfd[1];
+        return 0;
+}
+
 int vm_start_run(vm_start *x, vm_state *ret_final, char **ret_reason)
 {
+        _cleanup_close_ int guard_fd = -EBADF;
         qemu_proc p = {};
         vm_state final;
         char *reason = NULL;
@@ -614,6 +755,13 @@ int vm_start_run(vm_start *x, vm_state *ret_final, char **ret_reason)
         assert(x->argv); /* vm_start_prepare first */
         /* From here on the release steps are the supervisor's: it runs them however QEMU ends. */
         x->pending = false;
+        /* The record on disk from here on, so the guardian finds what preflight changed. */
+        vm_start_save_record(x);
+        r = start_guardian(x, &guard_fd);
+        if (r < 0)
+                vm_run_log(x->run,
+                           "warning: no guardian (%s): if this supervisor is killed, run: vfioctl stop %s",
+                           strerror(-r), x->run->name);
         r = launch(x, &p);
         if (r >= 0) {
                 watch(x, &p);

@@ -207,8 +207,11 @@ int vm_run_load(vm_run *r, vm_runstate **ret)
                 /* Nobody saw it go: no SHUTDOWN event, no exit status. */
                 s->state = VM_STATE_CRASHED;
                 free(s->exit_reason);
-                if (asprintf(&s->exit_reason, "QEMU (pid %d) vanished while no vfioctl supervised it",
-                             (int)s->pid) < 0)
+                if ((s->pid > 0
+                             ? asprintf(&s->exit_reason,
+                                        "QEMU (pid %d) vanished while no vfioctl supervised it", (int)s->pid)
+                             : asprintf(&s->exit_reason,
+                                        "the vfioctl that was starting it was killed before QEMU ran")) < 0)
                         s->exit_reason = NULL;
         }
         *ret = TAKE_PTR(s);
@@ -366,4 +369,30 @@ void vm_run_release(vm_run *r, vm_runstate *s, vm_state final, const char *reaso
                 vm_run_log(r, "warning: writing the final status failed: %s", strerror(-e));
         vm_run_log(r, "VM %s: %s%s%s", r->name, vm_state_to_string(final), reason ? ": " : "",
                    reason ? reason : "");
+}
+
+int vm_run_finish_release(vm_run *r, bool locked_by_caller, const char *reason)
+{
+        _cleanup_(vm_runstate_freep) vm_runstate *s = NULL;
+        _cleanup_free_ char *list = NULL, *why = NULL;
+        vm_state final;
+        int e;
+
+        assert(r);
+        e = vm_runstate_read(r->dirfd, &s);
+        if (e < 0)
+                return e == -ENOENT ? 0 : e;
+        if (!s->steps || !s->steps[0] || vm_run_alive(r, s) ||
+            (!locked_by_caller && vm_runstate_lock_held(r->dirfd) > 0))
+                return 0;
+        list = strv_join(s->steps, " ");
+        vm_run_log(r, "host changes of VM %s were still recorded (%s): giving them back now", r->name,
+                   list ? list : "?");
+        final = s->state == VM_STATE_STOPPED ? VM_STATE_STOPPED : VM_STATE_CRASHED;
+        /* A reason the record already ends with stays (the release itself was what got cut short). */
+        why = strdup(s->exit_reason && (s->state == VM_STATE_STOPPED || s->state == VM_STATE_CRASHED)
+                             ? s->exit_reason
+                             : reason);
+        vm_run_release(r, s, final, why ? why : reason);
+        return 1;
 }

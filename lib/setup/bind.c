@@ -7,6 +7,7 @@
  */
 #include "vfioctl/bind.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -61,6 +62,8 @@ int vfio_bind_state_read(const vfio_host *h, const char *dir, const char *name, 
         _cleanup_free_ char *path = NULL, *s = NULL, *driver = NULL, *identity = NULL;
         _cleanup_strv_free_ char **lines = NULL;
         int r;
+
+        assert(ret_driver);
 
         if (asprintf(&path, "%s/%s", dir ? dir : STATE_DIR_DEFAULT, name) < 0)
                 return -ENOMEM;
@@ -158,6 +161,8 @@ int vfio_bind_find_holders(const vfio_host *h, const vfio_pci_dev *d, char ***re
 {
         _cleanup_strv_free_ char **nodes = NULL, **pids = NULL, **out = NULL;
         int r;
+
+        assert(ret);
 
         r = device_nodes(h, d, &nodes);
         if (r < 0)
@@ -349,14 +354,23 @@ static int check_safety(const vfio_host *h, const vfio_model *m, vfio_bind_plan 
         for (size_t i = 0; i < p->n; i++) {
                 const vfio_model_device *md = vfio_model_find_device(m, p->devs[i].name);
                 _cleanup_strv_free_ char **holders = NULL;
+                bool critical, handed;
 
                 if (p->devs[i].noop)
                         continue;
                 /* By the device's own facts, not its group verdict: without an IOMMU there are no groups,
                  * so no verdict says host-critical, yet the boot display and the root disk's controller
-                 * are still the host's. */
-                if (p->action == VFIO_BIND_TO_VFIO &&
-                    (strv_length(md->critical) > 0 || strv_length(md->blockers) > 0)) {
+                 * are still the host's. The one exception is the boot display handed to the VM ([gpu]
+                 * handoff = yes): the host gives it up for the VM's life, so it is named, not refused. */
+                critical = p->action == VFIO_BIND_TO_VFIO &&
+                           (strv_length(md->critical) > 0 || strv_length(md->blockers) > 0);
+                handed = critical && o->give_display && vfio_model_device_only_display(m, md);
+                if (handed)
+                        STRV_FOREACH(c, md->critical)
+                                if ((r = strv_extendf(&p->warnings, "%s: %s (handed to the VM)",
+                                                      md->pci->name, *c)) < 0)
+                                        return r;
+                if (critical && !handed) {
                         STRV_FOREACH(c, md->critical)
                                 if ((r = refuse_or_warn(
                                              p, o->force, "%s is needed by the host: %s%s", md->pci->name,
@@ -389,6 +403,9 @@ int vfio_bind_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection *
 {
         _cleanup_(vfio_bind_plan_freep) vfio_bind_plan *p = NULL;
         int r;
+
+        assert(sel);
+        assert(ret);
 
         p = calloc(1, sizeof(*p));
         if (!p)
@@ -651,6 +668,9 @@ int vfio_bind_execute(const vfio_host *h, vfio_bind_plan *p, const vfio_bind_opt
 {
         exec_ctx c = { .h = h, .p = p, .o = o };
         int r = 0;
+
+        assert(p);
+        assert(o);
 
         if (strv_length(p->refusals) > 0)
                 return -EPERM;

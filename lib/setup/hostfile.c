@@ -1,6 +1,7 @@
 /* Atomic file replacement and directory creation below the host root (house rule 14). */
 #include "vfioctl/hostfile.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -44,6 +45,8 @@ int vfio_hostfile_mkdir_p(const vfio_host *h, const char *dir, mode_t mode, char
         _cleanup_free_ char *p = NULL;
         char *s;
         int r;
+
+        assert(dir);
 
         while (*dir == '/')
                 dir++;

@@ -5,6 +5,7 @@
  */
 #include "vfioctl/setup.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -955,6 +956,10 @@ int vfio_setup_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection 
         _cleanup_(vfio_kernel_freep) vfio_kernel *k = NULL;
         int r;
 
+        assert(sel);
+        assert(o);
+        assert(ret);
+
         p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
@@ -1166,6 +1171,9 @@ int vfio_setup_diff(const vfio_host *h, const vfio_setup_plan *p, char **ret)
         _cleanup_free_ char *out = strdup("");
         int r;
 
+        assert(p);
+        assert(ret);
+
         if (!out)
                 return -ENOMEM;
         for (size_t i = 0; i < p->n; i++) {
@@ -1283,7 +1291,7 @@ static int manifest_read(const vfio_host *h, manifest *ret)
 {
         _cleanup_free_ char *s = NULL;
         _cleanup_strv_free_ char **lines = NULL;
-        manifest m = {};
+        _cleanup_(manifest_done) manifest m = {};
         int r;
 
         r = vfio_hostfile_read(h, VFIO_SETUP_MANIFEST, MANIFEST_MAX, &s, NULL);
@@ -1300,7 +1308,7 @@ static int manifest_read(const vfio_host *h, manifest *ret)
                         continue;
                 r = strv_split(*l, " ", &w);
                 if (r < 0)
-                        goto fail;
+                        return r;
                 if (strv_length(w) == 2 && strcmp(w[0], "dir") == 0 && safe_rel_path(w[1])) {
                         e.dir = true;
                         e.path = w[1];
@@ -1320,19 +1328,15 @@ static int manifest_read(const vfio_host *h, manifest *ret)
                         if (w[5])
                                 memcpy(e.prev, w[5], SHA256_HEX_SIZE);
                         e.backup = strcmp(w[4], "-") == 0 ? NULL : w[4];
-                } else {
-                        r = log_debug_errno(-EBADMSG, "%s: malformed line '%s'", VFIO_SETUP_MANIFEST, *l);
-                        goto fail;
-                }
+                } else
+                        return log_debug_errno(-EBADMSG, "%s: malformed line '%s'", VFIO_SETUP_MANIFEST, *l);
                 r = manifest_add(&m, &e);
                 if (r < 0)
-                        goto fail;
+                        return r;
         }
         *ret = m;
+        m = (manifest){};
         return 0;
-fail:
-        manifest_done(&m);
-        return r;
 }
 
 static int manifest_format(const manifest *m, char **ret)
@@ -1465,18 +1469,253 @@ typedef struct undo_item {
         uint32_t uid, gid;
 } undo_item;
 
+/* One run of vfio_setup_apply: what it has changed so far, so that a failure puts all of it back. */
+typedef struct apply_run {
+        const vfio_host *h;
+        const vfio_setup_plan *p;
+        char ***log;
+        manifest m;
+        char *old_manifest; /* the manifest before this run, restored on failure */
+        bool had_manifest;
+        undo_item *undo; /* the files this run changes, with their old content */
+        size_t n_undo;
+        size_t n_written; /* undo[0..n_written) are written (or being written) */
+        char **created;   /* directories this run made */
+        char **new_backups;
+        char **planned;    /* directories the files need, recorded before they are made */
+        char **links_made; /* links this run made (units enabled), removed on failure */
+        char *at;          /* what the current step works on: the failed path for the tool's message */
+        char **ret_failed_path;
+} apply_run;
+
+/* The path the next step works on (a copy: the step's own strings may be gone when it fails). */
+static int apply_at(apply_run *a, const char *path)
+{
+        char *copy = strdup(path);
+
+        if (!copy)
+                return -ENOMEM;
+        free(a->at);
+        a->at = copy;
+        return 0;
+}
+
+static void apply_run_done(apply_run *a)
+{
+        for (size_t i = 0; i < a->n_undo; i++)
+                free(a->undo[i].old);
+        free(a->undo);
+        free(a->old_manifest);
+        manifest_done(&a->m);
+        strv_free(a->created);
+        strv_free(a->new_backups);
+        strv_free(a->planned);
+        strv_free(a->links_made);
+        free(a->at);
+}
+
+/* A backup of the original of f (the first time setup replaces it) beside the manifest entry. */
+static int apply_backup(apply_run *a, const vfio_setup_file *f, entry *e)
+{
+        _cleanup_free_ char *bpath = NULL, *bdir = NULL;
+        const undo_item *u = &a->undo[a->n_undo - 1];
+        const char *slash;
+        int r;
+
+        if (asprintf(&bpath, "%s/%s", BACKUP_DIR, f->path) < 0)
+                return -ENOMEM;
+        slash = strrchr(bpath, '/');
+        bdir = strndup(bpath, (size_t)(slash - bpath));
+        if (!bdir)
+                return -ENOMEM;
+        if ((r = apply_at(a, bdir)) < 0)
+                return r;
+        r = vfio_hostfile_mkdir_p(a->h, bdir, 0700, &a->created);
+        if (r < 0)
+                return r;
+        /* The backup tree is ours even when a killed earlier run made it. */
+        r = add_own_dirs(&a->created, bdir);
+        if (r < 0)
+                return r;
+        if ((r = apply_at(a, bpath)) < 0)
+                return r;
+        r = vfio_hostfile_write_atomic(a->h, bpath, u->old, u->old_len, 0600);
+        if (r < 0)
+                return r;
+        r = strv_extend(&a->new_backups, bpath);
+        if (r < 0)
+                return r;
+        e->backup = bpath;
+        return manifest_add(&a->m, e);
+}
+
+/* Step 1 for one file: note its old content for rollback, back up an original, enter it in the manifest. */
+static int apply_prepare_file(apply_run *a, const vfio_setup_file *f)
+{
+        _cleanup_free_ char *cur = NULL;
+        size_t len = 0;
+        entry e = {}, *known;
+        unsigned mode = f->mode;
+        uint32_t uid = 0, gid = 0;
+        int r;
+
+        if ((r = apply_at(a, f->path)) < 0)
+                return r;
+        if (f->link)
+                return 0; /* apply_links, once the files are in place */
+        r = vfio_hostfile_read(a->h, f->path, FILE_MAX, &cur, &len);
+        if (r < 0 && r != -ENOENT && r != -ENOTDIR)
+                return r;
+        if (cur && strcmp(cur, f->content) == 0)
+                return 0; /* nothing to change; an earlier run's entry (if any) stays as it is */
+        if (cur)
+                (void)file_mode(a->h, f->path, &mode, &uid, &gid);
+        a->undo[a->n_undo++] = (undo_item){
+                .path = f->path, .old = TAKE_PTR(cur), .old_len = len, .mode = mode, .uid = uid, .gid = gid
+        };
+        known = manifest_find(&a->m, f->path, false);
+        sha256_hex(f->content, strlen(f->content), e.sha);
+        if (known) {
+                /* Ours already: keep the backup of the original, not of our own earlier content. */
+                if (!known->prev[0])
+                        memcpy(known->prev, known->sha, sizeof(known->sha));
+                memcpy(known->sha, e.sha, sizeof(e.sha));
+                return 0;
+        }
+        e.path = f->path;
+        e.mode = a->undo[a->n_undo - 1].old ? mode : f->mode;
+        e.uid = a->undo[a->n_undo - 1].old ? uid : 0;
+        e.gid = a->undo[a->n_undo - 1].old ? gid : 0;
+        if (a->undo[a->n_undo - 1].old)
+                return apply_backup(a, f, &e);
+        return manifest_add(&a->m, &e);
+}
+
+/* Nothing to write. A run killed after its last file but before its final manifest: finish that too. */
+static int apply_nothing_to_change(apply_run *a)
+{
+        bool pending = false;
+        int r;
+
+        for (size_t i = 0; i < a->m.n; i++)
+                if (a->m.e[i].prev[0]) {
+                        a->m.e[i].prev[0] = '\0';
+                        pending = true;
+                }
+        if (pending && (r = manifest_write(a->h, &a->m, NULL)) < 0)
+                return r;
+        if (a->log && strv_length(a->links_made) == 0)
+                (void)strv_extendf(a->log, "nothing to change");
+        return 0;
+}
+
+static int manifest_add_dirs(manifest *m, char **dirs)
+{
+        int r;
+
+        STRV_FOREACH(d, dirs) {
+                entry e = { .path = *d, .dir = true };
+
+                strcpy(e.sha, "-");
+                if (!manifest_find(m, *d, true) && (r = manifest_add(m, &e)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/*
+ * Directories the files need, recorded in the manifest before they are created so --undo can remove them
+ * even when this run is killed right after making them; then the manifest, then the directories.
+ */
+static int apply_record_dirs(apply_run *a)
+{
+        int r;
+
+        if ((r = apply_at(a, "var/lib/vfioctl")) < 0)
+                return r;
+        r = vfio_hostfile_mkdir_p(a->h, "var/lib/vfioctl", 0755, &a->created);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < a->n_undo; i++) {
+                _cleanup_free_ char *dir = NULL;
+                const char *slash = strrchr(a->undo[i].path, '/');
+
+                if (!slash)
+                        continue;
+                dir = strndup(a->undo[i].path, (size_t)(slash - a->undo[i].path));
+                if (!dir)
+                        return -ENOMEM;
+                r = missing_dirs(a->h, dir, &a->planned);
+                if (r < 0)
+                        return r;
+        }
+        /* Litter of a run killed before (hidden temp files) goes before the directories are recorded. */
+        for (size_t i = 0; i < a->n_undo; i++)
+                sweep_parent(a->h, a->undo[i].path);
+        r = manifest_add_dirs(&a->m, a->created);
+        if (r < 0)
+                return r;
+        r = manifest_add_dirs(&a->m, a->planned);
+        if (r < 0)
+                return r;
+        if ((r = apply_at(a, VFIO_SETUP_MANIFEST)) < 0)
+                return r;
+        r = manifest_write(a->h, &a->m, NULL);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(d, a->planned) {
+                if ((r = apply_at(a, *d)) < 0)
+                        return r;
+                r = vfio_hostfile_mkdir_p(a->h, *d, 0755, &a->created);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Step 2: the files, each atomically. */
+static int apply_write_files(apply_run *a)
+{
+        a->n_written = a->n_undo;
+        for (size_t i = 0; i < a->n_undo; i++) {
+                const vfio_setup_file *f = NULL;
+                int r;
+
+                for (size_t j = 0; j < a->p->n; j++)
+                        if (a->p->files[j].path == a->undo[i].path)
+                                f = &a->p->files[j];
+                if ((r = apply_at(a, f->path)) < 0) {
+                        a->n_written = i;
+                        return r;
+                }
+                r = vfio_hostfile_write_atomic(a->h, f->path, f->content, strlen(f->content),
+                                               a->undo[i].old ? a->undo[i].mode : f->mode);
+                if (r < 0) {
+                        r = log_debug_errno(r, "%s: %s", f->path, strerror(-r));
+                        if (a->log)
+                                (void)strv_extendf(a->log, "FAILED writing /%s: %s", f->path, strerror(-r));
+                        /* The failed one is untouched: the atomic write removed its temp file. */
+                        a->n_written = i;
+                        return r;
+                }
+                if (a->log)
+                        (void)strv_extendf(a->log, "%s /%s", a->undo[i].old ? "updated" : "created",
+                                           f->path);
+        }
+        return 0;
+}
+
 /*
  * The plan's links (units enabled: what systemctl enable makes). Each is recorded in the manifest, with the
  * directories it needs, before it is made, so a kill at any point leaves something --undo removes. A link
  * already there with the same target is left as it is; anything else at that path is not ours and stays.
  */
-static int apply_links(const vfio_host *h, const vfio_setup_plan *p, manifest *m, char ***created,
-                       char ***made, char ***log)
+static int apply_links(apply_run *a)
 {
         int r;
 
-        for (size_t i = 0; i < p->n; i++) {
-                const vfio_setup_file *f = &p->files[i];
+        for (size_t i = 0; i < a->p->n; i++) {
+                const vfio_setup_file *f = &a->p->files[i];
                 _cleanup_strv_free_ char **dirs = NULL;
                 _cleanup_free_ char *cur = NULL, *dir = NULL;
                 const char *slash = strrchr(f->path, '/');
@@ -1484,290 +1723,130 @@ static int apply_links(const vfio_host *h, const vfio_setup_plan *p, manifest *m
 
                 if (!f->link)
                         continue;
-                r = vfio_host_read_link(h, f->path, &cur);
+                if ((r = apply_at(a, f->path)) < 0)
+                        return r;
+                r = vfio_host_read_link(a->h, f->path, &cur);
                 if (r >= 0 && strcmp(cur, f->link) == 0)
                         continue;
-                if ((r >= 0 && !manifest_find(m, f->path, false)) ||
-                    (r < 0 && vfio_host_exists(h, f->path) > 0)) {
-                        if (log)
-                                (void)strv_extendf(log, "kept /%s: something else is there (%s)", f->path,
+                if ((r >= 0 && !manifest_find(&a->m, f->path, false)) ||
+                    (r < 0 && vfio_host_exists(a->h, f->path) > 0)) {
+                        if (a->log)
+                                (void)strv_extendf(a->log, "kept /%s: something else is there (%s)", f->path,
                                                    cur ? cur : "not a link");
                         continue;
                 }
                 dir = slash ? strndup(f->path, (size_t)(slash - f->path)) : NULL;
                 if (slash && !dir)
                         return -ENOMEM;
-                if (dir && (r = missing_dirs(h, dir, &dirs)) < 0)
+                if (dir && (r = missing_dirs(a->h, dir, &dirs)) < 0)
                         return r;
-                STRV_FOREACH(d, dirs) {
-                        entry de = { .path = *d, .dir = true };
-
-                        strcpy(de.sha, "-");
-                        if (!manifest_find(m, *d, true) && (r = manifest_add(m, &de)) < 0)
-                                return r;
-                }
+                r = manifest_add_dirs(&a->m, dirs);
+                if (r < 0)
+                        return r;
                 strcpy(e.sha, "-");
-                if (!manifest_find(m, f->path, false) && (r = manifest_add(m, &e)) < 0)
+                if (!manifest_find(&a->m, f->path, false) && (r = manifest_add(&a->m, &e)) < 0)
                         return r;
-                r = manifest_write(h, m, created);
+                r = manifest_write(a->h, &a->m, &a->created);
                 if (r < 0)
                         return r;
                 STRV_FOREACH(d, dirs)
-                        if ((r = vfio_hostfile_mkdir_p(h, *d, 0755, created)) < 0)
+                        if ((r = vfio_hostfile_mkdir_p(a->h, *d, 0755, &a->created)) < 0)
                                 return r;
-                sweep_parent(h, f->path);
-                r = vfio_hostfile_symlink_atomic(h, f->path, f->link);
+                sweep_parent(a->h, f->path);
+                r = vfio_hostfile_symlink_atomic(a->h, f->path, f->link);
                 if (r < 0) {
-                        if (log)
-                                (void)strv_extendf(log, "FAILED linking /%s: %s", f->path, strerror(-r));
+                        if (a->log)
+                                (void)strv_extendf(a->log, "FAILED linking /%s: %s", f->path, strerror(-r));
                         return r;
                 }
-                if ((r = strv_extend(made, f->path)) < 0)
+                if ((r = strv_extend(&a->links_made, f->path)) < 0)
                         return r;
-                if (log)
-                        (void)strv_extendf(log, "linked /%s -> %s", f->path, f->link);
+                if (a->log)
+                        (void)strv_extendf(a->log, "linked /%s -> %s", f->path, f->link);
         }
         return 0;
 }
 
-int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log, char **ret_failed_path)
+/* Puts back every file of this run, then the previous manifest, then the directories it made. */
+static int apply_rollback(apply_run *a, int error)
 {
-        const char *at = NULL; /* what the step that failed worked on, for the tool's message */
-        _cleanup_strv_free_ char **created = NULL, **new_backups = NULL, **planned = NULL,
-                                 **links_made = NULL;
-        _cleanup_free_ undo_item *undo = NULL;
-        _cleanup_free_ char *old_manifest = NULL;
-        manifest m = {};
-        bool had_manifest;
-        size_t n_undo = 0, n_written = 0; /* files planned to change; files changed so far */
-        int r;
-
-        created = calloc(1, sizeof(char *));
-        new_backups = calloc(1, sizeof(char *));
-        undo = calloc(p->n + 1, sizeof(*undo));
-        if (!created || !new_backups || !undo)
-                return -ENOMEM;
-        r = vfio_hostfile_read(h, VFIO_SETUP_MANIFEST, MANIFEST_MAX, &old_manifest, NULL);
-        if (r < 0 && r != -ENOENT)
-                return r;
-        had_manifest = r >= 0;
-        if (had_manifest && (r = manifest_read(h, &m)) < 0)
-                return r;
-
-        /* 1. Backups of what will be replaced, and the manifest, before any file changes. */
-        for (size_t i = 0; i < p->n; i++) {
-                const vfio_setup_file *f = &p->files[i];
-                _cleanup_free_ char *cur = NULL, *bpath = NULL, *bdir = NULL;
-                size_t len = 0;
-                entry e = {}, *known;
-                unsigned mode = f->mode;
-                uint32_t uid = 0, gid = 0;
-
-                at = f->path;
-
-                if (f->link)
-                        continue; /* apply_links, once the files are in place */
-                r = vfio_hostfile_read(h, f->path, FILE_MAX, &cur, &len);
-                if (r < 0 && r != -ENOENT && r != -ENOTDIR)
-                        goto rollback;
-                if (cur && strcmp(cur, f->content) == 0)
-                        continue; /* nothing to change; an earlier run's entry (if any) stays as it is */
-                if (cur)
-                        (void)file_mode(h, f->path, &mode, &uid, &gid);
-                undo[n_undo++] = (undo_item){ .path = f->path,
-                                              .old = TAKE_PTR(cur),
-                                              .old_len = len,
-                                              .mode = mode,
-                                              .uid = uid,
-                                              .gid = gid };
-                known = manifest_find(&m, f->path, false);
-                sha256_hex(f->content, strlen(f->content), e.sha);
-                if (known) {
-                        /* Ours already: keep the backup of the original, not of our own earlier content. */
-                        if (!known->prev[0])
-                                memcpy(known->prev, known->sha, sizeof(known->sha));
-                        memcpy(known->sha, e.sha, sizeof(e.sha));
-                        continue;
-                }
-                e.path = f->path;
-                e.mode = undo[n_undo - 1].old ? mode : f->mode;
-                e.uid = undo[n_undo - 1].old ? uid : 0;
-                e.gid = undo[n_undo - 1].old ? gid : 0;
-                if (undo[n_undo - 1].old) {
-                        const char *slash;
-
-                        if (asprintf(&bpath, "%s/%s", BACKUP_DIR, f->path) < 0) {
-                                r = -ENOMEM;
-                                goto rollback;
-                        }
-                        slash = strrchr(bpath, '/');
-                        bdir = strndup(bpath, (size_t)(slash - bpath));
-                        if (!bdir) {
-                                r = -ENOMEM;
-                                goto rollback;
-                        }
-                        at = bdir;
-                        r = vfio_hostfile_mkdir_p(h, bdir, 0700, &created);
-                        if (r < 0)
-                                goto rollback;
-                        /* The backup tree is ours even when a killed earlier run made it. */
-                        r = add_own_dirs(&created, bdir);
-                        if (r < 0)
-                                goto rollback;
-                        at = bpath;
-                        r = vfio_hostfile_write_atomic(h, bpath, undo[n_undo - 1].old,
-                                                       undo[n_undo - 1].old_len, 0600);
-                        if (r < 0)
-                                goto rollback;
-                        r = strv_extend(&new_backups, bpath);
-                        if (r < 0)
-                                goto rollback;
-                        e.backup = bpath;
-                }
-                r = manifest_add(&m, &e);
-                if (r < 0)
-                        goto rollback;
-        }
-        if (n_undo == 0) {
-                bool pending = false;
-
-                r = apply_links(h, p, &m, &created, &links_made, log);
-                if (r < 0)
-                        goto rollback;
-
-                /* A run killed after its last file but before its final manifest: finish that too. */
-                for (size_t i = 0; i < m.n; i++)
-                        if (m.e[i].prev[0]) {
-                                m.e[i].prev[0] = '\0';
-                                pending = true;
-                        }
-                if (pending && (r = manifest_write(h, &m, NULL)) < 0) {
-                        manifest_done(&m);
-                        return r;
-                }
-                if (log && strv_length(links_made) == 0)
-                        (void)strv_extendf(log, "nothing to change");
-                manifest_done(&m);
-                return 0;
-        }
-        /* Directories the files need, recorded in the manifest before they are created so --undo can
-         * remove them even when this run is killed right after making them. */
-        at = "var/lib/vfioctl";
-        r = vfio_hostfile_mkdir_p(h, "var/lib/vfioctl", 0755, &created);
-        if (r < 0)
-                goto rollback;
-        for (size_t i = 0; i < n_undo; i++) {
-                _cleanup_free_ char *dir = NULL;
-                const char *slash = strrchr(undo[i].path, '/');
-
-                if (!slash)
-                        continue;
-                dir = strndup(undo[i].path, (size_t)(slash - undo[i].path));
-                if (!dir) {
-                        r = -ENOMEM;
-                        goto rollback;
-                }
-                r = missing_dirs(h, dir, &planned);
-                if (r < 0)
-                        goto rollback;
-        }
-        /* Litter of a run killed before (hidden temp files) goes before the directories are recorded. */
-        for (size_t i = 0; i < n_undo; i++)
-                sweep_parent(h, undo[i].path);
-        STRV_FOREACH(d, created) {
-                entry e = { .path = *d, .dir = true };
-
-                strcpy(e.sha, "-");
-                if (!manifest_find(&m, *d, true) && (r = manifest_add(&m, &e)) < 0)
-                        goto rollback;
-        }
-        STRV_FOREACH(d, planned) {
-                entry e = { .path = *d, .dir = true };
-
-                strcpy(e.sha, "-");
-                if (!manifest_find(&m, *d, true) && (r = manifest_add(&m, &e)) < 0)
-                        goto rollback;
-        }
-        at = VFIO_SETUP_MANIFEST;
-        r = manifest_write(h, &m, NULL);
-        if (r < 0)
-                goto rollback;
-        STRV_FOREACH(d, planned) {
-                at = *d;
-                r = vfio_hostfile_mkdir_p(h, *d, 0755, &created);
-                if (r < 0)
-                        goto rollback;
-        }
-
-        /* 2. The files, each atomically. */
-        n_written = n_undo;
-        for (size_t i = 0; i < n_undo; i++) {
-                const vfio_setup_file *f = NULL;
-
-                for (size_t j = 0; j < p->n; j++)
-                        if (p->files[j].path == undo[i].path)
-                                f = &p->files[j];
-                at = f->path;
-                r = vfio_hostfile_write_atomic(h, f->path, f->content, strlen(f->content),
-                                               undo[i].old ? undo[i].mode : f->mode);
-                if (r < 0) {
-                        r = log_debug_errno(r, "%s: %s", f->path, strerror(-r));
-                        if (log)
-                                (void)strv_extendf(log, "FAILED writing /%s: %s", f->path, strerror(-r));
-                        n_written =
-                                i; /* the failed one is untouched: the atomic write removed its temp file */
-                        goto rollback;
-                }
-                if (log)
-                        (void)strv_extendf(log, "%s /%s", undo[i].old ? "updated" : "created", f->path);
-        }
-        r = apply_links(h, p, &m, &created, &links_made, log);
-        if (r < 0)
-                goto rollback;
-        /* Every file written: the manifest loses its in-progress marks. Failing here is harmless (undo
-         * accepts either content), so the run still succeeded. */
-        for (size_t i = 0; i < m.n; i++)
-                m.e[i].prev[0] = '\0';
-        (void)manifest_write(h, &m, NULL);
-        manifest_done(&m);
-        for (size_t i = 0; i < n_undo; i++)
-                free(undo[i].old);
-        return 0;
-
-rollback:
-        if (ret_failed_path && at)
-                *ret_failed_path = strdup(at);
-        /* Put back every file of this run, then the previous manifest, then the directories we made. */
-        for (size_t i = strv_length(links_made); i-- > 0;)
-                (void)vfio_hostfile_unlink(h, links_made[i]);
-        for (size_t i = n_written; i-- > 0;) {
+        if (a->ret_failed_path && a->at)
+                *a->ret_failed_path = TAKE_PTR(a->at);
+        for (size_t i = strv_length(a->links_made); i-- > 0;)
+                (void)vfio_hostfile_unlink(a->h, a->links_made[i]);
+        for (size_t i = a->n_written; i-- > 0;) {
+                const undo_item *u = &a->undo[i];
                 int q;
 
-                if (undo[i].old)
-                        q = vfio_hostfile_write_atomic_owned(h, undo[i].path, undo[i].old, undo[i].old_len,
-                                                             undo[i].mode, OWNER_UID(undo[i]),
-                                                             OWNER_GID(undo[i]));
+                if (u->old)
+                        q = vfio_hostfile_write_atomic_owned(a->h, u->path, u->old, u->old_len, u->mode,
+                                                             OWNER_UID(*u), OWNER_GID(*u));
                 else {
-                        q = vfio_hostfile_unlink(h, undo[i].path);
+                        q = vfio_hostfile_unlink(a->h, u->path);
                         if (q == -ENOENT || q == -ENOTDIR)
                                 q = 0;
                 }
-                if (log)
-                        (void)strv_extendf(log, "rolled back /%s%s", undo[i].path, q < 0 ? " FAILED" : "");
+                if (a->log)
+                        (void)strv_extendf(a->log, "rolled back /%s%s", u->path, q < 0 ? " FAILED" : "");
         }
-        for (size_t i = 0; i < n_undo; i++)
-                free(undo[i].old);
-        if (had_manifest)
-                (void)vfio_hostfile_write_atomic(h, VFIO_SETUP_MANIFEST, old_manifest, strlen(old_manifest),
-                                                 0644);
+        if (a->had_manifest)
+                (void)vfio_hostfile_write_atomic(a->h, VFIO_SETUP_MANIFEST, a->old_manifest,
+                                                 strlen(a->old_manifest), 0644);
         else
-                (void)vfio_hostfile_unlink(h, VFIO_SETUP_MANIFEST);
-        STRV_FOREACH(b, new_backups)
-                (void)vfio_hostfile_unlink(h, *b);
-        for (size_t i = strv_length(created); i-- > 0;)
-                (void)vfio_hostfile_rmdir(h, created[i]);
-        manifest_done(&m);
-        return r;
+                (void)vfio_hostfile_unlink(a->h, VFIO_SETUP_MANIFEST);
+        STRV_FOREACH(b, a->new_backups)
+                (void)vfio_hostfile_unlink(a->h, *b);
+        for (size_t i = strv_length(a->created); i-- > 0;)
+                (void)vfio_hostfile_rmdir(a->h, a->created[i]);
+        return error;
+}
+
+int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log, char **ret_failed_path)
+{
+        _cleanup_(apply_run_done)
+                apply_run a = { .h = h, .p = p, .log = log, .ret_failed_path = ret_failed_path };
+        int r;
+
+        assert(p);
+
+        a.created = calloc(1, sizeof(char *));
+        a.new_backups = calloc(1, sizeof(char *));
+        a.undo = calloc(p->n + 1, sizeof(*a.undo));
+        if (!a.created || !a.new_backups || !a.undo)
+                return -ENOMEM;
+        r = vfio_hostfile_read(h, VFIO_SETUP_MANIFEST, MANIFEST_MAX, &a.old_manifest, NULL);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        a.had_manifest = r >= 0;
+        if (a.had_manifest && (r = manifest_read(h, &a.m)) < 0)
+                return r;
+
+        /* 1. Backups of what will be replaced, and the manifest, before any file changes. */
+        for (size_t i = 0; i < p->n; i++)
+                if ((r = apply_prepare_file(&a, &p->files[i])) < 0)
+                        return apply_rollback(&a, r);
+        if (a.n_undo == 0) {
+                r = apply_links(&a);
+                if (r < 0)
+                        return apply_rollback(&a, r);
+                return apply_nothing_to_change(&a);
+        }
+        r = apply_record_dirs(&a);
+        if (r < 0)
+                return apply_rollback(&a, r);
+        /* 2. The files. */
+        r = apply_write_files(&a);
+        if (r < 0)
+                return apply_rollback(&a, r);
+        r = apply_links(&a);
+        if (r < 0)
+                return apply_rollback(&a, r);
+        /* Every file written: the manifest loses its in-progress marks. Failing here is harmless (undo
+         * accepts either content), so the run still succeeded. */
+        for (size_t i = 0; i < a.m.n; i++)
+                a.m.e[i].prev[0] = '\0';
+        (void)manifest_write(h, &a.m, NULL);
+        return 0;
 }
 
 /* ---- undo ------------------------------------------------------------------------------------------- */
@@ -1846,7 +1925,7 @@ static int undo_link(const vfio_host *h, const entry *e, bool force, char ***log
 
 int vfio_setup_undo(const vfio_host *h, bool force, char ***log)
 {
-        manifest m = {}, keep = {};
+        _cleanup_(manifest_done) manifest m = {}, keep = {};
         int r, first = 0;
 
         r = manifest_read(h, &m);
@@ -1951,7 +2030,5 @@ int vfio_setup_undo(const vfio_host *h, bool force, char ***log)
                                 }
                 }
         }
-        manifest_done(&m);
-        manifest_done(&keep);
         return first;
 }

@@ -6,6 +6,7 @@
  */
 #include "vfioctl/libvirt-xml.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -3497,6 +3498,9 @@ int vm_libvirt_import_string(const char *xml, size_t size, const char *filename,
         xmlNode *root;
         state st = { .filename = filename, .flags = flags };
         int r;
+
+        assert(ret);
+        assert(ret_error);
 
         if (size > VM_LIBVIRT_MAX_SIZE || size > INT_MAX)
                 return -EFBIG;

@@ -2,6 +2,7 @@
  */
 #include "vfioctl/storage.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +37,8 @@ const char *vfio_disk_format_to_string(vfio_disk_format f)
 
 int vfio_disk_format_from_string(const char *s, vfio_disk_format *ret)
 {
+        assert(ret);
+
         for (int i = 0; s && i < _VFIO_DISK_FORMAT_MAX; i++)
                 if (strcmp(s, format_names[i]) == 0) {
                         *ret = (vfio_disk_format)i;
@@ -203,6 +206,8 @@ int vfio_storage_free_bytes(const char *path, uint64_t *ret)
         _cleanup_free_ char *dir = NULL;
         struct statvfs sv;
 
+        assert(ret);
+
         if (statvfs(path, &sv) < 0) {
                 if (errno != ENOENT)
                         return -errno;
@@ -222,6 +227,8 @@ int vfio_storage_probe_format(const char *path, vfio_disk_format *ret)
         unsigned char magic[4];
         struct stat st;
         ssize_t n;
+
+        assert(ret);
 
         if (strncmp(path, "/dev/zvol/", 10) == 0) {
                 *ret = VFIO_DISK_ZVOL;
@@ -298,6 +305,9 @@ int vfio_storage_zfs_dataset_of(const vfio_storage_tools *t, const char *path, c
         _cleanup_free_ char *dir = NULL;
         struct stat st;
 
+        assert(t);
+        assert(ret);
+
         if (strncmp(path, "/dev/zvol/", 10) == 0) {
                 char *ds = strdup(path + 10);
 
@@ -365,6 +375,9 @@ int vfio_storage_zpool_health(const vfio_storage_tools *t, const char *pool, cha
         char *p;
         int r;
 
+        assert(t);
+        assert(ret);
+
         if (!t->zpool)
                 return -ENOENT;
         name = strndup(pool, strcspn(pool, "/@"));
@@ -396,6 +409,8 @@ int vfio_storage_parse_progress(const char *line, double *ret)
         char *end;
         double v;
         size_t n;
+
+        assert(ret);
 
         while (*p == ' ')
                 p++;
@@ -533,6 +548,8 @@ int vfio_storage_create_image(const vfio_storage_tools *t, const char *path, vfi
         char sz[32];
         int r;
 
+        assert(t);
+
         if (format != VFIO_DISK_RAW && format != VFIO_DISK_QCOW2)
                 return -EINVAL;
         if ((r = new_image_open(t, path, &n)) < 0)
@@ -560,6 +577,8 @@ int vfio_storage_zfs_create_dataset(const vfio_storage_tools *t, const char *dat
 {
         int r;
 
+        assert(t);
+
         r = run_helper(
                 (char *const[]){ (char *)t->zfs, (char *)"create", (char *)"-p", (char *)dataset, NULL },
                 NULL, NULL, ret_error);
@@ -570,6 +589,8 @@ int vfio_storage_zfs_create_dataset(const vfio_storage_tools *t, const char *dat
 
 int vfio_storage_zfs_destroy(const vfio_storage_tools *t, const char *dataset, char **ret_error)
 {
+        assert(t);
+
         return run_helper((char *const[]){ (char *)t->zfs, (char *)"destroy", (char *)dataset, NULL }, NULL,
                           NULL, ret_error);
 }
@@ -578,6 +599,8 @@ int vfio_storage_zfs_create_zvol(const vfio_storage_tools *t, const char *datase
                                  bool sparse, char **ret_error)
 {
         char sz[32];
+
+        assert(t);
 
         snprintf(sz, sizeof(sz), "%llu", (unsigned long long)size);
         /* zfs(8): -V creates a volume, -s makes it sparse (no refreservation). */
@@ -598,6 +621,9 @@ int vfio_storage_measure(const vfio_storage_tools *t, const char *src, vfio_disk
         uid_t so = VFIO_STORAGE_NOBODY;
         int64_t req;
         int r;
+
+        assert(t);
+        assert(ret_required);
 
         if ((r = vfio_storage_path_owner(src, false, &so)) < 0 || (r = may_run_on(t, so)) < 0)
                 return r;
@@ -630,6 +656,8 @@ int vfio_storage_convert(const vfio_storage_tools *t, const char *src, const cha
         int r;
 
         uid_t so = VFIO_STORAGE_NOBODY;
+
+        assert(t);
 
         if (format != VFIO_DISK_RAW && format != VFIO_DISK_QCOW2)
                 return -EINVAL;
@@ -760,6 +788,8 @@ int vfio_snapshot_plan(const vfio_storage_tools *t, char *const *disks, const ch
         _cleanup_(vfio_snap_plan_freep) vfio_snap_plan *p = NULL;
         size_t n = strv_length(disks);
         int r;
+
+        assert(ret);
 
         if (n == 0)
                 return -EINVAL;
@@ -1037,6 +1067,8 @@ int vfio_snapshot_create(const vfio_storage_tools *t, const vfio_snap_plan *p, c
         char *err = NULL;
         int r;
 
+        assert(p);
+
         if (!vfio_snapshot_name_valid(name))
                 return -EINVAL;
         if ((r = may_run_on(t, p->owner)) < 0)
@@ -1122,6 +1154,8 @@ int vfio_snapshot_rollback(const vfio_storage_tools *t, const vfio_snap_plan *p,
         char *err = NULL;
         int r;
 
+        assert(p);
+
         if (!vfio_snapshot_name_valid(name))
                 return -EINVAL;
         if ((r = may_run_on(t, p->owner)) < 0)
@@ -1193,6 +1227,8 @@ int vfio_snapshot_delete(const vfio_storage_tools *t, const vfio_snap_plan *p, c
 {
         char *err = NULL;
         int r = 0, k;
+
+        assert(p);
 
         if (!vfio_snapshot_name_valid(name))
                 return -EINVAL;
@@ -1336,6 +1372,10 @@ int vfio_snapshot_list(const vfio_storage_tools *t, const vfio_snap_plan *p, vfi
         vfio_snap_info *a = NULL;
         size_t n = 0, total = 0;
         int r = 0;
+
+        assert(p);
+        assert(ret);
+        assert(ret_n);
 
         if ((r = may_run_on(t, p->owner)) < 0)
                 return r;

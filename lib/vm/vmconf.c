@@ -4,6 +4,7 @@
  */
 #include "vfioctl/vmconf.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,62 +19,7 @@
 #include "log.h"
 #include "parse-util.h"
 #include "strv.h"
-
-typedef enum key_type {
-        K_STRING,
-        K_PATH, /* absolute path */
-        K_BOOL,
-        K_UINT,
-        K_HEX, /* unsigned, C prefixes allowed */
-        K_SIZE,
-        K_ENUM,
-        K_LIST, /* whitespace-separated; repeated lines append */
-        K_UUID,
-        K_MAC,
-        K_USB_ID,    /* vendor:product into vm_usb */
-        K_FUNCTIONS, /* "auto" or selectors into vm_pci */
-} key_type;
-
-typedef struct key_def {
-        const char *section;
-        const char *key;
-        key_type type;
-        size_t offset;
-        const char *const *values; /* K_ENUM: index = enum value */
-        uint64_t min, max;         /* K_UINT, K_HEX, K_SIZE */
-        const char *allowed;
-} key_def;
-
-static const char *const machine_values[] = { "q35", "i440fx", NULL };
-static const char *const accel_values[] = { "kvm", "tcg", NULL };
-static const char *const os_values[] = { "other", "windows", "linux", NULL };
-static const char *const firmware_values[] = { "ovmf", "seabios", NULL };
-static const char *const hugepages_values[] = { "none", "2M", "1G", NULL };
-static const char *const bus_values[] = { "virtio-blk", "virtio-scsi", "sata", "ide", NULL };
-static const char *const format_values[] = { "raw", "qcow2", NULL };
-static const char *const media_values[] = { "disk", "cdrom", NULL };
-static const char *const aio_values[] = { "threads", "native", "io_uring", NULL };
-static const char *const cache_values[] = {
-        "none", "writeback", "writethrough", "directsync", "unsafe", NULL
-};
-static const char *const discard_values[] = { "ignore", "unmap", NULL };
-static const char *const input_values[] = { "evdev", "virtio-keyboard", "virtio-mouse", "virtio-tablet",
-                                            NULL };
-static const char *const toggle_values[] = { "ctrl-ctrl",  "alt-alt",         "shift-shift", "meta-meta",
-                                             "scrolllock", "ctrl-scrolllock", NULL };
-static const char *const relay_values[] = { "auto", "yes", "no", NULL };
-static const char *const display_values[] = { "none", "virtio-vga", "qxl", "std", NULL };
-static const char *const protocol_values[] = { "none", "spice", "vnc", NULL };
-static const char *const net_values[] = { "user", "bridge", "tap", "macvtap", NULL };
-/* The macvtap modes of ip-link(8) and libvirt's <interface type='direct'> (formatdomain.rst, "Direct
- * attachment"). */
-static const char *const macvtap_mode_values[] = { "bridge", "vepa", "private", "passthrough", NULL };
-static const char *const net_model_values[] = { "virtio", "e1000e", NULL };
-static const char *const audio_values[] = { "none", "pa", "alsa", NULL };
-static const char *const audio_device_values[] = { "ich9-intel-hda", "intel-hda", "ac97", NULL };
-static const char *const codec_values[] = { "hda-duplex", "hda-output", NULL };
-static const char *const share_values[] = { "smb", "virtiofs", NULL };
-static const char *const lg_device_values[] = { "shm", "kvmfr", NULL };
+#include "vmconf-keys.h"
 
 #define G(f)  offsetof(vm_general, f)
 #define FW(f) offsetof(vm_firmware_conf, f)
@@ -89,63 +35,92 @@ static const char *const lg_device_values[] = { "shm", "kvmfr", NULL };
 #define BOOL  "yes, no (also on/off, true/false, 1/0)"
 #define SIZE  "a size with unit K, M, G or T (16G, 16384M)"
 #define PATH  "an absolute path"
-#define SMBIOS(name)                                                    \
-        {                                                               \
-                "smbios", #name, K_STRING, SM(name), NULL, 0, 0, "text" \
+#define SMBIOS(name)                                                                    \
+        {                                                                               \
+                "smbios", #name, K_STRING, SM(name), NULL, 0, 0, "text", .write = W_SET \
         }
 
+/* Keys the writer writes by their neighbours: evdev switches only for evdev, codec only for HDA. */
+static bool written_if_evdev(const vm_config *c, const void *item)
+{
+        return ((const vm_input *)item)->type == VM_INPUT_EVDEV;
+}
+
+static bool written_unless_ac97(const vm_config *c, const void *item)
+{
+        return c->audio.device != VM_AUDIO_AC97;
+}
+
+/* Bus 0 is a real I2C bus: set means written in the file (or set by a caller), not non-zero. */
+static bool written_if_ddc_bus(const vm_config *c, const void *item)
+{
+        return c->display.ddc_bus || vm_config_key_line(c, "display", "ddc_bus");
+}
+
 static const key_def keys[] = {
-        { "vm", "emulator", K_STRING, G(emulator), NULL, 0, 0, "the QEMU binary (qemu-system-x86_64)" },
-        { "vm", "os", K_ENUM, G(os), os_values, 0, 0, NULL },
-        { "vm", "machine", K_ENUM, G(machine), machine_values, 0, 0, NULL },
-        { "vm", "accel", K_ENUM, G(accel), accel_values, 0, 0, NULL },
-        { "vm", "max_ram_below_4g", K_SIZE, G(max_ram_below_4g), NULL, 1, 4ULL << 30,
-          "a size up to 4G (1G)" },
-        { "vm", "spare_root_ports", K_UINT, G(spare_root_ports), NULL, 0, 16, "0 to 16" },
-        { "vm", "uuid", K_UUID, G(uuid), NULL, 0, 0, "a UUID (11111111-1111-1111-1111-111111111111)" },
-        { "vm", "rtc_localtime", K_BOOL, G(rtc_localtime), NULL, 0, 0, BOOL },
-        { "vm", "rtc_catchup", K_BOOL, G(rtc_catchup), NULL, 0, 0, BOOL },
-        { "vm", "pit_delay", K_BOOL, G(pit_delay), NULL, 0, 0, BOOL },
-        { "vm", "hpet", K_BOOL, G(hpet), NULL, 0, 0, BOOL },
-        { "vm", "vmport", K_BOOL, G(vmport), NULL, 0, 0, BOOL },
-        { "vm", "debugcon", K_PATH, G(debugcon), NULL, 0, 0, PATH },
-        { "vm", "extra_args", K_LIST, G(extra_args), NULL, 0, 0, "raw QEMU arguments, unchecked" },
-        { "vm", "kernel", K_PATH, G(kernel), NULL, 0, 0, PATH },
-        { "vm", "initrd", K_PATH, G(initrd), NULL, 0, 0, PATH },
-        { "vm", "append", K_STRING, G(append), NULL, 0, 0, "a kernel command line (console=ttyS0 quiet)" },
+        { "vm", "emulator", K_STRING, G(emulator), NULL, 0, 0, "the QEMU binary (qemu-system-x86_64)",
+          .write = W_ALWAYS },
+        { "vm", "os", K_ENUM, G(os), vm_os_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "vm", "machine", K_ENUM, G(machine), vm_machine_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "vm", "accel", K_ENUM, G(accel), vm_accel_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "vm", "max_ram_below_4g", K_SIZE, G(max_ram_below_4g), NULL, 1, 4ULL << 30, "a size up to 4G (1G)",
+          .write = W_SET },
+        { "vm", "spare_root_ports", K_UINT, G(spare_root_ports), NULL, 0, 16, "0 to 16", .write = W_SET },
+        { "vm", "uuid", K_UUID, G(uuid), NULL, 0, 0, "a UUID (11111111-1111-1111-1111-111111111111)",
+          .write = W_SET },
+        { "vm", "rtc_localtime", K_BOOL, G(rtc_localtime), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "vm", "rtc_catchup", K_BOOL, G(rtc_catchup), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "vm", "pit_delay", K_BOOL, G(pit_delay), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "vm", "hpet", K_BOOL, G(hpet), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "vm", "vmport", K_BOOL, G(vmport), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "vm", "debugcon", K_PATH, G(debugcon), NULL, 0, 0, PATH, .write = W_SET },
+        { "vm", "extra_args", K_LIST, G(extra_args), NULL, 0, 0, "raw QEMU arguments, unchecked",
+          .write = W_SET },
+        { "vm", "kernel", K_PATH, G(kernel), NULL, 0, 0, PATH, .write = W_SET },
+        { "vm", "initrd", K_PATH, G(initrd), NULL, 0, 0, PATH, .write = W_SET },
+        { "vm", "append", K_STRING, G(append), NULL, 0, 0, "a kernel command line (console=ttyS0 quiet)",
+          .write = W_SET },
         { "vm", "user", K_STRING, G(user), NULL, 0, 0,
-          "a user name or uid QEMU runs as (vfioctl start by root)" },
-        { "vm", "bind_devices", K_BOOL, G(bind_devices), NULL, 0, 0, BOOL },
+          "a user name or uid QEMU runs as (vfioctl start by root)", .write = W_SET },
+        { "vm", "bind_devices", K_BOOL, G(bind_devices), NULL, 0, 0, BOOL, .write = W_SET },
         { "vm", "desktop_user", K_STRING, G(desktop_user), NULL, 0, 0,
-          "the user at the screen, who hears the VM and runs the Looking Glass client" },
-        { "firmware", "type", K_ENUM, FW(type), firmware_values, 0, 0, NULL },
-        { "firmware", "secure_boot", K_BOOL, FW(secure_boot), NULL, 0, 0, BOOL },
-        { "firmware", "code", K_PATH, FW(code), NULL, 0, 0, PATH },
-        { "firmware", "vars_template", K_PATH, FW(vars_template), NULL, 0, 0, PATH },
-        { "firmware", "vars", K_PATH, FW(vars), NULL, 0, 0, PATH },
+          "the user at the screen, who hears the VM and runs the Looking Glass client", .write = W_SET },
+        { "firmware", "type", K_ENUM, FW(type), vm_firmware_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "firmware", "secure_boot", K_BOOL, FW(secure_boot), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "firmware", "code", K_PATH, FW(code), NULL, 0, 0, PATH, .write = W_SET },
+        { "firmware", "vars_template", K_PATH, FW(vars_template), NULL, 0, 0, PATH, .write = W_SET },
+        { "firmware", "vars", K_PATH, FW(vars), NULL, 0, 0, PATH, .write = W_SET },
         { "firmware", "mmio64_size", K_SIZE, FW(mmio64_size), NULL, 1ULL << 30, 1ULL << 44,
-          "a size from 1G to 16T in whole MiB (64G)" },
-        { "tpm", "socket", K_PATH, offsetof(vm_tpm, socket), NULL, 0, 0, PATH },
-        { "cpu", "model", K_STRING, C(model), NULL, 0, 0, "host or a QEMU CPU model (qemu64, max)" },
-        { "cpu", "sockets", K_UINT, C(sockets), NULL, 1, 16, "1 to 16" },
-        { "cpu", "cores", K_UINT, C(cores), NULL, 1, 256, "1 to 256" },
-        { "cpu", "threads", K_UINT, C(threads), NULL, 1, 2, "1 or 2" },
-        { "cpu", "hide_kvm", K_BOOL, C(hide_kvm), NULL, 0, 0, BOOL },
-        { "cpu", "hyperv", K_BOOL, C(hyperv), NULL, 0, 0, BOOL },
-        { "cpu", "hyperv_vendor_id", K_STRING, C(hyperv_vendor_id), NULL, 0, 0, "1 to 12 characters" },
-        { "cpu", "hyperv_extra", K_LIST, C(hyperv_extra), NULL, 0, 0, "hv-* flags (hv-vpindex hv-synic)" },
+          "a size from 1G to 16T in whole MiB (64G)", .write = W_SET },
+        { "tpm", "socket", K_PATH, offsetof(vm_tpm, socket), NULL, 0, 0, PATH, .write = W_SET },
+        { "cpu", "model", K_STRING, C(model), NULL, 0, 0, "host or a QEMU CPU model (qemu64, max)",
+          .write = W_ALWAYS },
+        { "cpu", "sockets", K_UINT, C(sockets), NULL, 1, 16, "1 to 16", .write = W_ALWAYS },
+        { "cpu", "cores", K_UINT, C(cores), NULL, 1, 256, "1 to 256", .write = W_ALWAYS },
+        { "cpu", "threads", K_UINT, C(threads), NULL, 1, 2, "1 or 2", .write = W_ALWAYS },
+        { "cpu", "hide_kvm", K_BOOL, C(hide_kvm), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "cpu", "hyperv", K_BOOL, C(hyperv), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "cpu", "hyperv_vendor_id", K_STRING, C(hyperv_vendor_id), NULL, 0, 0, "1 to 12 characters",
+          .write = W_SET },
+        { "cpu", "hyperv_extra", K_LIST, C(hyperv_extra), NULL, 0, 0, "hv-* flags (hv-vpindex hv-synic)",
+          .write = W_SET },
         { "cpu", "features", K_LIST, C(features), NULL, 0, 0,
-          "CPU features to turn on (+name) or off (-name): +topoext -hypervisor" },
-        { "cpu", "vcpus", K_UINT, C(vcpus), NULL, 1, 4096, "1 to sockets x cores x threads" },
-        { "cpu", "pin", K_LIST, C(pin), NULL, 0, 0, "one host CPU number per vCPU (0 4 1 5)" },
-        { "cpu", "emulator_pin", K_LIST, C(emulator_pin), NULL, 0, 0, "host CPU numbers (3 7)" },
+          "CPU features to turn on (+name) or off (-name): +topoext -hypervisor", .write = W_SET },
+        { "cpu", "vcpus", K_UINT, C(vcpus), NULL, 1, 4096, "1 to sockets x cores x threads",
+          .write = W_SET },
+        { "cpu", "pin", K_LIST, C(pin), NULL, 0, 0, "one host CPU number per vCPU (0 4 1 5)",
+          .write = W_SET },
+        { "cpu", "emulator_pin", K_LIST, C(emulator_pin), NULL, 0, 0, "host CPU numbers (3 7)",
+          .write = W_SET },
+        { "cpu", "isolate", K_BOOL, C(isolate), NULL, 0, 0, BOOL, .write = W_SET },
         { "memory", "size", K_SIZE, M(size), NULL, 64ULL << 20, 1ULL << 42,
-          "a size from 64M to 4T (16G, 16384M)" },
-        { "memory", "hugepages", K_ENUM, M(hugepages), hugepages_values, 0, 0, NULL },
-        { "memory", "hugepage_path", K_PATH, M(hugepage_path), NULL, 0, 0, PATH },
-        { "memory", "prealloc", K_BOOL, M(prealloc), NULL, 0, 0, BOOL },
-        { "memory", "prealloc_threads", K_UINT, M(prealloc_threads), NULL, 1, 256, "1 to 256" },
-        { "memory", "locked", K_BOOL, M(locked), NULL, 0, 0, BOOL },
+          "a size from 64M to 4T (16G, 16384M)", .write = W_ALWAYS },
+        { "memory", "hugepages", K_ENUM, M(hugepages), vm_hugepages_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "memory", "hugepage_path", K_PATH, M(hugepage_path), NULL, 0, 0, PATH, .write = W_SET },
+        { "memory", "prealloc", K_BOOL, M(prealloc), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "memory", "prealloc_threads", K_UINT, M(prealloc_threads), NULL, 1, 256, "1 to 256",
+          .write = W_SET },
+        { "memory", "locked", K_BOOL, M(locked), NULL, 0, 0, BOOL, .write = W_ALWAYS },
         SMBIOS(bios_vendor),
         SMBIOS(bios_version),
         SMBIOS(bios_date),
@@ -154,7 +129,7 @@ static const key_def keys[] = {
         SMBIOS(system_product),
         SMBIOS(system_version),
         SMBIOS(system_serial),
-        { "smbios", "system_uuid", K_UUID, SM(system_uuid), NULL, 0, 0, "a UUID" },
+        { "smbios", "system_uuid", K_UUID, SM(system_uuid), NULL, 0, 0, "a UUID", .write = W_SET },
         SMBIOS(system_sku),
         SMBIOS(system_family),
         SMBIOS(baseboard_manufacturer),
@@ -167,119 +142,126 @@ static const key_def keys[] = {
         SMBIOS(chassis_serial),
         SMBIOS(chassis_asset),
         SMBIOS(chassis_sku),
-        { "display", "device", K_ENUM, offsetof(vm_display, device), display_values, 0, 0, NULL },
-        { "display", "protocol", K_ENUM, offsetof(vm_display, protocol), protocol_values, 0, 0, NULL },
-        { "display", "socket", K_PATH, offsetof(vm_display, socket), NULL, 0, 0, PATH },
+        { "display", "device", K_ENUM, offsetof(vm_display, device), vm_display_device_table, 0, 0, NULL,
+          .write = W_ALWAYS },
+        { "display", "protocol", K_ENUM, offsetof(vm_display, protocol), vm_display_protocol_table, 0, 0,
+          NULL, .write = W_ALWAYS },
+        { "display", "socket", K_PATH, offsetof(vm_display, socket), NULL, 0, 0, PATH, .write = W_SET },
         { "display", "ddc_bus", K_UINT, offsetof(vm_display, ddc_bus), NULL, 0, 1023,
-          "an I2C bus number (ddcutil --bus)" },
+          "an I2C bus number (ddcutil --bus)", .written = written_if_ddc_bus, .write = W_SET },
         { "display", "monitor", K_STRING, offsetof(vm_display, monitor), NULL, 0, 0,
-          "a ddcutil display number (ddcutil --display)" },
+          "a ddcutil display number (ddcutil --display)", .write = W_SET },
         { "display", "input_host", K_HEX, offsetof(vm_display, input_host), NULL, 1, 255,
-          "a VCP 0x60 value (0x0f)" },
+          "a VCP 0x60 value (0x0f)", .write = W_SET },
         { "display", "input_guest", K_HEX, offsetof(vm_display, input_guest), NULL, 1, 255,
-          "a VCP 0x60 value (0x11)" },
+          "a VCP 0x60 value (0x11)", .write = W_SET },
         { "looking-glass", "width", K_UINT, offsetof(vm_looking_glass, width), NULL, 320, 16384,
-          "320 to 16384" },
+          "320 to 16384", .write = W_ALWAYS },
         { "looking-glass", "height", K_UINT, offsetof(vm_looking_glass, height), NULL, 200, 16384,
-          "200 to 16384" },
+          "200 to 16384", .write = W_ALWAYS },
         { "looking-glass", "size", K_SIZE, offsetof(vm_looking_glass, size), NULL, 1ULL << 20, 1ULL << 32,
-          "a size from 1M to 4G (32M)" },
-        { "looking-glass", "path", K_PATH, offsetof(vm_looking_glass, path), NULL, 0, 0, PATH },
-        { "looking-glass", "device", K_ENUM, offsetof(vm_looking_glass, device), lg_device_values, 0, 0,
-          NULL },
-        { "audio", "backend", K_ENUM, A(backend), audio_values, 0, 0, NULL },
+          "a size from 1M to 4G (32M)", .write = W_SET },
+        { "looking-glass", "path", K_PATH, offsetof(vm_looking_glass, path), NULL, 0, 0, PATH,
+          .write = W_SET },
+        { "looking-glass", "device", K_ENUM, offsetof(vm_looking_glass, device), vm_lg_device_table, 0, 0,
+          NULL, .write = W_SET },
+        { "audio", "backend", K_ENUM, A(backend), vm_audio_backend_table, 0, 0, NULL, .write = W_ALWAYS },
         { "audio", "server", K_STRING, A(server), NULL, 0, 0,
-          "desktop, none or an absolute socket path (/run/user/1000/pulse/native)" },
-        { "audio", "alsa_device", K_STRING, A(alsa_device), NULL, 0, 0, "an ALSA PCM name (default, hw:0)" },
-        { "audio", "device", K_ENUM, A(device), audio_device_values, 0, 0, NULL },
-        { "audio", "codec", K_ENUM, A(codec), codec_values, 0, 0, NULL },
+          "desktop, none or an absolute socket path (/run/user/1000/pulse/native)", .write = W_SET },
+        { "audio", "alsa_device", K_STRING, A(alsa_device), NULL, 0, 0, "an ALSA PCM name (default, hw:0)",
+          .write = W_SET },
+        { "audio", "device", K_ENUM, A(device), vm_audio_device_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "audio", "codec", K_ENUM, A(codec), vm_audio_codec_table, 0, 0, NULL,
+          .written = written_unless_ac97, .write = W_SET },
         { "audio", "buffer_length", K_UINT, A(buffer_length), NULL, 1000, 1000000,
-          "microseconds, 1000 to 1000000" },
+          "microseconds, 1000 to 1000000", .write = W_SET },
         { "audio", "timer_period", K_UINT, A(timer_period), NULL, 100, 1000000,
-          "microseconds, 100 to 1000000" },
+          "microseconds, 100 to 1000000", .write = W_SET },
         { "gpu", "device", K_STRING, P(device), NULL, 0, 0,
-          "a selector: 01:00.0, 10de:1b80 or a name pattern" },
-        { "gpu", "functions", K_FUNCTIONS, 0, NULL, 0, 0, "auto, none or selectors (01:00.1 01:00.2)" },
-        { "gpu", "x_vga", K_BOOL, P(x_vga), NULL, 0, 0, BOOL },
-        { "gpu", "romfile", K_PATH, P(romfile), NULL, 0, 0, PATH },
-        { "gpu", "rombar", K_BOOL, P(rombar), NULL, 0, 0, BOOL },
-        { "gpu", "bootindex", K_UINT, P(bootindex), NULL, 1, 99, "1 to 99" },
+          "a selector: 01:00.0, 10de:1b80 or a name pattern", .write = W_SET },
+        { "gpu", "functions", K_FUNCTIONS, 0, NULL, 0, 0, "auto, none or selectors (01:00.1 01:00.2)",
+          .write = W_ALWAYS },
+        { "gpu", "x_vga", K_BOOL, P(x_vga), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "gpu", "romfile", K_PATH, P(romfile), NULL, 0, 0, PATH, .write = W_SET },
+        { "gpu", "rombar", K_BOOL, P(rombar), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "gpu", "handoff", K_BOOL, P(handoff), NULL, 0, 0, BOOL, .write = W_SET },
+        { "gpu", "display_manager", K_STRING, P(display_manager), NULL, 0, 0,
+          "a systemd service name (gdm.service, sddm.service)", .write = W_SET },
+        { "gpu", "bootindex", K_UINT, P(bootindex), NULL, 1, 99, "1 to 99", .write = W_SET },
         { "pci", "device", K_STRING, P(device), NULL, 0, 0,
-          "a selector: 03:00.0, 1912:0014 or a name pattern" },
-        { "pci", "romfile", K_PATH, P(romfile), NULL, 0, 0, PATH },
-        { "pci", "rombar", K_BOOL, P(rombar), NULL, 0, 0, BOOL },
-        { "pci", "bootindex", K_UINT, P(bootindex), NULL, 1, 99, "1 to 99" },
-        { "usb", "device", K_USB_ID, 0, NULL, 0, 0, "vendor:product in hex (046d:c52b)" },
-        { "usb", "host_bus", K_UINT, U(host_bus), NULL, 1, 255, "1 to 255" },
-        { "usb", "host_port", K_STRING, U(host_port), NULL, 0, 0, "a port path (2 or 2.3)" },
-        { "usb", "bootindex", K_UINT, U(bootindex), NULL, 1, 99, "1 to 99" },
-        { "input", "type", K_ENUM, I(type), input_values, 0, 0, NULL },
+          "a selector: 03:00.0, 1912:0014 or a name pattern", .write = W_SET },
+        { "pci", "romfile", K_PATH, P(romfile), NULL, 0, 0, PATH, .write = W_SET },
+        { "pci", "rombar", K_BOOL, P(rombar), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "pci", "bootindex", K_UINT, P(bootindex), NULL, 1, 99, "1 to 99", .write = W_SET },
+        { "usb", "device", K_USB_ID, 0, NULL, 0, 0, "vendor:product in hex (046d:c52b)", .write = W_SET },
+        { "usb", "host_bus", K_UINT, U(host_bus), NULL, 1, 255, "1 to 255", .write = W_SET },
+        { "usb", "host_port", K_STRING, U(host_port), NULL, 0, 0, "a port path (2 or 2.3)", .write = W_SET },
+        { "usb", "bootindex", K_UINT, U(bootindex), NULL, 1, 99, "1 to 99", .write = W_SET },
+        { "input", "type", K_ENUM, I(type), vm_input_type_table, 0, 0, NULL, .write = W_ALWAYS },
         { "input", "evdev", K_PATH, I(evdev), NULL, 0, 0,
-          "an absolute path (/dev/input/by-id/...-event-kbd)" },
-        { "input", "grab_all", K_BOOL, I(grab_all), NULL, 0, 0, BOOL },
-        { "input", "repeat", K_BOOL, I(repeat), NULL, 0, 0, BOOL },
-        { "input", "grab_toggle", K_ENUM, I(grab_toggle), toggle_values, 0, 0, NULL },
-        { "input", "relay", K_ENUM, I(relay), relay_values, 0, 0, NULL },
-        { "disk", "path", K_PATH, D(path), NULL, 0, 0, "an absolute path (image file, block device, zvol)" },
-        { "disk", "format", K_ENUM, D(format), format_values, 0, 0, NULL },
-        { "disk", "media", K_ENUM, D(media), media_values, 0, 0, NULL },
-        { "disk", "bus", K_ENUM, D(bus), bus_values, 0, 0, NULL },
-        { "disk", "iothread", K_BOOL, D(iothread), NULL, 0, 0, BOOL },
-        { "disk", "aio", K_ENUM, D(aio), aio_values, 0, 0, NULL },
-        { "disk", "cache", K_ENUM, D(cache), cache_values, 0, 0, NULL },
-        { "disk", "discard", K_ENUM, D(discard), discard_values, 0, 0, NULL },
-        { "disk", "serial", K_STRING, D(serial), NULL, 0, 0, "up to 20 characters" },
-        { "disk", "readonly", K_BOOL, D(readonly), NULL, 0, 0, BOOL },
-        { "disk", "bootindex", K_UINT, D(bootindex), NULL, 1, 99, "1 to 99" },
-        { "net", "type", K_ENUM, N(type), net_values, 0, 0, NULL },
-        { "net", "model", K_ENUM, N(model), net_model_values, 0, 0, NULL },
-        { "net", "mac", K_MAC, N(mac), NULL, 0, 0, "a unicast MAC (52:54:00:12:34:56)" },
-        { "net", "bridge", K_STRING, N(bridge), NULL, 0, 0, "a bridge interface (br0)" },
-        { "net", "helper", K_PATH, N(helper), NULL, 0, 0, PATH },
-        { "net", "ifname", K_STRING, N(ifname), NULL, 0, 0, "a tap or macvtap interface (tap0, macvtap0)" },
-        { "net", "link", K_STRING, N(link), NULL, 0, 0, "the host interface below a macvtap (enp5s0)" },
-        { "net", "macvtap_mode", K_ENUM, N(macvtap_mode), macvtap_mode_values, 0, 0, NULL },
+          "an absolute path (/dev/input/by-id/...-event-kbd)", .write = W_SET },
+        { "input", "grab_all", K_BOOL, I(grab_all), NULL, 0, 0, BOOL, .written = written_if_evdev,
+          .write = W_SET },
+        { "input", "repeat", K_BOOL, I(repeat), NULL, 0, 0, BOOL, .written = written_if_evdev,
+          .write = W_SET },
+        { "input", "grab_toggle", K_WORD, I(grab_toggle), vm_input_grab_toggle_table, 0, 0, NULL,
+          .write = W_SET },
+        { "input", "relay", K_ENUM, I(relay), vm_input_relay_table, 0, 0, NULL, .write = W_SET },
+        { "disk", "path", K_PATH, D(path), NULL, 0, 0, "an absolute path (image file, block device, zvol)",
+          .write = W_ALWAYS },
+        { "disk", "format", K_ENUM, D(format), vm_disk_format_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "disk", "media", K_ENUM, D(media), vm_disk_media_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "disk", "bus", K_ENUM, D(bus), vm_disk_bus_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "disk", "iothread", K_BOOL, D(iothread), NULL, 0, 0, BOOL, .write = W_SET },
+        { "disk", "aio", K_WORD, D(aio), vm_disk_aio_table, 0, 0, NULL, .write = W_SET },
+        { "disk", "cache", K_WORD, D(cache), vm_disk_cache_table, 0, 0, NULL, .write = W_SET },
+        { "disk", "discard", K_WORD, D(discard), vm_disk_discard_table, 0, 0, NULL, .write = W_SET },
+        { "disk", "serial", K_STRING, D(serial), NULL, 0, 0, "up to 20 characters", .write = W_SET },
+        { "disk", "readonly", K_BOOL, D(readonly), NULL, 0, 0, BOOL, .write = W_SET },
+        { "disk", "bootindex", K_UINT, D(bootindex), NULL, 1, 99, "1 to 99", .write = W_SET },
+        { "net", "type", K_ENUM, N(type), vm_net_type_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "net", "model", K_ENUM, N(model), vm_net_model_table, 0, 0, NULL, .write = W_ALWAYS },
+        { "net", "mac", K_MAC, N(mac), NULL, 0, 0, "a unicast MAC (52:54:00:12:34:56)", .write = W_SET },
+        { "net", "bridge", K_STRING, N(bridge), NULL, 0, 0, "a bridge interface (br0)", .write = W_SET },
+        { "net", "helper", K_PATH, N(helper), NULL, 0, 0, PATH, .write = W_SET },
+        { "net", "ifname", K_STRING, N(ifname), NULL, 0, 0, "a tap or macvtap interface (tap0, macvtap0)",
+          .write = W_SET },
+        { "net", "link", K_STRING, N(link), NULL, 0, 0, "the host interface below a macvtap (enp5s0)",
+          .write = W_SET },
+        { "net", "macvtap_mode", K_WORD, N(macvtap_mode), vm_net_macvtap_mode_table, 0, 0, NULL,
+          .write = W_SET },
         { "net", "hostfwd", K_LIST, N(hostfwd), NULL, 0, 0,
-          "PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT" },
-        { "share", "type", K_ENUM, offsetof(vm_share, type), share_values, 0, 0, NULL },
-        { "share", "path", K_PATH, offsetof(vm_share, path), NULL, 0, 0, PATH },
+          "PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT", .write = W_SET },
+        { "share", "type", K_ENUM, offsetof(vm_share, type), vm_share_type_table, 0, 0, NULL,
+          .write = W_ALWAYS },
+        { "share", "path", K_PATH, offsetof(vm_share, path), NULL, 0, 0, PATH, .write = W_ALWAYS },
 };
 
-/* Which enum keys hold a string (the QEMU spelling) rather than an index. */
-static bool enum_is_string(const key_def *k)
-{
-        return k->values == aio_values || k->values == cache_values || k->values == discard_values ||
-               k->values == toggle_values || k->values == macvtap_mode_values;
-}
-
-typedef struct section_def {
-        const char *name;
-        bool repeated;
-        bool name_optional; /* [gpu] may go without a name */
-        size_t cfg_offset;  /* singleton struct, or the array pointer */
-        size_t count_offset;
-        size_t item_size;
-} section_def;
-
-#define SINGLE(n, f)                                          \
-        {                                                     \
-                n, false, false, offsetof(vm_config, f), 0, 0 \
+#define SINGLE(n, f)                                                                \
+        {                                                                           \
+                n, false, false, offsetof(vm_config, f), 0, 0, .has_enabled = false \
         }
-#define MULTI(n, f, t, opt)                                                                 \
-        {                                                                                   \
-                n, true, opt, offsetof(vm_config, f), offsetof(vm_config, n_##f), sizeof(t) \
+/* A singleton whose presence alone turns something on: [tpm], [audio], [looking-glass]. */
+#define SINGLE_ON(n, f, t)                                                                \
+        {                                                                                 \
+                n, false, false, offsetof(vm_config, f), 0, 0, true, offsetof(t, enabled) \
+        }
+#define MULTI(n, f, t, opt)                                                                  \
+        {                                                                                    \
+                n, true, opt, offsetof(vm_config, f), offsetof(vm_config, n_##f), sizeof(t), \
+                        .has_enabled = false                                                 \
         }
 
 static const section_def sections[] = {
         SINGLE("vm", vm),
         SINGLE("firmware", firmware),
-        SINGLE("tpm", tpm),
+        SINGLE_ON("tpm", tpm, vm_tpm),
         SINGLE("cpu", cpu),
         SINGLE("memory", memory),
         SINGLE("smbios", smbios),
         SINGLE("display", display),
-        SINGLE("looking-glass", looking_glass),
-        SINGLE("audio", audio),
+        SINGLE_ON("looking-glass", looking_glass, vm_looking_glass),
+        SINGLE_ON("audio", audio, vm_audio),
         MULTI("gpu", gpus, vm_pci, true),
         MULTI("pci", pcis, vm_pci, false),
         MULTI("usb", usbs, vm_usb, false),
@@ -289,15 +271,30 @@ static const section_def sections[] = {
         MULTI("share", shares, vm_share, false),
 };
 
+const key_def *vm_config_key_defs(size_t *ret_n)
+{
+        *ret_n = ELEMENTSOF(keys);
+        return keys;
+}
+
+const section_def *vm_config_section_defs(size_t *ret_n)
+{
+        *ret_n = ELEMENTSOF(sections);
+        return sections;
+}
+
 const vm_key_info *vm_config_keys(size_t *ret_n)
 {
         static vm_key_info info[ELEMENTSOF(keys)];
+
+        assert(ret_n);
 
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 static char buf[ELEMENTSOF(keys)][256];
 
                 info[i].section = keys[i].section;
                 info[i].key = keys[i].key;
+                info[i].values = keys[i].type == K_ENUM || keys[i].type == K_WORD ? keys[i].values : NULL;
                 if (keys[i].allowed)
                         info[i].allowed = keys[i].allowed;
                 else {
@@ -346,6 +343,8 @@ const char *vm_did_you_mean(const char *s, const char *const *candidates, size_t
 {
         const char *best = NULL;
         size_t best_d = SIZE_MAX;
+
+        assert(candidates);
 
         for (size_t i = 0; i < n; i++) {
                 size_t d = edit_distance(s, candidates[i]);
@@ -413,23 +412,32 @@ static bool valid_user_name(const char *s)
 
 unsigned vm_config_max_vcpus(const vm_config *c)
 {
+        assert(c);
+
         return c->cpu.sockets * c->cpu.cores * c->cpu.threads;
 }
 
 unsigned vm_config_vcpus(const vm_config *c)
 {
+        assert(c);
+
         return c->cpu.vcpus ? c->cpu.vcpus : vm_config_max_vcpus(c);
 }
 
-static void pci_init(vm_pci *p)
+void vm_config_item_defaults(const section_def *s, void *item)
 {
-        p->rombar = true;
-        p->functions_auto = true;
+        memset(item, 0, s->item_size);
+        if (strcmp(s->name, "gpu") == 0 || strcmp(s->name, "pci") == 0) {
+                ((vm_pci *)item)->rombar = true;
+                ((vm_pci *)item)->functions_auto = true;
+        }
 }
 
 int vm_config_new(const char *name, vm_config **ret)
 {
         _cleanup_(vm_config_freep) vm_config *c = NULL;
+
+        assert(ret);
 
         c = calloc(1, sizeof(*c));
         if (!c)
@@ -460,6 +468,7 @@ static void pci_done(vm_pci *p)
         free(p->device);
         strv_free(p->functions);
         free(p->romfile);
+        free(p->display_manager);
         strv_free(p->resolved);
 }
 
@@ -690,17 +699,16 @@ static void *section_item(parse_state *st, const section_def *s, const char *nam
         }
         *array = item;
         item += *count * s->item_size;
-        memset(item, 0, s->item_size);
+        vm_config_item_defaults(s, item);
         *(char **)item = strdup(name);
         if (!*(char **)item) {
                 st->oom = -ENOMEM;
                 return NULL;
         }
         (*count)++;
-        if (strcmp(s->name, "gpu") == 0 || strcmp(s->name, "pci") == 0) {
+        if (strcmp(s->name, "gpu") == 0 || strcmp(s->name, "pci") == 0)
                 ((vm_pci *)item)->line = line;
-                pci_init((vm_pci *)item);
-        } else if (strcmp(s->name, "usb") == 0)
+        else if (strcmp(s->name, "usb") == 0)
                 ((vm_usb *)item)->line = line;
         else if (strcmp(s->name, "input") == 0)
                 ((vm_input *)item)->line = line;
@@ -799,6 +807,8 @@ static int record_line(parse_state *st, const char *section, const char *key, un
 
 unsigned vm_config_key_line(const vm_config *c, const char *section, const char *key)
 {
+        assert(c);
+
         for (size_t i = 0; i < c->n_lines; i++)
                 if (strcmp(c->lines[i].section, section) == 0 && strcmp(c->lines[i].key, key) == 0)
                         return c->lines[i].line;
@@ -920,9 +930,10 @@ static int parse_value(parse_state *st, const char *section, const key_def *k, v
                 *(uint64_t *)dst = u;
                 return 0;
         case K_ENUM:
+        case K_WORD:
                 for (size_t i = 0; k->values[i]; i++)
                         if (strcmp(v, k->values[i]) == 0) {
-                                if (enum_is_string(k))
+                                if (k->type == K_WORD)
                                         return set_string(dst, v);
                                 *(int *)dst = (int)i;
                                 return 0;
@@ -1135,7 +1146,7 @@ static void check_error(char ***errors, int *ret, const vm_config *c, unsigned l
                 *ret = -EINVAL;
 }
 
-#define ERR(line, ...) check_error(errors, &ret, c, (line), __VA_ARGS__)
+#define ERR(line, ...) check_error(errors, ret, c, (line), __VA_ARGS__)
 #define LINE(sec, key) vm_config_key_line(c, (sec), (key))
 
 static unsigned section_line(const vm_config *c, const char *kind, const char *name)
@@ -1147,6 +1158,109 @@ static unsigned section_line(const vm_config *c, const char *kind, const char *n
                 if (strcmp(c->lines[i].section, sec) == 0)
                         return c->lines[i].line;
         return 0;
+}
+
+/* The line of a key in a named section ([net "n"] helper), 0 when not set. */
+static unsigned item_key_line(const vm_config *c, const char *kind, const char *name, const char *key)
+{
+        char sec[80];
+
+        snprintf(sec, sizeof(sec), "%s \"%s\"", kind, name);
+        return vm_config_key_line(c, sec, key);
+}
+
+/*
+ * A config built by a caller (libvirt import) rather than parsed can hold what no line of a file can:
+ * a control character (a newline would start a new line, a key or a section, in the written file) or a
+ * list word with a blank (it would read back as two). Checked for every text key of every section.
+ */
+static void check_text_values(const vm_config *c, char ***errors, int *ret)
+{
+        size_t nkeys = ELEMENTSOF(keys);
+
+        for (size_t si = 0; si < ELEMENTSOF(sections); si++) {
+                const section_def *s = &sections[si];
+                const char *base = (const char *)c + s->cfg_offset;
+                size_t n = s->repeated ? *(const size_t *)((const char *)c + s->count_offset) : 1;
+
+                for (size_t i = 0; i < n; i++) {
+                        const char *item = s->repeated ? *(char *const *)base + i * s->item_size : base;
+                        const char *name = s->repeated ? *(char *const *)item : NULL;
+                        char sec[64];
+
+                        snprintf(sec, sizeof(sec), name ? "%s \"%s\"" : "%s", s->name, name);
+                        for (size_t k = 0; k < nkeys; k++) {
+                                const key_def *kd = &keys[k];
+                                const char *v = NULL;
+
+                                if (strcmp(kd->section, s->name) != 0)
+                                        continue;
+                                if (kd->type == K_STRING || kd->type == K_PATH || kd->type == K_WORD ||
+                                    kd->type == K_UUID || kd->type == K_MAC)
+                                        v = *(char *const *)(item + kd->offset);
+                                if (v && !valid_text(v))
+                                        check_error(
+                                                errors, ret, c, vm_config_key_line(c, sec, kd->key),
+                                                "[%s] %s: the value holds a control character (a line break?); write it on one line",
+                                                sec, kd->key);
+                                if (kd->type != K_LIST)
+                                        continue;
+                                STRV_FOREACH(w, *(char **const *)(item + kd->offset))
+                                        if (!**w || !valid_text(*w) || strchr(*w, ' '))
+                                                check_error(
+                                                        errors, ret, c, vm_config_key_line(c, sec, kd->key),
+                                                        "[%s] %s: the word '%s' is empty or holds a blank or control character; a list is words separated by blanks",
+                                                        sec, kd->key, *w);
+                        }
+                }
+        }
+}
+
+/* The accelerator and the firmware the machine can carry. */
+static void check_accel_firmware(const vm_config *c, char ***errors, int *ret)
+{
+        if (c->vm.accel == VM_ACCEL_TCG && strcmp(c->cpu.model, "host") == 0)
+                ERR(LINE("cpu", "model") ?: LINE("vm", "accel"),
+                    "[cpu] model = host needs accel = kvm; with accel = tcg set model = max or qemu64");
+        if (c->firmware.secure_boot && c->vm.machine != VM_MACHINE_Q35)
+                ERR(LINE("firmware", "secure_boot"),
+                    "[firmware] secure_boot needs machine = q35 (OVMF Secure Boot requires SMM, which i440fx lacks)");
+        if (c->firmware.secure_boot && c->firmware.type != VM_FIRMWARE_OVMF)
+                ERR(LINE("firmware", "secure_boot"), "[firmware] secure_boot needs type = ovmf");
+}
+
+/* [cpu] names that land in -cpu, which cannot escape a separator. */
+static void check_cpu_names(const vm_config *c, char ***errors, int *ret)
+{
+        if (c->cpu.hyperv_vendor_id && strlen(c->cpu.hyperv_vendor_id) > 12)
+                ERR(LINE("cpu", "hyperv_vendor_id"),
+                    "[cpu] hyperv_vendor_id: '%s' is longer than 12 characters (the CPUID leaf holds 12)",
+                    c->cpu.hyperv_vendor_id);
+        /* -cpu splits features on ',' without an escape (x86_cpu_parse_featurestr). */
+        if (c->cpu.hyperv_vendor_id && strpbrk(c->cpu.hyperv_vendor_id, ",="))
+                ERR(LINE("cpu", "hyperv_vendor_id"), "[cpu] hyperv_vendor_id may not hold ',' or '='");
+        if (strpbrk(c->cpu.model, ",= "))
+                ERR(LINE("cpu", "model"),
+                    "[cpu] model: '%s' is not a CPU model name; extra flags go in hyperv_extra",
+                    c->cpu.model);
+}
+
+/* Root ports and the slots vfioctl lays out for passed devices. */
+static void check_slots(const vm_config *c, char ***errors, int *ret)
+{
+        if (c->vm.spare_root_ports && c->vm.machine != VM_MACHINE_Q35)
+                ERR(LINE("vm", "spare_root_ports"),
+                    "[vm] spare_root_ports needs machine = q35 (i440fx has no PCIe)");
+        /* Passed devices take slots 0x10 upward of the root bus; q35's LPC/SATA/SMBus sit at 0x1f. */
+        {
+                size_t used = c->n_gpus + c->n_pcis + c->vm.spare_root_ports;
+                size_t max = c->vm.machine == VM_MACHINE_Q35 ? 15 : 16;
+
+                if (used > max)
+                        ERR(LINE("vm", "spare_root_ports") ?: (c->n_pcis ? c->pcis[c->n_pcis - 1].line : 1),
+                            "%zu passed-through devices and spare root ports do not fit the %zu slots vfioctl lays out (0x10 upward); pass fewer or lower spare_root_ports",
+                            used, max);
+        }
 }
 
 /* hv-NAME or hv-NAME=VALUE: one -cpu property, nothing that could start another (',' splits -cpu). */
@@ -1176,107 +1290,12 @@ static bool valid_feature(const char *f)
         return true;
 }
 
-static unsigned boot_line(const vm_config *c, const char *kind, const char *name, unsigned fallback)
-{
-        char sec[80];
-        unsigned l;
-
-        snprintf(sec, sizeof(sec), "%s \"%s\"", kind, name);
-        l = vm_config_key_line(c, sec, "bootindex");
-        if (!l && !strcmp(kind, "gpu"))
-                l = vm_config_key_line(c, "gpu", "bootindex");
-        return l ? l : fallback;
-}
-
-/* QEMU refuses two devices with one bootindex ("bootindex N used by two devices"). */
-static void check_bootindex(const vm_config *c, char ***errors, int *ret_)
-{
-        struct {
-                unsigned index, line;
-                char what[80];
-        } seen[4 * VM_CONFIG_MAX_ITEMS];
-        size_t n = 0;
-        int ret = *ret_;
-
-#define SEEN(idx, ln, ...)                                                         \
-        do {                                                                       \
-                if ((idx) && n < ELEMENTSOF(seen)) {                               \
-                        seen[n].index = (idx);                                     \
-                        seen[n].line = (ln);                                       \
-                        snprintf(seen[n].what, sizeof(seen[n].what), __VA_ARGS__); \
-                        n++;                                                       \
-                }                                                                  \
-        } while (0)
-        for (size_t i = 0; i < c->n_disks; i++)
-                SEEN(c->disks[i].bootindex, boot_line(c, "disk", c->disks[i].name, c->disks[i].line),
-                     "[disk \"%s\"]", c->disks[i].name);
-        for (size_t i = 0; i < c->n_gpus; i++)
-                SEEN(c->gpus[i].bootindex, boot_line(c, "gpu", c->gpus[i].name, c->gpus[i].line),
-                     "[gpu \"%s\"]", c->gpus[i].name);
-        for (size_t i = 0; i < c->n_pcis; i++)
-                SEEN(c->pcis[i].bootindex, boot_line(c, "pci", c->pcis[i].name, c->pcis[i].line),
-                     "[pci \"%s\"]", c->pcis[i].name);
-        for (size_t i = 0; i < c->n_usbs; i++)
-                SEEN(c->usbs[i].bootindex, boot_line(c, "usb", c->usbs[i].name, c->usbs[i].line),
-                     "[usb \"%s\"]", c->usbs[i].name);
-#undef SEEN
-        for (size_t i = 0; i < n; i++)
-                for (size_t j = 0; j < i; j++)
-                        if (seen[i].index == seen[j].index)
-                                ERR(seen[i].line,
-                                    "%s bootindex = %u is also the bootindex of %s; each boot device needs its own",
-                                    seen[i].what, seen[i].index, seen[j].what);
-        *ret_ = ret;
-}
-
-int vm_config_check(const vm_config *c, char ***errors)
+/* Hyper-V flags, CPU features, the vCPUs started and CPU pinning. */
+static void check_cpu_features(const vm_config *c, char ***errors, int *ret)
 {
         unsigned vcpus = vm_config_vcpus(c);
-        int ret = 0;
 
-        /* QEMU refuses more CPUs than the machine type takes ("The max CPUs supported by machine
-         * 'pc-q35-7.2' is 288"; i440fx 255): say so here, with the product that exceeds it. */
-        {
-                unsigned max = c->vm.machine == VM_MACHINE_Q35 ? 288 : 255;
-
-                if (vcpus > max)
-                        ERR(LINE("cpu", "cores") ?: LINE("cpu", "sockets") ?: LINE("cpu", "threads"),
-                            "[cpu] sockets %u x cores %u x threads %u = %u vCPUs; QEMU's %s machine takes at most %u: lower cores or sockets",
-                            c->cpu.sockets, c->cpu.cores, c->cpu.threads, vcpus,
-                            c->vm.machine == VM_MACHINE_Q35 ? "q35" : "i440fx", max);
-        }
-        if (c->vm.accel == VM_ACCEL_TCG && strcmp(c->cpu.model, "host") == 0)
-                ERR(LINE("cpu", "model") ?: LINE("vm", "accel"),
-                    "[cpu] model = host needs accel = kvm; with accel = tcg set model = max or qemu64");
-        if (c->firmware.secure_boot && c->vm.machine != VM_MACHINE_Q35)
-                ERR(LINE("firmware", "secure_boot"),
-                    "[firmware] secure_boot needs machine = q35 (OVMF Secure Boot requires SMM, which i440fx lacks)");
-        if (c->firmware.secure_boot && c->firmware.type != VM_FIRMWARE_OVMF)
-                ERR(LINE("firmware", "secure_boot"), "[firmware] secure_boot needs type = ovmf");
-        if (c->cpu.hyperv_vendor_id && strlen(c->cpu.hyperv_vendor_id) > 12)
-                ERR(LINE("cpu", "hyperv_vendor_id"),
-                    "[cpu] hyperv_vendor_id: '%s' is longer than 12 characters (the CPUID leaf holds 12)",
-                    c->cpu.hyperv_vendor_id);
-        /* -cpu splits features on ',' without an escape (x86_cpu_parse_featurestr). */
-        if (c->cpu.hyperv_vendor_id && strpbrk(c->cpu.hyperv_vendor_id, ",="))
-                ERR(LINE("cpu", "hyperv_vendor_id"), "[cpu] hyperv_vendor_id may not hold ',' or '='");
-        if (strpbrk(c->cpu.model, ",= "))
-                ERR(LINE("cpu", "model"),
-                    "[cpu] model: '%s' is not a CPU model name; extra flags go in hyperv_extra",
-                    c->cpu.model);
-        if (c->vm.spare_root_ports && c->vm.machine != VM_MACHINE_Q35)
-                ERR(LINE("vm", "spare_root_ports"),
-                    "[vm] spare_root_ports needs machine = q35 (i440fx has no PCIe)");
-        /* Passed devices take slots 0x10 upward of the root bus; q35's LPC/SATA/SMBus sit at 0x1f. */
-        {
-                size_t used = c->n_gpus + c->n_pcis + c->vm.spare_root_ports;
-                size_t max = c->vm.machine == VM_MACHINE_Q35 ? 15 : 16;
-
-                if (used > max)
-                        ERR(LINE("vm", "spare_root_ports") ?: (c->n_pcis ? c->pcis[c->n_pcis - 1].line : 1),
-                            "%zu passed-through devices and spare root ports do not fit the %zu slots vfioctl lays out (0x10 upward); pass fewer or lower spare_root_ports",
-                            used, max);
-        }
+        /* Each flag is one -cpu property, and -cpu cannot escape ',' (see [cpu] model). */
         STRV_FOREACH(f, c->cpu.hyperv_extra)
                 if (!valid_hv_flag(*f))
                         ERR(LINE("cpu", "hyperv_extra"),
@@ -1308,22 +1327,32 @@ int vm_config_check(const vm_config *c, char ***errors)
                         ERR(LINE("cpu", "emulator_pin"), "[cpu] emulator_pin: '%s' is not a host CPU number",
                             *p);
         }
+}
+
+/* Hugepages, preallocation. */
+static void check_memory(const vm_config *c, char ***errors, int *ret)
+{
         if (c->memory.hugepages != VM_HUGEPAGES_NONE) {
                 uint64_t page = c->memory.hugepages == VM_HUGEPAGES_1G ? 1ULL << 30 : 2ULL << 20;
 
                 if (c->memory.size % page)
                         ERR(LINE("memory", "size") ?: LINE("memory", "hugepages"),
                             "[memory] size must be a multiple of the %s hugepage size",
-                            c->memory.hugepages == VM_HUGEPAGES_1G ? "1G" : "2M");
+                            vm_hugepages_to_string(c->memory.hugepages));
         }
         if (c->memory.prealloc_threads && !c->memory.prealloc && c->memory.hugepages == VM_HUGEPAGES_NONE)
                 ERR(LINE("memory", "prealloc_threads"), "[memory] prealloc_threads needs prealloc = yes");
         if (c->memory.hugepage_path && c->memory.hugepages == VM_HUGEPAGES_NONE)
                 ERR(LINE("memory", "hugepage_path"), "[memory] hugepage_path needs hugepages = 2M or 1G");
+}
+
+/* The display, direct kernel boot and monitor input switching. */
+static void check_display_boot(const vm_config *c, char ***errors, int *ret)
+{
         if (c->display.protocol != VM_PROTOCOL_NONE && c->display.device == VM_DISPLAY_NONE)
                 ERR(LINE("display", "protocol"),
                     "[display] protocol = %s needs a display device: set device = virtio-vga, qxl or std",
-                    c->display.protocol == VM_PROTOCOL_SPICE ? "spice" : "vnc");
+                    vm_display_protocol_to_string(c->display.protocol));
         if (c->display.socket && c->display.protocol == VM_PROTOCOL_NONE)
                 ERR(LINE("display", "socket"), "[display] socket needs protocol = spice or vnc");
         if ((c->vm.initrd || c->vm.append) && !c->vm.kernel)
@@ -1337,6 +1366,11 @@ int vm_config_check(const vm_config *c, char ***errors)
             !c->display.monitor)
                 ERR(LINE("display", "input_host") ?: LINE("display", "input_guest"),
                     "[display] input_host/input_guest need ddc_bus = N or monitor = N (ddcutil detect lists them)");
+}
+
+/* [audio] keys that belong to one backend or device, the desktop user they name, Looking Glass's device. */
+static void check_audio(const vm_config *c, char ***errors, int *ret)
+{
         if (c->audio.enabled && c->audio.codec == VM_CODEC_OUTPUT && c->audio.device == VM_AUDIO_AC97)
                 ERR(LINE("audio", "codec"), "[audio] codec applies to HDA devices only, not ac97");
         if (c->audio.server && c->audio.backend != VM_AUDIO_PA)
@@ -1360,6 +1394,11 @@ int vm_config_check(const vm_config *c, char ***errors)
                     c->looking_glass.path);
         if (c->audio.alsa_device && c->audio.backend != VM_AUDIO_ALSA)
                 ERR(LINE("audio", "alsa_device"), "[audio] alsa_device needs backend = alsa");
+}
+
+/* [gpu], [pci] and [usb] name their device. */
+static void check_devices(const vm_config *c, char ***errors, int *ret)
+{
         for (size_t i = 0; i < c->n_gpus; i++) {
                 const vm_pci *p = &c->gpus[i];
 
@@ -1368,6 +1407,40 @@ int vm_config_check(const vm_config *c, char ***errors)
                             "[gpu%s%s%s] needs device = SELECTOR (01:00.0, 10de:1b80 or 'NVIDIA*'), or 'auto' via vfioctl create --gpu auto",
                             strcmp(p->name, "gpu") ? " \"" : "", strcmp(p->name, "gpu") ? p->name : "",
                             strcmp(p->name, "gpu") ? "\"" : "");
+                if (p->display_manager) {
+                        char sec[160];
+                        size_t n = strlen(p->display_manager);
+
+                        snprintf(sec, sizeof(sec), strcmp(p->name, "gpu") ? "gpu \"%s\"" : "%s", p->name);
+                        if (!p->handoff)
+                                ERR(LINE(sec, "display_manager"), "[%s] display_manager needs handoff = yes",
+                                    sec);
+                        /* A unit name as systemd spells one (systemd.unit(5), "Description"). */
+                        if (n < 9 || n > 255 || strcmp(p->display_manager + n - 8, ".service") != 0 ||
+                            p->display_manager[strspn(p->display_manager,
+                                                      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                      "0123456789:_.\\@-")] != 0)
+                                ERR(LINE(sec, "display_manager"),
+                                    "[%s] display_manager: '%s' is not a systemd service name (gdm.service, sddm.service, lightdm.service)",
+                                    sec, p->display_manager);
+                }
+        }
+        /* Each card after the first with handoff is refused once, at its own handoff line. */
+        for (size_t j = 0, first = SIZE_MAX; j < c->n_gpus; j++) {
+                char sec[160];
+
+                if (!c->gpus[j].handoff)
+                        continue;
+                if (first == SIZE_MAX) {
+                        first = j;
+                        continue;
+                }
+                snprintf(sec, sizeof(sec), strcmp(c->gpus[j].name, "gpu") ? "gpu \"%s\"" : "%s",
+                         c->gpus[j].name);
+                ERR(LINE(sec, "handoff"),
+                    "[%s] handoff: only one GPU can be the host's display handed to the VM ([%s%s%s] has it too)",
+                    sec, strcmp(c->gpus[first].name, "gpu") ? "gpu \"" : "", c->gpus[first].name,
+                    strcmp(c->gpus[first].name, "gpu") ? "\"" : "");
         }
         for (size_t i = 0; i < c->n_pcis; i++)
                 if (!c->pcis[i].device)
@@ -1384,6 +1457,11 @@ int vm_config_check(const vm_config *c, char ***errors)
                         ERR(u->line, "[usb \"%s\"] needs both host_bus and host_port (see lsusb -t)",
                             u->name);
         }
+}
+
+/* evdev keys need type = evdev and the reverse. */
+static void check_inputs(const vm_config *c, char ***errors, int *ret)
+{
         for (size_t i = 0; i < c->n_inputs; i++) {
                 const vm_input *in = &c->inputs[i];
                 bool evdev = in->type == VM_INPUT_EVDEV;
@@ -1398,6 +1476,11 @@ int vm_config_check(const vm_config *c, char ***errors)
                             "[input \"%s\"] evdev, grab_all, repeat, grab_toggle and relay need type = evdev",
                             in->name);
         }
+}
+
+/* Disk buses, media and options QEMU would refuse together. */
+static void check_disks(const vm_config *c, char ***errors, int *ret)
+{
         for (size_t i = 0; i < c->n_disks; i++) {
                 const vm_disk *d = &c->disks[i];
                 unsigned l = section_line(c, "disk", d->name);
@@ -1425,6 +1508,11 @@ int vm_config_check(const vm_config *c, char ***errors)
                             "[disk \"%s\"] serial: '%s' is longer than the 20 characters virtio-blk allows",
                             d->name, d->serial);
         }
+}
+
+/* Network types and their keys. */
+static void check_nets(const vm_config *c, char ***errors, int *ret)
+{
         for (size_t i = 0; i < c->n_nets; i++) {
                 const vm_net *n = &c->nets[i];
                 unsigned l = section_line(c, "net", n->name);
@@ -1433,6 +1521,11 @@ int vm_config_check(const vm_config *c, char ***errors)
                         ERR(l, "[net \"%s\"] type = bridge needs bridge = br0", n->name);
                 if (n->type != VM_NET_BRIDGE && (n->bridge || n->helper))
                         ERR(l, "[net \"%s\"] bridge and helper need type = bridge", n->name);
+                /* QEMU runs a helper whose path holds a blank as a command line of /bin/sh (net/tap.c). */
+                if (n->helper && strchr(n->helper, ' '))
+                        ERR(item_key_line(c, "net", n->name, "helper"),
+                            "[net \"%s\"] helper: '%s' holds a blank, which QEMU would run through /bin/sh; give the helper's path alone (/usr/lib/qemu/qemu-bridge-helper)",
+                            n->name, n->helper);
                 if (n->type == VM_NET_TAP && !n->ifname)
                         ERR(l, "[net \"%s\"] type = tap needs ifname = tap0", n->name);
                 if (n->type == VM_NET_MACVTAP && !n->ifname)
@@ -1451,13 +1544,85 @@ int vm_config_check(const vm_config *c, char ***errors)
                                     "[net \"%s\"] hostfwd: '%s' is not valid; expected PROTO:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT (tcp::24800-:24800)",
                                     n->name, *f);
         }
-        check_bootindex(c, errors, &ret);
+}
+
+/*
+ * QEMU refuses more CPUs than the machine type takes ("The max CPUs supported by machine 'pc-q35-7.2' is
+ * 288"; i440fx 255): say so here, with the product that exceeds it.
+ */
+static void check_machine_cpus(const vm_config *c, char ***errors, int *ret)
+{
+        unsigned vcpus = vm_config_vcpus(c), max = c->vm.machine == VM_MACHINE_Q35 ? 288 : 255;
+
+        if (vcpus > max)
+                ERR(LINE("cpu", "cores") ?: LINE("cpu", "sockets") ?: LINE("cpu", "threads"),
+                    "[cpu] sockets %u x cores %u x threads %u = %u vCPUs; QEMU's %s machine takes at most %u: lower cores or sockets",
+                    c->cpu.sockets, c->cpu.cores, c->cpu.threads, vcpus,
+                    c->vm.machine == VM_MACHINE_Q35 ? "q35" : "i440fx", max);
+}
+
+static unsigned boot_line(const vm_config *c, const char *kind, const char *name, unsigned fallback)
+{
+        unsigned l = item_key_line(c, kind, name, "bootindex");
+
+        if (!l && !strcmp(kind, "gpu"))
+                l = vm_config_key_line(c, "gpu", "bootindex");
+        return l ? l : fallback;
+}
+
+/* QEMU refuses two devices with one bootindex ("bootindex N used by two devices"). */
+static void check_bootindex(const vm_config *c, char ***errors, int *ret)
+{
+        struct {
+                unsigned index, line;
+                char what[80];
+        } seen[4 * VM_CONFIG_MAX_ITEMS];
+        size_t n = 0;
+
+#define SEEN(idx, ln, ...)                                                         \
+        do {                                                                       \
+                if ((idx) && n < ELEMENTSOF(seen)) {                               \
+                        seen[n].index = (idx);                                     \
+                        seen[n].line = (ln);                                       \
+                        snprintf(seen[n].what, sizeof(seen[n].what), __VA_ARGS__); \
+                        n++;                                                       \
+                }                                                                  \
+        } while (0)
+        for (size_t i = 0; i < c->n_disks; i++)
+                SEEN(c->disks[i].bootindex, boot_line(c, "disk", c->disks[i].name, c->disks[i].line),
+                     "[disk \"%s\"]", c->disks[i].name);
+        for (size_t i = 0; i < c->n_gpus; i++)
+                SEEN(c->gpus[i].bootindex, boot_line(c, "gpu", c->gpus[i].name, c->gpus[i].line),
+                     "[gpu \"%s\"]", c->gpus[i].name);
+        for (size_t i = 0; i < c->n_pcis; i++)
+                SEEN(c->pcis[i].bootindex, boot_line(c, "pci", c->pcis[i].name, c->pcis[i].line),
+                     "[pci \"%s\"]", c->pcis[i].name);
+        for (size_t i = 0; i < c->n_usbs; i++)
+                SEEN(c->usbs[i].bootindex, boot_line(c, "usb", c->usbs[i].name, c->usbs[i].line),
+                     "[usb \"%s\"]", c->usbs[i].name);
+#undef SEEN
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < i; j++)
+                        if (seen[i].index == seen[j].index)
+                                ERR(seen[i].line,
+                                    "%s bootindex = %u is also the bootindex of %s; each boot device needs its own",
+                                    seen[i].what, seen[i].index, seen[j].what);
+}
+
+/* OVMF's 64-bit MMIO window. */
+static void check_mmio64(const vm_config *c, char ***errors, int *ret)
+{
         if (c->firmware.mmio64_size && c->firmware.type != VM_FIRMWARE_OVMF)
                 ERR(LINE("firmware", "mmio64_size"),
                     "[firmware] mmio64_size needs type = ovmf (an OVMF setting)");
         if (c->firmware.mmio64_size % (1ULL << 20))
                 ERR(LINE("firmware", "mmio64_size"),
                     "[firmware] mmio64_size must be whole MiB (OVMF reads it in MiB)");
+}
+
+/* Shares and the user network QEMU's SMB server needs. */
+static void check_shares(const vm_config *c, char ***errors, int *ret)
+{
         for (size_t i = 0; i < c->n_shares; i++) {
                 const vm_share *s = &c->shares[i];
                 bool user_net = false;
@@ -1480,6 +1645,28 @@ int vm_config_check(const vm_config *c, char ***errors)
                         ERR(c->shares[c->n_shares - 1].line,
                             "only one [share] of type = smb is possible (QEMU's -netdev user,smb= takes one directory)");
         }
+}
+
+int vm_config_check(const vm_config *c, char ***errors)
+{
+        int ret = 0;
+
+        check_text_values(c, errors, &ret);
+        check_machine_cpus(c, errors, &ret);
+        check_accel_firmware(c, errors, &ret);
+        check_cpu_names(c, errors, &ret);
+        check_slots(c, errors, &ret);
+        check_cpu_features(c, errors, &ret);
+        check_memory(c, errors, &ret);
+        check_display_boot(c, errors, &ret);
+        check_audio(c, errors, &ret);
+        check_devices(c, errors, &ret);
+        check_inputs(c, errors, &ret);
+        check_disks(c, errors, &ret);
+        check_nets(c, errors, &ret);
+        check_bootindex(c, errors, &ret);
+        check_mmio64(c, errors, &ret);
+        check_shares(c, errors, &ret);
         return ret;
 }
 
@@ -1541,6 +1728,9 @@ int vm_config_parse_string(const char *text, const char *filename, const char *n
                            .text = text,
                            .at_line_start = true };
         int r;
+
+        assert(ret);
+        assert(ret_errors);
 
         r = vm_config_new(name, &c);
         if (r < 0)

@@ -1,4 +1,4 @@
-/* Where VM configs meet the host: selector resolution, CPU pinning plan, hugepages, the config writer. */
+/* Where VM configs meet the host: selector resolution, CPU pinning plan, hugepages, the GPU to pass. */
 #include "vfioctl/vmdefaults.h"
 
 #include <assert.h>
@@ -206,6 +206,9 @@ static int resolve_all(vm_config *c, const vfio_model *m, vfio_pci_names *names,
 {
         int r;
 
+        assert(c);
+        assert(errors);
+
         for (size_t i = 0; i < c->n_gpus; i++)
                 if ((r = resolve_pci(c, &c->gpus[i], true, m, names, t, warnings, errors)) < 0)
                         return r;
@@ -268,6 +271,9 @@ int vm_host_cpus(const vfio_host *h, vm_host_cpu **ret, size_t *ret_n)
         _cleanup_free_ vm_host_cpu *cpus = NULL;
         size_t n = 0;
         int r;
+
+        assert(ret);
+        assert(ret_n);
 
         r = vfio_host_list_dir(h, "sys/devices/system/cpu", 65536, &entries);
         if (r < 0)
@@ -333,6 +339,11 @@ int vm_plan_pinning(const vm_host_cpu *cpus, size_t n, unsigned vcpus, char ***r
         bool *used = NULL;
         char buf[16];
         int r = 0;
+
+        assert(cpus);
+        assert(ret_pin);
+        assert(ret_emulator);
+        assert(ret_threads);
 
         cores = calloc(n, sizeof(*cores));
         if (!cores)
@@ -417,6 +428,8 @@ const vfio_model_device *vm_pick_gpu(const vfio_model *m)
 {
         const vfio_model_device *fallback = NULL;
 
+        assert(m);
+
         for (size_t i = 0; i < m->pci->n; i++) {
                 const vfio_model_device *d = &m->devices[i];
 
@@ -432,204 +445,4 @@ const vfio_model_device *vm_pick_gpu(const vfio_model *m)
                 return d;
         }
         return fallback;
-}
-
-/* --- the config writer ------------------------------------------------------------------------- */
-
-typedef struct writer {
-        FILE *f;
-} writer;
-
-static const char *yn(bool b)
-{
-        return b ? "yes" : "no";
-}
-
-static void size_str(uint64_t v, char buf[static 32])
-{
-        if (v % (1ULL << 30) == 0)
-                snprintf(buf, 32, "%" PRIu64 "G", v >> 30);
-        else if (v % (1ULL << 20) == 0)
-                snprintf(buf, 32, "%" PRIu64 "M", v >> 20);
-        else
-                snprintf(buf, 32, "%" PRIu64, v);
-}
-
-static void list_line(FILE *f, const char *key, char **l)
-{
-        _cleanup_free_ char *s = strv_join(l, " ");
-
-        fprintf(f, "%s = %s\n", key, s ? s : "");
-}
-
-int vm_config_format(const vm_config *c, char **ret)
-{
-        static const char *const machines[] = { "q35", "i440fx" },
-                                 *const oses[] = { "other", "windows", "linux" },
-                                 *const buses[] = { "virtio-blk", "virtio-scsi", "sata", "ide" },
-                                 *const nets[] = { "user", "bridge", "tap" };
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0;
-        FILE *f;
-        char sz[32];
-
-        f = open_memstream(&buf, &size);
-        if (!f)
-                return -ENOMEM;
-        fprintf(f, "# VM \"%s\" for vfioctl. Every key is described in vfioctl.conf(5).\n", c->name);
-        fprintf(f, "# Check with: vfioctl validate %s    Show the QEMU command: vfioctl cmdline %s\n\n",
-                c->name, c->name);
-        fprintf(f,
-                "[vm]\n# windows sets Windows defaults: rtc_localtime, hpet = no, [cpu] hyperv\nos = %s\n",
-                oses[c->vm.os]);
-        fprintf(f,
-                "# q35 (PCIe, default) or i440fx (older guests, some GPUs behind PCIe switches)\nmachine = %s\n",
-                machines[c->vm.machine]);
-        fprintf(f, "# kvm, or tcg (emulation, slow; needs [cpu] model = max)\naccel = %s\n",
-                c->vm.accel == VM_ACCEL_KVM ? "kvm" : "tcg");
-        if (c->vm.uuid)
-                fprintf(f, "uuid = %s\n", c->vm.uuid);
-        if (c->vm.desktop_user)
-                fprintf(f,
-                        "# The user at the screen: hears the VM ([audio] server = desktop) and runs looking-glass-client\n"
-                        "desktop_user = %s\n",
-                        c->vm.desktop_user);
-        fprintf(f, "rtc_localtime = %s\nrtc_catchup = %s\npit_delay = %s\nhpet = %s\n",
-                yn(c->vm.rtc_localtime), yn(c->vm.rtc_catchup), yn(c->vm.pit_delay), yn(c->vm.hpet));
-        if (c->vm.user)
-                fprintf(f,
-                        "# The account QEMU runs as when root starts the VM (vfioctl start, enable)\nuser = %s\n",
-                        c->vm.user);
-        else
-                fprintf(f,
-                        "# user = NAME   (the account QEMU runs as; vfioctl start as root requires it)\n");
-        fprintf(f, "# max_ram_below_4g = 1G   (works around PCIe bridges that mishandle high MMIO)\n");
-        fprintf(f, "# debugcon = /tmp/%s-ovmf.log   (OVMF's debug log)\n\n", c->name);
-
-        fprintf(f,
-                "[firmware]\n# UEFI (ovmf) is what GPU passthrough needs: the card's UEFI GOP ROM runs under it\n");
-        fprintf(f, "type = %s\nsecure_boot = %s\n",
-                c->firmware.type == VM_FIRMWARE_OVMF ? "ovmf" : "seabios", yn(c->firmware.secure_boot));
-        fprintf(f, "code = %s\nvars_template = %s\n", vm_qemu_firmware_code(c),
-                vm_qemu_firmware_vars_template(c));
-        fprintf(f, "# vars = per-VM copy of vars_template (default: the VM's state directory)\n\n");
-        if (c->tpm.enabled)
-                fprintf(f, "# TPM 2.0 through swtpm (Windows 11 requires it)\n[tpm]\n\n");
-
-        fprintf(f, "[cpu]\n# host = host-passthrough (KVM); with accel = tcg use max\nmodel = %s\n",
-                c->cpu.model);
-        fprintf(f, "# Desktop Windows uses at most 2 sockets: keep 1 and raise cores\n");
-        fprintf(f, "sockets = %u\ncores = %u\nthreads = %u\n", c->cpu.sockets, c->cpu.cores, c->cpu.threads);
-        fprintf(f,
-                "# hide_kvm = yes clears the KVM signature (old NVIDIA drivers: code 43)\nhide_kvm = %s\n",
-                yn(c->cpu.hide_kvm));
-        fprintf(f, "hyperv = %s\n", yn(c->cpu.hyperv));
-        if (c->cpu.hyperv_vendor_id)
-                fprintf(f, "hyperv_vendor_id = %s\n", c->cpu.hyperv_vendor_id);
-        if (c->cpu.pin) {
-                fprintf(f, "# Host CPU per vCPU, from this host's topology (SMT siblings together, one L3,\n"
-                           "# the first core left to the host). The launcher applies it.\n");
-                list_line(f, "pin", c->cpu.pin);
-        }
-        if (c->cpu.emulator_pin)
-                list_line(f, "emulator_pin", c->cpu.emulator_pin);
-        fputc('\n', f);
-
-        size_str(c->memory.size, sz);
-        fprintf(f, "[memory]\nsize = %s\n", sz);
-        fprintf(f, "# none, 2M or 1G: reserve them first (vm.nr_hugepages or hugepagesz= hugepages=)\n");
-        fprintf(f, "hugepages = %s\n",
-                c->memory.hugepages == VM_HUGEPAGES_NONE ? "none"
-                : c->memory.hugepages == VM_HUGEPAGES_2M ? "2M"
-                                                         : "1G");
-        fprintf(f, "prealloc = %s\n", yn(c->memory.prealloc));
-        if (c->memory.prealloc_threads)
-                fprintf(f, "prealloc_threads = %u\n", c->memory.prealloc_threads);
-        fprintf(f, "# locked = yes keeps guest memory out of swap (needs RLIMIT_MEMLOCK)\nlocked = %s\n\n",
-                yn(c->memory.locked));
-
-        for (size_t i = 0; i < c->n_gpus; i++) {
-                const vm_pci *p = &c->gpus[i];
-
-                if (strcmp(p->name, "gpu") == 0)
-                        fprintf(f, "[gpu]\n");
-                else
-                        fprintf(f, "[gpu \"%s\"]\n", p->name);
-                fprintf(f,
-                        "# PCI address, vendor:device, a name pattern, or the identity vfioctl records\n"
-                        "# (IDS@TOPOLOGY-PATH: the same card when buses are renumbered); see: vfioctl devices --gpu\n");
-                fprintf(f, "device = %s\n", p->device);
-                if (p->functions_auto)
-                        fprintf(f,
-                                "# auto: every function of the card's slot (HDMI audio, USB-C) goes along\n"
-                                "functions = auto\n");
-                else
-                        list_line(f, "functions", p->functions);
-                fprintf(f, "# x_vga = yes only for legacy VGA (SeaBIOS, old cards)\nx_vga = %s\n",
-                        yn(p->x_vga));
-                fprintf(f, "# romfile = /path/to/vbios.rom\n\n");
-        }
-        for (size_t i = 0; i < c->n_disks; i++) {
-                const vm_disk *d = &c->disks[i];
-
-                fprintf(f, "[disk \"%s\"]\npath = %s\n", d->name, d->path);
-                fprintf(f, "format = %s\nmedia = %s\n", d->format == VM_DISK_QCOW2 ? "qcow2" : "raw",
-                        d->media == VM_MEDIA_CDROM ? "cdrom" : "disk");
-                fprintf(f,
-                        "# virtio-blk or virtio-scsi need the virtio drivers in Windows; sata works out of the box\n");
-                fprintf(f, "bus = %s\n", buses[d->bus]);
-                if (d->media == VM_MEDIA_DISK)
-                        fprintf(f, "iothread = %s\n", yn(d->iothread));
-                if (d->cache)
-                        fprintf(f, "cache = %s\n", d->cache);
-                if (d->aio)
-                        fprintf(f, "aio = %s\n", d->aio);
-                if (d->discard)
-                        fprintf(f, "discard = %s\n", d->discard);
-                if (d->bootindex)
-                        fprintf(f, "bootindex = %u\n", d->bootindex);
-                fputc('\n', f);
-        }
-        for (size_t i = 0; i < c->n_nets; i++) {
-                const vm_net *n = &c->nets[i];
-
-                fprintf(f,
-                        "[net \"%s\"]\n# user (no setup), bridge (qemu-bridge-helper) or tap\ntype = %s\n",
-                        n->name, nets[n->type]);
-                fprintf(f, "model = %s\n", n->model == VM_NET_E1000E ? "e1000e" : "virtio");
-                if (n->mac)
-                        fprintf(f, "mac = %s\n", n->mac);
-                fprintf(f, "# hostfwd = tcp::24800-:24800   (e.g. Synergy/Barrier)\n\n");
-        }
-        for (size_t i = 0; i < c->n_inputs; i++)
-                fprintf(f, "[input \"%s\"]\ntype = %s\n\n", c->inputs[i].name,
-                        c->inputs[i].type == VM_INPUT_VIRTIO_KEYBOARD ? "virtio-keyboard"
-                        : c->inputs[i].type == VM_INPUT_VIRTIO_MOUSE  ? "virtio-mouse"
-                                                                      : "virtio-tablet");
-        fprintf(f, "# Pass host keyboard/mouse with evdev (left+right Ctrl toggles):\n"
-                   "# [input \"keyboard\"]\n# type = evdev\n# evdev = /dev/input/by-id/YOUR-event-kbd\n"
-                   "# grab_all = yes\n# repeat = yes\n# grab_toggle = ctrl-ctrl\n\n");
-        fprintf(f,
-                "[display]\n# none: the passed GPU is the display; virtio-vga/qxl/std with spice or vnc for a window\n");
-        fprintf(f, "device = %s\nprotocol = %s\n\n",
-                c->display.device == VM_DISPLAY_NONE  ? "none"
-                : c->display.device == VM_DISPLAY_QXL ? "qxl"
-                : c->display.device == VM_DISPLAY_STD ? "std"
-                                                      : "virtio-vga",
-                c->display.protocol == VM_PROTOCOL_NONE    ? "none"
-                : c->display.protocol == VM_PROTOCOL_SPICE ? "spice"
-                                                           : "vnc");
-        if (c->audio.enabled)
-                fprintf(f,
-                        "[audio]\n# pa also serves PipeWire (pipewire-pulse)\nbackend = %s\ndevice = %s\n\n",
-                        c->audio.backend == VM_AUDIO_PA     ? "pa"
-                        : c->audio.backend == VM_AUDIO_ALSA ? "alsa"
-                                                            : "none",
-                        c->audio.device == VM_AUDIO_AC97        ? "ac97"
-                        : c->audio.device == VM_AUDIO_INTEL_HDA ? "intel-hda"
-                                                                : "ich9-intel-hda");
-        if (fclose(f) != 0)
-                return -ENOMEM;
-        *ret = TAKE_PTR(buf);
-        return 0;
 }

@@ -1,6 +1,7 @@
 /* What a VM config asks of the host, for the host-side verbs (check --vm, setup --vm). */
 #include "vfioctl/vmneeds.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,8 @@ static int add_pci(char ***l, const vm_pci *p)
 
 bool vm_needs_relay(const vm_config *c)
 {
+        assert(c);
+
         for (size_t i = 0; i < c->n_inputs; i++)
                 if (vm_qemu_input_wants_relay(&c->inputs[i]))
                         return true;
@@ -41,6 +44,9 @@ int vm_needs_from_config(const vm_config *c, vm_needs *ret)
 {
         vm_needs n = { 0 };
         int r;
+
+        assert(c);
+        assert(ret);
 
         n.devices = calloc(1, sizeof(char *));
         n.usb = calloc(1, sizeof(char *));

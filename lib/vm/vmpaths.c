@@ -29,6 +29,8 @@ int vm_user_config_dir(char **ret)
         const char *xdg = secure_getenv("XDG_CONFIG_HOME"), *home = secure_getenv("HOME");
         char *s;
 
+        assert(ret);
+
         if (xdg && xdg[0] == '/')
                 return asprintf(&s, "%s/vfioctl/vms", xdg) < 0 ? -ENOMEM : (*ret = s, 0);
         if (!home || home[0] != '/')
@@ -54,6 +56,8 @@ int vm_find_config(const char *arg, char **ret, char **ret_error)
 {
         _cleanup_free_ char *user = NULL, *path = NULL;
         struct stat st;
+
+        assert(ret);
 
         /* A path (has a slash or ends in .conf) is used as it is. */
         if (strchr(arg, '/') || (strlen(arg) > 5 && strcmp(arg + strlen(arg) - 5, ".conf") == 0)) {
@@ -100,6 +104,8 @@ int vm_load_config(const char *arg, vm_config **ret, char ***ret_errors)
         _cleanup_strv_free_ char **errors = NULL;
         int r;
 
+        assert(ret_errors);
+
         r = vm_find_config(arg, &path, &error);
         if (r < 0) {
                 if (error && strv_push(ret_errors, error) >= 0)
@@ -140,6 +146,9 @@ int vm_default_paths(const vm_config *c, vm_paths_buf *b)
 {
         const char *rt = secure_getenv("XDG_RUNTIME_DIR"), *state = secure_getenv("XDG_STATE_HOME"),
                    *home = secure_getenv("HOME");
+
+        assert(c);
+        assert(b);
 
         b->paths.uid = (unsigned)getuid();
         if (rt && rt[0] == '/') {

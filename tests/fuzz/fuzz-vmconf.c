@@ -31,10 +31,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (vm_config_parse_string(text, "fuzz.conf", "f", &c, &errors) >= 0 &&
             vm_config_resolve(c, NULL, NULL, &warnings, &errors) >= 0 &&
             vm_qemu_argv(c, &p, &argv, &notes) >= 0) {
-                char *formatted = NULL;
+                char *guide = NULL, *t1 = NULL, *t2 = NULL, **errors2 = NULL;
+                vm_config *back = NULL;
 
-                (void)vm_config_format(c, &formatted);
-                free(formatted);
+                (void)vm_config_write(c, VM_CONFIG_WRITE_GUIDE, NULL, &guide);
+                /* What the writer writes reads back to a config it writes the same way. */
+                if (vm_config_write(c, 0, NULL, &t1) == 0 &&
+                    (vm_config_parse_string(t1, "written.conf", "f", &back, &errors2) < 0 ||
+                     vm_config_write(back, 0, NULL, &t2) < 0 || strcmp(t1, t2) != 0))
+                        abort();
+                free(guide);
+                free(t1);
+                free(t2);
+                strv_free(errors2);
+                vm_config_free(back);
         }
         strv_free(argv);
         strv_free(notes);

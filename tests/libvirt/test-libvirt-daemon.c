@@ -853,6 +853,8 @@ static void test_vm(void **state)
                 free(c->nets[i].helper);
                 free(c->nets[i].ifname);
                 strv_free(c->nets[i].hostfwd);
+                free(c->nets[i].link);
+                free(c->nets[i].macvtap_mode);
         }
         c->n_nets = 0;
         for (size_t i = 0; i < c->n_usbs; i++) {

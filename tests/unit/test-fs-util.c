@@ -1,8 +1,10 @@
-/* The one way files and directories are made (fs-util) and the one shell quoting (escape). */
+/* The one way files and directories are made (fs-util), the one whole write (fileio) and the one shell
+ * quoting (escape). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -144,6 +148,60 @@ static void test_write_atomic_failure_leaves_nothing(void **state)
         rm_rf(d);
 }
 
+static void on_alarm(int sig)
+{
+        (void)sig;
+}
+
+/*
+ * A slow reader and a timer interrupting write() without SA_RESTART: write() then returns short counts
+ * and EINTR, and write_full_fd still delivers every byte, in order.
+ */
+static void test_write_full_fd_survives_short_writes(void **state)
+{
+        const size_t len = 8u << 20;
+        _cleanup_free_ unsigned char *data = malloc(len);
+        struct sigaction sa = { .sa_handler = on_alarm }, old;
+        struct itimerval tick = { .it_interval = { 0, 500 }, .it_value = { 0, 500 } }, off = {};
+        int p[2], status;
+        pid_t pid;
+
+        assert_non_null(data);
+        for (size_t i = 0; i < len; i++)
+                data[i] = (unsigned char)(i * 131 + (i >> 13));
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                /* The reader: small reads with pauses, so the writer blocks with the pipe full. */
+                unsigned char buf[4096];
+                size_t got = 0;
+                ssize_t n;
+
+                close(p[1]);
+                while ((n = read(p[0], buf, sizeof(buf))) > 0) {
+                        if (got + (size_t)n > len || memcmp(buf, data + got, (size_t)n) != 0)
+                                _exit(2);
+                        got += (size_t)n;
+                        if (got % (1u << 20) < (size_t)n)
+                                usleep(2000);
+                }
+                _exit(got == len ? 0 : 3);
+        }
+        close(p[0]);
+        assert_int_equal(sigaction(SIGALRM, &sa, &old), 0); /* no SA_RESTART */
+        assert_int_equal(setitimer(ITIMER_REAL, &tick, NULL), 0);
+        assert_int_equal(write_full_fd(p[1], data, len), 0);
+        assert_int_equal(setitimer(ITIMER_REAL, &off, NULL), 0);
+        assert_int_equal(sigaction(SIGALRM, &old, NULL), 0);
+        close(p[1]);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        /* A descriptor that cannot be written: the error, not a loop. */
+        assert_int_equal(write_full_fd(-1, "x", 1), -EBADF);
+}
+
 static void test_mkdir_p(void **state)
 {
         _cleanup_free_ char *d = tmpdir(), *p = NULL, *f = NULL;
@@ -193,6 +251,7 @@ int main(void)
                 cmocka_unit_test(test_write_atomic_replaces_with_mode),
                 cmocka_unit_test(test_write_atomic_noreplace),
                 cmocka_unit_test(test_write_atomic_failure_leaves_nothing),
+                cmocka_unit_test(test_write_full_fd_survives_short_writes),
                 cmocka_unit_test(test_mkdir_p),
                 cmocka_unit_test(test_chown_never_follows_a_symlink),
         };

@@ -176,16 +176,16 @@ static void test_record_round_trip_and_unknown_steps(void **state)
         assert_int_equal(vm_release_record(s, "no-such-step"), -EINVAL);
         assert_int_equal(vm_release_record(s, VM_RELEASE_HUGEPAGES), 0);
         /* A newer vfioctl's step in the record: said, skipped, the others still undone. */
-        assert_int_equal(strv_extend(&s->steps, "handoff"), 0);
+        assert_int_equal(strv_extend(&s->steps, "some-future-step"), 0);
         assert_int_equal(vm_runstate_write(f->run->dirfd, s), 0);
         assert_int_equal(vm_runstate_read(f->run->dirfd, &back), 0);
         assert_int_equal(strv_length(back->steps), 2);
         assert_string_equal(back->steps[0], VM_RELEASE_HUGEPAGES);
-        assert_string_equal(back->steps[1], "handoff");
+        assert_string_equal(back->steps[1], "some-future-step");
         vm_release_undo(&(vm_release_ctx){ .run = f->run, .state = back });
         vmlog = get(f->root, "run/vfioctl/vm1/log");
-        assert_non_null(
-                strstr(vmlog, "warning: release step 'handoff' was recorded by another vfioctl version"));
+        assert_non_null(strstr(
+                vmlog, "warning: release step 'some-future-step' was recorded by another vfioctl version"));
         pool = get(f->root, POOL);
         assert_string_equal(pool, "32\n");
 }
@@ -228,6 +228,130 @@ static void test_rollback_tells_the_caller(void **state)
         strv_free(h.lines);
 }
 
+/* stop and stop --force leave their request for the supervisor whole, replacing an earlier one, 0600. */
+static void test_stop_request_is_whole(void **state)
+{
+        fixture *f = *state;
+        _cleanup_free_ char *req = NULL, *cmd = NULL;
+        struct stat st;
+
+        assert_int_equal(vm_run_stop_request(f->run, "powerdown"), 0);
+        assert_int_equal(vm_run_stop_request(f->run, "force"), 0);
+        req = get(f->root, "run/vfioctl/vm1/stop-request");
+        assert_string_equal(req, "force");
+        assert_int_equal(fstatat(f->run->dirfd, "stop-request", &st, AT_SYMLINK_NOFOLLOW), 0);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        /* Nothing half-written is left beside it. */
+        assert_true(asprintf(&cmd, "ls -A '%s/run/vfioctl/vm1' | grep -v -x -e stop-request -e log",
+                             f->root) > 0);
+        assert_int_not_equal(system(cmd), 0);
+}
+
+/*
+ * The single-GPU handoff given back in reverse: the framebuffer console is bound again before the display
+ * manager starts (a recording systemctl notes the console's bind file when it is called), and the record
+ * on disk loses each step as it is undone, so a release cut short resumes where it stopped.
+ */
+static void handoff_fixture(fixture *f)
+{
+        char script[2048], path[1024];
+
+        put(f->root, "sys/class/vtconsole/vtcon1/bind", "0\n");
+        put(f->root, "sys/class/vtconsole/vtcon1/name", "(M) frame buffer device\n");
+        put(f->root, "sys/class/graphics/fb0/dev", "29:0\n");
+        snprintf(
+                script, sizeof(script),
+                "#!/bin/sh\necho \"$* vtcon1=$(cat '%s/sys/class/vtconsole/vtcon1/bind')\" >> '%s/systemctl.log'\n",
+                f->root, f->root);
+        put(f->root, "systemctl", script);
+        snprintf(path, sizeof(path), "%s/systemctl", f->root);
+        assert_int_equal(chmod(path, 0755), 0);
+        assert_int_equal(setenv("VFIOCTL_SYSTEMCTL", path, 1), 0);
+}
+
+static vm_runstate *handoff_record(void)
+{
+        vm_runstate *s = calloc(1, sizeof(*s));
+
+        assert_non_null(s);
+        s->display_manager = strdup("gdm.service");
+        assert_non_null(s->display_manager);
+        assert_int_equal(vm_release_record(s, VM_RELEASE_DISPLAY_MANAGER), 0);
+        assert_int_equal(strv_extend(&s->consoles, "vtcon1"), 0);
+        assert_int_equal(vm_release_record(s, VM_RELEASE_CONSOLES), 0);
+        return s;
+}
+
+static void test_handoff_given_back_in_reverse(void **state)
+{
+        fixture *f = *state;
+        _cleanup_(vm_runstate_freep) vm_runstate *s = NULL, *back = NULL;
+        _cleanup_free_ char *log = NULL, *bind = NULL, *vmlog = NULL;
+
+        handoff_fixture(f);
+        s = handoff_record();
+        assert_int_equal(vm_runstate_write(f->run->dirfd, s), 0);
+        vm_release_undo(&(vm_release_ctx){ .run = f->run, .state = s });
+        bind = get(f->root, "sys/class/vtconsole/vtcon1/bind");
+        assert_int_equal(bind[0], '1'); /* written over "0\n" in place, as into sysfs */
+        log = get(f->root, "systemctl.log");
+        assert_string_equal(log, "start gdm.service vtcon1=1\n");
+        vmlog = get(f->root, "run/vfioctl/vm1/log");
+        assert_non_null(strstr(vmlog, "handoff: framebuffer console bound again (vtcon1)"));
+        assert_non_null(strstr(vmlog, "handoff: started gdm.service again"));
+        assert_null(s->steps);
+        assert_int_equal(vm_runstate_read(f->run->dirfd, &back), 0);
+        assert_null(back->steps);
+        assert_null(back->display_manager);
+        assert_null(back->consoles);
+        unsetenv("VFIOCTL_SYSTEMCTL");
+}
+
+/* A display manager that does not come back: the log says how to start it by hand. */
+static void test_handoff_display_manager_fails(void **state)
+{
+        fixture *f = *state;
+        _cleanup_(vm_runstate_freep) vm_runstate *s = NULL;
+        _cleanup_free_ char *vmlog = NULL;
+
+        handoff_fixture(f);
+        put(f->root, "systemctl", "#!/bin/sh\necho 'Unit gdm.service not found.' >&2\nexit 5\n");
+        s = handoff_record();
+        vm_release_undo(&(vm_release_ctx){ .run = f->run, .state = s });
+        vmlog = get(f->root, "run/vfioctl/vm1/log");
+        assert_non_null(strstr(vmlog, "starting gdm.service again failed:"));
+        assert_non_null(strstr(vmlog, "Unit gdm.service not found."));
+        assert_non_null(strstr(vmlog, "by hand: systemctl start gdm.service"));
+        unsetenv("VFIOCTL_SYSTEMCTL");
+}
+
+/*
+ * Its supervisor and guardian both killed: the record still lists host changes, QEMU is gone, nobody holds
+ * the lock. The next stop or start completes the release (vm_run_finish_release); a second call finds
+ * nothing left.
+ */
+static void test_finish_release_after_kill(void **state)
+{
+        fixture *f = *state;
+        _cleanup_(vm_runstate_freep) vm_runstate *s = NULL, *back = NULL;
+        _cleanup_free_ char *log = NULL;
+
+        handoff_fixture(f);
+        s = handoff_record();
+        s->state = VM_STATE_RUNNING;
+        s->pid = 0; /* killed before QEMU ran */
+        assert_int_equal(vm_runstate_write(f->run->dirfd, s), 0);
+        assert_int_equal(vm_run_finish_release(f->run, false, "stopped by a test"), 1);
+        log = get(f->root, "systemctl.log");
+        assert_string_equal(log, "start gdm.service vtcon1=1\n");
+        assert_int_equal(vm_runstate_read(f->run->dirfd, &back), 0);
+        assert_null(back->steps);
+        assert_int_equal(back->state, VM_STATE_CRASHED);
+        assert_string_equal(back->exit_reason, "stopped by a test");
+        assert_int_equal(vm_run_finish_release(f->run, false, "again"), 0);
+        unsetenv("VFIOCTL_SYSTEMCTL");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -236,6 +360,10 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_older_record_in_start_order, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_record_round_trip_and_unknown_steps, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rollback_tells_the_caller, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stop_request_is_whole, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_handoff_given_back_in_reverse, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_handoff_display_manager_fails, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_finish_release_after_kill, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,9 +1,11 @@
 /* The runtime state: status file round trip and hostile input, the start lock, PID liveness, launch argv. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "fs-util.h"
 #include "strv.h"
 #include "vfioctl/launch.h"
 #include "vfioctl/runstate.h"
@@ -43,6 +46,21 @@ static int teardown(void **state)
         close(dirfd_);
         rmdir(tmpdir);
         return 0;
+}
+
+/* Whether a temporary file of the atomic write is left in the directory. */
+static bool temp_left(void)
+{
+        DIR *d = opendir(tmpdir);
+        struct dirent *de;
+        bool found = false;
+
+        assert_non_null(d);
+        while ((de = readdir(d)))
+                if (atomic_temp_name(de->d_name) || strcmp(de->d_name, "status.tmp") == 0)
+                        found = true;
+        closedir(d);
+        return found;
 }
 
 static void write_file(const char *name, const char *text)
@@ -85,7 +103,7 @@ static void test_round_trip(void **state)
         assert_int_equal(vm_runstate_write(dirfd_, &s), 0);
         assert_int_equal(fstatat(dirfd_, "status", &st, 0), 0);
         assert_int_equal(st.st_mode & 0777, 0600);
-        assert_int_equal(fstatat(dirfd_, "status.tmp", &st, 0), -1); /* renamed, not left behind */
+        assert_false(temp_left()); /* renamed, not left behind */
         assert_int_equal(vm_runstate_read(dirfd_, &r), 0);
         assert_int_equal(r->state, VM_STATE_RUNNING);
         assert_int_equal(r->pid, 1234);
@@ -106,6 +124,48 @@ static void test_round_trip(void **state)
         assert_string_equal(r->emulator_pins[0], "0");
         assert_string_equal(r->ddc, "bus=7 host=0x0f guest=0x11");
         assert_null(r->exit_reason);
+        vm_runstate_free(r);
+}
+
+/* What the handoff and isolation changed, with the old values to give back, survives the record. */
+static void test_round_trip_host_steps(void **state)
+{
+        vm_runstate s = {
+                .state = VM_STATE_RUNNING,
+                .display_manager = (char *)"gdm.service",
+                .consoles = (char *[]){ (char *)"vtcon1", NULL },
+                .framebuffers = (char *[]){ (char *)"efi-framebuffer.0=efi-framebuffer", NULL },
+                .handoff = (char *[]){ (char *)"0000:00:01.0=bochs-drm", (char *)"0000:00:01.1=", NULL },
+                .vfio_nodes = (char *[]){ (char *)"1=0:0:600", NULL },
+                .vm_cgroup = (char *)"vfioctl.vms/win",
+                .cpu_units = (char *[]){ (char *)"system.slice=", (char *)"user.slice=0-3,8", NULL },
+                .cpusets = (char *[]){ (char *)"lxc.payload=0-7", NULL },
+                .host_cgroup = (char *)"vfioctl.host",
+                .cpuset_enabled = true,
+                .irqs = (char *[]){ (char *)"24=0-7", NULL },
+                .irq_default = (char *)"ff",
+                .governors = (char *[]){ (char *)"2=schedutil", NULL }
+        };
+        vm_runstate *r = NULL;
+
+        assert_int_equal(vm_runstate_write(dirfd_, &s), 0);
+        assert_int_equal(vm_runstate_read(dirfd_, &r), 0);
+        assert_string_equal(r->display_manager, "gdm.service");
+        assert_string_equal(r->consoles[0], "vtcon1");
+        assert_string_equal(r->framebuffers[0], "efi-framebuffer.0=efi-framebuffer");
+        assert_int_equal(strv_length(r->handoff), 2);
+        assert_string_equal(r->handoff[1], "0000:00:01.1=");
+        assert_string_equal(r->vfio_nodes[0], "1=0:0:600");
+        assert_string_equal(r->vm_cgroup, "vfioctl.vms/win");
+        /* An empty old value (systemd's default: every CPU) is a value too. */
+        assert_string_equal(r->cpu_units[0], "system.slice=");
+        assert_string_equal(r->cpu_units[1], "user.slice=0-3,8");
+        assert_string_equal(r->cpusets[0], "lxc.payload=0-7");
+        assert_string_equal(r->host_cgroup, "vfioctl.host");
+        assert_true(r->cpuset_enabled);
+        assert_string_equal(r->irqs[0], "24=0-7");
+        assert_string_equal(r->irq_default, "ff");
+        assert_string_equal(r->governors[0], "2=schedutil");
         vm_runstate_free(r);
 }
 
@@ -430,6 +490,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_round_trip_host_steps, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reason_cannot_forge_keys, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_files_rejected, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oversized_status_rejected, setup, teardown),

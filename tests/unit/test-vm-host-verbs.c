@@ -88,6 +88,10 @@ static void test_check_vm_takes_the_gpu_and_memory_from_the_config(void **state)
         /* The capture has no dev/uinput: the relay could not run there. */
         assert_non_null(strstr(out, "\"input.uinput\""));
         assert_non_null(strstr(out, "dev/uinput: does not exist (module uinput not loaded)"));
+        /* What [cpu] isolate could use: the capture has no cgroup fs, no proc/irq, no cpufreq. */
+        assert_non_null(strstr(out, "\"isolation\""));
+        assert_non_null(strstr(out, "\"cgroup2\": false"));
+        assert_non_null(strstr(out, "\"irq\": false"));
         free(out);
         free(err);
 }

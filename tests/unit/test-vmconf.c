@@ -206,6 +206,15 @@ static void test_consistency_errors(void **state)
         assert_error(
                 "[gpu]\nx_vga = yes\n",
                 "t.conf:2: [gpu] needs device = SELECTOR (01:00.0, 10de:1b80 or 'NVIDIA*'), or 'auto' via vfioctl create --gpu auto");
+        /* Single-GPU handoff: the display manager is a systemd service, only with handoff, one card. */
+        assert_error("[gpu]\ndevice = 00:02.0\ndisplay_manager = gdm.service\n",
+                     "t.conf:3: [gpu] display_manager needs handoff = yes");
+        assert_error(
+                "[gpu]\ndevice = 00:02.0\nhandoff = yes\ndisplay_manager = gdm; rm -rf /\n",
+                "t.conf:4: [gpu] display_manager: 'gdm; rm -rf /' is not a systemd service name (gdm.service, sddm.service, lightdm.service)");
+        assert_error(
+                "[gpu]\ndevice = 00:02.0\nhandoff = yes\n[gpu \"b\"]\ndevice = 01:00.0\nhandoff = yes\n",
+                "t.conf:6: [gpu \"b\"] handoff: only one GPU can be the host's display handed to the VM ([gpu] has it too)");
         assert_error(
                 "[display]\nprotocol = spice\n",
                 "t.conf:2: [display] protocol = spice needs a display device: set device = virtio-vga, qxl or std");
@@ -323,6 +332,74 @@ static void test_escape(void **state)
         free(e);
 }
 
+/* Each enum's table gives every value a spelling that reads back as the same value. */
+#define ASSERT_ENUM_TABLE(name, count)                                                      \
+        do {                                                                                \
+                for (int i = 0; i < (count); i++) {                                         \
+                        assert_non_null(name##_to_string((name)i));                         \
+                        assert_int_equal(name##_from_string(name##_to_string((name)i)), i); \
+                }                                                                           \
+                assert_null(name##_table[(count)]);                                         \
+                assert_null(name##_to_string((name)(count)));                               \
+                assert_int_equal(name##_from_string("no-such-word"), -EINVAL);              \
+                assert_int_equal(name##_from_string(NULL), -EINVAL);                        \
+        } while (0)
+
+static void test_enum_tables_round_trip(void **state)
+{
+        ASSERT_ENUM_TABLE(vm_machine, 2);
+        ASSERT_ENUM_TABLE(vm_accel, 2);
+        ASSERT_ENUM_TABLE(vm_os, 3);
+        ASSERT_ENUM_TABLE(vm_firmware, 2);
+        ASSERT_ENUM_TABLE(vm_hugepages, 3);
+        ASSERT_ENUM_TABLE(vm_disk_bus, 4);
+        ASSERT_ENUM_TABLE(vm_disk_format, 2);
+        ASSERT_ENUM_TABLE(vm_disk_media, 2);
+        ASSERT_ENUM_TABLE(vm_input_type, 4);
+        ASSERT_ENUM_TABLE(vm_input_relay, 3);
+        ASSERT_ENUM_TABLE(vm_display_device, 4);
+        ASSERT_ENUM_TABLE(vm_display_protocol, 3);
+        ASSERT_ENUM_TABLE(vm_net_type, 4);
+        ASSERT_ENUM_TABLE(vm_net_model, 2);
+        ASSERT_ENUM_TABLE(vm_audio_backend, 3);
+        ASSERT_ENUM_TABLE(vm_audio_device, 3);
+        ASSERT_ENUM_TABLE(vm_audio_codec, 2);
+        ASSERT_ENUM_TABLE(vm_lg_device, 2);
+        ASSERT_ENUM_TABLE(vm_share_type, 2);
+        assert_string_equal(vm_disk_bus_to_string(VM_DISK_VIRTIO_SCSI), "virtio-scsi");
+        assert_int_equal(vm_audio_device_from_string("ac97"), VM_AUDIO_AC97);
+}
+
+/* The man page's paragraph of [kind] key (".B key" up to the next .TP or .SH), with roff's "\-" as '-'. */
+static char *man_paragraph(const char *man, const char *kind, const char *key)
+{
+        char head[64], needle[128], *out, *o;
+        const char *sec, *at, *end;
+
+        /* .SH "[vm]", .SH "[gpu] or [gpu \(dqNAME\(dq] (repeated)", .SH "[disk \(dqNAME\(dq] (repeated)" */
+        snprintf(head, sizeof(head), ".SH \"[%s", kind);
+        for (sec = strstr(man, head); sec; sec = strstr(sec + 1, head))
+                if (sec[strlen(head)] == ']' || sec[strlen(head)] == ' ')
+                        break;
+        if (!sec)
+                return NULL;
+        snprintf(needle, sizeof(needle), "\n.B %s\n", key);
+        at = strstr(sec, needle);
+        end = strstr(sec + 1, "\n.SH");
+        if (!at || (end && at > end))
+                return NULL;
+        at += strlen(needle);
+        end = strstr(at, "\n.TP");
+        if (!end || (strstr(at, "\n.SH") && strstr(at, "\n.SH") < end))
+                end = strstr(at, "\n.SH");
+        out = o = calloc(1, (size_t)(end - at) + 1);
+        assert_non_null(out);
+        for (const char *p = at; p < end; p++)
+                if (!(p[0] == '\\' && p[1] == '-'))
+                        *o++ = *p;
+        return out;
+}
+
 static void test_every_key_documented_in_man_page(void **state)
 {
         const char *data = getenv("VFIOCTL_TEST_DATA");
@@ -343,25 +420,19 @@ static void test_every_key_documented_in_man_page(void **state)
         assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
         fclose(f);
         for (size_t i = 0; i < n; i++) {
-                char needle[128], head[128];
-                const char *sec, *end, *hit;
+                char *para = man_paragraph(text, k[i].section, k[i].key);
 
-                /* Keys appear as ".B key" (with roff's "\-" for a hyphen there is none in keys), in their
-                 * own section: from '.SH "[section]' (or '.SH "[section \(dqNAME') to the next .SH. */
-                snprintf(needle, sizeof(needle), ".B %s\n", k[i].key);
-                snprintf(head, sizeof(head), ".SH \"[%s]", k[i].section);
-                sec = strstr(text, head);
-                if (!sec) {
-                        snprintf(head, sizeof(head), ".SH \"[%s \\(dq", k[i].section);
-                        sec = strstr(text, head);
-                }
-                if (!sec)
-                        fail_msg("[%s] has no section in man/vfioctl.conf.5", k[i].section);
-                end = strstr(sec + 1, "\n.SH ");
-                hit = strstr(sec, needle);
-                if (!hit || (end && hit > end))
-                        fail_msg("[%s] %s is not documented in its section of man/vfioctl.conf.5",
-                                 k[i].section, k[i].key);
+                /* Keys appear as ".B key" (with roff's "\-" for a hyphen there is none in keys). */
+                if (!para)
+                        fail_msg("[%s] %s is not documented in man/vfioctl.conf.5", k[i].section, k[i].key);
+                /* A key with a fixed set of words names each of them (from the same table the parser uses).
+                 */
+                for (const char *const *v = k[i].values; v && *v; v++)
+                        if (!strstr(para, *v))
+                                fail_msg(
+                                        "[%s] %s: the value '%s' is not in its paragraph of man/vfioctl.conf.5",
+                                        k[i].section, k[i].key, *v);
+                free(para);
         }
         free(text);
 }
@@ -387,6 +458,7 @@ int main(void)
                 cmocka_unit_test(test_audio_server_and_desktop_user),
                 cmocka_unit_test(test_looking_glass_device_and_path),
                 cmocka_unit_test(test_escape),
+                cmocka_unit_test(test_enum_tables_round_trip),
                 cmocka_unit_test(test_every_key_documented_in_man_page),
         };
 

@@ -397,9 +397,10 @@ show_devices
 # 3. capture (boot-time view, all host drivers bound, nothing on vfio-pci yet)
 [ "$CAPTURE" = 1 ] && run_case capture
 
-# 4. the host root as a chroot for the host's binaries
+# 4. the host root as a chroot for the host's binaries. /run is root's 0755 as on a real host: root makes
+# its runtime directories only below a parent no other user can write (basic/safedir).
 mount -t proc proc "$R/proc" && mount -t sysfs sysfs "$R/sys" && mount -t devtmpfs devtmpfs "$R/dev" &&
-  mount -t tmpfs -o mode=1777 tmpfs "$R/run" || mark "ERROR cannot prepare the chroot"
+  mount -t tmpfs -o mode=0755 tmpfs "$R/run" || mark "ERROR cannot prepare the chroot"
 mkdir -p "$R$W"; chmod 1777 "$R$W"
 for t in "$QEMU" /usr/bin/setpriv /usr/bin/timeout /usr/bin/socat /usr/bin/jq; do
   [ -x "$R$t" ] || mark "WARNING host tool $t is missing (setup.sh installs it)"
