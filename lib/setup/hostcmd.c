@@ -10,6 +10,7 @@
 #include "fileio.h"
 #include "strv.h"
 #include "vfioctl/account.h"
+#include "vfioctl/useradd.h"
 
 void vfio_hostcmds_done(vfio_hostcmds *l)
 {
@@ -187,13 +188,14 @@ int vfio_vmuser_plan(const vfio_host *h, const char *user, const char *group, vf
         if (!has_group)
                 r = vfio_hostcmds_add(&l, "the group of /dev/kvm and the VFIO device nodes",
                                       (const char *const[]){ groupadd, "--system", group, NULL });
-        if (r >= 0 && !has_user)
-                /* A system account: no home, no login; QEMU is all it runs. */
-                r = vfio_hostcmds_add(&l, "the account QEMU runs as",
-                                      (const char *const[]){ useradd, "--system", "--no-create-home",
-                                                             "--shell", "/usr/sbin/nologin", "--groups",
-                                                             group, user, NULL });
-        else if (r >= 0 && !strv_contains(acct->groups, group))
+        if (r >= 0 && !has_user) {
+                /* A system account: no home, no login; QEMU is all it runs. The same command as
+                 * `setup --create-user`, with the host's own useradd. */
+                const char *argv[VFIO_USERADD_ARGC];
+
+                vfio_useradd_argv(useradd, user, group, argv);
+                r = vfio_hostcmds_add(&l, "the account QEMU runs as", argv);
+        } else if (r >= 0 && !strv_contains(acct->groups, group))
                 r = vfio_hostcmds_add(&l, "the VM user opens /dev/kvm and /dev/vfio/N through this group",
                                       (const char *const[]){ usermod, "-a", "-G", group, user, NULL });
         if (r < 0) {
