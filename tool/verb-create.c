@@ -13,7 +13,6 @@
 #include "parse-util.h"
 #include "strv.h"
 #include "tool.h"
-#include "vfioctl/account.h"
 #include "vfioctl/hostfile.h"
 #include "vfioctl/model.h"
 #include "vfioctl/pciids.h"
@@ -124,42 +123,15 @@ static int parse_options(int argc, char **argv)
         return 0;
 }
 
-/*
- * The user at the screen, who hears the VM and runs the Looking Glass client (docs/audio.md): the option,
- * else on the running system who ran sudo, the seat's active user, or the caller. NULL: unknown.
- */
+/* The user at the screen: --desktop-user, else as vm_create_desktop_user picks one. NULL: unknown. */
 static int pick_desktop_user(const vfio_host *h, char **ret)
 {
-        const char *sudo = secure_getenv("SUDO_USER");
-        struct passwd *pw;
+        int r = vm_create_desktop_user(h, arg_desktop_user, ret);
 
-        *ret = NULL;
-        if (arg_desktop_user) {
-                /* What vfioctl.conf(5) takes: it goes into tmpfiles.d lines and udev rules later. */
-                if (!*arg_desktop_user || strlen(arg_desktop_user) > 32 || arg_desktop_user[0] == '-' ||
-                    arg_desktop_user[strspn(
-                            arg_desktop_user,
-                            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")]) {
-                        tool_error(
-                                "--desktop-user: '%s' is not a user name (letters, digits, '.', '_', '-')",
-                                arg_desktop_user);
-                        return -EINVAL;
-                }
-                return (*ret = strdup(arg_desktop_user)) ? 0 : -ENOMEM;
-        }
-        if (!vfio_host_is_live(h))
-                return 0;
-        if (getuid() == 0 && sudo && *sudo && strcmp(sudo, "root") != 0)
-                return (*ret = strdup(sudo)) ? 0 : -ENOMEM;
-        if (getuid() == 0) {
-                int r = vfio_account_seat_user(h, ret);
-
-                return r == -ENOMEM ? r : 0;
-        }
-        pw = getpwuid(getuid());
-        if (pw)
-                return (*ret = strdup(pw->pw_name)) ? 0 : -ENOMEM;
-        return 0;
+        if (r == -EINVAL)
+                tool_error("--desktop-user: '%s' is not a user name (letters, digits, '.', '_', '-')",
+                           arg_desktop_user);
+        return r;
 }
 
 /*

@@ -37,3 +37,12 @@ int vm_create_build(vm_config *c, const vfio_host *h, const vfio_model *m, vfio_
  * vfioctl applies at every start (machine.max-ram-below-4g) are not written into the file.
  */
 int vm_create_apply_setting(vm_config *c, const char *setting);
+
+/*
+ * The user at the screen ([vm] desktop_user), who hears the VM and runs the Looking Glass client
+ * (docs/audio.md), as create and guide pick it: option when given (-EINVAL when it is not a user name:
+ * letters, digits, '.', '_', '-', at most 32, not starting with '-'); else, on the running system only,
+ * who ran sudo, the seat's active user, or the caller. *ret is NULL when nobody is known, and for root
+ * (nobody's desktop session runs as root).
+ */
+int vm_create_desktop_user(const vfio_host *h, const char *option, char **ret);

@@ -1,14 +1,18 @@
 /* A new VM's configuration from a few choices and this host's facts: what `vfioctl create` writes. */
 #include "vfioctl/vmcreate.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "parse-util.h"
 #include "strv.h"
+#include "vfioctl/account.h"
 #include "vfioctl/quirks.h"
 #include "vfioctl/selector.h"
 #include "vfioctl/vmdefaults.h"
@@ -329,5 +333,50 @@ int vm_create_build(vm_config *c, const vfio_host *h, const vfio_model *m, vfio_
                 c->display.device = VM_DISPLAY_VIRTIO_VGA;
                 c->display.protocol = VM_PROTOCOL_SPICE;
         }
+        return 0;
+}
+
+int vm_create_desktop_user(const vfio_host *h, const char *option, char **ret)
+{
+        static const char name_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+        const char *sudo = secure_getenv("SUDO_USER");
+        char *s = NULL;
+
+        assert(h);
+        assert(ret);
+
+        if (option) {
+                /* What vfioctl.conf(5) takes: it goes into tmpfiles.d lines and udev rules later. */
+                if (!*option || strlen(option) > 32 || option[0] == '-' ||
+                    option[strspn(option, name_chars)])
+                        return -EINVAL;
+                s = strdup(option);
+                if (!s)
+                        return -ENOMEM;
+        } else if (vfio_host_is_live(h)) {
+                if (getuid() == 0 && sudo && *sudo) {
+                        s = strdup(sudo);
+                        if (!s)
+                                return -ENOMEM;
+                } else if (getuid() == 0) {
+                        int r = vfio_account_seat_user(h, &s);
+
+                        if (r == -ENOMEM)
+                                return r;
+                } else {
+                        struct passwd *pw = getpwuid(getuid());
+
+                        if (pw && !(s = strdup(pw->pw_name)))
+                                return -ENOMEM;
+                }
+        }
+        if (s &&
+            (strcmp(s, "root") == 0 || !*s || strlen(s) > 32 || s[0] == '-' || s[strspn(s, name_chars)])) {
+                /* root's desktop is nobody's; a name from the environment vfioctl.conf(5) cannot take is
+                 * none */
+                free(s);
+                s = NULL;
+        }
+        *ret = s;
         return 0;
 }
