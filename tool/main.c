@@ -42,7 +42,7 @@ static const verb verbs[] = {
         { "rebind", 1, 64, verb_rebind, "rebind SELECTOR... [--force] [--dry-run]",
           "clear driver_override and let the kernel probe the host driver again", .own_help = true },
         { "guide", 0, 1, verb_guide,
-          "guide [NAME] [--gpu SEL|auto] [--user U] [--memory 16G] [--cpus N] [--disk SIZE|PATH] [--iso FILE] [--windows] [--yes] [--dry-run]",
+          "guide [NAME] [--gpu SEL|auto] [--user U] [--memory 16G] [--cpus N] [--disk SIZE|PATH] [--iso FILE] [--windows] [--desktop-user U] [--yes] [--dry-run]",
           "from this host to a running passthrough VM: check, setup, reboot, create, start (resumable)",
           .own_help = true },
         { "setup", 0, 64, verb_setup,

@@ -16,6 +16,7 @@
 #include "vfioctl/guide.h"
 #include "vfioctl/qmp-probe.h"
 #include "vfioctl/storage.h"
+#include "vfioctl/vmcreate.h"
 #include "vfioctl/vmpaths.h"
 
 /* guide's own exit codes beyond tool.h's (vfioctl(1), guide). */
@@ -24,7 +25,7 @@ enum {
         EXIT_GUIDE_REBOOT = 75,  /* reboot, then run the same command again (EX_TEMPFAIL) */
 };
 
-static const char *arg_gpu, *arg_user, *arg_memory, *arg_cpus, *arg_disk, *arg_iso;
+static const char *arg_gpu, *arg_user, *arg_memory, *arg_cpus, *arg_disk, *arg_iso, *arg_desktop_user;
 static bool arg_windows, arg_yes, arg_dry_run;
 
 static int parse_options(int argc, char **argv)
@@ -37,6 +38,7 @@ static int parse_options(int argc, char **argv)
                 OPT_DISK,
                 OPT_ISO,
                 OPT_WINDOWS,
+                OPT_DESKTOP_USER,
                 OPT_YES,
                 OPT_DRY_RUN
         };
@@ -48,6 +50,7 @@ static int parse_options(int argc, char **argv)
                 { "disk", required_argument, NULL, OPT_DISK },
                 { "iso", required_argument, NULL, OPT_ISO },
                 { "windows", no_argument, NULL, OPT_WINDOWS },
+                { "desktop-user", required_argument, NULL, OPT_DESKTOP_USER },
                 { "yes", no_argument, NULL, OPT_YES },
                 { "dry-run", no_argument, NULL, OPT_DRY_RUN },
                 { "help", no_argument, NULL, 'h' },
@@ -79,6 +82,9 @@ static int parse_options(int argc, char **argv)
                         arg_windows = true;
                         break;
                 case 'y':
+                case OPT_DESKTOP_USER:
+                        arg_desktop_user = optarg;
+                        break;
                 case OPT_YES:
                         arg_yes = true;
                         break;
@@ -87,7 +93,7 @@ static int parse_options(int argc, char **argv)
                         break;
                 case 'h':
                         printf("vfioctl guide [NAME] [--gpu SEL|auto] [--user USER] [--memory SIZE] [--cpus N] [--disk SIZE|PATH]\n"
-                               "              [--iso FILE] [--windows] [--yes] [--dry-run]\n\n"
+                               "              [--iso FILE] [--windows] [--desktop-user USER] [--yes] [--dry-run]\n\n"
                                "From this host as it is to a running passthrough VM: checks the host, chooses the GPU, writes the\n"
                                "host setup (setup --undo reverses it), asks for a reboot when one is needed, creates the VM and\n"
                                "starts it as its user. Each change is shown and asked for first; run it again to resume.\n"
@@ -313,7 +319,7 @@ static int start_step(const vfio_host *h, const vfio_guide_plan *p, bool interac
 int verb_guide(int argc, char **argv)
 {
         _cleanup_(vfio_host_freep) vfio_host *h = NULL;
-        _cleanup_free_ char *chosen_gpu = NULL;
+        _cleanup_free_ char *chosen_gpu = NULL, *desktop_user = NULL;
         vfio_storage_tools tools;
         char exe[PATH_MAX];
         const char *name;
@@ -339,6 +345,14 @@ int verb_guide(int argc, char **argv)
                 return EXIT_FAILURE_GENERIC;
         }
         if (tool_open_host(&h) < 0)
+                return EXIT_FAILURE_GENERIC;
+        r = vm_create_desktop_user(h, arg_desktop_user, &desktop_user);
+        if (r == -EINVAL) {
+                tool_error("--desktop-user: '%s' is not a user name (letters, digits, '.', '_', '-')",
+                           arg_desktop_user);
+                return EXIT_USAGE;
+        }
+        if (r < 0)
                 return EXIT_FAILURE_GENERIC;
         tool_storage_tools(&tools, NULL);
         interactive = !arg_yes && !arg_dry_run && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
@@ -373,6 +387,7 @@ int verb_guide(int argc, char **argv)
                         .disk = arg_disk,
                         .iso = arg_iso,
                         .windows = arg_windows,
+                        .desktop_user = desktop_user,
                         .vfioctl_path = exe,
                         .probe = round == 0 && vfio_host_is_live(h) ? vfio_qmp_probe_run : NULL,
                         .qemu_img = tools.qemu_img,

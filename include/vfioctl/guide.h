@@ -57,6 +57,7 @@ typedef struct vfio_guide_opts {
         const char *disk;         /* a size for STATE/system.qcow2 or an absolute path; NULL: none */
         const char *iso;          /* an installation image (absolute path); NULL: none */
         bool windows;             /* create --windows */
+        const char *desktop_user; /* [vm] desktop_user, picked as create picks it; NULL: none */
         const char *vfioctl_path; /* this program, for the boot-time unit's ExecStart= (absolute) */
         vfio_qemu_probe_fn probe; /* check's QEMU probe (live root only); NULL: not probed */
         const char *qemu_img;     /* the create step's qemu-img, by absolute path (the tool's choice) */

@@ -20,6 +20,7 @@
 #include "parse-util.h"
 #include "strv.h"
 #include "vfioctl/account.h"
+#include "vfioctl/audio-grant.h"
 #include "vfioctl/cpu.h"
 #include "vfioctl/distro.h"
 #include "vfioctl/hostfile.h"
@@ -887,6 +888,7 @@ static int build_config(ctx *c, char ***warnings, char ***errors)
                 .iso = c->o->iso,
                 .windows = c->o->windows,
                 .user = c->p->user,
+                .desktop_user = c->o->desktop_user,
         };
         int r;
 
@@ -908,11 +910,24 @@ static int build_config(ctx *c, char ***warnings, char ***errors)
         }
         if (c->p->hugepages_1g)
                 cfg->memory.hugepages = VM_HUGEPAGES_1G;
-        /* QEMU runs as the VM user: without that user's PulseAudio/PipeWire socket, the sound card is
-         * there for the guest and the sound goes nowhere, instead of QEMU failing to start. */
-        if (vfio_account_lookup(c->h, c->p->user, &acct) >= 0 &&
-            asprintf(&pulse, "run/user/%" PRIu32 "/pulse/native", acct->uid) >= 0 &&
-            vfio_host_exists(c->h, pulse) <= 0) {
+        /* QEMU runs as the VM user: without the sound server's socket it reaches, the sound card is there
+         * for the guest and the sound goes nowhere, instead of QEMU failing to start. With a desktop user
+         * other than the VM user that is the desktop session's, through setup's grant ([audio] server =
+         * desktop, docs/audio.md); else the VM user's own session's. */
+        if (cfg->vm.desktop_user && strcmp(cfg->vm.desktop_user, c->p->user) != 0) {
+                if (asprintf(&pulse, VFIO_AUDIO_GRANT_DIR "/%s/native", c->p->user) < 0)
+                        return -ENOMEM;
+                if (vfio_host_exists(c->h, pulse) <= 0) {
+                        cfg->audio.backend = VM_AUDIO_NONE;
+                        if ((r = line(
+                                     &c->p->notes,
+                                     "audio: %s's sound server reaches QEMU only through setup's grant (/%s is not there), so [audio] backend = none; to hear the VM set backend = pa in /%s, then run: sudo vfioctl setup --vm %s",
+                                     cfg->vm.desktop_user, pulse, c->p->config_path, c->p->name)) < 0)
+                                return r;
+                }
+        } else if (vfio_account_lookup(c->h, c->p->user, &acct) >= 0 &&
+                   asprintf(&pulse, "run/user/%" PRIu32 "/pulse/native", acct->uid) >= 0 &&
+                   vfio_host_exists(c->h, pulse) <= 0) {
                 cfg->audio.backend = VM_AUDIO_NONE;
                 if ((r = line(
                              &c->p->notes,

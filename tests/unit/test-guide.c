@@ -301,6 +301,36 @@ static void test_refusals(void **state)
 }
 
 /*
+ * The desktop user goes into the config as create writes it; its sound reaches QEMU (another user) only
+ * through setup's grant, so until that is there the plan says so and writes backend = none, and start
+ * cannot fail on a socket that is not there.
+ */
+static void test_desktop_user(void **state)
+{
+        char *root = variant_new("q35-viommu"), *out = NULL, *err = NULL;
+        const char *alice[] = { "--root",   root,  "guide",          "win",   "--gpu",     GPU,
+                                "--memory", "16G", "--desktop-user", "alice", "--dry-run", NULL };
+        const char *bad[] = { "--root",         root,  "guide",     "win", "--gpu", GPU,
+                              "--desktop-user", "-rf", "--dry-run", NULL };
+
+        variant_write(root, "etc/os-release", families[0].os_release);
+        debian(root);
+        assert_int_equal(fixture_run_tool(&out, &err, alice), 0);
+        assert_non_null(strstr(out, "desktop_user = alice\n"));
+        assert_non_null(strstr(out, "backend = none\n"));
+        assert_non_null(strstr(
+                out,
+                "audio: alice's sound server reaches QEMU only through setup's grant (/run/vfioctl-audio/vm-win/native is not there), so [audio] backend = none"));
+        free(out);
+        free(err);
+        assert_int_equal(fixture_run_tool(&out, &err, bad), 64);
+        assert_non_null(strstr(err, "--desktop-user: '-rf' is not a user name"));
+        free(out);
+        free(err);
+        variant_free(root);
+}
+
+/*
  * Resuming across a reboot, on a root where the host's tools are played by hand (below --root guide runs
  * none): the setup written, then the initramfs and grub.cfg as update-initramfs and update-grub leave
  * them; guide asks for the reboot; a reboot that did not take effect is diagnosed; one that did lets the
@@ -378,6 +408,7 @@ int main(void)
                 cmocka_unit_test(test_plans_name_the_distribution_tools),
                 cmocka_unit_test(test_no_terminal_no_yes_changes_nothing),
                 cmocka_unit_test(test_refusals),
+                cmocka_unit_test(test_desktop_user),
                 cmocka_unit_test(test_resume_across_a_reboot),
         };
 
