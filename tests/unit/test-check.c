@@ -598,7 +598,8 @@ static void test_early_binding_twins_by_identity(void **state)
         R = run(root, &o);
         c = check(R, "vfio.early-binding");
         assert_int_equal(c->status, VFIO_CHECK_PASS);
-        assert_contains(c->evidence, "bound at boot by identity (etc/systemd/system/vfioctl-bind.service, enabled)");
+        assert_contains(c->evidence,
+                        "bound at boot by identity (etc/systemd/system/vfioctl-bind.service, enabled)");
         vfio_check_report_free(R);
         variant_free(root);
 }
