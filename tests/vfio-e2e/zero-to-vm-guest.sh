@@ -100,6 +100,10 @@ if [ "$KILL" = 1 ]; then
 fi
 guide guide-2 --yes --memory "$MEM"
 expect guide-completes "exit 0: the VM runs" [ "$RC" = 0 ]
+if [ "$RC" != 0 ]; then
+  # Why the VM did not come up: QEMU's and vfioctl's messages for it.
+  mark "vfioctl log $NAME:"; "$VFIOCTL" log "$NAME" 2>&1 | tail -30 | sed 's/^/  [log] /'
+fi
 expect config "/etc/vfioctl/vms/$NAME.conf has [vm] user and the GPU's identity" \
   sh -c "grep -qx 'user = $VMUSER' /etc/vfioctl/vms/$NAME.conf && grep -qx 'device = 1234:1111:1af4:1100@pci0000:00/12.0/00.0' /etc/vfioctl/vms/$NAME.conf"
 "$VFIOCTL" status "$NAME" > "$W/status" 2>&1; src=$?
