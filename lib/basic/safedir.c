@@ -440,7 +440,7 @@ static int splice_components(const char *s, char **todo, size_t i, char ***ret)
         return 0;
 }
 
-enum { WALK_PARENT = 1u << 0, WALK_MKDIR = 1u << 1 };
+enum { WALK_PARENT = 1u << 0, WALK_MKDIR = 1u << 1, WALK_NO_LINKS = 1u << 2 };
 
 /*
  * The walk of safedir_open_path: symlinks followed while the directory holding them is controlled; at
@@ -502,7 +502,7 @@ static int walk(const char *abs, unsigned how, int flags, mode_t mode, int *ret_
                         ssize_t n;
 
                         /* In a sticky directory only links root (or the caller) made are followed. */
-                        if (w->sticky && !mine(est.st_uid))
+                        if ((how & WALK_NO_LINKS) || (w->sticky && !mine(est.st_uid)))
                                 return -ELOOP;
                         if (++links > SAFEDIR_MAX_LINKS)
                                 return -ELOOP;
@@ -634,12 +634,12 @@ open_last : {
 }
 }
 
-int safedir_open_path(const char *abs, int flags, mode_t mode, int *ret_fd, uid_t *ret_owner)
+static int open_path(const char *abs, unsigned how, int flags, mode_t mode, int *ret_fd, uid_t *ret_owner)
 {
         walker w = { .fd = -EBADF };
         int fd = -EBADF, r;
 
-        r = walk(abs, 0, flags, mode, &fd, NULL, &w);
+        r = walk(abs, how, flags, mode, &fd, NULL, &w);
         walker_done(&w);
         if (r < 0)
                 return log_debug_errno(r, "safedir: %s: %s", abs, strerror(-r));
@@ -649,13 +649,23 @@ int safedir_open_path(const char *abs, int flags, mode_t mode, int *ret_fd, uid_
         return 0;
 }
 
-int safedir_open_parent(const char *abs, int *ret_dirfd, char **ret_name, uid_t *ret_owner)
+int safedir_open_path(const char *abs, int flags, mode_t mode, int *ret_fd, uid_t *ret_owner)
+{
+        return open_path(abs, 0, flags, mode, ret_fd, ret_owner);
+}
+
+int safedir_open_path_nolinks(const char *abs, int flags, mode_t mode, int *ret_fd, uid_t *ret_owner)
+{
+        return open_path(abs, WALK_NO_LINKS, flags, mode, ret_fd, ret_owner);
+}
+
+static int open_parent(const char *abs, unsigned how, int *ret_dirfd, char **ret_name, uid_t *ret_owner)
 {
         walker w = { .fd = -EBADF };
         char *name = NULL;
         int fd = -EBADF, r;
 
-        r = walk(abs, WALK_PARENT, O_RDONLY | O_DIRECTORY, 0, &fd, &name, &w);
+        r = walk(abs, WALK_PARENT | how, O_RDONLY | O_DIRECTORY, 0, &fd, &name, &w);
         walker_done(&w);
         if (r < 0)
                 return log_debug_errno(r, "safedir: directory of %s: %s", abs, strerror(-r));
@@ -664,6 +674,16 @@ int safedir_open_parent(const char *abs, int *ret_dirfd, char **ret_name, uid_t 
         if (ret_owner)
                 *ret_owner = w.owner;
         return 0;
+}
+
+int safedir_open_parent(const char *abs, int *ret_dirfd, char **ret_name, uid_t *ret_owner)
+{
+        return open_parent(abs, 0, ret_dirfd, ret_name, ret_owner);
+}
+
+int safedir_open_parent_nolinks(const char *abs, int *ret_dirfd, char **ret_name, uid_t *ret_owner)
+{
+        return open_parent(abs, WALK_NO_LINKS, ret_dirfd, ret_name, ret_owner);
 }
 
 int safedir_open_trusted(const char *abs, bool create, int *ret_fd)
