@@ -20,6 +20,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "parse-util.h"
+#include "safedir.h"
 #include "strv.h"
 #include "vfioctl/qemu-argv.h"
 
@@ -183,14 +184,10 @@ int vm_prealloc_hugetlbfs(int dir_fd, const vm_prealloc_opts *o, int *ret_fd, vm
         if ((unsigned long)sfs.f_type != HUGETLBFS_MAGIC)
                 return -EMEDIUMTYPE;
         /* O_EXCL: the VM user, who gets the descriptor, cannot link the file into a directory and so keep
-         * the pages past the VM (open(2), O_TMPFILE). */
-        /* not another user's directory: an unnamed file (O_TMPFILE) in a directory fstatfs proved hugetlbfs;
-         * no name to swap */
-        fd = openat(dir_fd, ".", O_TMPFILE | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
-        if (fd < 0) {
-                r = -errno;
-                return r == -EISDIR || r == -EOPNOTSUPP ? -EOPNOTSUPP : r;
-        }
+         * the pages past the VM (open(2), O_TMPFILE). An unnamed file in dir_fd itself: no name to swap. */
+        fd = safedir_openat(dir_fd, ".", O_TMPFILE | O_EXCL | O_RDWR, 0600);
+        if (fd < 0)
+                return fd == -EISDIR || fd == -EOPNOTSUPP ? -EOPNOTSUPP : fd;
         if (fstatfs(fd, &sfs) < 0)
                 return -errno;
         if ((unsigned long)sfs.f_type != HUGETLBFS_MAGIC)
@@ -341,6 +338,7 @@ int vm_prealloc_guest_ram(const vfio_host *h, const vm_config *c, char *const *p
                                .gid = gid };
         cpu_set_t node_cpus;
         struct timespec t0, t1;
+        uid_t owner = SAFEDIR_NOBODY;
         int fd = -EBADF, r;
 
         *report = (vm_prealloc_report){};
@@ -350,14 +348,20 @@ int vm_prealloc_guest_ram(const vfio_host *h, const vm_config *c, char *const *p
                 return 0;
         }
         /*
-         * The directory QEMU would create its file in. Root may open one the VM user can change: the file
-         * made there has no name to swap, and vm_prealloc_hugetlbfs() refuses anything but hugetlbfs.
-         * not another user's directory: the path is the root-owned config's (start's ownership gate ran
-         * before preflight), its last component is not followed, and only hugetlbfs is used.
+         * The directory QEMU would create its file in, as the config names it: walked by safedir following
+         * no link at all (QEMU opens the same name, and a link another user planted could point root at
+         * another mount's pages). It may be the VM user's own (the file made there has no name to swap and
+         * vm_prealloc_hugetlbfs() refuses anything but hugetlbfs); a third user's is left to QEMU.
          */
-        dir_fd = open(vm_qemu_hugepage_dir(c), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (dir_fd < 0) {
-                report->skip = "the hugepage directory cannot be opened";
+        r = safedir_open_path_nolinks(vm_qemu_hugepage_dir(c), O_RDONLY | O_DIRECTORY, 0, &dir_fd, &owner);
+        if (r < 0) {
+                report->skip = r == -ELOOP   ? "the hugepage directory's path has a symbolic link"
+                               : r == -EPERM ? "the hugepage directory can be changed by several users"
+                                             : "the hugepage directory cannot be opened";
+                return 0;
+        }
+        if (owner != SAFEDIR_NOBODY && !(chown && owner == uid)) {
+                report->skip = "the hugepage directory belongs to a user other than the VM's";
                 return 0;
         }
         if (pin) {

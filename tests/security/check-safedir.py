@@ -37,9 +37,6 @@ FILES = [
     "tool/verb-disk.c",
 ]
 
-# Files under FILES that work in another user's directory by a rule of their own, not through
-# basic/safedir, each with why and the test that proves it. Moving them onto safedir is still to do; a
-# file listed here is not checked by this lint.
 PATH_CALLS = r"chown|lchown|chmod|open|open64|fopen|creat|mkdir|mknod|mkfifo|rename|renameat2?|link|symlink|" \
              r"unlink|rmdir|remove|truncate|mkstemp|mkostemp|mkdtemp|openat|openat2|mkdirat|mknodat|" \
              r"fchownat|fchmodat|linkat|symlinkat|unlinkat|utimensat|realpath|opendir"
