@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cleanup.h"
+#include "fs-util.h"
 #include "log.h"
 #include "strv.h"
 #include "time-util.h"
@@ -637,25 +639,23 @@ int vfio_input_relay_become(uid_t uid, gid_t gid, const gid_t *groups, size_t n_
 int vfio_input_relay_link(const char *dir, const char *name, const char *kind, const char *target,
                           char ***made)
 {
-        _cleanup_free_ char *link = NULL, *tmp = NULL;
+        _cleanup_free_ char *link = NULL;
+        _cleanup_close_ int dfd = -EBADF;
+        int r;
 
         assert(dir);
         assert(name);
         assert(kind);
         assert(target);
         assert(made);
-        if (asprintf(&link, "%s/%s-%s", dir, name, kind) < 0 ||
-            asprintf(&tmp, "%s.tmp%d", link, (int)getpid()) < 0)
+        if (asprintf(&link, "%s/%s-%s", dir, name, kind) < 0)
                 return -ENOMEM;
-        (void)unlink(tmp);
-        if (symlink(target, tmp) < 0)
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
                 return -errno;
-        if (rename(tmp, link) < 0) {
-                int r = -errno;
-
-                (void)unlink(tmp);
+        r = symlink_atomic_at(dfd, strrchr(link, '/') + 1, target);
+        if (r < 0)
                 return r;
-        }
         return strv_push(made, TAKE_PTR(link));
 }
 
