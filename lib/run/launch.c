@@ -2,6 +2,7 @@
  */
 #include "vfioctl/launch.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -30,21 +31,29 @@ static char *join(const char *dir, const char *file)
 
 char *vm_launch_ctl_socket(const char *qemu_dir)
 {
+        assert(qemu_dir);
+
         return join(qemu_dir, "ctl.sock");
 }
 
 char *vm_launch_console_socket(const char *qemu_dir)
 {
+        assert(qemu_dir);
+
         return join(qemu_dir, "console.sock");
 }
 
 char *vm_launch_console_log(const char *qemu_dir)
 {
+        assert(qemu_dir);
+
         return join(qemu_dir, "console.log");
 }
 
 bool vm_launch_needs_spawn(const vm_config *c)
 {
+        assert(c);
+
         for (size_t i = 0; i < c->n_nets; i++)
                 if (c->nets[i].type == VM_NET_BRIDGE)
                         return true;
@@ -56,13 +65,18 @@ bool vm_launch_needs_spawn(const vm_config *c)
 
 int vm_launch_argv(char ***argv, size_t n_extra, const char *qemu_dir, bool allow_spawn)
 {
-        _cleanup_free_ char *ctl = vm_launch_ctl_socket(qemu_dir), *con = vm_launch_console_socket(qemu_dir),
-                            *log = vm_launch_console_log(qemu_dir), *ectl = NULL, *econ = NULL, *elog = NULL,
+        _cleanup_free_ char *ctl = NULL, *con = NULL, *log = NULL, *ectl = NULL, *econ = NULL, *elog = NULL,
                             *o_ctl = NULL, *o_con = NULL;
         _cleanup_strv_free_ char **out = NULL;
-        size_t n = strv_length(*argv), keep;
+        size_t n, keep;
         int r;
 
+        assert(argv);
+        assert(qemu_dir);
+        n = strv_length(*argv);
+        ctl = vm_launch_ctl_socket(qemu_dir);
+        con = vm_launch_console_socket(qemu_dir);
+        log = vm_launch_console_log(qemu_dir);
         if (!ctl || !con || !log || n_extra > n)
                 return -ENOMEM;
         ectl = vm_qemu_escape(ctl);
@@ -98,6 +112,8 @@ int vm_launch_argv(char ***argv, size_t n_extra, const char *qemu_dir, bool allo
 
 bool vm_launch_env_blocked(const char *entry)
 {
+        assert(entry);
+
         static const char *const blocked[] = { "DISPLAY=", "XAUTHORITY=", "WAYLAND_DISPLAY=", NULL };
 
         for (const char *const *b = blocked; *b; b++)
@@ -199,6 +215,10 @@ int vm_launch_spawn(const vm_spawn *s, pid_t *ret_pid, const char **ret_stage)
         child_error e;
         ssize_t n;
         pid_t pid;
+
+        assert(s);
+        assert(s->argv);
+        assert(ret_pid);
 
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return -errno;

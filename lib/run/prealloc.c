@@ -1,6 +1,7 @@
 /* Guest RAM allocated before QEMU maps it: an unnamed hugetlbfs file filled by one thread per host CPU. */
 #include "vfioctl/prealloc.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -177,6 +178,9 @@ int vm_prealloc_hugetlbfs(int dir_fd, const vm_prealloc_opts *o, int *ret_fd, vm
         bool populate_write = true;
         int r;
 
+        assert(o);
+        assert(ret_fd);
+
         /* Nothing is created before the directory is known to be hugetlbfs: it comes from a config and may
          * be anywhere, and a filesystem without unnamed files would otherwise read as an old kernel. */
         if (fstatfs(dir_fd, &sfs) < 0)
@@ -244,6 +248,9 @@ int vm_prealloc_parse_cpu_list(const char *s, cpu_set_t *set)
         cpu_set_t out;
         int r;
 
+        assert(s);
+        assert(set);
+
         CPU_ZERO(&out);
         r = strv_split(s, ",", &parts);
         if (r < 0)
@@ -272,6 +279,9 @@ int vm_prealloc_nodes_of_cpus(const vfio_host *h, char *const *cpus, uint64_t *r
         uint64_t nodes = 0;
         size_t n_nodes = 0;
         int r;
+
+        assert(h);
+        assert(ret_nodes);
 
         CPU_ZERO(&want);
         CPU_ZERO(&node_cpus);
@@ -331,16 +341,19 @@ int vm_prealloc_guest_ram(const vfio_host *h, const vm_config *c, char *const *p
                           gid_t gid, int *ret_fd, vm_prealloc_report *report)
 {
         _cleanup_close_ int dir_fd = -EBADF;
-        vm_prealloc_opts o = { .size = c->memory.size,
-                               .threads = c->memory.prealloc_threads,
-                               .chown = chown,
-                               .uid = uid,
-                               .gid = gid };
+        vm_prealloc_opts o = { .chown = chown, .uid = uid, .gid = gid };
         cpu_set_t node_cpus;
         struct timespec t0, t1;
         uid_t owner = SAFEDIR_NOBODY;
         int fd = -EBADF, r;
 
+        assert(h);
+        assert(c);
+        assert(ret_fd);
+        assert(report);
+
+        o.size = c->memory.size;
+        o.threads = c->memory.prealloc_threads;
         *report = (vm_prealloc_report){};
         *ret_fd = -1;
         if (c->memory.hugepages == VM_HUGEPAGES_NONE) {
