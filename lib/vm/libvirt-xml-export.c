@@ -831,14 +831,128 @@ static void export_devices(writer *w, xmlNode *root, const vm_config *c)
         at(w, n, "model", "none");
 }
 
+/* The guest OS for virt-manager and libosinfo (<metadata><libosinfo:os id=...>). */
+static void export_metadata(writer *w, xmlNode *root, const vm_config *c)
+{
+        xmlNode *md = el(w, root, "metadata", NULL), *lo, *os;
+        xmlNsPtr ns;
+
+        lo = xmlNewChild(md, NULL, (const xmlChar *)"libosinfo", NULL);
+        ns = lo ? xmlNewNs(lo, (const xmlChar *)"http://libosinfo.org/xmlns/libvirt/domain/1.0",
+                           (const xmlChar *)"libosinfo")
+                : NULL;
+        if (!ns)
+                w->error = -ENOMEM;
+        else {
+                xmlSetNs(lo, ns);
+                os = xmlNewChild(lo, ns, (const xmlChar *)"os", NULL);
+                at(w, os, "id",
+                   c->vm.os == VM_OS_WINDOWS ? "http://microsoft.com/win/10"
+                                             : "http://libosinfo.org/linux/2022");
+        }
+}
+
+/* Guest RAM and how it is backed: hugepages, shared (virtiofs), preallocated, locked. */
+static void export_memory(writer *w, xmlNode *root, const vm_config *c)
+{
+        xmlNode *n;
+
+        kib(w, root, "memory", c->memory.size);
+        kib(w, root, "currentMemory", c->memory.size);
+        if (c->memory.hugepages != VM_HUGEPAGES_NONE || c->memory.locked || c->memory.prealloc ||
+            c->n_shares) {
+                xmlNode *mb = el(w, root, "memoryBacking", NULL);
+
+                if (c->memory.hugepages != VM_HUGEPAGES_NONE) {
+                        n = el(w, el(w, mb, "hugepages", NULL), "page", NULL);
+                        at(w, n, "size", c->memory.hugepages == VM_HUGEPAGES_1G ? "1048576" : "2048");
+                        at(w, n, "unit", "KiB");
+                        if (c->memory.hugepage_path)
+                                lost(w,
+                                     "[memory] hugepage_path: libvirt uses its own hugetlbfs mount (qemu.conf hugetlbfs_mount)");
+                }
+                if (c->n_shares)
+                        at(w, el(w, mb, "access", NULL), "mode", "shared");
+                /* libvirt preallocates hugepage memory by itself, as vfioctl does. */
+                if (c->memory.prealloc) {
+                        n = el(w, mb, "allocation", NULL);
+                        at(w, n, "mode", "immediate");
+                        if (c->memory.prealloc_threads)
+                                atf(w, n, "threads", "%u", c->memory.prealloc_threads);
+                }
+                if (c->memory.locked)
+                        el(w, mb, "locked", NULL);
+        }
+}
+
+/* vCPUs (maximum and started) and one I/O thread per disk that asks for its own. */
+static void export_vcpus(writer *w, xmlNode *root, const vm_config *c)
+{
+        unsigned iothreads = 0;
+        xmlNode *n;
+        char sz[32];
+
+        snprintf(sz, sizeof(sz), "%u", vm_config_max_vcpus(c));
+        n = el(w, root, "vcpu", sz);
+        at(w, n, "placement", "static");
+        /* libvirt starts the first `current` vCPUs, as vfioctl's -smp N,maxcpus=M does. */
+        if (vm_config_vcpus(c) < vm_config_max_vcpus(c))
+                atf(w, n, "current", "%u", vm_config_vcpus(c));
+        for (size_t i = 0; i < c->n_disks; i++)
+                if (c->disks[i].iothread)
+                        iothreads = (unsigned)i + 1;
+        if (iothreads) {
+                snprintf(sz, sizeof(sz), "%u", iothreads);
+                el(w, root, "iothreads", sz);
+        }
+}
+
+/* What libvirt has no element for travels as QEMU arguments (formatdomain.rst, "QEMU command-line
+ * passthrough"). */
+static void export_qemu_args(writer *w, xmlNode *root, const vm_config *c)
+{
+        if (c->vm.max_ram_below_4g) {
+                char buf[64];
+
+                snprintf(buf, sizeof(buf), "max-ram-below-4g=%" PRIu64 "M", c->vm.max_ram_below_4g >> 20);
+                qemu_arg(w, root, "-machine");
+                qemu_arg(w, root, buf);
+        }
+        /*
+         * OVMF's MMIO window: libvirt 9 refuses opt/ovmf/ names in <sysinfo type='fwcfg'> ("That firmware
+         * name is reserved"), so it travels as the -fw_cfg users write in qemu:commandline.
+         */
+        if (c->firmware.type == VM_FIRMWARE_OVMF && c->firmware.mmio64_size) {
+                char buf[96];
+
+                snprintf(buf, sizeof(buf), "name=opt/ovmf/X-PciMmio64Mb,string=%" PRIu64,
+                         c->firmware.mmio64_size >> 20);
+                qemu_arg(w, root, "-fw_cfg");
+                qemu_arg(w, root, buf);
+        }
+        if (c->vm.debugcon) {
+                _cleanup_free_ char *e = vm_qemu_escape(c->vm.debugcon), *v = NULL;
+
+                if (!e || asprintf(&v, "file,id=debugcon,path=%s", e) < 0)
+                        w->error = -ENOMEM;
+                else {
+                        qemu_arg(w, root, "-chardev");
+                        qemu_arg(w, root, v);
+                        qemu_arg(w, root, "-device");
+                        qemu_arg(w, root, "isa-debugcon,iobase=0x402,chardev=debugcon");
+                }
+        }
+        STRV_FOREACH(a, c->vm.extra_args)
+                qemu_arg(w, root, *a);
+}
+
 int vm_libvirt_export(const vm_config *c, char **ret_xml, char ***ret_lost)
 {
         _cleanup_strv_free_ char **lostv = NULL;
         writer w = { .lost = &lostv };
-        xmlNode *root, *n;
+        xmlNode *root;
         xmlChar *out = NULL;
         int len = 0;
-        char sz[32];
 
         assert(c);
         assert(ret_xml);
@@ -860,67 +974,10 @@ int vm_libvirt_export(const vm_config *c, char **ret_xml, char ***ret_lost)
         el(&w, root, "name", c->name);
         if (c->vm.uuid)
                 el(&w, root, "uuid", c->vm.uuid);
-        if (c->vm.os != VM_OS_OTHER) {
-                xmlNode *md = el(&w, root, "metadata", NULL), *lo, *os;
-                xmlNsPtr ns;
-
-                lo = xmlNewChild(md, NULL, (const xmlChar *)"libosinfo", NULL);
-                ns = lo ? xmlNewNs(lo, (const xmlChar *)"http://libosinfo.org/xmlns/libvirt/domain/1.0",
-                                   (const xmlChar *)"libosinfo")
-                        : NULL;
-                if (!ns)
-                        w.error = -ENOMEM;
-                else {
-                        xmlSetNs(lo, ns);
-                        os = xmlNewChild(lo, ns, (const xmlChar *)"os", NULL);
-                        at(&w, os, "id",
-                           c->vm.os == VM_OS_WINDOWS ? "http://microsoft.com/win/10"
-                                                     : "http://libosinfo.org/linux/2022");
-                }
-        }
-        kib(&w, root, "memory", c->memory.size);
-        kib(&w, root, "currentMemory", c->memory.size);
-        if (c->memory.hugepages != VM_HUGEPAGES_NONE || c->memory.locked || c->memory.prealloc ||
-            c->n_shares) {
-                xmlNode *mb = el(&w, root, "memoryBacking", NULL);
-
-                if (c->memory.hugepages != VM_HUGEPAGES_NONE) {
-                        n = el(&w, el(&w, mb, "hugepages", NULL), "page", NULL);
-                        at(&w, n, "size", c->memory.hugepages == VM_HUGEPAGES_1G ? "1048576" : "2048");
-                        at(&w, n, "unit", "KiB");
-                        if (c->memory.hugepage_path)
-                                lost(&w,
-                                     "[memory] hugepage_path: libvirt uses its own hugetlbfs mount (qemu.conf hugetlbfs_mount)");
-                }
-                if (c->n_shares)
-                        at(&w, el(&w, mb, "access", NULL), "mode", "shared");
-                /* libvirt preallocates hugepage memory by itself, as vfioctl does. */
-                if (c->memory.prealloc) {
-                        n = el(&w, mb, "allocation", NULL);
-                        at(&w, n, "mode", "immediate");
-                        if (c->memory.prealloc_threads)
-                                atf(&w, n, "threads", "%u", c->memory.prealloc_threads);
-                }
-                if (c->memory.locked)
-                        el(&w, mb, "locked", NULL);
-        }
-        snprintf(sz, sizeof(sz), "%u", vm_config_max_vcpus(c));
-        n = el(&w, root, "vcpu", sz);
-        at(&w, n, "placement", "static");
-        /* libvirt starts the first `current` vCPUs, as vfioctl's -smp N,maxcpus=M does. */
-        if (vm_config_vcpus(c) < vm_config_max_vcpus(c))
-                atf(&w, n, "current", "%u", vm_config_vcpus(c));
-        {
-                unsigned iothreads = 0;
-
-                for (size_t i = 0; i < c->n_disks; i++)
-                        if (c->disks[i].iothread)
-                                iothreads = (unsigned)i + 1;
-                if (iothreads) {
-                        snprintf(sz, sizeof(sz), "%u", iothreads);
-                        el(&w, root, "iothreads", sz);
-                }
-        }
+        if (c->vm.os != VM_OS_OTHER)
+                export_metadata(&w, root, c);
+        export_memory(&w, root, c);
+        export_vcpus(&w, root, c);
         export_cputune(&w, root, c);
         export_sysinfo(&w, root, c);
         export_os(&w, root, c);
@@ -928,41 +985,7 @@ int vm_libvirt_export(const vm_config *c, char **ret_xml, char ***ret_lost)
         export_cpu(&w, root, c);
         export_clock(&w, root, c);
         export_devices(&w, root, c);
-        /* What libvirt has no element for travels as QEMU arguments (formatdomain.rst, "QEMU command-line
-         * passthrough"). */
-        if (c->vm.max_ram_below_4g) {
-                char buf[64];
-
-                snprintf(buf, sizeof(buf), "max-ram-below-4g=%" PRIu64 "M", c->vm.max_ram_below_4g >> 20);
-                qemu_arg(&w, root, "-machine");
-                qemu_arg(&w, root, buf);
-        }
-        /*
-         * OVMF's MMIO window: libvirt 9 refuses opt/ovmf/ names in <sysinfo type='fwcfg'> ("That firmware
-         * name is reserved"), so it travels as the -fw_cfg users write in qemu:commandline.
-         */
-        if (c->firmware.type == VM_FIRMWARE_OVMF && c->firmware.mmio64_size) {
-                char buf[96];
-
-                snprintf(buf, sizeof(buf), "name=opt/ovmf/X-PciMmio64Mb,string=%" PRIu64,
-                         c->firmware.mmio64_size >> 20);
-                qemu_arg(&w, root, "-fw_cfg");
-                qemu_arg(&w, root, buf);
-        }
-        if (c->vm.debugcon) {
-                _cleanup_free_ char *e = vm_qemu_escape(c->vm.debugcon), *v = NULL;
-
-                if (!e || asprintf(&v, "file,id=debugcon,path=%s", e) < 0)
-                        w.error = -ENOMEM;
-                else {
-                        qemu_arg(&w, root, "-chardev");
-                        qemu_arg(&w, root, v);
-                        qemu_arg(&w, root, "-device");
-                        qemu_arg(&w, root, "isa-debugcon,iobase=0x402,chardev=debugcon");
-                }
-        }
-        STRV_FOREACH(a, c->vm.extra_args)
-                qemu_arg(&w, root, *a);
+        export_qemu_args(&w, root, c);
         if (!w.error) {
                 xmlDocDumpFormatMemoryEnc(w.doc, &out, &len, "UTF-8", 1);
                 if (!out)
