@@ -81,6 +81,7 @@ int verb_bind(int argc, char **argv);
 int verb_unbind(int argc, char **argv);
 int verb_rebind(int argc, char **argv);
 int verb_setup(int argc, char **argv);
+int verb_guide(int argc, char **argv);
 /* Resolves device selectors against the model, reporting problems; returns an exit code. */
 struct vfio_selection;
 int tool_resolve_selection(const vfio_host *h, const struct vfio_model *m, char *const *selectors,

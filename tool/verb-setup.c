@@ -178,8 +178,10 @@ static int add_vm_needs(setup_args *a)
                         return EXIT_FAILURE_GENERIC;
         if (!a->o.memory)
                 a->o.memory = n.memory;
-        if (!a->o.hugepages)
+        if (!a->o.hugepages) {
                 a->o.hugepages = n.hugepages;
+                a->o.hugepage_size = n.hugepage_size;
+        }
         a->o.uinput = n.input_relay;
         setup_vm_media(a->vm_conf, &a->o);
         return EXIT_OK;

@@ -86,15 +86,16 @@ int symlink_atomic_at(int dirfd, const char *name, const char *target)
         assert(target);
         if ((r = atomic_temp(tmp)) < 0)
                 return r;
-        /* symlinkat never follows or replaces what is at tmp: a random name taken is -EEXIST. */
         if (symlinkat(target, dirfd, tmp) < 0)
                 return -errno;
+        fault_point();
         if (renameat(dirfd, tmp, dirfd, name) < 0) {
                 r = -errno;
                 (void)unlinkat(dirfd, tmp, 0);
                 return r;
         }
         (void)fsync(dirfd);
+        fault_point();
         return 0;
 }
 

@@ -23,15 +23,10 @@ enum {
  */
 int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
                          unsigned flags);
+/* Makes name (in dirfd) a symbolic link to target the same way: a temporary link renamed over it. */
+int symlink_atomic_at(int dirfd, const char *name, const char *target);
 /* The same for a path, relative to the working directory or absolute. */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, unsigned flags);
-
-/*
- * Points the symbolic link name (in dirfd) at target, whole or not at all: the link made under a temporary
- * name as write_file_atomic_at's (sweepable) and renamed over name, so a reader sees the old target or the
- * new one, never no link; on failure the temporary link is removed and name is untouched.
- */
-int symlink_atomic_at(int dirfd, const char *name, const char *target);
 
 /* mkdir -p: missing parents 0755, the last directory mode. 1 when it made the last one, 0 when it was there.
  */
