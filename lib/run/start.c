@@ -168,6 +168,8 @@ int vm_start_lock(vm_start *x, char **ret_error)
 
 void vm_start_save_record(vm_start *x)
 {
+        assert(x);
+
         /* Until QEMU runs the record says "starting" with no pid: status shows a start in progress. */
         if (x->st->state == VM_STATE_STOPPED || x->st->state == VM_STATE_CRASHED) {
                 x->st->state = VM_STATE_STARTING;
