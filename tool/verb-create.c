@@ -217,10 +217,12 @@ static int pick_gpu(vm_config *c, const vfio_model *m, vfio_pci_names *names)
         return 0;
 }
 
-static int host_defaults(vm_config *c, const vfio_host *h)
+static int host_defaults(vm_config *c, const vfio_host *h, const vfio_model *m)
 {
         _cleanup_free_ vm_host_cpu *cpus = NULL;
-        _cleanup_strv_free_ char **pin = NULL, **emu = NULL;
+        _cleanup_(vm_pin_plan_freep) vm_pin_plan *plan = NULL;
+        _cleanup_(vm_others_freep) vm_others *others = NULL;
+        vm_pin_request req = { .gpu_node = -1 };
         size_t n = 0;
         unsigned vcpus, threads = 1;
         uint64_t v, pages;
@@ -239,10 +241,42 @@ static int host_defaults(vm_config *c, const vfio_host *h)
         } else
                 /* Leave one core to the host; cap at 8 vCPUs, plenty for a desktop guest. */
                 vcpus = n > 2 ? (unsigned)(n - 2 < 8 ? n - 2 : 8) : 1;
-        if (n > 0 && vm_plan_pinning(cpus, n, vcpus, &pin, &emu, &threads) == 0) {
-                c->cpu.pin = TAKE_PTR(pin);
-                c->cpu.emulator_pin = TAKE_PTR(emu);
-        } else if (n > 0)
+        req.vcpus = vcpus;
+        if (m && c->n_gpus > 0 && c->gpus[0].device) {
+                const vfio_model_device *d = vfio_model_find_device(m, c->gpus[0].device);
+
+                if (d) {
+                        req.gpu_node = d->pci->numa_node;
+                        req.gpu = d->pci->name;
+                }
+        }
+        r = vm_others_load(h, c->name, &others);
+        if (r < 0)
+                return r;
+        req.holders = others->holders;
+        req.n_holders = others->n;
+        if (n > 0 && (r = vm_plan_pinning(cpus, n, &req, &plan)) == 0) {
+                c->cpu.pin = TAKE_PTR(plan->pin);
+                c->cpu.emulator_pin = TAKE_PTR(plan->emulator);
+                c->cpu.pin_notes = TAKE_PTR(plan->why);
+                threads = plan->threads;
+                if (plan->memory_node >= 0) {
+                        char node[16];
+
+                        snprintf(node, sizeof(node), "%d", plan->memory_node);
+                        if (strv_extend(&c->memory.host_nodes, node) < 0)
+                                return -ENOMEM;
+                }
+                if (plan->shared_with) {
+                        _cleanup_free_ char *who = strv_join(plan->shared_with, "', '");
+
+                        tool_warning(
+                                "VM '%s' shares host CPUs with VM '%s': this host has no free core left for its %u vCPUs; the comment above [cpu] pin in its config says which CPUs",
+                                c->name, who ? who : "?", vcpus);
+                }
+        } else if (r == -ENOMEM)
+                return r;
+        else if (n > 0)
                 tool_warning(
                         "this host has %zu CPUs: too few to pin %u vCPUs and keep a core for itself; no pinning planned",
                         n, vcpus);
@@ -273,7 +307,7 @@ static int host_defaults(vm_config *c, const vfio_host *h)
         return 0;
 }
 
-static int build(vm_config *c, const vfio_host *h, vm_paths_buf *paths)
+static int build(vm_config *c, const vfio_host *h, const vfio_model *m, vm_paths_buf *paths)
 {
         vm_disk *d;
         vm_net *net;
@@ -290,7 +324,7 @@ static int build(vm_config *c, const vfio_host *h, vm_paths_buf *paths)
                 c->tpm.enabled = true;
                 c->firmware.secure_boot = true;
         }
-        r = host_defaults(c, h);
+        r = host_defaults(c, h, m);
         if (r < 0)
                 return r;
         if (arg_disk) {
@@ -398,7 +432,7 @@ int verb_create(int argc, char **argv)
         }
         if (vm_default_paths(c, &paths) < 0)
                 return EXIT_FAILURE_GENERIC;
-        r = build(c, h, &paths);
+        r = build(c, h, m, &paths);
         if (r < 0)
                 return r == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_GENERIC;
         r = vm_config_write(c, VM_CONFIG_WRITE_GUIDE, NULL, &text);

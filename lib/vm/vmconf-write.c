@@ -299,6 +299,10 @@ static void write_section(writer *w, const section_def *s, const char *name, con
                         break;
                 if (g && g->comment)
                         comment(w, g->comment);
+                /* create's reasons for its CPU plan sit right above the plan. */
+                if (w->guide && strcmp(k->section, "cpu") == 0 && strcmp(k->key, "pin") == 0)
+                        STRV_FOREACH(note, w->c->cpu.pin_notes)
+                                comment(w, *note);
                 fprintf(w->f, "%s = %s\n", k->key, v);
         }
 }
