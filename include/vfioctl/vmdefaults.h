@@ -79,10 +79,14 @@ int vm_plan_pinning(const vm_host_cpu *cpus, size_t n, const vm_pin_request *req
 
 /*
  * Explains a pin list against the host topology (node, SMT pairing, L3 domains), one sentence per fact:
- * what `status` says of a running VM, pinned by a plan or by hand. gpu_node as in vm_pin_request.
+ * what `status` says of a running VM, pinned by a plan or by hand. gpu_node as in vm_pin_request; threads
+ * is the guest's (0: unknown, judged from the pins).
  */
 int vm_explain_pinning(const vm_host_cpu *cpus, size_t n, char *const *pin, unsigned threads, int gpu_node,
                        const char *gpu, char ***ret);
+
+/* The same for a running VM on host h: its GPU is the first display device of devices (PCI addresses). */
+int vm_explain_host_pinning(const vfio_host *h, char *const *pin, char *const *devices, char ***ret);
 
 /* The other VMs defined for this user and system, as holders of CPUs for a new plan. */
 typedef struct vm_others {

@@ -779,7 +779,10 @@ static int explain(topo *t, char *const *pin, unsigned threads, int gpu_node, co
         if (r < 0)
                 return r;
         /* SMT: a guest told threads = 2 schedules as if vCPU pairs shared a core's caches and ports. */
-        if (threads == 2)
+        if (threads == 0 && pairs_are_siblings(t, pin))
+                r = push_line(
+                        why, "SMT: each vCPU pair (0+1, 2+3, ...) runs on the two threads of one host core");
+        else if (threads == 2)
                 r = push_line(
                         why,
                         "SMT: each vCPU pair (0+1, 2+3, ...) runs on the two threads of one host core, so the guest is told threads = 2");
@@ -822,6 +825,37 @@ static int explain(topo *t, char *const *pin, unsigned threads, int gpu_node, co
                         "hybrid CPU: %zu vCPUs run on E-cores (up to %u MHz): the performance cores (%u MHz) were not enough",
                         n_slow, t->slow_speed / 1000, t->fast_speed / 1000);
         return r;
+}
+
+int vm_explain_host_pinning(const vfio_host *h, char *const *pin, char *const *devices, char ***ret)
+{
+        _cleanup_free_ vm_host_cpu *cpus = NULL;
+        const char *gpu = NULL;
+        int gpu_node = -1;
+        size_t n = 0;
+        int r;
+
+        assert(h);
+        assert(ret);
+
+        r = vm_host_cpus(h, &cpus, &n);
+        if (r < 0)
+                return r;
+        /* The first display device passed (PCI class 03xxxx) is the GPU whose node counts. */
+        for (char *const *d = devices; d && *d && !gpu; d++) {
+                _cleanup_free_ char *class = NULL, *node = NULL;
+                char path[128];
+                int64_t v;
+
+                snprintf(path, sizeof(path), "sys/bus/pci/devices/%s/class", *d);
+                if (vfio_host_read_attr(h, path, 64, &class) < 0 || strncmp(class, "0x03", 4) != 0)
+                        continue;
+                gpu = *d;
+                snprintf(path, sizeof(path), "sys/bus/pci/devices/%s/numa_node", *d);
+                if (vfio_host_read_attr(h, path, 64, &node) == 0 && parse_int(node, -1, 4095, &v) == 0)
+                        gpu_node = (int)v;
+        }
+        return vm_explain_pinning(cpus, n, pin, 0, gpu_node, gpu, ret);
 }
 
 int vm_explain_pinning(const vm_host_cpu *cpus, size_t n, char *const *pin, unsigned threads, int gpu_node,

@@ -19,7 +19,9 @@
 #include "fixture.h"
 #include "strv.h"
 #include "variant.h"
+#include "vfioctl/host.h"
 #include "vfioctl/vmconf.h"
+#include "vfioctl/vmdefaults.h"
 
 extern char **environ;
 
@@ -148,6 +150,40 @@ static void test_create_puts_vcpus_and_memory_on_the_gpu_node(void **state)
         variant_free(root);
 }
 
+/* What status says of a VM pinned by hand to the wrong socket: the card's DMA crosses between them. */
+static void test_status_explains_a_pinning_against_the_host(void **state)
+{
+        char *root = variant_new("q35-viommu"), *joined;
+        char c0[] = "0", c20[] = "20", c1[] = "1", c21[] = "21", gpu[] = "0000:03:00.0",
+             audio[] = "0000:03:00.1";
+        char *pin[] = { c1, c21, c0, c20, NULL }, *devices[] = { audio, gpu, NULL }, **why = NULL;
+        vfio_host *h = NULL;
+
+        put_topology(root, "cpu-xeon-e5-2660v2-2s");
+        variant_pci_attr(root, "0000:03:00.0", "numa_node", "1");
+        assert_int_equal(vfio_host_open(root, &h), 0);
+        assert_int_equal(vm_explain_host_pinning(h, pin, devices, &why), 0);
+        joined = strv_join(why, "\n");
+        /* The GPU is the display function (class 03xxxx), not the first device listed. */
+        assert_non_null(strstr(joined, "NUMA: the vCPUs are on node 0 but GPU 0000:03:00.0 is on node 1"));
+        assert_non_null(strstr(
+                joined, "SMT: each vCPU pair (0+1, 2+3, ...) runs on the two threads of one host core"));
+        assert_non_null(strstr(joined, "L3: all vCPUs share one L3 cache (the domain of CPUs 0-9,20-29)"));
+        free(joined);
+        strv_free(why);
+        /* Pairs split across cores: said, not hidden. */
+        pin[1] = c0;
+        pin[2] = c21;
+        assert_int_equal(vm_explain_host_pinning(h, pin, devices, &why), 0);
+        joined = strv_join(why, "\n");
+        assert_non_null(strstr(
+                joined, "SMT: not declared to the guest: the vCPU pairs do not run on sibling threads"));
+        free(joined);
+        strv_free(why);
+        vfio_host_free(h);
+        variant_free(root);
+}
+
 static void assert_disjoint(char **names, size_t n)
 {
         vm_config *c[8];
@@ -232,6 +268,7 @@ int main(void)
                 cmocka_unit_test(test_create_puts_vcpus_and_memory_on_the_gpu_node),
                 cmocka_unit_test(test_vms_created_in_turn_get_disjoint_pins),
                 cmocka_unit_test(test_create_says_whom_it_shares_with),
+                cmocka_unit_test(test_status_explains_a_pinning_against_the_host),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
