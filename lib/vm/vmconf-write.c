@@ -51,8 +51,8 @@ static const guide guides[] = {
         { "cpu", "hide_kvm",
           .comment = "hide_kvm = yes clears the KVM signature (old NVIDIA drivers: code 43)" },
         { "cpu", "pin",
-          .comment = "Host CPU per vCPU, from this host's topology (SMT siblings together, one L3,\n"
-                     "the first core left to the host). The launcher applies it." },
+          .comment = "Host CPU per vCPU, planned from this host's topology and the other VMs' pins\n"
+                     "(vfioctl.conf(5)); why, line by line. The launcher applies it." },
         { "memory", "hugepages",
           .comment = "none, 2M or 1G: reserve them first (vm.nr_hugepages or hugepagesz= hugepages=)" },
         { "memory", "locked",
