@@ -3,6 +3,7 @@
 # prealloc-threads, against this machine's floor (bench/membw: time to touch N GiB of fresh pages, 1 and N threads).
 # usage: memory.py VFIOCTL MEMBW OUT_MD RUNS SIZE_GIB FACTORS   (FACTORS: the built bench/prealloc-factors.c)
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -94,6 +95,7 @@ def timed(fn, *a):
 
 
 alloc_lines = []
+BARE = "QEMU, no prealloc (start without memory setup)"
 
 
 def vfioctl_start(conf):
@@ -255,6 +257,12 @@ try:
     for n in sorted({1, NCPU}):
         variants.append(("floor: touch %d GiB fresh %s pages, %d thread%s" % (
             GIB, "2M" if mode == "hugepages" else "4K", n, "s" if n > 1 else ""), floor_run, (n,)))
+    # The same VM with no memory setup at all: what every start costs besides filling guest RAM. The second
+    # table subtracts it, round by round, to compare the memory setup itself with the floor.
+    bare = [a.replace(",prealloc=on", "").replace(",prealloc-threads=%d" % NCPU, "") for a in argv]
+    if next(a for a in bare if a.startswith("memory-backend-")) == obj:
+        notes.append("The backend had no prealloc=on to remove: the no-prealloc row is the same QEMU.")
+    variants.append((BARE, raw_start, (bare, qmpdir)))
     variants.append(("QEMU default prealloc (1 thread)", raw_start, (default, qmpdir)))
     variants.append(("QEMU prealloc-threads=%d (raw QEMU)" % NCPU, raw_start, (argv, qmpdir)))
     if "start" in vrun("--help").stdout:
@@ -289,6 +297,20 @@ bw = ", ".join("%d thread%s %.1f GB/s" % (n, "s" if n > 1 else "", sorted(v)[len
 floor_n = "floor: touch %d GiB fresh %s pages, %d thread%s" % (GIB, "2M" if mode == "hugepages" else "4K", NCPU,
                                                                "s" if NCPU > 1 else "")
 alloc = sorted(set(alloc_lines))
+# Memory setup alone: each start minus the start without prealloc of the same round (rows run round robin,
+# so the two samples of a round met the same machine), and vfioctl's fill as its own clock logs it.
+setup_rows = [(n, v) for n, v in rows if n.startswith("floor:")]
+for n, v in rows:
+    if n.startswith("floor:") or n == BARE or BARE not in res:
+        continue
+    setup_rows.append((n + " minus no-prealloc start", [max(a - b, 0.0) for a, b in zip(v, res[BARE])]))
+fills = []
+for line in alloc_lines[-RUNS:]:
+    m = re.search(r" in ([0-9.]+) s", line)
+    if m:
+        fills.append(float(m.group(1)))
+if fills:
+    setup_rows.append(("vfioctl's fill alone (its own clock, from the VM log)", fills))
 with open(OUT, "w") as f:
     f.write("""### Memory setup of a {gib} GiB hugepage guest
 
@@ -307,6 +329,11 @@ Memset bandwidth on faulted-in memory (best of 5 passes of 512 MiB): {bw}. Media
 
 {table}
 
+The memory setup alone, against the floor: each row above minus the no-prealloc start of the same round, and the
+time vfioctl's fill logs for itself (the floor and the fill do the same work: touch every fresh page once).
+
+{stable}
+
 Why QEMU's threads do not help here. The first touch of the {gib} GiB just reserved took {first:.2f} s ({n}
 threads): this machine is itself a VM and its hypervisor backs guest memory on first use, so the rows above only
 start after that pass (membw, not timed). Then the same kernel work, one factor at a time (`bench/prealloc-factors`
@@ -319,6 +346,7 @@ on a {gib} GiB hugetlbfs file, threads started together; the per-thread times ar
                   runs=RUNS, w=WARMUP, machine=B.machine_line(), qemu=B.qemu_version(),
                   alloc="; ".join("\"%s\"" % a for a in alloc) or "not run",
                   table=B.table(rows, floor_n, unit="s", head="setup", base2="QEMU default prealloc (1 thread)"),
+                  stable=B.table(setup_rows, floor_n, unit="s", head="memory setup"),
                   first=first_touch if "first_touch" in dir() else 0.0,
                   ftable=(B.table(frows, frows[0][0] if frows else None, unit="s", head="factor") + "\n\n" +
                           "Per thread (last run): " + "; ".join("%s %d: %s s" % (k[0], k[1], v)

@@ -173,7 +173,8 @@ int verb_import_libvirt(int argc, char **argv)
         if (arg_connect) {
                 r = import_from_connection(file, arg_keep_unknown ? VM_LIBVIRT_KEEP_UNKNOWN_ARGS : 0, &imp,
                                            &label, &error);
-                if (r == -EIO) {
+                /* libvirt's reason, or the loader's when its client library is missing */
+                if (r == -EIO || r == -EOPNOTSUPP) {
                         tool_error("%s", error ? error : file);
                         return EXIT_FAILURE_GENERIC;
                 }

@@ -126,6 +126,10 @@ int cpulist_parse_mask(const char *s, bool *set, size_t n)
         if (!s || n == 0 || n > CPULIST_MAX)
                 return -EINVAL;
         len = strcspn(s, "\n");
+        /* The walk below goes from the last word to the first and stops at the first character: an
+         * empty first word (a leading comma, or nothing at all) would pass unseen. */
+        if (len == 0 || s[0] == ',')
+                return -EINVAL;
         for (size_t i = 0; i < len; i++)
                 if (!isxdigit((unsigned char)s[i]) && s[i] != ',')
                         return -EINVAL;

@@ -5,6 +5,7 @@
  */
 #include "vfioctl/libvirt-connect.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -246,6 +247,92 @@ int vm_node_devices_resolve(vm_config *c, const vm_node_devices *d, vfio_pci_nam
         return 0;
 }
 
+/* ---- the client library, opened on first use ------------------------------------------------------ */
+
+/* Linking libvirt's client library pulls about fifty shared libraries (GLib, GnuTLS, curl, Kerberos, ...)
+ * into every run of vfioctl: ~35 ms before main(), more than `devices` spends listing 512 PCI functions.
+ * Only the verbs that talk to a daemon need it, so it is opened when they connect (libvirt0's soname),
+ * and every other verb starts as fast as lspci. The pointers take their types from libvirt's headers,
+ * so a changed prototype fails the build, not the call. */
+#define LIBVIRT_SONAME "libvirt.so.0"
+
+static struct {
+        __typeof__(virConnectClose) *virConnectClose;
+        __typeof__(virConnectGetURI) *virConnectGetURI;
+        __typeof__(virConnectListAllNodeDevices) *virConnectListAllNodeDevices;
+        __typeof__(virConnectOpen) *virConnectOpen;
+        __typeof__(virConnectOpenReadOnly) *virConnectOpenReadOnly;
+        __typeof__(virDomainDefineXMLFlags) *virDomainDefineXMLFlags;
+        __typeof__(virDomainFree) *virDomainFree;
+        __typeof__(virDomainGetXMLDesc) *virDomainGetXMLDesc;
+        __typeof__(virDomainLookupByName) *virDomainLookupByName;
+        __typeof__(virGetLastError) *virGetLastError;
+        __typeof__(virGetLastErrorMessage) *virGetLastErrorMessage;
+        __typeof__(virNodeDeviceFree) *virNodeDeviceFree;
+        __typeof__(virNodeDeviceGetXMLDesc) *virNodeDeviceGetXMLDesc;
+        __typeof__(virSetErrorFunc) *virSetErrorFunc;
+} lv;
+
+static void *libvirt_handle;
+
+/* Filled through an object pointer to each function pointer: POSIX's way to store dlsym's result without
+ * a cast C forbids. */
+/* clang-format off */
+#define LV_ENTRY(name) { #name, (void **)&lv.name }
+/* clang-format on */
+static const struct {
+        const char *name;
+        void **slot;
+} lv_table[] = {
+        LV_ENTRY(virConnectClose),
+        LV_ENTRY(virConnectGetURI),
+        LV_ENTRY(virConnectListAllNodeDevices),
+        LV_ENTRY(virConnectOpen),
+        LV_ENTRY(virConnectOpenReadOnly),
+        LV_ENTRY(virDomainDefineXMLFlags),
+        LV_ENTRY(virDomainFree),
+        LV_ENTRY(virDomainGetXMLDesc),
+        LV_ENTRY(virDomainLookupByName),
+        LV_ENTRY(virGetLastError),
+        LV_ENTRY(virGetLastErrorMessage),
+        LV_ENTRY(virNodeDeviceFree),
+        LV_ENTRY(virNodeDeviceGetXMLDesc),
+        LV_ENTRY(virSetErrorFunc),
+};
+
+static int libvirt_load(char **ret_error)
+{
+        const char *why;
+        void *h;
+
+        if (libvirt_handle)
+                return 0;
+        h = dlopen(LIBVIRT_SONAME, RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+                why = dlerror();
+                if (asprintf(
+                            ret_error,
+                            "libvirt's client library (%s) cannot be loaded: %s; install it (Debian: libvirt0, Fedora: libvirt-libs)",
+                            LIBVIRT_SONAME, why ? why : "unknown error") < 0)
+                        *ret_error = NULL;
+                return -EOPNOTSUPP;
+        }
+        for (size_t i = 0; i < sizeof(lv_table) / sizeof(lv_table[0]); i++) {
+                *lv_table[i].slot = dlsym(h, lv_table[i].name);
+                if (*lv_table[i].slot)
+                        continue;
+                why = dlerror();
+                if (asprintf(ret_error, "libvirt's client library (%s) lacks %s, which vfioctl needs: %s",
+                             LIBVIRT_SONAME, lv_table[i].name, why ? why : "unknown error") < 0)
+                        *ret_error = NULL;
+                memset(&lv, 0, sizeof(lv));
+                dlclose(h);
+                return -EOPNOTSUPP;
+        }
+        libvirt_handle = h;
+        return 0;
+}
+
 /* ---- the connection -------------------------------------------------------------------------------- */
 
 struct vm_libvirt_conn {
@@ -262,7 +349,7 @@ static void quiet(void *data, virErrorPtr e)
 
 static int libvirt_error(char **ret_error, const char *what)
 {
-        const char *m = virGetLastErrorMessage();
+        const char *m = lv.virGetLastErrorMessage();
 
         if (asprintf(ret_error, "%s: %s", what, m ? m : "unknown libvirt error") < 0)
                 *ret_error = NULL;
@@ -274,10 +361,15 @@ int vm_libvirt_connect(const char *uri, bool read_only, vm_libvirt_conn **ret, c
         _cleanup_(vm_libvirt_conn_freep) vm_libvirt_conn *c = calloc(1, sizeof(*c));
         char *u;
 
+        int r;
+
         if (!c)
                 return -ENOMEM;
-        virSetErrorFunc(NULL, quiet);
-        c->conn = read_only ? virConnectOpenReadOnly(uri) : virConnectOpen(uri);
+        r = libvirt_load(ret_error);
+        if (r < 0)
+                return r;
+        lv.virSetErrorFunc(NULL, quiet);
+        c->conn = read_only ? lv.virConnectOpenReadOnly(uri) : lv.virConnectOpen(uri);
         if (!c->conn) {
                 _cleanup_free_ char *what = NULL;
 
@@ -285,7 +377,7 @@ int vm_libvirt_connect(const char *uri, bool read_only, vm_libvirt_conn **ret, c
                         return -ENOMEM;
                 return libvirt_error(ret_error, what);
         }
-        u = virConnectGetURI(c->conn);
+        u = lv.virConnectGetURI(c->conn);
         c->uri = strdup(u ? u : uri ? uri : "");
         free(u);
         if (!c->uri)
@@ -300,7 +392,7 @@ vm_libvirt_conn *vm_libvirt_conn_free(vm_libvirt_conn *c)
         if (!c)
                 return NULL;
         if (c->conn)
-                virConnectClose(c->conn);
+                lv.virConnectClose(c->conn);
         free(c->uri);
         free(c);
         return NULL;
@@ -317,19 +409,19 @@ int vm_libvirt_node_devices(vm_libvirt_conn *c, vm_node_devices **ret, char **re
         virNodeDevicePtr *devs = NULL;
         int n, r = 0;
 
-        n = virConnectListAllNodeDevices(c->conn, &devs,
-                                         VIR_CONNECT_LIST_NODE_DEVICES_CAP_PCI_DEV |
-                                                 VIR_CONNECT_LIST_NODE_DEVICES_CAP_USB_DEV);
+        n = lv.virConnectListAllNodeDevices(c->conn, &devs,
+                                            VIR_CONNECT_LIST_NODE_DEVICES_CAP_PCI_DEV |
+                                                    VIR_CONNECT_LIST_NODE_DEVICES_CAP_USB_DEV);
         if (n < 0)
                 return libvirt_error(ret_error, "listing the node devices");
         for (int i = 0; i < n; i++) {
-                char *x = r < 0 ? NULL : virNodeDeviceGetXMLDesc(devs[i], 0);
+                char *x = r < 0 ? NULL : lv.virNodeDeviceGetXMLDesc(devs[i], 0);
 
                 if (r >= 0 && !x)
                         r = libvirt_error(ret_error, "reading a node device");
                 else if (x && (r = strv_push(&xmls, x)) < 0)
                         free(x);
-                virNodeDeviceFree(devs[i]);
+                lv.virNodeDeviceFree(devs[i]);
         }
         free(devs);
         if (r < 0)
@@ -342,14 +434,14 @@ int vm_libvirt_node_devices(vm_libvirt_conn *c, vm_node_devices **ret, char **re
 
 int vm_libvirt_domain_exists(vm_libvirt_conn *c, const char *name, char **ret_error)
 {
-        virDomainPtr d = virDomainLookupByName(c->conn, name);
+        virDomainPtr d = lv.virDomainLookupByName(c->conn, name);
         virErrorPtr e;
 
         if (d) {
-                virDomainFree(d);
+                lv.virDomainFree(d);
                 return 1;
         }
-        e = virGetLastError();
+        e = lv.virGetLastError();
         if (e && e->code == VIR_ERR_NO_DOMAIN)
                 return 0;
         return libvirt_error(ret_error, "looking the domain up");
@@ -357,23 +449,23 @@ int vm_libvirt_domain_exists(vm_libvirt_conn *c, const char *name, char **ret_er
 
 int vm_libvirt_define(vm_libvirt_conn *c, const char *xml, char **ret_error)
 {
-        virDomainPtr d = virDomainDefineXMLFlags(c->conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
+        virDomainPtr d = lv.virDomainDefineXMLFlags(c->conn, xml, VIR_DOMAIN_DEFINE_VALIDATE);
 
         if (!d)
                 return libvirt_error(ret_error, "defining the domain");
-        virDomainFree(d);
+        lv.virDomainFree(d);
         return 0;
 }
 
 int vm_libvirt_domain_xml(vm_libvirt_conn *c, const char *name, char **ret_xml, char **ret_error)
 {
-        virDomainPtr d = virDomainLookupByName(c->conn, name);
+        virDomainPtr d = lv.virDomainLookupByName(c->conn, name);
         char *x;
 
         if (!d)
                 return libvirt_error(ret_error, name);
-        x = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
-        virDomainFree(d);
+        x = lv.virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+        lv.virDomainFree(d);
         if (!x)
                 return libvirt_error(ret_error, name);
         *ret_xml = x;

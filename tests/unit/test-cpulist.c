@@ -90,6 +90,12 @@ static void test_masks(void **state)
         assert_int_equal(cpulist_parse_mask("xyz", set, N), -EINVAL);
         assert_int_equal(cpulist_parse_mask("123456789", set, N), -EINVAL);
         assert_int_equal(cpulist_parse_mask("1,00000000,00000000,00000000,00000000", set, N), -EINVAL);
+        /* An empty word is no word the kernel writes: at either end, between two commas, or the whole. */
+        assert_int_equal(cpulist_parse_mask(",ff", set, N), -EINVAL);
+        assert_int_equal(cpulist_parse_mask("ff,", set, N), -EINVAL);
+        assert_int_equal(cpulist_parse_mask("ff,,0", set, N), -EINVAL);
+        assert_int_equal(cpulist_parse_mask("", set, N), -EINVAL);
+        assert_int_equal(cpulist_parse_mask("\n", set, N), -EINVAL);
         assert_int_equal(cpulist_count(set, N), 0);
 }
 
