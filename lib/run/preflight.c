@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cpulist.h"
 #include "fs-util.h"
 #include "host-steps.h"
 #include "parse-util.h"
@@ -545,6 +546,45 @@ static int check_hugepages(vm_start *x, vfio_problems *problems, char **ret_erro
         return 0;
 }
 
+/*
+ * [memory] host_nodes names nodes with memory on this host: QEMU's mbind fails on any other one ("cannot
+ * bind memory to host NUMA nodes", only in the VM's log). Without the kernel's list (no NUMA support) QEMU
+ * decides.
+ */
+static int check_host_nodes(vm_start *x, vfio_problems *problems, char **ret_error)
+{
+        _cleanup_free_ char *text = NULL, *have = NULL;
+        _cleanup_free_ bool *set = NULL;
+        const vm_config *c = x->c;
+        unsigned line = vm_config_key_line(c, "memory", "host_nodes");
+        int r;
+
+        if (!c->memory.host_nodes)
+                return 0;
+        if ((r = open_host(x, ret_error)) < 0)
+                return r;
+        set = calloc(CPULIST_MAX, sizeof(bool));
+        if (!set)
+                return -ENOMEM;
+        if (vfio_host_read_attr(x->host, "sys/devices/system/node/has_memory", 65536, &text) < 0 ||
+            cpulist_parse(text, set, CPULIST_MAX) < 0)
+                return 0;
+        have = cpulist_format(set, CPULIST_MAX, ',');
+        STRV_FOREACH(n, c->memory.host_nodes) {
+                uint64_t v;
+
+                if (parse_uint(*n, 10, CPULIST_MAX - 1, &v) < 0 || set[v])
+                        continue;
+                (void)vfio_problems_add(
+                        problems, ERR,
+                        "%s:%u: [memory] host_nodes: this host has no memory on NUMA node %s (nodes with memory: %s, sys/devices/system/node/has_memory)",
+                        c->filename ? c->filename : "?", line, *n, have ? have : "?");
+                (void)vfio_problems_fix(
+                        problems, "list nodes this host has in [memory] host_nodes, or remove the key");
+        }
+        return 0;
+}
+
 /* What one running VM holds that this one asks for: devices, explicitly pinned CPUs, evdev grabs. */
 static void check_conflicts_with(vm_start *x, const char *name, const vm_runstate *s, char **evdevs,
                                  vfio_problems *problems)
@@ -946,6 +986,8 @@ int vm_start_preflight(vm_start *x, vfio_problems *problems, char **ret_error)
         check_disks(x, problems);
         check_memlock(x, problems);
         if ((r = check_hugepages(x, problems, ret_error)) < 0)
+                return r;
+        if ((r = check_host_nodes(x, problems, ret_error)) < 0)
                 return r;
         for (size_t i = 0; i < c->n_inputs; i++)
                 if (c->inputs[i].type == VM_INPUT_EVDEV && c->inputs[i].evdev &&

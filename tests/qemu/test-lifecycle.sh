@@ -374,6 +374,22 @@ fi
 C5=$(conf bad "[disk \"sys\"]" "path = $T/missing.qcow2" "format = qcow2")
 V start "$C5" > "$T/e.out" 2>&1; rc=$?
 check "missing disk: refused before launch with exit 69 and the path" bash -c "[ $rc -eq 69 ] && grep -q '$T/missing.qcow2' '$T/e.out'"
+# [memory] host_nodes: a node without memory here is refused before QEMU (whose mbind would fail in the log);
+# a node the host has starts, QEMU binding guest RAM there (real mbind under TCG)
+mkdir -p "$T/sys/devices/system/node"; echo 0 > "$T/sys/devices/system/node/has_memory"
+C10=$(conf numa "host_nodes = 1")
+V start "$C10" > "$T/n.out" 2>&1; rc=$?
+sed 's/^/# /' "$T/n.out"
+check "host_nodes = 1 on a host with node 0 only: refused (exit 69) at its line" \
+  bash -c "[ $rc -eq 69 ] && grep -q 'numa.conf:[0-9]*: \[memory\] host_nodes: this host has no memory on NUMA node 1 (nodes with memory: 0' '$T/n.out'"
+sed -i 's/^host_nodes = 1$/host_nodes = 0/' "$C10"
+V start "$C10" --detach > "$T/n2.out" 2>&1; rc=$?
+sed 's/^/# /' "$T/n2.out"
+check "host_nodes = 0: QEMU runs with host-nodes=0,policy=bind" \
+  bash -c "[ $rc -eq 0 ] && tr '\0' '\n' < /proc/\$('$VFIOCTL' --root '$T' status numa --json | jq -r .pid)/cmdline | grep -q 'memory-backend-ram,id=mem,size=128M,host-nodes=0,policy=bind'"
+V stop numa --force > /dev/null 2>&1
+rm -f "$T/sys/devices/system/node/has_memory"
+
 if [ "$(id -u)" = 0 ]; then
   sed -i '/^user = /d' "$C5"
   V start "$C5" > "$T/f.out" 2>&1; rc=$?
