@@ -10,7 +10,7 @@ PACKAGES="
   libpci-dev pciutils pci.ids libjson-c-dev libinih-dev libxml2-dev libxml2-utils libcmocka-dev libvirt-dev
   libvirt-clients libvirt-daemon libvirt-daemon-driver-qemu
   qemu-system-x86 qemu-system-gui qemu-utils ovmf jq socat hyperfine iproute2 linux-perf
-  xz-utils cpio dpkg-dev util-linux udev swtpm swtpm-tools pulseaudio zfs-fuse python3 systemd
+  xz-utils cpio dpkg-dev util-linux udev swtpm swtpm-tools pulseaudio zfs-fuse python3 systemd tmux
   pulseaudio-utils pipewire pipewire-bin pipewire-pulse wireplumber dbus-daemon sox
   debhelper lintian rpm zsh
 "

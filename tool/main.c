@@ -41,6 +41,10 @@ static const verb verbs[] = {
           "give devices back to the driver they had before 'bind'", .own_help = true },
         { "rebind", 1, 64, verb_rebind, "rebind SELECTOR... [--force] [--dry-run]",
           "clear driver_override and let the kernel probe the host driver again", .own_help = true },
+        { "guide", 0, 1, verb_guide,
+          "guide [NAME] [--gpu SEL|auto] [--user U] [--memory 16G] [--cpus N] [--disk SIZE|PATH] [--iso FILE] [--windows] [--desktop-user U] [--yes] [--dry-run]",
+          "from this host to a running passthrough VM: check, setup, reboot, create, start (resumable)",
+          .own_help = true },
         { "setup", 0, 64, verb_setup,
           "setup [SELECTOR...] [--user U] [--dry-run] [--undo] [--apply-cmdline]",
           "make the host configuration persistent: modprobe.d, udev, limits, hugepages, kernel command line",
@@ -50,7 +54,7 @@ static const verb verbs[] = {
           "host readiness for passthrough: each check with evidence and fix, plus known hardware quirks",
           .own_help = true },
         { "create", 1, 1, verb_create,
-          "create NAME [--gpu SEL|auto] [--memory 16G] [--cpus 8] [--disk PATH|SIZE] [--iso FILE] [--windows] [--desktop-user U] [--dry-run] [--output FILE] [--force]",
+          "create NAME [--gpu SEL|auto] [--user U] [--memory 16G] [--cpus 8] [--disk PATH|SIZE] [--iso FILE] [--windows] [--desktop-user U] [--dry-run] [--output FILE] [--force]",
           "write a complete, commented VM config with defaults from this host", .own_help = false },
         { "validate", 1, 1, verb_validate, "validate NAME|FILE",
           "check a VM config by itself (no host needed)", .own_help = false },
@@ -238,6 +242,35 @@ int tool_load_config_trusted(const char *arg, vm_config **ret)
         STRV_FOREACH(e, errors)
                 tool_error("%s", *e);
         return r;
+}
+
+int tool_check_boot_program(const vfio_host *h, const char *path)
+{
+        _cleanup_(vfio_perm_issue_freep) vfio_perm_issue *issue = NULL;
+        int r;
+
+        /* Below --root the program is this build's, not a file of the tree the unit is written into. */
+        if (!vfio_host_is_live(h))
+                return 0;
+        /* Judged against an account in no group of root's: only root may be able to change it. */
+        char *groups[] = { NULL };
+        const vfio_account anyone = {
+                .name = (char *)"anyone", .uid = 65534, .gid = 65534, .groups = groups
+        };
+
+        r = vfio_perm_check_path(h, path, &anyone, 0, &issue);
+        if (r == 1) {
+                tool_error(
+                        "%s: %s is %s (uid %u, gid %u, mode %04o): root would run this program at every boot (vfioctl-bind.service), so whoever can change it would get root; run an installed vfioctl (/usr/bin/vfioctl) or fix: %s",
+                        path, issue->path, vfio_perm_reason_to_string(issue->reason), issue->uid, issue->gid,
+                        issue->mode, issue->fix);
+                return -EPERM;
+        }
+        if (r < 0) {
+                tool_error("%s: cannot check who can change it: %s", path, strerror(-r));
+                return r;
+        }
+        return 0;
 }
 
 bool tool_vm_name(const char *s)

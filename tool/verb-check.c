@@ -161,6 +161,8 @@ static int print_json(const vfio_host *h, const vfio_check_report *R, const vm_i
                 for (const char *const *s = m->quirk->settings; s && *s; s++)
                         json_object_array_add(settings, json_object_new_string(*s));
                 json_object_object_add(o, "settings", settings);
+                json_object_object_add(o, "settings_applied",
+                                       m->quirk->settings ? jstr(vfio_quirk_settings_when(m->quirk)) : NULL);
                 json_object_array_add(quirks, o);
         }
         json_object_object_add(root, "checks", checks);
@@ -261,7 +263,7 @@ static void print_text(const vfio_host *h, const vfio_check_report *R, const vm_
                                 printf("         %sfix:%s %s\n", tool_color(stdout, ANSI_BOLD),
                                        tool_color(stdout, ANSI_RESET), fix);
                         if (m->quirk->settings) {
-                                printf("         VM settings applied by vfioctl:");
+                                printf("         VM settings %s:", vfio_quirk_settings_how(m->quirk));
                                 for (const char *const *s = m->quirk->settings; *s; s++)
                                         printf(" %s", *s);
                                 putchar('\n');

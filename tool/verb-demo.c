@@ -1,7 +1,8 @@
 /*
  * vfioctl demo: the whole life of a VM on any machine. Builds a tiny guest (Debian's kernel and busybox, an
  * initramfs whose /init greets on the serial console and powers off on the ACPI power button), starts it
- * as an unprivileged user, shows its status, stops it gracefully, and says what a real setup adds.
+ * as an unprivileged user, shows its status, stops it gracefully, and points to vfioctl guide for a real
+ * host.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -146,11 +147,15 @@ static int demo_status_stop(const vm_run *r, double t0)
         if (vm_runstate_read(r->dirfd, &s) >= 0)
                 printf("stopped in %.1f s: state %s, reason %s\n", now_s() - t_stop,
                        vm_state_to_string(s->state), s->exit_reason ? s->exit_reason : "-");
-        printf("\nThe demo took %.1f s. A real setup adds, in this order:\n"
+        printf("\nThe demo took %.1f s. On a real host one command goes from here to a running passthrough VM,\n"
+               "showing each change and asking before it (resume it after the reboot it asks for):\n"
+               "  sudo vfioctl guide win11 --gpu auto --memory 16G --windows\n"
+               "It does, in this order (each also a verb of its own):\n"
                "  vfioctl check                          is the IOMMU on, which kernel options are missing\n"
                "  vfioctl devices --gpu                  GPUs by IOMMU group, with a passthrough verdict\n"
-               "  vfioctl create win11 --gpu auto --memory 16G --cpus 8 --windows\n"
-               "  vfioctl bind 01:00.0                   the GPU and its audio function onto vfio-pci\n"
+               "  vfioctl setup --vm win11 --user gamer  kernel command line, initramfs modules, early binding, udev, limits\n"
+               "  (reboot)                               when the kernel command line or the boot-time binding changed\n"
+               "  vfioctl create win11 --gpu auto --user gamer --memory 16G --windows\n"
                "  vfioctl start win11                    as [vm] user, pinned, with the GPU passed through\n"
                "  vfioctl enable win11                   start it at boot (vfioctl@win11.service)\n",
                now_s() - t0);

@@ -7,6 +7,8 @@
 #include "config.h"
 #include "tool.h"
 #include "vfioctl/autostart.h"
+#include "vfioctl/problem.h"
+#include "vfioctl/startcheck.h"
 #include "vfioctl/vmpaths.h"
 
 static int enable_disable(int argc, char **argv, bool enable)
@@ -22,14 +24,24 @@ static int enable_disable(int argc, char **argv, bool enable)
                            argv[1]);
                 return EXIT_USAGE;
         }
-        if (enable && !arg_root) {
-                _cleanup_free_ char *cfg = NULL;
+        if (enable) {
+                /* The unit runs `vfioctl start NAME` as root at boot: what start would refuse then is
+                 * refused now, not found after a reboot. */
+                _cleanup_(vfio_host_freep) vfio_host *h = NULL;
+                _cleanup_(vfio_problems_freep) vfio_problems *problems = NULL;
 
-                /* The unit runs `vfioctl start NAME` as root: the VM must be found as root will look it up.
-                 */
-                if (vm_find_config(argv[1], &cfg, &err) < 0) {
-                        if (err)
-                                tool_error("%s", err);
+                if (tool_open_host(&h) < 0 || vfio_problems_new(&problems) < 0 ||
+                    vm_start_check_boot(h, argv[1], problems) < 0)
+                        return EXIT_FAILURE_GENERIC;
+                if (vfio_problems_has_errors(problems)) {
+                        for (size_t i = 0; i < problems->n; i++) {
+                                _cleanup_free_ char *text = vfio_problem_text(&problems->items[i]);
+
+                                tool_error("%s", text ? text : problems->items[i].message);
+                        }
+                        tool_error(
+                                "vfioctl@%s.service was not enabled: vfioctl start %s would refuse the VM at boot",
+                                argv[1], argv[1]);
                         return EXIT_DATAERR;
                 }
         }

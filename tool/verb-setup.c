@@ -178,8 +178,10 @@ static int add_vm_needs(setup_args *a)
                         return EXIT_FAILURE_GENERIC;
         if (!a->o.memory)
                 a->o.memory = n.memory;
-        if (!a->o.hugepages)
+        if (!a->o.hugepages) {
                 a->o.hugepages = n.hugepages;
+                a->o.hugepage_size = n.hugepage_size;
+        }
         a->o.uinput = n.input_relay;
         setup_vm_media(a->vm_conf, &a->o);
         return EXIT_OK;
@@ -323,6 +325,8 @@ int verb_setup(int argc, char **argv)
         }
         if (a.undo)
                 return setup_undo(h, &a);
+        if (a.o.vfioctl_path && !a.dry_run && tool_check_boot_program(h, a.o.vfioctl_path) < 0)
+                return EXIT_NOPERM;
         if (tool_load_model(h, &m) < 0)
                 return EXIT_FAILURE_GENERIC;
         r = tool_resolve_selection(h, m, a.selectors ? a.selectors : argv + optind, 0, &sel);

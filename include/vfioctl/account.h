@@ -18,6 +18,8 @@ typedef struct vfio_account {
 int vfio_account_lookup(const vfio_host *h, const char *user, vfio_account **ret);
 vfio_account *vfio_account_free(vfio_account *a);
 VFIO_DEFINE_POINTER_CLEANUP(vfio_account, vfio_account_free)
+/* The gid of a group: etc/group under the root, then (live root) NSS; -ENOENT when there is none. */
+int vfio_account_group_gid(const vfio_host *h, const char *group, uint32_t *ret);
 /* The running system's NSS alone (getpwnam, getgrouplist), whatever the root: the user a process runs as. */
 int vfio_account_lookup_nss(const char *user, vfio_account **ret);
 /* Name of a group id from etc/group (NULL when unknown); newly allocated. */

@@ -18,6 +18,7 @@ typedef struct vfio_cpu {
         char *model_name; /* "Intel(R) Xeon(R) CPU E3-1225 v3 @ 3.20GHz" */
         bool vmx, svm;    /* Intel VT-x / AMD-V flags of the first CPU */
         bool hypervisor;  /* the "hypervisor" flag: this host is itself a guest */
+        bool gbpages;     /* "pdpe1gb": the MMU maps 1 GiB pages (hugepagesz=1G works) */
         unsigned n_cpus;  /* "processor" entries */
 } vfio_cpu;
 

@@ -35,9 +35,17 @@ char *vfio_distro_cmdline_fix(const vfio_distro *d, const char *args);
 /* The command that rebuilds the initramfs ("update-initramfs -u", "dracut -f", "mkinitcpio -P"); Debian's
  * for an unknown family (advice only: setup runs nothing there). */
 const char *vfio_distro_initramfs_cmd(const vfio_distro *d);
+/* The same as argument vectors, the tool by name (vfio_hostcmd_locate finds its path); NULL-terminated. */
+const char *const *vfio_distro_initramfs_argv(const vfio_distro *d);
+const char *const *vfio_distro_grub_mkconfig_argv(const vfio_distro *d);
 /* The command that regenerates grub.cfg from etc/default/grub ("update-grub", "grub2-mkconfig -o ..."). */
 const char *vfio_distro_grub_mkconfig_cmd(const vfio_distro *d);
 /* The edit that puts modules into the initramfs so they load before the GPU drivers, then the rebuild. */
 char *vfio_distro_early_modules_fix(const vfio_distro *d, const char *modules);
+/* The package of this family for a Debian package name ("ovmf" is "edk2-ovmf" on Fedora and Arch). */
+const char *vfio_distro_package(const vfio_distro *d, const char *pkg);
+/* The non-interactive install command without its packages, the tool by name ("apt-get", "install", "-y").
+ */
+const char *const *vfio_distro_install_argv(const vfio_distro *d);
 /* "apt-get install swtpm" etc.; pkg names the Debian package, the others are mapped here. */
 char *vfio_distro_install_cmd(const vfio_distro *d, const char *what);

@@ -19,6 +19,8 @@ int vfio_hostfile_write_atomic(const vfio_host *h, const char *path, const void 
 int vfio_hostfile_write_atomic_owned(const vfio_host *h, const char *path, const void *data, size_t len,
                                      mode_t mode, uid_t uid, gid_t gid);
 /* Whole regular file, at most max bytes (-EFBIG beyond); -ENOENT when missing. */
+/* Makes path a symbolic link to target, atomically (a temporary link renamed over path). */
+int vfio_hostfile_symlink_atomic(const vfio_host *h, const char *path, const char *target);
 int vfio_hostfile_read(const vfio_host *h, const char *path, size_t max, char **ret, size_t *ret_len);
 int vfio_hostfile_unlink(const vfio_host *h, const char *path);
 int vfio_hostfile_rmdir(const vfio_host *h, const char *path);

@@ -68,6 +68,10 @@ typedef struct vfio_quirk {
         const char *source; /* "seed 000, 'Virtualization With VT-d / IOMMU'" */
         const char *fix;    /* may contain {cmdline} (replaced with the distribution's command line edit) */
         const char *const *settings; /* VM settings, "machine.max-ram-below-4g=1G"; NULL-terminated */
+        /* true: vfioctl applies the settings to every VM at each start, whatever its file says (host
+         * safety); false: create and guide write them into a new VM's configuration, where they can be
+         * changed. */
+        bool settings_at_start;
 } vfio_quirk;
 
 const vfio_quirk *vfio_quirks_table(size_t *ret_n);
@@ -101,6 +105,10 @@ int vfio_quirks_evaluate(const vfio_quirk_input *in, vfio_quirk_matches **ret);
 vfio_quirk_matches *vfio_quirk_matches_free(vfio_quirk_matches *m);
 VFIO_DEFINE_POINTER_CLEANUP(vfio_quirk_matches, vfio_quirk_matches_free)
 const char *vfio_quirk_action_to_string(vfio_quirk_action a);
+/* How a quirk's settings reach a VM, as check prints it: "vfioctl applies at every start" or "vfioctl
+ * create writes into a new VM's configuration"; "start" or "create" for --json. */
+const char *vfio_quirk_settings_how(const vfio_quirk *q);
+const char *vfio_quirk_settings_when(const vfio_quirk *q);
 
 /*
  * For the VM configuration: the settings the quirks ask for when these devices are passed on this host,

@@ -8,22 +8,24 @@
 
 #include "vfioctl/common.h"
 #include "vfioctl/host.h"
+#include "vfioctl/hostcmd.h"
 #include "vfioctl/model.h"
 #include "vfioctl/selector.h"
 
 #define VFIO_SETUP_MANIFEST "var/lib/vfioctl/setup.manifest"
 
 typedef struct vfio_setup_opts {
-        const char *user;         /* the VM user: memlock limit and group membership; NULL: none */
-        const char *group;        /* group given the VFIO/USB nodes; NULL: "kvm" */
-        uint64_t memory;          /* guest RAM the user's VMs lock, bytes; 0: 16 GiB */
-        uint64_t hugepages;       /* bytes of huge pages to reserve at boot; 0: none */
-        char **usb;               /* "VVVV:PPPP" USB devices the VM takes (udev group rule) */
-        bool uinput;              /* load uinput at boot (modules-load.d), for vfioctl start's input relay */
-        bool create_user;         /* a dedicated system user */
-        bool with_group;          /* take the selected devices' IOMMU group peers too */
-        bool force;               /* host-critical devices are warnings, not refusals */
-        bool apply_cmdline;       /* edit etc/default/grub or etc/kernel/cmdline (else only print) */
+        const char *user;       /* the VM user: memlock limit and group membership; NULL: none */
+        const char *group;      /* group given the VFIO/USB nodes; NULL: "kvm" */
+        uint64_t memory;        /* guest RAM the user's VMs lock, bytes; 0: 16 GiB */
+        uint64_t hugepages;     /* bytes of huge pages to reserve at boot; 0: none */
+        uint64_t hugepage_size; /* bytes per page, 2 MiB or 1 GiB; 0: the kernel's default (Hugepagesize) */
+        char **usb;             /* "VVVV:PPPP" USB devices the VM takes (udev group rule) */
+        bool uinput;            /* load uinput at boot (modules-load.d), for vfioctl start's input relay */
+        bool create_user;       /* a dedicated system user */
+        bool with_group;        /* take the selected devices' IOMMU group peers too */
+        bool force;             /* host-critical devices are warnings, not refusals */
+        bool apply_cmdline;     /* edit etc/default/grub or etc/kernel/cmdline (else only print) */
         const char *vfioctl_path; /* ExecStart of the boot-time bind unit; NULL: "/usr/bin/vfioctl" */
         /* Sound and picture for the user at the screen (docs/audio.md), from the VM file: */
         const char *desktop_user; /* [vm] desktop_user */
@@ -39,10 +41,11 @@ typedef struct vfio_setup_opts {
 } vfio_setup_opts;
 
 typedef struct vfio_setup_file {
-        char *path; /* below the root: "etc/modprobe.d/vfioctl.conf" */
-        char *content;
+        char *path;    /* below the root: "etc/modprobe.d/vfioctl.conf" */
+        char *content; /* NULL for a link */
         mode_t mode;
         bool owned; /* vfioctl's own file; false: an edit of a host file (etc/default/grub) */
+        char *link; /* a symbolic link to this target instead of a file: a unit enabled in a .wants/ */
 } vfio_setup_file;
 
 typedef struct vfio_setup_plan {
@@ -53,6 +56,12 @@ typedef struct vfio_setup_plan {
         char **refusals;    /* why it must not run */
         char **cmdline_add; /* kernel parameters missing from proc/cmdline */
         char *bootloader;   /* "grub", "grubby", "kernelstub", "systemd-boot"; NULL when unknown */
+        /*
+         * The host's own tools that make the files take effect, as argv arrays (a guided setup runs them):
+         * the initramfs rebuild, the boot loader update, systemctl daemon-reload, the udev reload.
+         */
+        vfio_hostcmds effect;
+        char **effect_missing; /* those tools the root lacks: "update-grub (the boot loader's ...)" */
 } vfio_setup_plan;
 
 vfio_setup_plan *vfio_setup_plan_free(vfio_setup_plan *p);

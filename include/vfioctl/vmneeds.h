@@ -7,11 +7,12 @@
 #include "vfioctl/vmconf.h"
 
 typedef struct vm_needs {
-        char **devices;     /* selectors as the config writes them; the verbs add slot companions */
-        char **usb;         /* "046d:c52b" of USB devices passed by vendor:product */
-        uint64_t memory;    /* guest RAM in bytes: VFIO pins all of it */
-        uint64_t hugepages; /* bytes of hugepages the guest backs its RAM with; 0 without */
-        bool input_relay;   /* evdev inputs for the input relay (needs uinput) */
+        char **devices;         /* selectors as the config writes them; the verbs add slot companions */
+        char **usb;             /* "046d:c52b" of USB devices passed by vendor:product */
+        uint64_t memory;        /* guest RAM in bytes: VFIO pins all of it */
+        uint64_t hugepages;     /* bytes of hugepages the guest backs its RAM with; 0 without */
+        uint64_t hugepage_size; /* bytes per page: 2 MiB or 1 GiB ([memory] hugepages); 0 without */
+        bool input_relay;       /* evdev inputs for the input relay (needs uinput) */
 } vm_needs;
 
 /* Collects what the config c needs of the host. */

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -76,6 +77,51 @@ static int emit_chunks(buf *b, const exec_opts *o, bool final)
         return 0;
 }
 
+/* The child on our stdout and stderr, stdin on /dev/null; only its status is collected. */
+static int exec_run_inherit(char *const *argv, const exec_opts *opts, exec_result *ret)
+{
+        _cleanup_close_ int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        int status;
+        pid_t pid;
+
+        if (null_fd < 0)
+                return -errno;
+        fflush(NULL);
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                if (dup2(null_fd, STDIN_FILENO) < 0)
+                        _exit(127);
+                if (opts->cwd && chdir(opts->cwd) < 0)
+                        _exit(127);
+                /* The same privilege drop as a captured child: an inherited terminal lends no rights. */
+                if (opts->drop &&
+                    ((!opts->cwd && chdir("/") < 0) || setgroups(opts->n_groups, opts->groups) < 0 ||
+                     setgid(opts->gid) < 0 || setuid(opts->uid) < 0 ||
+                     (opts->uid != 0 && (setuid(0) == 0 || geteuid() == 0))))
+                        _exit(126);
+                if (opts->envp)
+                        execve(argv[0], argv, opts->envp);
+                else {
+                        setenv("LC_ALL", "C", 1);
+                        execv(argv[0], argv);
+                }
+                _exit(127);
+        }
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        ret->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        ret->out = strdup("");
+        ret->err = strdup("");
+        if (!ret->out || !ret->err) {
+                exec_result_done(ret);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
 int exec_run(char *const *argv, const exec_opts *opts, exec_result *ret)
 {
         _cleanup_close_ int out_r = -EBADF, out_w = -EBADF, err_r = -EBADF, err_w = -EBADF, null_fd = -EBADF;
@@ -91,6 +137,8 @@ int exec_run(char *const *argv, const exec_opts *opts, exec_result *ret)
                 return -EINVAL;
         if (access(argv[0], X_OK) < 0)
                 return log_debug_errno(-errno, "cannot execute %s", argv[0]);
+        if (opts && opts->inherit_output)
+                return exec_run_inherit(argv, opts, ret);
         if (pipe2(pipe_out, O_CLOEXEC) < 0)
                 return -errno;
         out_r = pipe_out[0];

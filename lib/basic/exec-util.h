@@ -24,8 +24,10 @@ typedef struct exec_opts {
         gid_t gid;
         const gid_t *groups; /* that user's supplementary groups (a disk may be theirs through one) */
         size_t n_groups;
-        char *const *envp; /* the child's whole environment; NULL: ours, with LC_ALL=C */
-        const char *cwd;   /* the child's working directory; NULL: ours */
+        char *const *envp;   /* the child's whole environment; NULL: ours, with LC_ALL=C */
+        const char *cwd;     /* the child's working directory; NULL: ours */
+        bool inherit_output; /* the child writes to our stdout and stderr (nothing captured): for tools a
+                                person watches, and that must not die with us on a closed pipe */
 } exec_opts;
 
 typedef struct exec_result {

@@ -68,6 +68,30 @@ fail:
         return r;
 }
 
+int symlink_atomic_at(int dirfd, const char *name, const char *target)
+{
+        char tmp[sizeof(ATOMIC_TEMP_PREFIX) + 16];
+        uint64_t rnd;
+
+        assert(name);
+        assert(target);
+        if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+                return -EIO;
+        snprintf(tmp, sizeof(tmp), ATOMIC_TEMP_PREFIX "%016llx", (unsigned long long)rnd);
+        if (symlinkat(target, dirfd, tmp) < 0)
+                return -errno;
+        fault_point();
+        if (renameat(dirfd, tmp, dirfd, name) < 0) {
+                int r = -errno;
+
+                (void)unlinkat(dirfd, tmp, 0);
+                return r;
+        }
+        (void)fsync(dirfd);
+        fault_point();
+        return 0;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, unsigned flags)
 {
         _cleanup_free_ char *dir = NULL;

@@ -23,6 +23,8 @@ enum {
  */
 int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
                          unsigned flags);
+/* Makes name (in dirfd) a symbolic link to target the same way: a temporary link renamed over it. */
+int symlink_atomic_at(int dirfd, const char *name, const char *target);
 /* The same for a path, relative to the working directory or absolute. */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, unsigned flags);
 

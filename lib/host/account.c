@@ -200,6 +200,32 @@ static char *db_name(const vfio_host *h, const char *db, uint32_t id)
         return NULL;
 }
 
+int vfio_account_group_gid(const vfio_host *h, const char *group, uint32_t *ret)
+{
+        _cleanup_free_ char *text = NULL;
+        struct group *g;
+        int r;
+
+        r = vfio_host_read_attr(h, "etc/group", DB_MAX, &text);
+        if (r == -ENOMEM)
+                return r;
+        for (const char *line = r >= 0 ? text : NULL; line && *line;
+             line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+                _cleanup_free_ char *name = colon_field(line, 0), *id_s = colon_field(line, 2);
+                uint64_t v;
+
+                if (name && id_s && strcmp(name, group) == 0 && parse_uint(id_s, 10, UINT32_MAX, &v) >= 0) {
+                        *ret = (uint32_t)v;
+                        return 0;
+                }
+        }
+        /* Groups from LDAP/sssd are only in NSS, which describes the running system only. */
+        if (!vfio_host_is_live(h) || !(g = getgrnam(group)))
+                return -ENOENT;
+        *ret = g->gr_gid;
+        return 0;
+}
+
 char *vfio_account_group_name(const vfio_host *h, uint32_t gid)
 {
         return db_name(h, "etc/group", gid);

@@ -724,34 +724,232 @@ static bool ids_configured(ctx *c, const char *id)
         return strv_contains(c->mp->vfio_pci_ids, id);
 }
 
+/* "softdep a pre: vfio-pci' and 'softdep b pre: vfio-pci" (quoted by the caller), "" for none. */
+static char *softdep_lines(char *const *drivers)
+{
+        _cleanup_strv_free_ char **lines = NULL;
+
+        STRV_FOREACH(drv, drivers) {
+                char *s = fmt("softdep %s pre: vfio-pci", *drv);
+
+                if (!s || strv_push(&lines, s) < 0) {
+                        free(s);
+                        return NULL;
+                }
+        }
+        return lines ? strv_join(lines, "' and '") : strdup("");
+}
+
+/* Another device with the same vendor:device that is not passed: 'vfio-pci ids=' would take it too (seed
+ * 000's twin cards; a boot GPU identical to the guest GPU; on-board audio with the HDMI function's IDs). */
+static const vfio_pci_dev *host_twin(ctx *c, const vfio_pci_dev *d)
+{
+        for (size_t i = 0; i < c->m->pci->n; i++) {
+                const vfio_pci_dev *o = c->m->pci->devs[i];
+
+                if (o != d && o->vendor == d->vendor && o->device == d->device &&
+                    !strv_contains(c->R->to_pass, o->name))
+                        return o;
+        }
+        return NULL;
+}
+
+/* What 'vfioctl setup' writes to bind devices by identity at boot, and the link 'systemctl enable' makes. */
+#define BIND_UNIT       "etc/systemd/system/vfioctl-bind.service"
+#define BIND_UNIT_WANTS "etc/systemd/system/sysinit.target.wants/vfioctl-bind.service"
+
+/* The devices the boot-time bind unit takes: each selector of its ExecStart= resolved on this host. */
+static int boot_unit_devices(ctx *c, char ***ret)
+{
+        _cleanup_free_ char *text = NULL;
+        _cleanup_strv_free_ char **lines = NULL, **devs = calloc(1, sizeof(char *));
+        int r;
+
+        if (!devs)
+                return -ENOMEM;
+        r = vfio_host_read_attr(c->h, BIND_UNIT, 64u << 10, &text);
+        if (r == -ENOMEM)
+                return r;
+        if (r >= 0 && strv_split(text, "\n", &lines) < 0)
+                return -ENOMEM;
+        STRV_FOREACH(l, lines) {
+                _cleanup_strv_free_ char **w = NULL;
+                bool after_bind = false;
+
+                if (strncmp(*l, "ExecStart=", 10) != 0)
+                        continue;
+                if (strv_split(*l + 10, " \t", &w) < 0)
+                        return -ENOMEM;
+                STRV_FOREACH(x, w) {
+                        _cleanup_(vfio_selection_freep) vfio_selection *sel = NULL;
+                        char *one[] = { *x, NULL };
+
+                        if (strcmp(*x, "bind") == 0) {
+                                after_bind = true;
+                                continue;
+                        }
+                        if (!after_bind || **x == '-')
+                                continue;
+                        r = vfio_selection_resolve(c->h, c->m, NULL, one, VFIO_SELECT_FUNCTION_ONLY, &sel);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r >= 0 && sel->n > 0 && !strv_contains(devs, sel->items[0].name) &&
+                            strv_extend(&devs, sel->items[0].name) < 0)
+                                return -ENOMEM;
+                }
+        }
+        *ret = TAKE_PTR(devs);
+        return 0;
+}
+
+/*
+ * Early binding when a device to pass has a twin that stays with the host: only a binding by identity
+ * (vfioctl-bind.service, as setup writes it) takes the right one; ids= there, in modprobe.d or on the
+ * command line, takes the twin too and is reported as such.
+ */
+static int check_twins_binding(ctx *c, const char *title, char **twins, char **claimed, char **twin_devs,
+                               char **twin_missing, char **identities, bool unit_enabled, bool unit_exists,
+                               char **missing_ids, char **missing_dep, bool builtin)
+{
+        _cleanup_free_ char *jt = strv_join(twins, ", "), *jc = strv_join(claimed, ","),
+                            *jdevs = strv_join(c->R->to_pass, " "), *jid = strv_join(identities, " "),
+                            *jmi = strv_join(missing_ids, ","), *jmd = strv_join(missing_dep, ", "),
+                            *jtd = strv_join(twin_devs, " "), *file = NULL, *evidence = NULL, *fix = NULL;
+        _cleanup_strv_free_ char **ev = NULL, **fx = NULL;
+        const char *where = c->mp->vfio_pci_ids_where;
+        int r = 0;
+
+        if (!jt || !jc || !jdevs || !jid || !jmi || !jmd || !jtd)
+                return -ENOMEM;
+        if (strv_length(twin_missing) == 0 && strv_length(claimed) == 0 && strv_length(missing_ids) == 0 &&
+            (builtin || strv_length(missing_dep) == 0))
+                return add(
+                        c, "vfio.early-binding", "vfio", VFIO_CHECK_PASS, title,
+                        fmt("%s bound at boot by identity (etc/systemd/system/vfioctl-bind.service, enabled); their twins stay with the host: %s",
+                            jtd, jt),
+                        NULL, NULL);
+        if (strv_extendf(&ev, "twins stay with the host (%s): 'vfio-pci ids=' cannot tell them apart", jt) <
+            0)
+                return -ENOMEM;
+        if (strv_length(twin_missing) > 0)
+                r = strv_extendf(
+                        &ev, "%s",
+                        !unit_exists
+                                ? "no boot-time binding by identity (etc/systemd/system/vfioctl-bind.service)"
+                        : !unit_enabled ? "vfioctl-bind.service is not enabled"
+                                        : "etc/systemd/system/vfioctl-bind.service does not take them all");
+        /* Name the host device each claimed ID would take, so the reader sees what the old advice costs. */
+        STRV_FOREACH(id, claimed)
+                STRV_FOREACH(t, twins)
+                        if (r >= 0 && strncmp(*t, *id, strlen(*id)) == 0 &&
+                            strncmp(*t + strlen(*id), " is also ", 9) == 0)
+                                r = strv_extendf(&ev, "%s claims %s, which %s has too",
+                                                 where ? where : "vfio-pci.ids= on the kernel command line",
+                                                 *id, *t + strlen(*id) + 9);
+        if (r >= 0 && strv_length(missing_ids) > 0)
+                r = strv_extendf(&ev, "no 'options vfio-pci ids=' for %s", jmi);
+        if (r >= 0 && !builtin && strv_length(missing_dep) > 0)
+                r = strv_extendf(&ev, "no 'softdep X pre: vfio-pci' for %s", jmd);
+        if (r < 0 || !(evidence = strv_join(ev, "; ")))
+                return -ENOMEM;
+
+        if (strv_length(claimed) > 0) {
+                if (where) {
+                        file = strndup(where, strcspn(where, ":"));
+                        if (!file)
+                                return -ENOMEM;
+                        r = strv_extendf(&fx, "remove %s from 'options vfio-pci ids=' in /%s", jc, file);
+                } else
+                        r = strv_extendf(&fx, "remove %s from vfio-pci.ids= on the kernel command line", jc);
+                if (r < 0)
+                        return -ENOMEM;
+        }
+        if (strv_length(twin_missing) > 0 && unit_exists && !unit_enabled)
+                r = strv_extendf(
+                        &fx,
+                        "run: sudo systemctl enable vfioctl-bind.service (it binds %s by identity at boot)",
+                        jid);
+        else if (strv_length(twin_missing) > 0 || strv_length(missing_ids) > 0 ||
+                 (!builtin && strv_length(missing_dep) > 0))
+                r = strv_extendf(
+                        &fx,
+                        "bind by identity at boot, as setup does: sudo vfioctl setup %s writes /etc/systemd/system/vfioctl-bind.service (ExecStart=/usr/bin/vfioctl bind --boot %s)%s, then run: sudo systemctl enable vfioctl-bind.service and reboot",
+                        jdevs, jid,
+                        strv_length(missing_ids) || (!builtin && strv_length(missing_dep))
+                                ? " and /etc/modprobe.d/vfioctl.conf for the rest"
+                                : "");
+        if (r < 0 || !(fix = strv_join(fx, "; then ")))
+                return -ENOMEM;
+        return add(c, "vfio.early-binding", "vfio", VFIO_CHECK_WARN, title, TAKE_PTR(evidence),
+                   TAKE_PTR(fix), NULL);
+}
+
 static int check_vfio_softdep(ctx *c)
 {
         _cleanup_strv_free_ char **ids = calloc(1, sizeof(char *)),
                                  **missing_ids = calloc(1, sizeof(char *)),
                                  **missing_dep = calloc(1, sizeof(char *)),
-                                 **seen = calloc(1, sizeof(char *));
+                                 **twins = calloc(1, sizeof(char *)),
+                                 **twin_ids_claimed = calloc(1, sizeof(char *)),
+                                 **twin_devs = calloc(1, sizeof(char *)),
+                                 **twin_missing = calloc(1, sizeof(char *)),
+                                 **identities = calloc(1, sizeof(char *)), **unit_devs = NULL;
         _cleanup_free_ char *jids = NULL, *jmi = NULL, *jmd = NULL, *conf = NULL, *deps = NULL,
                             *jpass = NULL;
         const char *title = "vfio-pci claims the devices before the GPU drivers";
         vfio_module_state st = vfio_kernel_module_state(c->h, c->k, "vfio_pci");
-        bool builtin = st == VFIO_MODULE_BUILTIN;
+        bool builtin = st == VFIO_MODULE_BUILTIN, unit_enabled;
+        int r;
 
-        if (!ids || !missing_ids || !missing_dep || !seen)
+        if (!ids || !missing_ids || !missing_dep || !twins || !twin_ids_claimed || !twin_devs ||
+            !twin_missing || !identities)
                 return -ENOMEM;
         if (strv_length(c->R->to_pass) == 0)
                 return add(c, "vfio.early-binding", "vfio", VFIO_CHECK_SKIP, title,
                            strdup("no device to pass"), NULL, NULL);
+        r = boot_unit_devices(c, &unit_devs);
+        if (r < 0)
+                return r;
+        r = vfio_host_exists(c->h, BIND_UNIT_WANTS);
+        unit_enabled = r > 0;
         STRV_FOREACH(a, c->R->to_pass) {
                 const vfio_pci_dev *d = vfio_pci_list_find(c->m->pci, *a);
+                const vfio_pci_dev *twin;
                 _cleanup_free_ char *id = NULL;
 
                 if (!d || !(id = id_str(d)))
                         continue;
-                if (!strv_contains(ids, id) && strv_extend(&ids, id) < 0)
-                        return -ENOMEM;
-                if (!ids_configured(c, id) && !strv_contains(missing_ids, id) &&
-                    strv_extend(&missing_ids, id) < 0)
-                        return -ENOMEM;
+                twin = host_twin(c, d);
+                if (twin) {
+                        /* ids= cannot tell the twins apart: only a binding by identity may take this one. */
+                        vfio_identity ident;
+                        char *s;
+
+                        if (strv_extendf(&twins, "%s is also %s", id, twin->name) < 0 ||
+                            strv_extend(&twin_devs, d->name) < 0)
+                                return -ENOMEM;
+                        if (ids_configured(c, id) && !strv_contains(twin_ids_claimed, id) &&
+                            strv_extend(&twin_ids_claimed, id) < 0)
+                                return -ENOMEM;
+                        if (!strv_contains(unit_devs, d->name) || !unit_enabled) {
+                                if (strv_extend(&twin_missing, d->name) < 0)
+                                        return -ENOMEM;
+                        }
+                        if (vfio_identity_of(c->h, d, &ident) >= 0) {
+                                s = vfio_identity_format(&ident);
+                                vfio_identity_done(&ident);
+                                if (!s || strv_push(&identities, s) < 0) {
+                                        free(s);
+                                        return -ENOMEM;
+                                }
+                        }
+                } else {
+                        if (!strv_contains(ids, id) && strv_extend(&ids, id) < 0)
+                                return -ENOMEM;
+                        if (!ids_configured(c, id) && !strv_contains(missing_ids, id) &&
+                            strv_extend(&missing_ids, id) < 0)
+                                return -ENOMEM;
+                }
                 for (const char *const *drv = host_gpu_drivers(d); drv && *drv && !builtin; drv++)
                         if (gpu_driver_relevant(c, d, *drv) &&
                             !vfio_modprobe_find_softdep(c->mp, *drv, "vfio_pci") &&
@@ -762,8 +960,12 @@ static int check_vfio_softdep(ctx *c)
         jpass = strv_join(c->R->to_pass, " ");
         jmi = strv_join(missing_ids, ",");
         jmd = strv_join(missing_dep, ", ");
-        if (!jids || !jmi || !jmd)
+        if (!jids || !jmi || !jmd || !jpass)
                 return -ENOMEM;
+        if (strv_length(twins) > 0)
+                return check_twins_binding(c, title, twins, twin_ids_claimed, twin_devs, twin_missing,
+                                           identities, unit_enabled, strv_length(unit_devs) > 0, missing_ids,
+                                           missing_dep, builtin);
         if (!strv_length(missing_ids) && !strv_length(missing_dep))
                 return add(c, "vfio.early-binding", "vfio", VFIO_CHECK_PASS, title,
                            fmt("vfio-pci ids %s configured (%s)%s", jids,
@@ -775,21 +977,9 @@ static int check_vfio_softdep(ctx *c)
                 return add(c, "vfio.early-binding", "vfio", VFIO_CHECK_WARN, title,
                            fmt("vfio-pci is built in, but the command line has no vfio-pci.ids for %s", jmi),
                            cmdline_fixf(c, "", "", "vfio-pci.ids=%s", jids), NULL);
-        {
-                _cleanup_strv_free_ char **lines = NULL;
-
-                STRV_FOREACH(drv, missing_dep) {
-                        char *s = fmt("softdep %s pre: vfio-pci", *drv);
-
-                        if (!s || strv_push(&lines, s) < 0) {
-                                free(s);
-                                return -ENOMEM;
-                        }
-                }
-                deps = lines ? strv_join(lines, "' and '") : strdup("");
-                if (!deps)
-                        return -ENOMEM;
-        }
+        deps = softdep_lines(missing_dep);
+        if (!deps)
+                return -ENOMEM;
         return add(
                 c, "vfio.early-binding", "vfio", VFIO_CHECK_WARN, title,
                 fmt("%s%s%s%s%s (read: %s)",
@@ -801,7 +991,7 @@ static int check_vfio_softdep(ctx *c)
                                               : "no modprobe.d files"),
                 fmt("write /etc/modprobe.d/vfio.conf with the lines 'options vfio-pci ids=%s'%s%s%s, then run: sudo %s and reboot (or let vfioctl write it: sudo vfioctl setup %s)",
                     jids, *deps ? " and '" : "", deps, *deps ? "'" : "", vfio_distro_initramfs_cmd(c->d),
-                    jpass ? jpass : ""),
+                    jpass),
                 NULL);
 }
 
@@ -838,8 +1028,11 @@ static int check_drivers(ctx *c)
                                     strcmp(d->driver, "pci-stub") == 0
                                             ? " (a placeholder: QEMU's vfio-pci needs the vfio-pci driver)"
                                             : ", a host driver"),
-                                fmt("bind it now with: vfioctl bind %s; to keep it off the host driver at boot see vfio.early-binding (options vfio-pci ids=%s)",
-                                    d->name, id),
+                                host_twin(c, d)
+                                        ? fmt("bind it now with: vfioctl bind %s; to keep it off the host driver at boot see vfio.early-binding (by identity: %s has a twin on the host)",
+                                              d->name, id)
+                                        : fmt("bind it now with: vfioctl bind %s; to keep it off the host driver at boot see vfio.early-binding (options vfio-pci ids=%s)",
+                                              d->name, id),
                                 d->name);
                 if (r < 0)
                         return r;

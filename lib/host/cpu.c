@@ -84,6 +84,7 @@ int vfio_cpu_parse(const char *text, vfio_cpu **ret)
                         c->vmx = has_flag(v, vl, "vmx");
                         c->svm = has_flag(v, vl, "svm");
                         c->hypervisor = has_flag(v, vl, "hypervisor");
+                        c->gbpages = has_flag(v, vl, "pdpe1gb");
                 }
                 line = nl ? nl + 1 : NULL;
         }

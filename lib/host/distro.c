@@ -114,6 +114,48 @@ const char *vfio_distro_initramfs_cmd(const vfio_distro *d)
         return "update-initramfs -u -k all";
 }
 
+const char *const *vfio_distro_initramfs_argv(const vfio_distro *d)
+{
+        static const char *const dracut[] = { "dracut", "-f", "--regenerate-all", NULL },
+                                 *const mkinitcpio[] = { "mkinitcpio", "-P", NULL },
+                                 *const debian[] = { "update-initramfs", "-u", "-k", "all", NULL };
+
+        assert(d);
+
+        switch (d->family) {
+        case VFIO_FAMILY_FEDORA:
+        case VFIO_FAMILY_SUSE:
+                return dracut;
+        case VFIO_FAMILY_ARCH:
+                return mkinitcpio;
+        case VFIO_FAMILY_DEBIAN:
+        case VFIO_FAMILY_UNKNOWN:
+                break;
+        }
+        return debian;
+}
+
+const char *const *vfio_distro_grub_mkconfig_argv(const vfio_distro *d)
+{
+        static const char *const grub2[] = { "grub2-mkconfig", "-o", "/boot/grub2/grub.cfg", NULL },
+                                 *const arch[] = { "grub-mkconfig", "-o", "/boot/grub/grub.cfg", NULL },
+                                 *const debian[] = { "update-grub", NULL };
+
+        assert(d);
+
+        switch (d->family) {
+        case VFIO_FAMILY_FEDORA:
+        case VFIO_FAMILY_SUSE:
+                return grub2;
+        case VFIO_FAMILY_ARCH:
+                return arch;
+        case VFIO_FAMILY_DEBIAN:
+        case VFIO_FAMILY_UNKNOWN:
+                break;
+        }
+        return debian;
+}
+
 const char *vfio_distro_grub_mkconfig_cmd(const vfio_distro *d)
 {
         assert(d);
@@ -211,36 +253,58 @@ char *vfio_distro_early_modules_fix(const vfio_distro *d, const char *modules)
         return r < 0 ? NULL : s;
 }
 
-char *vfio_distro_install_cmd(const vfio_distro *d, const char *pkg)
+const char *vfio_distro_package(const vfio_distro *d, const char *pkg)
 {
-        const char *name = pkg;
-        char *s;
-
         assert(d);
+        assert(pkg);
 
         /* Package names differ per family; map the few vfioctl asks for. */
         if (d->family == VFIO_FAMILY_FEDORA) {
                 if (strcmp(pkg, "qemu-system-x86") == 0)
-                        name = "qemu-kvm";
-                else if (strcmp(pkg, "ovmf") == 0)
-                        name = "edk2-ovmf";
+                        return "qemu-kvm";
+                if (strcmp(pkg, "ovmf") == 0)
+                        return "edk2-ovmf";
         } else if (d->family == VFIO_FAMILY_ARCH) {
                 if (strcmp(pkg, "qemu-system-x86") == 0)
-                        name = "qemu-desktop";
-                else if (strcmp(pkg, "ovmf") == 0)
-                        name = "edk2-ovmf";
+                        return "qemu-desktop";
+                if (strcmp(pkg, "ovmf") == 0)
+                        return "edk2-ovmf";
         } else if (d->family == VFIO_FAMILY_SUSE) {
                 if (strcmp(pkg, "qemu-system-x86") == 0)
-                        name = "qemu-x86";
-                else if (strcmp(pkg, "ovmf") == 0)
-                        name = "qemu-ovmf-x86_64";
+                        return "qemu-x86";
+                if (strcmp(pkg, "ovmf") == 0)
+                        return "qemu-ovmf-x86_64";
         }
+        return pkg;
+}
+
+const char *const *vfio_distro_install_argv(const vfio_distro *d)
+{
+        static const char *const dnf[] = { "dnf", "install", "-y", NULL },
+                                 *const pacman[] = { "pacman", "-S", "--needed", "--noconfirm", NULL },
+                                 *const zypper[] = { "zypper", "--non-interactive", "install", NULL },
+                                 *const apt[] = { "apt-get", "install", "-y", NULL };
+
+        assert(d);
+
+        return d->family == VFIO_FAMILY_FEDORA ? dnf
+               : d->family == VFIO_FAMILY_ARCH ? pacman
+               : d->family == VFIO_FAMILY_SUSE ? zypper
+                                               : apt;
+}
+
+char *vfio_distro_install_cmd(const vfio_distro *d, const char *pkg)
+{
+        char *s;
+
+        assert(d);
+
         if (asprintf(&s, "%s %s",
                      d->family == VFIO_FAMILY_FEDORA ? "sudo dnf install"
                      : d->family == VFIO_FAMILY_ARCH ? "sudo pacman -S"
                      : d->family == VFIO_FAMILY_SUSE ? "sudo zypper install"
                                                      : "sudo apt-get install",
-                     name) < 0)
+                     vfio_distro_package(d, pkg)) < 0)
                 return NULL;
         return s;
 }

@@ -61,8 +61,9 @@ static const vfio_quirk
                                 "NF200 bridges do not route all DMA through the upstream root port, so the IOMMU never sees it: guest memory between 1 GiB and 4 GiB that overlaps a host PCI MMIO range reaches the physical device instead, crashing the host or writing garbage through a disk controller. Keeping guest RAM out of that range (max-ram-below-4g=1G) works around it without losing memory.",
                         .source =
                                 "seed 000, EVGA SR-2 review, 'Virtualization With VT-d / IOMMU', and Virtually Gaming part 2, 'Nvidia Bugs/Features Workarounds'",
-                        .fix = "run the VM with -machine ...,max-ram-below-4g=1G (vfioctl's VM configuration applies it by itself), or move the device to a slot that is not behind the NF200",
+                        .fix = "run the VM with -machine ...,max-ram-below-4g=1G (vfioctl applies it to every VM at start, whatever its configuration says), or move the device to a slot that is not behind the NF200",
                         .settings = settings_nf200,
+                        .settings_at_start = true,
                 },
                 {
                         .id = "nf200-sas-hba",
@@ -118,7 +119,7 @@ static const vfio_quirk
                                 "GeForce drivers before R465 stop the device (Windows 'Code 43') when they see a hypervisor. Hiding KVM (kvm=off) and setting a Hyper-V vendor id avoids it. Drivers from R465 on support GeForce passthrough and need neither; the settings are harmless with them.",
                         .source =
                                 "seed 001, 'Getting the GPU setup with VFIO' (Code 43, vendor_id + hidden); seed 000, Virtually Gaming part 2, 'Nvidia Bugs/Features Workarounds' (kvm=off); seed 002 and seed 003, 'QEMU setup' (kvm=off); NVIDIA, 'GeForce GPU Passthrough for Windows Virtual Machine (Beta)', R465 release",
-                        .fix = "use driver R465 or newer in the guest; otherwise run with -cpu host,kvm=off,hv_vendor_id=... (vfioctl's VM configuration applies both)",
+                        .fix = "use driver R465 or newer in the guest; otherwise run with -cpu host,kvm=off,hv_vendor_id=... (vfioctl create writes both into the VM's configuration: [cpu] hide_kvm = yes, hyperv_vendor_id)",
                         .settings = settings_code43,
                 },
                 {
@@ -597,6 +598,17 @@ int vfio_quirks_evaluate(const vfio_quirk_input *in, vfio_quirk_matches **ret)
         }
         *ret = TAKE_PTR(m);
         return 0;
+}
+
+const char *vfio_quirk_settings_how(const vfio_quirk *q)
+{
+        return q->settings_at_start ? "vfioctl applies at every start"
+                                    : "vfioctl create writes into a new VM's configuration";
+}
+
+const char *vfio_quirk_settings_when(const vfio_quirk *q)
+{
+        return q->settings_at_start ? "start" : "create";
 }
 
 int vfio_quirks_vm_settings(const vfio_host *h, const vfio_model *model, char *const *devices_to_pass,

@@ -354,17 +354,23 @@ static int check_safety(const vfio_host *h, const vfio_model *m, vfio_bind_plan 
         for (size_t i = 0; i < p->n; i++) {
                 const vfio_model_device *md = vfio_model_find_device(m, p->devs[i].name);
                 _cleanup_strv_free_ char **holders = NULL;
+                bool critical, handed;
 
                 if (p->devs[i].noop)
                         continue;
-                if (p->action == VFIO_BIND_TO_VFIO && md->verdict == VFIO_VERDICT_HOST_CRITICAL &&
-                    o->give_display && vfio_model_device_only_display(m, md))
+                /* By the device's own facts, not its group verdict: without an IOMMU there are no groups,
+                 * so no verdict says host-critical, yet the boot display and the root disk's controller
+                 * are still the host's. The one exception is the boot display handed to the VM ([gpu]
+                 * handoff = yes): the host gives it up for the VM's life, so it is named, not refused. */
+                critical = p->action == VFIO_BIND_TO_VFIO &&
+                           (strv_length(md->critical) > 0 || strv_length(md->blockers) > 0);
+                handed = critical && o->give_display && vfio_model_device_only_display(m, md);
+                if (handed)
                         STRV_FOREACH(c, md->critical)
                                 if ((r = strv_extendf(&p->warnings, "%s: %s (handed to the VM)",
                                                       md->pci->name, *c)) < 0)
                                         return r;
-                if (p->action == VFIO_BIND_TO_VFIO && md->verdict == VFIO_VERDICT_HOST_CRITICAL &&
-                    !(o->give_display && vfio_model_device_only_display(m, md))) {
+                if (critical && !handed) {
                         STRV_FOREACH(c, md->critical)
                                 if ((r = refuse_or_warn(
                                              p, o->force, "%s is needed by the host: %s%s", md->pci->name,

@@ -98,6 +98,17 @@ int vfio_hostfile_write_atomic(const vfio_host *h, const char *path, const void 
         return 0;
 }
 
+int vfio_hostfile_symlink_atomic(const vfio_host *h, const char *path, const char *target)
+{
+        _cleanup_close_ int dfd = -EBADF;
+        const char *base;
+
+        dfd = open_parent(h, path, O_RDONLY, &base);
+        if (dfd < 0)
+                return dfd;
+        return symlink_atomic_at(dfd, base, target);
+}
+
 int vfio_hostfile_write_atomic_owned(const vfio_host *h, const char *path, const void *data, size_t len,
                                      mode_t mode, uid_t uid, gid_t gid)
 {

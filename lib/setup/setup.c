@@ -22,20 +22,28 @@
 #include "plan.h"
 #include "sha256.h"
 #include "strv.h"
+#include "vfioctl/account.h"
 #include "vfioctl/distro.h"
 #include "vfioctl/hostfile.h"
+#include "vfioctl/kernel.h"
 
-#define MODPROBE_CONF "etc/modprobe.d/vfioctl.conf"
-#define BIND_UNIT     "etc/systemd/system/vfioctl-bind.service"
-#define UDEV_RULES    "etc/udev/rules.d/90-vfioctl.rules"
-#define LIMITS_CONF   "etc/security/limits.d/90-vfioctl.conf"
-#define SYSCTL_CONF   "etc/sysctl.d/90-vfioctl.conf"
-#define MODULES_CONF  "etc/modules-load.d/vfioctl.conf"
-#define BACKUP_DIR    "var/lib/vfioctl/setup.backup"
-#define HEADER        VFIO_SETUP_HEADER
-#define FILE_MAX      (1024 * 1024)
-#define MANIFEST_MAX  (256 * 1024)
-#define GIB           (UINT64_C(1) << 30)
+#define MODPROBE_CONF     "etc/modprobe.d/vfioctl.conf"
+#define BIND_UNIT         "etc/systemd/system/vfioctl-bind.service"
+#define UDEV_RULES        "etc/udev/rules.d/90-vfioctl.rules"
+#define LIMITS_CONF       "etc/security/limits.d/90-vfioctl.conf"
+#define SYSCTL_CONF       "etc/sysctl.d/90-vfioctl.conf"
+#define MODULES_CONF      "etc/modules-load.d/vfioctl.conf"
+#define UNIT_DIR          "etc/systemd/system"
+#define BIND_UNIT_LINK    UNIT_DIR "/sysinit.target.wants/vfioctl-bind.service"
+#define HUGE1G_UNIT       UNIT_DIR "/dev-hugepages1G.mount"
+#define HUGE1G_LINK       UNIT_DIR "/sysinit.target.wants/dev-hugepages1G.mount"
+#define DRACUT_CONF       "etc/dracut.conf.d/vfioctl.conf"
+#define MKINITCPIO_DROPIN "etc/mkinitcpio.conf.d/vfioctl.conf"
+#define BACKUP_DIR        "var/lib/vfioctl/setup.backup"
+#define HEADER            VFIO_SETUP_HEADER
+#define FILE_MAX          (1024 * 1024)
+#define MANIFEST_MAX      (256 * 1024)
+#define GIB               (UINT64_C(1) << 30)
 
 vfio_setup_plan *vfio_setup_plan_free(vfio_setup_plan *p)
 {
@@ -44,6 +52,7 @@ vfio_setup_plan *vfio_setup_plan_free(vfio_setup_plan *p)
         for (size_t i = 0; i < p->n; i++) {
                 free(p->files[i].path);
                 free(p->files[i].content);
+                free(p->files[i].link);
         }
         free(p->files);
         strv_free(p->commands);
@@ -51,6 +60,8 @@ vfio_setup_plan *vfio_setup_plan_free(vfio_setup_plan *p)
         strv_free(p->refusals);
         strv_free(p->cmdline_add);
         free(p->bootloader);
+        vfio_hostcmds_done(&p->effect);
+        strv_free(p->effect_missing);
         free(p);
         return NULL;
 }
@@ -94,6 +105,23 @@ static int plan_file(vfio_setup_plan *p, const char *path, char *content, mode_t
         p->files = n;
         p->files[p->n++] =
                 (vfio_setup_file){ .path = dup, .content = content, .mode = mode, .owned = owned };
+        return 0;
+}
+
+/* A symbolic link (a unit enabled: what systemctl enable makes), listed in the manifest like a file. */
+static int plan_link(vfio_setup_plan *p, const char *path, const char *target)
+{
+        char *t = strdup(target);
+        int r;
+
+        if (!t)
+                return -ENOMEM;
+        r = plan_file(p, path, NULL, 0777, true);
+        if (r < 0) {
+                free(t);
+                return r;
+        }
+        p->files[p->n - 1].link = t;
         return 0;
 }
 
@@ -174,7 +202,8 @@ static int check_selection(const vfio_host *h, const vfio_model *m, vfio_selecti
                         if (r < 0)
                                 return r;
                 }
-                if (md->verdict == VFIO_VERDICT_HOST_CRITICAL) {
+                /* Not by verdict: without an IOMMU no group verdict says host-critical (see bind.c). */
+                if (strv_length(md->critical) > 0 || strv_length(md->blockers) > 0) {
                         STRV_FOREACH(c, md->critical)
                                 if ((r = strv_extendf(o->force ? &p->notes : &p->refusals,
                                                       "%s is needed by the host: %s%s", md->pci->name, *c,
@@ -296,10 +325,11 @@ static int plan_modprobe(const vfio_host *h, const vfio_model *m, const vfio_sel
                              o->vfioctl_path ? o->vfioctl_path : "/usr/bin/vfioctl", args) < 0)
                         return -ENOMEM;
                 r = plan_file(p, BIND_UNIT, TAKE_PTR(unit), 0644, true);
-                if (r < 0)
-                        return r;
-                r = strv_extendf(&p->commands,
-                                 "systemctl daemon-reload && systemctl enable vfioctl-bind.service");
+                if (r >= 0)
+                        /* Enabled here, so --undo disables it too; systemd reads it at the next boot. */
+                        r = plan_link(p, BIND_UNIT_LINK, "../vfioctl-bind.service");
+                if (r >= 0)
+                        r = strv_extendf(&p->commands, "systemctl daemon-reload");
                 if (r < 0)
                         return r;
         }
@@ -381,7 +411,67 @@ static int plan_udev_limits(const vfio_host *h, const vfio_setup_opts *o, vfio_s
         return 0;
 }
 
-static int plan_hugepages(const vfio_host *h, const vfio_setup_opts *o, vfio_setup_plan *p)
+/*
+ * 1 GiB pages: reserved by the kernel at boot (hugepagesz=1G hugepages=N on the command line; later the
+ * memory is too fragmented to find whole gigabytes, Documentation/admin-guide/mm/hugetlbpage.rst), and a
+ * hugetlbfs with pagesize=1G mounted where QEMU's argv looks (/dev/hugepages1G), by a mount unit that
+ * setup enables itself. The VM user's group may create files there (QEMU runs as that user).
+ */
+static int plan_hugepages_1g(const vfio_host *h, const vfio_setup_opts *o, vfio_setup_plan *p,
+                             char ***cmdline_want)
+{
+        const char *group = o->group ? o->group : "kvm";
+        _cleanup_free_ char *unit = NULL, *owner = NULL;
+        uint64_t pages = (o->hugepages + (UINT64_C(1) << 30) - 1) >> 30;
+        uint32_t gid;
+        int r;
+
+        r = strv_extend(cmdline_want, "hugepagesz=1G");
+        if (r >= 0)
+                r = strv_extendf(cmdline_want, "hugepages=%" PRIu64, pages);
+        if (r < 0)
+                return r;
+        if (vfio_account_group_gid(h, group, &gid) >= 0)
+                r = asprintf(&owner, ",mode=01770,gid=%" PRIu32, gid);
+        else {
+                r = strv_extendf(
+                        &p->notes,
+                        "group %s is not in etc/group: /dev/hugepages1G is mounted for root only; run setup again once the group exists",
+                        group);
+                if (r >= 0)
+                        r = asprintf(&owner, ",mode=01770");
+        }
+        if (r < 0)
+                return -ENOMEM;
+        if (asprintf(
+                    &unit,
+                    HEADER
+                    "# %" PRIu64
+                    " GiB of 1 GiB huge pages for guest RAM, reserved at boot by hugepagesz=1G hugepages=%" PRIu64
+                    " on the kernel command line.\n"
+                    "[Unit]\n"
+                    "Description=1 GiB huge pages for VM memory (vfioctl)\n"
+                    "Documentation=man:vfioctl(1)\n"
+                    "DefaultDependencies=no\n"
+                    "Before=sysinit.target\n"
+                    "ConditionPathExists=/sys/kernel/mm/hugepages/hugepages-1048576kB\n\n"
+                    "[Mount]\n"
+                    "What=hugetlbfs\n"
+                    "Where=/dev/hugepages1G\n"
+                    "Type=hugetlbfs\n"
+                    "Options=pagesize=1G%s\n\n"
+                    "[Install]\n"
+                    "WantedBy=sysinit.target\n",
+                    pages, pages, owner) < 0)
+                return -ENOMEM;
+        r = plan_file(p, HUGE1G_UNIT, TAKE_PTR(unit), 0644, true);
+        if (r >= 0)
+                r = plan_link(p, HUGE1G_LINK, "../dev-hugepages1G.mount");
+        return r;
+}
+
+static int plan_hugepages(const vfio_host *h, const vfio_setup_opts *o, vfio_setup_plan *p,
+                          char ***cmdline_want)
 {
         _cleanup_free_ char *meminfo = NULL, *conf = NULL;
         uint64_t page = 2 * 1024 * 1024, kb;
@@ -389,6 +479,8 @@ static int plan_hugepages(const vfio_host *h, const vfio_setup_opts *o, vfio_set
 
         if (!o->hugepages)
                 return 0;
+        if (o->hugepage_size == UINT64_C(1) << 30)
+                return plan_hugepages_1g(h, o, p, cmdline_want);
         if (vfio_host_read_attr(h, "proc/meminfo", 64 * 1024, &meminfo) >= 0 &&
             (s = strstr(meminfo, "Hugepagesize:")) != NULL &&
             sscanf(s, "Hugepagesize: %" SCNu64 " kB", &kb) == 1 && kb > 0 && kb <= 16 * 1024 * 1024)
@@ -400,6 +492,150 @@ static int plan_hugepages(const vfio_host *h, const vfio_setup_opts *o, vfio_set
                      o->hugepages >> 20, page >> 10, (o->hugepages + page - 1) / page) < 0)
                 return -ENOMEM;
         return plan_file(p, SYSCTL_CONF, TAKE_PTR(conf), 0644, true);
+}
+
+/* The VFIO modules, in the order the distributions' guides list them: before any GPU driver. */
+static const char *const initramfs_modules[] = { "vfio", "vfio_iommu_type1", "vfio_pci" };
+
+/* Whether a module list (one word per line, or a MODULES=(...) array) already names m (- or _). */
+static bool lists_module(const char *text, const char *m)
+{
+        _cleanup_strv_free_ char **w = NULL;
+
+        if (strv_split(text, " \t\n()\"'", &w) < 0)
+                return false;
+        STRV_FOREACH(x, w) {
+                size_t n = strlen(m);
+                bool same = strlen(*x) == n;
+
+                for (size_t i = 0; same && i < n; i++)
+                        same = (*x)[i] == m[i] || ((*x)[i] == '-' && m[i] == '_');
+                if (same)
+                        return true;
+        }
+        return false;
+}
+
+/* initramfs-tools: /etc/initramfs-tools/modules (the package's file, edited), one module per line. */
+static int plan_initramfs_tools(const vfio_host *h, vfio_setup_plan *p)
+{
+        _cleanup_free_ char *cur = NULL, *next = NULL;
+        const char *path = "etc/initramfs-tools/modules";
+        bool missing = false;
+        int r;
+
+        r = vfio_hostfile_read(h, path, FILE_MAX, &cur, NULL);
+        if (r < 0 && r != -ENOENT && r != -ENOTDIR)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(initramfs_modules); i++)
+                missing |= !cur || !lists_module(cur, initramfs_modules[i]);
+        if (!missing)
+                return 0;
+        next = strdup(cur ? cur : "");
+        if (!next)
+                return -ENOMEM;
+        if (*next && next[strlen(next) - 1] != '\n' && append(&next, "\n") < 0)
+                return -ENOMEM;
+        if (append(&next,
+                   "# vfioctl setup: VFIO before the GPU drivers, so vfio-pci claims the passthrough devices\n") <
+            0)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(initramfs_modules); i++)
+                if ((!cur || !lists_module(cur, initramfs_modules[i])) &&
+                    append(&next, "%s\n", initramfs_modules[i]) < 0)
+                        return -ENOMEM;
+        /* Ours to remove when setup made it; an edit with a backup when the package did. */
+        return plan_file(p, path, TAKE_PTR(next), 0644, !cur);
+}
+
+/* mkinitcpio: a drop-in (mkinitcpio.conf.d, sourced after mkinitcpio.conf) that puts the modules first;
+ * without the directory (older mkinitcpio), the MODULES=(...) line of mkinitcpio.conf is edited. */
+static int plan_mkinitcpio(const vfio_host *h, vfio_setup_plan *p)
+{
+        _cleanup_free_ char *cur = NULL, *next = NULL, *conf = NULL;
+        const char *key = "MODULES=(";
+        int r;
+
+        r = vfio_hostfile_read(h, "etc/mkinitcpio.conf", FILE_MAX, &cur, NULL);
+        if (r < 0 && r != -ENOENT && r != -ENOTDIR)
+                return r;
+        if (vfio_host_exists(h, "etc/mkinitcpio.conf.d") > 0 || !cur) {
+                if (asprintf(
+                            &conf, HEADER
+                            "# VFIO first, before any GPU driver of MODULES, so vfio-pci claims the passthrough devices.\n"
+                            "MODULES=(vfio_pci vfio vfio_iommu_type1 \"${MODULES[@]}\")\n") < 0)
+                        return -ENOMEM;
+                return plan_file(p, MKINITCPIO_DROPIN, TAKE_PTR(conf), 0644, true);
+        }
+        {
+                bool all = true;
+
+                for (size_t i = 0; i < ELEMENTSOF(initramfs_modules); i++) {
+                        const char *line = strstr(cur, key);
+
+                        all &= line &&
+                               lists_module(strndupa(line, strcspn(line, "\n")), initramfs_modules[i]);
+                }
+                if (all)
+                        return 0;
+        }
+        next = strdup("");
+        if (!next)
+                return -ENOMEM;
+        {
+                bool done = false;
+
+                for (const char *l = cur; *l;) {
+                        size_t len = strcspn(l, "\n");
+                        bool nl = l[len] == '\n';
+
+                        if (!done && strncmp(l, key, strlen(key)) == 0) {
+                                const char *rest = l + strlen(key);
+
+                                r = append(&next, "%svfio_pci vfio vfio_iommu_type1%s%.*s%s", key,
+                                           *rest == ')' ? "" : " ", (int)(len - strlen(key)), rest,
+                                           nl ? "\n" : "");
+                                done = true;
+                        } else
+                                r = append(&next, "%.*s%s", (int)len, l, nl ? "\n" : "");
+                        if (r < 0)
+                                return -ENOMEM;
+                        l += len + nl;
+                }
+                if (!done && append(&next, "%sMODULES=(vfio_pci vfio vfio_iommu_type1)\n",
+                                    *cur && cur[strlen(cur) - 1] != '\n' ? "\n" : "") < 0)
+                        return -ENOMEM;
+        }
+        return plan_file(p, "etc/mkinitcpio.conf", TAKE_PTR(next), 0644, false);
+}
+
+/*
+ * The module list of the distribution's initramfs tool: vfio-pci must be in the initramfs and loaded
+ * before the GPU drivers, or the driver wins the race at boot (the rebuild command alone changes nothing).
+ * The modprobe.d file setup writes travels into the initramfs with it.
+ */
+static int plan_initramfs_modules(const vfio_host *h, const vfio_distro *d, vfio_setup_plan *p)
+{
+        char *conf;
+
+        switch (d->family) {
+        case VFIO_FAMILY_DEBIAN:
+                return plan_initramfs_tools(h, p);
+        case VFIO_FAMILY_FEDORA:
+        case VFIO_FAMILY_SUSE:
+                /* dracut.conf(5): force_drivers are added and loaded early (as rd.driver.pre=). */
+                conf = strdup(HEADER
+                              "# VFIO in the initramfs, loaded before the GPU drivers (dracut.conf(5)).\n"
+                              "force_drivers+=\" vfio vfio_iommu_type1 vfio_pci \"\n");
+                if (!conf)
+                        return -ENOMEM;
+                return plan_file(p, DRACUT_CONF, conf, 0644, true);
+        case VFIO_FAMILY_ARCH:
+                return plan_mkinitcpio(h, p);
+        case VFIO_FAMILY_UNKNOWN:
+                break;
+        }
+        return 0;
 }
 
 static int plan_modules_load(const vfio_setup_opts *o, vfio_setup_plan *p)
@@ -516,8 +752,8 @@ static int grub_edit(const char *grub, char *const *add, char **ret)
         return 0;
 }
 
-static int plan_cmdline(const vfio_host *h, const vfio_distro *d, char *const *ids, const vfio_setup_opts *o,
-                        vfio_setup_plan *p)
+static int plan_cmdline(const vfio_host *h, const vfio_distro *d, char *const *ids, char *const *extra,
+                        const vfio_setup_opts *o, vfio_setup_plan *p)
 {
         _cleanup_free_ char *cmdline = NULL, *vendor = cpu_vendor(h), *joined = NULL;
         _cleanup_strv_free_ char **words = NULL, **want = NULL;
@@ -548,6 +784,9 @@ static int plan_cmdline(const vfio_host *h, const vfio_distro *d, char *const *i
                 if (!j || strv_extendf(&want, "vfio-pci.ids=%s", j) < 0)
                         return -ENOMEM;
         }
+        STRV_FOREACH(x, extra)
+                if ((r = strv_extend(&want, *x)) < 0)
+                        return r;
         p->cmdline_add = calloc(1, sizeof(char *));
         if (!p->cmdline_add)
                 return -ENOMEM;
@@ -624,12 +863,97 @@ static int plan_cmdline(const vfio_host *h, const vfio_distro *d, char *const *i
         return r;
 }
 
+/* One effect command by tool name; a tool the root does not have becomes a note naming it. */
+static int effect(const vfio_host *h, vfio_setup_plan *p, const char *why, const char *const *argv)
+{
+        _cleanup_free_ char *path = NULL;
+        const char *v[16];
+        size_t n = 0;
+        int r;
+
+        r = vfio_hostcmd_locate(h, argv[0], &path);
+        if (r == -ENOENT)
+                return strv_extendf(&p->effect_missing, "%s (%s)", argv[0], why);
+        if (r < 0)
+                return r;
+        v[n++] = path;
+        for (const char *const *a = argv + 1; *a && n < ELEMENTSOF(v) - 1; a++)
+                v[n++] = *a;
+        v[n] = NULL;
+        return vfio_hostcmds_add(&p->effect, why, v);
+}
+
+static bool plans_file(const vfio_setup_plan *p, const char *prefix)
+{
+        for (size_t i = 0; i < p->n; i++)
+                if (strncmp(p->files[i].path, prefix, strlen(prefix)) == 0)
+                        return true;
+        return false;
+}
+
+/*
+ * What makes the planned files take effect, by the host's own tools: the initramfs carries the module list
+ * and modprobe.d; the boot loader's configuration carries the command line; systemd reads new units;
+ * udev applies the rules now. A guided setup runs these; the setup verb prints its own list.
+ */
+static int plan_effect(const vfio_host *h, const vfio_distro *d, const vfio_kernel *k, vfio_setup_plan *p)
+{
+        int r = 0;
+
+        if (d->family != VFIO_FAMILY_UNKNOWN &&
+            (plans_file(p, "etc/initramfs-tools/") || plans_file(p, "etc/dracut.conf.d/") ||
+             plans_file(p, "etc/mkinitcpio.conf") || plans_file(p, MODPROBE_CONF)))
+                r = effect(h, p, "the initramfs carries the VFIO modules and modprobe.d",
+                           vfio_distro_initramfs_argv(d));
+        if (r >= 0 && strv_length(p->cmdline_add) > 0 && p->bootloader) {
+                _cleanup_free_ char *joined = strv_join(p->cmdline_add, " ");
+
+                if (!joined)
+                        return -ENOMEM;
+                if (strcmp(p->bootloader, "grub") == 0)
+                        r = effect(h, p, "the boot loader's configuration carries the kernel command line",
+                                   vfio_distro_grub_mkconfig_argv(d));
+                else if (strcmp(p->bootloader, "grubby") == 0) {
+                        _cleanup_free_ char *args = NULL;
+
+                        if (asprintf(&args, "--args=%s", joined) < 0)
+                                return -ENOMEM;
+                        r = effect(h, p, "every boot entry carries the kernel command line",
+                                   (const char *const[]){ "grubby", "--update-kernel=ALL", args, NULL });
+                } else if (strcmp(p->bootloader, "kernelstub") == 0)
+                        r = effect(h, p, "the boot entry carries the kernel command line",
+                                   (const char *const[]){ "kernelstub", "--add-options", joined, NULL });
+                else if (strcmp(p->bootloader, "systemd-boot") == 0 && k->release) {
+                        _cleanup_free_ char *image = NULL;
+
+                        if (asprintf(&image, "/boot/vmlinuz-%s", k->release) < 0)
+                                return -ENOMEM;
+                        r = effect(
+                                h, p, "the boot entry carries /etc/kernel/cmdline",
+                                (const char *const[]){ "kernel-install", "add", k->release, image, NULL });
+                }
+        }
+        if (r >= 0 && vfio_host_exists(h, "run/systemd/system") > 0 && plans_file(p, UNIT_DIR "/"))
+                r = effect(h, p, "systemd reads the units setup wrote",
+                           (const char *const[]){ "systemctl", "daemon-reload", NULL });
+        if (r >= 0 && vfio_host_exists(h, "run/udev/control") > 0 && plans_file(p, UDEV_RULES)) {
+                r = effect(h, p, "udev reads the rules setup wrote",
+                           (const char *const[]){ "udevadm", "control", "--reload-rules", NULL });
+                if (r >= 0)
+                        r = effect(h, p, "the VFIO nodes that exist now get the group of the rules",
+                                   (const char *const[]){ "udevadm", "trigger", "--subsystem-match=vfio",
+                                                          NULL });
+        }
+        return r;
+}
+
 int vfio_setup_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection *sel,
                         const vfio_setup_opts *o, vfio_setup_plan **ret)
 {
         _cleanup_(vfio_setup_plan_freep) vfio_setup_plan *p = NULL;
         _cleanup_(vfio_distro_freep) vfio_distro *d = NULL;
-        _cleanup_strv_free_ char **ids = NULL;
+        _cleanup_strv_free_ char **ids = NULL, **cmdline_want = NULL;
+        _cleanup_(vfio_kernel_freep) vfio_kernel *k = NULL;
         int r;
 
         assert(sel);
@@ -657,7 +981,7 @@ int vfio_setup_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection 
         r = plan_udev_limits(h, o, p);
         if (r < 0)
                 return r;
-        r = plan_hugepages(h, o, p);
+        r = plan_hugepages(h, o, p, &cmdline_want);
         if (r >= 0)
                 r = plan_modules_load(o, p);
         if (r >= 0)
@@ -669,7 +993,14 @@ int vfio_setup_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection 
         r = vfio_distro_read(h, &d);
         if (r < 0)
                 return r;
-        r = plan_cmdline(h, d, ids, o, p);
+        r = vfio_kernel_read(h, &k);
+        if (r < 0)
+                return r;
+        /* A vfio-pci built into the kernel binds before any module: no list to write. */
+        if (sel->n > 0 && vfio_kernel_module_state(h, k, "vfio_pci") != VFIO_MODULE_BUILTIN &&
+            (r = plan_initramfs_modules(h, d, p)) < 0)
+                return r;
+        r = plan_cmdline(h, d, ids, cmdline_want, o, p);
         if (r < 0)
                 return r;
         if (sel->n > 0) {
@@ -683,6 +1014,9 @@ int vfio_setup_plan_new(const vfio_host *h, const vfio_model *m, vfio_selection 
                 if (r < 0)
                         return r;
         }
+        r = plan_effect(h, d, k, p);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(p);
         return 0;
 }
@@ -815,6 +1149,23 @@ char *vfio_setup_unified_diff(const char *path, const char *old, const char *new
         return TAKE_PTR(out);
 }
 
+/* A link to make, as a diff of its target ("symbolic link to ..."); nothing when it is there already. */
+static int diff_link(const vfio_host *h, const vfio_setup_file *f, char **out)
+{
+        _cleanup_free_ char *cur = NULL;
+        int r;
+
+        r = vfio_host_read_link(h, f->path, &cur);
+        if (r >= 0 && strcmp(cur, f->link) == 0)
+                return 0;
+        if (r >= 0)
+                return append(
+                        out, "--- a/%s\n+++ b/%s\n@@ -1 +1 @@\n-symbolic link to %s\n+symbolic link to %s\n",
+                        f->path, f->path, cur, f->link);
+        return append(out, "--- /dev/null\n+++ b/%s\n@@ -0,0 +1 @@\n+symbolic link to %s\n", f->path,
+                      f->link);
+}
+
 int vfio_setup_diff(const vfio_host *h, const vfio_setup_plan *p, char **ret)
 {
         _cleanup_free_ char *out = strdup("");
@@ -828,6 +1179,12 @@ int vfio_setup_diff(const vfio_host *h, const vfio_setup_plan *p, char **ret)
         for (size_t i = 0; i < p->n; i++) {
                 _cleanup_free_ char *cur = NULL, *d = NULL;
 
+                if (p->files[i].link) {
+                        r = diff_link(h, &p->files[i], &out);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
                 r = vfio_hostfile_read(h, p->files[i].path, FILE_MAX, &cur, NULL);
                 if (r < 0 && r != -ENOENT && r != -ENOTDIR)
                         return r;
@@ -852,6 +1209,7 @@ typedef struct entry {
         unsigned mode;
         uint32_t uid, gid; /* the replaced file's owner, given back by --undo (0:0 unless recorded) */
         char *backup;      /* NULL: none (the file did not exist) */
+        char *link;        /* a symbolic link setup made, to this target; NULL for files and directories */
         bool dir;
 } entry;
 
@@ -869,6 +1227,7 @@ static void manifest_done(manifest *m)
         for (size_t i = 0; i < m->n; i++) {
                 free(m->e[i].path);
                 free(m->e[i].backup);
+                free(m->e[i].link);
         }
         free(m->e);
         *m = (manifest){};
@@ -892,9 +1251,11 @@ static int manifest_add(manifest *m, const entry *e)
         m->e = n;
         c.path = strdup(e->path);
         c.backup = e->backup ? strdup(e->backup) : NULL;
-        if (!c.path || (e->backup && !c.backup)) {
+        c.link = e->link ? strdup(e->link) : NULL;
+        if (!c.path || (e->backup && !c.backup) || (e->link && !c.link)) {
                 free(c.path);
                 free(c.backup);
+                free(c.link);
                 return -ENOMEM;
         }
         m->e[m->n++] = c;
@@ -952,6 +1313,11 @@ static int manifest_read(const vfio_host *h, manifest *ret)
                         e.dir = true;
                         e.path = w[1];
                         strcpy(e.sha, "-");
+                } else if (strv_length(w) == 3 && strcmp(w[0], "link") == 0 && safe_rel_path(w[1]) &&
+                           *w[2] && strlen(w[2]) < 4096) {
+                        e.path = w[1];
+                        e.link = w[2];
+                        strcpy(e.sha, "-");
                 } else if ((strv_length(w) == 5 ||
                             (strv_length(w) == 6 && strlen(w[5]) == SHA256_HEX_SIZE - 1)) &&
                            strcmp(w[0], "file") == 0 && safe_rel_path(w[1]) &&
@@ -975,8 +1341,8 @@ static int manifest_read(const vfio_host *h, manifest *ret)
 
 static int manifest_format(const manifest *m, char **ret)
 {
-        _cleanup_free_ char *s =
-                strdup("# vfioctl setup manifest v1: file PATH SHA256 MODE BACKUP | dir PATH\n");
+        _cleanup_free_ char *s = strdup(
+                "# vfioctl setup manifest v1: file PATH SHA256 MODE BACKUP | dir PATH | link PATH TARGET\n");
 
         if (!s)
                 return -ENOMEM;
@@ -985,11 +1351,12 @@ static int manifest_format(const manifest *m, char **ret)
 
                 char owner[32] = "";
 
-                if (!e->dir && (e->uid || e->gid))
+                if (!e->dir && !e->link && (e->uid || e->gid))
                         snprintf(owner, sizeof(owner), ":%u:%u", (unsigned)e->uid, (unsigned)e->gid);
-                if (e->dir ? append(&s, "dir %s\n", e->path) < 0
-                           : append(&s, "file %s %s %04o%s %s%s%s\n", e->path, e->sha, e->mode, owner,
-                                    e->backup ? e->backup : "-", e->prev[0] ? " " : "", e->prev) < 0)
+                if (e->link  ? append(&s, "link %s %s\n", e->path, e->link) < 0
+                    : e->dir ? append(&s, "dir %s\n", e->path) < 0
+                             : append(&s, "file %s %s %04o%s %s%s%s\n", e->path, e->sha, e->mode, owner,
+                                      e->backup ? e->backup : "-", e->prev[0] ? " " : "", e->prev) < 0)
                         return -ENOMEM;
         }
         *ret = TAKE_PTR(s);
@@ -1115,8 +1482,9 @@ typedef struct apply_run {
         size_t n_written; /* undo[0..n_written) are written (or being written) */
         char **created;   /* directories this run made */
         char **new_backups;
-        char **planned; /* directories the files need, recorded before they are made */
-        char *at;       /* what the current step works on: the failed path for the tool's message */
+        char **planned;    /* directories the files need, recorded before they are made */
+        char **links_made; /* links this run made (units enabled), removed on failure */
+        char *at;          /* what the current step works on: the failed path for the tool's message */
         char **ret_failed_path;
 } apply_run;
 
@@ -1142,6 +1510,7 @@ static void apply_run_done(apply_run *a)
         strv_free(a->created);
         strv_free(a->new_backups);
         strv_free(a->planned);
+        strv_free(a->links_made);
         free(a->at);
 }
 
@@ -1192,6 +1561,8 @@ static int apply_prepare_file(apply_run *a, const vfio_setup_file *f)
 
         if ((r = apply_at(a, f->path)) < 0)
                 return r;
+        if (f->link)
+                return 0; /* apply_links, once the files are in place */
         r = vfio_hostfile_read(a->h, f->path, FILE_MAX, &cur, &len);
         if (r < 0 && r != -ENOENT && r != -ENOTDIR)
                 return r;
@@ -1233,7 +1604,7 @@ static int apply_nothing_to_change(apply_run *a)
                 }
         if (pending && (r = manifest_write(a->h, &a->m, NULL)) < 0)
                 return r;
-        if (a->log)
+        if (a->log && strv_length(a->links_made) == 0)
                 (void)strv_extendf(a->log, "nothing to change");
         return 0;
 }
@@ -1334,11 +1705,75 @@ static int apply_write_files(apply_run *a)
         return 0;
 }
 
+/*
+ * The plan's links (units enabled: what systemctl enable makes). Each is recorded in the manifest, with the
+ * directories it needs, before it is made, so a kill at any point leaves something --undo removes. A link
+ * already there with the same target is left as it is; anything else at that path is not ours and stays.
+ */
+static int apply_links(apply_run *a)
+{
+        int r;
+
+        for (size_t i = 0; i < a->p->n; i++) {
+                const vfio_setup_file *f = &a->p->files[i];
+                _cleanup_strv_free_ char **dirs = NULL;
+                _cleanup_free_ char *cur = NULL, *dir = NULL;
+                const char *slash = strrchr(f->path, '/');
+                entry e = { .path = f->path, .link = f->link };
+
+                if (!f->link)
+                        continue;
+                if ((r = apply_at(a, f->path)) < 0)
+                        return r;
+                r = vfio_host_read_link(a->h, f->path, &cur);
+                if (r >= 0 && strcmp(cur, f->link) == 0)
+                        continue;
+                if ((r >= 0 && !manifest_find(&a->m, f->path, false)) ||
+                    (r < 0 && vfio_host_exists(a->h, f->path) > 0)) {
+                        if (a->log)
+                                (void)strv_extendf(a->log, "kept /%s: something else is there (%s)", f->path,
+                                                   cur ? cur : "not a link");
+                        continue;
+                }
+                dir = slash ? strndup(f->path, (size_t)(slash - f->path)) : NULL;
+                if (slash && !dir)
+                        return -ENOMEM;
+                if (dir && (r = missing_dirs(a->h, dir, &dirs)) < 0)
+                        return r;
+                r = manifest_add_dirs(&a->m, dirs);
+                if (r < 0)
+                        return r;
+                strcpy(e.sha, "-");
+                if (!manifest_find(&a->m, f->path, false) && (r = manifest_add(&a->m, &e)) < 0)
+                        return r;
+                r = manifest_write(a->h, &a->m, &a->created);
+                if (r < 0)
+                        return r;
+                STRV_FOREACH(d, dirs)
+                        if ((r = vfio_hostfile_mkdir_p(a->h, *d, 0755, &a->created)) < 0)
+                                return r;
+                sweep_parent(a->h, f->path);
+                r = vfio_hostfile_symlink_atomic(a->h, f->path, f->link);
+                if (r < 0) {
+                        if (a->log)
+                                (void)strv_extendf(a->log, "FAILED linking /%s: %s", f->path, strerror(-r));
+                        return r;
+                }
+                if ((r = strv_extend(&a->links_made, f->path)) < 0)
+                        return r;
+                if (a->log)
+                        (void)strv_extendf(a->log, "linked /%s -> %s", f->path, f->link);
+        }
+        return 0;
+}
+
 /* Puts back every file of this run, then the previous manifest, then the directories it made. */
 static int apply_rollback(apply_run *a, int error)
 {
         if (a->ret_failed_path && a->at)
                 *a->ret_failed_path = TAKE_PTR(a->at);
+        for (size_t i = strv_length(a->links_made); i-- > 0;)
+                (void)vfio_hostfile_unlink(a->h, a->links_made[i]);
         for (size_t i = a->n_written; i-- > 0;) {
                 const undo_item *u = &a->undo[i];
                 int q;
@@ -1390,13 +1825,20 @@ int vfio_setup_apply(const vfio_host *h, const vfio_setup_plan *p, char ***log, 
         for (size_t i = 0; i < p->n; i++)
                 if ((r = apply_prepare_file(&a, &p->files[i])) < 0)
                         return apply_rollback(&a, r);
-        if (a.n_undo == 0)
+        if (a.n_undo == 0) {
+                r = apply_links(&a);
+                if (r < 0)
+                        return apply_rollback(&a, r);
                 return apply_nothing_to_change(&a);
+        }
         r = apply_record_dirs(&a);
         if (r < 0)
                 return apply_rollback(&a, r);
         /* 2. The files. */
         r = apply_write_files(&a);
+        if (r < 0)
+                return apply_rollback(&a, r);
+        r = apply_links(&a);
         if (r < 0)
                 return apply_rollback(&a, r);
         /* Every file written: the manifest loses its in-progress marks. Failing here is harmless (undo
@@ -1453,6 +1895,34 @@ static bool undoable(const entry *e, const char *cur, size_t len, const char *ba
         return bak && blen == len && memcmp(bak, cur, len) == 0;
 }
 
+/* Removes a link setup made, when it still points where setup pointed it (else kept unless force). */
+static int undo_link(const vfio_host *h, const entry *e, bool force, char ***log)
+{
+        _cleanup_free_ char *cur = NULL;
+        int r;
+
+        sweep_parent(h, e->path);
+        r = vfio_host_read_link(h, e->path, &cur);
+        if (r == -ENOENT || r == -ENOTDIR)
+                return 0; /* gone already (an undo killed after removing it) */
+        if ((r < 0 || strcmp(cur, e->link) != 0) && !force) {
+                if (log)
+                        (void)strv_extendf(
+                                log, "kept /%s: changed since setup made it (--force removes it anyway)",
+                                e->path);
+                return -EBUSY;
+        }
+        r = vfio_hostfile_unlink(h, e->path);
+        if (r < 0 && r != -ENOENT) {
+                if (log)
+                        (void)strv_extendf(log, "FAILED to remove /%s: %s", e->path, strerror(-r));
+                return r;
+        }
+        if (log)
+                (void)strv_extendf(log, "removed /%s", e->path);
+        return 0;
+}
+
 int vfio_setup_undo(const vfio_host *h, bool force, char ***log)
 {
         _cleanup_(manifest_done) manifest m = {}, keep = {};
@@ -1475,6 +1945,14 @@ int vfio_setup_undo(const vfio_host *h, bool force, char ***log)
 
                 if (e->dir)
                         continue;
+                if (e->link) {
+                        r = undo_link(h, e, force, log);
+                        if (r < 0) {
+                                first = first ?: r;
+                                (void)manifest_add(&keep, e);
+                        }
+                        continue;
+                }
                 sweep_parent(h, e->path);
                 r = vfio_hostfile_read(h, e->path, FILE_MAX, &cur, &len);
                 if (r < 0 && r != -ENOENT) {

@@ -6,20 +6,33 @@
 
 #include "exec-util.h"
 
+void vfio_useradd_argv(const char *path, const char *user, const char *group,
+                       const char *ret[static VFIO_USERADD_ARGC])
+{
+        const char *argv[VFIO_USERADD_ARGC] = {
+                path, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--groups", group,
+                user, NULL
+        };
+
+        assert(path);
+        assert(user);
+        assert(group);
+        for (size_t i = 0; i < VFIO_USERADD_ARGC; i++)
+                ret[i] = argv[i];
+}
+
 int vfio_useradd_system(const char *user, const char *group)
 {
         char *const envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"LC_ALL=C", NULL };
+        const char *argv[VFIO_USERADD_ARGC];
         exec_opts o = { .envp = envp };
         exec_result res = {};
         int r;
 
         assert(user);
         assert(group);
-        r = exec_run((char *const[]){ (char *)VFIO_USERADD_PATH, (char *)"--system",
-                                      (char *)"--no-create-home", (char *)"--shell",
-                                      (char *)"/usr/sbin/nologin", (char *)"--groups", (char *)group,
-                                      (char *)user, NULL },
-                     &o, &res);
+        vfio_useradd_argv(VFIO_USERADD_PATH, user, group, argv);
+        r = exec_run((char *const *)argv, &o, &res);
         if (r < 0)
                 return r;
         r = res.status == 0 ? 0 : -ENOEXEC;

@@ -32,6 +32,9 @@ static const guide guides[] = {
           .comment = "q35 (PCIe, default) or i440fx (older guests, some GPUs behind PCIe switches)" },
         { "vm", "accel", .comment = "kvm, or tcg (emulation, slow; needs [cpu] model = max)" },
         { "vm", "max_ram_below_4g", .example = "1G   (works around PCIe bridges that mishandle high MMIO)" },
+        { "vm", "user",
+          .comment = "The account QEMU runs as when root starts the VM (vfioctl start, enable)",
+          .example = "NAME   (the account QEMU runs as; vfioctl start as root requires it)" },
         { "vm", "desktop_user",
           .comment =
                   "The user at the screen: hears the VM ([audio] server = desktop) and runs looking-glass-client" },
@@ -62,7 +65,9 @@ static const guide guides[] = {
                   "none: the passed GPU is the display; virtio-vga/qxl/std with spice or vnc for a window" },
         { "audio", NULL, .comment = "pa also serves PipeWire (pipewire-pulse)" },
         { "gpu", "device",
-          .comment = "PCI address, vendor:device or a name pattern; see: vfioctl devices --gpu" },
+          .comment =
+                  "PCI address, vendor:device, a name pattern, or the identity vfioctl records\n"
+                  "(IDS@TOPOLOGY-PATH: the same card when buses are renumbered); see: vfioctl devices --gpu" },
         { "gpu", "functions",
           .comment = "auto: every function of the card's slot (HDMI audio, USB-C) goes along" },
         { "gpu", "x_vga", .comment = "x_vga = yes only for legacy VGA (SeaBIOS, old cards)" },

@@ -72,6 +72,9 @@ int vm_needs_from_config(const vm_config *c, vm_needs *ret)
         n.input_relay = vm_needs_relay(c);
         n.memory = c->memory.size;
         n.hugepages = c->memory.hugepages != VM_HUGEPAGES_NONE ? c->memory.size : 0;
+        n.hugepage_size = c->memory.hugepages == VM_HUGEPAGES_1G   ? UINT64_C(1) << 30
+                          : c->memory.hugepages == VM_HUGEPAGES_2M ? UINT64_C(2) << 20
+                                                                   : 0;
         *ret = n;
         return 0;
 fail:

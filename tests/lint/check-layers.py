@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fails when the library's parts depend on each other against the order in lib/README.md.
 
-The parts, from the top: basic, host, input, setup, vm, run. A part may include the headers of its own
+The parts, from the top: basic, host, input, setup, vm, run, guide. A part may include the headers of its own
 part and of the parts above it, never below: host code cannot reach into run/, vm code cannot reach into
 run/, and so on. A public header include/vfioctl/X.h belongs to the part whose folder holds X.c (a
 header with no X.c must be listed in HEADER_PART). No file under lib/ or include/ may include a header of
@@ -11,7 +11,7 @@ import os
 import re
 import sys
 
-PARTS = ["basic", "host", "input", "setup", "vm", "run"]
+PARTS = ["basic", "host", "input", "setup", "vm", "run", "guide"]
 # Public headers with no .c of the same name.
 HEADER_PART = {"common": "basic"}
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -62,6 +62,9 @@ check "demo shows the guest's greeting" grep -q "serial console: vfioctl demo gu
 check "demo shows status running with a pinned vCPU" grep -q "vCPU 0 .*on host CPU" "$T/demo.out"
 check "demo stops gracefully (guest-shutdown)" grep -q "state stopped, reason guest-shutdown" "$T/demo.out"
 check "demo finishes in under 60 s (${demo_s}s)" awk -v s="$demo_s" 'BEGIN{exit !(s < 60)}'
+# its closing advice is the whole path: guide first, and setup among the steps (it used to be missing)
+check "demo points to vfioctl guide" grep -q "sudo vfioctl guide win11 --gpu auto" "$T/demo.out"
+check "demo's steps include setup, before create" awk '/vfioctl setup --vm/ { s = NR } /vfioctl create/ && s { ok = 1 } END { exit !ok }' "$T/demo.out"
 # the demo says where it wrote its config (as root below --root, else in the user's cache)
 DEMOCONF=$(sed -n 's/^config: *\([^ ]*\) .*/\1/p' "$T/demo.out")
 KERNEL=$(sed -n 's/^kernel = //p' "$DEMOCONF" 2>/dev/null)
@@ -462,6 +465,14 @@ if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null; then
 fi
 
 # --- 11. autostart unit ---------------------------------------------------------------------------------
+# enable refuses what start as root would refuse at boot: the VM is not in /etc/vfioctl/vms of the root.
+V enable life > "$T/enable.out" 2>&1; rc=$?
+check "enable refuses a VM that is not in the system location (exit 65), linking nothing" \
+  bash -c "[ $rc -eq 65 ] && grep -q 'no VM life in /etc/vfioctl/vms/life.conf' '$T/enable.out' && [ ! -e '$T/etc/systemd/system/multi-user.target.wants/vfioctl@life.service' ]"
+# Where root finds it at boot, with its [vm] user (in the root's own user database).
+mkdir -p "$T/etc/vfioctl/vms"
+sed '/^user = /d; s/^\[vm\]$/[vm]\nuser = nobody/' "$C1" > "$T/etc/vfioctl/vms/life.conf"
+grep '^nobody:' /etc/passwd >> "$T/etc/passwd"
 V enable life > /dev/null
 check "enable links vfioctl@life.service into multi-user.target.wants" \
   bash -c "readlink '$T/etc/systemd/system/multi-user.target.wants/vfioctl@life.service' | grep -q '/vfioctl@.service\$'"

@@ -50,9 +50,12 @@ check "setup exits 0" "[ $rc = 0 ]"
 golden apply.out "$T/apply.out"
 for f in etc/modprobe.d/vfioctl.conf etc/systemd/system/vfioctl-bind.service etc/udev/rules.d/90-vfioctl.rules \
          etc/security/limits.d/90-vfioctl.conf etc/sysctl.d/90-vfioctl.conf etc/default/grub \
+         etc/initramfs-tools/modules \
          var/lib/vfioctl/setup.manifest var/lib/vfioctl/setup.backup/etc/default/grub; do
   if [ -f "$S/$f" ]; then golden "files/$f" "$S/$f"; else bad "$f was not written"; fi
 done
+check "the boot-time unit is enabled by a link setup made" \
+  "[ \"\$(readlink '$S/etc/systemd/system/sysinit.target.wants/vfioctl-bind.service')\" = ../vfioctl-bind.service ]"
 check "edited grub keeps its mode 0640" "[ \$(stat -c %a '$S/etc/default/grub') = 640 ]"
 listing > "$T/applied"
 

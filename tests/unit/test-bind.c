@@ -191,6 +191,42 @@ static void test_boot_vga_refused_unless_forced(void **state)
         assert_true(any_contains(e->plan->warnings, "boot-display"));
 }
 
+/* Without an IOMMU no device has a group, so no verdict says "host-critical"; the boot display is still the
+ * host's, and --force must say so out loud (and refuse without --force), as it does with an IOMMU. */
+static void test_no_iommu_force_never_takes_a_host_critical_device_silently(void **state)
+{
+        env *e = *state;
+        vfio_bind_opts o = {};
+
+        fixture_remove(e->dir);
+        e->dir = fixture_copy("q35-noiommu");
+        assert_non_null(e->dir);
+        plan(e, "00:01.0", VFIO_BIND_TO_VFIO, &o);
+        assert_true(any_contains(e->plan->refusals, "0000:00:01.0 is needed by the host: boot-display"));
+        o.force = true;
+        o.dry_run = true;
+        plan(e, "00:01.0", VFIO_BIND_TO_VFIO, &o);
+        assert_int_equal(strv_length(e->plan->refusals), 0);
+        assert_true(any_contains(e->plan->warnings, "0000:00:01.0 is needed by the host: boot-display"));
+        assert_true(any_contains(e->plan->warnings, "has no IOMMU group"));
+}
+
+/* The handoff ([gpu] handoff = yes) gives the boot display to the VM: bind names it instead of refusing it,
+ * without --force; without the handoff the same device is still refused by its own facts. */
+static void test_handed_boot_display_named_not_refused(void **state)
+{
+        env *e = *state;
+        vfio_bind_opts o = { .give_display = true, .dry_run = true };
+
+        plan(e, "00:01.0", VFIO_BIND_TO_VFIO, &o);
+        assert_int_equal(strv_length(e->plan->refusals), 0);
+        assert_true(any_contains(e->plan->warnings, "0000:00:01.0: boot-display"));
+        assert_true(any_contains(e->plan->warnings, "(handed to the VM)"));
+        o.give_display = false;
+        plan(e, "00:01.0", VFIO_BIND_TO_VFIO, &o);
+        assert_true(any_contains(e->plan->refusals, "0000:00:01.0 is needed by the host: boot-display"));
+}
+
 static void test_processes_holding_the_gpu_are_named(void **state)
 {
         env *e = *state;
@@ -352,6 +388,8 @@ int main(void)
                 T(test_with_group_takes_the_peer_not_the_bridge),
                 T(test_bridge_refused),
                 T(test_boot_vga_refused_unless_forced),
+                T(test_no_iommu_force_never_takes_a_host_critical_device_silently),
+                T(test_handed_boot_display_named_not_refused),
                 T(test_processes_holding_the_gpu_are_named),
                 T(test_failure_mid_way_rolls_back),
                 T(test_real_write_failure_rolls_back),

@@ -531,6 +531,79 @@ static void test_early_binding_softdep(void **state)
         variant_free(root);
 }
 
+static void assert_not_contains(const char *hay, const char *needle)
+{
+        if (hay && strstr(hay, needle))
+                fail_msg("'%s' contains '%s'", hay, needle);
+}
+
+/*
+ * The capture is a twin-card host: the GPU 03:00.0 has the IDs (and subsystem) of the boot display 00:01.0,
+ * and its HDMI-style audio 03:00.1 those of the on-board audio 00:1b.0. 'options vfio-pci ids=' would take
+ * the host's display and sound at boot, so check's fix binds by identity, as setup does.
+ */
+static void test_early_binding_twins_by_identity(void **state)
+{
+        char *root = variant_new(VIOMMU);
+        opts o = { .pass = { GPU, GPU_HDA } };
+        const vfio_check *c;
+        vfio_check_report *R;
+
+        R = run(root, &o);
+        c = check(R, "vfio.early-binding");
+        assert_int_equal(c->status, VFIO_CHECK_WARN);
+        assert_not_contains(c->fix, "ids=");
+        assert_contains(c->evidence, "1234:1111 is also 0000:00:01.0");
+        assert_contains(c->evidence, "8086:293e is also 0000:00:1b.0");
+        assert_contains(c->fix, "by identity");
+        assert_contains(c->fix, "sudo vfioctl setup 0000:03:00.0 0000:03:00.1");
+        assert_contains(c->fix, "1234:1111:1af4:1100@pci0000:00/12.0/00.0");
+        for (size_t i = 0; i < R->n; i++)
+                if (strcmp(R->checks[i].id, "vfio.driver") == 0)
+                        assert_not_contains(R->checks[i].fix, "ids=");
+        vfio_check_report_free(R);
+
+        /* Following the old advice takes the host's twins: said so, even though it binds the GPU. */
+        variant_write(root, "etc/modprobe.d/vfio.conf", "options vfio-pci ids=1234:1111,8086:293e\n");
+        R = run(root, &o);
+        c = check(R, "vfio.early-binding");
+        assert_int_equal(c->status, VFIO_CHECK_WARN);
+        assert_contains(c->evidence,
+                        "etc/modprobe.d/vfio.conf:1 claims 1234:1111, which 0000:00:01.0 has too");
+        assert_contains(
+                c->fix,
+                "remove 1234:1111,8086:293e from 'options vfio-pci ids=' in /etc/modprobe.d/vfio.conf");
+        vfio_check_report_free(R);
+        variant_unlink(root, "etc/modprobe.d/vfio.conf");
+
+        /* What setup writes: the unit, enabled (systemctl's wants link). */
+        variant_write(root, "etc/systemd/system/vfioctl-bind.service",
+                      "[Service]\nType=oneshot\nExecStart=/usr/bin/vfioctl bind --boot "
+                      "1234:1111:1af4:1100@pci0000:00/12.0/00.0 8086:293e:1af4:1100@pci0000:00/12.0/00.1\n");
+        R = run(root, &o);
+        c = check(R, "vfio.early-binding");
+        assert_int_equal(c->status, VFIO_CHECK_WARN);
+        assert_contains(c->evidence, "vfioctl-bind.service is not enabled");
+        assert_contains(c->fix, "systemctl enable vfioctl-bind.service");
+        vfio_check_report_free(R);
+        variant_write(root, "etc/systemd/system/sysinit.target.wants/.keep", "");
+        {
+                char link[4096];
+
+                snprintf(link, sizeof(link),
+                         "%s/etc/systemd/system/sysinit.target.wants/vfioctl-bind.service", root);
+                assert_int_equal(symlink("../vfioctl-bind.service", link), 0);
+                variant_unlink(root, "etc/systemd/system/sysinit.target.wants/.keep");
+        }
+        R = run(root, &o);
+        c = check(R, "vfio.early-binding");
+        assert_int_equal(c->status, VFIO_CHECK_PASS);
+        assert_contains(c->evidence,
+                        "bound at boot by identity (etc/systemd/system/vfioctl-bind.service, enabled)");
+        vfio_check_report_free(R);
+        variant_free(root);
+}
+
 static void test_driver_binding(void **state)
 {
         char *root = variant_new(VIOMMU);
@@ -1112,6 +1185,7 @@ int main(void)
                 cmocka_unit_test(test_interrupt_remapping),
                 cmocka_unit_test(test_vfio_modules),
                 cmocka_unit_test(test_early_binding_softdep),
+                cmocka_unit_test(test_early_binding_twins_by_identity),
                 cmocka_unit_test(test_driver_binding),
                 cmocka_unit_test(test_dev_vfio_permissions),
                 cmocka_unit_test(test_memlock),

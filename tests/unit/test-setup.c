@@ -104,6 +104,18 @@ static void test_identical_twin_on_host_means_bind_by_identity(void **state)
                 "\nExecStart=/opt/bin/vfioctl bind --boot 8086:10d3:8086:0000@pci0000:00/11.0/00.0,dsn=52-54-00-ff-ff-e2-e0-02\n"));
         assert_true(any_contains(e->p->notes, "is also at 0000:01:00.0, which stays with the host"));
         assert_int_equal(strv_length(e->p->cmdline_add), 0);
+        /* Enabled by setup itself (the link systemctl enable makes), so --undo takes it away too. */
+        {
+                const vfio_setup_file *l = NULL;
+
+                for (size_t i = 0; i < e->p->n; i++)
+                        if (strcmp(e->p->files[i].path,
+                                   "etc/systemd/system/sysinit.target.wants/vfioctl-bind.service") == 0)
+                                l = &e->p->files[i];
+                assert_non_null(l);
+                assert_string_equal(l->link, "../vfioctl-bind.service");
+                assert_false(any_contains(e->p->commands, "systemctl enable"));
+        }
 }
 
 static void test_gpu_audio_softdep(void **state)
@@ -136,6 +148,28 @@ static void test_group_and_safety_refusals(void **state)
         plan(e, "00:01.0", &o);
         assert_int_equal(strv_length(e->p->refusals), 0);
         assert_true(any_contains(e->p->notes, "boot display"));
+}
+
+/* Without an IOMMU there is no host-critical group verdict; the boot display is still refused. */
+static void test_no_iommu_host_critical_refused(void **state)
+{
+        env *e = calloc(1, sizeof(*e));
+        char dir[4096];
+        vfio_setup_opts o = {};
+        void *st = e;
+
+        (void)state;
+        assert_non_null(e);
+        assert_int_equal(vfio_host_open(fixture_dir("q35-noiommu", dir, sizeof(dir)), &e->h), 0);
+        assert_int_equal(vfio_model_load(e->h, &e->m), 0);
+        plan(e, "00:01.0", &o);
+        assert_true(any_contains(e->p->refusals, "0000:00:01.0 is needed by the host: boot-display"));
+        o.force = true;
+        plan(e, "00:01.0", &o);
+        assert_int_equal(strv_length(e->p->refusals), 0);
+        assert_true(any_contains(e->p->notes, "0000:00:01.0 is needed by the host: boot-display"));
+        assert_true(any_contains(e->p->notes, "(--force)"));
+        teardown_env(&st);
 }
 
 static void test_user_memlock_and_hugepages(void **state)
@@ -206,6 +240,123 @@ static void test_distro_commands(void **state)
                 teardown_env(&st);
                 variant_free(root);
         }
+}
+
+static const vfio_setup_file *plan_file_of(env *e, const char *path)
+{
+        for (size_t i = 0; i < e->p->n; i++)
+                if (strcmp(e->p->files[i].path, path) == 0)
+                        return &e->p->files[i];
+        return NULL;
+}
+
+/* One q35 root per case with etc/os-release (and what the distribution's initramfs tool keeps in etc/). */
+static env *distro_env(char **root, const char *os_release)
+{
+        env *e = calloc(1, sizeof(*e));
+
+        assert_non_null(e);
+        *root = variant_new("q35-viommu");
+        variant_write(*root, "etc/os-release", os_release);
+        return e;
+}
+
+static void open_env(env *e, const char *root)
+{
+        assert_int_equal(vfio_host_open(root, &e->h), 0);
+        assert_int_equal(vfio_model_load(e->h, &e->m), 0);
+}
+
+/*
+ * vfio-pci must be in the initramfs and load before the GPU drivers, or it loses the race at boot: setup
+ * writes the module list of the distribution's initramfs tool, not only the command that rebuilds it.
+ */
+static void test_initramfs_module_lists(void **state)
+{
+        char *root;
+        env *e;
+        void *st;
+        const vfio_setup_file *f;
+        vfio_setup_opts o = {};
+
+        /* Debian, Ubuntu: initramfs-tools reads /etc/initramfs-tools/modules, one module per line; the
+         * file is the package's, so it is edited (with a backup), its lines kept. */
+        e = distro_env(&root, "ID=debian\n");
+        variant_write(root, "etc/initramfs-tools/modules",
+                      "# List of modules that you want to include in your initramfs.\nloop\n");
+        open_env(e, root);
+        plan(e, "06:00.0", &o);
+        f = plan_file_of(e, "etc/initramfs-tools/modules");
+        assert_non_null(f);
+        assert_false(f->owned);
+        assert_string_equal(
+                f->content,
+                "# List of modules that you want to include in your initramfs.\nloop\n"
+                "# vfioctl setup: VFIO before the GPU drivers, so vfio-pci claims the passthrough devices\n"
+                "vfio\nvfio_iommu_type1\nvfio_pci\n");
+        assert_true(any_contains(e->p->commands, "update-initramfs -u -k all"));
+        st = e;
+        teardown_env(&st);
+        /* Already listed (a second run, or by hand): nothing to change. */
+        e = calloc(1, sizeof(*e));
+        variant_write(root, "etc/initramfs-tools/modules", "vfio\nvfio_iommu_type1\nvfio-pci\n");
+        open_env(e, root);
+        plan(e, "06:00.0", &o);
+        assert_null(plan_file_of(e, "etc/initramfs-tools/modules"));
+        st = e;
+        teardown_env(&st);
+        variant_free(root);
+
+        /* Fedora, RHEL, openSUSE: a dracut drop-in of vfioctl's own. */
+        e = distro_env(&root, "ID=fedora\n");
+        open_env(e, root);
+        plan(e, "06:00.0", &o);
+        f = plan_file_of(e, "etc/dracut.conf.d/vfioctl.conf");
+        assert_non_null(f);
+        assert_true(f->owned);
+        assert_non_null(strstr(f->content, "\nforce_drivers+=\" vfio vfio_iommu_type1 vfio_pci \"\n"));
+        assert_true(any_contains(e->p->commands, "dracut -f --regenerate-all"));
+        st = e;
+        teardown_env(&st);
+        variant_free(root);
+
+        /* Arch with mkinitcpio's drop-in directory: a file of vfioctl's own puts the modules first. */
+        e = distro_env(&root, "ID=arch\n");
+        variant_write(root, "etc/mkinitcpio.conf", "MODULES=(amdgpu)\nHOOKS=(base udev modconf)\n");
+        variant_write(root, "etc/mkinitcpio.conf.d/.keep", "");
+        open_env(e, root);
+        plan(e, "06:00.0", &o);
+        f = plan_file_of(e, "etc/mkinitcpio.conf.d/vfioctl.conf");
+        assert_non_null(f);
+        assert_true(f->owned);
+        assert_non_null(
+                strstr(f->content, "\nMODULES=(vfio_pci vfio vfio_iommu_type1 \"${MODULES[@]}\")\n"));
+        assert_null(plan_file_of(e, "etc/mkinitcpio.conf"));
+        assert_true(any_contains(e->p->commands, "mkinitcpio -P"));
+        st = e;
+        teardown_env(&st);
+        /* An older mkinitcpio without the directory: the MODULES line of mkinitcpio.conf is edited. */
+        variant_rmtree(root, "etc/mkinitcpio.conf.d");
+        e = calloc(1, sizeof(*e));
+        open_env(e, root);
+        plan(e, "06:00.0", &o);
+        f = plan_file_of(e, "etc/mkinitcpio.conf");
+        assert_non_null(f);
+        assert_false(f->owned);
+        assert_string_equal(f->content,
+                            "MODULES=(vfio_pci vfio vfio_iommu_type1 amdgpu)\nHOOKS=(base udev modconf)\n");
+        st = e;
+        teardown_env(&st);
+        variant_free(root);
+
+        /* openSUSE: dracut, as on Fedora. */
+        e = distro_env(&root, "ID=\"opensuse-leap\"\nID_LIKE=\"suse opensuse\"\n");
+        open_env(e, root);
+        plan(e, "06:00.0", &o);
+        assert_non_null(plan_file_of(e, "etc/dracut.conf.d/vfioctl.conf"));
+        st = e;
+        teardown_env(&st);
+        variant_free(root);
 }
 
 /* A root with the desktop user alice and the VM user vfvm (its own group), as useradd would leave them. */
@@ -284,6 +435,37 @@ static void test_audio_grant_pipewire_keeps_other_sockets(void **state)
         assert_non_null(strstr(pw, "/run/vfioctl-audio/vfvm/native\""));
         teardown_env(&st);
         variant_free(root);
+}
+
+/*
+ * A VM backed by 1 GiB pages: the kernel reserves them at boot (hugepagesz=1G hugepages=N: at run time
+ * memory is too fragmented to find whole gigabytes), and a hugetlbfs with pagesize=1G is mounted where
+ * the QEMU argv looks (/dev/hugepages1G), by a systemd mount unit setup enables itself.
+ */
+static void test_hugepages_1g_at_boot_and_mounted(void **state)
+{
+        env *e = *state;
+        vfio_setup_opts o = { .hugepages = UINT64_C(4) << 30, .hugepage_size = UINT64_C(1) << 30 };
+        const vfio_setup_file *f;
+
+        plan(e, NULL, &o);
+        assert_null(file(e, "etc/sysctl.d/90-vfioctl.conf")); /* that would be 2 MiB pages */
+        assert_true(strv_contains(e->p->cmdline_add, "hugepagesz=1G"));
+        assert_true(strv_contains(e->p->cmdline_add, "hugepages=4"));
+        f = plan_file_of(e, "etc/systemd/system/dev-hugepages1G.mount");
+        assert_non_null(f);
+        assert_non_null(strstr(f->content, "\nWhere=/dev/hugepages1G\n"));
+        assert_non_null(strstr(f->content, "\nType=hugetlbfs\n"));
+        assert_non_null(strstr(f->content, "pagesize=1G"));
+        f = plan_file_of(e, "etc/systemd/system/sysinit.target.wants/dev-hugepages1G.mount");
+        assert_non_null(f);
+        assert_non_null(f->link);
+        assert_string_equal(f->link, "../dev-hugepages1G.mount");
+        /* 2 MiB pages stay a sysctl (reserved at boot by systemd-sysctl, early enough for 2 MiB). */
+        o.hugepage_size = UINT64_C(2) << 20;
+        plan(e, NULL, &o);
+        assert_non_null(strstr(file(e, "etc/sysctl.d/90-vfioctl.conf"), "\nvm.nr_hugepages = 2048\n"));
+        assert_false(strv_contains(e->p->cmdline_add, "hugepagesz=1G"));
 }
 
 /* The grant is the directory's group: a group others share is named, a missing user refused. */
@@ -387,9 +569,12 @@ int main(void)
                 T(test_identical_twin_on_host_means_bind_by_identity),
                 T(test_gpu_audio_softdep),
                 T(test_group_and_safety_refusals),
+                cmocka_unit_test(test_no_iommu_host_critical_refused),
                 T(test_user_memlock_and_hugepages),
                 T(test_uinput_loaded_at_boot),
                 cmocka_unit_test(test_distro_commands),
+                cmocka_unit_test(test_initramfs_module_lists),
+                T(test_hugepages_1g_at_boot_and_mounted),
                 cmocka_unit_test(test_audio_grant_files),
                 cmocka_unit_test(test_audio_grant_pipewire_keeps_other_sockets),
                 cmocka_unit_test(test_audio_grant_refusals_and_shared_group),

@@ -250,7 +250,8 @@ static void test_create_gpu_from_the_host_model(void **state)
                 NULL);
         assert_int_equal(r.status, 0);
         assert_non_null(strstr(r.out, "[gpu]\n"));
-        assert_non_null(strstr(r.out, "device = 0000:00:05.0\n"));
+        /* The device by the identity bind records (IDs at a topology path), not a bus address. */
+        assert_non_null(strstr(r.out, "device = 1af4:1044:1af4:1044@pci0000:00/05.0\n"));
         assert_non_null(strstr(r.out, "functions = auto\n"));
         result_done(&r);
         r = run((char *const[]){ (char *)bin(), (char *)"--root", root, (char *)"create", (char *)"--gpu",
@@ -258,6 +259,40 @@ static void test_create_gpu_from_the_host_model(void **state)
                 NULL);
         assert_int_equal(r.status, 65);
         assert_non_null(strstr(r.err, "--gpu: '10de:1b80' matches no PCI device on this host"));
+        result_done(&r);
+}
+
+/*
+ * The twin-card capture: 03:00.0 has the IDs of the boot display 00:01.0. create --gpu '1234:1111#2' stores
+ * the identity (IDs and topology path), so the config names that card even when buses are renumbered, and
+ * writes the VM user that start as root requires.
+ */
+static void test_create_stores_the_identity_and_the_vm_user(void **state)
+{
+        char root[4096];
+        result r;
+
+        snprintf(root, sizeof(root), "%s/sysfs/q35-viommu", getenv("VFIOCTL_TEST_DATA"));
+        r = run((char *const[]){ (char *)bin(), (char *)"--root", root, (char *)"create", (char *)"--gpu",
+                                 (char *)"1234:1111#2", (char *)"--user", (char *)"gamer",
+                                 (char *)"--dry-run", (char *)"twin", NULL },
+                NULL);
+        assert_int_equal(r.status, 0);
+        assert_non_null(strstr(r.out, "\ndevice = 1234:1111:1af4:1100@pci0000:00/12.0/00.0\n"));
+        assert_non_null(strstr(r.out, "\nuser = gamer\n"));
+        result_done(&r);
+        /* Through sudo, the VM user is the one who ran sudo. */
+        setenv("SUDO_USER", "alice", 1);
+        r = run((char *const[]){ (char *)bin(), (char *)"--root", root, (char *)"create",
+                                 (char *)"--dry-run", (char *)"plain", NULL },
+                NULL);
+        unsetenv("SUDO_USER");
+        assert_int_equal(r.status, 0);
+        if (geteuid() == 0)
+                assert_non_null(strstr(r.out, "\nuser = alice\n"));
+        else
+                assert_null(strstr(r.out, "\nuser = alice\n"));
+        assert_non_null(strstr(r.out, "\nuser = "));
         result_done(&r);
 }
 
@@ -449,6 +484,7 @@ int main(void)
                 cmocka_unit_test(test_cmdline_quoting_round_trips_through_a_shell),
                 cmocka_unit_test(test_create_writes_a_valid_config_once),
                 cmocka_unit_test(test_create_gpu_from_the_host_model),
+                cmocka_unit_test(test_create_stores_the_identity_and_the_vm_user),
                 cmocka_unit_test(test_create_desktop_user),
                 cmocka_unit_test(test_names_live_in_xdg_config_home),
                 cmocka_unit_test(test_create_never_replaces_a_disk_image),

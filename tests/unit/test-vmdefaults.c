@@ -14,6 +14,8 @@
 #include "variant.h"
 #include "vfioctl/model.h"
 #include "vfioctl/qemu-argv.h"
+#include "vfioctl/quirks.h"
+#include "vfioctl/vmcreate.h"
 #include "vfioctl/vmdefaults.h"
 
 /* A Ryzen 7 3700X as the kernel numbers it: 8 cores in two CCXs of 4 (one L3 each), SMT sibling n+8. */
@@ -368,6 +370,39 @@ static void test_nf200_dma_range_applied(void **state)
         variant_free(root);
 }
 
+/* Every quirk setting that create writes into a config is one it knows how to write: check's claim
+ * ("vfioctl create writes into a new VM's configuration") holds for the whole table. */
+static void test_every_create_quirk_setting_is_applied(void **state)
+{
+        size_t n;
+        const vfio_quirk *q = vfio_quirks_table(&n);
+        unsigned seen = 0;
+
+        for (size_t i = 0; i < n; i++)
+                for (const char *const *s = q[i].settings; s && *s; s++) {
+                        vm_config *c = NULL;
+
+                        assert_int_equal(vm_config_new("q", &c), 0);
+                        assert_int_equal(vm_create_apply_setting(c, *s), 0);
+                        if (strcmp(*s, "cpu.kvm=off") == 0)
+                                assert_true(c->cpu.hide_kvm);
+                        if (strncmp(*s, "hyperv.vendor_id=", 17) == 0) {
+                                assert_true(c->cpu.hyperv);
+                                assert_string_equal(c->cpu.hyperv_vendor_id, *s + 17);
+                        }
+                        vm_config_free(c);
+                        seen++;
+                }
+        assert_true(seen >= 5);
+        {
+                vm_config *c = NULL;
+
+                assert_int_equal(vm_config_new("q", &c), 0);
+                assert_int_equal(vm_create_apply_setting(c, "cpu.warp=9"), -EINVAL);
+                vm_config_free(c);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -379,6 +414,7 @@ int main(void)
                 cmocka_unit_test(test_pinning_hybrid_never_pairs_e_cores),
                 cmocka_unit_test(test_pinning_on_real_topologies),
                 cmocka_unit_test(test_nf200_dma_range_applied),
+                cmocka_unit_test(test_every_create_quirk_setting_is_applied),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,16 @@
 #   --artifacts DIR copy the guest's work files (vfioctl JSON, QEMU stderr, QMP
 #                   replies) into DIR
 #   --cache DIR     setup.sh's cache (default ${VFIOCTL_TESTBED_CACHE:-/var/cache/vfioctl-testbed})
+#   --disk IMG      attach IMG (raw) to q35's own AHCI controller (00:1f.2; no new PCI device, so
+#                   the groups stay): the zero-to-vm system's persistent disk
+#   --initrd FILE   boot this initramfs instead of the test bed's own
+#   --cmdline ARGS  the kernel command line (the boot loader's, e.g. from grub.cfg) instead of the test
+#                   bed's; run.sh adds only vfioctl.out=1 and --append
+#   --cpu MODEL     the outer guest's CPU model (default qemu64); e.g. qemu64,-svm: no nested
+#                   virtualization at all
+#   --layout renumbered  add a card upstream of the others (a root port at 00:0f.0 with a
+#                   pvpanic-pci behind it): every bus number below shifts by one while the
+#                   topology paths stay (the q35-renumbered fixture)
 # Exit status: QEMU's (137 when killed on timeout, 2 on usage errors).
 set -euo pipefail
 
@@ -34,6 +44,11 @@ IOMMU=1
 TIMEOUT=600
 APPEND=""
 ARTIFACTS=""
+LAYOUT=""
+DISK=""
+INITRD=""
+CMDLINE=""
+CPU=qemu64
 usage() { awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -45,6 +60,12 @@ while [ $# -gt 0 ]; do
     --cache) CACHE=${2:?}; shift 2;;
     --artifacts) ARTIFACTS=${2:?}; shift 2;;
     --append) APPEND=${2:?}; shift 2;;
+    --disk) DISK=${2:?}; shift 2;;
+    --initrd) INITRD=${2:?}; shift 2;;
+    --cmdline) CMDLINE=${2:?}; shift 2;;
+    --cpu) CPU=${2:?}; shift 2;;
+    --layout) LAYOUT=${2:?}; shift 2
+      case "$LAYOUT" in renumbered) ;; *) echo "run.sh: unknown layout '$LAYOUT'" >&2; usage;; esac;;
     -h|--help) usage 0;;
     *) echo "run.sh: unknown argument '$1'" >&2; usage;;
   esac
@@ -70,21 +91,33 @@ fi
 # the fixtures captured from it.
 OUTDIR=$(mktemp -d "${TMPDIR:-/tmp}/vfioctl-e2e-out.XXXXXX")
 
-KARGS="console=ttyS0 panic=-1 loglevel=4"
-[ "$IOMMU" = 1 ] && KARGS="$KARGS intel_iommu=on iommu=pt"
-GUEST_SCRIPT=${VFIOCTL_E2E_GUEST_SCRIPT:-$HERE/guest.sh}   # override: debugging only
-KARGS="$KARGS vfioctl.script=$GUEST_SCRIPT vfioctl.testdir=$HERE vfioctl.bin=$VFIOCTL"
-KARGS="$KARGS vfioctl.cases=$CASES vfioctl.capture=$([ -n "$CAPTURE" ] && echo 1 || echo 0)"
-KARGS="$KARGS vfioctl.out=1 $APPEND"
+if [ -n "$CMDLINE" ]; then
+  KARGS="$CMDLINE vfioctl.out=1 $APPEND"
+else
+  KARGS="console=ttyS0 panic=-1 loglevel=4"
+  [ "$IOMMU" = 1 ] && KARGS="$KARGS intel_iommu=on iommu=pt"
+  GUEST_SCRIPT=${VFIOCTL_E2E_GUEST_SCRIPT:-$HERE/guest.sh}   # override: debugging only
+  KARGS="$KARGS vfioctl.script=$GUEST_SCRIPT vfioctl.testdir=$HERE vfioctl.bin=$VFIOCTL"
+  KARGS="$KARGS vfioctl.cases=$CASES vfioctl.capture=$([ -n "$CAPTURE" ] && echo 1 || echo 0)"
+  KARGS="$KARGS vfioctl.out=1 $APPEND"
+fi
 
 RP="x-speed=2_5,x-width=1"   # 2.5 GT/s x1: see README (avoids 2 s link-up waits on bus reset)
 ARGS=(
-  -accel tcg,thread=multi -machine q35,kernel-irqchip=split -cpu qemu64 -smp 2 -m 1G
+  -accel tcg,thread=multi -machine q35,kernel-irqchip=split -cpu "$CPU" -smp 2 -m 1G
   -nodefaults -display none -no-reboot -serial stdio
-  -kernel "$KERNEL" -initrd "$CACHE/initramfs.cpio.gz" -append "$KARGS"
+  -kernel "$KERNEL" -initrd "${INITRD:-$CACHE/initramfs.cpio.gz}" -append "$KARGS"
   -audiodev none,id=snd0
   # 1. boot VGA on the root complex
   -device VGA,bus=pcie.0,addr=0x1
+)
+# A card added in a slot scanned first renumbers every bus below it (02:00.0 becomes 03:00.0, ...),
+# as on a real board when a card goes into a slot ahead of the GPU's.
+[ "$LAYOUT" = renumbered ] && ARGS+=(
+  -device "pcie-root-port,id=rp0,bus=pcie.0,chassis=6,slot=6,addr=0xf,$RP"
+  -device pvpanic-pci,bus=rp0
+)
+ARGS+=(
   # 2. two identical NICs, each alone behind its own root port
   -device "pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1,addr=0x10,$RP"
   -device e1000e,bus=rp1,mac=52:54:00:e2:e0:01
@@ -111,6 +144,7 @@ ARGS=(
   -device virtio-9p-pci,fsdev=fsroot,mount_tag=hostroot,bus=pcie.0,addr=0x5
 )
 [ "$IOMMU" = 1 ] && ARGS+=(-device intel-iommu,intremap=on,caching-mode=on)
+[ -n "$DISK" ] && ARGS+=(-drive "file=$DISK,if=none,id=sysdisk,format=raw,cache=unsafe" -device ide-hd,drive=sysdisk,bus=ide.0)
 ARGS+=(
   -fsdev "local,id=fsout,path=$OUTDIR,security_model=none"
   -device virtio-9p-pci,fsdev=fsout,mount_tag=out,bus=pcie.0,addr=0x6

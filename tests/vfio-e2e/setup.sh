@@ -21,7 +21,7 @@ CACHE=${1:-${VFIOCTL_TESTBED_CACHE:-/var/cache/vfioctl-testbed}}
 # every device of the layout (run.sh) so the captured view has all drivers bound.
 MODULES="9p 9pnet_virtio virtio_pci virtio-rng vfio vfio-pci vfio_iommu_type1
  e1000e e1000 xhci-pci snd-hda-intel snd-hda-codec-generic bochs uinput evdev
- ahci lpc_ich i2c-i801"
+ ahci lpc_ich i2c-i801 sd_mod crc32c_generic ext4 overlay"
 
 T0=$(date +%s.%N)
 elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b - a}'; }
