@@ -121,6 +121,8 @@ static const key_def keys[] = {
         { "memory", "prealloc_threads", K_UINT, M(prealloc_threads), NULL, 1, 256, "1 to 256",
           .write = W_SET },
         { "memory", "locked", K_BOOL, M(locked), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "memory", "host_nodes", K_LIST, M(host_nodes), NULL, 0, 0, "host NUMA node numbers (1)",
+          .write = W_SET },
         SMBIOS(bios_vendor),
         SMBIOS(bios_version),
         SMBIOS(bios_date),
@@ -492,6 +494,8 @@ vm_config *vm_config_free(vm_config *c)
         strv_free(c->cpu.features);
         strv_free(c->cpu.pin);
         strv_free(c->cpu.emulator_pin);
+        strv_free(c->cpu.pin_notes);
+        strv_free(c->memory.host_nodes);
         free(c->memory.hugepage_path);
         for (char **s = &c->smbios.bios_vendor; s <= &c->smbios.chassis_sku; s++)
                 free(*s);
@@ -1370,6 +1374,15 @@ static void check_memory(const vm_config *c, char ***errors, int *ret)
                 ERR(LINE("memory", "prealloc_threads"), "[memory] prealloc_threads needs prealloc = yes");
         if (c->memory.hugepage_path && c->memory.hugepages == VM_HUGEPAGES_NONE)
                 ERR(LINE("memory", "hugepage_path"), "[memory] hugepage_path needs hugepages = 2M or 1G");
+        STRV_FOREACH(p, c->memory.host_nodes) {
+                uint64_t u;
+
+                /* MAX_NUMNODES is 1 << CONFIG_NODES_SHIFT, 1024 on distribution kernels. */
+                if (parse_uint(*p, 10, 1023, &u) < 0)
+                        ERR(LINE("memory", "host_nodes"),
+                            "[memory] host_nodes: '%s' is not a host NUMA node number (0 to 1023; see /sys/devices/system/node)",
+                            *p);
+        }
 }
 
 /* The display, direct kernel boot and monitor input switching. */
