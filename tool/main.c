@@ -244,6 +244,35 @@ int tool_load_config_trusted(const char *arg, vm_config **ret)
         return r;
 }
 
+int tool_check_boot_program(const vfio_host *h, const char *path)
+{
+        _cleanup_(vfio_perm_issue_freep) vfio_perm_issue *issue = NULL;
+        int r;
+
+        /* Below --root the program is this build's, not a file of the tree the unit is written into. */
+        if (!vfio_host_is_live(h))
+                return 0;
+        /* Judged against an account in no group of root's: only root may be able to change it. */
+        char *groups[] = { NULL };
+        const vfio_account anyone = {
+                .name = (char *)"anyone", .uid = 65534, .gid = 65534, .groups = groups
+        };
+
+        r = vfio_perm_check_path(h, path, &anyone, 0, &issue);
+        if (r == 1) {
+                tool_error(
+                        "%s: %s is %s (uid %u, gid %u, mode %04o): root would run this program at every boot (vfioctl-bind.service), so whoever can change it would get root; run an installed vfioctl (/usr/bin/vfioctl) or fix: %s",
+                        path, issue->path, vfio_perm_reason_to_string(issue->reason), issue->uid, issue->gid,
+                        issue->mode, issue->fix);
+                return -EPERM;
+        }
+        if (r < 0) {
+                tool_error("%s: cannot check who can change it: %s", path, strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
 bool tool_vm_name(const char *s)
 {
         if (vm_name_valid(s))

@@ -74,6 +74,9 @@ int tool_load_config(const char *arg, struct vm_config **ret);
 /* The same for a config root acts on: the trust decision first (perm.h's vfio_perm_load_config). */
 int tool_load_config_trusted(const char *arg, struct vm_config **ret);
 /* For the verbs that take a VM NAME: false after saying why the argument is not one (exit EXIT_USAGE). */
+/* The program a boot-time unit runs as root: refused (reported, -EPERM) unless only root can change it,
+ * every directory of its path included. */
+int tool_check_boot_program(const vfio_host *h, const char *path);
 bool tool_vm_name(const char *s);
 
 int verb_devices(int argc, char **argv);

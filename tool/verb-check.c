@@ -282,6 +282,46 @@ static void print_text(const vfio_host *h, const vfio_check_report *R, const vm_
                tool_color(stdout, ANSI_RESET));
 }
 
+/*
+ * check --vm NAME: the VM's config loaded into *conf, its memory, input relay, user, media and devices
+ * added to o and *pass; *h opened. EXIT_OK, or the exit code verb_check returns.
+ */
+static int check_for_vm(const char *vm, vfio_check_options *o, vfio_host **h, vm_config **conf,
+                        char **vm_user, char **user_buf, char **socket_buf, char ***pass)
+{
+        vm_needs n;
+        int r;
+
+        r = tool_load_config(vm, conf);
+        if (r < 0)
+                return r == -EINVAL ? EXIT_DATAERR : EXIT_USAGE; /* reported by tool_load_config */
+        r = vm_needs_from_config(*conf, &n);
+        if (r < 0)
+                return EXIT_FAILURE_GENERIC;
+        if (!o->memory)
+                o->memory = n.memory;
+        o->input_relay = n.input_relay;
+        o->vm_name = vm; /* as the user named it: the fixes repeat it */
+        /* The VM's own user is the one checked, unless --user names another. */
+        if (!o->user && (*conf)->vm.user && !(o->user = *vm_user = strdup((*conf)->vm.user))) {
+                vm_needs_done(&n);
+                return EXIT_FAILURE_GENERIC;
+        }
+        if (tool_open_host(h) < 0) {
+                vm_needs_done(&n);
+                return EXIT_CHECK_NOT_READY;
+        }
+        r = check_vm_media(*h, *conf, o, user_buf, socket_buf);
+        /* The VM's devices join any named with --pass, with the other functions of their slots
+         * (functions = auto passes them too); --memory, when given, wins. */
+        if (r >= 0)
+                r = check_vm_devices(*h, n.devices, pass);
+        vm_needs_done(&n);
+        if (r < 0)
+                return r == -ENOMEM ? EXIT_FAILURE_GENERIC : EXIT_USAGE;
+        return EXIT_OK;
+}
+
 int verb_check(int argc, char **argv)
 {
         enum { OPT_JSON = 0x100, OPT_VM, OPT_USER, OPT_MEMORY, OPT_NO_PROBE, OPT_PASS, OPT_FORCE };
@@ -364,35 +404,9 @@ int verb_check(int argc, char **argv)
                 if (strv_extend(&pass, argv[i]) < 0)
                         return EXIT_FAILURE_GENERIC;
         if (vm) {
-                vm_needs n;
-
-                r = tool_load_config(vm, &vm_conf);
-                if (r < 0)
-                        return r == -EINVAL ? EXIT_DATAERR : EXIT_USAGE; /* reported by tool_load_config */
-                r = vm_needs_from_config(vm_conf, &n);
-                if (r < 0)
-                        return EXIT_FAILURE_GENERIC;
-                if (!o.memory)
-                        o.memory = n.memory;
-                o.input_relay = n.input_relay;
-                o.vm_name = vm; /* as the user named it: the fixes repeat it */
-                /* The VM's own user is the one checked, unless --user names another. */
-                if (!o.user && vm_conf->vm.user && !(o.user = vm_user = strdup(vm_conf->vm.user))) {
-                        vm_needs_done(&n);
-                        return EXIT_FAILURE_GENERIC;
-                }
-                if (tool_open_host(&h) < 0) {
-                        vm_needs_done(&n);
-                        return EXIT_CHECK_NOT_READY;
-                }
-                r = check_vm_media(h, vm_conf, &o, &user_buf, &socket_buf);
-                /* The VM's devices join any named with --pass, with the other functions of their slots
-                 * (functions = auto passes them too); --memory, when given, wins. */
-                if (r >= 0)
-                        r = check_vm_devices(h, n.devices, &pass);
-                vm_needs_done(&n);
-                if (r < 0)
-                        return r == -ENOMEM ? EXIT_FAILURE_GENERIC : EXIT_USAGE;
+                r = check_for_vm(vm, &o, &h, &vm_conf, &vm_user, &user_buf, &socket_buf, &pass);
+                if (r != EXIT_OK)
+                        return r;
         }
         o.pass = pass;
         if (!h && tool_open_host(&h) < 0)

@@ -187,6 +187,48 @@ static int vm_disk_to_create(const char *name, char **ret)
         return -ENOENT;
 }
 
+/* --format zvol: a ZFS volume (OpenZFS only), space checked on its parent first. */
+static int disk_create_zvol(vfio_storage_tools *t, const char *target)
+{
+        _cleanup_(vfio_host_freep) vfio_host *h = NULL;
+        _cleanup_free_ char *err = NULL;
+        uint64_t avail = 0;
+        int r;
+
+        if (tool_open_host(&h) < 0)
+                return EXIT_FAILURE_GENERIC;
+        if (!strchr(target, '/') || target[0] == '/') {
+                tool_error(
+                        "--format zvol: name the volume as POOL/NAME (it appears as /dev/zvol/POOL/NAME)");
+                return EXIT_USAGE;
+        }
+        if (!vfio_storage_zfs_is_kernel(h)) {
+                tool_error(
+                        "zvols need OpenZFS (the zfs kernel module; /sys/module/zfs is missing): zfs-fuse has no volumes. Use a dataset holding an image instead: vfioctl disk create %s --format qcow2",
+                        target);
+                return EXIT_FAILURE_GENERIC;
+        }
+        if (check_pool(t, target) < 0)
+                return EXIT_FAILURE_GENERIC;
+        {
+                _cleanup_free_ char *parent = strndup(target, strrchr(target, '/') - target);
+
+                if (parent && vfio_storage_zfs_available(t, parent, &avail) >= 0 &&
+                    check_space(arg_size, avail, !arg_prealloc, parent) < 0)
+                        return EXIT_FAILURE_GENERIC;
+        }
+        if (arg_dry_run) {
+                printf("would run: zfs create %s-V %llu %s\n", arg_prealloc ? "" : "-s ",
+                       (unsigned long long)arg_size, target);
+                return EXIT_OK;
+        }
+        r = vfio_storage_zfs_create_zvol(t, target, arg_size, !arg_prealloc, &err);
+        if (r < 0)
+                return report_failure("zfs create -V", target, r, TAKE_PTR(err));
+        printf("/dev/zvol/%s\n", target);
+        return EXIT_OK;
+}
+
 static int disk_create(const char *target)
 {
         _cleanup_free_ char *path = NULL, *mountpoint = NULL, *err = NULL, *dataset = NULL;
@@ -198,42 +240,8 @@ static int disk_create(const char *target)
         tool_storage_tools(&t, "preallocating");
         is_dataset = arg_format == VFIO_DISK_ZVOL || looks_like_dataset(&t, target);
 
-        if (arg_format == VFIO_DISK_ZVOL) {
-                _cleanup_(vfio_host_freep) vfio_host *h = NULL;
-
-                if (tool_open_host(&h) < 0)
-                        return EXIT_FAILURE_GENERIC;
-                if (!strchr(target, '/') || target[0] == '/') {
-                        tool_error(
-                                "--format zvol: name the volume as POOL/NAME (it appears as /dev/zvol/POOL/NAME)");
-                        return EXIT_USAGE;
-                }
-                if (!vfio_storage_zfs_is_kernel(h)) {
-                        tool_error(
-                                "zvols need OpenZFS (the zfs kernel module; /sys/module/zfs is missing): zfs-fuse has no volumes. Use a dataset holding an image instead: vfioctl disk create %s --format qcow2",
-                                target);
-                        return EXIT_FAILURE_GENERIC;
-                }
-                if (check_pool(&t, target) < 0)
-                        return EXIT_FAILURE_GENERIC;
-                {
-                        _cleanup_free_ char *parent = strndup(target, strrchr(target, '/') - target);
-
-                        if (parent && vfio_storage_zfs_available(&t, parent, &avail) >= 0 &&
-                            check_space(arg_size, avail, !arg_prealloc, parent) < 0)
-                                return EXIT_FAILURE_GENERIC;
-                }
-                if (arg_dry_run) {
-                        printf("would run: zfs create %s-V %llu %s\n", arg_prealloc ? "" : "-s ",
-                               (unsigned long long)arg_size, target);
-                        return EXIT_OK;
-                }
-                r = vfio_storage_zfs_create_zvol(&t, target, arg_size, !arg_prealloc, &err);
-                if (r < 0)
-                        return report_failure("zfs create -V", target, r, TAKE_PTR(err));
-                printf("/dev/zvol/%s\n", target);
-                return EXIT_OK;
-        }
+        if (arg_format == VFIO_DISK_ZVOL)
+                return disk_create_zvol(&t, target);
 
         if (is_dataset || arg_on) {
                 const char *ds = is_dataset ? target : arg_on;

@@ -58,7 +58,7 @@ static int parse_options(int argc, char **argv)
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "hy", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (c) {
                 case OPT_GPU:
                         arg_gpu = optarg;
@@ -81,7 +81,6 @@ static int parse_options(int argc, char **argv)
                 case OPT_WINDOWS:
                         arg_windows = true;
                         break;
-                case 'y':
                 case OPT_DESKTOP_USER:
                         arg_desktop_user = optarg;
                         break;
@@ -363,6 +362,10 @@ int verb_guide(int argc, char **argv)
                         name);
                 return EXIT_FAILURE_GENERIC;
         }
+        /* The boot-time bind unit runs this very program as root: it must be one only root can change
+         * (not a copy in a user's build tree). */
+        if (!arg_dry_run && !plan_only && tool_check_boot_program(h, exe) < 0)
+                return EXIT_NOPERM;
 
         if (interactive && !arg_gpu) {
                 r = choose_gpu(h, &chosen_gpu);

@@ -220,26 +220,10 @@ static int parse_user(const char *spec, uid_t *uid, gid_t *gid, gid_t *groups, s
         return 0;
 }
 
-/*
- * The relay opened its devices as root; from here on it is the VM user, not dumpable (QEMU, under the same
- * uid, cannot ptrace it to reach /dev/uinput), and it ends with the supervisor that started it.
- */
-static int input_relay(void)
+/* The relay's command line checked before anything is opened: an exit code, EXIT_OK when it is good. */
+static int relay_check_args(vfio_input_relay_config *c, uid_t *uid, gid_t *gid, gid_t groups[static 32],
+                            size_t *n_groups)
 {
-        _cleanup_(vfio_host_freep) vfio_host *h = NULL;
-        _cleanup_(vfio_input_relay_freep) vfio_input_relay *relay = NULL;
-        _cleanup_free_ char *failed = NULL;
-        _cleanup_strv_free_ char **links = NULL;
-        _cleanup_close_ int sigfd = -EBADF;
-        vfio_input_relay_config c = {};
-        sigset_t mask;
-        int r;
-
-        uid_t uid = 0;
-        gid_t gid = 0, groups[32];
-        size_t n_groups = 0;
-        pid_t parent = getppid();
-
         if (arg_label && strv_length(arg_label) != strv_length(arg_grab)) {
                 tool_error("input relay: give one --label per --grab (%zu labels, %zu sources)",
                            strv_length(arg_label), strv_length(arg_grab));
@@ -250,7 +234,7 @@ static int input_relay(void)
                         tool_error("--label '%s': use a short name without '/' or spaces", *l);
                         return EXIT_USAGE;
                 }
-        if (arg_user && parse_user(arg_user, &uid, &gid, groups, &n_groups) < 0) {
+        if (arg_user && parse_user(arg_user, uid, gid, groups, n_groups) < 0) {
                 tool_error("--user '%s': expected UID:GID[:GID,GID...] with a UID other than 0", arg_user);
                 return EXIT_USAGE;
         }
@@ -273,14 +257,20 @@ static int input_relay(void)
                         arg_out);
                 return EXIT_USAGE;
         }
-        if (strcmp(arg_toggle, "none") != 0 && vfio_input_toggle_parse(arg_toggle, &c.toggle) < 0) {
+        if (strcmp(arg_toggle, "none") != 0 && vfio_input_toggle_parse(arg_toggle, &c->toggle) < 0) {
                 tool_error(
                         "--toggle '%s': use ctrl-ctrl, alt-alt, shift-shift, meta-meta, scrolllock, ctrl-scrolllock, none, or keys joined by '+' (KEY_LEFTCTRL+KEY_F12, or key numbers)",
                         arg_toggle);
                 return EXIT_USAGE;
         }
-        if (tool_open_host(&h) < 0)
-                return EXIT_FAILURE_GENERIC;
+        return EXIT_OK;
+}
+
+/* /dev/uinput present and writable, or the fix (and QEMU's plain input-linux as the fallback). */
+static int relay_check_uinput(const vfio_host *h)
+{
+        int r;
+
         r = vfio_input_uinput_available(h);
         if (r == 0) {
                 tool_error(
@@ -294,6 +284,60 @@ static int input_relay(void)
                         strerror(-r), arg_grab[0]);
                 return EXIT_UNAVAILABLE;
         }
+        return EXIT_OK;
+}
+
+/* Each virtual device on stdout ("kbd /dev/input/event7") and, with --link, as a link QEMU opens. */
+static int relay_publish_outputs(const vfio_input_relay *relay, char ***links)
+{
+        int r;
+
+        for (size_t i = 0; i < vfio_input_relay_n_outputs(relay); i++) {
+                const char *kind = vfio_input_relay_output_kind(relay, i),
+                           *node = vfio_input_relay_output_node(relay, i);
+                _cleanup_free_ char *target = NULL;
+
+                if (asprintf(&target, "/%s", node) < 0)
+                        return EXIT_FAILURE_GENERIC;
+                printf("%s %s\n", kind, target);
+                if (arg_link_dir &&
+                    (r = vfio_input_relay_link(arg_link_dir, arg_out, kind, target, links)) < 0) {
+                        tool_error("cannot create the link %s/%s-%s: %s", arg_link_dir, arg_out, kind,
+                                   strerror(-r));
+                        return EXIT_FAILURE_GENERIC;
+                }
+        }
+        return EXIT_OK;
+}
+
+/*
+ * The relay opened its devices as root; from here on it is the VM user, not dumpable (QEMU, under the same
+ * uid, cannot ptrace it to reach /dev/uinput), and it ends with the supervisor that started it.
+ */
+static int input_relay(void)
+{
+        _cleanup_(vfio_host_freep) vfio_host *h = NULL;
+        _cleanup_(vfio_input_relay_freep) vfio_input_relay *relay = NULL;
+        _cleanup_free_ char *failed = NULL;
+        _cleanup_strv_free_ char **links = NULL;
+        _cleanup_close_ int sigfd = -EBADF;
+        vfio_input_relay_config c = {};
+        sigset_t mask;
+        int r;
+
+        uid_t uid = 0;
+        gid_t gid = 0, groups[32];
+        size_t n_groups = 0;
+        pid_t parent = getppid();
+
+        r = relay_check_args(&c, &uid, &gid, groups, &n_groups);
+        if (r != EXIT_OK)
+                return r;
+        if (tool_open_host(&h) < 0)
+                return EXIT_FAILURE_GENERIC;
+        r = relay_check_uinput(h);
+        if (r != EXIT_OK)
+                return r;
         c.sources = arg_grab;
         c.labels = arg_label;
         c.name = arg_out;
@@ -337,21 +381,9 @@ static int input_relay(void)
                         return EXIT_FAILURE_GENERIC;
                 }
         }
-        for (size_t i = 0; i < vfio_input_relay_n_outputs(relay); i++) {
-                const char *kind = vfio_input_relay_output_kind(relay, i),
-                           *node = vfio_input_relay_output_node(relay, i);
-                _cleanup_free_ char *target = NULL;
-
-                if (asprintf(&target, "/%s", node) < 0)
-                        return EXIT_FAILURE_GENERIC;
-                printf("%s %s\n", kind, target);
-                if (arg_link_dir &&
-                    (r = vfio_input_relay_link(arg_link_dir, arg_out, kind, target, &links)) < 0) {
-                        tool_error("cannot create the link %s/%s-%s: %s", arg_link_dir, arg_out, kind,
-                                   strerror(-r));
-                        return EXIT_FAILURE_GENERIC;
-                }
-        }
+        r = relay_publish_outputs(relay, &links);
+        if (r != EXIT_OK)
+                return r;
         /* The line scripts (and the launcher) wait for: the outputs exist and the sources are grabbed. */
         printf("READY\n");
         fflush(stdout);

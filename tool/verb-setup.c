@@ -325,6 +325,8 @@ int verb_setup(int argc, char **argv)
         }
         if (a.undo)
                 return setup_undo(h, &a);
+        if (a.o.vfioctl_path && !a.dry_run && tool_check_boot_program(h, a.o.vfioctl_path) < 0)
+                return EXIT_NOPERM;
         if (tool_load_model(h, &m) < 0)
                 return EXIT_FAILURE_GENERIC;
         r = tool_resolve_selection(h, m, a.selectors ? a.selectors : argv + optind, 0, &sel);

@@ -16,6 +16,7 @@
 #include "vfioctl/host.h"
 #include "vfioctl/launch.h"
 #include "vfioctl/pin.h"
+#include "vfioctl/vmdefaults.h"
 #include "vfioctl/vmpaths.h"
 #include "vfioctl/vmrun.h"
 
@@ -73,6 +74,15 @@ static json_object *status_json(vm_run *r, vm_runstate *s)
         }
         json_object_object_add(o, "vcpus", vcpus);
         json_object_object_add(o, "emulator_cpus", strv_json(alive ? s->emulator_pins : NULL));
+        /* Why its vCPUs sit where they do, against the live host's topology (CPUs are never --root's). */
+        if (alive && s->vcpu_pins) {
+                _cleanup_(vfio_host_freep) vfio_host *live = NULL;
+                _cleanup_strv_free_ char **why = NULL;
+
+                if (vfio_host_open(NULL, &live) >= 0 &&
+                    vm_explain_host_pinning(live, s->vcpu_pins, s->devices, &why) >= 0)
+                        json_object_object_add(o, "placement", strv_json(why));
+        }
         json_object_object_add(o, "exit_reason",
                                !alive && s->exit_reason ? json_object_new_string(s->exit_reason) : NULL);
         return o;
@@ -142,6 +152,10 @@ static void print_status(json_object *o)
                         printf(" %s", json_object_get_string(json_object_array_get_idx(v, i)));
                 putchar('\n');
         }
+        v = json_object_object_get(o, "placement");
+        for (size_t i = 0; v && i < json_object_array_length(v); i++)
+                printf("  %-11s %s\n", i == 0 ? "placement:" : "",
+                       json_object_get_string(json_object_array_get_idx(v, i)));
         v = json_object_object_get(o, "devices");
         if (v && json_object_array_length(v)) {
                 printf("  devices:   ");

@@ -135,3 +135,11 @@ const char *vfio_guide_step_name(vfio_guide_step_id id);
 const char *vfio_guide_state_to_string(vfio_guide_state s);
 /* The VM user guide uses by default for a VM: "vm-" and its name, made a valid account name. */
 char *vfio_guide_default_user(const char *vm_name);
+
+/*
+ * Whether an initramfs or boot loader tool of root's is running now (proc/PID/comm, 15 characters, and
+ * proc/PID/status's real and effective uid 0): a guide killed in its boot step leaves one running, and the
+ * next waits for it rather than write the same image beside it. Another user's process of that name is
+ * not waited for. *ret_which (may be NULL): "dracut (pid 123)".
+ */
+bool vfio_guide_boot_tool_running(const vfio_host *h, char **ret_which);

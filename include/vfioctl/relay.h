@@ -26,6 +26,13 @@ typedef struct vm_relay_spawn {
         const gid_t *groups;
         size_t n_groups;
         int log_fd; /* the VM log: the relay's messages once it is ready */
+        /*
+         * As vm_spawn.before_exec: called once the relay's process exists and before it may exec, so the
+         * caller records its pid (the runtime record and its release step) and no relay ever runs
+         * unrecorded. <0: the process is killed and vm_relay_start fails with that error. NULL: none.
+         */
+        int (*before_exec)(pid_t pid, void *userdata);
+        void *userdata;
 } vm_relay_spawn;
 
 /*

@@ -146,6 +146,7 @@ typedef struct vm_cpu {
         unsigned vcpus;      /* vCPUs started; 0: all of sockets x cores x threads (the rest stay empty) */
         char **pin;          /* host CPU for each started vCPU, in vCPU order (applied by the launcher) */
         char **emulator_pin; /* host CPUs for QEMU's other threads */
+        char **pin_notes; /* why create chose pin: written as comments above it, not a key (never parsed) */
         bool isolate; /* while it runs, host tasks, the passed devices' IRQs and the frequency governor keep
                          off the vCPUs' host CPUs (lib/run/isolate.c) */
 } vm_cpu;
@@ -157,6 +158,7 @@ typedef struct vm_memory {
         bool prealloc;
         unsigned prealloc_threads;
         bool locked;
+        char **host_nodes; /* host NUMA nodes guest RAM is bound to (host-nodes=,policy=bind); NULL: any */
 } vm_memory;
 
 typedef struct vm_smbios {

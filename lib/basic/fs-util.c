@@ -25,21 +25,30 @@ bool atomic_temp_name(const char *name)
                strspn(name + n, "0123456789abcdef") == 16;
 }
 
+static int atomic_temp(char tmp[static sizeof(ATOMIC_TEMP_PREFIX) + 16])
+{
+        uint64_t rnd;
+
+        if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+                return -EIO;
+        snprintf(tmp, sizeof(ATOMIC_TEMP_PREFIX) + 16, ATOMIC_TEMP_PREFIX "%016llx",
+                 (unsigned long long)rnd);
+        return 0;
+}
+
 int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
                          unsigned flags)
 {
         _cleanup_close_ int fd = -EBADF;
         char tmp[sizeof(ATOMIC_TEMP_PREFIX) + 16];
-        uint64_t rnd;
         int r;
 
         assert(name);
         assert(data || len == 0);
         if ((flags & WRITE_ATOMIC_NOREPLACE) && faccessat(dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
                 return -EEXIST;
-        if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-                return -EIO;
-        snprintf(tmp, sizeof(tmp), ATOMIC_TEMP_PREFIX "%016llx", (unsigned long long)rnd);
+        if ((r = atomic_temp(tmp)) < 0)
+                return r;
         fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd < 0)
                 return -errno;
@@ -71,19 +80,17 @@ fail:
 int symlink_atomic_at(int dirfd, const char *name, const char *target)
 {
         char tmp[sizeof(ATOMIC_TEMP_PREFIX) + 16];
-        uint64_t rnd;
+        int r;
 
         assert(name);
         assert(target);
-        if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-                return -EIO;
-        snprintf(tmp, sizeof(tmp), ATOMIC_TEMP_PREFIX "%016llx", (unsigned long long)rnd);
+        if ((r = atomic_temp(tmp)) < 0)
+                return r;
         if (symlinkat(target, dirfd, tmp) < 0)
                 return -errno;
         fault_point();
         if (renameat(dirfd, tmp, dirfd, name) < 0) {
-                int r = -errno;
-
+                r = -errno;
                 (void)unlinkat(dirfd, tmp, 0);
                 return r;
         }

@@ -440,7 +440,86 @@ static int splice_components(const char *s, char **todo, size_t i, char ***ret)
         return 0;
 }
 
-enum { WALK_PARENT = 1u << 0, WALK_MKDIR = 1u << 1 };
+enum { WALK_PARENT = 1u << 0, WALK_MKDIR = 1u << 1, WALK_NO_LINKS = 1u << 2 };
+
+/*
+ * The link (*todo)[*i], whose lstat is est, in the directory the walk reached: its target's components
+ * replace it in *todo, the walk going on from the first of them (from "/" for an absolute target).
+ */
+static int follow_link(walker *w, unsigned how, const struct stat *est, unsigned *links, char ***todo,
+                       size_t *i)
+{
+        _cleanup_free_ char *target = NULL;
+        char **spliced = NULL;
+        ssize_t n;
+        int r;
+
+        /* In a sticky directory only links root (or the caller) made are followed. */
+        if ((how & WALK_NO_LINKS) || (w->sticky && !mine(est->st_uid)))
+                return -ELOOP;
+        if (++*links > SAFEDIR_MAX_LINKS)
+                return -ELOOP;
+        target = malloc((size_t)est->st_size + 2 > 4096 ? (size_t)est->st_size + 2 : 4096);
+        if (!target)
+                return -ENOMEM;
+        n = readlinkat(w->fd, (*todo)[*i], target, 4095);
+        if (n < 0)
+                return -errno;
+        target[n] = 0;
+        if ((r = splice_components(target, *todo, *i + 1, &spliced)) < 0)
+                return r;
+        strv_free(*todo);
+        *todo = spliced;
+        *i = 0;
+        if (target[0] == '/' && (r = walker_root(w)) < 0)
+                return r;
+        if (!(*todo)[0] && (how & WALK_PARENT))
+                return -EINVAL;
+        return 0;
+}
+
+/* The last component comp in the directory the walk reached: opened, and judged on its descriptor. */
+static int open_leaf(walker *w, const char *comp, int flags, mode_t mode, bool nonblock, int *ret_fd)
+{
+        struct stat st;
+        int fd, r;
+
+        if (w->controlled && !w->sticky)
+                fd = openat(w->fd, comp, flags | O_NOFOLLOW | O_CLOEXEC | (nonblock ? O_NONBLOCK : 0), mode);
+        else
+                fd = safedir_openat(w->fd, comp, flags | (nonblock ? O_NONBLOCK : 0), mode);
+        if (fd < 0) {
+                if (!(w->controlled && !w->sticky))
+                        return fd == -ENXIO ? -EBADFD : fd;
+                return errno == ENXIO ? -EBADFD : open_errno(w->fd, comp);
+        }
+        if (fstat(fd, &st) < 0) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        r = 0;
+        if (S_ISLNK(st.st_mode))
+                r = -ELOOP;
+        else if (!(w->controlled && !w->sticky) && st.st_dev != w->st.st_dev)
+                r = -EXDEV;
+        else if ((!w->controlled || w->sticky) && mine(st.st_uid) && S_ISREG(st.st_mode) && st.st_nlink > 1)
+                r = -EMLINK; /* a second name of a file only root may read, linked in by another user */
+        else
+                r = note_owner(w, st.st_uid);
+        if (r >= 0 && nonblock && !(flags & O_NONBLOCK)) {
+                int fl = fcntl(fd, F_GETFL);
+
+                if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+                        r = -errno;
+        }
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        return 0;
+}
 
 /*
  * The walk of safedir_open_path: symlinks followed while the directory holding them is controlled; at
@@ -493,39 +572,16 @@ static int walk(const char *abs, unsigned how, int flags, mode_t mode, int *ret_
                                 continue;
                         }
                         if (errno == ENOENT && last && (flags & O_CREAT))
-                                goto open_last;
+                                return open_leaf(w, todo[i], flags, mode, nonblock, ret_fd);
                         return -errno;
                 }
                 if (S_ISLNK(est.st_mode)) {
-                        _cleanup_free_ char *target = NULL;
-                        char **spliced = NULL;
-                        ssize_t n;
-
-                        /* In a sticky directory only links root (or the caller) made are followed. */
-                        if (w->sticky && !mine(est.st_uid))
-                                return -ELOOP;
-                        if (++links > SAFEDIR_MAX_LINKS)
-                                return -ELOOP;
-                        target = malloc((size_t)est.st_size + 2 > 4096 ? (size_t)est.st_size + 2 : 4096);
-                        if (!target)
-                                return -ENOMEM;
-                        n = readlinkat(w->fd, comp, target, 4095);
-                        if (n < 0)
-                                return -errno;
-                        target[n] = 0;
-                        if ((r = splice_components(target, todo, i + 1, &spliced)) < 0)
+                        if ((r = follow_link(w, how, &est, &links, &todo, &i)) < 0)
                                 return r;
-                        strv_free(todo);
-                        todo = spliced;
-                        i = 0;
-                        if (target[0] == '/' && (r = walker_root(w)) < 0)
-                                return r;
-                        if (!todo[0] && (how & WALK_PARENT))
-                                return -EINVAL;
                         continue;
                 }
                 if (last)
-                        goto open_last;
+                        return open_leaf(w, todo[i], flags, mode, nonblock, ret_fd);
                 fd = openat(w->fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0)
                         return open_errno(w->fd, comp);
@@ -567,7 +623,7 @@ static int walk(const char *abs, unsigned how, int flags, mode_t mode, int *ret_
                 }
                 i = n - 1;
                 if (!(how & WALK_PARENT))
-                        goto open_last;
+                        return open_leaf(w, todo[i], flags, mode, nonblock, ret_fd);
         }
 
         if (how & WALK_PARENT) {
@@ -592,54 +648,15 @@ static int walk(const char *abs, unsigned how, int flags, mode_t mode, int *ret_
                 *ret_fd = fd;
                 return 0;
         }
-open_last : {
-        const char *comp = todo[i];
-        struct stat st;
-
-        if (w->controlled && !w->sticky)
-                fd = openat(w->fd, comp, flags | O_NOFOLLOW | O_CLOEXEC | (nonblock ? O_NONBLOCK : 0), mode);
-        else
-                fd = safedir_openat(w->fd, comp, flags | (nonblock ? O_NONBLOCK : 0), mode);
-        if (fd < 0) {
-                if (!(w->controlled && !w->sticky))
-                        return fd == -ENXIO ? -EBADFD : fd;
-                return errno == ENXIO ? -EBADFD : open_errno(w->fd, comp);
-        }
-        if (fstat(fd, &st) < 0) {
-                r = -errno;
-                close(fd);
-                return r;
-        }
-        r = 0;
-        if (S_ISLNK(st.st_mode))
-                r = -ELOOP;
-        else if (!(w->controlled && !w->sticky) && st.st_dev != w->st.st_dev)
-                r = -EXDEV;
-        else if ((!w->controlled || w->sticky) && mine(st.st_uid) && S_ISREG(st.st_mode) && st.st_nlink > 1)
-                r = -EMLINK; /* a second name of a file only root may read, linked in by another user */
-        else
-                r = note_owner(w, st.st_uid);
-        if (r >= 0 && nonblock && !(flags & O_NONBLOCK)) {
-                int fl = fcntl(fd, F_GETFL);
-
-                if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
-                        r = -errno;
-        }
-        if (r < 0) {
-                close(fd);
-                return r;
-        }
-        *ret_fd = fd;
-        return 0;
-}
+        return open_leaf(w, todo[i], flags, mode, nonblock, ret_fd);
 }
 
-int safedir_open_path(const char *abs, int flags, mode_t mode, int *ret_fd, uid_t *ret_owner)
+static int open_path(const char *abs, unsigned how, int flags, mode_t mode, int *ret_fd, uid_t *ret_owner)
 {
         walker w = { .fd = -EBADF };
         int fd = -EBADF, r;
 
-        r = walk(abs, 0, flags, mode, &fd, NULL, &w);
+        r = walk(abs, how, flags, mode, &fd, NULL, &w);
         walker_done(&w);
         if (r < 0)
                 return log_debug_errno(r, "safedir: %s: %s", abs, strerror(-r));
@@ -649,13 +666,23 @@ int safedir_open_path(const char *abs, int flags, mode_t mode, int *ret_fd, uid_
         return 0;
 }
 
-int safedir_open_parent(const char *abs, int *ret_dirfd, char **ret_name, uid_t *ret_owner)
+int safedir_open_path(const char *abs, int flags, mode_t mode, int *ret_fd, uid_t *ret_owner)
+{
+        return open_path(abs, 0, flags, mode, ret_fd, ret_owner);
+}
+
+int safedir_open_path_nolinks(const char *abs, int flags, mode_t mode, int *ret_fd, uid_t *ret_owner)
+{
+        return open_path(abs, WALK_NO_LINKS, flags, mode, ret_fd, ret_owner);
+}
+
+static int open_parent(const char *abs, unsigned how, int *ret_dirfd, char **ret_name, uid_t *ret_owner)
 {
         walker w = { .fd = -EBADF };
         char *name = NULL;
         int fd = -EBADF, r;
 
-        r = walk(abs, WALK_PARENT, O_RDONLY | O_DIRECTORY, 0, &fd, &name, &w);
+        r = walk(abs, WALK_PARENT | how, O_RDONLY | O_DIRECTORY, 0, &fd, &name, &w);
         walker_done(&w);
         if (r < 0)
                 return log_debug_errno(r, "safedir: directory of %s: %s", abs, strerror(-r));
@@ -664,6 +691,16 @@ int safedir_open_parent(const char *abs, int *ret_dirfd, char **ret_name, uid_t 
         if (ret_owner)
                 *ret_owner = w.owner;
         return 0;
+}
+
+int safedir_open_parent(const char *abs, int *ret_dirfd, char **ret_name, uid_t *ret_owner)
+{
+        return open_parent(abs, 0, ret_dirfd, ret_name, ret_owner);
+}
+
+int safedir_open_parent_nolinks(const char *abs, int *ret_dirfd, char **ret_name, uid_t *ret_owner)
+{
+        return open_parent(abs, WALK_NO_LINKS, ret_dirfd, ret_name, ret_owner);
 }
 
 int safedir_open_trusted(const char *abs, bool create, int *ret_fd)

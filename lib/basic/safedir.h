@@ -89,6 +89,14 @@ int safedir_open_path(const char *abs, int flags, mode_t mode, int *ret_fd, uid_
 int safedir_open_parent(const char *abs, int *ret_dirfd, char **ret_name, uid_t *ret_owner);
 
 /*
+ * safedir_open_path and safedir_open_parent that follow no symbolic link at all, not even one only root
+ * could have made (-ELOOP), for paths whose every component must be what the config names: the Looking
+ * Glass file and the hugepage directory, which QEMU (as the VM user) opens again by the same name.
+ */
+int safedir_open_path_nolinks(const char *abs, int flags, mode_t mode, int *ret_fd, uid_t *ret_owner);
+int safedir_open_parent_nolinks(const char *abs, int *ret_dirfd, char **ret_name, uid_t *ret_owner);
+
+/*
  * A directory only root (and the caller) can change, such as ROOT/var/lib/vfioctl: walked like
  * safedir_open_path, missing components made (0755) when create, and refused (-EPERM) when another user can
  * change it or any directory above it. *ret_fd: O_RDONLY | O_DIRECTORY.

@@ -1285,6 +1285,17 @@ int vfio_guide_plan_new(const vfio_host *h, const vfio_guide_opts *o, vfio_guide
             asprintf(&p->config_path, CONFIG_DIR "/%s.conf", o->name) < 0 ||
             asprintf(&p->state_dir, STATE_DIR "/%s", o->name) < 0)
                 return -ENOMEM;
+        /* The default is the VM's name itself behind "vm-": a name it had to change (case, '.', cut at 29)
+         * could be another VM's user too ("win.11" and "win-11"), and two VMs sharing one user share their
+         * disks and state with each other's QEMU. */
+        if (!o->user && strcmp(p->user + 3, o->name) != 0) {
+                if (ret_error)
+                        (void)asprintf(
+                                ret_error,
+                                "the VM name '%s' does not make a user name as it is (%s would be the user of another VM named so): give the VM its own user with --user NAME",
+                                o->name, p->user);
+                return -EINVAL;
+        }
         if (!vfio_vmuser_name_valid(p->user)) {
                 if (ret_error)
                         (void)asprintf(
@@ -1361,12 +1372,21 @@ void vfio_guide_arm_kill(const char *spec, vfio_guide_step_id id)
         _exit(0);
 }
 
-/*
- * Whether an initramfs or boot loader tool is running now (proc/PID/comm; comm holds 15 characters). A
- * guide killed during the boot step leaves its update-initramfs running; a second one beside it would
- * write the same image at the same time.
- */
-static bool boot_tool_running(const vfio_host *h, char **ret_which)
+/* A process of root's: its real and effective uid are 0 (proc/PID/status "Uid:" line). */
+static bool run_by_root(const vfio_host *h, const char *pid)
+{
+        _cleanup_free_ char *path = NULL, *status = NULL;
+        unsigned ruid, euid;
+        const char *u;
+
+        if (asprintf(&path, "proc/%s/status", pid) < 0 ||
+            vfio_host_read_attr(h, path, 1u << 16, &status) < 0)
+                return false;
+        u = strstr(status, "\nUid:");
+        return u && sscanf(u, "\nUid: %u %u", &ruid, &euid) == 2 && ruid == 0 && euid == 0;
+}
+
+bool vfio_guide_boot_tool_running(const vfio_host *h, char **ret_which)
 {
         static const char *const tools[] = { "update-initramf", "mkinitramfs", "dracut",
                                              "mkinitcpio",      "update-grub", "grub-mkconfig",
@@ -1383,7 +1403,8 @@ static bool boot_tool_running(const vfio_host *h, char **ret_which)
                         continue;
                 comm[strcspn(comm, "\n")] = 0;
                 for (size_t i = 0; i < ELEMENTSOF(tools); i++)
-                        if (strcmp(comm, tools[i]) == 0) {
+                        /* Any user can name a process "dracut"; only root's can be the boot step's tool. */
+                        if (strcmp(comm, tools[i]) == 0 && run_by_root(h, *pid)) {
                                 if (ret_which)
                                         (void)asprintf(ret_which, "%s (pid %s)", comm, *pid);
                                 return true;
@@ -1400,7 +1421,7 @@ static int run_cmds(const vfio_host *h, const vfio_hostcmds *l, char ***log, cha
         for (unsigned i = 0; vfio_host_is_live(h) && i < 1200; i++) {
                 _cleanup_free_ char *which = NULL;
 
-                if (!boot_tool_running(h, &which))
+                if (!vfio_guide_boot_tool_running(h, &which))
                         break;
                 if (i == 0 && log)
                         (void)line(log, "waited for %s, still running from an earlier run",

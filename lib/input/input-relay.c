@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cleanup.h"
+#include "fs-util.h"
 #include "log.h"
 #include "strv.h"
 #include "time-util.h"
@@ -65,7 +67,10 @@ static void notify(vfio_input_relay *r, vfio_input_notice what, const char *deta
 
 int vfio_input_uinput_available(const vfio_host *h)
 {
-        int fd = vfio_host_open_path(h, "dev/uinput", O_WRONLY | O_NONBLOCK);
+        int fd;
+
+        assert(h);
+        fd = vfio_host_open_path(h, "dev/uinput", O_WRONLY | O_NONBLOCK);
 
         if (fd >= 0) {
                 close(fd);
@@ -225,8 +230,13 @@ int vfio_input_relay_new(const vfio_host *h, const vfio_input_relay_config *c, v
                          char **ret_error)
 {
         _cleanup_(vfio_input_relay_freep) vfio_input_relay *r = NULL;
-        size_t n = strv_length(c->sources);
+        size_t n;
         int k;
+
+        assert(h);
+        assert(c);
+        assert(ret);
+        n = strv_length(c->sources);
 
         if (n == 0 || n > VFIO_INPUT_MAX_SOURCES || !c->name || (c->labels && strv_length(c->labels) != n))
                 return -EINVAL;
@@ -326,6 +336,8 @@ size_t vfio_input_relay_n_outputs(const vfio_input_relay *r)
 {
         size_t n = 0;
 
+        assert(r);
+
         for (unsigned o = 0; o < VFIO_INPUT_MAX_OUTPUTS; o++)
                 n += r->out[o].used;
         return n;
@@ -344,8 +356,10 @@ static const output *nth_output(const vfio_input_relay *r, size_t i, unsigned *r
 const char *vfio_input_relay_output_kind(const vfio_input_relay *r, size_t i)
 {
         unsigned o;
+        const output *out = NULL;
 
-        const output *out = nth_output(r, i, &o);
+        assert(r);
+        out = nth_output(r, i, &o);
 
         return out ? out->label : NULL;
 }
@@ -353,13 +367,18 @@ const char *vfio_input_relay_output_kind(const vfio_input_relay *r, size_t i)
 const char *vfio_input_relay_output_node(const vfio_input_relay *r, size_t i)
 {
         unsigned o;
-        const output *out = nth_output(r, i, &o);
+        const output *out = NULL;
+
+        assert(r);
+        out = nth_output(r, i, &o);
 
         return out ? out->node : NULL;
 }
 
 int vfio_input_relay_give_outputs(const vfio_input_relay *r, uid_t uid)
 {
+        assert(r);
+
         for (unsigned o = 0; o < VFIO_INPUT_MAX_OUTPUTS; o++) {
                 _cleanup_close_ int fd = -EBADF;
                 struct stat st;
@@ -390,6 +409,9 @@ int vfio_input_relay_give_outputs(const vfio_input_relay *r, uid_t uid)
 
 void vfio_input_relay_get_stats(const vfio_input_relay *r, vfio_input_stats *ret)
 {
+        assert(r);
+        assert(ret);
+
         *ret = r->stats;
 }
 
@@ -570,6 +592,8 @@ static void handle_source(vfio_input_relay *r, size_t i)
 
 int vfio_input_relay_run(vfio_input_relay *r, int sigfd)
 {
+        assert(r);
+
         for (;;) {
                 struct pollfd p[2 + VFIO_INPUT_MAX_SOURCES];
                 size_t idx[VFIO_INPUT_MAX_SOURCES], np = 0, ns = 0;
@@ -637,25 +661,23 @@ int vfio_input_relay_become(uid_t uid, gid_t gid, const gid_t *groups, size_t n_
 int vfio_input_relay_link(const char *dir, const char *name, const char *kind, const char *target,
                           char ***made)
 {
-        _cleanup_free_ char *link = NULL, *tmp = NULL;
+        _cleanup_free_ char *link = NULL;
+        _cleanup_close_ int dfd = -EBADF;
+        int r;
 
         assert(dir);
         assert(name);
         assert(kind);
         assert(target);
         assert(made);
-        if (asprintf(&link, "%s/%s-%s", dir, name, kind) < 0 ||
-            asprintf(&tmp, "%s.tmp%d", link, (int)getpid()) < 0)
+        if (asprintf(&link, "%s/%s-%s", dir, name, kind) < 0)
                 return -ENOMEM;
-        (void)unlink(tmp);
-        if (symlink(target, tmp) < 0)
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
                 return -errno;
-        if (rename(tmp, link) < 0) {
-                int r = -errno;
-
-                (void)unlink(tmp);
+        r = symlink_atomic_at(dfd, strrchr(link, '/') + 1, target);
+        if (r < 0)
                 return r;
-        }
         return strv_push(made, TAKE_PTR(link));
 }
 

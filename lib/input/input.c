@@ -2,6 +2,7 @@
  * state). */
 #include "vfioctl/input.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +25,9 @@ int vfio_input_parse_bitmap(const char *s, unsigned long *bits, size_t nbits)
         size_t n, nlongs = VFIO_INPUT_LONGS(nbits);
         unsigned long tmp[VFIO_INPUT_LONGS(KEY_CNT)] = {};
         int r;
+
+        assert(s);
+        assert(bits);
 
         if (nlongs > ELEMENTSOF(tmp))
                 return -EINVAL;
@@ -57,6 +61,8 @@ unsigned vfio_input_caps_kinds(const vfio_input_caps *c)
         unsigned kinds = 0;
         bool letters = true;
 
+        assert(c);
+
         /* udev's input_id (builtin-input_id.c test_key): a keyboard has every key from KEY_ESC to KEY_D. */
         for (unsigned k = KEY_ESC; k <= KEY_D; k++)
                 letters = letters && vfio_input_test_bit(c->key, k);
@@ -75,6 +81,8 @@ unsigned vfio_input_caps_kinds(const vfio_input_caps *c)
 int vfio_input_caps_from_fd(int fd, vfio_input_caps *ret)
 {
         vfio_input_caps c = {};
+
+        assert(ret);
 
         /* Documentation/input/input-programming.rst, EVIOCGBIT(ev, len): one bitmap per event type. */
         if (ioctl(fd, EVIOCGBIT(0, sizeof(c.ev)), c.ev) < 0)
@@ -171,6 +179,10 @@ int vfio_input_list(const vfio_host *h, bool all, vfio_input_dev **ret, size_t *
         size_t n = 0;
         int r;
 
+        assert(h);
+        assert(ret);
+        assert(ret_n);
+
         r = vfio_host_list_dir(h, "sys/class/input", 4096, &events);
         if (r == -ENOENT) {
                 *ret = NULL;
@@ -264,12 +276,16 @@ oom:
 
 bool vfio_input_keys_down(const vfio_input_keys *k, uint16_t code)
 {
+        assert(k);
+
         return code < KEY_CNT && vfio_input_test_bit(k->bits, code);
 }
 
 bool vfio_input_keys_apply(vfio_input_keys *k, uint16_t code, int32_t value)
 {
         bool was;
+
+        assert(k);
 
         if (code >= KEY_CNT || (value != 0 && value != 1))
                 return false; /* autorepeat (2) changes nothing */
@@ -359,6 +375,8 @@ int vfio_input_toggle_parse(const char *spec, vfio_input_toggle *ret)
         vfio_input_toggle t = {};
         int r;
 
+        assert(ret);
+
         if (!spec || !*spec)
                 return -EINVAL;
         for (size_t i = 0; i < ELEMENTSOF(presets); i++)
@@ -391,6 +409,9 @@ int vfio_input_toggle_parse(const char *spec, vfio_input_toggle *ret)
 
 void vfio_input_router_init(vfio_input_router *r, const vfio_input_toggle *toggle)
 {
+        assert(r);
+        assert(toggle);
+
         *r = (vfio_input_router){ .toggle = *toggle };
 }
 
@@ -452,6 +473,9 @@ size_t vfio_input_router_release_all(vfio_input_router *r, vfio_input_out *out, 
 {
         size_t n = 0;
 
+        assert(r);
+        assert(out);
+
         for (unsigned o = 0; o < VFIO_INPUT_MAX_OUTPUTS; o++)
                 n = release_output(r, o, out, n, max);
         return n;
@@ -461,6 +485,9 @@ size_t vfio_input_router_source_gone(vfio_input_router *r, unsigned source, unsi
                                      vfio_input_out *out, size_t max)
 {
         size_t n = 0;
+
+        assert(r);
+        assert(out);
 
         if (source >= VFIO_INPUT_MAX_SOURCES || output >= VFIO_INPUT_MAX_OUTPUTS)
                 return 0;
@@ -487,6 +514,11 @@ size_t vfio_input_router_feed(vfio_input_router *r, unsigned source, unsigned ou
                               vfio_input_action *ret_action)
 {
         size_t n = 0;
+
+        assert(r);
+        assert(ev);
+        assert(out);
+        assert(ret_action);
 
         *ret_action = VFIO_INPUT_ACTION_NONE;
         if (source >= VFIO_INPUT_MAX_SOURCES || output >= VFIO_INPUT_MAX_OUTPUTS)
@@ -556,6 +588,9 @@ bool vfio_input_source_reappeared(const char *source, const char *dir, const cha
         const char *slash;
         size_t dl;
 
+        assert(source);
+        assert(dir);
+
         while (*source == '/')
                 source++;
         while (*dir == '/')
@@ -574,6 +609,8 @@ int vfio_input_identity_from_fd(int fd, vfio_input_identity *ret)
 {
         vfio_input_identity id = {};
 
+        assert(ret);
+
         if (ioctl(fd, EVIOCGID, &id.id) < 0)
                 return -errno;
         if (ioctl(fd, EVIOCGNAME(sizeof(id.name) - 1), id.name) < 0)
@@ -586,6 +623,9 @@ int vfio_input_identity_from_fd(int fd, vfio_input_identity *ret)
 
 bool vfio_input_identity_equal(const vfio_input_identity *a, const vfio_input_identity *b)
 {
+        assert(a);
+        assert(b);
+
         return a->id.bustype == b->id.bustype && a->id.vendor == b->id.vendor &&
                a->id.product == b->id.product && strcmp(a->name, b->name) == 0 &&
                strcmp(a->phys, b->phys) == 0;

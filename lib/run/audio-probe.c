@@ -8,6 +8,7 @@
  */
 #include "vfioctl/audio-probe.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -82,6 +83,8 @@ int vm_audio_parse_reply(const uint8_t *buf, size_t len, uint32_t tag, uint32_t 
         uint32_t plen, cmd, t, v;
         const uint8_t *p;
         size_t pos = 0;
+
+        assert(buf);
 
         if (len < DESCRIPTOR_SIZE) {
                 set_error(ret_error, "a reply of %zu bytes, shorter than a frame descriptor", len);
@@ -273,6 +276,8 @@ int vm_audio_probe(const char *path, uid_t uid, gid_t gid, unsigned timeout_ms, 
         long long deadline;
         pid_t pid;
         ssize_t k;
+
+        assert(path);
 
         if (uid == geteuid() && gid == getegid())
                 return probe_here(path, timeout_ms, ret_detail);

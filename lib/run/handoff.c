@@ -84,16 +84,22 @@ static int run_tool(const char *env, const char *fallback, char *const *args, ch
 
 int vm_systemctl(char *const *args, char **ret_out, char **ret_error)
 {
+        assert(args);
+
         return run_tool("VFIOCTL_SYSTEMCTL", "/usr/bin/systemctl", args, ret_out, ret_error);
 }
 
 int vm_busctl(char *const *args, char **ret_error)
 {
+        assert(args);
+
         return run_tool("VFIOCTL_BUSCTL", "/usr/bin/busctl", args, NULL, ret_error);
 }
 
 bool vm_host_systemd(const vfio_host *h)
 {
+        assert(h);
+
         return vfio_host_exists(h, "run/systemd/system") > 0;
 }
 
@@ -114,6 +120,8 @@ bool vm_wait_for(bool (*cond)(const void *arg), const void *arg, unsigned timeou
 
 const vm_pci *vm_handoff_gpu(const vm_config *c)
 {
+        assert(c);
+
         for (size_t i = 0; i < c->n_gpus; i++)
                 if (c->gpus[i].handoff)
                         return &c->gpus[i];
@@ -122,7 +130,11 @@ const vm_pci *vm_handoff_gpu(const vm_config *c)
 
 bool vm_handoff_owns(const vm_start *x, const char *addr)
 {
-        const vm_pci *g = vm_handoff_gpu(x->c);
+        const vm_pci *g = NULL;
+
+        assert(x);
+        assert(addr);
+        g = vm_handoff_gpu(x->c);
 
         return g && strv_contains(g->resolved, addr);
 }
@@ -141,9 +153,13 @@ static bool on_display_driver(const vfio_pci_dev *d)
 
 void vm_handoff_check(vm_start *x, vfio_problems *problems)
 {
-        const vm_pci *g = vm_handoff_gpu(x->c);
+        const vm_pci *g = NULL;
         const vfio_model_device *d;
         char sec[160];
+
+        assert(x);
+        assert(problems);
+        g = vm_handoff_gpu(x->c);
 
         if (!g)
                 return;
@@ -575,6 +591,7 @@ int vm_handoff_apply(vm_start *x, vfio_problems *problems)
         int r;
 
         assert(x);
+        assert(problems);
         if (!g || !x->model || !x->host || !g->resolved || !g->resolved[0])
                 return 0;
         d = vfio_model_find_device(x->model, g->resolved[0]);
@@ -607,8 +624,12 @@ static vfio_host *open_root(const vm_release_ctx *ctx)
 /* "N=UID:GID:MODE" back as it was; a node that went away with its group needs nothing. */
 void vm_handoff_undo_vfio_node(const vm_release_ctx *ctx)
 {
-        _cleanup_(vfio_host_freep) vfio_host *h = open_root(ctx);
-        vm_runstate *s = ctx->state;
+        _cleanup_(vfio_host_freep) vfio_host *h = NULL;
+        vm_runstate *s = NULL;
+
+        assert(ctx);
+        h = open_root(ctx);
+        s = ctx->state;
 
         STRV_FOREACH(e, h ? s->vfio_nodes : NULL) {
                 _cleanup_close_ int fd = -EBADF;
@@ -641,7 +662,10 @@ void vm_handoff_undo_vfio_node(const vm_release_ctx *ctx)
 
 void vm_handoff_undo_card(const vm_release_ctx *ctx)
 {
-        vm_runstate *s = ctx->state;
+        vm_runstate *s = NULL;
+
+        assert(ctx);
+        s = ctx->state;
 
         STRV_FOREACH(d, s->handoff) {
                 _cleanup_free_ char *err = NULL;
@@ -659,8 +683,12 @@ void vm_handoff_undo_card(const vm_release_ctx *ctx)
 
 void vm_handoff_undo_framebuffer(const vm_release_ctx *ctx)
 {
-        _cleanup_(vfio_host_freep) vfio_host *h = open_root(ctx);
-        vm_runstate *s = ctx->state;
+        _cleanup_(vfio_host_freep) vfio_host *h = NULL;
+        vm_runstate *s = NULL;
+
+        assert(ctx);
+        h = open_root(ctx);
+        s = ctx->state;
 
         STRV_FOREACH(e, h ? s->framebuffers : NULL) {
                 _cleanup_free_ char *dev = strndup(*e, strcspn(*e, "="));
@@ -711,8 +739,12 @@ static bool any_framebuffer(const void *arg)
 
 void vm_handoff_undo_consoles(const vm_release_ctx *ctx)
 {
-        _cleanup_(vfio_host_freep) vfio_host *h = open_root(ctx);
-        vm_runstate *s = ctx->state;
+        _cleanup_(vfio_host_freep) vfio_host *h = NULL;
+        vm_runstate *s = NULL;
+
+        assert(ctx);
+        h = open_root(ctx);
+        s = ctx->state;
 
         /* fbcon binds to the framebuffers registered when it binds: wait for the card's to be back. */
         if (h && s->consoles && !vm_wait_for(any_framebuffer, &(fb_arg){ h }, BIND_TIMEOUT_MS))
@@ -743,9 +775,12 @@ void vm_handoff_undo_consoles(const vm_release_ctx *ctx)
 
 void vm_handoff_undo_display_manager(const vm_release_ctx *ctx)
 {
-        vm_runstate *s = ctx->state;
+        vm_runstate *s = NULL;
         _cleanup_free_ char *err = NULL;
         int r;
+
+        assert(ctx);
+        s = ctx->state;
 
         if (s->display_manager) {
                 char *start[] = { (char *)"start", s->display_manager, NULL };

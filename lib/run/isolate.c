@@ -91,6 +91,9 @@ void vm_isolate_check(vm_start *x, vfio_problems *problems)
         _cleanup_free_ bool *vm = NULL, *host = NULL;
         vm_isolate_caps caps;
 
+        assert(x);
+        assert(problems);
+
         if (!x->c->cpu.isolate)
                 return;
         if (geteuid() != 0) {
@@ -550,8 +553,12 @@ static char *split_kv(const char *e, const char **ret_value)
 
 void vm_isolate_undo_governor(const vm_release_ctx *ctx)
 {
-        _cleanup_(vfio_host_freep) vfio_host *h = live_root(ctx);
-        vm_runstate *s = ctx->state;
+        _cleanup_(vfio_host_freep) vfio_host *h = NULL;
+        vm_runstate *s = NULL;
+
+        assert(ctx);
+        h = live_root(ctx);
+        s = ctx->state;
 
         STRV_FOREACH(e, h ? s->governors : NULL) {
                 const char *old = NULL;
@@ -579,9 +586,13 @@ void vm_isolate_undo_governor(const vm_release_ctx *ctx)
 
 void vm_isolate_undo_irqs(const vm_release_ctx *ctx)
 {
-        _cleanup_(vfio_host_freep) vfio_host *h = live_root(ctx);
-        vm_runstate *s = ctx->state;
+        _cleanup_(vfio_host_freep) vfio_host *h = NULL;
+        vm_runstate *s = NULL;
         int r;
+
+        assert(ctx);
+        h = live_root(ctx);
+        s = ctx->state;
 
         STRV_FOREACH(e, h ? s->irqs : NULL) {
                 const char *old = NULL;
@@ -615,9 +626,13 @@ void vm_isolate_undo_irqs(const vm_release_ctx *ctx)
 
 void vm_isolate_undo_cpus(const vm_release_ctx *ctx)
 {
-        _cleanup_(vfio_host_freep) vfio_host *h = live_root(ctx);
-        vm_runstate *s = ctx->state;
+        _cleanup_(vfio_host_freep) vfio_host *h = NULL;
+        vm_runstate *s = NULL;
         int r;
+
+        assert(ctx);
+        h = live_root(ctx);
+        s = ctx->state;
 
         STRV_FOREACH(e, h ? s->cpu_units : NULL) {
                 const char *old = NULL;
@@ -683,9 +698,13 @@ void vm_isolate_undo_cpus(const vm_release_ctx *ctx)
 
 void vm_isolate_undo_vm_cgroup(const vm_release_ctx *ctx)
 {
-        _cleanup_(vfio_host_freep) vfio_host *h = live_root(ctx);
-        vm_runstate *s = ctx->state;
+        _cleanup_(vfio_host_freep) vfio_host *h = NULL;
+        vm_runstate *s = NULL;
         int r;
+
+        assert(ctx);
+        h = live_root(ctx);
+        s = ctx->state;
 
         if (h && s->vm_cgroup && strncmp(s->vm_cgroup, "machine.slice/", 14) == 0) {
                 /* The scope ends by itself once QEMU is gone; stopping it covers a QEMU that lingers. */

@@ -2,6 +2,7 @@
  */
 #include "vfioctl/launch.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -30,21 +31,29 @@ static char *join(const char *dir, const char *file)
 
 char *vm_launch_ctl_socket(const char *qemu_dir)
 {
+        assert(qemu_dir);
+
         return join(qemu_dir, "ctl.sock");
 }
 
 char *vm_launch_console_socket(const char *qemu_dir)
 {
+        assert(qemu_dir);
+
         return join(qemu_dir, "console.sock");
 }
 
 char *vm_launch_console_log(const char *qemu_dir)
 {
+        assert(qemu_dir);
+
         return join(qemu_dir, "console.log");
 }
 
 bool vm_launch_needs_spawn(const vm_config *c)
 {
+        assert(c);
+
         for (size_t i = 0; i < c->n_nets; i++)
                 if (c->nets[i].type == VM_NET_BRIDGE)
                         return true;
@@ -56,13 +65,18 @@ bool vm_launch_needs_spawn(const vm_config *c)
 
 int vm_launch_argv(char ***argv, size_t n_extra, const char *qemu_dir, bool allow_spawn)
 {
-        _cleanup_free_ char *ctl = vm_launch_ctl_socket(qemu_dir), *con = vm_launch_console_socket(qemu_dir),
-                            *log = vm_launch_console_log(qemu_dir), *ectl = NULL, *econ = NULL, *elog = NULL,
+        _cleanup_free_ char *ctl = NULL, *con = NULL, *log = NULL, *ectl = NULL, *econ = NULL, *elog = NULL,
                             *o_ctl = NULL, *o_con = NULL;
         _cleanup_strv_free_ char **out = NULL;
-        size_t n = strv_length(*argv), keep;
+        size_t n, keep;
         int r;
 
+        assert(argv);
+        assert(qemu_dir);
+        n = strv_length(*argv);
+        ctl = vm_launch_ctl_socket(qemu_dir);
+        con = vm_launch_console_socket(qemu_dir);
+        log = vm_launch_console_log(qemu_dir);
         if (!ctl || !con || !log || n_extra > n)
                 return -ENOMEM;
         ectl = vm_qemu_escape(ctl);
@@ -98,6 +112,8 @@ int vm_launch_argv(char ***argv, size_t n_extra, const char *qemu_dir, bool allo
 
 bool vm_launch_env_blocked(const char *entry)
 {
+        assert(entry);
+
         static const char *const blocked[] = { "DISPLAY=", "XAUTHORITY=", "WAYLAND_DISPLAY=", NULL };
 
         for (const char *const *b = blocked; *b; b++)
@@ -193,12 +209,89 @@ int vm_launch_place_fds(const int *fds, size_t n, int base)
         return 0;
 }
 
+/*
+ * The child of vm_launch_spawn, from fork to exec (only async-signal-safe calls): rlimit, privilege drop,
+ * session, descriptors placed, then it waits at the gate (gate_fd >= 0) and execs. Failures go to err_fd.
+ */
+_Noreturn static void spawn_child(const vm_spawn *s, int err_fd, int gate_fd)
+{
+        if (s->memlock) {
+                /* First, while still root: VFIO pins all guest RAM against this limit. */
+                struct rlimit rl = { s->memlock, s->memlock };
+                struct rlimit cur;
+
+                if (getrlimit(RLIMIT_MEMLOCK, &cur) == 0 && cur.rlim_max != RLIM_INFINITY &&
+                    cur.rlim_max >= s->memlock && !s->drop)
+                        rl.rlim_max = cur.rlim_max;
+                if (setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
+                        child_fail(err_fd, 0);
+        }
+        if (s->drop) {
+                int stage = drop_privileges(s->uid, s->gid, s->groups, s->n_groups);
+
+                if (stage)
+                        child_fail(err_fd, stage);
+        }
+        /* Own session: a Ctrl-C on the terminal reaches vfioctl (which powers down), not QEMU. */
+        if (setsid() < 0)
+                child_fail(err_fd, 5);
+        if (s->log_fd >= 0) {
+                /* not another user's directory: /dev/null */
+                int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+                if (null < 0 || dup2(null, 0) < 0 || dup2(s->log_fd, 1) < 0 || dup2(s->log_fd, 2) < 0)
+                        child_fail(err_fd, 6);
+        }
+        if (s->pass_fd > 2 || s->n_fds) {
+                /* What the child still needs first moves above every descriptor it places (3 for
+                 * pass_fd, fds_base... for fds), so that placing one cannot overwrite another. */
+                int hi = s->n_fds && s->fds_base + (int)s->n_fds > 4 ? s->fds_base + (int)s->n_fds : 4;
+                int pass = s->pass_fd > 3 ? lift_fd(s->pass_fd, hi) : s->pass_fd;
+                int lifted = lift_fd(err_fd, hi);
+
+                if (lifted < 0)
+                        child_fail(err_fd, 6);
+                err_fd = lifted;
+                if (gate_fd >= 0 && (gate_fd = lift_fd(gate_fd, hi)) < 0)
+                        child_fail(err_fd, 6);
+                if (pass < 0)
+                        child_fail(err_fd, 6);
+                if (s->n_fds && vm_launch_place_fds(s->fds, s->n_fds, s->fds_base) < 0)
+                        child_fail(err_fd, 6);
+                /* dup2 onto itself keeps O_CLOEXEC: clear it then. */
+                if (pass > 2 && (pass == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(pass, 3) < 0))
+                        child_fail(err_fd, 6);
+        }
+        signal(SIGPIPE, SIG_DFL);
+        if (gate_fd >= 0) {
+                /* Not one instruction of the program before the parent has recorded this pid: a
+                 * closed gate (the parent died first) ends the child quietly. */
+                char go = 0;
+                ssize_t k;
+
+                do
+                        k = read(gate_fd, &go, 1);
+                while (k < 0 && errno == EINTR);
+                if (k != 1 || go != 'g')
+                        _exit(0);
+        }
+        if (s->path)
+                execve(s->path, s->argv, s->envp);
+        else
+                exec_search(s->argv, s->envp, s->drop || geteuid() == 0 || getauxval(AT_SECURE));
+        child_fail(err_fd, 7);
+}
+
 int vm_launch_spawn(const vm_spawn *s, pid_t *ret_pid, const char **ret_stage)
 {
         int pipefd[2], gate[2] = { -EBADF, -EBADF };
         child_error e;
         ssize_t n;
         pid_t pid;
+
+        assert(s);
+        assert(s->argv);
+        assert(ret_pid);
 
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return -errno;
@@ -224,73 +317,7 @@ int vm_launch_spawn(const vm_spawn *s, pid_t *ret_pid, const char **ret_stage)
                 close(pipefd[0]);
                 if (gate[1] >= 0)
                         close(gate[1]);
-                if (s->memlock) {
-                        /* First, while still root: VFIO pins all guest RAM against this limit. */
-                        struct rlimit rl = { s->memlock, s->memlock };
-                        struct rlimit cur;
-
-                        if (getrlimit(RLIMIT_MEMLOCK, &cur) == 0 && cur.rlim_max != RLIM_INFINITY &&
-                            cur.rlim_max >= s->memlock && !s->drop)
-                                rl.rlim_max = cur.rlim_max;
-                        if (setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
-                                child_fail(pipefd[1], 0);
-                }
-                if (s->drop) {
-                        int stage = drop_privileges(s->uid, s->gid, s->groups, s->n_groups);
-
-                        if (stage)
-                                child_fail(pipefd[1], stage);
-                }
-                /* Own session: a Ctrl-C on the terminal reaches vfioctl (which powers down), not QEMU. */
-                if (setsid() < 0)
-                        child_fail(pipefd[1], 5);
-                if (s->log_fd >= 0) {
-                        /* not another user's directory: /dev/null */
-                        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-                        if (null < 0 || dup2(null, 0) < 0 || dup2(s->log_fd, 1) < 0 ||
-                            dup2(s->log_fd, 2) < 0)
-                                child_fail(pipefd[1], 6);
-                }
-                if (s->pass_fd > 2 || s->n_fds) {
-                        /* What the child still needs first moves above every descriptor it places (3 for
-                         * pass_fd, fds_base... for fds), so that placing one cannot overwrite another. */
-                        int hi = s->n_fds && s->fds_base + (int)s->n_fds > 4 ? s->fds_base + (int)s->n_fds
-                                                                             : 4;
-                        int pass = s->pass_fd > 3 ? lift_fd(s->pass_fd, hi) : s->pass_fd;
-                        int err_fd = lift_fd(pipefd[1], hi);
-
-                        if (err_fd < 0)
-                                child_fail(pipefd[1], 6);
-                        pipefd[1] = err_fd;
-                        if (gate[0] >= 0 && (gate[0] = lift_fd(gate[0], hi)) < 0)
-                                child_fail(pipefd[1], 6);
-                        if (pass < 0)
-                                child_fail(pipefd[1], 6);
-                        if (s->n_fds && vm_launch_place_fds(s->fds, s->n_fds, s->fds_base) < 0)
-                                child_fail(pipefd[1], 6);
-                        /* dup2 onto itself keeps O_CLOEXEC: clear it then. */
-                        if (pass > 2 && (pass == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(pass, 3) < 0))
-                                child_fail(pipefd[1], 6);
-                }
-                signal(SIGPIPE, SIG_DFL);
-                if (gate[0] >= 0) {
-                        /* Not one instruction of the program before the parent has recorded this pid: a
-                         * closed gate (the parent died first) ends the child quietly. */
-                        char go = 0;
-                        ssize_t k;
-
-                        do
-                                k = read(gate[0], &go, 1);
-                        while (k < 0 && errno == EINTR);
-                        if (k != 1 || go != 'g')
-                                _exit(0);
-                }
-                if (s->path)
-                        execve(s->path, s->argv, s->envp);
-                else
-                        exec_search(s->argv, s->envp, s->drop || geteuid() == 0 || getauxval(AT_SECURE));
-                child_fail(pipefd[1], 7);
+                spawn_child(s, pipefd[1], gate[0]);
         }
         close(pipefd[1]);
         if (gate[0] >= 0) {

@@ -6,6 +6,7 @@
  */
 #include "vfioctl/macvtap.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -26,6 +27,8 @@
 size_t vm_macvtap_count(const vm_config *c)
 {
         size_t n = 0;
+
+        assert(c);
 
         for (size_t i = 0; i < c->n_nets; i++)
                 n += c->nets[i].type == VM_NET_MACVTAP;
@@ -142,9 +145,15 @@ static int open_one(const vfio_host *h, vm_net *n, int *ret_fd, char **ret_error
 
 int vm_macvtap_open_all(const vfio_host *h, vm_config *c, int **ret_fds, size_t *ret_n, char **ret_error)
 {
-        size_t n = vm_macvtap_count(c), k = 0;
+        size_t n, k = 0;
         int *fds;
         int r;
+
+        assert(h);
+        assert(c);
+        assert(ret_fds);
+        assert(ret_n);
+        n = vm_macvtap_count(c);
 
         if (!n) {
                 *ret_fds = NULL;

@@ -4,6 +4,7 @@
  */
 #include "vfioctl/media.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,10 +33,16 @@ int vm_media_preflight(const vm_config *c, const vm_argv_paths *p, vfio_problems
         _cleanup_(vfio_check_report_freep) vfio_check_report *R = NULL;
         _cleanup_(vfio_host_freep) vfio_host *live = NULL;
         _cleanup_free_ char *socket = NULL;
-        bool sound = c->audio.enabled && c->audio.backend != VM_AUDIO_NONE &&
-                     vm_audio_server_of(c) != VM_SERVER_NONE;
-        vfio_check_options o = { .user = p->user, .vm_name = c->filename ? c->filename : c->name };
+        vfio_check_options o = {};
+        bool sound;
         int r;
+
+        assert(c);
+        assert(p);
+        assert(problems);
+        sound = c->audio.enabled && c->audio.backend != VM_AUDIO_NONE &&
+                vm_audio_server_of(c) != VM_SERVER_NONE;
+        o = (vfio_check_options){ .user = p->user, .vm_name = c->filename ? c->filename : c->name };
 
         if (!sound && !c->looking_glass.enabled)
                 return 0;
@@ -112,6 +119,10 @@ int vm_media_preflight(const vm_config *c, const vm_argv_paths *p, vfio_problems
 
 int vm_media_notes(const vm_config *c, const vm_argv_paths *p, vfio_problems *notes)
 {
+        assert(c);
+        assert(p);
+        assert(notes);
+
         if (!c->looking_glass.enabled)
                 return 0;
         /* Looking Glass client's -f (app:shmFile): the file or the kvmfr device. */

@@ -1,6 +1,7 @@
 /* Ownership and permission walk over a path root relies on: nobody but root may change what it names. */
 #include "vfioctl/perm.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -223,6 +224,8 @@ int vfio_perm_check_path(const vfio_host *h, const char *path, const vfio_accoun
         size_t i = 0;
         int r;
 
+        assert(h);
+
         if (!cur)
                 return -ENOMEM;
         if (!path || path[0] != '/' || !vm)
@@ -310,6 +313,8 @@ int vfio_perm_open_trusted(const vfio_host *h, const char *path, const vfio_acco
         vfio_perm_reason reason;
         int r, fl;
 
+        assert(ret_fd);
+
         if (!path || path[0] != '/')
                 return -EINVAL;
         if (!vm)
@@ -360,6 +365,8 @@ int vfio_perm_load_config(const char *arg, vm_config **ret, char ***ret_errors)
         _cleanup_strv_free_ char **errors = NULL;
         _cleanup_close_ int fd = -EBADF;
         int r;
+
+        assert(ret);
 
         if (geteuid() != 0)
                 return vm_load_config(arg, ret, ret_errors);

@@ -1,6 +1,7 @@
 /* Guest RAM allocated before QEMU maps it: an unnamed hugetlbfs file filled by one thread per host CPU. */
 #include "vfioctl/prealloc.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
@@ -20,6 +21,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "parse-util.h"
+#include "safedir.h"
 #include "strv.h"
 #include "vfioctl/qemu-argv.h"
 
@@ -176,6 +178,9 @@ int vm_prealloc_hugetlbfs(int dir_fd, const vm_prealloc_opts *o, int *ret_fd, vm
         bool populate_write = true;
         int r;
 
+        assert(o);
+        assert(ret_fd);
+
         /* Nothing is created before the directory is known to be hugetlbfs: it comes from a config and may
          * be anywhere, and a filesystem without unnamed files would otherwise read as an old kernel. */
         if (fstatfs(dir_fd, &sfs) < 0)
@@ -183,14 +188,10 @@ int vm_prealloc_hugetlbfs(int dir_fd, const vm_prealloc_opts *o, int *ret_fd, vm
         if ((unsigned long)sfs.f_type != HUGETLBFS_MAGIC)
                 return -EMEDIUMTYPE;
         /* O_EXCL: the VM user, who gets the descriptor, cannot link the file into a directory and so keep
-         * the pages past the VM (open(2), O_TMPFILE). */
-        /* not another user's directory: an unnamed file (O_TMPFILE) in a directory fstatfs proved hugetlbfs;
-         * no name to swap */
-        fd = openat(dir_fd, ".", O_TMPFILE | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
-        if (fd < 0) {
-                r = -errno;
-                return r == -EISDIR || r == -EOPNOTSUPP ? -EOPNOTSUPP : r;
-        }
+         * the pages past the VM (open(2), O_TMPFILE). An unnamed file in dir_fd itself: no name to swap. */
+        fd = safedir_openat(dir_fd, ".", O_TMPFILE | O_EXCL | O_RDWR, 0600);
+        if (fd < 0)
+                return fd == -EISDIR || fd == -EOPNOTSUPP ? -EOPNOTSUPP : fd;
         if (fstatfs(fd, &sfs) < 0)
                 return -errno;
         if ((unsigned long)sfs.f_type != HUGETLBFS_MAGIC)
@@ -247,6 +248,9 @@ int vm_prealloc_parse_cpu_list(const char *s, cpu_set_t *set)
         cpu_set_t out;
         int r;
 
+        assert(s);
+        assert(set);
+
         CPU_ZERO(&out);
         r = strv_split(s, ",", &parts);
         if (r < 0)
@@ -275,6 +279,9 @@ int vm_prealloc_nodes_of_cpus(const vfio_host *h, char *const *cpus, uint64_t *r
         uint64_t nodes = 0;
         size_t n_nodes = 0;
         int r;
+
+        assert(h);
+        assert(ret_nodes);
 
         CPU_ZERO(&want);
         CPU_ZERO(&node_cpus);
@@ -334,15 +341,19 @@ int vm_prealloc_guest_ram(const vfio_host *h, const vm_config *c, char *const *p
                           gid_t gid, int *ret_fd, vm_prealloc_report *report)
 {
         _cleanup_close_ int dir_fd = -EBADF;
-        vm_prealloc_opts o = { .size = c->memory.size,
-                               .threads = c->memory.prealloc_threads,
-                               .chown = chown,
-                               .uid = uid,
-                               .gid = gid };
+        vm_prealloc_opts o = { .chown = chown, .uid = uid, .gid = gid };
         cpu_set_t node_cpus;
         struct timespec t0, t1;
+        uid_t owner = SAFEDIR_NOBODY;
         int fd = -EBADF, r;
 
+        assert(h);
+        assert(c);
+        assert(ret_fd);
+        assert(report);
+
+        o.size = c->memory.size;
+        o.threads = c->memory.prealloc_threads;
         *report = (vm_prealloc_report){};
         *ret_fd = -1;
         if (c->memory.hugepages == VM_HUGEPAGES_NONE) {
@@ -350,14 +361,20 @@ int vm_prealloc_guest_ram(const vfio_host *h, const vm_config *c, char *const *p
                 return 0;
         }
         /*
-         * The directory QEMU would create its file in. Root may open one the VM user can change: the file
-         * made there has no name to swap, and vm_prealloc_hugetlbfs() refuses anything but hugetlbfs.
-         * not another user's directory: the path is the root-owned config's (start's ownership gate ran
-         * before preflight), its last component is not followed, and only hugetlbfs is used.
+         * The directory QEMU would create its file in, as the config names it: walked by safedir following
+         * no link at all (QEMU opens the same name, and a link another user planted could point root at
+         * another mount's pages). It may be the VM user's own (the file made there has no name to swap and
+         * vm_prealloc_hugetlbfs() refuses anything but hugetlbfs); a third user's is left to QEMU.
          */
-        dir_fd = open(vm_qemu_hugepage_dir(c), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (dir_fd < 0) {
-                report->skip = "the hugepage directory cannot be opened";
+        r = safedir_open_path_nolinks(vm_qemu_hugepage_dir(c), O_RDONLY | O_DIRECTORY, 0, &dir_fd, &owner);
+        if (r < 0) {
+                report->skip = r == -ELOOP   ? "the hugepage directory's path has a symbolic link"
+                               : r == -EPERM ? "the hugepage directory can be changed by several users"
+                                             : "the hugepage directory cannot be opened";
+                return 0;
+        }
+        if (owner != SAFEDIR_NOBODY && !(chown && owner == uid)) {
+                report->skip = "the hugepage directory belongs to a user other than the VM's";
                 return 0;
         }
         if (pin) {

@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cpulist.h"
 #include "fs-util.h"
 #include "host-steps.h"
 #include "parse-util.h"
@@ -545,6 +546,45 @@ static int check_hugepages(vm_start *x, vfio_problems *problems, char **ret_erro
         return 0;
 }
 
+/*
+ * [memory] host_nodes names nodes with memory on this host: QEMU's mbind fails on any other one ("cannot
+ * bind memory to host NUMA nodes", only in the VM's log). Without the kernel's list (no NUMA support) QEMU
+ * decides.
+ */
+static int check_host_nodes(vm_start *x, vfio_problems *problems, char **ret_error)
+{
+        _cleanup_free_ char *text = NULL, *have = NULL;
+        _cleanup_free_ bool *set = NULL;
+        const vm_config *c = x->c;
+        unsigned line = vm_config_key_line(c, "memory", "host_nodes");
+        int r;
+
+        if (!c->memory.host_nodes)
+                return 0;
+        if ((r = open_host(x, ret_error)) < 0)
+                return r;
+        set = calloc(CPULIST_MAX, sizeof(bool));
+        if (!set)
+                return -ENOMEM;
+        if (vfio_host_read_attr(x->host, "sys/devices/system/node/has_memory", 65536, &text) < 0 ||
+            cpulist_parse(text, set, CPULIST_MAX) < 0)
+                return 0;
+        have = cpulist_format(set, CPULIST_MAX, ',');
+        STRV_FOREACH(n, c->memory.host_nodes) {
+                uint64_t v;
+
+                if (parse_uint(*n, 10, CPULIST_MAX - 1, &v) < 0 || set[v])
+                        continue;
+                (void)vfio_problems_add(
+                        problems, ERR,
+                        "%s:%u: [memory] host_nodes: this host has no memory on NUMA node %s (nodes with memory: %s, sys/devices/system/node/has_memory)",
+                        c->filename ? c->filename : "?", line, *n, have ? have : "?");
+                (void)vfio_problems_fix(
+                        problems, "list nodes this host has in [memory] host_nodes, or remove the key");
+        }
+        return 0;
+}
+
 /* What one running VM holds that this one asks for: devices, explicitly pinned CPUs, evdev grabs. */
 static void check_conflicts_with(vm_start *x, const char *name, const vm_runstate *s, char **evdevs,
                                  vfio_problems *problems)
@@ -565,6 +605,20 @@ static void check_conflicts_with(vm_start *x, const char *name, const vm_runstat
                                                 "choose other CPUs in [cpu] pin or stop it: vfioctl stop %s",
                                                 name);
                 }
+        /* Remembered for a plan at start: unpinned VMs must not pile onto one CPU (issue 21). */
+        if (s->vcpu_pins && !strv_contains(x->busy_names, name)) {
+                size_t n = strv_length(x->busy_names);
+                char ***cpus = realloc(x->busy_cpus, (n + 1) * sizeof(char **));
+                char **copy = NULL;
+
+                if (cpus)
+                        x->busy_cpus = cpus;
+                if (cpus && strv_extend_strv(&copy, s->vcpu_pins) >= 0 &&
+                    strv_extend(&x->busy_names, name) >= 0)
+                        x->busy_cpus[n] = copy;
+                else
+                        strv_free(copy);
+        }
         STRV_FOREACH(e, evdevs)
                 if (strv_contains(s->evdevs, *e)) {
                         (void)vfio_problems_add(problems, ERR,
@@ -619,15 +673,16 @@ static void check_conflicts(vm_start *x, char **evdevs, vfio_problems *problems)
         }
 }
 
-/* Pinning: the config's, else the plan for this host (vm_plan_pinning). */
+/* Pinning: the config's, else the plan for this host (vm_plan_pinning), clear of the running VMs' CPUs. */
 static int plan_pinning(vm_start *x)
 {
         _cleanup_(vfio_host_freep) vfio_host *live = NULL;
         _cleanup_free_ vm_host_cpu *cpus = NULL;
-        _cleanup_strv_free_ char **pin = NULL, **emu = NULL;
+        _cleanup_(vm_pin_plan_freep) vm_pin_plan *plan = NULL;
+        _cleanup_free_ vm_pin_holder *busy = NULL;
         const vm_config *c = x->c;
-        size_t n = 0;
-        unsigned threads;
+        size_t n = 0, n_busy = strv_length(x->busy_names);
+        vm_pin_request req = { .vcpus = vm_config_vcpus(c), .gpu_node = -1 };
         int r;
 
         if (c->cpu.pin) {
@@ -637,12 +692,31 @@ static int plan_pinning(vm_start *x)
                 return 0;
         }
         /* Processes and CPUs are the live host's, even under --root. */
+        if (n_busy > 0) {
+                busy = calloc(n_busy, sizeof(*busy));
+                if (!busy)
+                        return -ENOMEM;
+                for (size_t i = 0; i < n_busy; i++)
+                        busy[i] = (vm_pin_holder){ .name = x->busy_names[i],
+                                                   .pin = x->busy_cpus[i],
+                                                   .autostart = true };
+                req.holders = busy;
+                req.n_holders = n_busy;
+        }
+        if (x->model && c->n_gpus > 0 && c->gpus[0].resolved) {
+                const vfio_model_device *d = vfio_model_find_device(x->model, c->gpus[0].resolved[0]);
+
+                if (d) {
+                        req.gpu_node = d->pci->numa_node;
+                        req.gpu = d->pci->name;
+                }
+        }
         if (vfio_host_open(NULL, &live) >= 0 && vm_host_cpus(live, &cpus, &n) >= 0 &&
-            vm_plan_pinning(cpus, n, vm_config_vcpus(c), &pin, &emu, &threads) >= 0) {
-                x->pin = TAKE_PTR(pin);
+            vm_plan_pinning(cpus, n, &req, &plan) >= 0) {
+                x->pin = TAKE_PTR(plan->pin);
                 if (c->cpu.emulator_pin)
                         return strv_extend_strv(&x->emulator_pin, c->cpu.emulator_pin);
-                x->emulator_pin = TAKE_PTR(emu);
+                x->emulator_pin = TAKE_PTR(plan->emulator);
                 return 0;
         }
         return strv_extend_strv(&x->emulator_pin, c->cpu.emulator_pin);
@@ -912,6 +986,8 @@ int vm_start_preflight(vm_start *x, vfio_problems *problems, char **ret_error)
         check_disks(x, problems);
         check_memlock(x, problems);
         if ((r = check_hugepages(x, problems, ret_error)) < 0)
+                return r;
+        if ((r = check_host_nodes(x, problems, ret_error)) < 0)
                 return r;
         for (size_t i = 0; i < c->n_inputs; i++)
                 if (c->inputs[i].type == VM_INPUT_EVDEV && c->inputs[i].evdev &&

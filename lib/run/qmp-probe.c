@@ -4,6 +4,7 @@
  */
 #include "vfioctl/qmp-probe.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -97,6 +98,8 @@ int vfio_qmp_probe_session(int fd, unsigned timeout_ms, vfio_qemu_info **ret, ch
         long long deadline = now_ms() + timeout_ms;
         json_object *v = NULL, *qemu;
         int r, own;
+
+        assert(ret);
 
         if (!q)
                 return -ENOMEM;
@@ -197,6 +200,9 @@ finish:
 
 int vfio_qmp_probe_run(const char *qemu, unsigned timeout_ms, vfio_qemu_info **ret, char **ret_error)
 {
+        assert(qemu);
+        assert(ret);
+
         /* No guest, no devices, no user config, no KVM: nothing of the user's VM is ever started. */
         const char *const argv[] = {
                 qemu,       "-machine", "none", "-accel", "tcg", "-nodefaults", "-no-user-config",

@@ -6,6 +6,7 @@
  */
 #include "vfioctl/qmp.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -37,6 +38,8 @@ int qmp_client_new(int fd, qmp_client **ret)
 {
         qmp_client *q;
 
+        assert(ret);
+
         if (fd < 0)
                 return -EBADF;
         q = calloc(1, sizeof(*q));
@@ -66,6 +69,9 @@ int qmp_connect_unix(const char *path, int timeout_ms, int *ret_fd)
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         long long deadline = now_ms() + timeout_ms;
 
+        assert(path);
+        assert(ret_fd);
+
         if (strlen(path) >= sizeof(sa.sun_path))
                 return -ENAMETOOLONG;
         strcpy(sa.sun_path, path);
@@ -88,6 +94,9 @@ int qmp_connect_unix(const char *path, int timeout_ms, int *ret_fd)
 
 int qmp_connect_unix_at(int dirfd, const char *name, int timeout_ms, int *ret_fd)
 {
+        assert(name);
+        assert(ret_fd);
+
         long long deadline = now_ms() + timeout_ms;
 
         for (;;) {
@@ -252,6 +261,8 @@ int qmp_read_greeting(qmp_client *q, int timeout_ms)
         json_object *o = NULL, *qmp;
         int r;
 
+        assert(q);
+
         r = read_message(q, now_ms() + timeout_ms, &o);
         if (r < 0)
                 return r;
@@ -267,6 +278,8 @@ int qmp_read_greeting(qmp_client *q, int timeout_ms)
 
 int qmp_handshake(qmp_client *q, int timeout_ms)
 {
+        assert(q);
+
         long long deadline = now_ms() + timeout_ms;
         int r;
 
@@ -278,6 +291,8 @@ int qmp_handshake(qmp_client *q, int timeout_ms)
 
 json_object *qmp_greeting(qmp_client *q)
 {
+        assert(q);
+
         return q->greeting;
 }
 
@@ -289,6 +304,9 @@ int qmp_execute(qmp_client *q, const char *command, json_object *arguments, int 
         char idbuf[32];
         const char *s;
         int r;
+
+        assert(q);
+        assert(command);
 
         snprintf(idbuf, sizeof(idbuf), "vfioctl-%lu", ++q->next_id);
         req = json_object_new_object();
@@ -347,6 +365,9 @@ int qmp_execute(qmp_client *q, const char *command, json_object *arguments, int 
 
 int qmp_next_event(qmp_client *q, int timeout_ms, json_object **ret)
 {
+        assert(q);
+        assert(ret);
+
         long long deadline = now_ms() + timeout_ms;
 
         for (;;) {

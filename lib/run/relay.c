@@ -147,7 +147,9 @@ int vm_relay_start(const vm_relay_spawn *s, pid_t *ret_pid, char **ret_report)
                                          .envp = envp,
                                          .path = s->program ? s->program : "/proc/self/exe",
                                          .log_fd = pfd[1], /* until READY */
-                                         .pass_fd = s->log_fd },
+                                         .pass_fd = s->log_fd,
+                                         .before_exec = s->before_exec,
+                                         .userdata = s->userdata },
                             &pid, &stage);
         close(pfd[1]);
         if (r < 0) {

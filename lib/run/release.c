@@ -25,6 +25,9 @@ void vm_release_say(const vm_release_ctx *ctx, vfio_problem_level level, const c
         _cleanup_free_ char *s = NULL;
         va_list ap;
 
+        assert(ctx);
+        assert(fmt);
+
         va_start(ap, fmt);
         if (vasprintf(&s, fmt, ap) < 0)
                 s = NULL;

@@ -1,6 +1,7 @@
 /* The per-VM runtime state: a key=value status file replaced atomically, a flock lock, PID liveness. */
 #include "vfioctl/runstate.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -29,6 +30,9 @@ const char *vm_state_to_string(vm_state s)
 
 int vm_state_from_string(const char *s, vm_state *ret)
 {
+        assert(s);
+        assert(ret);
+
         for (int i = 0; i < _VM_STATE_MAX; i++)
                 if (strcmp(s, state_names[i]) == 0) {
                         *ret = (vm_state)i;
@@ -97,6 +101,8 @@ int vm_runstate_write(int dirfd, const vm_runstate *s)
         FILE *f;
         int r;
 
+        assert(s);
+
         f = open_memstream(&buf, &size);
         if (!f)
                 return -ENOMEM;
@@ -159,6 +165,8 @@ int vm_runstate_read(int dirfd, vm_runstate **ret)
         _cleanup_close_ int fd = -1;
         char *line, *save = NULL;
         int r;
+
+        assert(ret);
 
         fd = safedir_open_regular(dirfd, "status", O_RDONLY, NULL);
         if (fd < 0)
@@ -280,6 +288,8 @@ int vm_runstate_lock(int dirfd, int *ret_fd)
 {
         _cleanup_close_ int fd = -1;
 
+        assert(ret_fd);
+
         fd = safedir_openat(dirfd, "lock", O_RDWR | O_CREAT, 0600);
         if (fd < 0)
                 return fd;
@@ -309,6 +319,8 @@ int vm_proc_starttime(int proc_dirfd, pid_t pid, uint64_t *ret)
         char path[64], *p, *save = NULL, *tok;
         uint64_t u;
         int r;
+
+        assert(ret);
 
         snprintf(path, sizeof(path), "%d/stat", (int)pid);
         r = read_attr_at(proc_dirfd, path, 4096, &text);

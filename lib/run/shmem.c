@@ -5,6 +5,7 @@
  */
 #include "vfioctl/shmem.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 
 #include "cleanup.h"
 #include "log.h"
+#include "safedir.h"
 
 static int fail(char **ret_error, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(char **ret_error, int r, const char *fmt, ...)
@@ -33,115 +35,109 @@ static int fail(char **ret_error, int r, const char *fmt, ...)
         return r;
 }
 
+/* For messages only: the first component of path that is a symbolic link, as the length of its prefix. */
+static int first_link(const char *path)
+{
+        _cleanup_free_ char *copy = strdup(path);
+        struct stat st;
+
+        if (!copy)
+                return -1;
+        for (char *slash = copy; (slash = strchr(slash + 1, '/'));) {
+                *slash = 0;
+                if (lstat(copy, &st) == 0 && S_ISLNK(st.st_mode))
+                        return (int)(slash - copy);
+                *slash = '/';
+        }
+        return -1;
+}
+
 /*
- * Opens the directory holding path's last component, one component at a time from "/", following no
- * link; each directory must be root's, and writable by others only with the sticky bit (whose entries then
- * belong to their owners). *ret_name points into path.
+ * The directory holding path's last component, walked by safedir from "/" following no link at all; no
+ * user but root may be able to change it or any directory above it, and the directory itself is root's
+ * (writable by others only with the sticky bit, whose entries then belong to their owners, as /dev/shm).
  */
-static int open_parent(const char *path, const char **ret_name, char **ret_error)
+static int open_parent(const char *path, int *ret_dir, char **ret_name, char **ret_error)
 {
         _cleanup_close_ int dir = -EBADF;
-        const char *p = path, *slash;
+        _cleanup_free_ char *name = NULL;
+        uid_t owner = SAFEDIR_NOBODY;
+        struct stat st;
+        int r, n;
 
         if (path[0] != '/')
                 return fail(ret_error, -EINVAL, "%s: not an absolute path", path);
-        /* not another user's directory: / itself, where the walk starts */
-        dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dir < 0)
-                return -errno;
-        for (p = path + 1; (slash = strchr(p, '/')); p = slash + 1) {
-                char comp[256];
-                struct stat st;
-                size_t n = (size_t)(slash - p);
-                int next;
-
-                if (n == 0 || n >= sizeof(comp) || (n == 1 && p[0] == '.') ||
-                    (n == 2 && !strncmp(p, "..", 2)))
-                        return fail(ret_error, -EINVAL,
-                                    "%s: write the path without empty, . or .. components", path);
-                memcpy(comp, p, n);
-                comp[n] = 0;
-                /* no link followed: each component opened O_NOFOLLOW from / (the sticky /dev/shm is another
-                 * user's) */
-                next = openat(dir, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (next < 0) {
-                        int r = -errno;
-
-                        if (r == -ENOTDIR || r == -ELOOP) {
-                                bool link = fstatat(dir, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                                            S_ISLNK(st.st_mode);
-
-                                return fail(ret_error, link ? -ELOOP : -ENOTDIR,
-                                            "%.*s is %s; name the real directory in [looking-glass] path",
-                                            (int)(slash - path), path,
-                                            link ? "a symbolic link" : "not a directory");
-                        }
-                        return fail(ret_error, r, "%.*s: %s", (int)(slash - path), path, strerror(-r));
-                }
-                close(dir);
-                dir = next;
-                if (fstat(dir, &st) < 0)
-                        return -errno;
-                if (st.st_uid != 0 || ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)))
-                        return fail(
-                                ret_error, -EPERM,
-                                "%.*s (uid %u, mode %04o) is not a directory only root controls; keep the Looking Glass file in /dev/shm",
-                                (int)(slash - path), path, (unsigned)st.st_uid,
-                                (unsigned)(st.st_mode & 07777));
-        }
-        if (!*p || strcmp(p, ".") == 0 || strcmp(p, "..") == 0)
+        r = safedir_open_parent_nolinks(path, &dir, &name, &owner);
+        if (r == -ELOOP && (n = first_link(path)) > 0)
+                return fail(ret_error, -ELOOP,
+                            "%.*s is a symbolic link; name the real directory in [looking-glass] path", n,
+                            path);
+        if (r == -ENOTDIR || r == -ELOOP)
+                return fail(
+                        ret_error, r,
+                        "%s: a directory on the way is %s; name the real directory in [looking-glass] path",
+                        path, r == -ELOOP ? "a symbolic link" : "not a directory");
+        if (r == -EPERM)
+                return fail(
+                        ret_error, -EPERM,
+                        "the directory of %s is not a directory only root controls (%s); keep the Looking Glass file in /dev/shm",
+                        path, safedir_strerror(r));
+        if (r == -EINVAL)
                 return fail(ret_error, -EINVAL, "%s: no file name", path);
-        *ret_name = p;
-        return TAKE_FD(dir);
+        if (r < 0)
+                return fail(ret_error, r, "the directory of %s: %s", path, safedir_strerror(r));
+        if (fstat(dir, &st) < 0)
+                return -errno;
+        if (owner != SAFEDIR_NOBODY || st.st_uid != 0)
+                return fail(
+                        ret_error, -EPERM,
+                        "the directory of %s (uid %u, mode %04o, changeable by uid %d) is not a directory only root controls; keep the Looking Glass file in /dev/shm",
+                        path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+                        owner == SAFEDIR_NOBODY ? (int)st.st_uid : (int)owner);
+        *ret_name = TAKE_PTR(name);
+        *ret_dir = TAKE_FD(dir);
+        return 0;
 }
 
 int vm_shmem_prepare(const char *path, uid_t owner, gid_t group, uint64_t size, char **ret_error)
 {
         _cleanup_close_ int dir = -EBADF, fd = -EBADF;
+        _cleanup_free_ char *name = NULL;
         bool root = geteuid() == 0, created = false;
-        const char *name = NULL;
         struct stat st;
         int r;
 
-        dir = open_parent(path, &name, ret_error);
-        if (dir < 0)
-                return dir;
-        /* no link followed: O_EXCL | O_NOFOLLOW creation, nothing existing is opened */
-        fd = openat(dir, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        assert(path);
+        r = open_parent(path, &dir, &name, ret_error);
+        if (r < 0)
+                return r;
+        /* O_CREAT | O_EXCL: a fresh inode or nothing; whatever is at the name is never opened this way. */
+        fd = safedir_openat(dir, name, O_RDWR | O_CREAT | O_EXCL, 0600);
         if (fd >= 0)
                 created = true;
-        else if (errno == EEXIST) {
-                struct stat pre;
-                /* no link followed: O_PATH | O_NOFOLLOW, then fstat decides */
-                _cleanup_close_ int p = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-
-                /* Look before opening: opening a planted FIFO or device could block or act. */
-                if (p < 0 || fstat(p, &pre) < 0)
-                        return fail(ret_error, -errno, "%s: %s", path, strerror(errno));
-                if (S_ISLNK(pre.st_mode))
+        else if (fd == -EEXIST) {
+                /* What is there already: a regular file with one name, or refused without being acted on
+                 * (safedir opens it O_NONBLOCK, so a planted FIFO cannot hang root). */
+                fd = safedir_open_regular(dir, name, O_RDWR, NULL);
+                if (fd == -ELOOP)
                         return fail(
                                 ret_error, -ELOOP,
                                 "%s is a symbolic link (to what, root does not look); remove it: rm %s (vfioctl start then creates the file)",
                                 path, path);
-                if (!S_ISREG(pre.st_mode))
+                if (fd == -EBADFD || fd == -EISDIR)
                         return fail(ret_error, -EPERM, "%s is not a regular file; remove it: rm %s", path,
                                     path);
-                /* no link followed: O_NOFOLLOW, and the open file is compared with the fstat of the name */
-                fd = openat(dir, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-                if (fd < 0)
-                        return fail(ret_error, -errno, "%s: %s", path, strerror(errno));
-                if (fstat(fd, &st) < 0)
-                        return -errno;
-                if (st.st_dev != pre.st_dev || st.st_ino != pre.st_ino)
-                        return fail(ret_error, -EAGAIN, "%s changed while it was opened; try again", path);
+                if (fd < 0 && fd != -EMLINK)
+                        return fail(ret_error, fd, "%s: %s", path, safedir_strerror(fd));
         } else
-                return fail(ret_error, -errno, "cannot create %s: %s", path, strerror(errno));
-        if (fstat(fd, &st) < 0)
+                return fail(ret_error, fd, "cannot create %s: %s", path, safedir_strerror(fd));
+        /* On -EMLINK, the name's fstatat is for the message only: nothing is done to what it names. */
+        if (fd < 0 ? fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0 : fstat(fd, &st) < 0)
                 return -errno;
         if (!created) {
                 /* Another owner's file would be handed to the VM user; a second link would be another
                  * name for some file (fs.protected_hardlinks aside). */
-                if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || st.st_uid != owner)
+                if (fd < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 || st.st_uid != owner)
                         return fail(
                                 ret_error, -EPERM,
                                 "%s (uid %u, %lu links) is not the VM user's (uid %u) own single-link file; remove it: rm %s (vfioctl start then creates it)",
@@ -173,7 +169,6 @@ int vm_shmem_prepare(const char *path, uid_t owner, gid_t group, uint64_t size, 
 undo:
         /* What this call created goes again; the directory is sticky, so the name is still ours. */
         if (created)
-                /* no link followed: unlinkat removes the name itself, never what a link there points to */
-                (void)unlinkat(dir, name, 0);
+                (void)safedir_unlink(dir, name, 0);
         return r;
 }

@@ -33,6 +33,9 @@ struct vm_start {
         bool relay;     /* the input relay runs beside QEMU */
         uint64_t memlock;
         char **pin, **emulator_pin;
+        char **busy_names;  /* the running VMs found by the conflict check ... */
+        char ***busy_cpus;  /* ... and the host CPUs their vCPUs run on: a plan at start keeps clear of them
+                             */
         vm_paths_buf paths; /* QEMU's directory, the state directory */
         char **swtpm_argv;  /* the TPM emulator to start first; NULL: none */
         char *swtpm_socket;

@@ -106,6 +106,10 @@ vm_start *vm_start_free(vm_start *x)
         strv_free(x->devices);
         strv_free(x->pin);
         strv_free(x->emulator_pin);
+        for (size_t i = 0; x->busy_cpus && i < strv_length(x->busy_names); i++)
+                strv_free(x->busy_cpus[i]);
+        free(x->busy_cpus);
+        strv_free(x->busy_names);
         vm_paths_done(&x->paths);
         vm_macvtap_close_all(x->net_fds, x->n_net_fds);
         strv_free(x->swtpm_argv);
@@ -168,6 +172,8 @@ int vm_start_lock(vm_start *x, char **ret_error)
 
 void vm_start_save_record(vm_start *x)
 {
+        assert(x);
+
         /* Until QEMU runs the record says "starting" with no pid: status shows a start in progress. */
         if (x->st->state == VM_STATE_STOPPED || x->st->state == VM_STATE_CRASHED) {
                 x->st->state = VM_STATE_STARTING;

@@ -1,6 +1,7 @@
 /* What start as root at boot would refuse, found before `enable` links the unit, not after a reboot. */
 #include "vfioctl/startcheck.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -28,6 +29,8 @@ int vm_start_check_boot(const vfio_host *h, const char *name, vfio_problems *pro
         _cleanup_free_ char *rel = NULL, *abs = NULL, *text = NULL, *elsewhere = NULL, *err = NULL;
         int r;
 
+        assert(h);
+        assert(problems);
         if (!vm_name_valid(name))
                 return -EINVAL;
         if (asprintf(&rel, VM_SYSTEM_CONFIG_DIR "/%s.conf", name) < 0 || asprintf(&abs, "/%s", rel) < 0)

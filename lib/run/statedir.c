@@ -1,6 +1,7 @@
 /* What root prepares for the VM user in its state directory, through basic/safedir.h only. */
 #include "vfioctl/statedir.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -49,6 +50,9 @@ int vm_statedir_open(const char *dir, uid_t uid, gid_t gid, int *ret_fd, char **
         const char *name;
         int r;
 
+        assert(dir);
+        assert(ret_fd);
+
         r = split(dir, &parent, &name);
         if (r < 0)
                 return fail(ret_error, r, "%s: not an absolute directory path", dir);
@@ -74,6 +78,8 @@ int vm_statedir_vars(const char *vars, int template_fd, uid_t uid, gid_t gid, ch
         uid_t owner = SAFEDIR_NOBODY;
         struct stat st;
         int r;
+
+        assert(vars);
 
         r = safedir_open_parent(vars, &dirfd, &name, &owner);
         if (r < 0)
@@ -125,6 +131,9 @@ int vm_statedir_subdir(int dirfd, const char *dir_path, const char *name, uid_t 
                        char **ret_error)
 {
         int r;
+
+        assert(dir_path);
+        assert(name);
 
         r = safedir_mkdir(dirfd, name, 0700, geteuid() == 0 ? uid : SAFEDIR_KEEP_UID,
                           geteuid() == 0 ? gid : SAFEDIR_KEEP_GID, NULL);

@@ -201,6 +201,22 @@ static int start_swtpm(vm_start *x, int log_fd)
         return 0;
 }
 
+/* The relay grabs the host's keyboard and mouse: recorded with its release step before it runs, so a
+ * kill -9 of vfioctl at any point leaves a relay that stop and the next start find and end. */
+static int record_relay(pid_t pid, void *userdata)
+{
+        vm_start *x = userdata;
+        int r;
+
+        x->st->relay = pid;
+        (void)vm_proc_starttime(x->run->proc_fd, pid, &x->st->relay_starttime);
+        if ((r = vm_release_record(x->st, VM_RELEASE_RELAY)) < 0)
+                return r;
+        x->st->supervisor = getpid();
+        x->st->state = VM_STATE_STARTING;
+        return vm_runstate_write(x->run->dirfd, x->st);
+}
+
 /* Before QEMU: its input-linux objects open the relay's devices through the links. */
 static int start_relay(vm_start *x, int log_fd)
 {
@@ -213,7 +229,9 @@ static int start_relay(vm_start *x, int log_fd)
                               .gid = x->user->gid,
                               .groups = x->user->keep,
                               .n_groups = x->user->n_keep,
-                              .log_fd = log_fd };
+                              .log_fd = log_fd,
+                              .before_exec = record_relay,
+                              .userdata = x };
         _cleanup_free_ char *out = NULL;
         pid_t pid = 0;
         int r;
@@ -224,9 +242,6 @@ static int start_relay(vm_start *x, int log_fd)
                 vm_run_log(x->run, "the input relay did not start: %s", out ? out : strerror(-r));
                 return fail(x, r, "E the input relay did not start", "the input relay did not start");
         }
-        x->st->relay = pid;
-        (void)vm_proc_starttime(x->run->proc_fd, pid, &x->st->relay_starttime);
-        (void)vm_release_record(x->st, VM_RELEASE_RELAY);
         for (char *l = out, *e; l && *l; l = e ? e + 1 : NULL) {
                 e = strchr(l, '\n');
                 if (e)

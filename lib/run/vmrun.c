@@ -378,6 +378,8 @@ int vm_run_finish_release(vm_run *r, bool locked_by_caller, const char *reason)
         vm_state final;
         int e;
 
+        assert(reason);
+
         assert(r);
         e = vm_runstate_read(r->dirfd, &s);
         if (e < 0)

@@ -64,7 +64,6 @@ static int run_systemctl(vfio_autostart *a, bool enable, char **ret_error)
 /* What `systemctl enable` writes: the wants link to the template, made beside and renamed into place. */
 static int write_link(vfio_autostart *a, const char *dir, char **ret_error)
 {
-        _cleanup_free_ char *tmp = NULL;
         _cleanup_close_ int dfd = -EBADF;
         int r;
 
@@ -72,16 +71,11 @@ static int write_link(vfio_autostart *a, const char *dir, char **ret_error)
         if (r < 0)
                 return fail(ret_error, r, "cannot create %s: %s", dir, strerror(-r));
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0 || asprintf(&tmp, ".%s.tmp", a->unit) < 0) {
-                r = dfd < 0 ? -errno : -ENOMEM;
+        if (dfd < 0)
+                return fail(ret_error, -errno, "cannot create %s: %s", a->link, strerror(errno));
+        r = symlink_atomic_at(dfd, a->unit, a->target);
+        if (r < 0)
                 return fail(ret_error, r, "cannot create %s: %s", a->link, strerror(-r));
-        }
-        (void)unlinkat(dfd, tmp, 0);
-        if (symlinkat(a->target, dfd, tmp) < 0 || renameat(dfd, tmp, dfd, a->unit) < 0) {
-                r = -errno;
-                (void)unlinkat(dfd, tmp, 0);
-                return fail(ret_error, r, "cannot create %s: %s", a->link, strerror(-r));
-        }
         return 0;
 }
 

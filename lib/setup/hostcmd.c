@@ -1,6 +1,7 @@
 /* Commands that change the host, by absolute path with an argv array: planned, shown, then run. */
 #include "vfioctl/hostcmd.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,14 +115,35 @@ int vfio_hostcmd_locate(const vfio_host *h, const char *name, char **ret)
         return -ENOENT;
 }
 
+/* TERM only when it is a plain terminal name: it picks an entry of the system's terminfo, nothing more. */
+static bool term_plain(const char *t)
+{
+        if (!t || !*t || strlen(t) > 64)
+                return false;
+        for (const char *p = t; *p; p++)
+                if (!isalnum((unsigned char)*p) && !strchr("-+._", *p))
+                        return false;
+        return true;
+}
+
 int vfio_hostcmd_run(const vfio_host *h, const vfio_hostcmd *c, bool show, char **ret_error)
 {
-        exec_opts o = { .inherit_output = show };
+        /* Root runs these for a caller who may have come through sudo -E, an env_keep list or su without
+         * '-': none of the caller's environment (APT_CONFIG, BASH_ENV for dracut's bash, PATH for the
+         * helpers the initramfs and GRUB scripts call, LD_PRELOAD) nor working directory may steer them. */
+        _cleanup_free_ char *term = NULL;
+        char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"LC_ALL=C", NULL, NULL };
+        exec_opts o = { .inherit_output = show, .envp = envp, .cwd = "/" };
         exec_result res = {};
         int r;
 
         if (!vfio_host_is_live(h))
                 return -EROFS; /* below --root the host's tools would change the real host */
+        if (show && term_plain(getenv("TERM"))) {
+                if (asprintf(&term, "TERM=%s", getenv("TERM")) < 0)
+                        return -ENOMEM;
+                envp[2] = term;
+        }
         r = exec_run(c->argv, &o, &res);
         if (r < 0)
                 return r;

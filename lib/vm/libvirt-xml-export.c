@@ -599,21 +599,11 @@ static void export_hostdev(writer *w, xmlNode *devs, const vm_config *c, const v
         }
 }
 
-static void export_devices(writer *w, xmlNode *root, const vm_config *c)
+/* Keyboards and mice: evdev passthrough (libvirt 7.4+ input-linux) or virtio input devices. */
+static void export_inputs(writer *w, xmlNode *devs, const vm_config *c)
 {
-        xmlNode *devs = el(w, root, "devices", NULL), *n, *x;
-        unsigned k = 0;
-        const char *emu = c->vm.emulator;
-        _cleanup_free_ char *emu_path = NULL;
+        xmlNode *n, *x;
 
-        /* libvirt needs an absolute emulator path; a bare name is Debian's /usr/bin one. */
-        if (emu[0] != '/' && asprintf(&emu_path, "/usr/bin/%s", emu) < 0) {
-                w->error = -ENOMEM;
-                return;
-        }
-        el(w, devs, "emulator", emu_path ?: emu);
-        export_disks(w, devs, c);
-        export_nets(w, devs, c);
         for (size_t i = 0; i < c->n_inputs; i++) {
                 const vm_input *in = &c->inputs[i];
 
@@ -638,79 +628,64 @@ static void export_devices(writer *w, xmlNode *root, const vm_config *c)
                 }
                 ua_alias(w, n, "", in->name);
         }
-        if (c->display.protocol != VM_PROTOCOL_NONE) {
-                n = el(w, devs, "graphics", NULL);
-                at(w, n, "type", c->display.protocol == VM_PROTOCOL_SPICE ? "spice" : "vnc");
-                if (c->display.socket) {
-                        x = el(w, n, "listen", NULL);
-                        at(w, x, "type", "socket");
-                        at(w, x, "socket", c->display.socket);
-                } else
-                        at(w, el(w, n, "listen", NULL), "type", "none");
-        }
-        if (c->audio.enabled) {
-                n = el(w, devs, "sound", NULL);
-                at(w, n, "model",
-                   c->audio.device == VM_AUDIO_AC97        ? "ac97"
-                   : c->audio.device == VM_AUDIO_INTEL_HDA ? "ich6"
-                                                           : "ich9");
-                if (c->audio.device != VM_AUDIO_AC97)
-                        at(w, el(w, n, "codec", NULL), "type",
-                           c->audio.codec == VM_CODEC_OUTPUT ? "output" : "duplex");
-                at(w, el(w, n, "audio", NULL), "id", "1");
-                n = el(w, devs, "audio", NULL);
-                at(w, n, "id", "1");
-                switch (c->audio.backend) {
-                case VM_AUDIO_PA: {
-                        /* The grant socket when the VM user is not the desktop user (docs/audio.md); without
-                         * serverName libvirt uses the QEMU user's own session server. */
-                        vm_argv_paths p = { .user = c->vm.user };
-                        _cleanup_free_ char *server = NULL;
+}
 
-                        if (vm_audio_server_of(c) == VM_SERVER_NONE) {
-                                at(w, n, "type", "none");
-                                break;
-                        }
-                        at(w, n, "type", "pulseaudio");
-                        if (vm_audio_server_of(c) == VM_SERVER_PATH || vm_qemu_audio_granted(c, &p)) {
-                                server = vm_qemu_audio_server(c, &p);
-                                if (!server) {
-                                        w->error = -ENOMEM;
-                                        return;
-                                }
-                                at(w, n, "serverName", server);
-                        }
-                        break;
-                }
-                case VM_AUDIO_ALSA:
-                        at(w, n, "type", "alsa");
-                        if (c->audio.alsa_device)
-                                lost(w, "[audio] alsa_device: set it in <audio><input dev=...> by hand");
-                        break;
-                case VM_AUDIO_NONE:
+/* The sound card and its <audio> backend (formatdomain.rst, "Audio backends"). */
+static void export_audio(writer *w, xmlNode *devs, const vm_config *c)
+{
+        xmlNode *n;
+
+        n = el(w, devs, "sound", NULL);
+        at(w, n, "model",
+           c->audio.device == VM_AUDIO_AC97        ? "ac97"
+           : c->audio.device == VM_AUDIO_INTEL_HDA ? "ich6"
+                                                   : "ich9");
+        if (c->audio.device != VM_AUDIO_AC97)
+                at(w, el(w, n, "codec", NULL), "type",
+                   c->audio.codec == VM_CODEC_OUTPUT ? "output" : "duplex");
+        at(w, el(w, n, "audio", NULL), "id", "1");
+        n = el(w, devs, "audio", NULL);
+        at(w, n, "id", "1");
+        switch (c->audio.backend) {
+        case VM_AUDIO_PA: {
+                /* The grant socket when the VM user is not the desktop user (docs/audio.md); without
+                 * serverName libvirt uses the QEMU user's own session server. */
+                vm_argv_paths p = { .user = c->vm.user };
+                _cleanup_free_ char *server = NULL;
+
+                if (vm_audio_server_of(c) == VM_SERVER_NONE) {
                         at(w, n, "type", "none");
                         break;
                 }
-                if (c->audio.buffer_length || c->audio.timer_period)
-                        lost(w, "[audio] buffer_length/timer_period are not exported");
+                at(w, n, "type", "pulseaudio");
+                if (vm_audio_server_of(c) == VM_SERVER_PATH || vm_qemu_audio_granted(c, &p)) {
+                        server = vm_qemu_audio_server(c, &p);
+                        if (!server) {
+                                w->error = -ENOMEM;
+                                return;
+                        }
+                        at(w, n, "serverName", server);
+                }
+                break;
         }
-        n = el(w, devs, "video", NULL);
-        at(w, el(w, n, "model", NULL), "type",
-           c->display.device == VM_DISPLAY_NONE  ? "none"
-           : c->display.device == VM_DISPLAY_QXL ? "qxl"
-           : c->display.device == VM_DISPLAY_STD ? "vga"
-                                                 : "virtio");
-        for (size_t i = 0; i < c->n_gpus; i++)
-                export_hostdev(w, devs, c, &c->gpus[i], true, &k);
-        for (size_t i = 0; i < c->n_pcis; i++)
-                export_hostdev(w, devs, c, &c->pcis[i], false, &k);
-        /* Spare hotplug ports follow the devices' ports, as in vfioctl's argv. */
-        for (unsigned i = 0; i < c->vm.spare_root_ports; i++, k++) {
-                char name[32];
+        case VM_AUDIO_ALSA:
+                at(w, n, "type", "alsa");
+                if (c->audio.alsa_device)
+                        lost(w, "[audio] alsa_device: set it in <audio><input dev=...> by hand");
+                break;
+        case VM_AUDIO_NONE:
+                at(w, n, "type", "none");
+                break;
+        }
+        if (c->audio.buffer_length || c->audio.timer_period)
+                lost(w, "[audio] buffer_length/timer_period are not exported");
+}
 
-                snprintf(name, sizeof(name), "spare%u", i);
-                root_port(w, devs, k, name);
-        }
+/* USB devices by vendor:product; by host port is not something libvirt can name. */
+static void export_usbs(writer *w, xmlNode *devs, const vm_config *c)
+{
+        xmlNode *n, *x;
+
         for (size_t i = 0; i < c->n_usbs; i++) {
                 const vm_usb *u = &c->usbs[i];
 
@@ -731,47 +706,49 @@ static void export_devices(writer *w, xmlNode *root, const vm_config *c)
                         atf(w, el(w, n, "boot", NULL), "order", "%u", u->bootindex);
                 ua_alias(w, n, "", u->name);
         }
-        if (c->tpm.enabled) {
-                n = el(w, devs, "tpm", NULL);
-                at(w, n, "model", "tpm-crb");
-                x = el(w, n, "backend", NULL);
-                at(w, x, "type", "emulator");
-                at(w, x, "version", "2.0");
-                if (c->tpm.socket)
-                        lost(w, "[tpm] socket: libvirt starts its own swtpm");
-        }
-        if (c->looking_glass.enabled) {
-                const char *path = vm_looking_glass_path(c);
-                uint64_t size = vm_looking_glass_bytes(c);
+}
 
-                if (strncmp(path, "/dev/shm/", 9) == 0 && !strchr(path + 9, '/') && path[9]) {
-                        /* libvirt maps <shmem name='X'> to /dev/shm/X. */
-                        n = el(w, devs, "shmem", NULL);
-                        at(w, n, "name", path + 9);
-                        at(w, el(w, n, "model", NULL), "type", "ivshmem-plain");
-                        char sz[32];
+/* Looking Glass's shared memory: <shmem> for a /dev/shm file, qemu:commandline for anything else. */
+static void export_looking_glass(writer *w, xmlNode *root, xmlNode *devs, const vm_config *c)
+{
+        xmlNode *n, *x;
+        const char *path = vm_looking_glass_path(c);
+        uint64_t size = vm_looking_glass_bytes(c);
 
-                        snprintf(sz, sizeof(sz), "%" PRIu64, size >> 20);
-                        x = el(w, n, "size", sz);
-                        at(w, x, "unit", "M");
-                } else {
-                        /* kvmfr (/dev/kvmfr0) and other paths: the Looking Glass docs' qemu:commandline
-                         * form. */
-                        _cleanup_free_ char *e = vm_qemu_escape(path), *v = NULL;
+        if (strncmp(path, "/dev/shm/", 9) == 0 && !strchr(path + 9, '/') && path[9]) {
+                /* libvirt maps <shmem name='X'> to /dev/shm/X. */
+                n = el(w, devs, "shmem", NULL);
+                at(w, n, "name", path + 9);
+                at(w, el(w, n, "model", NULL), "type", "ivshmem-plain");
+                char sz[32];
 
-                        if (!e || asprintf(&v,
-                                           "memory-backend-file,id=looking-glass,mem-path=%s,size=%" PRIu64
-                                           "M,share=yes",
-                                           e, size >> 20) < 0) {
-                                w->error = -ENOMEM;
-                                return;
-                        }
-                        qemu_arg(w, root, "-device");
-                        qemu_arg(w, root, "ivshmem-plain,id=shmem0,memdev=looking-glass");
-                        qemu_arg(w, root, "-object");
-                        qemu_arg(w, root, v);
+                snprintf(sz, sizeof(sz), "%" PRIu64, size >> 20);
+                x = el(w, n, "size", sz);
+                at(w, x, "unit", "M");
+        } else {
+                /* kvmfr (/dev/kvmfr0) and other paths: the Looking Glass docs' qemu:commandline
+                 * form. */
+                _cleanup_free_ char *e = vm_qemu_escape(path), *v = NULL;
+
+                if (!e ||
+                    asprintf(&v,
+                             "memory-backend-file,id=looking-glass,mem-path=%s,size=%" PRIu64 "M,share=yes",
+                             e, size >> 20) < 0) {
+                        w->error = -ENOMEM;
+                        return;
                 }
+                qemu_arg(w, root, "-device");
+                qemu_arg(w, root, "ivshmem-plain,id=shmem0,memdev=looking-glass");
+                qemu_arg(w, root, "-object");
+                qemu_arg(w, root, v);
         }
+}
+
+/* Shared directories: virtiofs only (libvirt has no SMB share). */
+static void export_shares(writer *w, xmlNode *devs, const vm_config *c)
+{
+        xmlNode *n;
+
         for (size_t i = 0; i < c->n_shares; i++) {
                 const vm_share *s = &c->shares[i];
 
@@ -786,18 +763,196 @@ static void export_devices(writer *w, xmlNode *root, const vm_config *c)
                 at(w, el(w, n, "source", NULL), "dir", s->path);
                 at(w, el(w, n, "target", NULL), "dir", s->name);
         }
+}
+
+static void export_devices(writer *w, xmlNode *root, const vm_config *c)
+{
+        xmlNode *devs = el(w, root, "devices", NULL), *n, *x;
+        unsigned k = 0;
+        const char *emu = c->vm.emulator;
+        _cleanup_free_ char *emu_path = NULL;
+
+        /* libvirt needs an absolute emulator path; a bare name is Debian's /usr/bin one. */
+        if (emu[0] != '/' && asprintf(&emu_path, "/usr/bin/%s", emu) < 0) {
+                w->error = -ENOMEM;
+                return;
+        }
+        el(w, devs, "emulator", emu_path ?: emu);
+        export_disks(w, devs, c);
+        export_nets(w, devs, c);
+        export_inputs(w, devs, c);
+        if (c->display.protocol != VM_PROTOCOL_NONE) {
+                n = el(w, devs, "graphics", NULL);
+                at(w, n, "type", c->display.protocol == VM_PROTOCOL_SPICE ? "spice" : "vnc");
+                if (c->display.socket) {
+                        x = el(w, n, "listen", NULL);
+                        at(w, x, "type", "socket");
+                        at(w, x, "socket", c->display.socket);
+                } else
+                        at(w, el(w, n, "listen", NULL), "type", "none");
+        }
+        if (c->audio.enabled)
+                export_audio(w, devs, c);
+        if (w->error)
+                return;
+        n = el(w, devs, "video", NULL);
+        at(w, el(w, n, "model", NULL), "type",
+           c->display.device == VM_DISPLAY_NONE  ? "none"
+           : c->display.device == VM_DISPLAY_QXL ? "qxl"
+           : c->display.device == VM_DISPLAY_STD ? "vga"
+                                                 : "virtio");
+        for (size_t i = 0; i < c->n_gpus; i++)
+                export_hostdev(w, devs, c, &c->gpus[i], true, &k);
+        for (size_t i = 0; i < c->n_pcis; i++)
+                export_hostdev(w, devs, c, &c->pcis[i], false, &k);
+        /* Spare hotplug ports follow the devices' ports, as in vfioctl's argv. */
+        for (unsigned i = 0; i < c->vm.spare_root_ports; i++, k++) {
+                char name[32];
+
+                snprintf(name, sizeof(name), "spare%u", i);
+                root_port(w, devs, k, name);
+        }
+        export_usbs(w, devs, c);
+        if (c->tpm.enabled) {
+                n = el(w, devs, "tpm", NULL);
+                at(w, n, "model", "tpm-crb");
+                x = el(w, n, "backend", NULL);
+                at(w, x, "type", "emulator");
+                at(w, x, "version", "2.0");
+                if (c->tpm.socket)
+                        lost(w, "[tpm] socket: libvirt starts its own swtpm");
+        }
+        if (c->looking_glass.enabled)
+                export_looking_glass(w, root, devs, c);
+        if (w->error)
+                return;
+        export_shares(w, devs, c);
         n = el(w, devs, "memballoon", NULL);
         at(w, n, "model", "none");
+}
+
+/* The guest OS for virt-manager and libosinfo (<metadata><libosinfo:os id=...>). */
+static void export_metadata(writer *w, xmlNode *root, const vm_config *c)
+{
+        xmlNode *md = el(w, root, "metadata", NULL), *lo, *os;
+        xmlNsPtr ns;
+
+        lo = xmlNewChild(md, NULL, (const xmlChar *)"libosinfo", NULL);
+        ns = lo ? xmlNewNs(lo, (const xmlChar *)"http://libosinfo.org/xmlns/libvirt/domain/1.0",
+                           (const xmlChar *)"libosinfo")
+                : NULL;
+        if (!ns)
+                w->error = -ENOMEM;
+        else {
+                xmlSetNs(lo, ns);
+                os = xmlNewChild(lo, ns, (const xmlChar *)"os", NULL);
+                at(w, os, "id",
+                   c->vm.os == VM_OS_WINDOWS ? "http://microsoft.com/win/10"
+                                             : "http://libosinfo.org/linux/2022");
+        }
+}
+
+/* Guest RAM and how it is backed: hugepages, shared (virtiofs), preallocated, locked. */
+static void export_memory(writer *w, xmlNode *root, const vm_config *c)
+{
+        xmlNode *n;
+
+        kib(w, root, "memory", c->memory.size);
+        kib(w, root, "currentMemory", c->memory.size);
+        if (c->memory.hugepages != VM_HUGEPAGES_NONE || c->memory.locked || c->memory.prealloc ||
+            c->n_shares) {
+                xmlNode *mb = el(w, root, "memoryBacking", NULL);
+
+                if (c->memory.hugepages != VM_HUGEPAGES_NONE) {
+                        n = el(w, el(w, mb, "hugepages", NULL), "page", NULL);
+                        at(w, n, "size", c->memory.hugepages == VM_HUGEPAGES_1G ? "1048576" : "2048");
+                        at(w, n, "unit", "KiB");
+                        if (c->memory.hugepage_path)
+                                lost(w,
+                                     "[memory] hugepage_path: libvirt uses its own hugetlbfs mount (qemu.conf hugetlbfs_mount)");
+                }
+                if (c->n_shares)
+                        at(w, el(w, mb, "access", NULL), "mode", "shared");
+                /* libvirt preallocates hugepage memory by itself, as vfioctl does. */
+                if (c->memory.prealloc) {
+                        n = el(w, mb, "allocation", NULL);
+                        at(w, n, "mode", "immediate");
+                        if (c->memory.prealloc_threads)
+                                atf(w, n, "threads", "%u", c->memory.prealloc_threads);
+                }
+                if (c->memory.locked)
+                        el(w, mb, "locked", NULL);
+        }
+}
+
+/* vCPUs (maximum and started) and one I/O thread per disk that asks for its own. */
+static void export_vcpus(writer *w, xmlNode *root, const vm_config *c)
+{
+        unsigned iothreads = 0;
+        xmlNode *n;
+        char sz[32];
+
+        snprintf(sz, sizeof(sz), "%u", vm_config_max_vcpus(c));
+        n = el(w, root, "vcpu", sz);
+        at(w, n, "placement", "static");
+        /* libvirt starts the first `current` vCPUs, as vfioctl's -smp N,maxcpus=M does. */
+        if (vm_config_vcpus(c) < vm_config_max_vcpus(c))
+                atf(w, n, "current", "%u", vm_config_vcpus(c));
+        for (size_t i = 0; i < c->n_disks; i++)
+                if (c->disks[i].iothread)
+                        iothreads = (unsigned)i + 1;
+        if (iothreads) {
+                snprintf(sz, sizeof(sz), "%u", iothreads);
+                el(w, root, "iothreads", sz);
+        }
+}
+
+/* What libvirt has no element for travels as QEMU arguments (formatdomain.rst, "QEMU command-line
+ * passthrough"). */
+static void export_qemu_args(writer *w, xmlNode *root, const vm_config *c)
+{
+        if (c->vm.max_ram_below_4g) {
+                char buf[64];
+
+                snprintf(buf, sizeof(buf), "max-ram-below-4g=%" PRIu64 "M", c->vm.max_ram_below_4g >> 20);
+                qemu_arg(w, root, "-machine");
+                qemu_arg(w, root, buf);
+        }
+        /*
+         * OVMF's MMIO window: libvirt 9 refuses opt/ovmf/ names in <sysinfo type='fwcfg'> ("That firmware
+         * name is reserved"), so it travels as the -fw_cfg users write in qemu:commandline.
+         */
+        if (c->firmware.type == VM_FIRMWARE_OVMF && c->firmware.mmio64_size) {
+                char buf[96];
+
+                snprintf(buf, sizeof(buf), "name=opt/ovmf/X-PciMmio64Mb,string=%" PRIu64,
+                         c->firmware.mmio64_size >> 20);
+                qemu_arg(w, root, "-fw_cfg");
+                qemu_arg(w, root, buf);
+        }
+        if (c->vm.debugcon) {
+                _cleanup_free_ char *e = vm_qemu_escape(c->vm.debugcon), *v = NULL;
+
+                if (!e || asprintf(&v, "file,id=debugcon,path=%s", e) < 0)
+                        w->error = -ENOMEM;
+                else {
+                        qemu_arg(w, root, "-chardev");
+                        qemu_arg(w, root, v);
+                        qemu_arg(w, root, "-device");
+                        qemu_arg(w, root, "isa-debugcon,iobase=0x402,chardev=debugcon");
+                }
+        }
+        STRV_FOREACH(a, c->vm.extra_args)
+                qemu_arg(w, root, *a);
 }
 
 int vm_libvirt_export(const vm_config *c, char **ret_xml, char ***ret_lost)
 {
         _cleanup_strv_free_ char **lostv = NULL;
         writer w = { .lost = &lostv };
-        xmlNode *root, *n;
+        xmlNode *root;
         xmlChar *out = NULL;
         int len = 0;
-        char sz[32];
 
         assert(c);
         assert(ret_xml);
@@ -819,67 +974,10 @@ int vm_libvirt_export(const vm_config *c, char **ret_xml, char ***ret_lost)
         el(&w, root, "name", c->name);
         if (c->vm.uuid)
                 el(&w, root, "uuid", c->vm.uuid);
-        if (c->vm.os != VM_OS_OTHER) {
-                xmlNode *md = el(&w, root, "metadata", NULL), *lo, *os;
-                xmlNsPtr ns;
-
-                lo = xmlNewChild(md, NULL, (const xmlChar *)"libosinfo", NULL);
-                ns = lo ? xmlNewNs(lo, (const xmlChar *)"http://libosinfo.org/xmlns/libvirt/domain/1.0",
-                                   (const xmlChar *)"libosinfo")
-                        : NULL;
-                if (!ns)
-                        w.error = -ENOMEM;
-                else {
-                        xmlSetNs(lo, ns);
-                        os = xmlNewChild(lo, ns, (const xmlChar *)"os", NULL);
-                        at(&w, os, "id",
-                           c->vm.os == VM_OS_WINDOWS ? "http://microsoft.com/win/10"
-                                                     : "http://libosinfo.org/linux/2022");
-                }
-        }
-        kib(&w, root, "memory", c->memory.size);
-        kib(&w, root, "currentMemory", c->memory.size);
-        if (c->memory.hugepages != VM_HUGEPAGES_NONE || c->memory.locked || c->memory.prealloc ||
-            c->n_shares) {
-                xmlNode *mb = el(&w, root, "memoryBacking", NULL);
-
-                if (c->memory.hugepages != VM_HUGEPAGES_NONE) {
-                        n = el(&w, el(&w, mb, "hugepages", NULL), "page", NULL);
-                        at(&w, n, "size", c->memory.hugepages == VM_HUGEPAGES_1G ? "1048576" : "2048");
-                        at(&w, n, "unit", "KiB");
-                        if (c->memory.hugepage_path)
-                                lost(&w,
-                                     "[memory] hugepage_path: libvirt uses its own hugetlbfs mount (qemu.conf hugetlbfs_mount)");
-                }
-                if (c->n_shares)
-                        at(&w, el(&w, mb, "access", NULL), "mode", "shared");
-                /* libvirt preallocates hugepage memory by itself, as vfioctl does. */
-                if (c->memory.prealloc) {
-                        n = el(&w, mb, "allocation", NULL);
-                        at(&w, n, "mode", "immediate");
-                        if (c->memory.prealloc_threads)
-                                atf(&w, n, "threads", "%u", c->memory.prealloc_threads);
-                }
-                if (c->memory.locked)
-                        el(&w, mb, "locked", NULL);
-        }
-        snprintf(sz, sizeof(sz), "%u", vm_config_max_vcpus(c));
-        n = el(&w, root, "vcpu", sz);
-        at(&w, n, "placement", "static");
-        /* libvirt starts the first `current` vCPUs, as vfioctl's -smp N,maxcpus=M does. */
-        if (vm_config_vcpus(c) < vm_config_max_vcpus(c))
-                atf(&w, n, "current", "%u", vm_config_vcpus(c));
-        {
-                unsigned iothreads = 0;
-
-                for (size_t i = 0; i < c->n_disks; i++)
-                        if (c->disks[i].iothread)
-                                iothreads = (unsigned)i + 1;
-                if (iothreads) {
-                        snprintf(sz, sizeof(sz), "%u", iothreads);
-                        el(&w, root, "iothreads", sz);
-                }
-        }
+        if (c->vm.os != VM_OS_OTHER)
+                export_metadata(&w, root, c);
+        export_memory(&w, root, c);
+        export_vcpus(&w, root, c);
         export_cputune(&w, root, c);
         export_sysinfo(&w, root, c);
         export_os(&w, root, c);
@@ -887,41 +985,7 @@ int vm_libvirt_export(const vm_config *c, char **ret_xml, char ***ret_lost)
         export_cpu(&w, root, c);
         export_clock(&w, root, c);
         export_devices(&w, root, c);
-        /* What libvirt has no element for travels as QEMU arguments (formatdomain.rst, "QEMU command-line
-         * passthrough"). */
-        if (c->vm.max_ram_below_4g) {
-                char buf[64];
-
-                snprintf(buf, sizeof(buf), "max-ram-below-4g=%" PRIu64 "M", c->vm.max_ram_below_4g >> 20);
-                qemu_arg(&w, root, "-machine");
-                qemu_arg(&w, root, buf);
-        }
-        /*
-         * OVMF's MMIO window: libvirt 9 refuses opt/ovmf/ names in <sysinfo type='fwcfg'> ("That firmware
-         * name is reserved"), so it travels as the -fw_cfg users write in qemu:commandline.
-         */
-        if (c->firmware.type == VM_FIRMWARE_OVMF && c->firmware.mmio64_size) {
-                char buf[96];
-
-                snprintf(buf, sizeof(buf), "name=opt/ovmf/X-PciMmio64Mb,string=%" PRIu64,
-                         c->firmware.mmio64_size >> 20);
-                qemu_arg(&w, root, "-fw_cfg");
-                qemu_arg(&w, root, buf);
-        }
-        if (c->vm.debugcon) {
-                _cleanup_free_ char *e = vm_qemu_escape(c->vm.debugcon), *v = NULL;
-
-                if (!e || asprintf(&v, "file,id=debugcon,path=%s", e) < 0)
-                        w.error = -ENOMEM;
-                else {
-                        qemu_arg(&w, root, "-chardev");
-                        qemu_arg(&w, root, v);
-                        qemu_arg(&w, root, "-device");
-                        qemu_arg(&w, root, "isa-debugcon,iobase=0x402,chardev=debugcon");
-                }
-        }
-        STRV_FOREACH(a, c->vm.extra_args)
-                qemu_arg(&w, root, *a);
+        export_qemu_args(&w, root, c);
         if (!w.error) {
                 xmlDocDumpFormatMemoryEnc(w.doc, &out, &len, "UTF-8", 1);
                 if (!out)

@@ -923,21 +923,17 @@ static void map_cputune(state *st, xmlNode *dom)
 
 /* ---- <os>, <sysinfo>, <features>, <cpu>, <clock> -------------------------------------------------- */
 
-static void map_os(state *st, xmlNode *dom)
+/* <os><type arch machine>: x86_64 full virtualization on q35 or i440fx. -EINVAL (reported) otherwise. */
+static int map_os_type(state *st, xmlNode *os)
 {
-        xmlNode *os = child(dom, "os"), *type, *loader, *nvram, *n;
+        xmlNode *type;
         const char *arch, *machine;
-        bool efi = false;
 
-        if (!os) {
-                fail(st, line_of(dom), "<domain> has no <os>; libvirt requires <os><type>hvm</type></os>");
-                return;
-        }
         type = child(os, "type");
         arch = attr(type, "arch");
         if (arch && strcmp(arch, "x86_64") != 0) {
                 fail(st, line_of(type), "<type arch='%s'>: vfioctl runs x86_64 guests only", arch);
-                return;
+                return -EINVAL;
         }
         if (type) {
                 _cleanup_free_ char *t = text(type);
@@ -945,7 +941,7 @@ static void map_os(state *st, xmlNode *dom)
                 if (t && strcmp(t, "hvm") != 0) {
                         fail(st, line_of(type),
                              "<type>%s</type>: vfioctl runs full virtualization (hvm) only", t);
-                        return;
+                        return -EINVAL;
                 }
         }
         machine = attr(type, "machine");
@@ -958,13 +954,22 @@ static void map_os(state *st, xmlNode *dom)
                 else {
                         fail(st, line_of(type), "<type machine='%s'>: not a q35 or i440fx machine type",
                              machine);
-                        return;
+                        return -EINVAL;
                 }
                 if (strcmp(machine, "q35") != 0 && strcmp(machine, "pc") != 0)
                         note(st, type, "machine version pinned by libvirt; vfioctl uses QEMU's current %s",
                              st->c->vm.machine == VM_MACHINE_Q35 ? "q35" : "i440fx (pc)");
         } else
                 st->c->vm.machine = VM_MACHINE_I440FX; /* libvirt's default for x86_64 is "pc" */
+        return 0;
+}
+
+/* The firmware: SeaBIOS, or OVMF from <os firmware='efi'>, <loader> and <nvram>, Debian's defaults implicit.
+ */
+static void map_firmware(state *st, xmlNode *os)
+{
+        xmlNode *loader, *nvram, *n;
+        bool efi = false;
 
         if (attr_is(os, "firmware", "efi"))
                 efi = true;
@@ -1041,6 +1046,19 @@ static void map_os(state *st, xmlNode *dom)
                 else
                         st->c->firmware.vars_template = tmpl;
         }
+}
+
+static void map_os(state *st, xmlNode *dom)
+{
+        xmlNode *os = child(dom, "os"), *n;
+
+        if (!os) {
+                fail(st, line_of(dom), "<domain> has no <os>; libvirt requires <os><type>hvm</type></os>");
+                return;
+        }
+        if (map_os_type(st, os) < 0)
+                return;
+        map_firmware(st, os);
         for (n = os->children; n; n = n->next)
                 if (is_elem(n, "boot")) {
                         const char *dev = attr(use(n), "dev");

@@ -296,7 +296,7 @@ static void opt_size_(opt *o, const char *key, uint64_t v)
 
 static bool needs_memory_backend(const vm_config *c)
 {
-        return c->memory.hugepages != VM_HUGEPAGES_NONE || c->memory.prealloc;
+        return c->memory.hugepages != VM_HUGEPAGES_NONE || c->memory.prealloc || c->memory.host_nodes;
 }
 
 static void build_machine(builder *b, const vm_config *c)
@@ -383,7 +383,7 @@ static void build_memory(builder *b, const vm_config *c, const vm_argv_paths *p)
                 opt_str(&o, "mem-path", p->memory_file ? p->memory_file : path);
                 if (p->memory_file)
                         opt_const(&o, "share=on");
-        } else if (c->memory.prealloc) {
+        } else if (c->memory.prealloc || c->memory.host_nodes) {
                 opt_const(&o, "memory-backend-ram,id=mem");
                 opt_size(&o, "size", c->memory.size);
         }
@@ -392,6 +392,12 @@ static void build_memory(builder *b, const vm_config *c, const vm_argv_paths *p)
                         opt_const(&o, "prealloc=on");
                 if (c->memory.prealloc_threads)
                         opt_uint(&o, "prealloc-threads", c->memory.prealloc_threads);
+                /* Guest RAM on the GPU's node: its DMA and the vCPUs stay local (qemu-options.hx,
+                 * memory-backend: host-nodes, policy=bind; a list is one host-nodes= per node). */
+                STRV_FOREACH(node, c->memory.host_nodes)
+                        opt_str(&o, "host-nodes", *node);
+                if (c->memory.host_nodes)
+                        opt_const(&o, "policy=bind");
                 add_opt(b, "-object", &o);
         }
         /* Locks guest and QEMU memory so the host never swaps it (qemu-options.hx, -overcommit). */

@@ -54,8 +54,8 @@ static const guide guides[] = {
         { "cpu", "hide_kvm",
           .comment = "hide_kvm = yes clears the KVM signature (old NVIDIA drivers: code 43)" },
         { "cpu", "pin",
-          .comment = "Host CPU per vCPU, from this host's topology (SMT siblings together, one L3,\n"
-                     "the first core left to the host). The launcher applies it." },
+          .comment = "Host CPU per vCPU, planned from this host's topology and the other VMs' pins\n"
+                     "(vfioctl.conf(5)); why, line by line. The launcher applies it." },
         { "memory", "hugepages",
           .comment = "none, 2M or 1G: reserve them first (vm.nr_hugepages or hugepagesz= hugepages=)" },
         { "memory", "locked",
@@ -304,6 +304,10 @@ static void write_section(writer *w, const section_def *s, const char *name, con
                         break;
                 if (g && g->comment)
                         comment(w, g->comment);
+                /* create's reasons for its CPU plan sit right above the plan. */
+                if (w->guide && strcmp(k->section, "cpu") == 0 && strcmp(k->key, "pin") == 0)
+                        STRV_FOREACH(note, w->c->cpu.pin_notes)
+                                comment(w, *note);
                 fprintf(w->f, "%s = %s\n", k->key, v);
         }
 }

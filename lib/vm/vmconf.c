@@ -121,6 +121,8 @@ static const key_def keys[] = {
         { "memory", "prealloc_threads", K_UINT, M(prealloc_threads), NULL, 1, 256, "1 to 256",
           .write = W_SET },
         { "memory", "locked", K_BOOL, M(locked), NULL, 0, 0, BOOL, .write = W_ALWAYS },
+        { "memory", "host_nodes", K_LIST, M(host_nodes), NULL, 0, 0, "host NUMA node numbers (1)",
+          .write = W_SET },
         SMBIOS(bios_vendor),
         SMBIOS(bios_version),
         SMBIOS(bios_date),
@@ -492,6 +494,8 @@ vm_config *vm_config_free(vm_config *c)
         strv_free(c->cpu.features);
         strv_free(c->cpu.pin);
         strv_free(c->cpu.emulator_pin);
+        strv_free(c->cpu.pin_notes);
+        strv_free(c->memory.host_nodes);
         free(c->memory.hugepage_path);
         for (char **s = &c->smbios.bios_vendor; s <= &c->smbios.chassis_sku; s++)
                 free(*s);
@@ -888,6 +892,91 @@ static int set_string(char **dst, const char *v)
         return 0;
 }
 
+/* A value not in an enum's list: the error names the list and the closest value. */
+static int report_not_allowed(parse_state *st, const char *section, const key_def *k, const char *v)
+{
+        _cleanup_free_ char *list = join_values(k->values);
+        size_t n = 0;
+        const char *hint;
+
+        while (k->values[n])
+                n++;
+        hint = vm_did_you_mean(v, k->values, n);
+        add_error(st, st->line, "[%s] %s: '%s' is not allowed%s%s%s; use one of: %s", section, k->key, v,
+                  hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "", list ? list : "");
+        return 0;
+}
+
+/* K_LIST: words separated by blanks, appended to the list. 1: not valid. */
+static int parse_list_value(char ***dst, const char *v)
+{
+        _cleanup_strv_free_ char **words = NULL;
+        int r;
+
+        if (!valid_text(v))
+                return 1;
+        r = strv_split(v, " \t", &words);
+        if (r < 0)
+                return r;
+        if (!words || !words[0])
+                return 1;
+        STRV_FOREACH(w, words) {
+                r = strv_extend(dst, *w);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* K_USB_ID: vendor:product in hex without 0x (lsusb's form). 1: not valid. */
+static int parse_usb_id(vm_usb *usb, const char *v)
+{
+        const char *colon = strchr(v, ':');
+        char vid[8] = {};
+        uint32_t a, p;
+
+        if (!colon || colon - v > 4 || colon == v)
+                return 1;
+        memcpy(vid, v, (size_t)(colon - v));
+        if (parse_hex_id(vid, 16, &a) < 0 || parse_hex_id(colon + 1, 16, &p) < 0 ||
+            strncasecmp(colon + 1, "0x", 2) == 0 || strncasecmp(vid, "0x", 2) == 0)
+                return 1;
+        usb->vendor = (uint16_t)a;
+        usb->product = (uint16_t)p;
+        usb->has_id = true;
+        return 0;
+}
+
+/* K_FUNCTIONS: auto, none, or the functions to pass with the device. 1: not valid. */
+static int parse_functions(vm_pci *p, const char *v)
+{
+        _cleanup_strv_free_ char **words = NULL;
+        int r;
+
+        r = strv_split(v, " \t,", &words);
+        if (r < 0)
+                return r;
+        if (!words || !words[0])
+                return 1;
+        if (strcmp(words[0], "auto") == 0 && !words[1]) {
+                p->functions_auto = true;
+                return 0;
+        }
+        /* "none": the device's own function only (a GPU without HDMI audio, or one left to the
+         * host). */
+        if (strcmp(words[0], "none") == 0 && !words[1]) {
+                p->functions_auto = false;
+                p->functions = strv_free(p->functions);
+                return 0;
+        }
+        if (strv_contains(words, "auto") || strv_contains(words, "none"))
+                return 1;
+        p->functions_auto = false;
+        strv_free(p->functions);
+        p->functions = TAKE_PTR(words);
+        return 0;
+}
+
 static int parse_value(parse_state *st, const char *section, const key_def *k, void *item, const char *v)
 {
         void *dst = (char *)item + k->offset;
@@ -938,80 +1027,21 @@ static int parse_value(parse_state *st, const char *section, const key_def *k, v
                                 *(int *)dst = (int)i;
                                 return 0;
                         }
-                {
-                        _cleanup_free_ char *list = join_values(k->values);
-                        size_t n = 0;
-                        const char *hint;
-
-                        while (k->values[n])
-                                n++;
-                        hint = vm_did_you_mean(v, k->values, n);
-                        add_error(st, st->line, "[%s] %s: '%s' is not allowed%s%s%s; use one of: %s",
-                                  section, k->key, v, hint ? " (did you mean '" : "", hint ? hint : "",
-                                  hint ? "'?)" : "", list ? list : "");
-                        return 0;
-                }
-        case K_LIST: {
-                _cleanup_strv_free_ char **words = NULL;
-
-                if (!valid_text(v))
+                return report_not_allowed(st, section, k, v);
+        case K_LIST:
+                r = parse_list_value(dst, v);
+                if (r > 0)
                         goto bad;
-                r = strv_split(v, " \t", &words);
-                if (r < 0)
-                        return r;
-                if (!words || !words[0])
+                return r;
+        case K_USB_ID:
+                if (parse_usb_id(item, v) > 0)
                         goto bad;
-                STRV_FOREACH(w, words) {
-                        r = strv_extend(dst, *w);
-                        if (r < 0)
-                                return r;
-                }
                 return 0;
-        }
-        case K_USB_ID: {
-                vm_usb *usb = item;
-                const char *colon = strchr(v, ':');
-                char vid[8] = {};
-                uint32_t a, p;
-
-                if (!colon || colon - v > 4 || colon == v)
+        case K_FUNCTIONS:
+                r = parse_functions(item, v);
+                if (r > 0)
                         goto bad;
-                memcpy(vid, v, (size_t)(colon - v));
-                if (parse_hex_id(vid, 16, &a) < 0 || parse_hex_id(colon + 1, 16, &p) < 0 ||
-                    strncasecmp(colon + 1, "0x", 2) == 0 || strncasecmp(vid, "0x", 2) == 0)
-                        goto bad;
-                usb->vendor = (uint16_t)a;
-                usb->product = (uint16_t)p;
-                usb->has_id = true;
-                return 0;
-        }
-        case K_FUNCTIONS: {
-                vm_pci *p = item;
-                _cleanup_strv_free_ char **words = NULL;
-
-                r = strv_split(v, " \t,", &words);
-                if (r < 0)
-                        return r;
-                if (!words || !words[0])
-                        goto bad;
-                if (strcmp(words[0], "auto") == 0 && !words[1]) {
-                        p->functions_auto = true;
-                        return 0;
-                }
-                /* "none": the device's own function only (a GPU without HDMI audio, or one left to the
-                 * host). */
-                if (strcmp(words[0], "none") == 0 && !words[1]) {
-                        p->functions_auto = false;
-                        p->functions = strv_free(p->functions);
-                        return 0;
-                }
-                if (strv_contains(words, "auto") || strv_contains(words, "none"))
-                        goto bad;
-                p->functions_auto = false;
-                strv_free(p->functions);
-                p->functions = TAKE_PTR(words);
-                return 0;
-        }
+                return r;
         }
 bad:
         add_error(st, st->line, "[%s] %s: '%s' is not valid; expected %s", section, k->key, v,
@@ -1344,6 +1374,15 @@ static void check_memory(const vm_config *c, char ***errors, int *ret)
                 ERR(LINE("memory", "prealloc_threads"), "[memory] prealloc_threads needs prealloc = yes");
         if (c->memory.hugepage_path && c->memory.hugepages == VM_HUGEPAGES_NONE)
                 ERR(LINE("memory", "hugepage_path"), "[memory] hugepage_path needs hugepages = 2M or 1G");
+        STRV_FOREACH(p, c->memory.host_nodes) {
+                uint64_t u;
+
+                /* MAX_NUMNODES is 1 << CONFIG_NODES_SHIFT, 1024 on distribution kernels. */
+                if (parse_uint(*p, 10, 1023, &u) < 0)
+                        ERR(LINE("memory", "host_nodes"),
+                            "[memory] host_nodes: '%s' is not a host NUMA node number (0 to 1023; see /sys/devices/system/node)",
+                            *p);
+        }
 }
 
 /* The display, direct kernel boot and monitor input switching. */

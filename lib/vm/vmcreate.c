@@ -109,7 +109,7 @@ static int apply_quirks(vm_config *c, const vfio_host *h, const vfio_model *m, c
 }
 
 static int pick_gpu(vm_config *c, const vfio_host *h, const vfio_model *m, vfio_pci_names *names,
-                    const char *gpu, char ***warnings, char ***errors)
+                    const char *gpu, const vfio_model_device **ret_dev, char ***warnings, char ***errors)
 {
         _cleanup_(vfio_selector_freep) vfio_selector *sel = NULL;
         _cleanup_strv_free_ char **found = NULL;
@@ -162,6 +162,7 @@ static int pick_gpu(vm_config *c, const vfio_host *h, const vfio_model *m, vfio_
                 if (!p->device)
                         return -ENOMEM;
         }
+        *ret_dev = d;
         p->functions_auto = true;
         p->rombar = true;
         r = apply_quirks(c, h, m, d->pci, warnings);
@@ -182,11 +183,13 @@ static int pick_gpu(vm_config *c, const vfio_host *h, const vfio_model *m, vfio_
         return 0;
 }
 
-static int host_defaults(vm_config *c, const vfio_host *h, const vm_create_opts *o, char ***warnings,
-                         char ***errors)
+static int host_defaults(vm_config *c, const vfio_host *h, const vfio_model_device *gpu,
+                         const vm_create_opts *o, char ***warnings, char ***errors)
 {
         _cleanup_free_ vm_host_cpu *cpus = NULL;
-        _cleanup_strv_free_ char **pin = NULL, **emu = NULL;
+        _cleanup_(vm_pin_plan_freep) vm_pin_plan *plan = NULL;
+        _cleanup_(vm_others_freep) vm_others *others = NULL;
+        vm_pin_request req = { .gpu_node = -1 };
         size_t n = 0;
         unsigned vcpus, threads = 1;
         uint64_t v, pages;
@@ -205,10 +208,40 @@ static int host_defaults(vm_config *c, const vfio_host *h, const vm_create_opts 
         } else
                 /* Leave one core to the host; cap at 8 vCPUs, plenty for a desktop guest. */
                 vcpus = n > 2 ? (unsigned)(n - 2 < 8 ? n - 2 : 8) : 1;
-        if (n > 0 && vm_plan_pinning(cpus, n, vcpus, &pin, &emu, &threads) == 0) {
-                c->cpu.pin = TAKE_PTR(pin);
-                c->cpu.emulator_pin = TAKE_PTR(emu);
-        } else if (
+        /* The plan follows the GPU's NUMA node and keeps clear of the other VMs' CPUs (issue 21). */
+        req.vcpus = vcpus;
+        if (gpu) {
+                req.gpu_node = gpu->pci->numa_node;
+                req.gpu = gpu->pci->name;
+        }
+        r = vm_others_load(h, c->name, &others);
+        if (r < 0)
+                return r;
+        req.holders = others->holders;
+        req.n_holders = others->n;
+        if (n > 0 && (r = vm_plan_pinning(cpus, n, &req, &plan)) == 0) {
+                c->cpu.pin = TAKE_PTR(plan->pin);
+                c->cpu.emulator_pin = TAKE_PTR(plan->emulator);
+                c->cpu.pin_notes = TAKE_PTR(plan->why);
+                threads = plan->threads;
+                if (plan->memory_node >= 0) {
+                        char node[16];
+
+                        snprintf(node, sizeof(node), "%d", plan->memory_node);
+                        if (strv_extend(&c->memory.host_nodes, node) < 0)
+                                return -ENOMEM;
+                }
+                if (plan->shared_with) {
+                        _cleanup_free_ char *who = strv_join(plan->shared_with, "', '");
+
+                        if ((r = msg(warnings,
+                                     "VM '%s' shares host CPUs with VM '%s': this host has no free core left for its %u vCPUs; the comment above [cpu] pin in its config says which CPUs",
+                                     c->name, who ? who : "?", vcpus)) < 0)
+                                return r;
+                }
+        } else if (r == -ENOMEM)
+                return r;
+        else if (
                 n > 0 &&
                 (r = msg(warnings,
                          "this host has %zu CPUs: too few to pin %u vCPUs and keep a core for itself; no pinning planned",
@@ -244,12 +277,13 @@ static int host_defaults(vm_config *c, const vfio_host *h, const vm_create_opts 
 int vm_create_build(vm_config *c, const vfio_host *h, const vfio_model *m, vfio_pci_names *names,
                     const vm_create_opts *o, char ***warnings, char ***errors)
 {
+        const vfio_model_device *gpu_dev = NULL;
         vm_disk *d;
         vm_net *net;
         int r;
 
         if (o->gpu) {
-                r = pick_gpu(c, h, m, names, o->gpu, warnings, errors);
+                r = pick_gpu(c, h, m, names, o->gpu, &gpu_dev, warnings, errors);
                 if (r < 0)
                         return r;
         }
@@ -266,7 +300,7 @@ int vm_create_build(vm_config *c, const vfio_host *h, const vfio_model *m, vfio_
                 c->tpm.enabled = true;
                 c->firmware.secure_boot = true;
         }
-        r = host_defaults(c, h, o, warnings, errors);
+        r = host_defaults(c, h, gpu_dev, o, warnings, errors);
         if (r < 0)
                 return r;
         if (o->disk) {

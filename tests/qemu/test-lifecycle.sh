@@ -139,6 +139,11 @@ check "QMP status running after resume" [ "$(qmp life '{"execute":"query-status"
 S=$(V status life --json)
 check "status --json: pid, user, memory, vCPU CPUs read back, uptime" \
   [ "$(echo "$S" | jq -r '[.pid == '"$PID"', .user == "'"$(id -nu $WANT_UID)"'", .memory == 134217728, .vcpus[0].cpus == "'"$PIN"'", .vcpus[0].thread > 0, (.uptime >= 0), .emulator_cpus == ["'"$EMU"'"]] | all')" = true ]
+echo "$S" > "$T/status.json"
+jq -r '.placement[]?' "$T/status.json" | sed 's/^/# placement: /'
+check "status --json explains the placement (NUMA, SMT) against this host's topology" \
+  jq -e '(.placement | length >= 2) and (.placement[0] | startswith("NUMA: ")) and any(.placement[]; startswith("SMT: "))' "$T/status.json"
+check "status says why the vCPUs sit where they do" bash -c "'$VFIOCTL' --root '$T' status life | grep -q '^  placement: *NUMA: '"
 check "status exits 0 when running" bash -c "'$VFIOCTL' --root '$T' status life > /dev/null"
 L=$(V list --json)
 check "list --json names the VM running" [ "$(echo "$L" | jq -r '.[] | select(.name == "life") | .state')" = running ]
@@ -219,6 +224,22 @@ check "the refusal names the CPU and the VM" grep -q "host CPU $PIN is pinned by
 check "no QEMU was started for it" bash -c "! [ -f '$T/run/vfioctl/other/status' ] || ! grep -q '^state=running' '$T/run/vfioctl/other/status'"
 wait_hello life
 V stop life > /dev/null
+
+# two VMs without [cpu] pin running at once: the second's plan at start keeps clear of the first's CPU
+# (issue 21: unpinned VMs all landed on host CPU 1 while CPU 0 idled)
+if [ "$NCPU" -ge 2 ]; then
+  CU1=$(conf unpinned1); CU2=$(conf unpinned2)
+  V start "$CU1" --detach > "$T/u1.out" 2>&1; r1=$?
+  V start "$CU2" --detach > "$T/u2.out" 2>&1; r2=$?
+  sed 's/^/# unpinned start: /' "$T/u1.out" "$T/u2.out"
+  U1=$(jq_of unpinned1 '.vcpus[0].cpus'); U2=$(jq_of unpinned2 '.vcpus[0].cpus')
+  check "two unpinned VMs start and run together ($r1/$r2)" bash -c "[ $r1 -eq 0 ] && [ $r2 -eq 0 ]"
+  check "their vCPUs run on different host CPUs ($U1 / $U2)" bash -c "[ -n '$U1' ] && [ -n '$U2' ] && [ '$U1' != '$U2' ]"
+  check "both are running" bash -c "[ \"\$('$VFIOCTL' --root '$T' status unpinned1 --json | jq -r .state)\" = running ] && [ \"\$('$VFIOCTL' --root '$T' status unpinned2 --json | jq -r .state)\" = running ]"
+  V stop unpinned1 --force > /dev/null 2>&1; V stop unpinned2 --force > /dev/null 2>&1
+else
+  skip "two unpinned VMs on different CPUs" "this host has one CPU"
+fi
 
 # a device in use: a VM recorded as running with a device (its "QEMU" is a sleep of ours)
 mkdir -p "$T/run/vfioctl/holder" "$T/sys/bus/pci/devices"
@@ -356,6 +377,22 @@ fi
 C5=$(conf bad "[disk \"sys\"]" "path = $T/missing.qcow2" "format = qcow2")
 V start "$C5" > "$T/e.out" 2>&1; rc=$?
 check "missing disk: refused before launch with exit 69 and the path" bash -c "[ $rc -eq 69 ] && grep -q '$T/missing.qcow2' '$T/e.out'"
+# [memory] host_nodes: a node without memory here is refused before QEMU (whose mbind would fail in the log);
+# a node the host has starts, QEMU binding guest RAM there (real mbind under TCG)
+mkdir -p "$T/sys/devices/system/node"; echo 0 > "$T/sys/devices/system/node/has_memory"
+C10=$(conf numa "host_nodes = 1")
+V start "$C10" > "$T/n.out" 2>&1; rc=$?
+sed 's/^/# /' "$T/n.out"
+check "host_nodes = 1 on a host with node 0 only: refused (exit 69) at its line" \
+  bash -c "[ $rc -eq 69 ] && grep -q 'numa.conf:[0-9]*: \[memory\] host_nodes: this host has no memory on NUMA node 1 (nodes with memory: 0' '$T/n.out'"
+sed -i 's/^host_nodes = 1$/host_nodes = 0/' "$C10"
+V start "$C10" --detach > "$T/n2.out" 2>&1; rc=$?
+sed 's/^/# /' "$T/n2.out"
+check "host_nodes = 0: QEMU runs with host-nodes=0,policy=bind" \
+  bash -c "[ $rc -eq 0 ] && tr '\0' '\n' < /proc/\$('$VFIOCTL' --root '$T' status numa --json | jq -r .pid)/cmdline | grep -q 'memory-backend-ram,id=mem,size=128M,host-nodes=0,policy=bind'"
+V stop numa --force > /dev/null 2>&1
+rm -f "$T/sys/devices/system/node/has_memory"
+
 if [ "$(id -u)" = 0 ]; then
   sed -i '/^user = /d' "$C5"
   V start "$C5" > "$T/f.out" 2>&1; rc=$?

@@ -12,11 +12,11 @@ fchmodat, ...), unless its statement is marked with a comment on that line or th
     /* not another user's directory: WHY */
 
 naming why the path is root's alone (a host path under the root handle, /proc, /dev/null, a directory
-root owns), or, where root must work in a directory another user can write without safedir (the sticky
-/dev/shm of Looking Glass), with
-    /* no link followed: WHY */
-naming how (each component O_NOFOLLOW, O_EXCL creation, fstat before use). A marker without a reason does
-not count.
+root owns), or, where a call cannot follow a link whatever the directory (O_EXCL creation, an O_NOFOLLOW
+open of a name in a descriptor walked without links), with
+    /* no link followed: HOW */
+naming how. A marker without a reason does not count. (The Looking Glass file in /dev/shm and the
+hugepage directory go through safedir's _nolinks walks; no file here needs a marker of the second kind.)
 """
 import os
 import re
@@ -37,9 +37,6 @@ FILES = [
     "tool/verb-disk.c",
 ]
 
-# Files under FILES that work in another user's directory by a rule of their own, not through
-# basic/safedir, each with why and the test that proves it. Moving them onto safedir is still to do; a
-# file listed here is not checked by this lint.
 PATH_CALLS = r"chown|lchown|chmod|open|open64|fopen|creat|mkdir|mknod|mkfifo|rename|renameat2?|link|symlink|" \
              r"unlink|rmdir|remove|truncate|mkstemp|mkostemp|mkdtemp|openat|openat2|mkdirat|mknodat|" \
              r"fchownat|fchmodat|linkat|symlinkat|unlinkat|utimensat|realpath|opendir"

@@ -84,5 +84,26 @@ else
   bad "path-based file calls where another user can write: $(head -5 "$T/safedir" | tr '\n' ' ')"
 fi
 
+# 5. The program the boot-time bind unit runs as root (setup --vfioctl-path; guide writes its own path) must
+# be one only root can change: a copy a user owns is refused before anything is planned. The selector
+# matches no device, so even a setup that failed to refuse would stop at it and write nothing.
+if [ "$(id -u)" = 0 ]; then
+  mkdir -p "$T/userbin" && cp "$BIN" "$T/userbin/vfioctl" && chown -R 65534:65534 "$T/userbin"
+  "$BIN" setup --vfioctl-path "$T/userbin/vfioctl" 0000:ff:1f.7 > "$T/out" 2>&1; rc=$?
+  if [ $rc = 77 ] && grep -q "userbin.*root would run this program at every boot" "$T/out"; then
+    ok "setup --vfioctl-path of a program a user owns: refused (rc=77)"
+  else
+    bad "setup --vfioctl-path of a user's program: rc=$rc: $(head -2 "$T/out" | tr '\n' ' ')"
+  fi
+  "$BIN" setup --vfioctl-path "$BIN" 0000:ff:1f.7 > "$T/out" 2>&1; rc=$?
+  if [ $rc != 77 ] && ! grep -q "every boot" "$T/out"; then
+    ok "setup --vfioctl-path of root's own build passes that check (then stops at the selector, rc=$rc)"
+  else
+    bad "setup --vfioctl-path of root's build refused: rc=$rc: $(head -2 "$T/out" | tr '\n' ' ')"
+  fi
+else
+  skip "a boot program a user owns is refused" "needs root (setup refuses non-root first)"
+fi
+
 echo "1..$CHECKS"
 [ "$FAILS" = 0 ]

@@ -148,6 +148,32 @@ static void test_write_atomic_failure_leaves_nothing(void **state)
         rm_rf(d);
 }
 
+static void test_symlink_atomic(void **state)
+{
+        _cleanup_free_ char *d = tmpdir(), *p = NULL, *q = NULL;
+        _cleanup_close_ int dfd = -EBADF;
+        char buf[64];
+        ssize_t n;
+
+        dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(dfd >= 0);
+        assert_true(asprintf(&p, "%s/vm.service", d) > 0);
+        assert_int_equal(symlink_atomic_at(dfd, "vm.service", "/first"), 0);
+        /* An existing link is replaced in one rename: the name never goes missing. */
+        assert_int_equal(symlink_atomic_at(dfd, "vm.service", "/second"), 0);
+        n = readlink(p, buf, sizeof(buf) - 1);
+        assert_true(n > 0);
+        buf[n] = 0;
+        assert_string_equal(buf, "/second");
+        assert_int_equal(entries(d), 1);
+        /* A directory at the name: the rename fails, the directory stays, no temporary link is left. */
+        assert_true(asprintf(&q, "%s/taken", d) > 0);
+        assert_int_equal(mkdir(q, 0755), 0);
+        assert_true(symlink_atomic_at(dfd, "taken", "/x") < 0);
+        assert_int_equal(entries(d), 2);
+        rm_rf(d);
+}
+
 static void on_alarm(int sig)
 {
         (void)sig;
@@ -251,6 +277,7 @@ int main(void)
                 cmocka_unit_test(test_write_atomic_replaces_with_mode),
                 cmocka_unit_test(test_write_atomic_noreplace),
                 cmocka_unit_test(test_write_atomic_failure_leaves_nothing),
+                cmocka_unit_test(test_symlink_atomic),
                 cmocka_unit_test(test_write_full_fd_survives_short_writes),
                 cmocka_unit_test(test_mkdir_p),
                 cmocka_unit_test(test_chown_never_follows_a_symlink),

@@ -18,6 +18,8 @@
 
 #include "fixture.h"
 #include "variant.h"
+#include "vfioctl/guide.h"
+#include "vfioctl/host.h"
 
 #define GPU "0000:03:00.0"
 
@@ -272,6 +274,15 @@ static void test_no_terminal_no_yes_changes_nothing(void **state)
                 out,
                 "Nothing was changed: run it on a terminal to be asked before each step, or add --yes."));
         assert_non_null(strstr(out, "[5/10] Write the host setup"));
+        free(out);
+        free(err);
+        /* -y is no option of guide's (--yes is spelled out): a usage error, never taken for another option.
+         */
+        const char *short_y[] = { "--root", root, "guide", "win", "--gpu", GPU, "-y", NULL };
+        assert_int_equal(fixture_run_tool(&out, &err, short_y), 64);
+        free(after);
+        after = tree_digest(root);
+        assert_string_equal(before, after);
         free(before);
         free(after);
         free(out);
@@ -295,6 +306,20 @@ static void test_refusals(void **state)
         free(err);
         assert_int_equal(fixture_run_tool(&out, &err, none), 1);
         assert_non_null(strstr(out, "10de:1b80: no PCI device matches"));
+        free(out);
+        free(err);
+        /* A VM name the default user would have to change could share that user with another VM. */
+        const char *dotted[] = { "--root", root, "guide", "win.11", "--gpu", GPU, "--dry-run", NULL };
+        const char *own[] = { "--root", root,     "guide",    "win.11",    "--gpu",
+                              GPU,      "--user", "vm-win11", "--dry-run", NULL };
+        assert_int_equal(fixture_run_tool(&out, &err, dotted), 64);
+        assert_non_null(strstr(
+                err,
+                "the VM name 'win.11' does not make a user name as it is (vm-win-11 would be the user of another VM named so): give the VM its own user with --user NAME"));
+        free(out);
+        free(err);
+        assert_int_equal(fixture_run_tool(&out, &err, own), 0);
+        assert_non_null(strstr(out, "vm-win11"));
         free(out);
         free(err);
         variant_free(root);
@@ -327,6 +352,39 @@ static void test_desktop_user(void **state)
         assert_non_null(strstr(err, "--desktop-user: '-rf' is not a user name"));
         free(out);
         free(err);
+        variant_free(root);
+}
+
+/*
+ * The boot step waits for an initramfs or boot-loader tool a killed run left running: root's only. Any user
+ * can name a process "update-initramfs"; waiting for it would let that user hold root's guide for 20
+ * minutes.
+ */
+static void test_boot_tool_of_root_only(void **state)
+{
+        char *root = variant_new("q35-viommu"), *which = NULL;
+        vfio_host *h = NULL;
+
+        variant_write(root, "proc/4242/comm", "update-initramf\n");
+        variant_write(root, "proc/4242/status",
+                      "Name:\tupdate-initramf\nUmask:\t0022\nState:\tS (sleeping)\n"
+                      "Uid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\n");
+        variant_write(root, "proc/77/comm", "bash\n");
+        variant_write(root, "proc/77/status", "Name:\tbash\nUid:\t0\t0\t0\t0\n");
+        assert_int_equal(vfio_host_open(root, &h), 0);
+        assert_false(vfio_guide_boot_tool_running(h, &which));
+        assert_null(which);
+
+        /* A process of root's with that name: waited for, named. */
+        variant_write(root, "proc/4243/comm", "dracut\n");
+        variant_write(root, "proc/4243/status", "Name:\tdracut\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n");
+        assert_true(vfio_guide_boot_tool_running(h, &which));
+        assert_string_equal(which, "dracut (pid 4243)");
+        free(which);
+        /* setuid-like: real uid a user's, effective root's: still the user's process. */
+        variant_write(root, "proc/4243/status", "Name:\tdracut\nUid:\t1000\t0\t0\t0\n");
+        assert_false(vfio_guide_boot_tool_running(h, NULL));
+        vfio_host_free(h);
         variant_free(root);
 }
 
@@ -410,6 +468,7 @@ int main(void)
                 cmocka_unit_test(test_refusals),
                 cmocka_unit_test(test_desktop_user),
                 cmocka_unit_test(test_resume_across_a_reboot),
+                cmocka_unit_test(test_boot_tool_of_root_only),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

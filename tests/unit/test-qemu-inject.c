@@ -88,6 +88,7 @@ static const key_case cases[] = {
         { "memory", "prealloc", "[memory]\nprealloc = @V@\n", "yes", false },
         { "memory", "prealloc_threads", "[memory]\nprealloc = yes\nprealloc_threads = @V@\n", "2", false },
         { "memory", "locked", "[memory]\nlocked = @V@\n", "yes", false },
+        { "memory", "host_nodes", "[memory]\nhost_nodes = @V@\n", "1", true },
         { "smbios", "bios_vendor", "[smbios]\nbios_vendor = @V@\n", "a", true },
         { "smbios", "bios_version", "[smbios]\nbios_version = @V@\n", "a", true },
         { "smbios", "bios_date", "[smbios]\nbios_date = @V@\n", "a", true },

@@ -336,6 +336,21 @@ static void test_open_path_follows_only_roots_links(void **state)
                 free(name);
                 close(d);
                 assert_int_equal(safedir_open_parent(at("p/u/dlink/passwd"), &d, &name, &owner), -ELOOP);
+                /* The _nolinks walks follow not even root's own links, anywhere on the path. */
+                assert_int_equal(safedir_open_path_nolinks(at("p/rootlink"), O_RDONLY, 0, &fd, &owner),
+                                 -ELOOP);
+                assert_int_equal(safedir_open_path_nolinks(at("p/st/rootlink"), O_RDONLY, 0, &fd, &owner),
+                                 -ELOOP);
+                assert_int_equal(safedir_open_parent_nolinks(at("p/rootlink/x"), &d, &name, &owner), -ELOOP);
+                owner = 0;
+                assert_int_equal(safedir_open_path_nolinks(at("p/u/disk"), O_RDONLY, 0, &fd, &owner), 0);
+                assert_int_equal(owner, OTHER_UID);
+                close(fd);
+                assert_int_equal(safedir_open_parent_nolinks(at("p/st/rootfile"), &d, &name, &owner), 0);
+                assert_string_equal(name, "rootfile");
+                assert_int_equal(owner, SAFEDIR_NOBODY);
+                free(name);
+                close(d);
         });
 }
 

@@ -125,7 +125,7 @@ static const char *const everything[] = {
         "hyperv_vendor_id = vfioctl\nhyperv_extra = hv-vpindex hv-synic\nfeatures = +topoext -hypervisor\n"
         "vcpus = 3\npin = 0 1 2\nemulator_pin = 4 5\nisolate = yes\n"
         "[memory]\nsize = 8G\nhugepages = 2M\nhugepage_path = /dev/hugepages\nprealloc = yes\n"
-        "prealloc_threads = 4\nlocked = yes\n"
+        "prealloc_threads = 4\nlocked = yes\nhost_nodes = 1\n"
         "[smbios]\nbios_vendor = a\nbios_version = b\nbios_date = c\nbios_release = 1.2\n"
         "system_manufacturer = d\nsystem_product = e\nsystem_version = f\nsystem_serial = g\n"
         "system_uuid = 11111111-2222-3333-4444-666666666666\nsystem_sku = h\nsystem_family = i\n"
