@@ -17,9 +17,11 @@ FAILS=0 CHECKS=0 KILLS=0
 ok() { CHECKS=$((CHECKS + 1)); echo "ok $CHECKS - $1"; }
 bad() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "not ok $CHECKS - $1"; }
 skip() { CHECKS=$((CHECKS + 1)); echo "ok $CHECKS - $1 # SKIP $2"; }
-# A random delay for timeout(1) in [0, $1) ms, $1 being how long an uninterrupted run took (measured
-# below with run_ms), so the kills spread over the whole run whatever the machine's speed.
-rnd_delay() { local ms=$((RANDOM % ($1 > 1 ? $1 : 2))); printf '%d.%03d' $((ms / 1000)) $((ms % 1000)); }
+# A random delay for timeout(1) in [1, $1] ms, $1 being how long an uninterrupted run took (measured
+# below with run_ms), so the kills spread over the whole run whatever the machine's speed. Never 0:
+# timeout(1) takes a duration of 0 as no timeout at all, and a foreground start --paused then runs until
+# the suite's own limit kills it (it did, once in 1/$1 draws).
+rnd_delay() { local ms=$((1 + RANDOM % ($1 > 1 ? $1 : 2))); printf '%d.%03d' $((ms / 1000)) $((ms % 1000)); }
 run_ms() { local t0; t0=$(date +%s%N); "$@" > /dev/null 2>&1; echo $((($(date +%s%N) - t0) / 1000000 + 1)); }
 # Every finished run's temp files are gone; a killed run may leave hidden ones (".#vfioctl.*",
 # "NAME.XXXXXX", ".NAME.vfioctl-partial.*"): those are not the file, only litter, and are listed apart.
