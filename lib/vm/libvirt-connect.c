@@ -5,6 +5,7 @@
  */
 #include "vfioctl/libvirt-connect.h"
 
+#include <assert.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -275,14 +276,16 @@ static struct {
 
 static void *libvirt_handle;
 
-/* Filled through an object pointer to each function pointer: POSIX's way to store dlsym's result without
- * a cast C forbids. */
+/* Each slot is filled by memcpy of dlsym's result into the function pointer's bytes: storing through a
+ * void ** to a function pointer breaks C's aliasing rules, and an optimising compiler then read the
+ * pointer before the store (a call through NULL in the sanitizer build). */
 /* clang-format off */
-#define LV_ENTRY(name) { #name, (void **)&lv.name }
+#define LV_ENTRY(name) { #name, &lv.name, sizeof(lv.name) }
 /* clang-format on */
 static const struct {
         const char *name;
-        void **slot;
+        void *slot;
+        size_t size;
 } lv_table[] = {
         LV_ENTRY(virConnectClose),
         LV_ENTRY(virConnectGetURI),
@@ -318,9 +321,15 @@ static int libvirt_load(char **ret_error)
                 return -EOPNOTSUPP;
         }
         for (size_t i = 0; i < sizeof(lv_table) / sizeof(lv_table[0]); i++) {
-                *lv_table[i].slot = dlsym(h, lv_table[i].name);
-                if (*lv_table[i].slot)
+                void *sym = dlsym(h, lv_table[i].name);
+
+                /* POSIX: a function's address from dlsym has the representation of a void *. */
+                static_assert(sizeof(sym) == sizeof(lv.virConnectOpen),
+                              "function pointers are data-pointer sized");
+                if (sym && lv_table[i].size == sizeof(sym)) {
+                        memcpy(lv_table[i].slot, &sym, sizeof(sym));
                         continue;
+                }
                 why = dlerror();
                 if (asprintf(ret_error, "libvirt's client library (%s) lacks %s, which vfioctl needs: %s",
                              LIBVIRT_SONAME, lv_table[i].name, why ? why : "unknown error") < 0)
