@@ -142,25 +142,6 @@ typedef struct ctx {
         char **kbd_mouse; /* their by-id paths: keyboard first, then mouse */
 } ctx;
 
-static int line(char ***l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int line(char ***l, const char *fmt, ...)
-{
-        va_list ap;
-        char *s;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        if (strv_push(l, s) < 0) {
-                free(s);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 static vfio_guide_step *step(ctx *c, vfio_guide_step_id id)
 {
         return &c->p->steps[id];
@@ -198,64 +179,70 @@ static int plan_check(ctx *c)
                                 /* A VM without nested virtualization (the test bed, some clouds): the
                                  * IOMMU and VFIO still work, the guest runs emulated. */
                                 c->p->tcg = true;
-                                r = line(
+                                r = strv_extendf(
                                         &s->evidence,
                                         "%s: this host is itself a VM without nested virtualization, so the VM runs emulated (TCG, slow); enable nested virtualization on the outer host for KVM",
                                         x->id);
                         } else {
                                 s->firmware = true;
-                                r = line(&s->why, "%s: %s; %s", x->id, x->evidence, firmware_virt(c->cpu));
+                                r = strv_extendf(&s->why, "%s: %s; %s", x->id, x->evidence,
+                                                 firmware_virt(c->cpu));
                         }
                 } else if (strcmp(x->id, "kvm.module") == 0 || strcmp(x->id, "kvm.device") == 0) {
                         if (c->p->tcg)
                                 continue;
                         if (x->status == VFIO_CHECK_FAIL && strstr(x->evidence, "disabled by bios")) {
                                 s->firmware = true;
-                                r = line(&s->why, "%s: %s; %s", x->id, x->evidence, firmware_virt(c->cpu));
+                                r = strv_extendf(&s->why, "%s: %s; %s", x->id, x->evidence,
+                                                 firmware_virt(c->cpu));
                         } else if (strcmp(x->id, "kvm.module") == 0)
-                                r = line(
+                                r = strv_extendf(
                                         &s->evidence,
                                         "%s: %s (udev loads it at boot for a CPU with VT-x/AMD-V; or now: modprobe %s)",
                                         x->id, x->evidence,
                                         vfio_cpu_kvm_module(c->cpu) ? vfio_cpu_kvm_module(c->cpu)
                                                                     : "kvm_intel");
                         else
-                                r = line(&s->evidence,
-                                         "%s: %s (the VM user step puts the user in group " VM_GROUP ")",
-                                         x->id, x->evidence);
+                                r = strv_extendf(&s->evidence,
+                                                 "%s: %s (the VM user step puts the user in group " VM_GROUP
+                                                 ")",
+                                                 x->id, x->evidence);
                 } else if (strcmp(x->id, "iommu.acpi") == 0 && x->status == VFIO_CHECK_FAIL) {
                         s->firmware = true;
-                        r = line(
+                        r = strv_extendf(
                                 &s->why, "%s: %s; %s", x->id, x->evidence,
                                 c->cpu->hypervisor
                                         ? "this host is itself a VM: its hypervisor must give it an IOMMU (QEMU: -device intel-iommu,intremap=on with -machine q35,kernel-irqchip=split; a cloud: an instance type with GPU passthrough), then run vfioctl guide again"
                                         : firmware_iommu(c->cpu));
                 } else if (strcmp(x->id, "iommu.interrupt-remapping") == 0 && x->status == VFIO_CHECK_FAIL) {
                         s->firmware = true;
-                        r = line(
+                        r = strv_extendf(
                                 &s->why,
                                 "%s: %s; in the firmware setup enable 'Interrupt Remapping' (or x2APIC) with VT-d / the IOMMU, save, and run vfioctl guide again",
                                 x->id, x->evidence);
                 } else if ((strcmp(x->id, "vfio.modules") == 0 || strcmp(x->id, "kernel.version") == 0 ||
                             strcmp(x->id, "qemu.probe") == 0) &&
                            x->status == VFIO_CHECK_FAIL)
-                        r = line(&s->why, "%s: %s; %s", x->id, x->evidence, x->fix ? x->fix : "");
+                        r = strv_extendf(&s->why, "%s: %s; %s", x->id, x->evidence, x->fix ? x->fix : "");
                 else if ((strcmp(x->id, "firmware.swtpm") == 0 ||
                           strcmp(x->id, "firmware.secure-boot") == 0) &&
                          !c->o->windows)
                         continue; /* Windows 11's needs: the packages step adds them with --windows */
                 else if (strncmp(x->id, "qemu.", 5) == 0 || strncmp(x->id, "firmware.", 9) == 0)
-                        r = line(&s->evidence, "%s: %s (the packages step installs it)", x->id, x->evidence);
+                        r = strv_extendf(&s->evidence, "%s: %s (the packages step installs it)", x->id,
+                                         x->evidence);
                 else if (strcmp(x->id, "memory.hugepages") == 0 ||
                          strcmp(x->id, "memory.fragmentation") == 0)
-                        r = line(&s->evidence, "%s: %s (%s)", x->id, x->evidence,
-                                 c->p->hugepages_1g ? "the setup step reserves 1 GiB pages at boot"
-                                                    : "no matter: the VM's memory is not on huge pages");
+                        r = strv_extendf(&s->evidence, "%s: %s (%s)", x->id, x->evidence,
+                                         c->p->hugepages_1g
+                                                 ? "the setup step reserves 1 GiB pages at boot"
+                                                 : "no matter: the VM's memory is not on huge pages");
                 else if (strncmp(x->id, "memory.", 7) == 0 || strncmp(x->id, "vfio.", 5) == 0 ||
                          strncmp(x->id, "iommu.", 6) == 0)
-                        r = line(&s->evidence, "%s: %s (the setup steps change this)", x->id, x->evidence);
+                        r = strv_extendf(&s->evidence, "%s: %s (the setup steps change this)", x->id,
+                                         x->evidence);
                 else if (x->status == VFIO_CHECK_FAIL)
-                        r = line(&s->evidence, "%s: %s", x->id, x->evidence);
+                        r = strv_extendf(&s->evidence, "%s: %s", x->id, x->evidence);
         }
         if (r < 0)
                 return r;
@@ -264,7 +251,7 @@ static int plan_check(ctx *c)
         else {
                 s->state = VFIO_GUIDE_DONE;
                 if (strv_length(s->evidence) == 0)
-                        r = line(&s->evidence, "nothing is missing that a later step does not plan");
+                        r = strv_extendf(&s->evidence, "nothing is missing that a later step does not plan");
         }
         return r;
 }
@@ -311,7 +298,7 @@ static int plan_devices(ctx *c)
                 gpu = auto_gpu(c);
                 if (!gpu) {
                         s->state = VFIO_GUIDE_BLOCKED;
-                        return line(
+                        return strv_extendf(
                                 &s->why,
                                 "no display device of this host can be passed: the only GPU is the boot display, or each shares its IOMMU group with a device the host needs; 'vfioctl devices --gpu' shows why; a second GPU (or the host on its integrated graphics) is needed");
                 }
@@ -323,9 +310,9 @@ static int plan_devices(ctx *c)
         if (r < 0) {
                 s->state = VFIO_GUIDE_BLOCKED;
                 STRV_FOREACH(x, sel ? sel->problems : NULL)
-                        if ((r = line(&s->why, "--gpu %s", *x)) < 0)
+                        if ((r = strv_extendf(&s->why, "--gpu %s", *x)) < 0)
                                 return r;
-                return line(
+                return strv_extendf(
                         &s->why,
                         "name one GPU with --gpu (an address, vendor:device#N or a name); 'vfioctl devices --gpu' lists them");
         }
@@ -336,8 +323,9 @@ static int plan_devices(ctx *c)
         if (!c->p->gpu)
                 return -ENOMEM;
         if (!vfio_pci_dev_is_display(gpu->pci) &&
-            (r = line(&s->why, "%s is not a display device (class %06x): --gpu names the GPU to pass",
-                      gpu->pci->name, (unsigned)gpu->pci->class)) < 0)
+            (r = strv_extendf(&s->why,
+                              "%s is not a display device (class %06x): --gpu names the GPU to pass",
+                              gpu->pci->name, (unsigned)gpu->pci->class)) < 0)
                 return r;
         for (size_t i = 0; i < sel->n; i++) {
                 const vfio_model_device *d = vfio_model_find_device(c->m, sel->items[i].name);
@@ -346,24 +334,25 @@ static int plan_devices(ctx *c)
                 if (!d)
                         continue;
                 if ((r = strv_extend(&c->p->devices, d->pci->name)) < 0 ||
-                    (r = line(&s->evidence, "%s %s (%s)", d->pci->name, name ? name : "",
-                              strcmp(sel->items[i].reason, "selected") == 0
-                                      ? "the GPU"
-                                      : "another function of its card")) < 0)
+                    (r = strv_extendf(&s->evidence, "%s %s (%s)", d->pci->name, name ? name : "",
+                                      strcmp(sel->items[i].reason, "selected") == 0
+                                              ? "the GPU"
+                                              : "another function of its card")) < 0)
                         return r;
                 if (d->pci->boot_vga == 1)
-                        r = line(
+                        r = strv_extendf(
                                 &s->why,
                                 "%s is the boot display: the host would lose its screen; choose another GPU with --gpu, or boot the host on another one (firmware: primary display)",
                                 d->pci->name);
                 STRV_FOREACH(x, d->critical)
                         if (r >= 0 && d->pci->boot_vga != 1)
-                                r = line(&s->why,
-                                         "%s is needed by the host (%s): choose another GPU with --gpu",
-                                         d->pci->name, *x);
+                                r = strv_extendf(
+                                        &s->why,
+                                        "%s is needed by the host (%s): choose another GPU with --gpu",
+                                        d->pci->name, *x);
                 STRV_FOREACH(b, d->blockers)
                         if (r >= 0)
-                                r = line(
+                                r = strv_extendf(
                                         &s->why,
                                         "%s shares IOMMU group %d with a device the host needs (%s): use another slot (one wired to the CPU), or --gpu another card",
                                         d->pci->name, d->pci->iommu_group, *b);
@@ -381,7 +370,7 @@ static int plan_devices(ctx *c)
                                 continue;
                         c->with_group = true;
                         if ((r = strv_extend(&c->p->devices, *peer)) < 0 ||
-                            (r = line(
+                            (r = strv_extendf(
                                      &s->evidence,
                                      "%s shares IOMMU group %d with the GPU: it goes to the VM too (VFIO assigns whole groups)",
                                      *peer, d->pci->iommu_group)) < 0)
@@ -389,7 +378,7 @@ static int plan_devices(ctx *c)
                 }
         }
         if (!c->iommu &&
-            (r = line(
+            (r = strv_extendf(
                      &s->evidence,
                      "IOMMU groups are not known until the IOMMU is on: they are checked after the reboot")) <
                     0)
@@ -425,8 +414,8 @@ static int plan_packages(ctx *c)
                           (need[i].windows_only && x->status == VFIO_CHECK_WARN))) {
                         if ((r = strv_extend(&pkgs, vfio_distro_package(c->d, need[i].pkg))) < 0)
                                 return r;
-                } else if ((r = line(&s->evidence, "%s: %s", need[i].check,
-                                     x ? x->evidence : "not checked")) < 0)
+                } else if ((r = strv_extendf(&s->evidence, "%s: %s", need[i].check,
+                                             x ? x->evidence : "not checked")) < 0)
                         return r;
         }
         if (strv_length(pkgs) == 0) {
@@ -437,7 +426,7 @@ static int plan_packages(ctx *c)
                 _cleanup_free_ char *j = strv_join(pkgs, " ");
 
                 s->state = VFIO_GUIDE_BLOCKED;
-                return line(
+                return strv_extendf(
                         &s->why,
                         "%s is not installed below %s to install %s: install them with the distribution's tools, then run vfioctl guide again",
                         install[0], vfio_host_root(c->h), j ? j : "");
@@ -467,9 +456,10 @@ static int plan_user(ctx *c)
                 return r;
         s->state = s->cmds.n > 0 ? VFIO_GUIDE_TODO : VFIO_GUIDE_DONE;
         if (s->state == VFIO_GUIDE_DONE)
-                return line(&s->evidence, "%s exists and is in group " VM_GROUP " (/dev/kvm, /dev/vfio/N)",
-                            c->p->user);
-        return line(
+                return strv_extendf(&s->evidence,
+                                    "%s exists and is in group " VM_GROUP " (/dev/kvm, /dev/vfio/N)",
+                                    c->p->user);
+        return strv_extendf(
                 &s->evidence,
                 "%s runs QEMU: root starts the VM and drops to this account, which gets the devices, memory lock and disk, nothing else",
                 c->p->user);
@@ -485,23 +475,24 @@ static int decide_hugepages(ctx *c)
         const char *s;
 
         if (c->p->memory % GIB != 0)
-                return line(&c->p->notes, "no huge pages: guest RAM is not a whole number of GiB");
+                return strv_extendf(&c->p->notes, "no huge pages: guest RAM is not a whole number of GiB");
         if (!c->cpu->gbpages)
-                return line(
+                return strv_extendf(
                         &c->p->notes,
                         "no huge pages: this CPU has no 1 GiB pages (pdpe1gb), and 2 MiB pages gain little for their setup");
         if (vfio_host_read_attr(c->h, "proc/meminfo", 64 * 1024, &meminfo) >= 0 &&
             (s = strstr(meminfo, "MemTotal:")) != NULL)
                 (void)sscanf(s, "MemTotal: %" SCNu64 " kB", &total_kb);
         if (total_kb * 1024 < 2 * c->p->memory)
-                return line(
+                return strv_extendf(
                         &c->p->notes,
                         "no huge pages: 1 GiB pages reserved at boot are gone for the host, and it has %" PRIu64
                         " MiB for a %" PRIu64 " MiB guest",
                         total_kb >> 10, c->p->memory >> 20);
         c->p->hugepages_1g = true;
-        return line(&c->p->notes, "guest RAM on 1 GiB huge pages, reserved at boot (%" PRIu64 " of them)",
-                    c->p->memory / GIB);
+        return strv_extendf(&c->p->notes,
+                            "guest RAM on 1 GiB huge pages, reserved at boot (%" PRIu64 " of them)",
+                            c->p->memory / GIB);
 }
 
 static int plan_setup(ctx *c)
@@ -524,7 +515,7 @@ static int plan_setup(ctx *c)
 
         if (!c->p->devices) {
                 s->state = VFIO_GUIDE_LATER;
-                return line(&s->evidence, "waits for a GPU (the devices step)");
+                return strv_extendf(&s->evidence, "waits for a GPU (the devices step)");
         }
         r = vfio_selection_resolve(c->h, c->m, NULL, c->p->devices, VFIO_SELECT_FUNCTION_ONLY, &sel);
         if (r < 0)
@@ -533,10 +524,10 @@ static int plan_setup(ctx *c)
         if (r < 0)
                 return r;
         STRV_FOREACH(x, c->p->setup->refusals)
-                if ((r = line(&s->why, "%s", *x)) < 0)
+                if ((r = strv_extendf(&s->why, "%s", *x)) < 0)
                         return r;
         STRV_FOREACH(x, c->p->setup->notes)
-                if ((r = line(&s->evidence, "%s", *x)) < 0)
+                if ((r = strv_extendf(&s->evidence, "%s", *x)) < 0)
                         return r;
         if (strv_length(s->why) > 0) {
                 s->state = VFIO_GUIDE_BLOCKED;
@@ -547,7 +538,7 @@ static int plan_setup(ctx *c)
                 return r;
         s->state = *diff ? VFIO_GUIDE_TODO : VFIO_GUIDE_DONE;
         if (s->state == VFIO_GUIDE_DONE)
-                return line(&s->evidence, "every file is as setup plans it (/%s)", MANIFEST);
+                return strv_extendf(&s->evidence, "every file is as setup plans it (/%s)", MANIFEST);
         return 0;
 }
 
@@ -618,16 +609,20 @@ static int initramfs_current(ctx *c, char ***evidence)
 
         r = newest_initramfs(c, &img, &image);
         if (r == -ENOENT || r == -ENOTDIR)
-                return line(evidence, "no initramfs image of %s in /boot yet",
-                            c->k->release ? c->k->release : "this kernel") < 0
+                return strv_extendf(evidence, "no initramfs image of %s in /boot yet",
+                                    c->k->release ? c->k->release : "this kernel") < 0
                                ? -ENOMEM
                                : 0;
         if (r < 0)
                 return r;
         for (size_t i = 0; i < ELEMENTSOF(inputs); i++)
                 if (mtime_of(c->h, inputs[i], &t) >= 0 && ts_before(img, t))
-                        return line(evidence, "/%s is older than /%s", image, inputs[i]) < 0 ? -ENOMEM : 0;
-        return line(evidence, "/%s was made after the module list and modprobe.d", image) < 0 ? -ENOMEM : 1;
+                        return strv_extendf(evidence, "/%s is older than /%s", image, inputs[i]) < 0
+                                       ? -ENOMEM
+                                       : 0;
+        return strv_extendf(evidence, "/%s was made after the module list and modprobe.d", image) < 0
+                       ? -ENOMEM
+                       : 1;
 }
 
 /* Whether the boot loader's generated configuration carries every parameter setup added. */
@@ -647,13 +642,15 @@ static int bootloader_current(ctx *c, char ***evidence)
                 STRV_FOREACH(a, sp->cmdline_add)
                         all &= strstr(text, *a) != NULL;
                 if (all)
-                        return line(evidence, "/%s carries %s", cfgs[i], "the new kernel parameters") < 0
+                        return strv_extendf(evidence, "/%s carries %s", cfgs[i],
+                                            "the new kernel parameters") < 0
                                        ? -ENOMEM
                                        : 1;
-                return line(evidence, "/%s lacks some of the new kernel parameters", cfgs[i]) < 0 ? -ENOMEM
-                                                                                                  : 0;
+                return strv_extendf(evidence, "/%s lacks some of the new kernel parameters", cfgs[i]) < 0
+                               ? -ENOMEM
+                               : 0;
         }
-        return line(evidence, "no grub.cfg in /boot/grub or /boot/grub2 yet") < 0 ? -ENOMEM : 0;
+        return strv_extendf(evidence, "no grub.cfg in /boot/grub or /boot/grub2 yet") < 0 ? -ENOMEM : 0;
 }
 
 static int boot_time(const vfio_host *h, time_t *ret);
@@ -681,7 +678,7 @@ static int plan_boot(ctx *c)
                         return r;
         }
         STRV_FOREACH(x, sp->effect_missing)
-                if ((r = line(
+                if ((r = strv_extendf(
                              &s->why,
                              "%s is not installed: install the distribution's package for it, then run vfioctl guide again",
                              *x)) < 0)
@@ -716,7 +713,7 @@ static int plan_boot(ctx *c)
                 if (mtime_of(c->h, MANIFEST, &setup_at) >= 0 && boot_time(c->h, &booted) >= 0 &&
                     booted > setup_at.tv_sec) {
                         s->state = VFIO_GUIDE_DONE;
-                        return line(
+                        return strv_extendf(
                                 &s->evidence,
                                 "the host booted after setup wrote its files: systemd and udev read them then");
                 }
@@ -756,17 +753,18 @@ static int plan_reboot(ctx *c)
                 return 0;
         }
         STRV_FOREACH(a, sp->cmdline_add)
-                if ((r = line(&reasons,
-                              "the kernel command line lacks %s (%s): the kernel reads it only at boot", *a,
-                              sp->bootloader ? "written to the boot loader's configuration"
-                                             : "add it to the boot loader")) < 0)
+                if ((r = strv_extendf(
+                             &reasons,
+                             "the kernel command line lacks %s (%s): the kernel reads it only at boot", *a,
+                             sp->bootloader ? "written to the boot loader's configuration"
+                                            : "add it to the boot loader")) < 0)
                         return r;
         STRV_FOREACH(a, c->p->devices) {
                 const vfio_pci_dev *d = vfio_pci_list_find(c->m->pci, *a);
 
                 if (!d || (d->driver && strcmp(d->driver, "vfio-pci") == 0))
                         continue;
-                r = line(
+                r = strv_extendf(
                         &reasons,
                         "%s is on %s: the boot-time binding gives it to vfio-pci at boot (or now: vfioctl bind %s, then run vfioctl guide again)",
                         d->name, d->driver ? d->driver : "no driver", d->name);
@@ -774,16 +772,17 @@ static int plan_reboot(ctx *c)
                         return r;
         }
         if (!c->iommu && strv_length(reasons) == 0 &&
-            (r = line(&reasons, "the kernel has no IOMMU groups: the IOMMU turns on at boot")) < 0)
+            (r = strv_extendf(&reasons, "the kernel has no IOMMU groups: the IOMMU turns on at boot")) < 0)
                 return r;
         if (strv_length(reasons) == 0) {
                 s->state = VFIO_GUIDE_DONE;
-                r = line(&s->evidence,
-                         "the kernel command line has what setup planned, and %zu IOMMU group(s) exist",
-                         c->m->iommu ? c->m->iommu->n_groups : 0);
+                r = strv_extendf(
+                        &s->evidence,
+                        "the kernel command line has what setup planned, and %zu IOMMU group(s) exist",
+                        c->m->iommu ? c->m->iommu->n_groups : 0);
                 STRV_FOREACH(a, c->p->devices)
                         if (r >= 0)
-                                r = line(&s->evidence, "%s is on vfio-pci", *a);
+                                r = strv_extendf(&s->evidence, "%s is on vfio-pci", *a);
                 return r;
         }
         if (step(c, VFIO_GUIDE_SETUP)->state != VFIO_GUIDE_DONE ||
@@ -802,7 +801,7 @@ static int plan_reboot(ctx *c)
         }
         s->state = VFIO_GUIDE_BLOCKED;
         STRV_FOREACH(x, reasons)
-                if ((r = line(&s->why, "after the reboot, %s", *x)) < 0)
+                if ((r = strv_extendf(&s->why, "after the reboot, %s", *x)) < 0)
                         return r;
         STRV_FOREACH(a, sp->cmdline_add) {
                 _cleanup_strv_free_ char **ev = NULL;
@@ -811,14 +810,15 @@ static int plan_reboot(ctx *c)
                         r = bootloader_current(c, &ev);
                         if (r < 0)
                                 return r;
-                        r = line(
+                        r = strv_extendf(
                                 &s->why,
                                 r > 0 ? "grub.cfg has %s, but the kernel did not boot with it: the firmware boots another boot loader or entry; choose the GRUB entry of this system"
                                       : "grub.cfg does not have %s: run the boot step's command again (vfioctl guide), then reboot",
                                 *a);
                 } else
-                        r = line(&s->why, "the boot entry does not pass %s: check the boot loader's entries",
-                                 *a);
+                        r = strv_extendf(&s->why,
+                                         "the boot entry does not pass %s: check the boot loader's entries",
+                                         *a);
                 if (r < 0)
                         return r;
                 break;
@@ -827,7 +827,7 @@ static int plan_reboot(ctx *c)
                 const vfio_pci_dev *d = vfio_pci_list_find(c->m->pci, *a);
 
                 if (d && !(d->driver && strcmp(d->driver, "vfio-pci") == 0))
-                        return line(
+                        return strv_extendf(
                                 &s->why,
                                 "vfio-pci did not take %s at boot: see 'journalctl -b -u vfioctl-bind.service' and whether the initramfs has vfio_pci (lsinitramfs, lsinitrd)",
                                 d->name);
@@ -858,8 +858,8 @@ static int find_inputs(ctx *c)
                                 mouse = *l;
                 }
         /* The links are below dev/input; the config names them from /. */
-        if ((kbd && (r = line(&c->kbd_mouse, "/dev/input/%s", kbd)) < 0) ||
-            (mouse && (r = line(&c->kbd_mouse, "/dev/input/%s", mouse)) < 0))
+        if ((kbd && (r = strv_extendf(&c->kbd_mouse, "/dev/input/%s", kbd)) < 0) ||
+            (mouse && (r = strv_extendf(&c->kbd_mouse, "/dev/input/%s", mouse)) < 0))
                 goto out;
         c->input_relay = kbd || mouse;
         r = 0;
@@ -934,7 +934,7 @@ static int build_config(ctx *c, char ***warnings, char ***errors)
                         return -ENOMEM;
                 if (vfio_host_exists(c->h, pulse) <= 0) {
                         cfg->audio.backend = VM_AUDIO_NONE;
-                        if ((r = line(
+                        if ((r = strv_extendf(
                                      &c->p->notes,
                                      "audio: %s's sound server reaches QEMU only through setup's grant (/%s is not there), so [audio] backend = none; to hear the VM set backend = pa in /%s, then run: sudo vfioctl setup --vm %s",
                                      cfg->vm.desktop_user, pulse, c->p->config_path, c->p->name)) < 0)
@@ -944,7 +944,7 @@ static int build_config(ctx *c, char ***warnings, char ***errors)
                    asprintf(&pulse, "run/user/%" PRIu32 "/pulse/native", acct->uid) >= 0 &&
                    vfio_host_exists(c->h, pulse) <= 0) {
                 cfg->audio.backend = VM_AUDIO_NONE;
-                if ((r = line(
+                if ((r = strv_extendf(
                              &c->p->notes,
                              "audio: %s has no PulseAudio or PipeWire session (/%s), so [audio] backend = none; set pa when it does",
                              c->p->user, pulse)) < 0)
@@ -980,14 +980,14 @@ static int plan_create(ctx *c)
         if (r == -ENOMEM)
                 return r;
         STRV_FOREACH(e, errors)
-                if ((r = line(&s->why, "%s", *e)) < 0)
+                if ((r = strv_extendf(&s->why, "%s", *e)) < 0)
                         return r;
         if (r < 0 || strv_length(s->why) > 0) {
                 s->state = VFIO_GUIDE_BLOCKED;
                 return 0;
         }
         STRV_FOREACH(w, warnings)
-                if ((r = line(&s->evidence, "%s", *w)) < 0)
+                if ((r = strv_extendf(&s->evidence, "%s", *w)) < 0)
                         return r;
         r = vfio_hostfile_read(c->h, c->p->config_path, VM_CONFIG_MAX_SIZE, &text, NULL);
         if (r >= 0) {
@@ -998,20 +998,20 @@ static int plan_create(ctx *c)
                 if (vm_config_parse_string(text, c->p->config_path, c->p->name, &have, &perr) < 0) {
                         s->state = VFIO_GUIDE_BLOCKED;
                         STRV_FOREACH(e, perr)
-                                if ((r = line(&s->why, "/%s", *e)) < 0)
+                                if ((r = strv_extendf(&s->why, "/%s", *e)) < 0)
                                         return r;
-                        return line(
+                        return strv_extendf(
                                 &s->why,
                                 "fix /%s (vfioctl validate names each error), or remove it to have it written again",
                                 c->p->config_path);
                 }
                 config_done = true;
                 if (!have->vm.user || strcmp(have->vm.user, c->p->user) != 0)
-                        r = line(&s->evidence, "/%s exists with [vm] user = %s; kept as it is",
-                                 c->p->config_path, have->vm.user ? have->vm.user : "(none)");
+                        r = strv_extendf(&s->evidence, "/%s exists with [vm] user = %s; kept as it is",
+                                         c->p->config_path, have->vm.user ? have->vm.user : "(none)");
                 else
-                        r = line(&s->evidence, "/%s exists (user %s); kept as it is", c->p->config_path,
-                                 c->p->user);
+                        r = strv_extendf(&s->evidence, "/%s exists (user %s); kept as it is",
+                                         c->p->config_path, c->p->user);
                 if (r < 0)
                         return r;
         } else if (r != -ENOENT && r != -ENOTDIR)
@@ -1022,7 +1022,7 @@ static int plan_create(ctx *c)
                 if (!rel)
                         return -ENOMEM;
                 disk_done = vfio_host_exists(c->h, rel) > 0;
-                if (disk_done && (r = line(&s->evidence, "%s exists", c->p->disk_path)) < 0)
+                if (disk_done && (r = strv_extendf(&s->evidence, "%s exists", c->p->disk_path)) < 0)
                         return r;
         }
         if (config_done && disk_done)
@@ -1055,7 +1055,7 @@ static int plan_verify(ctx *c)
         }
         r = vfio_check_run(c->h, &co, &R, &err);
         if (r < 0)
-                return r == -ENOMEM ? r : line(&s->why, "%s", err ? err : strerror(-r));
+                return r == -ENOMEM ? r : strv_extendf(&s->why, "%s", err ? err : strerror(-r));
         for (size_t i = 0; i < R->n; i++) {
                 const vfio_check *x = &R->checks[i];
 
@@ -1064,22 +1064,22 @@ static int plan_verify(ctx *c)
                     (strcmp(x->id, "cpu.virtualization") == 0 || strncmp(x->id, "kvm.", 4) == 0))
                         continue;
                 if (x->status == VFIO_CHECK_FAIL)
-                        r = line(&s->why, "%s: %s%s%s", x->id, x->evidence, x->fix ? "; fix: " : "",
-                                 x->fix ? x->fix : "");
+                        r = strv_extendf(&s->why, "%s: %s%s%s", x->id, x->evidence, x->fix ? "; fix: " : "",
+                                         x->fix ? x->fix : "");
                 else if (x->status == VFIO_CHECK_WARN)
-                        r = line(&s->evidence, "%s (warning): %s", x->id, x->evidence);
+                        r = strv_extendf(&s->evidence, "%s (warning): %s", x->id, x->evidence);
                 if (r < 0)
                         return r;
         }
         for (size_t i = 0; i < R->quirks->n; i++)
                 if (R->quirks->items[i].action == VFIO_QUIRK_FAIL && !R->quirks->items[i].candidate &&
-                    (r = line(&s->why, "quirk %s: %s", R->quirks->items[i].quirk->id,
-                              R->quirks->items[i].evidence)) < 0)
+                    (r = strv_extendf(&s->why, "quirk %s: %s", R->quirks->items[i].quirk->id,
+                                      R->quirks->items[i].evidence)) < 0)
                         return r;
         s->state = strv_length(s->why) > 0 ? VFIO_GUIDE_BLOCKED : VFIO_GUIDE_DONE;
         if (s->state == VFIO_GUIDE_DONE)
-                return line(&s->evidence, "no check fails for %s with %" PRIu64 " MiB as %s", c->p->gpu,
-                            c->p->memory >> 20, c->p->user);
+                return strv_extendf(&s->evidence, "no check fails for %s with %" PRIu64 " MiB as %s",
+                                    c->p->gpu, c->p->memory >> 20, c->p->user);
         return 0;
 }
 
@@ -1192,11 +1192,11 @@ static int plan_start(ctx *c)
                 return 0;
         if (st->state == VM_STATE_STARTING)
                 /* Its start holds the lock: applying the step waits for it (-EBUSY). */
-                return line(&s->evidence, "%s is being started (pid %d)", c->p->name, (int)st->pid);
+                return strv_extendf(&s->evidence, "%s is being started (pid %d)", c->p->name, (int)st->pid);
         if (st->state == VM_STATE_RUNNING || st->state == VM_STATE_PAUSED) {
                 s->state = VFIO_GUIDE_DONE;
-                return line(&s->evidence, "%s %s (pid %d, user %s)", c->p->name,
-                            vm_state_to_string(st->state), (int)st->pid, st->user ? st->user : "?");
+                return strv_extendf(&s->evidence, "%s %s (pid %d, user %s)", c->p->name,
+                                    vm_state_to_string(st->state), (int)st->pid, st->user ? st->user : "?");
         }
         return 0;
 }
@@ -1424,8 +1424,8 @@ static int run_cmds(const vfio_host *h, const vfio_hostcmds *l, char ***log, cha
                 if (!vfio_guide_boot_tool_running(h, &which))
                         break;
                 if (i == 0 && log)
-                        (void)line(log, "waited for %s, still running from an earlier run",
-                                   which ? which : "a boot tool");
+                        (void)strv_extendf(log, "waited for %s, still running from an earlier run",
+                                           which ? which : "a boot tool");
                 (void)sleep(1);
         }
 
@@ -1448,7 +1448,7 @@ static int run_cmds(const vfio_host *h, const vfio_hostcmds *l, char ***log, cha
                         return r;
                 }
                 if (log)
-                        (void)line(log, "ran %s", shown ? shown : "?");
+                        (void)strv_extendf(log, "ran %s", shown ? shown : "?");
         }
         return 0;
 }
@@ -1492,7 +1492,7 @@ static int apply_create(const vfio_host *h, const vfio_guide_plan *p, char ***lo
                 if (fchown(fd, acct->uid, acct->gid) < 0 || fchmod(fd, 0600) < 0)
                         return -errno;
                 if (log)
-                        (void)line(log, "created %s (qcow2, owned by %s)", p->disk_path, p->user);
+                        (void)strv_extendf(log, "created %s (qcow2, owned by %s)", p->disk_path, p->user);
         }
         r = vfio_hostfile_mkdir_p(h, CONFIG_DIR, 0755, NULL);
         if (r < 0)
@@ -1507,7 +1507,7 @@ static int apply_create(const vfio_host *h, const vfio_guide_plan *p, char ***lo
                 return r;
         }
         if (log)
-                (void)line(log, "wrote /%s", p->config_path);
+                (void)strv_extendf(log, "wrote /%s", p->config_path);
         return 0;
 }
 

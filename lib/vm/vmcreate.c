@@ -17,25 +17,6 @@
 #include "vfioctl/selector.h"
 #include "vfioctl/vmdefaults.h"
 
-static int msg(char ***l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int msg(char ***l, const char *fmt, ...)
-{
-        va_list ap;
-        char *s;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        if (strv_push(l, s) < 0) {
-                free(s);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 static int add_item(void **array, size_t *n, size_t size, const char *name, void **ret)
 {
         char *a = realloc(*array, (*n + 1) * size);
@@ -102,7 +83,8 @@ static int apply_quirks(vm_config *c, const vfio_host *h, const vfio_model *m, c
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0 &&
-                    (r = msg(warnings, "quirk setting '%s' is not one create knows; left out", *s)) < 0)
+                    (r = strv_extendf(warnings, "quirk setting '%s' is not one create knows; left out",
+                                      *s)) < 0)
                         return r;
         }
         return 0;
@@ -120,7 +102,8 @@ static int pick_gpu(vm_config *c, const vfio_host *h, const vfio_model *m, vfio_
         if (strcmp(gpu, "auto") == 0) {
                 d = vm_pick_gpu(m);
                 if (!d) {
-                        r = msg(errors,
+                        r = strv_extendf(
+                                errors,
                                 "--gpu auto: no display device on this host can be passed through; 'vfioctl devices --gpu' shows why");
                         return r < 0 ? r : -ENXIO;
                 }
@@ -129,7 +112,8 @@ static int pick_gpu(vm_config *c, const vfio_host *h, const vfio_model *m, vfio_
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0) {
-                        r = msg(errors,
+                        r = strv_extendf(
+                                errors,
                                 "--gpu: '%s' is not a selector (01:00.0, 10de:1b80 or a name pattern)", gpu);
                         return r < 0 ? r : -ENXIO;
                 }
@@ -137,7 +121,8 @@ static int pick_gpu(vm_config *c, const vfio_host *h, const vfio_model *m, vfio_
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0 || found[1]) {
-                        r = msg(errors,
+                        r = strv_extendf(
+                                errors,
                                 "--gpu: '%s' matches %s on this host; 'vfioctl devices --gpu' lists them",
                                 gpu, r < 0 ? "no PCI device" : "several devices");
                         return r < 0 ? r : -ENXIO;
@@ -175,7 +160,7 @@ static int pick_gpu(vm_config *c, const vfio_host *h, const vfio_model *m, vfio_
                 if (pd && pd->addr.domain == d->pci->addr.domain && pd->addr.bus == d->pci->addr.bus &&
                     pd->addr.slot == d->pci->addr.slot)
                         continue;
-                return msg(
+                return strv_extendf(
                         warnings,
                         "GPU %s shares its IOMMU group with other devices (%s); they must all be bound to vfio-pci",
                         d->pci->name, *peer);
@@ -196,12 +181,13 @@ static int host_defaults(vm_config *c, const vfio_host *h, const vfio_model_devi
         int r;
 
         r = vm_host_cpus(h, &cpus, &n);
-        if (r < 0 && (r = msg(warnings, "cannot read the CPU topology below %s: %s; no pinning planned",
+        if (r < 0 &&
+            (r = strv_extendf(warnings, "cannot read the CPU topology below %s: %s; no pinning planned",
                               vfio_host_root(h), strerror(-r))) < 0)
                 return r;
         if (o->cpus) {
                 if (parse_uint(o->cpus, 10, 256, &v) < 0 || v == 0) {
-                        r = msg(errors, "--cpus: '%s' is not a count from 1 to 256", o->cpus);
+                        r = strv_extendf(errors, "--cpus: '%s' is not a count from 1 to 256", o->cpus);
                         return r < 0 ? r : -EINVAL;
                 }
                 vcpus = (unsigned)v;
@@ -234,7 +220,8 @@ static int host_defaults(vm_config *c, const vfio_host *h, const vfio_model_devi
                 if (plan->shared_with) {
                         _cleanup_free_ char *who = strv_join(plan->shared_with, "', '");
 
-                        if ((r = msg(warnings,
+                        if ((r = strv_extendf(
+                                     warnings,
                                      "VM '%s' shares host CPUs with VM '%s': this host has no free core left for its %u vCPUs; the comment above [cpu] pin in its config says which CPUs",
                                      c->name, who ? who : "?", vcpus)) < 0)
                                 return r;
@@ -243,7 +230,8 @@ static int host_defaults(vm_config *c, const vfio_host *h, const vfio_model_devi
                 return r;
         else if (
                 n > 0 &&
-                (r = msg(warnings,
+                (r = strv_extendf(
+                         warnings,
                          "this host has %zu CPUs: too few to pin %u vCPUs and keep a core for itself; no pinning planned",
                          n, vcpus)) < 0)
                 return r;
@@ -253,8 +241,9 @@ static int host_defaults(vm_config *c, const vfio_host *h, const vfio_model_devi
 
         if (o->memory) {
                 if (parse_size(o->memory, &v) < 0 || v < (256ULL << 20)) {
-                        r = msg(errors, "--memory: '%s' is not a size of at least 256M (16G, 16384M)",
-                                o->memory);
+                        r = strv_extendf(errors,
+                                         "--memory: '%s' is not a size of at least 256M (16G, 16384M)",
+                                         o->memory);
                         return r < 0 ? r : -EINVAL;
                 }
                 c->memory.size = v;
@@ -333,14 +322,14 @@ int vm_create_build(vm_config *c, const vfio_host *h, const vfio_model *m, vfio_
                                         return -ENOMEM;
                         }
                 } else {
-                        r = msg(errors, "--disk: '%s' is neither an absolute path nor a size (64G)",
-                                o->disk);
+                        r = strv_extendf(errors, "--disk: '%s' is neither an absolute path nor a size (64G)",
+                                         o->disk);
                         return r < 0 ? r : -EINVAL;
                 }
         }
         if (o->iso) {
                 if (o->iso[0] != '/') {
-                        r = msg(errors, "--iso: '%s' must be an absolute path", o->iso);
+                        r = strv_extendf(errors, "--iso: '%s' must be an absolute path", o->iso);
                         return r < 0 ? r : -EINVAL;
                 }
                 r = add_item((void **)&c->disks, &c->n_disks, sizeof(vm_disk), "install", (void **)&d);

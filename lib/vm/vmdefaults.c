@@ -661,25 +661,6 @@ static int choose(topo *t, bool *used, int gpu_node, size_t want, char ***pin)
         return 0;
 }
 
-static int push_line(char ***l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int push_line(char ***l, const char *fmt, ...)
-{
-        va_list ap;
-        char *s;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        if (strv_push(l, s) < 0) {
-                free(s);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 /* "4-7,36-39": the CPUs of the cores matching (l3 >= 0: that L3 domain; else the given core). */
 static char *cpus_text(const topo *t, int l3, const core *one)
 {
@@ -753,52 +734,53 @@ static int explain(topo *t, char *const *pin, unsigned threads, int gpu_node, co
                 n_slow += c->slow;
                 n_single += c->n == 1;
         }
-        if (unknown && (r = push_line(why, "some pinned CPUs are not online on this host")) < 0)
+        if (unknown && (r = strv_extendf(why, "some pinned CPUs are not online on this host")) < 0)
                 return r;
         /* NUMA: where the GPU's DMA and guest memory meet
          * (Documentation/admin-guide/mm/numa_memory_policy.rst). */
         if (t->n_nodes > 1 && n_nodes == 1 && gpu_node >= 0 && nodes[0] == gpu_node)
-                r = push_line(
+                r = strv_extendf(
                         why,
                         "NUMA: the vCPUs are on node %d, the node of GPU %s, so its DMA and the guest's memory stay on one node",
                         nodes[0], gpu ? gpu : "?");
         else if (t->n_nodes > 1 && n_nodes == 1 && gpu_node >= 0)
-                r = push_line(
+                r = strv_extendf(
                         why,
                         "NUMA: the vCPUs are on node %d but GPU %s is on node %d: its DMA crosses between the sockets",
                         nodes[0], gpu ? gpu : "?", gpu_node);
         else if (t->n_nodes > 1 && n_nodes == 1)
-                r = push_line(why, "NUMA: the vCPUs are all on node %d", nodes[0]);
+                r = strv_extendf(why, "NUMA: the vCPUs are all on node %d", nodes[0]);
         else if (t->n_nodes > 1)
-                r = push_line(
+                r = strv_extendf(
                         why,
                         "NUMA: the vCPUs span %zu nodes (too few free cores on one): guest memory is not bound to a node",
                         n_nodes);
         else
-                r = push_line(why, "NUMA: this host has one memory node: nothing to place");
+                r = strv_extendf(why, "NUMA: this host has one memory node: nothing to place");
         if (r < 0)
                 return r;
         /* SMT: a guest told threads = 2 schedules as if vCPU pairs shared a core's caches and ports. */
         if (threads == 0 && pairs_are_siblings(t, pin))
-                r = push_line(
+                r = strv_extendf(
                         why, "SMT: each vCPU pair (0+1, 2+3, ...) runs on the two threads of one host core");
         else if (threads == 2)
-                r = push_line(
+                r = strv_extendf(
                         why,
                         "SMT: each vCPU pair (0+1, 2+3, ...) runs on the two threads of one host core, so the guest is told threads = 2");
         else if (!t->smt)
-                r = push_line(why, "SMT: this host has no SMT siblings; the guest sees one thread per core");
+                r = strv_extendf(why,
+                                 "SMT: this host has no SMT siblings; the guest sees one thread per core");
         else if (n_single > 0 && t->hybrid)
-                r = push_line(
+                r = strv_extendf(
                         why,
                         "SMT: not declared to the guest: %zu vCPUs run on E-cores, which have no SMT sibling, so no vCPU pair could be a real core's two threads",
                         n_single);
         else if (strv_length((char **)pin) % 2)
-                r = push_line(
+                r = strv_extendf(
                         why,
                         "SMT: not declared to the guest: an odd vCPU count leaves one core with a single vCPU");
         else
-                r = push_line(
+                r = strv_extendf(
                         why,
                         "SMT: not declared to the guest: the vCPU pairs do not run on sibling threads of one core");
         if (r < 0)
@@ -806,21 +788,21 @@ static int explain(topo *t, char *const *pin, unsigned threads, int gpu_node, co
         if (n_l3 == 1 && l3s[0] >= 0) {
                 _cleanup_free_ char *dom = cpus_text(t, l3s[0], NULL);
 
-                r = push_line(why, "L3: all vCPUs share one L3 cache (the domain of CPUs %s)",
-                              dom ? dom : "?");
+                r = strv_extendf(why, "L3: all vCPUs share one L3 cache (the domain of CPUs %s)",
+                                 dom ? dom : "?");
         } else if (n_l3 > 1)
-                r = push_line(why,
-                              "L3: the vCPUs span %zu L3 domains: no single domain had enough free cores",
-                              n_l3);
+                r = strv_extendf(why,
+                                 "L3: the vCPUs span %zu L3 domains: no single domain had enough free cores",
+                                 n_l3);
         if (r < 0)
                 return r;
         if (t->hybrid && n_slow == 0)
-                r = push_line(
+                r = strv_extendf(
                         why,
                         "hybrid CPU: all vCPUs run on performance cores (up to %u MHz; E-cores reach %u MHz)",
                         t->fast_speed / 1000, t->slow_speed / 1000);
         else if (t->hybrid)
-                r = push_line(
+                r = strv_extendf(
                         why,
                         "hybrid CPU: %zu vCPUs run on E-cores (up to %u MHz): the performance cores (%u MHz) were not enough",
                         n_slow, t->slow_speed / 1000, t->fast_speed / 1000);
@@ -927,13 +909,13 @@ static int plan(topo *t, const vm_pin_request *req, vm_pin_plan *p)
         if (r < 0)
                 return r;
         if (p->memory_node >= 0 &&
-            (r = push_line(
+            (r = strv_extendf(
                      &p->why,
                      "memory: guest RAM bound to node %d ([memory] host_nodes: host-nodes=%d,policy=bind)",
                      p->memory_node, p->memory_node)) < 0)
                 return r;
         hostcpus = cpus_text(t, -1, hc);
-        r = push_line(
+        r = strv_extendf(
                 &p->why,
                 t->hybrid
                         ? "host: keeps E-core CPU %s for itself and QEMU's other threads (emulator_pin), leaving the performance cores to guests"
@@ -963,8 +945,8 @@ static int plan(topo *t, const vm_pin_request *req, vm_pin_plan *p)
                                 for (size_t k = 0; k < t->cores[j].taken; k++)
                                         set[t->cores[j].cpus[k]] = true;
                 l = cpulist_format(set, CPULIST_MAX, ',');
-                if ((r = push_line(&p->why, "shares host CPUs %s with VM '%s': no free core was left",
-                                   l ? l : "?", *name)) < 0)
+                if ((r = strv_extendf(&p->why, "shares host CPUs %s with VM '%s': no free core was left",
+                                      l ? l : "?", *name)) < 0)
                         return r;
         }
         for (size_t i = 0; i < req->n_holders; i++) {
@@ -973,9 +955,9 @@ static int plan(topo *t, const vm_pin_request *req, vm_pin_plan *p)
                 if (strv_contains(p->shared_with, req->holders[i].name) || !req->holders[i].pin)
                         continue;
                 l = list_text(req->holders[i].pin);
-                if ((r = push_line(&p->why, "keeps clear of CPUs %s, pinned by VM '%s'%s", l ? l : "?",
-                                   req->holders[i].name,
-                                   req->holders[i].autostart ? " (autostarted)" : "")) < 0)
+                if ((r = strv_extendf(&p->why, "keeps clear of CPUs %s, pinned by VM '%s'%s", l ? l : "?",
+                                      req->holders[i].name,
+                                      req->holders[i].autostart ? " (autostarted)" : "")) < 0)
                         return r;
         }
         return 0;
