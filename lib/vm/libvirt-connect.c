@@ -191,24 +191,6 @@ int vm_node_devices_parse(char *const *xmls, vm_node_devices **ret)
         return 0;
 }
 
-static int push(char ***l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int push(char ***l, const char *fmt, ...)
-{
-        va_list ap;
-        char *s;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        r = strv_push(l, s);
-        if (r < 0)
-                free(s);
-        return r;
-}
-
 int vm_node_devices_resolve(vm_config *c, const vm_node_devices *d, vfio_pci_names *names, const char *where,
                             char ***ret_errors)
 {
@@ -229,12 +211,12 @@ int vm_node_devices_resolve(vm_config *c, const vm_node_devices *d, vfio_pci_nam
                 if (found)
                         continue;
                 if (u->has_id)
-                        r = push(
+                        r = strv_extendf(
                                 &errors,
                                 "%s:%u: [usb \"%s\"] device %04x:%04x is not plugged into %s (its node devices have no such USB device); nothing was defined",
                                 c->filename, u->line, u->name, u->vendor, u->product, where);
                 else
-                        r = push(
+                        r = strv_extendf(
                                 &errors,
                                 "%s:%u: [usb \"%s\"] nothing is plugged into bus %u port %s on %s; nothing was defined",
                                 c->filename, u->line, u->name, u->host_bus, u->host_port, where);
