@@ -102,6 +102,10 @@ static void test_identical_twin_on_host_means_bind_by_identity(void **state)
         assert_non_null(strstr(
                 unit,
                 "\nExecStart=/opt/bin/vfioctl bind --boot 8086:10d3:8086:0000@pci0000:00/11.0/00.0,dsn=52-54-00-ff-ff-e2-e0-02\n"));
+        /* It binds before udev's coldplug loads the host drivers (which would race it for the device),
+         * and systemd's bound on it lies above bind's own for one device (3 waits of 30 s), never none. */
+        assert_non_null(strstr(unit, "\nBefore=systemd-udev-trigger.service "));
+        assert_non_null(strstr(unit, "\nTimeoutStartSec=120\n"));
         assert_true(any_contains(e->p->notes, "is also at 0000:01:00.0, which stays with the host"));
         assert_int_equal(strv_length(e->p->cmdline_add), 0);
         /* Enabled by setup itself (the link systemctl enable makes), so --undo takes it away too. */
