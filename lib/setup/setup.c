@@ -1541,6 +1541,11 @@ static int apply_backup(apply_run *a, const vfio_setup_file *f, entry *e)
                 return -ENOMEM;
         if ((r = apply_at(a, bdir)) < 0)
                 return r;
+        /* var/lib/vfioctl first, searchable: the VM users' state directories are below it (QEMU opens its
+         * OVMF variable store there as the VM user); only the backup tree in it is root's alone. */
+        r = vfio_hostfile_mkdir_p(a->h, "var/lib/vfioctl", 0755, &a->created);
+        if (r < 0)
+                return r;
         r = vfio_hostfile_mkdir_p(a->h, bdir, 0700, &a->created);
         if (r < 0)
                 return r;
