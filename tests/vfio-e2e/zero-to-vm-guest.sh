@@ -103,6 +103,13 @@ expect guide-completes "exit 0: the VM runs" [ "$RC" = 0 ]
 if [ "$RC" != 0 ]; then
   # Why the VM did not come up: QEMU's and vfioctl's messages for it.
   mark "vfioctl log $NAME:"; "$VFIOCTL" log "$NAME" 2>&1 | tail -30 | sed 's/^/  [log] /'
+  # What QEMU, as the VM user, met on the way to its state (owners, modes, the mounts below them).
+  mark "state as $VMUSER sees it:"
+  { id "$VMUSER"; ls -lnd / /var /var/lib /var/lib/vfioctl /var/lib/vfioctl/"$NAME" /var/lib/vfioctl/"$NAME"/*
+    findmnt -no SOURCE,FSTYPE,OPTIONS -T /var/lib/vfioctl
+    for f in /var/lib/vfioctl/"$NAME"/*; do
+      setpriv --reuid="$VMUSER" --regid="$VMUSER" --init-groups sh -c 'exec 3<>"$1" && echo "$1: opens read-write"' - "$f"
+    done; } 2>&1 | sed 's/^/  [state] /'
 fi
 expect config "/etc/vfioctl/vms/$NAME.conf has [vm] user and the GPU's identity" \
   sh -c "grep -qx 'user = $VMUSER' /etc/vfioctl/vms/$NAME.conf && grep -qx 'device = 1234:1111:1af4:1100@pci0000:00/12.0/00.0' /etc/vfioctl/vms/$NAME.conf"
