@@ -118,9 +118,16 @@ sed 's/^/  [status] /' "$W/status"
 expect status "vfioctl status: runs (exit 0)" [ "$src" = 0 ]
 QPID=$("$VFIOCTL" status "$NAME" --json 2>/dev/null | jq -r '.pid // 0')
 expect vm-user "QEMU runs as $VMUSER" [ "$(ps -o user= -p "${QPID:-0}" 2>/dev/null)" = "$VMUSER" ]
-"$VFIOCTL" qmp "$NAME" '{"execute":"query-pci"}' > "$W/query-pci" 2>&1
-PCI=$(jq -r '.. | objects | select(.qdev_id? and (.qdev_id | startswith("hostdev"))) | "\(.qdev_id)=\(.id.vendor):\(.id.device)"' "$W/query-pci" 2>/dev/null | tr '\n' ' ')
-mark "query-pci hostdevs: $PCI"
+# query-pci lists a device behind a root port only once the guest firmware has numbered the buses; OVMF
+# under TCG inside this TCG guest takes a while to get there: ask again, bounded.
+PCI=""; t0=$(up)
+for _i in $(seq 1 60); do
+  "$VFIOCTL" qmp "$NAME" '{"execute":"query-pci"}' > "$W/query-pci" 2>&1
+  PCI=$(jq -r '.. | objects | select(.qdev_id? and (.qdev_id | startswith("hostdev"))) | "\(.qdev_id)=\(.id.vendor):\(.id.device)"' "$W/query-pci" 2>/dev/null | tr '\n' ' ')
+  case "$PCI" in *hostdev-gpu-1*) break;; esac
+  sleep 2
+done
+mark "query-pci hostdevs: $PCI (asked from $t0 s to $(up) s of uptime)"
 expect query-pci "the inner QEMU has the GPU (1234:1111) and its audio function (8086:293e)" \
   sh -c "echo '$PCI' | grep -q '=4660:4369' && echo '$PCI' | grep -q '=32902:10558'"
 "$VFIOCTL" stop "$NAME" --timeout 15 > "$W/stop" 2>&1; src=$?
