@@ -10,11 +10,9 @@
 # machine for the pinned-only VM and exclude CPU 1 for the isolated one, and be the whole machine again
 # after the VM ended; a round that does not hold fails the case, so the two rows cannot be one setup.
 # Kernel command line (run.sh --append): vfioctl.jitter_elf=HOSTPATH vfioctl.jitter_rounds=N
-# Output per VM: "@@@ JITTER round=I setup=pinned|isolated <the guest's figures> load_running=[..] ..."
+# Output per VM (named jitter-ROUND-SETUP): "@@@ JITTER round=I setup=pinned|isolated <the guest's figures> load_running=[..] ..."
 
 OPT_CASES="$OPT_CASES bench-jitter"
-
-JITVM=jitter-vm
 
 jit_conf() { # jit_conf no|yes
   cat > "$W/$JITVM.conf" <<EOF
@@ -50,6 +48,8 @@ jit_console() { timeout 30 chroot "$R" "$VFIOCTL" log "$JITVM" --console 2>/dev/
 
 # jit_round I SETUP ISOLATE: one VM under the load; prints its @@@ JITTER line, fails on a wrong setup
 jit_round() {
+  # a VM of its own per round and setup: a VM's console log is appended to across its boots
+  JITVM=jitter-$1-$2
   timeout 60 chroot "$R" "$VFIOCTL" stop "$JITVM" --force > /dev/null 2>&1
   jit_conf "$3"
   _all=$(jit_each "$JIT_CPUS")
@@ -60,7 +60,7 @@ jit_round() {
   # the guest's loop runs a fixed time (jitterguest.c SECONDS) after its boot: bounded wait for its line
   _i=0; _out=""
   while [ $_rc = 0 ] && [ $_i -lt 180 ]; do
-    _out=$(jit_console | grep -a '^jitter tsc' | tail -1)
+    _out=$(jit_console | grep -a '^jitter tsc')
     [ -n "$_out" ] && break
     sleep 1; _i=$((_i + 1))
   done
