@@ -9,7 +9,7 @@ import benchlib as B  # noqa: E402
 
 LOG, OUT, ROUNDS, SECS, RC, KV = sys.argv[1:7]
 ROUNDS = int(ROUNDS)
-SETUPS = [("pinned", "pinned only (`pin = 1`)"), ("isolated", "pinned + isolated (`pin = 1`, `isolate = yes`)")]
+SETUPS = [("pinned", "pinned only (`isolate = no`)"), ("isolated", "pinned + isolated (`isolate = yes`)")]
 
 with open(LOG, errors="replace") as f:
     text = f.read()
@@ -72,8 +72,8 @@ with open(OUT, "w") as f:
 In the VFIO test bed (nested TCG: the outer guest is QEMU TCG on {machine}, 2 vCPUs, kernel {kv}, cgroup v2;
 the VM inside it is QEMU TCG too), {rounds} rounds in one run, each round one VM of each setup with the order
 alternating. Before the first VM, one busy ordinary process per outer CPU (`while :; do :; done`) starts and
-spins through every round. The VM: 1 vCPU pinned to outer CPU 1 by `vfioctl start` (`pin = 1`; the outer
-guest keeps CPU 0), its guest `bench/jitterguest.c`, a bare Multiboot kernel (no guest OS) that for 8 s
+spins through every round. The VM: 1 vCPU pinned by `vfioctl start` as its plan pins it on 2 CPUs
+(`vfioctl create --cpus 1`: `pin = 1`, `emulator_pin = 0`: the outer guest keeps CPU 0), its guest `bench/jitterguest.c`, a bare Multiboot kernel (no guest OS) that for 8 s
 times iterations of a fixed piece of work, 400 TSC reads each, and histograms their durations (p50 and p99
 to within 1/16, max exact; TSC rate from the emulated PIT: {mhz}). Iterations per VM: {iters}. Median (min-max) over the rounds; ratios are medians
 over the pinned-only medians. {secs} s for the whole run.

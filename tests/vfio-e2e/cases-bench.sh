@@ -4,7 +4,8 @@
 #
 # bench-jitter (driven by bench/jitter.sh): the guest's timer-loop jitter, pinned only vs pinned +
 # [cpu] isolate, while an ordinary host process spins on every CPU of the outer guest. Per round, one VM of
-# each setup, alternating: the load starts first, then `vfioctl start` of a 1-vCPU VM pinned to CPU 1 whose
+# each setup, alternating: the load starts first, then `vfioctl start` of a 1-vCPU VM pinned as vfioctl's plan
+# pins it on 2 CPUs (`create --cpus 1`: pin = 1, emulator_pin = 0) whose
 # guest is bench/jitterguest.c (a Multiboot kernel: a TSC loop for a fixed time, its histogram on the
 # console). While each VM runs, every load process's Cpus_allowed_list is read: it must be the whole
 # machine for the pinned-only VM and exclude CPU 1 for the isolated one, and be the whole machine again
@@ -28,6 +29,7 @@ sockets = 1
 cores = 1
 threads = 1
 pin = 1
+emulator_pin = 0
 isolate = $1
 [memory]
 size = 64M
