@@ -22,7 +22,8 @@
 #define SUB        (1u << SUB_BITS)
 #define NBUCKETS   ((32u - SUB_BITS + 1u) * SUB)
 #define PIT_HZ     1193182u
-#define CAL_DIV    20u /* 1/20 s = 50 ms */
+#define CAL_DIV    50u /* windows of 1/50 s = 20 ms */
+#define CAL_TRIES  9u
 #define COM1       0x3f8
 #define PM1A_CNT   0x604 /* q35's ACPI PM base as SeaBIOS sets it (0x600) + 4 */
 #define STACK_SIZE 16384
@@ -114,8 +115,8 @@ static uint32_t bucket_top(uint32_t i)
         return (uint32_t)((((uint64_t)(SUB + sub + 1u)) << (msb - SUB_BITS)) - 1u);
 }
 
-/* TSC ticks in 50 ms of the PIT (channel 2, gate through port 0x61, speaker off). */
-static uint32_t calibrate(void)
+/* TSC ticks in 1/CAL_DIV s of the PIT (channel 2, gate through port 0x61, speaker off). */
+static uint32_t calibrate_once(void)
 {
         uint32_t count = PIT_HZ / CAL_DIV;
         uint64_t t0, t1;
@@ -129,6 +130,21 @@ static uint32_t calibrate(void)
                 ;
         t1 = rdtsc();
         return (uint32_t)(t1 - t0);
+}
+
+/* The host taking the vCPU away while the count runs out makes one window read long (never short, but
+ * for the few instructions between starting the count and reading the TSC): the shortest of several. */
+static uint32_t calibrate(void)
+{
+        uint32_t best = 0xffffffffu;
+
+        for (uint32_t i = 0; i < CAL_TRIES; i++) {
+                uint32_t t = calibrate_once();
+
+                if (t < best)
+                        best = t;
+        }
+        return best;
 }
 
 static uint32_t percentile(uint32_t rank)
@@ -154,6 +170,7 @@ void main(void)
         cal = calibrate();
         prev = rdtsc();
         end = prev + (uint64_t)cal * CAL_DIV * SECONDS;
+        cal = (uint32_t)((uint64_t)cal * 5u / 2u); /* printed per 50 ms */
         for (;;) {
                 uint64_t t = 0, d64;
 

@@ -61,18 +61,21 @@ jit_round() {
   _pins=$(vr_json "$JITVM" '[.vcpus[]?.cpus] | join(",")')
   # the guest's loop runs a fixed time (jitterguest.c SECONDS) after its boot: bounded wait for its line
   _i=0; _out=""
+  # (the serial line arrives in pieces: only a console that has "jitter done" after it holds all of it)
   while [ $_rc = 0 ] && [ $_i -lt 180 ]; do
-    _out=$(jit_console | grep -a '^jitter tsc')
-    [ -n "$_out" ] && break
+    jit_console > "$W/$JITVM.console"
+    grep -aq '^jitter done' "$W/$JITVM.console" && break
     sleep 1; _i=$((_i + 1))
   done
+  _out=$(grep -a '^jitter tsc' "$W/$JITVM.console" 2>/dev/null)
   timeout 60 chroot "$R" "$VFIOCTL" stop "$JITVM" --timeout 3 > /dev/null 2>&1
   # the give-back runs when QEMU has ended: wait (bounded) for the load to have every CPU again
   _i=0
   while [ $_i -lt 30 ] && [ "$(jit_allowed)" != "$_all" ]; do sleep 1; _i=$((_i + 1)); done
   _after=$(jit_allowed)
   echo "@@@ JITTER round=$1 setup=$2 ${_out#jitter } start=$_rc vcpus=[$_pins] load_before=[$_before] load_running=[$_during] load_after=[$_after]"
-  [ $_rc = 0 ] && [ -n "$_out" ] && [ "$_pins" = 1 ] && [ "$_before" = "$_all" ] && [ "$_after" = "$_all" ] || return 1
+  echo "$_out" | grep -qE '^jitter tsc_per_50ms=[0-9]+ n=[0-9]+ p50=[0-9]+ p99=[0-9]+ max=[0-9]+$' || return 1
+  [ $_rc = 0 ] && [ "$_pins" = 1 ] && [ "$_before" = "$_all" ] && [ "$_after" = "$_all" ] || return 1
   if [ "$3" = yes ]; then
     [ "$_during" = "$(jit_each "$JIT_HOST")" ]
   else
