@@ -75,32 +75,34 @@ mhz = sorted(r["mhz"] for s, _ in SETUPS for r in runs[s])
 with open(OUT, "w") as f:
     f.write("""### Timer-loop jitter under host load: pinned vs pinned + isolated
 
-In the VFIO test bed (nested TCG: the outer guest is QEMU TCG on {machine}, 2 vCPUs, kernel {kv}, cgroup v2;
-the VM inside it is QEMU TCG too), {rounds} rounds in one run, each round one VM of each setup with the order
-alternating. Before the first VM, one busy ordinary process per outer CPU (`while :; do :; done`) starts and
-spins through every round. The VM: 1 vCPU pinned by `vfioctl start` as its plan pins it on 2 CPUs
-(`vfioctl create --cpus 1`: `pin = 1`, `emulator_pin = 0`: the outer guest keeps CPU 0), its guest `bench/jitterguest.c`, a bare Multiboot kernel (no guest OS) that for 8 s
-times iterations of a fixed piece of work, 400 TSC reads each, and histograms their durations (p50 and p99
-to within 1/16, max exact). The TSC's rate comes from the emulated PIT (the shortest of 9 windows of 20 ms:
-a window the host interrupts only reads long): {mhz}. Iterations in 8 s count the time the loop got at
-all. Median (min-max) over the rounds; ratios are medians over the pinned-only medians. {secs} s for the
-whole run.
+In the VFIO test bed: nested TCG (the outer guest is QEMU TCG with 2 vCPUs on this machine, {machine}; its
+kernel {kv} with cgroup v2; the VM inside it runs QEMU TCG too). {rounds} rounds in one run, each round one
+VM of each setup, the order alternating. Before the first VM, one busy ordinary process per outer CPU
+(`while :; do :; done`) starts and spins through every round. The VM: 1 vCPU pinned by `vfioctl start` as
+its plan pins it on 2 CPUs (`vfioctl create --cpus 1` here: `pin = 1`, `emulator_pin = 0`; the outer guest
+keeps CPU 0). Its guest, `bench/jitterguest.c`, is a bare Multiboot kernel (no guest OS) that for 8 s times
+iterations of a fixed piece of work, 400 TSC reads each, and histograms their durations (p50 and p99 to
+within 1/16, max exact). The TSC's rate comes from the emulated PIT (the shortest of 9 windows of 20 ms: a
+window the host interrupts only reads long): {mhz}. Iterations in 8 s count how much of the time the loop
+ran at all. Median (min-max) over the rounds; ratios are medians over the pinned-only medians. {secs} s for
+the whole run.
 
 {table}
 
 Isolation checked in the same run, per VM, from the load processes' `Cpus_allowed_list`: pinned only: {ev_p};
-isolated: {ev_i} (the case fails when the isolated VM's load may still use CPU 1, when the pinned-only VM's
-load may not, or when the load has not got every CPU back after the VM ended).
+isolated: {ev_i}. The case fails when the isolated VM's load may still use CPU 1, when the pinned-only VM's
+load may not, or when the load has not got every CPU back after the VM ended.
 {noisy}
-What this shows and what it does not: under TCG the vCPU is an ordinary host thread, so the outer kernel's
-scheduler decides whether it shares CPU 1 with the load; pinned only, the load's process on CPU 1 takes its
-turns and each turn the guest loses shows up as one long iteration (p99 and max); isolated, the same running
-processes were moved to CPU 0 while the VM ran. Both setups share everything below the outer guest: its 2
-vCPUs are threads on a 2-core host that other work uses too, so the isolated row's remaining spikes are the
-real host's noise, not the outer guest's. Nested TCG makes every iteration tens of times slower than
-natively (p50), so absolute figures say nothing of a KVM guest; the ratio of the two rows is what this run
-shows. Not covered: IRQ steering (the VM passes no device through; isolation steers only the default IRQ
-affinity here) and the cpufreq governor (the test bed has no cpufreq).
+What this shows and what it does not: under TCG the vCPU is an ordinary thread of the outer guest, so the
+outer kernel's scheduler decides whether it shares CPU 1 with the load. Pinned only, the load's process on
+CPU 1 takes its turns, and each turn the guest loses is one long iteration (p99, max) and fewer iterations;
+isolated, the same already running processes were moved to CPU 0 while the VM ran. What the isolated row
+still loses comes from below and beside the load: the outer guest's 2 vCPUs are threads on a 2-core machine
+that other work shared during the run (and on which the outer CPU 0 spins with the load), and the outer
+kernel's own work on CPU 1. Nested TCG makes each iteration far slower than native (p50), so absolute
+figures say nothing about a KVM guest; the two rows side by side are what this run shows. Not covered: IRQ
+steering (the VM passes no device through; isolation set only the default IRQ affinity here) and the
+cpufreq governor (the test bed has no cpufreq).
 """.format(machine=B.machine_line(), kv=KV, rounds=ROUNDS, mhz="%.0f-%.0f MHz" % (mhz[0], mhz[-1]),
            secs=SECS, table="\n".join(lines), ev_p=evidence["pinned"],
            ev_i=evidence["isolated"],
