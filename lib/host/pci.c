@@ -372,11 +372,15 @@ static int read_device_link(const vfio_host *h, int devices_fd, const char *name
 
 typedef struct dev_files {
         int fd[N_ATTRS + 1]; /* the attributes (descriptor or -errno of the open), then the directory */
+        fd_batch *batch;     /* where they go when read (a scan), or NULL: closed at once */
 } dev_files;
 
 static void dev_files_close(dev_files *f)
 {
-        close_many(f->fd, N_ATTRS + 1);
+        if (f->batch)
+                fd_batch_add(f->batch, f->fd, N_ATTRS + 1);
+        else
+                close_many(f->fd, N_ATTRS + 1);
 }
 
 /*
@@ -417,11 +421,12 @@ static int open_sys_for_links(const vfio_host *h)
         return sys_fd;
 }
 
-static int read_device(const vfio_host *h, int devices_fd, int sys_fd, const char *name, vfio_pci_dev **ret)
+static int read_device(const vfio_host *h, int devices_fd, int sys_fd, fd_batch *batch, const char *name,
+                       vfio_pci_dev **ret)
 {
         _cleanup_(vfio_pci_dev_freep) vfio_pci_dev *d = NULL;
         _cleanup_free_ char *target = NULL, *s = NULL;
-        _cleanup_(dev_files_close) dev_files files = { .fd = { [0 ... N_ATTRS] = -EBADF } };
+        _cleanup_(dev_files_close) dev_files files = { .fd = { [0 ... N_ATTRS] = -EBADF }, .batch = batch };
         const int *fds;
         int dfd;
         char dir[sizeof("sys/bus/pci/devices/") + NAME_MAX];
@@ -546,7 +551,7 @@ static int read_device(const vfio_host *h, int devices_fd, int sys_fd, const cha
 
 int vfio_pci_read_device(const vfio_host *h, const char *name, vfio_pci_dev **ret)
 {
-        return read_device(h, -EBADF, -EBADF, name, ret);
+        return read_device(h, -EBADF, -EBADF, NULL, name, ret);
 }
 
 static int cmp_dev(const void *a, const void *b)
@@ -561,6 +566,8 @@ int vfio_pci_scan(const vfio_host *h, vfio_pci_list **ret)
         _cleanup_(vfio_pci_list_freep) vfio_pci_list *l = NULL;
         _cleanup_strv_free_ char **names = NULL;
         _cleanup_close_ int devices_fd = -EBADF, sys_fd = -EBADF;
+        _cleanup_(fd_batch_flush) fd_batch batch = { .n = 0 };
+        fd_batch *closing;
         int r;
 
         assert(ret);
@@ -586,11 +593,13 @@ int vfio_pci_scan(const vfio_host *h, vfio_pci_list **ret)
          */
         devices_fd = vfio_host_open_path(h, "sys/bus/pci/devices", O_PATH | O_DIRECTORY);
         sys_fd = open_sys_for_links(h);
+        /* The devices' files are closed eight devices at a time, when the descriptor limit leaves room. */
+        closing = fd_batch_fits(N_ATTRS + 1) ? &batch : NULL;
         STRV_FOREACH(n, names) {
                 vfio_pci_dev *d;
                 char *msg;
 
-                r = read_device(h, devices_fd, sys_fd, *n, &d);
+                r = read_device(h, devices_fd, sys_fd, closing, *n, &d);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0) {
