@@ -184,6 +184,8 @@ static const char *errno_what(int r)
  * is resolved once, not for each file), then read with one read() each (read_virtual_fd), then closed
  * together: descriptors opened in a row have consecutive numbers, so one close_range() closes them
  * (close_many). Per function that is 15 opens, reads and 1 close instead of 15 opens, 30 reads, 15 closes.
+ * boot_vga is opened only when the class says the kernel shows it (vga_attr_visible), so most functions
+ * need 14 opens.
  */
 enum {
         ATTR_VENDOR,
@@ -370,6 +372,16 @@ static int read_device_link(const vfio_host *h, int devices_fd, const char *name
         return r == -EINVAL ? -ENOENT : r;
 }
 
+/*
+ * Whether the kernel shows boot_vga for a function of this class: only for VGA-compatible ones, class
+ * 0x0300 or the pre-2.0 0x0001 (pci_dev_attrs_are_visible and pci_is_vga, drivers/pci/pci-sysfs.c). An
+ * unreadable class looks anyway.
+ */
+static bool vga_attr_visible(int32_t class)
+{
+        return class < 0 || class >> 8 == 0x0300 || class >> 8 == 0x0001;
+}
+
 typedef struct dev_files {
         int fd[N_ATTRS + 1]; /* the attributes (descriptor or -errno of the open), then the directory */
         fd_batch *batch;     /* where they go when read (a scan), or NULL: closed at once */
@@ -458,9 +470,14 @@ static int read_device(const vfio_host *h, int devices_fd, int sys_fd, fd_batch 
                 return dfd == -ENOTDIR ? -ENOENT : dfd; /* dangling: the device directory is gone */
         files.fd[N_ATTRS] = dfd;
         for (unsigned a = 0; a < N_ATTRS; a++) {
-                int fd = openat(dfd, attr_names[a],
-                                O_RDONLY | O_CLOEXEC | O_NOCTTY | (a == ATTR_CONFIG ? O_NOFOLLOW : 0));
+                int fd;
 
+                if (a == ATTR_BOOT_VGA) {
+                        files.fd[a] = -ENOENT; /* decided by the class, below */
+                        continue;
+                }
+                fd = openat(dfd, attr_names[a],
+                            O_RDONLY | O_CLOEXEC | O_NOCTTY | (a == ATTR_CONFIG ? O_NOFOLLOW : 0));
                 files.fd[a] = fd < 0 ? -errno : fd;
         }
         fds = files.fd;
@@ -472,6 +489,11 @@ static int read_device(const vfio_host *h, int devices_fd, int sys_fd, fd_batch 
             (r = read_hex_attr(fds, d, ATTR_REVISION, 8, &d->revision)) < 0 ||
             (r = read_hex_attr(fds, d, ATTR_CLASS, 24, &d->class)) < 0)
                 return r;
+        if (vga_attr_visible(d->class)) {
+                int fd = openat(dfd, attr_names[ATTR_BOOT_VGA], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+                files.fd[ATTR_BOOT_VGA] = fd < 0 ? -errno : fd;
+        }
         if ((r = read_int_attr(fds, d, ATTR_BOOT_VGA, 0, 1, &d->boot_vga)) < 0 ||
             (r = read_int_attr(fds, d, ATTR_NUMA_NODE, -1, 4095, &d->numa_node)) < 0)
                 return r;
