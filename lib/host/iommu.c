@@ -128,7 +128,8 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
                 }
                 /* Both files open, then read, then closed with the batch's close_range() (close_many). */
                 fds[0] = open_in_group(h, groups_fd, *n, "devices", O_RDONLY | O_DIRECTORY);
-                fds[1] = open_in_group(h, groups_fd, *n, "type", O_RDONLY | O_NOCTTY);
+                fds[1] = open_in_group(h, groups_fd, *n, "type",
+                                       O_RDONLY | O_NOCTTY | O_NONBLOCK); /* a FIFO must not block */
                 r = fds[0] < 0 ? fds[0] : read_dir_names_fd(fds[0], GROUP_MEMBERS_MAX, &g->members);
                 if (r == -ENOMEM)
                         return r;

@@ -225,6 +225,21 @@ static const char *const attr_names[N_ATTRS] = {
 };
 
 /*
+ * A --root tree is written by whoever owns it: a FIFO in place of an attribute must not block the open or
+ * the read, so neither waits (O_NONBLOCK); what it is shows when it reads empty (not_regular).
+ */
+#define ATTR_OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+
+/* Only asked when a read came back empty or would block, which a sysfs attribute never does: no fstat()
+ * per attribute. */
+static bool not_regular(int fd)
+{
+        struct stat st;
+
+        return fstat(fd, &st) == 0 && !S_ISREG(st.st_mode);
+}
+
+/*
  * Reads the attribute open as fd (or the open's -errno) into buf; returns 1 when read, 0 when absent (a
  * problem is noted when it is `required` or unreadable).
  */
@@ -234,6 +249,10 @@ static int read_dev_attr(int fd, vfio_pci_dev *d, const char *attr, bool require
         int r;
 
         n = fd < 0 ? fd : read_virtual_fd(fd, buf, size);
+        if ((n == 0 || n == -EAGAIN) && not_regular(fd)) {
+                r = strv_extendf(&d->problems, "%s: %s", attr, "not a regular file");
+                return r < 0 ? r : 0;
+        }
         if (n >= 0)
                 return 1;
         if (n == -ENOMEM)
@@ -476,8 +495,7 @@ static int read_device(const vfio_host *h, int devices_fd, int sys_fd, fd_batch 
                         files.fd[a] = -ENOENT; /* decided by the class, below */
                         continue;
                 }
-                fd = openat(dfd, attr_names[a],
-                            O_RDONLY | O_CLOEXEC | O_NOCTTY | (a == ATTR_CONFIG ? O_NOFOLLOW : 0));
+                fd = openat(dfd, attr_names[a], ATTR_OPEN_FLAGS | (a == ATTR_CONFIG ? O_NOFOLLOW : 0));
                 files.fd[a] = fd < 0 ? -errno : fd;
         }
         fds = files.fd;
@@ -490,7 +508,7 @@ static int read_device(const vfio_host *h, int devices_fd, int sys_fd, fd_batch 
             (r = read_hex_attr(fds, d, ATTR_CLASS, 24, &d->class)) < 0)
                 return r;
         if (vga_attr_visible(d->class)) {
-                int fd = openat(dfd, attr_names[ATTR_BOOT_VGA], O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                int fd = openat(dfd, attr_names[ATTR_BOOT_VGA], ATTR_OPEN_FLAGS);
 
                 files.fd[ATTR_BOOT_VGA] = fd < 0 ? -errno : fd;
         }
