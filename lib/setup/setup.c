@@ -244,6 +244,39 @@ static unsigned boot_unit_timeout_s(size_t n)
         return (unsigned)(n * VFIO_BIND_WAITS_PER_DEVICE * (VFIO_BIND_BOOT_TIMEOUT_MS / 1000) + 30);
 }
 
+/* What `bind --boot` takes for these identities: every function of each one's slot (bind takes a card
+ * whole), so the unit's bound counts those, not the selectors. */
+static int boot_bind_functions(const vfio_model *m, const vfio_selection *sel, char **by_identity,
+                               size_t *ret)
+{
+        _cleanup_strv_free_ char **slots = NULL;
+        size_t n = 0;
+
+        for (size_t i = 0; i < sel->n; i++) {
+                _cleanup_free_ char *idstr = vfio_identity_format(&sel->items[i].id);
+                const char *dot = strrchr(sel->items[i].name, '.');
+
+                if (!idstr)
+                        return -ENOMEM;
+                if (!dot || !strv_contains(by_identity, idstr))
+                        continue;
+                if (strv_extendf(&slots, "%.*s", (int)(dot - sel->items[i].name), sel->items[i].name) < 0)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < m->pci->n; i++) {
+                const char *name = m->pci->devs[i]->name, *dot = strrchr(name, '.');
+
+                STRV_FOREACH(s, slots)
+                        if (dot && (size_t)(dot - name) == strlen(*s) &&
+                            strncmp(name, *s, strlen(*s)) == 0) {
+                                n++;
+                                break;
+                        }
+        }
+        *ret = n > strv_length(by_identity) ? n : strv_length(by_identity);
+        return 0;
+}
+
 static int plan_modprobe(const vfio_host *h, const vfio_model *m, const vfio_selection *sel,
                          const vfio_setup_opts *o, vfio_setup_plan *p, char ***ret_ids)
 {
@@ -312,7 +345,11 @@ static int plan_modprobe(const vfio_host *h, const vfio_model *m, const vfio_sel
         }
         if (strv_length(by_identity) > 0) {
                 _cleanup_free_ char *args = strv_join(by_identity, " ");
+                size_t taken;
 
+                r = boot_bind_functions(m, sel, by_identity, &taken);
+                if (r < 0)
+                        return r;
                 if (!args ||
                     asprintf(&unit,
                              HEADER
@@ -331,7 +368,7 @@ static int plan_modprobe(const vfio_host *h, const vfio_model *m, const vfio_sel
                              "ExecStop=%s unbind %s\n\n"
                              "[Install]\n"
                              "WantedBy=sysinit.target\n",
-                             boot_unit_timeout_s(strv_length(by_identity)),
+                             boot_unit_timeout_s(taken),
                              o->vfioctl_path ? o->vfioctl_path : "/usr/bin/vfioctl", args,
                              o->vfioctl_path ? o->vfioctl_path : "/usr/bin/vfioctl", args) < 0)
                         return -ENOMEM;

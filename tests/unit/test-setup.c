@@ -123,6 +123,35 @@ static void test_identical_twin_on_host_means_bind_by_identity(void **state)
         }
 }
 
+/* bind --boot takes a card whole: a GPU bound by identity brings its HDA function, which went by ids= (no
+ * twin on the host). systemd's bound must cover both functions, or it kills bind half-way on a slow boot. */
+static void test_boot_unit_bound_counts_the_whole_card(void **state)
+{
+        char *root = fixture_copy("q35-viommu"), path[4096];
+        env e = {};
+        vfio_setup_opts o = {};
+        const char *unit;
+
+        (void)state;
+        assert_non_null(root);
+        /* The on-board audio that shares the HDA function's IDs is gone: only the GPU has a twin. */
+        snprintf(path, sizeof(path), "%s/sys/bus/pci/devices/0000:00:1b.0", root);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(vfio_host_open(root, &e.h), 0);
+        assert_int_equal(vfio_model_load(e.h, &e.m), 0);
+        plan(&e, "03:00.0", &o);
+        assert_non_null(strstr(file(&e, "etc/modprobe.d/vfioctl.conf"), "options vfio-pci ids=8086:293e"));
+        unit = file(&e, "etc/systemd/system/vfioctl-bind.service");
+        assert_non_null(unit);
+        /* One identity on the command line, two functions taken: 2 x 3 waits x 30 s + 30 s. */
+        assert_non_null(strstr(unit, "\nTimeoutStartSec=210\n"));
+        vfio_setup_plan_free(e.p);
+        vfio_selection_free(e.sel);
+        vfio_model_free(e.m);
+        vfio_host_free(e.h);
+        fixture_remove(root);
+}
+
 static void test_gpu_audio_softdep(void **state)
 {
         env *e = *state;
@@ -608,6 +637,7 @@ int main(void)
                 cmocka_unit_test(test_unified_diff),
                 T(test_unique_device_uses_vfio_pci_ids),
                 T(test_identical_twin_on_host_means_bind_by_identity),
+                cmocka_unit_test(test_boot_unit_bound_counts_the_whole_card),
                 T(test_gpu_audio_softdep),
                 T(test_group_and_safety_refusals),
                 cmocka_unit_test(test_no_iommu_host_critical_refused),
