@@ -41,6 +41,7 @@ typedef struct vm_runstate {
         char **evdevs;        /* evdev paths grabbed */
         char **vcpu_threads;  /* thread ids, vCPU order */
         char **vcpu_pins;     /* host CPU of each vCPU as applied, vCPU order */
+        char **planned;       /* host CPUs planned at start: held until vcpu_pins says where they run */
         char **emulator_pins; /* host CPUs of the other threads */
         char *qemu_dir;       /* directory QEMU writes (sockets, console log) */
         char **rebind;        /* devices to give back to host drivers on exit ("ADDR=driver") */

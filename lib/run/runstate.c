@@ -52,6 +52,7 @@ vm_runstate *vm_runstate_free(vm_runstate *s)
         strv_free(s->evdevs);
         strv_free(s->vcpu_threads);
         strv_free(s->vcpu_pins);
+        strv_free(s->planned);
         strv_free(s->emulator_pins);
         free(s->qemu_dir);
         strv_free(s->rebind);
@@ -123,6 +124,7 @@ int vm_runstate_write(int dirfd, const vm_runstate *s)
         put_strv(f, "evdevs", s->evdevs);
         put_strv(f, "vcpu_threads", s->vcpu_threads);
         put_strv(f, "vcpu_pins", s->vcpu_pins);
+        put_strv(f, "planned", s->planned);
         put_strv(f, "emulator_pins", s->emulator_pins);
         put_str(f, "qemu_dir", s->qemu_dir);
         put_strv(f, "rebind", s->rebind);
@@ -230,6 +232,8 @@ int vm_runstate_read(int dirfd, vm_runstate **ret)
                         list = &s->vcpu_threads;
                 else if (strcmp(line, "vcpu_pins") == 0)
                         list = &s->vcpu_pins;
+                else if (strcmp(line, "planned") == 0)
+                        list = &s->planned;
                 else if (strcmp(line, "emulator_pins") == 0)
                         list = &s->emulator_pins;
                 else if (strcmp(line, "rebind") == 0)

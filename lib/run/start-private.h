@@ -21,6 +21,7 @@ struct vm_start {
         bool drop; /* root starting for [vm] user: credentials change */
         vm_run *run;
         int lock_fd;
+        int plan_fd;     /* BASE/.plan-lock (vm_run_plan_lock): this start's turn; -EBADF */
         int state_fd;    /* the VM's state directory (statedir.h), once preflight made it; -EBADF before */
         vm_runstate *st; /* the record: written once QEMU runs, its release steps as they are done */
         bool pending;    /* preflight changed the host and nothing has taken that over yet */

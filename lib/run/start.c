@@ -50,7 +50,7 @@ int vm_start_new(vm_config *c, const vm_start_options *o, vm_start **ret, char *
                 return -ENOMEM;
         x->c = c;
         x->o = *o;
-        x->lock_fd = x->notify_fd = x->state_fd = x->mem_fd = -EBADF;
+        x->lock_fd = x->plan_fd = x->notify_fd = x->state_fd = x->mem_fd = -EBADF;
         x->st = calloc(1, sizeof(*x->st));
         if (!x->st)
                 return -ENOMEM;
@@ -93,6 +93,7 @@ vm_start *vm_start_free(vm_start *x)
         vm_run_free(x->run);
         if (x->lock_fd >= 0)
                 close(x->lock_fd);
+        vm_start_end_plan_turn(x);
         if (x->notify_fd >= 0)
                 close(x->notify_fd);
         if (x->state_fd >= 0)
@@ -168,6 +169,14 @@ int vm_start_lock(vm_start *x, char **ret_error)
                            (int)old->swtpm);
         }
         return 0;
+}
+
+void vm_start_end_plan_turn(vm_start *x)
+{
+        assert(x);
+        if (x->plan_fd >= 0)
+                close(x->plan_fd);
+        x->plan_fd = -EBADF;
 }
 
 void vm_start_save_record(vm_start *x)
@@ -335,8 +344,9 @@ int vm_start_detach(vm_start *x, pid_t *ret_pid, char **ret_error)
                 close(pfd[0]);
                 supervisor(x, pfd[1]);
         }
-        /* The supervisor runs the release steps now, however the VM ends. */
+        /* The supervisor runs the release steps now, however the VM ends; it ends the plan turn too. */
         x->pending = false;
+        vm_start_end_plan_turn(x);
         close(pfd[1]);
         do
                 n = read(pfd[0], buf, sizeof(buf) - 1);
