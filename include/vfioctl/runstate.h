@@ -59,6 +59,7 @@ typedef struct vm_runstate {
         char **cpusets;      /* cgroups confined without systemd ("CGROUP=OLD") */
         char *host_cgroup;   /* the cgroup made for the root cgroup's tasks ("vfioctl.host") */
         bool cpuset_enabled; /* the cpuset controller was switched on in the root's subtree_control */
+        bool isolate;        /* [cpu] isolate, from the start on: a second isolated VM is refused */
         char **irqs;         /* IRQs steered ("N=OLD", OLD a CPU list) */
         char *irq_default;   /* /proc/irq/default_smp_affinity before (a hex mask) */
         char **governors;    /* cpufreq governors changed ("CPU=OLD") */

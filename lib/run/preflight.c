@@ -628,6 +628,10 @@ static void check_conflicts_with(vm_start *x, const char *name, const vm_runstat
                 else
                         strv_free(copy);
         }
+        /* Isolation is one host-wide confinement: a second isolated VM would hand the host the first's
+         * CPUs, and the first's give-back would lift it under the second (vm_isolate_check refuses). */
+        if ((s->isolate || s->cpu_units || s->cpusets) && !x->isolated_by)
+                x->isolated_by = who ? strdup(who) : NULL;
         STRV_FOREACH(e, evdevs)
                 if (strv_contains(s->evdevs, *e)) {
                         (void)vfio_problems_add(problems, ERR, "input %s is grabbed by %s", *e,

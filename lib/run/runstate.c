@@ -141,6 +141,8 @@ int vm_runstate_write(int dirfd, const vm_runstate *s)
         put_str(f, "host_cgroup", s->host_cgroup);
         if (s->cpuset_enabled)
                 fputs("cpuset_enabled=1\n", f);
+        if (s->isolate)
+                fputs("isolate=1\n", f);
         put_strv(f, "irqs", s->irqs);
         put_str(f, "irq_default", s->irq_default);
         put_strv(f, "governors", s->governors);
@@ -261,6 +263,9 @@ int vm_runstate_read(int dirfd, vm_runstate **ret)
                 else if (strcmp(line, "cpuset_enabled") == 0) {
                         r = parse_uint(v, 10, 1, &u);
                         s->cpuset_enabled = u == 1;
+                } else if (strcmp(line, "isolate") == 0) {
+                        r = parse_uint(v, 10, 1, &u);
+                        s->isolate = u == 1;
                 } else if (strcmp(line, "irqs") == 0)
                         list = &s->irqs;
                 else if (strcmp(line, "irq_default") == 0)

@@ -37,6 +37,7 @@ struct vm_start {
         char **busy_names;  /* the running VMs found by the conflict check ... */
         char ***busy_cpus;  /* ... and the host CPUs their vCPUs run on: a plan at start keeps clear of them
                              */
+        char *isolated_by;  /* "the running VM 'x' (pid N)" isolating the host: [cpu] isolate refused */
         vm_paths_buf paths; /* QEMU's directory, the state directory */
         char **swtpm_argv;  /* the TPM emulator to start first; NULL: none */
         char *swtpm_socket;

@@ -111,6 +111,7 @@ vm_start *vm_start_free(vm_start *x)
                 strv_free(x->busy_cpus[i]);
         free(x->busy_cpus);
         strv_free(x->busy_names);
+        free(x->isolated_by);
         vm_paths_done(&x->paths);
         vm_macvtap_close_all(x->net_fds, x->n_net_fds);
         strv_free(x->swtpm_argv);
@@ -262,6 +263,7 @@ static int fill_record(vm_start *x)
         if (!(st->user = strdup(x->user->name)) || !(st->qemu_dir = strdup(x->run->qemu_dir)))
                 return -ENOMEM;
         st->memory = x->c->memory.size;
+        st->isolate = x->c->cpu.isolate;
         strv_free(st->devices);
         st->devices = NULL;
         if ((r = strv_extend_strv(&st->devices, x->devices)) < 0 ||
