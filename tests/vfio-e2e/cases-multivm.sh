@@ -42,7 +42,9 @@ mv_node() {
 mv_round() {
   _p=$1 _n=$2 _v=$3 MV_OUT="" MV_WHY=""
   for _i in $(seq "$_n"); do
-    mv_v create "$_p$_i" --cpus "$_v" --memory 256M --user nobody > "$W/$_p$_i.create" 2>&1 ||
+    # written where create (as root) looks for the other VMs: ROOT/etc/vfioctl/vms
+    mv_v create "$_p$_i" --cpus "$_v" --memory 256M --user nobody --output "$MV/etc/vfioctl/vms/$_p$_i.conf" \
+      > "$W/$_p$_i.create" 2>&1 ||
       { MV_WHY="create $_p$_i failed: $(tail -1 "$W/$_p$_i.create")"; return 1; }
     grep -q "shares host CPUs" "$W/$_p$_i.create" && { MV_WHY="create $_p$_i shares: $(grep 'shares host CPUs' "$W/$_p$_i.create")"; return 1; }
     mv_conf "$_p$_i"
@@ -93,7 +95,7 @@ case_multivm_topology() {
   mkdir -p "$R$MV/sys" "$R$MV/etc/vfioctl/vms"
   cp "$R/etc/passwd" "$R/etc/group" "$R$MV/etc/"
   mount --bind "$R/sys" "$R$MV/sys" || { DETAIL="cannot bind /sys"; return 1; }
-  _topo="nodes $(rd /sys/devices/system/node/node0/cpulist)/$(rd /sys/devices/system/node/node1/cpulist), cpu2 siblings $(rd /sys/devices/system/cpu/cpu2/topology/thread_siblings_list)"
+  _topo="nodes [$(ls /sys/devices/system/node | tr '\n' ' ')] node0 $(cat /sys/devices/system/node/node0/cpulist 2>&1) node1 $(cat /sys/devices/system/node/node1/cpulist 2>&1), cpu2 siblings $(cat /sys/devices/system/cpu/cpu2/topology/thread_siblings_list 2>&1)"
   _ok=1
   # two VMs of two vCPUs: a core's two threads each, on one node, apart
   mv_round two 2 2 || _ok=0
@@ -107,8 +109,9 @@ case_multivm_topology() {
   # the four still defined hold 4 of the 6 CPUs the host lends: a fifth of two vCPUs fits, a sixth shares
   _share=""
   if [ $_ok = 1 ]; then
-    mv_v create fifth --cpus 2 --memory 256M --user nobody > "$W/fifth.create" 2>&1
-    mv_v create sixth --cpus 2 --memory 256M --user nobody > "$W/sixth.create" 2>&1
+    for _x in fifth sixth; do
+      mv_v create $_x --cpus 2 --memory 256M --user nobody --output "$MV/etc/vfioctl/vms/$_x.conf" > "$W/$_x.create" 2>&1
+    done
     _share=$(grep -h "shares host CPUs" "$W/fifth.create" "$W/sixth.create" | head -2 | tr '\n' ' ')
     grep -q "VM 'sixth' shares host CPUs with VM" "$W/sixth.create" || _ok=0
   fi

@@ -68,7 +68,9 @@ while [ $# -gt 0 ]; do
     --cmdline) CMDLINE=${2:?}; shift 2;;
     --cpu) CPU=${2:?}; shift 2;;
     --topology) case "${2:?}" in
-        2node-smt) SMP=(-smp 8,sockets=2,cores=2,threads=2 -m 1G
+        # Intel's vendor: the guest kernel reads SMT from CPUID leaf 0xB (qemu64's AMD vendor would need
+        # topoext, which TCG lacks: QEMU warns and the guest sees no siblings)
+        2node-smt) CPU=qemu64,vendor=GenuineIntel SMP=(-smp 8,sockets=2,cores=2,threads=2 -m 1G
                         -object memory-backend-ram,id=mem0,size=512M -object memory-backend-ram,id=mem1,size=512M
                         -numa node,nodeid=0,cpus=0-3,memdev=mem0 -numa node,nodeid=1,cpus=4-7,memdev=mem1);;
         *) echo "run.sh: unknown topology '$2'" >&2; usage;;
