@@ -25,13 +25,12 @@ mv_conf() {
   chmod 644 "$W/$1.conf"
 }
 
-# mv_node CPU: the NUMA node the kernel puts CPU in
+# mv_node CPU: the NUMA node the kernel puts CPU in (its own names: mv_round's are in use)
 mv_node() {
-  for _n in /sys/devices/system/node/node[0-9]*; do
-    _l=$(rd "$_n/cpulist")
-    for _x in $(echo "$_l" | tr ',' ' '); do
-      case "$_x" in *-*) [ "$1" -ge "${_x%-*}" ] && [ "$1" -le "${_x#*-}" ] && { echo "${_n##*node}"; return; };;
-        *) [ "$1" = "$_x" ] && { echo "${_n##*node}"; return; };; esac
+  for _nd in /sys/devices/system/node/node[0-9]*; do
+    for _nx in $(tr ',' ' ' < "$_nd/cpulist"); do
+      case "$_nx" in *-*) [ "$1" -ge "${_nx%-*}" ] && [ "$1" -le "${_nx#*-}" ] && { echo "${_nd##*node}"; return; };;
+        *) [ "$1" = "$_nx" ] && { echo "${_nd##*node}"; return; };; esac
     done
   done
   echo "?"
@@ -55,7 +54,7 @@ mv_round() {
   for _q in $_pids; do wait "$_q"; _rcs="$_rcs$?"; done
   for _i in $(seq "$_n"); do sed "s/^/  [start $_p$_i] /" "$W/$_p$_i.start" | head -5; done
   [ -z "$(echo "$_rcs" | tr -d 0)" ] || { MV_WHY="start exit codes [$_rcs]"; return 1; }
-  _all="" _host=$(rd /sys/devices/system/cpu/cpu0/topology/thread_siblings_list)
+  _all="" _host=$(cat /sys/devices/system/cpu/cpu0/topology/thread_siblings_list)
   for _i in $(seq "$_n"); do
     _pin=$(sed -n 's/^pin = //p' "$W/$_p$_i.conf")
     _tids=$(mv_v qmp "$_p$_i" '{"execute":"query-cpus-fast"}' 2>/dev/null | in_chroot /usr/bin/jq -r '.[]."thread-id"')
@@ -71,13 +70,14 @@ mv_round() {
       _all="$_all $_c"
       case ",$_host," in *",$_c,"*) MV_WHY="$_p$_i on the host's core ($_host)"; return 1;; esac
     done
-    # one node per VM
+    # one node per VM (sysfs read with cat: the shell's read gets nothing from these files here)
+    case "$_nodes" in *"?"*) MV_WHY="$_p$_i: no node for [$_aff]"; return 1;; esac
     [ "$(echo "$_nodes" | fold -w1 | sort -u | wc -l)" = 1 ] || { MV_WHY="$_p$_i spans nodes [$_nodes]"; return 1; }
     # SMT declared only over real siblings: threads = 2 means each vCPU pair is one core's two threads
     if [ "$(sed -n 's/^threads = //p' "$W/$_p$_i.conf")" = 2 ]; then
       set -- $_aff
       while [ $# -ge 2 ]; do
-        _sib=$(rd "/sys/devices/system/cpu/cpu$1/topology/thread_siblings_list")
+        _sib=$(cat "/sys/devices/system/cpu/cpu$1/topology/thread_siblings_list")
         case ",$_sib," in *",$2,"*) ;; *) MV_WHY="$_p$_i declares SMT over $1+$2, siblings of $1 are $_sib"; return 1;; esac
         shift 2
       done
