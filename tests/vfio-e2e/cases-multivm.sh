@@ -36,6 +36,13 @@ mv_node() {
   echo "?"
 }
 
+# mv_expand LIST: a kernel CPU list ("4-5", "2,3", "0-1,4") as one CPU per word
+mv_expand() {
+  for _ex in $(echo "$1" | tr ',' ' '); do
+    case "$_ex" in *-*) seq "${_ex%-*}" "${_ex#*-}";; *) echo "$_ex";; esac
+  done | tr '\n' ' '
+}
+
 # mv_round PREFIX N VCPUS: create N VMs of VCPUS each in turn, start them all at once, check the real
 # affinities; sets MV_OUT (a summary) and returns 1 on the first broken rule (MV_WHY says which)
 mv_round() {
@@ -68,7 +75,7 @@ mv_round() {
     for _c in $_aff; do
       case " $_all " in *" $_c "*) MV_WHY="CPU $_c twice:$MV_OUT"; return 1;; esac
       _all="$_all $_c"
-      case ",$_host," in *",$_c,"*) MV_WHY="$_p$_i on the host's core ($_host)"; return 1;; esac
+      case " $(mv_expand "$_host") " in *" $_c "*) MV_WHY="$_p$_i on the host's core ($_host)"; return 1;; esac
     done
     # one node per VM (sysfs read with cat: the shell's read gets nothing from these files here)
     case "$_nodes" in *"?"*) MV_WHY="$_p$_i: no node for [$_aff]"; return 1;; esac
@@ -78,7 +85,7 @@ mv_round() {
       set -- $_aff
       while [ $# -ge 2 ]; do
         _sib=$(cat "/sys/devices/system/cpu/cpu$1/topology/thread_siblings_list")
-        case ",$_sib," in *",$2,"*) ;; *) MV_WHY="$_p$_i declares SMT over $1+$2, siblings of $1 are $_sib"; return 1;; esac
+        case " $(mv_expand "$_sib") " in *" $2 "*) ;; *) MV_WHY="$_p$_i declares SMT over $1+$2, siblings of $1 are $_sib"; return 1;; esac
         shift 2
       done
     fi
