@@ -3,7 +3,8 @@
 # The audio test (tests/qemu/test-audio.sh) runs a real PulseAudio (pactl, parec: pulseaudio-utils) and a
 # real PipeWire (the pipewire program is pipewire-bin's): pipewire-pulse only Recommends wireplumber, which
 # --no-install-recommends skips, and WirePlumber needs a session bus (dbus-run-session: dbus-daemon); sox
-# measures what was recorded.
+# measures what was recorded. The test bed's zero-to-vm case makes the system's disk (mkfs.ext4, debugfs:
+# e2fsprogs) and boots it with the host's own initramfs-tools (update-initramfs, lsinitramfs; kmod's depmod).
 set -eu
 PACKAGES="
   build-essential meson ninja-build pkg-config clang libclang-rt-14-dev clang-format
@@ -13,6 +14,7 @@ PACKAGES="
   xz-utils cpio dpkg-dev util-linux udev swtpm swtpm-tools pulseaudio zfs-fuse python3 systemd tmux
   pulseaudio-utils pipewire pipewire-bin pipewire-pulse wireplumber dbus-daemon sox
   debhelper lintian rpm zsh
+  e2fsprogs initramfs-tools kmod
 "
 if [ "$(id -u)" != 0 ]; then
   echo "install-deps: run as root (sudo $0)" >&2

@@ -73,7 +73,7 @@ static int run(int argc, char **argv, vfio_bind_action action)
         _cleanup_(vfio_bind_plan_freep) vfio_bind_plan *plan = NULL;
         vfio_bind_opts o = {};
         unsigned flags = 0;
-        bool boot = false;
+        bool boot = false, timeout_set = false;
         const char *inject;
         uint64_t v;
         int c, r;
@@ -102,6 +102,7 @@ static int run(int argc, char **argv, vfio_bind_action action)
                                 return EXIT_USAGE;
                         }
                         o.timeout_ms = (unsigned)v;
+                        timeout_set = true;
                         break;
                 case 'h':
                         printf("vfioctl %s SELECTOR... [--with-group] [--force] [--dry-run] [--function-only]\n"
@@ -124,6 +125,8 @@ static int run(int argc, char **argv, vfio_bind_action action)
         if (vfio_host_is_live(h)) {
                 o.verify = true;
                 o.modprobe = MODPROBE_PATH;
+                if (boot && !timeout_set)
+                        o.timeout_ms = VFIO_BIND_BOOT_TIMEOUT_MS;
                 if (geteuid() != 0 && !o.dry_run) {
                         tool_error(
                                 "%s writes to /sys/bus/pci: run it as root (sudo vfioctl %s ...), or add --dry-run to see what it would do",

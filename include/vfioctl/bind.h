@@ -22,11 +22,22 @@ typedef struct vfio_bind_opts {
         bool dry_run;         /* plan and log the writes, change nothing */
         bool verify;          /* a live host: check the driver link after probing, wait for /dev/vfio/N */
         const char *modprobe; /* absolute path of modprobe(8) for vfio-pci; NULL: never exec anything */
-        unsigned timeout_ms;  /* for /dev/vfio/N to appear and the driver to bind; 0: 5000 */
+        unsigned timeout_ms;  /* each wait for the driver and /dev/vfio/N (wall clock); 0: 5000 */
         const char *state_dir; /* below the root; NULL: "run/vfioctl/bind" (bindings die with a reboot) */
         unsigned fail_after;   /* test injection: fail the Nth sysfs write (1-based); 0: never */
         unsigned crash_after;  /* test injection: SIGKILL ourselves instead of the Nth write (a kill -9) */
 } vfio_bind_opts;
+
+/*
+ * Each wait's bound for `bind --boot` (vfioctl-bind.service), in ms. At boot the host's GPU driver may be
+ * loading beside the unit and a slow machine (a nested or loaded guest, a GPU out of D3cold retraining its
+ * link, a host driver taking seconds to let go) is far slower than an interactive bind: 5 s timed out there
+ * while the device was still on its way to vfio-pci. A wait that is met returns at once, so a longer bound
+ * costs nothing on a healthy boot.
+ */
+#define VFIO_BIND_BOOT_TIMEOUT_MS 30000
+/* Waits one device's bind can do: the driver, /dev/vfio/N, and the driver again if it is rolled back. */
+#define VFIO_BIND_WAITS_PER_DEVICE 3
 
 typedef struct vfio_bind_dev {
         char *name;         /* "0000:01:00.0" */

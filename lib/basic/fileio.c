@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -190,7 +191,7 @@ int read_dir_names_fd(int fd, size_t max, char ***ret)
 
 void close_many(int *fds, size_t n)
 {
-        int sorted[64];
+        int sorted[FD_BATCH_MAX];
         size_t m = 0;
 
         if (n > ELEMENTSOF(sorted)) {
@@ -225,6 +226,45 @@ done:
         for (size_t i = 0; i < n; i++)
                 if (fds[i] >= 0)
                         fds[i] = -EBADF;
+}
+
+void fd_batch_flush(fd_batch *b)
+{
+        close_many(b->fd, b->n);
+        b->n = 0;
+}
+
+void fd_batch_add(fd_batch *b, int *fds, size_t n)
+{
+        size_t open = 0;
+
+        for (size_t i = 0; i < n; i++)
+                open += fds[i] >= 0;
+        if (open > FD_BATCH_MAX) {
+                close_many(fds, n);
+                return;
+        }
+        if (b->n + open > FD_BATCH_MAX)
+                fd_batch_flush(b);
+        for (size_t i = 0; i < n; i++)
+                if (fds[i] >= 0) {
+                        b->fd[b->n++] = fds[i];
+                        fds[i] = -EBADF;
+                }
+        /* When as many again would not fit, close now: the next files then take the lowest numbers again and
+         * the next batch is one run, not two (the one opened before this close and the ones after it). */
+        if (b->n + open > FD_BATCH_MAX)
+                fd_batch_flush(b);
+}
+
+bool fd_batch_fits(size_t extra)
+{
+        struct rlimit rl;
+
+        /* Room for the batch, the caller's own and up to 256 the process already holds (stdio, inherited).
+         */
+        return getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+               (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= FD_BATCH_MAX + extra + 256);
 }
 
 int write_full_fd(int fd, const void *data, size_t len)

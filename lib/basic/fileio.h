@@ -2,6 +2,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -36,6 +37,22 @@ int read_dir_names_fd(int fd, size_t max, char ***ret);
  * the numbers in fds are closed (a descriptor inherited in between splits the run).
  */
 void close_many(int *fds, size_t n);
+/*
+ * Descriptors a scan is done with, closed together later: a listing that opens a dozen files per device
+ * closes eight devices' worth with one close_range() (close_many) instead of one per device.
+ * fd_batch_add() takes the descriptors >= 0 of fds (setting them to -EBADF), closing what the batch held
+ * first when they would not fit; fd_batch_flush() closes the rest. The caller keeps the batch's
+ * FD_BATCH_MAX descriptors within its RLIMIT_NOFILE (fd_batch_fits).
+ */
+#define FD_BATCH_MAX 128
+typedef struct fd_batch {
+        int fd[FD_BATCH_MAX];
+        size_t n;
+} fd_batch;
+void fd_batch_add(fd_batch *b, int *fds, size_t n);
+void fd_batch_flush(fd_batch *b);
+/* Whether this process may hold a full batch beside `extra` other descriptors (RLIMIT_NOFILE). */
+bool fd_batch_fits(size_t extra);
 /* Writes all of data to fd, retrying on EINTR and short writes (pipes, sockets, terminals). */
 int write_full_fd(int fd, const void *data, size_t len);
 /* Writes s to an existing attribute in one write(), as the kernel expects. */

@@ -27,6 +27,7 @@
 #include "vfioctl/input.h"
 #include "vfioctl/kernel.h"
 #include "vfioctl/model.h"
+#include "vfioctl/perm.h"
 #include "vfioctl/runstate.h"
 #include "vfioctl/selector.h"
 #include "vfioctl/start.h"
@@ -1217,7 +1218,8 @@ int vfio_guide_start(const vfio_host *h, const vfio_guide_plan *p, const char *m
                 return -EROFS;
         if (asprintf(&path, "/%s", p->config_path) < 0)
                 return -ENOMEM;
-        r = vm_config_load(path, &c, &errors);
+        /* Loaded as start loads it as root: a config another user could have changed is refused. */
+        r = vfio_perm_load_config(path, &c, &errors);
         if (r < 0 || vm_config_check(c, &errors) < 0) {
                 if (ret_error)
                         *ret_error = strv_join(errors, "; ");

@@ -33,9 +33,18 @@ vfio_iommu *vfio_iommu_free(vfio_iommu *i)
         return NULL;
 }
 
-static void close_pairp(int (*fds)[2])
+/* A group's devices directory and type file, handed to the scan's batch (or closed) when read. */
+typedef struct group_files {
+        int fd[2];
+        fd_batch *batch;
+} group_files;
+
+static void group_files_close(group_files *f)
 {
-        close_many(*fds, 2);
+        if (f->batch)
+                fd_batch_add(f->batch, f->fd, 2);
+        else
+                close_many(f->fd, 2);
 }
 
 /*
@@ -66,6 +75,8 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
         _cleanup_(vfio_iommu_freep) vfio_iommu *i = NULL;
         _cleanup_strv_free_ char **names = NULL;
         _cleanup_close_ int groups_fd = -EBADF;
+        _cleanup_(fd_batch_flush) fd_batch batch = { .n = 0 };
+        fd_batch *closing;
         int r;
 
         assert(ret);
@@ -97,10 +108,14 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
         i->groups = calloc(strv_length(names) + 1, sizeof(vfio_iommu_group));
         if (!i->groups)
                 return -ENOMEM;
+        /* The groups' files are closed 64 groups at a time, when the descriptor limit leaves room. */
+        closing = fd_batch_fits(2) ? &batch : NULL;
         STRV_FOREACH(n, names) {
                 char path[sizeof("sys/kernel/iommu_groups//devices") + NAME_MAX];
                 char type[VIRTUAL_BUF_SIZE(64)];
-                _cleanup_(close_pairp) int fds[2] = { -EBADF, -EBADF };
+                _cleanup_(group_files_close)
+                        group_files files = { .fd = { -EBADF, -EBADF }, .batch = closing };
+                int *fds = files.fd;
                 vfio_iommu_group *g = &i->groups[i->n_groups];
                 int64_t id;
 
@@ -111,9 +126,10 @@ int vfio_iommu_scan(const vfio_host *h, vfio_iommu **ret)
                                 return r;
                         continue;
                 }
-                /* Both files open, then read, then closed with one close_range() (close_many). */
+                /* Both files open, then read, then closed with the batch's close_range() (close_many). */
                 fds[0] = open_in_group(h, groups_fd, *n, "devices", O_RDONLY | O_DIRECTORY);
-                fds[1] = open_in_group(h, groups_fd, *n, "type", O_RDONLY | O_NOCTTY);
+                fds[1] = open_in_group(h, groups_fd, *n, "type",
+                                       O_RDONLY | O_NOCTTY | O_NONBLOCK); /* a FIFO must not block */
                 r = fds[0] < 0 ? fds[0] : read_dir_names_fd(fds[0], GROUP_MEMBERS_MAX, &g->members);
                 if (r == -ENOMEM)
                         return r;

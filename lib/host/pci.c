@@ -184,6 +184,8 @@ static const char *errno_what(int r)
  * is resolved once, not for each file), then read with one read() each (read_virtual_fd), then closed
  * together: descriptors opened in a row have consecutive numbers, so one close_range() closes them
  * (close_many). Per function that is 15 opens, reads and 1 close instead of 15 opens, 30 reads, 15 closes.
+ * boot_vga is opened only when the class says the kernel shows it (vga_attr_visible), so most functions
+ * need 14 opens.
  */
 enum {
         ATTR_VENDOR,
@@ -223,6 +225,21 @@ static const char *const attr_names[N_ATTRS] = {
 };
 
 /*
+ * A --root tree is written by whoever owns it: a FIFO in place of an attribute must not block the open or
+ * the read, so neither waits (O_NONBLOCK); what it is shows when it reads empty (not_regular).
+ */
+#define ATTR_OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+
+/* Only asked when a read came back empty or would block, which a sysfs attribute never does: no fstat()
+ * per attribute. */
+static bool not_regular(int fd)
+{
+        struct stat st;
+
+        return fstat(fd, &st) == 0 && !S_ISREG(st.st_mode);
+}
+
+/*
  * Reads the attribute open as fd (or the open's -errno) into buf; returns 1 when read, 0 when absent (a
  * problem is noted when it is `required` or unreadable).
  */
@@ -232,6 +249,10 @@ static int read_dev_attr(int fd, vfio_pci_dev *d, const char *attr, bool require
         int r;
 
         n = fd < 0 ? fd : read_virtual_fd(fd, buf, size);
+        if ((n == 0 || n == -EAGAIN) && not_regular(fd)) {
+                r = strv_extendf(&d->problems, "%s: %s", attr, "not a regular file");
+                return r < 0 ? r : 0;
+        }
         if (n >= 0)
                 return 1;
         if (n == -ENOMEM)
@@ -370,13 +391,27 @@ static int read_device_link(const vfio_host *h, int devices_fd, const char *name
         return r == -EINVAL ? -ENOENT : r;
 }
 
+/*
+ * Whether the kernel shows boot_vga for a function of this class: only for VGA-compatible ones, class
+ * 0x0300 or the pre-2.0 0x0001 (pci_dev_attrs_are_visible and pci_is_vga, drivers/pci/pci-sysfs.c). An
+ * unreadable class looks anyway.
+ */
+static bool vga_attr_visible(int32_t class)
+{
+        return class < 0 || class >> 8 == 0x0300 || class >> 8 == 0x0001;
+}
+
 typedef struct dev_files {
         int fd[N_ATTRS + 1]; /* the attributes (descriptor or -errno of the open), then the directory */
+        fd_batch *batch;     /* where they go when read (a scan), or NULL: closed at once */
 } dev_files;
 
 static void dev_files_close(dev_files *f)
 {
-        close_many(f->fd, N_ATTRS + 1);
+        if (f->batch)
+                fd_batch_add(f->batch, f->fd, N_ATTRS + 1);
+        else
+                close_many(f->fd, N_ATTRS + 1);
 }
 
 /*
@@ -417,11 +452,12 @@ static int open_sys_for_links(const vfio_host *h)
         return sys_fd;
 }
 
-static int read_device(const vfio_host *h, int devices_fd, int sys_fd, const char *name, vfio_pci_dev **ret)
+static int read_device(const vfio_host *h, int devices_fd, int sys_fd, fd_batch *batch, const char *name,
+                       vfio_pci_dev **ret)
 {
         _cleanup_(vfio_pci_dev_freep) vfio_pci_dev *d = NULL;
         _cleanup_free_ char *target = NULL, *s = NULL;
-        _cleanup_(dev_files_close) dev_files files = { .fd = { [0 ... N_ATTRS] = -EBADF } };
+        _cleanup_(dev_files_close) dev_files files = { .fd = { [0 ... N_ATTRS] = -EBADF }, .batch = batch };
         const int *fds;
         int dfd;
         char dir[sizeof("sys/bus/pci/devices/") + NAME_MAX];
@@ -453,9 +489,13 @@ static int read_device(const vfio_host *h, int devices_fd, int sys_fd, const cha
                 return dfd == -ENOTDIR ? -ENOENT : dfd; /* dangling: the device directory is gone */
         files.fd[N_ATTRS] = dfd;
         for (unsigned a = 0; a < N_ATTRS; a++) {
-                int fd = openat(dfd, attr_names[a],
-                                O_RDONLY | O_CLOEXEC | O_NOCTTY | (a == ATTR_CONFIG ? O_NOFOLLOW : 0));
+                int fd;
 
+                if (a == ATTR_BOOT_VGA) {
+                        files.fd[a] = -ENOENT; /* decided by the class, below */
+                        continue;
+                }
+                fd = openat(dfd, attr_names[a], ATTR_OPEN_FLAGS | (a == ATTR_CONFIG ? O_NOFOLLOW : 0));
                 files.fd[a] = fd < 0 ? -errno : fd;
         }
         fds = files.fd;
@@ -467,6 +507,11 @@ static int read_device(const vfio_host *h, int devices_fd, int sys_fd, const cha
             (r = read_hex_attr(fds, d, ATTR_REVISION, 8, &d->revision)) < 0 ||
             (r = read_hex_attr(fds, d, ATTR_CLASS, 24, &d->class)) < 0)
                 return r;
+        if (vga_attr_visible(d->class)) {
+                int fd = openat(dfd, attr_names[ATTR_BOOT_VGA], ATTR_OPEN_FLAGS);
+
+                files.fd[ATTR_BOOT_VGA] = fd < 0 ? -errno : fd;
+        }
         if ((r = read_int_attr(fds, d, ATTR_BOOT_VGA, 0, 1, &d->boot_vga)) < 0 ||
             (r = read_int_attr(fds, d, ATTR_NUMA_NODE, -1, 4095, &d->numa_node)) < 0)
                 return r;
@@ -546,7 +591,7 @@ static int read_device(const vfio_host *h, int devices_fd, int sys_fd, const cha
 
 int vfio_pci_read_device(const vfio_host *h, const char *name, vfio_pci_dev **ret)
 {
-        return read_device(h, -EBADF, -EBADF, name, ret);
+        return read_device(h, -EBADF, -EBADF, NULL, name, ret);
 }
 
 static int cmp_dev(const void *a, const void *b)
@@ -561,6 +606,8 @@ int vfio_pci_scan(const vfio_host *h, vfio_pci_list **ret)
         _cleanup_(vfio_pci_list_freep) vfio_pci_list *l = NULL;
         _cleanup_strv_free_ char **names = NULL;
         _cleanup_close_ int devices_fd = -EBADF, sys_fd = -EBADF;
+        _cleanup_(fd_batch_flush) fd_batch batch = { .n = 0 };
+        fd_batch *closing;
         int r;
 
         assert(ret);
@@ -586,11 +633,13 @@ int vfio_pci_scan(const vfio_host *h, vfio_pci_list **ret)
          */
         devices_fd = vfio_host_open_path(h, "sys/bus/pci/devices", O_PATH | O_DIRECTORY);
         sys_fd = open_sys_for_links(h);
+        /* The devices' files are closed eight devices at a time, when the descriptor limit leaves room. */
+        closing = fd_batch_fits(N_ATTRS + 1) ? &batch : NULL;
         STRV_FOREACH(n, names) {
                 vfio_pci_dev *d;
                 char *msg;
 
-                r = read_device(h, devices_fd, sys_fd, *n, &d);
+                r = read_device(h, devices_fd, sys_fd, closing, *n, &d);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0) {

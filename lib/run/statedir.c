@@ -62,6 +62,21 @@ int vm_statedir_open(const char *dir, uid_t uid, gid_t gid, int *ret_fd, char **
                 return fail(ret_error, r, "cannot use %s for VM state: %s", parent,
                             r == -EPERM ? "a user other than root can change it or a directory above it"
                                         : safedir_strerror(r));
+        /* QEMU opens its files there as the VM user: the directory above must let that user through (a
+         * root-only /var/lib/vfioctl failed only in QEMU, "Permission denied" on the OVMF variable store).
+         */
+        if (uid != (uid_t)-1 && uid != 0) {
+                struct stat st;
+
+                if (fstat(pfd, &st) < 0)
+                        return fail(ret_error, -errno, "%s: %s", parent, strerror(errno));
+                /* Only what is certain: the VM user's supplementary groups are not known here. */
+                if (st.st_uid == uid ? !(st.st_mode & S_IXUSR) : !(st.st_mode & (S_IXGRP | S_IXOTH)))
+                        return fail(
+                                ret_error, -EACCES,
+                                "the VM user (uid %u) cannot reach its state directory %s: %s is mode %04o; run: sudo chmod 755 %s",
+                                (unsigned)uid, dir, parent, (unsigned)(st.st_mode & 07777), parent);
+        }
         r = safedir_mkdir(pfd, name, 0700, uid, uid == (uid_t)-1 ? (gid_t)-1 : gid, &fd);
         if (r < 0)
                 return fail(ret_error, r, "cannot prepare the state directory %s: %s%s", dir,

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "parse-util.h"
 #include "strv.h"
+#include "time-util.h"
 #include "vfioctl/hostfile.h"
 
 #define VFIO_PCI          "vfio-pci"
@@ -504,14 +505,53 @@ static void sleep_ms(unsigned ms)
                 ;
 }
 
-/* Polls until the device's driver is `want` (NULL: any driver other than vfio-pci). */
-static int wait_driver(exec_ctx *c, const char *name, const char *want)
+/* The end of one bounded wait: a CLOCK_MONOTONIC deadline, so a process that gets little CPU (a loaded or
+ * nested host at boot) waits the time it was given, not a number of sleeps that each take longer. */
+static long long wait_deadline(const exec_ctx *c)
 {
-        unsigned timeout = c->o->timeout_ms ? c->o->timeout_ms : TIMEOUT_DEFAULT;
+        return now_ms() + (long long)(c->o->timeout_ms ? c->o->timeout_ms : TIMEOUT_DEFAULT);
+}
+
+/* Takes the device from a host driver that got it although driver_override says vfio-pci: its probe had
+ * begun before the override was written (udev loading the GPU driver at boot while the unit binds). That
+ * driver is what the host would have used, so it becomes the one recorded for unbind. */
+static int take_from(exec_ctx *c, vfio_bind_dev *d, const char *drv)
+{
+        char *copy;
+        int r;
+
+        if (!d->driver || strcmp(d->driver, drv) != 0) {
+                _cleanup_free_ char *recorded = NULL;
+
+                /* A record naming a driver is an interrupted run's, and that driver the true original. */
+                if (vfio_bind_state_read(c->h, state_dir(c->o), d->name, &recorded, NULL) >= 0 && recorded &&
+                    *recorded)
+                        goto unbind;
+                copy = strdup(drv);
+                if (!copy)
+                        return -ENOMEM;
+                free(d->driver);
+                d->driver = copy;
+                if (!c->o->dry_run && (r = state_write(c->h, c->o, d)) < 0)
+                        return r;
+        }
+unbind:
+        r = dev_write(c, d->name, "driver/unbind", d->name);
+        if (r < 0)
+                return r;
+        return do_write(c, "sys/bus/pci/drivers_probe", d->name);
+}
+
+/* Polls until the device's driver is `want` (NULL: any driver other than vfio-pci). With `d` (a bind),
+ * a host driver that took the device meanwhile is unbound once more and the device probed again. */
+static int wait_driver(exec_ctx *c, const char *name, const char *want, vfio_bind_dev *d)
+{
+        long long start = now_ms(), deadline = wait_deadline(c);
+        unsigned retaken = 0;
 
         if (!c->o->verify || c->o->dry_run)
                 return 0;
-        for (unsigned waited = 0;; waited += 50) {
+        for (;;) {
                 _cleanup_free_ char *drv = NULL;
                 int r = current_driver(c->h, name, &drv);
 
@@ -519,29 +559,44 @@ static int wait_driver(exec_ctx *c, const char *name, const char *want)
                         return r;
                 if (want ? drv && strcmp(drv, want) == 0 : !drv || strcmp(drv, VFIO_PCI) != 0)
                         return 0;
-                if (waited >= timeout)
+                if (d && drv && strcmp(drv, VFIO_PCI) != 0 && retaken < 3) {
+                        retaken++;
+                        r = take_from(c, d, drv);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (now_ms() >= deadline) {
+                        /* The tool prints the plan's log: say which wait ran out, on what. */
+                        (void)strv_extendf(&c->p->log, "%s: still on %s after %lld ms, waiting for %s", name,
+                                           drv ? drv : "no driver", now_ms() - start,
+                                           want ? want : "a host driver");
                         return log_debug_errno(-ETIMEDOUT, "%s: driver is %s, wanted %s", name,
                                                drv ? drv : "none", want ? want : "a host driver");
+                }
                 sleep_ms(50);
         }
 }
 
 static int wait_group_node(exec_ctx *c, int group)
 {
-        unsigned timeout = c->o->timeout_ms ? c->o->timeout_ms : TIMEOUT_DEFAULT;
+        long long start = now_ms(), deadline = wait_deadline(c);
         char path[32];
 
         if (!c->o->verify || c->o->dry_run || group < 0)
                 return 0;
         snprintf(path, sizeof(path), "dev/vfio/%d", group);
         /* udev (or devtmpfs) creates the node after vfio-pci claims the first device of the group. */
-        for (unsigned waited = 0;; waited += 50) {
+        for (;;) {
                 int r = vfio_host_exists(c->h, path);
 
                 if (r != 0)
                         return r < 0 ? r : 0;
-                if (waited >= timeout)
+                if (now_ms() >= deadline) {
+                        (void)strv_extendf(&c->p->log, "/%s did not appear within %lld ms", path,
+                                           now_ms() - start);
                         return log_debug_errno(-ETIMEDOUT, "/%s did not appear", path);
+                }
                 sleep_ms(50);
         }
 }
@@ -584,7 +639,7 @@ static int load_vfio_pci(exec_ctx *c)
 
 static int bind_one(exec_ctx *c, vfio_bind_dev *d)
 {
-        _cleanup_free_ char *recorded = NULL;
+        _cleanup_free_ char *recorded = NULL, *now = NULL;
         int r;
 
         /* The record comes first: a kill between unbind and probe must still know the original driver.
@@ -600,12 +655,17 @@ static int bind_one(exec_ctx *c, vfio_bind_dev *d)
         r = dev_write(c, d->name, "driver_override", VFIO_PCI);
         if (r < 0)
                 return r;
-        if (d->driver && (r = dev_write(c, d->name, "driver/unbind", d->name)) < 0)
-                return r;
-        r = do_write(c, "sys/bus/pci/drivers_probe", d->name);
+        /* The driver now, not the plan's: at boot udev may have bound the host driver since. */
+        r = current_driver(c->h, d->name, &now);
         if (r < 0)
                 return r;
-        r = wait_driver(c, d->name, VFIO_PCI);
+        if (now && strcmp(now, VFIO_PCI) != 0)
+                r = take_from(c, d, now);
+        else
+                r = do_write(c, "sys/bus/pci/drivers_probe", d->name);
+        if (r < 0)
+                return r;
+        r = wait_driver(c, d->name, VFIO_PCI, d);
         if (r < 0)
                 return r;
         r = wait_group_node(c, d->group);
@@ -630,7 +690,7 @@ static int release_one(exec_ctx *c, const char *name, const char *bound, const c
         r = do_write(c, "sys/bus/pci/drivers_probe", name);
         if (r < 0)
                 return r;
-        return wait_driver(c, name, target);
+        return wait_driver(c, name, target, NULL);
 }
 
 static void rollback(exec_ctx *c)

@@ -23,6 +23,7 @@
 #include "sha256.h"
 #include "strv.h"
 #include "vfioctl/account.h"
+#include "vfioctl/bind.h"
 #include "vfioctl/distro.h"
 #include "vfioctl/hostfile.h"
 #include "vfioctl/kernel.h"
@@ -235,6 +236,14 @@ static bool twin_stays_on_host(const vfio_model *m, const vfio_selection *sel, c
         return false;
 }
 
+/* vfioctl-bind.service's TimeoutStartSec=: above what `bind --boot` itself may wait for n devices, so bind
+ * gives up and rolls back by its own bound before systemd kills it half-way; never unlimited (a oneshot's
+ * default), so a hung sysfs write cannot hold the boot forever. */
+static unsigned boot_unit_timeout_s(size_t n)
+{
+        return (unsigned)(n * VFIO_BIND_WAITS_PER_DEVICE * (VFIO_BIND_BOOT_TIMEOUT_MS / 1000) + 30);
+}
+
 static int plan_modprobe(const vfio_host *h, const vfio_model *m, const vfio_selection *sel,
                          const vfio_setup_opts *o, vfio_setup_plan *p, char ***ret_ids)
 {
@@ -312,15 +321,17 @@ static int plan_modprobe(const vfio_host *h, const vfio_model *m, const vfio_sel
                              "Documentation=man:vfioctl(1)\n"
                              "DefaultDependencies=no\n"
                              "After=systemd-udevd.service systemd-modules-load.service\n"
-                             "Before=sysinit.target display-manager.service\n"
+                             "Before=systemd-udev-trigger.service sysinit.target display-manager.service\n"
                              "ConditionPathIsDirectory=/sys/bus/pci/devices\n\n"
                              "[Service]\n"
                              "Type=oneshot\n"
                              "RemainAfterExit=yes\n"
+                             "TimeoutStartSec=%u\n"
                              "ExecStart=%s bind --boot %s\n"
                              "ExecStop=%s unbind %s\n\n"
                              "[Install]\n"
                              "WantedBy=sysinit.target\n",
+                             boot_unit_timeout_s(strv_length(by_identity)),
                              o->vfioctl_path ? o->vfioctl_path : "/usr/bin/vfioctl", args,
                              o->vfioctl_path ? o->vfioctl_path : "/usr/bin/vfioctl", args) < 0)
                         return -ENOMEM;
@@ -1529,6 +1540,11 @@ static int apply_backup(apply_run *a, const vfio_setup_file *f, entry *e)
         if (!bdir)
                 return -ENOMEM;
         if ((r = apply_at(a, bdir)) < 0)
+                return r;
+        /* var/lib/vfioctl first, searchable: the VM users' state directories are below it (QEMU opens its
+         * OVMF variable store there as the VM user); only the backup tree in it is root's alone. */
+        r = vfio_hostfile_mkdir_p(a->h, "var/lib/vfioctl", 0755, &a->created);
+        if (r < 0)
                 return r;
         r = vfio_hostfile_mkdir_p(a->h, bdir, 0700, &a->created);
         if (r < 0)

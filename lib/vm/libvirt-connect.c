@@ -15,8 +15,6 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
-#include <libxml/parser.h>
-#include <libxml/tree.h>
 
 #include "cleanup.h"
 #include "log.h"
@@ -24,6 +22,7 @@
 #include "strv.h"
 #include "vfioctl/selector.h"
 #include "vfioctl/vmdefaults.h"
+#include "xmllib.h"
 
 /* ---- node devices ---------------------------------------------------------------------------------- */
 
@@ -148,6 +147,8 @@ int vm_node_devices_parse(char *const *xmls, vm_node_devices **ret)
             !(l = d->model->pci = calloc(1, sizeof(*l))) || !(l->devs = calloc(n + 1, sizeof(*l->devs))) ||
             !(d->usb = calloc(n + 1, sizeof(*d->usb))))
                 return -ENOMEM;
+        if (vm_xml_load(NULL) < 0)
+                return -EOPNOTSUPP;
         STRV_FOREACH(x, xmls) {
                 xmlDocPtr doc = xmlReadMemory(*x, (int)strlen(*x), "nodedev.xml", NULL,
                                               XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/tree.h>
 #include <libxml/xmlsave.h>
 
 #include "log.h"
@@ -19,6 +18,7 @@
 #include "vfioctl/libvirt-xml.h"
 #include "vfioctl/pci.h"
 #include "vfioctl/qemu-argv.h"
+#include "xmllib.h"
 
 int vm_libvirt_config_text(const vm_config *c, const char *header, char **ret)
 {
@@ -952,11 +952,14 @@ int vm_libvirt_export(const vm_config *c, char **ret_xml, char ***ret_lost)
         writer w = { .lost = &lostv };
         xmlNode *root;
         xmlChar *out = NULL;
-        int len = 0;
+        int len = 0, r;
 
         assert(c);
         assert(ret_xml);
 
+        r = vm_xml_load(NULL);
+        if (r < 0)
+                return r;
         w.doc = xmlNewDoc((const xmlChar *)"1.0");
         if (!w.doc)
                 return -ENOMEM;

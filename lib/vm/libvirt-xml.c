@@ -17,10 +17,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libxml/parser.h>
-#include <libxml/tree.h>
-#include <libxml/xmlerror.h>
-
 #include <json-c/json.h>
 
 #include "fileio.h"
@@ -30,6 +26,7 @@
 #include "vfioctl/firmware.h"
 #include "vfioctl/pci.h"
 #include "vfioctl/qemu-argv.h"
+#include "xmllib.h"
 
 #define QEMU_NS "http://libvirt.org/schemas/domain/qemu/1.0"
 /* Marks in _private: read and mapped, or already reported (so a subtree is listed once). */
@@ -3522,6 +3519,9 @@ int vm_libvirt_import_string(const char *xml, size_t size, const char *filename,
 
         if (size > VM_LIBVIRT_MAX_SIZE || size > INT_MAX)
                 return -EFBIG;
+        r = vm_xml_load(ret_error);
+        if (r < 0)
+                return r;
         imp = calloc(1, sizeof(*imp));
         if (!imp)
                 return -ENOMEM;

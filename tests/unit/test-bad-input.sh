@@ -107,5 +107,18 @@ if [ "$(id -u)" = 0 ] && command -v qemu-system-x86_64 > /dev/null; then
   timeout -s KILL 60 "$BIN" --root "$shut/root" stop "$sn" --force > /dev/null 2>&1
 fi
 
+# A FIFO in place of a sysfs attribute (a --root tree another user wrote) is named, not waited on: the
+# open and the read must not block (boot_vga of the VGA function, vendor and config of another).
+cp -a "$DATA/sysfs/q35-viommu" "$T/fifo-host"
+for f in sys/devices/pci0000:00/0000:00:01.0/boot_vga sys/devices/pci0000:00/0000:00:05.0/vendor \
+  sys/devices/pci0000:00/0000:00:05.0/config; do
+  rm -f "$T/fifo-host/$f" && mkfifo "$T/fifo-host/$f"
+done
+V --root "$T/fifo-host" devices > "$T/out" 2>&1; rc=$?
+if [ $rc != 137 ] && grep -q "0000:00:01.0.*boot_vga: not a regular file" "$T/out" &&
+   grep -q "0000:00:05.0.*vendor: not a regular file" "$T/out"; then
+  ok "FIFOs for sysfs attributes are named as not regular files, not waited on (rc=$rc)"
+else bad "FIFOs for sysfs attributes: rc=$rc (137: hung): $(grep -i 'fifo\|regular\|boot_vga\|vendor' "$T/out" | head -3 | tr '\n' ' ')"; fi
+
 echo "1..$CHECKS"
 [ "$FAILS" = 0 ]

@@ -5,16 +5,20 @@
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "fixture-copy.h"
 #include "strv.h"
+#include "time-util.h"
 #include "vfioctl/bind.h"
 
 typedef struct env {
@@ -378,6 +382,70 @@ static void test_interrupted_bind_keeps_the_original_driver(void **state)
         free(s);
 }
 
+/*
+ * At boot udev loads the host driver while the unit binds: a device with no driver when bind planned may
+ * have one by the time driver_override is written. bind must take it from that driver (and record it as
+ * the one to restore), not probe a device the host driver holds.
+ */
+static void test_driver_arrived_after_the_plan_is_unbound(void **state)
+{
+        env *e = *state;
+        vfio_bind_opts o = {};
+        char path[4200], target[4200], *s;
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "%s/sys/devices/pci0000:00/0000:00:10.0/0000:01:00.0/driver", e->dir);
+        n = readlink(path, target, sizeof(target) - 1);
+        assert_true(n > 0);
+        target[n] = '\0';
+        assert_int_equal(unlink(path), 0);
+        plan(e, "01:00.0", VFIO_BIND_TO_VFIO, &o);
+        assert_null(e->plan->devs[0].driver);
+        /* udev's coldplug: e1000e takes the device between the plan and the writes. */
+        assert_int_equal(symlink(target, path), 0);
+        assert_int_equal(vfio_bind_execute(e->h, e->plan, &o), 0);
+        assert_true(any_contains(e->plan->writes, "0000:01:00.0/driver/unbind <- 0000:01:00.0"));
+        s = fixture_read(e->dir, "sys/bus/pci/drivers/e1000e/unbind");
+        assert_string_equal(s, "0000:01:00.0");
+        free(s);
+        s = fixture_read(e->dir, "run/vfioctl/bind/0000:01:00.0");
+        assert_non_null(strstr(s, "driver=e1000e\n"));
+        free(s);
+        assert_true(any_contains(e->plan->log, "0000:01:00.0: e1000e -> vfio-pci"));
+}
+
+/*
+ * The bound on the waits for the driver and /dev/vfio/N is time, not a count of sleeps: a process that
+ * gets no CPU for longer than the timeout (a loaded or nested host; here SIGSTOP) gives up as soon as it
+ * runs again. In a capture the driver link never moves, so the wait for vfio-pci always times out.
+ */
+static void test_wait_bound_is_wall_clock(void **state)
+{
+        env *e = *state;
+        vfio_bind_opts o = { .verify = true, .timeout_ms = 3000 };
+        long long t0, after_cont;
+        int status;
+        pid_t pid;
+
+        plan(e, "01:00.0", VFIO_BIND_TO_VFIO, &o);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+                _exit(vfio_bind_execute(e->h, e->plan, &o) == -ETIMEDOUT ? 0 : 1);
+        usleep(500 * 1000); /* well inside the wait for vfio-pci */
+        assert_int_equal(kill(pid, SIGSTOP), 0);
+        usleep(3500 * 1000); /* longer than the whole timeout */
+        t0 = now_ms();
+        assert_int_equal(kill(pid, SIGCONT), 0);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        after_cont = now_ms() - t0;
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        /* Counting 50 ms sleeps would wait about 2.5 s more after SIGCONT. */
+        if (after_cont >= 1500)
+                fail_msg("the wait went on for %lld ms after its 3000 ms had passed", after_cont);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_env, teardown_env)
@@ -396,6 +464,8 @@ int main(void)
                 T(test_failed_rollback_is_not_called_put_back),
                 T(test_idempotent_and_unbind_restores),
                 T(test_interrupted_bind_keeps_the_original_driver),
+                T(test_driver_arrived_after_the_plan_is_unbound),
+                T(test_wait_bound_is_wall_clock),
         };
 #undef T
         return cmocka_run_group_tests(tests, NULL, NULL);

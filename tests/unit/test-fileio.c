@@ -108,6 +108,44 @@ static void test_close_many_closes_only_its_own(void **state)
         close(other);
 }
 
+static void test_fd_batch_closes_when_full_and_on_flush(void **state)
+{
+        fd_batch b = { .n = 0 };
+        int first[60], second[61], held[120], last[3], other;
+
+        (void)state;
+        for (size_t i = 0; i < ELEMENTSOF(first); i++)
+                first[i] = held[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        fd_batch_add(&b, first, ELEMENTSOF(first));
+        assert_int_equal(b.n, 60);
+        assert_true(first[0] < 0 && first[59] < 0); /* the batch owns them now */
+        assert_true(is_open(held[0]) && is_open(held[59]));
+
+        /* 60 more fit (120 of 128), but 60 after those would not: all 120 are closed now. */
+        other = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        for (size_t i = 0; i < 60; i++)
+                second[i] = held[60 + i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        second[60] = -ENOENT; /* a failed open is skipped */
+        fd_batch_add(&b, second, ELEMENTSOF(second));
+        assert_int_equal(b.n, 0);
+        for (size_t i = 0; i < ELEMENTSOF(held); i++)
+                assert_false(is_open(held[i]));
+        assert_true(is_open(other)); /* in between, but not the batch's */
+
+        for (size_t i = 0; i < ELEMENTSOF(last); i++)
+                last[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        memcpy(held, last, sizeof(last));
+        fd_batch_add(&b, last, ELEMENTSOF(last));
+        assert_int_equal(b.n, 3);
+        assert_true(is_open(held[2]));
+        fd_batch_flush(&b);
+        assert_int_equal(b.n, 0);
+        for (size_t i = 0; i < ELEMENTSOF(last); i++)
+                assert_false(is_open(held[i]));
+        assert_true(is_open(other));
+        close(other);
+}
+
 static void test_dir_names_are_sorted_and_capped(void **state)
 {
         char sub[300], name[16];
@@ -143,6 +181,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_read_virtual_keeps_read_attr_at_contract),
                 cmocka_unit_test(test_close_many_closes_only_its_own),
+                cmocka_unit_test(test_fd_batch_closes_when_full_and_on_flush),
                 cmocka_unit_test(test_dir_names_are_sorted_and_capped),
         };
 

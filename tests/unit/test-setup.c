@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -102,6 +103,10 @@ static void test_identical_twin_on_host_means_bind_by_identity(void **state)
         assert_non_null(strstr(
                 unit,
                 "\nExecStart=/opt/bin/vfioctl bind --boot 8086:10d3:8086:0000@pci0000:00/11.0/00.0,dsn=52-54-00-ff-ff-e2-e0-02\n"));
+        /* It binds before udev's coldplug loads the host drivers (which would race it for the device),
+         * and systemd's bound on it lies above bind's own for one device (3 waits of 30 s), never none. */
+        assert_non_null(strstr(unit, "\nBefore=systemd-udev-trigger.service "));
+        assert_non_null(strstr(unit, "\nTimeoutStartSec=120\n"));
         assert_true(any_contains(e->p->notes, "is also at 0000:01:00.0, which stays with the host"));
         assert_int_equal(strv_length(e->p->cmdline_add), 0);
         /* Enabled by setup itself (the link systemctl enable makes), so --undo takes it away too. */
@@ -240,6 +245,42 @@ static void test_distro_commands(void **state)
                 teardown_env(&st);
                 variant_free(root);
         }
+}
+
+/*
+ * The VM user's state directory (var/lib/vfioctl/NAME, where QEMU opens its OVMF variable store) is below
+ * var/lib/vfioctl: setup must leave that directory searchable for everyone even when the first thing it
+ * makes there is its private backup tree (a root-only var/lib/vfioctl made QEMU fail at start as the VM
+ * user, "Permission denied", in the test bed's zero-to-vm case).
+ */
+static void test_state_dir_stays_searchable_after_a_backup(void **state)
+{
+        char *root = variant_new("q35-viommu"), path[4200];
+        env *e = calloc(1, sizeof(*e));
+        _cleanup_strv_free_ char **log = NULL;
+        vfio_setup_opts o = { .apply_cmdline = true };
+        struct stat st;
+        void *st_env = e;
+
+        (void)state;
+        assert_non_null(e);
+        variant_write(root, "etc/default/grub", "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\n");
+        variant_write(root, "etc/os-release", "ID=debian\n");
+        assert_int_equal(vfio_host_open(root, &e->h), 0);
+        assert_int_equal(vfio_model_load(e->h, &e->m), 0);
+        plan(e, "06:00.0", &o);
+        assert_true(strv_length(e->p->cmdline_add) > 0); /* so etc/default/grub is edited, with a backup */
+        assert_int_equal(vfio_setup_apply(e->h, e->p, &log, NULL), 0);
+        snprintf(path, sizeof(path), "%s/var/lib/vfioctl/setup.backup/etc/default/grub", root);
+        assert_int_equal(stat(path, &st), 0);
+        snprintf(path, sizeof(path), "%s/var/lib/vfioctl/setup.backup", root);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0700);
+        snprintf(path, sizeof(path), "%s/var/lib/vfioctl", root);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 07777, 0755);
+        teardown_env(&st_env);
+        variant_free(root);
 }
 
 static const vfio_setup_file *plan_file_of(env *e, const char *path)
@@ -573,6 +614,7 @@ int main(void)
                 T(test_user_memlock_and_hugepages),
                 T(test_uinput_loaded_at_boot),
                 cmocka_unit_test(test_distro_commands),
+                cmocka_unit_test(test_state_dir_stays_searchable_after_a_backup),
                 cmocka_unit_test(test_initramfs_module_lists),
                 T(test_hugepages_1g_at_boot_and_mounted),
                 cmocka_unit_test(test_audio_grant_files),

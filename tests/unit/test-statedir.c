@@ -104,6 +104,29 @@ static void test_state_dir_made_for_the_vm_user(void **state)
         free(err);
 }
 
+/* A root-only directory above the state directory: QEMU, as the VM user, could not reach its files there
+ * ("Permission denied" opening the OVMF variable store): refused before QEMU runs, with the fix. */
+static void test_parent_the_vm_user_cannot_search_refused(void **state)
+{
+        char *err = NULL;
+        int fd = -1;
+
+        (void)state;
+        if (geteuid() != 0)
+                skip();
+        assert_int_equal(mkdir(at("closed"), 0700), 0);
+        assert_int_equal(chmod(at("closed"), 0700), 0);
+        assert_int_equal(vm_statedir_open(at("closed/vm4"), VM_UID, VM_GID, &fd, &err), -EACCES);
+        assert_non_null(err);
+        assert_non_null(strstr(err, "chmod 755"));
+        free(err);
+        err = NULL;
+        assert_int_equal(access(at("closed/vm4"), F_OK), -1); /* nothing made */
+        /* Without a VM user (not root: no privilege dropped) the caller's own directory is fine. */
+        assert_int_equal(vm_statedir_open(at("closed/vm5"), (uid_t)-1, (gid_t)-1, &fd, &err), 0);
+        close(fd);
+}
+
 /* Item 1: the TPM directory replaced by the VM user. */
 static void test_tpm_dir_never_followed(void **state)
 {
@@ -194,6 +217,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_state_dir_made_for_the_vm_user),
+                cmocka_unit_test(test_parent_the_vm_user_cannot_search_refused),
                 cmocka_unit_test(test_tpm_dir_never_followed),
                 cmocka_unit_test(test_vars_copy_never_redirected),
         };

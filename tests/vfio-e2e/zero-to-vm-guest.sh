@@ -103,6 +103,13 @@ expect guide-completes "exit 0: the VM runs" [ "$RC" = 0 ]
 if [ "$RC" != 0 ]; then
   # Why the VM did not come up: QEMU's and vfioctl's messages for it.
   mark "vfioctl log $NAME:"; "$VFIOCTL" log "$NAME" 2>&1 | tail -30 | sed 's/^/  [log] /'
+  # What QEMU, as the VM user, met on the way to its state (owners, modes, the mounts below them).
+  mark "state as $VMUSER sees it:"
+  { id "$VMUSER"; ls -lnd / /var /var/lib /var/lib/vfioctl /var/lib/vfioctl/"$NAME" /var/lib/vfioctl/"$NAME"/*
+    findmnt -no SOURCE,FSTYPE,OPTIONS -T /var/lib/vfioctl
+    for f in /var/lib/vfioctl/"$NAME"/*; do
+      setpriv --reuid="$VMUSER" --regid="$VMUSER" --init-groups sh -c 'exec 3<>"$1" && echo "$1: opens read-write"' - "$f"
+    done; } 2>&1 | sed 's/^/  [state] /'
 fi
 expect config "/etc/vfioctl/vms/$NAME.conf has [vm] user and the GPU's identity" \
   sh -c "grep -qx 'user = $VMUSER' /etc/vfioctl/vms/$NAME.conf && grep -qx 'device = 1234:1111:1af4:1100@pci0000:00/12.0/00.0' /etc/vfioctl/vms/$NAME.conf"
@@ -111,9 +118,16 @@ sed 's/^/  [status] /' "$W/status"
 expect status "vfioctl status: runs (exit 0)" [ "$src" = 0 ]
 QPID=$("$VFIOCTL" status "$NAME" --json 2>/dev/null | jq -r '.pid // 0')
 expect vm-user "QEMU runs as $VMUSER" [ "$(ps -o user= -p "${QPID:-0}" 2>/dev/null)" = "$VMUSER" ]
-"$VFIOCTL" qmp "$NAME" '{"execute":"query-pci"}' > "$W/query-pci" 2>&1
-PCI=$(jq -r '.. | objects | select(.qdev_id? and (.qdev_id | startswith("hostdev"))) | "\(.qdev_id)=\(.id.vendor):\(.id.device)"' "$W/query-pci" 2>/dev/null | tr '\n' ' ')
-mark "query-pci hostdevs: $PCI"
+# query-pci lists a device behind a root port only once the guest firmware has numbered the buses; OVMF
+# under TCG inside this TCG guest takes a while to get there: ask again, bounded.
+PCI=""; t0=$(up)
+for _i in $(seq 1 60); do
+  "$VFIOCTL" qmp "$NAME" '{"execute":"query-pci"}' > "$W/query-pci" 2>&1
+  PCI=$(jq -r '.. | objects | select(.qdev_id? and (.qdev_id | startswith("hostdev"))) | "\(.qdev_id)=\(.id.vendor):\(.id.device)"' "$W/query-pci" 2>/dev/null | tr '\n' ' ')
+  case "$PCI" in *hostdev-gpu-1*) break;; esac
+  sleep 2
+done
+mark "query-pci hostdevs: $PCI (asked from $t0 s to $(up) s of uptime)"
 expect query-pci "the inner QEMU has the GPU (1234:1111) and its audio function (8086:293e)" \
   sh -c "echo '$PCI' | grep -q '=4660:4369' && echo '$PCI' | grep -q '=32902:10558'"
 "$VFIOCTL" stop "$NAME" --timeout 15 > "$W/stop" 2>&1; src=$?
