@@ -656,10 +656,19 @@ static void check_conflicts_in(vm_start *x, const char *base, bool skip_self, ch
                         continue;
                 /* A VM whose start still holds its lock and has recorded what it holds counts too: its
                  * start took its plan turn before this one (vm_run_plan_lock). */
-                if (vm_run_open_in(base, *n, &r) >= 0 && vm_runstate_read(r->dirfd, &s) >= 0 &&
-                    (vm_run_alive(r, s) ||
-                     (s->state == VM_STATE_STARTING && vm_runstate_lock_held(r->dirfd) > 0)))
+                if (vm_run_open_in(base, *n, &r) < 0 || vm_runstate_read(r->dirfd, &s) < 0)
+                        continue;
+                if (vm_run_alive(r, s) ||
+                    (s->state == VM_STATE_STARTING && vm_runstate_lock_held(r->dirfd) > 0))
                         check_conflicts_with(x, *n, s, evdevs, problems);
+                /* A VM gone with its confinement still recorded (all its processes killed): the host's CPU
+                 * sets are still its, and must never be recorded as the host's own by a second isolated VM.
+                 */
+                else if (strv_contains(s->steps, VM_RELEASE_CPUS) && !x->isolated_by &&
+                         asprintf(&x->isolated_by,
+                                  "VM '%s', whose isolation was not given back (run: vfioctl stop %s),", *n,
+                                  *n) < 0)
+                        x->isolated_by = NULL;
         }
 }
 
@@ -966,6 +975,19 @@ int vm_start_preflight(vm_start *x, vfio_problems *problems, char **ret_error)
                 return r;
         if ((r = resolve_devices(x, problems)) < 0)
                 return r;
+        for (size_t i = 0; i < c->n_inputs; i++)
+                if (c->inputs[i].type == VM_INPUT_EVDEV && c->inputs[i].evdev &&
+                    (r = strv_extend(&evdevs, c->inputs[i].evdev)) < 0)
+                        return r;
+        /* From the look at the other VMs to this VM's record (vm_start_run), starts take turns: two VMs
+         * started at the same instant would otherwise both see the other not running yet. The turn and the
+         * conflicts come before anything is bound: a start refused for a device another VM holds must never
+         * have moved it (nor give it to the host driver when it rolls back). */
+        if ((r = vm_run_plan_lock(x->o.root, c->name, PLAN_TURN_TIMEOUT_MS, &x->plan_fd, ret_error)) < 0)
+                return r;
+        check_conflicts(x, evdevs, problems);
+        strv_free(x->st->evdevs);
+        x->st->evdevs = TAKE_PTR(evdevs);
         if (x->model && x->devices && c->vm.bind_devices && geteuid() == 0 &&
             !vfio_problems_has_errors(problems))
                 (void)bind_devices(x, problems);
@@ -1004,17 +1026,6 @@ int vm_start_preflight(vm_start *x, vfio_problems *problems, char **ret_error)
                 return r;
         if ((r = check_host_nodes(x, problems, ret_error)) < 0)
                 return r;
-        for (size_t i = 0; i < c->n_inputs; i++)
-                if (c->inputs[i].type == VM_INPUT_EVDEV && c->inputs[i].evdev &&
-                    (r = strv_extend(&evdevs, c->inputs[i].evdev)) < 0)
-                        return r;
-        /* From the look at the other VMs to this VM's record (vm_start_run), starts take turns: two VMs
-         * started at the same instant would otherwise both see the other not running yet. */
-        if ((r = vm_run_plan_lock(x->o.root, c->name, PLAN_TURN_TIMEOUT_MS, &x->plan_fd, ret_error)) < 0)
-                return r;
-        check_conflicts(x, evdevs, problems);
-        strv_free(x->st->evdevs);
-        x->st->evdevs = TAKE_PTR(evdevs);
         if ((r = plan_pinning(x)) < 0 || (r = plan_paths(x)) < 0)
                 return r;
         strv_free(x->st->planned);

@@ -266,6 +266,22 @@ else
   skip "two unpinned VMs on different CPUs" "this host has one CPU"
 fi
 
+# an isolated VM gone with its confinement still recorded (all its processes killed): a second isolated VM
+# is refused, naming it, and never takes that confinement for the host's own. (A disk that does not exist
+# keeps this start from ever reaching the real host's cgroups, whatever the code under test does.)
+if [ "$(id -u)" = 0 ]; then
+  mkdir -p "$T/run/vfioctl/deadiso"
+  sleep 0.01 & DP=$!; wait $DP
+  printf 'state=crashed\npid=%s\npid_starttime=1\nsupervisor=0\nuid=0\nisolate=1\ncpusets=vfioctl.host=0-1\nsteps=isolate-cpus\n' "$DP" \
+    > "$T/run/vfioctl/deadiso/status"
+  CI=$(conf iso2 "[cpu]" "pin = $PIN" "isolate = yes" "[disk \"gone\"]" "path = $T/no-such-disk.img" "format = raw")
+  V start "$CI" --detach > "$T/iso2.out" 2>&1; rc=$?
+  sed 's/^/# /' "$T/iso2.out"
+  check "an isolated VM is refused while a dead VM's isolation is still recorded (exit $rc)" \
+    bash -c "[ $rc -eq 69 ] && grep -q \"VM 'deadiso', whose isolation was not given back (run: vfioctl stop deadiso)\" '$T/iso2.out'"
+  rm -rf "$T/run/vfioctl/deadiso"
+fi
+
 # a device in use: a VM recorded as running with a device (its "QEMU" is a sleep of ours)
 mkdir -p "$T/run/vfioctl/holder" "$T/sys/bus/pci/devices"
 sleep 300 & SP=$!
