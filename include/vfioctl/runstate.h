@@ -41,6 +41,7 @@ typedef struct vm_runstate {
         char **evdevs;        /* evdev paths grabbed */
         char **vcpu_threads;  /* thread ids, vCPU order */
         char **vcpu_pins;     /* host CPU of each vCPU as applied, vCPU order */
+        char **planned;       /* host CPUs planned at start: held until vcpu_pins says where they run */
         char **emulator_pins; /* host CPUs of the other threads */
         char *qemu_dir;       /* directory QEMU writes (sockets, console log) */
         char **rebind;        /* devices to give back to host drivers on exit ("ADDR=driver") */
@@ -58,6 +59,7 @@ typedef struct vm_runstate {
         char **cpusets;      /* cgroups confined without systemd ("CGROUP=OLD") */
         char *host_cgroup;   /* the cgroup made for the root cgroup's tasks ("vfioctl.host") */
         bool cpuset_enabled; /* the cpuset controller was switched on in the root's subtree_control */
+        bool isolate;        /* [cpu] isolate, from the start on: a second isolated VM is refused */
         char **irqs;         /* IRQs steered ("N=OLD", OLD a CPU list) */
         char *irq_default;   /* /proc/irq/default_smp_affinity before (a hex mask) */
         char **governors;    /* cpufreq governors changed ("CPU=OLD") */

@@ -26,6 +26,13 @@ int vm_run_base(const char *root, char **ret);
  * *ret_error says why: -EINVAL not a VM name, -ENOENT never started here, other -errno.
  */
 int vm_run_open(const char *root, const char *name, bool create, vm_run **ret, char **ret_error);
+/*
+ * Starts of different VMs below one runtime base take turns from the look at the other VMs to the record
+ * of what this one holds (BASE/.plan-lock, flock; not a VM name): two VMs started at the same instant
+ * never plan the same CPUs or take the same device. Waits at most timeout_ms; -ETIMEDOUT then, *ret_error
+ * naming the VM whose start holds it. Closing *ret_fd ends the turn.
+ */
+int vm_run_plan_lock(const char *root, const char *name, unsigned timeout_ms, int *ret_fd, char **ret_error);
 /* Opens the existing runtime directory base/name quietly (listing VMs, looking for conflicts). */
 int vm_run_open_in(const char *base, const char *name, vm_run **ret);
 vm_run *vm_run_free(vm_run *r);

@@ -13,6 +13,8 @@ void vm_release_say(const vm_release_ctx *ctx, vfio_problem_level level, const c
 
 /* Persists the record after a host change, so a vfioctl killed right after it still finds it. */
 void vm_start_save_record(vm_start *x);
+/* Other VMs' starts may look at this one's record now: it says what this VM holds (vm_run_plan_lock). */
+void vm_start_end_plan_turn(vm_start *x);
 
 /* --- handoff.c ------------------------------------------------------------------------------------ */
 

@@ -106,6 +106,17 @@ void vm_isolate_check(vm_start *x, vfio_problems *problems)
                         x->c->name);
                 return;
         }
+        if (x->isolated_by) {
+                unsigned line = vm_config_key_line(x->c, "cpu", "isolate");
+
+                (void)vfio_problems_add(
+                        problems, VFIO_PROBLEM_ERROR,
+                        "%s:%u: [cpu] isolate = yes, but %s isolates the host already; two isolated VMs at once are not supported (each would give the host's CPUs back while the other runs)",
+                        x->c->filename, line, x->isolated_by);
+                (void)vfio_problems_fix(problems, "stop that VM first, or set isolate = no in [cpu] of %s",
+                                        x->c->filename);
+                return;
+        }
         if (!x->pin) {
                 (void)vfio_problems_add(
                         problems, VFIO_PROBLEM_ERROR,

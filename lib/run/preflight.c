@@ -32,6 +32,10 @@
 #include "vfioctl/vmdefaults.h"
 #include "vfioctl/vmneeds.h"
 
+/* A turn covers the rest of preflight (guest RAM filled, the display handed off) up to the record: long for
+ * a large VM, never minutes. */
+#define PLAN_TURN_TIMEOUT_MS (120 * 1000)
+
 /* VFIO pins all guest RAM plus ROMs, firmware and MMIO shadows: the test bed needed RAM + 64 MiB; keep 2x.
  */
 #define MEMLOCK_MARGIN (128ULL << 20)
@@ -585,45 +589,53 @@ static int check_host_nodes(vm_start *x, vfio_problems *problems, char **ret_err
         return 0;
 }
 
-/* What one running VM holds that this one asks for: devices, explicitly pinned CPUs, evdev grabs. */
+/* What one running (or starting) VM holds that this one asks for: devices, explicitly pinned CPUs, evdev
+ * grabs. */
 static void check_conflicts_with(vm_start *x, const char *name, const vm_runstate *s, char **evdevs,
                                  vfio_problems *problems)
 {
+        _cleanup_free_ char *who = NULL;
+        /* Until its vCPUs are pinned a VM holds the CPUs its start planned. */
+        char **held = s->vcpu_pins ? s->vcpu_pins : s->planned;
+
+        if ((s->pid > 0 ? asprintf(&who, "the running VM '%s' (pid %d)", name, (int)s->pid)
+                        : asprintf(&who, "the VM '%s' being started", name)) < 0)
+                who = NULL;
         STRV_FOREACH(d, x->devices)
                 if (strv_contains(s->devices, *d)) {
-                        (void)vfio_problems_add(problems, ERR,
-                                                "device %s is in use by the running VM '%s' (pid %d)", *d,
-                                                name, (int)s->pid);
+                        (void)vfio_problems_add(problems, ERR, "device %s is in use by %s", *d,
+                                                who ? who : name);
                         (void)vfio_problems_fix(problems, "stop it first: vfioctl stop %s", name);
                 }
         STRV_FOREACH(c, x->c->cpu.pin)
                 if (strv_contains(s->cpus, *c)) {
-                        (void)vfio_problems_add(problems, ERR,
-                                                "host CPU %s is pinned by the running VM '%s' (pid %d)", *c,
-                                                name, (int)s->pid);
+                        (void)vfio_problems_add(problems, ERR, "host CPU %s is pinned by %s", *c,
+                                                who ? who : name);
                         (void)vfio_problems_fix(problems,
                                                 "choose other CPUs in [cpu] pin or stop it: vfioctl stop %s",
                                                 name);
                 }
         /* Remembered for a plan at start: unpinned VMs must not pile onto one CPU (issue 21). */
-        if (s->vcpu_pins && !strv_contains(x->busy_names, name)) {
+        if (held && !strv_contains(x->busy_names, name)) {
                 size_t n = strv_length(x->busy_names);
                 char ***cpus = realloc(x->busy_cpus, (n + 1) * sizeof(char **));
                 char **copy = NULL;
 
                 if (cpus)
                         x->busy_cpus = cpus;
-                if (cpus && strv_extend_strv(&copy, s->vcpu_pins) >= 0 &&
-                    strv_extend(&x->busy_names, name) >= 0)
+                if (cpus && strv_extend_strv(&copy, held) >= 0 && strv_extend(&x->busy_names, name) >= 0)
                         x->busy_cpus[n] = copy;
                 else
                         strv_free(copy);
         }
+        /* Isolation is one host-wide confinement: a second isolated VM would hand the host the first's
+         * CPUs, and the first's give-back would lift it under the second (vm_isolate_check refuses). */
+        if ((s->isolate || s->cpu_units || s->cpusets) && !x->isolated_by)
+                x->isolated_by = who ? strdup(who) : NULL;
         STRV_FOREACH(e, evdevs)
                 if (strv_contains(s->evdevs, *e)) {
-                        (void)vfio_problems_add(problems, ERR,
-                                                "input %s is grabbed by the running VM '%s' (pid %d)", *e,
-                                                name, (int)s->pid);
+                        (void)vfio_problems_add(problems, ERR, "input %s is grabbed by %s", *e,
+                                                who ? who : name);
                         (void)vfio_problems_fix(problems, "stop it first: vfioctl stop %s", name);
                 }
 }
@@ -642,9 +654,21 @@ static void check_conflicts_in(vm_start *x, const char *base, bool skip_self, ch
 
                 if ((skip_self && strcmp(*n, x->c->name) == 0) || !vm_name_valid(*n))
                         continue;
-                if (vm_run_open_in(base, *n, &r) >= 0 && vm_runstate_read(r->dirfd, &s) >= 0 &&
-                    vm_run_alive(r, s))
+                /* A VM whose start still holds its lock and has recorded what it holds counts too: its
+                 * start took its plan turn before this one (vm_run_plan_lock). */
+                if (vm_run_open_in(base, *n, &r) < 0 || vm_runstate_read(r->dirfd, &s) < 0)
+                        continue;
+                if (vm_run_alive(r, s) ||
+                    (s->state == VM_STATE_STARTING && vm_runstate_lock_held(r->dirfd) > 0))
                         check_conflicts_with(x, *n, s, evdevs, problems);
+                /* A VM gone with its confinement still recorded (all its processes killed): the host's CPU
+                 * sets are still its, and must never be recorded as the host's own by a second isolated VM.
+                 */
+                else if (strv_contains(s->steps, VM_RELEASE_CPUS) && !x->isolated_by &&
+                         asprintf(&x->isolated_by,
+                                  "VM '%s', whose isolation was not given back (run: vfioctl stop %s),", *n,
+                                  *n) < 0)
+                        x->isolated_by = NULL;
         }
 }
 
@@ -951,6 +975,19 @@ int vm_start_preflight(vm_start *x, vfio_problems *problems, char **ret_error)
                 return r;
         if ((r = resolve_devices(x, problems)) < 0)
                 return r;
+        for (size_t i = 0; i < c->n_inputs; i++)
+                if (c->inputs[i].type == VM_INPUT_EVDEV && c->inputs[i].evdev &&
+                    (r = strv_extend(&evdevs, c->inputs[i].evdev)) < 0)
+                        return r;
+        /* From the look at the other VMs to this VM's record (vm_start_run), starts take turns: two VMs
+         * started at the same instant would otherwise both see the other not running yet. The turn and the
+         * conflicts come before anything is bound: a start refused for a device another VM holds must never
+         * have moved it (nor give it to the host driver when it rolls back). */
+        if ((r = vm_run_plan_lock(x->o.root, c->name, PLAN_TURN_TIMEOUT_MS, &x->plan_fd, ret_error)) < 0)
+                return r;
+        check_conflicts(x, evdevs, problems);
+        strv_free(x->st->evdevs);
+        x->st->evdevs = TAKE_PTR(evdevs);
         if (x->model && x->devices && c->vm.bind_devices && geteuid() == 0 &&
             !vfio_problems_has_errors(problems))
                 (void)bind_devices(x, problems);
@@ -989,14 +1026,11 @@ int vm_start_preflight(vm_start *x, vfio_problems *problems, char **ret_error)
                 return r;
         if ((r = check_host_nodes(x, problems, ret_error)) < 0)
                 return r;
-        for (size_t i = 0; i < c->n_inputs; i++)
-                if (c->inputs[i].type == VM_INPUT_EVDEV && c->inputs[i].evdev &&
-                    (r = strv_extend(&evdevs, c->inputs[i].evdev)) < 0)
-                        return r;
-        check_conflicts(x, evdevs, problems);
-        strv_free(x->st->evdevs);
-        x->st->evdevs = TAKE_PTR(evdevs);
         if ((r = plan_pinning(x)) < 0 || (r = plan_paths(x)) < 0)
+                return r;
+        strv_free(x->st->planned);
+        x->st->planned = NULL;
+        if (x->pin && (r = strv_extend_strv(&x->st->planned, x->pin)) < 0)
                 return r;
         vm_isolate_check(x, problems);
         check_socket_paths(x, problems);

@@ -52,6 +52,7 @@ vm_runstate *vm_runstate_free(vm_runstate *s)
         strv_free(s->evdevs);
         strv_free(s->vcpu_threads);
         strv_free(s->vcpu_pins);
+        strv_free(s->planned);
         strv_free(s->emulator_pins);
         free(s->qemu_dir);
         strv_free(s->rebind);
@@ -123,6 +124,7 @@ int vm_runstate_write(int dirfd, const vm_runstate *s)
         put_strv(f, "evdevs", s->evdevs);
         put_strv(f, "vcpu_threads", s->vcpu_threads);
         put_strv(f, "vcpu_pins", s->vcpu_pins);
+        put_strv(f, "planned", s->planned);
         put_strv(f, "emulator_pins", s->emulator_pins);
         put_str(f, "qemu_dir", s->qemu_dir);
         put_strv(f, "rebind", s->rebind);
@@ -139,6 +141,8 @@ int vm_runstate_write(int dirfd, const vm_runstate *s)
         put_str(f, "host_cgroup", s->host_cgroup);
         if (s->cpuset_enabled)
                 fputs("cpuset_enabled=1\n", f);
+        if (s->isolate)
+                fputs("isolate=1\n", f);
         put_strv(f, "irqs", s->irqs);
         put_str(f, "irq_default", s->irq_default);
         put_strv(f, "governors", s->governors);
@@ -230,6 +234,8 @@ int vm_runstate_read(int dirfd, vm_runstate **ret)
                         list = &s->vcpu_threads;
                 else if (strcmp(line, "vcpu_pins") == 0)
                         list = &s->vcpu_pins;
+                else if (strcmp(line, "planned") == 0)
+                        list = &s->planned;
                 else if (strcmp(line, "emulator_pins") == 0)
                         list = &s->emulator_pins;
                 else if (strcmp(line, "rebind") == 0)
@@ -257,6 +263,9 @@ int vm_runstate_read(int dirfd, vm_runstate **ret)
                 else if (strcmp(line, "cpuset_enabled") == 0) {
                         r = parse_uint(v, 10, 1, &u);
                         s->cpuset_enabled = u == 1;
+                } else if (strcmp(line, "isolate") == 0) {
+                        r = parse_uint(v, 10, 1, &u);
+                        s->isolate = u == 1;
                 } else if (strcmp(line, "irqs") == 0)
                         list = &s->irqs;
                 else if (strcmp(line, "irq_default") == 0)

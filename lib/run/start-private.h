@@ -21,6 +21,7 @@ struct vm_start {
         bool drop; /* root starting for [vm] user: credentials change */
         vm_run *run;
         int lock_fd;
+        int plan_fd;     /* BASE/.plan-lock (vm_run_plan_lock): this start's turn; -EBADF */
         int state_fd;    /* the VM's state directory (statedir.h), once preflight made it; -EBADF before */
         vm_runstate *st; /* the record: written once QEMU runs, its release steps as they are done */
         bool pending;    /* preflight changed the host and nothing has taken that over yet */
@@ -36,6 +37,7 @@ struct vm_start {
         char **busy_names;  /* the running VMs found by the conflict check ... */
         char ***busy_cpus;  /* ... and the host CPUs their vCPUs run on: a plan at start keeps clear of them
                              */
+        char *isolated_by;  /* "the running VM 'x' (pid N)" isolating the host: [cpu] isolate refused */
         vm_paths_buf paths; /* QEMU's directory, the state directory */
         char **swtpm_argv;  /* the TPM emulator to start first; NULL: none */
         char *swtpm_socket;

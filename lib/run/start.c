@@ -50,7 +50,7 @@ int vm_start_new(vm_config *c, const vm_start_options *o, vm_start **ret, char *
                 return -ENOMEM;
         x->c = c;
         x->o = *o;
-        x->lock_fd = x->notify_fd = x->state_fd = x->mem_fd = -EBADF;
+        x->lock_fd = x->plan_fd = x->notify_fd = x->state_fd = x->mem_fd = -EBADF;
         x->st = calloc(1, sizeof(*x->st));
         if (!x->st)
                 return -ENOMEM;
@@ -93,6 +93,7 @@ vm_start *vm_start_free(vm_start *x)
         vm_run_free(x->run);
         if (x->lock_fd >= 0)
                 close(x->lock_fd);
+        vm_start_end_plan_turn(x);
         if (x->notify_fd >= 0)
                 close(x->notify_fd);
         if (x->state_fd >= 0)
@@ -110,6 +111,7 @@ vm_start *vm_start_free(vm_start *x)
                 strv_free(x->busy_cpus[i]);
         free(x->busy_cpus);
         strv_free(x->busy_names);
+        free(x->isolated_by);
         vm_paths_done(&x->paths);
         vm_macvtap_close_all(x->net_fds, x->n_net_fds);
         strv_free(x->swtpm_argv);
@@ -168,6 +170,14 @@ int vm_start_lock(vm_start *x, char **ret_error)
                            (int)old->swtpm);
         }
         return 0;
+}
+
+void vm_start_end_plan_turn(vm_start *x)
+{
+        assert(x);
+        if (x->plan_fd >= 0)
+                close(x->plan_fd);
+        x->plan_fd = -EBADF;
 }
 
 void vm_start_save_record(vm_start *x)
@@ -253,6 +263,7 @@ static int fill_record(vm_start *x)
         if (!(st->user = strdup(x->user->name)) || !(st->qemu_dir = strdup(x->run->qemu_dir)))
                 return -ENOMEM;
         st->memory = x->c->memory.size;
+        st->isolate = x->c->cpu.isolate;
         strv_free(st->devices);
         st->devices = NULL;
         if ((r = strv_extend_strv(&st->devices, x->devices)) < 0 ||
@@ -335,8 +346,9 @@ int vm_start_detach(vm_start *x, pid_t *ret_pid, char **ret_error)
                 close(pfd[0]);
                 supervisor(x, pfd[1]);
         }
-        /* The supervisor runs the release steps now, however the VM ends. */
+        /* The supervisor runs the release steps now, however the VM ends; it ends the plan turn too. */
         x->pending = false;
+        vm_start_end_plan_turn(x);
         close(pfd[1]);
         do
                 n = read(pfd[0], buf, sizeof(buf) - 1);

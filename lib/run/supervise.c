@@ -770,8 +770,10 @@ int vm_start_run(vm_start *x, vm_state *ret_final, char **ret_reason)
         assert(x->argv); /* vm_start_prepare first */
         /* From here on the release steps are the supervisor's: it runs them however QEMU ends. */
         x->pending = false;
-        /* The record on disk from here on, so the guardian finds what preflight changed. */
+        /* The record on disk from here on, so the guardian finds what preflight changed; it names the CPUs
+         * and devices this VM holds, so the next start planning at the same instant may look now. */
         vm_start_save_record(x);
+        vm_start_end_plan_turn(x);
         r = start_guardian(x, &guard_fd);
         if (r < 0)
                 vm_run_log(x->run,

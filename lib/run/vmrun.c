@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -116,6 +117,55 @@ static int run_new(const char *base, const char *name, vm_run **ret)
         if (!(r->name = strdup(name)))
                 return -ENOMEM;
         *ret = TAKE_PTR(r);
+        return 0;
+}
+
+int vm_run_plan_lock(const char *root, const char *name, unsigned timeout_ms, int *ret_fd, char **ret_error)
+{
+        _cleanup_free_ char *base = NULL;
+        _cleanup_close_ int bfd = -EBADF, fd = -EBADF;
+        char holder[65] = "";
+        ssize_t n;
+        int e;
+
+        assert(name);
+        assert(ret_fd);
+
+        if ((e = vm_run_base(root, &base)) < 0)
+                return e;
+        /* The base is root's (or the caller's own) like every VM directory in it; the file is opened below
+         * it without following a link, and ".plan-lock" can never be a VM's directory (vm_name_valid). */
+        e = safedir_open_trusted(base, true, &bfd);
+        if (e < 0)
+                return fail(ret_error, e, "cannot open the runtime directory %s: %s", base,
+                            safedir_strerror(e));
+        fd = safedir_openat(bfd, ".plan-lock", O_RDWR | O_CREAT, 0600);
+        if (fd < 0)
+                return fail(ret_error, fd, "cannot open %s/.plan-lock: %s", base, safedir_strerror(fd));
+        /* Polled, not a blocking flock: the wait is bounded and a signal never leaves it half-taken. */
+        for (unsigned waited = 0;; waited += 20) {
+                if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+                        break;
+                if (errno != EWOULDBLOCK)
+                        return fail(ret_error, -errno, "cannot lock %s/.plan-lock: %s", base,
+                                    strerror(errno));
+                if (waited >= timeout_ms) {
+                        n = pread(fd, holder, sizeof(holder) - 1, 0);
+                        holder[n > 0 ? n : 0] = 0;
+                        return fail(
+                                ret_error, -ETIMEDOUT,
+                                "the start of VM '%s' has held %s/.plan-lock for over %u s (it plans its CPUs and records what it holds); start '%s' again once it has started, see: vfioctl status %s",
+                                vm_name_valid(holder) ? holder : "?", base, timeout_ms / 1000, name,
+                                vm_name_valid(holder) ? holder : "");
+                }
+                (void)nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000 * 1000 }, NULL);
+        }
+        /* Who holds it, for the message of a start that waited too long. */
+        if (ftruncate(fd, 0) == 0) {
+                n = pwrite(fd, name, strlen(name), 0);
+                (void)n;
+        }
+        *ret_fd = TAKE_FD(fd);
         return 0;
 }
 

@@ -237,8 +237,49 @@ if [ "$NCPU" -ge 2 ]; then
   check "their vCPUs run on different host CPUs ($U1 / $U2)" bash -c "[ -n '$U1' ] && [ -n '$U2' ] && [ '$U1' != '$U2' ]"
   check "both are running" bash -c "[ \"\$('$VFIOCTL' --root '$T' status unpinned1 --json | jq -r .state)\" = running ] && [ \"\$('$VFIOCTL' --root '$T' status unpinned2 --json | jq -r .state)\" = running ]"
   V stop unpinned1 --force > /dev/null 2>&1; V stop unpinned2 --force > /dev/null 2>&1
+
+  # The same VMs started at the same instant: neither sees the other recorded as running yet, so only a
+  # lock across plan -> record keeps them apart. One VM per host CPU (at most 4), one vCPU each: the host
+  # has a CPU for every one, so their vCPU threads' real affinities must not overlap.
+  NC=$NCPU; [ "$NC" -gt 4 ] && NC=4
+  CONC=()
+  for i in $(seq "$NC"); do CONC+=("$(conf "together$i")"); done
+  PIDS=()
+  for i in $(seq "$NC"); do V start "${CONC[$((i - 1))]}" --detach > "$T/t$i.out" 2>&1 & PIDS+=($!); done
+  rcs=""
+  for p in "${PIDS[@]}"; do wait "$p"; rcs="$rcs $?"; done
+  sed 's/^/# concurrent start: /' "$T"/t[0-9]*.out
+  check "$NC unpinned VMs started at once all start ($rcs)" bash -c "[ -z \"\$(echo '$rcs' | tr -d ' 0')\" ]"
+  # the kernel's view, not the record's: QMP thread ids -> /proc/TID/status Cpus_allowed_list
+  AFF=""
+  for i in $(seq "$NC"); do
+    for t in $(qmp "together$i" '{"execute":"query-cpus-fast"}' | jq -r '.[]."thread-id"'); do
+      a=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "/proc/$t/status" 2>/dev/null)
+      AFF="$AFF together$i:${a:-?}"
+    done
+  done
+  echo "# vCPU affinities:$AFF"
+  check "their vCPU threads' affinities are $NC disjoint single CPUs ($AFF )" \
+    bash -c "echo '$AFF' | tr ' ' '\n' | sed -n 's/^together[0-9]*://p' | awk '/^[0-9]+\$/ { if (seen[\$0]++) exit 1; n++ } END { exit !(n == $NC) }'"
+  for i in $(seq "$NC"); do V stop "together$i" --force > /dev/null 2>&1; done
 else
   skip "two unpinned VMs on different CPUs" "this host has one CPU"
+fi
+
+# an isolated VM gone with its confinement still recorded (all its processes killed): a second isolated VM
+# is refused, naming it, and never takes that confinement for the host's own. (A disk that does not exist
+# keeps this start from ever reaching the real host's cgroups, whatever the code under test does.)
+if [ "$(id -u)" = 0 ]; then
+  mkdir -p "$T/run/vfioctl/deadiso"
+  sleep 0.01 & DP=$!; wait $DP
+  printf 'state=crashed\npid=%s\npid_starttime=1\nsupervisor=0\nuid=0\nisolate=1\ncpusets=vfioctl.host=0-1\nsteps=isolate-cpus\n' "$DP" \
+    > "$T/run/vfioctl/deadiso/status"
+  CI=$(conf iso2 "[cpu]" "pin = $PIN" "isolate = yes" "[disk \"gone\"]" "path = $T/no-such-disk.img" "format = raw")
+  V start "$CI" --detach > "$T/iso2.out" 2>&1; rc=$?
+  sed 's/^/# /' "$T/iso2.out"
+  check "an isolated VM is refused while a dead VM's isolation is still recorded (exit $rc)" \
+    bash -c "[ $rc -eq 69 ] && grep -q \"VM 'deadiso', whose isolation was not given back (run: vfioctl stop deadiso)\" '$T/iso2.out'"
+  rm -rf "$T/run/vfioctl/deadiso"
 fi
 
 # a device in use: a VM recorded as running with a device (its "QEMU" is a sleep of ours)

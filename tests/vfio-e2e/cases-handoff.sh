@@ -8,7 +8,7 @@
 #
 # Output per case: "@@@ CASE <name> PASS|FAIL [<s>s] <detail>" (printed by guest.sh's run_case).
 
-ALL_CASES="$ALL_CASES handoff-refused handoff-stop handoff-kill-qemu handoff-kill-supervisor handoff-fault isolate-stop isolate-kill-supervisor isolate-fault"
+ALL_CASES="$ALL_CASES handoff-refused handoff-stop handoff-kill-qemu handoff-kill-supervisor handoff-fault isolate-stop isolate-kill-supervisor isolate-fault isolate-two"
 
 HOVM=handoff-vga
 ISOVM=isolate-nic
@@ -315,4 +315,40 @@ case_isolate_fault() {
   kill "$ISO_PID" 2>/dev/null
   DETAIL="start=$ISO_RC said=$_said state=$_st before [$ISO_BEFORE] after [$_after]"
   [ $ISO_RC != 0 ] && [ "$_said" -ge 1 ] && [ "$_st" != running ] && [ "$_after" = "$ISO_BEFORE" ]
+}
+
+# A second isolated VM while the first runs: each would confine the host to "every CPU but mine" (the second
+# handing the host the first's vCPU CPU) and the first's give-back would lift confinement under the second.
+# Refused at preflight, naming the first; the first's confinement stays as it was, and goes back at its stop.
+case_isolate_two() {
+  need NIC2 && need_iommu || return 1
+  iso_start || { DETAIL="bind failed"; return 1; }
+  cat > "$W/iso-two.conf" <<EOF
+[vm]
+accel = tcg
+user = nobody
+[firmware]
+type = seabios
+[cpu]
+model = qemu64
+sockets = 1
+cores = 1
+threads = 1
+pin = 0
+isolate = yes
+[memory]
+size = 64M
+EOF
+  chmod 644 "$W/iso-two.conf"
+  vr start "$W/iso-two.conf" --detach; _r2=$VRC
+  _said=$(grep -c "VM '$ISOVM'.* isolates the host" "$W/vr.out")
+  _mid=$(iso_state "$ISO_PID")
+  [ $_r2 = 0 ] && timeout 60 chroot "$R" "$VFIOCTL" stop iso-two --force > /dev/null 2>&1
+  vr stop "$ISOVM" --timeout 3; _rs=$VRC
+  wait_iso "$ISO_BEFORE" 30
+  _after=$(iso_cmp "$ISO_BEFORE")
+  kill "$ISO_PID" 2>/dev/null
+  DETAIL="first=$ISO_RC second=$_r2 (names the first: $_said) running [$ISO_DURING] after the refusal [$_mid] stop=$_rs after [$_after] (before [$ISO_BEFORE])"
+  [ $ISO_RC = 0 ] && iso_confined && [ $_r2 = 69 ] && [ "$_said" -ge 1 ] && [ "$_mid" = "$ISO_DURING" ] &&
+    [ $_rs = 0 ] && [ "$_after" = "$ISO_BEFORE" ]
 }

@@ -1,5 +1,5 @@
 #!/bin/bash
-# run-tests.sh [VFIOCTL] [--log FILE] [--timeout SEC] [--case NAME]...
+# run-tests.sh [VFIOCTL] [--log FILE] [--timeout SEC] [--case NAME]... [--topology T]
 #
 # Host side of the VFIO test bed; what `meson test --suite vfio` runs.
 #  1. setup.sh (idempotent; downloads the guest kernel + busybox on first run)
@@ -28,6 +28,7 @@ while [ $# -gt 0 ]; do
     --log) LOG=${2:?}; shift 2;;
     --timeout) TIMEOUT=${2:?}; shift 2;;
     --case) RUNARGS+=(--case "${2:?}"); shift 2;;
+    --topology) RUNARGS+=(--topology "${2:?}"); shift 2;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0;;
     -*) echo "run-tests.sh: unknown option $1" >&2; exit 2;;
     *) VFIOCTL=$1; shift;;

@@ -28,6 +28,8 @@
 #                   bed's; run.sh adds only vfioctl.out=1 and --append
 #   --cpu MODEL     the outer guest's CPU model (default qemu64); e.g. qemu64,-svm: no nested
 #                   virtualization at all
+#   --topology 2node-smt  the outer guest gets 2 sockets x 2 cores x 2 threads on two NUMA nodes (CPUs
+#                   0-3 node 0, 4-7 node 1, memory split): the real kernel topology the multi-VM case needs
 #   --layout renumbered  add a card upstream of the others (a root port at 00:0f.0 with a
 #                   pvpanic-pci behind it): every bus number below shifts by one while the
 #                   topology paths stay (the q35-renumbered fixture)
@@ -49,6 +51,7 @@ DISK=""
 INITRD=""
 CMDLINE=""
 CPU=qemu64
+SMP=(-smp 2 -m 1G)
 usage() { awk 'NR > 2 && /^#/ { sub(/^# ?/, ""); print; next } NR > 2 { exit }' "$0"; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -64,6 +67,14 @@ while [ $# -gt 0 ]; do
     --initrd) INITRD=${2:?}; shift 2;;
     --cmdline) CMDLINE=${2:?}; shift 2;;
     --cpu) CPU=${2:?}; shift 2;;
+    --topology) case "${2:?}" in
+        # Intel's vendor: the guest kernel reads SMT from CPUID leaf 0xB (qemu64's AMD vendor would need
+        # topoext, which TCG lacks: QEMU warns and the guest sees no siblings)
+        2node-smt) CPU=qemu64,vendor=GenuineIntel SMP=(-smp 8,sockets=2,cores=2,threads=2 -m 1G
+                        -object memory-backend-ram,id=mem0,size=512M -object memory-backend-ram,id=mem1,size=512M
+                        -numa node,nodeid=0,cpus=0-3,memdev=mem0 -numa node,nodeid=1,cpus=4-7,memdev=mem1);;
+        *) echo "run.sh: unknown topology '$2'" >&2; usage;;
+      esac; shift 2;;
     --layout) LAYOUT=${2:?}; shift 2
       case "$LAYOUT" in renumbered) ;; *) echo "run.sh: unknown layout '$LAYOUT'" >&2; usage;; esac;;
     -h|--help) usage 0;;
@@ -104,7 +115,7 @@ fi
 
 RP="x-speed=2_5,x-width=1"   # 2.5 GT/s x1: see README (avoids 2 s link-up waits on bus reset)
 ARGS=(
-  -accel tcg,thread=multi -machine q35,kernel-irqchip=split -cpu "$CPU" -smp 2 -m 1G
+  -accel tcg,thread=multi -machine q35,kernel-irqchip=split -cpu "$CPU" "${SMP[@]}"
   -nodefaults -display none -no-reboot -serial stdio
   -kernel "$KERNEL" -initrd "${INITRD:-$CACHE/initramfs.cpio.gz}" -append "$KARGS"
   -audiodev none,id=snd0
