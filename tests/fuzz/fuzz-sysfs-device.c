@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,6 +51,21 @@ static void link_to(const char *rel, const char *target, size_t len)
         (void)symlink(t, path);
 }
 
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+        (void)st;
+        (void)type;
+        (void)ftw;
+        (void)remove(path);
+        return 0;
+}
+
+/* The tree is the fuzzer's own: gone when it exits, so runs do not pile up in /tmp. */
+static void remove_root(void)
+{
+        (void)nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void setup_once(void)
 {
         char p[256];
@@ -57,6 +73,7 @@ static void setup_once(void)
         if (root[0])
                 return;
         snprintf(root, sizeof(root), "/tmp/vfioctl-fuzz-%d", (int)getpid());
+        atexit(remove_root);
         snprintf(p, sizeof(p), "%s/sys/devices/pci0000:00/0000:00:01.0", root);
         for (char *c = p + 1; *c; c++)
                 if (*c == '/') {
