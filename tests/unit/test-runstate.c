@@ -260,7 +260,12 @@ static void test_pid_liveness(void **state)
         child = fork();
         if (child == 0)
                 _exit(0);
-        usleep(100 * 1000);
+        {
+                siginfo_t info = {};
+
+                /* Until the child has exited, left unreaped (a zombie): a condition, not a sleep. */
+                assert_int_equal(waitid(P_PID, (id_t)child, &info, WEXITED | WNOWAIT), 0);
+        }
         assert_false(vm_runstate_pid_alive(pfd, child, 0)); /* a zombie is not running */
         waitpid(child, &status, 0);
         assert_false(vm_runstate_pid_alive(pfd, child, 0));
