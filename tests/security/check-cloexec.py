@@ -2,7 +2,8 @@
 """Lists fd-creating calls in C sources that do not ask for close-on-exec (house rule 12).
 
 A call counts as CLOEXEC when its statement (joined across lines up to ';') names O_CLOEXEC,
-SOCK_CLOEXEC, MFD_CLOEXEC, EFD_CLOEXEC, ..., or, for fopen/fdopen, a mode string containing 'e'.
+SOCK_CLOEXEC, MFD_CLOEXEC, EFD_CLOEXEC, ..., or a macro of the same file whose #define names one, or, for
+fopen/fdopen, a mode string containing 'e'.
 dup2()/dup3() onto 0/1/2 in a forked child are the point (the exec'd program's stdio) and are allowed.
 opendir/fdopendir use O_CLOEXEC inside glibc.
 """
@@ -35,6 +36,8 @@ def main(dirs):
                 code = re.sub(r"//[^\n]*", lambda m: " " * len(m.group(0)), code)
                 # String contents blanked (same length) for finding calls; statements keep them (fopen modes).
                 bare = re.sub(r'"(\\.|[^"\\\n])*"', lambda m: '"' + " " * (len(m.group(0)) - 2) + '"', code)
+                # Flags kept in one place ("#define ATTR_OPEN_FLAGS (O_RDONLY | O_CLOEXEC ...)") count as said.
+                flag_macros = re.findall(r"^\s*#\s*define\s+(\w+)\b[^\n]*CLOEXEC", code, flags=re.M)
                 for m in CALL_RE.finditer(bare):
                     line = code.count("\n", 0, m.start()) + 1
                     prev = code[max(0, m.start() - 40):m.start()]
@@ -43,7 +46,7 @@ def main(dirs):
                     stmt = statement(code, m.start())
                     seen += 1
                     name = m.group(1)
-                    if "CLOEXEC" in stmt:
+                    if "CLOEXEC" in stmt or any(re.search(r"\b" + f + r"\b", stmt) for f in flag_macros):
                         continue
                     if name in ("fopen", "fdopen") and re.search(r'"[rwa+]*e[rwa+]*"', stmt):
                         continue
