@@ -13,9 +13,15 @@ not_ok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n - $1"; }
 T=$(mktemp -d /tmp/vfioctl-xml-on-demand.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 
-# 1. devices lists the fixture and never opens libxml2, ICU or libstdc++.
+# 1. devices lists the fixture and never opens libxml2, ICU or libstdc++. A sanitizer build's runtime
+# brings libstdc++ itself (then --version, which no verb's code runs in, loads it too): only libxml2 and
+# ICU are counted there.
+libs='xml2\|icu[a-z]*\|stdc++'
+if LD_DEBUG=files "$BIN" --version 2>&1 >/dev/null | grep -q 'file=libstdc++\.so'; then
+  libs='xml2\|icu[a-z]*'
+fi
 LD_DEBUG=files "$BIN" --root "$ROOT" devices --json > "$T/devices.json" 2> "$T/ld.log"
-loaded=$(grep -o 'file=lib\(xml2\|icu[a-z]*\|stdc++\)\.so[.0-9]*' "$T/ld.log" | sort -u | tr '\n' ' ')
+loaded=$(grep -o "file=lib\\($libs\\)\\.so[.0-9]*" "$T/ld.log" | sort -u | tr '\n' ' ')
 if [ -n "$loaded" ]; then
   not_ok "devices loads ${loaded}at start"
 elif [ "$(jq '[.groups[].devices[]] | length' "$T/devices.json")" -gt 0 ]; then
