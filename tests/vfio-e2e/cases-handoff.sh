@@ -192,8 +192,12 @@ case_handoff_fault() {
 
 # --- isolation -----------------------------------------------------------------------------------------
 
+# iso_conf [NAME PIN]: an isolated VM; without arguments ISOVM on CPU 1 with the NIC, else NAME on PIN with
+# no device
 iso_conf() {
-  cat > "$W/$ISOVM.conf" <<EOF
+  _ic=${1:-$ISOVM}
+  {
+    cat <<EOF
 [vm]
 accel = tcg
 user = nobody
@@ -204,14 +208,14 @@ model = qemu64
 sockets = 1
 cores = 1
 threads = 1
-pin = 1
+pin = ${2:-1}
 isolate = yes
 [memory]
 size = 64M
-[pci "nic"]
-device = $NIC2
 EOF
-  chmod 644 "$W/$ISOVM.conf"
+    if [ $# = 0 ]; then printf '[pci "nic"]\ndevice = %s\n' "$NIC2"; fi
+  } > "$W/$_ic.conf"
+  chmod 644 "$W/$_ic.conf"
 }
 
 # cgroup v2 in the chroot, where vfioctl looks (sys/fs/cgroup under its root)
@@ -323,23 +327,7 @@ case_isolate_fault() {
 case_isolate_two() {
   need NIC2 && need_iommu || return 1
   iso_start || { DETAIL="bind failed"; return 1; }
-  cat > "$W/iso-two.conf" <<EOF
-[vm]
-accel = tcg
-user = nobody
-[firmware]
-type = seabios
-[cpu]
-model = qemu64
-sockets = 1
-cores = 1
-threads = 1
-pin = 0
-isolate = yes
-[memory]
-size = 64M
-EOF
-  chmod 644 "$W/iso-two.conf"
+  iso_conf iso-two 0
   vr start "$W/iso-two.conf" --detach; _r2=$VRC
   _said=$(grep -c "VM '$ISOVM'.* isolates the host" "$W/vr.out")
   _mid=$(iso_state "$ISO_PID")
