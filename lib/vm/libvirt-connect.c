@@ -6,7 +6,6 @@
 #include "vfioctl/libvirt-connect.h"
 
 #include <assert.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include <libvirt/virterror.h>
 
 #include "cleanup.h"
+#include "dl-util.h"
 #include "log.h"
 #include "parse-util.h"
 #include "strv.h"
@@ -259,17 +259,10 @@ static struct {
 
 static void *libvirt_handle;
 
-/* Each slot is filled by memcpy of dlsym's result into the function pointer's bytes: storing through a
- * void ** to a function pointer breaks C's aliasing rules, and an optimising compiler then read the
- * pointer before the store (a call through NULL in the sanitizer build). */
 /* clang-format off */
-#define LV_ENTRY(name) { #name, &lv.name, sizeof(lv.name) }
+#define LV_ENTRY(name) { #name, &lv.name }
 /* clang-format on */
-static const struct {
-        const char *name;
-        void *slot;
-        size_t size;
-} lv_table[] = {
+static const dl_symbol lv_table[] = {
         LV_ENTRY(virConnectClose),
         LV_ENTRY(virConnectGetURI),
         LV_ENTRY(virConnectListAllNodeDevices),
@@ -286,43 +279,31 @@ static const struct {
         LV_ENTRY(virSetErrorFunc),
 };
 
+static_assert(sizeof(lv) == sizeof(lv_table) / sizeof(lv_table[0]) * sizeof(void *),
+              "every slot of lv has its entry");
+
 static int libvirt_load(char **ret_error)
 {
-        const char *why;
-        void *h;
+        const char *missing;
+        char why[256];
+        int r;
 
         if (libvirt_handle)
                 return 0;
-        h = dlopen(LIBVIRT_SONAME, RTLD_NOW | RTLD_LOCAL);
-        if (!h) {
-                why = dlerror();
-                if (asprintf(
-                            ret_error,
-                            "libvirt's client library (%s) cannot be loaded: %s; install it (Debian: libvirt0, Fedora: libvirt-libs)",
-                            LIBVIRT_SONAME, why ? why : "unknown error") < 0)
-                        *ret_error = NULL;
-                return -EOPNOTSUPP;
-        }
-        for (size_t i = 0; i < sizeof(lv_table) / sizeof(lv_table[0]); i++) {
-                void *sym = dlsym(h, lv_table[i].name);
-
-                /* POSIX: a function's address from dlsym has the representation of a void *. */
-                static_assert(sizeof(sym) == sizeof(lv.virConnectOpen),
-                              "function pointers are data-pointer sized");
-                if (sym && lv_table[i].size == sizeof(sym)) {
-                        memcpy(lv_table[i].slot, &sym, sizeof(sym));
-                        continue;
-                }
-                why = dlerror();
-                if (asprintf(ret_error, "libvirt's client library (%s) lacks %s, which vfioctl needs: %s",
-                             LIBVIRT_SONAME, lv_table[i].name, why ? why : "unknown error") < 0)
-                        *ret_error = NULL;
-                memset(&lv, 0, sizeof(lv));
-                dlclose(h);
-                return -EOPNOTSUPP;
-        }
-        libvirt_handle = h;
-        return 0;
+        if (dl_open_table(LIBVIRT_SONAME, lv_table, sizeof(lv_table) / sizeof(lv_table[0]), &libvirt_handle,
+                          &missing, why, sizeof(why)) >= 0)
+                return 0;
+        if (missing)
+                r = asprintf(ret_error, "libvirt's client library (%s) lacks %s, which vfioctl needs: %s",
+                             LIBVIRT_SONAME, missing, why);
+        else
+                r = asprintf(
+                        ret_error,
+                        "libvirt's client library (%s) cannot be loaded: %s; install it (Debian: libvirt0, Fedora: libvirt-libs)",
+                        LIBVIRT_SONAME, why);
+        if (r < 0)
+                *ret_error = NULL;
+        return -EOPNOTSUPP;
 }
 
 /* ---- the connection -------------------------------------------------------------------------------- */

@@ -3,10 +3,10 @@
 #include "xmllib.h"
 
 #include <assert.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
-#include <string.h>
+
+#include "dl-util.h"
 
 /* Linked, libxml2 brings ICU, libstdc++, liblzma and libm into every run: ~6 ms of loading and
  * relocation before main() on the benchmark machine, about what `devices` spends listing 40 PCI functions
@@ -18,14 +18,10 @@ vm_xmllib vm_xml;
 
 static void *xml_handle;
 
-/* Filled by memcpy of dlsym's result, as lib/vm/libvirt-connect.c does for the same aliasing reason. */
 /* clang-format off */
 #define XL_ENTRY(name) { #name, &vm_xml.name }
 /* clang-format on */
-static const struct {
-        const char *name;
-        void *slot;
-} xl_table[] = {
+static const dl_symbol xl_table[] = {
         XL_ENTRY(xmlAddChild),
         XL_ENTRY(xmlCopyError),
         XL_ENTRY(xmlCtxtGetLastError),
@@ -57,38 +53,21 @@ static const struct {
 static_assert(sizeof(vm_xml) == sizeof(xl_table) / sizeof(xl_table[0]) * sizeof(void *),
               "every slot of vm_xml has its entry");
 
-static int fail(char **ret_error, const char *what, const char *why)
-{
-        if (ret_error &&
-            asprintf(ret_error, "libxml2 (%s) %s: %s; install it (Debian: libxml2, Fedora: libxml2)",
-                     LIBXML2_SONAME, what, why ? why : "unknown error") < 0)
-                *ret_error = NULL;
-        return -EOPNOTSUPP;
-}
-
 int vm_xml_load(char **ret_error)
 {
-        void *h;
+        const char *missing;
+        char why[256], what[64];
 
         if (xml_handle)
                 return 0;
-        h = dlopen(LIBXML2_SONAME, RTLD_NOW | RTLD_LOCAL);
-        if (!h)
-                return fail(ret_error, "cannot be loaded", dlerror());
-        for (size_t i = 0; i < sizeof(xl_table) / sizeof(xl_table[0]); i++) {
-                void *sym = dlsym(h, xl_table[i].name);
-
-                if (!sym) {
-                        char what[64];
-
-                        snprintf(what, sizeof(what), "lacks %s", xl_table[i].name);
-                        memset(&vm_xml, 0, sizeof(vm_xml));
-                        dlclose(h);
-                        return fail(ret_error, what, dlerror());
-                }
-                /* POSIX: a function's address from dlsym has the representation of a void *. */
-                memcpy(xl_table[i].slot, &sym, sizeof(sym));
-        }
-        xml_handle = h;
-        return 0;
+        if (dl_open_table(LIBXML2_SONAME, xl_table, sizeof(xl_table) / sizeof(xl_table[0]), &xml_handle,
+                          &missing, why, sizeof(why)) >= 0)
+                return 0;
+        if (missing)
+                snprintf(what, sizeof(what), "lacks %s", missing);
+        if (ret_error &&
+            asprintf(ret_error, "libxml2 (%s) %s: %s; install it (Debian: libxml2, Fedora: libxml2)",
+                     LIBXML2_SONAME, missing ? what : "cannot be loaded", why) < 0)
+                *ret_error = NULL;
+        return -EOPNOTSUPP;
 }
