@@ -238,6 +238,10 @@ void fd_batch_add(fd_batch *b, int *fds, size_t n)
 {
         size_t open = 0;
 
+        if (!b) {
+                close_many(fds, n);
+                return;
+        }
         for (size_t i = 0; i < n; i++)
                 open += fds[i] >= 0;
         if (open > FD_BATCH_MAX) {

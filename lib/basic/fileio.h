@@ -41,7 +41,8 @@ void close_many(int *fds, size_t n);
  * Descriptors a scan is done with, closed together later: a listing that opens a dozen files per device
  * closes eight devices' worth with one close_range() (close_many) instead of one per device.
  * fd_batch_add() takes the descriptors >= 0 of fds (setting them to -EBADF), closing what the batch held
- * first when they would not fit; fd_batch_flush() closes the rest. The caller keeps the batch's
+ * first when they would not fit; with no batch (NULL) it closes them at once. fd_batch_flush() closes the
+ * rest. The caller keeps the batch's
  * FD_BATCH_MAX descriptors within its RLIMIT_NOFILE (fd_batch_fits).
  */
 #define FD_BATCH_MAX 128

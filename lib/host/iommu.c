@@ -41,10 +41,7 @@ typedef struct group_files {
 
 static void group_files_close(group_files *f)
 {
-        if (f->batch)
-                fd_batch_add(f->batch, f->fd, 2);
-        else
-                close_many(f->fd, 2);
+        fd_batch_add(f->batch, f->fd, 2);
 }
 
 /*

@@ -408,10 +408,7 @@ typedef struct dev_files {
 
 static void dev_files_close(dev_files *f)
 {
-        if (f->batch)
-                fd_batch_add(f->batch, f->fd, N_ATTRS + 1);
-        else
-                close_many(f->fd, N_ATTRS + 1);
+        fd_batch_add(f->batch, f->fd, N_ATTRS + 1);
 }
 
 /*
