@@ -23,6 +23,7 @@
 #include "parse-util.h"
 #include "safedir.h"
 #include "strv.h"
+#include "time-util.h"
 #include "vfioctl/launch.h"
 #include "vfioctl/runstate.h"
 #include "vfioctl/vmpaths.h"
@@ -142,14 +143,15 @@ int vm_run_plan_lock(const char *root, const char *name, unsigned timeout_ms, in
         fd = safedir_openat(bfd, ".plan-lock", O_RDWR | O_CREAT, 0600);
         if (fd < 0)
                 return fail(ret_error, fd, "cannot open %s/.plan-lock: %s", base, safedir_strerror(fd));
-        /* Polled, not a blocking flock: the wait is bounded and a signal never leaves it half-taken. */
-        for (unsigned waited = 0;; waited += 20) {
+        /* Polled, not a blocking flock: the wait is bounded and a signal never leaves it half-taken. The
+         * bound is on the monotonic clock, not a count of sleeps (a loaded host makes each sleep longer). */
+        for (long long deadline = now_ms() + timeout_ms;;) {
                 if (flock(fd, LOCK_EX | LOCK_NB) == 0)
                         break;
                 if (errno != EWOULDBLOCK)
                         return fail(ret_error, -errno, "cannot lock %s/.plan-lock: %s", base,
                                     strerror(errno));
-                if (waited >= timeout_ms) {
+                if (now_ms() >= deadline) {
                         n = pread(fd, holder, sizeof(holder) - 1, 0);
                         holder[n > 0 ? n : 0] = 0;
                         return fail(
