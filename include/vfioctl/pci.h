@@ -80,6 +80,8 @@ vfio_pci_dev *vfio_pci_list_find(const vfio_pci_list *l, const char *name);
 ssize_t vfio_pci_list_index(const vfio_pci_list *l, const char *name);
 
 bool vfio_pci_dev_is_bridge(const vfio_pci_dev *d);
+/* Same domain, bus and slot: the functions of one card (GPU, its HDMI audio, its USB-C controller). */
+bool vfio_pci_same_slot(const vfio_pci_dev *a, const vfio_pci_dev *b);
 /* PCI class 03xxxx: VGA, XGA, 3D and other display controllers. */
 bool vfio_pci_dev_is_display(const vfio_pci_dev *d);
 /* Driver that keeps a device away from host drivers without using it (vfio-pci, pci-stub). */

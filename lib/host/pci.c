@@ -90,6 +90,15 @@ int vfio_pci_addr_compare(const vfio_pci_addr *a, const vfio_pci_addr *b)
         return 0;
 }
 
+bool vfio_pci_same_slot(const vfio_pci_dev *a, const vfio_pci_dev *b)
+{
+        assert(a);
+        assert(b);
+
+        return a->addr.domain == b->addr.domain && a->addr.bus == b->addr.bus &&
+               a->addr.slot == b->addr.slot;
+}
+
 bool vfio_pci_dev_is_bridge(const vfio_pci_dev *d)
 {
         assert(d);

@@ -487,13 +487,6 @@ static bool name_matches(vfio_pci_names *names, const vfio_pci_dev *d, const cha
         return strcasestr(n, pattern);
 }
 
-/* Same domain, bus and slot: the functions of one card (GPU, its HDMI audio, its USB-C controller). */
-static bool same_slot(const vfio_pci_dev *a, const vfio_pci_dev *b)
-{
-        return a->addr.domain == b->addr.domain && a->addr.bus == b->addr.bus &&
-               a->addr.slot == b->addr.slot;
-}
-
 static char *describe(const vfio_host *h, vfio_pci_names *names, const vfio_pci_dev *d)
 {
         _cleanup_free_ char *n = vfio_selector_device_name(names, d);
@@ -678,7 +671,7 @@ static int resolve_one(const vfio_host *h, const vfio_model *m, vfio_pci_names *
                 return 0;
         }
         for (size_t i = 0; i < n; i++)
-                if (i == 0 || !same_slot(v[i], v[i - 1]))
+                if (i == 0 || !vfio_pci_same_slot(v[i], v[i - 1]))
                         slots++;
         if (slots > 1) {
                 /* Two identical cards: taking both, or the first, would be a guess (seed 000's head -1). */
@@ -754,7 +747,7 @@ int vfio_selection_resolve(const vfio_host *h, const vfio_model *m, vfio_pci_nam
                         for (size_t j = 0; d && j < m->pci->n; j++) {
                                 const vfio_pci_dev *o = m->pci->devs[j];
 
-                                if (o == d || !same_slot(o, d) || vfio_pci_dev_is_bridge(o))
+                                if (o == d || !vfio_pci_same_slot(o, d) || vfio_pci_dev_is_bridge(o))
                                         continue;
                                 r = vfio_selection_add(sel, h, m, o->name, "same slot");
                                 if (r < 0)

@@ -244,37 +244,23 @@ static unsigned boot_unit_timeout_s(size_t n)
         return (unsigned)(n * VFIO_BIND_WAITS_PER_DEVICE * (VFIO_BIND_BOOT_TIMEOUT_MS / 1000) + 30);
 }
 
-/* What `bind --boot` takes for these identities: every function of each one's slot (bind takes a card
- * whole), so the unit's bound counts those, not the selectors. */
-static int boot_bind_functions(const vfio_model *m, const vfio_selection *sel, char **by_identity,
-                               size_t *ret)
+/* What `bind --boot` takes for the functions bound by identity: each one's card whole, as the selector
+ * adds a selected function's slot (bridges aside), so the unit's bound counts those, not the selectors. */
+static size_t boot_bind_functions(const vfio_model *m, const vfio_pci_dev *const *by_identity, size_t n)
 {
-        _cleanup_strv_free_ char **slots = NULL;
-        size_t n = 0;
+        size_t taken = 0;
 
-        for (size_t i = 0; i < sel->n; i++) {
-                _cleanup_free_ char *idstr = vfio_identity_format(&sel->items[i].id);
-                const char *dot = strrchr(sel->items[i].name, '.');
-
-                if (!idstr)
-                        return -ENOMEM;
-                if (!dot || !strv_contains(by_identity, idstr))
-                        continue;
-                if (strv_extendf(&slots, "%.*s", (int)(dot - sel->items[i].name), sel->items[i].name) < 0)
-                        return -ENOMEM;
-        }
         for (size_t i = 0; i < m->pci->n; i++) {
-                const char *name = m->pci->devs[i]->name, *dot = strrchr(name, '.');
+                const vfio_pci_dev *o = m->pci->devs[i];
 
-                STRV_FOREACH(s, slots)
-                        if (dot && (size_t)(dot - name) == strlen(*s) &&
-                            strncmp(name, *s, strlen(*s)) == 0) {
-                                n++;
+                for (size_t j = 0; j < n; j++)
+                        if (o == by_identity[j] ||
+                            (vfio_pci_same_slot(o, by_identity[j]) && !vfio_pci_dev_is_bridge(o))) {
+                                taken++;
                                 break;
                         }
         }
-        *ret = n > strv_length(by_identity) ? n : strv_length(by_identity);
-        return 0;
+        return taken;
 }
 
 static int plan_modprobe(const vfio_host *h, const vfio_model *m, const vfio_selection *sel,
@@ -282,8 +268,13 @@ static int plan_modprobe(const vfio_host *h, const vfio_model *m, const vfio_sel
 {
         _cleanup_strv_free_ char **ids = NULL, **by_identity = NULL, **softdeps = NULL;
         _cleanup_free_ char *conf = NULL, *unit = NULL, *ids_joined = NULL;
+        _cleanup_free_ const vfio_pci_dev **ident_devs = NULL;
+        size_t n_ident = 0;
         int r;
 
+        ident_devs = calloc(sel->n + 1, sizeof(*ident_devs));
+        if (!ident_devs)
+                return -ENOMEM;
         ids = calloc(1, sizeof(char *));
         by_identity = calloc(1, sizeof(char *));
         softdeps = calloc(1, sizeof(char *));
@@ -305,6 +296,7 @@ static int plan_modprobe(const vfio_host *h, const vfio_model *m, const vfio_sel
                         idstr = vfio_identity_format(&sel->items[i].id);
                         if (!idstr || strv_extend(&by_identity, idstr) < 0)
                                 return -ENOMEM;
+                        ident_devs[n_ident++] = d;
                         r = strv_extendf(
                                 &p->notes,
                                 "%s: %s is also at %s, which stays with the host: bound at boot by identity (%s), not by vfio-pci ids=",
@@ -345,11 +337,6 @@ static int plan_modprobe(const vfio_host *h, const vfio_model *m, const vfio_sel
         }
         if (strv_length(by_identity) > 0) {
                 _cleanup_free_ char *args = strv_join(by_identity, " ");
-                size_t taken;
-
-                r = boot_bind_functions(m, sel, by_identity, &taken);
-                if (r < 0)
-                        return r;
                 if (!args ||
                     asprintf(&unit,
                              HEADER
@@ -368,7 +355,7 @@ static int plan_modprobe(const vfio_host *h, const vfio_model *m, const vfio_sel
                              "ExecStop=%s unbind %s\n\n"
                              "[Install]\n"
                              "WantedBy=sysinit.target\n",
-                             boot_unit_timeout_s(taken),
+                             boot_unit_timeout_s(boot_bind_functions(m, ident_devs, n_ident)),
                              o->vfioctl_path ? o->vfioctl_path : "/usr/bin/vfioctl", args,
                              o->vfioctl_path ? o->vfioctl_path : "/usr/bin/vfioctl", args) < 0)
                         return -ENOMEM;
